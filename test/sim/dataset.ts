@@ -1,0 +1,448 @@
+/**
+ * Deterministic synthetic QAD data for tests and load runs. Everything derives from a seeded
+ * PRNG (mulberry32); nothing reads Math.random or the clock.
+ */
+import type { QadCustomerRow } from './qad/types.ts';
+
+export type Rng = () => number;
+
+/** mulberry32: a small, fast 32-bit seeded PRNG returning floats in [0, 1). */
+export function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function int(rng: Rng, min: number, max: number): number {
+  return min + Math.floor(rng() * (max - min + 1));
+}
+
+function pick<T>(rng: Rng, items: readonly T[]): T {
+  const item = items[Math.floor(rng() * items.length)];
+  if (item === undefined) throw new Error('pick from an empty list');
+  return item;
+}
+
+/** Picks `n` distinct indexes of [0, length) (partial Fisher-Yates), in pick order. */
+function sampleIndexes(rng: Rng, length: number, n: number): number[] {
+  const idx = Array.from({ length }, (_, i) => i);
+  const count = Math.max(0, Math.min(length, n));
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(rng() * (length - i));
+    const a = idx[i] as number;
+    idx[i] = idx[j] as number;
+    idx[j] = a;
+  }
+  return idx.slice(0, count);
+}
+
+function digits(rng: Rng, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += String(int(rng, 0, 9));
+  return s;
+}
+
+/** YYYY-MM-DD minus `days` (UTC calendar arithmetic). */
+export function addDays(date: string, days: number): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new Error(`Not a YYYY-MM-DD date: ${date}`);
+  const d = new Date(`${date}T00:00:00Z`);
+  if (Number.isNaN(d.getTime())) throw new Error(`Not a YYYY-MM-DD date: ${date}`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+interface Locale {
+  country: string; // ISO code as QAD stores it in ad_country
+  currency: 'EUR' | 'USD' | 'GBP';
+  tld: string;
+  surnames: readonly string[];
+  /** Patterns; {s} = surname, {s2} = second surname, {i} = industry word, {f} = legal form. */
+  patterns: readonly string[];
+  industries: readonly string[];
+  forms: readonly string[];
+  cities: ReadonlyArray<{ city: string; state: string }>;
+  street: (rng: Rng) => string;
+  phone: (rng: Rng) => string;
+}
+
+const LOCALES: readonly Locale[] = [
+  {
+    country: 'DE',
+    currency: 'EUR',
+    tld: 'de',
+    surnames: ['Müller', 'Schäfer', 'Weiß', 'Schröder', 'Köhler', 'Krüger', 'Hoffmann', 'Schmidt', 'Bäcker', 'Größer', 'Wagner', 'Jürgens', 'Hößl', 'Fischer', 'Zöllner', 'Becker', 'Lührs', 'Kühn'],
+    patterns: ['{s} {i} {f}', '{s} & {s2} {i} {f}', '{i} {s} {f}'],
+    industries: ['Maschinenbau', 'Präzisionstechnik', 'Stahlbau', 'Antriebstechnik', 'Gießerei', 'Werkzeugbau', 'Kunststofftechnik', 'Blechbearbeitung', 'Hydraulik', 'Elektrotechnik'],
+    forms: ['GmbH', 'GmbH & Co. KG', 'AG', 'KG'],
+    cities: [
+      { city: 'München', state: 'BY' },
+      { city: 'Stuttgart', state: 'BW' },
+      { city: 'Köln', state: 'NW' },
+      { city: 'Düsseldorf', state: 'NW' },
+      { city: 'Nürnberg', state: 'BY' },
+      { city: 'Chemnitz', state: 'SN' },
+    ],
+    street: (rng) => `${pick(rng, ['Hauptstraße', 'Industriestraße', 'Gewerbepark', 'Am Mühlbach', 'Schloßallee', 'Bahnhofstraße'])} ${int(rng, 1, 180)}`,
+    phone: (rng) => `+49 ${int(rng, 30, 991)} ${digits(rng, 7)}`,
+  },
+  {
+    country: 'FR',
+    currency: 'EUR',
+    tld: 'fr',
+    surnames: ['Lefèvre', 'Durand', 'Girard', 'Bélanger', 'Moreau', 'Fontaine', 'Lemaître', 'Mercier', 'Gauthier', 'Chevalier', 'Rousseau', 'Béranger', 'Leclère', 'Dupré'],
+    patterns: ['{i} {s} {f}', '{i} {s} et {s2} {f}', '{s} {i} {f}'],
+    industries: ['Ateliers Mécaniques', 'Fonderie', 'Usinage', 'Découpe Laser', 'Électromécanique', 'Chaudronnerie', 'Équipements Industriels', 'Forges'],
+    forms: ['SA', 'SAS', 'SARL'],
+    cities: [
+      { city: 'Lyon', state: '' },
+      { city: 'Besançon', state: '' },
+      { city: 'Saint-Étienne', state: '' },
+      { city: 'Grenoble', state: '' },
+      { city: 'Orléans', state: '' },
+    ],
+    street: (rng) => `${int(rng, 1, 120)} ${pick(rng, ['rue de l’Industrie', 'avenue Jean Jaurès', 'boulevard Pasteur', 'rue des Forgerons', 'chemin du Moulin', 'allée des Érables'])}`,
+    phone: (rng) => `+33 ${int(rng, 1, 5)} ${digits(rng, 2)} ${digits(rng, 2)} ${digits(rng, 2)} ${digits(rng, 2)}`,
+  },
+  {
+    country: 'ES',
+    currency: 'EUR',
+    tld: 'es',
+    surnames: ['García', 'Martínez', 'López', 'Sánchez', 'Pérez', 'Gómez', 'Fernández', 'Díaz', 'Muñoz', 'Álvarez', 'Ibáñez', 'Núñez', 'Peña', 'Castaño'],
+    patterns: ['{i} {s} {f}', '{i} {s} y {s2} {f}'],
+    industries: ['Fundiciones', 'Mecanizados', 'Talleres', 'Estampaciones', 'Componentes Industriales', 'Calderería', 'Tornillería'],
+    forms: ['S.L.', 'S.A.', 'S.L.U.'],
+    cities: [
+      { city: 'Bilbao', state: 'BI' },
+      { city: 'Zaragoza', state: 'Z' },
+      { city: 'Valencia', state: 'V' },
+      { city: 'Málaga', state: 'MA' },
+      { city: 'Logroño', state: 'LO' },
+    ],
+    street: (rng) => `${pick(rng, ['Calle Mayor', 'Avenida de la Industria', 'Polígono Industrial Los Ángeles', 'Calle de la Fundición', 'Paseo de la Castellana'])}, ${int(rng, 1, 200)}`,
+    phone: (rng) => `+34 ${int(rng, 91, 98)}${digits(rng, 1)} ${digits(rng, 3)} ${digits(rng, 3)}`,
+  },
+  {
+    country: 'IT',
+    currency: 'EUR',
+    tld: 'it',
+    surnames: ['Rossi', 'Bianchi', 'Ferrari', 'Esposito', 'Colombo', 'Ricci', 'Marino', 'Greco', 'Bruno', 'Galli', 'Conti', 'De Luca', 'Mancini', 'Lombardi'],
+    patterns: ['{i} {s} {f}', '{i} {s} & {s2} {f}', '{s} {i} {f}'],
+    industries: ['Officine Meccaniche', 'Fonderia', 'Meccanica di Precisione', 'Stampaggio', 'Oleodinamica', 'Carpenteria Metallica', 'Utensileria'],
+    forms: ['S.p.A.', 'S.r.l.', 'S.n.c.'],
+    cities: [
+      { city: 'Brescia', state: 'BS' },
+      { city: 'Torino', state: 'TO' },
+      { city: 'Bergamo', state: 'BG' },
+      { city: 'Forlì', state: 'FC' },
+      { city: 'Cantù', state: 'CO' },
+    ],
+    street: (rng) => `${pick(rng, ['Via Roma', 'Via dell’Industria', 'Viale Europa', 'Via Garibaldi', 'Corso Vittorio Emanuele'])} ${int(rng, 1, 150)}`,
+    phone: (rng) => `+39 0${int(rng, 2, 99)} ${digits(rng, 7)}`,
+  },
+  {
+    country: 'GB',
+    currency: 'GBP',
+    tld: 'co.uk',
+    surnames: ['Smith', 'Taylor', 'Brown', 'Wilson', 'Evans', 'Thomas', 'Johnson', 'Roberts', 'Walker', 'Wright', 'Hughes', 'Edwards', 'Green', 'Hall', 'O’Brien'],
+    patterns: ['{s} {i} {f}', '{s} & {s2} {i} {f}'],
+    industries: ['Engineering', 'Precision Tools', 'Castings', 'Fabrications', 'Hydraulics', 'Plastics', 'Components', 'Machining'],
+    forms: ['Ltd', 'Limited', 'PLC'],
+    cities: [
+      { city: 'Birmingham', state: 'West Midlands' },
+      { city: 'Sheffield', state: 'South Yorkshire' },
+      { city: 'Leeds', state: 'West Yorkshire' },
+      { city: 'Coventry', state: 'West Midlands' },
+      { city: 'Derby', state: 'Derbyshire' },
+    ],
+    street: (rng) => `${int(rng, 1, 250)} ${pick(rng, ['High Street', 'Station Road', 'Mill Lane', 'Foundry Way', 'Canal Street', 'Church Road'])}`,
+    phone: (rng) => `+44 ${int(rng, 113, 1909)} ${digits(rng, 6)}`,
+  },
+  {
+    country: 'US',
+    currency: 'USD',
+    tld: 'com',
+    surnames: ['Anderson', 'Miller', 'Davis', 'Jackson', 'Harris', 'Martin', 'Thompson', 'Moore', 'Clark', 'Lewis', 'Young', 'Allen', 'King', 'Scott', 'Baker'],
+    patterns: ['{s} {i} {f}', '{s}-{s2} {i} {f}'],
+    industries: ['Manufacturing', 'Industries', 'Precision Machining', 'Tool & Die', 'Metal Works', 'Fasteners', 'Automation', 'Molding'],
+    forms: ['Inc.', 'LLC', 'Corp.', 'Co.'],
+    cities: [
+      { city: 'Detroit', state: 'MI' },
+      { city: 'Cleveland', state: 'OH' },
+      { city: 'Milwaukee', state: 'WI' },
+      { city: 'Houston', state: 'TX' },
+      { city: 'Charlotte', state: 'NC' },
+      { city: 'Rockford', state: 'IL' },
+    ],
+    street: (rng) => `${int(rng, 100, 9999)} ${pick(rng, ['Industrial Pkwy', 'Commerce Dr', 'Main St', 'Enterprise Blvd', 'Factory Rd', 'Oak Ave'])}`,
+    phone: (rng) => `+1 ${int(rng, 201, 989)}-${digits(rng, 3)}-${digits(rng, 4)}`,
+  },
+  {
+    country: 'NL',
+    currency: 'EUR',
+    tld: 'nl',
+    surnames: ['de Vries', 'van Dijk', 'Bakker', 'Janssen', 'Visser', 'Smit', 'Meijer', 'de Boer', 'Mulder', 'van den Berg', 'Dekker', 'Brouwer'],
+    patterns: ['{s} {i} {f}', '{i} {s} {f}'],
+    industries: ['Metaalbewerking', 'Machinefabriek', 'Constructie', 'Techniek', 'Kunststoffen', 'Gieterij'],
+    forms: ['B.V.', 'N.V.'],
+    cities: [
+      { city: 'Eindhoven', state: 'NB' },
+      { city: 'Rotterdam', state: 'ZH' },
+      { city: 'Enschede', state: 'OV' },
+      { city: 'Tilburg', state: 'NB' },
+    ],
+    street: (rng) => `${pick(rng, ['Industrieweg', 'Havenstraat', 'Kanaaldijk', 'Molenweg', 'Zuiderzeestraat'])} ${int(rng, 1, 300)}`,
+    phone: (rng) => `+31 ${int(rng, 10, 79)} ${digits(rng, 7)}`,
+  },
+  {
+    country: 'SE',
+    currency: 'EUR',
+    tld: 'se',
+    surnames: ['Åberg', 'Öberg', 'Lindqvist', 'Ström', 'Sjöberg', 'Hällström', 'Nordström', 'Ekström', 'Söderlund', 'Björk', 'Ångström', 'Lundgren'],
+    patterns: ['{s} {i} {f}', '{s} & {s2} {i} {f}'],
+    industries: ['Verkstad', 'Mekaniska', 'Gjuteri', 'Verktyg', 'Industriteknik', 'Svets'],
+    forms: ['AB'],
+    cities: [
+      { city: 'Göteborg', state: '' },
+      { city: 'Västerås', state: '' },
+      { city: 'Jönköping', state: '' },
+      { city: 'Örebro', state: '' },
+    ],
+    street: (rng) => `${pick(rng, ['Storgatan', 'Industrivägen', 'Verkstadsgatan', 'Hamngatan', 'Åkervägen'])} ${int(rng, 1, 90)}`,
+    phone: (rng) => `+46 ${int(rng, 8, 99)} ${digits(rng, 3)} ${digits(rng, 2)} ${digits(rng, 2)}`,
+  },
+  {
+    country: 'PL',
+    currency: 'EUR',
+    tld: 'pl',
+    surnames: ['Kowalski', 'Nowak', 'Wiśniewski', 'Wójcik', 'Kamiński', 'Lewandowski', 'Zieliński', 'Szymański', 'Woźniak', 'Dąbrowski', 'Kozłowski', 'Jankowski'],
+    patterns: ['{i} {s} {f}', '{i} {s} i {s2} {f}'],
+    industries: ['Zakłady Mechaniczne', 'Odlewnia', 'Fabryka Maszyn', 'Przedsiębiorstwo Produkcyjne', 'Obróbka Metali', 'Narzędziownia'],
+    forms: ['Sp. z o.o.', 'S.A.', 'Sp.k.'],
+    cities: [
+      { city: 'Wrocław', state: 'DS' },
+      { city: 'Łódź', state: 'LD' },
+      { city: 'Poznań', state: 'WP' },
+      { city: 'Gdańsk', state: 'PM' },
+      { city: 'Kraków', state: 'MA' },
+    ],
+    street: (rng) => `ul. ${pick(rng, ['Przemysłowa', 'Fabryczna', 'Długa', 'Żelazna', 'Kościuszki', 'Świętokrzyska'])} ${int(rng, 1, 120)}`,
+    phone: (rng) => `+48 ${int(rng, 12, 95)} ${digits(rng, 3)} ${digits(rng, 2)} ${digits(rng, 2)}`,
+  },
+  {
+    country: 'CZ',
+    currency: 'EUR',
+    tld: 'cz',
+    surnames: ['Dvořák', 'Novák', 'Svoboda', 'Černý', 'Procházka', 'Kučera', 'Veselý', 'Horák', 'Němec', 'Pokorný', 'Růžička', 'Král'],
+    patterns: ['{i} {s} {f}', '{s} {i} {f}'],
+    industries: ['Strojírny', 'Slévárna', 'Kovovýroba', 'Nástrojárna', 'Strojírenská výroba', 'Lisovna'],
+    forms: ['s.r.o.', 'a.s.'],
+    cities: [
+      { city: 'Brno', state: '' },
+      { city: 'Plzeň', state: '' },
+      { city: 'Ostrava', state: '' },
+      { city: 'České Budějovice', state: '' },
+    ],
+    street: (rng) => `${pick(rng, ['Průmyslová', 'Nádražní', 'Tovární', 'Hlavní', 'Křižíkova'])} ${int(rng, 1, 999)}`,
+    phone: (rng) => `+420 ${digits(rng, 3)} ${digits(rng, 3)} ${digits(rng, 3)}`,
+  },
+];
+
+/** Postal code in the country's usual format. */
+function postalCode(rng: Rng, country: string): string {
+  const L = () => String.fromCharCode(65 + int(rng, 0, 25));
+  switch (country) {
+    case 'GB':
+      return `${L()}${L()}${int(rng, 1, 20)} ${int(rng, 1, 9)}${L()}${L()}`;
+    case 'US':
+      return digits(rng, 5);
+    case 'NL':
+      return `${int(rng, 1000, 9999)} ${L()}${L()}`;
+    case 'SE':
+      return `${int(rng, 100, 999)} ${digits(rng, 2)}`;
+    case 'PL':
+      return `${digits(rng, 2)}-${digits(rng, 3)}`;
+    case 'CZ':
+      return `${int(rng, 100, 799)} ${digits(rng, 2)}`;
+    default:
+      return String(int(rng, 1000, 99999)).padStart(5, '0');
+  }
+}
+
+const TRANSLIT: Record<string, string> = { ä: 'ae', ö: 'oe', ü: 'ue', ß: 'ss', ł: 'l', ø: 'o', æ: 'ae', å: 'a', '’': '', '&': '' };
+
+/** ASCII slug for e-mail domains: 'Müller & Schäfer' -> 'mueller-schaefer'. */
+export function slug(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[äöüßłøæå’&]/g, (c) => TRANSLIT[c] ?? '')
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+const TERMS = ['N30', 'N45', 'N60', '2/10N30', 'N14', 'EOM'] as const;
+const SITES = ['10-100', '10-200', '20-100', '30-100'] as const;
+const LINE2 = ['', '', '', 'Gebäude 3', 'Unit 4', 'Bâtiment B', 'Hall 2', 'Suite 210', 'Tor 5', 'Postfach 12 04'] as const;
+
+function makeName(rng: Rng, loc: Locale): string {
+  const s = pick(rng, loc.surnames);
+  let s2 = pick(rng, loc.surnames);
+  if (s2 === s) s2 = loc.surnames[(loc.surnames.indexOf(s) + 1) % loc.surnames.length] ?? s2;
+  return pick(rng, loc.patterns)
+    .replace('{s2}', s2)
+    .replace('{s}', s)
+    .replace('{i}', pick(rng, loc.industries))
+    .replace('{f}', pick(rng, loc.forms));
+}
+
+export function generateCustomers(opts: { count: number; seed: number; today: string; domain?: string }): QadCustomerRow[] {
+  const { count, seed, today } = opts;
+  if (!Number.isInteger(count) || count < 0) throw new Error(`count must be a non-negative integer: ${count}`);
+  if (count > 999_999) throw new Error('count too large for C###### codes');
+  addDays(today, 0); // validates
+  const domain = opts.domain ?? '10USA';
+  const rng = mulberry32(seed);
+  const used = new Set<string>();
+  const rows: QadCustomerRow[] = [];
+  for (let n = 1; n <= count; n++) {
+    const loc = pick(rng, LOCALES);
+    let name = makeName(rng, loc);
+    for (let attempt = 0; used.has(name.toLocaleLowerCase()) && attempt < 12; attempt++) name = makeName(rng, loc);
+    const place = pick(rng, loc.cities);
+    if (used.has(name.toLocaleLowerCase())) name = `${name} ${place.city}`;
+    for (let k = 2; used.has(name.toLocaleLowerCase()); k++) name = `${name.replace(/ \(\d+\)$/, '')} (${k})`;
+    used.add(name.toLocaleLowerCase());
+
+    const modDate = addDays(today, -int(rng, 1, 90));
+    const adMod = rng() < 0.7 ? modDate : addDays(modDate, -int(rng, 0, 30));
+    const webSlug = slug(name.replace(/\b(GmbH|Co\.|KG|AG|SAS?|SARL|S\.[A-Za-z.]+|Ltd|Limited|PLC|Inc\.|LLC|Corp\.|B\.V\.|N\.V\.|AB|Sp\. z o\.o\.|Sp\.k\.|s\.r\.o\.|a\.s\.)(?=\s|$)/g, ''));
+    rows.push({
+      'cm_mstr.cm_addr': `C${String(n).padStart(6, '0')}`,
+      'cm_mstr.cm_curr': loc.currency,
+      'cm_mstr.cm_cr_terms': pick(rng, TERMS),
+      'cm_mstr.cm_site': pick(rng, SITES),
+      'cm_mstr.cm_cr_limit': int(rng, 2, 100) * 5000,
+      'cm_mstr.cm_domain': domain,
+      'cm_mstr.cm_mod_date': modDate,
+      'ad_mstr.ad_name': name,
+      'ad_mstr.ad_line1': loc.street(rng),
+      'ad_mstr.ad_line2': pick(rng, LINE2),
+      'ad_mstr.ad_line3': '',
+      'ad_mstr.ad_city': place.city,
+      'ad_mstr.ad_state': place.state,
+      'ad_mstr.ad_zip': postalCode(rng, loc.country),
+      'ad_mstr.ad_country': loc.country,
+      'ad_mstr.ad_phone': loc.phone(rng),
+      'ad_mstr.ad_email': `${pick(rng, ['info', 'sales', 'purchasing', 'einkauf', 'contact', 'orders'])}@${webSlug || 'example'}.${loc.tld}`,
+      'ad_mstr.ad_mod_date': adMod,
+    });
+  }
+  return rows;
+}
+
+export type NameVariant = 'exact' | 'case' | 'spaces';
+
+/** Collapses runs of whitespace and trims: what a tolerant name matcher would compare. */
+export function normaliseSpaces(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+function caseVariant(rng: Rng, name: string): string {
+  const titled = name.toLocaleLowerCase().replace(/(^|\s)(\p{L})/gu, (_m, sp: string, c: string) => `${sp}${c.toLocaleUpperCase()}`);
+  const options = [name.toLocaleUpperCase(), name.toLocaleLowerCase(), titled];
+  const start = int(rng, 0, options.length - 1);
+  for (let i = 0; i < options.length; i++) {
+    const v = options[(start + i) % options.length] as string;
+    // keep only true case changes: 'ß'.toUpperCase() is 'SS', which lower-cases back to 'ss'
+    if (v !== name && v.toLocaleLowerCase() === name.toLocaleLowerCase()) return v;
+  }
+  return name; // no cased letters at all (not produced by generateCustomers)
+}
+
+function spacesVariant(rng: Rng, name: string): string {
+  const inner = [...name.matchAll(/ /g)].map((m) => m.index);
+  switch (int(rng, 0, 3)) {
+    case 0:
+      return `  ${name}`;
+    case 1:
+      return `${name} `;
+    case 2:
+      return ` ${name}  `;
+    default: {
+      if (inner.length === 0) return `${name}  `;
+      const at = pick(rng, inner);
+      return `${name.slice(0, at)}  ${name.slice(at + 1)}`; // duplicated inner space
+    }
+  }
+}
+
+/**
+ * Picks round(fraction * count) customers and returns the organisation name a person typed in
+ * Pipedrive: a third exact, a third in different letter case, a third with extra spaces. Sorted by code.
+ * Every returned name equals the QAD name after whitespace normalisation (normaliseSpaces) and
+ * toLocaleLowerCase(); 'case' variants never rely on length-changing case maps such as ß -> SS.
+ */
+export function preexistingOrganizationNames(
+  customers: QadCustomerRow[],
+  fraction: number,
+  seed: number,
+): Array<{ code: string; name: string; variant: NameVariant }> {
+  const rng = mulberry32(seed);
+  const picked = sampleIndexes(rng, customers.length, Math.round(fraction * customers.length));
+  const kinds: readonly NameVariant[] = ['exact', 'case', 'spaces'];
+  const out = picked.map((index, i) => {
+    const c = customers[index] as QadCustomerRow;
+    const name = c['ad_mstr.ad_name'];
+    const variant = kinds[i % 3] as NameVariant;
+    const typed = variant === 'exact' ? name : variant === 'case' ? caseVariant(rng, name) : spacesVariant(rng, name);
+    return { code: c['cm_mstr.cm_addr'], name: typed, variant };
+  });
+  return out.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+}
+
+type CustomerPatch = Partial<QadCustomerRow> & { 'cm_mstr.cm_addr': string };
+
+/**
+ * Picks round(fraction * count) customers and returns one content change for each (phone, address
+ * line, credit limit, e-mail, terms or city), always different from the current value. Sorted by code.
+ */
+export function mutateCustomers(customers: QadCustomerRow[], fraction: number, seed: number): CustomerPatch[] {
+  const rng = mulberry32(seed);
+  const picked = sampleIndexes(rng, customers.length, Math.round(fraction * customers.length));
+  const out = picked.map((index): CustomerPatch => {
+    const c = customers[index] as QadCustomerRow;
+    const code = c['cm_mstr.cm_addr'];
+    switch (int(rng, 0, 5)) {
+      case 0: {
+        let phone = `+49 89 ${digits(rng, 7)}`;
+        if (phone === c['ad_mstr.ad_phone']) phone = `${phone}0`;
+        return { 'cm_mstr.cm_addr': code, 'ad_mstr.ad_phone': phone };
+      }
+      case 1:
+        return { 'cm_mstr.cm_addr': code, 'ad_mstr.ad_line2': `${c['ad_mstr.ad_line2']} Wareneingang Tor ${int(rng, 1, 9)}`.trim() };
+      case 2:
+        return { 'cm_mstr.cm_addr': code, 'cm_mstr.cm_cr_limit': c['cm_mstr.cm_cr_limit'] + int(rng, 1, 20) * 5000 };
+      case 3: {
+        const [local = 'info', host = 'example.com'] = c['ad_mstr.ad_email'].split('@');
+        return { 'cm_mstr.cm_addr': code, 'ad_mstr.ad_email': `${local === 'accounts' ? 'billing' : 'accounts'}@${host}` };
+      }
+      case 4: {
+        const terms = TERMS.filter((t) => t !== c['cm_mstr.cm_cr_terms']);
+        return { 'cm_mstr.cm_addr': code, 'cm_mstr.cm_cr_terms': pick(rng, terms) };
+      }
+      default:
+        return {
+          'cm_mstr.cm_addr': code,
+          'ad_mstr.ad_line1': `${c['ad_mstr.ad_line1']}a`,
+          'ad_mstr.ad_zip': postalCode(rng, c['ad_mstr.ad_country']),
+        };
+    }
+  });
+  return out.sort((a, b) => (a['cm_mstr.cm_addr'] < b['cm_mstr.cm_addr'] ? -1 : a['cm_mstr.cm_addr'] > b['cm_mstr.cm_addr'] ? 1 : 0));
+}

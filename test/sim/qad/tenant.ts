@@ -1,0 +1,173 @@
+/**
+ * One simulated QAD instance: its sessions, data stores, registered browses and routes.
+ * New entities (contacts, items/price lists, sales orders) plug in by adding a store, calling
+ * `addBrowse` for their browse and `addRoute` for their business-document endpoints.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { parseBrowseQuery, runBrowse, type BrowseDefinition } from './browse.ts';
+import { CustomerStore } from './customers.ts';
+import { headerValue, qadError, validationError, oauthError, type RouteResult } from './http.ts';
+import { SessionStore } from './sessions.ts';
+import { DEFAULT_SWAGGER_PATHS, swaggerDocument } from './swagger.ts';
+import type { QadSimTenant, QadSimTenantSpec, SwaggerPaths } from './types.ts';
+
+/** public: no auth; token: valid bearer token; workspace: token plus the x-qad-workspace-id header. */
+export type Access = 'public' | 'token' | 'workspace';
+
+export interface RouteContext {
+  tenant: TenantState;
+  method: string;
+  path: string; // relative to the tenant base
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface Route {
+  method: string; // upper case
+  path: string; // relative to the tenant base, exact match
+  access: Access;
+  handle(ctx: RouteContext): RouteResult | Promise<RouteResult>;
+}
+
+export interface TenantRuntime {
+  origin: string; // http://127.0.0.1:PORT
+  tokenTtlSeconds: number;
+  maxPageSize: number;
+  today: () => string;
+  now: () => number;
+  signingKey: Buffer;
+}
+
+export class TenantState {
+  readonly basePath: string;
+  readonly baseUrl: string;
+  readonly sessions: SessionStore;
+  readonly customers: CustomerStore;
+  readonly browses = new Map<string, BrowseDefinition>();
+  private readonly routes = new Map<string, Route>(); // key "METHOD path"
+  swaggerPaths: SwaggerPaths;
+
+  constructor(
+    readonly spec: QadSimTenantSpec,
+    readonly runtime: TenantRuntime,
+  ) {
+    this.basePath = normaliseBasePath(spec.basePath);
+    this.baseUrl = `${runtime.origin}${this.basePath}`;
+    this.swaggerPaths = cloneSwaggerPaths(spec.swaggerPaths ?? DEFAULT_SWAGGER_PATHS);
+    this.sessions = new SessionStore({
+      issuer: this.baseUrl,
+      clientId: spec.clientId,
+      username: spec.username,
+      password: spec.password,
+      ttlSeconds: runtime.tokenTtlSeconds,
+      now: runtime.now,
+      signingKey: runtime.signingKey,
+    });
+    const domain = spec.workspaceId.split('_')[0] ?? spec.workspaceId;
+    this.customers = new CustomerStore(domain, runtime.today, spec.customers ?? []);
+    registerCoreRoutes(this);
+    this.addBrowse(this.customers.browse());
+  }
+
+  addRoute(route: Route): void {
+    this.routes.set(`${route.method.toUpperCase()} ${route.path}`, route);
+  }
+
+  addBrowse(def: BrowseDefinition): void {
+    this.browses.set(def.id, def);
+  }
+
+  /** The route for a method and path, 'method' when only the method is wrong, or undefined. */
+  findRoute(method: string, path: string): Route | 'method' | undefined {
+    const route = this.routes.get(`${method.toUpperCase()} ${path}`);
+    if (route !== undefined) return route;
+    for (const r of this.routes.values()) if (r.path === path) return 'method';
+    return undefined;
+  }
+
+  /** Throws the 401/403 QAD answers when the request lacks the access the route needs. */
+  authorize(access: Access, headers: IncomingHttpHeaders): void {
+    if (access === 'public') return;
+    const auth = headerValue(headers, 'authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    const token = m?.[1];
+    if (token === undefined) {
+      throw qadError(401, 'Full authentication is required to access this resource', { 'www-authenticate': 'Bearer' });
+    }
+    const check = this.sessions.verify(token);
+    if (!check.ok) {
+      throw qadError(401, check.reason === 'expired' ? 'Access token expired' : 'Invalid access token', {
+        'www-authenticate': 'Bearer error="invalid_token"',
+      });
+    }
+    if (access === 'workspace' && headerValue(headers, 'x-qad-workspace-id') !== this.spec.workspaceId) {
+      throw qadError(403, 'Access is denied');
+    }
+  }
+
+  handle(): QadSimTenant {
+    return {
+      baseUrl: this.baseUrl,
+      basePath: this.basePath,
+      workspaceId: this.spec.workspaceId,
+      upsertCustomer: (row) => this.customers.upsert(row),
+      removeCustomer: (code) => this.customers.remove(code),
+      customers: () => this.customers.list(),
+      putRawCustomerRow: (row) => this.customers.putRaw(row),
+      setSwaggerPaths: (paths) => {
+        this.swaggerPaths = cloneSwaggerPaths(paths);
+      },
+    };
+  }
+}
+
+export function normaliseBasePath(p: string): string {
+  const trimmed = p.replace(/\/+$/, '');
+  if (!trimmed.startsWith('/') || trimmed.length < 2 || /[?#\s]/.test(trimmed)) {
+    throw new Error(`QAD sim: invalid basePath ${JSON.stringify(p)} (want e.g. '/acme/clouderp')`);
+  }
+  return trimmed;
+}
+
+function cloneSwaggerPaths(paths: SwaggerPaths): SwaggerPaths {
+  return Object.fromEntries(Object.entries(paths).map(([k, v]) => [k, [...v]]));
+}
+
+function registerCoreRoutes(t: TenantState): void {
+  t.addRoute({
+    method: 'POST',
+    path: '/oauth/token',
+    access: 'public',
+    handle: (ctx) => {
+      const type = headerValue(ctx.headers, 'content-type') ?? '';
+      if (!type.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+        throw oauthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
+      }
+      return ctx.tenant.sessions.token(new URLSearchParams(ctx.body));
+    },
+  });
+
+  t.addRoute({
+    method: 'GET',
+    path: '/api/swagger.json',
+    access: 'token',
+    handle: (ctx) => ({ status: 200, body: swaggerDocument(ctx.tenant.baseUrl, ctx.tenant.swaggerPaths) }),
+  });
+
+  t.addRoute({
+    method: 'GET',
+    path: '/api/qracore/browses',
+    access: 'workspace',
+    handle: (ctx) => {
+      const browseId = ctx.query.get('browseId');
+      if (browseId === null || browseId === '') {
+        throw validationError([{ fieldName: 'browseId', message: 'browseId is required', fieldValue: '', code: 'REQUIRED' }]);
+      }
+      const def = ctx.tenant.browses.get(browseId);
+      if (def === undefined) throw qadError(404, `Browse not found: ${browseId}`);
+      const q = parseBrowseQuery(ctx.query, def, ctx.tenant.runtime.maxPageSize);
+      return { status: 200, body: runBrowse(def, q) };
+    },
+  });
+}
