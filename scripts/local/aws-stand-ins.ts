@@ -1,0 +1,133 @@
+import type { AddressInfo } from 'node:net';
+import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import dynalite from 'dynalite';
+import { createSqsServer } from 'local-aws-sqs';
+import { TABLES } from '../../shared/config/tables.ts';
+
+export interface LocalAwsEnv {
+  AWS_REGION: string;
+  AWS_ACCESS_KEY_ID: string;
+  AWS_SECRET_ACCESS_KEY: string;
+  AWS_ENDPOINT_URL_DYNAMODB: string;
+  AWS_ENDPOINT_URL_SQS: string;
+  CONNECTIONS_TABLE: string;
+  SYNC_STATE_TABLE: string;
+  AUDIT_TABLE: string;
+  RECORDS_QUEUE_URL: string;
+  RECORDS_DLQ_URL: string;
+  CREDENTIALS_CIPHER: string;
+  CONNECTOR_ALLOW_LOOPBACK_HTTP: string;
+}
+
+export interface LocalAws {
+  env: LocalAwsEnv;
+  dynamo: DynamoDBClient;
+  sqs: SQSClient;
+  queueUrl: string;
+  dlqUrl: string;
+  dlqArn: string;
+  close(): Promise<void>;
+}
+
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const REGION = 'us-east-1';
+
+function tableInputs(prefix: string): CreateTableCommandInput[] {
+  const { connections, syncState, audit } = TABLES;
+  return [
+    {
+      TableName: `${prefix}-connections`,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: connections.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: connections.partitionKey, KeyType: 'HASH' }],
+    },
+    {
+      TableName: `${prefix}-sync-state`,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: syncState.partitionKey, AttributeType: 'S' }, { AttributeName: syncState.sortKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: syncState.partitionKey, KeyType: 'HASH' }, { AttributeName: syncState.sortKey, KeyType: 'RANGE' }],
+    },
+    {
+      TableName: `${prefix}-audit`,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: audit.partitionKey, AttributeType: 'S' },
+        { AttributeName: audit.sortKey, AttributeType: 'S' },
+        { AttributeName: audit.byTenantTime.partitionKey, AttributeType: 'S' },
+        { AttributeName: audit.byTenantTime.sortKey, AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: audit.partitionKey, KeyType: 'HASH' }, { AttributeName: audit.sortKey, KeyType: 'RANGE' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: audit.byTenantTime.indexName,
+          KeySchema: [{ AttributeName: audit.byTenantTime.partitionKey, KeyType: 'HASH' }, { AttributeName: audit.byTenantTime.sortKey, KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    },
+  ];
+}
+
+/**
+ * In-process AWS for the local run and the integration tests: dynalite speaks DynamoDB and
+ * local-aws-sqs speaks SQS (JSON protocol), both on loopback. Tables and queues are created with
+ * the same keys and redrive policy as the stack. `env` is what the functions' environment holds.
+ */
+export async function startLocalAws(options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number; prefix?: string } = {}): Promise<LocalAws> {
+  const prefix = options.prefix ?? 'connector';
+  const dynaliteServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => dynaliteServer.listen(0, '127.0.0.1', () => resolve()));
+  const dynamoEndpoint = `http://127.0.0.1:${(dynaliteServer.address() as AddressInfo).port}`;
+  const sqsServer = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as AddressInfo).port}`;
+
+  const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials: CREDENTIALS });
+  const sqs = new SQSClient({ endpoint: sqsEndpoint, region: REGION, credentials: CREDENTIALS });
+  for (const input of tableInputs(prefix)) await dynamo.send(new CreateTableCommand(input));
+
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-records-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }));
+  const dlqUrl = dlq.QueueUrl!;
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  const queue = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${prefix}-records`,
+      Attributes: {
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
+        MessageRetentionPeriod: String(4 * 86_400),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 10 }),
+      },
+    }),
+  );
+
+  const env: LocalAwsEnv = {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+    CONNECTIONS_TABLE: `${prefix}-connections`,
+    SYNC_STATE_TABLE: `${prefix}-sync-state`,
+    AUDIT_TABLE: `${prefix}-audit`,
+    RECORDS_QUEUE_URL: queue.QueueUrl!,
+    RECORDS_DLQ_URL: dlqUrl,
+    CREDENTIALS_CIPHER: 'local',
+    CONNECTOR_ALLOW_LOOPBACK_HTTP: 'true',
+  };
+
+  return {
+    env,
+    dynamo,
+    sqs,
+    queueUrl: queue.QueueUrl!,
+    dlqUrl,
+    dlqArn,
+    async close() {
+      dynamo.destroy();
+      sqs.destroy();
+      await new Promise<void>((resolve) => dynaliteServer.close(() => resolve()));
+      sqsServer.closeAllConnections?.();
+      await new Promise<void>((resolve) => sqsServer.close(() => resolve()));
+    },
+  };
+}

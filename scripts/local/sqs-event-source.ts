@@ -1,0 +1,92 @@
+import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+function toRecord(message: Message, queueArn: string): SQSRecord {
+  const a = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId!,
+    receiptHandle: message.ReceiptHandle!,
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1',
+      SentTimestamp: a.SentTimestamp ?? String(Date.now()),
+      SenderId: a.SenderId ?? 'local',
+      ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: 'us-east-1',
+  };
+}
+
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; inFlight: number; delayed: number }> {
+  const res = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['All'] }));
+  const a = res.Attributes ?? {};
+  return { visible: Number(a.ApproximateNumberOfMessages ?? 0), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0), delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0) };
+}
+
+/**
+ * What Lambda's SQS event source does, on loopback: up to `concurrency` pollers receive batches of
+ * up to 10, invoke the handler, delete what succeeded and leave the reported failures to come back
+ * after their visibility timeout (or to the DLQ once maxReceiveCount is spent). Runs until the
+ * queue is empty, nothing is in flight, or `deadlineMs` passes.
+ */
+export async function drainQueue(options: {
+  sqs: SQSClient;
+  queueUrl: string;
+  queueArn: string;
+  handler: SqsHandler;
+  concurrency: number;
+  deadlineMs: number;
+  onBatch?: (info: { received: number; failed: number }) => void;
+}): Promise<{ batches: number; received: number; failed: number; drained: boolean }> {
+  const totals = { batches: 0, received: 0, failed: 0 };
+  let done = false;
+
+  async function poller(): Promise<void> {
+    while (!done && Date.now() < options.deadlineMs) {
+      const res = await options.sqs.send(new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: 10, AttributeNames: ['All'], WaitTimeSeconds: 0 }));
+      const messages = res.Messages ?? [];
+      if (messages.length === 0) {
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      const records = messages.map((m) => toRecord(m, options.queueArn));
+      let failedIds: Set<string>;
+      try {
+        const response = await options.handler({ Records: records });
+        failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+      } catch {
+        // A handler that throws fails the whole batch, as in Lambda.
+        failedIds = new Set(records.map((r) => r.messageId));
+      }
+      const succeeded = records.filter((r) => !failedIds.has(r.messageId));
+      for (let i = 0; i < succeeded.length; i += 10) {
+        await options.sqs.send(
+          new DeleteMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: succeeded.slice(i, i + 10).map((r, j) => ({ Id: String(j), ReceiptHandle: r.receiptHandle })) }),
+        );
+      }
+      totals.batches++;
+      totals.received += records.length;
+      totals.failed += failedIds.size;
+      options.onBatch?.({ received: records.length, failed: failedIds.size });
+    }
+  }
+
+  async function watcher(): Promise<void> {
+    while (!done && Date.now() < options.deadlineMs) {
+      await new Promise((r) => setTimeout(r, 250));
+      const depth = await queueDepth(options.sqs, options.queueUrl);
+      if (depth.visible + depth.inFlight + depth.delayed === 0) done = true;
+    }
+    done = true;
+  }
+
+  await Promise.all([watcher(), ...Array.from({ length: options.concurrency }, poller)]);
+  const depth = await queueDepth(options.sqs, options.queueUrl);
+  return { ...totals, drained: depth.visible + depth.inFlight + depth.delayed === 0 };
+}

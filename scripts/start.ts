@@ -1,0 +1,86 @@
+/**
+ * npm start: the whole connector on this machine, no AWS account needed.
+ * Options: --customers N --seed S --preexisting F --rounds R --change-rate F --plan P
+ *          --concurrency C --report FILE --verbose
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+const argsSchema = z.object({
+  customers: z.coerce.number().int().min(1).max(100_000),
+  seed: z.coerce.number().int(),
+  preexisting: z.coerce.number().min(0).max(1),
+  rounds: z.coerce.number().int().min(1).max(50),
+  'change-rate': z.coerce.number().min(0).max(1),
+  plan: z.enum(['lite', 'growth', 'premium', 'ultimate']),
+  concurrency: z.coerce.number().int().min(1).max(20),
+  report: z.string().optional(),
+  verbose: z.boolean(),
+});
+
+function readArgs() {
+  const { values } = parseArgs({
+    options: {
+      customers: { type: 'string', default: '300' },
+      seed: { type: 'string', default: '42' },
+      preexisting: { type: 'string', default: '0.2' },
+      rounds: { type: 'string', default: '2' },
+      'change-rate': { type: 'string', default: '0' },
+      plan: { type: 'string', default: 'premium' },
+      concurrency: { type: 'string', default: '4' },
+      report: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+    },
+  });
+  const parsed = argsSchema.safeParse(values);
+  if (!parsed.success) {
+    console.error(`npm start: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    process.exit(2);
+  }
+  return parsed.data;
+}
+
+const args = readArgs();
+// Set before the handlers load: the functions' logger and metrics read these at import time.
+process.env.POWERTOOLS_LOG_LEVEL ??= args.verbose ? 'INFO' : 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const { LocalPipeline } = await import('./local/pipeline.ts');
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const progress = (line: string) => {
+  if (process.stdout.isTTY) process.stdout.write(`\r${line}\x1b[K`);
+};
+
+say(`Starting the local connector: ${args.customers} QAD customers, ${Math.round(args.preexisting * 100)}% already in Pipedrive by hand, plan ${args.plan}.`);
+const pipeline = await LocalPipeline.start({ customers: args.customers, seed: args.seed, preexisting: args.preexisting, plan: args.plan, writerConcurrency: args.concurrency });
+say(`  QAD simulator       ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}`);
+say(`  Pipedrive simulator ${pipeline.pipedrive.url}`);
+say(`  DynamoDB (dynalite) ${pipeline.aws.env.AWS_ENDPOINT_URL_DYNAMODB}   SQS (local-aws-sqs) ${pipeline.aws.env.AWS_ENDPOINT_URL_SQS}`);
+say(`  Tenant "demo" registered; credentials encrypted (local AES-256-GCM bound to tenant and system).`);
+
+const rounds = [];
+try {
+  for (let r = 1; r <= args.rounds; r++) {
+    if (r > 1 && args['change-rate'] > 0) say(`\nBetween polls, ${pipeline.changeQad(args['change-rate'])} QAD customers changed.`);
+    say(`\nRound ${r}: schedule fires -> poll customers -> queue -> Pipedrive writers`);
+    const round = await pipeline.runRound({ onProgress: (done) => progress(`  written ${done} records...`) });
+    progress('');
+    rounds.push(round);
+    const o = round.entities.organizations;
+    say(`  organizations: ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.deferred} deferred, ${o.failed} failed`);
+    say(`  Pipedrive: ${round.pipedrive.calls} calls, ${round.pipedrive.tokens} tokens, ${round.pipedrive.status429} x 429   QAD: ${round.qad.calls} calls`);
+    say(`  dead letters: ${round.deadLetters}   queue drained: ${round.drained ? 'yes' : 'NO'}   ${(round.elapsedMs / 1000).toFixed(1)} s`);
+  }
+  const state = pipeline.state();
+  say(`\nIn Pipedrive now: ${state.pipedrive.organizations} organizations for ${state.qad.customers} QAD customers; duplicates ${state.duplicates.organizations}; customers without an organization ${state.missing.organizations}.`);
+  if (args.report) {
+    writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state }, null, 2)}\n`);
+    say(`Report written to ${args.report}`);
+  }
+  process.exitCode = state.duplicates.organizations === 0 && state.missing.organizations === 0 ? 0 : 1;
+} finally {
+  await pipeline.close();
+}

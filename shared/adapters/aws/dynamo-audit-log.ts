@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { redact } from '../../domain/redact.ts';
+import type { AuditEntry, AuditLog, EntityName } from '../../ports/index.ts';
+import { TABLES } from '../../config/tables.ts';
+import { n, num, s, str, type Item } from './dynamo-items.ts';
+
+/**
+ * Audit table: pk = tenant#entity#key, sk = time#id (a record's history, newest first), and the
+ * GSI byTenantTime (tenantId, at) for "what happened to tenant X between these times".
+ * Entries expire after the retention (TTL on expiresAt).
+ */
+export class DynamoAuditLog implements AuditLog {
+  constructor(private readonly client: DynamoDBClient, private readonly table: string, private readonly retentionDays: number, private readonly now: () => number = Date.now) {}
+
+  async record(entry: AuditEntry): Promise<void> {
+    const at = new Date(this.now()).toISOString();
+    const item: Item = {
+      pk: s(`${entry.tenantId}#${entry.entity}#${entry.key}`),
+      sk: s(`${at}#${randomUUID()}`),
+      tenantId: s(entry.tenantId),
+      entity: s(entry.entity),
+      key: s(entry.key),
+      at: s(at),
+      action: s(entry.action),
+      expiresAt: n(Math.floor(this.now() / 1000) + this.retentionDays * 86_400),
+    };
+    if (entry.reason) item.reason = s(entry.reason.slice(0, 2000));
+    if (entry.error) item.error = s(entry.error.slice(0, 2000));
+    if (entry.pipedriveId !== undefined) item.pipedriveId = n(entry.pipedriveId);
+    if (entry.attempt !== undefined) item.attempt = n(entry.attempt);
+    if (entry.messageId) item.messageId = s(entry.messageId);
+    if (entry.snapshot !== undefined) item.snapshot = s(JSON.stringify(redact(entry.snapshot)));
+    await this.client.send(new PutItemCommand({ TableName: this.table, Item: item }));
+  }
+
+  async history(tenantId: string, entity: EntityName, key: string): Promise<Array<AuditEntry & { at: string }>> {
+    const out: Array<AuditEntry & { at: string }> = [];
+    let start: Item | undefined;
+    do {
+      const res = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': s(`${tenantId}#${entity}#${key}`) },
+          ScanIndexForward: false,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of res.Items ?? []) out.push(fromItem(item));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>> {
+    const out: Array<AuditEntry & { at: string }> = [];
+    let start: Item | undefined;
+    do {
+      const res = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: TABLES.audit.byTenantTime.indexName,
+          KeyConditionExpression: 'tenantId = :t AND #at BETWEEN :from AND :to',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':t': s(tenantId), ':from': s(from), ':to': s(to) },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of res.Items ?? []) if (str(item, 'at')! < to) out.push(fromItem(item));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+}
+
+function fromItem(item: Item): AuditEntry & { at: string } {
+  const entry: AuditEntry & { at: string } = {
+    tenantId: str(item, 'tenantId')!,
+    entity: str(item, 'entity') as EntityName,
+    key: str(item, 'key')!,
+    action: str(item, 'action') as AuditEntry['action'],
+    at: str(item, 'at')!,
+  };
+  const reason = str(item, 'reason');
+  if (reason) entry.reason = reason;
+  const error = str(item, 'error');
+  if (error) entry.error = error;
+  const id = num(item, 'pipedriveId');
+  if (id !== undefined) entry.pipedriveId = id;
+  const attempt = num(item, 'attempt');
+  if (attempt !== undefined) entry.attempt = attempt;
+  const messageId = str(item, 'messageId');
+  if (messageId) entry.messageId = messageId;
+  const snapshot = str(item, 'snapshot');
+  if (snapshot) entry.snapshot = JSON.parse(snapshot) as unknown;
+  return entry;
+}

@@ -1,0 +1,57 @@
+import {
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  type AttributeValue,
+  type BatchGetItemCommandOutput,
+  type BatchWriteItemCommandOutput,
+  type DynamoDBClient,
+  type KeysAndAttributes,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { sleep } from '../../clients/http.ts';
+
+export type Item = Record<string, AttributeValue>;
+
+export const s = (value: string): AttributeValue => ({ S: value });
+export const n = (value: number): AttributeValue => ({ N: String(value) });
+
+export function str(item: Item | undefined, name: string): string | undefined {
+  const v = item?.[name];
+  return v && 'S' in v ? v.S : undefined;
+}
+
+export function num(item: Item | undefined, name: string): number | undefined {
+  const v = item?.[name];
+  return v && 'N' in v && v.N !== undefined ? Number(v.N) : undefined;
+}
+
+export function isConditionFailed(error: unknown): boolean {
+  return (error as { name?: string }).name === 'ConditionalCheckFailedException';
+}
+
+/** BatchGetItem in chunks of 100, following UnprocessedKeys until every key was read. */
+export async function batchGet(client: DynamoDBClient, table: string, keys: Item[]): Promise<Item[]> {
+  const out: Item[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    let request: Record<string, KeysAndAttributes> | undefined = { [table]: { Keys: keys.slice(i, i + 100), ConsistentRead: true } };
+    for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
+      if (attempt > 0) await sleep(Math.min(50 * 2 ** attempt, 2000));
+      const res: BatchGetItemCommandOutput = await client.send(new BatchGetItemCommand({ RequestItems: request }));
+      out.push(...(res.Responses?.[table] ?? []));
+      request = res.UnprocessedKeys;
+    }
+  }
+  return out;
+}
+
+/** BatchWriteItem in chunks of 25, following UnprocessedItems until every write landed. */
+export async function batchPut(client: DynamoDBClient, table: string, items: Item[]): Promise<void> {
+  for (let i = 0; i < items.length; i += 25) {
+    let request: Record<string, WriteRequest[]> | undefined = { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) };
+    for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
+      if (attempt > 0) await sleep(Math.min(50 * 2 ** attempt, 2000));
+      const res: BatchWriteItemCommandOutput = await client.send(new BatchWriteItemCommand({ RequestItems: request }));
+      request = res.UnprocessedItems;
+    }
+  }
+}

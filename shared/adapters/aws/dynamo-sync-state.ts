@@ -1,0 +1,251 @@
+import { GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { contentHash } from '../../domain/content-hash.ts';
+import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
+import type { ClaimOutcome, EntityName, KeyMap, KeyMapEntry, ListingIndex, PollState, PollStateStore } from '../../ports/index.ts';
+import { batchGet, batchPut, isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts';
+
+/**
+ * The sync-state table (pk, sk) holds, per tenant and entity:
+ *   key#<qadKey>    the key map: Pipedrive id, content hash, claim lease, pending create
+ *   pd#<id>         which QAD key owns a Pipedrive record
+ *   poll            the watermark and the poll lease
+ *   listing         when the first-sync listing was taken
+ * and under pk <...>#listing the listing itself: key#<qadKey> and name#<hash of normalised name>.
+ */
+const partition = (tenantId: string, entity: EntityName) => `T#${tenantId}#${entity}`;
+
+function toEntry(item: Item): KeyMapEntry {
+  const entry: KeyMapEntry = { qadKey: str(item, 'qadKey') ?? str(item, 'sk')!.slice(4) };
+  const id = num(item, 'pipedriveId');
+  if (id !== undefined) entry.pipedriveId = id;
+  const hash = str(item, 'contentHash');
+  if (hash !== undefined) entry.contentHash = hash;
+  const pending = str(item, 'pendingCreateAt');
+  if (pending !== undefined) entry.pendingCreateAt = pending;
+  const rejected = str(item, 'rejectedHash');
+  if (rejected !== undefined) entry.rejectedHash = rejected;
+  return entry;
+}
+
+export class DynamoKeyMap implements KeyMap {
+  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+
+  private key(tenantId: string, entity: EntityName, qadKey: string): Item {
+    return { pk: s(partition(tenantId, entity)), sk: s(`key#${qadKey}`) };
+  }
+
+  async getMany(tenantId: string, entity: EntityName, qadKeys: readonly string[]): Promise<Map<string, KeyMapEntry>> {
+    const items = await batchGet(this.client, this.table, [...new Set(qadKeys)].map((k) => this.key(tenantId, entity, k)));
+    return new Map(items.map((item) => [toEntry(item).qadKey, toEntry(item)]));
+  }
+
+  async claim(tenantId: string, entity: EntityName, qadKey: string, owner: string, leaseMs: number, nowMs: number): Promise<ClaimOutcome> {
+    try {
+      const res = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(tenantId, entity, qadKey),
+          UpdateExpression: 'SET leaseOwner = :o, leaseUntil = :u, qadKey = :k',
+          ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :o',
+          ExpressionAttributeValues: { ':o': s(owner), ':u': n(nowMs + leaseMs), ':now': n(nowMs), ':k': s(qadKey) },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      const entry = toEntry(res.Attributes ?? {});
+      const known = entry.pipedriveId !== undefined || entry.pendingCreateAt !== undefined || entry.contentHash !== undefined;
+      return { held: false, entry: known ? entry : undefined };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const current = await this.client.send(new GetItemCommand({ TableName: this.table, Key: this.key(tenantId, entity, qadKey), ConsistentRead: true }));
+      return { held: true, until: num(current.Item, 'leaseUntil') ?? nowMs + leaseMs };
+    }
+  }
+
+  /** Every write after the claim is conditional on still holding it: a writer that lost its lease stops. */
+  private async ownedUpdate(tenantId: string, entity: EntityName, qadKey: string, owner: string, update: string, values: Item): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(tenantId, entity, qadKey),
+          UpdateExpression: update,
+          ConditionExpression: 'leaseOwner = :o',
+          ExpressionAttributeValues: { ':o': s(owner), ...values },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) throw new ClaimHeldError(`claim on ${entity} ${qadKey} was lost to another delivery`, 5);
+      throw error;
+    }
+  }
+
+  markPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string, at: string): Promise<void> {
+    return this.ownedUpdate(tenantId, entity, qadKey, owner, 'SET pendingCreateAt = :at', { ':at': s(at) });
+  }
+
+  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string }): Promise<void> {
+    return this.ownedUpdate(
+      tenantId, entity, qadKey, owner,
+      'SET pipedriveId = :id, contentHash = :h, updatedAt = :t REMOVE leaseOwner, leaseUntil, pendingCreateAt, rejectedHash',
+      { ':id': n(state.pipedriveId), ':h': s(state.contentHash), ':t': s(new Date().toISOString()) },
+    );
+  }
+
+  forgetPipedriveId(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void> {
+    return this.ownedUpdate(tenantId, entity, qadKey, owner, 'REMOVE pipedriveId, contentHash', {});
+  }
+
+  async release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(tenantId, entity, qadKey),
+          UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
+          ConditionExpression: 'leaseOwner = :o',
+          ExpressionAttributeValues: { ':o': s(owner) },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error; // someone else holds it now: nothing of ours to release
+    }
+  }
+
+  async markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(tenantId, entity, qadKey),
+        UpdateExpression: 'SET rejectedHash = :h, qadKey = :k',
+        ExpressionAttributeValues: { ':h': s(hash), ':k': s(qadKey) },
+      }),
+    );
+  }
+
+  async claimPipedriveRecord(tenantId: string, entity: EntityName, pipedriveId: number, qadKey: string): Promise<{ owner: string }> {
+    const Key = { pk: s(partition(tenantId, entity)), sk: s(`pd#${pipedriveId}`) };
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { ...Key, owner: s(qadKey) },
+          ConditionExpression: 'attribute_not_exists(pk) OR #owner = :k',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':k': s(qadKey) },
+        }),
+      );
+      return { owner: qadKey };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      const current = await this.client.send(new GetItemCommand({ TableName: this.table, Key, ConsistentRead: true }));
+      return { owner: str(current.Item, 'owner') ?? qadKey };
+    }
+  }
+
+  async ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>> {
+    const items = await batchGet(this.client, this.table, [...new Set(pipedriveIds)].map((id) => ({ pk: s(partition(tenantId, entity)), sk: s(`pd#${id}`) })));
+    return new Map(items.map((item) => [Number(str(item, 'sk')!.slice(3)), str(item, 'owner')!]));
+  }
+}
+
+export class DynamoListingIndex implements ListingIndex {
+  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+
+  async meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined> {
+    const res = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: s(partition(tenantId, entity)), sk: s('listing') }, ConsistentRead: true }));
+    const listedAt = str(res.Item, 'listedAt');
+    return listedAt ? { listedAt, records: num(res.Item, 'records') ?? 0 } : undefined;
+  }
+
+  async save(tenantId: string, entity: EntityName, listing: { byKey: Map<string, number[]>; byName: Map<string, Array<{ id: number; keyValue: string | null }>> }, listedAt: string): Promise<void> {
+    const pk = s(`${partition(tenantId, entity)}#listing`);
+    const items: Item[] = [
+      ...[...listing.byKey].map(([key, ids]) => ({ pk, sk: s(`key#${key}`), ids: s(JSON.stringify(ids)) })),
+      ...[...listing.byName].map(([name, candidates]) => ({ pk, sk: s(`name#${contentHash(name)}`), candidates: s(JSON.stringify(candidates)) })),
+    ];
+    await batchPut(this.client, this.table, items);
+    // The marker goes last: a listing is only used once all of it is stored.
+    const records = new Set([...listing.byName.values()].flat().map((c) => c.id)).size + [...listing.byKey.values()].flat().length;
+    await batchPut(this.client, this.table, [{ pk: s(partition(tenantId, entity)), sk: s('listing'), listedAt: s(listedAt), records: n(records) }]);
+  }
+
+  async lookup(tenantId: string, entity: EntityName, qadKey: string, normalisedName: string): Promise<{ byKey: number[]; byName: Array<{ id: number; keyValue: string | null }> }> {
+    const pk = s(`${partition(tenantId, entity)}#listing`);
+    const items = await batchGet(this.client, this.table, [{ pk, sk: s(`key#${qadKey}`) }, { pk, sk: s(`name#${contentHash(normalisedName)}`) }]);
+    const byKeyItem = items.find((i) => str(i, 'sk')!.startsWith('key#'));
+    const byNameItem = items.find((i) => str(i, 'sk')!.startsWith('name#'));
+    return {
+      byKey: byKeyItem ? (JSON.parse(str(byKeyItem, 'ids') ?? '[]') as number[]) : [],
+      byName: byNameItem ? (JSON.parse(str(byNameItem, 'candidates') ?? '[]') as Array<{ id: number; keyValue: string | null }>) : [],
+    };
+  }
+}
+
+export class DynamoPollStateStore implements PollStateStore {
+  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+
+  private key(tenantId: string, entity: EntityName): Item {
+    return { pk: s(partition(tenantId, entity)), sk: s('poll') };
+  }
+
+  async get(tenantId: string, entity: EntityName): Promise<PollState> {
+    const res = await this.client.send(new GetItemCommand({ TableName: this.table, Key: this.key(tenantId, entity), ConsistentRead: true }));
+    const state: PollState = {};
+    const watermark = str(res.Item, 'watermark');
+    const last = str(res.Item, 'lastPolledAt');
+    if (watermark) state.watermark = watermark;
+    if (last) state.lastPolledAt = last;
+    return state;
+  }
+
+  async acquire(tenantId: string, entity: EntityName, owner: string, leaseMs: number, nowMs: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(tenantId, entity),
+          UpdateExpression: 'SET leaseOwner = :o, leaseUntil = :u',
+          ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
+          ExpressionAttributeValues: { ':o': s(owner), ':u': n(nowMs + leaseMs), ':now': n(nowMs) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async finish(tenantId: string, entity: EntityName, owner: string, state: Required<PollState>): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(tenantId, entity),
+          UpdateExpression: 'SET watermark = :w, lastPolledAt = :l REMOVE leaseOwner, leaseUntil',
+          ConditionExpression: 'leaseOwner = :o',
+          ExpressionAttributeValues: { ':w': s(state.watermark), ':l': s(state.lastPolledAt), ':o': s(owner) },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) throw new RetryLaterError(`poll lease for ${tenantId}/${entity} was lost; watermark not advanced`);
+      throw error;
+    }
+  }
+
+  async release(tenantId: string, entity: EntityName, owner: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: this.key(tenantId, entity),
+          UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
+          ConditionExpression: 'leaseOwner = :o',
+          ExpressionAttributeValues: { ':o': s(owner) },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { GetItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
+import type { TenantStore } from '../../ports/index.ts';
+import { s, str, type Item } from './dynamo-items.ts';
+
+/** Connections table: one item per tenant; secrets only as ciphertext. */
+export class DynamoTenantStore implements TenantStore {
+  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+
+  async listEnabled(): Promise<StoredTenant[]> {
+    const out: StoredTenant[] = [];
+    let start: Item | undefined;
+    do {
+      const res = await this.client.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start }));
+      for (const item of res.Items ?? []) {
+        const tenant = fromItem(item);
+        if (tenant.config.enabled) out.push(tenant);
+      }
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async get(tenantId: string): Promise<StoredTenant | undefined> {
+    const res = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { tenantId: s(tenantId) }, ConsistentRead: true }));
+    return res.Item ? fromItem(res.Item) : undefined;
+  }
+
+  async put(tenant: StoredTenant): Promise<void> {
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: {
+          tenantId: s(tenant.config.tenantId),
+          config: s(JSON.stringify(tenant.config)),
+          qadSecret: s(tenant.encryptedSecrets.qad),
+          pipedriveSecret: s(tenant.encryptedSecrets.pipedrive),
+          updatedAt: s(tenant.updatedAt),
+        },
+      }),
+    );
+  }
+}
+
+/** A stored config is validated again on read: an item edited by hand cannot slip past the schema. */
+function fromItem(item: Item): StoredTenant {
+  return {
+    config: parseTenantConfig(JSON.parse(str(item, 'config') ?? '{}')),
+    encryptedSecrets: { qad: str(item, 'qadSecret') ?? '', pipedrive: str(item, 'pipedriveSecret') ?? '' },
+    updatedAt: str(item, 'updatedAt') ?? '',
+  };
+}

@@ -1,0 +1,105 @@
+import { Agent, request } from 'undici';
+import type { z } from 'zod';
+import { PermanentError, RetryLaterError } from '../domain/errors.ts';
+
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+  timeoutMs?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The one seam between the clients and the network, so tests can stand in for it. */
+export interface HttpClient {
+  send(req: HttpRequest): Promise<HttpResponse>;
+}
+
+/** Bodies larger than this are refused: a broken or hostile server must not exhaust memory. */
+const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * undici with keep-alive: one agent per container, reused across invocations. Redirects are never
+ * followed (undici's request does not), so a tenant URL cannot bounce us to another host.
+ * Network faults become RetryLaterError naming the method and path only.
+ */
+export function createHttpClient(options: { defaultTimeoutMs?: number } = {}): HttpClient {
+  const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 32 });
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 15_000;
+  return {
+    async send(req) {
+      const timeout = req.timeoutMs ?? defaultTimeoutMs;
+      const where = `${req.method} ${new URL(req.url).pathname}`;
+      try {
+        const res = await request(req.url, {
+          method: req.method,
+          headers: req.headers,
+          body: req.body,
+          dispatcher: agent,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of res.body) {
+          size += (chunk as Buffer).length;
+          if (size > MAX_BODY_BYTES) {
+            res.body.destroy();
+            throw new PermanentError(`${where}: response larger than ${MAX_BODY_BYTES} bytes`);
+          }
+          chunks.push(chunk as Buffer);
+        }
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (typeof value === 'string') headers[name] = value;
+          else if (Array.isArray(value)) headers[name] = value.join(', ');
+        }
+        return { status: res.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
+      } catch (error) {
+        if (error instanceof PermanentError) throw error;
+        const code = (error as { code?: string }).code ?? (error as Error).name;
+        throw new RetryLaterError(`${where}: network error (${code})`);
+      }
+    },
+  };
+}
+
+/**
+ * Parses a JSON body against its schema. A body that is not JSON (an HTML error page, a truncated
+ * answer) or not the expected shape is transient from our side: the server is having a bad moment.
+ */
+export function parseJsonBody<T>(res: HttpResponse, schema: z.ZodType<T>, where: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(res.body);
+  } catch {
+    const kind = /^\s*</u.test(res.body) ? 'an HTML page' : 'malformed JSON';
+    throw new RetryLaterError(`${where}: HTTP ${res.status} answered with ${kind}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new RetryLaterError(`${where}: unexpected response shape (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unknown'})`);
+  }
+  return parsed.data;
+}
+
+/** A JSON error body's message field, if it has one, kept short. */
+export function errorText(body: string): string {
+  try {
+    const json = JSON.parse(body) as Record<string, unknown>;
+    const text = json.error ?? json.message ?? json.error_description;
+    if (typeof text === 'string') return text.slice(0, 500);
+    return JSON.stringify(json).slice(0, 500);
+  } catch {
+    return /^\s*</u.test(body) ? 'HTML error page' : body.slice(0, 200);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

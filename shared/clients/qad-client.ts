@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import { errorText, parseJsonBody, type HttpClient, type HttpResponse } from './http.ts';
+
+export interface BrowseFilter {
+  field: string;
+  op: 'eq' | 'cn' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le';
+  value: string;
+}
+
+export interface BrowsePage {
+  rows: unknown[];
+  hasMore: boolean;
+}
+
+export interface QadClient {
+  browse(opts: { path: string; browseId: string; page: number; pageSize: number; filters: BrowseFilter[] }): Promise<BrowsePage>;
+  /** The instance's own Swagger: which entity paths and methods it serves. */
+  swaggerPaths(swaggerPath: string): Promise<Record<string, string[]>>;
+}
+
+/** Bad QAD credentials: an operator must fix the tenant; retrying will not help. */
+export class QadAuthError extends PermanentError {}
+
+const tokenSchema = z.looseObject({ access_token: z.string().min(1), expires_in: z.number().positive().optional() });
+const browseSchema = z.looseObject({
+  data: z.array(z.unknown()),
+  auxillaryData: z.looseObject({ HasMoreParams: z.boolean().optional() }).optional(),
+});
+const swaggerSchema = z.looseObject({ paths: z.record(z.string(), z.record(z.string(), z.unknown())) });
+
+interface Session {
+  token: string;
+  expiresAt: number;
+}
+
+/** Sessions outlive one invocation: a warm container reuses its login until shortly before expiry. */
+const sessions = new Map<string, Session>();
+
+/** Test hook: forget cached sessions (a cold start). */
+export function clearQadSessions(): void {
+  sessions.clear();
+}
+
+/**
+ * QAD for one tenant at its full base URL: session login (`POST {base}/oauth/token`), the bearer
+ * token cached across warm invocations, one re-login on a 401, and errors that name the tenant.
+ */
+export function createQadClient(options: {
+  tenantId: string;
+  baseUrl: string;
+  clientId: string;
+  username: string;
+  password: string;
+  workspaceId: string;
+  http: HttpClient;
+  now?: () => number;
+  onCall?: (info: { endpoint: string; status: number; ms: number }) => void;
+}): QadClient {
+  const now = options.now ?? Date.now;
+  const sessionKey = `${options.tenantId}|${options.baseUrl}|${options.username}`;
+
+  async function login(): Promise<string> {
+    const started = now();
+    const res = await options.http.send({
+      method: 'POST',
+      url: `${options.baseUrl}/oauth/token`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams({ grant_type: 'password', client_id: options.clientId, username: options.username, password: options.password }).toString(),
+    });
+    options.onCall?.({ endpoint: 'POST /oauth/token', status: res.status, ms: now() - started });
+    if (res.status === 400 || res.status === 401 || res.status === 403) {
+      throw new QadAuthError(`QAD login failed for tenant ${options.tenantId}: HTTP ${res.status} (${errorText(res.body)}); check the tenant's QAD user, password and client id`);
+    }
+    if (res.status !== 200) throw classify(res, 'POST /oauth/token', options.tenantId);
+    const body = parseJsonBody(res, tokenSchema, `QAD login for tenant ${options.tenantId}`);
+    // Renew a minute early so a token never expires mid-call.
+    sessions.set(sessionKey, { token: body.access_token, expiresAt: now() + ((body.expires_in ?? 3600) - 60) * 1000 });
+    return body.access_token;
+  }
+
+  async function token(): Promise<string> {
+    const cached = sessions.get(sessionKey);
+    return cached && cached.expiresAt > now() ? cached.token : login();
+  }
+
+  async function get(path: string, query: URLSearchParams, endpoint: string): Promise<HttpResponse> {
+    const url = `${options.baseUrl}${path}${query.size > 0 ? `?${query}` : ''}`;
+    for (let attempt = 0; ; attempt++) {
+      const started = now();
+      const res = await options.http.send({
+        method: 'GET',
+        url,
+        headers: { authorization: `Bearer ${await token()}`, 'x-qad-workspace-id': options.workspaceId, accept: 'application/json' },
+      });
+      options.onCall?.({ endpoint, status: res.status, ms: now() - started });
+      if (res.status === 401 && attempt === 0) {
+        sessions.delete(sessionKey);
+        continue;
+      }
+      if (res.status !== 200) throw classify(res, endpoint, options.tenantId);
+      return res;
+    }
+  }
+
+  return {
+    async browse({ path, browseId, page, pageSize, filters }) {
+      const query = new URLSearchParams({ browseId, page: String(page), pageSize: String(pageSize) });
+      for (const f of filters) query.append('filter', `${f.field},${f.op},${f.value},literal`);
+      const res = await get(path, query, `GET ${path}`);
+      const body = parseJsonBody(res, browseSchema, `QAD browse ${browseId} for tenant ${options.tenantId}`);
+      return { rows: body.data, hasMore: body.auxillaryData?.HasMoreParams === true };
+    },
+    async swaggerPaths(swaggerPath) {
+      const res = await get(swaggerPath, new URLSearchParams(), `GET ${swaggerPath}`);
+      const body = parseJsonBody(res, swaggerSchema, `QAD Swagger for tenant ${options.tenantId}`);
+      return Object.fromEntries(Object.entries(body.paths).map(([p, methods]) => [p, Object.keys(methods).map((m) => m.toUpperCase())]));
+    },
+  };
+}
+
+function classify(res: HttpResponse, endpoint: string, tenantId: string): Error {
+  const where = `QAD ${endpoint} for tenant ${tenantId}: HTTP ${res.status} (${errorText(res.body)})`;
+  if (res.status === 429) {
+    const retryAfter = Number(res.headers['retry-after']);
+    return new RateLimitedError(where, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 30);
+  }
+  if (res.status === 401) return new QadAuthError(`${where}; the session was refused after a fresh login`);
+  if (res.status >= 500) return new RetryLaterError(where);
+  return new PermanentError(where);
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { tenantUrlProblem } from './tenant-url.ts';
+
+/** Whether this process may talk plain http to loopback (the local run and tests only). */
+export function allowLoopbackHttp(): boolean {
+  return process.env.CONNECTOR_ALLOW_LOOPBACK_HTTP === 'true';
+}
+
+const baseUrl = z
+  .string()
+  .superRefine((value, ctx) => {
+    const problem = tenantUrlProblem(value, allowLoopbackHttp());
+    if (problem) ctx.addIssue({ code: 'custom', message: `URL ${problem}` });
+  })
+  .transform((value) => value.replace(/\/+$/u, ''));
+
+/** An EventBridge-style rate expression: the cadence of one entity's poll for one tenant. */
+const rateExpression = z.string().regex(/^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/u, 'must look like rate(15 minutes)');
+
+/**
+ * One connection: a QAD instance at its full base URL and one Pipedrive company.
+ * Every QAD path and field name lives here with a default, so a tenant whose instance differs
+ * needs configuration, not code.
+ */
+export const tenantConfigSchema = z.object({
+  tenantId: z.string().regex(/^[a-z0-9][a-z0-9-]{1,39}$/u, 'must be 2-40 lowercase letters, digits or dashes'),
+  displayName: z.string().max(200).optional(),
+  enabled: z.boolean().default(true),
+  qad: z.object({
+    baseUrl,
+    clientId: z.string().min(1),
+    username: z.string().min(1),
+    workspaceId: z.string().min(1).describe('x-qad-workspace-id, <domain>_<entity>'),
+    swaggerPath: z.string().startsWith('/').default('/api/swagger.json'),
+    customers: z
+      .object({
+        browsePath: z.string().startsWith('/').default('/api/qracore/browses'),
+        browseId: z.string().default('urn:browse:mfg:customers'),
+        modDateField: z.string().default('cm_mstr.cm_mod_date'),
+        pageSize: z.number().int().min(1).max(1000).default(500),
+      })
+      .prefault({}),
+    /** QAD mod dates are days: re-read this many days before the watermark and drop what did not change. */
+    overlapDays: z.number().int().min(1).max(30).default(1),
+  }),
+  pipedrive: z.object({
+    apiBaseUrl: baseUrl,
+    auth: z.literal('token').default('token'),
+  }),
+  schedules: z.object({ customers: rateExpression.default('rate(15 minutes)') }).prefault({}),
+  mapping: z
+    .object({
+      organization: z.object({ keyFieldName: z.string().min(1).max(255).default('QAD Customer Code') }).prefault({}),
+    })
+    .prefault({}),
+});
+
+export type TenantConfig = z.infer<typeof tenantConfigSchema>;
+export type TenantConfigInput = z.input<typeof tenantConfigSchema>;
+
+/** What an operator hands over once; stored only as ciphertext. */
+export const tenantSecretsSchema = z.object({
+  qadPassword: z.string().min(1),
+  pipedriveApiToken: z.string().min(1),
+});
+export type TenantSecrets = z.infer<typeof tenantSecretsSchema>;
+
+export type SecretSystem = 'qad' | 'pipedrive';
+
+/** A tenant as stored: config in clear, each system's secret encrypted under its own context. */
+export interface StoredTenant {
+  config: TenantConfig;
+  encryptedSecrets: Record<SecretSystem, string>;
+  updatedAt: string;
+}
+
+/** Config errors name the field, so an operator knows what to fix. */
+export function parseTenantConfig(input: unknown): TenantConfig {
+  const parsed = tenantConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new Error(`invalid tenant config: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}

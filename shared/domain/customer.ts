@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import { cleanText, textProblem } from './text.ts';
+
+/** A QAD customer as the rest of the connector sees it: parsed, cleaned, and keyed by its code. */
+export interface Customer {
+  code: string;
+  name: string;
+  currency: string;
+  creditTerms: string;
+  site: string;
+  creditLimit: number | null;
+  address: { line1: string; line2: string; line3: string; city: string; state: string; zip: string; country: string };
+  phone: string;
+  email: string;
+  modDate: string;
+}
+
+export const customerSchema: z.ZodType<Customer> = z.object({
+  code: z.string(),
+  name: z.string(),
+  currency: z.string(),
+  creditTerms: z.string(),
+  site: z.string(),
+  creditLimit: z.number().nullable(),
+  address: z.object({
+    line1: z.string(), line2: z.string(), line3: z.string(), city: z.string(),
+    state: z.string(), zip: z.string(), country: z.string(),
+  }),
+  phone: z.string(),
+  email: z.string(),
+  modDate: z.string(),
+});
+
+const MAX_TEXT = 255;
+const optionalText = z.union([z.string(), z.null()]).optional().transform((v) => cleanText(v ?? ''));
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/u, 'must be a date YYYY-MM-DD');
+
+/** The customer browse row, keyed `table.field` as QAD returns it. Unknown columns are ignored. */
+const customerRowSchema = z.object({
+  'cm_mstr.cm_addr': z.string().transform(cleanText).pipe(z.string().min(1, 'is required')),
+  'ad_mstr.ad_name': z.string().transform(cleanText).pipe(z.string().min(1, 'is required')),
+  'cm_mstr.cm_curr': optionalText,
+  'cm_mstr.cm_cr_terms': optionalText,
+  'cm_mstr.cm_site': optionalText,
+  'cm_mstr.cm_cr_limit': z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/u).transform(Number), z.null()]).optional(),
+  'cm_mstr.cm_mod_date': isoDate,
+  'ad_mstr.ad_line1': optionalText, 'ad_mstr.ad_line2': optionalText, 'ad_mstr.ad_line3': optionalText,
+  'ad_mstr.ad_city': optionalText, 'ad_mstr.ad_state': optionalText, 'ad_mstr.ad_zip': optionalText,
+  'ad_mstr.ad_country': optionalText, 'ad_mstr.ad_phone': optionalText, 'ad_mstr.ad_email': optionalText,
+});
+
+export type ParsedRow<T> = { ok: true; record: T } | { ok: false; key: string | undefined; reason: string };
+
+/** The row's key if it has a usable one: lets a bad row still be audited under its customer code. */
+function rowKey(row: unknown, keyField: string): string | undefined {
+  if (row === null || typeof row !== 'object') return undefined;
+  const value = (row as Record<string, unknown>)[keyField];
+  return typeof value === 'string' && value.trim() !== '' && textProblem(value, MAX_TEXT) === undefined ? value.trim() : undefined;
+}
+
+export function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.join('.') || 'row'} ${i.message}`).join('; ');
+}
+
+/** Parses one browse row; a row that cannot become a customer yields the reason, never an exception. */
+export function parseCustomerRow(row: unknown): ParsedRow<Customer> {
+  const key = rowKey(row, 'cm_mstr.cm_addr');
+  const parsed = customerRowSchema.safeParse(row);
+  if (!parsed.success) return { ok: false, key, reason: `invalid QAD customer row: ${formatIssues(parsed.error)}` };
+  const r = parsed.data;
+  const customer: Customer = {
+    code: r['cm_mstr.cm_addr'],
+    name: r['ad_mstr.ad_name'],
+    currency: r['cm_mstr.cm_curr'],
+    creditTerms: r['cm_mstr.cm_cr_terms'],
+    site: r['cm_mstr.cm_site'],
+    creditLimit: r['cm_mstr.cm_cr_limit'] ?? null,
+    address: {
+      line1: r['ad_mstr.ad_line1'], line2: r['ad_mstr.ad_line2'], line3: r['ad_mstr.ad_line3'],
+      city: r['ad_mstr.ad_city'], state: r['ad_mstr.ad_state'], zip: r['ad_mstr.ad_zip'], country: r['ad_mstr.ad_country'],
+    },
+    phone: r['ad_mstr.ad_phone'],
+    email: r['ad_mstr.ad_email'],
+    modDate: r['cm_mstr.cm_mod_date'],
+  };
+  const problems = Object.entries({
+    'cm_mstr.cm_addr': customer.code, 'ad_mstr.ad_name': customer.name, 'ad_mstr.ad_line1': customer.address.line1,
+    'ad_mstr.ad_line2': customer.address.line2, 'ad_mstr.ad_line3': customer.address.line3, 'ad_mstr.ad_city': customer.address.city,
+    'ad_mstr.ad_state': customer.address.state, 'ad_mstr.ad_zip': customer.address.zip, 'ad_mstr.ad_country': customer.address.country,
+    'ad_mstr.ad_phone': customer.phone, 'ad_mstr.ad_email': customer.email,
+  }).flatMap(([field, value]) => {
+    const problem = textProblem(value, MAX_TEXT);
+    return problem ? [`${field} ${problem}`] : [];
+  });
+  if (problems.length > 0) return { ok: false, key, reason: `invalid QAD customer row: ${problems.join('; ')}` };
+  return { ok: true, record: customer };
+}

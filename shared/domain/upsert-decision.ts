@@ -1,0 +1,53 @@
+/**
+ * Create / update / unchanged, decided without I/O. The flow gathers the evidence (key map,
+ * listing, searches) and these functions say what it means.
+ */
+
+/** What the key map holds for one QAD record. */
+export interface KeyMapState {
+  pipedriveId?: number;
+  contentHash?: string;
+  /** Set just before a create is sent; cleared when the key map records the result. */
+  pendingCreateAt?: string;
+}
+
+export type FirstStep =
+  | { kind: 'unchanged'; pipedriveId: number }
+  | { kind: 'update'; pipedriveId: number }
+  /** An earlier attempt may have created the record and crashed before recording it: find it first. */
+  | { kind: 'recover'; since: string }
+  | { kind: 'match' };
+
+export function decideFirstStep(state: KeyMapState | undefined, hash: string): FirstStep {
+  if (state?.pipedriveId !== undefined) {
+    return state.contentHash === hash ? { kind: 'unchanged', pipedriveId: state.pipedriveId } : { kind: 'update', pipedriveId: state.pipedriveId };
+  }
+  if (state?.pendingCreateAt !== undefined) return { kind: 'recover', since: state.pendingCreateAt };
+  return { kind: 'match' };
+}
+
+/** A Pipedrive record found by name, with the QAD key it already carries (if any). */
+export interface NameCandidate {
+  id: number;
+  keyValue: string | null;
+}
+
+export type MatchResult =
+  | { kind: 'matched'; pipedriveId: number; via: 'key' | 'name' }
+  | { kind: 'ambiguous'; ids: number[]; via: 'key' | 'name' }
+  | { kind: 'notFound' };
+
+/**
+ * Matching on the stable key first, then on the exact (normalised) name. A name candidate that
+ * carries another QAD key, or that another QAD record already owns, is somebody else's record.
+ * Two candidates on the same evidence is ambiguous: a person decides, we do not guess.
+ */
+export function chooseMatch(qadKey: string, byKey: readonly number[], byName: readonly NameCandidate[], ownedByOthers: ReadonlySet<number>): MatchResult {
+  const keyIds = [...new Set(byKey)];
+  if (keyIds.length === 1) return { kind: 'matched', pipedriveId: keyIds[0]!, via: 'key' };
+  if (keyIds.length > 1) return { kind: 'ambiguous', ids: keyIds.sort((a, b) => a - b), via: 'key' };
+  const nameIds = [...new Set(byName.filter((c) => (c.keyValue === null || c.keyValue === qadKey) && !ownedByOthers.has(c.id)).map((c) => c.id))];
+  if (nameIds.length === 1) return { kind: 'matched', pipedriveId: nameIds[0]!, via: 'name' };
+  if (nameIds.length > 1) return { kind: 'ambiguous', ids: nameIds.sort((a, b) => a - b), via: 'name' };
+  return { kind: 'notFound' };
+}

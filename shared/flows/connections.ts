@@ -1,0 +1,68 @@
+import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
+import { createPipedriveClient, type PipedriveCallInfo, type PipedriveClient } from '../clients/pipedrive-client.ts';
+import { createQadClient, type QadClient } from '../clients/qad-client.ts';
+import type { HttpClient } from '../clients/http.ts';
+import type { Cipher } from '../ports/index.ts';
+
+export interface Connections {
+  qad(tenant: StoredTenant): Promise<QadClient>;
+  pipedrive(tenant: StoredTenant): Promise<PipedriveClient>;
+}
+
+/**
+ * Builds each tenant's clients once per warm container. Secrets are decrypted on first use and
+ * kept only in memory; a changed tenant (new ciphertext or config) gets fresh clients.
+ */
+export function createConnections(deps: {
+  cipher: Cipher;
+  http: HttpClient;
+  now?: () => number;
+  onPipedriveCall?: (tenantId: string, info: PipedriveCallInfo) => void;
+  onQadCall?: (tenantId: string, info: { endpoint: string; status: number; ms: number }) => void;
+}): Connections {
+  const clients = new Map<string, Promise<QadClient | PipedriveClient>>();
+
+  const secret = (tenant: StoredTenant, system: SecretSystem) => deps.cipher.decrypt(tenant.encryptedSecrets[system], { tenantId: tenant.config.tenantId, system });
+
+  function cached<T extends QadClient | PipedriveClient>(tenant: StoredTenant, system: SecretSystem, build: () => Promise<T>): Promise<T> {
+    const key = `${system}|${tenant.config.tenantId}|${tenant.updatedAt}|${tenant.encryptedSecrets[system]}`;
+    let client = clients.get(key);
+    if (!client) {
+      client = build();
+      clients.set(key, client);
+      client.catch(() => clients.delete(key)); // a failed decrypt is retried next time, not cached
+    }
+    return client as Promise<T>;
+  }
+
+  return {
+    qad(tenant) {
+      return cached(tenant, 'qad', async () => {
+        const { qad, tenantId } = tenant.config;
+        return createQadClient({
+          tenantId,
+          baseUrl: qad.baseUrl,
+          clientId: qad.clientId,
+          username: qad.username,
+          password: await secret(tenant, 'qad'),
+          workspaceId: qad.workspaceId,
+          http: deps.http,
+          ...(deps.now && { now: deps.now }),
+          ...(deps.onQadCall && { onCall: (info) => deps.onQadCall!(tenantId, info) }),
+        });
+      });
+    },
+    pipedrive(tenant) {
+      return cached(tenant, 'pipedrive', async () => {
+        const { tenantId, pipedrive } = tenant.config;
+        return createPipedriveClient({
+          apiBaseUrl: pipedrive.apiBaseUrl,
+          apiToken: await secret(tenant, 'pipedrive'),
+          http: deps.http,
+          ...(deps.now && { now: deps.now }),
+          ...(deps.onPipedriveCall && { onCall: (info) => deps.onPipedriveCall!(tenantId, info) }),
+        });
+      });
+    },
+  };
+}

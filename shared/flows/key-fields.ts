@@ -1,0 +1,56 @@
+import { RetryLaterError } from '../domain/errors.ts';
+import { sleep } from '../clients/http.ts';
+import type { PipedriveClient, PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
+import type { AuditLog, EntityName, PollStateStore } from '../ports/index.ts';
+
+/** Field hashes per tenant, per warm container: the fields list costs 10 tokens, so read it once. */
+const cache = new Map<string, string>();
+
+export function clearFieldCache(): void {
+  cache.clear();
+}
+
+/**
+ * The hash (field_code) of the connector's key field, e.g. "QAD Customer Code" on organizations,
+ * created once if missing. Concurrent writers race here, and Pipedrive happily creates two fields
+ * with one name, so creation is guarded by a lease in DynamoDB and the list is re-read under it.
+ */
+export async function resolveKeyField(
+  deps: { locks: PollStateStore; audit: AuditLog; now: () => number },
+  tenantId: string,
+  pipedrive: PipedriveClient,
+  entity: PipedriveFieldEntity,
+  fieldName: string,
+): Promise<string> {
+  const cacheKey = `${tenantId}|${entity}|${fieldName}`;
+  const hit = cache.get(cacheKey);
+  if (hit) return hit;
+
+  const find = async () => {
+    const matches = (await pipedrive.listFields(entity)).filter((f) => f.is_custom_field !== false && f.field_name === fieldName).sort((a, b) => a.field_code.localeCompare(b.field_code));
+    return matches[0]?.field_code;
+  };
+
+  const lockName = `field:${fieldName}` as EntityName;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const existing = await find();
+    if (existing) {
+      cache.set(cacheKey, existing);
+      return existing;
+    }
+    const owner = `field-${process.pid}-${deps.now()}-${Math.random()}`;
+    if (await deps.locks.acquire(tenantId, lockName, owner, 30_000, deps.now())) {
+      try {
+        const again = await find();
+        const code = again ?? (await pipedrive.createField(entity, { field_name: fieldName, field_type: 'varchar' })).field_code;
+        if (!again) await deps.audit.record({ tenantId, entity: entity as EntityName, key: `field:${fieldName}`, action: 'field-created', reason: `created the ${entity} custom field "${fieldName}" (${code})` });
+        cache.set(cacheKey, code);
+        return code;
+      } finally {
+        await deps.locks.release(tenantId, lockName, owner);
+      }
+    }
+    await sleep(500);
+  }
+  throw new RetryLaterError(`the ${entity} field "${fieldName}" is being created by another writer`, 10);
+}

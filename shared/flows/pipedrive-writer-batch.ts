@@ -1,0 +1,114 @@
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { z } from 'zod';
+import type { StoredTenant } from '../config/tenant.ts';
+import { ClaimHeldError, errorMessage, PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import type { AuditLog, MessageControl, RecordMessage, TenantStore } from '../ports/index.ts';
+import { countRecord, logger } from '../runtime/observability.ts';
+import { writeOrganization, type WriterDeps } from './write-organization.ts';
+
+export interface WriterBatchDeps extends WriterDeps {
+  tenants: TenantStore;
+  audit: AuditLog;
+  messages: MessageControl;
+}
+
+const recordMessageSchema: z.ZodType<RecordMessage> = z.object({
+  v: z.literal(1),
+  tenantId: z.string().min(1),
+  entity: z.literal('organization'),
+  key: z.string().min(1),
+  hash: z.string().min(1),
+  record: z.unknown(),
+  pollId: z.string(),
+});
+
+/** Backoff for transient failures, from the receive count: 10 s, 20 s, 40 s ... capped at 15 min. */
+function backoffSeconds(attempt: number): number {
+  return Math.min(10 * 2 ** Math.max(0, attempt - 1), 900) + Math.floor(Math.random() * 5);
+}
+
+/**
+ * One SQS batch for the Pipedrive writer. Each record ends one of three ways:
+ * - done (written, unchanged, or permanently failed: audited and dead-lettered at once);
+ * - retry later: its visibility is set from the 429 reset or a backoff, and it is reported in
+ *   batchItemFailures so SQS redelivers it (every receive counts toward maxReceiveCount);
+ * - deferred without a call: after a tenant's first 429 in this batch, its other records wait too.
+ * Records are processed one by one so that a 429 stops the tenant's calls at once.
+ */
+export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+  const tenantCache = new Map<string, Promise<StoredTenant | undefined>>();
+  const rateLimited = new Map<string, number>();
+
+  async function handleRecord(record: SQSRecord): Promise<void> {
+    const attempt = Number(record.attributes.ApproximateReceiveCount ?? '1');
+    const delivery = { messageId: record.messageId, attempt };
+    const message = parseMessage(record.body);
+    if (!message.ok) {
+      await deps.audit.record({ tenantId: '_unknown', entity: 'organization', key: `_message:${record.messageId}`, action: 'failed', reason: message.reason, messageId: record.messageId, attempt, snapshot: record.body });
+      await deps.messages.deadLetter(record.body, message.reason);
+      return;
+    }
+    const m = message.value;
+    const log = logger.createChild({ persistentKeys: { tenantId: m.tenantId, entity: m.entity, key: m.key, messageId: record.messageId } });
+    const waitFor = rateLimited.get(m.tenantId);
+    if (waitFor !== undefined) {
+      await deps.messages.setVisibility(record.receiptHandle, waitFor);
+      await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'deferred', reason: `tenant rate-limited earlier in this batch; retry in ${waitFor}s`, attempt, messageId: record.messageId });
+      countRecord(m.tenantId, m.entity, 'deferred');
+      throw new Error('deferred: tenant rate-limited in this batch');
+    }
+
+    let tenant = tenantCache.get(m.tenantId);
+    if (!tenant) tenantCache.set(m.tenantId, (tenant = deps.tenants.get(m.tenantId)));
+    const stored = await tenant;
+    if (!stored || !stored.config.enabled) {
+      const reason = stored ? `tenant ${m.tenantId} is disabled` : `tenant ${m.tenantId} does not exist`;
+      await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'failed', reason, attempt, messageId: record.messageId });
+      await deps.messages.deadLetter(record.body, reason);
+      return;
+    }
+
+    try {
+      const outcome = await writeOrganization(deps, stored, m, delivery);
+      countRecord(m.tenantId, m.entity, outcome.action);
+      log.info('record written', { action: outcome.action, pipedriveId: outcome.pipedriveId });
+    } catch (error) {
+      if (error instanceof PermanentError) {
+        await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'failed', reason: 'permanent error: dead-lettered, no retries', error: errorMessage(error), attempt, messageId: record.messageId, snapshot: m.record });
+        await deps.messages.deadLetter(record.body, errorMessage(error));
+        countRecord(m.tenantId, m.entity, 'failed');
+        log.warn('permanent failure, dead-lettered', { error: errorMessage(error) });
+        return;
+      }
+      const delay = retryDelay(error, attempt);
+      if (error instanceof RateLimitedError) rateLimited.set(m.tenantId, delay);
+      const action = error instanceof ClaimHeldError || error instanceof RateLimitedError ? 'deferred' : 'failed';
+      await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action, reason: `will retry in ${delay}s`, error: errorMessage(error), attempt, messageId: record.messageId });
+      await deps.messages.setVisibility(record.receiptHandle, delay);
+      countRecord(m.tenantId, m.entity, action);
+      log.warn('record will be retried', { error: errorMessage(error), delaySeconds: delay, attempt });
+      throw error;
+    }
+  }
+
+  const processor = new BatchProcessor(EventType.SQS);
+  return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: false });
+}
+
+function retryDelay(error: unknown, attempt: number): number {
+  if (error instanceof RateLimitedError) return error.resetSeconds + 1 + Math.floor(Math.random() * 3);
+  if (error instanceof RetryLaterError && error.delaySeconds !== undefined) return error.delaySeconds;
+  return backoffSeconds(attempt);
+}
+
+function parseMessage(body: string): { ok: true; value: RecordMessage } | { ok: false; reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, reason: 'message body is not JSON' };
+  }
+  const parsed = recordMessageSchema.safeParse(json);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: `message is not a record message: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}` };
+}

@@ -1,0 +1,26 @@
+import { parseTenantConfig, tenantSecretsSchema, type StoredTenant } from '../config/tenant.ts';
+import type { Cipher, TenantStore } from '../ports/index.ts';
+
+/**
+ * Adds or replaces a tenant: validates the config, encrypts each system's secret under its own
+ * encryption context, stores only ciphertext. The operator's CLI and the local run both come here.
+ */
+export async function registerTenant(deps: { tenants: TenantStore; cipher: Cipher; now?: () => number }, configInput: unknown, secretsInput: unknown): Promise<StoredTenant> {
+  const config = parseTenantConfig(configInput);
+  const secrets = tenantSecretsSchema.safeParse(secretsInput);
+  if (!secrets.success) {
+    // Name the missing fields only; never echo a value.
+    throw new Error(`invalid tenant secrets: ${secrets.error.issues.map((i) => `${i.path.join('.')} ${i.code === 'invalid_type' ? 'is missing' : 'is invalid'}`).join('; ')}`);
+  }
+  const { tenantId } = config;
+  const stored: StoredTenant = {
+    config,
+    encryptedSecrets: {
+      qad: await deps.cipher.encrypt(secrets.data.qadPassword, { tenantId, system: 'qad' }),
+      pipedrive: await deps.cipher.encrypt(secrets.data.pipedriveApiToken, { tenantId, system: 'pipedrive' }),
+    },
+    updatedAt: new Date((deps.now ?? Date.now)()).toISOString(),
+  };
+  await deps.tenants.put(stored);
+  return stored;
+}

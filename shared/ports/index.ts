@@ -1,0 +1,115 @@
+/**
+ * The outside world as the flows see it. AWS adapters implement these in production and in the
+ * local run; unit tests implement them in memory.
+ */
+import type { KeyMapState } from '../domain/upsert-decision.ts';
+import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
+
+export type EntityName = 'organization';
+
+export interface TenantStore {
+  listEnabled(): Promise<StoredTenant[]>;
+  get(tenantId: string): Promise<StoredTenant | undefined>;
+  put(tenant: StoredTenant): Promise<void>;
+}
+
+/** Encrypts with a context that binds tenant and system, as KMS does. */
+export interface Cipher {
+  encrypt(plaintext: string, context: { tenantId: string; system: SecretSystem }): Promise<string>;
+  decrypt(ciphertext: string, context: { tenantId: string; system: SecretSystem }): Promise<string>;
+}
+
+export interface KeyMapEntry extends KeyMapState {
+  qadKey: string;
+  /** A bad QAD row's hash, so the poller does not re-audit the same bad row every cycle. */
+  rejectedHash?: string;
+}
+
+export type ClaimOutcome = { held: false; entry: KeyMapEntry | undefined } | { held: true; until: number };
+
+/** Tenant + entity + QAD key -> Pipedrive id and content hash, with a per-record claim. */
+export interface KeyMap {
+  getMany(tenantId: string, entity: EntityName, qadKeys: readonly string[]): Promise<Map<string, KeyMapEntry>>;
+  /** Conditional write: succeeds when nobody holds the record, or the holder's lease ran out. */
+  claim(tenantId: string, entity: EntityName, qadKey: string, owner: string, leaseMs: number, nowMs: number): Promise<ClaimOutcome>;
+  markPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string, at: string): Promise<void>;
+  /** Records the written state and releases the claim, in one conditional write. */
+  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string }): Promise<void>;
+  /** Forgets a Pipedrive id that no longer exists there. */
+  forgetPipedriveId(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
+  release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
+  markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string): Promise<void>;
+  /** Which QAD key owns a Pipedrive record; claiming it makes sure two QAD records never share one. */
+  claimPipedriveRecord(tenantId: string, entity: EntityName, pipedriveId: number, qadKey: string): Promise<{ owner: string }>;
+  ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>>;
+}
+
+/** A first sync's single listing of Pipedrive, held as matches by QAD key and by normalised name. */
+export interface ListingIndex {
+  meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined>;
+  save(tenantId: string, entity: EntityName, listing: { byKey: Map<string, number[]>; byName: Map<string, Array<{ id: number; keyValue: string | null }>> }, listedAt: string): Promise<void>;
+  lookup(tenantId: string, entity: EntityName, qadKey: string, normalisedName: string): Promise<{ byKey: number[]; byName: Array<{ id: number; keyValue: string | null }> }>;
+}
+
+export interface PollState {
+  watermark?: string;
+  lastPolledAt?: string;
+}
+
+export interface PollStateStore {
+  get(tenantId: string, entity: EntityName): Promise<PollState>;
+  /** One poll per tenant and entity at a time, even when a schedule fires while the last run is still going. */
+  acquire(tenantId: string, entity: EntityName, owner: string, leaseMs: number, nowMs: number): Promise<boolean>;
+  /** Advances the watermark and releases the lease. */
+  finish(tenantId: string, entity: EntityName, owner: string, state: Required<PollState>): Promise<void>;
+  release(tenantId: string, entity: EntityName, owner: string): Promise<void>;
+}
+
+export type AuditAction = 'created' | 'updated' | 'unchanged' | 'deferred' | 'failed' | 'skipped' | 'polled' | 'field-created';
+
+export interface AuditEntry {
+  tenantId: string;
+  entity: EntityName;
+  key: string;
+  action: AuditAction;
+  reason?: string;
+  pipedriveId?: number;
+  attempt?: number;
+  messageId?: string;
+  snapshot?: unknown;
+  error?: string;
+}
+
+export interface AuditLog {
+  record(entry: AuditEntry): Promise<void>;
+  history(tenantId: string, entity: EntityName, key: string): Promise<Array<AuditEntry & { at: string }>>;
+  /** A tenant's entries in [from, to), oldest first (ISO times). */
+  byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>>;
+}
+
+/** The message a poller enqueues for a writer. */
+export interface RecordMessage {
+  v: 1;
+  tenantId: string;
+  entity: EntityName;
+  key: string;
+  hash: string;
+  record: unknown;
+  pollId: string;
+}
+
+export interface RecordQueue {
+  /** Sends every message or throws: the caller advances its watermark only after this resolves. */
+  sendAll(messages: readonly RecordMessage[]): Promise<void>;
+}
+
+export interface MessageControl {
+  /** How long until this receive of the message becomes visible again. */
+  setVisibility(receiptHandle: string, seconds: number): Promise<void>;
+  /** Moves a message that will never succeed to the dead-letter queue at once. */
+  deadLetter(body: string, reason: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): number;
+}

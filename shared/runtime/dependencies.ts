@@ -1,0 +1,54 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { readEnvironment } from '../config/environment.ts';
+import { createHttpClient } from '../clients/http.ts';
+import { DynamoAuditLog } from '../adapters/aws/dynamo-audit-log.ts';
+import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../adapters/aws/dynamo-sync-state.ts';
+import { DynamoTenantStore } from '../adapters/aws/dynamo-tenant-store.ts';
+import { KmsCipher } from '../adapters/aws/kms-cipher.ts';
+import { SqsMessageControl, SqsRecordQueue } from '../adapters/aws/sqs-queue.ts';
+import { LocalCipher } from '../adapters/local/local-cipher.ts';
+import type { Cipher } from '../ports/index.ts';
+import { createConnections } from '../flows/connections.ts';
+import type { PollDeps } from '../flows/poll-customers.ts';
+import type { WriterBatchDeps } from '../flows/pipedrive-writer-batch.ts';
+import { countPipedriveCall, countQadCall } from './observability.ts';
+
+/** The local run's cipher key, handed over in memory (never through the environment or a file). */
+let localCipher: Cipher | undefined;
+export function useLocalCipher(cipher: Cipher): void {
+  localCipher = cipher;
+}
+
+/**
+ * Everything a function needs, built once per container from its environment. The AWS SDK reads
+ * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS itself, which is how the local run points the
+ * same code at dynalite and local-aws-sqs.
+ */
+export function buildDependencies(): PollDeps & WriterBatchDeps {
+  const env = readEnvironment();
+  const dynamo = new DynamoDBClient({});
+  const sqs = new SQSClient({});
+  let cipher: Cipher;
+  if (env.CREDENTIALS_CIPHER === 'local') {
+    if (!localCipher) throw new Error('CREDENTIALS_CIPHER=local is only for the local run, which installs its cipher first');
+    cipher = localCipher;
+  } else {
+    cipher = new KmsCipher(new KMSClient({}), env.KMS_KEY_ID!);
+  }
+  const clock = { now: () => Date.now() };
+  const pollState = new DynamoPollStateStore(dynamo, env.SYNC_STATE_TABLE);
+  return {
+    tenants: new DynamoTenantStore(dynamo, env.CONNECTIONS_TABLE),
+    keyMap: new DynamoKeyMap(dynamo, env.SYNC_STATE_TABLE),
+    listing: new DynamoListingIndex(dynamo, env.SYNC_STATE_TABLE),
+    pollState,
+    audit: new DynamoAuditLog(dynamo, env.AUDIT_TABLE, env.AUDIT_RETENTION_DAYS),
+    queue: new SqsRecordQueue(sqs, env.RECORDS_QUEUE_URL),
+    messages: new SqsMessageControl(sqs, env.RECORDS_QUEUE_URL, env.RECORDS_DLQ_URL),
+    connections: createConnections({ cipher, http: createHttpClient(), onPipedriveCall: (t, c) => countPipedriveCall(t, c.endpoint, c.status, c.ms), onQadCall: (t, c) => countQadCall(t, c.endpoint, c.status, c.ms) }),
+    clock,
+    claimLeaseMs: env.CLAIM_LEASE_SECONDS * 1000,
+  };
+}
