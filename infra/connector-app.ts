@@ -1,0 +1,16 @@
+import { App, Validations, type AppProps } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ConnectorStack, type ConnectorStackProps } from './connector-stack.ts';
+
+export const STACK_NAME = 'QadPipedriveConnector';
+
+/**
+ * The CDK app: the connector stack (environment-agnostic) checked by the cdk-nag AwsSolutions pack, run by
+ * CDK's validation framework at synth time (cdk-nag 3.x; accepted findings are acknowledged in nag.ts).
+ */
+export function buildConnectorApp(appProps: AppProps = {}, stackProps: ConnectorStackProps = {}): { app: App; stack: ConnectorStack } {
+  const app = new App(appProps);
+  const stack = new ConnectorStack(app, STACK_NAME, stackProps);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return { app, stack };
+}

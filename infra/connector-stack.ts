@@ -1,0 +1,247 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  aws_iam as iam,
+  aws_kms as kms,
+  aws_lambda_event_sources as eventSources,
+  aws_scheduler as scheduler,
+  aws_scheduler_targets as targets,
+} from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { ConfigError, readConfig, type ConnectorConfig } from './config.ts';
+import { ConnectorFunction, POWERTOOLS_ENV } from './constructs/connector-function.ts';
+import { Monitoring } from './constructs/monitoring.ts';
+import { ConnectorTables } from './constructs/tables.ts';
+import { WorkQueue } from './constructs/work-queue.ts';
+import { acknowledgePinnedRuntime, acknowledgeSchedulerInvoke } from './nag.ts';
+import {
+  POLLERS,
+  VISIBILITY_TIMEOUT_FACTOR,
+  WORK_QUEUES,
+  WRITERS,
+  type CredentialSystem,
+  type FunctionSpec,
+  type PollerSpec,
+  type WorkQueueName,
+  type WriterSpec,
+} from './topology.ts';
+import { envName, pascal } from './names.ts';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface ConnectorStackProps extends StackProps {
+  /** Repository root (package-lock.json, tsconfig.json). Default: the parent of infra/. */
+  readonly projectRoot?: string;
+  /** Directory of the handler files. Default: `<projectRoot>/functions`. */
+  readonly functionsDir?: string;
+  /** Override the topology (tests); default: POLLERS / WRITERS / WORK_QUEUES from topology.ts. */
+  readonly pollers?: readonly PollerSpec[];
+  readonly writers?: readonly WriterSpec[];
+  readonly workQueues?: readonly WorkQueueName[];
+}
+
+/**
+ * QAD ⇄ Pipedrive connector: scheduled pollers put records on work queues, queue-driven writers push them
+ * to the target system. Environment-agnostic; all tunables come from CDK context (see config.ts).
+ */
+export class ConnectorStack extends Stack {
+  readonly config: ConnectorConfig;
+  readonly credentialsKey: kms.Key;
+  readonly tables: ConnectorTables;
+  readonly queues: ReadonlyMap<WorkQueueName, WorkQueue>;
+  readonly functions: ReadonlyMap<string, ConnectorFunction>;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: ConnectorStackProps = {}) {
+    super(scope, id, {
+      description: 'QAD ERP <-> Pipedrive connector (pollers, work queues, writers, monitoring)',
+      ...props,
+    });
+    const projectRoot = props.projectRoot ?? REPO_ROOT;
+    const functionsDir = props.functionsDir ?? resolve(projectRoot, 'functions');
+    const pollers = props.pollers ?? POLLERS;
+    const writers = props.writers ?? WRITERS;
+    const workQueues = props.workQueues ?? WORK_QUEUES;
+    this.config = readConfig(this);
+    checkTopology(pollers, writers, workQueues, this.config);
+
+    // ---- Keys and tables -------------------------------------------------------------------------
+    this.credentialsKey = new kms.Key(this, 'CredentialsKey', {
+      description: 'Encrypts tenant credentials (QAD password, Pipedrive token); context {tenantId, system}',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.tables = new ConnectorTables(this, 'Tables');
+
+    // ---- Work queues: one per flow, visibility derived from its writer's timeout -------------------
+    const queues = new Map<WorkQueueName, WorkQueue>();
+    for (const name of workQueues) {
+      const writer = writers.find((w) => w.consumes === name);
+      if (!writer) throw new ConfigError(`work queue ${name} has no writer`);
+      queues.set(
+        name,
+        new WorkQueue(this, `${pascal(name)}Queue`, {
+          queueName: `${this.stackName}-${name}`,
+          consumerTimeout: writer.timeout,
+          visibilityFactor: VISIBILITY_TIMEOUT_FACTOR,
+          maxReceiveCount: this.config.maxReceiveCount,
+        }),
+      );
+    }
+    this.queues = queues;
+    const queue = (name: WorkQueueName): WorkQueue => {
+      const q = queues.get(name);
+      if (!q) throw new ConfigError(`unknown work queue ${name}`);
+      return q;
+    };
+
+    // ---- Functions -------------------------------------------------------------------------------
+    const environment: Record<string, string> = {
+      CONNECTIONS_TABLE: this.tables.connections.tableName,
+      SYNC_STATE_TABLE: this.tables.syncState.tableName,
+      AUDIT_TABLE: this.tables.audit.tableName,
+      KMS_KEY_ID: this.credentialsKey.keyArn,
+      CREDENTIALS_CIPHER: 'kms',
+      AUDIT_RETENTION_DAYS: String(this.config.auditRetentionDays),
+    };
+    for (const [name, q] of queues) {
+      environment[`${envName(name)}_QUEUE_URL`] = q.queue.queueUrl;
+      environment[`${envName(name)}_DLQ_URL`] = q.deadLetterQueue.queueUrl;
+    }
+
+    const functions = new Map<string, ConnectorFunction>();
+    const makeFunction = (spec: FunctionSpec, retryAttempts?: number): ConnectorFunction => {
+      const f = new ConnectorFunction(this, spec.id, {
+        entry: resolve(functionsDir, spec.entry),
+        projectRoot,
+        description: spec.description,
+        timeout: spec.timeout,
+        memorySize: spec.memorySize,
+        environment,
+        logRetention: this.config.logRetentionDays,
+        ...(retryAttempts === undefined ? {} : { retryAttempts }),
+      });
+      this.grantCommon(f, spec.decrypts);
+      acknowledgePinnedRuntime(f.fn);
+      functions.set(spec.id, f);
+      return f;
+    };
+
+    const scheduleGroup = new scheduler.ScheduleGroup(this, 'PollSchedules', {
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    for (const spec of pollers) {
+      // A failed poll is retried by the next scheduled run (the watermark makes it idempotent); Lambda's
+      // own async retries would only overlap runs.
+      const f = makeFunction(spec, 0);
+      queue(spec.sendsTo).queue.grant(f.fn, 'sqs:SendMessage');
+
+      const expression = this.config.schedules[spec.entity];
+      if (expression === undefined) throw new ConfigError(`context schedules has no entry for ${spec.entity}`);
+      new scheduler.Schedule(this, `${pascal(spec.entity)}Schedule`, {
+        description: `Poll QAD ${spec.entity}`,
+        scheduleGroup,
+        schedule: scheduler.ScheduleExpression.expression(expression),
+        target: new targets.LambdaInvoke(f.fn, {
+          input: scheduler.ScheduleTargetInput.fromObject({ entity: spec.entity }),
+          retryAttempts: 2,
+          maxEventAge: Duration.minutes(5),
+        }),
+      });
+      acknowledgeSchedulerInvoke(this, f.fn);
+    }
+
+    for (const spec of writers) {
+      const f = makeFunction(spec);
+      const q = queue(spec.consumes);
+      f.fn.addEventSource(
+        new eventSources.SqsEventSource(q.queue, {
+          batchSize: spec.batchSize,
+          reportBatchItemFailures: true,
+          maxConcurrency: this.config.writerMaxConcurrency,
+        }),
+      );
+      // Explicit, although the event source's consume grant currently includes it: the writer defers a
+      // record on 429 by changing that message's visibility, and must keep that right whatever the grant.
+      q.queue.grant(f.fn, 'sqs:ChangeMessageVisibility');
+      // Permanent failures (4xx other than 429, invalid data) are dead-lettered at once, not retried.
+      q.deadLetterQueue.grant(f.fn, 'sqs:SendMessage');
+    }
+    this.functions = functions;
+
+    // ---- Monitoring --------------------------------------------------------------------------------
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      queues: [...queues].map(([name, workQueue]) => ({ name, workQueue })),
+      functions: [...functions].map(([name, f]) => ({ name, fn: f.fn })),
+      maxMessageAgeSeconds: this.config.maxMessageAgeSeconds,
+      alarmEmail: this.config.alarmEmail,
+      metricsNamespace: POWERTOOLS_ENV.POWERTOOLS_METRICS_NAMESPACE,
+    });
+
+    // ---- Outputs -----------------------------------------------------------------------------------
+    new CfnOutput(this, 'ConnectionsTableName', { value: this.tables.connections.tableName });
+    new CfnOutput(this, 'SyncStateTableName', { value: this.tables.syncState.tableName });
+    new CfnOutput(this, 'AuditTableName', { value: this.tables.audit.tableName });
+    for (const [name, q] of queues) {
+      new CfnOutput(this, `${pascal(name)}QueueUrl`, { value: q.queue.queueUrl });
+      new CfnOutput(this, `${pascal(name)}DlqUrl`, { value: q.deadLetterQueue.queueUrl });
+      new CfnOutput(this, `${pascal(name)}DlqArn`, { value: q.deadLetterQueue.queueArn });
+    }
+    new CfnOutput(this, 'CredentialsKeyArn', { value: this.credentialsKey.keyArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+  }
+
+  /** Grants every function needs: its tenant's connection, sync state, the audit trail, its own secret. */
+  private grantCommon(f: ConnectorFunction, systems: readonly CredentialSystem[]): void {
+    this.tables.connections.grantReadData(f.fn);
+    this.tables.syncState.grantReadWriteData(f.fn);
+    // Append-only, and on the table alone (Table.grant would add its indexes): the functions put audit
+    // entries; they never update, delete or query them.
+    f.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'AppendAudit',
+        actions: ['dynamodb:PutItem'],
+        resources: [this.tables.audit.tableArn],
+      }),
+    );
+    f.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: `DecryptOnly${systems.map(pascal).join('And')}Credentials`,
+        actions: ['kms:Decrypt'],
+        resources: [this.credentialsKey.keyArn],
+        conditions: { StringEquals: { 'kms:EncryptionContext:system': systems.length === 1 ? systems[0] : [...systems] } },
+      }),
+    );
+  }
+}
+
+function checkTopology(
+  pollers: readonly PollerSpec[],
+  writers: readonly WriterSpec[],
+  workQueues: readonly WorkQueueName[],
+  config: ConnectorConfig,
+): void {
+  const ids = [...pollers, ...writers].map((s) => s.id);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup) throw new ConfigError(`function id ${dup} is used twice`);
+  for (const name of workQueues) {
+    const consumers = writers.filter((w) => w.consumes === name).length;
+    if (consumers !== 1) throw new ConfigError(`work queue ${name} needs exactly one writer, has ${consumers}`);
+  }
+  for (const spec of [...pollers.map((p) => p.sendsTo), ...writers.map((w) => w.consumes)]) {
+    if (!workQueues.includes(spec)) throw new ConfigError(`work queue ${spec} is not declared`);
+  }
+  const entities = new Set(pollers.map((p) => p.entity));
+  for (const entity of Object.keys(config.schedules)) {
+    if (!entities.has(entity)) throw new ConfigError(`context schedules.${entity} has no poller (known: ${[...entities].join(', ')})`);
+  }
+  for (const entity of entities) {
+    if (config.schedules[entity] === undefined) throw new ConfigError(`context schedules has no entry for ${entity}`);
+  }
+}

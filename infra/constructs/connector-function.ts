@@ -1,0 +1,105 @@
+import { Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambda, aws_lambda_nodejs as nodejs, aws_logs as logs } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+
+export interface ConnectorFunctionProps {
+  /** Absolute path of the handler file (exports `handler`). */
+  readonly entry: string;
+  /** Repository root: holds package-lock.json and tsconfig.json. */
+  readonly projectRoot: string;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly memorySize: number;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly logRetention: logs.RetentionDays;
+  /** Lambda's own retries of asynchronous invocations (0 to 2). Default: Lambda's default (2). */
+  readonly retryAttempts?: number;
+}
+
+/**
+ * Powertools settings shared by every function. The service name is the `service` dimension Powertools
+ * Metrics adds to every EMF metric; the namespace is where the dashboard looks for them.
+ */
+export const POWERTOOLS_ENV = {
+  POWERTOOLS_SERVICE_NAME: 'qad-pipedrive-connector',
+  POWERTOOLS_METRICS_NAMESPACE: 'QadPipedriveConnector',
+  LOG_LEVEL: 'INFO',
+} as const;
+
+/**
+ * ESM output needs `require` for the CommonJS dependencies esbuild inlines (some call require() on Node
+ * built-ins). The aliased import avoids clashing with a bundled `createRequire` import.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __connectorCreateRequire } from 'node:module'; const require = __connectorCreateRequire(import.meta.url);";
+
+/**
+ * A Node.js Lambda function paired with its own log group and its own role.
+ *
+ * - Bundled by esbuild as ESM (`index.mjs`): the sources are ESM (`"type": "module"`, `import.meta`,
+ *   top-level await allowed), the AWS SDK v3 and Powertools ship ESM builds (`module` main field) that
+ *   tree-shake better, and the banner above covers CommonJS code that still calls require().
+ * - Nothing is external: the AWS SDK v3 is bundled at the exact versions pinned in package-lock.json and
+ *   tested, rather than whatever version the Lambda runtime happens to carry on a given day.
+ * - The role is written by hand (no AWSLambdaBasicExecutionRole): it may write to this function's log group
+ *   only; callers add the data grants.
+ */
+export class ConnectorFunction extends Construct {
+  readonly fn: nodejs.NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ConnectorFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${id}`,
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        // The log group's Arn attribute already ends in ":*" (all streams of this one group).
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.fn = new nodejs.NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: props.projectRoot,
+      depsLockFilePath: `${props.projectRoot}/package-lock.json`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      description: props.description,
+      timeout: props.timeout,
+      memorySize: props.memorySize,
+      role: this.role,
+      ...(props.retryAttempts === undefined ? {} : { retryAttempts: props.retryAttempts }),
+      logGroup: this.logGroup,
+      environment: {
+        ...POWERTOOLS_ENV,
+        // Map stack traces in the minified bundle back to the TypeScript sources.
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        mainFields: ['module', 'main'],
+        banner: ESM_REQUIRE_BANNER,
+        bundleAwsSDK: true,
+        externalModules: [],
+        tsconfig: `${props.projectRoot}/tsconfig.json`,
+      },
+    });
+  }
+}

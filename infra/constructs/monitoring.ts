@@ -1,0 +1,198 @@
+import {
+  Duration,
+  Stack,
+  aws_cloudwatch as cloudwatch,
+  aws_cloudwatch_actions as cwActions,
+  aws_iam as iam,
+  aws_kms as kms,
+  aws_lambda as lambda,
+  aws_sns as sns,
+  aws_sns_subscriptions as subscriptions,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { WorkQueue } from './work-queue.ts';
+import { pascal } from '../names.ts';
+
+export interface MonitoredQueue {
+  readonly name: string;
+  readonly workQueue: WorkQueue;
+}
+
+export interface MonitoredFunction {
+  readonly name: string;
+  readonly fn: lambda.IFunction;
+}
+
+export interface MonitoringProps {
+  readonly queues: readonly MonitoredQueue[];
+  readonly functions: readonly MonitoredFunction[];
+  /** Alarm when a work queue's oldest message is older than this. */
+  readonly maxMessageAgeSeconds: number;
+  readonly alarmEmail: string | undefined;
+  /** Namespace of the functions' EMF metrics (Powertools Metrics). */
+  readonly metricsNamespace: string;
+}
+
+const PERIOD = Duration.minutes(5);
+
+/**
+ * Alarms (to an encrypted SNS topic) and an operations dashboard.
+ *
+ * The topic has its own customer-managed key: CloudWatch cannot publish to a topic encrypted with the
+ * AWS-managed aws/sns key, and the credentials key must not be opened to another service principal.
+ */
+export class Monitoring extends Construct {
+  readonly topic: sns.Topic;
+  readonly topicKey: kms.Key;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    this.topicKey = new kms.Key(this, 'TopicKey', {
+      description: 'Encrypts the connector alarm topic',
+      enableKeyRotation: true,
+    });
+    this.topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    );
+
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'QAD-Pipedrive connector alarms',
+      masterKey: this.topicKey,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+
+    const notify = new cwActions.SnsAction(this.topic);
+    const alarm = (alarmId: string, alarmProps: cloudwatch.AlarmProps): cloudwatch.Alarm => {
+      const a = new cloudwatch.Alarm(this, alarmId, alarmProps);
+      a.addAlarmAction(notify);
+      a.addOkAction(notify);
+      this.alarms.push(a);
+      return a;
+    };
+
+    for (const { name, workQueue } of props.queues) {
+      alarm(`${pascal(name)}DlqNotEmpty`, {
+        alarmDescription: `Messages on the ${name} DLQ: records that failed permanently or ran out of receives. Inspect, fix, then redrive (StartMessageMoveTask).`,
+        metric: workQueue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        threshold: 0,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm(`${pascal(name)}OldestMessageAge`, {
+        alarmDescription: `The oldest message on the ${name} queue is older than ${props.maxMessageAgeSeconds} s: the writer is stuck, throttled or failing.`,
+        metric: workQueue.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: PERIOD }),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        threshold: props.maxMessageAgeSeconds,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+
+    for (const { name, fn } of props.functions) {
+      alarm(`${pascal(name)}Errors`, {
+        alarmDescription: `${name} invocations failed (unhandled errors, timeouts or whole-batch failures).`,
+        metric: fn.metricErrors({ statistic: 'Sum', period: PERIOD }),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    }
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(6),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.TextWidget({
+        markdown: '# QAD ⇄ Pipedrive connector\nWork queues, dead-letter queues, functions and the connector\'s own EMF metrics.',
+        width: 24,
+        height: 2,
+      }),
+    );
+
+    for (const { name, workQueue } of props.queues) {
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: `${name} queue depth`,
+          width: 8,
+          left: [
+            workQueue.queue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: PERIOD, label: 'visible' }),
+            workQueue.queue.metricApproximateNumberOfMessagesNotVisible({ statistic: 'Maximum', period: PERIOD, label: 'in flight' }),
+          ],
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${name} oldest message age (s)`,
+          width: 8,
+          left: [workQueue.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: PERIOD, label: 'age' })],
+          leftAnnotations: [{ value: props.maxMessageAgeSeconds, label: 'alarm', color: cloudwatch.Color.RED }],
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${name} DLQ depth`,
+          width: 8,
+          left: [workQueue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: PERIOD, label: 'dead-lettered' })],
+        }),
+      );
+    }
+
+    for (const { name, fn } of props.functions) {
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({
+          title: `${name}: invocations, errors, throttles`,
+          width: 12,
+          left: [
+            fn.metricInvocations({ statistic: 'Sum', period: PERIOD, label: 'invocations' }),
+            fn.metricErrors({ statistic: 'Sum', period: PERIOD, label: 'errors', color: cloudwatch.Color.RED }),
+            fn.metricThrottles({ statistic: 'Sum', period: PERIOD, label: 'throttles', color: cloudwatch.Color.ORANGE }),
+          ],
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${name}: duration (ms)`,
+          width: 12,
+          left: [
+            fn.metricDuration({ statistic: 'p50', period: PERIOD, label: 'p50' }),
+            fn.metricDuration({ statistic: 'p99', period: PERIOD, label: 'p99' }),
+            fn.metricDuration({ statistic: 'Maximum', period: PERIOD, label: 'max' }),
+          ],
+        }),
+      );
+    }
+
+    // The functions' EMF metrics carry Powertools' `service` dimension plus their own (e.g. `outcome`);
+    // SEARCH finds every dimension combination without the dashboard having to know them in advance.
+    // No static label: CloudWatch then names each series after its dimensions (e.g. outcome=created).
+    const search = (metricName: string): cloudwatch.SearchExpression =>
+      new cloudwatch.SearchExpression({
+        expression: `SEARCH('Namespace="${props.metricsNamespace}" MetricName="${metricName}"', 'Sum', ${PERIOD.toSeconds()})`,
+        period: PERIOD,
+      });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Records processed by outcome',
+        width: 8,
+        left: [search('RecordsProcessed')],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Pipedrive calls and 429s',
+        width: 8,
+        left: [search('PipedriveCalls'), search('Pipedrive429')],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Pipedrive API tokens spent',
+        width: 8,
+        left: [search('PipedriveTokens')],
+      }),
+    );
+  }
+}

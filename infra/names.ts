@@ -1,0 +1,13 @@
+/** `records-dlq` -> `RecordsDlq`: for construct ids and output names. */
+export function pascal(name: string): string {
+  return name
+    .split(/[^A-Za-z0-9]+/u)
+    .filter(Boolean)
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
+
+/** `records` -> `RECORDS`: for environment variable names. */
+export function envName(name: string): string {
+  return name.replace(/[^A-Za-z0-9]+/gu, '_').toUpperCase();
+}
