@@ -1,0 +1,146 @@
+import './quiet-env.ts';
+import { ReceiveMessageCommand, DeleteMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
+import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../../shared/adapters/aws/dynamo-sync-state.ts';
+import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
+import { SqsMessageControl, SqsRecordQueue } from '../../shared/adapters/aws/sqs-queue.ts';
+import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
+import { createHttpClient } from '../../shared/clients/http.ts';
+import { clearQadSessions } from '../../shared/clients/qad-client.ts';
+import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant.ts';
+import { createConnections } from '../../shared/flows/connections.ts';
+import { clearFieldCache } from '../../shared/flows/key-fields.ts';
+import type { PollDeps } from '../../shared/flows/poll-customers.ts';
+import type { WriterBatchDeps } from '../../shared/flows/pipedrive-writer-batch.ts';
+import { registerTenant } from '../../shared/flows/register-tenant.ts';
+import type { RecordMessage } from '../../shared/ports/index.ts';
+import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';
+import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../sim/pipedrive/index.ts';
+import { startQadSim, type QadCustomerRow, type QadSim, type QadSimTenant } from '../sim/qad/index.ts';
+
+export const TENANT = 'acme';
+export const API_TOKEN = 'test-api-token-secret-value';
+export const QAD_PASSWORD = 'test-qad-password-secret';
+const BASE_PATH = '/acme/clouderp';
+
+export interface Harness {
+  aws: LocalAws;
+  pd: PipedriveSim;
+  qad: QadSim;
+  qadTenant: QadSimTenant;
+  tenant: StoredTenant;
+  deps: PollDeps & WriterBatchDeps;
+  clock: { ms: number; now(): number };
+  /** Receives (and deletes) everything on the records queue. */
+  drainMessages(): Promise<RecordMessage[]>;
+  /** Receives up to 10 messages as a Lambda SQS event, without deleting them. */
+  receiveEvent(): Promise<SQSEvent>;
+  dlqMessages(): Promise<Message[]>;
+  keyFieldCode(): string | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Real parts on loopback for flow tests: dynalite, local-aws-sqs, both simulators, the tenant
+ * registered through the operator's path, and the flows' dependencies built from the same
+ * adapters production uses, with a clock the test controls.
+ */
+export async function startHarness(options: {
+  customers?: QadCustomerRow[];
+  pageSize?: number;
+  pipedrive?: Partial<PipedriveSimOptions>;
+  qadToday?: () => string;
+  config?: Partial<TenantConfigInput>;
+  claimLeaseMs?: number;
+} = {}): Promise<Harness> {
+  clearQadSessions();
+  clearFieldCache();
+  const clock = { ms: Date.now(), now() { return this.ms; } };
+  const qad = await startQadSim({
+    tenants: [{ basePath: BASE_PATH, clientId: 'connector', username: 'sync', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers: options.customers ?? [] }],
+    ...(options.qadToday && { today: options.qadToday }),
+  });
+  const pd = await startPipedriveSim({ apiToken: API_TOKEN, plan: 'ultimate', ...options.pipedrive });
+  const aws = await startLocalAws({ maxReceiveCount: 5, visibilityTimeoutSeconds: 30, prefix: `t${Math.floor(Math.random() * 1e9)}` });
+  const cipher = new LocalCipher();
+  const tenants = new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE);
+  const tenant = await registerTenant(
+    { tenants, cipher },
+    {
+      tenantId: TENANT,
+      qad: { baseUrl: qad.tenant(BASE_PATH).baseUrl, clientId: 'connector', username: 'sync', workspaceId: '10USA_10USACO', customers: { pageSize: options.pageSize ?? 500 } },
+      pipedrive: { apiBaseUrl: pd.url },
+      ...options.config,
+    },
+    { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN },
+  );
+  const pollState = new DynamoPollStateStore(aws.dynamo, aws.env.SYNC_STATE_TABLE);
+  const deps: PollDeps & WriterBatchDeps = {
+    tenants,
+    pollState,
+    keyMap: new DynamoKeyMap(aws.dynamo, aws.env.SYNC_STATE_TABLE),
+    listing: new DynamoListingIndex(aws.dynamo, aws.env.SYNC_STATE_TABLE),
+    audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 30, () => clock.now()),
+    queue: new SqsRecordQueue(aws.sqs, aws.queueUrl),
+    messages: new SqsMessageControl(aws.sqs, aws.queueUrl, aws.dlqUrl),
+    connections: createConnections({ cipher, http: createHttpClient({ defaultTimeoutMs: 5_000 }) }),
+    clock,
+    claimLeaseMs: options.claimLeaseMs ?? 60_000,
+  };
+
+  async function receive(queueUrl: string): Promise<Message[]> {
+    const res = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, AttributeNames: ['All'], MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }));
+    return res.Messages ?? [];
+  }
+
+  return {
+    aws, pd, qad, qadTenant: qad.tenant(BASE_PATH), tenant, deps, clock,
+    async drainMessages() {
+      const out: RecordMessage[] = [];
+      for (let batch = await receive(aws.queueUrl); batch.length > 0; batch = await receive(aws.queueUrl)) {
+        out.push(...batch.map((m) => JSON.parse(m.Body ?? '{}') as RecordMessage));
+        await aws.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: aws.queueUrl, Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+      }
+      return out;
+    },
+    async receiveEvent() {
+      const messages = await receive(aws.queueUrl);
+      return {
+        Records: messages.map((m) => ({
+          messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body ?? '',
+          attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+          messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:records', awsRegion: 'us-east-1',
+        })),
+      };
+    },
+    async dlqMessages() {
+      const all: Message[] = [];
+      for (let batch = await receive(aws.dlqUrl); batch.length > 0; batch = await receive(aws.dlqUrl)) all.push(...batch);
+      return all;
+    },
+    keyFieldCode() {
+      return pd.customFields('organization').find((f) => f.field_name === 'QAD Customer Code')?.field_code;
+    },
+    async close() {
+      await pd.close();
+      await qad.close();
+      await aws.close();
+    },
+  };
+}
+
+/** A customer row with sensible defaults; pass what the test cares about. */
+export function customerRow(code: string, name: string, modDate: string, extra: Partial<QadCustomerRow> = {}): QadCustomerRow {
+  return {
+    'cm_mstr.cm_addr': code, 'cm_mstr.cm_curr': 'EUR', 'cm_mstr.cm_cr_terms': '30D', 'cm_mstr.cm_site': '10-100', 'cm_mstr.cm_cr_limit': 10000,
+    'cm_mstr.cm_domain': '10USA', 'cm_mstr.cm_mod_date': modDate, 'ad_mstr.ad_name': name, 'ad_mstr.ad_line1': 'Main Street 1', 'ad_mstr.ad_line2': '',
+    'ad_mstr.ad_line3': '', 'ad_mstr.ad_city': 'Berlin', 'ad_mstr.ad_state': '', 'ad_mstr.ad_zip': '10115', 'ad_mstr.ad_country': 'DE',
+    'ad_mstr.ad_phone': '+49 30 1234567', 'ad_mstr.ad_email': 'info@example.com', 'ad_mstr.ad_mod_date': modDate,
+    ...extra,
+  };
+}
+
+export function recordMessage(customer: unknown, key: string, hash: string): RecordMessage {
+  return { v: 1, tenantId: TENANT, entity: 'organization', key, hash, record: customer, pollId: 'test' };
+}
