@@ -12,8 +12,9 @@ function isInternalAddress(host: string): boolean {
 }
 
 function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/gu, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\./u.test(h);
+  // A trailing dot names the same host; anything under .localhost resolves to loopback too.
+  const h = host.replace(/^\[|\]$/gu, '').toLowerCase().replace(/\.$/u, '');
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127\./u.test(h);
 }
 
 /**

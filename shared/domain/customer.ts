@@ -55,7 +55,10 @@ export type ParsedRow<T> = { ok: true; record: T } | { ok: false; key: string | 
 function rowKey(row: unknown, keyField: string): string | undefined {
   if (row === null || typeof row !== 'object') return undefined;
   const value = (row as Record<string, unknown>)[keyField];
-  return typeof value === 'string' && value.trim() !== '' && textProblem(value, MAX_TEXT) === undefined ? value.trim() : undefined;
+  if (typeof value !== 'string') return undefined;
+  // The same cleaning a valid row's code gets, so a bad row is audited under the key it would have had.
+  const key = cleanText(value);
+  return key !== '' && textProblem(key, MAX_TEXT) === undefined ? key : undefined;
 }
 
 export function formatIssues(error: z.ZodError): string {
@@ -83,8 +86,10 @@ export function parseCustomerRow(row: unknown): ParsedRow<Customer> {
     email: r['ad_mstr.ad_email'],
     modDate: r['cm_mstr.cm_mod_date'],
   };
+  // Every text column is checked: a single oversize value must not make the queued message too large.
   const problems = Object.entries({
-    'cm_mstr.cm_addr': customer.code, 'ad_mstr.ad_name': customer.name, 'ad_mstr.ad_line1': customer.address.line1,
+    'cm_mstr.cm_addr': customer.code, 'ad_mstr.ad_name': customer.name, 'cm_mstr.cm_curr': customer.currency,
+    'cm_mstr.cm_cr_terms': customer.creditTerms, 'cm_mstr.cm_site': customer.site, 'ad_mstr.ad_line1': customer.address.line1,
     'ad_mstr.ad_line2': customer.address.line2, 'ad_mstr.ad_line3': customer.address.line3, 'ad_mstr.ad_city': customer.address.city,
     'ad_mstr.ad_state': customer.address.state, 'ad_mstr.ad_zip': customer.address.zip, 'ad_mstr.ad_country': customer.address.country,
     'ad_mstr.ad_phone': customer.phone, 'ad_mstr.ad_email': customer.email,

@@ -14,8 +14,10 @@ export function rateToMs(expression: string): number {
  * own cadence is honoured here. A little slack keeps a schedule's jitter from skipping a turn.
  */
 export function isDue(lastPolledAt: string | undefined, expression: string, nowMs: number): boolean {
-  if (!lastPolledAt) return true;
-  return nowMs - Date.parse(lastPolledAt) >= rateToMs(expression) - 30_000;
+  const last = lastPolledAt ? Date.parse(lastPolledAt) : Number.NaN;
+  // An unreadable timestamp must not stop a tenant's polls for good.
+  if (Number.isNaN(last)) return true;
+  return nowMs - last >= rateToMs(expression) - 30_000;
 }
 
 export function utcDate(ms: number): string {

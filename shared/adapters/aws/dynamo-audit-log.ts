@@ -10,6 +10,9 @@ import { n, num, s, str, type Item } from './dynamo-items.ts';
  * GSI byTenantTime (tenantId, at) for "what happened to tenant X between these times".
  * Entries expire after the retention (TTL on expiresAt).
  */
+/** Orders entries written by one container within the same millisecond. */
+let sequence = 0;
+
 export class DynamoAuditLog implements AuditLog {
   constructor(private readonly client: DynamoDBClient, private readonly table: string, private readonly retentionDays: number, private readonly now: () => number = Date.now) {}
 
@@ -17,7 +20,7 @@ export class DynamoAuditLog implements AuditLog {
     const at = new Date(this.now()).toISOString();
     const item: Item = {
       pk: s(`${entry.tenantId}#${entry.entity}#${entry.key}`),
-      sk: s(`${at}#${randomUUID()}`),
+      sk: s(`${at}#${String(sequence++ % 1e6).padStart(6, '0')}#${randomUUID()}`),
       tenantId: s(entry.tenantId),
       entity: s(entry.entity),
       key: s(entry.key),

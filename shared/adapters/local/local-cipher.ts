@@ -22,10 +22,11 @@ export class LocalCipher implements Cipher {
 
   async decrypt(ciphertext: string, context: { tenantId: string; system: string }): Promise<string> {
     const raw = Buffer.from(ciphertext, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
-    decipher.setAAD(Buffer.from(canonicalJson(context)));
-    decipher.setAuthTag(raw.subarray(12, 28));
     try {
+      if (raw.length < 28) throw new Error('too short');
+      const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12), { authTagLength: 16 });
+      decipher.setAAD(Buffer.from(canonicalJson(context)));
+      decipher.setAuthTag(raw.subarray(12, 28));
       return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
     } catch {
       throw new Error(`cannot decrypt the ${context.system} secret of tenant ${context.tenantId}: wrong key or encryption context`);
