@@ -1,0 +1,28 @@
+import './quiet-env.ts';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LocalPipeline } from '../../scripts/local/pipeline.ts';
+
+test('the local run drives the Lambda handlers end to end: first sync matches and creates, the rerun writes nothing', async () => {
+  const pipeline = await LocalPipeline.start({ customers: 150, seed: 7, preexisting: 0.2, plan: 'ultimate', writerConcurrency: 3 });
+  try {
+    const first = await pipeline.runRound();
+    const o = first.entities.organizations;
+    assert.equal(first.drained, true);
+    assert.equal(o.created + o.updated, 150);
+    assert.equal(o.updated, 30, 'the 20% hand-made organizations are matched, case and spacing differences included');
+    assert.equal(o.failed, 0);
+    assert.equal(first.deadLetters, 0);
+    assert.equal(Object.keys(first.pipedrive.byEndpoint).filter((k) => k.endsWith('/search')).length, 0, 'the first sync matches on one listing, not searches');
+
+    const second = await pipeline.runRound();
+    const writes = Object.entries(second.pipedrive.byEndpoint).filter(([k]) => k.startsWith('POST') || k.startsWith('PATCH'));
+    assert.deepEqual(writes, []);
+    assert.equal(second.pipedrive.tokens, 0);
+
+    const state = pipeline.state();
+    assert.deepEqual([state.pipedrive.organizations, state.duplicates.organizations, state.missing.organizations], [150, 0, 0]);
+  } finally {
+    await pipeline.close();
+  }
+});
