@@ -1,7 +1,7 @@
 import { RetryLaterError } from '../domain/errors.ts';
 import { sleep } from '../clients/http.ts';
 import type { PipedriveClient, PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
-import type { AuditLog, EntityName, PollStateStore } from '../ports/index.ts';
+import type { AuditLog, PollStateStore } from '../ports/index.ts';
 
 /** Field hashes per tenant, per warm container: the fields list costs 10 tokens, so read it once. */
 const cache = new Map<string, string>();
@@ -31,7 +31,7 @@ export async function resolveKeyField(
     return matches[0]?.field_code;
   };
 
-  const lockName = `field:${fieldName}` as EntityName;
+  const lockName = `field:${entity}:${fieldName}`;
   for (let attempt = 0; attempt < 10; attempt++) {
     const existing = await find();
     if (existing) {
@@ -43,7 +43,7 @@ export async function resolveKeyField(
       try {
         const again = await find();
         const code = again ?? (await pipedrive.createField(entity, { field_name: fieldName, field_type: 'varchar' })).field_code;
-        if (!again) await deps.audit.record({ tenantId, entity: entity as EntityName, key: `field:${fieldName}`, action: 'field-created', reason: `created the ${entity} custom field "${fieldName}" (${code})` });
+        if (!again) await deps.audit.record({ tenantId, entity, key: `field:${fieldName}`, action: 'field-created', reason: `created the ${entity} custom field "${fieldName}" (${code})` });
         cache.set(cacheKey, code);
         return code;
       } finally {

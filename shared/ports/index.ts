@@ -56,13 +56,14 @@ export interface PollState {
   lastPolledAt?: string;
 }
 
+/** Watermarks and leases per tenant and scope (an entity's poll, or a one-off like creating a field). */
 export interface PollStateStore {
-  get(tenantId: string, entity: EntityName): Promise<PollState>;
-  /** One poll per tenant and entity at a time, even when a schedule fires while the last run is still going. */
-  acquire(tenantId: string, entity: EntityName, owner: string, leaseMs: number, nowMs: number): Promise<boolean>;
+  get(tenantId: string, scope: string): Promise<PollState>;
+  /** One holder at a time, even when a schedule fires while the last run is still going. */
+  acquire(tenantId: string, scope: string, owner: string, leaseMs: number, nowMs: number): Promise<boolean>;
   /** Advances the watermark and releases the lease. */
-  finish(tenantId: string, entity: EntityName, owner: string, state: Required<PollState>): Promise<void>;
-  release(tenantId: string, entity: EntityName, owner: string): Promise<void>;
+  finish(tenantId: string, scope: string, owner: string, state: Required<PollState>): Promise<void>;
+  release(tenantId: string, scope: string, owner: string): Promise<void>;
 }
 
 export type AuditAction = 'created' | 'updated' | 'unchanged' | 'deferred' | 'failed' | 'skipped' | 'polled' | 'field-created';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PutItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { redact } from '../../domain/redact.ts';
 import type { AuditEntry, AuditLog, EntityName } from '../../ports/index.ts';
 import { TABLES } from '../../config/tables.ts';
@@ -37,40 +37,26 @@ export class DynamoAuditLog implements AuditLog {
     await this.client.send(new PutItemCommand({ TableName: this.table, Item: item }));
   }
 
-  async history(tenantId: string, entity: EntityName, key: string): Promise<Array<AuditEntry & { at: string }>> {
-    const out: Array<AuditEntry & { at: string }> = [];
-    let start: Item | undefined;
-    do {
-      const res = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': s(`${tenantId}#${entity}#${key}`) },
-          ScanIndexForward: false,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of res.Items ?? []) out.push(fromItem(item));
-      start = res.LastEvaluatedKey;
-    } while (start);
-    return out;
+  history(tenantId: string, entity: EntityName, key: string): Promise<Array<AuditEntry & { at: string }>> {
+    return this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': s(`${tenantId}#${entity}#${key}`) }, ScanIndexForward: false });
   }
 
   async byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>> {
+    const entries = await this.queryAll({
+      IndexName: TABLES.audit.byTenantTime.indexName,
+      KeyConditionExpression: 'tenantId = :t AND #at BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#at': 'at' },
+      ExpressionAttributeValues: { ':t': s(tenantId), ':from': s(from), ':to': s(to) },
+    });
+    return entries.filter((e) => e.at < to);
+  }
+
+  private async queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Array<AuditEntry & { at: string }>> {
     const out: Array<AuditEntry & { at: string }> = [];
     let start: Item | undefined;
     do {
-      const res = await this.client.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: TABLES.audit.byTenantTime.indexName,
-          KeyConditionExpression: 'tenantId = :t AND #at BETWEEN :from AND :to',
-          ExpressionAttributeNames: { '#at': 'at' },
-          ExpressionAttributeValues: { ':t': s(tenantId), ':from': s(from), ':to': s(to) },
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of res.Items ?? []) if (str(item, 'at')! < to) out.push(fromItem(item));
+      const res = await this.client.send(new QueryCommand({ ...input, TableName: this.table, ExclusiveStartKey: start }));
+      for (const item of res.Items ?? []) out.push(fromItem(item));
       start = res.LastEvaluatedKey;
     } while (start);
     return out;

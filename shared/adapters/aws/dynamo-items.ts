@@ -1,4 +1,5 @@
 import {
+  UpdateItemCommand,
   BatchGetItemCommand,
   BatchWriteItemCommand,
   type AttributeValue,
@@ -53,5 +54,28 @@ export async function batchPut(client: DynamoDBClient, table: string, items: Ite
       const res: BatchWriteItemCommandOutput = await client.send(new BatchWriteItemCommand({ RequestItems: request }));
       request = res.UnprocessedItems;
     }
+  }
+}
+
+/** A conditional UpdateItem that answers false, instead of throwing, when the condition does not hold. */
+export async function updateIf(
+  client: DynamoDBClient,
+  input: { table: string; key: Item; update: string; condition: string; values: Item; names?: Record<string, string> },
+): Promise<boolean> {
+  try {
+    await client.send(
+      new UpdateItemCommand({
+        TableName: input.table,
+        Key: input.key,
+        UpdateExpression: input.update,
+        ConditionExpression: input.condition,
+        ExpressionAttributeValues: input.values,
+        ...(input.names && { ExpressionAttributeNames: input.names }),
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailed(error)) return false;
+    throw error;
   }
 }

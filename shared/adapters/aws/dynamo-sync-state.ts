@@ -2,14 +2,14 @@ import { GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient 
 import { contentHash } from '../../domain/content-hash.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { ClaimOutcome, EntityName, KeyMap, KeyMapEntry, ListingIndex, PollState, PollStateStore } from '../../ports/index.ts';
-import { batchGet, batchPut, isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts';
+import { batchGet, batchPut, isConditionFailed, n, num, s, str, updateIf, type Item } from './dynamo-items.ts';
 
 /**
  * The sync-state table (pk, sk) holds, per tenant and entity:
  *   key#<qadKey>    the key map: Pipedrive id, content hash, claim lease, pending create
  *   pd#<id>         which QAD key owns a Pipedrive record
- *   poll            the watermark and the poll lease
- *   listing         when the first-sync listing was taken
+  *   listing         when the first-sync listing was taken
+ * under pk T#<tenant>#<scope>, sk state: an entity's watermark and poll lease, or a one-off lease;
  * and under pk <...>#listing the listing itself: key#<qadKey> and name#<hash of normalised name>.
  */
 const partition = (tenantId: string, entity: EntityName) => `T#${tenantId}#${entity}`;
@@ -63,20 +63,8 @@ export class DynamoKeyMap implements KeyMap {
 
   /** Every write after the claim is conditional on still holding it: a writer that lost its lease stops. */
   private async ownedUpdate(tenantId: string, entity: EntityName, qadKey: string, owner: string, update: string, values: Item): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(tenantId, entity, qadKey),
-          UpdateExpression: update,
-          ConditionExpression: 'leaseOwner = :o',
-          ExpressionAttributeValues: { ':o': s(owner), ...values },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailed(error)) throw new ClaimHeldError(`claim on ${entity} ${qadKey} was lost to another delivery`, 5);
-      throw error;
-    }
+    const held = await updateIf(this.client, { table: this.table, key: this.key(tenantId, entity, qadKey), update, condition: 'leaseOwner = :o', values: { ':o': s(owner), ...values } });
+    if (!held) throw new ClaimHeldError(`claim on ${entity} ${qadKey} was lost to another delivery`, 5);
   }
 
   markPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string, at: string): Promise<void> {
@@ -96,19 +84,8 @@ export class DynamoKeyMap implements KeyMap {
   }
 
   async release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(tenantId, entity, qadKey),
-          UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
-          ConditionExpression: 'leaseOwner = :o',
-          ExpressionAttributeValues: { ':o': s(owner) },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error; // someone else holds it now: nothing of ours to release
-    }
+    // Not ours any more means someone else holds it now: nothing of ours to release.
+    await updateIf(this.client, { table: this.table, key: this.key(tenantId, entity, qadKey), update: 'REMOVE leaseOwner, leaseUntil', condition: 'leaseOwner = :o', values: { ':o': s(owner) } });
   }
 
   async markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string): Promise<void> {
@@ -181,15 +158,19 @@ export class DynamoListingIndex implements ListingIndex {
   }
 }
 
+/**
+ * Poll state per tenant and scope: an entity's watermark and poll lease, or a one-off lease such as
+ * the one that guards creating a custom field.
+ */
 export class DynamoPollStateStore implements PollStateStore {
   constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
 
-  private key(tenantId: string, entity: EntityName): Item {
-    return { pk: s(partition(tenantId, entity)), sk: s('poll') };
+  private key(tenantId: string, scope: string): Item {
+    return { pk: s(`T#${tenantId}#${scope}`), sk: s('state') };
   }
 
-  async get(tenantId: string, entity: EntityName): Promise<PollState> {
-    const res = await this.client.send(new GetItemCommand({ TableName: this.table, Key: this.key(tenantId, entity), ConsistentRead: true }));
+  async get(tenantId: string, scope: string): Promise<PollState> {
+    const res = await this.client.send(new GetItemCommand({ TableName: this.table, Key: this.key(tenantId, scope), ConsistentRead: true }));
     const state: PollState = {};
     const watermark = str(res.Item, 'watermark');
     const last = str(res.Item, 'lastPolledAt');
@@ -198,54 +179,28 @@ export class DynamoPollStateStore implements PollStateStore {
     return state;
   }
 
-  async acquire(tenantId: string, entity: EntityName, owner: string, leaseMs: number, nowMs: number): Promise<boolean> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(tenantId, entity),
-          UpdateExpression: 'SET leaseOwner = :o, leaseUntil = :u',
-          ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
-          ExpressionAttributeValues: { ':o': s(owner), ':u': n(nowMs + leaseMs), ':now': n(nowMs) },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw error;
-    }
+  acquire(tenantId: string, scope: string, owner: string, leaseMs: number, nowMs: number): Promise<boolean> {
+    return updateIf(this.client, {
+      table: this.table,
+      key: this.key(tenantId, scope),
+      update: 'SET leaseOwner = :o, leaseUntil = :u',
+      condition: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now',
+      values: { ':o': s(owner), ':u': n(nowMs + leaseMs), ':now': n(nowMs) },
+    });
   }
 
-  async finish(tenantId: string, entity: EntityName, owner: string, state: Required<PollState>): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(tenantId, entity),
-          UpdateExpression: 'SET watermark = :w, lastPolledAt = :l REMOVE leaseOwner, leaseUntil',
-          ConditionExpression: 'leaseOwner = :o',
-          ExpressionAttributeValues: { ':w': s(state.watermark), ':l': s(state.lastPolledAt), ':o': s(owner) },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailed(error)) throw new RetryLaterError(`poll lease for ${tenantId}/${entity} was lost; watermark not advanced`);
-      throw error;
-    }
+  async finish(tenantId: string, scope: string, owner: string, state: Required<PollState>): Promise<void> {
+    const held = await updateIf(this.client, {
+      table: this.table,
+      key: this.key(tenantId, scope),
+      update: 'SET watermark = :w, lastPolledAt = :l REMOVE leaseOwner, leaseUntil',
+      condition: 'leaseOwner = :o',
+      values: { ':w': s(state.watermark), ':l': s(state.lastPolledAt), ':o': s(owner) },
+    });
+    if (!held) throw new RetryLaterError(`poll lease for ${tenantId}/${scope} was lost; watermark not advanced`);
   }
 
-  async release(tenantId: string, entity: EntityName, owner: string): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: this.key(tenantId, entity),
-          UpdateExpression: 'REMOVE leaseOwner, leaseUntil',
-          ConditionExpression: 'leaseOwner = :o',
-          ExpressionAttributeValues: { ':o': s(owner) },
-        }),
-      );
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
-    }
+  async release(tenantId: string, scope: string, owner: string): Promise<void> {
+    await updateIf(this.client, { table: this.table, key: this.key(tenantId, scope), update: 'REMOVE leaseOwner, leaseUntil', condition: 'leaseOwner = :o', values: { ':o': s(owner) } });
   }
 }
