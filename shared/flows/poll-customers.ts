@@ -32,8 +32,8 @@ export interface PollSummary {
 }
 
 const ENTITY = 'organization';
-/** A poll that outlives this is presumed dead; the next schedule may take over. */
-const POLL_LEASE_MS = 14 * 60_000;
+/** A poll that outlives this (the function times out at 5 minutes) is presumed dead; the next schedule takes over. */
+const POLL_LEASE_MS = 6 * 60_000;
 /** Guard against a server that says "more" forever. */
 const MAX_PAGES = 100_000;
 
