@@ -57,7 +57,7 @@ export interface PipedriveCallInfo {
 }
 
 export interface PipedriveClient {
-  listOrganizations(opts?: { cursor?: string; updatedSince?: string }): Promise<Page<PipedriveOrganization>>;
+  listOrganizations(opts?: { cursor?: string; updatedSince?: string; newestFirst?: boolean }): Promise<Page<PipedriveOrganization>>;
   createOrganization(body: unknown): Promise<PipedriveOrganization>;
   updateOrganization(id: number, body: unknown): Promise<PipedriveOrganization>;
   searchOrganizations(term: string, field: 'name' | 'custom_fields'): Promise<SearchHit[]>;
@@ -170,7 +170,7 @@ export function createPipedriveClient(options: {
   return {
     async listOrganizations(opts = {}) {
       const page = await call('GET', '/organizations', '/organizations', envelope(z.array(organizationSchema)), {
-        query: { limit: PAGE_LIMIT, cursor: opts.cursor, updated_since: opts.updatedSince, ...(opts.updatedSince && { sort_by: 'update_time' }) },
+        query: { limit: PAGE_LIMIT, cursor: opts.cursor, updated_since: opts.updatedSince, ...(opts.newestFirst && { sort_by: 'update_time', sort_direction: 'desc' }) },
       });
       return { items: page.data, nextCursor: page.additional_data?.next_cursor ?? undefined };
     },

@@ -1,6 +1,6 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import { customerSchema, type Customer } from '../domain/customer.ts';
-import { PermanentError, RetryLaterError } from '../domain/errors.ts';
+import { PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { mapCustomerToOrganization } from '../domain/organization.ts';
 import { normaliseName } from '../domain/text.ts';
 import { chooseMatch, decideFirstStep, type MatchResult, type NameCandidate } from '../domain/upsert-decision.ts';
@@ -100,7 +100,15 @@ export async function writeOrganization(deps: WriterDeps, tenant: StoredTenant, 
     }
 
     await deps.keyMap.markPendingCreate(tenantId, ENTITY, key, owner, new Date(deps.clock.now()).toISOString());
-    const created = await pipedrive.createOrganization(payload);
+    let created: { id: number };
+    try {
+      created = await pipedrive.createOrganization(payload);
+    } catch (error) {
+      // A 429 or a 4xx is Pipedrive saying no: nothing was created, so the retry need not look for it.
+      // Timeouts, resets and 5xx leave the marker: the create may have happened.
+      if (error instanceof RateLimitedError || error instanceof PermanentError) await deps.keyMap.clearPendingCreate(tenantId, ENTITY, key, owner);
+      throw error;
+    }
     await deps.keyMap.claimPipedriveRecord(tenantId, ENTITY, created.id, key);
     await audit('created', created.id, 'no organization carries this QAD code or name; created');
     await deps.keyMap.complete(tenantId, ENTITY, key, owner, { pipedriveId: created.id, contentHash: message.hash });
@@ -132,7 +140,7 @@ async function findRecentlyCreated(pipedrive: PipedriveClient, keyField: string,
   const updatedSince = new Date(sinceMs).toISOString().replace(/\.\d{3}Z$/u, 'Z');
   let cursor: string | undefined;
   do {
-    const page = await pipedrive.listOrganizations({ updatedSince, ...(cursor && { cursor }) });
+    const page = await pipedrive.listOrganizations({ updatedSince, newestFirst: true, ...(cursor && { cursor }) });
     const found = page.items.find((o) => o.custom_fields[keyField] === key);
     if (found) return found.id;
     cursor = page.nextCursor;

@@ -33,6 +33,8 @@ export interface KeyMap {
   /** Conditional write: succeeds when nobody holds the record, or the holder's lease ran out. */
   claim(tenantId: string, entity: EntityName, qadKey: string, owner: string, leaseMs: number, nowMs: number): Promise<ClaimOutcome>;
   markPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string, at: string): Promise<void>;
+  /** Pipedrive refused the create outright (429, 4xx): there is nothing to recover. */
+  clearPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
   /** Records the written state and releases the claim, in one conditional write. */
   complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string }): Promise<void>;
   /** Forgets a Pipedrive id that no longer exists there. */

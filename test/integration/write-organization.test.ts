@@ -137,6 +137,20 @@ describe('writing a customer as an organization', () => {
     assert.equal(h.pd.organizations().length, 1);
   });
 
+  test('a create refused with 429 leaves nothing to recover: the retry creates without a recovery listing', async () => {
+    h = await startHarness();
+    let refuse = true;
+    h.pd.setFault((req) => (refuse && req.method === 'POST' && req.path === '/api/v2/organizations' ? { status: 429, headers: { 'x-ratelimit-reset': '1' } } : undefined));
+    const m = message(customer('C750', 'Garnet Valves'));
+    await assert.rejects(writeOrganization(h.deps, h.tenant, m, delivery('first')), RateLimitedError);
+    refuse = false;
+    h.pd.resetStats();
+    const out = await writeOrganization(h.deps, h.tenant, m, delivery('second', 2));
+    assert.equal(out.action, 'created');
+    assert.equal(h.pd.stats().byEndpoint['GET /api/v2/organizations'], undefined, 'no listing was needed');
+    assert.equal(h.pd.organizations().length, 1);
+  });
+
   test('two organizations carrying one QAD code is an ambiguous match for a person, not a guess', async () => {
     h = await startHarness();
     const code = h.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });

@@ -71,6 +71,10 @@ export class DynamoKeyMap implements KeyMap {
     return this.ownedUpdate(tenantId, entity, qadKey, owner, 'SET pendingCreateAt = :at', { ':at': s(at) });
   }
 
+  clearPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void> {
+    return this.ownedUpdate(tenantId, entity, qadKey, owner, 'REMOVE pendingCreateAt', {});
+  }
+
   complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string }): Promise<void> {
     return this.ownedUpdate(
       tenantId, entity, qadKey, owner,
