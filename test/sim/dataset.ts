@@ -2,7 +2,7 @@
  * Deterministic synthetic QAD data for tests and load runs. Everything derives from a seeded
  * PRNG (mulberry32); nothing reads Math.random or the clock.
  */
-import type { QadCustomerRow } from './qad/types.ts';
+import type { QadContactRow, QadCustomerRow, QadItemRow, QadPriceRow } from './qad/types.ts';
 
 export type Rng = () => number;
 
@@ -445,4 +445,134 @@ export function mutateCustomers(customers: QadCustomerRow[], fraction: number, s
     }
   });
   return out.sort((a, b) => (a['cm_mstr.cm_addr'] < b['cm_mstr.cm_addr'] ? -1 : a['cm_mstr.cm_addr'] > b['cm_mstr.cm_addr'] ? 1 : 0));
+}
+
+const FIRST_NAMES: Record<string, readonly string[]> = {
+  DE: ['Jürgen', 'Anja', 'Klaus', 'Sabine', 'Matthias', 'Katrin', 'Jörg', 'Ute', 'Stefan', 'Bärbel'],
+  FR: ['Hélène', 'Jérôme', 'Céline', 'François', 'Amélie', 'Benoît', 'Élodie', 'Stéphane'],
+  ES: ['José', 'María', 'Íñigo', 'Lucía', 'Javier', 'Begoña', 'Andrés', 'Inés'],
+  IT: ['Giuseppe', 'Francesca', 'Marco', 'Chiara', 'Niccolò', 'Giulia', 'Luca', 'Elena'],
+  GB: ['James', 'Sarah', 'Oliver', 'Emma', 'Gareth', 'Siobhan', 'Thomas', 'Chloe'],
+  US: ['Michael', 'Jennifer', 'David', 'Ashley', 'Robert', 'Jessica', 'Daniel', 'Amanda'],
+  NL: ['Jeroen', 'Anouk', 'Sander', 'Femke', 'Bram', 'Lieke', 'Joost', 'Sanne'],
+  SE: ['Björn', 'Åsa', 'Lars', 'Karin', 'Göran', 'Maja', 'Anders', 'Linnéa'],
+  PL: ['Łukasz', 'Agnieszka', 'Paweł', 'Małgorzata', 'Tomasz', 'Joanna', 'Michał', 'Katarzyna'],
+  CZ: ['Jiří', 'Petra', 'Tomáš', 'Lucie', 'Jan', 'Kateřina', 'Ondřej', 'Tereza'],
+};
+const CONTACT_TITLES = ['Purchasing Manager', 'Buyer', 'Managing Director', 'Head of Engineering', 'Accounts Payable', 'Logistics Coordinator', 'Quality Manager', 'Plant Manager'] as const;
+
+function localeOf(country: string): Locale {
+  return LOCALES.find((l) => l.country === country) ?? (LOCALES[0] as Locale);
+}
+
+/**
+ * `perCustomer` contacts for every customer (ids CT0000001...). Exactly one primary per customer (its first,
+ * always active); of the others about 15% lack an e-mail, 15% a phone and 15% are inactive. Mod dates are up to
+ * 60 days before the customer's cm_mod_date. Deterministic for the same inputs.
+ */
+export function generateContacts(customers: readonly QadCustomerRow[], perCustomer: number, seed: number): QadContactRow[] {
+  if (!Number.isInteger(perCustomer) || perCustomer < 0) throw new Error(`perCustomer must be a non-negative integer: ${perCustomer}`);
+  if (customers.length * perCustomer > 9_999_999) throw new Error('too many contacts for CT####### ids');
+  const rng = mulberry32(seed);
+  const rows: QadContactRow[] = [];
+  let n = 0;
+  for (const c of customers) {
+    const loc = localeOf(c['ad_mstr.ad_country']);
+    const firsts = FIRST_NAMES[loc.country] ?? FIRST_NAMES['US'] ?? ['Alex'];
+    const host = c['ad_mstr.ad_email'].split('@')[1] ?? `example.${loc.tld}`;
+    const used = new Set<string>();
+    for (let k = 0; k < perCustomer; k++) {
+      n += 1;
+      const primary = k === 0;
+      const first = pick(rng, firsts);
+      const last = pick(rng, loc.surnames);
+      let local = `${slug(first)}.${slug(last)}`.replace(/-/g, '');
+      for (let i = 2; used.has(local); i++) local = `${slug(first)}.${slug(last)}${i}`.replace(/-/g, '');
+      used.add(local);
+      const noEmail = !primary && rng() < 0.15;
+      const noPhone = !primary && rng() < 0.15;
+      const inactive = !primary && rng() < 0.15;
+      rows.push({
+        'ct_mstr.ct_id': `CT${String(n).padStart(7, '0')}`,
+        'ct_mstr.ct_cust': c['cm_mstr.cm_addr'],
+        'ct_mstr.ct_name': `${first} ${last}`,
+        'ct_mstr.ct_email': noEmail ? '' : `${local}@${host}`,
+        'ct_mstr.ct_phone': noPhone ? '' : loc.phone(rng),
+        'ct_mstr.ct_title': pick(rng, CONTACT_TITLES),
+        'ct_mstr.ct_primary': primary,
+        'ct_mstr.ct_active': !inactive,
+        'ct_mstr.ct_mod_date': addDays(c['cm_mstr.cm_mod_date'], -int(rng, 0, 60)),
+      });
+    }
+  }
+  return rows;
+}
+
+const ITEM_NOUNS = ['Bearing', 'Flange', 'Gear', 'Shaft', 'Bracket', 'Valve', 'Coupling', 'Housing', 'Bushing', 'Sprocket', 'Pulley', 'Gasket', 'Seal Kit', 'Spindle', 'Manifold'] as const;
+const ITEM_ADJ = ['Steel', 'Stainless', 'Aluminium', 'Brass', 'Heavy-Duty', 'Precision', 'Hardened', 'Cast Iron', 'Polymer'] as const;
+const ITEM_SPEC = ['', '', 'DIN 912', 'ISO 4762', 'M8 x 40', 'Ø 25 mm', '1/2" NPT', 'Class 150', 'IP67', 'RoHS'] as const;
+const ITEM_UM = ['EA', 'EA', 'EA', 'PC', 'KG', 'M', 'BX'] as const;
+const PROD_LINES = ['1000', '2000', '3000', '4000', '5000'] as const;
+const ITEM_STATUS = ['ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'PLANNING', 'OBSOLETE'] as const;
+
+/** `count` items (parts 10-00001...), mostly ACTIVE, mod dates within 120 days before `today`. Deterministic. */
+export function generateItems(opts: { count: number; seed: number; today: string }): QadItemRow[] {
+  const { count, seed, today } = opts;
+  if (!Number.isInteger(count) || count < 0) throw new Error(`count must be a non-negative integer: ${count}`);
+  if (count > 99_999) throw new Error('count too large for 10-##### parts');
+  addDays(today, 0); // validates
+  const rng = mulberry32(seed);
+  const rows: QadItemRow[] = [];
+  for (let n = 1; n <= count; n++) {
+    rows.push({
+      'pt_mstr.pt_part': `10-${String(n).padStart(5, '0')}`,
+      'pt_mstr.pt_desc1': `${pick(rng, ITEM_ADJ)} ${pick(rng, ITEM_NOUNS)}`,
+      'pt_mstr.pt_desc2': pick(rng, ITEM_SPEC),
+      'pt_mstr.pt_um': pick(rng, ITEM_UM),
+      'pt_mstr.pt_prod_line': pick(rng, PROD_LINES),
+      'pt_mstr.pt_status': pick(rng, ITEM_STATUS),
+      'pt_mstr.pt_price': int(rng, 50, 250_000) / 100,
+      'pt_mstr.pt_mod_date': addDays(today, -int(rng, 0, 120)),
+    });
+  }
+  return rows;
+}
+
+const FX: Record<string, number> = { EUR: 1, USD: 1.08, GBP: 0.86, CHF: 0.95, SEK: 11.5, PLN: 4.3, CZK: 25.2 };
+
+function money(v: number): number {
+  return Math.round(v * 100) / 100;
+}
+
+/**
+ * Price rows: list STD for every item and currency, list VOLUME (about 10% lower) for roughly 40% of the items.
+ * pt_price is taken as EUR and converted at fixed rates (unknown currencies at 1). Mod dates are up to 30 days
+ * before the item's. Sorted by list, part, currency; deterministic.
+ */
+export function generatePrices(items: readonly QadItemRow[], currencies: readonly string[], seed: number): QadPriceRow[] {
+  const rng = mulberry32(seed);
+  const currs = [...new Set(currencies)].sort();
+  const rows: QadPriceRow[] = [];
+  for (const item of items) {
+    const volume = rng() < 0.4;
+    for (const curr of currs) {
+      const base = item['pt_mstr.pt_price'] * (FX[curr] ?? 1) * (0.97 + rng() * 0.06);
+      const row = (list: string, price: number): QadPriceRow => ({
+        'pi_mstr.pi_list': list,
+        'pi_mstr.pi_part_code': item['pt_mstr.pt_part'],
+        'pi_mstr.pi_curr': curr,
+        'pi_mstr.pi_list_price': money(price),
+        'pi_mstr.pi_mod_date': addDays(item['pt_mstr.pt_mod_date'], -int(rng, 0, 30)),
+      });
+      rows.push(row('STD', base));
+      if (volume) rows.push(row('VOLUME', base * 0.9));
+    }
+  }
+  const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+  return rows.sort(
+    (a, b) =>
+      cmp(a['pi_mstr.pi_list'], b['pi_mstr.pi_list']) ||
+      cmp(a['pi_mstr.pi_part_code'], b['pi_mstr.pi_part_code']) ||
+      cmp(a['pi_mstr.pi_curr'], b['pi_mstr.pi_curr']),
+  );
 }

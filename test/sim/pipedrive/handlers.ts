@@ -111,7 +111,11 @@ function sortValue(record: StoredRecord, sortBy: SortBy): number {
 export function listRecords<T extends object>(rt: EntityRuntime<T>, params: ParsedParams): Envelope {
   if (params['filter_id'] !== undefined) throw validationError('filter_id is not supported by the simulator');
   const limit = limitOf(params, LIST_LIMIT_MAX);
-  const sortBy = (params['sort_by'] ?? 'id') as SortBy;
+  const sortRaw = params['sort_by'] ?? 'id';
+  if (sortRaw !== 'id' && sortRaw !== 'update_time' && sortRaw !== 'add_time') {
+    throw validationError(`sort_by=${String(sortRaw)} is not supported by the simulator`);
+  }
+  const sortBy: SortBy = sortRaw;
   const direction = params['sort_direction'] === 'desc' ? 'desc' : 'asc';
   const onlyCustom = customFieldsParam(rt, params);
 
@@ -123,6 +127,8 @@ export function listRecords<T extends object>(rt: EntityRuntime<T>, params: Pars
   }
   const ownerId = params['owner_id'];
   if (typeof ownerId === 'number') records = records.filter((r) => r.attrs['owner_id'] === ownerId);
+  const listFilter = rt.def.listFilter;
+  if (listFilter !== undefined) records = records.filter((r) => listFilter.call(rt.def, r, params));
   const since = params['updated_since'];
   if (typeof since === 'string') {
     const sinceMs = parseRfc3339(since, 'updated_since');
@@ -166,7 +172,8 @@ export function getRecord<T extends object>(rt: EntityRuntime<T>, params: Parsed
 
 export function createRecord<T extends object>(rt: EntityRuntime<T>, body: Record<string, unknown>, ctx: HandlerContext): Envelope {
   const { attrs, custom, addTimeMs } = splitBody(rt, body, true);
-  const record = rt.store.create({ ...rt.def.defaults(), ...attrs }, custom, ctx.nowMs, addTimeMs);
+  const prepared = rt.def.prepareAttrs?.(attrs, undefined, ctx.nowMs) ?? attrs;
+  const record = rt.store.create({ ...rt.def.defaults(), ...prepared }, custom, ctx.nowMs, addTimeMs);
   return { success: true, data: toApi(rt, record) };
 }
 
@@ -178,7 +185,7 @@ export function patchRecord<T extends object>(
 ): Envelope {
   const record = recordOr404(rt, params);
   const { attrs, custom } = splitBody(rt, body, false);
-  rt.store.update(record, attrs, custom, ctx.nowMs);
+  rt.store.update(record, rt.def.prepareAttrs?.(attrs, record.attrs, ctx.nowMs) ?? attrs, custom, ctx.nowMs);
   return { success: true, data: toApi(rt, record) };
 }
 
@@ -202,11 +209,13 @@ export function searchRecords<T extends object>(rt: EntityRuntime<T>, params: Pa
   for (const record of rt.store.all()) {
     const view = rt.store.indexedVersion(record, cutoffMs);
     if (view === undefined) continue;
+    if (rt.def.searchFilter !== undefined && !rt.def.searchFilter(view.attrs, params)) continue;
     let best = 0;
     const texts = rt.def.searchText(view.attrs);
     for (const field of fields) {
-      const text = texts[field];
-      if (text !== undefined && matches(text)) best = Math.max(best, score(text));
+      const value = texts[field];
+      const list: readonly string[] = value === undefined ? [] : typeof value === 'string' ? [value] : value;
+      for (const text of list) if (matches(text)) best = Math.max(best, score(text));
     }
     const matchedCustom: string[] = [];
     if (fields.includes('custom_fields')) {

@@ -3,15 +3,28 @@
  * 127.0.0.1 that validates requests against Pipedrive's own OpenAPI contract (openapi-extract.json),
  * keeps records, charges token costs and enforces burst and daily limits.
  *
- * Served today: organizations (list, get, create, patch, search) and organizationFields (list, create).
- * Other entities: add a definition in entities.ts and register it in ENTITY_DEFS.
+ * Served: organizations and persons and products (list, get, create, patch, search), deals (list, get,
+ * patch), deal products (per deal and bulk), and the four *Fields collections (list, create).
+ * Other entities: add a definition in entities.ts and register it in ENTITY_DEFS / entityDefsFor.
  *
  * Per request: 1. count it  2. fault hook  3. auth (401)  4. route (404)  5. limits (429)
  * 6. validate params and body against the spec (400)  7. handle  8. charge tokens (2xx and 4xx).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ENTITY_DEFS, type EntityDef, type EntityKind, type SimOrganization } from './entities.ts';
+import {
+  DEFAULT_CURRENCIES,
+  entityDefsFor,
+  type DealStatus,
+  type EntityDef,
+  type EntityKind,
+  type EntityOperation,
+  type SimDeal,
+  type SimOrganization,
+  type SimPerson,
+  type SimProduct,
+} from './entities.ts';
+import { DealLineStore, lineSum, listDealProducts, listDealsProducts, type SimDealLineInput, type SimDealProduct } from './deal-products.ts';
 import {
   createField,
   createRecord,
@@ -27,10 +40,80 @@ import {
 import { OVER_LIMIT_BODY, SimHttpError, UNAUTHORIZED_BODY } from './http.ts';
 import { BURST_LIMIT, RateLimiter, dailyBudget, type PipedrivePlan } from './rate-limit.ts';
 import { matchRoute, tokenCost, validateBody, validateParams, type ParsedParams } from './spec.ts';
-import { EntityStore, FieldRegistry, type FieldOption } from './store.ts';
+import { EntityStore, FieldRegistry, type FieldOption, type StoredRecord } from './store.ts';
 
 export type { PipedrivePlan } from './rate-limit.ts';
-export type { SimOrganization, OrganizationAddress, EntityKind } from './entities.ts';
+export type {
+  SimOrganization,
+  OrganizationAddress,
+  EntityKind,
+  SimPerson,
+  PersonContact,
+  SimProduct,
+  ProductPrice,
+  SimDeal,
+  DealStatus,
+} from './entities.ts';
+export type { SimDealProduct, SimDealLineInput, DiscountType, TaxMethod } from './deal-products.ts';
+export { lineSum } from './deal-products.ts';
+
+export interface SeedContact {
+  value: string;
+  primary?: boolean;
+  label?: string;
+}
+
+export interface SeedPerson {
+  name: string;
+  org_id?: number | null;
+  emails?: SeedContact[];
+  phones?: SeedContact[];
+  job_title?: string;
+  owner_id?: number;
+  custom_fields?: Record<string, unknown>;
+}
+
+export interface SeedProductPrice {
+  currency: string;
+  price: number;
+  cost?: number;
+  direct_cost?: number | null;
+}
+
+export interface SeedProduct {
+  name: string;
+  code?: string;
+  unit?: string;
+  tax?: number;
+  description?: string;
+  is_deleted?: boolean;
+  prices?: SeedProductPrice[];
+  owner_id?: number;
+  custom_fields?: Record<string, unknown>;
+}
+
+/** A deal change through the admin API (e.g. reopen: {status: 'open'}; win again: {status: 'won'}). */
+export interface DealPatch {
+  title?: string;
+  value?: number;
+  currency?: string;
+  status?: DealStatus;
+  /** RFC 3339; default on a change to won: now */
+  won_time?: string | null;
+  lost_time?: string | null;
+  org_id?: number | null;
+  person_id?: number | null;
+  owner_id?: number;
+  is_archived?: boolean;
+  custom_fields?: Record<string, unknown>;
+}
+
+export interface SeedDeal extends DealPatch {
+  title: string;
+  /** default: the sum of the enabled lines, else 0 */
+  value?: number;
+  lines?: SimDealLineInput[];
+}
 
 export interface PipedriveSimOptions {
   /** the valid x-api-token */
@@ -45,6 +128,8 @@ export interface PipedriveSimOptions {
   searchLagMs?: number;
   /** overrides the computed daily token budget (to test exhaustion cheaply) */
   dailyTokenBudget?: number;
+  /** the company's currencies (product prices and deals in others are a 400); default ['EUR', 'USD', 'GBP'] */
+  currencies?: string[];
 }
 
 export interface EndpointStats {
@@ -86,6 +171,19 @@ export interface PipedriveSim {
   seedOrganization(org: { name: string; address?: { value: string }; custom_fields?: Record<string, unknown> }): number;
   /** current state, for assertions and reports */
   organizations(): SimOrganization[];
+  /** adds a person without token cost; searchable at once (pre-existing data) */
+  seedPerson(person: SeedPerson): number;
+  persons(): SimPerson[];
+  /** adds a product without token cost; searchable at once */
+  seedProduct(product: SeedProduct): number;
+  products(): SimProduct[];
+  /** adds a deal (and its product lines) without token cost */
+  seedDeal(deal: SeedDeal): number;
+  deals(): SimDeal[];
+  /** the product lines of a deal, as GET /deals/{id}/products returns them */
+  dealProducts(dealId: number): SimDealProduct[];
+  /** changes a deal without token cost (bumps update_time; status changes stamp won/lost times) */
+  updateDeal(id: number, patch: DealPatch): void;
   /** adds a custom field without token cost; returns the 40-char hex field_code */
   addCustomField(entity: EntityKind, def: { field_name: string; field_type: string; options?: string[] }): string;
   customFields(entity: EntityKind): SimCustomField[];
@@ -95,18 +193,28 @@ export interface PipedriveSim {
 
 type Handler = (args: { params: ParsedParams; body: Record<string, unknown>; ctx: HandlerContext }) => Envelope;
 
+const ALL_OPERATIONS: readonly EntityOperation[] = ['list', 'get', 'create', 'patch', 'search'];
+
 function routesFor<T extends object>(rt: EntityRuntime<T>): Array<[string, Handler]> {
   const c = `/${rt.def.collection}`;
   const f = `/${rt.def.fieldsCollection}`;
+  const served = rt.def.operations ?? ALL_OPERATIONS;
+  const records: Array<[EntityOperation, string, Handler]> = [
+    ['list', `GET ${c}`, ({ params }) => listRecords(rt, params)],
+    ['create', `POST ${c}`, ({ body, ctx }) => createRecord(rt, body, ctx)],
+    ['get', `GET ${c}/{id}`, ({ params }) => getRecord(rt, params)],
+    ['patch', `PATCH ${c}/{id}`, ({ params, body, ctx }) => patchRecord(rt, params, body, ctx)],
+    ['search', `GET ${c}/search`, ({ params, ctx }) => searchRecords(rt, params, ctx)],
+  ];
   return [
-    [`GET ${c}`, ({ params }) => listRecords(rt, params)],
-    [`POST ${c}`, ({ body, ctx }) => createRecord(rt, body, ctx)],
-    [`GET ${c}/{id}`, ({ params }) => getRecord(rt, params)],
-    [`PATCH ${c}/{id}`, ({ params, body, ctx }) => patchRecord(rt, params, body, ctx)],
-    [`GET ${c}/search`, ({ params, ctx }) => searchRecords(rt, params, ctx)],
+    ...records.filter(([op]) => served.includes(op)).map(([, key, handler]): [string, Handler] => [key, handler]),
     [`GET ${f}`, ({ params }) => listFields(rt, params)],
     [`POST ${f}`, ({ body }) => createField(rt, body)],
   ];
+}
+
+function withoutUndefined(values: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
 }
 
 function runtimeFor<T extends object>(def: EntityDef<T>, allocateOptionId: () => number): EntityRuntime<T> {
@@ -145,9 +253,18 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
 
   let optionId = 1;
   const allocateOptionId = (): number => optionId++;
-  const organizations = runtimeFor(ENTITY_DEFS.organization, allocateOptionId);
-  const runtimes: Record<EntityKind, EntityRuntime<object>> = { organization: organizations };
-  const handlers = new Map<string, Handler>(Object.values(runtimes).flatMap((rt) => routesFor(rt)));
+  const defs = entityDefsFor(options.currencies ?? DEFAULT_CURRENCIES);
+  const organizations = runtimeFor(defs.organization, allocateOptionId);
+  const persons = runtimeFor(defs.person, allocateOptionId);
+  const products = runtimeFor(defs.product, allocateOptionId);
+  const deals = runtimeFor(defs.deal, allocateOptionId);
+  const dealLines = new DealLineStore();
+  const runtimes: Record<EntityKind, EntityRuntime<object>> = { organization: organizations, person: persons, product: products, deal: deals };
+  const handlers = new Map<string, Handler>([
+    ...Object.values(runtimes).flatMap((rt) => routesFor(rt)),
+    ['GET /deals/{id}/products', ({ params }) => listDealProducts(dealLines, deals, params)],
+    ['GET /deals/products', ({ params }) => listDealsProducts(dealLines, deals, params)],
+  ]);
 
   let stats = emptyStats();
   let fault: FaultHook | undefined;
@@ -242,6 +359,28 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     return runtimes[entity];
   }
 
+  /** creates a record as pre-existing data: checked like a create, searchable at once */
+  function seed<T extends object>(rt: EntityRuntime<T>, values: object): StoredRecord {
+    const { custom_fields: customRaw, ...attrs } = withoutUndefined(values);
+    const custom = rt.fields.checkCustomValues(typeof customRaw === 'object' && customRaw !== null ? (customRaw as Record<string, unknown>) : {});
+    rt.def.checkAttrs(attrs, true);
+    const nowMs = now();
+    const prepared = rt.def.prepareAttrs?.(attrs, undefined, nowMs) ?? attrs;
+    const record = rt.store.create({ ...rt.def.defaults(), ...prepared }, custom, nowMs);
+    for (const version of record.versions) version.atMs = Number.NEGATIVE_INFINITY;
+    return record;
+  }
+
+  function apiOf<T extends object>(rt: EntityRuntime<T>): T[] {
+    const codes = rt.fields.customCodes();
+    return rt.store.all().map((r) => rt.def.toApi(r, codes));
+  }
+
+  function productName(id: number): string | undefined {
+    const name = products.store.get(id)?.attrs['name'];
+    return typeof name === 'string' ? name : undefined;
+  }
+
   return {
     url: `http://127.0.0.1:${port}`,
     close: () =>
@@ -265,6 +404,32 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       return record.id;
     },
     organizations: () => organizations.store.all().map((r) => organizations.def.toApi(r, organizations.fields.customCodes())),
+    seedPerson: (person) => seed(persons, person).id,
+    persons: () => apiOf(persons),
+    seedProduct: (product) => seed(products, product).id,
+    products: () => apiOf(products),
+    seedDeal: (deal) => {
+      const { lines, ...values } = deal;
+      const enabled = (lines ?? []).filter((l) => l.is_enabled !== false);
+      const value = values.value ?? Math.round(enabled.reduce((total, l) => total + lineSum(l), 0) * 100) / 100;
+      const record = seed(deals, { ...values, value });
+      dealLines.add(record.id, lines ?? [], productName, now());
+      return record.id;
+    },
+    deals: () => apiOf(deals),
+    dealProducts: (dealId) => {
+      const currency = deals.store.get(dealId)?.attrs['currency'];
+      return dealLines.forDeals([dealId]).map((l) => dealLines.toApi(l, typeof currency === 'string' ? currency : 'EUR'));
+    },
+    updateDeal: (id, patch) => {
+      const record = deals.store.get(id);
+      if (record === undefined) throw new Error(`Deal ${id} not found`);
+      const { custom_fields: customRaw, ...attrs } = withoutUndefined(patch);
+      const custom = deals.fields.checkCustomValues(typeof customRaw === 'object' && customRaw !== null ? (customRaw as Record<string, unknown>) : {});
+      deals.def.checkAttrs(attrs, false);
+      const nowMs = now();
+      deals.store.update(record, deals.def.prepareAttrs?.(attrs, record.attrs, nowMs) ?? attrs, custom, nowMs);
+    },
     addCustomField: (entity, def) => runtime(entity).fields.addCustom(def).field_code,
     customFields: (entity) =>
       runtime(entity)

@@ -98,6 +98,7 @@ export function pathExists(path: string): boolean {
 const ajv = new Ajv({ strict: false, allErrors: false });
 ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/);
 ajv.addFormat('date', /^\d{4}-\d{2}-\d{2}$/);
+ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
 
 const validatorCache = new Map<object, ValidateFunction>();
 function validatorFor(schema: Record<string, unknown>): ValidateFunction {
@@ -161,7 +162,13 @@ export function validateParams(
       continue;
     }
     const validate = validatorFor(param.schema);
-    if (param.commaSeparated) {
+    const items = param.schema['items'];
+    if (!param.commaSeparated && schemaType(param.schema) === 'array' && isRecord(items)) {
+      // an array-typed query parameter (e.g. deal_ids) travels comma-separated: 1,2,3
+      const value = raw.split(',').map((item) => coerce(item.trim(), items));
+      if (!validate(value)) throw validationError(describe(param.name, validate.errors));
+      out[param.name] = value;
+    } else if (param.commaSeparated) {
       const items = raw.split(',').map((item) => coerce(item.trim(), param.schema));
       for (const item of items) {
         if (!validate(item)) throw validationError(describe(param.name, validate.errors));
@@ -185,6 +192,15 @@ function strictBodySchema(operation: ExtractOperation): Record<string, unknown> 
   if (schema === undefined) {
     schema = { ...body.schema };
     if (schema['additionalProperties'] === undefined && isRecord(schema['properties'])) schema['additionalProperties'] = false;
+    const parts = schema['allOf'];
+    if (schema['additionalProperties'] === undefined && schema['properties'] === undefined && Array.isArray(parts)) {
+      // allOf (e.g. products): the known properties are the union of the parts'
+      const known = parts.flatMap((part) => (isRecord(part) && isRecord(part['properties']) ? Object.keys(part['properties']) : []));
+      if (known.length > 0) {
+        schema['properties'] = Object.fromEntries(known.map((name) => [name, {}]));
+        schema['additionalProperties'] = false;
+      }
+    }
     strictBodySchemas.set(operation, schema);
   }
   return schema;

@@ -29,6 +29,28 @@ export class CustomerStore {
     this.byCode.set(code, { ...base, ...patch, 'cm_mstr.cm_mod_date': today, 'ad_mstr.ad_mod_date': today });
   }
 
+  get(code: string): QadCustomerRow | undefined {
+    const row = this.byCode.get(code);
+    return row === undefined ? undefined : { ...row };
+  }
+
+  /**
+   * Applies a business-document update to an existing customer. Only when a value really changes does the
+   * matching table's mod date (cm_mstr for cm_ fields, ad_mstr for ad_ fields) become today.
+   * Returns the stored row, or undefined when the customer does not exist.
+   */
+  update(code: string, patch: Partial<QadCustomerRow>): QadCustomerRow | undefined {
+    const current = this.byCode.get(code);
+    if (current === undefined) return undefined;
+    const next: QadCustomerRow = { ...current, ...patch, 'cm_mstr.cm_addr': code };
+    const changed = (Object.keys(patch) as Array<keyof QadCustomerRow>).filter((k) => current[k] !== next[k]);
+    const today = this.today();
+    if (changed.some((k) => k.startsWith('cm_mstr.'))) next['cm_mstr.cm_mod_date'] = today;
+    if (changed.some((k) => k.startsWith('ad_mstr.'))) next['ad_mstr.ad_mod_date'] = today;
+    this.byCode.set(code, next);
+    return { ...next };
+  }
+
   remove(code: string): boolean {
     return this.byCode.delete(code);
   }

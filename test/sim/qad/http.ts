@@ -94,3 +94,45 @@ export function readBody(req: IncomingMessage): Promise<string> {
     req.on('error', reject);
   });
 }
+
+/**
+ * Matches a path against a route template whose `{name}` segments match one non-empty segment;
+ * returns the decoded parameters, or undefined. A template without `{` matches only itself.
+ */
+export function matchPath(template: string, path: string): Record<string, string> | undefined {
+  if (!template.includes('{')) return template === path ? {} : undefined;
+  const t = template.split('/');
+  const p = path.split('/');
+  if (t.length !== p.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < t.length; i++) {
+    const seg = t[i] ?? '';
+    const actual = p[i] ?? '';
+    const m = /^\{(\w+)\}$/.exec(seg);
+    if (m?.[1] !== undefined) {
+      if (actual === '') return undefined;
+      try {
+        params[m[1]] = decodeURIComponent(actual);
+      } catch {
+        return undefined;
+      }
+    } else if (seg !== actual) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+/** Parses a JSON request body that must be an object (400 in the submitResult shape otherwise). */
+export function parseJsonObject(body: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw validationError([{ fieldName: 'body', message: 'Request body is not valid JSON', fieldValue: body.slice(0, 100), code: 'INVALID_JSON' }]);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw validationError([{ fieldName: 'body', message: 'Request body must be a JSON object', fieldValue: body.slice(0, 100), code: 'INVALID_JSON' }]);
+  }
+  return parsed as Record<string, unknown>;
+}

@@ -2,8 +2,9 @@
  * A stateful QAD Adaptive ERP simulator for tests: one node:http server on 127.0.0.1 (random port)
  * serving several tenants, each at its own base path (e.g. `/acme/clouderp`, `/globex/qad-central`).
  *
- * Implemented: `POST {base}/oauth/token`, `GET {base}/api/swagger.json`, and
- * `GET {base}/api/qracore/browses?browseId=urn:browse:mfg:customers`.
+ * Implemented: `POST {base}/oauth/token`, `GET {base}/api/swagger.json`,
+ * `GET {base}/api/qracore/browses?browseId=` customers, customer-contacts, items and price-lists,
+ * `POST/GET {base}/api/erp/salesOrderHeaders` and `PUT {base}/api/erp/customerV2s/{code}`.
  * Extension points: TenantState.addBrowse / addRoute (see tenant.ts).
  */
 import { randomBytes } from 'node:crypto';
@@ -19,7 +20,12 @@ export type {
   FaultHook,
   FaultRequest,
   HttpVerb,
+  QadContactRow,
   QadCustomerRow,
+  QadItemRow,
+  QadPriceRow,
+  QadSalesOrder,
+  QadSalesOrderLine,
   QadSim,
   QadSimOptions,
   QadSimStats,
@@ -27,9 +33,12 @@ export type {
   QadSimTenantSpec,
   SwaggerPaths,
 } from './types.ts';
-export { QAD_CUSTOMER_COLUMNS } from './types.ts';
-export { DEFAULT_SWAGGER_PATHS } from './swagger.ts';
+export { QAD_CONTACT_COLUMNS, QAD_CUSTOMER_COLUMNS, QAD_ITEM_COLUMNS, QAD_PRICE_COLUMNS } from './types.ts';
+export { DEFAULT_SWAGGER_PATHS, QAD_ENTITY_SWAGGER_PATHS } from './swagger.ts';
 export { CUSTOMER_BROWSE_ID } from './customers.ts';
+export { CONTACT_BROWSE_ID } from './contacts.ts';
+export { ITEM_BROWSE_ID, PRICE_LIST_BROWSE_ID } from './items.ts';
+export { CUSTOMER_DOCUMENT_PATH, QAD_SALES_ORDER_COLUMNS, SALES_ORDERS_PATH } from './orders.ts';
 export { FILTER_OPS, type BrowseDefinition, type FilterOp } from './browse.ts';
 export type { Access, Route, RouteContext } from './tenant.ts';
 

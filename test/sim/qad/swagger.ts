@@ -8,11 +8,21 @@ export const DEFAULT_SWAGGER_PATHS: SwaggerPaths = {
   '/api/erp/items': ['get'],
 };
 
+/**
+ * Every path the simulator serves: DEFAULT_SWAGGER_PATHS plus the customer business-document PUT
+ * (`/api/erp/customerV2s/{code}`). DEFAULT_SWAGGER_PATHS stays as it was (tenants and tests rely on it);
+ * pass this as a tenant's `swaggerPaths` to have its Swagger list the PUT path too.
+ */
+export const QAD_ENTITY_SWAGGER_PATHS: SwaggerPaths = {
+  ...DEFAULT_SWAGGER_PATHS,
+  '/api/erp/customerV2s/{code}': ['put'],
+};
+
 interface Parameter {
   name: string;
-  in: 'query' | 'header';
+  in: 'query' | 'header' | 'path';
   required: boolean;
-  schema: { type: string };
+  schema: { type: string; enum?: string[] };
   description?: string;
 }
 
@@ -31,17 +41,34 @@ const BROWSE_PARAMS: Parameter[] = [
   { name: 'filter', in: 'query', required: false, schema: { type: 'string' }, description: '<table.field>,<op>,<value>,literal' },
 ];
 
+const FILTER_PARAM: Parameter = { name: 'filter', in: 'query', required: false, schema: { type: 'string' }, description: '<table.field>,<op>,<value>,literal' };
+
 function operationId(verb: HttpVerb, path: string): string {
-  const name = path.split('/').filter(Boolean).pop() ?? 'root';
+  const segs = path.split('/').filter(Boolean);
+  const last = segs[segs.length - 1] ?? 'root';
+  const name = /^\{.*\}$/.test(last) ? `${segs[segs.length - 2] ?? 'root'}By${last.slice(1, -1).replace(/^./, (c) => c.toUpperCase())}` : last;
   return `${verb}${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 }
 
-export function swaggerDocument(baseUrl: string, paths: SwaggerPaths): Record<string, unknown> {
+function pathParams(path: string): Parameter[] {
+  return [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1] ?? '', in: 'path', required: true, schema: { type: 'string' } }));
+}
+
+/** `browseIds`, when given, become the enum of the browses' browseId parameter. */
+export function swaggerDocument(baseUrl: string, paths: SwaggerPaths, browseIds?: readonly string[]): Record<string, unknown> {
   const outPaths: Record<string, Record<string, unknown>> = {};
+  const browseParams = BROWSE_PARAMS.map((p) =>
+    p.name === 'browseId' && browseIds !== undefined ? { ...p, schema: { ...p.schema, enum: [...browseIds].sort() } } : p,
+  );
   for (const [path, verbs] of Object.entries(paths)) {
     const ops: Record<string, unknown> = {};
     for (const verb of verbs) {
-      const params = path === '/api/qracore/browses' ? [WORKSPACE_HEADER, ...BROWSE_PARAMS] : [WORKSPACE_HEADER];
+      const params =
+        path === '/api/qracore/browses'
+          ? [WORKSPACE_HEADER, ...browseParams]
+          : path === '/api/erp/salesOrderHeaders' && verb === 'get'
+            ? [WORKSPACE_HEADER, FILTER_PARAM, ...BROWSE_PARAMS.filter((p) => p.name === 'page' || p.name === 'pageSize')]
+            : [WORKSPACE_HEADER, ...pathParams(path)];
       ops[verb] = {
         operationId: operationId(verb, path),
         parameters: params,
@@ -53,6 +80,7 @@ export function swaggerDocument(baseUrl: string, paths: SwaggerPaths): Record<st
           '400': { description: 'Validation error' },
           '401': { description: 'Unauthorized' },
           '403': { description: 'Access is denied' },
+          ...(verb === 'post' || verb === 'put' ? { '422': { description: 'Business validation error (submitResult)' } } : {}),
         },
       };
     }

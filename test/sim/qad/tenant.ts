@@ -5,8 +5,11 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseBrowseQuery, runBrowse, type BrowseDefinition } from './browse.ts';
+import { ContactStore } from './contacts.ts';
 import { CustomerStore } from './customers.ts';
-import { headerValue, qadError, validationError, oauthError, type RouteResult } from './http.ts';
+import { headerValue, matchPath, qadError, validationError, oauthError, type RouteResult } from './http.ts';
+import { ItemStore, PriceStore } from './items.ts';
+import { registerDocumentRoutes, SalesOrderStore } from './orders.ts';
 import { SessionStore } from './sessions.ts';
 import { DEFAULT_SWAGGER_PATHS, swaggerDocument } from './swagger.ts';
 import type { QadSimTenant, QadSimTenantSpec, SwaggerPaths } from './types.ts';
@@ -25,7 +28,7 @@ export interface RouteContext {
 
 export interface Route {
   method: string; // upper case
-  path: string; // relative to the tenant base, exact match
+  path: string; // relative to the tenant base, exact match; `{name}` segments match any one segment
   access: Access;
   handle(ctx: RouteContext): RouteResult | Promise<RouteResult>;
 }
@@ -44,6 +47,10 @@ export class TenantState {
   readonly baseUrl: string;
   readonly sessions: SessionStore;
   readonly customers: CustomerStore;
+  readonly contacts: ContactStore;
+  readonly items: ItemStore;
+  readonly prices: PriceStore;
+  readonly orders = new SalesOrderStore();
   readonly browses = new Map<string, BrowseDefinition>();
   private readonly routes = new Map<string, Route>(); // key "METHOD path"
   swaggerPaths: SwaggerPaths;
@@ -66,8 +73,15 @@ export class TenantState {
     });
     const domain = spec.workspaceId.split('_')[0] ?? spec.workspaceId;
     this.customers = new CustomerStore(domain, runtime.today, spec.customers ?? []);
+    this.contacts = new ContactStore(runtime.today, spec.contacts ?? []);
+    this.items = new ItemStore(runtime.today, spec.items ?? []);
+    this.prices = new PriceStore(runtime.today, spec.prices ?? []);
     registerCoreRoutes(this);
+    registerDocumentRoutes(this);
     this.addBrowse(this.customers.browse());
+    this.addBrowse(this.contacts.browse());
+    this.addBrowse(this.items.browse());
+    this.addBrowse(this.prices.browse());
   }
 
   addRoute(route: Route): void {
@@ -80,10 +94,18 @@ export class TenantState {
 
   /** The route for a method and path, 'method' when only the method is wrong, or undefined. */
   findRoute(method: string, path: string): Route | 'method' | undefined {
-    const route = this.routes.get(`${method.toUpperCase()} ${path}`);
+    const verb = method.toUpperCase();
+    const route = this.routes.get(`${verb} ${path}`);
     if (route !== undefined) return route;
-    for (const r of this.routes.values()) if (r.path === path) return 'method';
-    return undefined;
+    let other = false;
+    for (const r of this.routes.values()) {
+      if (r.path === path) other = true;
+      else if (r.path.includes('{') && matchPath(r.path, path) !== undefined) {
+        if (r.method.toUpperCase() === verb) return r;
+        other = true;
+      }
+    }
+    return other ? 'method' : undefined;
   }
 
   /** Throws the 401/403 QAD answers when the request lacks the access the route needs. */
@@ -118,6 +140,14 @@ export class TenantState {
       setSwaggerPaths: (paths) => {
         this.swaggerPaths = cloneSwaggerPaths(paths);
       },
+      upsertContact: (row) => this.contacts.upsert(row),
+      removeContact: (id) => this.contacts.remove(id),
+      contacts: () => this.contacts.list(),
+      upsertItem: (row) => this.items.upsert(row),
+      items: () => this.items.list(),
+      setPrice: (list, part, currency, price) => this.prices.set(list, part, currency, price),
+      prices: () => this.prices.list(),
+      salesOrders: () => this.orders.list(),
     };
   }
 }
@@ -152,7 +182,7 @@ function registerCoreRoutes(t: TenantState): void {
     method: 'GET',
     path: '/api/swagger.json',
     access: 'token',
-    handle: (ctx) => ({ status: 200, body: swaggerDocument(ctx.tenant.baseUrl, ctx.tenant.swaggerPaths) }),
+    handle: (ctx) => ({ status: 200, body: swaggerDocument(ctx.tenant.baseUrl, ctx.tenant.swaggerPaths, [...ctx.tenant.browses.keys()]) }),
   });
 
   t.addRoute({

@@ -23,6 +23,8 @@ export interface QadCustomerRow {
   'ad_mstr.ad_phone': string;
   'ad_mstr.ad_email': string;
   'ad_mstr.ad_mod_date': string; // YYYY-MM-DD
+  /** User field 1: set by `PUT /api/erp/customerV2s/{code}` (e.g. the Pipedrive organization id); absent until set. */
+  'cm_mstr.cm_user1'?: string;
 }
 
 /** Every column of the customer browse, in QAD order. */
@@ -47,6 +49,99 @@ export const QAD_CUSTOMER_COLUMNS = [
   'ad_mstr.ad_mod_date',
 ] as const satisfies ReadonlyArray<keyof QadCustomerRow>;
 
+/** One row of the contact browse (`urn:browse:mfg:customer-contacts`). */
+export interface QadContactRow {
+  'ct_mstr.ct_id': string; // stable contact id
+  'ct_mstr.ct_cust': string; // customer code (cm_addr); changes when the contact moves
+  'ct_mstr.ct_name': string;
+  'ct_mstr.ct_email': string; // '' when none
+  'ct_mstr.ct_phone': string; // '' when none
+  'ct_mstr.ct_title': string; // function / job title
+  'ct_mstr.ct_primary': boolean;
+  'ct_mstr.ct_active': boolean;
+  'ct_mstr.ct_mod_date': string; // YYYY-MM-DD
+}
+
+export const QAD_CONTACT_COLUMNS = [
+  'ct_mstr.ct_id',
+  'ct_mstr.ct_cust',
+  'ct_mstr.ct_name',
+  'ct_mstr.ct_email',
+  'ct_mstr.ct_phone',
+  'ct_mstr.ct_title',
+  'ct_mstr.ct_primary',
+  'ct_mstr.ct_active',
+  'ct_mstr.ct_mod_date',
+] as const satisfies ReadonlyArray<keyof QadContactRow>;
+
+/** One row of the item browse (`urn:browse:mfg:items`). */
+export interface QadItemRow {
+  'pt_mstr.pt_part': string;
+  'pt_mstr.pt_desc1': string;
+  'pt_mstr.pt_desc2': string;
+  'pt_mstr.pt_um': string; // unit of measure, e.g. EA
+  'pt_mstr.pt_prod_line': string;
+  'pt_mstr.pt_status': string;
+  'pt_mstr.pt_price': number; // base list price
+  'pt_mstr.pt_mod_date': string; // YYYY-MM-DD
+}
+
+export const QAD_ITEM_COLUMNS = [
+  'pt_mstr.pt_part',
+  'pt_mstr.pt_desc1',
+  'pt_mstr.pt_desc2',
+  'pt_mstr.pt_um',
+  'pt_mstr.pt_prod_line',
+  'pt_mstr.pt_status',
+  'pt_mstr.pt_price',
+  'pt_mstr.pt_mod_date',
+] as const satisfies ReadonlyArray<keyof QadItemRow>;
+
+/** One row of the price-list browse (`urn:browse:mfg:price-lists`): one price per list, item and currency. */
+export interface QadPriceRow {
+  'pi_mstr.pi_list': string;
+  'pi_mstr.pi_part_code': string;
+  'pi_mstr.pi_curr': string;
+  'pi_mstr.pi_list_price': number;
+  'pi_mstr.pi_mod_date': string; // YYYY-MM-DD
+}
+
+export const QAD_PRICE_COLUMNS = [
+  'pi_mstr.pi_list',
+  'pi_mstr.pi_part_code',
+  'pi_mstr.pi_curr',
+  'pi_mstr.pi_list_price',
+  'pi_mstr.pi_mod_date',
+] as const satisfies ReadonlyArray<keyof QadPriceRow>;
+
+/** A sales order line (`sod_det`) as stored and returned by the simulator. */
+export interface QadSalesOrderLine {
+  sod_line: number;
+  sod_part: string;
+  sod_qty_ord: number;
+  sod_price: number;
+  sod_list_pr: number; // the item's pt_price at order time
+  sod_disc_pct: number;
+  sod_um: string;
+  sod_site: string;
+  sod_due_date: string;
+}
+
+/** A sales order (`so_mstr` with its lines) as stored and returned by `salesOrderHeaders`. */
+export interface QadSalesOrder {
+  so_nbr: string; // generated
+  so_cust: string;
+  so_bill: string;
+  so_ship: string;
+  so_ord_date: string;
+  so_due_date: string;
+  so_po: string;
+  so_curr: string;
+  so_site: string;
+  so_domain: string;
+  lines: QadSalesOrderLine[];
+}
+
 export type HttpVerb = 'get' | 'put' | 'post' | 'patch' | 'delete';
 
 /** The entity paths an instance's Swagger document lists, with their verbs. */
@@ -61,6 +156,11 @@ export interface QadSimTenantSpec {
   customers?: QadCustomerRow[];
   /** Paths listed by GET {base}/api/swagger.json; default DEFAULT_SWAGGER_PATHS. */
   swaggerPaths?: SwaggerPaths;
+  contacts?: QadContactRow[];
+  items?: QadItemRow[];
+  prices?: QadPriceRow[];
+  /** Currencies every customer may order in, on top of its own cm_curr (default none). */
+  orderCurrencies?: readonly string[];
 }
 
 export interface QadSimOptions {
@@ -101,6 +201,22 @@ export interface QadSimTenant {
   putRawCustomerRow(row: Record<string, unknown>): void;
   /** Replaces the paths the Swagger document lists. */
   setSwaggerPaths(paths: SwaggerPaths): void;
+  /** Creates or merges a contact by ct_id; sets its mod date to today (a move = a new ct_cust). */
+  upsertContact(row: Partial<QadContactRow> & { 'ct_mstr.ct_id': string }): void;
+  /** Removes a contact; true when it existed. */
+  removeContact(id: string): boolean;
+  /** Copies of the contacts, sorted by ct_id. */
+  contacts(): QadContactRow[];
+  /** Creates or merges an item by pt_part; sets its mod date to today. */
+  upsertItem(row: Partial<QadItemRow> & { 'pt_mstr.pt_part': string }): void;
+  /** Copies of the items, sorted by part. */
+  items(): QadItemRow[];
+  /** Sets the price of (list, part, currency); the row's mod date becomes today when it is new or the price changes. */
+  setPrice(list: string, part: string, currency: string, price: number): void;
+  /** Copies of the price rows, sorted by list, part, currency. */
+  prices(): QadPriceRow[];
+  /** Copies of the sales orders created so far, sorted by so_nbr. */
+  salesOrders(): QadSalesOrder[];
 }
 
 export interface QadSimStats {
