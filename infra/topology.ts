@@ -14,8 +14,9 @@ import { Duration } from 'aws-cdk-lib';
 export type CredentialSystem = 'qad' | 'pipedrive';
 
 /** Work queue names; env vars are `<NAME>_QUEUE_URL` / `<NAME>_DLQ_URL`. Add 'products' etc. here. */
-export type WorkQueueName = 'records';
-export const WORK_QUEUES: readonly WorkQueueName[] = ['records'];
+export type WorkQueueName = 'records' | 'products';
+/** records: organizations and persons; products: items, on their own so an item backlog never holds up customers. */
+export const WORK_QUEUES: readonly WorkQueueName[] = ['records', 'products'];
 
 export interface FunctionSpec {
   /** Construct id, PascalCase, unique. */
@@ -42,31 +43,34 @@ export interface WriterSpec extends FunctionSpec {
   readonly batchSize: number;
 }
 
-export const POLLERS: readonly PollerSpec[] = [
-  {
-    id: 'PollCustomers',
-    entity: 'customers',
-    entry: 'poll-customers.ts',
-    description: 'Polls QAD customers changed since the watermark and queues them for Pipedrive',
-    timeout: Duration.minutes(5),
-    memorySize: 512,
-    // QAD to read; Pipedrive for the first sync's one listing of organizations and the key field.
-    decrypts: ['qad', 'pipedrive'],
-    sendsTo: 'records',
-  },
-];
+const poller = (entity: string, label: string, sendsTo: WorkQueueName): PollerSpec => ({
+  id: `Poll${label}`,
+  entity,
+  entry: `poll-${entity}.ts`,
+  description: `Polls QAD ${entity} changed since the watermark and queues them for Pipedrive`,
+  timeout: Duration.minutes(5),
+  memorySize: 512,
+  // QAD to read; Pipedrive for the first sync's one listing and the key field.
+  decrypts: ['qad', 'pipedrive'],
+  sendsTo,
+});
+
+export const POLLERS: readonly PollerSpec[] = [poller('customers', 'Customers', 'records'), poller('contacts', 'Contacts', 'records'), poller('items', 'Items', 'products')];
+
+const writer = (id: string, entry: string, description: string, consumes: WorkQueueName): WriterSpec => ({
+  id,
+  entry,
+  description,
+  timeout: Duration.seconds(60),
+  memorySize: 512,
+  decrypts: ['pipedrive'],
+  consumes,
+  batchSize: 10,
+});
 
 export const WRITERS: readonly WriterSpec[] = [
-  {
-    id: 'WritePipedrive',
-    entry: 'write-pipedrive.ts',
-    description: 'Consumes queued records and upserts them into Pipedrive',
-    timeout: Duration.seconds(60),
-    memorySize: 512,
-    decrypts: ['pipedrive'],
-    consumes: 'records',
-    batchSize: 10,
-  },
+  writer('WritePipedrive', 'write-pipedrive.ts', 'Consumes queued customers and contacts and upserts them into Pipedrive', 'records'),
+  writer('WriteProducts', 'write-products.ts', 'Consumes queued items and upserts them into Pipedrive as products', 'products'),
 ];
 
 /** SQS guidance: visibility timeout at least six times the consuming function's timeout. */

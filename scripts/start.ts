@@ -1,7 +1,7 @@
 /**
  * npm start: the whole connector on this machine, no AWS account needed.
- * Options: --customers N --seed S --preexisting F --rounds R --change-rate F --plan P
- *          --concurrency C --report FILE --verbose
+ * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --seed S
+ *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -9,6 +9,9 @@ import { z } from 'zod';
 
 const argsSchema = z.object({
   customers: z.coerce.number().int().min(1).max(100_000),
+  'contacts-per-customer': z.coerce.number().int().min(0).max(20),
+  items: z.coerce.number().int().min(0).max(99_999),
+  currencies: z.string().transform((s) => s.split(',').map((c) => c.trim().toUpperCase())).pipe(z.array(z.string().regex(/^[A-Z]{3}$/u, 'must be ISO currency codes like EUR,USD')).min(1)),
   seed: z.coerce.number().int(),
   preexisting: z.coerce.number().min(0).max(1),
   rounds: z.coerce.number().int().min(1).max(50),
@@ -23,6 +26,9 @@ function readArgs() {
   const { values } = parseArgs({
     options: {
       customers: { type: 'string', default: '300' },
+      'contacts-per-customer': { type: 'string', default: '2' },
+      items: { type: 'string', default: '200' },
+      currencies: { type: 'string', default: 'EUR,USD' },
       seed: { type: 'string', default: '42' },
       preexisting: { type: 'string', default: '0.2' },
       rounds: { type: 'string', default: '2' },
@@ -54,8 +60,17 @@ const progress = (line: string) => {
   if (process.stdout.isTTY) process.stdout.write(`\r${line}\x1b[K`);
 };
 
-say(`Starting the local connector: ${args.customers} QAD customers, ${Math.round(args.preexisting * 100)}% already in Pipedrive by hand, plan ${args.plan}.`);
-const pipeline = await LocalPipeline.start({ customers: args.customers, seed: args.seed, preexisting: args.preexisting, plan: args.plan, writerConcurrency: args.concurrency });
+say(`Starting the local connector: ${args.customers} QAD customers with ${args['contacts-per-customer']} contacts each, ${args.items} items priced in ${args.currencies.join(', ')}; ${Math.round(args.preexisting * 100)}% already in Pipedrive by hand; plan ${args.plan}.`);
+const pipeline = await LocalPipeline.start({
+  customers: args.customers,
+  contactsPerCustomer: args['contacts-per-customer'],
+  items: args.items,
+  currencies: args.currencies,
+  seed: args.seed,
+  preexisting: args.preexisting,
+  plan: args.plan,
+  writerConcurrency: args.concurrency,
+});
 say(`  QAD simulator       ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}`);
 say(`  Pipedrive simulator ${pipeline.pipedrive.url}`);
 say(`  DynamoDB (dynalite) ${pipeline.aws.env.AWS_ENDPOINT_URL_DYNAMODB}   SQS (local-aws-sqs) ${pipeline.aws.env.AWS_ENDPOINT_URL_SQS}`);
@@ -69,18 +84,23 @@ try {
     const round = await pipeline.runRound({ onProgress: (done) => progress(`  written ${done} records...`) });
     progress('');
     rounds.push(round);
-    const o = round.entities.organizations;
-    say(`  organizations: ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.deferred} deferred, ${o.failed} failed`);
+    for (const [name, o] of Object.entries(round.entities)) {
+      say(`  ${name.padEnd(13)} ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.deferred} deferred, ${o.failed} failed`);
+    }
     say(`  Pipedrive: ${round.pipedrive.calls} calls, ${round.pipedrive.tokens} tokens, ${round.pipedrive.status429} x 429   QAD: ${round.qad.calls} calls`);
     say(`  dead letters: ${round.deadLetters}   queue drained: ${round.drained ? 'yes' : 'NO'}   ${(round.elapsedMs / 1000).toFixed(1)} s`);
   }
   const state = pipeline.state();
-  say(`\nIn Pipedrive now: ${state.pipedrive.organizations} organizations for ${state.qad.customers} QAD customers; duplicates ${state.duplicates.organizations}; customers without an organization ${state.missing.organizations}.`);
+  say(`\nIn Pipedrive now:`);
+  say(`  organizations ${state.pipedrive.organizations} for ${state.qad.customers} QAD customers; duplicates ${state.duplicates.organizations}, missing ${state.missing.organizations}`);
+  say(`  persons       ${state.pipedrive.persons} for ${state.qad.qualifyingContacts} qualifying contacts; duplicates ${state.duplicates.persons}, missing ${state.missing.persons}, in the wrong organization ${state.mismatched.persons}`);
+  say(`  products      ${state.pipedrive.products} for ${state.qad.items} items; duplicates ${state.duplicates.products}, missing ${state.missing.products}, prices differing from QAD ${state.mismatched.products}`);
   if (args.report) {
     writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state }, null, 2)}\n`);
     say(`Report written to ${args.report}`);
   }
-  process.exitCode = state.duplicates.organizations === 0 && state.missing.organizations === 0 ? 0 : 1;
+  const problems = [...Object.values(state.duplicates), ...Object.values(state.missing), ...Object.values(state.mismatched)].reduce((a, b) => a + b, 0);
+  process.exitCode = problems === 0 ? 0 : 1;
 } finally {
   await pipeline.close();
 }

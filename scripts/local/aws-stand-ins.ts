@@ -16,14 +16,25 @@ export interface LocalAwsEnv {
   AUDIT_TABLE: string;
   RECORDS_QUEUE_URL: string;
   RECORDS_DLQ_URL: string;
+  PRODUCTS_QUEUE_URL: string;
+  PRODUCTS_DLQ_URL: string;
   CREDENTIALS_CIPHER: string;
   CONNECTOR_ALLOW_LOOPBACK_HTTP: string;
+}
+
+export interface LocalQueue {
+  url: string;
+  arn: string;
+  dlqUrl: string;
+  dlqArn: string;
 }
 
 export interface LocalAws {
   env: LocalAwsEnv;
   dynamo: DynamoDBClient;
   sqs: SQSClient;
+  queues: { records: LocalQueue; products: LocalQueue };
+  /** The records queue, kept as the default for callers that handle one queue. */
   queueUrl: string;
   dlqUrl: string;
   dlqArn: string;
@@ -86,19 +97,23 @@ export async function startLocalAws(options: { maxReceiveCount?: number; visibil
   const sqs = new SQSClient({ endpoint: sqsEndpoint, region: REGION, credentials: CREDENTIALS });
   for (const input of tableInputs(prefix)) await dynamo.send(new CreateTableCommand(input));
 
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-records-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }));
-  const dlqUrl = dlq.QueueUrl!;
-  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
-  const queue = await sqs.send(
-    new CreateQueueCommand({
-      QueueName: `${prefix}-records`,
-      Attributes: {
-        VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
-        MessageRetentionPeriod: String(4 * 86_400),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 10 }),
-      },
-    }),
-  );
+  const createQueue = async (name: string): Promise<LocalQueue> => {
+    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-${name}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }));
+    const arnOf = async (url: string) => (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const dlqArn = await arnOf(dlq.QueueUrl!);
+    const queue = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `${prefix}-${name}`,
+        Attributes: {
+          VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 30),
+          MessageRetentionPeriod: String(4 * 86_400),
+          RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 10 }),
+        },
+      }),
+    );
+    return { url: queue.QueueUrl!, arn: await arnOf(queue.QueueUrl!), dlqUrl: dlq.QueueUrl!, dlqArn };
+  };
+  const queues = { records: await createQueue('records'), products: await createQueue('products') };
 
   const env: LocalAwsEnv = {
     AWS_REGION: REGION,
@@ -109,8 +124,10 @@ export async function startLocalAws(options: { maxReceiveCount?: number; visibil
     CONNECTIONS_TABLE: `${prefix}-connections`,
     SYNC_STATE_TABLE: `${prefix}-sync-state`,
     AUDIT_TABLE: `${prefix}-audit`,
-    RECORDS_QUEUE_URL: queue.QueueUrl!,
-    RECORDS_DLQ_URL: dlqUrl,
+    RECORDS_QUEUE_URL: queues.records.url,
+    RECORDS_DLQ_URL: queues.records.dlqUrl,
+    PRODUCTS_QUEUE_URL: queues.products.url,
+    PRODUCTS_DLQ_URL: queues.products.dlqUrl,
     CREDENTIALS_CIPHER: 'local',
     CONNECTOR_ALLOW_LOOPBACK_HTTP: 'true',
   };
@@ -119,9 +136,10 @@ export async function startLocalAws(options: { maxReceiveCount?: number; visibil
     env,
     dynamo,
     sqs,
-    queueUrl: queue.QueueUrl!,
-    dlqUrl,
-    dlqArn,
+    queues,
+    queueUrl: queues.records.url,
+    dlqUrl: queues.records.dlqUrl,
+    dlqArn: queues.records.dlqArn,
     async close() {
       dynamo.destroy();
       sqs.destroy();

@@ -1,35 +1,42 @@
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import type { TenantConfigInput } from '../../shared/config/tenant.ts';
-import { registerTenant } from '../../shared/flows/register-tenant.ts';
+import { contactExclusion, parseContactRow } from '../../shared/domain/contact.ts';
 import { normaliseName } from '../../shared/domain/text.ts';
+import { registerTenant } from '../../shared/flows/register-tenant.ts';
+import type { EntityName } from '../../shared/ports/index.ts';
 import { useLocalCipher } from '../../shared/runtime/dependencies.ts';
-import { generateCustomers, mutateCustomers, preexistingOrganizationNames } from '../../test/sim/dataset.ts';
+import { generateContacts, generateCustomers, generateItems, generatePrices, mutateCustomers, preexistingOrganizationNames } from '../../test/sim/dataset.ts';
 import { startPipedriveSim, type PipedrivePlan, type PipedriveSim, type PipedriveSimStats } from '../../test/sim/pipedrive/index.ts';
 import { startQadSim, type QadSim } from '../../test/sim/qad/index.ts';
-import { startLocalAws, type LocalAws } from './aws-stand-ins.ts';
+import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
 import { drainQueue, queueDepth } from './sqs-event-source.ts';
 
 export interface PipelineOptions {
   customers: number;
+  contactsPerCustomer: number;
+  items: number;
+  currencies: string[];
   seed: number;
   preexisting: number;
   plan: PipedrivePlan;
   writerConcurrency: number;
-  /** Fault and timing knobs for tests. */
+  /** Currencies the Pipedrive company has; default: the ones items are priced in. */
+  pipedriveCurrencies?: string[];
   searchLagMs?: number;
   claimLeaseSeconds?: number;
   maxReceiveCount?: number;
 }
 
 export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' | 'failed', number>;
+type ReportEntity = 'organizations' | 'persons' | 'products';
+const REPORT_NAME: Record<EntityName, ReportEntity> = { organization: 'organizations', person: 'persons', product: 'products' };
 
 export interface RoundReport {
   round: number;
-  entities: { organizations: Outcomes };
+  entities: Record<ReportEntity, Outcomes>;
   pipedrive: { calls: number; tokens: number; status429: number; byEndpoint: PipedriveSimStats['byEndpoint'] };
   qad: { calls: number };
   deadLetters: number;
@@ -38,25 +45,26 @@ export interface RoundReport {
 }
 
 export interface StateReport {
-  pipedrive: { organizations: number };
-  qad: { customers: number };
-  duplicates: { organizations: number };
-  missing: { organizations: number };
+  pipedrive: Record<ReportEntity, number>;
+  qad: { customers: number; qualifyingContacts: number; items: number };
+  duplicates: Record<ReportEntity, number>;
+  missing: Record<ReportEntity, number>;
+  /** Persons in another organization than their customer's; products whose prices differ from QAD's. */
+  mismatched: { persons: number; products: number };
 }
 
 export const TENANT_ID = 'demo';
 const API_TOKEN = 'local-demo-api-token-0123456789';
 const QAD_PASSWORD = 'local-demo-qad-password';
-const KEY_FIELD_NAME = 'QAD Customer Code';
+const KEY_FIELDS = { organization: 'QAD Customer Code', person: 'QAD Contact ID' } as const;
 
-/** Handlers are imported after the environment is set: they read it when first invoked, as in Lambda. */
-type PollHandler = (event: unknown) => Promise<unknown>;
+type PollHandler = (event: unknown) => Promise<{ summaries: Array<{ unchanged: number; outcome: string; error?: string }> }>;
 type WriteHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /**
  * The whole connector on this machine: both simulators seeded with a synthetic dataset, AWS
  * stood in by dynalite and local-aws-sqs, a tenant registered through the operator's code path,
- * and the Lambda handlers driven as the scheduler and the SQS event source would drive them.
+ * and the Lambda handlers driven as the scheduler and the SQS event sources would drive them.
  */
 export class LocalPipeline {
   private round = 0;
@@ -66,35 +74,50 @@ export class LocalPipeline {
     readonly qad: QadSim,
     readonly aws: LocalAws,
     readonly qadBasePath: string,
-    private readonly poll: PollHandler,
-    private readonly write: WriteHandler,
+    private readonly polls: Record<'customers' | 'contacts' | 'items', PollHandler>,
+    private readonly writers: Record<'records' | 'products', WriteHandler>,
   ) {}
 
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
     const today = new Date().toISOString().slice(0, 10);
-    const rows = generateCustomers({ count: options.customers, seed: options.seed, today });
+    const customers = generateCustomers({ count: options.customers, seed: options.seed, today });
+    const contacts = generateContacts(customers, options.contactsPerCustomer, options.seed);
+    const items = generateItems({ count: options.items, seed: options.seed, today });
+    const prices = generatePrices(items, options.currencies, options.seed);
     const qadBasePath = '/demo/clouderp';
-    const qad = await startQadSim({ tenants: [{ basePath: qadBasePath, clientId: 'connector', username: 'sync-user', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers: rows }] });
-    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, searchLagMs: options.searchLagMs ?? 0 });
-    for (const { name } of preexistingOrganizationNames(rows, options.preexisting, options.seed)) pipedrive.seedOrganization({ name });
+    const qad = await startQadSim({ tenants: [{ basePath: qadBasePath, clientId: 'connector', username: 'sync-user', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers, contacts, items, prices }] });
+    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, searchLagMs: options.searchLagMs ?? 0, currencies: options.pipedriveCurrencies ?? options.currencies });
+
+    // What people already typed into Pipedrive by hand: organizations (some with other case or
+    // spacing), a person with the same email inside each, and products with the item's code.
+    for (const { code, name } of preexistingOrganizationNames(customers, options.preexisting, options.seed)) {
+      const orgId = pipedrive.seedOrganization({ name });
+      const contact = contacts.find((c) => c['ct_mstr.ct_cust'] === code && c['ct_mstr.ct_email'] && c['ct_mstr.ct_active']);
+      if (contact) pipedrive.seedPerson({ name: contact['ct_mstr.ct_name'], org_id: orgId, emails: [{ value: contact['ct_mstr.ct_email'], primary: true }] });
+    }
+    for (const item of items.slice(0, Math.round(items.length * options.preexisting))) pipedrive.seedProduct({ name: item['pt_mstr.pt_desc1'], code: item['pt_mstr.pt_part'] });
 
     const aws = await startLocalAws({ maxReceiveCount: options.maxReceiveCount ?? 10, visibilityTimeoutSeconds: 30 });
     Object.assign(process.env, aws.env, { CLAIM_LEASE_SECONDS: String(options.claimLeaseSeconds ?? 90) });
     const cipher = new LocalCipher();
     useLocalCipher(cipher);
-
     const config: TenantConfigInput = {
       tenantId: TENANT_ID,
       displayName: 'Local demo',
       qad: { baseUrl: qad.tenant(qadBasePath).baseUrl, clientId: 'connector', username: 'sync-user', workspaceId: '10USA_10USACO' },
       pipedrive: { apiBaseUrl: pipedrive.url },
-      mapping: { organization: { keyFieldName: KEY_FIELD_NAME } },
+      mapping: { organization: { keyFieldName: KEY_FIELDS.organization }, person: { keyFieldName: KEY_FIELDS.person } },
     };
     await registerTenant({ tenants: new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE), cipher }, config, { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN });
 
-    const { handler: poll } = await import('../../functions/poll-customers.ts');
-    const { handler: write } = await import('../../functions/write-pipedrive.ts');
-    return new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, poll, write);
+    // The same modules Lambda loads; they read the environment on their first invocation.
+    const polls = {
+      customers: (await import('../../functions/poll-customers.ts')).handler,
+      contacts: (await import('../../functions/poll-contacts.ts')).handler,
+      items: (await import('../../functions/poll-items.ts')).handler,
+    };
+    const writers = { records: (await import('../../functions/write-pipedrive.ts')).handler, products: (await import('../../functions/write-products.ts')).handler };
+    return new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers);
   }
 
   /** Changes a fraction of QAD customers, as people working in QAD would between polls. */
@@ -105,45 +128,55 @@ export class LocalPipeline {
     return changes.length;
   }
 
-  /** One schedule tick: poll, then let the writers drain the queue. */
+  private async poll(name: 'customers' | 'contacts' | 'items'): Promise<number> {
+    const result = await this.polls[name]({ entity: name, force: true });
+    const failed = result.summaries.find((s) => s.outcome === 'failed');
+    if (failed) throw new Error(`${name} poll failed: ${failed.error ?? 'unknown'}`);
+    return result.summaries.reduce((sum, s) => sum + s.unchanged, 0);
+  }
+
+  private drain(queue: LocalQueue, handler: WriteHandler, deadlineMs: number, onProgress: (batch: { received: number; failed: number }) => void) {
+    return drainQueue({ sqs: this.aws.sqs, queueUrl: queue.url, queueArn: queue.arn, handler, concurrency: this.options.writerConcurrency, deadlineMs, onBatch: onProgress });
+  }
+
+  /**
+   * One tick of every schedule. Customers and items are polled first and written in parallel
+   * (two queues); contacts follow, so their organizations exist (a person that finds none waits).
+   */
   async runRound(opts: { deadlineMs?: number; onProgress?: (done: number) => void } = {}): Promise<RoundReport> {
     this.round++;
     this.pipedrive.resetStats();
     this.qad.resetStats();
     const from = new Date().toISOString();
     const started = Date.now();
-    const pollResult = (await this.poll({ entity: 'customers', force: true })) as { summaries: Array<{ unchanged: number; outcome: string; error?: string }> };
-    const failedPoll = pollResult.summaries.find((s) => s.outcome === 'failed');
-    if (failedPoll) throw new Error(`poll failed: ${failedPoll.error ?? 'unknown'}`);
+    const deadline = Date.now() + (opts.deadlineMs ?? 20 * 60_000);
     let done = 0;
-    const drained = await drainQueue({
-      sqs: this.aws.sqs,
-      queueUrl: this.aws.queueUrl,
-      queueArn: 'arn:aws:sqs:us-east-1:000000000000:connector-records',
-      handler: this.write,
-      concurrency: this.options.writerConcurrency,
-      deadlineMs: Date.now() + (opts.deadlineMs ?? 15 * 60_000),
-      onBatch: ({ received, failed }) => {
-        done += received - failed;
-        opts.onProgress?.(done);
-      },
-    });
+    const progress = ({ received, failed }: { received: number; failed: number }) => {
+      done += received - failed;
+      opts.onProgress?.(done);
+    };
+    const unchanged: Record<ReportEntity, number> = { organizations: await this.poll('customers'), persons: 0, products: await this.poll('items') };
+    const [records, products] = await Promise.all([this.drain(this.aws.queues.records, this.writers.records, deadline, progress), this.drain(this.aws.queues.products, this.writers.products, deadline, progress)]);
+    unchanged.persons = await this.poll('contacts');
+    const persons = await this.drain(this.aws.queues.records, this.writers.records, deadline, progress);
     await new Promise((r) => setTimeout(r, 5));
-    const to = new Date(Date.now() + 1).toISOString();
-    const outcomes: Outcomes = { created: 0, updated: 0, unchanged: 0, deferred: 0, failed: 0 };
-    outcomes.unchanged += pollResult.summaries.reduce((sum, s) => sum + s.unchanged, 0);
-    for (const entry of await this.auditLog().byTenant(TENANT_ID, from, to)) {
-      if (entry.entity !== 'organization' || entry.key.startsWith('_poll') || entry.key.startsWith('field:')) continue;
+
+    const empty = (): Outcomes => ({ created: 0, updated: 0, unchanged: 0, deferred: 0, failed: 0 });
+    const entities: Record<ReportEntity, Outcomes> = { organizations: empty(), persons: empty(), products: empty() };
+    for (const name of Object.keys(entities) as ReportEntity[]) entities[name].unchanged += unchanged[name];
+    for (const entry of await this.auditLog().byTenant(TENANT_ID, from, new Date(Date.now() + 1).toISOString())) {
+      if (entry.key.startsWith('_') || entry.key.startsWith('field:')) continue;
+      const outcomes = entities[REPORT_NAME[entry.entity]];
       if (entry.action in outcomes) outcomes[entry.action as keyof Outcomes]++;
     }
     const stats = this.pipedrive.stats();
     return {
       round: this.round,
-      entities: { organizations: outcomes },
+      entities,
       pipedrive: { calls: stats.calls, tokens: stats.tokens, status429: stats.status429, byEndpoint: stats.byEndpoint },
       qad: { calls: this.qad.stats().calls },
       deadLetters: await this.deadLetterCount(),
-      drained: drained.drained,
+      drained: records.drained && products.drained && persons.drained,
       elapsedMs: Date.now() - started,
     };
   }
@@ -153,33 +186,70 @@ export class LocalPipeline {
   }
 
   async deadLetterCount(): Promise<number> {
-    const depth = await queueDepth(this.aws.sqs, this.aws.dlqUrl);
-    return depth.visible + depth.inFlight;
-  }
-
-  async queueArn(): Promise<string> {
-    const res = await this.aws.sqs.send(new GetQueueAttributesCommand({ QueueUrl: this.aws.queueUrl, AttributeNames: ['QueueArn'] }));
-    return res.Attributes?.QueueArn ?? '';
-  }
-
-  /** What ended up in Pipedrive, read from the simulator: counts, duplicates and customers missing. */
-  state(): StateReport {
-    const keyField = this.pipedrive.customFields('organization').find((f) => f.field_name === KEY_FIELD_NAME)?.field_code;
-    const orgs = this.pipedrive.organizations();
-    const byCode = new Map<string, number>();
-    for (const org of orgs) {
-      const code = keyField ? org.custom_fields[keyField] : undefined;
-      if (typeof code === 'string') byCode.set(code, (byCode.get(code) ?? 0) + 1);
+    let total = 0;
+    for (const q of Object.values(this.aws.queues)) {
+      const depth = await queueDepth(this.aws.sqs, q.dlqUrl);
+      total += depth.visible + depth.inFlight;
     }
-    const customers = this.qad.tenant(this.qadBasePath).customers();
-    // Also count hand-made organizations that a customer should have matched but did not (same name, no code).
-    const unlinkedNames = new Set(orgs.filter((o) => !keyField || typeof o.custom_fields[keyField] !== 'string').map((o) => normaliseName(o.name)));
-    const shadowed = customers.filter((c) => unlinkedNames.has(normaliseName(c['ad_mstr.ad_name']))).length;
+    return total;
+  }
+
+  /** What ended up in Pipedrive, read back from the simulators and compared with QAD. */
+  state(): StateReport {
+    const field = (entity: 'organization' | 'person') => this.pipedrive.customFields(entity).find((f) => f.field_name === KEY_FIELDS[entity])?.field_code;
+    const keyed = <T extends { custom_fields: Record<string, unknown> }>(records: T[], code: string | undefined, keyOf?: (r: T) => unknown) => {
+      const byKey = new Map<string, T[]>();
+      for (const r of records) {
+        const key = keyOf ? keyOf(r) : code ? r.custom_fields[code] : undefined;
+        if (typeof key === 'string' && key !== '') byKey.set(key, [...(byKey.get(key) ?? []), r]);
+      }
+      return byKey;
+    };
+    const extra = (byKey: Map<string, unknown[]>) => [...byKey.values()].reduce((sum, list) => sum + list.length - 1, 0);
+    const qadTenant = this.qad.tenant(this.qadBasePath);
+    const customers = qadTenant.customers();
+    const contacts = qadTenant.contacts().flatMap((row) => {
+      const parsed = parseContactRow(row);
+      return parsed.ok && !contactExclusion(parsed.record, 'active-with-email-or-phone') ? [parsed.record] : [];
+    });
+    const items = qadTenant.items();
+    const priceList = qadTenant.prices().filter((p) => p['pi_mstr.pi_list'] === 'STD');
+
+    const orgs = this.pipedrive.organizations();
+    const orgByCode = keyed(orgs, field('organization'));
+    // Hand-made organizations a customer should have matched but did not (same name, no code).
+    const unlinkedNames = new Set(orgs.filter((o) => typeof o.custom_fields[field('organization') ?? ''] !== 'string').map((o) => normaliseName(o.name)));
+    const persons = this.pipedrive.persons();
+    const personById = keyed(persons, field('person'));
+    const products = this.pipedrive.products();
+    const productByCode = keyed(products, undefined, (p) => p.code);
+
+    const priceKey = (list: Array<{ currency: string; price: number }>) => list.map((p) => `${p.currency}:${Number(p.price).toFixed(2)}`).sort().join(',');
     return {
-      pipedrive: { organizations: orgs.length },
-      qad: { customers: customers.length },
-      duplicates: { organizations: [...byCode.values()].reduce((sum, n) => sum + (n - 1), 0) + shadowed },
-      missing: { organizations: customers.filter((c) => !byCode.has(c['cm_mstr.cm_addr'])).length },
+      pipedrive: { organizations: orgs.length, persons: persons.length, products: products.length },
+      qad: { customers: customers.length, qualifyingContacts: contacts.length, items: items.length },
+      duplicates: {
+        organizations: extra(orgByCode) + customers.filter((c) => unlinkedNames.has(normaliseName(c['ad_mstr.ad_name']))).length,
+        persons: extra(personById),
+        products: extra(productByCode),
+      },
+      missing: {
+        organizations: customers.filter((c) => !orgByCode.has(c['cm_mstr.cm_addr'])).length,
+        persons: contacts.filter((c) => !personById.has(c.id)).length,
+        products: items.filter((i) => !productByCode.has(i['pt_mstr.pt_part'])).length,
+      },
+      mismatched: {
+        persons: contacts.filter((c) => {
+          const person = personById.get(c.id)?.[0];
+          const org = orgByCode.get(c.customerCode)?.[0];
+          return person !== undefined && (org === undefined || person.org_id !== org.id);
+        }).length,
+        products: items.filter((i) => {
+          const product = productByCode.get(i['pt_mstr.pt_part'])?.[0];
+          const expected = priceList.filter((p) => p['pi_mstr.pi_part_code'] === i['pt_mstr.pt_part']).map((p) => ({ currency: p['pi_mstr.pi_curr'], price: p['pi_mstr.pi_list_price'] }));
+          return product !== undefined && priceKey(product.prices) !== priceKey(expected);
+        }).length,
+      },
     };
   }
 

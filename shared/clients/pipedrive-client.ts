@@ -10,15 +10,19 @@ const SEARCH_PER_WINDOW = 10;
 /** Longest we wait in-process for a burst window; anything longer goes back to the queue. */
 const MAX_INLINE_WAIT_MS = 2_500;
 
-export type PipedriveFieldEntity = 'organization';
+export type PipedriveFieldEntity = 'organization' | 'person' | 'product';
+export type PipedriveCollection = 'organizations' | 'persons' | 'products';
 
-const organizationSchema = z.looseObject({
+/** A record as any list, get, create or update returns it; entities read their own extra fields. */
+const remoteRecordSchema = z.looseObject({
   id: z.number().int(),
-  name: z.string(),
+  name: z.string().nullish().transform((v) => v ?? ''),
   update_time: z.string().nullish(),
   custom_fields: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}),
 });
-export type PipedriveOrganization = z.infer<typeof organizationSchema>;
+export type RemoteRecord = z.infer<typeof remoteRecordSchema>;
+/** Kept for readers of organizations; every collection shares the record shape. */
+export type PipedriveOrganization = RemoteRecord;
 
 const fieldSchema = z.looseObject({
   field_code: z.string(),
@@ -48,6 +52,14 @@ export interface SearchHit {
   id: number;
   name: string;
   customFieldValues: string[];
+  /** The whole search item, for entity-specific fields (emails, organization, code). */
+  item: Record<string, unknown>;
+}
+
+export interface SearchQuery {
+  term: string;
+  fields: string;
+  organizationId?: number;
 }
 
 export interface PipedriveCallInfo {
@@ -57,10 +69,11 @@ export interface PipedriveCallInfo {
 }
 
 export interface PipedriveClient {
-  listOrganizations(opts?: { cursor?: string; updatedSince?: string; newestFirst?: boolean }): Promise<Page<PipedriveOrganization>>;
-  createOrganization(body: unknown): Promise<PipedriveOrganization>;
-  updateOrganization(id: number, body: unknown): Promise<PipedriveOrganization>;
-  searchOrganizations(term: string, field: 'name' | 'custom_fields'): Promise<SearchHit[]>;
+  list(collection: PipedriveCollection, opts?: { cursor?: string; updatedSince?: string; newestFirst?: boolean }): Promise<Page<RemoteRecord>>;
+  create(collection: PipedriveCollection, body: unknown): Promise<RemoteRecord>;
+  update(collection: PipedriveCollection, id: number, body: unknown): Promise<RemoteRecord>;
+  /** Exact-match search (whole value, case-insensitive). */
+  search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;
   listFields(entity: PipedriveFieldEntity): Promise<PipedriveField[]>;
   createField(entity: PipedriveFieldEntity, def: { field_name: string; field_type: string }): Promise<PipedriveField>;
 }
@@ -101,7 +114,7 @@ class BurstPacer {
   }
 }
 
-const FIELD_PATHS: Record<PipedriveFieldEntity, string> = { organization: 'organizationFields' };
+const FIELD_PATHS: Record<PipedriveFieldEntity, string> = { organization: 'organizationFields', person: 'personFields', product: 'productFields' };
 
 /**
  * Pipedrive API v2 for one company: x-api-token auth, cursor paging at 500, pacing from the
@@ -168,26 +181,30 @@ export function createPipedriveClient(options: {
   }
 
   return {
-    async listOrganizations(opts = {}) {
-      const page = await call('GET', '/organizations', '/organizations', envelope(z.array(organizationSchema)), {
+    async list(collection, opts = {}) {
+      const path = `/${collection}`;
+      const page = await call('GET', path, path, envelope(z.array(remoteRecordSchema)), {
         query: { limit: PAGE_LIMIT, cursor: opts.cursor, updated_since: opts.updatedSince, ...(opts.newestFirst && { sort_by: 'update_time', sort_direction: 'desc' }) },
       });
       return { items: page.data, nextCursor: page.additional_data?.next_cursor ?? undefined };
     },
-    async createOrganization(body) {
-      return (await call('POST', '/organizations', '/organizations', envelope(organizationSchema), { body })).data;
+    async create(collection, body) {
+      const path = `/${collection}`;
+      return (await call('POST', path, path, envelope(remoteRecordSchema), { body })).data;
     },
-    async updateOrganization(id, body) {
-      return (await call('PATCH', `/organizations/${id}`, '/organizations/{id}', envelope(organizationSchema), { body })).data;
+    async update(collection, id, body) {
+      return (await call('PATCH', `/${collection}/${id}`, `/${collection}/{id}`, envelope(remoteRecordSchema), { body })).data;
     },
-    async searchOrganizations(term, field) {
-      const res = await call('GET', '/organizations/search', '/organizations/search', envelope(z.looseObject({ items: z.array(searchItemSchema) })), {
-        query: { term, fields: field, exact_match: true, limit: 100 },
+    async search(collection, q) {
+      const path = `/${collection}/search`;
+      const res = await call('GET', path, path, envelope(z.looseObject({ items: z.array(searchItemSchema) })), {
+        query: { term: q.term, fields: q.fields, exact_match: true, limit: 100, organization_id: q.organizationId },
       });
       return res.data.items.map(({ item }) => ({
         id: item.id,
         name: item.name ?? '',
         customFieldValues: (item.custom_fields ?? []).filter((v): v is string => typeof v === 'string'),
+        item,
       }));
     },
     listFields(entity) {

@@ -7,6 +7,8 @@ const environmentSchema = z.object({
   AUDIT_TABLE: z.string().min(1),
   RECORDS_QUEUE_URL: z.string().url(),
   RECORDS_DLQ_URL: z.string().url(),
+  PRODUCTS_QUEUE_URL: z.string().url(),
+  PRODUCTS_DLQ_URL: z.string().url(),
   CREDENTIALS_CIPHER: z.enum(['kms', 'local']).default('kms'),
   KMS_KEY_ID: z.string().optional(),
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),

@@ -14,6 +14,15 @@ const baseUrl = z
   })
   .transform((value) => value.replace(/\/+$/u, ''));
 
+/** Where one QAD list lives on the instance, and the date field its changed-since filter uses. */
+const browseShape = (browseId: string, modDateField: string) => ({
+  browsePath: z.string().startsWith('/').default('/api/qracore/browses'),
+  browseId: z.string().default(browseId),
+  modDateField: z.string().default(modDateField),
+  pageSize: z.number().int().min(1).max(1000).default(500),
+});
+const browse = (browseId: string, modDateField: string) => z.object(browseShape(browseId, modDateField)).prefault({});
+
 /** An EventBridge-style rate expression: the cadence of one entity's poll for one tenant. */
 const rateExpression = z.string().regex(/^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/u, 'must look like rate(15 minutes)');
 
@@ -32,12 +41,15 @@ export const tenantConfigSchema = z.object({
     username: z.string().min(1),
     workspaceId: z.string().min(1).describe('x-qad-workspace-id, <domain>_<entity>'),
     swaggerPath: z.string().startsWith('/').default('/api/swagger.json'),
-    customers: z
+    customers: browse('urn:browse:mfg:customers', 'cm_mstr.cm_mod_date'),
+    contacts: browse('urn:browse:mfg:customer-contacts', 'ct_mstr.ct_mod_date'),
+    items: browse('urn:browse:mfg:items', 'pt_mstr.pt_mod_date'),
+    prices: z
       .object({
-        browsePath: z.string().startsWith('/').default('/api/qracore/browses'),
-        browseId: z.string().default('urn:browse:mfg:customers'),
-        modDateField: z.string().default('cm_mstr.cm_mod_date'),
-        pageSize: z.number().int().min(1).max(1000).default(500),
+        ...browseShape('urn:browse:mfg:price-lists', 'pi_mstr.pi_mod_date'),
+        /** The price list whose prices become the products' prices, one per currency. */
+        list: z.string().min(1).default('STD'),
+        listField: z.string().default('pi_mstr.pi_list'),
       })
       .prefault({}),
     /** QAD mod dates are days: re-read this many days before the watermark and drop what did not change. */
@@ -47,10 +59,29 @@ export const tenantConfigSchema = z.object({
     apiBaseUrl: baseUrl,
     auth: z.literal('token').default('token'),
   }),
-  schedules: z.object({ customers: rateExpression.default('rate(15 minutes)') }).prefault({}),
+  schedules: z
+    .object({
+      customers: rateExpression.default('rate(15 minutes)'),
+      contacts: rateExpression.default('rate(15 minutes)'),
+      items: rateExpression.default('rate(1 hour)'),
+    })
+    .prefault({}),
   mapping: z
     .object({
       organization: z.object({ keyFieldName: z.string().min(1).max(255).default('QAD Customer Code') }).prefault({}),
+      person: z
+        .object({
+          keyFieldName: z.string().min(1).max(255).default('QAD Contact ID'),
+          /** Which QAD contacts become persons. */
+          include: z.enum(['active-with-email-or-phone', 'active', 'all']).default('active-with-email-or-phone'),
+        })
+        .prefault({}),
+      product: z
+        .object({
+          /** QAD item statuses that count as active; other items are kept in Pipedrive and marked, never deleted. */
+          activeStatuses: z.array(z.string().min(1)).min(1).default(['ACTIVE']).transform((s) => s.map((v) => v.toUpperCase())),
+        })
+        .prefault({}),
     })
     .prefault({}),
 });

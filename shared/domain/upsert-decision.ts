@@ -33,21 +33,30 @@ export interface NameCandidate {
 }
 
 export type MatchResult =
-  | { kind: 'matched'; pipedriveId: number; via: 'key' | 'name' }
-  | { kind: 'ambiguous'; ids: number[]; via: 'key' | 'name' }
+  | { kind: 'matched'; pipedriveId: number; via: string }
+  | { kind: 'ambiguous'; ids: number[]; via: string }
   | { kind: 'notFound' };
 
+/** Candidates found on one kind of evidence, e.g. "name" or "email". */
+export interface EvidenceGroup {
+  via: string;
+  candidates: readonly NameCandidate[];
+}
+
 /**
- * Matching on the stable key first, then on the exact (normalised) name. A name candidate that
- * carries another QAD key, or that another QAD record already owns, is somebody else's record.
- * Two candidates on the same evidence is ambiguous: a person decides, we do not guess.
+ * Matching on the stable key first, then on each kind of evidence in order (for a person: email
+ * within the organization, then the exact name). A candidate that carries another QAD key, or that
+ * another QAD record already owns, is somebody else's record. Two candidates on the same evidence
+ * is ambiguous: a person decides, we do not guess.
  */
-export function chooseMatch(qadKey: string, byKey: readonly number[], byName: readonly NameCandidate[], ownedByOthers: ReadonlySet<number>): MatchResult {
+export function chooseMatch(qadKey: string, byKey: readonly number[], evidence: readonly EvidenceGroup[], ownedByOthers: ReadonlySet<number>): MatchResult {
   const keyIds = [...new Set(byKey)];
   if (keyIds.length === 1) return { kind: 'matched', pipedriveId: keyIds[0]!, via: 'key' };
   if (keyIds.length > 1) return { kind: 'ambiguous', ids: keyIds.sort((a, b) => a - b), via: 'key' };
-  const nameIds = [...new Set(byName.filter((c) => (c.keyValue === null || c.keyValue === qadKey) && !ownedByOthers.has(c.id)).map((c) => c.id))];
-  if (nameIds.length === 1) return { kind: 'matched', pipedriveId: nameIds[0]!, via: 'name' };
-  if (nameIds.length > 1) return { kind: 'ambiguous', ids: nameIds.sort((a, b) => a - b), via: 'name' };
+  for (const group of evidence) {
+    const ids = [...new Set(group.candidates.filter((c) => (c.keyValue === null || c.keyValue === qadKey) && !ownedByOthers.has(c.id)).map((c) => c.id))];
+    if (ids.length === 1) return { kind: 'matched', pipedriveId: ids[0]!, via: group.via };
+    if (ids.length > 1) return { kind: 'ambiguous', ids: ids.sort((a, b) => a - b), via: group.via };
+  }
   return { kind: 'notFound' };
 }

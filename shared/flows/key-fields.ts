@@ -20,8 +20,10 @@ export async function resolveKeyField(
   tenantId: string,
   pipedrive: PipedriveClient,
   entity: PipedriveFieldEntity,
-  fieldName: string,
-): Promise<string> {
+  fieldName: string | undefined,
+): Promise<string | undefined> {
+  // Entities keyed by a standard field (a product's code) have no custom key field.
+  if (fieldName === undefined) return undefined;
   const cacheKey = `${tenantId}|${entity}|${fieldName}`;
   const hit = cache.get(cacheKey);
   if (hit) return hit;

@@ -3,20 +3,25 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { z } from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
 import { ClaimHeldError, errorMessage, PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
-import type { AuditLog, MessageControl, RecordMessage, TenantStore } from '../ports/index.ts';
+import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantStore } from '../ports/index.ts';
 import { countRecord, logger } from '../runtime/observability.ts';
-import { writeOrganization, type WriterDeps } from './write-organization.ts';
+import { withEntity } from './entities/index.ts';
+import { WaitForDependency } from './entities/entity.ts';
+import { writeRecord, type WriterDeps } from './write-record.ts';
 
 export interface WriterBatchDeps extends WriterDeps {
   tenants: TenantStore;
   audit: AuditLog;
+  /** Visibility and dead-lettering on the queue this writer consumes. */
   messages: MessageControl;
+  /** Where a message too broken to name its entity is audited: the entity this queue carries. */
+  fallbackEntity: EntityName;
 }
 
 const recordMessageSchema: z.ZodType<RecordMessage> = z.object({
   v: z.literal(1),
   tenantId: z.string().min(1),
-  entity: z.literal('organization'),
+  entity: z.enum(['organization', 'person', 'product']),
   key: z.string().min(1),
   hash: z.string().min(1),
   record: z.unknown(),
@@ -29,7 +34,7 @@ function backoffSeconds(attempt: number): number {
 }
 
 /**
- * One SQS batch for the Pipedrive writer. Each record ends one of three ways:
+ * One SQS batch for a Pipedrive writer (records: organizations and persons; products). Each record ends one of three ways:
  * - done (written, unchanged, or permanently failed: audited and dead-lettered at once);
  * - retry later: its visibility is set from the 429 reset or a backoff, and it is reported in
  *   batchItemFailures so SQS redelivers it (every receive counts toward maxReceiveCount);
@@ -45,7 +50,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     const delivery = { messageId: record.messageId, attempt };
     const message = parseMessage(record.body);
     if (!message.ok) {
-      await deps.audit.record({ tenantId: '_unknown', entity: 'organization', key: `_message:${record.messageId}`, action: 'failed', reason: message.reason, messageId: record.messageId, attempt, snapshot: record.body });
+      await deps.audit.record({ tenantId: '_unknown', entity: deps.fallbackEntity, key: `_message:${record.messageId}`, action: 'failed', reason: message.reason, messageId: record.messageId, attempt, snapshot: record.body });
       await deps.messages.deadLetter(record.body, message.reason);
       return;
     }
@@ -70,7 +75,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     }
 
     try {
-      const outcome = await writeOrganization(deps, stored, m, delivery);
+      const outcome = await withEntity(m.entity, (entity) => writeRecord(deps, entity, stored, m, delivery));
       countRecord(m.tenantId, m.entity, outcome.action);
       log.info('record written', { action: outcome.action, pipedriveId: outcome.pipedriveId });
     } catch (error) {
@@ -83,7 +88,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
       }
       const delay = retryDelay(error, attempt);
       if (error instanceof RateLimitedError) rateLimited.set(m.tenantId, delay);
-      const action = error instanceof ClaimHeldError || error instanceof RateLimitedError ? 'deferred' : 'failed';
+      const action = error instanceof ClaimHeldError || error instanceof RateLimitedError || error instanceof WaitForDependency ? 'deferred' : 'failed';
       await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action, reason: `will retry in ${delay}s`, error: errorMessage(error), attempt, messageId: record.messageId });
       await deps.messages.setVisibility(record.receiptHandle, delay);
       countRecord(m.tenantId, m.entity, action);

@@ -2,10 +2,11 @@
  * The outside world as the flows see it. AWS adapters implement these in production and in the
  * local run; unit tests implement them in memory.
  */
-import type { KeyMapState } from '../domain/upsert-decision.ts';
+import type { KeyMapState, NameCandidate } from '../domain/upsert-decision.ts';
 import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
 
-export type EntityName = 'organization';
+/** The Pipedrive side of each sync: organizations from customers, persons from contacts, products from items. */
+export type EntityName = 'organization' | 'person' | 'product';
 
 export interface TenantStore {
   listEnabled(): Promise<StoredTenant[]>;
@@ -23,6 +24,8 @@ export interface KeyMapEntry extends KeyMapState {
   qadKey: string;
   /** A bad QAD row's hash, so the poller does not re-audit the same bad row every cycle. */
   rejectedHash?: string;
+  /** When a full read last found the record gone from QAD (audited once; Pipedrive keeps it). */
+  goneAt?: string;
 }
 
 export type ClaimOutcome = { held: false; entry: KeyMapEntry | undefined } | { held: true; until: number };
@@ -44,18 +47,26 @@ export interface KeyMap {
   /** Which QAD key owns a Pipedrive record; claiming it makes sure two QAD records never share one. */
   claimPipedriveRecord(tenantId: string, entity: EntityName, pipedriveId: number, qadKey: string): Promise<{ owner: string }>;
   ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>>;
+  /** Every mapped record of an entity, for the full-read reconciliation. */
+  listMapped(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]>;
+  markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void>;
 }
 
-/** A first sync's single listing of Pipedrive, held as matches by QAD key and by normalised name. */
+/**
+ * A first sync's single listing of Pipedrive, held as matches by QAD key and by match token
+ * (a normalised name, an email within an organization: whatever the entity matches on).
+ */
 export interface ListingIndex {
   meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined>;
-  save(tenantId: string, entity: EntityName, listing: { byKey: Map<string, number[]>; byName: Map<string, Array<{ id: number; keyValue: string | null }>> }, listedAt: string): Promise<void>;
-  lookup(tenantId: string, entity: EntityName, qadKey: string, normalisedName: string): Promise<{ byKey: number[]; byName: Array<{ id: number; keyValue: string | null }> }>;
+  save(tenantId: string, entity: EntityName, listing: { byKey: Map<string, number[]>; byToken: Map<string, NameCandidate[]> }, listedAt: string): Promise<void>;
+  lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }>;
 }
 
 export interface PollState {
   watermark?: string;
   lastPolledAt?: string;
+  /** When the last full read (no changed-since filter) finished: the daily reconciliation. */
+  fullReadAt?: string;
 }
 
 /** Watermarks and leases per tenant and scope (an entity's poll, or a one-off like creating a field). */
@@ -64,7 +75,7 @@ export interface PollStateStore {
   /** One holder at a time, even when a schedule fires while the last run is still going. */
   acquire(tenantId: string, scope: string, owner: string, leaseMs: number, nowMs: number): Promise<boolean>;
   /** Advances the watermark and releases the lease. */
-  finish(tenantId: string, scope: string, owner: string, state: Required<PollState>): Promise<void>;
+  finish(tenantId: string, scope: string, owner: string, state: PollState & { watermark: string; lastPolledAt: string }): Promise<void>;
   release(tenantId: string, scope: string, owner: string): Promise<void>;
 }
 

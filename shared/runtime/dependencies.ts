@@ -8,14 +8,17 @@ import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../adapt
 import { DynamoTenantStore } from '../adapters/aws/dynamo-tenant-store.ts';
 import { KmsCipher } from '../adapters/aws/kms-cipher.ts';
 import { SqsMessageControl, SqsRecordQueue } from '../adapters/aws/sqs-queue.ts';
-import { LocalCipher } from '../adapters/local/local-cipher.ts';
-import type { Cipher } from '../ports/index.ts';
+import type { Cipher, EntityName } from '../ports/index.ts';
 import { createConnections } from '../flows/connections.ts';
-import type { PollDeps } from '../flows/poll-customers.ts';
+import type { PollDeps } from '../flows/poll.ts';
 import type { WriterBatchDeps } from '../flows/pipedrive-writer-batch.ts';
 import { countPipedriveCall, countQadCall } from './observability.ts';
 
-/** The local run's cipher key, handed over in memory (never through the environment or a file). */
+/** The work queues: products have their own, so a backlog of items never holds up customers. */
+export type WorkQueue = 'records' | 'products';
+export const queueOf = (entity: EntityName): WorkQueue => (entity === 'product' ? 'products' : 'records');
+
+/** The local run's cipher, handed over in memory (never through the environment or a file). */
 let localCipher: Cipher | undefined;
 export function useLocalCipher(cipher: Cipher): void {
   localCipher = cipher;
@@ -24,9 +27,9 @@ export function useLocalCipher(cipher: Cipher): void {
 /**
  * Everything a function needs, built once per container from its environment. The AWS SDK reads
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS itself, which is how the local run points the
- * same code at dynalite and local-aws-sqs.
+ * same code at dynalite and local-aws-sqs. `consumes` is the queue a writer reads.
  */
-export function buildDependencies(): PollDeps & WriterBatchDeps {
+export function buildDependencies(consumes: WorkQueue = 'records'): PollDeps & WriterBatchDeps {
   const env = readEnvironment();
   const dynamo = new DynamoDBClient({});
   const sqs = new SQSClient({});
@@ -37,18 +40,22 @@ export function buildDependencies(): PollDeps & WriterBatchDeps {
   } else {
     cipher = new KmsCipher(new KMSClient({}), env.KMS_KEY_ID!);
   }
-  const clock = { now: () => Date.now() };
-  const pollState = new DynamoPollStateStore(dynamo, env.SYNC_STATE_TABLE);
+  const urls: Record<WorkQueue, { queue: string; dlq: string }> = {
+    records: { queue: env.RECORDS_QUEUE_URL, dlq: env.RECORDS_DLQ_URL },
+    products: { queue: env.PRODUCTS_QUEUE_URL, dlq: env.PRODUCTS_DLQ_URL },
+  };
+  const queues = { records: new SqsRecordQueue(sqs, urls.records.queue), products: new SqsRecordQueue(sqs, urls.products.queue) };
   return {
     tenants: new DynamoTenantStore(dynamo, env.CONNECTIONS_TABLE),
     keyMap: new DynamoKeyMap(dynamo, env.SYNC_STATE_TABLE),
     listing: new DynamoListingIndex(dynamo, env.SYNC_STATE_TABLE),
-    pollState,
+    pollState: new DynamoPollStateStore(dynamo, env.SYNC_STATE_TABLE),
     audit: new DynamoAuditLog(dynamo, env.AUDIT_TABLE, env.AUDIT_RETENTION_DAYS),
-    queue: new SqsRecordQueue(sqs, env.RECORDS_QUEUE_URL),
-    messages: new SqsMessageControl(sqs, env.RECORDS_QUEUE_URL, env.RECORDS_DLQ_URL),
+    queueFor: (entity) => queues[queueOf(entity)],
+    messages: new SqsMessageControl(sqs, urls[consumes].queue, urls[consumes].dlq),
+    fallbackEntity: consumes === 'products' ? 'product' : 'organization',
     connections: createConnections({ cipher, http: createHttpClient(), onPipedriveCall: (t, c) => countPipedriveCall(t, c.endpoint, c.status, c.ms), onQadCall: (t, c) => countQadCall(t, c.endpoint, c.status, c.ms) }),
-    clock,
+    clock: { now: () => Date.now() },
     claimLeaseMs: env.CLAIM_LEASE_SECONDS * 1000,
   };
 }

@@ -11,7 +11,7 @@ import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant.ts';
 import { createConnections } from '../../shared/flows/connections.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
-import type { PollDeps } from '../../shared/flows/poll-customers.ts';
+import type { PollDeps } from '../../shared/flows/poll.ts';
 import type { WriterBatchDeps } from '../../shared/flows/pipedrive-writer-batch.ts';
 import { registerTenant } from '../../shared/flows/register-tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
@@ -76,14 +76,17 @@ export async function startHarness(options: {
     { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN },
   );
   const pollState = new DynamoPollStateStore(aws.dynamo, aws.env.SYNC_STATE_TABLE);
+  const recordsQueue = new SqsRecordQueue(aws.sqs, aws.queues.records.url);
+  const productsQueue = new SqsRecordQueue(aws.sqs, aws.queues.products.url);
   const deps: PollDeps & WriterBatchDeps = {
     tenants,
     pollState,
     keyMap: new DynamoKeyMap(aws.dynamo, aws.env.SYNC_STATE_TABLE),
     listing: new DynamoListingIndex(aws.dynamo, aws.env.SYNC_STATE_TABLE),
     audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 30, () => clock.now()),
-    queue: new SqsRecordQueue(aws.sqs, aws.queueUrl),
+    queueFor: (entity) => (entity === 'product' ? productsQueue : recordsQueue),
     messages: new SqsMessageControl(aws.sqs, aws.queueUrl, aws.dlqUrl),
+    fallbackEntity: 'organization',
     connections: createConnections({ cipher, http: createHttpClient({ defaultTimeoutMs: 5_000 }) }),
     clock,
     claimLeaseMs: options.claimLeaseMs ?? 60_000,

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { LocalPipeline } from '../../scripts/local/pipeline.ts';
 
 test('the local run drives the Lambda handlers end to end: first sync matches and creates, the rerun writes nothing', async () => {
-  const pipeline = await LocalPipeline.start({ customers: 150, seed: 7, preexisting: 0.2, plan: 'ultimate', writerConcurrency: 3 });
+  const pipeline = await LocalPipeline.start({ customers: 150, contactsPerCustomer: 2, items: 120, currencies: ['EUR', 'USD'], seed: 7, preexisting: 0.2, plan: 'ultimate', writerConcurrency: 3 });
   try {
     const first = await pipeline.runRound();
     const o = first.entities.organizations;
@@ -20,8 +20,17 @@ test('the local run drives the Lambda handlers end to end: first sync matches an
     assert.deepEqual(writes, []);
     assert.equal(second.pipedrive.tokens, 0);
 
+    const persons = first.entities.persons;
+    assert.ok(persons.updated > 0, 'hand-made persons are matched by email within their organization');
+    assert.equal(first.entities.products.updated, 24, 'the 20% hand-made products are matched by code');
+
     const state = pipeline.state();
     assert.deepEqual([state.pipedrive.organizations, state.duplicates.organizations, state.missing.organizations], [150, 0, 0]);
+    assert.equal(state.pipedrive.products, 120);
+    assert.equal(persons.created + persons.updated, state.qad.qualifyingContacts);
+    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0 });
+    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0 });
+    assert.deepEqual(state.mismatched, { persons: 0, products: 0 }, 'persons in their customer\'s organization; products with every QAD price');
   } finally {
     await pipeline.close();
   }

@@ -2,7 +2,8 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { pollCustomers } from '../../shared/flows/poll-customers.ts';
+import { organizations } from '../../shared/flows/entities/index.ts';
+import { pollEntity, type PollDeps } from '../../shared/flows/poll.ts';
 import { handleWriterBatch } from '../../shared/flows/pipedrive-writer-batch.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
 import { createConnections } from '../../shared/flows/connections.ts';
@@ -14,6 +15,7 @@ afterEach(async () => {
   h = undefined;
 });
 
+const pollCustomers = (deps: PollDeps, options: { force?: boolean }) => pollEntity(deps, organizations, options);
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 const rows = (n: number, modDate: string) => Array.from({ length: n }, (_, i) => customerRow(`C${String(i + 1).padStart(5, '0')}`, `Customer ${i + 1} GmbH`, modDate));
 
@@ -64,7 +66,7 @@ describe('polling QAD customers', () => {
     // Later that same day, after the poll, someone edits C1 in QAD.
     h.qadTenant.upsertCustomer({ 'cm_mstr.cm_addr': 'C1', 'ad_mstr.ad_name': 'Jupiter Holding AG' });
     qadToday = '2026-11-21';
-    h.clock.ms = start + 86_400_000;
+    h.clock.ms = start + 20 * 3_600_000; // the next morning, within a day of the full read
     const [summary] = await pollCustomers(h.deps, { force: true });
     const messages = await h.drainMessages();
     assert.deepEqual(messages.map((m) => m.key), ['C1']);

@@ -4,7 +4,10 @@ import { afterEach, describe, test } from 'node:test';
 import { parseCustomerRow, type Customer } from '../../shared/domain/customer.ts';
 import { PermanentError, RateLimitedError, RetryLaterError } from '../../shared/domain/errors.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
-import { writeOrganization, ClaimWait } from '../../shared/flows/write-organization.ts';
+import { organizations } from '../../shared/flows/entities/index.ts';
+import { writeRecord, ClaimWait } from '../../shared/flows/write-record.ts';
+import type { StoredTenant } from '../../shared/config/tenant.ts';
+import type { RecordMessage } from '../../shared/ports/index.ts';
 import { DynamoKeyMap } from '../../shared/adapters/aws/dynamo-sync-state.ts';
 import { customerRow, recordMessage, startHarness, TENANT, type Harness } from './harness.ts';
 
@@ -25,6 +28,7 @@ afterEach(async () => {
 });
 
 const delivery = (id: string, attempt = 1) => ({ messageId: id, attempt });
+const writeOrganization = (deps: Harness['deps'], tenant: StoredTenant, m: RecordMessage, d: { messageId: string; attempt: number }) => writeRecord(deps, organizations, tenant, m, d);
 const searchCalls = (harness: Harness) => Object.entries(harness.pd.stats().byEndpoint).filter(([k]) => k.endsWith('/search')).reduce((n, [, v]) => n + v.calls, 0);
 
 describe('writing a customer as an organization', () => {

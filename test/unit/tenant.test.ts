@@ -51,8 +51,17 @@ describe('parseTenantConfig: defaults', () => {
       pageSize: 500,
     });
     assert.equal(c.qad.overlapDays, 1);
-    assert.deepEqual(c.schedules, { customers: 'rate(15 minutes)' });
-    assert.deepEqual(c.mapping, { organization: { keyFieldName: 'QAD Customer Code' } });
+    assert.deepEqual(c.qad.contacts, { browsePath: '/api/qracore/browses', browseId: 'urn:browse:mfg:customer-contacts', modDateField: 'ct_mstr.ct_mod_date', pageSize: 500 });
+    assert.deepEqual(c.qad.items, { browsePath: '/api/qracore/browses', browseId: 'urn:browse:mfg:items', modDateField: 'pt_mstr.pt_mod_date', pageSize: 500 });
+    assert.deepEqual(c.qad.prices, {
+      browsePath: '/api/qracore/browses', browseId: 'urn:browse:mfg:price-lists', modDateField: 'pi_mstr.pi_mod_date', pageSize: 500, list: 'STD', listField: 'pi_mstr.pi_list',
+    });
+    assert.deepEqual(c.schedules, { customers: 'rate(15 minutes)', contacts: 'rate(15 minutes)', items: 'rate(1 hour)' });
+    assert.deepEqual(c.mapping, {
+      organization: { keyFieldName: 'QAD Customer Code' },
+      person: { keyFieldName: 'QAD Contact ID', include: 'active-with-email-or-phone' },
+      product: { activeStatuses: ['ACTIVE'] },
+    });
     assert.equal(c.pipedrive.auth, 'token');
   });
 

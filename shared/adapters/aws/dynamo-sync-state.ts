@@ -1,6 +1,7 @@
-import { GetItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
 import { contentHash } from '../../domain/content-hash.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
+import type { NameCandidate } from '../../domain/upsert-decision.ts';
 import type { ClaimOutcome, EntityName, KeyMap, KeyMapEntry, ListingIndex, PollState, PollStateStore } from '../../ports/index.ts';
 import { batchGet, batchPut, isConditionFailed, n, num, s, str, updateIf, type Item } from './dynamo-items.ts';
 
@@ -10,7 +11,7 @@ import { batchGet, batchPut, isConditionFailed, n, num, s, str, updateIf, type I
  *   pd#<id>         which QAD key owns a Pipedrive record
   *   listing         when the first-sync listing was taken
  * under pk T#<tenant>#<scope>, sk state: an entity's watermark and poll lease, or a one-off lease;
- * and under pk <...>#listing the listing itself: key#<qadKey> and name#<hash of normalised name>.
+ * and under pk <...>#listing the listing itself: key#<qadKey> and tok#<hash of a match token>.
  */
 const partition = (tenantId: string, entity: EntityName) => `T#${tenantId}#${entity}`;
 
@@ -24,6 +25,8 @@ function toEntry(item: Item): KeyMapEntry {
   if (pending !== undefined) entry.pendingCreateAt = pending;
   const rejected = str(item, 'rejectedHash');
   if (rejected !== undefined) entry.rejectedHash = rejected;
+  const gone = str(item, 'goneAt');
+  if (gone !== undefined) entry.goneAt = gone;
   return entry;
 }
 
@@ -78,7 +81,7 @@ export class DynamoKeyMap implements KeyMap {
   complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string }): Promise<void> {
     return this.ownedUpdate(
       tenantId, entity, qadKey, owner,
-      'SET pipedriveId = :id, contentHash = :h, updatedAt = :t REMOVE leaseOwner, leaseUntil, pendingCreateAt, rejectedHash',
+      'SET pipedriveId = :id, contentHash = :h, updatedAt = :t REMOVE leaseOwner, leaseUntil, pendingCreateAt, rejectedHash, goneAt',
       { ':id': n(state.pipedriveId), ':h': s(state.contentHash), ':t': s(new Date().toISOString()) },
     );
   }
@@ -123,6 +126,31 @@ export class DynamoKeyMap implements KeyMap {
     }
   }
 
+  async listMapped(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]> {
+    const out: KeyMapEntry[] = [];
+    let start: Item | undefined;
+    do {
+      const res: QueryCommandOutput = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          FilterExpression: 'attribute_exists(pipedriveId)',
+          ExpressionAttributeValues: { ':pk': s(partition(tenantId, entity)), ':prefix': s('key#') },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of res.Items ?? []) out.push(toEntry(item));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({ TableName: this.table, Key: this.key(tenantId, entity, qadKey), UpdateExpression: 'SET goneAt = :at', ExpressionAttributeValues: { ':at': s(at) } }),
+    );
+  }
+
   async ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>> {
     const items = await batchGet(this.client, this.table, [...new Set(pipedriveIds)].map((id) => ({ pk: s(partition(tenantId, entity)), sk: s(`pd#${id}`) })));
     return new Map(items.map((item) => [Number(str(item, 'sk')!.slice(3)), str(item, 'owner')!]));
@@ -138,27 +166,31 @@ export class DynamoListingIndex implements ListingIndex {
     return listedAt ? { listedAt, records: num(res.Item, 'records') ?? 0 } : undefined;
   }
 
-  async save(tenantId: string, entity: EntityName, listing: { byKey: Map<string, number[]>; byName: Map<string, Array<{ id: number; keyValue: string | null }>> }, listedAt: string): Promise<void> {
+  async save(tenantId: string, entity: EntityName, listing: { byKey: Map<string, number[]>; byToken: Map<string, NameCandidate[]> }, listedAt: string): Promise<void> {
     const pk = s(`${partition(tenantId, entity)}#listing`);
     const items: Item[] = [
       ...[...listing.byKey].map(([key, ids]) => ({ pk, sk: s(`key#${key}`), ids: s(JSON.stringify(ids)) })),
-      ...[...listing.byName].map(([name, candidates]) => ({ pk, sk: s(`name#${contentHash(name)}`), candidates: s(JSON.stringify(candidates)) })),
+      // Tokens are hashed: a 255-character name in UTF-8 would not fit a sort key.
+      ...[...listing.byToken].map(([token, candidates]) => ({ pk, sk: s(`tok#${contentHash(token)}`), candidates: s(JSON.stringify(candidates)) })),
     ];
     await batchPut(this.client, this.table, items);
     // The marker goes last: a listing is only used once all of it is stored.
-    const records = new Set([...listing.byName.values()].flat().map((c) => c.id)).size + [...listing.byKey.values()].flat().length;
+    const records = new Set([...listing.byToken.values()].flat().map((c) => c.id).concat([...listing.byKey.values()].flat())).size;
     await batchPut(this.client, this.table, [{ pk: s(partition(tenantId, entity)), sk: s('listing'), listedAt: s(listedAt), records: n(records) }]);
   }
 
-  async lookup(tenantId: string, entity: EntityName, qadKey: string, normalisedName: string): Promise<{ byKey: number[]; byName: Array<{ id: number; keyValue: string | null }> }> {
+  async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }> {
     const pk = s(`${partition(tenantId, entity)}#listing`);
-    const items = await batchGet(this.client, this.table, [{ pk, sk: s(`key#${qadKey}`) }, { pk, sk: s(`name#${contentHash(normalisedName)}`) }]);
-    const byKeyItem = items.find((i) => str(i, 'sk')!.startsWith('key#'));
-    const byNameItem = items.find((i) => str(i, 'sk')!.startsWith('name#'));
-    return {
-      byKey: byKeyItem ? (JSON.parse(str(byKeyItem, 'ids') ?? '[]') as number[]) : [],
-      byName: byNameItem ? (JSON.parse(str(byNameItem, 'candidates') ?? '[]') as Array<{ id: number; keyValue: string | null }>) : [],
-    };
+    const hashes = new Map(tokens.map((t) => [`tok#${contentHash(t)}`, t]));
+    const items = await batchGet(this.client, this.table, [{ pk, sk: s(`key#${qadKey}`) }, ...[...hashes.keys()].map((sk) => ({ pk, sk: s(sk) }))]);
+    const byToken = new Map<string, NameCandidate[]>();
+    let byKey: number[] = [];
+    for (const item of items) {
+      const sk = str(item, 'sk')!;
+      if (sk.startsWith('key#')) byKey = JSON.parse(str(item, 'ids') ?? '[]') as number[];
+      else byToken.set(hashes.get(sk)!, JSON.parse(str(item, 'candidates') ?? '[]') as NameCandidate[]);
+    }
+    return { byKey, byToken };
   }
 }
 
@@ -178,8 +210,10 @@ export class DynamoPollStateStore implements PollStateStore {
     const state: PollState = {};
     const watermark = str(res.Item, 'watermark');
     const last = str(res.Item, 'lastPolledAt');
+    const full = str(res.Item, 'fullReadAt');
     if (watermark) state.watermark = watermark;
     if (last) state.lastPolledAt = last;
+    if (full) state.fullReadAt = full;
     return state;
   }
 
@@ -193,13 +227,13 @@ export class DynamoPollStateStore implements PollStateStore {
     });
   }
 
-  async finish(tenantId: string, scope: string, owner: string, state: Required<PollState>): Promise<void> {
+  async finish(tenantId: string, scope: string, owner: string, state: PollState & { watermark: string; lastPolledAt: string }): Promise<void> {
     const held = await updateIf(this.client, {
       table: this.table,
       key: this.key(tenantId, scope),
-      update: 'SET watermark = :w, lastPolledAt = :l REMOVE leaseOwner, leaseUntil',
+      update: `SET watermark = :w, lastPolledAt = :l${state.fullReadAt ? ', fullReadAt = :f' : ''} REMOVE leaseOwner, leaseUntil`,
       condition: 'leaseOwner = :o',
-      values: { ':w': s(state.watermark), ':l': s(state.lastPolledAt), ':o': s(owner) },
+      values: { ':w': s(state.watermark), ':l': s(state.lastPolledAt), ':o': s(owner), ...(state.fullReadAt && { ':f': s(state.fullReadAt) }) },
     });
     if (!held) throw new RetryLaterError(`poll lease for ${tenantId}/${scope} was lost; watermark not advanced`);
   }

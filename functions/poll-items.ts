@@ -1,0 +1,4 @@
+import { pollHandler } from '../shared/runtime/handlers.ts';
+
+/** EventBridge Scheduler invokes this with {"entity":"items"}. */
+export const handler = pollHandler('items');

@@ -1,0 +1,71 @@
+import type { z } from 'zod';
+import type { TenantConfig } from '../../config/tenant.ts';
+import type { ParsedRow } from '../../domain/customer.ts';
+import { RetryLaterError } from '../../domain/errors.ts';
+import type { EvidenceGroup } from '../../domain/upsert-decision.ts';
+import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../../clients/pipedrive-client.ts';
+import type { BrowseFilter, QadClient } from '../../clients/qad-client.ts';
+import type { EntityName } from '../../ports/index.ts';
+
+/** The schedules, one per QAD source. */
+export type PollName = 'customers' | 'contacts' | 'items';
+
+/** Looks up what another entity's sync already mapped, e.g. a contact's organization. */
+export interface MappedLookup {
+  pipedriveId(entity: EntityName, qadKey: string): Promise<number | undefined>;
+}
+
+/**
+ * Everything that differs between customers -> organizations, contacts -> persons and
+ * items -> products. The poll and write flows are written once against this.
+ */
+export interface SyncEntity<R, C> {
+  entity: EntityName;
+  poll: PollName;
+  /** What one QAD record is called in messages: customer, contact, item. */
+  label: string;
+  collection: PipedriveCollection;
+  recordSchema: z.ZodType<R>;
+
+  /** Pages of raw QAD rows changed on or after `since` (every row when undefined). */
+  readChanged(qad: QadClient, config: TenantConfig, since: string | undefined): AsyncGenerator<unknown[]>;
+  parse(row: unknown): ParsedRow<R>;
+  /** Why a valid record does not sync under the tenant's rules (e.g. an inactive contact). */
+  exclusion?(record: R, config: TenantConfig): string | undefined;
+  key(record: R): string;
+  /** The hash of what would be written: unchanged -> zero Pipedrive calls. */
+  hash(record: R, config: TenantConfig): string;
+
+  /** The custom field holding the QAD key, or undefined where a standard field (product code) holds it. */
+  keyFieldName(config: TenantConfig): string | undefined;
+  /** What the payload needs from other syncs; throws WaitForDependency until it exists. */
+  context(record: R, lookup: MappedLookup): Promise<C>;
+  payload(record: R, keyFieldCode: string | undefined, context: C, config: TenantConfig): unknown;
+  keyValueOf(remote: RemoteRecord, keyFieldCode: string | undefined): string | null;
+  /** Tokens a listed Pipedrive record can be matched on (a normalised name; an email within an organization). */
+  listingTokens(remote: RemoteRecord): string[];
+  /** The same tokens for a QAD record, grouped by kind of evidence in the order they count. */
+  evidence(record: R, context: C): Array<{ via: string; tokens: string[] }>;
+  /** Searches when no fresh listing can decide. Errors propagate: a failed search is "try later". */
+  search(pipedrive: PipedriveClient, record: R, context: C, keyFieldCode: string | undefined): Promise<{ byKey: number[]; evidence: EvidenceGroup[] }>;
+}
+
+/** The record depends on another that is not in Pipedrive yet: deferred, audited, retried. */
+export class WaitForDependency extends RetryLaterError {
+  override readonly name = 'WaitForDependency';
+}
+
+/** Reads one QAD browse to its end, page by page. */
+export async function* browsePages(qad: QadClient, source: { browsePath: string; browseId: string; pageSize: number }, filters: BrowseFilter[]): AsyncGenerator<unknown[]> {
+  const MAX_PAGES = 100_000;
+  for (let page = 1, hasMore = true; hasMore; page++) {
+    if (page > MAX_PAGES) throw new Error(`QAD kept reporting more pages after ${MAX_PAGES}`);
+    const result = await qad.browse({ path: source.browsePath, browseId: source.browseId, page, pageSize: source.pageSize, filters });
+    hasMore = result.hasMore;
+    yield result.rows;
+  }
+}
+
+export function changedSinceFilter(field: string, since: string | undefined): BrowseFilter[] {
+  return since ? [{ field, op: 'ge', value: since }] : [];
+}

@@ -1,0 +1,36 @@
+import { customerSchema, parseCustomerRow, type Customer } from '../../domain/customer.ts';
+import { mapCustomerToOrganization, organizationContentHash } from '../../domain/organization.ts';
+import { normaliseName } from '../../domain/text.ts';
+import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
+
+/** QAD customers -> Pipedrive organizations, matched on the QAD code field, then the exact name. */
+export const organizations: SyncEntity<Customer, Record<string, never>> = {
+  entity: 'organization',
+  poll: 'customers',
+  label: 'customer',
+  collection: 'organizations',
+  recordSchema: customerSchema,
+  readChanged: (qad, config, since) => browsePages(qad, config.qad.customers, changedSinceFilter(config.qad.customers.modDateField, since)),
+  parse: parseCustomerRow,
+  key: (c) => c.code,
+  hash: (c) => organizationContentHash(c),
+  keyFieldName: (config) => config.mapping.organization.keyFieldName,
+  context: async () => ({}),
+  payload: (c, keyField) => mapCustomerToOrganization(c, keyField!),
+  keyValueOf: (remote, keyField) => stringValue(keyField ? remote.custom_fields[keyField] : undefined),
+  listingTokens: (remote) => [nameToken(remote.name)],
+  evidence: (c) => [{ via: 'name', tokens: [nameToken(c.name)] }],
+  async search(pipedrive, c) {
+    const byKey = (await pipedrive.search('organizations', { term: c.code, fields: 'custom_fields' })).filter((h) => h.customFieldValues.includes(c.code)).map((h) => h.id);
+    if (byKey.length > 0) return { byKey, evidence: [] };
+    const hits = (await pipedrive.search('organizations', { term: c.name, fields: 'name' })).filter((h) => normaliseName(h.name) === normaliseName(c.name));
+    return { byKey, evidence: [{ via: 'name', candidates: hits.map((h) => ({ id: h.id, keyValue: null })) }] };
+  },
+};
+
+export const nameToken = (name: string): string => `name:${normaliseName(name)}`;
+
+export function stringValue(value: unknown): string | null {
+  if (typeof value === 'number') return String(value);
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : null;
+}

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import type { StoredTenant } from '../config/tenant.ts';
+import { contentHash } from '../domain/content-hash.ts';
+import { errorMessage } from '../domain/errors.ts';
+import { changedSinceDate, isDue, utcDate } from '../domain/schedule.ts';
+import type { AuditLog, Clock, EntityName, KeyMap, ListingIndex, PollStateStore, RecordMessage, RecordQueue, TenantStore } from '../ports/index.ts';
+import type { Connections } from './connections.ts';
+import type { SyncEntity } from './entities/entity.ts';
+import { buildListing } from './listing.ts';
+
+export interface PollDeps {
+  tenants: TenantStore;
+  pollState: PollStateStore;
+  keyMap: KeyMap;
+  listing: ListingIndex;
+  /** Products have their own queue, so a backlog of items never holds up customers. */
+  queueFor(entity: EntityName): RecordQueue;
+  audit: AuditLog;
+  connections: Connections;
+  clock: Clock;
+}
+
+export interface PollSummary {
+  tenantId: string;
+  entity: EntityName;
+  outcome: 'polled' | 'not-due' | 'busy' | 'failed';
+  full: boolean;
+  pages: number;
+  read: number;
+  enqueued: number;
+  unchanged: number;
+  rejected: number;
+  excluded: number;
+  gone: number;
+  error?: string;
+}
+
+/** A poll that outlives this (the function times out at 5 minutes) is presumed dead; the next schedule takes over. */
+const POLL_LEASE_MS = 6 * 60_000;
+/** Once a day a poll reads everything: it notices records removed from QAD. */
+const FULL_READ_EVERY_MS = 24 * 3_600_000;
+
+/**
+ * One QAD source for every enabled tenant that is due:
+ * 1. take the tenant's poll lease (one poll at a time per tenant and entity);
+ * 2. on the first sync, list the Pipedrive records once for matching;
+ * 3. read rows changed since the watermark minus the overlap (all rows once a day), page by page;
+ * 4. drop rows whose content hash is unchanged, audit bad and excluded rows, enqueue the rest;
+ * 5. after a full read, audit mapped records that are gone from QAD (Pipedrive keeps them);
+ * 6. advance the watermark only after every page was read and every message accepted.
+ * One tenant's failure is audited and does not stop the others.
+ */
+export async function pollEntity<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, options: { force?: boolean } = {}): Promise<PollSummary[]> {
+  const summaries: PollSummary[] = [];
+  for (const tenant of await deps.tenants.listEnabled()) summaries.push(await pollTenant(deps, entity, tenant, options.force ?? false));
+  return summaries;
+}
+
+async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant: StoredTenant, force: boolean): Promise<PollSummary> {
+  const { tenantId, qad } = tenant.config;
+  const summary: PollSummary = { tenantId, entity: entity.entity, outcome: 'polled', full: false, pages: 0, read: 0, enqueued: 0, unchanged: 0, rejected: 0, excluded: 0, gone: 0 };
+  const now = deps.clock.now();
+  const state = await deps.pollState.get(tenantId, entity.entity);
+  if (!force && !isDue(state.lastPolledAt, tenant.config.schedules[entity.poll], now)) return { ...summary, outcome: 'not-due' };
+
+  const pollId = randomUUID();
+  if (!(await deps.pollState.acquire(tenantId, entity.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
+  try {
+    if (!(await deps.listing.meta(tenantId, entity.entity))) await buildListing(deps, tenant, entity);
+    const client = await deps.connections.qad(tenant);
+    summary.full = !state.fullReadAt || now - Date.parse(state.fullReadAt) >= FULL_READ_EVERY_MS || !state.watermark;
+    const since = summary.full ? undefined : changedSinceDate(state.watermark, qad.overlapDays);
+    const seen = new Set<string>();
+    for await (const rows of entity.readChanged(client, tenant.config, since)) {
+      summary.pages++;
+      summary.read += rows.length;
+      await enqueuePage(deps, entity, tenant, pollId, rows, seen, summary);
+    }
+    if (summary.full) await auditGone(deps, entity, tenantId, seen, now, summary);
+    await deps.pollState.finish(tenantId, entity.entity, pollId, {
+      watermark: utcDate(now),
+      lastPolledAt: new Date(now).toISOString(),
+      ...(summary.full && { fullReadAt: new Date(now).toISOString() }),
+    });
+    await deps.audit.record({
+      tenantId, entity: entity.entity, key: '_poll', action: 'polled',
+      reason: `read ${summary.read} ${entity.label} rows ${since ? `changed since ${since}` : '(full read)'} in ${summary.pages} pages; enqueued ${summary.enqueued}, unchanged ${summary.unchanged}, rejected ${summary.rejected}, excluded ${summary.excluded}, gone from QAD ${summary.gone}`,
+    });
+    return summary;
+  } catch (error) {
+    await deps.pollState.release(tenantId, entity.entity, pollId);
+    await deps.audit.record({ tenantId, entity: entity.entity, key: '_poll', action: 'failed', error: errorMessage(error), reason: `${entity.label} poll failed; the watermark was not advanced and the next poll retries` });
+    return { ...summary, outcome: 'failed', error: errorMessage(error) };
+  }
+}
+
+async function enqueuePage<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant: StoredTenant, pollId: string, rows: unknown[], seen: Set<string>, summary: PollSummary): Promise<void> {
+  const { tenantId } = tenant.config;
+  const good: Array<{ record: R; key: string; hash: string }> = [];
+  const bad: Array<{ key: string; reason: string; hash: string; row: unknown; action: 'failed' | 'skipped' }> = [];
+  for (const [index, row] of rows.entries()) {
+    const parsed = entity.parse(row);
+    if (!parsed.ok) {
+      bad.push({ key: parsed.key ?? `_row:${summary.pages}:${index}`, reason: parsed.reason, hash: contentHash(row), row, action: 'failed' });
+      continue;
+    }
+    const key = entity.key(parsed.record);
+    const excluded = entity.exclusion?.(parsed.record, tenant.config);
+    if (excluded) bad.push({ key, reason: `${excluded}; not synced (kept in Pipedrive if it is there)`, hash: contentHash(row), row: parsed.record, action: 'skipped' });
+    else good.push({ record: parsed.record, key, hash: entity.hash(parsed.record, tenant.config) });
+  }
+
+  const entries = await deps.keyMap.getMany(tenantId, entity.entity, [...good.map((g) => g.key), ...bad.map((b) => b.key)]);
+  const messages: RecordMessage[] = [];
+  for (const { record, key, hash } of good) {
+    // A key seen twice in one poll (a duplicate row, or a row that moved pages) is sent once.
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (entries.get(key)?.contentHash === hash) {
+      summary.unchanged++;
+      continue;
+    }
+    messages.push({ v: 1, tenantId, entity: entity.entity, key, hash, record, pollId });
+  }
+  await deps.queueFor(entity.entity).sendAll(messages);
+  summary.enqueued += messages.length;
+
+  for (const b of bad) {
+    seen.add(b.key);
+    if (b.action === 'failed') summary.rejected++;
+    else summary.excluded++;
+    // The same bad or excluded row is audited once, not on every poll, until its content changes.
+    if (entries.get(b.key)?.rejectedHash === b.hash) continue;
+    await deps.audit.record({ tenantId, entity: entity.entity, key: b.key, action: b.action, reason: b.reason, snapshot: b.row });
+    if (!b.key.startsWith('_row:')) await deps.keyMap.markRejected(tenantId, entity.entity, b.key, b.hash);
+  }
+}
+
+/** After a full read: mapped records QAD no longer has are audited once, and never deleted from Pipedrive. */
+async function auditGone<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenantId: string, seen: Set<string>, now: number, summary: PollSummary): Promise<void> {
+  for (const entry of await deps.keyMap.listMapped(tenantId, entity.entity)) {
+    if (seen.has(entry.qadKey) || entry.goneAt) continue;
+    summary.gone++;
+    await deps.audit.record({
+      tenantId, entity: entity.entity, key: entry.qadKey, action: 'skipped', ...(entry.pipedriveId !== undefined && { pipedriveId: entry.pipedriveId }),
+      reason: `${entity.label} ${entry.qadKey} is no longer in QAD; its Pipedrive record is kept, not deleted`,
+    });
+    await deps.keyMap.markGone(tenantId, entity.entity, entry.qadKey, new Date(now).toISOString());
+  }
+}
