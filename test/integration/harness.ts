@@ -17,7 +17,7 @@ import { registerTenant } from '../../shared/flows/register-tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
 import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';
 import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../sim/pipedrive/index.ts';
-import { startQadSim, type QadCustomerRow, type QadSim, type QadSimTenant } from '../sim/qad/index.ts';
+import { startQadSim, type QadContactRow, type QadCustomerRow, type QadItemRow, type QadPriceRow, type QadSim, type QadSimTenant } from '../sim/qad/index.ts';
 
 export const TENANT = 'acme';
 export const API_TOKEN = 'test-api-token-secret-value';
@@ -32,8 +32,8 @@ export interface Harness {
   tenant: StoredTenant;
   deps: PollDeps & WriterBatchDeps;
   clock: { ms: number; now(): number };
-  /** Receives (and deletes) everything on the records queue. */
-  drainMessages(): Promise<RecordMessage[]>;
+  /** Receives (and deletes) everything on the records queue (or the products queue). */
+  drainMessages(queue?: 'records' | 'products'): Promise<RecordMessage[]>;
   /** Receives up to 10 messages as a Lambda SQS event, without deleting them. */
   receiveEvent(): Promise<SQSEvent>;
   dlqMessages(): Promise<Message[]>;
@@ -48,6 +48,9 @@ export interface Harness {
  */
 export async function startHarness(options: {
   customers?: QadCustomerRow[];
+  contacts?: QadContactRow[];
+  items?: QadItemRow[];
+  prices?: QadPriceRow[];
   pageSize?: number;
   pipedrive?: Partial<PipedriveSimOptions>;
   qadToday?: () => string;
@@ -58,7 +61,7 @@ export async function startHarness(options: {
   clearFieldCache();
   const clock = { ms: Date.now(), now() { return this.ms; } };
   const qad = await startQadSim({
-    tenants: [{ basePath: BASE_PATH, clientId: 'connector', username: 'sync', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers: options.customers ?? [] }],
+    tenants: [{ basePath: BASE_PATH, clientId: 'connector', username: 'sync', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers: options.customers ?? [], contacts: options.contacts ?? [], items: options.items ?? [], prices: options.prices ?? [] }],
     ...(options.qadToday && { today: options.qadToday }),
   });
   const pd = await startPipedriveSim({ apiToken: API_TOKEN, plan: 'ultimate', ...options.pipedrive });
@@ -99,11 +102,12 @@ export async function startHarness(options: {
 
   return {
     aws, pd, qad, qadTenant: qad.tenant(BASE_PATH), tenant, deps, clock,
-    async drainMessages() {
+    async drainMessages(queue = 'records') {
+      const url = aws.queues[queue].url;
       const out: RecordMessage[] = [];
-      for (let batch = await receive(aws.queueUrl); batch.length > 0; batch = await receive(aws.queueUrl)) {
+      for (let batch = await receive(url); batch.length > 0; batch = await receive(url)) {
         out.push(...batch.map((m) => JSON.parse(m.Body ?? '{}') as RecordMessage));
-        await aws.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: aws.queueUrl, Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+        await aws.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
       }
       return out;
     },
@@ -144,6 +148,24 @@ export function customerRow(code: string, name: string, modDate: string, extra: 
   };
 }
 
-export function recordMessage(customer: unknown, key: string, hash: string): RecordMessage {
-  return { v: 1, tenantId: TENANT, entity: 'organization', key, hash, record: customer, pollId: 'test' };
+export function recordMessage(record: unknown, key: string, hash: string, entity: RecordMessage['entity'] = 'organization'): RecordMessage {
+  return { v: 1, tenantId: TENANT, entity, key, hash, record, pollId: 'test' };
+}
+
+export function contactRow(id: string, customer: string, name: string, extra: Partial<QadContactRow> = {}): QadContactRow {
+  return {
+    'ct_mstr.ct_id': id, 'ct_mstr.ct_cust': customer, 'ct_mstr.ct_name': name, 'ct_mstr.ct_email': `${id.toLowerCase()}@example.com`, 'ct_mstr.ct_phone': '+49 30 555',
+    'ct_mstr.ct_title': 'Buyer', 'ct_mstr.ct_primary': true, 'ct_mstr.ct_active': true, 'ct_mstr.ct_mod_date': '2026-11-20', ...extra,
+  };
+}
+
+export function itemRow(part: string, name: string, extra: Partial<QadItemRow> = {}): QadItemRow {
+  return {
+    'pt_mstr.pt_part': part, 'pt_mstr.pt_desc1': name, 'pt_mstr.pt_desc2': '', 'pt_mstr.pt_um': 'EA', 'pt_mstr.pt_prod_line': '1000',
+    'pt_mstr.pt_status': 'ACTIVE', 'pt_mstr.pt_price': 10, 'pt_mstr.pt_mod_date': '2026-11-01', ...extra,
+  };
+}
+
+export function priceRow(part: string, currency: string, price: number, modDate = '2026-11-01'): QadPriceRow {
+  return { 'pi_mstr.pi_list': 'STD', 'pi_mstr.pi_part_code': part, 'pi_mstr.pi_curr': currency, 'pi_mstr.pi_list_price': price, 'pi_mstr.pi_mod_date': modDate };
 }
