@@ -27,7 +27,8 @@ export const CONTEXT_DEFAULTS = {
   writerMaxConcurrency: 5,
   auditRetentionDays: 90,
   maxMessageAgeSeconds: 900,
-  schedules: { customers: 'rate(5 minutes)' },
+  // One entry per poller in topology.ts (the stack rejects a poller without a schedule), same as cdk.json.
+  schedules: { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)', items: 'rate(15 minutes)' },
   logRetentionDays: 30,
 } as const;
 

@@ -1,15 +1,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration, aws_iam as iam, aws_sqs as sqs, type App } from 'aws-cdk-lib';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { CONTEXT_DEFAULTS } from '../../infra/config.ts';
 import { buildConnectorApp } from '../../infra/connector-app.ts';
 import type { ConnectorStack, ConnectorStackProps } from '../../infra/connector-stack.ts';
-import { POLLERS } from '../../infra/topology.ts';
+import { envName, pascal } from '../../infra/names.ts';
+import {
+  POLLERS,
+  VISIBILITY_TIMEOUT_FACTOR,
+  WORK_QUEUES,
+  WRITERS,
+  type FunctionSpec,
+  type PollerSpec,
+  type WorkQueueName,
+  type WriterSpec,
+} from '../../infra/topology.ts';
 
 // ---- Harness --------------------------------------------------------------------------------------
 
@@ -75,45 +86,102 @@ function fnParts(b: Built, id: string) {
   return { fn: logicalId(b, f.fn), role: logicalId(b, f.role), logs: logicalId(b, f.logGroup) };
 }
 
-function records(b: Built) {
-  const q = b.stack.queues.get('records');
-  assert.ok(q, 'records queue exists');
+/** Logical ids of one work queue and its DLQ. */
+function queueParts(b: Built, name: WorkQueueName) {
+  const q = b.stack.queues.get(name);
+  assert.ok(q, `${name} queue exists`);
   return { queue: logicalId(b, q.queue), dlq: logicalId(b, q.deadLetterQueue) };
 }
 
+const records = (b: Built) => queueParts(b, 'records');
+const products = (b: Built) => queueParts(b, 'products');
+
+const FUNCTIONS: readonly FunctionSpec[] = [...POLLERS, ...WRITERS];
+const writerOf = (name: WorkQueueName): WriterSpec => {
+  const w = WRITERS.find((s) => s.consumes === name);
+  assert.ok(w, `queue ${name} has a writer`);
+  return w;
+};
+
+/** The checked-in schedules (cdk.json context), entity -> expression. */
+const cdkSchedules = cdkJson.context.schedules as Record<string, string>;
+
 const base = build();
+
+// ---- Topology --------------------------------------------------------------------------------------
+
+test('topology: customers and contacts feed records, items feed products, one writer per queue', () => {
+  assert.deepEqual([...WORK_QUEUES], ['records', 'products']);
+  assert.deepEqual(
+    POLLERS.map((p) => [p.id, p.entity, p.entry, p.sendsTo]),
+    [
+      ['PollCustomers', 'customers', 'poll-customers.ts', 'records'],
+      ['PollContacts', 'contacts', 'poll-contacts.ts', 'records'],
+      ['PollItems', 'items', 'poll-items.ts', 'products'],
+    ],
+  );
+  assert.deepEqual(
+    WRITERS.map((w) => [w.id, w.entry, w.consumes]),
+    [
+      ['WritePipedrive', 'write-pipedrive.ts', 'records'],
+      ['WriteProducts', 'write-products.ts', 'products'],
+    ],
+  );
+  for (const spec of FUNCTIONS) assert.ok(existsSync(join(REPO, 'functions', spec.entry)), `functions/${spec.entry} exists`);
+  // The stack builds exactly that: one function per spec, one WorkQueue per declared queue.
+  assert.deepEqual([...base.stack.functions.keys()], FUNCTIONS.map((s) => s.id));
+  assert.deepEqual([...base.stack.queues.keys()], [...WORK_QUEUES]);
+  base.template.resourceCountIs('AWS::Lambda::Function', FUNCTIONS.length);
+});
 
 // ---- Queues ----------------------------------------------------------------------------------------
 
-test('records queue: redrive to its DLQ after maxReceiveCount (8), visibility = 6 x writer timeout, TLS only', () => {
-  const { queue, dlq } = records(base);
-  const q = base.template.toJSON().Resources[queue] as Resource;
-  assert.deepEqual(q.Properties.RedrivePolicy, { deadLetterTargetArn: getAtt(dlq), maxReceiveCount: 8 });
-  assert.equal(q.Properties.VisibilityTimeout, 6 * 60);
-  for (const id of [queue, dlq]) {
-    base.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: id }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
-      },
-    });
+test('work queues: each redrives to its own DLQ after maxReceiveCount (8), visibility = 6 x its writer timeout, TLS only', () => {
+  const resources = base.template.toJSON().Resources as Record<string, Resource>;
+  for (const name of WORK_QUEUES) {
+    const { queue, dlq } = queueParts(base, name);
+    const q = resources[queue];
+    assert.ok(q, `${name} queue resource`);
+    assert.deepEqual(q.Properties.RedrivePolicy, { deadLetterTargetArn: getAtt(dlq), maxReceiveCount: 8 }, `${name} redrive`);
+    assert.equal(q.Properties.VisibilityTimeout, VISIBILITY_TIMEOUT_FACTOR * writerOf(name).timeout.toSeconds(), `${name} visibility`);
+    assert.equal(q.Properties.VisibilityTimeout, 6 * 60, `${name} visibility`);
+    assert.equal(q.Properties.QueueName, `QadPipedriveConnector-${name}`);
+    assert.equal(resources[dlq]?.Properties.QueueName, `QadPipedriveConnector-${name}-dlq`);
+    assert.equal(resources[dlq]?.Properties.RedrivePolicy, undefined, `${name} DLQ is the end of the line`);
+    for (const id of [queue, dlq]) {
+      base.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
   }
+  // The queues are distinct: products has its own queue and DLQ, not records'.
+  const r = records(base);
+  const p = products(base);
+  assert.equal(new Set([r.queue, r.dlq, p.queue, p.dlq]).size, 4);
+  assert.deepEqual((resources[p.queue]?.Properties.RedrivePolicy as { deadLetterTargetArn: unknown }).deadLetterTargetArn, getAtt(p.dlq));
 });
 
-test('DLQ keeps messages longer (14 d) than the source queue (4 d)', () => {
-  const { queue, dlq } = records(base);
+test('DLQ keeps messages longer (14 d) than the source queue (4 d), for every work queue', () => {
   const resources = base.template.toJSON().Resources as Record<string, Resource>;
   const retention = (id: string) => resources[id]?.Properties.MessageRetentionPeriod as number;
-  assert.equal(retention(dlq), Duration.days(14).toSeconds());
-  assert.equal(retention(queue), Duration.days(4).toSeconds());
-  assert.ok(retention(dlq) > retention(queue));
+  for (const name of WORK_QUEUES) {
+    const { queue, dlq } = queueParts(base, name);
+    assert.equal(retention(dlq), Duration.days(14).toSeconds(), `${name} DLQ retention`);
+    assert.equal(retention(queue), Duration.days(4).toSeconds(), `${name} queue retention`);
+    assert.ok(retention(dlq) > retention(queue));
+  }
 });
 
 test('server-side encryption on every queue and table; tables PITR, on-demand, retained', () => {
   const queues = base.template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
-  assert.equal(Object.keys(queues).length, 2);
+  // A queue and a DLQ per work queue, nothing else.
+  assert.equal(Object.keys(queues).length, 2 * WORK_QUEUES.length);
+  assert.equal(Object.keys(queues).length, 4);
   for (const q of Object.values(queues)) assert.equal(q.Properties.SqsManagedSseEnabled, true);
 
   const tables = base.template.findResources('AWS::DynamoDB::Table') as Record<string, Resource>;
@@ -160,44 +228,99 @@ test('credentials key rotates and is retained', () => {
 // ---- Functions -------------------------------------------------------------------------------------
 
 test('functions: nodejs22.x on arm64, own log group with retention, timeouts, memory and environment', () => {
-  const expected = { PollCustomers: { timeout: 300, memory: 512 }, WritePipedrive: { timeout: 60, memory: 512 } };
-  const { queue, dlq } = records(base);
-  for (const [id, want] of Object.entries(expected)) {
-    const parts = fnParts(base, id);
-    const fn = base.template.toJSON().Resources[parts.fn] as Resource;
+  const expected: Record<string, { timeout: number; memory: number }> = {
+    PollCustomers: { timeout: 300, memory: 512 },
+    PollContacts: { timeout: 300, memory: 512 },
+    PollItems: { timeout: 300, memory: 512 },
+    WritePipedrive: { timeout: 60, memory: 512 },
+    WriteProducts: { timeout: 60, memory: 512 },
+  };
+  assert.deepEqual(Object.keys(expected).sort(), FUNCTIONS.map((s) => s.id).sort(), 'every function is listed here');
+  const r = records(base);
+  const p = products(base);
+  // Every function gets every queue's URLs (<NAME>_QUEUE_URL / <NAME>_DLQ_URL), derived from WORK_QUEUES.
+  assert.deepEqual(
+    WORK_QUEUES.flatMap((name) => [`${envName(name)}_QUEUE_URL`, `${envName(name)}_DLQ_URL`]),
+    ['RECORDS_QUEUE_URL', 'RECORDS_DLQ_URL', 'PRODUCTS_QUEUE_URL', 'PRODUCTS_DLQ_URL'],
+  );
+  const resources = base.template.toJSON().Resources as Record<string, Resource>;
+  for (const spec of FUNCTIONS) {
+    const want = expected[spec.id];
+    assert.ok(want);
+    const parts = fnParts(base, spec.id);
+    const fn = resources[parts.fn];
+    assert.ok(fn, `${spec.id} function resource`);
     assert.equal(fn.Properties.Runtime, 'nodejs22.x');
     assert.deepEqual(fn.Properties.Architectures, ['arm64']);
-    assert.equal(fn.Properties.Timeout, want.timeout);
-    assert.equal(fn.Properties.MemorySize, want.memory);
+    assert.equal(fn.Properties.Timeout, want.timeout, `${spec.id} timeout`);
+    assert.equal(fn.Properties.Timeout, spec.timeout.toSeconds(), `${spec.id} timeout follows the topology`);
+    assert.equal(fn.Properties.MemorySize, want.memory, `${spec.id} memory`);
+    assert.equal(fn.Properties.Description, spec.description);
     assert.equal(fn.Properties.Handler, 'index.handler');
     assert.deepEqual(fn.Properties.LoggingConfig, { LogGroup: { Ref: parts.logs } });
     const env = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    assert.deepEqual(env, {
-      POWERTOOLS_SERVICE_NAME: 'qad-pipedrive-connector',
-      POWERTOOLS_METRICS_NAMESPACE: 'QadPipedriveConnector',
-      LOG_LEVEL: 'INFO',
-      NODE_OPTIONS: '--enable-source-maps',
-      CONNECTIONS_TABLE: { Ref: logicalId(base, base.stack.tables.connections) },
-      SYNC_STATE_TABLE: { Ref: logicalId(base, base.stack.tables.syncState) },
-      AUDIT_TABLE: { Ref: logicalId(base, base.stack.tables.audit) },
-      KMS_KEY_ID: getAtt(logicalId(base, base.stack.credentialsKey)),
-      CREDENTIALS_CIPHER: 'kms',
-      AUDIT_RETENTION_DAYS: '90',
-      RECORDS_QUEUE_URL: { Ref: queue },
-      RECORDS_DLQ_URL: { Ref: dlq },
-    });
-    const logGroup = base.template.toJSON().Resources[parts.logs] as Resource;
-    assert.equal(logGroup.Properties.RetentionInDays, 30);
+    assert.deepEqual(
+      env,
+      {
+        POWERTOOLS_SERVICE_NAME: 'qad-pipedrive-connector',
+        POWERTOOLS_METRICS_NAMESPACE: 'QadPipedriveConnector',
+        LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+        CONNECTIONS_TABLE: { Ref: logicalId(base, base.stack.tables.connections) },
+        SYNC_STATE_TABLE: { Ref: logicalId(base, base.stack.tables.syncState) },
+        AUDIT_TABLE: { Ref: logicalId(base, base.stack.tables.audit) },
+        KMS_KEY_ID: getAtt(logicalId(base, base.stack.credentialsKey)),
+        CREDENTIALS_CIPHER: 'kms',
+        AUDIT_RETENTION_DAYS: '90',
+        RECORDS_QUEUE_URL: { Ref: r.queue },
+        RECORDS_DLQ_URL: { Ref: r.dlq },
+        PRODUCTS_QUEUE_URL: { Ref: p.queue },
+        PRODUCTS_DLQ_URL: { Ref: p.dlq },
+      },
+      `${spec.id} environment`,
+    );
+    const logGroup = resources[parts.logs];
+    assert.equal(logGroup?.Properties.RetentionInDays, 30, `${spec.id} log retention`);
   }
-  // The poller's failures are retried by the next scheduled run, not by Lambda's async retries.
-  base.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
-    FunctionName: { Ref: fnParts(base, 'PollCustomers').fn },
-    MaximumRetryAttempts: 0,
-  });
+  // A poller's failures are retried by the next scheduled run, not by Lambda's async retries; writers keep
+  // Lambda's defaults (they are invoked synchronously by the event source mapping anyway).
+  base.template.resourceCountIs('AWS::Lambda::EventInvokeConfig', POLLERS.length);
+  for (const spec of POLLERS) {
+    base.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: fnParts(base, spec.id).fn },
+      MaximumRetryAttempts: 0,
+    });
+  }
 });
 
-test('writer event source: records queue, batch 10, ReportBatchItemFailures, maxConcurrency 5', () => {
-  base.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+test('writer event sources: each writer its own queue, batch 10, ReportBatchItemFailures, maxConcurrency 5', () => {
+  const mappings = Object.values(base.template.findResources('AWS::Lambda::EventSourceMapping') as Record<string, Resource>);
+  assert.equal(mappings.length, WRITERS.length);
+  assert.equal(mappings.length, 2);
+  for (const spec of WRITERS) {
+    const fn = { Ref: fnParts(base, spec.id).fn };
+    const own = mappings.filter((m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify(fn));
+    assert.equal(own.length, 1, `${spec.id}: exactly one event source`);
+    assert.deepEqual(
+      own[0]?.Properties,
+      {
+        EventSourceArn: getAtt(queueParts(base, spec.consumes).queue),
+        FunctionName: fn,
+        BatchSize: spec.batchSize,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        ScalingConfig: { MaximumConcurrency: 5 },
+      },
+      `${spec.id} event source`,
+    );
+  }
+  // Concretely: the products writer consumes the products queue (and only the products writer does).
+  base.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    EventSourceArn: getAtt(products(base).queue),
+    FunctionName: { Ref: fnParts(base, 'WriteProducts').fn },
+    BatchSize: 10,
+    FunctionResponseTypes: ['ReportBatchItemFailures'],
+    ScalingConfig: { MaximumConcurrency: 5 },
+  });
   base.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
     EventSourceArn: getAtt(records(base).queue),
     FunctionName: { Ref: fnParts(base, 'WritePipedrive').fn },
@@ -205,19 +328,43 @@ test('writer event source: records queue, batch 10, ReportBatchItemFailures, max
     FunctionResponseTypes: ['ReportBatchItemFailures'],
     ScalingConfig: { MaximumConcurrency: 5 },
   });
+  // Every work queue is consumed exactly once; no DLQ is consumed (it is drained by redrive, not a function).
+  const sources = mappings.map((m) => JSON.stringify(m.Properties.EventSourceArn));
+  for (const name of WORK_QUEUES) {
+    const { queue, dlq } = queueParts(base, name);
+    assert.equal(sources.filter((s) => s === JSON.stringify(getAtt(queue))).length, 1, `${name} consumed once`);
+    assert.ok(!sources.includes(JSON.stringify(getAtt(dlq))), `${name} DLQ not consumed`);
+  }
 });
 
-test('schedule: one per poll entity, expression from context, input {"entity":"customers"}, few retries', () => {
-  const schedules = base.template.findResources('AWS::Scheduler::Schedule') as Record<string, Resource>;
-  assert.equal(Object.keys(schedules).length, POLLERS.length);
-  const [schedule] = Object.values(schedules);
-  assert.ok(schedule);
-  assert.equal(schedule.Properties.ScheduleExpression, 'rate(5 minutes)');
-  const target = schedule.Properties.Target as { Arn: unknown; Input: string; RetryPolicy: { MaximumRetryAttempts: number } };
-  assert.deepEqual(target.Arn, getAtt(fnParts(base, 'PollCustomers').fn));
-  assert.deepEqual(JSON.parse(target.Input), { entity: 'customers' });
-  assert.ok(target.RetryPolicy.MaximumRetryAttempts >= 1 && target.RetryPolicy.MaximumRetryAttempts <= 3);
-  base.template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 1);
+test('schedules: one per poll entity, its own expression from context, input {"entity":<entity>}, few retries', () => {
+  const schedules = Object.values(base.template.findResources('AWS::Scheduler::Schedule') as Record<string, Resource>);
+  assert.equal(schedules.length, POLLERS.length);
+  // Concretely what cdk.json asks for; customers and contacts every 5 minutes, items every 15.
+  const expected: Record<string, string> = { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)', items: 'rate(15 minutes)' };
+  assert.deepEqual(cdkSchedules, expected);
+  const groups = Object.values(base.template.findResources('AWS::Scheduler::ScheduleGroup') as Record<string, Resource>);
+  assert.equal(groups.length, 1);
+  const groupName = groups[0]?.Properties.Name;
+  assert.ok(groupName);
+  type Target = { Arn: unknown; Input: string; RetryPolicy: { MaximumRetryAttempts: number } };
+  for (const spec of POLLERS) {
+    const arn = getAtt(fnParts(base, spec.id).fn);
+    const own = schedules.filter((s) => JSON.stringify((s.Properties.Target as Target).Arn) === JSON.stringify(arn));
+    assert.equal(own.length, 1, `${spec.id}: exactly one schedule`);
+    const [schedule] = own;
+    assert.ok(schedule);
+    assert.equal(schedule.Properties.ScheduleExpression, expected[spec.entity], `${spec.entity} expression`);
+    assert.equal(schedule.Properties.ScheduleExpression, cdkSchedules[spec.entity], `${spec.entity} expression from context`);
+    assert.equal(schedule.Properties.GroupName, groupName);
+    const target = schedule.Properties.Target as Target;
+    assert.deepEqual(JSON.parse(target.Input), { entity: spec.entity });
+    assert.ok(target.RetryPolicy.MaximumRetryAttempts >= 1 && target.RetryPolicy.MaximumRetryAttempts <= 3);
+  }
+  base.template.hasResourceProperties('AWS::Scheduler::Schedule', {
+    ScheduleExpression: 'rate(15 minutes)',
+    Target: Match.objectLike({ Arn: getAtt(fnParts(base, 'PollItems').fn), Input: JSON.stringify({ entity: 'items' }) }),
+  });
 });
 
 // ---- IAM -------------------------------------------------------------------------------------------
@@ -229,9 +376,9 @@ test('IAM: no wildcard actions anywhere, no AWS-managed policies on the function
       for (const a of actionsOf(s)) assert.ok(!a.includes('*'), `${id} grants wildcard action ${a}`);
     }
   }
-  for (const id of ['PollCustomers', 'WritePipedrive']) {
-    const role = base.template.toJSON().Resources[fnParts(base, id).role] as Resource;
-    assert.equal(role.Properties.ManagedPolicyArns, undefined);
+  for (const spec of FUNCTIONS) {
+    const role = base.template.toJSON().Resources[fnParts(base, spec.id).role] as Resource;
+    assert.equal(role.Properties.ManagedPolicyArns, undefined, `${spec.id} has no managed policies`);
   }
 });
 
@@ -241,58 +388,111 @@ function decryptStatements(statements: Statement[]): Statement[] {
 
 test('IAM: each function may kms:Decrypt only under the encryption context systems it needs', () => {
   const keyArn = getAtt(logicalId(base, base.stack.credentialsKey));
-  for (const [id, system] of [
-    ['PollCustomers', ['qad', 'pipedrive']],
-    ['WritePipedrive', 'pipedrive'],
-  ] as const) {
-    const kms = decryptStatements(statementsOfRole(base, fnParts(base, id).role));
-    assert.equal(kms.length, 1, `${id}: exactly one KMS statement`);
+  // Pollers read QAD and list Pipedrive once on the first sync; writers only talk to Pipedrive.
+  const expected: Record<string, string | string[]> = {
+    PollCustomers: ['qad', 'pipedrive'],
+    PollContacts: ['qad', 'pipedrive'],
+    PollItems: ['qad', 'pipedrive'],
+    WritePipedrive: 'pipedrive',
+    WriteProducts: 'pipedrive',
+  };
+  assert.deepEqual(Object.keys(expected).sort(), FUNCTIONS.map((s) => s.id).sort(), 'every function is listed here');
+  for (const spec of FUNCTIONS) {
+    const system = expected[spec.id];
+    assert.ok(system);
+    assert.deepEqual(typeof system === 'string' ? [system] : system, [...spec.decrypts], `${spec.id}: topology agrees`);
+    const kms = decryptStatements(statementsOfRole(base, fnParts(base, spec.id).role));
+    assert.equal(kms.length, 1, `${spec.id}: exactly one KMS statement`);
     const [s] = kms;
     assert.ok(s);
     assert.deepEqual(actionsOf(s), ['kms:Decrypt']);
     assert.deepEqual(s.Resource, keyArn);
-    assert.deepEqual(s.Condition, { StringEquals: { 'kms:EncryptionContext:system': system } });
+    assert.deepEqual(s.Condition, { StringEquals: { 'kms:EncryptionContext:system': system } }, `${spec.id} KMS condition`);
   }
 });
 
+/** Whether some Allow statement grants `action` on `resource` (alone or in a resource list). */
 function grants(statements: Statement[], action: string, resource: unknown): boolean {
+  const want = JSON.stringify(resource);
   return statements.some(
-    (s) => s.Effect === 'Allow' && actionsOf(s).includes(action) && JSON.stringify(s.Resource) === JSON.stringify(resource),
+    (s) =>
+      s.Effect === 'Allow' &&
+      actionsOf(s).includes(action) &&
+      (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).some((r) => JSON.stringify(r) === want),
   );
 }
 
-test('IAM: poller reads connections, writes sync state, appends audit, sends to records only', () => {
-  const st = statementsOfRole(base, fnParts(base, 'PollCustomers').role);
-  const { queue, dlq } = records(base);
+/** Every SQS action the statements allow on `resource`. */
+function sqsActionsOn(statements: Statement[], resource: unknown): string[] {
+  const want = JSON.stringify(resource);
+  return statements
+    .filter((s) => s.Effect === 'Allow' && (Array.isArray(s.Resource) ? s.Resource : [s.Resource]).some((r) => JSON.stringify(r) === want))
+    .flatMap((s) => actionsOf(s).filter((a) => a.startsWith('sqs:')));
+}
+
+test('IAM: pollers read connections, write sync state, append audit, send to their own work queue only', () => {
   const tables = base.stack.tables;
-  assert.ok(grants(st, 'dynamodb:GetItem', getAtt(logicalId(base, tables.connections))));
-  assert.ok(!grants(st, 'dynamodb:PutItem', getAtt(logicalId(base, tables.connections))));
-  assert.ok(grants(st, 'dynamodb:UpdateItem', getAtt(logicalId(base, tables.syncState))));
-  assert.ok(grants(st, 'dynamodb:PutItem', getAtt(logicalId(base, tables.audit))));
-  assert.ok(!grants(st, 'dynamodb:DeleteItem', getAtt(logicalId(base, tables.audit))));
-  assert.ok(grants(st, 'sqs:SendMessage', getAtt(queue)));
-  assert.ok(!grants(st, 'sqs:SendMessage', getAtt(dlq)));
-  assert.ok(!grants(st, 'sqs:ReceiveMessage', getAtt(queue)));
+  for (const spec of POLLERS) {
+    const st = statementsOfRole(base, fnParts(base, spec.id).role);
+    assert.ok(grants(st, 'dynamodb:GetItem', getAtt(logicalId(base, tables.connections))), spec.id);
+    assert.ok(!grants(st, 'dynamodb:PutItem', getAtt(logicalId(base, tables.connections))), spec.id);
+    assert.ok(grants(st, 'dynamodb:UpdateItem', getAtt(logicalId(base, tables.syncState))), spec.id);
+    assert.ok(grants(st, 'dynamodb:PutItem', getAtt(logicalId(base, tables.audit))), spec.id);
+    assert.ok(!grants(st, 'dynamodb:DeleteItem', getAtt(logicalId(base, tables.audit))), spec.id);
+    for (const name of WORK_QUEUES) {
+      const { queue, dlq } = queueParts(base, name);
+      const own = name === spec.sendsTo;
+      assert.deepEqual(sqsActionsOn(st, getAtt(queue)), own ? ['sqs:SendMessage'] : [], `${spec.id} on ${name} queue`);
+      assert.deepEqual(sqsActionsOn(st, getAtt(dlq)), [], `${spec.id} on ${name} DLQ`);
+    }
+  }
+  // Concretely: items go to products, never to records; customers and contacts the other way round.
+  const items = statementsOfRole(base, fnParts(base, 'PollItems').role);
+  assert.ok(grants(items, 'sqs:SendMessage', getAtt(products(base).queue)));
+  assert.ok(!grants(items, 'sqs:SendMessage', getAtt(records(base).queue)));
+  for (const id of ['PollCustomers', 'PollContacts']) {
+    const st = statementsOfRole(base, fnParts(base, id).role);
+    assert.ok(grants(st, 'sqs:SendMessage', getAtt(records(base).queue)), id);
+    assert.ok(!grants(st, 'sqs:SendMessage', getAtt(products(base).queue)), id);
+    assert.ok(!grants(st, 'sqs:ReceiveMessage', getAtt(records(base).queue)), id);
+  }
 });
 
-test('IAM: writer consumes records, may ChangeMessageVisibility, dead-letters to the DLQ, cannot send to records', () => {
-  const st = statementsOfRole(base, fnParts(base, 'WritePipedrive').role);
-  const { queue, dlq } = records(base);
-  for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
-    assert.ok(grants(st, a, getAtt(queue)), `writer has ${a} on records`);
+test('IAM: each writer consumes its queue, may ChangeMessageVisibility, dead-letters to its DLQ, touches no other queue', () => {
+  for (const spec of WRITERS) {
+    const st = statementsOfRole(base, fnParts(base, spec.id).role);
+    for (const name of WORK_QUEUES) {
+      const { queue, dlq } = queueParts(base, name);
+      if (name === spec.consumes) {
+        for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
+          assert.ok(grants(st, a, getAtt(queue)), `${spec.id} has ${a} on ${name}`);
+        }
+        assert.ok(grants(st, 'sqs:SendMessage', getAtt(dlq)), `${spec.id} may dead-letter to ${name} DLQ`);
+        assert.ok(!grants(st, 'sqs:SendMessage', getAtt(queue)), `${spec.id} cannot send to ${name}`);
+        assert.ok(!grants(st, 'sqs:ReceiveMessage', getAtt(dlq)), `${spec.id} cannot consume the ${name} DLQ`);
+      } else {
+        assert.deepEqual(sqsActionsOn(st, getAtt(queue)), [], `${spec.id} on ${name} queue`);
+        assert.deepEqual(sqsActionsOn(st, getAtt(dlq)), [], `${spec.id} on ${name} DLQ`);
+      }
+    }
+    assert.ok(grants(st, 'dynamodb:PutItem', getAtt(logicalId(base, base.stack.tables.audit))), spec.id);
   }
-  assert.ok(grants(st, 'sqs:SendMessage', getAtt(dlq)));
-  assert.ok(!grants(st, 'sqs:SendMessage', getAtt(queue)));
-  assert.ok(grants(st, 'dynamodb:PutItem', getAtt(logicalId(base, base.stack.tables.audit))));
+  // Concretely: the products writer can defer (ChangeMessageVisibility) on products and dead-letter to its DLQ.
+  const wp = statementsOfRole(base, fnParts(base, 'WriteProducts').role);
+  assert.ok(grants(wp, 'sqs:ChangeMessageVisibility', getAtt(products(base).queue)));
+  assert.ok(grants(wp, 'sqs:SendMessage', getAtt(products(base).dlq)));
+  assert.ok(!grants(wp, 'sqs:SendMessage', getAtt(records(base).dlq)));
+  assert.ok(!grants(wp, 'sqs:ReceiveMessage', getAtt(records(base).queue)));
 });
 
 test('IAM: each role writes only to its own log group', () => {
-  for (const id of ['PollCustomers', 'WritePipedrive']) {
-    const parts = fnParts(base, id);
+  for (const spec of FUNCTIONS) {
+    const parts = fnParts(base, spec.id);
     const logs = statementsOfRole(base, parts.role).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
     assert.deepEqual(
       logs.map((s) => s.Resource),
       [getAtt(parts.logs)],
+      spec.id,
     );
   }
 });
@@ -311,45 +511,51 @@ test('alarm topic: KMS-encrypted, TLS only', () => {
   base.template.resourceCountIs('AWS::SNS::Subscription', 0);
 });
 
-test('alarms: DLQ depth > 0, queue age > 900 s, errors per function; all notify SNS, missing data not breaching', () => {
+test('alarms: DLQ depth > 0 and queue age > 900 s per queue, errors per function; all notify SNS, missing data not breaching', () => {
   const topic = { Ref: logicalId(base, base.stack.monitoring.topic) };
-  const { queue, dlq } = records(base);
-  base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-    Namespace: 'AWS/SQS',
-    MetricName: 'ApproximateNumberOfMessagesVisible',
-    Dimensions: [{ Name: 'QueueName', Value: getAtt(dlq, 'QueueName') }],
-    ComparisonOperator: 'GreaterThanThreshold',
-    Threshold: 0,
-    AlarmActions: [topic],
-    TreatMissingData: 'notBreaching',
-  });
-  base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-    Namespace: 'AWS/SQS',
-    MetricName: 'ApproximateAgeOfOldestMessage',
-    Dimensions: [{ Name: 'QueueName', Value: getAtt(queue, 'QueueName') }],
-    ComparisonOperator: 'GreaterThanThreshold',
-    Threshold: 900,
-    AlarmActions: [topic],
-    TreatMissingData: 'notBreaching',
-  });
-  for (const id of ['PollCustomers', 'WritePipedrive']) {
+  for (const name of WORK_QUEUES) {
+    const { queue, dlq } = queueParts(base, name);
+    base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: getAtt(dlq, 'QueueName') }],
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 0,
+      AlarmActions: [topic],
+      TreatMissingData: 'notBreaching',
+    });
+    base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: getAtt(queue, 'QueueName') }],
+      ComparisonOperator: 'GreaterThanThreshold',
+      Threshold: 900,
+      AlarmActions: [topic],
+      TreatMissingData: 'notBreaching',
+    });
+  }
+  for (const spec of FUNCTIONS) {
     base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/Lambda',
       MetricName: 'Errors',
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnParts(base, id).fn } }],
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnParts(base, spec.id).fn } }],
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
       AlarmActions: [topic],
       TreatMissingData: 'notBreaching',
     });
   }
   const alarms = base.template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>;
-  assert.equal(Object.keys(alarms).length, 4);
+  // Two per work queue (DLQ depth, oldest age) plus one per function; nothing else.
+  assert.equal(Object.keys(alarms).length, 2 * WORK_QUEUES.length + FUNCTIONS.length);
+  assert.equal(Object.keys(alarms).length, 9);
   for (const a of Object.values(alarms)) {
     assert.deepEqual(a.Properties.AlarmActions, [topic]);
     assert.equal(a.Properties.TreatMissingData, 'notBreaching');
   }
 });
 
-test('dashboard: queues, DLQ, Lambda metrics and the EMF metrics by name', () => {
+test('dashboard: every queue, DLQ and function, Lambda metrics and the EMF metrics by name', () => {
   base.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   const dashboards = base.template.findResources('AWS::CloudWatch::Dashboard') as Record<string, Resource>;
   const body = JSON.stringify(Object.values(dashboards)[0]?.Properties.DashboardBody);
@@ -365,12 +571,20 @@ test('dashboard: queues, DLQ, Lambda metrics and the EMF metrics by name', () =>
     'PipedriveCalls',
     'PipedriveTokens',
     'Pipedrive429',
+    ...WORK_QUEUES.flatMap((name) => [`${name} queue depth`, `${name} oldest message age`, `${name} DLQ depth`]),
+    ...FUNCTIONS.flatMap((spec) => [`${spec.id}: invocations, errors, throttles`, `${spec.id}: duration`]),
   ]) {
     assert.ok(body.includes(needle), `dashboard mentions ${needle}`);
   }
+  // The per-queue and per-function rows reference the actual resources (by logical id inside the body).
+  for (const name of WORK_QUEUES) {
+    const { queue, dlq } = queueParts(base, name);
+    assert.ok(body.includes(queue) && body.includes(dlq), `dashboard graphs the ${name} queue and DLQ`);
+  }
+  for (const spec of FUNCTIONS) assert.ok(body.includes(fnParts(base, spec.id).fn), `dashboard graphs ${spec.id}`);
 });
 
-test('outputs: table names, queue URLs, DLQ ARN, key ARN, dashboard name', () => {
+test('outputs: table names, every queue URL, DLQ URL and ARN, key ARN, dashboard name', () => {
   const outputs = Object.keys(base.template.findOutputs('*'));
   for (const name of [
     'ConnectionsTableName',
@@ -379,11 +593,19 @@ test('outputs: table names, queue URLs, DLQ ARN, key ARN, dashboard name', () =>
     'RecordsQueueUrl',
     'RecordsDlqUrl',
     'RecordsDlqArn',
+    'ProductsQueueUrl',
+    'ProductsDlqUrl',
+    'ProductsDlqArn',
+    ...WORK_QUEUES.flatMap((q) => [`${pascal(q)}QueueUrl`, `${pascal(q)}DlqUrl`, `${pascal(q)}DlqArn`]),
     'CredentialsKeyArn',
+    'AlarmTopicArn',
     'DashboardName',
   ]) {
     assert.ok(outputs.includes(name), `output ${name}`);
   }
+  const out = base.template.findOutputs('*') as Record<string, { Value: unknown }>;
+  assert.deepEqual(out.ProductsQueueUrl?.Value, { Ref: products(base).queue });
+  assert.deepEqual(out.ProductsDlqArn?.Value, getAtt(products(base).dlq));
 });
 
 // ---- cdk-nag ---------------------------------------------------------------------------------------
@@ -433,45 +655,93 @@ test('cdk.json: runs infra/app.ts and its context matches the code defaults', ()
   for (const [key, value] of Object.entries(CONTEXT_DEFAULTS)) {
     assert.deepEqual(cdkJson.context[key], value, `cdk.json context ${key}`);
   }
+  // Both have a schedule for every poller and for nothing else.
+  const entities = POLLERS.map((p) => p.entity).sort();
+  assert.deepEqual(Object.keys(CONTEXT_DEFAULTS.schedules).sort(), entities);
+  assert.deepEqual(Object.keys(cdkSchedules).sort(), entities);
 });
 
-test('context overrides (CLI strings included): receives, concurrency, schedule, age, retention, alarm e-mail', () => {
+test('a bare app (no context at all) builds with the code defaults: one schedule per poller', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'connector-cdk-'));
+  outdirs.push(outdir);
+  const { stack } = buildConnectorApp({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+  const template = Template.fromStack(stack);
+  template.resourceCountIs('AWS::Scheduler::Schedule', POLLERS.length);
+  for (const spec of POLLERS) {
+    const f = stack.functions.get(spec.id);
+    assert.ok(f);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: CONTEXT_DEFAULTS.schedules[spec.entity as keyof typeof CONTEXT_DEFAULTS.schedules],
+      Target: Match.objectLike({
+        Arn: getAtt(stack.getLogicalId(f.fn.node.defaultChild as CfnFunction)),
+        Input: JSON.stringify({ entity: spec.entity }),
+      }),
+    });
+  }
+});
+
+test('context overrides (CLI strings included): receives, concurrency, schedules, age, retention, alarm e-mail', () => {
+  const overridden: Record<string, string> = { customers: 'rate(15 minutes)', contacts: 'rate(30 minutes)', items: 'rate(2 hours)' };
   const b = build({
     maxReceiveCount: '3',
     writerMaxConcurrency: 20,
-    schedules: '{"customers":"rate(15 minutes)"}',
+    schedules: JSON.stringify(overridden),
     maxMessageAgeSeconds: 1800,
     auditRetentionDays: 30,
     alarmEmail: 'ops@example.com',
   });
-  const { queue } = records(b);
-  const q = b.template.toJSON().Resources[queue] as Resource;
-  assert.equal((q.Properties.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount, 3);
-  b.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: 20 } });
-  b.template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(15 minutes)' });
-  b.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 1800 });
-  b.template.hasResourceProperties('AWS::Lambda::Function', {
-    Environment: { Variables: Match.objectLike({ AUDIT_RETENTION_DAYS: '30' }) },
-  });
+  const resources = b.template.toJSON().Resources as Record<string, Resource>;
+  for (const name of WORK_QUEUES) {
+    const { queue } = queueParts(b, name);
+    assert.equal((resources[queue]?.Properties.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount, 3, `${name} maxReceiveCount`);
+    b.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: getAtt(queue, 'QueueName') }],
+      Threshold: 1800,
+    });
+  }
+  for (const spec of WRITERS) {
+    b.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnParts(b, spec.id).fn },
+      EventSourceArn: getAtt(queueParts(b, spec.consumes).queue),
+      ScalingConfig: { MaximumConcurrency: 20 },
+    });
+  }
+  for (const spec of POLLERS) {
+    b.template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: overridden[spec.entity],
+      Target: Match.objectLike({ Arn: getAtt(fnParts(b, spec.id).fn), Input: JSON.stringify({ entity: spec.entity }) }),
+    });
+  }
+  for (const spec of FUNCTIONS) {
+    const fn = resources[fnParts(b, spec.id).fn];
+    assert.equal((fn?.Properties.Environment as { Variables: Record<string, unknown> }).Variables.AUDIT_RETENTION_DAYS, '30', spec.id);
+  }
   b.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
 });
 
 test('bad context is rejected with the key named', () => {
   assert.throws(() => build({ maxReceiveCount: 0 }), /maxReceiveCount/u);
   assert.throws(() => build({ writerMaxConcurrency: 1 }), /writerMaxConcurrency/u);
-  assert.throws(() => build({ schedules: { customers: 'every 5 minutes' } }), /schedules\.customers/u);
-  assert.throws(() => build({ schedules: { customers: 'rate(5 minutes)', deals: 'rate(1 hour)' } }), /schedules\.deals has no poller/u);
+  assert.throws(() => build({ schedules: { ...cdkSchedules, customers: 'every 5 minutes' } }), /schedules\.customers/u);
+  assert.throws(() => build({ schedules: { ...cdkSchedules, deals: 'rate(1 hour)' } }), /schedules\.deals has no poller/u);
+  // A poller without a schedule is an error, not a silently unscheduled function.
+  assert.throws(() => build({ schedules: { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)' } }), /schedules has no entry for items/u);
   assert.throws(() => build({ logRetentionDays: 31 }), /logRetentionDays/u);
 });
 
 test('adding a poll entity is a topology entry plus a schedule', () => {
-  const contacts = { ...POLLERS[0]!, id: 'PollContacts', entity: 'contacts', description: 'Polls QAD contacts' };
-  const b = build({ schedules: { customers: 'rate(5 minutes)', contacts: 'rate(10 minutes)' } }, { pollers: [...POLLERS, contacts] });
-  b.template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+  const vendors: PollerSpec = { ...POLLERS[0]!, id: 'PollVendors', entity: 'vendors', description: 'Polls QAD vendors' };
+  const b = build({ schedules: { ...cdkSchedules, vendors: 'rate(10 minutes)' } }, { pollers: [...POLLERS, vendors] });
+  b.template.resourceCountIs('AWS::Scheduler::Schedule', POLLERS.length + 1);
   b.template.hasResourceProperties('AWS::Scheduler::Schedule', {
     ScheduleExpression: 'rate(10 minutes)',
-    Target: Match.objectLike({ Input: JSON.stringify({ entity: 'contacts' }), Arn: getAtt(fnParts(b, 'PollContacts').fn) }),
+    Target: Match.objectLike({ Input: JSON.stringify({ entity: 'vendors' }), Arn: getAtt(fnParts(b, 'PollVendors').fn) }),
   });
-  b.template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  b.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 * WORK_QUEUES.length + FUNCTIONS.length + 1);
+  // The new poller gets the same grants as its siblings: send to its queue, decrypt under its systems.
+  const st = statementsOfRole(b, fnParts(b, 'PollVendors').role);
+  assert.ok(grants(st, 'sqs:SendMessage', getAtt(queueParts(b, vendors.sendsTo).queue)));
+  assert.deepEqual(decryptStatements(st).map((s) => s.Condition), [{ StringEquals: { 'kms:EncryptionContext:system': ['qad', 'pipedrive'] } }]);
   b.app.synth(); // still passes cdk-nag
 });
