@@ -28,7 +28,7 @@ export const CONTEXT_DEFAULTS = {
   auditRetentionDays: 90,
   maxMessageAgeSeconds: 900,
   // One entry per poller in topology.ts (the stack rejects a poller without a schedule), same as cdk.json.
-  schedules: { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)', items: 'rate(15 minutes)' },
+  schedules: { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)', items: 'rate(15 minutes)', deals: 'rate(5 minutes)' },
   logRetentionDays: 30,
 } as const;
 

@@ -14,9 +14,12 @@ import { Duration } from 'aws-cdk-lib';
 export type CredentialSystem = 'qad' | 'pipedrive';
 
 /** Work queue names; env vars are `<NAME>_QUEUE_URL` / `<NAME>_DLQ_URL`. Add 'products' etc. here. */
-export type WorkQueueName = 'records' | 'products';
-/** records: organizations and persons; products: items, on their own so an item backlog never holds up customers. */
-export const WORK_QUEUES: readonly WorkQueueName[] = ['records', 'products'];
+export type WorkQueueName = 'records' | 'products' | 'orders';
+/**
+ * records: organizations and persons; products: items, on their own so an item backlog never holds up
+ * customers; orders: won deals on their way to QAD.
+ */
+export const WORK_QUEUES: readonly WorkQueueName[] = ['records', 'products', 'orders'];
 
 export interface FunctionSpec {
   /** Construct id, PascalCase, unique. */
@@ -55,15 +58,21 @@ const poller = (entity: string, label: string, sendsTo: WorkQueueName): PollerSp
   sendsTo,
 });
 
-export const POLLERS: readonly PollerSpec[] = [poller('customers', 'Customers', 'records'), poller('contacts', 'Contacts', 'records'), poller('items', 'Items', 'products')];
+export const POLLERS: readonly PollerSpec[] = [
+  poller('customers', 'Customers', 'records'),
+  poller('contacts', 'Contacts', 'records'),
+  poller('items', 'Items', 'products'),
+  // Pipedrive is the source here; it needs no QAD secret to read won deals and their lines.
+  { ...poller('deals', 'Deals', 'orders'), description: 'Polls won Pipedrive deals and their lines and queues them for QAD', decrypts: ['pipedrive'] },
+];
 
-const writer = (id: string, entry: string, description: string, consumes: WorkQueueName): WriterSpec => ({
+const writer = (id: string, entry: string, description: string, consumes: WorkQueueName, decrypts: readonly CredentialSystem[] = ['pipedrive']): WriterSpec => ({
   id,
   entry,
   description,
   timeout: Duration.seconds(60),
   memorySize: 512,
-  decrypts: ['pipedrive'],
+  decrypts,
   consumes,
   batchSize: 10,
 });
@@ -71,6 +80,8 @@ const writer = (id: string, entry: string, description: string, consumes: WorkQu
 export const WRITERS: readonly WriterSpec[] = [
   writer('WritePipedrive', 'write-pipedrive.ts', 'Consumes queued customers and contacts and upserts them into Pipedrive', 'records'),
   writer('WriteProducts', 'write-products.ts', 'Consumes queued items and upserts them into Pipedrive as products', 'products'),
+  // QAD to create the order; Pipedrive to resolve the deal's organization and products and write the order number back.
+  writer('WriteQad', 'write-qad.ts', 'Consumes queued won deals and creates their QAD sales orders, exactly once', 'orders', ['qad', 'pipedrive']),
 ];
 
 /** SQS guidance: visibility timeout at least six times the consuming function's timeout. */

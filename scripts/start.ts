@@ -1,6 +1,6 @@
 /**
  * npm start: the whole connector on this machine, no AWS account needed.
- * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --seed S
+ * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
  *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose
  */
 import { writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ const argsSchema = z.object({
   customers: z.coerce.number().int().min(1).max(100_000),
   'contacts-per-customer': z.coerce.number().int().min(0).max(20),
   items: z.coerce.number().int().min(0).max(99_999),
+  'won-deals': z.coerce.number().int().min(0).max(100_000),
   currencies: z.string().transform((s) => s.split(',').map((c) => c.trim().toUpperCase())).pipe(z.array(z.string().regex(/^[A-Z]{3}$/u, 'must be ISO currency codes like EUR,USD')).min(1)),
   seed: z.coerce.number().int(),
   preexisting: z.coerce.number().min(0).max(1),
@@ -28,6 +29,7 @@ function readArgs() {
       customers: { type: 'string', default: '300' },
       'contacts-per-customer': { type: 'string', default: '2' },
       items: { type: 'string', default: '200' },
+      'won-deals': { type: 'string', default: '50' },
       currencies: { type: 'string', default: 'EUR,USD' },
       seed: { type: 'string', default: '42' },
       preexisting: { type: 'string', default: '0.2' },
@@ -70,6 +72,7 @@ const pipeline = await LocalPipeline.start({
   preexisting: args.preexisting,
   plan: args.plan,
   writerConcurrency: args.concurrency,
+  wonDeals: args['won-deals'],
 });
 say(`  QAD simulator       ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}`);
 say(`  Pipedrive simulator ${pipeline.pipedrive.url}`);
@@ -85,16 +88,20 @@ try {
     progress('');
     rounds.push(round);
     for (const [name, o] of Object.entries(round.entities)) {
-      say(`  ${name.padEnd(13)} ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.deferred} deferred, ${o.failed} failed`);
+      const extra = o.rejected !== undefined ? `, ${o.rejected} rejected, ${o.conflict ?? 0} conflicts` : '';
+      say(`  ${name.padEnd(13)} ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.deferred} deferred, ${o.failed} failed${extra}`);
+      for (const [reason, n] of Object.entries(o.reasons ?? {})) say(`                  ${n} x ${reason}`);
     }
     say(`  Pipedrive: ${round.pipedrive.calls} calls, ${round.pipedrive.tokens} tokens, ${round.pipedrive.status429} x 429   QAD: ${round.qad.calls} calls`);
     say(`  dead letters: ${round.deadLetters}   queue drained: ${round.drained ? 'yes' : 'NO'}   ${(round.elapsedMs / 1000).toFixed(1)} s`);
   }
-  const state = pipeline.state();
+  const state = await pipeline.state();
   say(`\nIn Pipedrive now:`);
   say(`  organizations ${state.pipedrive.organizations} for ${state.qad.customers} QAD customers; duplicates ${state.duplicates.organizations}, missing ${state.missing.organizations}`);
   say(`  persons       ${state.pipedrive.persons} for ${state.qad.qualifyingContacts} qualifying contacts; duplicates ${state.duplicates.persons}, missing ${state.missing.persons}, in the wrong organization ${state.mismatched.persons}`);
   say(`  products      ${state.pipedrive.products} for ${state.qad.items} items; duplicates ${state.duplicates.products}, missing ${state.missing.products}, prices differing from QAD ${state.mismatched.products}`);
+  say(`In QAD now:`);
+  say(`  sales orders  ${state.qad.salesOrders} for ${state.pipedrive.wonDeals} won deals; duplicates ${state.duplicates.salesOrders}, unexplained ${state.missing.salesOrders}, differing from their deal ${state.mismatched.salesOrders}`);
   if (args.report) {
     writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state }, null, 2)}\n`);
     say(`Report written to ${args.report}`);

@@ -18,6 +18,8 @@ export interface LocalAwsEnv {
   RECORDS_DLQ_URL: string;
   PRODUCTS_QUEUE_URL: string;
   PRODUCTS_DLQ_URL: string;
+  ORDERS_QUEUE_URL: string;
+  ORDERS_DLQ_URL: string;
   CREDENTIALS_CIPHER: string;
   CONNECTOR_ALLOW_LOOPBACK_HTTP: string;
 }
@@ -33,7 +35,7 @@ export interface LocalAws {
   env: LocalAwsEnv;
   dynamo: DynamoDBClient;
   sqs: SQSClient;
-  queues: { records: LocalQueue; products: LocalQueue };
+  queues: { records: LocalQueue; products: LocalQueue; orders: LocalQueue };
   /** The records queue, kept as the default for callers that handle one queue. */
   queueUrl: string;
   dlqUrl: string;
@@ -113,7 +115,7 @@ export async function startLocalAws(options: { maxReceiveCount?: number; visibil
     );
     return { url: queue.QueueUrl!, arn: await arnOf(queue.QueueUrl!), dlqUrl: dlq.QueueUrl!, dlqArn };
   };
-  const queues = { records: await createQueue('records'), products: await createQueue('products') };
+  const queues = { records: await createQueue('records'), products: await createQueue('products'), orders: await createQueue('orders') };
 
   const env: LocalAwsEnv = {
     AWS_REGION: REGION,
@@ -128,6 +130,8 @@ export async function startLocalAws(options: { maxReceiveCount?: number; visibil
     RECORDS_DLQ_URL: queues.records.dlqUrl,
     PRODUCTS_QUEUE_URL: queues.products.url,
     PRODUCTS_DLQ_URL: queues.products.dlqUrl,
+    ORDERS_QUEUE_URL: queues.orders.url,
+    ORDERS_DLQ_URL: queues.orders.dlqUrl,
     CREDENTIALS_CIPHER: 'local',
     CONNECTOR_ALLOW_LOOPBACK_HTTP: 'true',
   };

@@ -23,16 +23,18 @@ export interface PipelineOptions {
   preexisting: number;
   plan: PipedrivePlan;
   writerConcurrency: number;
-  /** Currencies the Pipedrive company has; default: the ones items are priced in. */
+  /** Won deals seeded after the first sync: most on synced organizations and products, some that cannot map. */
+  wonDeals?: number;
+  /** Currencies the Pipedrive company has; default: those of the price list and of the customers. */
   pipedriveCurrencies?: string[];
   searchLagMs?: number;
   claimLeaseSeconds?: number;
   maxReceiveCount?: number;
 }
 
-export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' | 'failed', number>;
-type ReportEntity = 'organizations' | 'persons' | 'products';
-const REPORT_NAME: Record<EntityName, ReportEntity> = { organization: 'organizations', person: 'persons', product: 'products' };
+export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' | 'failed', number> & { rejected?: number; conflict?: number; reasons?: Record<string, number> };
+type ReportEntity = 'organizations' | 'persons' | 'products' | 'salesOrders';
+const REPORT_NAME: Record<EntityName, ReportEntity> = { organization: 'organizations', person: 'persons', product: 'products', salesOrder: 'salesOrders' };
 
 export interface RoundReport {
   round: number;
@@ -45,20 +47,23 @@ export interface RoundReport {
 }
 
 export interface StateReport {
-  pipedrive: Record<ReportEntity, number>;
-  qad: { customers: number; qualifyingContacts: number; items: number };
+  pipedrive: Record<'organizations' | 'persons' | 'products' | 'wonDeals', number>;
+  qad: { customers: number; qualifyingContacts: number; items: number; salesOrders: number };
   duplicates: Record<ReportEntity, number>;
   missing: Record<ReportEntity, number>;
-  /** Persons in another organization than their customer's; products whose prices differ from QAD's. */
-  mismatched: { persons: number; products: number };
+  /**
+   * Persons in another organization than their customer's; products whose prices differ from QAD's;
+   * orders whose value or lines differ from their deal, or whose number is not on the deal.
+   */
+  mismatched: { persons: number; products: number; salesOrders: number };
 }
 
 export const TENANT_ID = 'demo';
 const API_TOKEN = 'local-demo-api-token-0123456789';
 const QAD_PASSWORD = 'local-demo-qad-password';
-const KEY_FIELDS = { organization: 'QAD Customer Code', person: 'QAD Contact ID' } as const;
+const KEY_FIELDS = { organization: 'QAD Customer Code', person: 'QAD Contact ID', deal: 'QAD Sales Order' } as const;
 
-type PollHandler = (event: unknown) => Promise<{ summaries: Array<{ unchanged: number; outcome: string; error?: string }> }>;
+type PollHandler = (event: unknown) => Promise<{ summaries: Array<{ unchanged?: number; outcome: string; error?: string }> }>;
 type WriteHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /**
@@ -74,8 +79,8 @@ export class LocalPipeline {
     readonly qad: QadSim,
     readonly aws: LocalAws,
     readonly qadBasePath: string,
-    private readonly polls: Record<'customers' | 'contacts' | 'items', PollHandler>,
-    private readonly writers: Record<'records' | 'products', WriteHandler>,
+    private readonly polls: Record<'customers' | 'contacts' | 'items' | 'deals', PollHandler>,
+    private readonly writers: Record<'records' | 'products' | 'orders', WriteHandler>,
   ) {}
 
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
@@ -86,7 +91,7 @@ export class LocalPipeline {
     const prices = generatePrices(items, options.currencies, options.seed);
     const qadBasePath = '/demo/clouderp';
     const qad = await startQadSim({ tenants: [{ basePath: qadBasePath, clientId: 'connector', username: 'sync-user', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers, contacts, items, prices }] });
-    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, searchLagMs: options.searchLagMs ?? 0, currencies: options.pipedriveCurrencies ?? options.currencies });
+    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, searchLagMs: options.searchLagMs ?? 0, currencies: options.pipedriveCurrencies ?? [...new Set([...options.currencies, ...customers.map((c) => c['cm_mstr.cm_curr'])])].sort() });
 
     // What people already typed into Pipedrive by hand: organizations (some with other case or
     // spacing), a person with the same email inside each, and products with the item's code.
@@ -115,8 +120,13 @@ export class LocalPipeline {
       customers: (await import('../../functions/poll-customers.ts')).handler,
       contacts: (await import('../../functions/poll-contacts.ts')).handler,
       items: (await import('../../functions/poll-items.ts')).handler,
+      deals: (await import('../../functions/poll-deals.ts')).handler,
     };
-    const writers = { records: (await import('../../functions/write-pipedrive.ts')).handler, products: (await import('../../functions/write-products.ts')).handler };
+    const writers = {
+      records: (await import('../../functions/write-pipedrive.ts')).handler,
+      products: (await import('../../functions/write-products.ts')).handler,
+      orders: (await import('../../functions/write-qad.ts')).handler,
+    };
     return new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers);
   }
 
@@ -128,11 +138,11 @@ export class LocalPipeline {
     return changes.length;
   }
 
-  private async poll(name: 'customers' | 'contacts' | 'items'): Promise<number> {
+  private async poll(name: 'customers' | 'contacts' | 'items' | 'deals'): Promise<number> {
     const result = await this.polls[name]({ entity: name, force: true });
     const failed = result.summaries.find((s) => s.outcome === 'failed');
     if (failed) throw new Error(`${name} poll failed: ${failed.error ?? 'unknown'}`);
-    return result.summaries.reduce((sum, s) => sum + s.unchanged, 0);
+    return result.summaries.reduce((sum, s) => sum + (s.unchanged ?? 0), 0);
   }
 
   private drain(queue: LocalQueue, handler: WriteHandler, deadlineMs: number, onProgress: (batch: { received: number; failed: number }) => void) {
@@ -155,19 +165,26 @@ export class LocalPipeline {
       done += received - failed;
       opts.onProgress?.(done);
     };
-    const unchanged: Record<ReportEntity, number> = { organizations: await this.poll('customers'), persons: 0, products: await this.poll('items') };
+    const unchanged: Record<ReportEntity, number> = { organizations: await this.poll('customers'), persons: 0, products: await this.poll('items'), salesOrders: 0 };
     const [records, products] = await Promise.all([this.drain(this.aws.queues.records, this.writers.records, deadline, progress), this.drain(this.aws.queues.products, this.writers.products, deadline, progress)]);
     unchanged.persons = await this.poll('contacts');
     const persons = await this.drain(this.aws.queues.records, this.writers.records, deadline, progress);
+    if (this.round === 1 && (this.options.wonDeals ?? 0) > 0) this.seedWonDeals(this.options.wonDeals ?? 0);
+    await this.poll('deals');
+    const orders = await this.drain(this.aws.queues.orders, this.writers.orders, deadline, progress);
     await new Promise((r) => setTimeout(r, 5));
 
     const empty = (): Outcomes => ({ created: 0, updated: 0, unchanged: 0, deferred: 0, failed: 0 });
-    const entities: Record<ReportEntity, Outcomes> = { organizations: empty(), persons: empty(), products: empty() };
+    const entities: Record<ReportEntity, Outcomes> = { organizations: empty(), persons: empty(), products: empty(), salesOrders: { ...empty(), rejected: 0, conflict: 0, reasons: {} } };
     for (const name of Object.keys(entities) as ReportEntity[]) entities[name].unchanged += unchanged[name];
     for (const entry of await this.auditLog().byTenant(TENANT_ID, from, new Date(Date.now() + 1).toISOString())) {
       if (entry.key.startsWith('_') || entry.key.startsWith('field:')) continue;
       const outcomes = entities[REPORT_NAME[entry.entity]];
-      if (entry.action in outcomes) outcomes[entry.action as keyof Outcomes]++;
+      if (entry.action === 'rejected' || entry.action === 'conflict') {
+        outcomes[entry.action] = (outcomes[entry.action] ?? 0) + 1;
+        const reason = (entry.reason ?? '').replace(/\d+(\.\d+)?/gu, 'N');
+        outcomes.reasons = { ...outcomes.reasons, [reason]: (outcomes.reasons?.[reason] ?? 0) + 1 };
+      } else if (entry.action in outcomes) outcomes[entry.action as 'created']++;
     }
     const stats = this.pipedrive.stats();
     return {
@@ -176,9 +193,51 @@ export class LocalPipeline {
       pipedrive: { calls: stats.calls, tokens: stats.tokens, status429: stats.status429, byEndpoint: stats.byEndpoint },
       qad: { calls: this.qad.stats().calls },
       deadLetters: await this.deadLetterCount(),
-      drained: records.drained && products.drained && persons.drained,
+      drained: records.drained && products.drained && persons.drained && orders.drained,
       elapsedMs: Date.now() - started,
     };
+  }
+
+  /**
+   * Won deals as sales people close them: mostly on synced organizations with synced products
+   * (some with discounts), and a share that cannot become an order: an organization no QAD customer
+   * is linked to, a product QAD does not have, no lines at all.
+   */
+  private seedWonDeals(count: number): void {
+    const orgField = this.pipedrive.customFields('organization').find((f) => f.field_name === KEY_FIELDS.organization)?.field_code ?? '';
+    const orgs = this.pipedrive.organizations().filter((o) => typeof o.custom_fields[orgField] === 'string');
+    const currencyOf = new Map(this.qad.tenant(this.qadBasePath).customers().map((c) => [c['cm_mstr.cm_addr'], c['cm_mstr.cm_curr']]));
+    const products = this.pipedrive.products().filter((p) => p.code);
+    const strayOrg = this.pipedrive.seedOrganization({ name: 'Prospect without a QAD account' });
+    const foreign = this.pipedrive.seedProduct({ name: 'Consulting day (not a QAD item)', code: 'SERVICE-1' });
+    let seed = this.options.seed;
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < count && orgs.length > 0 && products.length > 0; i++) {
+      const org = orgs[next(orgs.length)]!;
+      const currency = currencyOf.get(String(org.custom_fields[orgField])) ?? 'EUR';
+      const kind = i % 10;
+      const lineCount = 1 + next(3);
+      const lines = Array.from({ length: lineCount }, (_, j) => ({
+        product_id: kind === 8 && j === 0 ? foreign : products[next(products.length)]!.id,
+        item_price: 10 + next(50_000) / 100,
+        quantity: 1 + next(20),
+        ...(j === 1 && { discount: 5 + next(10), discount_type: 'percentage' as const }),
+        tax: 0,
+      }));
+      this.pipedrive.seedDeal({ title: `Deal ${i + 1}`, currency, status: 'won', org_id: kind === 9 ? strayOrg : org.id, ...(kind === 7 ? { lines: [], value: 1000 } : { lines }) });
+    }
+  }
+
+  private async unexplainedDeals(ids: number[]): Promise<number> {
+    let n = 0;
+    for (const id of ids) {
+      const [latest] = await this.auditLog().history(TENANT_ID, 'salesOrder', String(id));
+      if (latest?.action !== 'rejected') n++;
+    }
+    return n;
   }
 
   auditLog(): DynamoAuditLog {
@@ -195,7 +254,7 @@ export class LocalPipeline {
   }
 
   /** What ended up in Pipedrive, read back from the simulators and compared with QAD. */
-  state(): StateReport {
+  async state(): Promise<StateReport> {
     const field = (entity: 'organization' | 'person') => this.pipedrive.customFields(entity).find((f) => f.field_name === KEY_FIELDS[entity])?.field_code;
     const keyed = <T extends { custom_fields: Record<string, unknown> }>(records: T[], code: string | undefined, keyOf?: (r: T) => unknown) => {
       const byKey = new Map<string, T[]>();
@@ -224,19 +283,33 @@ export class LocalPipeline {
     const products = this.pipedrive.products();
     const productByCode = keyed(products, undefined, (p) => p.code);
 
+    const deals = this.pipedrive.deals().filter((d) => d.status === 'won');
+    const orders = qadTenant.salesOrders();
+    const ordersByPo = new Map<string, number>();
+    for (const o of orders) ordersByPo.set(o.so_po, (ordersByPo.get(o.so_po) ?? 0) + 1);
+    const orderField = this.pipedrive.customFields('deal').find((f) => f.field_name === KEY_FIELDS.deal)?.field_code;
+    const orderValue = (o: (typeof orders)[number]) => Math.round(o.lines.reduce((sum, l) => sum + l.sod_qty_ord * l.sod_price * (1 - l.sod_disc_pct / 100), 0) * 100);
+    const misOrdered = orders.filter((o) => {
+      const deal = deals.find((d) => `PD-${d.id}` === o.so_po);
+      return !deal || orderValue(o) !== Math.round(deal.value * 100) || !orderField || deal.custom_fields[orderField] !== o.so_nbr;
+    }).length;
+
     const priceKey = (list: Array<{ currency: string; price: number }>) => list.map((p) => `${p.currency}:${Number(p.price).toFixed(2)}`).sort().join(',');
     return {
-      pipedrive: { organizations: orgs.length, persons: persons.length, products: products.length },
-      qad: { customers: customers.length, qualifyingContacts: contacts.length, items: items.length },
+      pipedrive: { organizations: orgs.length, persons: persons.length, products: products.length, wonDeals: deals.length },
+      qad: { customers: customers.length, qualifyingContacts: contacts.length, items: items.length, salesOrders: orders.length },
       duplicates: {
         organizations: extra(orgByCode) + customers.filter((c) => unlinkedNames.has(normaliseName(c['ad_mstr.ad_name']))).length,
         persons: extra(personById),
         products: extra(productByCode),
+        salesOrders: [...ordersByPo.values()].reduce((sum, n) => sum + n - 1, 0),
       },
       missing: {
         organizations: customers.filter((c) => !orgByCode.has(c['cm_mstr.cm_addr'])).length,
         persons: contacts.filter((c) => !personById.has(c.id)).length,
         products: items.filter((i) => !productByCode.has(i['pt_mstr.pt_part'])).length,
+        // Won deals that neither became an order nor were rejected with a reason are lost.
+        salesOrders: await this.unexplainedDeals(deals.filter((d) => !ordersByPo.has(`PD-${d.id}`)).map((d) => d.id)),
       },
       mismatched: {
         persons: contacts.filter((c) => {
@@ -249,6 +322,7 @@ export class LocalPipeline {
           const expected = priceList.filter((p) => p['pi_mstr.pi_part_code'] === i['pt_mstr.pt_part']).map((p) => ({ currency: p['pi_mstr.pi_curr'], price: p['pi_mstr.pi_list_price'] }));
           return product !== undefined && priceKey(product.prices) !== priceKey(expected);
         }).length,
+        salesOrders: misOrdered,
       },
     };
   }

@@ -10,8 +10,8 @@ const SEARCH_PER_WINDOW = 10;
 /** Longest we wait in-process for a burst window; anything longer goes back to the queue. */
 const MAX_INLINE_WAIT_MS = 2_500;
 
-export type PipedriveFieldEntity = 'organization' | 'person' | 'product';
-export type PipedriveCollection = 'organizations' | 'persons' | 'products';
+export type PipedriveFieldEntity = 'organization' | 'person' | 'product' | 'deal';
+export type PipedriveCollection = 'organizations' | 'persons' | 'products' | 'deals';
 
 /** A record as any list, get, create or update returns it; entities read their own extra fields. */
 const remoteRecordSchema = z.looseObject({
@@ -69,7 +69,10 @@ export interface PipedriveCallInfo {
 }
 
 export interface PipedriveClient {
-  list(collection: PipedriveCollection, opts?: { cursor?: string; updatedSince?: string; newestFirst?: boolean }): Promise<Page<RemoteRecord>>;
+  list(collection: PipedriveCollection, opts?: { cursor?: string; updatedSince?: string; newestFirst?: boolean; status?: 'won'; ids?: readonly number[] }): Promise<Page<RemoteRecord>>;
+  get(collection: PipedriveCollection, id: number): Promise<RemoteRecord>;
+  /** Lines of up to 100 deals in one call (10 tokens), following the cursor. */
+  dealProducts(dealIds: readonly number[]): Promise<unknown[]>;
   create(collection: PipedriveCollection, body: unknown): Promise<RemoteRecord>;
   update(collection: PipedriveCollection, id: number, body: unknown): Promise<RemoteRecord>;
   /** Exact-match search (whole value, case-insensitive). */
@@ -114,7 +117,7 @@ class BurstPacer {
   }
 }
 
-const FIELD_PATHS: Record<PipedriveFieldEntity, string> = { organization: 'organizationFields', person: 'personFields', product: 'productFields' };
+const FIELD_PATHS: Record<PipedriveFieldEntity, string> = { organization: 'organizationFields', person: 'personFields', product: 'productFields', deal: 'dealFields' };
 
 /**
  * Pipedrive API v2 for one company: x-api-token auth, cursor paging at 500, pacing from the
@@ -184,9 +187,30 @@ export function createPipedriveClient(options: {
     async list(collection, opts = {}) {
       const path = `/${collection}`;
       const page = await call('GET', path, path, envelope(z.array(remoteRecordSchema)), {
-        query: { limit: PAGE_LIMIT, cursor: opts.cursor, updated_since: opts.updatedSince, ...(opts.newestFirst && { sort_by: 'update_time', sort_direction: 'desc' }) },
+        query: {
+          limit: PAGE_LIMIT,
+          cursor: opts.cursor,
+          updated_since: opts.updatedSince,
+          status: opts.status,
+          ids: opts.ids?.join(','),
+          ...(opts.newestFirst && { sort_by: 'update_time', sort_direction: 'desc' }),
+        },
       });
       return { items: page.data, nextCursor: page.additional_data?.next_cursor ?? undefined };
+    },
+    async get(collection, id) {
+      return (await call('GET', `/${collection}/${id}`, `/${collection}/{id}`, envelope(remoteRecordSchema))).data;
+    },
+    async dealProducts(dealIds) {
+      if (dealIds.length > 100) throw new Error('dealProducts takes at most 100 deals a call');
+      const lines: unknown[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await call('GET', '/deals/products', '/deals/products', envelope(z.array(z.unknown())), { query: { deal_ids: dealIds.join(','), limit: PAGE_LIMIT, cursor } });
+        lines.push(...page.data);
+        cursor = page.additional_data?.next_cursor ?? undefined;
+      } while (cursor);
+      return lines;
     },
     async create(collection, body) {
       const path = `/${collection}`;

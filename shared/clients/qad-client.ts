@@ -15,6 +15,10 @@ export interface BrowsePage {
 
 export interface QadClient {
   browse(opts: { path: string; browseId: string; page: number; pageSize: number; filters: BrowseFilter[] }): Promise<BrowsePage>;
+  /** Creates a sales order (header and lines in one business document); answers its number. */
+  createSalesOrder(path: string, order: unknown): Promise<{ orderNumber: string }>;
+  /** The order already made for a customer PO, if any: QAD has no idempotency key, so this is ours. */
+  findSalesOrderByPo(path: string, po: string): Promise<string | undefined>;
   /** The instance's own Swagger: which entity paths and methods it serves. */
   swaggerPaths(swaggerPath: string): Promise<Record<string, string[]>>;
 }
@@ -84,14 +88,18 @@ export function createQadClient(options: {
     return cached && cached.expiresAt > now() ? cached.token : login();
   }
 
-  async function get(path: string, query: URLSearchParams, endpoint: string): Promise<HttpResponse> {
+  async function send(method: 'GET' | 'POST', path: string, query: URLSearchParams, endpoint: string, body?: unknown): Promise<HttpResponse> {
     const url = `${options.baseUrl}${path}${query.size > 0 ? `?${query}` : ''}`;
     for (let attempt = 0; ; attempt++) {
       const started = now();
       const res = await options.http.send({
-        method: 'GET',
+        method,
         url,
-        headers: { authorization: `Bearer ${await token()}`, 'x-qad-workspace-id': options.workspaceId, accept: 'application/json' },
+        headers: {
+          authorization: `Bearer ${await token()}`, 'x-qad-workspace-id': options.workspaceId, accept: 'application/json',
+          ...(body !== undefined && { 'content-type': 'application/json' }),
+        },
+        ...(body !== undefined && { body: JSON.stringify(body) }),
       });
       options.onCall?.({ endpoint, status: res.status, ms: now() - started });
       if (res.status === 401 && attempt === 0) {
@@ -107,12 +115,26 @@ export function createQadClient(options: {
     async browse({ path, browseId, page, pageSize, filters }) {
       const query = new URLSearchParams({ browseId, page: String(page), pageSize: String(pageSize) });
       for (const f of filters) query.append('filter', `${f.field},${f.op},${f.value},literal`);
-      const res = await get(path, query, `GET ${path}`);
+      const res = await send('GET', path, query, `GET ${path}`);
       const body = parseJsonBody(res, browseSchema, `QAD browse ${browseId} for tenant ${options.tenantId}`);
       return { rows: body.data, hasMore: body.auxillaryData?.HasMoreParams === true };
     },
+    async createSalesOrder(path, order) {
+      // Sent once: a timeout leaves the outcome unknown, and only the lookup by customer PO may decide.
+      const res = await send('POST', path, new URLSearchParams(), `POST ${path}`, order);
+      const body = parseJsonBody(res, z.looseObject({ so_nbr: z.string().min(1) }), `QAD sales order for tenant ${options.tenantId}`);
+      return { orderNumber: body.so_nbr };
+    },
+    async findSalesOrderByPo(path, po) {
+      const query = new URLSearchParams({ page: '1', pageSize: '10' });
+      query.append('filter', `so_mstr.so_po,eq,${po},literal`);
+      const res = await send('GET', path, query, `GET ${path}`);
+      const body = parseJsonBody(res, z.looseObject({ data: z.array(z.looseObject({ so_nbr: z.string().optional(), 'so_mstr.so_nbr': z.string().optional() })) }), `QAD sales order lookup for tenant ${options.tenantId}`);
+      const first = body.data[0];
+      return first ? (first.so_nbr ?? first['so_mstr.so_nbr']) : undefined;
+    },
     async swaggerPaths(swaggerPath) {
-      const res = await get(swaggerPath, new URLSearchParams(), `GET ${swaggerPath}`);
+      const res = await send('GET', swaggerPath, new URLSearchParams(), `GET ${swaggerPath}`);
       const body = parseJsonBody(res, swaggerSchema, `QAD Swagger for tenant ${options.tenantId}`);
       return Object.fromEntries(Object.entries(body.paths).map(([p, methods]) => [p, Object.keys(methods).map((m) => m.toUpperCase())]));
     },
@@ -126,6 +148,22 @@ function classify(res: HttpResponse, endpoint: string, tenantId: string): Error 
     return new RateLimitedError(where, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 30);
   }
   if (res.status === 401) return new QadAuthError(`${where}; the session was refused after a fresh login`);
+  if (res.status === 400 || res.status === 422) return new PermanentError(`QAD rejected ${endpoint} for tenant ${tenantId}: ${submitErrors(res.body)}`);
   if (res.status >= 500) return new RetryLaterError(where);
   return new PermanentError(where);
+}
+
+/** QAD's validation answer as one readable line: "so_curr: Currency USD is not allowed ...". */
+function submitErrors(body: string): string {
+  const parsed = z.looseObject({ submitResult: z.looseObject({ errors: z.array(z.looseObject({ fieldName: z.string().optional(), message: z.string() })) }) }).safeParse(safeJson(body));
+  if (!parsed.success) return errorText(body);
+  return parsed.data.submitResult.errors.map((e) => (e.fieldName ? `${e.fieldName}: ${e.message}` : e.message)).join('; ');
+}
+
+function safeJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
 }

@@ -9,6 +9,8 @@ const environmentSchema = z.object({
   RECORDS_DLQ_URL: z.string().url(),
   PRODUCTS_QUEUE_URL: z.string().url(),
   PRODUCTS_DLQ_URL: z.string().url(),
+  ORDERS_QUEUE_URL: z.string().url(),
+  ORDERS_DLQ_URL: z.string().url(),
   CREDENTIALS_CIPHER: z.enum(['kms', 'local']).default('kms'),
   KMS_KEY_ID: z.string().optional(),
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),

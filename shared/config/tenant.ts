@@ -52,6 +52,15 @@ export const tenantConfigSchema = z.object({
         listField: z.string().default('pi_mstr.pi_list'),
       })
       .prefault({}),
+    salesOrders: z
+      .object({
+        path: z.string().startsWith('/').default('/api/erp/salesOrderHeaders'),
+        /** QAD site on every order (tenant default). */
+        site: z.string().min(1).default('10-100'),
+        /** A won deal without product lines: reject it, or order one line of this item for the deal value. */
+        noLines: z.union([z.literal('reject'), z.object({ item: z.string().min(1) })]).default('reject'),
+      })
+      .prefault({}),
     /** QAD mod dates are days: re-read this many days before the watermark and drop what did not change. */
     overlapDays: z.number().int().min(1).max(30).default(1),
   }),
@@ -64,6 +73,7 @@ export const tenantConfigSchema = z.object({
       customers: rateExpression.default('rate(15 minutes)'),
       contacts: rateExpression.default('rate(15 minutes)'),
       items: rateExpression.default('rate(1 hour)'),
+      deals: rateExpression.default('rate(15 minutes)'),
     })
     .prefault({}),
   mapping: z
@@ -74,6 +84,14 @@ export const tenantConfigSchema = z.object({
           keyFieldName: z.string().min(1).max(255).default('QAD Contact ID'),
           /** Which QAD contacts become persons. */
           include: z.enum(['active-with-email-or-phone', 'active', 'all']).default('active-with-email-or-phone'),
+        })
+        .prefault({}),
+      deal: z
+        .object({
+          /** The deal custom field that receives the QAD sales order number. */
+          orderFieldName: z.string().min(1).max(255).default('QAD Sales Order'),
+          /** How often a deal that could not become an order is looked at again (its cause may be fixed). */
+          recheckRejectedAfterMinutes: z.number().int().min(5).max(10_080).default(60),
         })
         .prefault({}),
       product: z

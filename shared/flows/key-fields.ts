@@ -45,7 +45,7 @@ export async function resolveKeyField(
       try {
         const again = await find();
         const code = again ?? (await pipedrive.createField(entity, { field_name: fieldName, field_type: 'varchar' })).field_code;
-        if (!again) await deps.audit.record({ tenantId, entity, key: `field:${fieldName}`, action: 'field-created', reason: `created the ${entity} custom field "${fieldName}" (${code})` });
+        if (!again) await deps.audit.record({ tenantId, entity: entity === 'deal' ? 'salesOrder' : entity, key: `field:${fieldName}`, action: 'field-created', reason: `created the ${entity} custom field "${fieldName}" (${code})` });
         cache.set(cacheKey, code);
         return code;
       } finally {

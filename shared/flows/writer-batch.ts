@@ -7,7 +7,7 @@ import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantStore }
 import { countRecord, logger } from '../runtime/observability.ts';
 import { withEntity } from './entities/index.ts';
 import { WaitForDependency } from './entities/entity.ts';
-import { writeRecord, type WriterDeps } from './write-record.ts';
+import { writeRecord, type DeliveryInfo, type WriterDeps } from './write-record.ts';
 
 export interface WriterBatchDeps extends WriterDeps {
   tenants: TenantStore;
@@ -21,7 +21,7 @@ export interface WriterBatchDeps extends WriterDeps {
 const recordMessageSchema: z.ZodType<RecordMessage> = z.object({
   v: z.literal(1),
   tenantId: z.string().min(1),
-  entity: z.enum(['organization', 'person', 'product']),
+  entity: z.enum(['organization', 'person', 'product', 'salesOrder']),
   key: z.string().min(1),
   hash: z.string().min(1),
   record: z.unknown(),
@@ -34,14 +34,24 @@ function backoffSeconds(attempt: number): number {
 }
 
 /**
- * One SQS batch for a Pipedrive writer (records: organizations and persons; products). Each record ends one of three ways:
+ * One SQS batch for a writer: Pipedrive (organizations, persons, products) or QAD (sales orders). Each record ends one of three ways:
  * - done (written, unchanged, or permanently failed: audited and dead-lettered at once);
  * - retry later: its visibility is set from the 429 reset or a backoff, and it is reported in
  *   batchItemFailures so SQS redelivers it (every receive counts toward maxReceiveCount);
  * - deferred without a call: after a tenant's first 429 in this batch, its other records wait too.
  * Records are processed one by one so that a 429 stops the tenant's calls at once.
  */
-export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+export type WriteOne = (tenant: StoredTenant, message: RecordMessage, delivery: DeliveryInfo) => Promise<{ action: string; pipedriveId?: number; ref?: string }>;
+
+/** The Pipedrive writer: organizations, persons and products. */
+export function writeToPipedrive(deps: WriterDeps): WriteOne {
+  return (tenant, m, delivery) => {
+    if (m.entity === 'salesOrder') throw new PermanentError('a sales order message reached a Pipedrive writer: it belongs on the orders queue');
+    return withEntity(m.entity, (entity) => writeRecord(deps, entity, tenant, m, delivery));
+  };
+}
+
+export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, writeOne: WriteOne = writeToPipedrive(deps)): Promise<SQSBatchResponse> {
   const tenantCache = new Map<string, Promise<StoredTenant | undefined>>();
   const rateLimited = new Map<string, number>();
 
@@ -75,9 +85,9 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     }
 
     try {
-      const outcome = await withEntity(m.entity, (entity) => writeRecord(deps, entity, stored, m, delivery));
+      const outcome = await writeOne(stored, m, delivery);
       countRecord(m.tenantId, m.entity, outcome.action);
-      log.info('record written', { action: outcome.action, pipedriveId: outcome.pipedriveId });
+      log.info('record written', { ...outcome });
     } catch (error) {
       if (error instanceof PermanentError) {
         await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'failed', reason: 'permanent error: dead-lettered, no retries', error: errorMessage(error), attempt, messageId: record.messageId, snapshot: m.record });

@@ -6,7 +6,7 @@ import type { KeyMapState, NameCandidate } from '../domain/upsert-decision.ts';
 import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
 
 /** The Pipedrive side of each sync: organizations from customers, persons from contacts, products from items. */
-export type EntityName = 'organization' | 'person' | 'product';
+export type EntityName = 'organization' | 'person' | 'product' | 'salesOrder';
 
 export interface TenantStore {
   listEnabled(): Promise<StoredTenant[]>;
@@ -26,6 +26,9 @@ export interface KeyMapEntry extends KeyMapState {
   rejectedHash?: string;
   /** When a full read last found the record gone from QAD (audited once; Pipedrive keeps it). */
   goneAt?: string;
+  /** The other side's reference where it is not a Pipedrive id: a QAD sales order number. */
+  ref?: string;
+  rejectedAt?: string;
 }
 
 export type ClaimOutcome = { held: false; entry: KeyMapEntry | undefined } | { held: true; until: number };
@@ -39,11 +42,13 @@ export interface KeyMap {
   /** Pipedrive refused the create outright (429, 4xx): there is nothing to recover. */
   clearPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
   /** Records the written state and releases the claim, in one conditional write. */
-  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string }): Promise<void>;
+  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string; ref?: string }): Promise<void>;
   /** Forgets a Pipedrive id that no longer exists there. */
   forgetPipedriveId(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
   release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
-  markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string): Promise<void>;
+  markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string, at?: string): Promise<void>;
+  /** Records rejected with a reason that may be fixed later (for a deal: an unlinked organization). */
+  listRejected(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]>;
   /** Which QAD key owns a Pipedrive record; claiming it makes sure two QAD records never share one. */
   claimPipedriveRecord(tenantId: string, entity: EntityName, pipedriveId: number, qadKey: string): Promise<{ owner: string }>;
   ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>>;
@@ -79,7 +84,7 @@ export interface PollStateStore {
   release(tenantId: string, scope: string, owner: string): Promise<void>;
 }
 
-export type AuditAction = 'created' | 'updated' | 'unchanged' | 'deferred' | 'failed' | 'skipped' | 'polled' | 'field-created';
+export type AuditAction = 'created' | 'updated' | 'unchanged' | 'deferred' | 'failed' | 'rejected' | 'conflict' | 'skipped' | 'polled' | 'field-created';
 
 export interface AuditEntry {
   tenantId: string;

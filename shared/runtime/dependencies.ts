@@ -11,12 +11,12 @@ import { SqsMessageControl, SqsRecordQueue } from '../adapters/aws/sqs-queue.ts'
 import type { Cipher, EntityName } from '../ports/index.ts';
 import { createConnections } from '../flows/connections.ts';
 import type { PollDeps } from '../flows/poll.ts';
-import type { WriterBatchDeps } from '../flows/pipedrive-writer-batch.ts';
+import type { WriterBatchDeps } from '../flows/writer-batch.ts';
 import { countPipedriveCall, countQadCall } from './observability.ts';
 
 /** The work queues: products have their own, so a backlog of items never holds up customers. */
-export type WorkQueue = 'records' | 'products';
-export const queueOf = (entity: EntityName): WorkQueue => (entity === 'product' ? 'products' : 'records');
+export type WorkQueue = 'records' | 'products' | 'orders';
+export const queueOf = (entity: EntityName): WorkQueue => (entity === 'product' ? 'products' : entity === 'salesOrder' ? 'orders' : 'records');
 
 /** The local run's cipher, handed over in memory (never through the environment or a file). */
 let localCipher: Cipher | undefined;
@@ -43,8 +43,9 @@ export function buildDependencies(consumes: WorkQueue = 'records'): PollDeps & W
   const urls: Record<WorkQueue, { queue: string; dlq: string }> = {
     records: { queue: env.RECORDS_QUEUE_URL, dlq: env.RECORDS_DLQ_URL },
     products: { queue: env.PRODUCTS_QUEUE_URL, dlq: env.PRODUCTS_DLQ_URL },
+    orders: { queue: env.ORDERS_QUEUE_URL, dlq: env.ORDERS_DLQ_URL },
   };
-  const queues = { records: new SqsRecordQueue(sqs, urls.records.queue), products: new SqsRecordQueue(sqs, urls.products.queue) };
+  const queues = { records: new SqsRecordQueue(sqs, urls.records.queue), products: new SqsRecordQueue(sqs, urls.products.queue), orders: new SqsRecordQueue(sqs, urls.orders.queue) };
   return {
     tenants: new DynamoTenantStore(dynamo, env.CONNECTIONS_TABLE),
     keyMap: new DynamoKeyMap(dynamo, env.SYNC_STATE_TABLE),
@@ -53,7 +54,7 @@ export function buildDependencies(consumes: WorkQueue = 'records'): PollDeps & W
     audit: new DynamoAuditLog(dynamo, env.AUDIT_TABLE, env.AUDIT_RETENTION_DAYS),
     queueFor: (entity) => queues[queueOf(entity)],
     messages: new SqsMessageControl(sqs, urls[consumes].queue, urls[consumes].dlq),
-    fallbackEntity: consumes === 'products' ? 'product' : 'organization',
+    fallbackEntity: consumes === 'products' ? 'product' : consumes === 'orders' ? 'salesOrder' : 'organization',
     connections: createConnections({ cipher, http: createHttpClient(), onPipedriveCall: (t, c) => countPipedriveCall(t, c.endpoint, c.status, c.ms), onQadCall: (t, c) => countQadCall(t, c.endpoint, c.status, c.ms) }),
     clock: { now: () => Date.now() },
     claimLeaseMs: env.CLAIM_LEASE_SECONDS * 1000,

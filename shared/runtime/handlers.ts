@@ -2,7 +2,9 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { withEntity } from '../flows/entities/index.ts';
 import type { PollName } from '../flows/entities/entity.ts';
-import { handleWriterBatch } from '../flows/pipedrive-writer-batch.ts';
+import { handleWriterBatch, writeToPipedrive } from '../flows/writer-batch.ts';
+import { pollWonDeals, type DealPollSummary } from '../flows/poll-deals.ts';
+import { writeSalesOrder } from '../flows/write-sales-order.ts';
 import { pollEntity, type PollSummary } from '../flows/poll.ts';
 import { buildDependencies, type WorkQueue } from './dependencies.ts';
 import { logger, publishMetrics } from './observability.ts';
@@ -11,7 +13,7 @@ import { logger, publishMetrics } from './observability.ts';
  * The Lambda handlers, one factory per kind, so each file in functions/ is a single line that
  * names its entity or queue. Dependencies are built on the first invocation of a container.
  */
-export function pollHandler(poll: PollName) {
+export function pollHandler(poll: Exclude<PollName, 'deals'>) {
   const eventSchema = z.object({ entity: z.literal(poll), force: z.boolean().optional() });
   let deps: ReturnType<typeof buildDependencies> | undefined;
   return async (event: unknown, context?: Context): Promise<{ summaries: PollSummary[] }> => {
@@ -29,6 +31,24 @@ export function pollHandler(poll: PollName) {
   };
 }
 
+/** The won-deal poll: Pipedrive is the source here, QAD the target. */
+export function dealPollHandler() {
+  const eventSchema = z.object({ entity: z.literal('deals'), force: z.boolean().optional() });
+  let deps: ReturnType<typeof buildDependencies> | undefined;
+  return async (event: unknown, context?: Context): Promise<{ summaries: DealPollSummary[] }> => {
+    if (context) logger.addContext(context);
+    const input = eventSchema.parse(event);
+    deps ??= buildDependencies();
+    try {
+      const summaries = await pollWonDeals(deps, { force: input.force ?? false });
+      for (const s of summaries) logger.info('deals poll', { ...s });
+      return { summaries };
+    } finally {
+      publishMetrics();
+    }
+  };
+}
+
 /** An SQS event source with reportBatchItemFailures: returns the records to retry. */
 export function writerHandler(queue: WorkQueue) {
   let deps: ReturnType<typeof buildDependencies> | undefined;
@@ -36,7 +56,8 @@ export function writerHandler(queue: WorkQueue) {
     if (context) logger.addContext(context);
     deps ??= buildDependencies(queue);
     try {
-      return await handleWriterBatch(deps, event);
+      const ready = deps;
+      return await handleWriterBatch(ready, event, queue === 'orders' ? (tenant, m, d) => writeSalesOrder(ready, tenant, m, d) : writeToPipedrive(ready));
     } finally {
       publishMetrics();
     }

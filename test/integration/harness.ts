@@ -12,7 +12,7 @@ import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant
 import { createConnections } from '../../shared/flows/connections.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
 import type { PollDeps } from '../../shared/flows/poll.ts';
-import type { WriterBatchDeps } from '../../shared/flows/pipedrive-writer-batch.ts';
+import type { WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
 import { registerTenant } from '../../shared/flows/register-tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
 import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';

@@ -18,19 +18,21 @@ test('the local run drives the Lambda handlers end to end: first sync matches an
     const second = await pipeline.runRound();
     const writes = Object.entries(second.pipedrive.byEndpoint).filter(([k]) => k.startsWith('POST') || k.startsWith('PATCH'));
     assert.deepEqual(writes, []);
-    assert.equal(second.pipedrive.tokens, 0);
+    // Unchanged QAD records cost nothing; the one call left is the won-deal poll's list page.
+    assert.deepEqual(Object.keys(second.pipedrive.byEndpoint), ['GET /api/v2/deals']);
+    assert.equal(second.pipedrive.tokens, 10);
 
     const persons = first.entities.persons;
     assert.ok(persons.updated > 0, 'hand-made persons are matched by email within their organization');
     assert.equal(first.entities.products.updated, 24, 'the 20% hand-made products are matched by code');
 
-    const state = pipeline.state();
+    const state = await pipeline.state();
     assert.deepEqual([state.pipedrive.organizations, state.duplicates.organizations, state.missing.organizations], [150, 0, 0]);
     assert.equal(state.pipedrive.products, 120);
     assert.equal(persons.created + persons.updated, state.qad.qualifyingContacts);
-    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0 });
-    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0 });
-    assert.deepEqual(state.mismatched, { persons: 0, products: 0 }, 'persons in their customer\'s organization; products with every QAD price');
+    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
+    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
+    assert.deepEqual(state.mismatched, { persons: 0, products: 0, salesOrders: 0 }, 'persons in their customer\'s organization; products with every QAD price');
   } finally {
     await pipeline.close();
   }

@@ -7,7 +7,7 @@ import { parseItemRow, parsePriceRow, productContentHash, type Item } from '../.
 import type { StoredTenant } from '../../shared/config/tenant.ts';
 import { organizations, persons, products } from '../../shared/flows/entities/index.ts';
 import { WaitForDependency } from '../../shared/flows/entities/entity.ts';
-import { handleWriterBatch } from '../../shared/flows/pipedrive-writer-batch.ts';
+import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { pollEntity } from '../../shared/flows/poll.ts';
 import { writeRecord } from '../../shared/flows/write-record.ts';
 import { contactRow, customerRow, itemRow, priceRow, recordMessage, startHarness, TENANT, type Harness } from './harness.ts';

@@ -4,7 +4,7 @@ import { afterEach, describe, test } from 'node:test';
 import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { organizations } from '../../shared/flows/entities/index.ts';
 import { pollEntity, type PollDeps } from '../../shared/flows/poll.ts';
-import { handleWriterBatch } from '../../shared/flows/pipedrive-writer-batch.ts';
+import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
 import { createConnections } from '../../shared/flows/connections.ts';
 import { API_TOKEN, customerRow, startHarness, TENANT, type Harness } from './harness.ts';

@@ -4,7 +4,7 @@ import { afterEach, describe, test } from 'node:test';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { parseCustomerRow } from '../../shared/domain/customer.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
-import { handleWriterBatch } from '../../shared/flows/pipedrive-writer-batch.ts';
+import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { customerRow, recordMessage, startHarness, TENANT, type Harness } from './harness.ts';
 
 let h: Harness | undefined;

@@ -56,10 +56,12 @@ describe('parseTenantConfig: defaults', () => {
     assert.deepEqual(c.qad.prices, {
       browsePath: '/api/qracore/browses', browseId: 'urn:browse:mfg:price-lists', modDateField: 'pi_mstr.pi_mod_date', pageSize: 500, list: 'STD', listField: 'pi_mstr.pi_list',
     });
-    assert.deepEqual(c.schedules, { customers: 'rate(15 minutes)', contacts: 'rate(15 minutes)', items: 'rate(1 hour)' });
+    assert.deepEqual(c.schedules, { customers: 'rate(15 minutes)', contacts: 'rate(15 minutes)', items: 'rate(1 hour)', deals: 'rate(15 minutes)' });
+    assert.deepEqual(c.qad.salesOrders, { path: '/api/erp/salesOrderHeaders', site: '10-100', noLines: 'reject' });
     assert.deepEqual(c.mapping, {
       organization: { keyFieldName: 'QAD Customer Code' },
       person: { keyFieldName: 'QAD Contact ID', include: 'active-with-email-or-phone' },
+      deal: { orderFieldName: 'QAD Sales Order', recheckRejectedAfterMinutes: 60 },
       product: { activeStatuses: ['ACTIVE'] },
     });
     assert.equal(c.pipedrive.auth, 'token');

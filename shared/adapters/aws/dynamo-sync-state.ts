@@ -27,6 +27,10 @@ function toEntry(item: Item): KeyMapEntry {
   if (rejected !== undefined) entry.rejectedHash = rejected;
   const gone = str(item, 'goneAt');
   if (gone !== undefined) entry.goneAt = gone;
+  const ref = str(item, 'ref');
+  if (ref !== undefined) entry.ref = ref;
+  const rejectedAt = str(item, 'rejectedAt');
+  if (rejectedAt !== undefined) entry.rejectedAt = rejectedAt;
   return entry;
 }
 
@@ -65,8 +69,8 @@ export class DynamoKeyMap implements KeyMap {
   }
 
   /** Every write after the claim is conditional on still holding it: a writer that lost its lease stops. */
-  private async ownedUpdate(tenantId: string, entity: EntityName, qadKey: string, owner: string, update: string, values: Item): Promise<void> {
-    const held = await updateIf(this.client, { table: this.table, key: this.key(tenantId, entity, qadKey), update, condition: 'leaseOwner = :o', values: { ':o': s(owner), ...values } });
+  private async ownedUpdate(tenantId: string, entity: EntityName, qadKey: string, owner: string, update: string, values: Item, names?: Record<string, string>): Promise<void> {
+    const held = await updateIf(this.client, { table: this.table, key: this.key(tenantId, entity, qadKey), update, condition: 'leaseOwner = :o', values: { ':o': s(owner), ...values }, ...(names && { names }) });
     if (!held) throw new ClaimHeldError(`claim on ${entity} ${qadKey} was lost to another delivery`, 5);
   }
 
@@ -78,11 +82,12 @@ export class DynamoKeyMap implements KeyMap {
     return this.ownedUpdate(tenantId, entity, qadKey, owner, 'REMOVE pendingCreateAt', {});
   }
 
-  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string }): Promise<void> {
+  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string; ref?: string }): Promise<void> {
     return this.ownedUpdate(
       tenantId, entity, qadKey, owner,
-      'SET pipedriveId = :id, contentHash = :h, updatedAt = :t REMOVE leaseOwner, leaseUntil, pendingCreateAt, rejectedHash, goneAt',
-      { ':id': n(state.pipedriveId), ':h': s(state.contentHash), ':t': s(new Date().toISOString()) },
+      `SET pipedriveId = :id, contentHash = :h, updatedAt = :t${state.ref ? ', #ref = :ref' : ''} REMOVE leaseOwner, leaseUntil, pendingCreateAt, rejectedHash, rejectedAt, goneAt`,
+      { ':id': n(state.pipedriveId), ':h': s(state.contentHash), ':t': s(new Date().toISOString()), ...(state.ref && { ':ref': s(state.ref) }) },
+      state.ref ? { '#ref': 'ref' } : undefined,
     );
   }
 
@@ -95,13 +100,13 @@ export class DynamoKeyMap implements KeyMap {
     await updateIf(this.client, { table: this.table, key: this.key(tenantId, entity, qadKey), update: 'REMOVE leaseOwner, leaseUntil', condition: 'leaseOwner = :o', values: { ':o': s(owner) } });
   }
 
-  async markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string): Promise<void> {
+  async markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string, at = new Date().toISOString()): Promise<void> {
     await this.client.send(
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(tenantId, entity, qadKey),
-        UpdateExpression: 'SET rejectedHash = :h, qadKey = :k',
-        ExpressionAttributeValues: { ':h': s(hash), ':k': s(qadKey) },
+        UpdateExpression: 'SET rejectedHash = :h, rejectedAt = :at, qadKey = :k',
+        ExpressionAttributeValues: { ':h': s(hash), ':at': s(at), ':k': s(qadKey) },
       }),
     );
   }
@@ -126,7 +131,15 @@ export class DynamoKeyMap implements KeyMap {
     }
   }
 
-  async listMapped(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]> {
+  listMapped(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]> {
+    return this.queryEntries(tenantId, entity, 'attribute_exists(pipedriveId)');
+  }
+
+  listRejected(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]> {
+    return this.queryEntries(tenantId, entity, 'attribute_exists(rejectedHash)');
+  }
+
+  private async queryEntries(tenantId: string, entity: EntityName, filter: string): Promise<KeyMapEntry[]> {
     const out: KeyMapEntry[] = [];
     let start: Item | undefined;
     do {
@@ -134,7 +147,7 @@ export class DynamoKeyMap implements KeyMap {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          FilterExpression: 'attribute_exists(pipedriveId)',
+          FilterExpression: filter,
           ExpressionAttributeValues: { ':pk': s(partition(tenantId, entity)), ':prefix': s('key#') },
           ExclusiveStartKey: start,
         }),

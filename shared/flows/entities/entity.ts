@@ -8,7 +8,7 @@ import type { BrowseFilter, QadClient } from '../../clients/qad-client.ts';
 import type { EntityName } from '../../ports/index.ts';
 
 /** The schedules, one per QAD source. */
-export type PollName = 'customers' | 'contacts' | 'items';
+export type PollName = 'customers' | 'contacts' | 'items' | 'deals';
 
 /** Looks up what another entity's sync already mapped, e.g. a contact's organization. */
 export interface MappedLookup {
@@ -19,8 +19,11 @@ export interface MappedLookup {
  * Everything that differs between customers -> organizations, contacts -> persons and
  * items -> products. The poll and write flows are written once against this.
  */
+/** The entities synced from QAD into Pipedrive (sales orders go the other way). */
+export type SyncEntityName = Exclude<EntityName, 'salesOrder'>;
+
 export interface SyncEntity<R, C> {
-  entity: EntityName;
+  entity: SyncEntityName;
   poll: PollName;
   /** What one QAD record is called in messages: customer, contact, item. */
   label: string;

@@ -1,5 +1,4 @@
-import type { EntityName } from '../../ports/index.ts';
-import type { PollName, SyncEntity } from './entity.ts';
+import type { PollName, SyncEntity, SyncEntityName } from './entity.ts';
 import { organizations } from './organizations.ts';
 import { persons } from './persons.ts';
 import { products } from './products.ts';
@@ -10,7 +9,7 @@ export { organizations, persons, products };
  * Calls `fn` with the entity's definition, keeping its record type: the flows are generic, and
  * this is the one place that turns a name from a message or a schedule into a definition.
  */
-export function withEntity<T>(name: EntityName | PollName, fn: <R, C>(entity: SyncEntity<R, C>) => T): T {
+export function withEntity<T>(name: SyncEntityName | Exclude<PollName, 'deals'>, fn: <R, C>(entity: SyncEntity<R, C>) => T): T {
   switch (name) {
     case 'organization':
     case 'customers':

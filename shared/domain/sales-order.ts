@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { contentHash } from './content-hash.ts';
+
+/** A deal line as Pipedrive returns it from /deals/products. */
+export const dealLineSchema = z.looseObject({
+  deal_id: z.number().int(),
+  product_id: z.number().int(),
+  name: z.string().nullish(),
+  item_price: z.number(),
+  quantity: z.number(),
+  discount: z.number().nullish().transform((v) => v ?? 0),
+  discount_type: z.enum(['percentage', 'amount']).nullish().transform((v) => v ?? 'percentage'),
+  tax: z.number().nullish().transform((v) => v ?? 0),
+  tax_method: z.enum(['exclusive', 'inclusive', 'none']).nullish().transform((v) => v ?? 'exclusive'),
+  sum: z.number(),
+  is_enabled: z.boolean().nullish().transform((v) => v ?? true),
+});
+export type DealLine = z.infer<typeof dealLineSchema>;
+
+/** A won deal with its lines: what the deal poll enqueues for the QAD writer. */
+export const wonDealSchema = z.object({
+  id: z.number().int(),
+  title: z.string(),
+  value: z.number(),
+  currency: z.string(),
+  wonTime: z.string(),
+  orgId: z.number().int().nullable(),
+  lines: z.array(dealLineSchema),
+});
+export type WonDeal = z.infer<typeof wonDealSchema>;
+
+export interface SalesOrderLine {
+  sod_line: number;
+  sod_part: string;
+  sod_qty_ord: number;
+  sod_price: number;
+  sod_disc_pct: number;
+  sod_um?: string;
+}
+
+export interface SalesOrder {
+  so_cust: string;
+  so_po: string;
+  so_ord_date: string;
+  so_curr: string;
+  so_site: string;
+  lines: SalesOrderLine[];
+}
+
+export interface OrderDefaults {
+  site: string;
+  /** A deal without lines: reject it, or order one line of this item for the deal's value. */
+  noLines: { kind: 'reject' } | { kind: 'item'; part: string };
+}
+
+export type OrderMapping = { ok: true; order: SalesOrder; value: number } | { ok: false; reason: string };
+
+const cents = (n: number) => Math.round(n * 100);
+
+/** The customer PO that ties a QAD order to its deal: looked up before every create. */
+export const customerPo = (dealId: number): string => `PD-${dealId}`;
+
+/** Pipedrive's own line total: quantity x price, less the discount, plus tax when it is exclusive. */
+export function pipedriveLineSum(line: Pick<DealLine, 'item_price' | 'quantity' | 'discount' | 'discount_type' | 'tax' | 'tax_method'>): number {
+  const gross = line.item_price * line.quantity;
+  const net = line.discount_type === 'percentage' ? gross * (1 - line.discount / 100) : gross - line.discount;
+  return Math.round((line.tax_method === 'exclusive' ? net * (1 + line.tax / 100) : net) * 100) / 100;
+}
+
+/**
+ * Won deal -> QAD sales order, or the reason it cannot be one. The order's value must equal the
+ * deal's value to the cent, computed as Pipedrive computes `sum`; a mismatch is a failure with
+ * both figures, never an order.
+ */
+export function mapDealToOrder(deal: WonDeal, ctx: { customerCode: string | undefined; partOf: ReadonlyMap<number, string>; defaults: OrderDefaults }): OrderMapping {
+  if (!ctx.customerCode) return { ok: false, reason: deal.orgId === null ? 'the deal has no organization' : `organization ${deal.orgId} is not linked to a QAD customer` };
+  const enabled = deal.lines.filter((l) => l.is_enabled);
+  const base = { so_cust: ctx.customerCode, so_po: customerPo(deal.id), so_ord_date: deal.wonTime.slice(0, 10), so_curr: deal.currency, so_site: ctx.defaults.site };
+  if (enabled.length === 0) {
+    if (ctx.defaults.noLines.kind === 'reject') return { ok: false, reason: 'the deal has no product lines' };
+    return { ok: true, value: deal.value, order: { ...base, lines: [{ sod_line: 1, sod_part: ctx.defaults.noLines.part, sod_qty_ord: 1, sod_price: deal.value, sod_disc_pct: 0 }] } };
+  }
+  const unmapped = enabled.filter((l) => !ctx.partOf.has(l.product_id)).map((l) => l.product_id);
+  if (unmapped.length > 0) return { ok: false, reason: `product ${[...new Set(unmapped)].join(', ')} has no QAD item` };
+
+  const lines: SalesOrderLine[] = [];
+  let total = 0;
+  for (const [i, l] of enabled.entries()) {
+    const ours = pipedriveLineSum(l);
+    if (cents(ours) !== cents(l.sum)) return { ok: false, reason: `line ${i + 1}: Pipedrive's sum ${l.sum} differs from quantity, price, discount and tax (${ours})` };
+    const gross = l.item_price * l.quantity;
+    const discPct = l.discount_type === 'percentage' ? l.discount : gross === 0 ? 0 : (l.discount / gross) * 100;
+    lines.push({ sod_line: i + 1, sod_part: ctx.partOf.get(l.product_id)!, sod_qty_ord: l.quantity, sod_price: l.item_price, sod_disc_pct: Math.round(discPct * 10_000) / 10_000 });
+    total += ours;
+  }
+  if (cents(total) !== cents(deal.value)) return { ok: false, reason: `order value ${(cents(total) / 100).toFixed(2)} does not match the deal value ${deal.value.toFixed(2)} ${deal.currency}` };
+  return { ok: true, value: cents(total) / 100, order: { ...base, lines } };
+}
+
+/** What, once ordered, must not change without a person: value, currency, organization and lines. */
+export function dealContentHash(deal: WonDeal): string {
+  return contentHash({ value: deal.value, currency: deal.currency, orgId: deal.orgId, lines: deal.lines.map((l) => [l.product_id, l.quantity, l.item_price, l.discount, l.discount_type, l.tax, l.tax_method, l.is_enabled]) });
+}

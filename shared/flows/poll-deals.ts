@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { StoredTenant } from '../config/tenant.ts';
+import { errorMessage } from '../domain/errors.ts';
+import { isDue } from '../domain/schedule.ts';
+import { dealContentHash, dealLineSchema, type DealLine, type WonDeal } from '../domain/sales-order.ts';
+import type { PipedriveClient, RemoteRecord } from '../clients/pipedrive-client.ts';
+import type { RecordMessage } from '../ports/index.ts';
+import type { PollDeps } from './poll.ts';
+
+export interface DealPollSummary {
+  tenantId: string;
+  outcome: 'polled' | 'not-due' | 'busy' | 'failed';
+  read: number;
+  rechecked: number;
+  enqueued: number;
+  handled: number;
+  error?: string;
+}
+
+const ENTITY = 'salesOrder';
+const POLL_LEASE_MS = 6 * 60_000;
+/** updated_since is inclusive and update times have whole seconds: re-read a margin, drop what was handled. */
+const OVERLAP_MS = 10 * 60_000;
+
+const dealSchema = z.looseObject({
+  id: z.number().int(),
+  title: z.string().nullish(),
+  value: z.number().nullish(),
+  currency: z.string(),
+  status: z.string(),
+  won_time: z.string().nullish(),
+  org_id: z.union([z.number(), z.looseObject({ value: z.number() }).transform((o) => o.value)]).nullish(),
+});
+
+/**
+ * Won deals for every enabled tenant that is due:
+ * 1. list deals with status=won updated since the watermark (minus an overlap), 500 a page;
+ * 2. add deals rejected earlier whose recheck is due (their cause may be fixed by now);
+ * 3. read their lines in bulk, 100 deals a call; never one call per deal;
+ * 4. enqueue the deals whose value, currency, organization or lines are not already handled;
+ * 5. advance the watermark only once all of it was accepted.
+ */
+export async function pollWonDeals(deps: PollDeps, options: { force?: boolean } = {}): Promise<DealPollSummary[]> {
+  const out: DealPollSummary[] = [];
+  for (const tenant of await deps.tenants.listEnabled()) out.push(await pollTenant(deps, tenant, options.force ?? false));
+  return out;
+}
+
+async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean): Promise<DealPollSummary> {
+  const { tenantId } = tenant.config;
+  const summary: DealPollSummary = { tenantId, outcome: 'polled', read: 0, rechecked: 0, enqueued: 0, handled: 0 };
+  const now = deps.clock.now();
+  const state = await deps.pollState.get(tenantId, ENTITY);
+  if (!force && !isDue(state.lastPolledAt, tenant.config.schedules.deals, now)) return { ...summary, outcome: 'not-due' };
+  const pollId = randomUUID();
+  if (!(await deps.pollState.acquire(tenantId, ENTITY, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
+  try {
+    const pipedrive = await deps.connections.pipedrive(tenant);
+    const updatedSince = state.watermark ? rfc3339(Date.parse(state.watermark) - OVERLAP_MS) : undefined;
+    const deals = new Map<number, z.infer<typeof dealSchema>>();
+    for (const remote of await listAll(pipedrive, { status: 'won', ...(updatedSince && { updatedSince }) })) {
+      const deal = dealSchema.safeParse(remote);
+      if (deal.success) deals.set(deal.data.id, deal.data);
+      else await deps.audit.record({ tenantId, entity: ENTITY, key: String(remote.id), action: 'failed', reason: `malformed deal from Pipedrive: ${deal.error.issues[0]?.message ?? ''}`, snapshot: remote });
+    }
+    summary.read = deals.size;
+
+    const recheckMs = tenant.config.mapping.deal.recheckRejectedAfterMinutes * 60_000;
+    const due = (await deps.keyMap.listRejected(tenantId, ENTITY)).filter((e) => !e.ref && (!e.rejectedAt || now - Date.parse(e.rejectedAt) >= recheckMs)).map((e) => Number(e.qadKey));
+    const recheck = due.filter((id) => !deals.has(id));
+    for (let i = 0; i < recheck.length; i += 100) {
+      for (const remote of await listAll(pipedrive, { ids: recheck.slice(i, i + 100) })) {
+        const deal = dealSchema.safeParse(remote);
+        if (deal.success && deal.data.status === 'won') deals.set(deal.data.id, deal.data);
+      }
+    }
+    summary.rechecked = recheck.length;
+
+    const ids = [...deals.keys()];
+    const lines = new Map<number, DealLine[]>();
+    for (let i = 0; i < ids.length; i += 100) {
+      for (const raw of await pipedrive.dealProducts(ids.slice(i, i + 100))) {
+        const line = dealLineSchema.safeParse(raw);
+        if (!line.success) throw new Error(`malformed deal line from Pipedrive: ${line.error.issues[0]?.path.join('.') ?? ''} ${line.error.issues[0]?.message ?? ''}`);
+        lines.set(line.data.deal_id, [...(lines.get(line.data.deal_id) ?? []), line.data]);
+      }
+    }
+
+    const entries = await deps.keyMap.getMany(tenantId, ENTITY, ids.map(String));
+    const recheckSet = new Set(due);
+    const messages: RecordMessage[] = [];
+    for (const d of deals.values()) {
+      const won: WonDeal = { id: d.id, title: d.title ?? '', value: d.value ?? 0, currency: d.currency, wonTime: d.won_time ?? new Date(now).toISOString(), orgId: d.org_id ?? null, lines: lines.get(d.id) ?? [] };
+      const hash = dealContentHash(won);
+      const entry = entries.get(String(d.id));
+      // Already ordered, or already told a person about it: nothing to send until it changes.
+      const handled = entry?.contentHash === hash || (entry?.rejectedHash === hash && (entry.ref !== undefined || !recheckSet.has(d.id)));
+      if (handled) {
+        summary.handled++;
+        continue;
+      }
+      messages.push({ v: 1, tenantId, entity: ENTITY, key: String(d.id), hash, record: won, pollId });
+    }
+    await deps.queueFor(ENTITY).sendAll(messages);
+    summary.enqueued = messages.length;
+    await deps.pollState.finish(tenantId, ENTITY, pollId, { watermark: new Date(now).toISOString(), lastPolledAt: new Date(now).toISOString() });
+    await deps.audit.record({ tenantId, entity: ENTITY, key: '_poll', action: 'polled', reason: `read ${summary.read} won deals ${updatedSince ? `updated since ${updatedSince}` : '(first poll)'}, rechecked ${summary.rechecked} rejected; enqueued ${summary.enqueued}, already handled ${summary.handled}` });
+    return summary;
+  } catch (error) {
+    await deps.pollState.release(tenantId, ENTITY, pollId);
+    await deps.audit.record({ tenantId, entity: ENTITY, key: '_poll', action: 'failed', error: errorMessage(error), reason: 'won-deal poll failed; the watermark was not advanced and the next poll retries' });
+    return { ...summary, outcome: 'failed', error: errorMessage(error) };
+  }
+}
+
+async function listAll(pipedrive: PipedriveClient, opts: { status?: 'won'; updatedSince?: string; ids?: number[] }): Promise<RemoteRecord[]> {
+  const all: RemoteRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await pipedrive.list('deals', { ...opts, ...(cursor && { cursor }) });
+    all.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return all;
+}
+
+const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');

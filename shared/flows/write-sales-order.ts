@@ -1,0 +1,119 @@
+import type { StoredTenant } from '../config/tenant.ts';
+import { PermanentError } from '../domain/errors.ts';
+import { customerPo, mapDealToOrder, wonDealSchema, type OrderDefaults, type WonDeal } from '../domain/sales-order.ts';
+import type { PipedriveClient } from '../clients/pipedrive-client.ts';
+import type { RecordMessage } from '../ports/index.ts';
+import { organizations } from './entities/organizations.ts';
+import { products } from './entities/products.ts';
+import { resolveKeyField } from './key-fields.ts';
+import { ClaimWait, type DeliveryInfo, type WriterDeps } from './write-record.ts';
+
+export type OrderOutcome = { action: 'created' | 'unchanged' | 'rejected' | 'conflict'; pipedriveId: number; ref?: string; reason?: string };
+
+const ENTITY = 'salesOrder';
+
+/**
+ * A won deal becomes exactly one QAD sales order:
+ * 1. claim the deal in DynamoDB (a concurrent delivery waits);
+ * 2. already ordered: unchanged -> done; changed lines or value -> a conflict for a person, never applied;
+ * 3. map: sold-to from the organization's QAD customer, lines from the products' QAD items,
+ *    currency, won date, tenant defaults; a deal that cannot map is rejected with its reason
+ *    (audited, not retried in a loop; the deal poll looks at it again later);
+ * 4. look the order up by customer PO (the deal reference) before creating, so a retry after a
+ *    crash adopts the order it made instead of making a second;
+ * 5. write the order number back to the deal, then record it and release the claim.
+ */
+export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, message: RecordMessage, delivery: DeliveryInfo): Promise<OrderOutcome> {
+  const { tenantId } = tenant.config;
+  const parsed = wonDealSchema.safeParse(message.record);
+  if (!parsed.success) throw new PermanentError(`message does not hold a valid won deal: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  const deal = parsed.data;
+  const key = String(deal.id);
+  const owner = delivery.messageId;
+  const claim = await deps.keyMap.claim(tenantId, ENTITY, key, owner, deps.claimLeaseMs, deps.clock.now());
+  if (claim.held) throw new ClaimWait(`deal ${key}`, claim.until - deps.clock.now());
+  const audit = (action: OrderOutcome['action'], reason: string, ref?: string) =>
+    deps.audit.record({ tenantId, entity: ENTITY, key, action, pipedriveId: deal.id, reason: ref ? `${reason} (QAD order ${ref})` : reason, attempt: delivery.attempt, messageId: delivery.messageId, snapshot: deal });
+
+  try {
+    const entry = claim.entry;
+    if (entry?.ref) {
+      if (entry.contentHash === message.hash) {
+        await audit('unchanged', 'already ordered; nothing changed', entry.ref);
+        await deps.keyMap.release(tenantId, ENTITY, key, owner);
+        return { action: 'unchanged', pipedriveId: deal.id, ref: entry.ref };
+      }
+      // Never silently applied, never a second order: a person settles it in QAD.
+      const reason = `the deal's value, currency, organization or lines changed after QAD order ${entry.ref} was created; not applied, settle it by hand`;
+      await audit('conflict', reason, entry.ref);
+      await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
+      await deps.keyMap.release(tenantId, ENTITY, key, owner);
+      return { action: 'conflict', pipedriveId: deal.id, ref: entry.ref, reason };
+    }
+
+    const pipedrive = await deps.connections.pipedrive(tenant);
+    const qad = await deps.connections.qad(tenant);
+    const { salesOrders } = tenant.config.qad;
+    const defaults: OrderDefaults = { site: salesOrders.site, noLines: salesOrders.noLines === 'reject' ? { kind: 'reject' } : { kind: 'item', part: salesOrders.noLines.item } };
+    const mapping = mapDealToOrder(deal, { customerCode: await customerOf(deps, tenant, pipedrive, deal), partOf: await partsOf(deps, tenantId, pipedrive, deal), defaults });
+    if (!mapping.ok) return await reject(mapping.reason);
+
+    const po = customerPo(deal.id);
+    let orderNumber = await qad.findSalesOrderByPo(salesOrders.path, po);
+    const adopted = orderNumber !== undefined;
+    if (!orderNumber) {
+      await deps.keyMap.markPendingCreate(tenantId, ENTITY, key, owner, new Date(deps.clock.now()).toISOString());
+      try {
+        orderNumber = (await qad.createSalesOrder(salesOrders.path, mapping.order)).orderNumber;
+      } catch (error) {
+        // QAD's own validation (a currency not allowed for the customer, an unknown item): nothing was created.
+        if (error instanceof PermanentError) {
+          await deps.keyMap.clearPendingCreate(tenantId, ENTITY, key, owner);
+          return await reject(error.message);
+        }
+        throw error;
+      }
+    }
+
+    const orderField = await resolveKeyField({ locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() }, tenantId, pipedrive, 'deal', tenant.config.mapping.deal.orderFieldName);
+    await pipedrive.update('deals', deal.id, { custom_fields: { [orderField!]: orderNumber } });
+    await audit('created', adopted ? `found the order already made for customer PO ${po} and adopted it` : `created for ${mapping.value.toFixed(2)} ${deal.currency}, ${mapping.order.lines.length} lines; order number written back to the deal`, orderNumber);
+    await deps.keyMap.complete(tenantId, ENTITY, key, owner, { pipedriveId: deal.id, contentHash: message.hash, ref: orderNumber });
+    return { action: 'created', pipedriveId: deal.id, ref: orderNumber };
+  } catch (error) {
+    await deps.keyMap.release(tenantId, ENTITY, key, owner).catch(() => undefined);
+    throw error;
+  }
+
+  /** Audited with its reason, kept out of the retry loop; the deal poll rechecks it later. */
+  async function reject(reason: string): Promise<OrderOutcome> {
+    await audit('rejected', reason);
+    await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
+    await deps.keyMap.release(tenantId, ENTITY, key, owner);
+    return { action: 'rejected', pipedriveId: deal.id, reason };
+  }
+}
+
+/** The QAD customer behind the deal's organization: the key map, else the organization's QAD code field. */
+async function customerOf(deps: WriterDeps, tenant: StoredTenant, pipedrive: PipedriveClient, deal: WonDeal): Promise<string | undefined> {
+  if (deal.orgId === null) return undefined;
+  const owner = (await deps.keyMap.ownersOf(tenant.config.tenantId, 'organization', [deal.orgId])).get(deal.orgId);
+  if (owner) return owner;
+  const keyField = await resolveKeyField({ locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() }, tenant.config.tenantId, pipedrive, 'organization', organizations.keyFieldName(tenant.config));
+  return organizations.keyValueOf(await pipedrive.get('organizations', deal.orgId), keyField) ?? undefined;
+}
+
+/** QAD items for the deal's products: the key map, else the products' codes, read in one call. */
+async function partsOf(deps: WriterDeps, tenantId: string, pipedrive: PipedriveClient, deal: WonDeal): Promise<Map<number, string>> {
+  const ids = [...new Set(deal.lines.map((l) => l.product_id))];
+  const parts = new Map(await deps.keyMap.ownersOf(tenantId, 'product', ids));
+  const missing = ids.filter((id) => !parts.has(id));
+  for (let i = 0; i < missing.length; i += 100) {
+    const page = await pipedrive.list('products', { ids: missing.slice(i, i + 100) });
+    for (const remote of page.items) {
+      const code = products.keyValueOf(remote, undefined);
+      if (code) parts.set(remote.id, code);
+    }
+  }
+  return parts;
+}
