@@ -33,7 +33,7 @@ export interface Harness {
   deps: PollDeps & WriterBatchDeps;
   clock: { ms: number; now(): number };
   /** Receives (and deletes) everything on the records queue (or the products queue). */
-  drainMessages(queue?: 'records' | 'products'): Promise<RecordMessage[]>;
+  drainMessages(queue?: 'records' | 'products' | 'orders'): Promise<RecordMessage[]>;
   /** Receives up to 10 messages as a Lambda SQS event, without deleting them. */
   receiveEvent(): Promise<SQSEvent>;
   dlqMessages(): Promise<Message[]>;
@@ -81,13 +81,14 @@ export async function startHarness(options: {
   const pollState = new DynamoPollStateStore(aws.dynamo, aws.env.SYNC_STATE_TABLE);
   const recordsQueue = new SqsRecordQueue(aws.sqs, aws.queues.records.url);
   const productsQueue = new SqsRecordQueue(aws.sqs, aws.queues.products.url);
+  const ordersQueue = new SqsRecordQueue(aws.sqs, aws.queues.orders.url);
   const deps: PollDeps & WriterBatchDeps = {
     tenants,
     pollState,
     keyMap: new DynamoKeyMap(aws.dynamo, aws.env.SYNC_STATE_TABLE),
     listing: new DynamoListingIndex(aws.dynamo, aws.env.SYNC_STATE_TABLE),
     audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 30, () => clock.now()),
-    queueFor: (entity) => (entity === 'product' ? productsQueue : recordsQueue),
+    queueFor: (entity) => (entity === 'product' ? productsQueue : entity === 'salesOrder' ? ordersQueue : recordsQueue),
     messages: new SqsMessageControl(aws.sqs, aws.queueUrl, aws.dlqUrl),
     fallbackEntity: 'organization',
     connections: createConnections({ cipher, http: createHttpClient({ defaultTimeoutMs: 5_000 }) }),

@@ -1,0 +1,167 @@
+import './quiet-env.ts';
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
+import { writeSalesOrder } from '../../shared/flows/write-sales-order.ts';
+import type { RecordMessage } from '../../shared/ports/index.ts';
+import type { DealStatus } from '../sim/pipedrive/index.ts';
+import { API_TOKEN, customerRow, itemRow, startHarness, TENANT, type Harness } from './harness.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const delivery = (id: string, attempt = 1) => ({ messageId: id, attempt });
+
+/** QAD has customer C1 (EUR) and items 10-001, 10-002; Pipedrive has their organization and products, linked by code. */
+async function world() {
+  const harness = await startHarness({ customers: [customerRow('C1', 'Acme GmbH', '2026-11-20')], items: [itemRow('10-001', 'Bolt'), itemRow('10-002', 'Nut')] });
+  const code = harness.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
+  const org = harness.pd.seedOrganization({ name: 'Acme GmbH', custom_fields: { [code]: 'C1' } });
+  const bolt = harness.pd.seedProduct({ name: 'Bolt', code: '10-001' });
+  const nut = harness.pd.seedProduct({ name: 'Nut', code: '10-002' });
+  return { harness, org, bolt, nut };
+}
+
+async function pollMessages(harness: Harness): Promise<RecordMessage[]> {
+  const [summary] = await pollWonDeals(harness.deps, { force: true });
+  assert.equal(summary?.outcome, 'polled', summary?.error);
+  return harness.drainMessages('orders');
+}
+
+const orderField = (harness: Harness) => harness.pd.customFields('deal').find((f) => f.field_name === 'QAD Sales Order')?.field_code;
+
+describe('won deals become QAD sales orders', () => {
+  test('won deals and their lines are read in bulk: one list page and one lines call for all of them', async () => {
+    const w = await world();
+    h = w.harness;
+    for (let i = 0; i < 3; i++) h.pd.seedDeal({ title: `Won ${i}`, currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 2, quantity: 5 }] });
+    h.pd.seedDeal({ title: 'Still open', currency: 'EUR', status: 'open', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 2, quantity: 5 }] });
+    h.pd.resetStats();
+    const messages = await pollMessages(h);
+    assert.equal(messages.length, 3);
+    const calls = Object.fromEntries(Object.entries(h.pd.stats().byEndpoint).map(([k, v]) => [k, v.calls]));
+    assert.deepEqual(calls, { 'GET /api/v2/deals': 1, 'GET /api/v2/deals/products': 1 });
+  });
+
+  test('a won deal becomes one order: sold-to, lines, currency, won date, value to the cent, number written back', async () => {
+    const w = await world();
+    h = w.harness;
+    const deal = h.pd.seedDeal({
+      title: 'Big order', currency: 'EUR', status: 'won', won_time: '2026-11-24T15:30:00Z', org_id: w.org,
+      lines: [{ product_id: w.bolt, item_price: 1.25, quantity: 100 }, { product_id: w.nut, item_price: 0.3, quantity: 1000, discount: 10, discount_type: 'percentage' }],
+    });
+    const [m] = await pollMessages(h);
+    const out = await writeSalesOrder(h.deps, h.tenant, m!, delivery('m1'));
+    assert.equal(out.action, 'created');
+    const [order] = h.qadTenant.salesOrders();
+    assert.deepEqual(
+      [order?.so_cust, order?.so_po, order?.so_curr, order?.so_ord_date, order?.so_site],
+      ['C1', `PD-${deal}`, 'EUR', '2026-11-24', '10-100'],
+    );
+    assert.deepEqual(order?.lines.map((l) => [l.sod_line, l.sod_part, l.sod_qty_ord, l.sod_price, l.sod_disc_pct]), [[1, '10-001', 100, 1.25, 0], [2, '10-002', 1000, 0.3, 10]]);
+    assert.equal(h.pd.deals().find((d) => d.id === deal)?.value, 395);
+    assert.equal(h.pd.deals().find((d) => d.id === deal)?.custom_fields[orderField(h)!], order?.so_nbr);
+  });
+
+  test('each deal that cannot map is rejected with its reason, audited, kept out of the DLQ, and ordered once its cause is fixed', async () => {
+    const w = await world();
+    h = w.harness;
+    const stray = h.pd.seedOrganization({ name: 'Prospect' });
+    const service = h.pd.seedProduct({ name: 'Consulting', code: 'SERVICE' });
+    const cases = {
+      unlinked: h.pd.seedDeal({ title: 'unlinked', currency: 'EUR', status: 'won', org_id: stray, lines: [{ product_id: w.bolt, item_price: 1, quantity: 1 }] }),
+      noItem: h.pd.seedDeal({ title: 'no item', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: service, item_price: 100, quantity: 1 }] }),
+      currency: h.pd.seedDeal({ title: 'currency', currency: 'USD', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 1, quantity: 1 }] }),
+      noLines: h.pd.seedDeal({ title: 'no lines', currency: 'EUR', status: 'won', org_id: w.org, value: 500, lines: [] }),
+    };
+    for (const m of await pollMessages(h)) assert.equal((await writeSalesOrder(h.deps, h.tenant, m, delivery(m.key))).action, 'rejected');
+    const reason = async (id: number) => (await h!.deps.audit.history(TENANT, 'salesOrder', String(id)))[0];
+    assert.match((await reason(cases.unlinked))?.reason ?? '', new RegExp(`organization ${stray} is not linked to a QAD customer`, 'u'));
+    assert.match((await reason(cases.noItem))?.reason ?? '', /item SERVICE does not exist/u);
+    assert.match((await reason(cases.currency))?.reason ?? '', /Currency USD is not allowed for customer C1/u);
+    assert.match((await reason(cases.noLines))?.reason ?? '', /no product lines/u);
+    assert.equal(h.qadTenant.salesOrders().length, 0);
+    assert.equal((await h.dlqMessages()).length, 0);
+
+    // Unchanged and not due for a recheck: the next poll leaves them alone.
+    assert.equal((await pollMessages(h)).length, 0);
+
+    // Someone links the prospect to QAD customer C1; an hour later the recheck orders it.
+    const code = h.pd.customFields('organization').find((f) => f.field_name === 'QAD Customer Code')!.field_code;
+    const linked = await fetch(`${h.pd.url}/api/v2/organizations/${stray}`, {
+      method: 'PATCH',
+      headers: { 'x-api-token': API_TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify({ custom_fields: { [code]: 'C1' } }),
+    });
+    assert.equal(linked.status, 200);
+    h.clock.ms += 61 * 60_000;
+    const rechecked = await pollMessages(h);
+    assert.deepEqual(rechecked.map((m) => Number(m.key)).sort(), Object.values(cases).sort((a, b) => a - b));
+    const outcomes = new Map<number, string>();
+    for (const m of rechecked) outcomes.set(Number(m.key), (await writeSalesOrder(h.deps, h.tenant, m, delivery(`re-${m.key}`))).action);
+    assert.equal(outcomes.get(cases.unlinked), 'created');
+    assert.equal(outcomes.get(cases.noItem), 'rejected');
+    assert.equal(h.qadTenant.salesOrders().length, 1);
+  });
+
+  test('two deliveries of one deal at the same time make one order', async () => {
+    const w = await world();
+    h = w.harness;
+    h.pd.seedDeal({ title: 'Twice', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 3, quantity: 3 }] });
+    const [m] = await pollMessages(h);
+    h.qad.setFault((req) => (req.method === 'POST' && req.path.endsWith('salesOrderHeaders') ? { kind: 'delay', ms: 300 } : undefined));
+    const results = await Promise.allSettled([writeSalesOrder(h.deps, h.tenant, m!, delivery('a')), writeSalesOrder(h.deps, h.tenant, m!, delivery('b'))]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    assert.equal((await writeSalesOrder(h.deps, h.tenant, m!, delivery('b', 2))).action, 'unchanged');
+    assert.equal(h.qadTenant.salesOrders().length, 1);
+  });
+
+  test('a crash after QAD created the order, before the claim was marked done, does not make a second order', async () => {
+    const w = await world();
+    h = w.harness;
+    const deal = h.pd.seedDeal({ title: 'Crash', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.nut, item_price: 1, quantity: 7 }] });
+    const [m] = await pollMessages(h);
+    // The write-back to Pipedrive times out after QAD made the order: the Lambda dies there.
+    h.pd.setFault((req) => (req.method === 'PATCH' && req.path.startsWith('/api/v2/deals/') ? { kind: 'reset' } : undefined));
+    await assert.rejects(writeSalesOrder(h.deps, h.tenant, m!, delivery('first')));
+    assert.equal(h.qadTenant.salesOrders().length, 1);
+    h.pd.setFault(undefined);
+    const retry = await writeSalesOrder(h.deps, h.tenant, m!, delivery('second', 2));
+    assert.equal(retry.action, 'created');
+    assert.equal(h.qadTenant.salesOrders().length, 1, 'found by customer PO and adopted');
+    assert.match((await h.deps.audit.history(TENANT, 'salesOrder', String(deal)))[0]?.reason ?? '', /adopted/u);
+    assert.equal(h.pd.deals().find((d) => d.id === deal)?.custom_fields[orderField(h)!], h.qadTenant.salesOrders()[0]?.so_nbr);
+  });
+
+  test('a deal reopened and won again does not make a second order', async () => {
+    const w = await world();
+    h = w.harness;
+    const deal = h.pd.seedDeal({ title: 'Again', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 2, quantity: 2 }] });
+    for (const m of await pollMessages(h)) await writeSalesOrder(h.deps, h.tenant, m, delivery(m.key));
+    h.pd.updateDeal(deal, { status: 'open' as DealStatus });
+    h.pd.updateDeal(deal, { status: 'won' as DealStatus });
+    h.clock.ms += 60_000;
+    assert.equal((await pollMessages(h)).length, 0, 'same value and lines: already handled');
+    assert.equal(h.qadTenant.salesOrders().length, 1);
+  });
+
+  test('lines edited after the order exists are a conflict for a person: audited, not applied, no second order', async () => {
+    const w = await world();
+    h = w.harness;
+    const deal = h.pd.seedDeal({ title: 'Edited', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 2, quantity: 2 }] });
+    for (const m of await pollMessages(h)) await writeSalesOrder(h.deps, h.tenant, m, delivery(m.key));
+    const before = h.qadTenant.salesOrders();
+    h.pd.updateDeal(deal, { value: 8 });
+    h.clock.ms += 60_000;
+    const [edited] = await pollMessages(h);
+    assert.ok(edited, 'the edited deal is read again');
+    const out = await writeSalesOrder(h.deps, h.tenant, edited, delivery('edit'));
+    assert.equal(out.action, 'conflict');
+    assert.deepEqual(h.qadTenant.salesOrders(), before);
+    assert.equal((await h.deps.audit.history(TENANT, 'salesOrder', String(deal)))[0]?.action, 'conflict');
+    assert.equal((await pollMessages(h)).length, 0, 'told once; not re-sent while it stays the same');
+  });
+});
