@@ -90,6 +90,8 @@ export const tenantConfigSchema = z.object({
         .object({
           /** The deal custom field that receives the QAD sales order number. */
           orderFieldName: z.string().min(1).max(255).default('QAD Sales Order'),
+          /** A deal date field (by its name in Pipedrive) that becomes the order's due date, e.g. "Requested ship date". */
+          requestedShipDateFieldName: z.string().min(1).max(255).optional(),
           /** How often a deal that could not become an order is looked at again (its cause may be fixed). */
           recheckRejectedAfterMinutes: z.number().int().min(5).max(10_080).default(60),
         })

@@ -26,6 +26,7 @@ export const wonDealSchema = z.object({
   wonTime: z.string(),
   orgId: z.number().int().nullable(),
   lines: z.array(dealLineSchema),
+  customFields: z.record(z.string(), z.unknown()).default({}),
 });
 export type WonDeal = z.infer<typeof wonDealSchema>;
 
@@ -42,6 +43,7 @@ export interface SalesOrder {
   so_cust: string;
   so_po: string;
   so_ord_date: string;
+  so_due_date?: string;
   so_curr: string;
   so_site: string;
   lines: SalesOrderLine[];
@@ -72,10 +74,18 @@ export function pipedriveLineSum(line: Pick<DealLine, 'item_price' | 'quantity' 
  * deal's value to the cent, computed as Pipedrive computes `sum`; a mismatch is a failure with
  * both figures, never an order.
  */
-export function mapDealToOrder(deal: WonDeal, ctx: { customerCode: string | undefined; partOf: ReadonlyMap<number, string>; defaults: OrderDefaults }): OrderMapping {
+export function mapDealToOrder(
+  deal: WonDeal,
+  ctx: { customerCode: string | undefined; partOf: ReadonlyMap<number, string>; defaults: OrderDefaults; dueDateField?: string },
+): OrderMapping {
   if (!ctx.customerCode) return { ok: false, reason: deal.orgId === null ? 'the deal has no organization' : `organization ${deal.orgId} is not linked to a QAD customer` };
   const enabled = deal.lines.filter((l) => l.is_enabled);
-  const base = { so_cust: ctx.customerCode, so_po: customerPo(deal.id), so_ord_date: deal.wonTime.slice(0, 10), so_curr: deal.currency, so_site: ctx.defaults.site };
+  const due = ctx.dueDateField === undefined ? undefined : deal.customFields[ctx.dueDateField];
+  if (due !== undefined && due !== null && (typeof due !== 'string' || !/^\d{4}-\d{2}-\d{2}$/u.test(due))) return { ok: false, reason: `the requested ship date ${JSON.stringify(due)} is not a date` };
+  const base = {
+    so_cust: ctx.customerCode, so_po: customerPo(deal.id), so_ord_date: deal.wonTime.slice(0, 10), so_curr: deal.currency, so_site: ctx.defaults.site,
+    ...(typeof due === 'string' && { so_due_date: due }),
+  };
   if (enabled.length === 0) {
     if (ctx.defaults.noLines.kind === 'reject') return { ok: false, reason: 'the deal has no product lines' };
     return { ok: true, value: deal.value, order: { ...base, lines: [{ sod_line: 1, sod_part: ctx.defaults.noLines.part, sod_qty_ord: 1, sod_price: deal.value, sod_disc_pct: 0 }] } };

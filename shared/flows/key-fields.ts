@@ -10,6 +10,16 @@ export function clearFieldCache(): void {
   cache.clear();
 }
 
+/** The hash of an existing field by its name (a mapped field the connector must not create), or undefined. */
+export async function findFieldCode(tenantId: string, pipedrive: PipedriveClient, entity: PipedriveFieldEntity, fieldName: string): Promise<string | undefined> {
+  const cacheKey = `${tenantId}|${entity}|${fieldName}`;
+  const hit = cache.get(cacheKey);
+  if (hit) return hit;
+  const code = (await pipedrive.listFields(entity)).filter((f) => f.field_name === fieldName).map((f) => f.field_code).sort()[0];
+  if (code) cache.set(cacheKey, code);
+  return code;
+}
+
 /**
  * The hash (field_code) of the connector's key field, e.g. "QAD Customer Code" on organizations,
  * created once if missing. Concurrent writers race here, and Pipedrive happily creates two fields

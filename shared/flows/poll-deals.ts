@@ -31,6 +31,7 @@ const dealSchema = z.looseObject({
   status: z.string(),
   won_time: z.string().nullish(),
   org_id: z.union([z.number(), z.looseObject({ value: z.number() }).transform((o) => o.value)]).nullish(),
+  custom_fields: z.record(z.string(), z.unknown()).nullish(),
 });
 
 /**
@@ -91,7 +92,10 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
     const recheckSet = new Set(due);
     const messages: RecordMessage[] = [];
     for (const d of deals.values()) {
-      const won: WonDeal = { id: d.id, title: d.title ?? '', value: d.value ?? 0, currency: d.currency, wonTime: d.won_time ?? new Date(now).toISOString(), orgId: d.org_id ?? null, lines: lines.get(d.id) ?? [] };
+      const won: WonDeal = {
+        id: d.id, title: d.title ?? '', value: d.value ?? 0, currency: d.currency, wonTime: d.won_time ?? new Date(now).toISOString(), orgId: d.org_id ?? null,
+        lines: lines.get(d.id) ?? [], customFields: d.custom_fields ?? {},
+      };
       const hash = dealContentHash(won);
       const entry = entries.get(String(d.id));
       // Already ordered, or already told a person about it: nothing to send until it changes.

@@ -5,7 +5,7 @@ import type { PipedriveClient } from '../clients/pipedrive-client.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import { organizations } from './entities/organizations.ts';
 import { products } from './entities/products.ts';
-import { resolveKeyField } from './key-fields.ts';
+import { findFieldCode, resolveKeyField } from './key-fields.ts';
 import { ClaimWait, type DeliveryInfo, type WriterDeps } from './write-record.ts';
 
 export type OrderOutcome = { action: 'created' | 'unchanged' | 'rejected' | 'conflict'; pipedriveId: number; ref?: string; reason?: string };
@@ -55,7 +55,15 @@ export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, me
     const qad = await deps.connections.qad(tenant);
     const { salesOrders } = tenant.config.qad;
     const defaults: OrderDefaults = { site: salesOrders.site, noLines: salesOrders.noLines === 'reject' ? { kind: 'reject' } : { kind: 'item', part: salesOrders.noLines.item } };
-    const mapping = mapDealToOrder(deal, { customerCode: await customerOf(deps, tenant, pipedrive, deal), partOf: await partsOf(deps, tenantId, pipedrive, deal), defaults });
+    const shipDateName = tenant.config.mapping.deal.requestedShipDateFieldName;
+    const dueDateField = shipDateName ? await findFieldCode(tenantId, pipedrive, 'deal', shipDateName) : undefined;
+    if (shipDateName && !dueDateField) return await reject(`the deal field "${shipDateName}" (requested ship date) does not exist in Pipedrive; fix the field or the mapping`);
+    const mapping = mapDealToOrder(deal, {
+      customerCode: await customerOf(deps, tenant, pipedrive, deal),
+      partOf: await partsOf(deps, tenantId, pipedrive, deal),
+      defaults,
+      ...(dueDateField && { dueDateField }),
+    });
     if (!mapping.ok) return await reject(mapping.reason);
 
     const po = customerPo(deal.id);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
 import { writeSalesOrder } from '../../shared/flows/write-sales-order.ts';
+import type { TenantConfigInput } from '../../shared/config/tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
 import type { DealStatus } from '../sim/pipedrive/index.ts';
 import { API_TOKEN, customerRow, itemRow, startHarness, TENANT, type Harness } from './harness.ts';
@@ -16,8 +17,8 @@ afterEach(async () => {
 const delivery = (id: string, attempt = 1) => ({ messageId: id, attempt });
 
 /** QAD has customer C1 (EUR) and items 10-001, 10-002; Pipedrive has their organization and products, linked by code. */
-async function world() {
-  const harness = await startHarness({ customers: [customerRow('C1', 'Acme GmbH', '2026-11-20')], items: [itemRow('10-001', 'Bolt'), itemRow('10-002', 'Nut')] });
+async function world(config: Partial<TenantConfigInput> = {}) {
+  const harness = await startHarness({ customers: [customerRow('C1', 'Acme GmbH', '2026-11-20')], items: [itemRow('10-001', 'Bolt'), itemRow('10-002', 'Nut')], config });
   const code = harness.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
   const org = harness.pd.seedOrganization({ name: 'Acme GmbH', custom_fields: { [code]: 'C1' } });
   const bolt = harness.pd.seedProduct({ name: 'Bolt', code: '10-001' });
@@ -64,6 +65,16 @@ describe('won deals become QAD sales orders', () => {
     assert.deepEqual(order?.lines.map((l) => [l.sod_line, l.sod_part, l.sod_qty_ord, l.sod_price, l.sod_disc_pct]), [[1, '10-001', 100, 1.25, 0], [2, '10-002', 1000, 0.3, 10]]);
     assert.equal(h.pd.deals().find((d) => d.id === deal)?.value, 395);
     assert.equal(h.pd.deals().find((d) => d.id === deal)?.custom_fields[orderField(h)!], order?.so_nbr);
+  });
+
+  test('a deal field mapped by its name (requested ship date) becomes the order due date', async () => {
+    const w = await world({ mapping: { deal: { requestedShipDateFieldName: 'Requested ship date' } } });
+    h = w.harness;
+    const field = h.pd.addCustomField('deal', { field_name: 'Requested ship date', field_type: 'date' });
+    h.pd.seedDeal({ title: 'Ship later', currency: 'EUR', status: 'won', org_id: w.org, custom_fields: { [field]: '2026-12-15' }, lines: [{ product_id: w.bolt, item_price: 4, quantity: 2 }] });
+    const [m] = await pollMessages(h);
+    assert.equal((await writeSalesOrder(h.deps, h.tenant, m!, delivery('m1'))).action, 'created');
+    assert.equal(h.qadTenant.salesOrders()[0]?.so_due_date, '2026-12-15');
   });
 
   test('each deal that cannot map is rejected with its reason, audited, kept out of the DLQ, and ordered once its cause is fixed', async () => {
