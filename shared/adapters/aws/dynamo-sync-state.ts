@@ -15,22 +15,16 @@ import { batchGet, batchPut, isConditionFailed, n, num, s, str, updateIf, type I
  */
 const partition = (tenantId: string, entity: EntityName) => `T#${tenantId}#${entity}`;
 
+const ENTRY_TEXT_FIELDS = ['contentHash', 'pendingCreateAt', 'rejectedHash', 'goneAt', 'ref', 'rejectedAt'] as const;
+
 function toEntry(item: Item): KeyMapEntry {
   const entry: KeyMapEntry = { qadKey: str(item, 'qadKey') ?? str(item, 'sk')!.slice(4) };
   const id = num(item, 'pipedriveId');
   if (id !== undefined) entry.pipedriveId = id;
-  const hash = str(item, 'contentHash');
-  if (hash !== undefined) entry.contentHash = hash;
-  const pending = str(item, 'pendingCreateAt');
-  if (pending !== undefined) entry.pendingCreateAt = pending;
-  const rejected = str(item, 'rejectedHash');
-  if (rejected !== undefined) entry.rejectedHash = rejected;
-  const gone = str(item, 'goneAt');
-  if (gone !== undefined) entry.goneAt = gone;
-  const ref = str(item, 'ref');
-  if (ref !== undefined) entry.ref = ref;
-  const rejectedAt = str(item, 'rejectedAt');
-  if (rejectedAt !== undefined) entry.rejectedAt = rejectedAt;
+  for (const field of ENTRY_TEXT_FIELDS) {
+    const value = str(item, field);
+    if (value !== undefined) entry[field] = value;
+  }
   return entry;
 }
 
