@@ -1,9 +1,9 @@
 /**
  * npm start: the whole connector on this machine, no AWS account needed.
  * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
- *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose
+ *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
@@ -21,6 +21,7 @@ const argsSchema = z.object({
   concurrency: z.coerce.number().int().min(1).max(20),
   report: z.string().optional(),
   verbose: z.boolean(),
+  serve: z.boolean(),
 });
 
 function readArgs() {
@@ -39,6 +40,7 @@ function readArgs() {
       concurrency: { type: 'string', default: '4' },
       report: { type: 'string' },
       verbose: { type: 'boolean', default: false },
+      serve: { type: 'boolean', default: false },
     },
   });
   const parsed = argsSchema.safeParse(values);
@@ -108,6 +110,14 @@ try {
   }
   const problems = [...Object.values(state.duplicates), ...Object.values(state.missing), ...Object.values(state.mismatched)].reduce((a, b) => a + b, 0);
   process.exitCode = problems === 0 ? 0 : 1;
+  if (args.serve) {
+    // Keep the simulators and stand-ins up for the operator CLI until Ctrl-C.
+    mkdirSync('.local', { recursive: true });
+    writeFileSync('.local/connector.json', JSON.stringify(pipeline.connectionFile(), null, 2), { mode: 0o600 });
+    say(`\nServing. In another terminal:  npm run connector -- --local .local/connector.json status`);
+    say(`  QAD base URL ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}   Pipedrive ${pipeline.pipedrive.url}   (Ctrl-C stops)`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
 } finally {
   await pipeline.close();
 }

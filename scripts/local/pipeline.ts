@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
@@ -81,7 +82,14 @@ export class LocalPipeline {
     readonly qadBasePath: string,
     private readonly polls: Record<'customers' | 'contacts' | 'items' | 'deals', PollHandler>,
     private readonly writers: Record<'records' | 'products' | 'orders', WriteHandler>,
+    /** The local cipher's key: handed to the operator CLI through `connectionFile()` in --serve mode. */
+    private readonly cipherKey: Buffer,
   ) {}
+
+  /** What `connector --local FILE` needs to reach this run: the stand-ins' endpoints and the local cipher key. */
+  connectionFile(): { env: Record<string, string>; cipherKey: string } {
+    return { env: { ...this.aws.env, POWERTOOLS_LOG_LEVEL: 'SILENT' }, cipherKey: this.cipherKey.toString('base64') };
+  }
 
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
     const today = new Date().toISOString().slice(0, 10);
@@ -104,7 +112,8 @@ export class LocalPipeline {
 
     const aws = await startLocalAws({ maxReceiveCount: options.maxReceiveCount ?? 10, visibilityTimeoutSeconds: 30 });
     Object.assign(process.env, aws.env, { CLAIM_LEASE_SECONDS: String(options.claimLeaseSeconds ?? 90) });
-    const cipher = new LocalCipher();
+    const cipherKey = randomBytes(32);
+    const cipher = new LocalCipher(cipherKey);
     useLocalCipher(cipher);
     const config: TenantConfigInput = {
       tenantId: TENANT_ID,
@@ -127,7 +136,7 @@ export class LocalPipeline {
       products: (await import('../../functions/write-products.ts')).handler,
       orders: (await import('../../functions/write-qad.ts')).handler,
     };
-    return new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers);
+    return new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers, cipherKey);
   }
 
   /** Changes a fraction of QAD customers, as people working in QAD would between polls. */

@@ -9,6 +9,7 @@ import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
 export type EntityName = 'organization' | 'person' | 'product' | 'salesOrder';
 
 export interface TenantStore {
+  list(): Promise<StoredTenant[]>;
   listEnabled(): Promise<StoredTenant[]>;
   get(tenantId: string): Promise<StoredTenant | undefined>;
   put(tenant: StoredTenant): Promise<void>;

@@ -29,7 +29,9 @@ export function useLocalCipher(cipher: Cipher): void {
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS itself, which is how the local run points the
  * same code at dynalite and local-aws-sqs. `consumes` is the queue a writer reads.
  */
-export function buildDependencies(consumes: WorkQueue = 'records'): PollDeps & WriterBatchDeps {
+export type Dependencies = PollDeps & WriterBatchDeps & { cipher: Cipher; sqs: SQSClient; queueUrls: Record<WorkQueue, { queue: string; dlq: string }> };
+
+export function buildDependencies(consumes: WorkQueue = 'records'): Dependencies {
   const env = readEnvironment();
   const dynamo = new DynamoDBClient({});
   const sqs = new SQSClient({});
@@ -58,5 +60,8 @@ export function buildDependencies(consumes: WorkQueue = 'records'): PollDeps & W
     connections: createConnections({ cipher, http: createHttpClient(), onPipedriveCall: (t, c) => countPipedriveCall(t, c.endpoint, c.status, c.ms), onQadCall: (t, c) => countQadCall(t, c.endpoint, c.status, c.ms) }),
     clock: { now: () => Date.now() },
     claimLeaseMs: env.CLAIM_LEASE_SECONDS * 1000,
+    cipher,
+    sqs,
+    queueUrls: urls,
   };
 }

@@ -15,6 +15,7 @@ import type { PollDeps } from '../../shared/flows/poll.ts';
 import type { WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
 import { registerTenant } from '../../shared/flows/register-tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
+import type { Dependencies } from '../../shared/runtime/dependencies.ts';
 import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';
 import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../sim/pipedrive/index.ts';
 import { startQadSim, type QadContactRow, type QadCustomerRow, type QadItemRow, type QadPriceRow, type QadSim, type QadSimTenant } from '../sim/qad/index.ts';
@@ -32,6 +33,8 @@ export interface Harness {
   tenant: StoredTenant;
   deps: PollDeps & WriterBatchDeps;
   clock: { ms: number; now(): number };
+  /** The dependencies the operator CLI takes: the flows' plus cipher, SQS and the queue URLs. */
+  cliDeps(): Dependencies;
   /** Receives (and deletes) everything on the records queue (or the products queue). */
   drainMessages(queue?: 'records' | 'products' | 'orders'): Promise<RecordMessage[]>;
   /** Receives up to 10 messages as a Lambda SQS event, without deleting them. */
@@ -103,6 +106,16 @@ export async function startHarness(options: {
 
   return {
     aws, pd, qad, qadTenant: qad.tenant(BASE_PATH), tenant, deps, clock,
+    cliDeps: () => ({
+      ...deps,
+      cipher,
+      sqs: aws.sqs,
+      queueUrls: {
+        records: { queue: aws.queues.records.url, dlq: aws.queues.records.dlqUrl },
+        products: { queue: aws.queues.products.url, dlq: aws.queues.products.dlqUrl },
+        orders: { queue: aws.queues.orders.url, dlq: aws.queues.orders.dlqUrl },
+      },
+    }),
     async drainMessages(queue = 'records') {
       const url = aws.queues[queue].url;
       const out: RecordMessage[] = [];

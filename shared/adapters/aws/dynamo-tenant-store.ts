@@ -8,13 +8,16 @@ export class DynamoTenantStore implements TenantStore {
   constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
 
   async listEnabled(): Promise<StoredTenant[]> {
+    return (await this.list()).filter((t) => t.config.enabled);
+  }
+
+  async list(): Promise<StoredTenant[]> {
     const out: StoredTenant[] = [];
     let start: Item | undefined;
     do {
       const res = await this.client.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start }));
       for (const item of res.Items ?? []) {
-        const tenant = fromItem(item);
-        if (tenant.config.enabled) out.push(tenant);
+        out.push(fromItem(item));
       }
       start = res.LastEvaluatedKey;
     } while (start);

@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
+import { withEntity } from '../../shared/flows/entities/index.ts';
+import { checkTenant } from '../../shared/operations/check.ts';
+import { replay } from '../../shared/operations/replay.ts';
+import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
+import { syncEntity } from '../../shared/operations/sync.ts';
+import { addTenant, describeTenant, requireTenant, setTenantEnabled } from '../../shared/operations/tenants.ts';
+import type { AuditAction, EntityName } from '../../shared/ports/index.ts';
+import { buildDependencies, useLocalCipher, type Dependencies, type WorkQueue } from '../../shared/runtime/dependencies.ts';
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  readFile(path: string): string;
+}
+
+export const USAGE = `connector <command> [options]
+
+  tenant add --config FILE [--secrets FILE]   add or replace a tenant (secrets from FILE or stdin, encrypted, never echoed)
+  tenant list | show <id> | disable <id> | enable <id>
+  check <id>                                  QAD login, entity paths against the Swagger, Pipedrive token and fields
+  sync <id> --entity customers|contacts|items [--dry-run]
+                                              one poll-and-write cycle in this process; --dry-run writes nothing
+  audit <id> <entity> <key>                   a record's history, newest first (entity: organization|person|product|salesOrder)
+  replay <id> <entity> <key>                  replay one record from its last audited snapshot
+  replay <id> --from ISO --to ISO --outcome failed|rejected|deferred
+  redrive [--queue records|products|orders]   move the DLQ's messages back to their queue
+  status                                      watermarks, queue and DLQ depths, the last day's failures
+
+Options: --json (machine-readable output), --local FILE (the local run's connection file, see npm start -- --serve).
+Against a deployed stack, set the functions' environment (table names, queue URLs, KMS_KEY_ID) from the stack's
+outputs and use the usual AWS credential chain.`;
+
+const ENTITIES = ['organization', 'person', 'product', 'salesOrder'] as const;
+const SYNC_ENTITIES = { customers: 'customers', contacts: 'contacts', items: 'items' } as const;
+
+/** The local run's connection file: where its stand-ins listen, and the key of its local cipher. */
+const localFileSchema = z.object({ env: z.record(z.string(), z.string()), cipherKey: z.string().min(1) });
+
+function table(io: Io, rows: Array<Record<string, unknown>>): void {
+  if (rows.length === 0) {
+    io.out('(none)');
+    return;
+  }
+  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const cell = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+  // Every column but the last is cut to 60 characters; the last (a reason, a diff) is printed whole.
+  const last = columns.length - 1;
+  const widths = columns.map((c, i) => (i === last ? 0 : Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length)))));
+  const line = (values: string[]) => values.map((v, i) => (i === last ? v : v.slice(0, 60).padEnd(widths[i]!))).join('  ').trimEnd();
+  io.out(line(columns));
+  io.out(line(columns.map((c, i) => '-'.repeat(i === last ? c.length : widths[i]!))));
+  for (const r of rows) io.out(line(columns.map((c) => cell(r[c]))));
+}
+
+/** Runs one CLI command; answers the exit code. Errors say what to do next, never print a secret. */
+export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      local: { type: 'string' },
+      config: { type: 'string' },
+      secrets: { type: 'string' },
+      entity: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      outcome: { type: 'string' },
+      queue: { type: 'string', default: 'records' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (!command || values.help) {
+    io.out(USAGE);
+    return command ? 0 : 2;
+  }
+  const print = (data: unknown, human: () => void) => (values.json ? io.out(JSON.stringify(data, null, 2)) : human());
+
+  if (values.local) {
+    const file = localFileSchema.parse(JSON.parse(io.readFile(values.local)));
+    Object.assign(process.env, file.env);
+    useLocalCipher(new LocalCipher(Buffer.from(file.cipherKey, 'base64')));
+  }
+  const d = deps ?? buildDependencies();
+  const need = (value: string | undefined, what: string): string => {
+    if (!value) throw new UsageError(`missing ${what}; see "connector --help"`);
+    return value;
+  };
+
+  try {
+    switch (command) {
+      case 'tenant': {
+        const [sub, id] = rest;
+        if (sub === 'add') {
+          const config = JSON.parse(io.readFile(need(values.config, '--config FILE'))) as unknown;
+          const secrets = JSON.parse(io.readFile(values.secrets ?? '/dev/stdin')) as unknown;
+          const stored = await addTenant(d, config, secrets);
+          print(describeTenant(stored), () => io.out(`tenant ${stored.config.tenantId} stored; its QAD and Pipedrive secrets are encrypted. Next: connector check ${stored.config.tenantId}`));
+          return 0;
+        }
+        if (sub === 'list') {
+          const all = await d.tenants.list();
+          print(all.map(describeTenant), () => table(io, all.map((t) => ({ tenant: t.config.tenantId, enabled: t.config.enabled, qad: t.config.qad.baseUrl, pipedrive: t.config.pipedrive.apiBaseUrl }))));
+          return 0;
+        }
+        if (sub === 'show') {
+          const t = await requireTenant(d.tenants, need(id, 'tenant id'));
+          io.out(JSON.stringify(describeTenant(t), null, 2));
+          return 0;
+        }
+        if (sub === 'disable' || sub === 'enable') {
+          const t = await setTenantEnabled(d.tenants, need(id, 'tenant id'), sub === 'enable');
+          print(describeTenant(t), () => io.out(`tenant ${t.config.tenantId} ${sub}d; its state is kept`));
+          return 0;
+        }
+        throw new UsageError(`unknown "tenant ${sub ?? ''}"; use add, list, show, disable or enable`);
+      }
+      case 'check': {
+        const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
+        const rows = await checkTenant(d.connections, tenant);
+        print(rows, () => table(io, rows.map((r) => ({ check: r.check, result: r.ok ? 'pass' : 'FAIL', detail: r.detail }))));
+        return rows.every((r) => r.ok) ? 0 : 1;
+      }
+      case 'sync': {
+        const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
+        const poll = z.enum(['customers', 'contacts', 'items']).parse(need(values.entity, '--entity customers|contacts|items'));
+        const { rows, unchanged } = await withEntity(SYNC_ENTITIES[poll], (entity) =>
+          syncEntity(d, tenant, entity, { dryRun: values['dry-run'], onProgress: (done, total) => (done % 50 === 0 || done === total ? io.err(`  ${done}/${total} written`) : undefined) }),
+        );
+        print({ rows, unchanged }, () => {
+          table(io, rows.map((r) => ({ key: r.key, action: r.action, pipedriveId: r.pipedriveId ?? '', reason: r.reason, changes: r.changes.map((c) => `${c.field}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`).join('; ') })));
+          const count = (a: string) => rows.filter((r) => r.action === a).length;
+          io.out(`${values['dry-run'] ? 'would ' : ''}create ${count('create')}, update ${count('update')}, skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write), wait ${count('wait')}, reject ${count('reject')}${values['dry-run'] ? ' (dry run: nothing was written)' : ''}`);
+        });
+        return 0;
+      }
+      case 'audit': {
+        const [id, entity, key] = rest;
+        const e = z.enum(ENTITIES).parse(need(entity, 'entity'));
+        const history = await d.audit.history(need(id, 'tenant id'), e, need(key, 'key'));
+        print(history, () => table(io, history.map((h) => ({ at: h.at, action: h.action, pipedriveId: h.pipedriveId ?? '', attempt: h.attempt ?? '', reason: h.reason ?? '', error: h.error ?? '' }))));
+        return 0;
+      }
+      case 'replay': {
+        const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
+        const selection = rest[1]
+          ? { entity: z.enum(ENTITIES).parse(rest[1]) as EntityName, key: need(rest[2], 'key') }
+          : { from: need(values.from, '--from ISO time'), to: need(values.to, '--to ISO time'), action: z.enum(['failed', 'rejected', 'deferred', 'conflict']).parse(need(values.outcome, '--outcome')) as AuditAction };
+        const results = await replay(d, tenant, selection);
+        print(results, () => table(io, results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome }))));
+        return 0;
+      }
+      case 'redrive': {
+        const queue = z.enum(['records', 'products', 'orders']).parse(values.queue) as WorkQueue;
+        const task = await redrive(d.sqs, d.queueUrls[queue]);
+        print(task, () => io.out(`moving the ${queue} DLQ back to its queue (task ${task.taskHandle.slice(0, 16)}…); follow it with "connector status"`));
+        return 0;
+      }
+      case 'status': {
+        const queues = await queueStatus(d.sqs, d.queueUrls);
+        const tenants = await tenantStatus(d);
+        print({ queues, tenants }, () => {
+          table(io, queues.map((q) => ({ queue: q.queue, waiting: q.visible, inFlight: q.inFlight, deadLetters: q.deadLetters })));
+          for (const t of tenants) {
+            io.out(`\ntenant ${t.tenantId} (${t.enabled ? 'enabled' : 'DISABLED'})`);
+            table(io, t.polls.map((p) => ({ sync: p.scope, watermark: p.watermark ?? '(never)', lastPoll: p.lastPolledAt ?? '' })));
+            if (t.recentFailures.length) table(io, t.recentFailures);
+          }
+        });
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"; see "connector --help"`);
+    }
+  } catch (error) {
+    io.err(`connector ${command}: ${error instanceof z.ZodError ? error.issues.map((i) => i.message).join('; ') : (error as Error).message}`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+class UsageError extends Error {}
+
+export const processIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  readFile: (path) => readFileSync(path, 'utf8'),
+};

@@ -1,0 +1,67 @@
+import { GetQueueAttributesCommand, StartMessageMoveTaskCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { AuditLog, PollStateStore, TenantStore } from '../ports/index.ts';
+
+export interface QueueStatus {
+  queue: string;
+  visible: number;
+  inFlight: number;
+  oldestAgeSeconds?: number;
+  deadLetters: number;
+}
+
+export interface TenantStatus {
+  tenantId: string;
+  enabled: boolean;
+  polls: Array<{ scope: string; watermark?: string; lastPolledAt?: string }>;
+  recentFailures: Array<{ at: string; entity: string; key: string; reason: string }>;
+}
+
+async function depth(sqs: SQSClient, url: string): Promise<{ visible: number; inFlight: number }> {
+  const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ?? {};
+  return { visible: Number(a.ApproximateNumberOfMessages ?? 0), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) };
+}
+
+export async function queueStatus(sqs: SQSClient, queues: Record<string, { queue: string; dlq: string }>): Promise<QueueStatus[]> {
+  const out: QueueStatus[] = [];
+  for (const [name, urls] of Object.entries(queues)) {
+    const q = await depth(sqs, urls.queue);
+    const d = await depth(sqs, urls.dlq);
+    out.push({ queue: name, ...q, deadLetters: d.visible + d.inFlight });
+  }
+  return out;
+}
+
+/** Watermarks per poll, and the last day's failures, per tenant. */
+export async function tenantStatus(deps: { tenants: TenantStore; pollState: PollStateStore; audit: AuditLog }, now = Date.now()): Promise<TenantStatus[]> {
+  const out: TenantStatus[] = [];
+  for (const tenant of await deps.tenants.list()) {
+    const { tenantId } = tenant.config;
+    const polls = [];
+    for (const scope of ['organization', 'person', 'product', 'salesOrder']) polls.push({ scope, ...(await deps.pollState.get(tenantId, scope)) });
+    const recent = await deps.audit.byTenant(tenantId, new Date(now - 86_400_000).toISOString(), new Date(now + 1).toISOString());
+    out.push({
+      tenantId,
+      enabled: tenant.config.enabled,
+      polls,
+      recentFailures: recent.filter((e) => e.action === 'failed' || e.action === 'rejected' || e.action === 'conflict').slice(-10).map((e) => ({ at: e.at, entity: e.entity, key: e.key, reason: e.error ?? e.reason ?? '' })),
+    });
+  }
+  return out;
+}
+
+async function arnOf(sqs: SQSClient, url: string): Promise<string> {
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;
+  if (!arn) throw new Error(`cannot read the ARN of ${url}`);
+  return arn;
+}
+
+/**
+ * Moves a dead-letter queue's messages back to its work queue (SQS does the moving). The
+ * destination is named: messages the writers dead-lettered at once were sent to the DLQ directly
+ * and have no "original source" SQS could find by itself.
+ */
+export async function redrive(sqs: SQSClient, queues: { queue: string; dlq: string }): Promise<{ taskHandle: string; dlqArn: string }> {
+  const dlqArn = await arnOf(sqs, queues.dlq);
+  const res = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: await arnOf(sqs, queues.queue) }));
+  return { taskHandle: res.TaskHandle ?? '', dlqArn };
+}

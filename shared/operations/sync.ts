@@ -1,0 +1,166 @@
+import type { StoredTenant } from '../config/tenant.ts';
+import { errorMessage } from '../domain/errors.ts';
+import { chooseMatch, type NameCandidate } from '../domain/upsert-decision.ts';
+import type { RemoteRecord } from '../clients/pipedrive-client.ts';
+import type { RecordMessage, RecordQueue } from '../ports/index.ts';
+import type { SyncEntity } from '../flows/entities/entity.ts';
+import { findFieldCode } from '../flows/key-fields.ts';
+import { pollEntity, type PollDeps } from '../flows/poll.ts';
+import { writeRecord, type WriterDeps } from '../flows/write-record.ts';
+
+export interface FieldChange {
+  field: string;
+  from: unknown;
+  to: unknown;
+}
+
+export interface PlanRow {
+  key: string;
+  action: 'create' | 'update' | 'skip' | 'wait' | 'reject';
+  pipedriveId?: number;
+  reason: string;
+  changes: FieldChange[];
+}
+
+/** A queue that keeps the poll's messages in memory: `sync` runs in-process, without SQS. */
+class MemoryQueue implements RecordQueue {
+  readonly messages: RecordMessage[] = [];
+  async sendAll(messages: readonly RecordMessage[]): Promise<void> {
+    this.messages.push(...messages);
+  }
+}
+
+/** Reads what a poll would send, without advancing anything: the watermark and key map stay as they are. */
+async function pollOnce<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenantId: string, write: boolean): Promise<{ messages: RecordMessage[]; unchanged: number }> {
+  const queue = new MemoryQueue();
+  // Overrides keep each adapter's other methods (and its `this`) by inheriting from it.
+  const override = <T extends object>(base: T, methods: Partial<T>): T => Object.assign(Object.create(base) as T, methods);
+  const only: PollDeps = { ...deps, queueFor: () => queue, tenants: override(deps.tenants, { listEnabled: async () => (await deps.tenants.listEnabled()).filter((t) => t.config.tenantId === tenantId) }) };
+  const readOnly: PollDeps = write
+    ? only
+    : {
+        ...only,
+        pollState: override(deps.pollState, { acquire: async () => true, finish: async () => undefined, release: async () => undefined }),
+        keyMap: override(deps.keyMap, { markRejected: async () => undefined, markGone: async () => undefined }),
+        audit: override(deps.audit, { record: async () => undefined }),
+        listing: override(deps.listing, { meta: async () => ({ listedAt: new Date().toISOString(), records: 0 }) }),
+      };
+  const [summary] = await pollEntity(readOnly, entity, { force: true });
+  if (summary?.outcome === 'failed') throw new Error(`poll failed: ${summary.error ?? 'unknown'}`);
+  return { messages: queue.messages, unchanged: summary?.unchanged ?? 0 };
+}
+
+/**
+ * One poll-and-write cycle for one tenant and entity, in this process. With `dryRun` nothing is
+ * written anywhere: the plan says per record what would be created, updated or skipped, with the
+ * fields that would change. Matching uses one listing of Pipedrive (no searches, no field creation).
+ */
+export async function syncEntity<R, C>(
+  deps: PollDeps & WriterDeps,
+  tenant: StoredTenant,
+  entity: SyncEntity<R, C>,
+  options: { dryRun: boolean; onProgress?: (done: number, total: number) => void },
+): Promise<{ rows: PlanRow[]; unchanged: number }> {
+  const { messages, unchanged } = await pollOnce(deps, entity, tenant.config.tenantId, !options.dryRun);
+  if (!options.dryRun) {
+    const rows: PlanRow[] = [];
+    for (const [i, m] of messages.entries()) {
+      try {
+        const out = await writeRecord(deps, entity, tenant, m, { messageId: `cli-${Date.now()}-${i}`, attempt: 1 });
+        rows.push({ key: m.key, action: out.action === 'created' ? 'create' : out.action === 'updated' ? 'update' : 'skip', pipedriveId: out.pipedriveId, reason: out.via ?? out.action, changes: [] });
+      } catch (error) {
+        rows.push({ key: m.key, action: 'reject', reason: errorMessage(error), changes: [] });
+      }
+      options.onProgress?.(i + 1, messages.length);
+    }
+    return { rows, unchanged };
+  }
+  return { rows: await planMessages(deps, tenant, entity, messages), unchanged };
+}
+
+async function planMessages<R, C>(deps: PollDeps & WriterDeps, tenant: StoredTenant, entity: SyncEntity<R, C>, messages: RecordMessage[]): Promise<PlanRow[]> {
+  const { tenantId } = tenant.config;
+  const pipedrive = await deps.connections.pipedrive(tenant);
+  const keyFieldName = entity.keyFieldName(tenant.config);
+  const keyField = keyFieldName ? await findFieldCode(tenantId, pipedrive, entity.entity, keyFieldName) : undefined;
+  const remote = new Map<number, RemoteRecord>();
+  const byKey = new Map<string, number[]>();
+  const byToken = new Map<string, NameCandidate[]>();
+  let cursor: string | undefined;
+  do {
+    const page = await pipedrive.list(entity.collection, cursor ? { cursor } : {});
+    for (const r of page.items) {
+      remote.set(r.id, r);
+      const keyValue = keyFieldName && !keyField ? null : entity.keyValueOf(r, keyField);
+      if (keyValue) byKey.set(keyValue, [...(byKey.get(keyValue) ?? []), r.id]);
+      for (const token of entity.listingTokens(r)) byToken.set(token, [...(byToken.get(token) ?? []), { id: r.id, keyValue }]);
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+
+  const entries = await deps.keyMap.getMany(tenantId, entity.entity, messages.map((m) => m.key));
+  const rows: PlanRow[] = [];
+  for (const m of messages) {
+    const record = entity.recordSchema.parse(m.record);
+    let context: C;
+    try {
+      context = await entity.context(record, { pipedriveId: async (e, k) => (await deps.keyMap.getMany(tenantId, e, [k])).get(k)?.pipedriveId });
+    } catch (error) {
+      rows.push({ key: m.key, action: 'wait', reason: errorMessage(error), changes: [] });
+      continue;
+    }
+    const payload = entity.payload(record, keyField ?? `(new field "${keyFieldName ?? ''}")`, context, tenant.config) as Record<string, unknown>;
+    const mapped = entries.get(m.key)?.pipedriveId;
+    let id = mapped !== undefined && remote.has(mapped) ? mapped : undefined;
+    let reason = 'key map';
+    if (id === undefined) {
+      const groups = entity.evidence(record, context).map((g) => ({ via: g.via, candidates: g.tokens.flatMap((t) => byToken.get(t) ?? []) }));
+      const match = chooseMatch(m.key, byKey.get(m.key) ?? [], groups, new Set());
+      if (match.kind === 'ambiguous') {
+        rows.push({ key: m.key, action: 'reject', reason: `ambiguous: ${entity.collection} ${match.ids.join(' and ')} match by ${match.via}`, changes: [] });
+        continue;
+      }
+      if (match.kind === 'matched') {
+        id = match.pipedriveId;
+        reason = `matched by ${match.via}`;
+      }
+    }
+    const changes = diff(payload, id === undefined ? undefined : remote.get(id));
+    if (id === undefined) rows.push({ key: m.key, action: 'create', reason: 'no match', changes });
+    else rows.push({ key: m.key, action: changes.length ? 'update' : 'skip', pipedriveId: id, reason: changes.length ? reason : `${reason}; already up to date`, changes });
+  }
+  return rows;
+}
+
+/**
+ * What of `value` can be compared with `shape`: arrays of objects are projected onto the keys we
+ * send and sorted (Pipedrive adds ids and costs and keeps its own order); an address compares by
+ * its one-line value.
+ */
+function comparable(value: unknown, shape: unknown): string {
+  if (Array.isArray(shape) && Array.isArray(value)) {
+    const keys = [...new Set(shape.flatMap((s) => (s && typeof s === 'object' ? Object.keys(s) : [])))];
+    const project = (v: unknown) => (keys.length && v && typeof v === 'object' ? JSON.stringify(keys.map((k) => (v as Record<string, unknown>)[k] ?? null)) : JSON.stringify(v));
+    return JSON.stringify(value.map(project).sort());
+  }
+  if (shape && typeof shape === 'object' && 'value' in shape) return JSON.stringify(value && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value);
+  return JSON.stringify(value ?? null);
+}
+
+/** Field-level differences between what we would send and what Pipedrive holds. */
+export function diff(payload: Record<string, unknown>, current: RemoteRecord | undefined): FieldChange[] {
+  const changes: FieldChange[] = [];
+  const record = current as Record<string, unknown> | undefined;
+  for (const [field, to] of Object.entries(payload)) {
+    if (field === 'custom_fields' && to && typeof to === 'object') {
+      for (const [code, value] of Object.entries(to as Record<string, unknown>)) {
+        const from = current?.custom_fields[code] ?? null;
+        if (comparable(from, value) !== comparable(value, value)) changes.push({ field: `custom_fields.${code}`, from, to: value });
+      }
+      continue;
+    }
+    const from = record?.[field] ?? null;
+    if (comparable(from, to) !== comparable(to, to)) changes.push({ field, from, to });
+  }
+  return changes;
+}

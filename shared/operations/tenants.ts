@@ -1,0 +1,27 @@
+import { parseTenantConfig, type StoredTenant } from '../config/tenant.ts';
+import type { Cipher, TenantStore } from '../ports/index.ts';
+import { registerTenant } from '../flows/register-tenant.ts';
+
+/** What an operator may see of a tenant: the config, and only that secrets exist. */
+export function describeTenant(tenant: StoredTenant): Record<string, unknown> {
+  return { ...tenant.config, secrets: { qad: '[encrypted]', pipedrive: '[encrypted]' }, updatedAt: tenant.updatedAt };
+}
+
+export async function addTenant(deps: { tenants: TenantStore; cipher: Cipher }, config: unknown, secrets: unknown): Promise<StoredTenant> {
+  return registerTenant(deps, config, secrets);
+}
+
+/** Disabling keeps the tenant's state (key map, watermarks, audit): enabling it again resumes where it stopped. */
+export async function setTenantEnabled(tenants: TenantStore, tenantId: string, enabled: boolean): Promise<StoredTenant> {
+  const tenant = await tenants.get(tenantId);
+  if (!tenant) throw new Error(`no tenant "${tenantId}"; see "connector tenant list"`);
+  const updated: StoredTenant = { ...tenant, config: parseTenantConfig({ ...tenant.config, enabled }), updatedAt: new Date().toISOString() };
+  await tenants.put(updated);
+  return updated;
+}
+
+export async function requireTenant(tenants: TenantStore, tenantId: string): Promise<StoredTenant> {
+  const tenant = await tenants.get(tenantId);
+  if (!tenant) throw new Error(`no tenant "${tenantId}"; see "connector tenant list"`);
+  return tenant;
+}

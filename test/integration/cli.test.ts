@@ -1,0 +1,125 @@
+import './quiet-env.ts';
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { ListMessageMoveTasksCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { runCli, type Io } from '../../scripts/cli/run.ts';
+import { API_TOKEN, customerRow, QAD_PASSWORD, startHarness, type Harness } from './harness.ts';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** Runs the CLI in-process and keeps what it printed. */
+async function cli(harness: Harness, argv: string[], files: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    readFile: (path) => {
+      const content = files[path];
+      if (content === undefined) throw new Error(`ENOENT: ${path}`);
+      return content;
+    },
+  };
+  const code = await runCli(argv, io, harness.cliDeps());
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+// Changed today, so a second poll re-reads them inside its overlap.
+const today = new Date().toISOString().slice(0, 10);
+const customers = [customerRow('C1', 'Acme GmbH', today), customerRow('C2', 'Borg AB', today)];
+
+describe('the operator CLI', () => {
+  test('tenant add, list, show: secrets are encrypted, never echoed', async () => {
+    h = await startHarness({ customers });
+    const config = JSON.stringify({ ...h.tenant.config, tenantId: 'globex' });
+    const secrets = JSON.stringify({ qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN });
+    const added = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json'], { 'c.json': config, 's.json': secrets });
+    assert.equal(added.code, 0, added.err);
+    assert.match(added.out, /tenant globex stored/u);
+    const list = await cli(h, ['tenant', 'list']);
+    assert.match(list.out, /acme\s+true/u);
+    assert.match(list.out, /globex\s+true/u);
+    const show = await cli(h, ['tenant', 'show', 'globex']);
+    for (const output of [added.out, list.out, show.out]) {
+      assert.ok(!output.includes(QAD_PASSWORD) && !output.includes(API_TOKEN), 'no secret in any output');
+    }
+    assert.match(show.out, /"qad": "\[encrypted\]"/u);
+    const stored = await h.deps.tenants.get('globex');
+    assert.ok(stored && !stored.encryptedSecrets.qad.includes(QAD_PASSWORD));
+    const bad = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json'], { 'c.json': config, 's.json': '{"qadPassword":"x"}' });
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /pipedriveApiToken is missing/u);
+  });
+
+  test('check prints a pass/fail table and fails on a path the Swagger does not list', async () => {
+    h = await startHarness({ customers });
+    const ok = await cli(h, ['check', 'acme']);
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.out, /QAD login and Swagger\s+pass/u);
+    assert.match(ok.out, /missing, created on first use: organization "QAD Customer Code"/u);
+    h.qadTenant.setSwaggerPaths({ '/api/qracore/browses': ['get'], '/api/erp/salesOrderHeaders': ['get'] });
+    const failed = await cli(h, ['check', 'acme']);
+    assert.equal(failed.code, 1);
+    assert.match(failed.out, /QAD sales orders \(create\)\s+FAIL\s+POST \/api\/erp\/salesOrderHeaders missing/u);
+  });
+
+  test('sync --dry-run prints the plan with field changes and writes nothing; sync writes it', async () => {
+    h = await startHarness({ customers });
+    const code = h.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
+    const borg = h.pd.seedOrganization({ name: 'borg ab', custom_fields: {} });
+    h.pd.resetStats();
+    const plan = await cli(h, ['sync', 'acme', '--entity', 'customers', '--dry-run']);
+    assert.equal(plan.code, 0, plan.err);
+    assert.match(plan.out, /C1\s+create/u);
+    assert.match(plan.out, new RegExp(`C2\\s+update\\s+${borg}\\s+matched by name\\s+name: "borg ab" -> "Borg AB"; .*custom_fields.${code}: null -> "C2"`, 'u'));
+    assert.match(plan.out, /would create 1, update 1/u);
+    const writes = Object.keys(h.pd.stats().byEndpoint).filter((k) => !k.startsWith('GET'));
+    assert.deepEqual(writes, [], 'a dry run writes nothing to Pipedrive');
+    assert.equal((await h.deps.pollState.get('acme', 'organization')).watermark, undefined, 'nor moves the watermark');
+
+    const real = await cli(h, ['sync', 'acme', '--entity', 'customers']);
+    assert.equal(real.code, 0, real.err);
+    assert.match(real.out, /create 1, update 1/u);
+    assert.equal(h.pd.organizations().length, 2);
+    const again = await cli(h, ['sync', 'acme', '--entity', 'customers', '--dry-run']);
+    assert.match(again.out, /would create 0, update 0, skip 2 \(2 unchanged since the last write\)/u);
+  });
+
+  test('audit, replay, redrive and status', async () => {
+    h = await startHarness({ customers });
+    await cli(h, ['sync', 'acme', '--entity', 'customers']);
+    const audit = await cli(h, ['audit', 'acme', 'organization', 'C1']);
+    assert.match(audit.out, /created\s+1/u);
+
+    const replayed = await cli(h, ['replay', 'acme', 'organization', 'C1']);
+    assert.match(replayed.out, /organization\s+C1\s+enqueued/u);
+    const [message] = await h.drainMessages();
+    assert.equal(message?.key, 'C1');
+
+    await h.aws.sqs.send(new SendMessageCommand({ QueueUrl: h.aws.dlqUrl, MessageBody: '{"broken":true}' }));
+    const status = await cli(h, ['status']);
+    assert.match(status.out, /records\s+0\s+0\s+1/u);
+    assert.match(status.out, /organization\s+\d{4}-\d{2}-\d{2}/u);
+    const redriven = await cli(h, ['redrive', '--queue', 'records']);
+    assert.equal(redriven.code, 0, redriven.err);
+    // SQS moves the messages in the background; wait for the task to finish.
+    for (let i = 0; i < 40; i++) {
+      const tasks = await h.aws.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: h.aws.dlqArn }));
+      if (tasks.Results?.[0]?.Status === 'COMPLETED') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal((await h.dlqMessages()).length, 0);
+    assert.equal((await h.drainMessages()).length, 1, 'the message is back on its queue');
+
+    const disabled = await cli(h, ['tenant', 'disable', 'acme']);
+    assert.match(disabled.out, /tenant acme disabled/u);
+    assert.equal((await h.deps.tenants.listEnabled()).length, 0);
+    const unknown = await cli(h, ['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /unknown command "frobnicate"/u);
+  });
+});
