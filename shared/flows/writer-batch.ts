@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
 import { ClaimHeldError, errorMessage, PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantStore } from '../ports/index.ts';
-import { countRecord, logger } from '../runtime/observability.ts';
+import { countDeadLetter, countRecord, logger } from '../runtime/observability.ts';
 import { withEntity } from './entities/index.ts';
 import { WaitForDependency } from './entities/entity.ts';
 import { writeRecord, type DeliveryInfo, type WriterDeps } from './write-record.ts';
@@ -93,6 +93,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
         await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'failed', reason: 'permanent error: dead-lettered, no retries', error: errorMessage(error), attempt, messageId: record.messageId, snapshot: m.record });
         await deps.messages.deadLetter(record.body, errorMessage(error));
         countRecord(m.tenantId, m.entity, 'failed');
+        countDeadLetter(m.tenantId, m.entity);
         log.warn('permanent failure, dead-lettered', { error: errorMessage(error) });
         return;
       }

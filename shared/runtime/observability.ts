@@ -24,13 +24,34 @@ export function countRecord(tenantId: string, entity: string, outcome: string): 
   m.addMetric('RecordsProcessed', MetricUnit.Count, 1);
 }
 
+/**
+ * Pipedrive's token cost of a v2 call (its published x-token-cost): a search 20, a list page or a
+ * fields list 10, a write 5, a single GET 1. Refused calls (401, 429) cost nothing.
+ */
+export function pipedriveTokenCost(endpoint: string, status: number): number {
+  if (status === 0 || status === 401 || status === 429) return 0;
+  const [method = '', path = ''] = endpoint.split(' ');
+  if (path.endsWith('/search')) return 20;
+  if (method === 'POST' || method === 'PATCH') return 5;
+  if (method === 'DELETE') return 3;
+  return path.endsWith('{id}') ? 1 : 10;
+}
+
 export function countPipedriveCall(tenantId: string, endpoint: string, status: number, ms: number): void {
   const m = metrics.singleMetric();
   m.addDimensions({ tenant: tenantId });
   m.addMetric('PipedriveCalls', MetricUnit.Count, 1);
+  m.addMetric('PipedriveTokens', MetricUnit.Count, pipedriveTokenCost(endpoint, status));
   m.addMetric('PipedriveLatency', MetricUnit.Milliseconds, ms);
   if (status === 429) m.addMetric('Pipedrive429', MetricUnit.Count, 1);
   logger.debug('pipedrive call', { tenantId, endpoint, status, ms });
+}
+
+/** A record sent to a dead-letter queue at once (a permanent error). */
+export function countDeadLetter(tenantId: string, entity: string): void {
+  const m = metrics.singleMetric();
+  m.addDimensions({ tenant: tenantId, entity });
+  m.addMetric('DeadLettered', MetricUnit.Count, 1);
 }
 
 export function countQadCall(tenantId: string, endpoint: string, status: number, ms: number): void {
