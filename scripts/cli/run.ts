@@ -30,9 +30,35 @@ export const USAGE = `connector <command> [options]
   redrive [--queue records|products|orders]   move the DLQ's messages back to their queue
   status                                      watermarks, queue and DLQ depths, the last day's failures
 
-Options: --json (machine-readable output), --local FILE (the local run's connection file, see npm start -- --serve).
-Against a deployed stack, set the functions' environment (table names, queue URLs, KMS_KEY_ID) from the stack's
-outputs and use the usual AWS credential chain.`;
+Options: --json (machine-readable output)
+         --outputs FILE  a deployed stack: the file written by "npx cdk deploy --outputs-file FILE" (AWS credentials
+                         come from the usual chain: AWS_PROFILE, environment, SSO, instance role)
+         --local FILE    the local run's connection file, written by "npm start -- --serve"`;
+
+/** The stack outputs written by `cdk deploy --outputs-file` -> the environment the functions run with. */
+export function environmentFromOutputs(file: unknown): Record<string, string> {
+  const stacks = z.record(z.string(), z.record(z.string(), z.string())).parse(file);
+  const outputs = stacks.QadPipedriveConnector ?? Object.values(stacks)[0];
+  if (!outputs) throw new UsageError('the outputs file holds no stack');
+  const get = (name: string) => {
+    const value = outputs[name];
+    if (!value) throw new UsageError(`the outputs file lacks ${name}; redeploy with "npx cdk deploy --outputs-file FILE"`);
+    return value;
+  };
+  return {
+    CONNECTIONS_TABLE: get('ConnectionsTableName'),
+    SYNC_STATE_TABLE: get('SyncStateTableName'),
+    AUDIT_TABLE: get('AuditTableName'),
+    RECORDS_QUEUE_URL: get('RecordsQueueUrl'),
+    RECORDS_DLQ_URL: get('RecordsDlqUrl'),
+    PRODUCTS_QUEUE_URL: get('ProductsQueueUrl'),
+    PRODUCTS_DLQ_URL: get('ProductsDlqUrl'),
+    ORDERS_QUEUE_URL: get('OrdersQueueUrl'),
+    ORDERS_DLQ_URL: get('OrdersDlqUrl'),
+    KMS_KEY_ID: get('CredentialsKeyArn'),
+    CREDENTIALS_CIPHER: 'kms',
+  };
+}
 
 const ENTITIES = ['organization', 'person', 'product', 'salesOrder'] as const;
 const SYNC_ENTITIES = { customers: 'customers', contacts: 'contacts', items: 'items' } as const;
@@ -64,6 +90,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
     options: {
       json: { type: 'boolean', default: false },
       local: { type: 'string' },
+      outputs: { type: 'string' },
       config: { type: 'string' },
       secrets: { type: 'string' },
       entity: { type: 'string' },
@@ -82,6 +109,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
   }
   const print = (data: unknown, human: () => void) => (values.json ? io.out(JSON.stringify(data, null, 2)) : human());
 
+  if (values.outputs) Object.assign(process.env, environmentFromOutputs(JSON.parse(io.readFile(values.outputs))));
   if (values.local) {
     const file = localFileSchema.parse(JSON.parse(io.readFile(values.local)));
     Object.assign(process.env, file.env);

@@ -2,7 +2,7 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { ListMessageMoveTasksCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { runCli, type Io } from '../../scripts/cli/run.ts';
+import { environmentFromOutputs, runCli, type Io } from '../../scripts/cli/run.ts';
 import { API_TOKEN, customerRow, QAD_PASSWORD, startHarness, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
@@ -33,6 +33,16 @@ const today = new Date().toISOString().slice(0, 10);
 const customers = [customerRow('C1', 'Acme GmbH', today), customerRow('C2', 'Borg AB', today)];
 
 describe('the operator CLI', () => {
+  test('a deployed stack is reached through the outputs file cdk deploy writes', () => {
+    const names = ['ConnectionsTableName', 'SyncStateTableName', 'AuditTableName', 'RecordsQueueUrl', 'RecordsDlqUrl', 'ProductsQueueUrl', 'ProductsDlqUrl', 'OrdersQueueUrl', 'OrdersDlqUrl', 'CredentialsKeyArn'];
+    const outputs = { QadPipedriveConnector: Object.fromEntries(names.map((n) => [n, `value-of-${n}`])) };
+    const env = environmentFromOutputs(outputs);
+    assert.equal(env.CONNECTIONS_TABLE, 'value-of-ConnectionsTableName');
+    assert.equal(env.ORDERS_DLQ_URL, 'value-of-OrdersDlqUrl');
+    assert.deepEqual([env.KMS_KEY_ID, env.CREDENTIALS_CIPHER], ['value-of-CredentialsKeyArn', 'kms']);
+    assert.throws(() => environmentFromOutputs({ QadPipedriveConnector: { ConnectionsTableName: 'x' } }), /lacks SyncStateTableName/u);
+  });
+
   test('tenant add, list, show: secrets are encrypted, never echoed', async () => {
     h = await startHarness({ customers });
     const config = JSON.stringify({ ...h.tenant.config, tenantId: 'globex' });
