@@ -59,6 +59,10 @@ export function countQadCall(tenantId: string, endpoint: string, status: number,
   m.addDimensions({ tenant: tenantId });
   m.addMetric('QadCalls', MetricUnit.Count, 1);
   m.addMetric('QadLatency', MetricUnit.Milliseconds, ms);
-  if (endpoint === 'POST /oauth/token' && status !== 200) m.addMetric('QadLoginFailures', MetricUnit.Count, 1);
+  if (endpoint === 'POST /oauth/token' && status !== 200) {
+    m.addMetric('QadLoginFailures', MetricUnit.Count, 1);
+    // Once more without the tenant dimension: the stack's alarm watches the total, whoever the tenant.
+    metrics.singleMetric().addMetric('QadLoginFailures', MetricUnit.Count, 1);
+  }
   logger.debug('qad call', { tenantId, endpoint, status, ms });
 }
