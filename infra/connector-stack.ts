@@ -144,7 +144,7 @@ export class ConnectorStack extends Stack {
       const expression = this.config.schedules[spec.entity];
       if (expression === undefined) throw new ConfigError(`context schedules has no entry for ${spec.entity}`);
       new scheduler.Schedule(this, `${pascal(spec.entity)}Schedule`, {
-        description: `Poll QAD ${spec.entity}`,
+        description: spec.description,
         scheduleGroup,
         schedule: scheduler.ScheduleExpression.expression(expression),
         target: new targets.LambdaInvoke(f.fn, {
@@ -181,6 +181,7 @@ export class ConnectorStack extends Stack {
       maxMessageAgeSeconds: this.config.maxMessageAgeSeconds,
       alarmEmail: this.config.alarmEmail,
       metricsNamespace: POWERTOOLS_ENV.POWERTOOLS_METRICS_NAMESPACE,
+      serviceName: POWERTOOLS_ENV.POWERTOOLS_SERVICE_NAME,
     });
 
     // ---- Outputs -----------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ export interface MonitoringProps {
   readonly alarmEmail: string | undefined;
   /** Namespace of the functions' EMF metrics (Powertools Metrics). */
   readonly metricsNamespace: string;
+  /** Powertools' `service` dimension, the one every EMF metric carries. */
+  readonly serviceName: string;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -99,6 +101,15 @@ export class Monitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
+
+    alarm('QadLoginFailures', {
+      alarmDescription: 'QAD refused a tenant login: its password, user or client id is wrong or expired. "connector check <tenant>" names the tenant; store new secrets with "connector tenant add".',
+      metric: new cloudwatch.Metric({ namespace: props.metricsNamespace, metricName: 'QadLoginFailures', dimensionsMap: { service: props.serviceName }, statistic: 'Sum', period: PERIOD }),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      threshold: 1,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
 
     for (const { name, fn } of props.functions) {
       alarm(`${pascal(name)}Errors`, {
@@ -189,10 +200,15 @@ export class Monitoring extends Construct {
         left: [search('PipedriveCalls'), search('Pipedrive429')],
       }),
       new cloudwatch.GraphWidget({
-        title: 'Pipedrive API tokens spent',
+        title: 'Pipedrive API tokens spent (daily budget: 30,000 x plan multiplier x seats)',
         width: 8,
         left: [search('PipedriveTokens')],
       }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Dead-lettered at once (permanent errors)', width: 8, left: [search('DeadLettered')] }),
+      new cloudwatch.GraphWidget({ title: 'QAD logins refused', width: 8, left: [search('QadLoginFailures')] }),
+      new cloudwatch.GraphWidget({ title: 'Latency of Pipedrive and QAD (ms)', width: 8, left: [search('PipedriveLatency'), search('QadLatency')] }),
     );
   }
 }

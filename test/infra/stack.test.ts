@@ -95,6 +95,7 @@ function queueParts(b: Built, name: WorkQueueName) {
 
 const records = (b: Built) => queueParts(b, 'records');
 const products = (b: Built) => queueParts(b, 'products');
+const orders = (b: Built) => queueParts(b, 'orders');
 
 const FUNCTIONS: readonly FunctionSpec[] = [...POLLERS, ...WRITERS];
 const writerOf = (name: WorkQueueName): WriterSpec => {
@@ -110,14 +111,15 @@ const base = build();
 
 // ---- Topology --------------------------------------------------------------------------------------
 
-test('topology: customers and contacts feed records, items feed products, one writer per queue', () => {
-  assert.deepEqual([...WORK_QUEUES], ['records', 'products']);
+test('topology: customers and contacts feed records, items feed products, deals feed orders, one writer per queue', () => {
+  assert.deepEqual([...WORK_QUEUES], ['records', 'products', 'orders']);
   assert.deepEqual(
     POLLERS.map((p) => [p.id, p.entity, p.entry, p.sendsTo]),
     [
       ['PollCustomers', 'customers', 'poll-customers.ts', 'records'],
       ['PollContacts', 'contacts', 'poll-contacts.ts', 'records'],
       ['PollItems', 'items', 'poll-items.ts', 'products'],
+      ['PollDeals', 'deals', 'poll-deals.ts', 'orders'],
     ],
   );
   assert.deepEqual(
@@ -125,6 +127,7 @@ test('topology: customers and contacts feed records, items feed products, one wr
     [
       ['WritePipedrive', 'write-pipedrive.ts', 'records'],
       ['WriteProducts', 'write-products.ts', 'products'],
+      ['WriteQad', 'write-qad.ts', 'orders'],
     ],
   );
   for (const spec of FUNCTIONS) assert.ok(existsSync(join(REPO, 'functions', spec.entry)), `functions/${spec.entry} exists`);
@@ -132,6 +135,7 @@ test('topology: customers and contacts feed records, items feed products, one wr
   assert.deepEqual([...base.stack.functions.keys()], FUNCTIONS.map((s) => s.id));
   assert.deepEqual([...base.stack.queues.keys()], [...WORK_QUEUES]);
   base.template.resourceCountIs('AWS::Lambda::Function', FUNCTIONS.length);
+  base.template.resourceCountIs('AWS::Lambda::Function', 7);
 });
 
 // ---- Queues ----------------------------------------------------------------------------------------
@@ -159,11 +163,13 @@ test('work queues: each redrives to its own DLQ after maxReceiveCount (8), visib
       });
     }
   }
-  // The queues are distinct: products has its own queue and DLQ, not records'.
+  // The queues are distinct: products and orders each have their own queue and DLQ, not records'.
   const r = records(base);
   const p = products(base);
-  assert.equal(new Set([r.queue, r.dlq, p.queue, p.dlq]).size, 4);
+  const o = orders(base);
+  assert.equal(new Set([r.queue, r.dlq, p.queue, p.dlq, o.queue, o.dlq]).size, 6);
   assert.deepEqual((resources[p.queue]?.Properties.RedrivePolicy as { deadLetterTargetArn: unknown }).deadLetterTargetArn, getAtt(p.dlq));
+  assert.deepEqual((resources[o.queue]?.Properties.RedrivePolicy as { deadLetterTargetArn: unknown }).deadLetterTargetArn, getAtt(o.dlq));
 });
 
 test('DLQ keeps messages longer (14 d) than the source queue (4 d), for every work queue', () => {
@@ -181,7 +187,7 @@ test('server-side encryption on every queue and table; tables PITR, on-demand, r
   const queues = base.template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
   // A queue and a DLQ per work queue, nothing else.
   assert.equal(Object.keys(queues).length, 2 * WORK_QUEUES.length);
-  assert.equal(Object.keys(queues).length, 4);
+  assert.equal(Object.keys(queues).length, 6);
   for (const q of Object.values(queues)) assert.equal(q.Properties.SqsManagedSseEnabled, true);
 
   const tables = base.template.findResources('AWS::DynamoDB::Table') as Record<string, Resource>;
@@ -232,16 +238,19 @@ test('functions: nodejs22.x on arm64, own log group with retention, timeouts, me
     PollCustomers: { timeout: 300, memory: 512 },
     PollContacts: { timeout: 300, memory: 512 },
     PollItems: { timeout: 300, memory: 512 },
+    PollDeals: { timeout: 300, memory: 512 },
     WritePipedrive: { timeout: 60, memory: 512 },
     WriteProducts: { timeout: 60, memory: 512 },
+    WriteQad: { timeout: 60, memory: 512 },
   };
   assert.deepEqual(Object.keys(expected).sort(), FUNCTIONS.map((s) => s.id).sort(), 'every function is listed here');
   const r = records(base);
   const p = products(base);
+  const o = orders(base);
   // Every function gets every queue's URLs (<NAME>_QUEUE_URL / <NAME>_DLQ_URL), derived from WORK_QUEUES.
   assert.deepEqual(
     WORK_QUEUES.flatMap((name) => [`${envName(name)}_QUEUE_URL`, `${envName(name)}_DLQ_URL`]),
-    ['RECORDS_QUEUE_URL', 'RECORDS_DLQ_URL', 'PRODUCTS_QUEUE_URL', 'PRODUCTS_DLQ_URL'],
+    ['RECORDS_QUEUE_URL', 'RECORDS_DLQ_URL', 'PRODUCTS_QUEUE_URL', 'PRODUCTS_DLQ_URL', 'ORDERS_QUEUE_URL', 'ORDERS_DLQ_URL'],
   );
   const resources = base.template.toJSON().Resources as Record<string, Resource>;
   for (const spec of FUNCTIONS) {
@@ -276,6 +285,8 @@ test('functions: nodejs22.x on arm64, own log group with retention, timeouts, me
         RECORDS_DLQ_URL: { Ref: r.dlq },
         PRODUCTS_QUEUE_URL: { Ref: p.queue },
         PRODUCTS_DLQ_URL: { Ref: p.dlq },
+        ORDERS_QUEUE_URL: { Ref: o.queue },
+        ORDERS_DLQ_URL: { Ref: o.dlq },
       },
       `${spec.id} environment`,
     );
@@ -285,6 +296,7 @@ test('functions: nodejs22.x on arm64, own log group with retention, timeouts, me
   // A poller's failures are retried by the next scheduled run, not by Lambda's async retries; writers keep
   // Lambda's defaults (they are invoked synchronously by the event source mapping anyway).
   base.template.resourceCountIs('AWS::Lambda::EventInvokeConfig', POLLERS.length);
+  base.template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 4);
   for (const spec of POLLERS) {
     base.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: fnParts(base, spec.id).fn },
@@ -296,7 +308,7 @@ test('functions: nodejs22.x on arm64, own log group with retention, timeouts, me
 test('writer event sources: each writer its own queue, batch 10, ReportBatchItemFailures, maxConcurrency 5', () => {
   const mappings = Object.values(base.template.findResources('AWS::Lambda::EventSourceMapping') as Record<string, Resource>);
   assert.equal(mappings.length, WRITERS.length);
-  assert.equal(mappings.length, 2);
+  assert.equal(mappings.length, 3);
   for (const spec of WRITERS) {
     const fn = { Ref: fnParts(base, spec.id).fn };
     const own = mappings.filter((m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify(fn));
@@ -313,7 +325,7 @@ test('writer event sources: each writer its own queue, batch 10, ReportBatchItem
       `${spec.id} event source`,
     );
   }
-  // Concretely: the products writer consumes the products queue (and only the products writer does).
+  // Concretely: the products writer consumes the products queue, the QAD writer the orders queue.
   base.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
     EventSourceArn: getAtt(products(base).queue),
     FunctionName: { Ref: fnParts(base, 'WriteProducts').fn },
@@ -328,6 +340,23 @@ test('writer event sources: each writer its own queue, batch 10, ReportBatchItem
     FunctionResponseTypes: ['ReportBatchItemFailures'],
     ScalingConfig: { MaximumConcurrency: 5 },
   });
+  base.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+    EventSourceArn: getAtt(orders(base).queue),
+    FunctionName: { Ref: fnParts(base, 'WriteQad').fn },
+    BatchSize: 10,
+    FunctionResponseTypes: ['ReportBatchItemFailures'],
+    ScalingConfig: { MaximumConcurrency: 5 },
+  });
+  // The orders queue is consumed by WriteQad alone; WriteQad consumes nothing else.
+  const ordersConsumers = mappings.filter((m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(getAtt(orders(base).queue)));
+  assert.deepEqual(
+    ordersConsumers.map((m) => m.Properties.FunctionName),
+    [{ Ref: fnParts(base, 'WriteQad').fn }],
+  );
+  assert.deepEqual(
+    mappings.filter((m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnParts(base, 'WriteQad').fn })).map((m) => m.Properties.EventSourceArn),
+    [getAtt(orders(base).queue)],
+  );
   // Every work queue is consumed exactly once; no DLQ is consumed (it is drained by redrive, not a function).
   const sources = mappings.map((m) => JSON.stringify(m.Properties.EventSourceArn));
   for (const name of WORK_QUEUES) {
@@ -340,8 +369,14 @@ test('writer event sources: each writer its own queue, batch 10, ReportBatchItem
 test('schedules: one per poll entity, its own expression from context, input {"entity":<entity>}, few retries', () => {
   const schedules = Object.values(base.template.findResources('AWS::Scheduler::Schedule') as Record<string, Resource>);
   assert.equal(schedules.length, POLLERS.length);
-  // Concretely what cdk.json asks for; customers and contacts every 5 minutes, items every 15.
-  const expected: Record<string, string> = { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)', items: 'rate(15 minutes)' };
+  assert.equal(schedules.length, 4);
+  // Concretely what cdk.json asks for; customers, contacts and deals every 5 minutes, items every 15.
+  const expected: Record<string, string> = {
+    customers: 'rate(5 minutes)',
+    contacts: 'rate(5 minutes)',
+    items: 'rate(15 minutes)',
+    deals: 'rate(5 minutes)',
+  };
   assert.deepEqual(cdkSchedules, expected);
   const groups = Object.values(base.template.findResources('AWS::Scheduler::ScheduleGroup') as Record<string, Resource>);
   assert.equal(groups.length, 1);
@@ -364,6 +399,10 @@ test('schedules: one per poll entity, its own expression from context, input {"e
   base.template.hasResourceProperties('AWS::Scheduler::Schedule', {
     ScheduleExpression: 'rate(15 minutes)',
     Target: Match.objectLike({ Arn: getAtt(fnParts(base, 'PollItems').fn), Input: JSON.stringify({ entity: 'items' }) }),
+  });
+  base.template.hasResourceProperties('AWS::Scheduler::Schedule', {
+    ScheduleExpression: 'rate(5 minutes)',
+    Target: Match.objectLike({ Arn: getAtt(fnParts(base, 'PollDeals').fn), Input: JSON.stringify({ entity: 'deals' }) }),
   });
 });
 
@@ -388,13 +427,17 @@ function decryptStatements(statements: Statement[]): Statement[] {
 
 test('IAM: each function may kms:Decrypt only under the encryption context systems it needs', () => {
   const keyArn = getAtt(logicalId(base, base.stack.credentialsKey));
-  // Pollers read QAD and list Pipedrive once on the first sync; writers only talk to Pipedrive.
+  // QAD pollers read QAD and list Pipedrive once on the first sync; the deals poller reads Pipedrive only.
+  // The Pipedrive writers only talk to Pipedrive; the QAD writer creates the order in QAD and resolves and
+  // writes back in Pipedrive.
   const expected: Record<string, string | string[]> = {
     PollCustomers: ['qad', 'pipedrive'],
     PollContacts: ['qad', 'pipedrive'],
     PollItems: ['qad', 'pipedrive'],
+    PollDeals: 'pipedrive',
     WritePipedrive: 'pipedrive',
     WriteProducts: 'pipedrive',
+    WriteQad: ['qad', 'pipedrive'],
   };
   assert.deepEqual(Object.keys(expected).sort(), FUNCTIONS.map((s) => s.id).sort(), 'every function is listed here');
   for (const spec of FUNCTIONS) {
@@ -455,7 +498,21 @@ test('IAM: pollers read connections, write sync state, append audit, send to the
     assert.ok(grants(st, 'sqs:SendMessage', getAtt(records(base).queue)), id);
     assert.ok(!grants(st, 'sqs:SendMessage', getAtt(products(base).queue)), id);
     assert.ok(!grants(st, 'sqs:ReceiveMessage', getAtt(records(base).queue)), id);
+    assert.ok(!grants(st, 'sqs:SendMessage', getAtt(orders(base).queue)), id);
   }
+  assert.ok(!grants(items, 'sqs:SendMessage', getAtt(orders(base).queue)));
+  // The deals poller sends to the orders queue and nowhere else, and may decrypt Pipedrive credentials only.
+  const deals = statementsOfRole(base, fnParts(base, 'PollDeals').role);
+  assert.deepEqual(sqsActionsOn(deals, getAtt(orders(base).queue)), ['sqs:SendMessage']);
+  for (const other of [records(base), products(base)]) {
+    assert.deepEqual(sqsActionsOn(deals, getAtt(other.queue)), []);
+    assert.deepEqual(sqsActionsOn(deals, getAtt(other.dlq)), []);
+  }
+  assert.deepEqual(sqsActionsOn(deals, getAtt(orders(base).dlq)), []);
+  assert.deepEqual(
+    decryptStatements(deals).map((s) => [actionsOf(s), s.Condition]),
+    [[['kms:Decrypt'], { StringEquals: { 'kms:EncryptionContext:system': 'pipedrive' } }]],
+  );
 });
 
 test('IAM: each writer consumes its queue, may ChangeMessageVisibility, dead-letters to its DLQ, touches no other queue', () => {
@@ -483,6 +540,23 @@ test('IAM: each writer consumes its queue, may ChangeMessageVisibility, dead-let
   assert.ok(grants(wp, 'sqs:SendMessage', getAtt(products(base).dlq)));
   assert.ok(!grants(wp, 'sqs:SendMessage', getAtt(records(base).dlq)));
   assert.ok(!grants(wp, 'sqs:ReceiveMessage', getAtt(records(base).queue)));
+  // Concretely: the QAD writer consumes orders, may dead-letter to the orders DLQ only, and may decrypt
+  // under the qad and pipedrive contexts (and no other).
+  const wq = statementsOfRole(base, fnParts(base, 'WriteQad').role);
+  const o = orders(base);
+  for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
+    assert.ok(grants(wq, a, getAtt(o.queue)), `WriteQad has ${a} on orders`);
+  }
+  assert.ok(!grants(wq, 'sqs:SendMessage', getAtt(o.queue)));
+  assert.deepEqual(sqsActionsOn(wq, getAtt(o.dlq)), ['sqs:SendMessage']);
+  for (const other of [records(base), products(base)]) {
+    assert.deepEqual(sqsActionsOn(wq, getAtt(other.queue)), []);
+    assert.deepEqual(sqsActionsOn(wq, getAtt(other.dlq)), []);
+  }
+  assert.deepEqual(
+    decryptStatements(wq).map((s) => [actionsOf(s), s.Condition]),
+    [[['kms:Decrypt'], { StringEquals: { 'kms:EncryptionContext:system': ['qad', 'pipedrive'] } }]],
+  );
 });
 
 test('IAM: each role writes only to its own log group', () => {
@@ -511,7 +585,7 @@ test('alarm topic: KMS-encrypted, TLS only', () => {
   base.template.resourceCountIs('AWS::SNS::Subscription', 0);
 });
 
-test('alarms: DLQ depth > 0 and queue age > 900 s per queue, errors per function; all notify SNS, missing data not breaching', () => {
+test('alarms: DLQ depth > 0 and queue age > 900 s per queue, errors per function, QAD logins refused; all notify SNS, missing data not breaching', () => {
   const topic = { Ref: logicalId(base, base.stack.monitoring.topic) };
   for (const name of WORK_QUEUES) {
     const { queue, dlq } = queueParts(base, name);
@@ -545,10 +619,20 @@ test('alarms: DLQ depth > 0 and queue age > 900 s per queue, errors per function
       TreatMissingData: 'notBreaching',
     });
   }
+  // A refused QAD login, across tenants: a person must fix the tenant's credentials.
+  base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: 'QadPipedriveConnector',
+    MetricName: 'QadLoginFailures',
+    Dimensions: [{ Name: 'service', Value: 'qad-pipedrive-connector' }],
+    Statistic: 'Sum',
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    Threshold: 1,
+    AlarmActions: [topic],
+  });
   const alarms = base.template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>;
-  // Two per work queue (DLQ depth, oldest age) plus one per function; nothing else.
-  assert.equal(Object.keys(alarms).length, 2 * WORK_QUEUES.length + FUNCTIONS.length);
-  assert.equal(Object.keys(alarms).length, 9);
+  // Two per work queue (DLQ depth, oldest age), one per function, one for QAD logins; nothing else.
+  assert.equal(Object.keys(alarms).length, 2 * WORK_QUEUES.length + FUNCTIONS.length + 1);
+  assert.equal(Object.keys(alarms).length, 14);
   for (const a of Object.values(alarms)) {
     assert.deepEqual(a.Properties.AlarmActions, [topic]);
     assert.equal(a.Properties.TreatMissingData, 'notBreaching');
@@ -571,6 +655,10 @@ test('dashboard: every queue, DLQ and function, Lambda metrics and the EMF metri
     'PipedriveCalls',
     'PipedriveTokens',
     'Pipedrive429',
+    'DeadLettered',
+    'QadLoginFailures',
+    'PipedriveLatency',
+    'QadLatency',
     ...WORK_QUEUES.flatMap((name) => [`${name} queue depth`, `${name} oldest message age`, `${name} DLQ depth`]),
     ...FUNCTIONS.flatMap((spec) => [`${spec.id}: invocations, errors, throttles`, `${spec.id}: duration`]),
   ]) {
@@ -596,6 +684,9 @@ test('outputs: table names, every queue URL, DLQ URL and ARN, key ARN, dashboard
     'ProductsQueueUrl',
     'ProductsDlqUrl',
     'ProductsDlqArn',
+    'OrdersQueueUrl',
+    'OrdersDlqUrl',
+    'OrdersDlqArn',
     ...WORK_QUEUES.flatMap((q) => [`${pascal(q)}QueueUrl`, `${pascal(q)}DlqUrl`, `${pascal(q)}DlqArn`]),
     'CredentialsKeyArn',
     'AlarmTopicArn',
@@ -606,6 +697,9 @@ test('outputs: table names, every queue URL, DLQ URL and ARN, key ARN, dashboard
   const out = base.template.findOutputs('*') as Record<string, { Value: unknown }>;
   assert.deepEqual(out.ProductsQueueUrl?.Value, { Ref: products(base).queue });
   assert.deepEqual(out.ProductsDlqArn?.Value, getAtt(products(base).dlq));
+  assert.deepEqual(out.OrdersQueueUrl?.Value, { Ref: orders(base).queue });
+  assert.deepEqual(out.OrdersDlqUrl?.Value, { Ref: orders(base).dlq });
+  assert.deepEqual(out.OrdersDlqArn?.Value, getAtt(orders(base).dlq));
 });
 
 // ---- cdk-nag ---------------------------------------------------------------------------------------
@@ -681,7 +775,12 @@ test('a bare app (no context at all) builds with the code defaults: one schedule
 });
 
 test('context overrides (CLI strings included): receives, concurrency, schedules, age, retention, alarm e-mail', () => {
-  const overridden: Record<string, string> = { customers: 'rate(15 minutes)', contacts: 'rate(30 minutes)', items: 'rate(2 hours)' };
+  const overridden: Record<string, string> = {
+    customers: 'rate(15 minutes)',
+    contacts: 'rate(30 minutes)',
+    items: 'rate(2 hours)',
+    deals: 'rate(10 minutes)',
+  };
   const b = build({
     maxReceiveCount: '3',
     writerMaxConcurrency: 20,
@@ -724,9 +823,11 @@ test('bad context is rejected with the key named', () => {
   assert.throws(() => build({ maxReceiveCount: 0 }), /maxReceiveCount/u);
   assert.throws(() => build({ writerMaxConcurrency: 1 }), /writerMaxConcurrency/u);
   assert.throws(() => build({ schedules: { ...cdkSchedules, customers: 'every 5 minutes' } }), /schedules\.customers/u);
-  assert.throws(() => build({ schedules: { ...cdkSchedules, deals: 'rate(1 hour)' } }), /schedules\.deals has no poller/u);
+  assert.throws(() => build({ schedules: { ...cdkSchedules, vendors: 'rate(1 hour)' } }), /schedules\.vendors has no poller/u);
   // A poller without a schedule is an error, not a silently unscheduled function.
   assert.throws(() => build({ schedules: { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)' } }), /schedules has no entry for items/u);
+  const { deals: _deals, ...withoutDeals } = cdkSchedules;
+  assert.throws(() => build({ schedules: withoutDeals }), /schedules has no entry for deals/u);
   assert.throws(() => build({ logRetentionDays: 31 }), /logRetentionDays/u);
 });
 
@@ -738,7 +839,7 @@ test('adding a poll entity is a topology entry plus a schedule', () => {
     ScheduleExpression: 'rate(10 minutes)',
     Target: Match.objectLike({ Input: JSON.stringify({ entity: 'vendors' }), Arn: getAtt(fnParts(b, 'PollVendors').fn) }),
   });
-  b.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 * WORK_QUEUES.length + FUNCTIONS.length + 1);
+  b.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 * WORK_QUEUES.length + FUNCTIONS.length + 2);
   // The new poller gets the same grants as its siblings: send to its queue, decrypt under its systems.
   const st = statementsOfRole(b, fnParts(b, 'PollVendors').role);
   assert.ok(grants(st, 'sqs:SendMessage', getAtt(queueParts(b, vendors.sendsTo).queue)));
