@@ -57,16 +57,25 @@ export interface OrderDefaults {
 
 export type OrderMapping = { ok: true; order: SalesOrder; value: number } | { ok: false; reason: string };
 
-const cents = (n: number) => Math.round(n * 100);
+/**
+ * Whole cents, rounding half up as decimal arithmetic does: 0.575 is stored as 0.57499999…, so it
+ * is first cut to 12 significant digits, which removes binary noise but no real cent.
+ */
+const cents = (n: number) => Math.round(Number((n * 100).toPrecision(12)));
+const toMoney = (n: number) => cents(n) / 100;
 
 /** The customer PO that ties a QAD order to its deal: looked up before every create. */
 export const customerPo = (dealId: number): string => `PD-${dealId}`;
 
 /** Pipedrive's own line total: quantity x price, less the discount, plus tax when it is exclusive. */
 export function pipedriveLineSum(line: Pick<DealLine, 'item_price' | 'quantity' | 'discount' | 'discount_type' | 'tax' | 'tax_method'>): number {
+  const net = lineNet(line);
+  return toMoney(line.tax_method === 'exclusive' ? net * (1 + line.tax / 100) : net);
+}
+
+function lineNet(line: Pick<DealLine, 'item_price' | 'quantity' | 'discount' | 'discount_type'>): number {
   const gross = line.item_price * line.quantity;
-  const net = line.discount_type === 'percentage' ? gross * (1 - line.discount / 100) : gross - line.discount;
-  return Math.round((line.tax_method === 'exclusive' ? net * (1 + line.tax / 100) : net) * 100) / 100;
+  return line.discount_type === 'percentage' ? gross * (1 - line.discount / 100) : gross - line.discount;
 }
 
 /**
@@ -100,7 +109,11 @@ export function mapDealToOrder(
     if (cents(ours) !== cents(l.sum)) return { ok: false, reason: `line ${i + 1}: Pipedrive's sum ${l.sum} differs from quantity, price, discount and tax (${ours})` };
     const gross = l.item_price * l.quantity;
     const discPct = l.discount_type === 'percentage' ? l.discount : gross === 0 ? 0 : (l.discount / gross) * 100;
-    lines.push({ sod_line: i + 1, sod_part: ctx.partOf.get(l.product_id)!, sod_qty_ord: l.quantity, sod_price: l.item_price, sod_disc_pct: Math.round(discPct * 10_000) / 10_000 });
+    const line = { sod_line: i + 1, sod_part: ctx.partOf.get(l.product_id)!, sod_qty_ord: l.quantity, sod_price: l.item_price, sod_disc_pct: Math.round(discPct * 10_000) / 10_000 };
+    // QAD computes the line from quantity, price and discount percent: it must land on Pipedrive's net to the cent.
+    const qadNet = line.sod_qty_ord * line.sod_price * (1 - line.sod_disc_pct / 100);
+    if (cents(qadNet) !== cents(lineNet(l))) return { ok: false, reason: `line ${i + 1}: QAD would compute ${toMoney(qadNet).toFixed(2)} from the discount as a percentage, Pipedrive ${toMoney(lineNet(l)).toFixed(2)}` };
+    lines.push(line);
     total += ours;
   }
   if (cents(total) !== cents(deal.value)) return { ok: false, reason: `order value ${(cents(total) / 100).toFixed(2)} does not match the deal value ${deal.value.toFixed(2)} ${deal.currency}` };
