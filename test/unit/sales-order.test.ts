@@ -247,7 +247,7 @@ describe('mapDealToOrder: deals without lines', () => {
 
 describe('mapDealToOrder: rejections', () => {
   test('an amount discount QAD cannot reproduce to the cent as a percentage is rejected with both figures', () => {
-    // 100,000 off 300,000 is 33.3333%, which QAD turns into 200,000.01.
+    // 100,000 off 300,000 is 33.3333%, which QAD turns into 200,000.10.
     const l = line({ item_price: 300_000, quantity: 1, discount: 100_000, discount_type: 'amount', sum: 200_000 });
     const r = reason(mapDealToOrder(deal({ value: 200_000, lines: [l] }), ctx()));
     assert.match(r, /line 1: QAD would compute 200000\.01 from the discount as a percentage, Pipedrive 200000\.00/u);
