@@ -250,7 +250,7 @@ describe('mapDealToOrder: rejections', () => {
     // 100,000 off 300,000 is 33.3333%, which QAD turns into 200,000.10.
     const l = line({ item_price: 300_000, quantity: 1, discount: 100_000, discount_type: 'amount', sum: 200_000 });
     const r = reason(mapDealToOrder(deal({ value: 200_000, lines: [l] }), ctx()));
-    assert.match(r, /line 1: QAD would compute 200000\.01 from the discount as a percentage, Pipedrive 200000\.00/u);
+    assert.match(r, /line 1: QAD would compute 200000\.10 from the discount as a percentage, Pipedrive 200000\.00/u);
   });
 
   test('no organization', () => {
