@@ -79,19 +79,37 @@ export interface PipedriveClient {
   search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;
   listFields(entity: PipedriveFieldEntity): Promise<PipedriveField[]>;
   createField(entity: PipedriveFieldEntity, def: { field_name: string; field_type: string }): Promise<PipedriveField>;
+  /** The company's limits as the last answer reported them. */
+  rateLimits(): RateLimitInfo;
 }
 
 export class PipedriveNotFoundError extends PermanentError {}
 
 /** Burst-window state read from x-ratelimit-* headers, shared by every call for one company. */
+/** What the last answer said of the company's limits (daily-budget headers are not documented; read if sent). */
+export interface RateLimitInfo {
+  burstLimit?: number;
+  burstRemaining?: number;
+  dailyLimit?: number;
+  dailyRemaining?: number;
+}
+
 class BurstPacer {
   private remaining: number | undefined;
   private resetAt = 0;
   private searches: number[] = [];
+  last: RateLimitInfo = {};
 
   constructor(private readonly now: () => number) {}
 
   observe(headers: Record<string, string>): void {
+    const read = (name: string) => (headers[name] !== undefined && Number.isFinite(Number(headers[name])) ? Number(headers[name]) : undefined);
+    this.last = {
+      ...this.last,
+      ...Object.fromEntries(
+        Object.entries({ burstLimit: read('x-ratelimit-limit'), burstRemaining: read('x-ratelimit-remaining'), dailyLimit: read('x-daily-ratelimit-limit'), dailyRemaining: read('x-daily-ratelimit-remaining') }).filter(([, v]) => v !== undefined),
+      ),
+    };
     const remaining = Number(headers['x-ratelimit-remaining']);
     const reset = Number(headers['x-ratelimit-reset']);
     if (Number.isFinite(remaining)) this.remaining = remaining;
@@ -231,6 +249,7 @@ export function createPipedriveClient(options: {
         item,
       }));
     },
+    rateLimits: () => ({ ...pacer.last }),
     listFields(entity) {
       return listAll(`/${FIELD_PATHS[entity]}`, fieldSchema);
     },

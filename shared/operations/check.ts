@@ -48,7 +48,9 @@ export async function checkTenant(connections: Connections, tenant: StoredTenant
     const missing: string[] = [];
     for (const [entity, name] of fields) if (!(await pipedrive.listFields(entity)).some((f) => f.field_name === name)) missing.push(`${entity} "${name}"`);
     rows.push({ check: 'Pipedrive connector fields', ok: true, detail: missing.length ? `missing, created on first use: ${missing.join(', ')}` : 'all present' });
-    return tenant.config.pipedrive.apiBaseUrl;
+    const limits = pipedrive.rateLimits();
+    const budget = limits.dailyLimit !== undefined ? `; daily token budget ${limits.dailyRemaining ?? '?'} of ${limits.dailyLimit} left` : '; daily budget not reported';
+    return `${tenant.config.pipedrive.apiBaseUrl}: burst limit ${limits.burstLimit ?? '?'} requests per 2 s${budget}`;
   });
   return rows;
 }

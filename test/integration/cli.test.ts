@@ -60,6 +60,14 @@ describe('the operator CLI', () => {
     assert.match(show.out, /"qad": "\[encrypted\]"/u);
     const stored = await h.deps.tenants.get('globex');
     assert.ok(stored && !stored.encryptedSecrets.qad.includes(QAD_PASSWORD));
+    // The operator's first steps with the new tenant: check it, then plan its first sync.
+    assert.equal((await cli(h, ['check', 'globex'])).code, 0);
+    h.pd.resetStats();
+    const plan = await cli(h, ['sync', 'globex', '--entity', 'customers', '--dry-run']);
+    assert.match(plan.out, /C1\s+create[\s\S]*C2\s+create[\s\S]*would create 2, update 0/u);
+    assert.deepEqual(Object.keys(h.pd.stats().byEndpoint).filter((k) => !k.startsWith('GET')), [], 'nothing written');
+    assert.equal(h.pd.organizations().length, 0);
+
     const bad = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json'], { 'c.json': config, 's.json': '{"qadPassword":"x"}' });
     assert.equal(bad.code, 1);
     assert.match(bad.err, /pipedriveApiToken is missing/u);
@@ -70,6 +78,7 @@ describe('the operator CLI', () => {
     const ok = await cli(h, ['check', 'acme']);
     assert.equal(ok.code, 0, ok.out);
     assert.match(ok.out, /QAD login and Swagger\s+pass/u);
+    assert.match(ok.out, /Pipedrive API token\s+pass\s+http:\S+: burst limit 120 requests per 2 s; daily token budget \d+ of 210000 left/u);
     assert.match(ok.out, /missing, created on first use: organization "QAD Customer Code"/u);
     h.qadTenant.setSwaggerPaths({ '/api/qracore/browses': ['get'], '/api/erp/salesOrderHeaders': ['get'] });
     const failed = await cli(h, ['check', 'acme']);
