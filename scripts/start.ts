@@ -2,6 +2,7 @@
  * npm start: the whole connector on this machine, no AWS account needed.
  * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
  *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve
+ *          --chaos [--fault-rate F]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -22,6 +23,8 @@ const argsSchema = z.object({
   report: z.string().optional(),
   verbose: z.boolean(),
   serve: z.boolean(),
+  chaos: z.boolean(),
+  'fault-rate': z.coerce.number().min(0).max(0.5),
 });
 
 function readArgs() {
@@ -41,6 +44,8 @@ function readArgs() {
       report: { type: 'string' },
       verbose: { type: 'boolean', default: false },
       serve: { type: 'boolean', default: false },
+      chaos: { type: 'boolean', default: false },
+      'fault-rate': { type: 'string', default: '0.05' },
     },
   });
   const parsed = argsSchema.safeParse(values);
@@ -75,7 +80,9 @@ const pipeline = await LocalPipeline.start({
   plan: args.plan,
   writerConcurrency: args.concurrency,
   wonDeals: args['won-deals'],
+  ...(args.chaos && { chaos: args['fault-rate'] }),
 });
+if (args.chaos) say(`  Chaos: faults injected into ${Math.round(args['fault-rate'] * 100)}% of calls to QAD and Pipedrive, search lags 5 s behind creates, some batches delivered twice at once.`);
 say(`  QAD simulator       ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}`);
 say(`  Pipedrive simulator ${pipeline.pipedrive.url}`);
 say(`  DynamoDB (dynalite) ${pipeline.aws.env.AWS_ENDPOINT_URL_DYNAMODB}   SQS (local-aws-sqs) ${pipeline.aws.env.AWS_ENDPOINT_URL_SQS}`);
@@ -104,8 +111,15 @@ try {
   say(`  products      ${state.pipedrive.products} for ${state.qad.items} items; duplicates ${state.duplicates.products}, missing ${state.missing.products}, prices differing from QAD ${state.mismatched.products}`);
   say(`In QAD now:`);
   say(`  sales orders  ${state.qad.salesOrders} for ${state.pipedrive.wonDeals} won deals; duplicates ${state.duplicates.salesOrders}, unexplained ${state.missing.salesOrders}, differing from their deal ${state.mismatched.salesOrders}`);
+  const lost = Object.values(state.missing).reduce((a, b) => a + b, 0);
+  const duplicates = Object.values(state.duplicates).reduce((a, b) => a + b, 0);
+  const faults = pipeline.chaos?.injected;
+  if (faults) {
+    say(`\nFaults injected: ${Object.entries(faults).map(([k, n]) => `${k} ${n}`).join(', ')}; polls re-run after a fault: ${pipeline.pollRetries}`);
+    say(`Lost records: ${lost}; duplicates: ${duplicates}; dead letters: ${await pipeline.deadLetterCount()}`);
+  }
   if (args.report) {
-    writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state }, null, 2)}\n`);
+    writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state, lost, duplicates, ...(faults && { faults: { injected: faults, pollRetries: pipeline.pollRetries } }) }, null, 2)}\n`);
     say(`Report written to ${args.report}`);
   }
   const problems = [...Object.values(state.duplicates), ...Object.values(state.missing), ...Object.values(state.mismatched)].reduce((a, b) => a + b, 0);

@@ -14,6 +14,7 @@ import { startPipedriveSim, type PipedrivePlan, type PipedriveSim, type Pipedriv
 import { startQadSim, type QadSim } from '../../test/sim/qad/index.ts';
 import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
 import { drainQueue, queueDepth } from './sqs-event-source.ts';
+import { Chaos, CHAOS_HTTP_TIMEOUT_MS } from './chaos.ts';
 
 export interface PipelineOptions {
   customers: number;
@@ -30,6 +31,8 @@ export interface PipelineOptions {
   pipedriveCurrencies?: string[];
   searchLagMs?: number;
   claimLeaseSeconds?: number;
+  /** Inject faults at this rate per call (e.g. 0.05), with search lag and duplicate deliveries. */
+  chaos?: number;
   maxReceiveCount?: number;
 }
 
@@ -84,6 +87,7 @@ export class LocalPipeline {
     private readonly writers: Record<'records' | 'products' | 'orders', WriteHandler>,
     /** The local cipher's key: handed to the operator CLI through `connectionFile()` in --serve mode. */
     private readonly cipherKey: Buffer,
+    readonly chaos: Chaos | undefined,
   ) {}
 
   /** What `connector --local FILE` needs to reach this run: the stand-ins' endpoints and the local cipher key. */
@@ -99,7 +103,8 @@ export class LocalPipeline {
     const prices = generatePrices(items, options.currencies, options.seed);
     const qadBasePath = '/demo/clouderp';
     const qad = await startQadSim({ tenants: [{ basePath: qadBasePath, clientId: 'connector', username: 'sync-user', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers, contacts, items, prices }] });
-    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, searchLagMs: options.searchLagMs ?? 0, currencies: options.pipedriveCurrencies ?? [...new Set([...options.currencies, ...customers.map((c) => c['cm_mstr.cm_curr'])])].sort() });
+    const chaos = options.chaos ? new Chaos(options.seed, options.chaos) : undefined;
+    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, searchLagMs: options.searchLagMs ?? (chaos ? 5_000 : 0), currencies: options.pipedriveCurrencies ?? [...new Set([...options.currencies, ...customers.map((c) => c['cm_mstr.cm_curr'])])].sort() });
 
     // What people already typed into Pipedrive by hand: organizations (some with other case or
     // spacing), a person with the same email inside each, and products with the item's code.
@@ -111,7 +116,12 @@ export class LocalPipeline {
     for (const item of items.slice(0, Math.round(items.length * options.preexisting))) pipedrive.seedProduct({ name: item['pt_mstr.pt_desc1'], code: item['pt_mstr.pt_part'] });
 
     const aws = await startLocalAws({ maxReceiveCount: options.maxReceiveCount ?? 10, visibilityTimeoutSeconds: 30 });
-    Object.assign(process.env, aws.env, { CLAIM_LEASE_SECONDS: String(options.claimLeaseSeconds ?? 90) });
+    Object.assign(process.env, aws.env, {
+      // The local run's clock runs fast: short leases and backoffs so retries happen within a round.
+      CLAIM_LEASE_SECONDS: String(options.claimLeaseSeconds ?? (chaos ? 5 : 90)),
+      RETRY_BASE_SECONDS: chaos ? '1' : '10',
+      HTTP_TIMEOUT_MS: String(chaos ? CHAOS_HTTP_TIMEOUT_MS : 15_000),
+    });
     const cipherKey = randomBytes(32);
     const cipher = new LocalCipher(cipherKey);
     useLocalCipher(cipher);
@@ -136,7 +146,13 @@ export class LocalPipeline {
       products: (await import('../../functions/write-products.ts')).handler,
       orders: (await import('../../functions/write-qad.ts')).handler,
     };
-    return new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers, cipherKey);
+    const pipeline = new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers, cipherKey, chaos);
+    // Faults start once the data is seeded: the run's writes and reads take them, not the setup.
+    if (chaos) {
+      pipedrive.setFault(chaos.pipedriveHook);
+      qad.setFault(chaos.qadHook);
+    }
+    return pipeline;
   }
 
   /** Changes a fraction of QAD customers, as people working in QAD would between polls. */
@@ -147,15 +163,25 @@ export class LocalPipeline {
     return changes.length;
   }
 
+  /** One scheduled poll; a failed poll is audited and, as the next schedule would, tried again. */
   private async poll(name: 'customers' | 'contacts' | 'items' | 'deals'): Promise<number> {
-    const result = await this.polls[name]({ entity: name, force: true });
-    const failed = result.summaries.find((s) => s.outcome === 'failed');
-    if (failed) throw new Error(`${name} poll failed: ${failed.error ?? 'unknown'}`);
-    return result.summaries.reduce((sum, s) => sum + (s.unchanged ?? 0), 0);
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.polls[name]({ entity: name, force: true });
+      const failed = result.summaries.find((s) => s.outcome === 'failed');
+      if (!failed) return result.summaries.reduce((sum, s) => sum + (s.unchanged ?? 0), 0);
+      if (!this.chaos || attempt >= 20) throw new Error(`${name} poll failed: ${failed.error ?? 'unknown'}`);
+      this.pollRetries++;
+    }
   }
 
+  /** Polls that failed under injected faults and ran again. */
+  pollRetries = 0;
+
   private drain(queue: LocalQueue, handler: WriteHandler, deadlineMs: number, onProgress: (batch: { received: number; failed: number }) => void) {
-    return drainQueue({ sqs: this.aws.sqs, queueUrl: queue.url, queueArn: queue.arn, handler, concurrency: this.options.writerConcurrency, deadlineMs, onBatch: onProgress });
+    return drainQueue({
+      sqs: this.aws.sqs, queueUrl: queue.url, queueArn: queue.arn, handler, concurrency: this.options.writerConcurrency, deadlineMs, onBatch: onProgress,
+      ...(this.chaos && { duplicate: () => this.chaos!.duplicateDelivery() }),
+    });
   }
 
   /**

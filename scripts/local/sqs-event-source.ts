@@ -43,6 +43,8 @@ export async function drainQueue(options: {
   concurrency: number;
   deadlineMs: number;
   onBatch?: (info: { received: number; failed: number }) => void;
+  /** Fault injection: hand this batch to two handlers at once, as a duplicate delivery would. */
+  duplicate?: () => boolean;
 }): Promise<{ batches: number; received: number; failed: number; drained: boolean }> {
   const totals = { batches: 0, received: 0, failed: 0 };
   let done = false;
@@ -56,14 +58,18 @@ export async function drainQueue(options: {
         continue;
       }
       const records = messages.map((m) => toRecord(m, options.queueArn));
-      let failedIds: Set<string>;
-      try {
-        const response = await options.handler({ Records: records });
-        failedIds = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
-      } catch {
-        // A handler that throws fails the whole batch, as in Lambda.
-        failedIds = new Set(records.map((r) => r.messageId));
-      }
+      const invoke = async (): Promise<Set<string>> => {
+        try {
+          const response = await options.handler({ Records: records });
+          return new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+        } catch {
+          // A handler that throws fails the whole batch, as in Lambda.
+          return new Set(records.map((r) => r.messageId));
+        }
+      };
+      // Two deliveries of one message: whichever writer succeeds deletes it.
+      const outcomes = await Promise.all(options.duplicate?.() ? [invoke(), invoke()] : [invoke()]);
+      const failedIds = new Set(records.map((r) => r.messageId).filter((id) => outcomes.every((failed) => failed.has(id))));
       const succeeded = records.filter((r) => !failedIds.has(r.messageId));
       for (let i = 0; i < succeeded.length; i += 10) {
         await options.sqs.send(

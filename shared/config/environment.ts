@@ -15,6 +15,8 @@ const environmentSchema = z.object({
   KMS_KEY_ID: z.string().optional(),
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   CLAIM_LEASE_SECONDS: z.coerce.number().int().min(1).max(900).default(90),
+  RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(300).default(10),
+  HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { StoredTenant } from '../config/tenant.ts';
 import { ClaimHeldError, PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { chooseMatch, decideFirstStep, type EvidenceGroup, type MatchResult } from '../domain/upsert-decision.ts';
@@ -54,7 +55,8 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
   const record = parsed.data;
   const key = entity.key(record);
   const name = entity.entity;
-  const owner = delivery.messageId;
+  // Unique per processing, not per message: SQS may deliver one message (one MessageId) twice at once.
+  const owner = `${delivery.messageId}#${randomUUID()}`;
   const claim = await deps.keyMap.claim(tenantId, name, key, owner, deps.claimLeaseMs, deps.clock.now());
   if (claim.held) throw new ClaimWait(`${entity.label} ${key}`, claim.until - deps.clock.now());
 
@@ -81,6 +83,7 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
     } else if (step.kind === 'recover') {
       targetId = await findRecentlyCreated(pipedrive, entity, keyField, key, Date.parse(step.since) - RECOVERY_SLACK_MS);
       via = 'recovered pending create';
+      if (targetId === undefined) await waitForUnknownOutcome(deps, step.since, `${entity.label} ${key}`);
     }
     if (targetId === undefined) {
       const match = await matchRecord(deps, entity, tenantId, pipedrive, keyField, record, context);
@@ -126,6 +129,17 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
     await deps.keyMap.release(tenantId, name, key, owner).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * A create whose answer never came (a timeout, a reset) may still be carried out by the server a
+ * little later. Until a claim lease has passed since it was sent, "not found" means "not yet",
+ * so the record waits instead of creating a second one.
+ */
+export async function waitForUnknownOutcome(deps: Pick<WriterDeps, 'clock' | 'claimLeaseMs'>, sentAt: string, what: string): Promise<void> {
+  const settledAt = Date.parse(sentAt) + deps.claimLeaseMs;
+  const wait = settledAt - deps.clock.now();
+  if (wait > 0) throw new RetryLaterError(`the outcome of an earlier create for ${what} is not known yet; looking again once it has settled`, Math.ceil(wait / 1000));
 }
 
 function mappedLookup(keyMap: KeyMap, tenantId: string): MappedLookup {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { StoredTenant } from '../config/tenant.ts';
 import { PermanentError } from '../domain/errors.ts';
 import { customerPo, mapDealToOrder, wonDealSchema, type OrderDefaults, type WonDeal } from '../domain/sales-order.ts';
@@ -6,7 +7,7 @@ import type { RecordMessage } from '../ports/index.ts';
 import { organizations } from './entities/organizations.ts';
 import { products } from './entities/products.ts';
 import { findFieldCode, resolveKeyField } from './key-fields.ts';
-import { ClaimWait, type DeliveryInfo, type WriterDeps } from './write-record.ts';
+import { ClaimWait, waitForUnknownOutcome, type DeliveryInfo, type WriterDeps } from './write-record.ts';
 
 export type OrderOutcome = { action: 'created' | 'unchanged' | 'rejected' | 'conflict'; pipedriveId: number; ref?: string; reason?: string };
 
@@ -29,7 +30,8 @@ export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, me
   if (!parsed.success) throw new PermanentError(`message does not hold a valid won deal: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
   const deal = parsed.data;
   const key = String(deal.id);
-  const owner = delivery.messageId;
+  // Unique per processing, not per message: SQS may deliver one message (one MessageId) twice at once.
+  const owner = `${delivery.messageId}#${randomUUID()}`;
   const claim = await deps.keyMap.claim(tenantId, ENTITY, key, owner, deps.claimLeaseMs, deps.clock.now());
   if (claim.held) throw new ClaimWait(`deal ${key}`, claim.until - deps.clock.now());
   const audit = (action: OrderOutcome['action'], reason: string, ref?: string) =>
@@ -69,6 +71,7 @@ export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, me
     const po = customerPo(deal.id);
     let orderNumber = await qad.findSalesOrderByPo(salesOrders.path, po);
     const adopted = orderNumber !== undefined;
+    if (!orderNumber && entry?.pendingCreateAt) await waitForUnknownOutcome(deps, entry.pendingCreateAt, `deal ${key}`);
     if (!orderNumber) {
       await deps.keyMap.markPendingCreate(tenantId, ENTITY, key, owner, new Date(deps.clock.now()).toISOString());
       try {

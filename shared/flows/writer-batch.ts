@@ -16,6 +16,8 @@ export interface WriterBatchDeps extends WriterDeps {
   messages: MessageControl;
   /** Where a message too broken to name its entity is audited: the entity this queue carries. */
   fallbackEntity: EntityName;
+  /** First step of the retry backoff in seconds (10 in AWS; the local run may go faster). */
+  retryBaseSeconds: number;
 }
 
 const recordMessageSchema: z.ZodType<RecordMessage> = z.object({
@@ -28,9 +30,9 @@ const recordMessageSchema: z.ZodType<RecordMessage> = z.object({
   pollId: z.string(),
 });
 
-/** Backoff for transient failures, from the receive count: 10 s, 20 s, 40 s ... capped at 15 min. */
-function backoffSeconds(attempt: number): number {
-  return Math.min(10 * 2 ** Math.max(0, attempt - 1), 900) + Math.floor(Math.random() * 5);
+/** Backoff for transient failures, from the receive count: base, 2 x base, 4 x base ... capped at 15 min. */
+function backoffSeconds(attempt: number, base: number): number {
+  return Math.min(base * 2 ** Math.max(0, attempt - 1), 900) + Math.floor(Math.random() * Math.max(1, base / 2));
 }
 
 /**
@@ -97,7 +99,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
         log.warn('permanent failure, dead-lettered', { error: errorMessage(error) });
         return;
       }
-      const delay = retryDelay(error, attempt);
+      const delay = retryDelay(error, attempt, deps.retryBaseSeconds);
       if (error instanceof RateLimitedError) rateLimited.set(m.tenantId, delay);
       const action = error instanceof ClaimHeldError || error instanceof RateLimitedError || error instanceof WaitForDependency ? 'deferred' : 'failed';
       await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action, reason: `will retry in ${delay}s`, error: errorMessage(error), attempt, messageId: record.messageId });
@@ -112,10 +114,12 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
   return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: false });
 }
 
-function retryDelay(error: unknown, attempt: number): number {
+function retryDelay(error: unknown, attempt: number, base: number): number {
   if (error instanceof RateLimitedError) return error.resetSeconds + 1 + Math.floor(Math.random() * 3);
+  // A record waiting for another (a person for its organization) waits a few backoff steps at once.
+  if (error instanceof WaitForDependency) return base * 6;
   if (error instanceof RetryLaterError && error.delaySeconds !== undefined) return error.delaySeconds;
-  return backoffSeconds(attempt);
+  return backoffSeconds(attempt, base);
 }
 
 function parseMessage(body: string): { ok: true; value: RecordMessage } | { ok: false; reason: string } {

@@ -94,6 +94,7 @@ export async function startHarness(options: {
     queueFor: (entity) => (entity === 'product' ? productsQueue : entity === 'salesOrder' ? ordersQueue : recordsQueue),
     messages: new SqsMessageControl(aws.sqs, aws.queueUrl, aws.dlqUrl),
     fallbackEntity: 'organization',
+    retryBaseSeconds: 10,
     connections: createConnections({ cipher, http: createHttpClient({ defaultTimeoutMs: 5_000 }) }),
     clock,
     claimLeaseMs: options.claimLeaseMs ?? 60_000,

@@ -149,7 +149,8 @@ export interface PipedriveSimStats {
   byStatus: Record<string, number>;
 }
 
-export type FaultAction = { status: number; body?: string; headers?: Record<string, string> } | { kind: 'reset' } | { kind: 'delay'; ms: number };
+/** `lose-response`: the request is carried out, then the connection drops before the answer (a crash or timeout after the write). */
+export type FaultAction = { status: number; body?: string; headers?: Record<string, string> } | { kind: 'reset' } | { kind: 'delay'; ms: number } | { kind: 'lose-response' };
 export type FaultHook = (req: { method: string; path: string }) => FaultAction | undefined;
 
 export interface SimCustomField {
@@ -279,6 +280,16 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     e.tokens += tokens;
   }
 
+  /** Lets the request run to the end, then drops the connection instead of answering. */
+  function loseResponse(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead = (() => res) as unknown as ServerResponse['writeHead'];
+    res.setHeader = (() => res) as unknown as ServerResponse['setHeader'];
+    res.end = (() => {
+      req.socket.destroy();
+      return res;
+    }) as unknown as ServerResponse['end'];
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -294,7 +305,9 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
         req.socket.destroy();
         return;
       }
-      if ('kind' in action && action.kind === 'delay') {
+      if ('kind' in action && action.kind === 'lose-response') {
+        loseResponse(req, res);
+      } else if ('kind' in action && action.kind === 'delay') {
         await new Promise((resolve) => setTimeout(resolve, action.ms));
       } else if ('status' in action) {
         count(endpoint, action.status, 0);

@@ -99,12 +99,21 @@ export async function startQadSim(options: QadSimOptions): Promise<QadSim> {
         req.socket.destroy();
         return;
       }
-      try {
-        await sleep(action.ms, undefined, { signal: aborter.signal });
-      } catch {
-        return; // simulator closing
+      if (action.kind === 'lose-response') {
+        res.writeHead = (() => res) as unknown as typeof res.writeHead;
+        res.end = (() => {
+          req.socket.destroy();
+          return res;
+        }) as unknown as typeof res.end;
       }
-      if (req.socket.destroyed) return;
+      if (action.kind === 'delay') {
+        try {
+          await sleep(action.ms, undefined, { signal: aborter.signal });
+        } catch {
+          return; // simulator closing
+        }
+        if (req.socket.destroyed) return;
+      }
     }
 
     if (tenant === undefined) {

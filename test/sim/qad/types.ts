@@ -175,7 +175,9 @@ export interface QadSimOptions {
 export type FaultAction =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { kind: 'reset' }
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** The request is carried out, then the connection drops before the answer (a crash or timeout after the write). */
+  | { kind: 'lose-response' };
 
 export interface FaultRequest {
   method: string;
