@@ -63,8 +63,8 @@ export interface StateReport {
 }
 
 export const TENANT_ID = 'demo';
-const API_TOKEN = 'local-demo-api-token-0123456789';
-const QAD_PASSWORD = 'local-demo-qad-password';
+export const API_TOKEN = 'local-demo-api-token-0123456789';
+export const QAD_PASSWORD = 'local-demo-qad-password';
 const KEY_FIELDS = { organization: 'QAD Customer Code', person: 'QAD Contact ID', deal: 'QAD Sales Order' } as const;
 
 type PollHandler = (event: unknown) => Promise<{ summaries: Array<{ unchanged?: number; outcome: string; error?: string }> }>;
