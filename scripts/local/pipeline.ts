@@ -269,7 +269,8 @@ export class LocalPipeline {
   private async unexplainedDeals(ids: number[]): Promise<number> {
     let n = 0;
     for (const id of ids) {
-      const [latest] = await this.auditLog().history(TENANT_ID, 'salesOrder', String(id));
+      // The last decision about it (not a duplicate delivery's "unchanged") must be a rejection with its reason.
+      const latest = (await this.auditLog().history(TENANT_ID, 'salesOrder', String(id))).find((e) => e.action !== 'unchanged');
       if (latest?.action !== 'rejected') n++;
     }
     return n;

@@ -84,6 +84,8 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
       targetId = await findRecentlyCreated(pipedrive, entity, keyField, key, Date.parse(step.since) - RECOVERY_SLACK_MS);
       via = 'recovered pending create';
       if (targetId === undefined) await waitForUnknownOutcome(deps, step.since, `${entity.label} ${key}`);
+      // The record we made carries our key; record that it is ours, as a create would have.
+      else await deps.keyMap.claimPipedriveRecord(tenantId, name, targetId, key);
     }
     if (targetId === undefined) {
       const match = await matchRecord(deps, entity, tenantId, pipedrive, keyField, record, context);

@@ -53,6 +53,15 @@ export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, me
       return { action: 'conflict', pipedriveId: deal.id, ref: entry.ref, reason };
     }
 
+    // Rejected for this very content a moment ago (another delivery of the message): the recheck, not
+    // every duplicate, looks at it again.
+    const recheckMs = tenant.config.mapping.deal.recheckRejectedAfterMinutes * 60_000;
+    if (entry?.rejectedHash === message.hash && entry.rejectedAt && deps.clock.now() - Date.parse(entry.rejectedAt) < recheckMs) {
+      await audit('unchanged', `already rejected at ${entry.rejectedAt} for the same content; it is looked at again after ${tenant.config.mapping.deal.recheckRejectedAfterMinutes} minutes`);
+      await deps.keyMap.release(tenantId, ENTITY, key, owner);
+      return { action: 'unchanged', pipedriveId: deal.id };
+    }
+
     const pipedrive = await deps.connections.pipedrive(tenant);
     const qad = await deps.connections.qad(tenant);
     const { salesOrders } = tenant.config.qad;
