@@ -269,11 +269,22 @@ export class LocalPipeline {
   private async unexplainedDeals(ids: number[]): Promise<number> {
     let n = 0;
     for (const id of ids) {
-      // The last decision about it (not a duplicate delivery's "unchanged") must be a rejection with its reason.
-      const latest = (await this.auditLog().history(TENANT_ID, 'salesOrder', String(id))).find((e) => e.action !== 'unchanged');
-      if (latest?.action !== 'rejected') n++;
+      // A won deal without an order must have been rejected with a reason (a duplicate delivery may have
+      // audited a deferral after that; the message was gone by then).
+      const history = await this.auditLog().history(TENANT_ID, 'salesOrder', String(id));
+      if (!history.some((e) => e.action === 'rejected')) n++;
     }
     return n;
+  }
+
+  /** Lets every writer work its queue until it is empty, as the event sources would between schedules. */
+  async drainAll(deadlineMs = Date.now() + 5 * 60_000): Promise<boolean> {
+    const results = await Promise.all([
+      this.drain(this.aws.queues.records, this.writers.records, deadlineMs, () => undefined),
+      this.drain(this.aws.queues.products, this.writers.products, deadlineMs, () => undefined),
+      this.drain(this.aws.queues.orders, this.writers.orders, deadlineMs, () => undefined),
+    ]);
+    return results.every((r) => r.drained);
   }
 
   auditLog(): DynamoAuditLog {

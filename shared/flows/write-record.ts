@@ -170,18 +170,20 @@ async function findRecentlyCreated<R, C>(pipedrive: PipedriveClient, entity: Syn
 
 async function matchRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, C>, tenantId: string, pipedrive: PipedriveClient, keyField: string | undefined, record: R, context: C): Promise<MatchResult> {
   const key = entity.key(record);
-  let byKey: number[];
-  let evidence: EvidenceGroup[];
+  const decide = async (byKey: number[], evidence: EvidenceGroup[]) => {
+    const owners = await deps.keyMap.ownersOf(tenantId, entity.entity, evidence.flatMap((g) => g.candidates.map((c) => c.id)));
+    const ownedByOthers = new Set([...owners].filter(([, owner]) => owner !== key).map(([id]) => id));
+    return chooseMatch(key, byKey, evidence, ownedByOthers);
+  };
   const listing = await deps.listing.meta(tenantId, entity.entity);
   if (listing && deps.clock.now() - Date.parse(listing.listedAt) < LISTING_TRUST_MS) {
     const groups = entity.evidence(record, context);
     const found = await deps.listing.lookup(tenantId, entity.entity, key, groups.flatMap((g) => g.tokens));
-    byKey = found.byKey;
-    evidence = groups.map((g) => ({ via: g.via, candidates: g.tokens.flatMap((t) => found.byToken.get(t) ?? []) }));
-  } else {
-    ({ byKey, evidence } = await entity.search(pipedrive, record, context, keyField));
+    const fromListing = await decide(found.byKey, groups.map((g) => ({ via: g.via, candidates: g.tokens.flatMap((t) => found.byToken.get(t) ?? []) })));
+    // The listing cannot decide between two candidates, and a person may have settled it since: ask Pipedrive.
+    if (fromListing.kind !== 'ambiguous') return fromListing;
   }
-  const owners = await deps.keyMap.ownersOf(tenantId, entity.entity, evidence.flatMap((g) => g.candidates.map((c) => c.id)));
-  const ownedByOthers = new Set([...owners].filter(([, owner]) => owner !== key).map(([id]) => id));
-  return chooseMatch(key, byKey, evidence, ownedByOthers);
+  // Search errors propagate as "try later": a search that did not answer is not "not found".
+  const { byKey, evidence } = await entity.search(pipedrive, record, context, keyField);
+  return decide(byKey, evidence);
 }
