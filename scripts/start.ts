@@ -63,6 +63,7 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { LocalPipeline } = await import('./local/pipeline.ts');
+const { CHAOS_SEARCH_LAG_MS } = await import('./local/chaos.ts');
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const progress = (line: string) => {
@@ -119,7 +120,7 @@ try {
     say(`Lost records: ${lost}; duplicates: ${duplicates}; dead letters: ${await pipeline.deadLetterCount()}`);
   }
   if (args.report) {
-    writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state, lost, duplicates, ...(faults && { faults: { injected: faults, pollRetries: pipeline.pollRetries } }) }, null, 2)}\n`);
+    writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state, lost, duplicates, ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }) }, null, 2)}\n`);
     say(`Report written to ${args.report}`);
   }
   const problems = [...Object.values(state.duplicates), ...Object.values(state.missing), ...Object.values(state.mismatched)].reduce((a, b) => a + b, 0);

@@ -1,7 +1,10 @@
 import type { FaultAction as PipedriveFault } from '../../test/sim/pipedrive/index.ts';
 import type { FaultAction as QadFault } from '../../test/sim/qad/index.ts';
 
-export const FAULT_KINDS = ['http5xx', 'timeout', 'connectionReset', 'status429', 'slowResponse', 'lostResponse', 'duplicateDelivery', 'searchLag'] as const;
+export const FAULT_KINDS = ['http5xx', 'timeout', 'connectionReset', 'status429', 'slowResponse', 'lostResponse', 'duplicateDelivery'] as const;
+
+/** Under chaos, Pipedrive's search finds a new record only this long after its create. */
+export const CHAOS_SEARCH_LAG_MS = 5_000;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** How long an injected timeout holds the answer: longer than the functions' HTTP timeout in the local run. */

@@ -14,7 +14,7 @@ import { startPipedriveSim, type PipedrivePlan, type PipedriveSim, type Pipedriv
 import { startQadSim, type QadSim } from '../../test/sim/qad/index.ts';
 import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
 import { drainQueue, queueDepth } from './sqs-event-source.ts';
-import { Chaos, CHAOS_HTTP_TIMEOUT_MS } from './chaos.ts';
+import { Chaos, CHAOS_HTTP_TIMEOUT_MS, CHAOS_SEARCH_LAG_MS } from './chaos.ts';
 
 export interface PipelineOptions {
   customers: number;
@@ -104,7 +104,7 @@ export class LocalPipeline {
     const qadBasePath = '/demo/clouderp';
     const qad = await startQadSim({ tenants: [{ basePath: qadBasePath, clientId: 'connector', username: 'sync-user', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers, contacts, items, prices }] });
     const chaos = options.chaos ? new Chaos(options.seed, options.chaos) : undefined;
-    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, searchLagMs: options.searchLagMs ?? (chaos ? 5_000 : 0), currencies: options.pipedriveCurrencies ?? [...new Set([...options.currencies, ...customers.map((c) => c['cm_mstr.cm_curr'])])].sort() });
+    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, searchLagMs: options.searchLagMs ?? (chaos ? CHAOS_SEARCH_LAG_MS : 0), currencies: options.pipedriveCurrencies ?? [...new Set([...options.currencies, ...customers.map((c) => c['cm_mstr.cm_curr'])])].sort() });
 
     // What people already typed into Pipedrive by hand: organizations (some with other case or
     // spacing), a person with the same email inside each, and products with the item's code.
