@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { contentHash } from './content-hash.ts';
-import { formatIssues, type ParsedRow } from './customer.ts';
-import { cleanText, textProblem } from './text.ts';
+import { formatIssues, rowKey, textProblems, type ParsedRow } from './customer.ts';
+import { cleanText } from './text.ts';
 
 /** A QAD customer contact, keyed by its stable contact id. */
 export interface Contact {
@@ -42,8 +42,7 @@ const contactRowSchema = z.object({
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/u;
 
 export function parseContactRow(row: unknown): ParsedRow<Contact> {
-  const raw = row !== null && typeof row === 'object' ? (row as Record<string, unknown>)['ct_mstr.ct_id'] : undefined;
-  const key = typeof raw === 'string' && cleanText(raw) !== '' && textProblem(cleanText(raw), 255) === undefined ? cleanText(raw) : undefined;
+  const key = rowKey(row, 'ct_mstr.ct_id');
   const parsed = contactRowSchema.safeParse(row);
   if (!parsed.success) return { ok: false, key, reason: `invalid QAD contact row: ${formatIssues(parsed.error)}` };
   const r = parsed.data;
@@ -51,11 +50,7 @@ export function parseContactRow(row: unknown): ParsedRow<Contact> {
     id: r['ct_mstr.ct_id'], customerCode: r['ct_mstr.ct_cust'], name: r['ct_mstr.ct_name'], email: r['ct_mstr.ct_email'].toLowerCase(),
     phone: r['ct_mstr.ct_phone'], title: r['ct_mstr.ct_title'], primary: r['ct_mstr.ct_primary'], active: r['ct_mstr.ct_active'], modDate: r['ct_mstr.ct_mod_date'],
   };
-  const problems = Object.entries({ 'ct_mstr.ct_id': contact.id, 'ct_mstr.ct_cust': contact.customerCode, 'ct_mstr.ct_name': contact.name, 'ct_mstr.ct_email': contact.email, 'ct_mstr.ct_phone': contact.phone, 'ct_mstr.ct_title': contact.title })
-    .flatMap(([field, value]) => {
-      const problem = textProblem(value, 255);
-      return problem ? [`${field} ${problem}`] : [];
-    });
+  const problems = textProblems({ 'ct_mstr.ct_id': contact.id, 'ct_mstr.ct_cust': contact.customerCode, 'ct_mstr.ct_name': contact.name, 'ct_mstr.ct_email': contact.email, 'ct_mstr.ct_phone': contact.phone, 'ct_mstr.ct_title': contact.title });
   if (contact.email && !EMAIL.test(contact.email)) problems.push('ct_mstr.ct_email is not an email address');
   if (problems.length > 0) return { ok: false, key, reason: `invalid QAD contact row: ${problems.join('; ')}` };
   return { ok: true, record: contact };

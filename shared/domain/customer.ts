@@ -51,14 +51,22 @@ const customerRowSchema = z.object({
 
 export type ParsedRow<T> = { ok: true; record: T } | { ok: false; key: string | undefined; reason: string };
 
-/** The row's key if it has a usable one: lets a bad row still be audited under its customer code. */
-function rowKey(row: unknown, keyField: string): string | undefined {
+/** The row's key if it has a usable one: lets a bad row still be audited under its key. */
+export function rowKey(row: unknown, keyField: string): string | undefined {
   if (row === null || typeof row !== 'object') return undefined;
   const value = (row as Record<string, unknown>)[keyField];
   if (typeof value !== 'string') return undefined;
   // The same cleaning a valid row's code gets, so a bad row is audited under the key it would have had.
   const key = cleanText(value);
   return key !== '' && textProblem(key, MAX_TEXT) === undefined ? key : undefined;
+}
+
+/** "field is longer than 255 characters" for each text value that cannot be sent. */
+export function textProblems(values: Record<string, string>, maxLength = MAX_TEXT): string[] {
+  return Object.entries(values).flatMap(([field, value]) => {
+    const problem = textProblem(value, maxLength);
+    return problem ? [`${field} ${problem}`] : [];
+  });
 }
 
 export function formatIssues(error: z.ZodError): string {
@@ -87,15 +95,12 @@ export function parseCustomerRow(row: unknown): ParsedRow<Customer> {
     modDate: r['cm_mstr.cm_mod_date'],
   };
   // Every text column is checked: a single oversize value must not make the queued message too large.
-  const problems = Object.entries({
+  const problems = textProblems({
     'cm_mstr.cm_addr': customer.code, 'ad_mstr.ad_name': customer.name, 'cm_mstr.cm_curr': customer.currency,
     'cm_mstr.cm_cr_terms': customer.creditTerms, 'cm_mstr.cm_site': customer.site, 'ad_mstr.ad_line1': customer.address.line1,
     'ad_mstr.ad_line2': customer.address.line2, 'ad_mstr.ad_line3': customer.address.line3, 'ad_mstr.ad_city': customer.address.city,
     'ad_mstr.ad_state': customer.address.state, 'ad_mstr.ad_zip': customer.address.zip, 'ad_mstr.ad_country': customer.address.country,
     'ad_mstr.ad_phone': customer.phone, 'ad_mstr.ad_email': customer.email,
-  }).flatMap(([field, value]) => {
-    const problem = textProblem(value, MAX_TEXT);
-    return problem ? [`${field} ${problem}`] : [];
   });
   if (problems.length > 0) return { ok: false, key, reason: `invalid QAD customer row: ${problems.join('; ')}` };
   return { ok: true, record: customer };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { contentHash } from './content-hash.ts';
-import { formatIssues, type ParsedRow } from './customer.ts';
-import { cleanText, textProblem } from './text.ts';
+import { formatIssues, rowKey, textProblems, type ParsedRow } from './customer.ts';
+import { cleanText } from './text.ts';
 
 export interface ItemPrice {
   currency: string;
@@ -73,8 +73,7 @@ export function pricesOf(rows: readonly PriceRow[]): ItemPrice[] {
 }
 
 export function parseItemRow(row: unknown, prices: readonly PriceRow[]): ParsedRow<Item> {
-  const raw = row !== null && typeof row === 'object' ? (row as Record<string, unknown>)['pt_mstr.pt_part'] : undefined;
-  const key = typeof raw === 'string' && cleanText(raw) !== '' && textProblem(cleanText(raw), 255) === undefined ? cleanText(raw) : undefined;
+  const key = rowKey(row, 'pt_mstr.pt_part');
   const parsed = itemRowSchema.safeParse(row);
   if (!parsed.success) return { ok: false, key, reason: `invalid QAD item row: ${formatIssues(parsed.error)}` };
   const r = parsed.data;
@@ -82,11 +81,7 @@ export function parseItemRow(row: unknown, prices: readonly PriceRow[]): ParsedR
     part: r['pt_mstr.pt_part'], description: r['pt_mstr.pt_desc1'], description2: r['pt_mstr.pt_desc2'], unit: r['pt_mstr.pt_um'],
     productLine: r['pt_mstr.pt_prod_line'], status: r['pt_mstr.pt_status'], modDate: r['pt_mstr.pt_mod_date'], prices: pricesOf(prices),
   };
-  const problems = Object.entries({ 'pt_mstr.pt_part': item.part, 'pt_mstr.pt_desc1': item.description, 'pt_mstr.pt_desc2': item.description2, 'pt_mstr.pt_um': item.unit })
-    .flatMap(([field, value]) => {
-      const problem = textProblem(value, 255);
-      return problem ? [`${field} ${problem}`] : [];
-    });
+  const problems = textProblems({ 'pt_mstr.pt_part': item.part, 'pt_mstr.pt_desc1': item.description, 'pt_mstr.pt_desc2': item.description2, 'pt_mstr.pt_um': item.unit });
   if (problems.length > 0) return { ok: false, key, reason: `invalid QAD item row: ${problems.join('; ')}` };
   return { ok: true, record: item };
 }
