@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { expectOk, expectRejected as rejected, rowWith, rowWithout } from './parsed-row-helpers.ts';
 import type { ParsedRow } from '../../shared/domain/customer.ts';
 import {
   contactExclusion,
@@ -28,25 +29,13 @@ function goodRow(): Record<string, unknown> {
   };
 }
 
-function withField(field: string, value: unknown): Record<string, unknown> {
-  return { ...goodRow(), [field]: value };
-}
+const withField = (field: string, value: unknown) => rowWith(goodRow(), field, value);
+const withoutField = (field: string) => rowWithout(goodRow(), field);
+const expectRejected = (result: ParsedRow<Contact>) => rejected(result);
 
-function withoutField(field: string): Record<string, unknown> {
-  const row = goodRow();
-  delete row[field];
-  return row;
-}
 
-function expectOk(result: ParsedRow<Contact>): Contact {
-  if (!result.ok) assert.fail(`expected ok, got: ${result.reason}`);
-  return result.record;
-}
 
-function expectRejected(result: ParsedRow<Contact>): { key: string | undefined; reason: string } {
-  if (result.ok) assert.fail(`expected a rejection, got: ${JSON.stringify(result.record)}`);
-  return { key: result.key, reason: result.reason };
-}
+
 
 function contact(overrides: Partial<Contact> = {}): Contact {
   return {

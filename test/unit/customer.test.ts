@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { expectOk, expectRejected as rejected, rowWith, rowWithout } from './parsed-row-helpers.ts';
 import { parseCustomerRow, type Customer, type ParsedRow } from '../../shared/domain/customer.ts';
 
 /** A complete, valid customer browse row as QAD returns it. */
@@ -24,26 +25,13 @@ function goodRow(): Record<string, unknown> {
   };
 }
 
-function withField(field: string, value: unknown): Record<string, unknown> {
-  return { ...goodRow(), [field]: value };
-}
+const withField = (field: string, value: unknown) => rowWith(goodRow(), field, value);
+const withoutField = (field: string) => rowWithout(goodRow(), field);
+const expectRejected = (result: ParsedRow<Customer>) => rejected(result, /^invalid QAD customer row: /u);
 
-function withoutField(field: string): Record<string, unknown> {
-  const row = goodRow();
-  delete row[field];
-  return row;
-}
 
-function expectOk(result: ParsedRow<Customer>): Customer {
-  if (!result.ok) assert.fail(`expected ok, got: ${result.reason}`);
-  return result.record;
-}
 
-function expectRejected(result: ParsedRow<Customer>): { key: string | undefined; reason: string } {
-  if (result.ok) assert.fail(`expected a rejection, got a customer: ${JSON.stringify(result.record).slice(0, 200)}`);
-  assert.match(result.reason, /^invalid QAD customer row: /u);
-  return { key: result.key, reason: result.reason };
-}
+
 
 /** Parses without ever letting an exception escape unnoticed. */
 function parse(row: unknown): ParsedRow<Customer> {

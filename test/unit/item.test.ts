@@ -1,5 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { expectOk, expectRejected as rejected, rowWith, rowWithout } from './parsed-row-helpers.ts';
 import type { ParsedRow } from '../../shared/domain/customer.ts';
 import {
   mapItemToProduct,
@@ -37,15 +38,11 @@ function goodItemRow(): Record<string, unknown> {
   };
 }
 
-function withField(field: string, value: unknown): Record<string, unknown> {
-  return { ...goodItemRow(), [field]: value };
-}
+const withField = (field: string, value: unknown) => rowWith(goodItemRow(), field, value);
+const withoutField = (field: string) => rowWithout(goodItemRow(), field);
+const expectRejected = (result: ParsedRow<Item>) => rejected(result);
 
-function withoutField(field: string): Record<string, unknown> {
-  const row = goodItemRow();
-  delete row[field];
-  return row;
-}
+
 
 function priceRow(currency: string, price: number, modDate = '2025-06-15'): PriceRow {
   return { list: 'LIST1', part: '10-001', currency, price, modDate };
@@ -68,15 +65,7 @@ function item(overrides: Partial<Item> = {}): Item {
   };
 }
 
-function expectOk(result: ParsedRow<Item>): Item {
-  if (!result.ok) assert.fail(`expected ok, got: ${result.reason}`);
-  return result.record;
-}
 
-function expectRejected(result: ParsedRow<Item>): { key: string | undefined; reason: string } {
-  if (result.ok) assert.fail(`expected a rejection, got: ${JSON.stringify(result.record)}`);
-  return { key: result.key, reason: result.reason };
-}
 
 function expectPrice(row: unknown): PriceRow {
   const result = parsePriceRow(row);
