@@ -13,35 +13,18 @@ import { logger, publishMetrics } from './observability.ts';
  * The Lambda handlers, one factory per kind, so each file in functions/ is a single line that
  * names its entity or queue. Dependencies are built on the first invocation of a container.
  */
-export function pollHandler(poll: Exclude<PollName, 'deals'>) {
+export function pollHandler(poll: PollName) {
   const eventSchema = z.object({ entity: z.literal(poll), force: z.boolean().optional() });
   let deps: ReturnType<typeof buildDependencies> | undefined;
-  return async (event: unknown, context?: Context): Promise<{ summaries: PollSummary[] }> => {
+  return async (event: unknown, context?: Context): Promise<{ summaries: Array<PollSummary | DealPollSummary> }> => {
     if (context) logger.addContext(context);
     const input = eventSchema.parse(event);
-    deps ??= buildDependencies();
-    const ready = deps;
+    const ready = (deps ??= buildDependencies());
+    const force = input.force ?? false;
     try {
-      const summaries = await withEntity(poll, (entity) => pollEntity(ready, entity, { force: input.force ?? false }));
+      // Won deals come from Pipedrive; every other poll reads a QAD entity.
+      const summaries = poll === 'deals' ? await pollWonDeals(ready, { force }) : await withEntity(poll, (entity) => pollEntity(ready, entity, { force }));
       for (const s of summaries) logger.info(`${poll} poll`, { ...s });
-      return { summaries };
-    } finally {
-      publishMetrics();
-    }
-  };
-}
-
-/** The won-deal poll: Pipedrive is the source here, QAD the target. */
-export function dealPollHandler() {
-  const eventSchema = z.object({ entity: z.literal('deals'), force: z.boolean().optional() });
-  let deps: ReturnType<typeof buildDependencies> | undefined;
-  return async (event: unknown, context?: Context): Promise<{ summaries: DealPollSummary[] }> => {
-    if (context) logger.addContext(context);
-    const input = eventSchema.parse(event);
-    deps ??= buildDependencies();
-    try {
-      const summaries = await pollWonDeals(deps, { force: input.force ?? false });
-      for (const s of summaries) logger.info('deals poll', { ...s });
       return { summaries };
     } finally {
       publishMetrics();
