@@ -2,7 +2,7 @@
  * npm start: the whole connector on this machine, no AWS account needed.
  * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
  *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve
- *          --chaos [--fault-rate F]
+ *          --chaos [--fault-rate F] --auth token|oauth --token-ttl SECONDS --seats N --mapping FILE --drift
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,11 @@ const argsSchema = z.object({
   serve: z.boolean(),
   chaos: z.boolean(),
   'fault-rate': z.coerce.number().min(0).max(0.5),
+  mapping: z.string().optional(),
+  drift: z.boolean(),
+  auth: z.enum(['token', 'oauth']),
+  seats: z.coerce.number().int().min(1).max(1000),
+  'token-ttl': z.coerce.number().int().min(5).max(86_400),
 });
 
 function readArgs() {
@@ -46,6 +51,11 @@ function readArgs() {
       serve: { type: 'boolean', default: false },
       chaos: { type: 'boolean', default: false },
       'fault-rate': { type: 'string', default: '0.05' },
+      mapping: { type: 'string' },
+      drift: { type: 'boolean', default: false },
+      auth: { type: 'string', default: 'token' },
+      seats: { type: 'string', default: '3' },
+      'token-ttl': { type: 'string', default: '3600' },
     },
   });
   const parsed = argsSchema.safeParse(values);
@@ -63,6 +73,19 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { LocalPipeline } = await import('./local/pipeline.ts');
+const fields = await import('./local/fields.ts');
+if (args.drift && args.rounds < 2) {
+  console.error('npm start: --drift renames a mapped field between round 1 and round 2; use --rounds 2 or more');
+  process.exit(2);
+}
+let mappingInput: ReturnType<typeof fields.loadMappingFile> | undefined;
+try {
+  mappingInput = args.mapping ? fields.loadMappingFile(args.mapping) : undefined;
+} catch (error) {
+  console.error(`npm start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(2);
+}
+const mapping = fields.effectiveMapping(mappingInput);
 const { CHAOS_SEARCH_LAG_MS } = await import('./local/chaos.ts');
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -81,17 +104,24 @@ const pipeline = await LocalPipeline.start({
   plan: args.plan,
   writerConcurrency: args.concurrency,
   wonDeals: args['won-deals'],
+  ...(mappingInput && { fields: mappingInput }),
   ...(args.chaos && { chaos: args['fault-rate'] }),
+  auth: args.auth,
+  tokenTtlSeconds: args['token-ttl'],
+  seats: args.seats,
 });
 if (args.chaos) say(`  Chaos: faults injected into ${Math.round(args['fault-rate'] * 100)}% of calls to QAD and Pipedrive, search lags 5 s behind creates, some batches delivered twice at once.`);
 say(`  QAD simulator       ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}`);
 say(`  Pipedrive simulator ${pipeline.pipedrive.url}`);
 say(`  DynamoDB (dynalite) ${pipeline.aws.env.AWS_ENDPOINT_URL_DYNAMODB}   SQS (local-aws-sqs) ${pipeline.aws.env.AWS_ENDPOINT_URL_SQS}`);
 say(`  Tenant "demo" registered; credentials encrypted (local AES-256-GCM bound to tenant and system).`);
+if (args.auth === 'oauth') say(`  Pipedrive OAuth: authorised through "connector authorize"; access tokens live ${args['token-ttl']} s.`);
 
 const rounds = [];
 try {
   for (let r = 1; r <= args.rounds; r++) {
+    if (r === 2 && args.drift) say(`\n${fields.applyDrift(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping)}`);
+    if (r === 3 && args.drift) say(`\n${fields.fixDrift(pipeline.pipedrive, mapping)}`);
     if (r > 1 && args['change-rate'] > 0) say(`\nBetween polls, ${pipeline.changeQad(args['change-rate'])} QAD customers changed.`);
     say(`\nRound ${r}: schedule fires -> poll customers -> queue -> Pipedrive writers`);
     const round = await pipeline.runRound({ onProgress: (done) => progress(`  written ${done} records...`) });
@@ -112,6 +142,13 @@ try {
   say(`  products      ${state.pipedrive.products} for ${state.qad.items} items; duplicates ${state.duplicates.products}, missing ${state.missing.products}, prices differing from QAD ${state.mismatched.products}`);
   say(`In QAD now:`);
   say(`  sales orders  ${state.qad.salesOrders} for ${state.pipedrive.wonDeals} won deals; duplicates ${state.duplicates.salesOrders}, unexplained ${state.missing.salesOrders}, differing from their deal ${state.mismatched.salesOrders}`);
+  const fieldValues = fields.checkMappedValues(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping, { organization: 'QAD Customer Code', person: 'QAD Contact ID' });
+  say(`Mapped values: ${fieldValues.map((v) => `${v.entity} "${v.name}" ${v.matching}/${v.checked}`).join(', ') || 'none'}`);
+  const keysBothWays = fields.writtenBackKeys(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping, 'QAD Customer Code');
+  if (keysBothWays.enabled) say(`Keys both ways: ${keysBothWays.holdingTheirOrganizationId} of ${keysBothWays.customers} QAD customers hold their Pipedrive organization id in ${mapping.writeBack.customerField}`);
+  const fieldReport = fields.fieldsReport('demo', pipeline.pipedrive, mapping, await pipeline.auditLog().byTenant('demo', '2000-01-01T00:00:00Z', new Date(Date.now() + 1000).toISOString()));
+  say(`Mapped fields: ${fieldReport.mapped.map((f) => `${f.entity} "${f.name}" -> ${f.code ? `${f.code.slice(0, 8)}…` : 'MISSING'}`).join(', ') || 'none'}`);
+  for (const d of fieldReport.drift) say(`  DRIFT ${d.entity} "${d.field}" at ${d.at}: ${d.problem}${d.recordsHeld !== null ? `; ${d.recordsHeld} records held` : ''}; ${d.entity} records written while held: ${d.writtenSince}`);
   const lost = Object.values(state.missing).reduce((a, b) => a + b, 0);
   const duplicates = Object.values(state.duplicates).reduce((a, b) => a + b, 0);
   const faults = pipeline.chaos?.injected;
@@ -119,8 +156,10 @@ try {
     say(`\nFaults injected: ${Object.entries(faults).map(([k, n]) => `${k} ${n}`).join(', ')}; polls re-run after a fault: ${pipeline.pollRetries}`);
     say(`Lost records: ${lost}; duplicates: ${duplicates}; dead letters: ${await pipeline.deadLetterCount()}`);
   }
+  const auth = await pipeline.authReport();
+  if (args.auth === 'oauth') say(`Pipedrive OAuth: ${auth.refreshes} token refreshes; parked tenants: ${auth.parkedTenants.join(', ') || 'none'}`);
   if (args.report) {
-    writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state, lost, duplicates, ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }) }, null, 2)}\n`);
+    writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state, lost, duplicates, auth, fields: { ...fieldReport, values: fieldValues, keysBothWays }, ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }) }, null, 2)}\n`);
     say(`Report written to ${args.report}`);
   }
   const problems = [...Object.values(state.duplicates), ...Object.values(state.missing), ...Object.values(state.mismatched)].reduce((a, b) => a + b, 0);

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, aws_iam as iam, aws_lambda as lambda, aws_lambda_nodejs as nodejs, aws_logs as logs } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { LAMBDA_BUNDLING } from '../bundling.ts';
 
 export interface ConnectorFunctionProps {
   /** Absolute path of the handler file (exports `handler`). */
@@ -26,20 +27,11 @@ export const POWERTOOLS_ENV = {
 } as const;
 
 /**
- * ESM output needs `require` for the CommonJS dependencies esbuild inlines (some call require() on Node
- * built-ins). The aliased import avoids clashing with a bundled `createRequire` import.
- */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __connectorCreateRequire } from 'node:module'; const require = __connectorCreateRequire(import.meta.url);";
-
-/**
  * A Node.js Lambda function paired with its own log group and its own role.
  *
- * - Bundled by esbuild as ESM (`index.mjs`): the sources are ESM (`"type": "module"`, `import.meta`,
- *   top-level await allowed), the AWS SDK v3 and Powertools ship ESM builds (`module` main field) that
- *   tree-shake better, and the banner above covers CommonJS code that still calls require().
- * - Nothing is external: the AWS SDK v3 is bundled at the exact versions pinned in package-lock.json and
- *   tested, rather than whatever version the Lambda runtime happens to carry on a given day.
+ * - Bundled by esbuild as ESM (`index.mjs`) with the settings in infra/bundling.ts, which the benchmark
+ *   (`npm run bench`) builds with too: the sources are ESM (`"type": "module"`, `import.meta`, top-level
+ *   await allowed), minified and tree-shaken; nothing is external (the reasons are there).
  * - The role is written by hand (no AWSLambdaBasicExecutionRole): it may write to this function's log group
  *   only; callers add the data grants.
  */
@@ -85,19 +77,19 @@ export class ConnectorFunction extends Construct {
       environment: {
         ...POWERTOOLS_ENV,
         // Map stack traces in the minified bundle back to the TypeScript sources.
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: LAMBDA_BUNDLING.nodeOptions,
         ...props.environment,
       },
       bundling: {
         format: nodejs.OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
+        target: LAMBDA_BUNDLING.target,
+        minify: LAMBDA_BUNDLING.minify,
+        sourceMap: LAMBDA_BUNDLING.sourceMap,
+        sourcesContent: LAMBDA_BUNDLING.sourcesContent,
+        mainFields: [...LAMBDA_BUNDLING.mainFields],
+        banner: LAMBDA_BUNDLING.banner,
         bundleAwsSDK: true,
-        externalModules: [],
+        externalModules: [...LAMBDA_BUNDLING.externalModules],
         tsconfig: `${props.projectRoot}/tsconfig.json`,
       },
     });

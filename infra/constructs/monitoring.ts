@@ -111,6 +111,24 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
+    alarm('TenantParked', {
+      alarmDescription: 'A tenant\'s Pipedrive authorisation was refused (invalid_grant): its records are held, not retried. The metric\'s tenant dimension and "connector audit <tenant> organization _pipedrive-access" say which and why; re-authorise with "connector authorize <tenant> --code ... --redirect-uri ...".',
+      metric: new cloudwatch.Metric({ namespace: props.metricsNamespace, metricName: 'TenantParked', dimensionsMap: { service: props.serviceName }, statistic: 'Sum', period: PERIOD }),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      threshold: 1,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    alarm('FieldDrift', {
+      alarmDescription: 'A mapped Pipedrive field was renamed or deleted, or lost an option: that tenant\'s writes for the entity are held (never written without the value). The metric\'s tenant and entity dimensions and the audit entries with action "drift" say which field; fix the field in Pipedrive or mapping.fields and the next poll releases the held records.',
+      metric: new cloudwatch.Metric({ namespace: props.metricsNamespace, metricName: 'FieldDrift', dimensionsMap: { service: props.serviceName }, statistic: 'Sum', period: PERIOD }),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      threshold: 1,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     for (const { name, fn } of props.functions) {
       alarm(`${pascal(name)}Errors`, {
         alarmDescription: `${name} invocations failed (unhandled errors, timeouts or whole-batch failures).`,
@@ -209,6 +227,10 @@ export class Monitoring extends Construct {
       new cloudwatch.GraphWidget({ title: 'Dead-lettered at once (permanent errors)', width: 8, left: [search('DeadLettered')] }),
       new cloudwatch.GraphWidget({ title: 'QAD logins refused', width: 8, left: [search('QadLoginFailures')] }),
       new cloudwatch.GraphWidget({ title: 'Latency of Pipedrive and QAD (ms)', width: 8, left: [search('PipedriveLatency'), search('QadLatency')] }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Tenants parked (Pipedrive must be re-authorised)', width: 8, left: [search('TenantParked')] }),
+      new cloudwatch.GraphWidget({ title: 'Mapped field drift (entity writes held)', width: 8, left: [search('FieldDrift')] }),
     );
   }
 }

@@ -7,6 +7,7 @@ import { checkTenant } from '../../shared/operations/check.ts';
 import { replay } from '../../shared/operations/replay.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
 import { syncEntity } from '../../shared/operations/sync.ts';
+import { authorizeTenant } from '../../shared/flows/tenant-holds.ts';
 import { addTenant, describeTenant, requireTenant, setTenantEnabled } from '../../shared/operations/tenants.ts';
 import type { AuditAction, EntityName } from '../../shared/ports/index.ts';
 import { buildDependencies, useLocalCipher, type Dependencies, type WorkQueue } from '../../shared/runtime/dependencies.ts';
@@ -19,9 +20,14 @@ export interface Io {
 
 export const USAGE = `connector <command> [options]
 
-  tenant add --config FILE [--secrets FILE]   add or replace a tenant (secrets from FILE or stdin, encrypted, never echoed)
+  tenant add --config FILE [--secrets FILE] [--no-verify]
+                                             add or replace a tenant (secrets from FILE or stdin, encrypted, never echoed)
+                                             once the QAD Swagger lists every configured path and method
   tenant list | show <id> | disable <id> | enable <id>
   check <id>                                  QAD login, entity paths against the Swagger, Pipedrive token and fields
+  authorize <id> --code CODE --redirect-uri URL
+                                              Pipedrive OAuth: exchange a person's authorisation code for the first
+                                              tokens (stored encrypted), unpark the tenant, release its held records
   sync <id> --entity customers|contacts|items [--dry-run]
                                               one poll-and-write cycle in this process; --dry-run writes nothing
   audit <id> <entity> <key>                   a record's history, newest first (entity: organization|person|product|salesOrder)
@@ -95,6 +101,9 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
       secrets: { type: 'string' },
       entity: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      'no-verify': { type: 'boolean', default: false },
+      code: { type: 'string' },
+      'redirect-uri': { type: 'string' },
       from: { type: 'string' },
       to: { type: 'string' },
       outcome: { type: 'string' },
@@ -128,7 +137,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
         if (sub === 'add') {
           const config = JSON.parse(io.readFile(need(values.config, '--config FILE'))) as unknown;
           const secrets = JSON.parse(io.readFile(values.secrets ?? '/dev/stdin')) as unknown;
-          const stored = await addTenant(d, config, secrets);
+          const stored = await addTenant(d, config, secrets, { verify: !values['no-verify'] });
           print(describeTenant(stored), () => io.out(`tenant ${stored.config.tenantId} stored; its QAD and Pipedrive secrets are encrypted. Next: connector check ${stored.config.tenantId}`));
           return 0;
         }
@@ -154,6 +163,12 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
         const rows = await checkTenant(d.connections, tenant);
         print(rows, () => table(io, rows.map((r) => ({ check: r.check, result: r.ok ? 'pass' : 'FAIL', detail: r.detail }))));
         return rows.every((r) => r.ok) ? 0 : 1;
+      }
+      case 'authorize': {
+        const tenantId = need(rest[0], 'tenant id');
+        const result = await authorizeTenant(d, tenantId, { code: need(values.code, '--code CODE'), redirectUri: need(values['redirect-uri'], '--redirect-uri URL') });
+        print(result, () => io.out(`tenant ${tenantId} authorised for Pipedrive at ${result.apiDomain}; tokens stored encrypted; ${result.released} held records back on their queues`));
+        return 0;
       }
       case 'sync': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
@@ -196,7 +211,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
         print({ queues, tenants }, () => {
           table(io, queues.map((q) => ({ queue: q.queue, waiting: q.visible, inFlight: q.inFlight, deadLetters: q.deadLetters })));
           for (const t of tenants) {
-            io.out(`\ntenant ${t.tenantId} (${t.enabled ? 'enabled' : 'DISABLED'})`);
+            io.out(`\ntenant ${t.tenantId} (${t.enabled ? 'enabled' : 'DISABLED'})${t.hold ? `: ${t.hold}` : ''}`);
             table(io, t.polls.map((p) => ({ sync: p.scope, watermark: p.watermark ?? '(never)', lastPoll: p.lastPolledAt ?? '' })));
             if (t.recentFailures.length) table(io, t.recentFailures);
           }

@@ -15,6 +15,10 @@ import { startQadSim, type QadSim } from '../../test/sim/qad/index.ts';
 import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
 import { drainQueue, queueDepth } from './sqs-event-source.ts';
 import { Chaos, CHAOS_HTTP_TIMEOUT_MS, CHAOS_SEARCH_LAG_MS } from './chaos.ts';
+import type { FieldMappingInput } from '../../shared/config/field-mapping.ts';
+import { demoDealFields, effectiveMapping, seedCompanyFields } from './fields.ts';
+import { authorizeDemoTenant, authReport, simulatorOAuth, tenantPipedrive, type AuthReport, type LocalAuth } from './oauth.ts';
+import { LambdaStandIn, type InvocationStats } from './lambda-stand-in.ts';
 
 export interface PipelineOptions {
   customers: number;
@@ -34,6 +38,13 @@ export interface PipelineOptions {
   /** Inject faults at this rate per call (e.g. 0.05), with search lag and duplicate deliveries. */
   chaos?: number;
   maxReceiveCount?: number;
+  /** The tenant's field mapping (`mapping.fields`; npm start --mapping FILE); default: the defaults. */
+  fields?: FieldMappingInput;
+  /** Pipedrive auth of the demo tenant (default token); with oauth the simulator's access tokens live `tokenTtlSeconds`. */
+  auth?: LocalAuth;
+  tokenTtlSeconds?: number;
+  /** Seats of the Pipedrive company: its daily token budget is 30,000 x plan multiplier x seats (default 1). */
+  seats?: number;
 }
 
 export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' | 'failed', number> & { rejected?: number; conflict?: number; reasons?: Record<string, number> };
@@ -45,6 +56,10 @@ export interface RoundReport {
   entities: Record<ReportEntity, Outcomes>;
   pipedrive: { calls: number; tokens: number; status429: number; byEndpoint: PipedriveSimStats['byEndpoint'] };
   qad: { calls: number };
+  /** Handler invocations per function, as Lambda would count them. */
+  lambda: Record<string, InvocationStats>;
+  /** When each queue was being drained (epoch ms): the write phases. */
+  drains: Array<{ queue: string; startMs: number; endMs: number }>;
   deadLetters: number;
   drained: boolean;
   elapsedMs: number;
@@ -88,7 +103,11 @@ export class LocalPipeline {
     /** The local cipher's key: handed to the operator CLI through `connectionFile()` in --serve mode. */
     private readonly cipherKey: Buffer,
     readonly chaos: Chaos | undefined,
+    /** Counts invocations per function and names the running one (for attributing calls). */
+    readonly lambda: LambdaStandIn,
   ) {}
+
+  private drains: RoundReport['drains'] = [];
 
   /** What `connector --local FILE` needs to reach this run: the stand-ins' endpoints and the local cipher key. */
   connectionFile(): { env: Record<string, string>; cipherKey: string } {
@@ -104,7 +123,10 @@ export class LocalPipeline {
     const qadBasePath = '/demo/clouderp';
     const qad = await startQadSim({ tenants: [{ basePath: qadBasePath, clientId: 'connector', username: 'sync-user', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers, contacts, items, prices }] });
     const chaos = options.chaos ? new Chaos(options.seed, options.chaos) : undefined;
-    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, searchLagMs: options.searchLagMs ?? (chaos ? CHAOS_SEARCH_LAG_MS : 0), currencies: options.pipedriveCurrencies ?? [...new Set([...options.currencies, ...customers.map((c) => c['cm_mstr.cm_curr'])])].sort() });
+    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, seats: options.seats ?? 1, ...simulatorOAuth(options.auth ?? 'token', options.tokenTtlSeconds ?? 3600), searchLagMs: options.searchLagMs ?? (chaos ? CHAOS_SEARCH_LAG_MS : 0), currencies: options.pipedriveCurrencies ?? [...new Set([...options.currencies, ...customers.map((c) => c['cm_mstr.cm_curr'])])].sort() });
+
+    // The fields the demo company made by hand (dropdowns, deal fields); the connector creates the other mapped ones.
+    seedCompanyFields(pipedrive, effectiveMapping(options.fields));
 
     // What people already typed into Pipedrive by hand: organizations (some with other case or
     // spacing), a person with the same email inside each, and products with the item's code.
@@ -129,24 +151,26 @@ export class LocalPipeline {
       tenantId: TENANT_ID,
       displayName: 'Local demo',
       qad: { baseUrl: qad.tenant(qadBasePath).baseUrl, clientId: 'connector', username: 'sync-user', workspaceId: '10USA_10USACO' },
-      pipedrive: { apiBaseUrl: pipedrive.url },
-      mapping: { organization: { keyFieldName: KEY_FIELDS.organization }, person: { keyFieldName: KEY_FIELDS.person } },
+      pipedrive: tenantPipedrive(options.auth ?? 'token', pipedrive.url, API_TOKEN).config,
+      mapping: { organization: { keyFieldName: KEY_FIELDS.organization }, person: { keyFieldName: KEY_FIELDS.person }, fields: options.fields ?? {} },
     };
-    await registerTenant({ tenants: new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE), cipher }, config, { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN });
+    await registerTenant({ tenants: new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE), cipher }, config, { qadPassword: QAD_PASSWORD, ...tenantPipedrive(options.auth ?? 'token', pipedrive.url, API_TOKEN).secret });
+    if (options.auth === 'oauth') await authorizeDemoTenant(aws, cipher, pipedrive, TENANT_ID);
 
     // The same modules Lambda loads; they read the environment on their first invocation.
+    const lambda = new LambdaStandIn();
     const polls = {
-      customers: (await import('../../functions/poll-customers.ts')).handler,
-      contacts: (await import('../../functions/poll-contacts.ts')).handler,
-      items: (await import('../../functions/poll-items.ts')).handler,
-      deals: (await import('../../functions/poll-deals.ts')).handler,
+      customers: lambda.wrap('poll-customers', (await import('../../functions/poll-customers.ts')).handler),
+      contacts: lambda.wrap('poll-contacts', (await import('../../functions/poll-contacts.ts')).handler),
+      items: lambda.wrap('poll-items', (await import('../../functions/poll-items.ts')).handler),
+      deals: lambda.wrap('poll-deals', (await import('../../functions/poll-deals.ts')).handler),
     };
     const writers = {
-      records: (await import('../../functions/write-pipedrive.ts')).handler,
-      products: (await import('../../functions/write-products.ts')).handler,
-      orders: (await import('../../functions/write-qad.ts')).handler,
+      records: lambda.wrap('write-pipedrive', (await import('../../functions/write-pipedrive.ts')).handler),
+      products: lambda.wrap('write-products', (await import('../../functions/write-products.ts')).handler),
+      orders: lambda.wrap('write-qad', (await import('../../functions/write-qad.ts')).handler),
     };
-    const pipeline = new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers, cipherKey, chaos);
+    const pipeline = new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers, cipherKey, chaos, lambda);
     // Faults start once the data is seeded: the run's writes and reads take them, not the setup.
     if (chaos) {
       pipedrive.setFault(chaos.pipedriveHook);
@@ -177,11 +201,14 @@ export class LocalPipeline {
   /** Polls that failed under injected faults and ran again. */
   pollRetries = 0;
 
-  private drain(queue: LocalQueue, handler: WriteHandler, deadlineMs: number, onProgress: (batch: { received: number; failed: number }) => void) {
-    return drainQueue({
+  private async drain(queue: LocalQueue, handler: WriteHandler, deadlineMs: number, onProgress: (batch: { received: number; failed: number }) => void) {
+    const startMs = Date.now();
+    const result = await drainQueue({
       sqs: this.aws.sqs, queueUrl: queue.url, queueArn: queue.arn, handler, concurrency: this.options.writerConcurrency, deadlineMs, onBatch: onProgress,
       ...(this.chaos && { duplicate: () => this.chaos!.duplicateDelivery() }),
     });
+    this.drains.push({ queue: queue.url.split('/').pop() ?? queue.url, startMs, endMs: Date.now() });
+    return result;
   }
 
   /**
@@ -192,6 +219,8 @@ export class LocalPipeline {
     this.round++;
     this.pipedrive.resetStats();
     this.qad.resetStats();
+    this.lambda.reset();
+    this.drains = [];
     const from = new Date().toISOString();
     const started = Date.now();
     const deadline = Date.now() + (opts.deadlineMs ?? 20 * 60_000);
@@ -227,6 +256,8 @@ export class LocalPipeline {
       entities,
       pipedrive: { calls: stats.calls, tokens: stats.tokens, status429: stats.status429, byEndpoint: stats.byEndpoint },
       qad: { calls: this.qad.stats().calls },
+      lambda: this.lambda.invocations(),
+      drains: this.drains,
       deadLetters: await this.deadLetterCount(),
       drained: records.drained && products.drained && persons.drained && orders.drained,
       elapsedMs: Date.now() - started,
@@ -262,7 +293,7 @@ export class LocalPipeline {
         ...(j === 1 && { discount: 5 + next(10), discount_type: 'percentage' as const }),
         tax: 0,
       }));
-      this.pipedrive.seedDeal({ title: `Deal ${i + 1}`, currency, status: 'won', org_id: kind === 9 ? strayOrg : org.id, ...(kind === 7 ? { lines: [], value: 1000 } : { lines }) });
+      this.pipedrive.seedDeal({ title: `Deal ${i + 1}`, currency, status: 'won', org_id: kind === 9 ? strayOrg : org.id, ...(kind === 7 ? { lines: [], value: 1000 } : { lines }), custom_fields: demoDealFields(this.pipedrive, i, new Date().toISOString().slice(0, 10)) });
     }
   }
 
@@ -285,6 +316,11 @@ export class LocalPipeline {
       this.drain(this.aws.queues.orders, this.writers.orders, deadlineMs, () => undefined),
     ]);
     return results.every((r) => r.drained);
+  }
+
+  /** With OAuth: how often the access token was refreshed, and which tenants ended up parked. */
+  authReport(): Promise<AuthReport> {
+    return authReport(this.options.auth ?? 'token', this.aws, this.pipedrive, [TENANT_ID]);
   }
 
   auditLog(): DynamoAuditLog {

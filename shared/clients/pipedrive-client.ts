@@ -1,14 +1,13 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep, type HttpClient, type HttpResponse } from './http.ts';
+import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
+import { BurstPacer, type RateLimitInfo } from './burst-pacer.ts';
+
+export type { RateLimitInfo } from './burst-pacer.ts';
 
 /** Pipedrive's list pages cost the same whatever their size: always ask for the most. */
 const PAGE_LIMIT = 500;
-/** Search: 10 requests per rolling 2 s on every plan. */
-const SEARCH_WINDOW_MS = 2_000;
-const SEARCH_PER_WINDOW = 10;
-/** Longest we wait in-process for a burst window; anything longer goes back to the queue. */
-const MAX_INLINE_WAIT_MS = 2_500;
 
 export type PipedriveFieldEntity = 'organization' | 'person' | 'product' | 'deal';
 export type PipedriveCollection = 'organizations' | 'persons' | 'products' | 'deals';
@@ -78,97 +77,51 @@ export interface PipedriveClient {
   /** Exact-match search (whole value, case-insensitive). */
   search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;
   listFields(entity: PipedriveFieldEntity): Promise<PipedriveField[]>;
-  createField(entity: PipedriveFieldEntity, def: { field_name: string; field_type: string }): Promise<PipedriveField>;
+  createField(entity: PipedriveFieldEntity, def: { field_name: string; field_type: string; options?: Array<{ label: string }> }): Promise<PipedriveField>;
   /** The company's limits as the last answer reported them. */
   rateLimits(): RateLimitInfo;
 }
 
 export class PipedriveNotFoundError extends PermanentError {}
 
-/** Burst-window state read from x-ratelimit-* headers, shared by every call for one company. */
-/** What the last answer said of the company's limits (daily-budget headers are not documented; read if sent). */
-export interface RateLimitInfo {
-  burstLimit?: number;
-  burstRemaining?: number;
-  dailyLimit?: number;
-  dailyRemaining?: number;
-}
-
-class BurstPacer {
-  private remaining: number | undefined;
-  private resetAt = 0;
-  private searches: number[] = [];
-  last: RateLimitInfo = {};
-
-  constructor(private readonly now: () => number) {}
-
-  observe(headers: Record<string, string>): void {
-    const read = (name: string) => (headers[name] !== undefined && Number.isFinite(Number(headers[name])) ? Number(headers[name]) : undefined);
-    this.last = {
-      ...this.last,
-      ...Object.fromEntries(
-        Object.entries({ burstLimit: read('x-ratelimit-limit'), burstRemaining: read('x-ratelimit-remaining'), dailyLimit: read('x-daily-ratelimit-limit'), dailyRemaining: read('x-daily-ratelimit-remaining') }).filter(([, v]) => v !== undefined),
-      ),
-    };
-    const remaining = Number(headers['x-ratelimit-remaining']);
-    const reset = Number(headers['x-ratelimit-reset']);
-    if (Number.isFinite(remaining)) this.remaining = remaining;
-    if (Number.isFinite(reset)) this.resetAt = this.now() + reset * 1000;
-  }
-
-  /** Waits when the window is spent, so that 429s stay rare instead of being the signal. */
-  async beforeCall(isSearch: boolean): Promise<void> {
-    if (this.remaining !== undefined && this.remaining <= 1 && this.resetAt > this.now()) {
-      const wait = this.resetAt - this.now();
-      if (wait > MAX_INLINE_WAIT_MS) throw new RateLimitedError('Pipedrive burst window spent', Math.ceil(wait / 1000));
-      await sleep(wait);
-      this.remaining = undefined;
-    }
-    if (!isSearch) return;
-    for (;;) {
-      const cutoff = this.now() - SEARCH_WINDOW_MS;
-      this.searches = this.searches.filter((t) => t > cutoff);
-      if (this.searches.length < SEARCH_PER_WINDOW) break;
-      await sleep(this.searches[0]! - cutoff + 5);
-    }
-    this.searches.push(this.now());
-  }
-}
-
 const FIELD_PATHS: Record<PipedriveFieldEntity, string> = { organization: 'organizationFields', person: 'personFields', product: 'productFields', deal: 'dealFields' };
 
 /**
- * Pipedrive API v2 for one company: x-api-token auth, cursor paging at 500, pacing from the
+ * Pipedrive API v2 for one company: x-api-token or OAuth (one refresh and retry per 401), cursor paging at 500, pacing from the
  * rate-limit headers, and every failure classified (429 -> RateLimitedError, 5xx/network ->
  * RetryLaterError, 4xx -> PermanentError). POST is never retried in-process: a create that timed
  * out may have happened, and only the caller's pending-create recovery may decide.
  */
-export function createPipedriveClient(options: {
-  apiBaseUrl: string;
-  apiToken: string;
-  http: HttpClient;
-  now?: () => number;
-  onCall?: (info: PipedriveCallInfo) => void;
-}): PipedriveClient {
+export function createPipedriveClient(
+  options: ({ auth: PipedriveAuth } | { apiBaseUrl: string; apiToken: string }) & {
+    http: HttpClient;
+    now?: () => number;
+    onCall?: (info: PipedriveCallInfo) => void;
+  },
+): PipedriveClient {
   const now = options.now ?? Date.now;
   const pacer = new BurstPacer(now);
-  const base = `${options.apiBaseUrl}/api/v2`;
+  const auth = 'auth' in options ? options.auth : apiTokenAuth(options.apiBaseUrl, options.apiToken);
+  /** When the daily budget Pipedrive reported spent resets (ms epoch); no call goes out before then. */
+  let dailySpentUntil = 0;
 
   async function call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, template: string, schema: z.ZodType<T>, opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {}): Promise<T> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, String(v));
-    const url = `${base}${path}${query.size > 0 ? `?${query}` : ''}`;
     const endpoint = `${method} /api/v2${template}`;
     const retries = method === 'POST' ? 0 : 2;
+    let reauthorised = false;
     for (let attempt = 0; ; attempt++) {
+      if (dailySpentUntil > now()) throw new RateLimitedError(`${endpoint}: not sent, Pipedrive reported the daily token budget spent`, Math.ceil((dailySpentUntil - now()) / 1000), true);
+      const credentials = await auth.credentials();
       await pacer.beforeCall(template.endsWith('/search'));
       const started = now();
       let res: HttpResponse;
       try {
         res = await options.http.send({
           method,
-          url,
-          headers: { 'x-api-token': options.apiToken, accept: 'application/json', ...(opts.body !== undefined && { 'content-type': 'application/json' }) },
+          url: `${credentials.baseUrl}/api/v2${path}${query.size > 0 ? `?${query}` : ''}`,
+          headers: { ...credentials.headers, accept: 'application/json', ...(opts.body !== undefined && { 'content-type': 'application/json' }) },
           ...(opts.body !== undefined && { body: JSON.stringify(opts.body) }),
         });
       } catch (error) {
@@ -180,7 +133,14 @@ export function createPipedriveClient(options: {
         throw error;
       }
       options.onCall?.({ endpoint, status: res.status, ms: now() - started });
-      pacer.observe(res.headers);
+      pacer.observe(res.headers, started);
+      dailySpentUntil = dailyBudgetSpentUntil(res, now()) ?? dailySpentUntil;
+      // One refresh per 401; the retry does not count as an attempt (a refused token is not a fault).
+      if (res.status === 401 && !reauthorised && (await auth.refused(credentials))) {
+        reauthorised = true;
+        attempt--;
+        continue;
+      }
       if (res.status >= 200 && res.status < 300) return parseJsonBody(res, schema, endpoint);
       if (res.status >= 500 && attempt < retries) {
         await sleep(200 * 4 ** attempt);
@@ -260,12 +220,25 @@ export function createPipedriveClient(options: {
   };
 }
 
+/** Without a reset header, a spent daily budget is looked at again after this long. */
+const DAILY_RECHECK_SECONDS = 3_600;
+
+/**
+ * When the daily budget the answer reports spent resets (its x-daily-ratelimit-* headers, which Pipedrive
+ * does not document: read if sent), or undefined while budget is left.
+ */
+function dailyBudgetSpentUntil(res: HttpResponse, nowMs: number): number | undefined {
+  if (res.headers['x-daily-ratelimit-remaining'] !== '0') return undefined;
+  const reset = Number(res.headers['x-daily-ratelimit-reset']);
+  return nowMs + (Number.isFinite(reset) && reset > 0 ? reset : DAILY_RECHECK_SECONDS) * 1000;
+}
+
 function classify(res: HttpResponse, endpoint: string): Error {
   const text = errorText(res.body);
   if (res.status === 429) {
-    const reset = Number(res.headers['x-ratelimit-reset']);
     const daily = res.headers['x-daily-ratelimit-remaining'] === '0';
-    return new RateLimitedError(`${endpoint}: HTTP 429 ${daily ? '(daily token budget spent)' : '(burst limit)'}`, Number.isFinite(reset) && reset > 0 ? reset : 2, daily);
+    const reset = Number(res.headers[daily ? 'x-daily-ratelimit-reset' : 'x-ratelimit-reset']);
+    return new RateLimitedError(`${endpoint}: HTTP 429 ${daily ? '(daily token budget spent)' : '(burst limit)'}`, Number.isFinite(reset) && reset > 0 ? reset : daily ? DAILY_RECHECK_SECONDS : 2, daily);
   }
   if (res.status === 401 || res.status === 403) return new RetryLaterError(`${endpoint}: HTTP ${res.status}, Pipedrive refused the tenant's credentials (${text})`, 300);
   if (res.status === 404) return new PipedriveNotFoundError(`${endpoint}: HTTP 404 (${text})`);

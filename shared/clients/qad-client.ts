@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, type HttpClient, type HttpResponse } from './http.ts';
 
@@ -19,6 +19,8 @@ export interface QadClient {
   createSalesOrder(path: string, order: unknown): Promise<{ orderNumber: string }>;
   /** The order already made for a customer PO, if any: QAD has no idempotency key, so this is ours. */
   findSalesOrderByPo(path: string, po: string): Promise<string | undefined>;
+  /** Updates fields of one customer through its business document (`PUT`, `{code}` in the path). */
+  updateCustomer(pathTemplate: string, code: string, fields: Record<string, string>): Promise<void>;
   /** The instance's own Swagger: which entity paths and methods it serves. */
   swaggerPaths(swaggerPath: string): Promise<Record<string, string[]>>;
 }
@@ -88,7 +90,7 @@ export function createQadClient(options: {
     return cached && cached.expiresAt > now() ? cached.token : login();
   }
 
-  async function send(method: 'GET' | 'POST', path: string, query: URLSearchParams, endpoint: string, body?: unknown): Promise<HttpResponse> {
+  async function send(method: 'GET' | 'POST' | 'PUT', path: string, query: URLSearchParams, endpoint: string, body?: unknown): Promise<HttpResponse> {
     const url = `${options.baseUrl}${path}${query.size > 0 ? `?${query}` : ''}`;
     for (let attempt = 0; ; attempt++) {
       const started = now();
@@ -132,6 +134,11 @@ export function createQadClient(options: {
       const body = parseJsonBody(res, z.looseObject({ data: z.array(z.looseObject({ so_nbr: z.string().optional(), 'so_mstr.so_nbr': z.string().optional() })) }), `QAD sales order lookup for tenant ${options.tenantId}`);
       const first = body.data[0];
       return first ? (first.so_nbr ?? first['so_mstr.so_nbr']) : undefined;
+    },
+    async updateCustomer(pathTemplate, code, fields) {
+      const path = pathTemplate.replace('{code}', encodeURIComponent(code));
+      const res = await send('PUT', path, new URLSearchParams(), `PUT ${pathTemplate}`, fields);
+      parseJsonBody(res, z.looseObject({}), `QAD customer update for tenant ${options.tenantId}`);
     },
     async swaggerPaths(swaggerPath) {
       const res = await send('GET', swaggerPath, new URLSearchParams(), `GET ${swaggerPath}`);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The functions' environment, checked once per container with a clear message for what is missing. */
 const environmentSchema = z.object({

@@ -1,5 +1,6 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { tenantUrlProblem } from './tenant-url.ts';
+import { fieldMappingSchema } from './field-mapping.ts';
 
 /** Whether this process may talk plain http to loopback (the local run and tests only). */
 export function allowLoopbackHttp(): boolean {
@@ -22,6 +23,8 @@ const browseShape = (browseId: string, modDateField: string) => ({
   pageSize: z.number().int().min(1).max(1000).default(500),
 });
 const browse = (browseId: string, modDateField: string) => z.object(browseShape(browseId, modDateField)).prefault({});
+
+export const PIPEDRIVE_OAUTH_TOKEN_URL = 'https://oauth.pipedrive.com/oauth/token';
 
 /** An EventBridge-style rate expression: the cadence of one entity's poll for one tenant. */
 const rateExpression = z.string().regex(/^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/u, 'must look like rate(15 minutes)');
@@ -64,10 +67,15 @@ export const tenantConfigSchema = z.object({
     /** QAD mod dates are days: re-read this many days before the watermark and drop what did not change. */
     overlapDays: z.number().int().min(1).max(30).default(1),
   }),
-  pipedrive: z.object({
-    apiBaseUrl: baseUrl,
-    auth: z.literal('token').default('token'),
-  }),
+  pipedrive: z
+    .object({
+      apiBaseUrl: baseUrl,
+      /** `token`: x-api-token; `oauth`: Bearer tokens from an authorisation, refreshed at `oauthTokenUrl`, calls to their api_domain. */
+      auth: z.enum(['token', 'oauth']).default('token'),
+      oauthClientId: z.string().min(1).optional(),
+      oauthTokenUrl: baseUrl.default(PIPEDRIVE_OAUTH_TOKEN_URL),
+    })
+    .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, { path: ['oauthClientId'], message: 'is required with auth "oauth"' }),
   schedules: z
     .object({
       customers: rateExpression.default('rate(15 minutes)'),
@@ -78,6 +86,8 @@ export const tenantConfigSchema = z.object({
     .prefault({}),
   mapping: z
     .object({
+      /** QAD values -> Pipedrive fields by name, per entity, and the optional key write-back (shared/config/field-mapping.ts). */
+      fields: fieldMappingSchema.prefault({}),
       organization: z.object({ keyFieldName: z.string().min(1).max(255).default('QAD Customer Code') }).prefault({}),
       person: z
         .object({
@@ -112,7 +122,10 @@ export type TenantConfigInput = z.input<typeof tenantConfigSchema>;
 /** What an operator hands over once; stored only as ciphertext. */
 export const tenantSecretsSchema = z.object({
   qadPassword: z.string().min(1),
-  pipedriveApiToken: z.string().min(1),
+  /** With pipedrive.auth "token". */
+  pipedriveApiToken: z.string().min(1).optional(),
+  /** With pipedrive.auth "oauth": the app's client secret (the tokens come from `connector authorize`). */
+  pipedriveClientSecret: z.string().min(1).optional(),
 });
 export type TenantSecrets = z.infer<typeof tenantSecretsSchema>;
 

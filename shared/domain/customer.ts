@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { cleanText, textProblem } from './text.ts';
 
 /** A QAD customer as the rest of the connector sees it: parsed, cleaned, and keyed by its code. */
@@ -13,6 +13,10 @@ export interface Customer {
   phone: string;
   email: string;
   modDate: string;
+  /** Sales region (`cm_region`), when the instance's browse has it. */
+  region?: string;
+  /** QAD user fields that may hold Pipedrive's organization id (keys both ways), when present. */
+  userFields?: { cm_user1?: string; cm_user2?: string };
 }
 
 export const customerSchema: z.ZodType<Customer> = z.object({
@@ -29,6 +33,8 @@ export const customerSchema: z.ZodType<Customer> = z.object({
   phone: z.string(),
   email: z.string(),
   modDate: z.string(),
+  region: z.string().optional(),
+  userFields: z.object({ cm_user1: z.string().optional(), cm_user2: z.string().optional() }).optional(),
 });
 
 const MAX_TEXT = 255;
@@ -47,6 +53,9 @@ const customerRowSchema = z.object({
   'ad_mstr.ad_line1': optionalText, 'ad_mstr.ad_line2': optionalText, 'ad_mstr.ad_line3': optionalText,
   'ad_mstr.ad_city': optionalText, 'ad_mstr.ad_state': optionalText, 'ad_mstr.ad_zip': optionalText,
   'ad_mstr.ad_country': optionalText, 'ad_mstr.ad_phone': optionalText, 'ad_mstr.ad_email': optionalText,
+  'cm_mstr.cm_region': z.union([z.string(), z.null()]).optional().transform((v) => (v === undefined || v === null ? undefined : cleanText(v))),
+  'cm_mstr.cm_user1': z.union([z.string(), z.number(), z.null()]).optional().transform((v) => (v === undefined || v === null ? undefined : cleanText(String(v)))),
+  'cm_mstr.cm_user2': z.union([z.string(), z.number(), z.null()]).optional().transform((v) => (v === undefined || v === null ? undefined : cleanText(String(v)))),
 });
 
 export type ParsedRow<T> = { ok: true; record: T } | { ok: false; key: string | undefined; reason: string };
@@ -93,14 +102,17 @@ export function parseCustomerRow(row: unknown): ParsedRow<Customer> {
     phone: r['ad_mstr.ad_phone'],
     email: r['ad_mstr.ad_email'],
     modDate: r['cm_mstr.cm_mod_date'],
+    ...(r['cm_mstr.cm_region'] !== undefined && { region: r['cm_mstr.cm_region'] }),
   };
+  const userFields = { ...(r['cm_mstr.cm_user1'] && { cm_user1: r['cm_mstr.cm_user1'] }), ...(r['cm_mstr.cm_user2'] && { cm_user2: r['cm_mstr.cm_user2'] }) };
+  if (Object.keys(userFields).length > 0) customer.userFields = userFields;
   // Every text column is checked: a single oversize value must not make the queued message too large.
   const problems = textProblems({
     'cm_mstr.cm_addr': customer.code, 'ad_mstr.ad_name': customer.name, 'cm_mstr.cm_curr': customer.currency,
     'cm_mstr.cm_cr_terms': customer.creditTerms, 'cm_mstr.cm_site': customer.site, 'ad_mstr.ad_line1': customer.address.line1,
     'ad_mstr.ad_line2': customer.address.line2, 'ad_mstr.ad_line3': customer.address.line3, 'ad_mstr.ad_city': customer.address.city,
     'ad_mstr.ad_state': customer.address.state, 'ad_mstr.ad_zip': customer.address.zip, 'ad_mstr.ad_country': customer.address.country,
-    'ad_mstr.ad_phone': customer.phone, 'ad_mstr.ad_email': customer.email,
+    'ad_mstr.ad_phone': customer.phone, 'ad_mstr.ad_email': customer.email, 'cm_mstr.cm_region': customer.region ?? '',
   });
   if (problems.length > 0) return { ok: false, key, reason: `invalid QAD customer row: ${problems.join('; ')}` };
   return { ok: true, record: customer };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { contentHash } from './content-hash.ts';
 import { formatIssues, rowKey, textProblems, type ParsedRow } from './customer.ts';
 import { cleanText } from './text.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { contentHash } from './content-hash.ts';
 
 /** A deal line as Pipedrive returns it from /deals/products. */
@@ -46,7 +46,16 @@ export interface SalesOrder {
   so_due_date?: string;
   so_curr: string;
   so_site: string;
+  /** Remarks: the customer's own PO text from the deal (so_po holds the deal reference that keeps orders unique). */
+  so_rmks?: string;
   lines: SalesOrderLine[];
+}
+
+/** Values the tenant maps from deal fields into the order (config mapping.fields.deal), already read as text. */
+export interface MappedOrderValues {
+  dueDate?: string;
+  remarks?: string;
+  site?: string;
 }
 
 export interface OrderDefaults {
@@ -85,15 +94,17 @@ function lineNet(line: Pick<DealLine, 'item_price' | 'quantity' | 'discount' | '
  */
 export function mapDealToOrder(
   deal: WonDeal,
-  ctx: { customerCode: string | undefined; partOf: ReadonlyMap<number, string>; defaults: OrderDefaults; dueDateField?: string },
+  ctx: { customerCode: string | undefined; partOf: ReadonlyMap<number, string>; defaults: OrderDefaults; dueDateField?: string; fields?: MappedOrderValues },
 ): OrderMapping {
   if (!ctx.customerCode) return { ok: false, reason: deal.orgId === null ? 'the deal has no organization' : `organization ${deal.orgId} is not linked to a QAD customer` };
   const enabled = deal.lines.filter((l) => l.is_enabled);
-  const due = ctx.dueDateField === undefined ? undefined : deal.customFields[ctx.dueDateField];
+  const due = ctx.fields?.dueDate ?? (ctx.dueDateField === undefined ? undefined : deal.customFields[ctx.dueDateField]);
+  const remarks = ctx.fields?.remarks?.slice(0, 255);
   if (due !== undefined && due !== null && (typeof due !== 'string' || !/^\d{4}-\d{2}-\d{2}$/u.test(due))) return { ok: false, reason: `the requested ship date ${JSON.stringify(due)} is not a date` };
   const base = {
-    so_cust: ctx.customerCode, so_po: customerPo(deal.id), so_ord_date: deal.wonTime.slice(0, 10), so_curr: deal.currency, so_site: ctx.defaults.site,
+    so_cust: ctx.customerCode, so_po: customerPo(deal.id), so_ord_date: deal.wonTime.slice(0, 10), so_curr: deal.currency, so_site: ctx.fields?.site ?? ctx.defaults.site,
     ...(typeof due === 'string' && { so_due_date: due }),
+    ...(remarks && { so_rmks: remarks }),
   };
   if (enabled.length === 0) {
     if (ctx.defaults.noLines.kind === 'reject') return { ok: false, reason: 'the deal has no product lines' };

@@ -1,8 +1,9 @@
 import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
 import { createPipedriveClient, type PipedriveCallInfo, type PipedriveClient } from '../clients/pipedrive-client.ts';
+import { apiTokenAuth, oauthAuth } from '../clients/pipedrive-auth.ts';
 import { createQadClient, type QadClient } from '../clients/qad-client.ts';
 import type { HttpClient } from '../clients/http.ts';
-import type { Cipher } from '../ports/index.ts';
+import type { Cipher, OAuthTokenStore } from '../ports/index.ts';
 
 export interface Connections {
   qad(tenant: StoredTenant): Promise<QadClient>;
@@ -19,6 +20,9 @@ export function createConnections(deps: {
   now?: () => number;
   onPipedriveCall?: (tenantId: string, info: PipedriveCallInfo) => void;
   onQadCall?: (tenantId: string, info: { endpoint: string; status: number; ms: number }) => void;
+  /** Where OAuth tenants' tokens live (needed only for tenants with pipedrive.auth "oauth"). */
+  oauthTokens?: OAuthTokenStore;
+  onPipedriveRefresh?: (tenantId: string) => void;
 }): Connections {
   const clients = new Map<string, Promise<QadClient | PipedriveClient>>();
 
@@ -55,9 +59,18 @@ export function createConnections(deps: {
     pipedrive(tenant) {
       return cached(tenant, 'pipedrive', async () => {
         const { tenantId, pipedrive } = tenant.config;
+        const stored = await secret(tenant, 'pipedrive');
+        let auth = apiTokenAuth(pipedrive.apiBaseUrl, stored);
+        if (pipedrive.auth === 'oauth') {
+          if (!deps.oauthTokens || !pipedrive.oauthClientId) throw new Error(`tenant ${tenantId} uses Pipedrive OAuth, but no token store or client id is configured`);
+          auth = oauthAuth({
+            tenantId, clientId: pipedrive.oauthClientId, clientSecret: stored, tokenUrl: pipedrive.oauthTokenUrl, http: deps.http, store: deps.oauthTokens, cipher: deps.cipher,
+            ...(deps.now && { now: deps.now }),
+            ...(deps.onPipedriveRefresh && { onRefresh: () => deps.onPipedriveRefresh!(tenantId) }),
+          });
+        }
         return createPipedriveClient({
-          apiBaseUrl: pipedrive.apiBaseUrl,
-          apiToken: await secret(tenant, 'pipedrive'),
+          auth,
           http: deps.http,
           ...(deps.now && { now: deps.now }),
           ...(deps.onPipedriveCall && { onCall: (info) => deps.onPipedriveCall!(tenantId, info) }),

@@ -2,12 +2,19 @@ import { RetryLaterError } from '../domain/errors.ts';
 import { sleep } from '../clients/http.ts';
 import type { PipedriveClient, PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
 import type { AuditLog, PollStateStore } from '../ports/index.ts';
+import { addToCache, clearFieldDefinitions, fieldDefinitions } from './field-resolver.ts';
 
 /** Field hashes per tenant, per warm container: the fields list costs 10 tokens, so read it once. */
 const cache = new Map<string, string>();
 
 export function clearFieldCache(): void {
   cache.clear();
+  clearFieldDefinitions();
+}
+
+/** Forget a tenant's cached key-field codes of one entity (a 400 said a field is unknown): the next write resolves them again. */
+export function forgetKeyFields(tenantId: string, entity: PipedriveFieldEntity): void {
+  for (const key of [...cache.keys()]) if (key.startsWith(`${tenantId}|${entity}|`)) cache.delete(key);
 }
 
 /** The hash of an existing field by its name (a mapped field the connector must not create), or undefined. */
@@ -15,7 +22,7 @@ export async function findFieldCode(tenantId: string, pipedrive: PipedriveClient
   const cacheKey = `${tenantId}|${entity}|${fieldName}`;
   const hit = cache.get(cacheKey);
   if (hit) return hit;
-  const code = (await pipedrive.listFields(entity)).filter((f) => f.field_name === fieldName).map((f) => f.field_code).sort()[0];
+  const code = (await fieldDefinitions(tenantId, pipedrive, entity, Date.now)).defs.filter((f) => f.field_name === fieldName).map((f) => f.field_code).sort()[0];
   if (code) cache.set(cacheKey, code);
   return code;
 }
@@ -38,14 +45,16 @@ export async function resolveKeyField(
   const hit = cache.get(cacheKey);
   if (hit) return hit;
 
-  const find = async () => {
-    const matches = (await pipedrive.listFields(entity)).filter((f) => f.is_custom_field !== false && f.field_name === fieldName).sort((a, b) => a.field_code.localeCompare(b.field_code));
+  // The definitions the mapped fields use too (one fields list per entity per container); fresh under the lease.
+  const find = async (fresh: boolean) => {
+    const matches = (await fieldDefinitions(tenantId, pipedrive, entity, deps.now, fresh)).defs.filter((f) => f.is_custom_field !== false && f.field_name === fieldName).sort((a, b) => a.field_code.localeCompare(b.field_code));
     return matches[0]?.field_code;
   };
 
   const lockName = `field:${entity}:${fieldName}`;
   for (let attempt = 0; attempt < 10; attempt++) {
-    const existing = await find();
+    // This container's cached list first: a writer here may have created it while this one waited.
+    const existing = (await find(false)) ?? (attempt > 0 ? await find(true) : undefined);
     if (existing) {
       cache.set(cacheKey, existing);
       return existing;
@@ -53,8 +62,13 @@ export async function resolveKeyField(
     const owner = `field-${process.pid}-${deps.now()}-${Math.random()}`;
     if (await deps.locks.acquire(tenantId, lockName, owner, 30_000, deps.now())) {
       try {
-        const again = await find();
-        const code = again ?? (await pipedrive.createField(entity, { field_name: fieldName, field_type: 'varchar' })).field_code;
+        const again = (await find(false)) ?? (await find(true));
+        let code = again;
+        if (!code) {
+          const made = await pipedrive.createField(entity, { field_name: fieldName, field_type: 'varchar' });
+          await addToCache(tenantId, entity, made);
+          code = made.field_code;
+        }
         if (!again) await deps.audit.record({ tenantId, entity: entity === 'deal' ? 'salesOrder' : entity, key: `field:${fieldName}`, action: 'field-created', reason: `created the ${entity} custom field "${fieldName}" (${code})` });
         cache.set(cacheKey, code);
         return code;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import { isDue } from '../domain/schedule.ts';
@@ -7,14 +7,20 @@ import { dealContentHash, dealLineSchema, type DealLine, type WonDeal } from '..
 import type { PipedriveClient, RemoteRecord } from '../clients/pipedrive-client.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import type { PollDeps } from './poll.ts';
+import { fieldGate, releaseDriftHeld } from './field-gate.ts';
+import { holdFromError, skipHeldTenant } from './tenant-holds.ts';
 
 export interface DealPollSummary {
   tenantId: string;
-  outcome: 'polled' | 'not-due' | 'busy' | 'failed';
+  outcome: 'polled' | 'not-due' | 'busy' | 'failed' | 'tenant-on-hold';
   read: number;
   rechecked: number;
   enqueued: number;
   handled: number;
+  /** Deals kept back because a mapped deal field drifted (not enqueued; the watermark stays). */
+  held?: number;
+  /** Deals writers had held for a drifted deal field, put back on the queue now that the fields resolve. */
+  released?: number;
   error?: string;
 }
 
@@ -54,9 +60,11 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
   const now = deps.clock.now();
   const state = await deps.pollState.get(tenantId, ENTITY);
   if (!force && !isDue(state.lastPolledAt, tenant.config.schedules.deals, now)) return { ...summary, outcome: 'not-due' };
+  if (await skipHeldTenant(deps, tenantId, ENTITY)) return { ...summary, outcome: 'tenant-on-hold' };
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, ENTITY, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   try {
+    summary.released = await releaseDriftHeld(deps, tenant, ENTITY);
     const pipedrive = await deps.connections.pipedrive(tenant);
     const updatedSince = state.watermark ? rfc3339(Date.parse(state.watermark) - OVERLAP_MS) : undefined;
     const deals = new Map<number, z.infer<typeof dealSchema>>();
@@ -106,6 +114,15 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
       }
       messages.push({ v: 1, tenantId, entity: ENTITY, key: String(d.id), hash, record: won, pollId });
     }
+    const gate = fieldGate(deps, tenant, ENTITY, now);
+    if (await gate.holds(messages.length)) {
+      // A mapped deal field drifted: no deal is sent without it; the next poll reads them again.
+      summary.held = gate.held;
+      await gate.report();
+      await deps.pollState.release(tenantId, ENTITY, pollId);
+      await deps.audit.record({ tenantId, entity: ENTITY, key: '_poll', action: 'polled', reason: `read ${summary.read} won deals; ${gate.held} held back by a deal field drift (not enqueued, watermark not advanced)` });
+      return summary;
+    }
     await deps.queueFor(ENTITY).sendAll(messages);
     summary.enqueued = messages.length;
     await deps.pollState.finish(tenantId, ENTITY, pollId, { watermark: new Date(now).toISOString(), lastPolledAt: new Date(now).toISOString() });
@@ -113,8 +130,9 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
     return summary;
   } catch (error) {
     await deps.pollState.release(tenantId, ENTITY, pollId);
+    const hold = await holdFromError(deps, tenantId, ENTITY, error);
     await deps.audit.record({ tenantId, entity: ENTITY, key: '_poll', action: 'failed', error: errorMessage(error), reason: 'won-deal poll failed; the watermark was not advanced and the next poll retries' });
-    return { ...summary, outcome: 'failed', error: errorMessage(error) };
+    return { ...summary, outcome: hold ? 'tenant-on-hold' : 'failed', error: errorMessage(error) };
   }
 }
 

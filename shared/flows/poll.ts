@@ -3,10 +3,12 @@ import type { StoredTenant } from '../config/tenant.ts';
 import { contentHash } from '../domain/content-hash.ts';
 import { errorMessage } from '../domain/errors.ts';
 import { changedSinceDate, isDue, utcDate } from '../domain/schedule.ts';
-import type { AuditLog, Clock, EntityName, KeyMap, ListingIndex, PollStateStore, RecordMessage, RecordQueue, TenantStore } from '../ports/index.ts';
+import type { AuditLog, Clock, EntityName, KeyMap, ListingIndex, PollStateStore, RecordMessage, RecordQueue, TenantHolds, TenantStore } from '../ports/index.ts';
 import type { Connections } from './connections.ts';
 import type { SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
+import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
+import { holdFromError, skipHeldTenant } from './tenant-holds.ts';
 
 export interface PollDeps {
   tenants: TenantStore;
@@ -18,12 +20,14 @@ export interface PollDeps {
   audit: AuditLog;
   connections: Connections;
   clock: Clock;
+  /** A parked or budget-gated tenant is not polled: its watermarks wait with it. */
+  holds: TenantHolds;
 }
 
 export interface PollSummary {
   tenantId: string;
   entity: EntityName;
-  outcome: 'polled' | 'not-due' | 'busy' | 'failed';
+  outcome: 'polled' | 'not-due' | 'busy' | 'failed' | 'tenant-on-hold';
   full: boolean;
   pages: number;
   read: number;
@@ -32,6 +36,10 @@ export interface PollSummary {
   rejected: number;
   excluded: number;
   gone: number;
+  /** Changed records kept back because a mapped field drifted (not enqueued; the watermark stays). */
+  held?: number;
+  /** Messages writers had held for a drifted field, put back on the queue now that the fields resolve. */
+  released?: number;
   error?: string;
 }
 
@@ -62,21 +70,32 @@ async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant
   const now = deps.clock.now();
   const state = await deps.pollState.get(tenantId, entity.entity);
   if (!force && !isDue(state.lastPolledAt, tenant.config.schedules[entity.poll], now)) return { ...summary, outcome: 'not-due' };
+  if (await skipHeldTenant(deps, tenantId, entity.entity)) return { ...summary, outcome: 'tenant-on-hold' };
 
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, entity.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   try {
     if (!(await deps.listing.meta(tenantId, entity.entity))) await buildListing(deps, tenant, entity);
+    summary.released = await releaseDriftHeld(deps, tenant, entity.entity);
     const client = await deps.connections.qad(tenant);
     summary.full = !state.fullReadAt || now - Date.parse(state.fullReadAt) >= FULL_READ_EVERY_MS || !state.watermark;
     const since = summary.full ? undefined : changedSinceDate(state.watermark, qad.overlapDays);
     const seen = new Set<string>();
+    const gate = fieldGate(deps, tenant, entity.entity, now);
     for await (const rows of entity.readChanged(client, tenant.config, since)) {
       summary.pages++;
       summary.read += rows.length;
-      await enqueuePage(deps, entity, tenant, pollId, rows, seen, summary);
+      await enqueuePage(deps, entity, tenant, pollId, rows, seen, summary, gate);
     }
     if (summary.full) await auditGone(deps, entity, tenantId, seen, now, summary);
+    if (gate.held > 0) {
+      // A mapped field drifted: nothing of this entity was sent, and the watermark stays so the next poll reads them again.
+      summary.held = gate.held;
+      await gate.report();
+      await deps.pollState.release(tenantId, entity.entity, pollId);
+      await deps.audit.record({ tenantId, entity: entity.entity, key: '_poll', action: 'polled', reason: `read ${summary.read} ${entity.label} rows; ${gate.held} changed records held back by a field drift (not enqueued, watermark not advanced); unchanged ${summary.unchanged}` });
+      return summary;
+    }
     await deps.pollState.finish(tenantId, entity.entity, pollId, {
       watermark: utcDate(now),
       lastPolledAt: new Date(now).toISOString(),
@@ -89,12 +108,14 @@ async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant
     return summary;
   } catch (error) {
     await deps.pollState.release(tenantId, entity.entity, pollId);
+    // A failure that holds the whole tenant (parked, budget spent) ends its polls until the hold ends.
+    const hold = await holdFromError(deps, tenantId, entity.entity, error);
     await deps.audit.record({ tenantId, entity: entity.entity, key: '_poll', action: 'failed', error: errorMessage(error), reason: `${entity.label} poll failed; the watermark was not advanced and the next poll retries` });
-    return { ...summary, outcome: 'failed', error: errorMessage(error) };
+    return { ...summary, outcome: hold ? 'tenant-on-hold' : 'failed', error: errorMessage(error) };
   }
 }
 
-async function enqueuePage<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant: StoredTenant, pollId: string, rows: unknown[], seen: Set<string>, summary: PollSummary): Promise<void> {
+async function enqueuePage<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant: StoredTenant, pollId: string, rows: unknown[], seen: Set<string>, summary: PollSummary, gate: FieldGate): Promise<void> {
   const { tenantId } = tenant.config;
   const good: Array<{ record: R; key: string; hash: string }> = [];
   const bad: Array<{ key: string; reason: string; hash: string; row: unknown; action: 'failed' | 'skipped' }> = [];
@@ -122,8 +143,11 @@ async function enqueuePage<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenan
     }
     messages.push({ v: 1, tenantId, entity: entity.entity, key, hash, record, pollId });
   }
-  await deps.queueFor(entity.entity).sendAll(messages);
-  summary.enqueued += messages.length;
+  // A drifted mapped field holds the entity's records: never sent without the field's value.
+  if (!(await gate.holds(messages.length))) {
+    await deps.queueFor(entity.entity).sendAll(messages);
+    summary.enqueued += messages.length;
+  }
 
   for (const b of bad) {
     seen.add(b.key);

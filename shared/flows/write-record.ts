@@ -6,7 +6,9 @@ import { PipedriveNotFoundError, type PipedriveClient } from '../clients/pipedri
 import type { AuditLog, Clock, KeyMap, ListingIndex, PollStateStore, RecordMessage } from '../ports/index.ts';
 import type { Connections } from './connections.ts';
 import type { MappedLookup, SyncEntity } from './entities/entity.ts';
-import { resolveKeyField } from './key-fields.ts';
+import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
+import { withMappedFields } from '../domain/custom-fields.ts';
+import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 
 export interface WriterDeps {
   keyMap: KeyMap;
@@ -73,8 +75,23 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
 
     const context = await entity.context(record, mappedLookup(deps.keyMap, tenantId));
     const pipedrive = await deps.connections.pipedrive(tenant);
-    const keyField = await resolveKeyField({ locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() }, tenantId, pipedrive, name, entity.keyFieldName(tenant.config));
-    const payload = entity.payload(record, keyField, context, tenant.config);
+    const fieldDeps = { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() };
+    const readsBefore = fieldReadGeneration();
+    const keyField = await resolveKeyField(fieldDeps, tenantId, pipedrive, name, entity.keyFieldName(tenant.config));
+    // Mapped fields by name -> code, typed per field type; a drifted field holds the record (FieldDriftError).
+    const mapped = await resolveMappedFields(fieldDeps, tenantId, pipedrive, name, tenant.config.mapping.fields[name], entity.mappedValues(record, tenant.config), readsBefore);
+    const payload = withMappedFields(entity.payload(record, keyField, context, tenant.config), mapped.fields);
+    /**
+     * A 400 naming a custom field when no fields list was read during this attempt (the definitions came from the
+     * cache): read them again and retry, not dead-letter. With definitions read during this attempt it is permanent.
+     */
+    const staleFields = (error: unknown): error is PermanentError => error instanceof PermanentError && !(error instanceof PipedriveNotFoundError) && fieldReadGeneration() === readsBefore && namesAField(error.message);
+    const retryWithFreshFields = (error: PermanentError) => {
+      invalidateFields(tenantId, name);
+      forgetKeyFields(tenantId, name);
+      return new RetryLaterError(`Pipedrive refused a field value and the field definitions may be stale; read again and retried: ${error.message}`, 5);
+    };
+    const afterWrite = (pipedriveId: number) => entity.afterWrite?.({ audit: deps.audit, qad: (t) => deps.connections.qad(t) }, tenant, record, pipedriveId, delivery);
 
     let targetId: number | undefined;
     let via = 'key map';
@@ -103,12 +120,14 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
       try {
         await pipedrive.update(entity.collection, targetId, payload);
       } catch (error) {
+        if (staleFields(error)) throw retryWithFreshFields(error);
         if (!(error instanceof PipedriveNotFoundError)) throw error;
         // Deleted in Pipedrive since we mapped it: forget it and let the retry match or create afresh.
         await deps.keyMap.forgetPipedriveId(tenantId, name, key, owner);
         throw new RetryLaterError(`${entity.collection} ${targetId} no longer exists in Pipedrive; the mapping was dropped and ${entity.label} ${key} will be matched again`, 1);
       }
       await audit('updated', targetId, `updated (${via})`);
+      await afterWrite(targetId);
       await deps.keyMap.complete(tenantId, name, key, owner, { pipedriveId: targetId, contentHash: message.hash });
       return { action: 'updated', pipedriveId: targetId, via };
     }
@@ -121,10 +140,12 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
       // A 429 or a 4xx is Pipedrive saying no: nothing was created, so the retry need not look for it.
       // Timeouts, resets and 5xx leave the marker: the create may have happened.
       if (error instanceof RateLimitedError || error instanceof PermanentError) await deps.keyMap.clearPendingCreate(tenantId, name, key, owner);
+      if (staleFields(error)) throw retryWithFreshFields(error);
       throw error;
     }
     await deps.keyMap.claimPipedriveRecord(tenantId, name, created.id, key);
     await audit('created', created.id, `no Pipedrive record carries this QAD key or matches it; created`);
+    await afterWrite(created.id);
     await deps.keyMap.complete(tenantId, name, key, owner, { pipedriveId: created.id, contentHash: message.hash });
     return { action: 'created', pipedriveId: created.id };
   } catch (error) {

@@ -6,7 +6,9 @@ import type { PipedriveClient } from '../clients/pipedrive-client.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import { organizations } from './entities/organizations.ts';
 import { products } from './entities/products.ts';
-import { findFieldCode, resolveKeyField } from './key-fields.ts';
+import { resolveKeyField } from './key-fields.ts';
+import { readDealFields } from './field-resolver.ts';
+import { dealEntries } from './field-gate.ts';
 import { ClaimWait, waitForUnknownOutcome, type DeliveryInfo, type WriterDeps } from './write-record.ts';
 
 export type OrderOutcome = { action: 'created' | 'unchanged' | 'rejected' | 'conflict'; pipedriveId: number; ref?: string; reason?: string };
@@ -66,14 +68,13 @@ export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, me
     const qad = await deps.connections.qad(tenant);
     const { salesOrders } = tenant.config.qad;
     const defaults: OrderDefaults = { site: salesOrders.site, noLines: salesOrders.noLines === 'reject' ? { kind: 'reject' } : { kind: 'item', part: salesOrders.noLines.item } };
-    const shipDateName = tenant.config.mapping.deal.requestedShipDateFieldName;
-    const dueDateField = shipDateName ? await findFieldCode(tenantId, pipedrive, 'deal', shipDateName) : undefined;
-    if (shipDateName && !dueDateField) return await reject(`the deal field "${shipDateName}" (requested ship date) does not exist in Pipedrive; fix the field or the mapping`);
+    // Deal fields by name (requested ship date, customer PO text, site), typed back; a drifted field holds the deal.
+    const fields = await readDealFields({ locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() }, tenantId, pipedrive, dealEntries(tenant), deal.customFields);
     const mapping = mapDealToOrder(deal, {
       customerCode: await customerOf(deps, tenant, pipedrive, deal),
       partOf: await partsOf(deps, tenantId, pipedrive, deal),
       defaults,
-      ...(dueDateField && { dueDateField }),
+      fields,
     });
     if (!mapping.ok) return await reject(mapping.reason);
 

@@ -1,17 +1,22 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
-import { z } from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
 import { ClaimHeldError, errorMessage, PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
-import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantStore } from '../ports/index.ts';
+import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
 import { countDeadLetter, countRecord, logger } from '../runtime/observability.ts';
 import { withEntity } from './entities/index.ts';
+import { parseRecordMessage } from './record-message.ts';
+import { driftCause } from './field-gate.ts';
+import { FieldDriftError } from './field-resolver.ts';
+import { gateVisibilitySeconds, holdFromError } from './tenant-holds.ts';
 import { WaitForDependency } from './entities/entity.ts';
 import { writeRecord, type DeliveryInfo, type WriterDeps } from './write-record.ts';
 
 export interface WriterBatchDeps extends WriterDeps {
   tenants: TenantStore;
   audit: AuditLog;
+  /** Parked tenants and closed daily-budget gates: their records wait without calling Pipedrive. */
+  holds: TenantHolds;
   /** Visibility and dead-lettering on the queue this writer consumes. */
   messages: MessageControl;
   /** Where a message too broken to name its entity is audited: the entity this queue carries. */
@@ -19,16 +24,6 @@ export interface WriterBatchDeps extends WriterDeps {
   /** First step of the retry backoff in seconds (10 in AWS; the local run may go faster). */
   retryBaseSeconds: number;
 }
-
-const recordMessageSchema: z.ZodType<RecordMessage> = z.object({
-  v: z.literal(1),
-  tenantId: z.string().min(1),
-  entity: z.enum(['organization', 'person', 'product', 'salesOrder']),
-  key: z.string().min(1),
-  hash: z.string().min(1),
-  record: z.unknown(),
-  pollId: z.string(),
-});
 
 /** Backoff for transient failures, from the receive count: base, 2 x base, 4 x base ... capped at 15 min. */
 function backoffSeconds(attempt: number, base: number): number {
@@ -40,7 +35,9 @@ function backoffSeconds(attempt: number, base: number): number {
  * - done (written, unchanged, or permanently failed: audited and dead-lettered at once);
  * - retry later: its visibility is set from the 429 reset or a backoff, and it is reported in
  *   batchItemFailures so SQS redelivers it (every receive counts toward maxReceiveCount);
- * - deferred without a call: after a tenant's first 429 in this batch, its other records wait too.
+ * - deferred without a call: after a tenant's first 429 in this batch, its other records wait too;
+ * - held: a parked tenant's message is kept in DynamoDB and acknowledged (no receive loop, no DLQ);
+ *   with the tenant's daily budget gate closed, it comes back after the reset, without a call.
  * Records are processed one by one so that a 429 stops the tenant's calls at once.
  */
 export type WriteOne = (tenant: StoredTenant, message: RecordMessage, delivery: DeliveryInfo) => Promise<{ action: string; pipedriveId?: number; ref?: string }>;
@@ -56,11 +53,28 @@ export function writeToPipedrive(deps: WriterDeps): WriteOne {
 export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, writeOne: WriteOne = writeToPipedrive(deps)): Promise<SQSBatchResponse> {
   const tenantCache = new Map<string, Promise<StoredTenant | undefined>>();
   const rateLimited = new Map<string, number>();
+  const holdOf = new Map<string, Promise<TenantHold | undefined>>();
+
+  /** A parked tenant's message is held and acknowledged; a gated one waits for the reset. Answers false when no hold applies. */
+  async function waitOnHold(hold: TenantHold | undefined, record: SQSRecord, m: RecordMessage, attempt: number): Promise<boolean> {
+    if (!hold) return false;
+    if (hold.kind === 'parked') {
+      await deps.holds.hold(m.tenantId, record.messageId, record.body);
+      await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'deferred', reason: 'tenant parked: message held until Pipedrive is re-authorised', error: hold.reason, attempt, messageId: record.messageId });
+      countRecord(m.tenantId, m.entity, 'deferred');
+      return true;
+    }
+    const delay = gateVisibilitySeconds(hold.untilMs, deps.clock.now());
+    await deps.messages.setVisibility(record.receiptHandle, delay);
+    await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'deferred', reason: `daily token budget spent: held until ${new Date(hold.untilMs).toISOString()}, retry in ${delay}s`, attempt, messageId: record.messageId });
+    countRecord(m.tenantId, m.entity, 'deferred');
+    throw new Error('deferred: tenant daily budget gate closed');
+  }
 
   async function handleRecord(record: SQSRecord): Promise<void> {
     const attempt = Number(record.attributes.ApproximateReceiveCount ?? '1');
     const delivery = { messageId: record.messageId, attempt };
-    const message = parseMessage(record.body);
+    const message = parseRecordMessage(record.body);
     if (!message.ok) {
       await deps.audit.record({ tenantId: '_unknown', entity: deps.fallbackEntity, key: `_message:${record.messageId}`, action: 'failed', reason: message.reason, messageId: record.messageId, attempt, snapshot: record.body });
       await deps.messages.deadLetter(record.body, message.reason);
@@ -86,11 +100,29 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
       return;
     }
 
+    let hold = holdOf.get(m.tenantId);
+    if (!hold) holdOf.set(m.tenantId, (hold = deps.holds.current(m.tenantId, deps.clock.now())));
+    if (await waitOnHold(await hold, record, m, attempt)) return;
+
     try {
       const outcome = await writeOne(stored, m, delivery);
       countRecord(m.tenantId, m.entity, outcome.action);
       log.info('record written', { ...outcome });
     } catch (error) {
+      const tenantHold = await holdFromError(deps, m.tenantId, m.entity, error, attempt);
+      if (tenantHold) {
+        // The rest of the batch sees the hold at once, without asking DynamoDB or Pipedrive again.
+        holdOf.set(m.tenantId, Promise.resolve(tenantHold));
+        await waitOnHold(tenantHold, record, m, attempt);
+        return;
+      }
+      if (error instanceof FieldDriftError) {
+        // Kept in DynamoDB, not cycled through the queue towards the DLQ: the first poll that finds the fields fixed releases it.
+        await deps.holds.hold(m.tenantId, record.messageId, record.body, driftCause(m.entity));
+        await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'deferred', reason: 'a mapped field drifted: message held (never written without the field) until the field or the mapping is fixed', error: errorMessage(error), attempt, messageId: record.messageId });
+        countRecord(m.tenantId, m.entity, 'deferred');
+        return;
+      }
       if (error instanceof PermanentError) {
         await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'failed', reason: 'permanent error: dead-lettered, no retries', error: errorMessage(error), attempt, messageId: record.messageId, snapshot: m.record });
         await deps.messages.deadLetter(record.body, errorMessage(error));
@@ -120,15 +152,4 @@ function retryDelay(error: unknown, attempt: number, base: number): number {
   if (error instanceof WaitForDependency) return base * 6;
   if (error instanceof RetryLaterError && error.delaySeconds !== undefined) return error.delaySeconds;
   return backoffSeconds(attempt, base);
-}
-
-function parseMessage(body: string): { ok: true; value: RecordMessage } | { ok: false; reason: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, reason: 'message body is not JSON' };
-  }
-  const parsed = recordMessageSchema.safeParse(json);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: `message is not a record message: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}` };
 }

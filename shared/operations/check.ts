@@ -1,6 +1,59 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import type { Connections } from '../flows/connections.ts';
+import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
+import type { PipedriveClient } from '../clients/pipedrive-client.ts';
+import type { EntityName } from '../ports/index.ts';
+import { mappedEntries, pipedriveEntityOf } from '../flows/field-gate.ts';
+
+/** The tenant's mapped fields of one entity, by name -> code; a missing one is created on first use only if its entry allows it. */
+async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, entity: EntityName): Promise<CheckRow> {
+  const entries = mappedEntries(tenant, entity);
+  const fieldEntity = pipedriveEntityOf(entity);
+  const check = `Pipedrive mapped ${fieldEntity} fields`;
+  if (entries.length === 0) return { check, ok: true, detail: 'none mapped' };
+  const defs = (await pipedrive.listFields(fieldEntity)).flatMap((f) => {
+    const parsed = fieldDefinitionSchema.safeParse(f);
+    return parsed.success ? [parsed.data] : [];
+  });
+  const problems = checkFieldsExist(defs, entries.map((e) => e.pipedrive));
+  const blocking = problems.filter((p) => !(p.kind === 'field-missing' && entries.find((e) => e.pipedrive === p.field)?.create));
+  const detail = entries.map((e) => {
+    const found = findField(defs, e.pipedrive);
+    if ('field' in found) return `"${e.pipedrive}" -> ${found.field.field_code} (${found.field.field_type})`;
+    return `"${e.pipedrive}" ${e.create && found.problem.kind === 'field-missing' ? `missing, created as ${e.create.type} on first use` : `PROBLEM: ${found.problem.message}`}`;
+  });
+  return { check, ok: blocking.length === 0, detail: detail.join('; ') };
+}
+
+/** Every QAD path and method the tenant's config uses, each as a check row against the Swagger's paths. */
+function qadPathRows(qad: StoredTenant['config']['qad'], paths: Record<string, string[]>): CheckRow[] {
+  const required: Array<[string, string, string]> = [
+    ['customers browse', qad.customers.browsePath, 'GET'],
+    ['contacts browse', qad.contacts.browsePath, 'GET'],
+    ['items browse', qad.items.browsePath, 'GET'],
+    ['price list browse', qad.prices.browsePath, 'GET'],
+    ['sales orders (lookup)', qad.salesOrders.path, 'GET'],
+    ['sales orders (create)', qad.salesOrders.path, 'POST'],
+  ];
+  return required.map(([label, path, method]) => {
+    const served = paths[path];
+    return { check: `QAD ${label}`, ok: served?.includes(method) ?? false, detail: served ? `${method} ${path}${served.includes(method) ? '' : ` missing (Swagger lists ${served.join(', ')})`}` : `${method} ${path} is not in the instance's Swagger` };
+  });
+}
+
+/** Throws naming each configured QAD path and method the instance's Swagger does not list (or why it could not be read). */
+export async function verifyQadPaths(connections: Connections, tenant: StoredTenant): Promise<void> {
+  const { qad, tenantId } = tenant.config;
+  let paths: Record<string, string[]>;
+  try {
+    paths = await (await connections.qad(tenant)).swaggerPaths(qad.swaggerPath);
+  } catch (error) {
+    throw new Error(`tenant ${tenantId}: could not read the QAD Swagger at ${qad.baseUrl}${qad.swaggerPath} (${errorMessage(error)}); fix the URL or credentials, or add with --no-verify`);
+  }
+  const missing = qadPathRows(qad, paths).filter((r) => !r.ok);
+  if (missing.length > 0) throw new Error(`tenant ${tenantId}: the QAD instance at ${qad.baseUrl} does not serve: ${missing.map((r) => `${r.check.replace(/^QAD /u, '')}: ${r.detail}`).join('; ')}; fix the paths in the tenant config`);
+}
 
 export interface CheckRow {
   check: string;
@@ -29,25 +82,15 @@ export async function checkTenant(connections: Connections, tenant: StoredTenant
     paths = await (await connections.qad(tenant)).swaggerPaths(qad.swaggerPath);
     return `${qad.baseUrl}: ${Object.keys(paths).length} paths`;
   });
-  const required: Array<[string, string, string]> = [
-    ['customers browse', qad.customers.browsePath, 'GET'],
-    ['contacts browse', qad.contacts.browsePath, 'GET'],
-    ['items browse', qad.items.browsePath, 'GET'],
-    ['price list browse', qad.prices.browsePath, 'GET'],
-    ['sales orders (lookup)', qad.salesOrders.path, 'GET'],
-    ['sales orders (create)', qad.salesOrders.path, 'POST'],
-  ];
-  for (const [label, path, method] of required) {
-    const served = paths?.[path];
-    rows.push({ check: `QAD ${label}`, ok: served?.includes(method) ?? false, detail: served ? `${method} ${path}${served.includes(method) ? '' : ` missing (Swagger lists ${served.join(', ')})`}` : `${method} ${path} is not in the instance's Swagger` });
-  }
+  for (const row of qadPathRows(qad, paths ?? {})) rows.push(row);
 
-  await step('Pipedrive API token', async () => {
+  await step(tenant.config.pipedrive.auth === 'oauth' ? 'Pipedrive OAuth' : 'Pipedrive API token', async () => {
     const pipedrive = await connections.pipedrive(tenant);
     const fields: Array<['organization' | 'person' | 'deal', string]> = [['organization', mapping.organization.keyFieldName], ['person', mapping.person.keyFieldName], ['deal', mapping.deal.orderFieldName]];
     const missing: string[] = [];
     for (const [entity, name] of fields) if (!(await pipedrive.listFields(entity)).some((f) => f.field_name === name)) missing.push(`${entity} "${name}"`);
     rows.push({ check: 'Pipedrive connector fields', ok: true, detail: missing.length ? `missing, created on first use: ${missing.join(', ')}` : 'all present' });
+    for (const entity of ['organization', 'person', 'product', 'salesOrder'] as const) rows.push(await checkMapped(pipedrive, tenant, entity));
     const limits = pipedrive.rateLimits();
     const budget = limits.dailyLimit !== undefined ? `; daily token budget ${limits.dailyRemaining ?? '?'} of ${limits.dailyLimit} left` : '; daily budget not reported';
     return `${tenant.config.pipedrive.apiBaseUrl}: burst limit ${limits.burstLimit ?? '?'} requests per 2 s${budget}`;

@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, StartMessageMoveTaskCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { AuditLog, PollStateStore, TenantStore } from '../ports/index.ts';
+import type { AuditLog, PollStateStore, TenantHolds, TenantStore } from '../ports/index.ts';
 
 export interface QueueStatus {
   queue: string;
@@ -12,6 +12,8 @@ export interface QueueStatus {
 export interface TenantStatus {
   tenantId: string;
   enabled: boolean;
+  /** Why its Pipedrive work waits, if it does: parked (re-authorise) or the daily budget gate. */
+  hold?: string;
   polls: Array<{ scope: string; watermark?: string; lastPolledAt?: string }>;
   recentFailures: Array<{ at: string; entity: string; key: string; reason: string }>;
 }
@@ -32,16 +34,18 @@ export async function queueStatus(sqs: SQSClient, queues: Record<string, { queue
 }
 
 /** Watermarks per poll, and the last day's failures, per tenant. */
-export async function tenantStatus(deps: { tenants: TenantStore; pollState: PollStateStore; audit: AuditLog }, now = Date.now()): Promise<TenantStatus[]> {
+export async function tenantStatus(deps: { tenants: TenantStore; pollState: PollStateStore; audit: AuditLog; holds: TenantHolds }, now = Date.now()): Promise<TenantStatus[]> {
   const out: TenantStatus[] = [];
   for (const tenant of await deps.tenants.list()) {
     const { tenantId } = tenant.config;
     const polls = [];
     for (const scope of ['organization', 'person', 'product', 'salesOrder']) polls.push({ scope, ...(await deps.pollState.get(tenantId, scope)) });
     const recent = await deps.audit.byTenant(tenantId, new Date(now - 86_400_000).toISOString(), new Date(now + 1).toISOString());
+    const hold = await deps.holds.current(tenantId, now);
     out.push({
       tenantId,
       enabled: tenant.config.enabled,
+      ...(hold && { hold: hold.kind === 'parked' ? `PARKED since ${hold.since}: ${hold.reason}` : `daily budget spent until ${new Date(hold.untilMs).toISOString()}` }),
       polls,
       recentFailures: recent.filter((e) => e.action === 'failed' || e.action === 'rejected' || e.action === 'conflict').slice(-10).map((e) => ({ at: e.at, entity: e.entity, key: e.key, reason: e.error ?? e.reason ?? '' })),
     });

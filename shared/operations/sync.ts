@@ -5,6 +5,7 @@ import type { RemoteRecord } from '../clients/pipedrive-client.ts';
 import type { RecordMessage, RecordQueue } from '../ports/index.ts';
 import type { SyncEntity } from '../flows/entities/entity.ts';
 import { findFieldCode } from '../flows/key-fields.ts';
+import { describeProblems, fieldDefinitionSchema, resolveFields, withMappedFields, type NamedValue } from '../domain/custom-fields.ts';
 import { pollEntity, type PollDeps } from '../flows/poll.ts';
 import { writeRecord, type WriterDeps } from '../flows/write-record.ts';
 
@@ -98,6 +99,17 @@ async function planMessages<R, C>(deps: PollDeps & WriterDeps, tenant: StoredTen
     cursor = page.nextCursor;
   } while (cursor);
 
+  // Mapped fields by name, as the writer would resolve them; a missing field the writer may create shows as "(new field ...)".
+  const mappedEntries = tenant.config.mapping.fields[entity.entity];
+  const defs = mappedEntries.length === 0 ? [] : (await pipedrive.listFields(entity.entity)).flatMap((f) => {
+    const parsed = fieldDefinitionSchema.safeParse(f);
+    return parsed.success ? [parsed.data] : [];
+  });
+  for (const e of mappedEntries) {
+    if (e.create && !defs.some((d) => d.field_name === e.pipedrive)) defs.push({ field_code: `(new field "${e.pipedrive}")`, field_name: e.pipedrive, field_type: e.create.type, is_custom_field: true, options: (e.create.options ?? []).map((label, i) => ({ id: -(i + 1), label })) });
+  }
+  const planMapped = (values: NamedValue[]) => resolveFields(defs, values);
+
   const entries = await deps.keyMap.getMany(tenantId, entity.entity, messages.map((m) => m.key));
   const rows: PlanRow[] = [];
   for (const m of messages) {
@@ -109,7 +121,12 @@ async function planMessages<R, C>(deps: PollDeps & WriterDeps, tenant: StoredTen
       rows.push({ key: m.key, action: 'wait', reason: errorMessage(error), changes: [] });
       continue;
     }
-    const payload = entity.payload(record, keyField ?? `(new field "${keyFieldName ?? ''}")`, context, tenant.config) as Record<string, unknown>;
+    const mappedFields = planMapped(entity.mappedValues(record, tenant.config));
+    if (!mappedFields.ok) {
+      rows.push({ key: m.key, action: 'wait', reason: describeProblems(entity.entity, mappedFields.problems), changes: [] });
+      continue;
+    }
+    const payload = withMappedFields(entity.payload(record, keyField ?? `(new field "${keyFieldName ?? ''}")`, context, tenant.config), mappedFields.fields) as Record<string, unknown>;
     const mapped = entries.get(m.key)?.pipedriveId;
     let id = mapped !== undefined && remote.has(mapped) ? mapped : undefined;
     let reason = 'key map';

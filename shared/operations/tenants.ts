@@ -1,14 +1,20 @@
 import { parseTenantConfig, type StoredTenant } from '../config/tenant.ts';
 import type { Cipher, TenantStore } from '../ports/index.ts';
 import { registerTenant } from '../flows/register-tenant.ts';
+import type { Connections } from '../flows/connections.ts';
+import { verifyQadPaths } from './check.ts';
 
 /** What an operator may see of a tenant: the config, and only that secrets exist. */
 export function describeTenant(tenant: StoredTenant): Record<string, unknown> {
   return { ...tenant.config, secrets: { qad: '[encrypted]', pipedrive: '[encrypted]' }, updatedAt: tenant.updatedAt };
 }
 
-export async function addTenant(deps: { tenants: TenantStore; cipher: Cipher }, config: unknown, secrets: unknown): Promise<StoredTenant> {
-  return registerTenant(deps, config, secrets);
+/**
+ * Adds or replaces a tenant once its QAD instance serves every configured entity path and method
+ * (read from its Swagger); `verify: false` stores it unchecked, for an instance that is not reachable yet.
+ */
+export async function addTenant(deps: { tenants: TenantStore; cipher: Cipher; connections: Connections }, config: unknown, secrets: unknown, options: { verify?: boolean } = {}): Promise<StoredTenant> {
+  return registerTenant(deps, config, secrets, options.verify === false ? undefined : (tenant) => verifyQadPaths(deps.connections, tenant));
 }
 
 /** Disabling keeps the tenant's state (key map, watermarks, audit): enabling it again resumes where it stopped. */

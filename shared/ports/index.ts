@@ -85,7 +85,7 @@ export interface PollStateStore {
   release(tenantId: string, scope: string, owner: string): Promise<void>;
 }
 
-export type AuditAction = 'created' | 'updated' | 'unchanged' | 'deferred' | 'failed' | 'rejected' | 'conflict' | 'skipped' | 'polled' | 'field-created';
+export type AuditAction = 'created' | 'updated' | 'unchanged' | 'deferred' | 'failed' | 'rejected' | 'conflict' | 'skipped' | 'polled' | 'field-created' | 'drift' | 'drift-cleared' | 'written-back';
 
 export interface AuditEntry {
   tenantId: string;
@@ -132,4 +132,40 @@ export interface MessageControl {
 
 export interface Clock {
   now(): number;
+}
+
+/** A tenant's Pipedrive OAuth tokens as ciphertext, versioned so that writes can be conditional. */
+export interface StoredOAuthTokens {
+  version: number;
+  ciphertext: string;
+  /** While one writer refreshes (ms epoch): the others wait for the next version instead of refreshing too. */
+  refreshingUntil?: number;
+}
+
+export interface OAuthTokenStore {
+  get(tenantId: string): Promise<StoredOAuthTokens | undefined>;
+  /** Conditional write: the refresh lease on `version`, unless that version is gone or another holder's lease still runs. */
+  beginRefresh(tenantId: string, version: number, owner: string, leaseMs: number, nowMs: number): Promise<boolean>;
+  /** Conditional write: stores version + 1 only while `expectedVersion` is the stored one (undefined: none yet); ends the lease. */
+  save(tenantId: string, expectedVersion: number | undefined, ciphertext: string): Promise<boolean>;
+}
+
+/** Why a tenant's Pipedrive work waits: a person must re-authorise, or the daily token budget is spent until a reset. */
+export type TenantHold = { kind: 'parked'; reason: string; since: string } | { kind: 'budget'; untilMs: number; reason: string };
+
+export interface TenantHolds {
+  /** The hold in force now, if any (parked wins over a budget gate). */
+  current(tenantId: string, nowMs: number): Promise<TenantHold | undefined>;
+  /** Answers true when the tenant was not parked before (so the caller audits and alarms once). */
+  park(tenantId: string, reason: string, at: string): Promise<boolean>;
+  unpark(tenantId: string): Promise<void>;
+  closeBudgetGate(tenantId: string, untilMs: number, reason: string): Promise<void>;
+  /**
+   * Keeps a message body until release instead of on the queue; keyed by message id, so a redelivery
+   * overwrites. `cause` says what it waits for ('parked', or 'drift:<entity>' for a drifted mapped field).
+   */
+  hold(tenantId: string, messageId: string, body: string, cause?: string): Promise<void>;
+  /** Held messages, all of them or only those held for one cause. */
+  held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>>;
+  release(tenantId: string, messageId: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { withEntity } from '../flows/entities/index.ts';
 import type { PollName } from '../flows/entities/entity.ts';
 import { handleWriterBatch, writeToPipedrive } from '../flows/writer-batch.ts';

@@ -47,6 +47,19 @@ export function countPipedriveCall(tenantId: string, endpoint: string, status: n
   logger.debug('pipedrive call', { tenantId, endpoint, status, ms });
 }
 
+/** A mapped Pipedrive field renamed, deleted or missing an option: the tenant's writes for that entity are held. */
+export function countFieldDrift(tenantId: string, entity: string): void {
+  countAlarmed('FieldDrift', { tenant: tenantId, entity });
+}
+
+/** Counted per tenant (who), and once more without those dimensions: the stack's alarm watches the total, whoever the tenant. */
+function countAlarmed(name: string, dimensions: Record<string, string>): void {
+  const m = metrics.singleMetric();
+  m.addDimensions(dimensions);
+  m.addMetric(name, MetricUnit.Count, 1);
+  metrics.singleMetric().addMetric(name, MetricUnit.Count, 1);
+}
+
 /** A record sent to a dead-letter queue at once (a permanent error). */
 export function countDeadLetter(tenantId: string, entity: string): void {
   const m = metrics.singleMetric();
@@ -59,10 +72,15 @@ export function countQadCall(tenantId: string, endpoint: string, status: number,
   m.addDimensions({ tenant: tenantId });
   m.addMetric('QadCalls', MetricUnit.Count, 1);
   m.addMetric('QadLatency', MetricUnit.Milliseconds, ms);
-  if (endpoint === 'POST /oauth/token' && status !== 200) {
-    m.addMetric('QadLoginFailures', MetricUnit.Count, 1);
-    // Once more without the tenant dimension: the stack's alarm watches the total, whoever the tenant.
-    metrics.singleMetric().addMetric('QadLoginFailures', MetricUnit.Count, 1);
-  }
+  if (endpoint === 'POST /oauth/token' && status !== 200) countAlarmed('QadLoginFailures', { tenant: tenantId });
   logger.debug('qad call', { tenantId, endpoint, status, ms });
+}
+
+/**
+ * A tenant whose Pipedrive authorisation must be renewed by a person: emitted when it is parked and by
+ * every poll that skips it, so the alarm stays raised until `connector authorize` unparks it.
+ */
+export function countTenantParked(tenantId: string): void {
+  countAlarmed('TenantParked', { tenant: tenantId });
+  logger.warn('tenant parked: Pipedrive must be re-authorised', { tenantId });
 }

@@ -630,14 +630,33 @@ test('alarms: DLQ depth > 0 and queue age > 900 s per queue, errors per function
     AlarmActions: [topic],
   });
   const alarms = base.template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>;
-  // Two per work queue (DLQ depth, oldest age), one per function, one for QAD logins; nothing else.
-  assert.equal(Object.keys(alarms).length, 2 * WORK_QUEUES.length + FUNCTIONS.length + 1);
-  assert.equal(Object.keys(alarms).length, 14);
+  // Two per work queue (DLQ depth, oldest age), one per function, one each for QAD logins, parked tenants and field drift; nothing else.
+  assert.equal(Object.keys(alarms).length, 2 * WORK_QUEUES.length + FUNCTIONS.length + 3);
+  assert.equal(Object.keys(alarms).length, 16);
   for (const a of Object.values(alarms)) {
     assert.deepEqual(a.Properties.AlarmActions, [topic]);
     assert.equal(a.Properties.TreatMissingData, 'notBreaching');
   }
 });
+
+for (const [metric, hint] of [['TenantParked', 'connector authorize'], ['FieldDrift', 'mapping.fields']] as const) {
+  test(`alarm: ${metric} across tenants, to SNS, saying what to do`, () => {
+    const topic = { Ref: logicalId(base, base.stack.monitoring.topic) };
+    base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'QadPipedriveConnector',
+      MetricName: metric,
+      Dimensions: [{ Name: 'service', Value: 'qad-pipedrive-connector' }],
+      Statistic: 'Sum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      AlarmActions: [topic],
+      OKActions: [topic],
+      AlarmDescription: Match.stringLikeRegexp(hint),
+    });
+  });
+}
 
 test('dashboard: every queue, DLQ and function, Lambda metrics and the EMF metrics by name', () => {
   base.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
@@ -657,6 +676,8 @@ test('dashboard: every queue, DLQ and function, Lambda metrics and the EMF metri
     'Pipedrive429',
     'DeadLettered',
     'QadLoginFailures',
+    'TenantParked',
+    'FieldDrift',
     'PipedriveLatency',
     'QadLatency',
     ...WORK_QUEUES.flatMap((name) => [`${name} queue depth`, `${name} oldest message age`, `${name} DLQ depth`]),
@@ -839,7 +860,7 @@ test('adding a poll entity is a topology entry plus a schedule', () => {
     ScheduleExpression: 'rate(10 minutes)',
     Target: Match.objectLike({ Input: JSON.stringify({ entity: 'vendors' }), Arn: getAtt(fnParts(b, 'PollVendors').fn) }),
   });
-  b.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 * WORK_QUEUES.length + FUNCTIONS.length + 2);
+  b.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 * WORK_QUEUES.length + FUNCTIONS.length + 4);
   // The new poller gets the same grants as its siblings: send to its queue, decrypt under its systems.
   const st = statementsOfRole(b, fnParts(b, 'PollVendors').role);
   assert.ok(grants(st, 'sqs:SendMessage', getAtt(queueParts(b, vendors.sendsTo).queue)));

@@ -73,6 +73,20 @@ describe('the operator CLI', () => {
     assert.match(bad.err, /pipedriveApiToken is missing/u);
   });
 
+  test('tenant add reads the QAD Swagger first: a missing entity path stores nothing and names each path and method', async () => {
+    h = await startHarness({ customers });
+    const config = JSON.stringify({ ...h.tenant.config, tenantId: 'globex', qad: { ...h.tenant.config.qad, salesOrders: { ...h.tenant.config.qad.salesOrders, path: '/api/erp/orders' } } });
+    const secrets = JSON.stringify({ qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN });
+    const refused = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json'], { 'c.json': config, 's.json': secrets });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.err, /tenant globex: the QAD instance at .* does not serve: sales orders \(lookup\): GET \/api\/erp\/orders is not in the instance's Swagger; sales orders \(create\): POST \/api\/erp\/orders is not/u);
+    assert.equal(await h.deps.tenants.get('globex'), undefined, 'nothing stored');
+    // An operator who knows better (an instance not reachable yet) stores it unchecked.
+    const forced = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json', '--no-verify'], { 'c.json': config, 's.json': secrets });
+    assert.equal(forced.code, 0, forced.err);
+    assert.equal((await h.deps.tenants.get('globex'))?.config.qad.salesOrders.path, '/api/erp/orders');
+  });
+
   test('check prints a pass/fail table and fails on a path the Swagger does not list', async () => {
     h = await startHarness({ customers });
     const ok = await cli(h, ['check', 'acme']);

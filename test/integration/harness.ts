@@ -4,11 +4,14 @@ import type { SQSEvent } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../../shared/adapters/aws/dynamo-sync-state.ts';
 import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
+import { DynamoOAuthTokenStore } from '../../shared/adapters/aws/dynamo-oauth-tokens.ts';
+import { DynamoTenantHolds } from '../../shared/adapters/aws/dynamo-tenant-holds.ts';
 import { SqsMessageControl, SqsRecordQueue } from '../../shared/adapters/aws/sqs-queue.ts';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
 import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant.ts';
+import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
 import { createConnections } from '../../shared/flows/connections.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
 import type { PollDeps } from '../../shared/flows/poll.ts';
@@ -78,10 +81,14 @@ export async function startHarness(options: {
       qad: { baseUrl: qad.tenant(BASE_PATH).baseUrl, clientId: 'connector', username: 'sync', workspaceId: '10USA_10USACO', customers: { pageSize: options.pageSize ?? 500 } },
       pipedrive: { apiBaseUrl: pd.url },
       ...options.config,
+      // Flow tests run without mapped fields unless they bring a mapping (test/integration/field-mapping.test.ts does).
+      mapping: { fields: NO_MAPPED_FIELDS, ...options.config?.mapping },
     },
     { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN },
   );
   const pollState = new DynamoPollStateStore(aws.dynamo, aws.env.SYNC_STATE_TABLE);
+  const oauthTokens = new DynamoOAuthTokenStore(aws.dynamo, aws.env.SYNC_STATE_TABLE);
+  const http = createHttpClient({ defaultTimeoutMs: 5_000 });
   const recordsQueue = new SqsRecordQueue(aws.sqs, aws.queues.records.url);
   const productsQueue = new SqsRecordQueue(aws.sqs, aws.queues.products.url);
   const ordersQueue = new SqsRecordQueue(aws.sqs, aws.queues.orders.url);
@@ -95,7 +102,8 @@ export async function startHarness(options: {
     messages: new SqsMessageControl(aws.sqs, aws.queueUrl, aws.dlqUrl),
     fallbackEntity: 'organization',
     retryBaseSeconds: 10,
-    connections: createConnections({ cipher, http: createHttpClient({ defaultTimeoutMs: 5_000 }) }),
+    holds: new DynamoTenantHolds(aws.dynamo, aws.env.SYNC_STATE_TABLE),
+    connections: createConnections({ cipher, http, oauthTokens }),
     clock,
     claimLeaseMs: options.claimLeaseMs ?? 60_000,
   };
@@ -110,6 +118,8 @@ export async function startHarness(options: {
     cliDeps: () => ({
       ...deps,
       cipher,
+      oauthTokens,
+      http,
       sqs: aws.sqs,
       queueUrls: {
         records: { queue: aws.queues.records.url, dlq: aws.queues.records.dlqUrl },

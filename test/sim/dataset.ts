@@ -286,8 +286,12 @@ export function slug(s: string): string {
     .replace(/^-+|-+$/g, '');
 }
 
-const TERMS = ['N30', 'N45', 'N60', '2/10N30', 'N14', 'EOM'] as const;
-const SITES = ['10-100', '10-200', '20-100', '30-100'] as const;
+/** Sales region by country: derived, so the seeded sequence (and every other generated value) stays as it was. */
+const REGIONS: Record<string, string> = { DE: 'DACH', FR: 'France', ES: 'Southern Europe', IT: 'Southern Europe', GB: 'UK & Ireland', US: 'North America', NL: 'Benelux', SE: 'Nordics', PL: 'Central Europe', CZ: 'Central Europe' };
+export const SALES_REGIONS: readonly string[] = [...new Set(Object.values(REGIONS))].sort();
+
+export const TERMS = ['N30', 'N45', 'N60', '2/10N30', 'N14', 'EOM'] as const;
+export const SITES = ['10-100', '10-200', '20-100', '30-100'] as const;
 const LINE2 = ['', '', '', 'Gebäude 3', 'Unit 4', 'Bâtiment B', 'Hall 2', 'Suite 210', 'Tor 5', 'Postfach 12 04'] as const;
 
 function makeName(rng: Rng, loc: Locale): string {
@@ -330,6 +334,7 @@ export function generateCustomers(opts: { count: number; seed: number; today: st
       'cm_mstr.cm_cr_limit': int(rng, 2, 100) * 5000,
       'cm_mstr.cm_domain': domain,
       'cm_mstr.cm_mod_date': modDate,
+      'cm_mstr.cm_region': REGIONS[loc.country] ?? 'Other',
       'ad_mstr.ad_name': name,
       'ad_mstr.ad_line1': loc.street(rng),
       'ad_mstr.ad_line2': pick(rng, LINE2),
@@ -512,8 +517,8 @@ const ITEM_NOUNS = ['Bearing', 'Flange', 'Gear', 'Shaft', 'Bracket', 'Valve', 'C
 const ITEM_ADJ = ['Steel', 'Stainless', 'Aluminium', 'Brass', 'Heavy-Duty', 'Precision', 'Hardened', 'Cast Iron', 'Polymer'] as const;
 const ITEM_SPEC = ['', '', 'DIN 912', 'ISO 4762', 'M8 x 40', 'Ø 25 mm', '1/2" NPT', 'Class 150', 'IP67', 'RoHS'] as const;
 const ITEM_UM = ['EA', 'EA', 'EA', 'PC', 'KG', 'M', 'BX'] as const;
-const PROD_LINES = ['1000', '2000', '3000', '4000', '5000'] as const;
-const ITEM_STATUS = ['ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'PLANNING', 'OBSOLETE'] as const;
+export const PROD_LINES = ['1000', '2000', '3000', '4000', '5000'] as const;
+export const ITEM_STATUS = ['ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'ACTIVE', 'PLANNING', 'OBSOLETE'] as const;
 
 /** `count` items (parts 10-00001...), mostly ACTIVE, mod dates within 120 days before `today`. Deterministic. */
 export function generateItems(opts: { count: number; seed: number; today: string }): QadItemRow[] {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { allowLoopbackHttp, parseTenantConfig } from '../../shared/config/tenant.ts';
+import { DEFAULT_FIELD_MAPPING } from '../../shared/config/field-mapping.ts';
 
 const ENV = 'CONNECTOR_ALLOW_LOOPBACK_HTTP';
 
@@ -59,6 +60,7 @@ describe('parseTenantConfig: defaults', () => {
     assert.deepEqual(c.schedules, { customers: 'rate(15 minutes)', contacts: 'rate(15 minutes)', items: 'rate(1 hour)', deals: 'rate(15 minutes)' });
     assert.deepEqual(c.qad.salesOrders, { path: '/api/erp/salesOrderHeaders', site: '10-100', noLines: 'reject' });
     assert.deepEqual(c.mapping, {
+      fields: { ...DEFAULT_FIELD_MAPPING, writeBack: { enabled: false, customerField: 'cm_user1', path: '/api/erp/customerV2s/{code}' } },
       organization: { keyFieldName: 'QAD Customer Code' },
       person: { keyFieldName: 'QAD Contact ID', include: 'active-with-email-or-phone' },
       deal: { orderFieldName: 'QAD Sales Order', recheckRejectedAfterMinutes: 60 },

@@ -1,11 +1,16 @@
 import type { z } from 'zod';
-import type { TenantConfig } from '../../config/tenant.ts';
+import type { StoredTenant, TenantConfig } from '../../config/tenant.ts';
+import type { WriteBackDeps } from '../write-back.ts';
 import type { ParsedRow } from '../../domain/customer.ts';
+import type { NamedValue } from '../../domain/custom-fields.ts';
 import { RetryLaterError } from '../../domain/errors.ts';
 import type { EvidenceGroup } from '../../domain/upsert-decision.ts';
 import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../../clients/pipedrive-client.ts';
 import type { BrowseFilter, QadClient } from '../../clients/qad-client.ts';
 import type { EntityName } from '../../ports/index.ts';
+
+/** A POST / PATCH body: entity fields, and custom fields by code. */
+export type PipedriveBody = { custom_fields?: Record<string, unknown> } & Record<string, unknown>;
 
 /** The schedules, one per QAD source. */
 export type PollName = 'customers' | 'contacts' | 'items' | 'deals';
@@ -39,11 +44,15 @@ export interface SyncEntity<R, C> {
   /** The hash of what would be written: unchanged -> zero Pipedrive calls. */
   hash(record: R, config: TenantConfig): string;
 
+  /** The tenant's mapped fields for this record, by Pipedrive field name (config mapping.fields); part of the hash. */
+  mappedValues(record: R, config: TenantConfig): NamedValue[];
   /** The custom field holding the QAD key, or undefined where a standard field (product code) holds it. */
   keyFieldName(config: TenantConfig): string | undefined;
   /** What the payload needs from other syncs; throws WaitForDependency until it exists. */
   context(record: R, lookup: MappedLookup): Promise<C>;
-  payload(record: R, keyFieldCode: string | undefined, context: C, config: TenantConfig): unknown;
+  payload(record: R, keyFieldCode: string | undefined, context: C, config: TenantConfig): PipedriveBody;
+  /** After the Pipedrive record is written and before it is recorded (keys both ways: customers). */
+  afterWrite?(deps: WriteBackDeps, tenant: StoredTenant, record: R, pipedriveId: number, delivery: { attempt: number; messageId: string }): Promise<void>;
   keyValueOf(remote: RemoteRecord, keyFieldCode: string | undefined): string | null;
   /** Tokens a listed Pipedrive record can be matched on (a normalised name; an email within an organization). */
   listingTokens(remote: RemoteRecord): string[];

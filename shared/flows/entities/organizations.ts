@@ -1,6 +1,8 @@
 import { customerSchema, parseCustomerRow, type Customer } from '../../domain/customer.ts';
 import { mapCustomerToOrganization, organizationContentHash } from '../../domain/organization.ts';
+import { customerValue, hashWithMappedValues, namedValues } from '../../domain/mapped-values.ts';
 import { normaliseName } from '../../domain/text.ts';
+import { writeBackOrganizationId } from '../write-back.ts';
 import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
 
 /** QAD customers -> Pipedrive organizations, matched on the QAD code field, then the exact name. */
@@ -13,10 +15,12 @@ export const organizations: SyncEntity<Customer, Record<string, never>> = {
   readChanged: (qad, config, since) => browsePages(qad, config.qad.customers, changedSinceFilter(config.qad.customers.modDateField, since)),
   parse: parseCustomerRow,
   key: (c) => c.code,
-  hash: (c) => organizationContentHash(c),
+  hash: (c, config) => hashWithMappedValues(organizationContentHash(c), organizations.mappedValues(c, config)),
+  mappedValues: (c, config) => namedValues(c, config.mapping.fields.organization, customerValue),
   keyFieldName: (config) => config.mapping.organization.keyFieldName,
   context: async () => ({}),
-  payload: (c, keyField) => mapCustomerToOrganization(c, keyField!),
+  payload: (c, keyField) => ({ ...mapCustomerToOrganization(c, keyField!) }),
+  afterWrite: (deps, tenant, c, pipedriveId, delivery) => writeBackOrganizationId(deps, tenant, c, pipedriveId, delivery),
   keyValueOf: (remote, keyField) => stringValue(keyField ? remote.custom_fields[keyField] : undefined),
   listingTokens: (remote) => [nameToken(remote.name)],
   evidence: (c) => [{ via: 'name', tokens: [nameToken(c.name)] }],

@@ -1,5 +1,6 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { contactExclusion, contactSchema, mapContactToPerson, parseContactRow, personContentHash, type Contact } from '../../domain/contact.ts';
+import { contactValue, hashWithMappedValues, namedValues } from '../../domain/mapped-values.ts';
 import { normaliseName } from '../../domain/text.ts';
 import type { RemoteRecord } from '../../clients/pipedrive-client.ts';
 import { browsePages, changedSinceFilter, WaitForDependency, type SyncEntity } from './entity.ts';
@@ -33,7 +34,8 @@ export const persons: SyncEntity<Contact, { orgId: number }> = {
   parse: parseContactRow,
   exclusion: (c, config) => contactExclusion(c, config.mapping.person.include),
   key: (c) => c.id,
-  hash: (c) => personContentHash(c),
+  hash: (c, config) => hashWithMappedValues(personContentHash(c), persons.mappedValues(c, config)),
+  mappedValues: (c, config) => namedValues(c, config.mapping.fields.person, contactValue),
   keyFieldName: (config) => config.mapping.person.keyFieldName,
   async context(c, lookup) {
     // Never a person without its organization: wait until the customer's sync has mapped it.
@@ -41,7 +43,7 @@ export const persons: SyncEntity<Contact, { orgId: number }> = {
     if (orgId === undefined) throw new WaitForDependency(`organization for customer ${c.customerCode} is not in Pipedrive yet; contact ${c.id} waits for it`, 60);
     return { orgId };
   },
-  payload: (c, keyField, ctx) => mapContactToPerson(c, keyField!, ctx.orgId),
+  payload: (c, keyField, ctx) => ({ ...mapContactToPerson(c, keyField!, ctx.orgId) }),
   keyValueOf: (remote, keyField) => stringValue(keyField ? remote.custom_fields[keyField] : undefined),
   listingTokens(remote) {
     const { orgId, emails } = remotePerson(remote);

@@ -1,7 +1,8 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TenantConfig } from '../../config/tenant.ts';
 import { itemSchema, mapItemToProduct, parseItemRow, parsePriceRow, productContentHash, type Item, type PriceRow } from '../../domain/item.ts';
 import type { QadClient } from '../../clients/qad-client.ts';
+import { hashWithMappedValues, itemValue, namedValues } from '../../domain/mapped-values.ts';
 import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
 import { stringValue } from './organizations.ts';
 
@@ -75,10 +76,11 @@ export const products: SyncEntity<Item, Record<string, never>> = {
   readChanged: readItems,
   parse: parseItemWithPrices,
   key: (i) => i.part,
-  hash: (i, config) => productContentHash(i, config.mapping.product.activeStatuses),
+  hash: (i, config) => hashWithMappedValues(productContentHash(i, config.mapping.product.activeStatuses), products.mappedValues(i, config)),
+  mappedValues: (i, config) => namedValues(i, config.mapping.fields.product, itemValue),
   keyFieldName: () => undefined,
   context: async () => ({}),
-  payload: (i, _keyField, _ctx, config) => mapItemToProduct(i, config.mapping.product.activeStatuses),
+  payload: (i, _keyField, _ctx, config) => ({ ...mapItemToProduct(i, config.mapping.product.activeStatuses) }),
   keyValueOf: (remote) => stringValue(productFields.safeParse(remote).data?.code),
   listingTokens: () => [],
   evidence: () => [],

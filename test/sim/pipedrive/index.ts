@@ -7,9 +7,12 @@
  * patch), deal products (per deal and bulk), and the four *Fields collections (list, create).
  * Other entities: add a definition in entities.ts and register it in ENTITY_DEFS / entityDefsFor.
  *
+ * With `oauth`: POST /oauth/token (oauth.ts) and Bearer tokens, 401 once expired, OAuth burst limits.
+ *
  * Per request: 1. count it  2. fault hook  3. auth (401)  4. route (404)  5. limits (429)
  * 6. validate params and body against the spec (400)  7. handle  8. charge tokens (2xx and 4xx).
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -38,11 +41,13 @@ import {
   type HandlerContext,
 } from './handlers.ts';
 import { OVER_LIMIT_BODY, SimHttpError, UNAUTHORIZED_BODY } from './http.ts';
-import { BURST_LIMIT, RateLimiter, dailyBudget, type PipedrivePlan } from './rate-limit.ts';
+import { BURST_LIMIT, OAUTH_BURST_LIMIT, RateLimiter, dailyBudget, type PipedrivePlan } from './rate-limit.ts';
+import { SimOAuth, type PipedriveOAuthOptions } from './oauth.ts';
 import { matchRoute, tokenCost, validateBody, validateParams, type ParsedParams } from './spec.ts';
 import { EntityStore, FieldRegistry, type FieldOption, type StoredRecord } from './store.ts';
 
 export type { PipedrivePlan } from './rate-limit.ts';
+export type { PipedriveOAuthOptions, OAuthStats } from './oauth.ts';
 export type {
   SimOrganization,
   OrganizationAddress,
@@ -130,6 +135,8 @@ export interface PipedriveSimOptions {
   dailyTokenBudget?: number;
   /** the company's currencies (product prices and deals in others are a 400); default ['EUR', 'USD', 'GBP'] */
   currencies?: string[];
+  /** serve OAuth2 (POST /oauth/token, Bearer tokens on the API) with the OAuth app's burst limits */
+  oauth?: PipedriveOAuthOptions;
 }
 
 export interface EndpointStats {
@@ -188,8 +195,20 @@ export interface PipedriveSim {
   /** adds a custom field without token cost; returns the 40-char hex field_code */
   addCustomField(entity: EntityKind, def: { field_name: string; field_type: string; options?: string[] }): string;
   customFields(entity: EntityKind): SimCustomField[];
+  /** test hook: a person renames a custom field in Pipedrive (its code and values stay); throws when no field has that name */
+  renameField(entity: EntityKind, name: string, newName: string): string;
+  /** test hook: a person deletes a custom field; answers its former code */
+  deleteField(entity: EntityKind, name: string): string;
+  /** test hook: a person removes one option of an enum or set field */
+  removeFieldOption(entity: EntityKind, name: string, label: string): void;
+  /** test hook: a person adds an option to an enum or set field; answers its id */
+  addFieldOption(entity: EntityKind, name: string, label: string): number;
   /** tokens spent today and the daily budget */
   dailyTokens(): { used: number; budget: number };
+  /** changes the daily token budget from now on */
+  setDailyTokenBudget(tokens: number): void;
+  /** with the `oauth` option: authorisation codes, revocation, token expiry and refresh counts */
+  oauth: SimOAuth | undefined;
 }
 
 type Handler = (args: { params: ParsedParams; body: Record<string, unknown>; ctx: HandlerContext }) => Envelope;
@@ -218,8 +237,8 @@ function withoutUndefined(values: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
 }
 
-function runtimeFor<T extends object>(def: EntityDef<T>, allocateOptionId: () => number): EntityRuntime<T> {
-  return { def, store: new EntityStore(), fields: new FieldRegistry(def.kind, def.standardFields, allocateOptionId) };
+function runtimeFor<T extends object>(def: EntityDef<T>, allocateOptionId: () => number, companySalt = ''): EntityRuntime<T> {
+  return { def, store: new EntityStore(), fields: new FieldRegistry(def.kind, def.standardFields, allocateOptionId, companySalt) };
 }
 
 function isSearchPath(path: string): boolean {
@@ -250,15 +269,18 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
   const seats = options.seats ?? 1;
   const now = options.now ?? Date.now;
   const searchLagMs = options.searchLagMs ?? 0;
-  const limiter = new RateLimiter(BURST_LIMIT[plan], options.dailyTokenBudget ?? dailyBudget(plan, seats), now);
+  const limiter = new RateLimiter((options.oauth ? OAUTH_BURST_LIMIT : BURST_LIMIT)[plan], options.dailyTokenBudget ?? dailyBudget(plan, seats), now);
+  const oauth = options.oauth ? new SimOAuth(options.oauth, now, () => `http://127.0.0.1:${port}`) : undefined;
 
   let optionId = 1;
   const allocateOptionId = (): number => optionId++;
   const defs = entityDefsFor(options.currencies ?? DEFAULT_CURRENCIES);
-  const organizations = runtimeFor(defs.organization, allocateOptionId);
-  const persons = runtimeFor(defs.person, allocateOptionId);
-  const products = runtimeFor(defs.product, allocateOptionId);
-  const deals = runtimeFor(defs.deal, allocateOptionId);
+  // Field codes are 40-hex hashes that differ per company, as Pipedrive's do.
+  const companySalt = randomBytes(8).toString('hex');
+  const organizations = runtimeFor(defs.organization, allocateOptionId, companySalt);
+  const persons = runtimeFor(defs.person, allocateOptionId, companySalt);
+  const products = runtimeFor(defs.product, allocateOptionId, companySalt);
+  const deals = runtimeFor(defs.deal, allocateOptionId, companySalt);
   const dealLines = new DealLineStore();
   const runtimes: Record<EntityKind, EntityRuntime<object>> = { organization: organizations, person: persons, product: products, deal: deals };
   const handlers = new Map<string, Handler>([
@@ -269,6 +291,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
 
   let stats = emptyStats();
   let fault: FaultHook | undefined;
+  let port = 0;
 
   function count(endpoint: string, status: number | 'reset', tokens: number): void {
     stats.calls += 1;
@@ -316,7 +339,15 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       }
     }
 
-    if (req.headers['x-api-token'] !== options.apiToken) {
+    if (oauth && method === 'POST' && url.pathname === '/oauth/token') {
+      const answer = oauth.token(req.headers.authorization, rawBody);
+      count('POST /oauth/token', answer.status, 0);
+      send(res, answer.status, answer.body);
+      return;
+    }
+
+    const bearer = oauth && req.headers.authorization?.startsWith('Bearer ') ? oauth.verify(req.headers.authorization) : undefined;
+    if (bearer === 'expired' || bearer === 'unknown' || (bearer === undefined && req.headers['x-api-token'] !== options.apiToken)) {
       count(endpoint, 401, 0);
       send(res, 401, UNAUTHORIZED_BODY);
       return;
@@ -366,10 +397,16 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
 
   function runtime(entity: EntityKind): EntityRuntime<object> {
     return runtimes[entity];
+  }
+
+  function customCodeOf(entity: EntityKind, name: string): string {
+    const field = runtime(entity).fields.customFields().find((f) => f.field_name === name);
+    if (field === undefined) throw new Error(`no ${entity} custom field named "${name}"`);
+    return field.field_code;
   }
 
   /** creates a record as pre-existing data: checked like a create, searchable at once */
@@ -444,10 +481,24 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       deals.store.update(record, deals.def.prepareAttrs?.(attrs, record.attrs, nowMs) ?? attrs, custom, nowMs);
     },
     addCustomField: (entity, def) => runtime(entity).fields.addCustom(def).field_code,
+    renameField: (entity, name, newName) => runtime(entity).fields.rename(customCodeOf(entity, name), newName).field_code,
+    deleteField: (entity, name) => {
+      const code = customCodeOf(entity, name);
+      runtime(entity).fields.remove(code);
+      return code;
+    },
+    removeFieldOption: (entity, name, label) => {
+      if (!runtime(entity).fields.removeOption(customCodeOf(entity, name), label)) throw new Error(`${entity} field "${name}" has no option "${label}"`);
+    },
+    addFieldOption: (entity, name, label) => runtime(entity).fields.addOption(customCodeOf(entity, name), label),
     customFields: (entity) =>
       runtime(entity)
         .fields.customFields()
         .map((f) => ({ field_code: f.field_code, field_name: f.field_name, field_type: f.field_type, options: structuredClone(f.options) })),
     dailyTokens: () => ({ used: limiter.dailyUsed(), budget: limiter.budget }),
+    setDailyTokenBudget: (tokens) => {
+      limiter.budget = tokens;
+    },
+    oauth,
   };
 }

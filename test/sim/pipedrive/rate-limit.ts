@@ -1,5 +1,5 @@
 /**
- * Pipedrive's limits for an API token: a burst limit over a rolling 2-second window (per plan; search
+ * Pipedrive's limits for an API token or an OAuth app: a burst limit over a rolling 2-second window (per plan; search
  * endpoints additionally 10 per window on every plan) and a daily token budget per company
  * (30,000 x plan multiplier x seats, reset at midnight UTC in the simulator).
  */
@@ -7,6 +7,8 @@ export type PipedrivePlan = 'lite' | 'growth' | 'premium' | 'ultimate';
 
 export const WINDOW_MS = 2000;
 export const BURST_LIMIT: Record<PipedrivePlan, number> = { lite: 20, growth: 40, premium: 100, ultimate: 120 };
+/** An OAuth app's burst limit per plan (four times the API token's). */
+export const OAUTH_BURST_LIMIT: Record<PipedrivePlan, number> = { lite: 80, growth: 160, premium: 400, ultimate: 480 };
 export const SEARCH_BURST_LIMIT = 10;
 export const PLAN_MULTIPLIER: Record<PipedrivePlan, number> = { lite: 1, growth: 2, premium: 5, ultimate: 7 };
 export const BASE_DAILY_TOKENS = 30_000;
@@ -28,7 +30,8 @@ export class RateLimiter {
 
   constructor(
     private readonly burstLimit: number,
-    readonly budget: number,
+    /** tokens per day; tests may change it (a company buying seats) */
+    public budget: number,
     private readonly now: () => number,
   ) {}
 

@@ -124,6 +124,8 @@ export class FieldRegistry {
     private readonly standard: readonly FieldDefinition[],
     /** option ids are unique across the company, as in Pipedrive, so the sim hands out one counter */
     private readonly allocateOptionId: () => number,
+    /** makes field codes differ per company, as Pipedrive's hashes do */
+    private readonly companySalt = '',
   ) {}
 
   all(): FieldDefinition[] {
@@ -145,7 +147,7 @@ export class FieldRegistry {
   /** Adds a custom field. Duplicate names are allowed, as in Pipedrive. */
   addCustom(def: { field_name: string; field_type: string; options?: readonly string[] }): FieldDefinition {
     this.sequence += 1;
-    const code = createHash('sha1').update(`${this.entity}:${this.sequence}:${def.field_name}`).digest('hex');
+    const code = createHash('sha1').update(`${this.companySalt}:${this.entity}:${this.sequence}:${def.field_name}`).digest('hex');
     const hasOptions = def.field_type === 'enum' || def.field_type === 'set';
     const field: FieldDefinition = {
       field_code: code,
@@ -158,6 +160,39 @@ export class FieldRegistry {
     };
     this.custom.push(field);
     return field;
+  }
+
+  /** Renames a custom field (a person editing it in Pipedrive): its code and values stay. */
+  rename(code: string, newName: string): FieldDefinition {
+    const field = this.byCode(code);
+    if (field === undefined) throw new Error(`no custom field ${code}`);
+    field.field_name = newName;
+    return field;
+  }
+
+  /** Deletes a custom field: its code is gone, writes naming it are refused, reads no longer show it. */
+  remove(code: string): boolean {
+    const index = this.custom.findIndex((f) => f.field_code === code);
+    if (index < 0) return false;
+    this.custom.splice(index, 1);
+    return true;
+  }
+
+  /** Removes one option of an enum or set field by label; answers whether it existed. */
+  removeOption(code: string, label: string): boolean {
+    const field = this.byCode(code);
+    const before = field?.options?.length ?? 0;
+    if (field?.options) field.options = field.options.filter((o) => o.label !== label);
+    return (field?.options?.length ?? 0) < before;
+  }
+
+  /** Adds an option to an enum or set field; answers its id. */
+  addOption(code: string, label: string): number {
+    const field = this.byCode(code);
+    if (field?.options == null) throw new Error(`field ${code} has no options`);
+    const option = { id: this.allocateOptionId(), label };
+    field.options.push(option);
+    return option.id;
   }
 
   /**

@@ -89,6 +89,7 @@ interface ParsedOrder {
   so_due_date?: string;
   so_curr: string;
   so_site: string;
+  so_rmks?: string;
   lines: ParsedLine[];
 }
 
@@ -112,6 +113,8 @@ function parseOrder(body: Record<string, unknown>): ParsedOrder | ValidationErro
   const so_site = reqString('so_site');
   const so_ord_date = body['so_ord_date'];
   if (!isDate(so_ord_date)) err('so_ord_date', 'so_ord_date must be a YYYY-MM-DD date', so_ord_date, 'INVALID_DATE');
+  const so_rmks = body['so_rmks'];
+  if (so_rmks !== undefined && so_rmks !== null && (typeof so_rmks !== 'string' || so_rmks.length > 255)) err('so_rmks', 'so_rmks must be text of at most 255 characters', so_rmks, 'INVALID_STRING');
   const so_due_date = body['so_due_date'];
   if (so_due_date !== undefined && so_due_date !== null && !isDate(so_due_date)) {
     err('so_due_date', 'so_due_date must be a YYYY-MM-DD date', so_due_date, 'INVALID_DATE');
@@ -166,6 +169,7 @@ function parseOrder(body: Record<string, unknown>): ParsedOrder | ValidationErro
   if (errors.length > 0) return errors;
   const order: ParsedOrder = { so_cust, so_po, so_ord_date: so_ord_date as string, so_curr, so_site, lines };
   if (typeof so_due_date === 'string') order.so_due_date = so_due_date;
+  if (typeof so_rmks === 'string' && so_rmks !== '') order.so_rmks = so_rmks;
   return order;
 }
 
@@ -218,6 +222,7 @@ function createOrder(t: TenantState, body: Record<string, unknown>): QadSalesOrd
     so_curr: parsed.so_curr,
     so_site: parsed.so_site,
     so_domain: customer['cm_mstr.cm_domain'],
+    ...(parsed.so_rmks !== undefined && { so_rmks: parsed.so_rmks }),
     lines,
   });
 }

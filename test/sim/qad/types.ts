@@ -23,6 +23,8 @@ export interface QadCustomerRow {
   'ad_mstr.ad_phone': string;
   'ad_mstr.ad_email': string;
   'ad_mstr.ad_mod_date': string; // YYYY-MM-DD
+  /** Sales region (`cm_region`); absent on instances that do not use it. */
+  'cm_mstr.cm_region'?: string;
   /** User field 1: set by `PUT /api/erp/customerV2s/{code}` (e.g. the Pipedrive organization id); absent until set. */
   'cm_mstr.cm_user1'?: string;
 }
@@ -36,6 +38,7 @@ export const QAD_CUSTOMER_COLUMNS = [
   'cm_mstr.cm_cr_limit',
   'cm_mstr.cm_domain',
   'cm_mstr.cm_mod_date',
+  'cm_mstr.cm_region',
   'ad_mstr.ad_name',
   'ad_mstr.ad_line1',
   'ad_mstr.ad_line2',
@@ -139,6 +142,8 @@ export interface QadSalesOrder {
   so_curr: string;
   so_site: string;
   so_domain: string;
+  /** Remarks (free text), e.g. the customer's own PO text; absent when not sent. */
+  so_rmks?: string;
   lines: QadSalesOrderLine[];
 }
 

@@ -1,0 +1,127 @@
+/**
+ * npm run bench: the token, rate, bundle and cost benchmark of issue 9.
+ * Options: --quick (the 1k case only), --json FILE (the figures and the targets as JSON),
+ *          --plan P (default premium), --concurrency C (writers per queue, default: the stack's
+ *          writerMaxConcurrency in cdk.json), --seed S,
+ *          --no-bundles / --no-sync (skip a part while working on the other),
+ *          --keep DIR (keep each case's raw counts there).
+ * Exits non-zero when a target fails.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as z from 'zod';
+import { AWS_PRICES } from './bench/aws-prices.ts';
+import { measureBundles, type BundleFigure } from './bench/bundles.ts';
+import { summariseCase, type CaseFigures, type CaseOutput } from './bench/cases.ts';
+import { seatsFor, target, type Target } from './bench/metrics.ts';
+
+const argsSchema = z.object({
+  quick: z.boolean(),
+  json: z.string().min(1).optional(),
+  plan: z.enum(['lite', 'growth', 'premium', 'ultimate']),
+  concurrency: z.coerce.number().int().min(1).max(20),
+  seed: z.coerce.number().int(),
+  'no-bundles': z.boolean(),
+  'no-sync': z.boolean(),
+  keep: z.string().min(1).optional(),
+});
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string' },
+    plan: { type: 'string', default: 'premium' },
+    // The stack's writerMaxConcurrency (cdk.json): the writers the deployment runs per queue.
+    concurrency: { type: 'string', default: String((JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'cdk.json'), 'utf8')) as { context: { writerMaxConcurrency: number } }).context.writerMaxConcurrency) },
+    seed: { type: 'string', default: '42' },
+    'no-bundles': { type: 'boolean', default: false },
+    'no-sync': { type: 'boolean', default: false },
+    keep: { type: 'string' },
+  },
+});
+const parsed = argsSchema.safeParse(values);
+if (!parsed.success) {
+  console.error(`npm run bench: ${parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  process.exit(2);
+}
+const args = parsed.data;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+// The topology names the functions and their memory; it is read without synthesizing anything.
+const { POLLERS, WRITERS } = await import('../infra/topology.ts');
+const functions = [...POLLERS, ...WRITERS].map((f) => ({ id: f.id, entry: f.entry, memorySize: f.memorySize }));
+const memoryMb = Math.max(...functions.map((f) => f.memorySize));
+
+const CASES = [
+  { name: '1k', customers: 1_000, items: 500, wonDeals: 50 },
+  { name: '10k', customers: 10_000, items: 5_000, wonDeals: 200 },
+];
+const cases = args.quick ? CASES.slice(0, 1) : CASES;
+const started = Date.now();
+
+let bundles: BundleFigure[] = [];
+if (!args['no-bundles']) {
+  say('Bundling every function as the CDK does (infra/bundling.ts) and timing its cold module load ...');
+  bundles = await measureBundles({ root, functions, runs: 5 });
+}
+
+const figures: CaseFigures[] = [];
+if (!args['no-sync']) {
+  const scratch = args.keep ?? mkdtempSync(join(tmpdir(), 'connector-bench-'));
+  mkdirSync(scratch, { recursive: true });
+  try {
+    for (const c of cases) {
+      // A first sync of 10k customers spends more than one premium seat's daily budget (150,000 tokens).
+      const seats = seatsFor(c.customers * 3 + c.items + c.wonDeals, args.plan);
+      say(`Case ${c.name}: ${c.customers} customers x 2 contacts, ${c.items} items in EUR and USD, ${c.wonDeals} won deals, 20% already in Pipedrive; plan ${args.plan} with ${seats} seat(s), ${args.concurrency} writers per queue ...`);
+      const out = join(scratch, `${c.name}.json`);
+      const t0 = Date.now();
+      execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench/run-case.ts'),
+        '--customers', String(c.customers), '--items', String(c.items), '--won-deals', String(c.wonDeals), '--plan', args.plan,
+        '--concurrency', String(args.concurrency), '--seats', String(seats), '--change-rate', '0.01', '--seed', String(args.seed), '--out', out], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+      const output = JSON.parse(readFileSync(out, 'utf8')) as CaseOutput;
+      figures.push(summariseCase(c.name, output, { memoryMb, prices: AWS_PRICES }));
+      say(`  done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  } finally {
+    if (!args.keep) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+// ---- targets ----
+const targets: Target[] = [];
+for (const f of figures) {
+  const [first, unchanged, changed] = f.rounds;
+  if (!first || !unchanged || !changed) continue;
+  targets.push(target(`${f.name}: first sync tokens / floor`, round3(first.tokens / first.floor), 'max', 1.15));
+  targets.push(target(`${f.name}: rerun, nothing changed: tokens of the QAD -> Pipedrive sync`, unchanged.syncTokens, 'max', 0));
+  targets.push(target(`${f.name}: rerun, 1% changed: tokens / floor`, round3(changed.tokens / changed.floor), 'max', 1.1));
+  targets.push(target(`${f.name}: first sync write rate / plan's allowed rate`, round3(first.writesPerSecond / first.allowedPerSecond), 'min', 0.85));
+  for (const r of f.rounds) targets.push(target(`${f.name}: ${r.label}: 429 share of calls`, round3(r.share429), 'max', 0.01));
+  targets.push(target(`${f.name}: nothing lost or duplicated`, f.problems, 'max', 0));
+}
+for (const b of bundles) {
+  targets.push(target(`bundle ${b.function}: bytes`, b.bytes, 'max', 1_000_000));
+  targets.push(target(`bundle ${b.function}: module load ms (median)`, Math.round(b.loadMs), 'max', 150));
+}
+
+// ---- the table ----
+const { renderReport } = await import('./bench/report.ts');
+say();
+say(renderReport({ plan: args.plan, concurrency: args.concurrency, figures, bundles, targets, prices: AWS_PRICES }));
+say(`\nBench wall time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+
+if (args.json) {
+  writeFileSync(args.json, `${JSON.stringify({ options: args, prices: AWS_PRICES, cases: figures, bundles, targets }, null, 2)}\n`);
+  say(`JSON written to ${args.json}`);
+}
+const failed = targets.filter((t) => !t.pass);
+process.exitCode = failed.length === 0 ? 0 : 1;
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}

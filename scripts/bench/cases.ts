@@ -1,0 +1,128 @@
+import type { RoundReport, StateReport } from '../local/pipeline.ts';
+import type { AwsPrices } from './aws-prices.ts';
+import { DEALS_PER_LINES_CALL, estimateCost, listPages, tokenFloor, writePhase, type CostEstimate } from './metrics.ts';
+
+/** Burst limit per 2 s for an API token, per plan (Pipedrive's published figures). */
+export const BURST_PER_2S = { lite: 20, growth: 40, premium: 100, ultimate: 120 } as const;
+export type Plan = keyof typeof BURST_PER_2S;
+
+/** Functions of the QAD -> Pipedrive direction; the deal poll and the QAD writer are the other one. */
+export const SYNC_FUNCTIONS = ['poll-customers', 'poll-contacts', 'poll-items', 'write-pipedrive', 'write-products'] as const;
+
+export interface RoundCounters {
+  writes: Array<{ startMs: number; endMs: number }>;
+  tokensByFunction: Record<string, number>;
+  callsByFunction: Record<string, number>;
+  aws: { sqsRequests: number; dynamoWrites: number; dynamoReads: number; kmsRequests: number; byCommand: Record<string, number> };
+  peakRssBytes: number;
+  /** Share of the round the local run's one event loop was busy (simulators, stand-ins and functions share it). */
+  eventLoopUtilization: number;
+}
+
+/** What scripts/bench/run-case.ts writes. */
+export interface CaseOutput {
+  options: { customers: number; items: number; 'won-deals': number; plan: Plan; concurrency: number; 'change-rate': number; seats?: number };
+  /** The company's day so far: tokens used by the three runs and its budget. */
+  dailyTokens?: { used: number; budget: number };
+  preexistingOrganizations: number;
+  state: StateReport;
+  changedCustomers: number;
+  /** recordsChanged: Pipedrive organizations, persons and products new or different after the round, plus order numbers written back to deals. */
+  rounds: Array<{ label: string; report: RoundReport; counters: RoundCounters; recordsChanged: number }>;
+}
+
+export interface RoundFigures {
+  label: string;
+  records: number;
+  recordsToChange: number;
+  listPages: number;
+  floor: number;
+  tokens: number;
+  /** Tokens spent by the QAD -> Pipedrive functions only (the deal poll reads Pipedrive on its own schedule). */
+  syncTokens: number;
+  calls: number;
+  share429: number;
+  byEndpoint: Record<string, { calls: number; tokens: number }>;
+  writes: number;
+  writePhaseSeconds: number;
+  writesPerSecond: number;
+  allowedPerSecond: number;
+  wallSeconds: number;
+  peakRssMb: number;
+  invocations: Record<string, { invocations: number; ms: number }>;
+  aws: RoundCounters['aws'];
+  cost: CostEstimate;
+}
+
+export interface CaseFigures {
+  name: string;
+  customers: number;
+  items: number;
+  wonDeals: number;
+  seats: number;
+  dailyTokens?: { used: number; budget: number };
+  /** Missing, duplicated or mismatched records after the first sync: must be 0 for the figures to count. */
+  problems: number;
+  rounds: RoundFigures[];
+}
+
+/**
+ * The floor inputs of each round. Records that must change: those the round left new or different
+ * in Pipedrive (read back from the simulator, times aside), plus each order number written back to
+ * its deal. Pages, first sync: the listings of what is already in Pipedrive (organizations, persons,
+ * products; 500 a page), one page of field definitions for each custom key field (organization,
+ * person, deal) and the deal poll (won deals 500 a page, their lines 100 deals a call). Reruns: the
+ * deal poll's pages (it re-reads its ten-minute overlap) and, when customers changed (the only QAD
+ * changes the bench makes), one page of organization field definitions: a writer cannot send the key
+ * field without its hash, and a Lambda container that wrote nothing lately has not read it.
+ */
+export function floorInputs(out: CaseOutput, roundIndex: number): { recordsToChange: number; pages: number } {
+  const won = out.state.pipedrive.wonDeals;
+  const dealPoll = listPages(won) + Math.ceil(won / DEALS_PER_LINES_CALL);
+  const recordsToChange = out.rounds[roundIndex]?.recordsChanged ?? 0;
+  if (roundIndex === 0) {
+    const pre = out.preexistingOrganizations;
+    const preProducts = Math.round(out.options.items * 0.2);
+    return { recordsToChange, pages: listPages(pre) + listPages(pre) + listPages(preProducts) + 3 + dealPoll };
+  }
+  return { recordsToChange, pages: dealPoll + (recordsToChange > 0 ? 1 : 0) };
+}
+
+export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: number; prices: AwsPrices }): CaseFigures {
+  const allowedPerSecond = BURST_PER_2S[out.options.plan] / 2;
+  const records = out.state.qad.customers + out.state.qad.qualifyingContacts + out.state.qad.items + out.state.pipedrive.wonDeals;
+  const rounds = out.rounds.map(({ label, report, counters }, i): RoundFigures => {
+    const { recordsToChange, pages } = floorInputs(out, i);
+    const phase = writePhase(counters.writes, report.drains);
+    const invocations = Object.values(report.lambda).reduce((n, s) => n + s.invocations, 0);
+    const polls = Object.entries(report.lambda).filter(([fn]) => fn.startsWith('poll-')).reduce((n, [, s]) => n + s.invocations, 0);
+    const durationMs = Object.values(report.lambda).reduce((n, s) => n + s.ms, 0);
+    return {
+      label,
+      records,
+      recordsToChange,
+      listPages: pages,
+      floor: tokenFloor(recordsToChange, pages),
+      tokens: report.pipedrive.tokens,
+      syncTokens: SYNC_FUNCTIONS.reduce((n, fn) => n + (counters.tokensByFunction[fn] ?? 0), 0),
+      calls: report.pipedrive.calls,
+      share429: report.pipedrive.calls > 0 ? report.pipedrive.status429 / report.pipedrive.calls : 0,
+      byEndpoint: report.pipedrive.byEndpoint,
+      writes: phase.writes,
+      writePhaseSeconds: phase.seconds,
+      writesPerSecond: phase.seconds > 0 ? phase.writes / phase.seconds : 0,
+      allowedPerSecond,
+      wallSeconds: report.elapsedMs / 1000,
+      peakRssMb: counters.peakRssBytes / 2 ** 20,
+      invocations: report.lambda,
+      aws: counters.aws,
+      cost: estimateCost(
+        { invocations, durationMs, memoryMb: opts.memoryMb, sqsRequests: counters.aws.sqsRequests, dynamoWrites: counters.aws.dynamoWrites, dynamoReads: counters.aws.dynamoReads, kmsRequests: counters.aws.kmsRequests, schedulerInvocations: polls },
+        records,
+        opts.prices,
+      ),
+    };
+  });
+  const problems = [...Object.values(out.state.duplicates), ...Object.values(out.state.missing), ...Object.values(out.state.mismatched)].reduce((a, b) => a + b, 0);
+  return { name, customers: out.options.customers, items: out.options.items, wonDeals: out.state.pipedrive.wonDeals, seats: out.options.seats ?? 1, ...(out.dailyTokens && { dailyTokens: out.dailyTokens }), problems, rounds };
+}

@@ -1,0 +1,176 @@
+/**
+ * One benchmark case in its own process (so its peak memory is its own): the local pipeline of
+ * `npm start` on the simulators, a first sync, a rerun with nothing changed and a rerun with a share
+ * of customers changed, each counted. Run by scripts/bench.ts; prints progress, writes --out.
+ * BENCH_DIAGNOSE=1 also prints, per round, the time each function spent waiting on each service.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as z from 'zod';
+
+const argsSchema = z.object({
+  customers: z.coerce.number().int().min(1),
+  items: z.coerce.number().int().min(0),
+  'won-deals': z.coerce.number().int().min(0),
+  plan: z.enum(['lite', 'growth', 'premium', 'ultimate']),
+  concurrency: z.coerce.number().int().min(1).max(20),
+  'change-rate': z.coerce.number().min(0).max(1),
+  seats: z.coerce.number().int().min(1),
+  seed: z.coerce.number().int(),
+  out: z.string().min(1),
+});
+const { values } = parseArgs({
+  options: {
+    customers: { type: 'string' }, items: { type: 'string' }, 'won-deals': { type: 'string' }, plan: { type: 'string' },
+    concurrency: { type: 'string' }, 'change-rate': { type: 'string' }, seats: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+  },
+});
+const args = argsSchema.parse(values);
+
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const { LocalPipeline } = await import('../local/pipeline.ts');
+const { installRuntimeProbe } = await import('../../shared/runtime/probe.ts');
+const { pipedriveTokenCost } = await import('../../shared/runtime/observability.ts');
+const { dynamoUnits } = await import('./metrics.ts');
+type RoundReport = import('../local/pipeline.ts').RoundReport;
+type Counters = import('./cases.ts').RoundCounters;
+
+const fresh = (): Counters => ({ writes: [], tokensByFunction: {}, callsByFunction: {}, aws: { sqsRequests: 0, dynamoWrites: 0, dynamoReads: 0, kmsRequests: 0, byCommand: {} }, peakRssBytes: 0, eventLoopUtilization: 0 });
+let counters = fresh();
+// Set once the pipeline exists: which function is running a call.
+let currentFunction: () => string = () => 'setup';
+/** Diagnostics: time each function spent waiting on each service (ms, summed over concurrent calls). */
+let timeByFunction: Record<string, Record<string, number>> = {};
+let auditTable = '';
+
+installRuntimeProbe({
+  awsCall(service, command, input) {
+    const key = `${service} ${command.replace(/Command$/u, '')}`;
+    counters.aws.byCommand[key] = (counters.aws.byCommand[key] ?? 0) + 1;
+    if (service === 'sqs') counters.aws.sqsRequests++;
+    else if (service === 'kms') counters.aws.kmsRequests++;
+    else {
+      const units = dynamoUnits(command, input, new Set([auditTable]));
+      counters.aws.dynamoWrites += units.writes;
+      counters.aws.dynamoReads += units.reads;
+    }
+  },
+  awsCallDone(service, _command, ms) {
+    const times = (timeByFunction[currentFunction()] ??= {});
+    times[service] = (times[service] ?? 0) + ms;
+  },
+  pipedriveCall(_tenantId, info) {
+    const times = (timeByFunction[currentFunction()] ??= {});
+    times.pipedrive = (times.pipedrive ?? 0) + info.ms;
+    const fn = currentFunction();
+    counters.callsByFunction[fn] = (counters.callsByFunction[fn] ?? 0) + 1;
+    counters.tokensByFunction[fn] = (counters.tokensByFunction[fn] ?? 0) + pipedriveTokenCost(info.endpoint, info.status);
+    const endMs = Date.now();
+    if (/^(POST|PATCH) /u.test(info.endpoint) && info.status >= 200 && info.status < 300) counters.writes.push({ startMs: endMs - info.ms, endMs });
+  },
+});
+
+const pipeline = await LocalPipeline.start({
+  customers: args.customers,
+  contactsPerCustomer: 2,
+  items: args.items,
+  currencies: ['EUR', 'USD'],
+  seed: args.seed,
+  preexisting: 0.2,
+  plan: args.plan,
+  seats: args.seats,
+  writerConcurrency: args.concurrency,
+  wonDeals: args['won-deals'],
+});
+currentFunction = () => pipeline.lambda.current() ?? 'local run';
+auditTable = pipeline.aws.env.AUDIT_TABLE;
+
+// The event source's own SQS requests (receive, delete): Lambda's pollers make them and they are billed.
+// Receives that found nothing are left out: Lambda long-polls, the local event source polls every 200 ms.
+pipeline.aws.sqs.middlewareStack.add(
+  (next, context) => async (input) => {
+    const out = await next(input);
+    const command = context.commandName ?? '';
+    const received = (out.output as { Messages?: unknown[] }).Messages?.length ?? 0;
+    if (command === 'DeleteMessageBatchCommand' || (command === 'ReceiveMessageCommand' && received > 0)) {
+      counters.aws.sqsRequests++;
+      const key = `sqs ${command.replace(/Command$/u, '')} (event source)`;
+      counters.aws.byCommand[key] = (counters.aws.byCommand[key] ?? 0) + 1;
+    }
+    return out;
+  },
+  { step: 'initialize', name: 'benchEventSourceCounter' },
+);
+
+/** Pipedrive's organizations, persons and products as content (times left out), to see which a round changed. */
+function pipedriveContent(): Map<string, string> {
+  const content = new Map<string, string>();
+  const add = (kind: string, records: ReadonlyArray<{ id: number; update_time?: string; add_time?: string }>) => {
+    for (const { update_time: _u, add_time: _a, ...rest } of records) content.set(`${kind}:${rest.id}`, JSON.stringify(rest));
+  };
+  add('organization', pipeline.pipedrive.organizations());
+  add('person', pipeline.pipedrive.persons());
+  add('product', pipeline.pipedrive.products());
+  return content;
+}
+const qadOrders = () => pipeline.qad.tenant(pipeline.qadBasePath).salesOrders().length;
+
+async function round(label: string): Promise<{ label: string; report: RoundReport; counters: Counters; recordsChanged: number }> {
+  counters = fresh();
+  timeByFunction = {};
+  const elu = performance.eventLoopUtilization();
+  const before = pipedriveContent();
+  const ordersBefore = qadOrders();
+  const started = Date.now();
+  const sampler = setInterval(() => {
+    counters.peakRssBytes = Math.max(counters.peakRssBytes, process.memoryUsage.rss());
+  }, 100);
+  try {
+    let last = 0;
+    const report = await pipeline.runRound({
+      deadlineMs: 60 * 60_000,
+      onProgress: (done) => {
+        if (done - last < 1000) return;
+        last = done;
+        process.stdout.write(`    ${label}: ${done} records written, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+      },
+    });
+    process.stdout.write(`    ${label}: ${report.pipedrive.tokens} tokens, ${report.pipedrive.calls} calls, ${report.pipedrive.status429} x 429, ${(report.elapsedMs / 1000).toFixed(1)} s, event loop busy ${Math.round(performance.eventLoopUtilization(elu).utilization * 100)}%${report.drained ? "" : ", queues NOT drained"}\n`);
+    counters.peakRssBytes = Math.max(counters.peakRssBytes, process.memoryUsage.rss());
+    // What had to change: Pipedrive records new or different after the round, and each new order's number written back to its deal.
+    let recordsChanged = qadOrders() - ordersBefore;
+    for (const [key, value] of pipedriveContent()) if (before.get(key) !== value) recordsChanged++;
+    counters.eventLoopUtilization = performance.eventLoopUtilization(elu).utilization;
+    if (process.env.BENCH_DIAGNOSE) process.stdout.write(`    time waiting, by function and service (s): ${JSON.stringify(Object.fromEntries(Object.entries(timeByFunction).map(([f, t]) => [f, Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v / 1000)]))])))}; invocations ${JSON.stringify(Object.fromEntries(Object.entries(report.lambda).map(([f, s]) => [f, [s.invocations, Math.round(s.ms / 1000)]])))}\n`);
+    return { label, report, counters, recordsChanged };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+try {
+  const first = await round('first sync');
+  const state = await pipeline.state();
+  const unchanged = await round('rerun, nothing changed');
+  const changed = pipeline.changeQad(args['change-rate']);
+  const rerun = await round(`rerun, ${args['change-rate'] * 100}% changed`);
+  const lambdaMemoryMb = 512;
+  writeFileSync(
+    args.out,
+    JSON.stringify({
+      options: args,
+      preexistingOrganizations: Math.round(args.customers * 0.2),
+      state,
+      changedCustomers: changed,
+      rounds: [first, unchanged, rerun],
+      lambdaMemoryMb,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      dailyTokens: pipeline.pipedrive.dailyTokens(),
+    }),
+  );
+} finally {
+  await pipeline.close();
+}

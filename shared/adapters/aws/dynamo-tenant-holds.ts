@@ -1,0 +1,84 @@
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import type { TenantHold, TenantHolds } from '../../ports/index.ts';
+import { isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts';
+
+/**
+ * Holds per tenant in the sync-state table, under pk T#<tenant>#holds:
+ *   parked        a person must re-authorise Pipedrive (reason, since)
+ *   budget        the daily token budget is spent until `untilMs`
+ *   held#<msgId>  a message kept here instead of on the queue (no receive loop, no DLQ), with its cause:
+ *                 'parked' or 'drift:<entity>' (a mapped field drifted)
+ */
+export class DynamoTenantHolds implements TenantHolds {
+  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+
+  private pk(tenantId: string) {
+    return s(`T#${tenantId}#holds`);
+  }
+
+  async current(tenantId: string, nowMs: number): Promise<TenantHold | undefined> {
+    const res: QueryCommandOutput = await this.client.send(
+      new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :a AND :b',
+        ExpressionAttributeValues: { ':pk': this.pk(tenantId), ':a': s('budget'), ':b': s('parked') },
+        ConsistentRead: true,
+      }),
+    );
+    const items = new Map((res.Items ?? []).map((item) => [str(item, 'sk'), item]));
+    const parked = items.get('parked');
+    if (parked) return { kind: 'parked', reason: str(parked, 'reason') ?? '', since: str(parked, 'since') ?? '' };
+    const budget = items.get('budget');
+    const untilMs = num(budget, 'untilMs');
+    if (untilMs !== undefined && untilMs > nowMs) return { kind: 'budget', untilMs, reason: str(budget, 'reason') ?? '' };
+    return undefined;
+  }
+
+  async park(tenantId: string, reason: string, at: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({ TableName: this.table, Item: { pk: this.pk(tenantId), sk: s('parked'), reason: s(reason), since: s(at) }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async unpark(tenantId: string): Promise<void> {
+    await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: this.pk(tenantId), sk: s('parked') } }));
+  }
+
+  async closeBudgetGate(tenantId: string, untilMs: number, reason: string): Promise<void> {
+    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { pk: this.pk(tenantId), sk: s('budget'), untilMs: n(untilMs), reason: s(reason) } }));
+  }
+
+  async hold(tenantId: string, messageId: string, body: string, cause = 'parked'): Promise<void> {
+    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { pk: this.pk(tenantId), sk: s(`held#${messageId}`), body: s(body), cause: s(cause) } }));
+  }
+
+  async held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>> {
+    const out: Array<{ messageId: string; body: string }> = [];
+    let start: Item | undefined;
+    do {
+      const res: QueryCommandOutput = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+          ExpressionAttributeValues: { ':pk': this.pk(tenantId), ':p': s('held#'), ...(cause !== undefined && { ':c': s(cause) }) },
+          ...(cause !== undefined && { FilterExpression: 'cause = :c' }),
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of res.Items ?? []) out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
+  async release(tenantId: string, messageId: string): Promise<void> {
+    await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: this.pk(tenantId), sk: s(`held#${messageId}`) } }));
+  }
+}

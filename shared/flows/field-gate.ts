@@ -1,0 +1,94 @@
+import { dealFieldEntries, type FieldMappingEntry } from '../config/field-mapping.ts';
+import type { StoredTenant } from '../config/tenant.ts';
+import type { FieldProblem } from '../domain/custom-fields.ts';
+import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
+import type { AuditLog, Clock, EntityName, PollStateStore, RecordQueue, TenantHolds } from '../ports/index.ts';
+import { parseRecordMessage } from './record-message.ts';
+import type { Connections } from './connections.ts';
+import { checkMappedFields, reportHeld } from './field-resolver.ts';
+
+/** What a poll asks before it enqueues: may this entity's records flow, or is a mapped field drifted? */
+export interface FieldGate {
+  /** True when these `count` records must be held (and counts them); checks the fields once per poll, and only when there is something to send. */
+  holds(count: number): Promise<boolean>;
+  readonly held: number;
+  readonly problems: readonly FieldProblem[];
+  /** Audits the drift with the number of records held, and counts the metric. */
+  report(): Promise<void>;
+}
+
+export const pipedriveEntityOf = (entity: EntityName): PipedriveFieldEntity => (entity === 'salesOrder' ? 'deal' : entity);
+
+/** The cause under which a writer holds a message whose entity has a drifted mapped field. */
+export const driftCause = (entity: EntityName): string => `drift:${entity}`;
+
+/**
+ * Puts back on the queue the messages writers held for a drifted field of this entity, once the
+ * mapped fields resolve again (a person fixed the field or the mapping). One DynamoDB query when
+ * nothing is held; a field check only when something is. A message still blocked (an option label
+ * still missing) is simply held again by its writer. Answers how many went back.
+ */
+export async function releaseDriftHeld(
+  deps: { connections: Connections; pollState: PollStateStore; audit: AuditLog; clock: Clock; holds: TenantHolds; queueFor(entity: EntityName): RecordQueue },
+  tenant: StoredTenant,
+  entity: EntityName,
+): Promise<number> {
+  const { tenantId } = tenant.config;
+  const held = await deps.holds.held(tenantId, driftCause(entity));
+  if (held.length === 0) return 0;
+  const resolverDeps = { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() };
+  const problems = await checkMappedFields(resolverDeps, tenantId, await deps.connections.pipedrive(tenant), pipedriveEntityOf(entity), mappedEntries(tenant, entity), deps.clock.now());
+  if (problems.length > 0) return 0;
+  let released = 0;
+  for (const { messageId, body } of held) {
+    const message = parseRecordMessage(body);
+    // Sent before the hold is dropped: a crash in between sends it twice, which the writers' claims absorb.
+    if (message.ok) {
+      await deps.queueFor(entity).sendAll([message.value]);
+      released++;
+    }
+    await deps.holds.release(tenantId, messageId);
+  }
+  await deps.audit.record({ tenantId, entity, key: '_fields', action: 'drift-cleared', reason: `the mapped fields resolve again: ${released} held messages back on their queue` });
+  return released;
+}
+
+/** The mapped entries in force for an entity (deals fold in `requestedShipDateFieldName`). */
+export function mappedEntries(tenant: StoredTenant, entity: EntityName): FieldMappingEntry[] {
+  const { fields } = tenant.config.mapping;
+  return entity === 'salesOrder' ? dealEntries(tenant) : fields[entity];
+}
+
+export function dealEntries(tenant: StoredTenant): Array<FieldMappingEntry<'deal'>> {
+  return dealFieldEntries(tenant.config.mapping.fields, tenant.config.mapping.deal.requestedShipDateFieldName);
+}
+
+/**
+ * One poll's field gate. Unchanged records cost no fields call: the definitions are checked (read
+ * during this poll) only when the poll has changed records to send.
+ */
+export function fieldGate(deps: { connections: Connections; pollState: PollStateStore; audit: AuditLog; clock: Clock }, tenant: StoredTenant, entity: EntityName, pollStartedMs: number): FieldGate {
+  const entries = mappedEntries(tenant, entity);
+  const fieldEntity = pipedriveEntityOf(entity);
+  const resolverDeps = { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() };
+  let checked: Promise<FieldProblem[]> | undefined;
+  let problems: FieldProblem[] = [];
+  let held = 0;
+  return {
+    async holds(count) {
+      if (count === 0 || entries.length === 0) return false;
+      checked ??= (async () => checkMappedFields(resolverDeps, tenant.config.tenantId, await deps.connections.pipedrive(tenant), fieldEntity, entries, pollStartedMs))();
+      problems = await checked;
+      if (problems.length === 0) return false;
+      held += count;
+      return true;
+    },
+    get held() {
+      return held;
+    },
+    get problems() {
+      return problems;
+    },
+    report: () => reportHeld(resolverDeps, tenant.config.tenantId, fieldEntity, problems, held),
+  };
+}

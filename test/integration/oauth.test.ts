@@ -1,0 +1,160 @@
+import './quiet-env.ts';
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { runCli, type Io } from '../../scripts/cli/run.ts';
+import { createHttpClient } from '../../shared/clients/http.ts';
+import { parseCustomerRow } from '../../shared/domain/customer.ts';
+import { organizationContentHash } from '../../shared/domain/organization.ts';
+import { createConnections } from '../../shared/flows/connections.ts';
+import { pollEntity } from '../../shared/flows/poll.ts';
+import { registerTenant } from '../../shared/flows/register-tenant.ts';
+import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
+import { withEntity } from '../../shared/flows/entities/index.ts';
+import { customerRow, QAD_PASSWORD, recordMessage, startHarness, TENANT, type Harness } from './harness.ts';
+
+const CLIENT_ID = 'oauth-app-id';
+const CLIENT_SECRET = 'oauth-client-secret-value';
+const REDIRECT = 'https://connector.example.com/oauth/callback';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** A harness whose tenant uses OAuth against the simulator's token endpoint; not yet authorised. */
+async function oauthHarness(ttlSeconds = 3600, customers = [customerRow('C1', 'Alpha GmbH', '2026-11-20')]): Promise<Harness> {
+  const harness = await startHarness({ customers, pipedrive: { oauth: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: ttlSeconds } } });
+  // Registered again, as an operator would, with OAuth against the simulator's token endpoint (loopback: tests only).
+  const { config } = harness.tenant;
+  await registerTenant(harness.cliDeps(), { ...config, pipedrive: { apiBaseUrl: harness.pd.url, auth: 'oauth', oauthClientId: CLIENT_ID, oauthTokenUrl: `${harness.pd.url}/oauth/token` } }, { qadPassword: QAD_PASSWORD, pipedriveClientSecret: CLIENT_SECRET });
+  return harness;
+}
+
+async function cli(harness: Harness, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), readFile: () => '' };
+  const code = await runCli(argv, io, harness.cliDeps());
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+async function authorize(harness: Harness): Promise<{ code: number; out: string; err: string }> {
+  return cli(harness, ['authorize', TENANT, '--code', harness.pd.oauth!.issueCode(REDIRECT), '--redirect-uri', REDIRECT]);
+}
+
+function body(code: string, name: string): string {
+  const parsed = parseCustomerRow(customerRow(code, name, '2026-11-20'));
+  assert.ok(parsed.ok);
+  return JSON.stringify(recordMessage(parsed.record, code, organizationContentHash(parsed.record)));
+}
+
+async function enqueue(harness: Harness, bodies: string[]): Promise<void> {
+  await harness.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: harness.aws.queueUrl, Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })) }));
+}
+
+describe('Pipedrive OAuth', () => {
+  test('"connector authorize" stores the first tokens encrypted; calls then go Bearer to the api_domain', async () => {
+    h = await oauthHarness();
+    const before = await cli(h, ['check', TENANT]);
+    assert.equal(before.code, 1);
+    assert.match(before.out, /Pipedrive OAuth\s+FAIL\s+no Pipedrive OAuth tokens are stored for tenant acme; run "connector authorize acme"/u);
+    const res = await authorize(h);
+    assert.equal(res.code, 0, res.err);
+    assert.match((await cli(h, ['check', TENANT])).out, /Pipedrive OAuth\s+pass/u);
+    assert.match(res.out, /tenant acme authorised for Pipedrive at http:\/\/127\.0\.0\.1:\d+; tokens stored encrypted; 0 held records/u);
+    assert.equal(h.pd.oauth?.stats().codeExchanges, 1);
+    const stored = await h.cliDeps().oauthTokens.get(TENANT);
+    assert.equal(stored?.version, 1);
+    await enqueue(h, [body('C1', 'Alpha GmbH')]);
+    assert.deepEqual((await handleWriterBatch(h.deps, await h.receiveEvent())).batchItemFailures, []);
+    assert.deepEqual(h.pd.organizations().map((o) => o.name), ['Alpha GmbH']);
+    assert.equal(h.pd.stats().byStatus['401'] ?? 0, 0);
+    // A code is good once.
+    const again = await cli(h, ['authorize', TENANT, '--code', 'not-a-code', '--redirect-uri', REDIRECT]);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /invalid_grant/u);
+  });
+
+  test('an access token refused with 401 is refreshed once and the call repeated', async () => {
+    h = await oauthHarness();
+    assert.equal((await authorize(h)).code, 0);
+    h.pd.oauth!.expireAccessTokens();
+    h.pd.resetStats();
+    await enqueue(h, [body('C1', 'Alpha GmbH')]);
+    assert.deepEqual((await handleWriterBatch(h.deps, await h.receiveEvent())).batchItemFailures, []);
+    assert.equal(h.pd.oauth?.stats().refreshes, 1);
+    assert.equal(h.pd.stats().byStatus['401'], 1, 'one refused call, then the new token');
+    assert.equal(h.pd.organizations().length, 1);
+    assert.equal((await h.cliDeps().oauthTokens.get(TENANT))?.version, 2);
+  });
+
+  test('a token about to expire is refreshed before the call (no 401)', async () => {
+    h = await oauthHarness(3600);
+    assert.equal((await authorize(h)).code, 0);
+    // An hour on: the stored token is past its expiry by the writers' clock.
+    const later = Date.now() + 3_600_000;
+    const connections = createConnections({ cipher: h.cliDeps().cipher, http: createHttpClient(), oauthTokens: h.cliDeps().oauthTokens, now: () => later });
+    const client = await connections.pipedrive((await h.deps.tenants.get(TENANT))!);
+    h.pd.resetStats();
+    await client.listFields('organization');
+    assert.equal(h.pd.oauth?.stats().refreshes, 1);
+    assert.equal(h.pd.stats().byStatus['401'] ?? 0, 0);
+  });
+
+  test('ten writers in ten containers hitting an expired token make exactly one refresh call', async () => {
+    h = await oauthHarness();
+    assert.equal((await authorize(h)).code, 0);
+    h.pd.oauth!.expireAccessTokens();
+    const tenant = (await h.deps.tenants.get(TENANT))!;
+    const later = Date.now() + 3_600_000;
+    // Each container builds its own connections: only the token store in DynamoDB is shared.
+    const writers = Array.from({ length: 10 }, () => createConnections({ cipher: h!.cliDeps().cipher, http: createHttpClient(), oauthTokens: h!.cliDeps().oauthTokens, now: () => later }));
+    const results = await Promise.all(writers.map(async (c) => (await c.pipedrive(tenant)).listFields('organization')));
+    assert.equal(results.length, 10);
+    assert.equal(h.pd.oauth?.stats().refreshes, 1);
+    assert.equal((await h.cliDeps().oauthTokens.get(TENANT))?.version, 2);
+  });
+
+  test('invalid_grant parks the tenant: messages held (not dead-lettered, not retried), polls skipped, audited; authorize releases them', async () => {
+    h = await oauthHarness();
+    assert.equal((await authorize(h)).code, 0);
+    h.pd.oauth!.revokeRefreshTokens();
+    h.pd.oauth!.expireAccessTokens();
+    await enqueue(h, [body('C1', 'Alpha GmbH'), body('C2', 'Beta GmbH'), body('C3', 'Gamma GmbH')]);
+    h.pd.resetStats();
+    const res = await handleWriterBatch(h.deps, await h.receiveEvent());
+    assert.deepEqual(res.batchItemFailures, [], 'acknowledged: nothing comes back in a receive loop');
+    assert.equal(h.pd.oauth?.stats().invalidGrants, 1, 'one refresh attempt for the whole batch');
+    assert.equal((await h.dlqMessages()).length, 0);
+    assert.equal((await h.receiveEvent()).Records.length, 0);
+    assert.equal((await h.deps.holds.current(TENANT, Date.now()))?.kind, 'parked');
+    assert.equal((await h.deps.holds.held(TENANT)).length, 3);
+    const [why] = await h.deps.audit.history(TENANT, 'organization', '_pipedrive-access');
+    assert.equal(why?.action, 'failed');
+    assert.match(why?.reason ?? '', /tenant parked/u);
+    assert.match(why?.error ?? '', /invalid_grant.*connector authorize acme/u);
+    assert.ok(!JSON.stringify(why).includes(CLIENT_SECRET));
+    const held = await h.deps.audit.history(TENANT, 'organization', 'C3');
+    assert.equal(held[0]?.action, 'deferred');
+
+    // A poll skips the parked tenant and leaves its watermark alone.
+    const before = await h.deps.pollState.get(TENANT, 'organization');
+    const [summary] = await withEntity('customers', (e) => pollEntity(h!.deps, e, { force: true }));
+    assert.equal(summary?.outcome, 'tenant-on-hold');
+    assert.deepEqual(await h.deps.pollState.get(TENANT, 'organization'), before);
+
+    assert.match((await cli(h, ['status'])).out, /tenant acme \(enabled\): PARKED since \S+: .*invalid_grant/u);
+
+    // A person re-authorises: the tenant is unparked and its held records go back on the queue and through.
+    const released = await authorize(h);
+    assert.equal(released.code, 0, released.err);
+    assert.match(released.out, /3 held records back on their queues/u);
+    assert.equal(await h.deps.holds.current(TENANT, Date.now()), undefined);
+    assert.deepEqual(await h.deps.holds.held(TENANT), []);
+    assert.deepEqual((await handleWriterBatch(h.deps, await h.receiveEvent())).batchItemFailures, []);
+    assert.deepEqual(h.pd.organizations().map((o) => o.name).sort(), ['Alpha GmbH', 'Beta GmbH', 'Gamma GmbH']);
+    assert.equal((await h.dlqMessages()).length, 0);
+  });
+});

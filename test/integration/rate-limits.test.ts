@@ -1,0 +1,155 @@
+import './quiet-env.ts';
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { createHttpClient } from '../../shared/clients/http.ts';
+import { parseCustomerRow } from '../../shared/domain/customer.ts';
+import { organizationContentHash } from '../../shared/domain/organization.ts';
+import { createConnections } from '../../shared/flows/connections.ts';
+import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
+import { registerTenant } from '../../shared/flows/register-tenant.ts';
+import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
+import { startPipedriveSim, type PipedriveSim } from '../sim/pipedrive/index.ts';
+import { API_TOKEN, customerRow, QAD_PASSWORD, recordMessage, startHarness, TENANT, type Harness } from './harness.ts';
+
+let h: Harness | undefined;
+let other: PipedriveSim | undefined;
+afterEach(async () => {
+  await h?.close();
+  await other?.close();
+  h = undefined;
+  other = undefined;
+});
+
+function body(code: string, name: string, tenantId = TENANT): string {
+  const parsed = parseCustomerRow(customerRow(code, name, '2026-11-20'));
+  assert.ok(parsed.ok);
+  return JSON.stringify({ ...recordMessage(parsed.record, code, organizationContentHash(parsed.record)), tenantId });
+}
+
+async function enqueue(harness: Harness, bodies: string[]): Promise<void> {
+  await harness.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: harness.aws.queueUrl, Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })) }));
+}
+
+/** Keeps the visibility each record was given, passing every call on to SQS. */
+function recordVisibility(harness: Harness): number[] {
+  const seen: number[] = [];
+  const real = harness.deps.messages;
+  harness.deps.messages = {
+    setVisibility: async (handle, seconds) => {
+      seen.push(seconds);
+      await real.setVisibility(handle, seconds);
+    },
+    deadLetter: (b, reason) => real.deadLetter(b, reason),
+  };
+  return seen;
+}
+
+const calls = (sim: PipedriveSim) => sim.stats().calls;
+
+describe('rate limits and faults', () => {
+  test('one tenant\'s 429s never hold up another tenant\'s records in the same batch', async () => {
+    h = await startHarness();
+    other = await startPipedriveSim({ apiToken: API_TOKEN, plan: 'ultimate' });
+    await registerTenant(h.cliDeps(), { ...h.tenant.config, tenantId: 'beta', pipedrive: { apiBaseUrl: other.url } }, { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN });
+    h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '7', 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '120' } }));
+    await enqueue(h, [body('A1', 'Acme One'), body('B1', 'Beta One', 'beta'), body('A2', 'Acme Two'), body('B2', 'Beta Two', 'beta')]);
+    const event = await h.receiveEvent();
+    const ids = new Map(event.Records.map((r) => [JSON.parse(r.body).key as string, r.messageId]));
+    const res = await handleWriterBatch(h.deps, event);
+    assert.deepEqual(new Set(res.batchItemFailures.map((f) => f.itemIdentifier)), new Set([ids.get('A1'), ids.get('A2')]));
+    assert.equal(calls(h.pd), 1, 'acme: one call (429), its second record deferred without a call');
+    assert.deepEqual(other.organizations().map((o) => o.name).sort(), ['Beta One', 'Beta Two']);
+    const [deferred] = await h.deps.audit.history(TENANT, 'organization', 'A2');
+    assert.equal(deferred?.action, 'deferred');
+  });
+
+  test('a 5xx answer is retried in-process and the record goes through', async () => {
+    h = await startHarness();
+    let failures = 1;
+    h.pd.setFault((req) => (req.method === 'GET' && failures-- > 0 ? { status: 503, body: '<html>Service Unavailable</html>' } : undefined));
+    await enqueue(h, [body('C1', 'Alpha GmbH')]);
+    const res = await handleWriterBatch(h.deps, await h.receiveEvent());
+    assert.deepEqual(res.batchItemFailures, []);
+    assert.equal(h.pd.stats().byStatus['503'], 1);
+    assert.deepEqual(h.pd.organizations().map((o) => o.name), ['Alpha GmbH']);
+    assert.equal((await h.deps.audit.history(TENANT, 'organization', 'C1'))[0]?.action, 'created');
+  });
+
+  test('a spent daily budget closes the tenant\'s gate until the reset: no calls, visibility to the reset, no DLQ; then it resumes', async () => {
+    // 22:00 UTC by every clock in the test: the simulator's budget resets at midnight, two hours on.
+    const clock = { ms: Date.parse('2026-11-26T22:00:00Z') };
+    h = await startHarness({ pipedrive: { now: () => clock.ms, dailyTokenBudget: 1 } });
+    h.clock.now = () => clock.ms;
+    const container = () => createConnections({ cipher: h!.cliDeps().cipher, http: createHttpClient(), now: () => clock.ms });
+    h.deps.connections = container();
+    const visibility = recordVisibility(h);
+    await enqueue(h, [body('C1', 'Alpha GmbH'), body('C2', 'Beta GmbH'), body('C3', 'Gamma GmbH')]);
+
+    const first = await handleWriterBatch(h.deps, await h.receiveEvent());
+    assert.equal(first.batchItemFailures.length, 3);
+    // The first call spent the budget (Pipedrive said 0 left); nothing more was sent.
+    assert.equal(calls(h.pd), 1);
+    const gate = await h.deps.holds.current(TENANT, clock.ms);
+    assert.equal(gate?.kind, 'budget');
+    assert.equal(gate?.kind === 'budget' && gate.untilMs, Date.parse('2026-11-27T00:00:00Z'));
+    assert.equal(visibility.length, 3);
+    for (const v of visibility) assert.ok(v >= 7200 && v < 7200 + 31, `visibility ${v} s runs to the reset plus jitter`);
+    const [why] = await h.deps.audit.history(TENANT, 'organization', '_pipedrive-access');
+    assert.match(why?.reason ?? '', /daily token budget is spent: no Pipedrive calls for this tenant until 2026-11-27T00:00:00\.000Z/u);
+    assert.equal((await h.dlqMessages()).length, 0);
+
+    // Another container, another message: the gate in DynamoDB holds it without a call; the deal poll skips too.
+    h.deps.connections = container();
+    h.pd.resetStats();
+    await enqueue(h, [body('C4', 'Delta GmbH')]);
+    const second = await handleWriterBatch(h.deps, await h.receiveEvent());
+    assert.equal(second.batchItemFailures.length, 1);
+    const [deals] = await pollWonDeals(h.deps, { force: true });
+    assert.equal(deals?.outcome, 'tenant-on-hold');
+    assert.equal(calls(h.pd), 0);
+
+    // Past the reset (a new day's budget) the gate is open and writes resume.
+    clock.ms = Date.parse('2026-11-27T00:00:05Z');
+    h.pd.setDailyTokenBudget(30_000);
+    h.deps.connections = container();
+    assert.equal(await h.deps.holds.current(TENANT, clock.ms), undefined);
+    await enqueue(h, [body('C5', 'Epsilon GmbH')]);
+    const third = await handleWriterBatch(h.deps, await h.receiveEvent());
+    assert.deepEqual(third.batchItemFailures, []);
+    assert.deepEqual(h.pd.organizations().map((o) => o.name), ['Epsilon GmbH']);
+  });
+
+  test('429s that keep coming for a record (without budget headers) are taken as a spent budget: gate, not the DLQ', async () => {
+    h = await startHarness();
+    const visibility = recordVisibility(h);
+    h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '2', 'x-ratelimit-remaining': '0' } }));
+    await enqueue(h, [body('C1', 'Alpha GmbH')]);
+    const early = await h.receiveEvent();
+    assert.equal((await handleWriterBatch(h.deps, early)).batchItemFailures.length, 1);
+    assert.equal(await h.deps.holds.current(TENANT, h.clock.now()), undefined, 'a burst 429: back off, no gate');
+    assert.ok(visibility[0]! <= 5);
+    // The same record's fourth receive meets a 429 again.
+    await h.deps.messages.setVisibility(early.Records[0]!.receiptHandle, 0);
+    const fourth = await h.receiveEvent();
+    fourth.Records[0]!.attributes.ApproximateReceiveCount = '4';
+    assert.equal((await handleWriterBatch(h.deps, fourth)).batchItemFailures.length, 1);
+    const gate = await h.deps.holds.current(TENANT, h.clock.now());
+    assert.equal(gate?.kind, 'budget');
+    assert.ok(visibility[2]! >= 3 * 3600, `visibility ${visibility[2]}`);
+    assert.equal((await h.dlqMessages()).length, 0);
+  });
+
+  test('a 429 saying the daily budget is spent closes the gate from its reset header', async () => {
+    h = await startHarness();
+    const visibility = recordVisibility(h);
+    h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '1', 'x-daily-ratelimit-remaining': '0', 'x-daily-ratelimit-reset': '3600' } }));
+    await enqueue(h, [body('C1', 'Alpha GmbH'), body('C2', 'Beta GmbH')]);
+    const res = await handleWriterBatch(h.deps, await h.receiveEvent());
+    assert.equal(res.batchItemFailures.length, 2);
+    assert.equal(calls(h.pd), 1);
+    assert.equal((await h.deps.holds.current(TENANT, h.clock.now()))?.kind, 'budget');
+    for (const v of visibility) assert.ok(v >= 3600 && v < 3631, `visibility ${v}`);
+    assert.equal((await h.dlqMessages()).length, 0);
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BurstPacer } from '../../shared/clients/burst-pacer.ts';
+
+const headers = (remaining: number, reset: number) => ({ 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': String(remaining), 'x-ratelimit-reset': String(reset) });
+
+describe('BurstPacer', () => {
+  test('goes at once while it knows nothing, and while the window has room', async () => {
+    let now = 1_000;
+    const pacer = new BurstPacer(() => now);
+    assert.equal(pacer.waitMs(), 0);
+    await pacer.beforeCall(false);
+    pacer.observe(headers(50, 2), now);
+    now += 10;
+    assert.equal(pacer.waitMs(), 0);
+    assert.equal(pacer.last.burstLimit, 100);
+  });
+
+  test('counts its own calls sent since the answer it read: the window is full before any answer says so', async () => {
+    let now = 1_000;
+    const pacer = new BurstPacer(() => now);
+    for (let i = 0; i < 4; i++) {
+      now += 1;
+      await pacer.beforeCall(false); // sent at 1 001 .. 1 004
+    }
+    now = 1_100;
+    pacer.observe(headers(6, 2), 1_001); // the answer to the first: 6 left when it was served
+    assert.equal(pacer.waitMs(), 0, '6 left, 3 sent since: room beyond the 2 kept for others');
+    await pacer.beforeCall(false);
+    now += 2;
+    // 6 left, 4 sent since, 2 kept for others: full. Our oldest (1 001) leaves the window at 3 001,
+    // before the reset the header rounds up to whole seconds (3 100).
+    assert.equal(pacer.waitMs(), 1_001 + 2_000 + 15 - now);
+  });
+
+  test('when full, waits until its own oldest call leaves the 2 s window, to the millisecond', async () => {
+    let now = 10_000;
+    const pacer = new BurstPacer(() => now);
+    await pacer.beforeCall(false); // sent at 10 000
+    now = 11_500;
+    await pacer.beforeCall(false); // sent at 11 500
+    pacer.observe(headers(0, 1), now); // answer to the second: window full, reset rounded up to 1 s
+    now = 11_600;
+    assert.equal(pacer.waitMs(), 10_000 + 2_000 + 15 - 11_600);
+  });
+
+  test('each of its calls that leaves the window frees a slot the last answer did not show: it paces, it does not stall', async () => {
+    let now = 0;
+    const pacer = new BurstPacer(() => now);
+    for (let i = 0; i < 5; i++) {
+      now = i * 100;
+      await pacer.beforeCall(false); // sent at 0, 100, .. 400
+    }
+    pacer.observe(headers(2, 2), 400); // the answer to the last: the window is full
+    now = 500;
+    assert.equal(pacer.waitMs(), 0 + 2_000 + 15 - 500, 'full: wait for our call of t=0 to leave');
+    now = 2_050;
+    // Our call of t=0 has left Pipedrive's window: one slot, though no answer says so yet.
+    assert.equal(pacer.waitMs(), 0);
+    await pacer.beforeCall(false);
+    assert.equal(pacer.waitMs(), 100 + 2_000 + 15 - 2_050, 'that slot taken: wait for the next of ours to leave');
+  });
+
+  test('with no call of its own in the window, waits for the reset; an older answer arriving late changes nothing', () => {
+    let now = 5_000;
+    const pacer = new BurstPacer(() => now);
+    pacer.observe(headers(0, 1), now);
+    assert.equal(pacer.waitMs(), 1_000);
+    pacer.observe(headers(90, 0), now - 500);
+    assert.equal(pacer.waitMs(), 1_000);
+    now += 2_500;
+    assert.equal(pacer.waitMs(), 0, 'a figure older than the window is stale');
+  });
+
+  test('keeps to 10 searches per 2 s', async () => {
+    const pacer = new BurstPacer(() => Date.now());
+    const started = Date.now();
+    for (let i = 0; i < 10; i++) await pacer.beforeCall(true);
+    assert.ok(Date.now() - started < 500, 'ten searches go at once');
+    await pacer.beforeCall(true);
+    assert.ok(Date.now() - started >= 1_990, 'the eleventh waits for the first to leave the window');
+  });
+});

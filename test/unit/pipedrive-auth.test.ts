@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
+import type { HttpClient, HttpRequest, HttpResponse } from '../../shared/clients/http.ts';
+import { oauthAuth, sealTokens, TenantParkedError, type OAuthTokens } from '../../shared/clients/pipedrive-auth.ts';
+import { createPipedriveClient } from '../../shared/clients/pipedrive-client.ts';
+import { RetryLaterError } from '../../shared/domain/errors.ts';
+import type { OAuthTokenStore, StoredOAuthTokens } from '../../shared/ports/index.ts';
+
+const TENANT = 'acme';
+const CLIENT_SECRET = 'client-secret-value-xyz';
+const REFRESH_TOKEN = 'refresh-token-value-abc';
+
+/** The store's contract in memory: every write conditional on the version, as the DynamoDB adapter's. */
+class MemoryTokenStore implements OAuthTokenStore {
+  item: (StoredOAuthTokens & { owner?: string }) | undefined;
+  async get() {
+    return this.item && { version: this.item.version, ciphertext: this.item.ciphertext, ...(this.item.refreshingUntil !== undefined && { refreshingUntil: this.item.refreshingUntil }) };
+  }
+  async beginRefresh(_t: string, version: number, owner: string, leaseMs: number, nowMs: number) {
+    if (!this.item || this.item.version !== version || (this.item.refreshingUntil ?? 0) >= nowMs) return false;
+    this.item = { ...this.item, owner, refreshingUntil: nowMs + leaseMs };
+    return true;
+  }
+  async save(_t: string, expected: number | undefined, ciphertext: string) {
+    if (this.item?.version !== expected) return false;
+    this.item = { version: (expected ?? 0) + 1, ciphertext };
+    return true;
+  }
+}
+
+/** A token endpoint and an API in one fake: answers token requests from `tokenAnswer`, API calls from `apiAnswer`. */
+function fakeHttp(options: { tokenAnswer?: (req: HttpRequest) => HttpResponse; apiAnswer?: (req: HttpRequest) => HttpResponse; delayMs?: number } = {}) {
+  const requests: HttpRequest[] = [];
+  let issued = 0;
+  const http: HttpClient = {
+    async send(req) {
+      requests.push(req);
+      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      if (req.url.endsWith('/oauth/token')) {
+        if (options.tokenAnswer) return options.tokenAnswer(req);
+        issued++;
+        return json(200, { access_token: `access-${issued}`, refresh_token: REFRESH_TOKEN, expires_in: 3600, api_domain: 'https://acme.pipedrive.com', token_type: 'Bearer' });
+      }
+      return options.apiAnswer?.(req) ?? json(200, { success: true, data: [], additional_data: { next_cursor: null } });
+    },
+  };
+  return { http, requests, tokenRequests: () => requests.filter((r) => r.url.endsWith('/oauth/token')) };
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { status, headers, body: JSON.stringify(body) };
+}
+
+async function storeWith(cipher: LocalCipher, tokens: Partial<OAuthTokens> & { expiresAt: number }): Promise<MemoryTokenStore> {
+  const store = new MemoryTokenStore();
+  await store.save(TENANT, undefined, await sealTokens(cipher, TENANT, { accessToken: 'access-0', refreshToken: REFRESH_TOKEN, lifetimeMs: 3_600_000, apiDomain: 'https://acme.pipedrive.com', ...tokens }));
+  return store;
+}
+
+function provider(store: OAuthTokenStore, cipher: LocalCipher, http: HttpClient, now: () => number) {
+  return oauthAuth({ tenantId: TENANT, clientId: 'app-id', clientSecret: CLIENT_SECRET, tokenUrl: 'https://oauth.pipedrive.com/oauth/token', http, now, store, cipher });
+}
+
+describe('Pipedrive OAuth token provider', () => {
+  test('a token with more than a minute left is used as stored: Bearer to its api_domain, no refresh', async () => {
+    const cipher = new LocalCipher();
+    const now = 1_000_000;
+    const store = await storeWith(cipher, { expiresAt: now + 10 * 60_000 });
+    const fake = fakeHttp();
+    const creds = await provider(store, cipher, fake.http, () => now).credentials();
+    assert.equal(creds.baseUrl, 'https://acme.pipedrive.com');
+    assert.deepEqual(creds.headers, { authorization: 'Bearer access-0' });
+    assert.equal(fake.tokenRequests().length, 0);
+  });
+
+  test('a token about to expire is refreshed: form-encoded, HTTP Basic client auth, grant_type=refresh_token; the new one is stored encrypted', async () => {
+    const cipher = new LocalCipher();
+    const now = 1_000_000;
+    const store = await storeWith(cipher, { expiresAt: now + 30_000 });
+    const fake = fakeHttp();
+    const creds = await provider(store, cipher, fake.http, () => now).credentials();
+    assert.deepEqual(creds.headers, { authorization: 'Bearer access-1' });
+    const [req] = fake.tokenRequests();
+    assert.equal(req?.method, 'POST');
+    assert.equal(req?.headers?.['content-type'], 'application/x-www-form-urlencoded');
+    assert.equal(req?.headers?.authorization, `Basic ${Buffer.from(`app-id:${CLIENT_SECRET}`).toString('base64')}`);
+    assert.deepEqual(Object.fromEntries(new URLSearchParams(req?.body)), { grant_type: 'refresh_token', refresh_token: REFRESH_TOKEN });
+    assert.equal(store.item?.version, 2);
+    assert.ok(!store.item?.ciphertext.includes('access-1') && !store.item?.ciphertext.includes(REFRESH_TOKEN), 'stored as ciphertext');
+    assert.equal(store.item?.refreshingUntil, undefined, 'the refresh lease ends with the save');
+  });
+
+  test('a 401 refreshes once and the call is retried once; a second 401 is not a loop', async () => {
+    const cipher = new LocalCipher();
+    const store = await storeWith(cipher, { expiresAt: Date.now() + 3_600_000 });
+    let refuse = 1;
+    const fake = fakeHttp({ apiAnswer: () => (refuse-- > 0 ? json(401, { success: false, error: 'unauthorized access', errorCode: 401 }) : json(200, { success: true, data: [], additional_data: { next_cursor: null } })) });
+    const client = createPipedriveClient({ auth: provider(store, cipher, fake.http, Date.now), http: fake.http });
+    await client.listFields('organization');
+    const api = fake.requests.filter((r) => !r.url.endsWith('/oauth/token'));
+    assert.deepEqual(api.map((r) => r.headers?.authorization), ['Bearer access-0', 'Bearer access-1']);
+    assert.equal(fake.tokenRequests().length, 1);
+
+    refuse = 10;
+    await assert.rejects(client.listFields('organization'), (e: unknown) => e instanceof RetryLaterError && /HTTP 401/u.test(e.message));
+    assert.equal(fake.tokenRequests().length, 2, 'one more refresh for the new 401, not one per retry');
+  });
+
+  test('ten writers (ten containers) on an expired token: exactly one refresh; the others read the new token', async () => {
+    const cipher = new LocalCipher();
+    const store = await storeWith(cipher, { expiresAt: Date.now() - 1000 });
+    const fake = fakeHttp({ delayMs: 50 });
+    const creds = await Promise.all(Array.from({ length: 10 }, () => provider(store, cipher, fake.http, Date.now).credentials()));
+    assert.equal(fake.tokenRequests().length, 1);
+    assert.deepEqual(new Set(creds.map((c) => c.headers.authorization)), new Set(['Bearer access-1']));
+    assert.equal(store.item?.version, 2);
+  });
+
+  test('invalid_grant parks the tenant with a reason that names the command and no secret', async () => {
+    const cipher = new LocalCipher();
+    const store = await storeWith(cipher, { expiresAt: 0 });
+    const fake = fakeHttp({ tokenAnswer: () => json(400, { error: 'invalid_grant', error_description: 'Invalid refresh token' }) });
+    const error = await provider(store, cipher, fake.http, Date.now).credentials().then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof TenantParkedError);
+    assert.equal(error.tenantId, TENANT);
+    assert.match(error.message, /invalid_grant.*connector authorize acme/u);
+    for (const secret of [CLIENT_SECRET, REFRESH_TOKEN, 'access-0']) assert.ok(!error.message.includes(secret), `no ${secret} in the message`);
+    assert.equal(store.item?.version, 1, 'the stored token is left as it was');
+  });
+
+  test('no stored tokens parks the tenant (it was never authorised)', async () => {
+    await assert.rejects(provider(new MemoryTokenStore(), new LocalCipher(), fakeHttp().http, Date.now).credentials(), TenantParkedError);
+  });
+
+  test('an api_domain that breaks the tenant URL rules is never called', async () => {
+    const cipher = new LocalCipher();
+    const store = await storeWith(cipher, { expiresAt: 0 });
+    for (const apiDomain of ['http://acme.pipedrive.com', 'https://10.0.0.7', 'https://user:pw@acme.pipedrive.com', 'https://169.254.169.254']) {
+      const fake = fakeHttp({ tokenAnswer: () => json(200, { access_token: 'a', refresh_token: 'r', expires_in: 3600, api_domain: apiDomain }) });
+      await assert.rejects(provider(store, cipher, fake.http, Date.now).credentials(), (e: unknown) => e instanceof TenantParkedError && /api_domain/u.test(e.message), apiDomain);
+    }
+  });
+
+  test('a token endpoint that fails (5xx) is "try later", not parked', async () => {
+    const cipher = new LocalCipher();
+    const store = await storeWith(cipher, { expiresAt: 0 });
+    const fake = fakeHttp({ tokenAnswer: () => json(503, { error: 'unavailable' }) });
+    await assert.rejects(provider(store, cipher, fake.http, Date.now).credentials(), (e: unknown) => e instanceof RetryLaterError && !(e instanceof TenantParkedError));
+  });
+});

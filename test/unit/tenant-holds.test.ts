@@ -1,0 +1,68 @@
+import '../integration/quiet-env.ts';
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { TenantParkedError } from '../../shared/clients/pipedrive-auth.ts';
+import { RateLimitedError, RetryLaterError } from '../../shared/domain/errors.ts';
+import { gateVisibilitySeconds, holdFromError, PERSISTENT_429_RECEIVES } from '../../shared/flows/tenant-holds.ts';
+import type { AuditEntry, AuditLog, TenantHold, TenantHolds } from '../../shared/ports/index.ts';
+
+function fakes(nowMs: number) {
+  const entries: AuditEntry[] = [];
+  let parked: string | undefined;
+  let gateUntil: number | undefined;
+  const audit: AuditLog = { record: async (e) => void entries.push(e), history: async () => [], byTenant: async () => [] };
+  const holds: TenantHolds = {
+    current: async (): Promise<TenantHold | undefined> => (parked ? { kind: 'parked', reason: parked, since: '' } : gateUntil ? { kind: 'budget', untilMs: gateUntil, reason: '' } : undefined),
+    park: async (_t, reason) => {
+      if (parked) return false;
+      parked = reason;
+      return true;
+    },
+    unpark: async () => {
+      parked = undefined;
+    },
+    closeBudgetGate: async (_t, untilMs) => {
+      gateUntil = untilMs;
+    },
+    hold: async () => undefined,
+    held: async () => [],
+    release: async () => undefined,
+  };
+  return { deps: { audit, holds, clock: { now: () => nowMs } }, entries, gate: () => gateUntil };
+}
+
+describe('tenant holds', () => {
+  test('invalid_grant parks the tenant, audited once however many writers report it', async () => {
+    const f = fakes(0);
+    for (let i = 0; i < 3; i++) assert.equal((await holdFromError(f.deps, 'acme', 'organization', new TenantParkedError('acme', 'invalid_grant')))?.kind, 'parked');
+    assert.equal(f.entries.length, 1);
+    assert.equal(f.entries[0]?.action, 'failed');
+    assert.match(f.entries[0]?.reason ?? '', /tenant parked/u);
+  });
+
+  test('a spent daily budget closes the gate until the reset Pipedrive names', async () => {
+    const f = fakes(1_000_000);
+    const hold = await holdFromError(f.deps, 'acme', 'person', new RateLimitedError('429', 7200, true));
+    assert.deepEqual(hold && { kind: hold.kind, until: hold.kind === 'budget' && hold.untilMs }, { kind: 'budget', until: 1_000_000 + 7_200_000 });
+    assert.equal(f.entries[0]?.action, 'deferred');
+  });
+
+  test('a burst 429 or any other error is the record\'s own, until 429s keep coming', async () => {
+    const f = fakes(0);
+    assert.equal(await holdFromError(f.deps, 'acme', 'organization', new RateLimitedError('429', 2), PERSISTENT_429_RECEIVES - 1), undefined);
+    assert.equal(await holdFromError(f.deps, 'acme', 'organization', new RetryLaterError('503'), 7), undefined);
+    assert.equal(f.gate(), undefined);
+    assert.equal((await holdFromError(f.deps, 'acme', 'organization', new RateLimitedError('429', 2), PERSISTENT_429_RECEIVES))?.kind, 'budget');
+    assert.equal(f.gate(), 3 * 3_600_000);
+  });
+
+  test('visibility runs to the reset plus jitter, never beyond the 12 hours SQS allows', () => {
+    const now = 5_000;
+    for (let i = 0; i < 50; i++) {
+      const v = gateVisibilitySeconds(now + 600_000, now);
+      assert.ok(v >= 600 && v < 630, String(v));
+    }
+    assert.equal(gateVisibilitySeconds(now + 20 * 3_600_000, now), 43_200);
+    assert.ok(gateVisibilitySeconds(now - 1, now) >= 1, 'a gate just opened still defers a little, never 0');
+  });
+});
