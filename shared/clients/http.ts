@@ -1,5 +1,5 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import request from 'undici/lib/api/api-request.js';
 import type { z } from 'zod';
 import { PermanentError, RetryLaterError } from '../domain/errors.ts';
 
@@ -26,72 +26,52 @@ export interface HttpClient {
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /**
- * Node's own http/https with keep-alive: one agent per container, reused across invocations, and no
- * HTTP library in the bundle (the Lambda runtime has these modules; undici alone was half a megabyte
- * of every function). Redirects are never followed (node:http does not), so a tenant URL cannot
- * bounce us to another host. `timeoutMs` is the longest the socket may stay silent, waiting for the
- * headers or between body chunks. Network faults become RetryLaterError naming the method and path only.
+ * undici with keep-alive: one agent per container, reused across invocations. Redirects are never
+ * followed (undici's request does not), so a tenant URL cannot bounce us to another host.
+ * Network faults become RetryLaterError naming the method and path only. Only the agent and the
+ * request API are imported (types/undici-request.d.ts says why).
  */
 export function createHttpClient(options: { defaultTimeoutMs?: number } = {}): HttpClient {
-  // An idle socket is closed after 4 s, or sooner when the server's Keep-Alive header says so (Node takes the
-  // smaller), so that a request is not sent on a connection the server is closing (servers' usual idle timeout is 5 s).
-  const agentOptions = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: 32, maxFreeSockets: 32, scheduling: 'lifo' as const, timeout: 4_000 };
-  const agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
+  const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 32 });
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 15_000;
   return {
-    send(req) {
+    async send(req) {
       const timeout = req.timeoutMs ?? defaultTimeoutMs;
       const url = new URL(req.url);
       const where = `${req.method} ${url.pathname}`;
-      const secure = url.protocol === 'https:';
-      return new Promise<HttpResponse>((resolve, reject) => {
-        let settled = false;
-        const fail = (error: unknown) => {
-          if (settled) return;
-          settled = true;
-          if (error instanceof PermanentError) return reject(error);
-          const code = (error as { code?: string }).code ?? (error as Error).name;
-          reject(new RetryLaterError(`${where}: network error (${code})`));
-        };
-        const headers = { ...req.headers, ...(req.body !== undefined && { 'content-length': String(Buffer.byteLength(req.body)) }) };
-        const send = secure ? httpsRequest : httpRequest;
-        const outgoing = send(url, { method: req.method, headers, agent: secure ? agents.https : agents.http, timeout }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > MAX_BODY_BYTES) {
-              fail(new PermanentError(`${where}: response larger than ${MAX_BODY_BYTES} bytes`));
-              outgoing.destroy();
-              return;
-            }
-            chunks.push(chunk);
-          });
-          res.on('error', fail);
-          res.on('close', () => {
-            if (!res.complete) fail(Object.assign(new Error('connection closed before the response ended'), { code: 'ECONNRESET' }));
-          });
-          res.on('end', () => {
-            if (settled) return;
-            settled = true;
-            resolve({ status: res.statusCode ?? 0, headers: flattenHeaders(res.headers), body: Buffer.concat(chunks).toString('utf8') });
-          });
+      try {
+        const res = await request.call(agent, {
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: req.method,
+          headers: req.headers,
+          body: req.body,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
         });
-        outgoing.on('timeout', () => outgoing.destroy(Object.assign(new Error(`no answer within ${timeout} ms`), { code: 'ETIMEDOUT' })));
-        outgoing.on('error', fail);
-        outgoing.end(req.body);
-      });
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of res.body) {
+          size += (chunk as Buffer).length;
+          if (size > MAX_BODY_BYTES) {
+            res.body.destroy();
+            throw new PermanentError(`${where}: response larger than ${MAX_BODY_BYTES} bytes`);
+          }
+          chunks.push(chunk as Buffer);
+        }
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (typeof value === 'string') headers[name] = value;
+          else if (Array.isArray(value)) headers[name] = value.join(', ');
+        }
+        return { status: res.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
+      } catch (error) {
+        if (error instanceof PermanentError) throw error;
+        const code = (error as { code?: string }).code ?? (error as Error).name;
+        throw new RetryLaterError(`${where}: network error (${code})`);
+      }
     },
   };
-}
-
-function flattenHeaders(raw: IncomingHttpHeaders): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (typeof value === 'string') headers[name] = value;
-    else if (Array.isArray(value)) headers[name] = value.join(', ');
-  }
-  return headers;
 }
 
 /**
