@@ -1,5 +1,5 @@
 import './quiet-env.ts';
-import { ReceiveMessageCommand, DeleteMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, DeleteMessageBatchCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../../shared/adapters/aws/dynamo-sync-state.ts';
@@ -11,6 +11,8 @@ import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
 import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant.ts';
+import { parseCustomerRow } from '../../shared/domain/customer.ts';
+import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
 import { createConnections } from '../../shared/flows/connections.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
@@ -193,4 +195,16 @@ export function itemRow(part: string, name: string, extra: Partial<QadItemRow> =
 
 export function priceRow(part: string, currency: string, price: number, modDate = '2026-11-01'): QadPriceRow {
   return { 'pi_mstr.pi_list': 'STD', 'pi_mstr.pi_part_code': part, 'pi_mstr.pi_curr': currency, 'pi_mstr.pi_list_price': price, 'pi_mstr.pi_mod_date': modDate };
+}
+
+/** The queue body a customer poll would send for this customer, as a writer batch receives it. */
+export function organizationMessageBody(code: string, name: string, tenantId = TENANT): string {
+  const parsed = parseCustomerRow(customerRow(code, name, '2026-11-20'));
+  if (!parsed.ok) throw new Error(`test customer ${code} does not parse: ${parsed.reason}`);
+  return JSON.stringify({ ...recordMessage(parsed.record, code, organizationContentHash(parsed.record)), tenantId });
+}
+
+/** Puts raw bodies (well-formed or not) on the records queue, in order. */
+export async function enqueueBodies(harness: Harness, bodies: string[]): Promise<void> {
+  await harness.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: harness.aws.queueUrl, Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })) }));
 }

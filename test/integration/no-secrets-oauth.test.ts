@@ -1,39 +1,9 @@
 import './loud-env.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { capture, scanAll } from './secret-scan.ts';
 import { LocalPipeline, QAD_PASSWORD } from '../../scripts/local/pipeline.ts';
 import { CLIENT_SECRET } from '../../scripts/local/oauth.ts';
-
-async function capture(run: () => Promise<void>): Promise<string> {
-  const chunks: string[] = [];
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  const keep = (chunk: unknown) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-    return true;
-  };
-  process.stdout.write = keep as typeof process.stdout.write;
-  process.stderr.write = keep as typeof process.stderr.write;
-  try {
-    await run();
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-  return chunks.join('');
-}
-
-async function scanAll(pipeline: LocalPipeline, table: string): Promise<string> {
-  const items: Array<Record<string, AttributeValue>> = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const res = await pipeline.aws.dynamo.send(new ScanCommand({ TableName: table, ExclusiveStartKey: start }));
-    items.push(...(res.Items ?? []));
-    start = res.LastEvaluatedKey;
-  } while (start);
-  return JSON.stringify(items);
-}
 
 test('with OAuth, no client secret, access or refresh token appears in any log line, audit entry or stored state, refreshes and parking included', async () => {
   const pipeline = await LocalPipeline.start({ customers: 30, contactsPerCustomer: 1, items: 10, currencies: ['EUR'], seed: 7, preexisting: 0.2, plan: 'lite', writerConcurrency: 2, wonDeals: 4, auth: 'oauth', tokenTtlSeconds: 2 });

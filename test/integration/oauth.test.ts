@@ -1,17 +1,14 @@
 import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { runCli, type Io } from '../../scripts/cli/run.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
-import { parseCustomerRow } from '../../shared/domain/customer.ts';
-import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { createConnections } from '../../shared/flows/connections.ts';
 import { pollEntity } from '../../shared/flows/poll.ts';
 import { registerTenant } from '../../shared/flows/register-tenant.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { withEntity } from '../../shared/flows/entities/index.ts';
-import { customerRow, QAD_PASSWORD, recordMessage, startHarness, TENANT, type Harness } from './harness.ts';
+import { customerRow, QAD_PASSWORD, startHarness, TENANT, type Harness, enqueueBodies, organizationMessageBody } from './harness.ts';
 
 const CLIENT_ID = 'oauth-app-id';
 const CLIENT_SECRET = 'oauth-client-secret-value';
@@ -44,16 +41,6 @@ async function authorize(harness: Harness): Promise<{ code: number; out: string;
   return cli(harness, ['authorize', TENANT, '--code', harness.pd.oauth!.issueCode(REDIRECT), '--redirect-uri', REDIRECT]);
 }
 
-function body(code: string, name: string): string {
-  const parsed = parseCustomerRow(customerRow(code, name, '2026-11-20'));
-  assert.ok(parsed.ok);
-  return JSON.stringify(recordMessage(parsed.record, code, organizationContentHash(parsed.record)));
-}
-
-async function enqueue(harness: Harness, bodies: string[]): Promise<void> {
-  await harness.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: harness.aws.queueUrl, Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })) }));
-}
-
 describe('Pipedrive OAuth', () => {
   test('"connector authorize" stores the first tokens encrypted; calls then go Bearer to the api_domain', async () => {
     h = await oauthHarness();
@@ -67,7 +54,7 @@ describe('Pipedrive OAuth', () => {
     assert.equal(h.pd.oauth?.stats().codeExchanges, 1);
     const stored = await h.cliDeps().oauthTokens.get(TENANT);
     assert.equal(stored?.version, 1);
-    await enqueue(h, [body('C1', 'Alpha GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH')]);
     assert.deepEqual((await handleWriterBatch(h.deps, await h.receiveEvent())).batchItemFailures, []);
     assert.deepEqual(h.pd.organizations().map((o) => o.name), ['Alpha GmbH']);
     assert.equal(h.pd.stats().byStatus['401'] ?? 0, 0);
@@ -82,7 +69,7 @@ describe('Pipedrive OAuth', () => {
     assert.equal((await authorize(h)).code, 0);
     h.pd.oauth!.expireAccessTokens();
     h.pd.resetStats();
-    await enqueue(h, [body('C1', 'Alpha GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH')]);
     assert.deepEqual((await handleWriterBatch(h.deps, await h.receiveEvent())).batchItemFailures, []);
     assert.equal(h.pd.oauth?.stats().refreshes, 1);
     assert.equal(h.pd.stats().byStatus['401'], 1, 'one refused call, then the new token');
@@ -122,7 +109,7 @@ describe('Pipedrive OAuth', () => {
     assert.equal((await authorize(h)).code, 0);
     h.pd.oauth!.revokeRefreshTokens();
     h.pd.oauth!.expireAccessTokens();
-    await enqueue(h, [body('C1', 'Alpha GmbH'), body('C2', 'Beta GmbH'), body('C3', 'Gamma GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH'), organizationMessageBody('C2', 'Beta GmbH'), organizationMessageBody('C3', 'Gamma GmbH')]);
     h.pd.resetStats();
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, [], 'acknowledged: nothing comes back in a receive loop');

@@ -1,16 +1,13 @@
 import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { createHttpClient } from '../../shared/clients/http.ts';
-import { parseCustomerRow } from '../../shared/domain/customer.ts';
-import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { createConnections } from '../../shared/flows/connections.ts';
 import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
 import { registerTenant } from '../../shared/flows/register-tenant.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { startPipedriveSim, type PipedriveSim } from '../sim/pipedrive/index.ts';
-import { API_TOKEN, customerRow, QAD_PASSWORD, recordMessage, startHarness, TENANT, type Harness } from './harness.ts';
+import { API_TOKEN, QAD_PASSWORD, startHarness, TENANT, type Harness, enqueueBodies, organizationMessageBody } from './harness.ts';
 
 let h: Harness | undefined;
 let other: PipedriveSim | undefined;
@@ -20,16 +17,6 @@ afterEach(async () => {
   h = undefined;
   other = undefined;
 });
-
-function body(code: string, name: string, tenantId = TENANT): string {
-  const parsed = parseCustomerRow(customerRow(code, name, '2026-11-20'));
-  assert.ok(parsed.ok);
-  return JSON.stringify({ ...recordMessage(parsed.record, code, organizationContentHash(parsed.record)), tenantId });
-}
-
-async function enqueue(harness: Harness, bodies: string[]): Promise<void> {
-  await harness.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: harness.aws.queueUrl, Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })) }));
-}
 
 /** Keeps the visibility each record was given, passing every call on to SQS. */
 function recordVisibility(harness: Harness): number[] {
@@ -53,7 +40,7 @@ describe('rate limits and faults', () => {
     other = await startPipedriveSim({ apiToken: API_TOKEN, plan: 'ultimate' });
     await registerTenant(h.cliDeps(), { ...h.tenant.config, tenantId: 'beta', pipedrive: { apiBaseUrl: other.url } }, { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN });
     h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '7', 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '120' } }));
-    await enqueue(h, [body('A1', 'Acme One'), body('B1', 'Beta One', 'beta'), body('A2', 'Acme Two'), body('B2', 'Beta Two', 'beta')]);
+    await enqueueBodies(h, [organizationMessageBody('A1', 'Acme One'), organizationMessageBody('B1', 'Beta One', 'beta'), organizationMessageBody('A2', 'Acme Two'), organizationMessageBody('B2', 'Beta Two', 'beta')]);
     const event = await h.receiveEvent();
     const ids = new Map(event.Records.map((r) => [JSON.parse(r.body).key as string, r.messageId]));
     const res = await handleWriterBatch(h.deps, event);
@@ -68,7 +55,7 @@ describe('rate limits and faults', () => {
     h = await startHarness();
     let failures = 1;
     h.pd.setFault((req) => (req.method === 'GET' && failures-- > 0 ? { status: 503, body: '<html>Service Unavailable</html>' } : undefined));
-    await enqueue(h, [body('C1', 'Alpha GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH')]);
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, []);
     assert.equal(h.pd.stats().byStatus['503'], 1);
@@ -84,7 +71,7 @@ describe('rate limits and faults', () => {
     const container = () => createConnections({ cipher: h!.cliDeps().cipher, http: createHttpClient(), now: () => clock.ms });
     h.deps.connections = container();
     const visibility = recordVisibility(h);
-    await enqueue(h, [body('C1', 'Alpha GmbH'), body('C2', 'Beta GmbH'), body('C3', 'Gamma GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH'), organizationMessageBody('C2', 'Beta GmbH'), organizationMessageBody('C3', 'Gamma GmbH')]);
 
     const first = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.equal(first.batchItemFailures.length, 3);
@@ -102,7 +89,7 @@ describe('rate limits and faults', () => {
     // Another container, another message: the gate in DynamoDB holds it without a call; the deal poll skips too.
     h.deps.connections = container();
     h.pd.resetStats();
-    await enqueue(h, [body('C4', 'Delta GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C4', 'Delta GmbH')]);
     const second = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.equal(second.batchItemFailures.length, 1);
     const [deals] = await pollWonDeals(h.deps, { force: true });
@@ -114,7 +101,7 @@ describe('rate limits and faults', () => {
     h.pd.setDailyTokenBudget(30_000);
     h.deps.connections = container();
     assert.equal(await h.deps.holds.current(TENANT, clock.ms), undefined);
-    await enqueue(h, [body('C5', 'Epsilon GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C5', 'Epsilon GmbH')]);
     const third = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(third.batchItemFailures, []);
     assert.deepEqual(h.pd.organizations().map((o) => o.name), ['Epsilon GmbH']);
@@ -124,7 +111,7 @@ describe('rate limits and faults', () => {
     h = await startHarness();
     const visibility = recordVisibility(h);
     h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '2', 'x-ratelimit-remaining': '0' } }));
-    await enqueue(h, [body('C1', 'Alpha GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH')]);
     const early = await h.receiveEvent();
     assert.equal((await handleWriterBatch(h.deps, early)).batchItemFailures.length, 1);
     assert.equal(await h.deps.holds.current(TENANT, h.clock.now()), undefined, 'a burst 429: back off, no gate');
@@ -144,7 +131,7 @@ describe('rate limits and faults', () => {
     h = await startHarness();
     const visibility = recordVisibility(h);
     h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '1', 'x-daily-ratelimit-remaining': '0', 'x-daily-ratelimit-reset': '3600' } }));
-    await enqueue(h, [body('C1', 'Alpha GmbH'), body('C2', 'Beta GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH'), organizationMessageBody('C2', 'Beta GmbH')]);
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.equal(res.batchItemFailures.length, 2);
     assert.equal(calls(h.pd), 1);

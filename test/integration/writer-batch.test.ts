@@ -1,11 +1,8 @@
 import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { parseCustomerRow } from '../../shared/domain/customer.ts';
-import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
-import { customerRow, recordMessage, startHarness, TENANT, type Harness } from './harness.ts';
+import { startHarness, TENANT, type Harness, enqueueBodies, organizationMessageBody } from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -13,20 +10,10 @@ afterEach(async () => {
   h = undefined;
 });
 
-function body(code: string, name: string): string {
-  const parsed = parseCustomerRow(customerRow(code, name, '2026-11-20'));
-  assert.ok(parsed.ok);
-  return JSON.stringify(recordMessage(parsed.record, code, organizationContentHash(parsed.record)));
-}
-
-async function enqueue(harness: Harness, bodies: string[]): Promise<void> {
-  await harness.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: harness.aws.queueUrl, Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })) }));
-}
-
 describe('the Pipedrive writer batch', () => {
   test('a broken message is audited and dead-lettered while the rest of the batch is written', async () => {
     h = await startHarness();
-    await enqueue(h, [body('C1', 'Alpha GmbH'), '{"v":1,"tenantId":"acme",', body('C2', 'Beta GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH'), '{"v":1,"tenantId":"acme",', organizationMessageBody('C2', 'Beta GmbH')]);
     const event = await h.receiveEvent();
     assert.equal(event.Records.length, 3);
     const res = await handleWriterBatch(h.deps, event);
@@ -41,7 +28,7 @@ describe('the Pipedrive writer batch', () => {
   test('a validation error from Pipedrive is dead-lettered once, audited, not retried', async () => {
     h = await startHarness();
     h.pd.setFault((req) => (req.method === 'POST' && req.path === '/api/v2/organizations' ? { status: 400, body: '{"success":false,"error":"Validation failed: name: too long","code":"ERR_SCHEMA_VALIDATION_FAILED"}' } : undefined));
-    await enqueue(h, [body('C3', 'Gamma GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C3', 'Gamma GmbH')]);
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, [], 'not reported for retry');
     assert.equal((await h.dlqMessages()).length, 1);
@@ -53,7 +40,7 @@ describe('the Pipedrive writer batch', () => {
   test('a 429 sets the visibility from the reset, reports the failure, and defers the tenant\'s other records without calling', async () => {
     h = await startHarness();
     h.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
-    await enqueue(h, [body('C4', 'Delta GmbH'), body('C5', 'Epsilon GmbH'), body('C6', 'Zeta GmbH')]);
+    await enqueueBodies(h, [organizationMessageBody('C4', 'Delta GmbH'), organizationMessageBody('C5', 'Epsilon GmbH'), organizationMessageBody('C6', 'Zeta GmbH')]);
     const event = await h.receiveEvent();
     h.pd.setFault((req) => (req.path.endsWith('/search') ? { status: 429, headers: { 'x-ratelimit-reset': '7', 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '10' } } : undefined));
     h.pd.resetStats();
