@@ -104,6 +104,8 @@ export function createPipedriveClient(
   const auth = 'auth' in options ? options.auth : apiTokenAuth(options.apiBaseUrl, options.apiToken);
   /** When the daily budget Pipedrive reported spent resets (ms epoch); no call goes out before then. */
   let dailySpentUntil = 0;
+  /** When the current unbroken run of 429 answers began (undefined after any other answer). */
+  let limitedSince: number | undefined;
 
   async function call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, template: string, schema: z.ZodType<T>, opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {}): Promise<T> {
     const query = new URLSearchParams();
@@ -135,6 +137,7 @@ export function createPipedriveClient(
       options.onCall?.({ endpoint, status: res.status, ms: now() - started });
       pacer.observe(res.headers, started);
       dailySpentUntil = dailyBudgetSpentUntil(res, now()) ?? dailySpentUntil;
+      limitedSince = res.status === 429 ? (limitedSince ?? started) : undefined;
       // One refresh per 401; the retry does not count as an attempt (a refused token is not a fault).
       if (res.status === 401 && !reauthorised && (await auth.refused(credentials))) {
         reauthorised = true;
@@ -146,7 +149,7 @@ export function createPipedriveClient(
         await sleep(200 * 4 ** attempt);
         continue;
       }
-      throw classify(res, endpoint);
+      throw classify(res, endpoint, limitedSince === undefined ? 0 : now() - limitedSince);
     }
   }
 
@@ -233,12 +236,21 @@ function dailyBudgetSpentUntil(res: HttpResponse, nowMs: number): number | undef
   return nowMs + (Number.isFinite(reset) && reset > 0 ? reset : DAILY_RECHECK_SECONDS) * 1000;
 }
 
-function classify(res: HttpResponse, endpoint: string): Error {
+/**
+ * 429s with no other answer for this long are not the 2-second burst window: the daily budget is
+ * spent (Pipedrive's daily-budget headers are undocumented, so their absence proves nothing).
+ */
+export const PERSISTENT_429_MS = 60_000;
+
+/** `limitedForMs`: how long this client has had nothing but 429s. */
+function classify(res: HttpResponse, endpoint: string, limitedForMs: number): Error {
   const text = errorText(res.body);
   if (res.status === 429) {
-    const daily = res.headers['x-daily-ratelimit-remaining'] === '0';
-    const reset = Number(res.headers[daily ? 'x-daily-ratelimit-reset' : 'x-ratelimit-reset']);
-    return new RateLimitedError(`${endpoint}: HTTP 429 ${daily ? '(daily token budget spent)' : '(burst limit)'}`, Number.isFinite(reset) && reset > 0 ? reset : daily ? DAILY_RECHECK_SECONDS : 2, daily);
+    const reported = res.headers['x-daily-ratelimit-remaining'] === '0';
+    const daily = reported || limitedForMs >= PERSISTENT_429_MS;
+    const reset = Number(res.headers[reported ? 'x-daily-ratelimit-reset' : 'x-ratelimit-reset']);
+    const why = reported ? '(daily token budget spent)' : daily ? `(only 429s for ${Math.round(limitedForMs / 1000)} s: taken as the daily token budget spent)` : '(burst limit)';
+    return new RateLimitedError(`${endpoint}: HTTP 429 ${why}`, reported && Number.isFinite(reset) && reset > 0 ? reset : daily ? DAILY_RECHECK_SECONDS : Number.isFinite(reset) && reset > 0 ? reset : 2, daily);
   }
   if (res.status === 401 || res.status === 403) return new RetryLaterError(`${endpoint}: HTTP ${res.status}, Pipedrive refused the tenant's credentials (${text})`, 300);
   if (res.status === 404) return new PipedriveNotFoundError(`${endpoint}: HTTP 404 (${text})`);

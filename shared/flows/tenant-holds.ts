@@ -16,21 +16,14 @@ const MAX_VISIBILITY_SECONDS = 43_200;
 /** Audit key of entries about a tenant's Pipedrive access rather than one record. */
 export const ACCESS_KEY = '_pipedrive-access';
 
-/** A record refused with 429 on this many receives in a row means 429s keep coming: the daily budget, not a burst. */
-export const PERSISTENT_429_RECEIVES = 4;
-/** Pipedrive does not document when a budget spent without headers resets: look again after this long. */
-const UNNAMED_RESET_SECONDS = 3 * 3_600;
-
 /**
  * What an error says about the tenant as a whole, recorded as a hold every writer and poller sees:
  * `invalid_grant` parks it until a person re-authorises (audited and counted once); a spent daily
- * budget (Pipedrive says so, or a record's 429s keep coming over `PERSISTENT_429_RECEIVES` receives)
- * closes its gate until the reset. Any other error is the record's own: undefined.
+ * budget (the Pipedrive client says so, from the headers or from 429s that keep coming) closes its
+ * gate until the reset. Any other error is the record's own: undefined.
  */
-export async function holdFromError(deps: HoldDeps, tenantId: string, entity: EntityName, caught: unknown, attempt = 1): Promise<TenantHold | undefined> {
+export async function holdFromError(deps: HoldDeps, tenantId: string, entity: EntityName, error: unknown): Promise<TenantHold | undefined> {
   const now = deps.clock.now();
-  const persistent429 = caught instanceof RateLimitedError && !caught.dailyBudgetSpent && attempt >= PERSISTENT_429_RECEIVES;
-  const error = persistent429 ? new RateLimitedError(`${caught.message}; 429 on ${attempt} receives in a row, taken as a spent daily budget`, UNNAMED_RESET_SECONDS, true) : caught;
   if (error instanceof TenantParkedError) {
     const since = new Date(now).toISOString();
     if (await deps.holds.park(tenantId, error.message, since)) {

@@ -109,7 +109,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
       countRecord(m.tenantId, m.entity, outcome.action);
       log.info('record written', { ...outcome });
     } catch (error) {
-      const tenantHold = await holdFromError(deps, m.tenantId, m.entity, error, attempt);
+      const tenantHold = await holdFromError(deps, m.tenantId, m.entity, error);
       if (tenantHold) {
         // The rest of the batch sees the hold at once, without asking DynamoDB or Pipedrive again.
         holdOf.set(m.tenantId, Promise.resolve(tenantHold));

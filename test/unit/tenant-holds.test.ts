@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { TenantParkedError } from '../../shared/clients/pipedrive-auth.ts';
 import { RateLimitedError, RetryLaterError } from '../../shared/domain/errors.ts';
-import { gateVisibilitySeconds, holdFromError, PERSISTENT_429_RECEIVES } from '../../shared/flows/tenant-holds.ts';
+import { gateVisibilitySeconds, holdFromError } from '../../shared/flows/tenant-holds.ts';
 import type { AuditEntry, AuditLog, TenantHold, TenantHolds } from '../../shared/ports/index.ts';
 
 function fakes(nowMs: number) {
@@ -47,13 +47,13 @@ describe('tenant holds', () => {
     assert.equal(f.entries[0]?.action, 'deferred');
   });
 
-  test('a burst 429 or any other error is the record\'s own, until 429s keep coming', async () => {
+  test('a burst 429 or any other error is the record\'s own: only a daily-budget 429 closes the gate', async () => {
     const f = fakes(0);
-    assert.equal(await holdFromError(f.deps, 'acme', 'organization', new RateLimitedError('429', 2), PERSISTENT_429_RECEIVES - 1), undefined);
-    assert.equal(await holdFromError(f.deps, 'acme', 'organization', new RetryLaterError('503'), 7), undefined);
+    assert.equal(await holdFromError(f.deps, 'acme', 'organization', new RateLimitedError('429', 2)), undefined);
+    assert.equal(await holdFromError(f.deps, 'acme', 'organization', new RetryLaterError('503')), undefined);
     assert.equal(f.gate(), undefined);
-    assert.equal((await holdFromError(f.deps, 'acme', 'organization', new RateLimitedError('429', 2), PERSISTENT_429_RECEIVES))?.kind, 'budget');
-    assert.equal(f.gate(), 3 * 3_600_000);
+    assert.equal((await holdFromError(f.deps, 'acme', 'organization', new RateLimitedError('429s keep coming', 3_600, true)))?.kind, 'budget');
+    assert.equal(f.gate(), 3_600_000);
   });
 
   test('visibility runs to the reset plus jitter, never beyond the 12 hours SQS allows', () => {
