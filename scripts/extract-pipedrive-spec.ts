@@ -3,7 +3,7 @@
  *
  * The spec lives outside the repository (../shared/reference/pipedrive/pipedrive-v2.yaml) and is not
  * available at run time, so this script writes a small, deterministic, commit-ready JSON file:
- *   test/sim/pipedrive/openapi-extract.json
+ *   scripts/simulators/pipedrive/openapi-extract.json
  *
  * 1. read the YAML (directory overridable with PIPEDRIVE_SPEC_DIR)
  * 2. list every v2 operation: method, path, operationId, x-token-cost
@@ -242,7 +242,7 @@ function main(): void {
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
   const specDir = process.env['PIPEDRIVE_SPEC_DIR'] ?? resolve(repoRoot, '../shared/reference/pipedrive');
   const specFile = resolve(specDir, 'pipedrive-v2.yaml');
-  const outFile = resolve(repoRoot, 'test/sim/pipedrive/openapi-extract.json');
+  const outFile = resolve(repoRoot, 'scripts/simulators/pipedrive/openapi-extract.json');
 
   const spec = parse(readFileSync(specFile, 'utf8'), { maxAliasCount: -1 }) as Json;
   const result = extract(spec, 'pipedrive-v2.yaml');

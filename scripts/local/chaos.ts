@@ -1,5 +1,5 @@
-import type { FaultAction as PipedriveFault } from '../../test/sim/pipedrive/index.ts';
-import type { FaultAction as QadFault } from '../../test/sim/qad/index.ts';
+import type { FaultAction as PipedriveFault } from '../simulators/pipedrive/index.ts';
+import type { FaultAction as QadFault } from '../simulators/qad/index.ts';
 
 export const FAULT_KINDS = ['http5xx', 'timeout', 'connectionReset', 'status429', 'slowResponse', 'lostResponse', 'duplicateDelivery'] as const;
 

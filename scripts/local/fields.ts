@@ -11,10 +11,10 @@ import { parseCustomerRow } from '../../shared/domain/customer.ts';
 import { fieldDefinitionSchema, findField, readFieldValue, typeValue, type FieldDefinition, type SourceValue } from '../../shared/domain/custom-fields.ts';
 import { parseItemRow } from '../../shared/domain/item.ts';
 import { contactValue, customerValue, itemValue } from '../../shared/domain/mapped-values.ts';
-import { ITEM_STATUS, PROD_LINES, SALES_REGIONS, SITES, TERMS } from '../../test/sim/dataset.ts';
-import type { EntityKind, PipedriveSim } from '../../test/sim/pipedrive/index.ts';
-import { DEFAULT_CURRENCIES, entityDefsFor } from '../../test/sim/pipedrive/entities.ts';
-import type { QadSimTenant } from '../../test/sim/qad/index.ts';
+import { ITEM_STATUS, PROD_LINES, SALES_REGIONS, SITES, TERMS } from '../simulators/dataset.ts';
+import type { EntityKind, PipedriveSim } from '../simulators/pipedrive/index.ts';
+import { DEFAULT_CURRENCIES, entityDefsFor } from '../simulators/pipedrive/entities.ts';
+import type { QadSimTenant } from '../simulators/qad/index.ts';
 
 /** Reads and validates a mapping file (the `mapping.fields` block of a tenant config); errors name the entry. */
 export function loadMappingFile(path: string): FieldMappingInput {

@@ -14,7 +14,7 @@ import type { TenantConfigInput } from '../../shared/config/tenant.ts';
 import { authorizeTenant } from '../../shared/flows/tenant-holds.ts';
 import type { Cipher } from '../../shared/ports/index.ts';
 import { queueOf } from '../../shared/runtime/dependencies.ts';
-import type { PipedriveOAuthOptions, PipedriveSim } from '../../test/sim/pipedrive/index.ts';
+import type { PipedriveOAuthOptions, PipedriveSim } from '../simulators/pipedrive/index.ts';
 import type { LocalAws } from './aws-stand-ins.ts';
 
 export type LocalAuth = 'token' | 'oauth';

@@ -22,8 +22,8 @@ import { registerTenant } from '../../shared/flows/register-tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
 import type { Dependencies } from '../../shared/runtime/dependencies.ts';
 import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';
-import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../sim/pipedrive/index.ts';
-import { startQadSim, type QadContactRow, type QadCustomerRow, type QadItemRow, type QadPriceRow, type QadSim, type QadSimTenant } from '../sim/qad/index.ts';
+import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
+import { startQadSim, type QadContactRow, type QadCustomerRow, type QadItemRow, type QadPriceRow, type QadSim, type QadSimTenant } from '../../scripts/simulators/qad/index.ts';
 
 export const TENANT = 'acme';
 export const API_TOKEN = 'test-api-token-secret-value';

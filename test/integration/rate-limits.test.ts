@@ -7,7 +7,7 @@ import { createConnections } from '../../shared/flows/connections.ts';
 import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
 import { registerTenant } from '../../shared/flows/register-tenant.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
-import { startPipedriveSim, type PipedriveSim } from '../sim/pipedrive/index.ts';
+import { startPipedriveSim, type PipedriveSim } from '../../scripts/simulators/pipedrive/index.ts';
 import { API_TOKEN, QAD_PASSWORD, startHarness, TENANT, type Harness, enqueueBodies, organizationMessageBody } from './harness.ts';
 
 let h: Harness | undefined;

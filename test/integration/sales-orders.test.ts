@@ -5,7 +5,7 @@ import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
 import { writeSalesOrder } from '../../shared/flows/write-sales-order.ts';
 import type { TenantConfigInput } from '../../shared/config/tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
-import type { DealStatus } from '../sim/pipedrive/index.ts';
+import type { DealStatus } from '../../scripts/simulators/pipedrive/index.ts';
 import { API_TOKEN, customerRow, itemRow, startHarness, TENANT, type Harness } from './harness.ts';
 
 let h: Harness | undefined;

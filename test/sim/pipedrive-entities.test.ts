@@ -4,8 +4,8 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { lineSum, startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from './pipedrive/index.ts';
-import { findOperation, validateAgainst } from './pipedrive/spec.ts';
+import { lineSum, startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
+import { findOperation, validateAgainst } from '../../scripts/simulators/pipedrive/spec.ts';
 
 const TOKEN = 'test-token-entities';
 const T0 = Date.parse('2026-09-01T10:00:00Z');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { startPipedriveSim, type PipedriveSim } from './pipedrive/index.ts';
+import { startPipedriveSim, type PipedriveSim } from '../../scripts/simulators/pipedrive/index.ts';
 
 const TOKEN = 'fields-test-token';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from './pipedrive/index.ts';
+import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
 
 const TOKEN = 'api-token-1';
 const CLIENT = { clientId: 'app', clientSecret: 'app-secret' };

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from './pipedrive/index.ts';
-import { findOperation, validateAgainst } from './pipedrive/spec.ts';
+import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
+import { findOperation, validateAgainst } from '../../scripts/simulators/pipedrive/spec.ts';
 
 const TOKEN = 'test-token-123';
 const T0 = Date.parse('2026-09-01T10:00:00Z');

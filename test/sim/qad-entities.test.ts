@@ -8,8 +8,8 @@ import {
   type QadSalesOrder,
   type QadSim,
   type QadSimTenantSpec,
-} from './qad/index.ts';
-import { generateContacts, generateCustomers, generateItems, generatePrices } from './dataset.ts';
+} from '../../scripts/simulators/qad/index.ts';
+import { generateContacts, generateCustomers, generateItems, generatePrices } from '../../scripts/simulators/dataset.ts';
 
 const TODAY = '2025-06-15';
 const ACME = { basePath: '/acme/clouderp', clientId: 'acme-client', username: 'api.acme', password: 'pw-acme', workspaceId: '10USA_10USACO' };

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startQadSim, type QadCustomerRow, type QadSim, type QadSimOptions } from './qad/index.ts';
-import { addDays, generateCustomers, mutateCustomers, normaliseSpaces, preexistingOrganizationNames } from './dataset.ts';
+import { startQadSim, type QadCustomerRow, type QadSim, type QadSimOptions } from '../../scripts/simulators/qad/index.ts';
+import { addDays, generateCustomers, mutateCustomers, normaliseSpaces, preexistingOrganizationNames } from '../../scripts/simulators/dataset.ts';
 
 const TODAY = '2025-06-15';
 const ACME = { basePath: '/acme/clouderp', clientId: 'acme-client', username: 'api.acme', password: 'pw-acme', workspaceId: '10USA_10USACO' };
