@@ -25,7 +25,8 @@ export const LAMBDA_BUNDLING = {
    * ESM output needs `require` for the CommonJS dependencies esbuild inlines (some call require() on Node
    * built-ins). The aliased import avoids clashing with a bundled `createRequire` import.
    */
-  banner: "import { createRequire as __connectorCreateRequire } from 'node:module'; const require = __connectorCreateRequire(import.meta.url);",
+  banner:
+    "import { createRequire as __connectorCreateRequire } from 'node:module'; const require = __connectorCreateRequire(import.meta.url);",
   externalModules: [] as string[],
   /** What the functions' environment sets: stack traces map back to the TypeScript sources. */
   nodeOptions: '--enable-source-maps',

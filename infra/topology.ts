@@ -63,10 +63,20 @@ export const POLLERS: readonly PollerSpec[] = [
   poller('contacts', 'Contacts', 'records'),
   poller('items', 'Items', 'products'),
   // Pipedrive is the source here; it needs no QAD secret to read won deals and their lines.
-  { ...poller('deals', 'Deals', 'orders'), description: 'Polls won Pipedrive deals and their lines and queues them for QAD', decrypts: ['pipedrive'] },
+  {
+    ...poller('deals', 'Deals', 'orders'),
+    description: 'Polls won Pipedrive deals and their lines and queues them for QAD',
+    decrypts: ['pipedrive'],
+  },
 ];
 
-const writer = (id: string, entry: string, description: string, consumes: WorkQueueName, decrypts: readonly CredentialSystem[] = ['pipedrive']): WriterSpec => ({
+const writer = (
+  id: string,
+  entry: string,
+  description: string,
+  consumes: WorkQueueName,
+  decrypts: readonly CredentialSystem[] = ['pipedrive'],
+): WriterSpec => ({
   id,
   entry,
   description,
@@ -81,7 +91,10 @@ export const WRITERS: readonly WriterSpec[] = [
   writer('WritePipedrive', 'write-pipedrive.ts', 'Consumes queued customers and contacts and upserts them into Pipedrive', 'records'),
   writer('WriteProducts', 'write-products.ts', 'Consumes queued items and upserts them into Pipedrive as products', 'products'),
   // QAD to create the order; Pipedrive to resolve the deal's organization and products and write the order number back.
-  writer('WriteQad', 'write-qad.ts', 'Consumes queued won deals and creates their QAD sales orders, exactly once', 'orders', ['qad', 'pipedrive']),
+  writer('WriteQad', 'write-qad.ts', 'Consumes queued won deals and creates their QAD sales orders, exactly once', 'orders', [
+    'qad',
+    'pipedrive',
+  ]),
 ];
 
 /** SQS guidance: visibility timeout at least six times the consuming function's timeout. */

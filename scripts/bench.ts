@@ -35,7 +35,16 @@ const { values } = parseArgs({
     json: { type: 'string' },
     plan: { type: 'string', default: 'premium' },
     // The stack's writerMaxConcurrency (cdk.json): the writers the deployment runs per queue.
-    concurrency: { type: 'string', default: String((JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'cdk.json'), 'utf8')) as { context: { writerMaxConcurrency: number } }).context.writerMaxConcurrency) },
+    concurrency: {
+      type: 'string',
+      default: String(
+        (
+          JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'cdk.json'), 'utf8')) as {
+            context: { writerMaxConcurrency: number };
+          }
+        ).context.writerMaxConcurrency,
+      ),
+    },
     seed: { type: 'string', default: '42' },
     'no-bundles': { type: 'boolean', default: false },
     'no-sync': { type: 'boolean', default: false },
@@ -77,12 +86,38 @@ if (!args['no-sync']) {
     for (const c of cases) {
       // A first sync of 10k customers spends more than one premium seat's daily budget (150,000 tokens).
       const seats = seatsFor(c.customers * 3 + c.items + c.wonDeals, args.plan);
-      say(`Case ${c.name}: ${c.customers} customers x 2 contacts, ${c.items} items in EUR and USD, ${c.wonDeals} won deals, 20% already in Pipedrive; plan ${args.plan} with ${seats} seat(s), ${args.concurrency} writers per queue ...`);
+      say(
+        `Case ${c.name}: ${c.customers} customers x 2 contacts, ${c.items} items in EUR and USD, ${c.wonDeals} won deals, 20% already in Pipedrive; plan ${args.plan} with ${seats} seat(s), ${args.concurrency} writers per queue ...`,
+      );
       const out = join(scratch, `${c.name}.json`);
       const t0 = Date.now();
-      execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bench/run-case.ts'),
-        '--customers', String(c.customers), '--items', String(c.items), '--won-deals', String(c.wonDeals), '--plan', args.plan,
-        '--concurrency', String(args.concurrency), '--seats', String(seats), '--change-rate', '0.01', '--seed', String(args.seed), '--out', out], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+      execFileSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(root, 'scripts/bench/run-case.ts'),
+          '--customers',
+          String(c.customers),
+          '--items',
+          String(c.items),
+          '--won-deals',
+          String(c.wonDeals),
+          '--plan',
+          args.plan,
+          '--concurrency',
+          String(args.concurrency),
+          '--seats',
+          String(seats),
+          '--change-rate',
+          '0.01',
+          '--seed',
+          String(args.seed),
+          '--out',
+          out,
+        ],
+        { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+      );
       const output = JSON.parse(readFileSync(out, 'utf8')) as CaseOutput;
       figures.push(summariseCase(c.name, output, { memoryMb, prices: AWS_PRICES }));
       say(`  done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -100,7 +135,9 @@ for (const f of figures) {
   targets.push(target(`${f.name}: first sync tokens / floor`, round3(first.tokens / first.floor), 'max', 1.15));
   targets.push(target(`${f.name}: rerun, nothing changed: tokens of the QAD -> Pipedrive sync`, unchanged.syncTokens, 'max', 0));
   targets.push(target(`${f.name}: rerun, 1% changed: tokens / floor`, round3(changed.tokens / changed.floor), 'max', 1.1));
-  targets.push(target(`${f.name}: first sync write rate / plan's allowed rate`, round3(first.writesPerSecond / first.allowedPerSecond), 'min', 0.85));
+  targets.push(
+    target(`${f.name}: first sync write rate / plan's allowed rate`, round3(first.writesPerSecond / first.allowedPerSecond), 'min', 0.85),
+  );
   for (const r of f.rounds) targets.push(target(`${f.name}: ${r.label}: 429 share of calls`, round3(r.share429), 'max', 0.01));
   targets.push(target(`${f.name}: nothing lost or duplicated`, f.problems, 'max', 0));
 }

@@ -13,7 +13,10 @@ const argsSchema = z.object({
   'contacts-per-customer': z.coerce.number().int().min(0).max(20),
   items: z.coerce.number().int().min(0).max(99_999),
   'won-deals': z.coerce.number().int().min(0).max(100_000),
-  currencies: z.string().transform((s) => s.split(',').map((c) => c.trim().toUpperCase())).pipe(z.array(z.string().regex(/^[A-Z]{3}$/u, 'must be ISO currency codes like EUR,USD')).min(1)),
+  currencies: z
+    .string()
+    .transform((s) => s.split(',').map((c) => c.trim().toUpperCase()))
+    .pipe(z.array(z.string().regex(/^[A-Z]{3}$/u, 'must be ISO currency codes like EUR,USD')).min(1)),
   seed: z.coerce.number().int(),
   preexisting: z.coerce.number().min(0).max(1),
   rounds: z.coerce.number().int().min(1).max(50),
@@ -93,7 +96,9 @@ const progress = (line: string) => {
   if (process.stdout.isTTY) process.stdout.write(`\r${line}\x1b[K`);
 };
 
-say(`Starting the local connector: ${args.customers} QAD customers with ${args['contacts-per-customer']} contacts each, ${args.items} items priced in ${args.currencies.join(', ')}; ${Math.round(args.preexisting * 100)}% already in Pipedrive by hand; plan ${args.plan}.`);
+say(
+  `Starting the local connector: ${args.customers} QAD customers with ${args['contacts-per-customer']} contacts each, ${args.items} items priced in ${args.currencies.join(', ')}; ${Math.round(args.preexisting * 100)}% already in Pipedrive by hand; plan ${args.plan}.`,
+);
 const pipeline = await LocalPipeline.start({
   customers: args.customers,
   contactsPerCustomer: args['contacts-per-customer'],
@@ -110,7 +115,10 @@ const pipeline = await LocalPipeline.start({
   tokenTtlSeconds: args['token-ttl'],
   seats: args.seats,
 });
-if (args.chaos) say(`  Chaos: faults injected into ${Math.round(args['fault-rate'] * 100)}% of calls to QAD and Pipedrive, search lags 5 s behind creates, some batches delivered twice at once.`);
+if (args.chaos)
+  say(
+    `  Chaos: faults injected into ${Math.round(args['fault-rate'] * 100)}% of calls to QAD and Pipedrive, search lags 5 s behind creates, some batches delivered twice at once.`,
+  );
 say(`  QAD simulator       ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}`);
 say(`  Pipedrive simulator ${pipeline.pipedrive.url}`);
 say(`  DynamoDB (dynalite) ${pipeline.aws.env.AWS_ENDPOINT_URL_DYNAMODB}   SQS (local-aws-sqs) ${pipeline.aws.env.AWS_ENDPOINT_URL_SQS}`);
@@ -129,40 +137,79 @@ try {
     rounds.push(round);
     for (const [name, o] of Object.entries(round.entities)) {
       const extra = o.rejected !== undefined ? `, ${o.rejected} rejected, ${o.conflict ?? 0} conflicts` : '';
-      say(`  ${name.padEnd(13)} ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.deferred} deferred, ${o.failed} failed${extra}`);
+      say(
+        `  ${name.padEnd(13)} ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.deferred} deferred, ${o.failed} failed${extra}`,
+      );
       for (const [reason, n] of Object.entries(o.reasons ?? {})) say(`                  ${n} x ${reason}`);
     }
-    say(`  Pipedrive: ${round.pipedrive.calls} calls, ${round.pipedrive.tokens} tokens, ${round.pipedrive.status429} x 429   QAD: ${round.qad.calls} calls`);
+    say(
+      `  Pipedrive: ${round.pipedrive.calls} calls, ${round.pipedrive.tokens} tokens, ${round.pipedrive.status429} x 429   QAD: ${round.qad.calls} calls`,
+    );
     say(`  dead letters: ${round.deadLetters}   queue drained: ${round.drained ? 'yes' : 'NO'}   ${(round.elapsedMs / 1000).toFixed(1)} s`);
   }
   const state = await pipeline.state();
   say(`\nIn Pipedrive now:`);
-  say(`  organizations ${state.pipedrive.organizations} for ${state.qad.customers} QAD customers; duplicates ${state.duplicates.organizations}, missing ${state.missing.organizations}`);
-  say(`  persons       ${state.pipedrive.persons} for ${state.qad.qualifyingContacts} qualifying contacts; duplicates ${state.duplicates.persons}, missing ${state.missing.persons}, in the wrong organization ${state.mismatched.persons}`);
-  say(`  products      ${state.pipedrive.products} for ${state.qad.items} items; duplicates ${state.duplicates.products}, missing ${state.missing.products}, prices differing from QAD ${state.mismatched.products}`);
+  say(
+    `  organizations ${state.pipedrive.organizations} for ${state.qad.customers} QAD customers; duplicates ${state.duplicates.organizations}, missing ${state.missing.organizations}`,
+  );
+  say(
+    `  persons       ${state.pipedrive.persons} for ${state.qad.qualifyingContacts} qualifying contacts; duplicates ${state.duplicates.persons}, missing ${state.missing.persons}, in the wrong organization ${state.mismatched.persons}`,
+  );
+  say(
+    `  products      ${state.pipedrive.products} for ${state.qad.items} items; duplicates ${state.duplicates.products}, missing ${state.missing.products}, prices differing from QAD ${state.mismatched.products}`,
+  );
   say(`In QAD now:`);
-  say(`  sales orders  ${state.qad.salesOrders} for ${state.pipedrive.wonDeals} won deals; duplicates ${state.duplicates.salesOrders}, unexplained ${state.missing.salesOrders}, differing from their deal ${state.mismatched.salesOrders}`);
-  const fieldValues = fields.checkMappedValues(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping, { organization: 'QAD Customer Code', person: 'QAD Contact ID' });
+  say(
+    `  sales orders  ${state.qad.salesOrders} for ${state.pipedrive.wonDeals} won deals; duplicates ${state.duplicates.salesOrders}, unexplained ${state.missing.salesOrders}, differing from their deal ${state.mismatched.salesOrders}`,
+  );
+  const fieldValues = fields.checkMappedValues(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping, {
+    organization: 'QAD Customer Code',
+    person: 'QAD Contact ID',
+  });
   say(`Mapped values: ${fieldValues.map((v) => `${v.entity} "${v.name}" ${v.matching}/${v.checked}`).join(', ') || 'none'}`);
   const keysBothWays = fields.writtenBackKeys(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping, 'QAD Customer Code');
-  if (keysBothWays.enabled) say(`Keys both ways: ${keysBothWays.holdingTheirOrganizationId} of ${keysBothWays.customers} QAD customers hold their Pipedrive organization id in ${mapping.writeBack.customerField}`);
-  const fieldReport = fields.fieldsReport('demo', pipeline.pipedrive, mapping, await pipeline.auditLog().byTenant('demo', '2000-01-01T00:00:00Z', new Date(Date.now() + 1000).toISOString()));
-  say(`Mapped fields: ${fieldReport.mapped.map((f) => `${f.entity} "${f.name}" -> ${f.code ? `${f.code.slice(0, 8)}…` : 'MISSING'}`).join(', ') || 'none'}`);
-  for (const d of fieldReport.drift) say(`  DRIFT ${d.entity} "${d.field}" at ${d.at}: ${d.problem}${d.recordsHeld !== null ? `; ${d.recordsHeld} records held` : ''}; ${d.entity} records written while held: ${d.writtenSince}`);
+  if (keysBothWays.enabled)
+    say(
+      `Keys both ways: ${keysBothWays.holdingTheirOrganizationId} of ${keysBothWays.customers} QAD customers hold their Pipedrive organization id in ${mapping.writeBack.customerField}`,
+    );
+  const fieldReport = fields.fieldsReport(
+    'demo',
+    pipeline.pipedrive,
+    mapping,
+    await pipeline.auditLog().byTenant('demo', '2000-01-01T00:00:00Z', new Date(Date.now() + 1000).toISOString()),
+  );
+  say(
+    `Mapped fields: ${fieldReport.mapped.map((f) => `${f.entity} "${f.name}" -> ${f.code ? `${f.code.slice(0, 8)}…` : 'MISSING'}`).join(', ') || 'none'}`,
+  );
+  for (const d of fieldReport.drift)
+    say(
+      `  DRIFT ${d.entity} "${d.field}" at ${d.at}: ${d.problem}${d.recordsHeld !== null ? `; ${d.recordsHeld} records held` : ''}; ${d.entity} records written while held: ${d.writtenSince}`,
+    );
   const lost = Object.values(state.missing).reduce((a, b) => a + b, 0);
   const duplicates = Object.values(state.duplicates).reduce((a, b) => a + b, 0);
   const faults = pipeline.chaos?.injected;
   if (faults) {
-    say(`\nFaults injected: ${Object.entries(faults).map(([k, n]) => `${k} ${n}`).join(', ')}; polls re-run after a fault: ${pipeline.pollRetries}`);
+    say(
+      `\nFaults injected: ${Object.entries(faults)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}; polls re-run after a fault: ${pipeline.pollRetries}`,
+    );
     say(`Lost records: ${lost}; duplicates: ${duplicates}; dead letters: ${await pipeline.deadLetterCount()}`);
   }
   const auth = await pipeline.authReport();
-  if (args.auth === 'oauth') say(`Pipedrive OAuth: ${auth.refreshes} token refreshes; parked tenants: ${auth.parkedTenants.join(', ') || 'none'}`);
+  if (args.auth === 'oauth')
+    say(`Pipedrive OAuth: ${auth.refreshes} token refreshes; parked tenants: ${auth.parkedTenants.join(', ') || 'none'}`);
   if (args.report) {
-    writeFileSync(args.report, `${JSON.stringify({ options: args, rounds, state, lost, duplicates, auth, fields: { ...fieldReport, values: fieldValues, keysBothWays }, ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }) }, null, 2)}\n`);
+    writeFileSync(
+      args.report,
+      `${JSON.stringify({ options: args, rounds, state, lost, duplicates, auth, fields: { ...fieldReport, values: fieldValues, keysBothWays }, ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }) }, null, 2)}\n`,
+    );
     say(`Report written to ${args.report}`);
   }
-  const problems = [...Object.values(state.duplicates), ...Object.values(state.missing), ...Object.values(state.mismatched)].reduce((a, b) => a + b, 0);
+  const problems = [...Object.values(state.duplicates), ...Object.values(state.missing), ...Object.values(state.mismatched)].reduce(
+    (a, b) => a + b,
+    0,
+  );
   process.exitCode = problems === 0 ? 0 : 1;
   if (args.serve) {
     // Keep the simulators and stand-ins up for the operator CLI until Ctrl-C.

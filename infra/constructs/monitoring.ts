@@ -103,8 +103,15 @@ export class Monitoring extends Construct {
     }
 
     alarm('QadLoginFailures', {
-      alarmDescription: 'QAD refused a tenant login: its password, user or client id is wrong or expired. "connector check <tenant>" names the tenant; store new secrets with "connector tenant add".',
-      metric: new cloudwatch.Metric({ namespace: props.metricsNamespace, metricName: 'QadLoginFailures', dimensionsMap: { service: props.serviceName }, statistic: 'Sum', period: PERIOD }),
+      alarmDescription:
+        'QAD refused a tenant login: its password, user or client id is wrong or expired. "connector check <tenant>" names the tenant; store new secrets with "connector tenant add".',
+      metric: new cloudwatch.Metric({
+        namespace: props.metricsNamespace,
+        metricName: 'QadLoginFailures',
+        dimensionsMap: { service: props.serviceName },
+        statistic: 'Sum',
+        period: PERIOD,
+      }),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       threshold: 1,
       evaluationPeriods: 1,
@@ -112,8 +119,15 @@ export class Monitoring extends Construct {
     });
 
     alarm('TenantParked', {
-      alarmDescription: 'A tenant\'s Pipedrive authorisation was refused (invalid_grant): its records are held, not retried. The metric\'s tenant dimension and "connector audit <tenant> organization _pipedrive-access" say which and why; re-authorise with "connector authorize <tenant> --code ... --redirect-uri ...".',
-      metric: new cloudwatch.Metric({ namespace: props.metricsNamespace, metricName: 'TenantParked', dimensionsMap: { service: props.serviceName }, statistic: 'Sum', period: PERIOD }),
+      alarmDescription:
+        'A tenant\'s Pipedrive authorisation was refused (invalid_grant): its records are held, not retried. The metric\'s tenant dimension and "connector audit <tenant> organization _pipedrive-access" say which and why; re-authorise with "connector authorize <tenant> --code ... --redirect-uri ...".',
+      metric: new cloudwatch.Metric({
+        namespace: props.metricsNamespace,
+        metricName: 'TenantParked',
+        dimensionsMap: { service: props.serviceName },
+        statistic: 'Sum',
+        period: PERIOD,
+      }),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       threshold: 1,
       evaluationPeriods: 1,
@@ -121,8 +135,15 @@ export class Monitoring extends Construct {
     });
 
     alarm('FieldDrift', {
-      alarmDescription: 'A mapped Pipedrive field was renamed or deleted, or lost an option: that tenant\'s writes for the entity are held (never written without the value). The metric\'s tenant and entity dimensions and the audit entries with action "drift" say which field; fix the field in Pipedrive or mapping.fields and the next poll releases the held records.',
-      metric: new cloudwatch.Metric({ namespace: props.metricsNamespace, metricName: 'FieldDrift', dimensionsMap: { service: props.serviceName }, statistic: 'Sum', period: PERIOD }),
+      alarmDescription:
+        'A mapped Pipedrive field was renamed or deleted, or lost an option: that tenant\'s writes for the entity are held (never written without the value). The metric\'s tenant and entity dimensions and the audit entries with action "drift" say which field; fix the field in Pipedrive or mapping.fields and the next poll releases the held records.',
+      metric: new cloudwatch.Metric({
+        namespace: props.metricsNamespace,
+        metricName: 'FieldDrift',
+        dimensionsMap: { service: props.serviceName },
+        statistic: 'Sum',
+        period: PERIOD,
+      }),
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       threshold: 1,
       evaluationPeriods: 1,
@@ -145,7 +166,7 @@ export class Monitoring extends Construct {
     });
     this.dashboard.addWidgets(
       new cloudwatch.TextWidget({
-        markdown: '# QAD ⇄ Pipedrive connector\nWork queues, dead-letter queues, functions and the connector\'s own EMF metrics.',
+        markdown: "# QAD ⇄ Pipedrive connector\nWork queues, dead-letter queues, functions and the connector's own EMF metrics.",
         width: 24,
         height: 2,
       }),
@@ -170,7 +191,13 @@ export class Monitoring extends Construct {
         new cloudwatch.GraphWidget({
           title: `${name} DLQ depth`,
           width: 8,
-          left: [workQueue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: PERIOD, label: 'dead-lettered' })],
+          left: [
+            workQueue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+              statistic: 'Maximum',
+              period: PERIOD,
+              label: 'dead-lettered',
+            }),
+          ],
         }),
       );
     }
@@ -226,7 +253,11 @@ export class Monitoring extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Dead-lettered at once (permanent errors)', width: 8, left: [search('DeadLettered')] }),
       new cloudwatch.GraphWidget({ title: 'QAD logins refused', width: 8, left: [search('QadLoginFailures')] }),
-      new cloudwatch.GraphWidget({ title: 'Latency of Pipedrive and QAD (ms)', width: 8, left: [search('PipedriveLatency'), search('QadLatency')] }),
+      new cloudwatch.GraphWidget({
+        title: 'Latency of Pipedrive and QAD (ms)',
+        width: 8,
+        left: [search('PipedriveLatency'), search('QadLatency')],
+      }),
     );
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({ title: 'Tenants parked (Pipedrive must be re-authorised)', width: 8, left: [search('TenantParked')] }),

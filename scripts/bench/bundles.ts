@@ -32,7 +32,11 @@ function owner(input: string): string {
  * Builds every function as the CDK does (infra/bundling.ts) into a scratch folder outside the
  * project (so nothing can resolve from node_modules), weighs it, and times its cold module load.
  */
-export async function measureBundles(opts: { root: string; functions: Array<{ id: string; entry: string }>; runs: number }): Promise<BundleFigure[]> {
+export async function measureBundles(opts: {
+  root: string;
+  functions: Array<{ id: string; entry: string }>;
+  runs: number;
+}): Promise<BundleFigure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'connector-bundles-'));
   const figures: BundleFigure[] = [];
   try {
@@ -41,14 +45,20 @@ export async function measureBundles(opts: { root: string; functions: Array<{ id
       const result = await build(esbuildOptions(join(opts.root, 'functions', fn.entry), outfile, join(opts.root, 'tsconfig.json')));
       const byOwner = new Map<string, number>();
       for (const output of Object.values(result.metafile.outputs)) {
-        for (const [input, info] of Object.entries(output.inputs)) byOwner.set(owner(input), (byOwner.get(owner(input)) ?? 0) + info.bytesInOutput);
+        for (const [input, info] of Object.entries(output.inputs))
+          byOwner.set(owner(input), (byOwner.get(owner(input)) ?? 0) + info.bytesInOutput);
       }
       const loadRunsMs: number[] = [];
       const probe = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(outfile).href)}); process.stdout.write(String(performance.now() - t));`;
       for (let i = 0; i < opts.runs; i++) {
         const out = execFileSync(process.execPath, [...LAMBDA_BUNDLING.nodeOptions.split(' '), '--input-type=module', '-e', probe], {
           cwd: dir,
-          env: { PATH: process.env.PATH ?? '', POWERTOOLS_LOG_LEVEL: 'SILENT', AWS_REGION: 'us-east-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+          env: {
+            PATH: process.env.PATH ?? '',
+            POWERTOOLS_LOG_LEVEL: 'SILENT',
+            AWS_REGION: 'us-east-1',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
           encoding: 'utf8',
         });
         loadRunsMs.push(Number(out));
@@ -60,7 +70,10 @@ export async function measureBundles(opts: { root: string; functions: Array<{ id
         mapBytes: statSync(`${outfile}.map`).size,
         loadMs: median(loadRunsMs),
         loadRunsMs,
-        largest: [...byOwner].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([input, bytes]) => ({ input, bytes })),
+        largest: [...byOwner]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)
+          .map(([input, bytes]) => ({ input, bytes })),
       });
     }
   } finally {

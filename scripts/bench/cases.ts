@@ -21,7 +21,15 @@ export interface RoundCounters {
 
 /** What scripts/bench/run-case.ts writes. */
 export interface CaseOutput {
-  options: { customers: number; items: number; 'won-deals': number; plan: Plan; concurrency: number; 'change-rate': number; seats?: number };
+  options: {
+    customers: number;
+    items: number;
+    'won-deals': number;
+    plan: Plan;
+    concurrency: number;
+    'change-rate': number;
+    seats?: number;
+  };
   /** The company's day so far: tokens used by the three runs and its budget. */
   dailyTokens?: { used: number; budget: number };
   preexistingOrganizations: number;
@@ -95,7 +103,9 @@ export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: n
     const { recordsToChange, pages } = floorInputs(out, i);
     const phase = writePhase(counters.writes, report.drains);
     const invocations = Object.values(report.lambda).reduce((n, s) => n + s.invocations, 0);
-    const polls = Object.entries(report.lambda).filter(([fn]) => fn.startsWith('poll-')).reduce((n, [, s]) => n + s.invocations, 0);
+    const polls = Object.entries(report.lambda)
+      .filter(([fn]) => fn.startsWith('poll-'))
+      .reduce((n, [, s]) => n + s.invocations, 0);
     const durationMs = Object.values(report.lambda).reduce((n, s) => n + s.ms, 0);
     return {
       label,
@@ -117,12 +127,34 @@ export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: n
       invocations: report.lambda,
       aws: counters.aws,
       cost: estimateCost(
-        { invocations, durationMs, memoryMb: opts.memoryMb, sqsRequests: counters.aws.sqsRequests, dynamoWrites: counters.aws.dynamoWrites, dynamoReads: counters.aws.dynamoReads, kmsRequests: counters.aws.kmsRequests, schedulerInvocations: polls },
+        {
+          invocations,
+          durationMs,
+          memoryMb: opts.memoryMb,
+          sqsRequests: counters.aws.sqsRequests,
+          dynamoWrites: counters.aws.dynamoWrites,
+          dynamoReads: counters.aws.dynamoReads,
+          kmsRequests: counters.aws.kmsRequests,
+          schedulerInvocations: polls,
+        },
         records,
         opts.prices,
       ),
     };
   });
-  const problems = [...Object.values(out.state.duplicates), ...Object.values(out.state.missing), ...Object.values(out.state.mismatched)].reduce((a, b) => a + b, 0);
-  return { name, customers: out.options.customers, items: out.options.items, wonDeals: out.state.pipedrive.wonDeals, seats: out.options.seats ?? 1, ...(out.dailyTokens && { dailyTokens: out.dailyTokens }), problems, rounds };
+  const problems = [
+    ...Object.values(out.state.duplicates),
+    ...Object.values(out.state.missing),
+    ...Object.values(out.state.mismatched),
+  ].reduce((a, b) => a + b, 0);
+  return {
+    name,
+    customers: out.options.customers,
+    items: out.options.items,
+    wonDeals: out.state.pipedrive.wonDeals,
+    seats: out.options.seats ?? 1,
+    ...(out.dailyTokens && { dailyTokens: out.dailyTokens }),
+    problems,
+    rounds,
+  };
 }

@@ -68,7 +68,8 @@ export function writePhase(writes: readonly Interval[], windows: readonly Interv
   const phases: Interval[] = [];
   for (const w of windows) {
     const inside = writes.filter((c) => c.startMs >= w.startMs && c.endMs <= w.endMs);
-    if (inside.length > 0) phases.push({ startMs: Math.min(...inside.map((c) => c.startMs)), endMs: Math.max(...inside.map((c) => c.endMs)) });
+    if (inside.length > 0)
+      phases.push({ startMs: Math.min(...inside.map((c) => c.startMs)), endMs: Math.max(...inside.map((c) => c.endMs)) });
   }
   const counted = writes.filter((c) => phases.some((p) => c.startMs >= p.startMs && c.endMs <= p.endMs)).length;
   return { writes: counted, seconds: unionMs(phases) / 1000 };
@@ -137,7 +138,13 @@ export function dynamoUnits(command: string, input: object, tablesWithGsi: Reado
     case 'DeleteItemCommand':
       return { writes: factor(i.TableName), reads: 0 };
     case 'BatchWriteItemCommand':
-      return { writes: Object.entries(i.RequestItems ?? {}).reduce((n, [table, items]) => n + (Array.isArray(items) ? items.length : 0) * factor(table), 0), reads: 0 };
+      return {
+        writes: Object.entries(i.RequestItems ?? {}).reduce(
+          (n, [table, items]) => n + (Array.isArray(items) ? items.length : 0) * factor(table),
+          0,
+        ),
+        reads: 0,
+      };
     case 'TransactWriteItemsCommand':
       return { writes: 2 * (i.TransactItems?.length ?? 0), reads: 0 };
     case 'GetItemCommand':
@@ -145,7 +152,10 @@ export function dynamoUnits(command: string, input: object, tablesWithGsi: Reado
     case 'ScanCommand':
       return { writes: 0, reads: 1 };
     case 'BatchGetItemCommand':
-      return { writes: 0, reads: Object.values(i.RequestItems ?? {}).reduce((n, r) => n + (Array.isArray(r) ? r.length : (r.Keys?.length ?? 0)), 0) };
+      return {
+        writes: 0,
+        reads: Object.values(i.RequestItems ?? {}).reduce((n, r) => n + (Array.isArray(r) ? r.length : (r.Keys?.length ?? 0)), 0),
+      };
     default:
       return { writes: 0, reads: 0 };
   }

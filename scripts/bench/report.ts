@@ -14,44 +14,145 @@ const fixed = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits)
 const pct = (n: number, digits = 1) => `${fixed(n * 100, digits)}%`;
 const kb = (bytes: number) => `${fixed(bytes / 1024, 0)} KB`;
 
-export function renderReport(r: { plan: string; concurrency: number; figures: CaseFigures[]; bundles: BundleFigure[]; targets: Target[]; prices: AwsPrices }): string {
+export function renderReport(r: {
+  plan: string;
+  concurrency: number;
+  figures: CaseFigures[];
+  bundles: BundleFigure[];
+  targets: Target[];
+  prices: AwsPrices;
+}): string {
   const out: string[] = [];
   if (r.figures.length > 0) {
-    out.push(`Pipedrive (plan ${r.plan}, ${r.concurrency} writers per queue; floor = 5 tokens x records that must change + 10 x list pages)`);
+    out.push(
+      `Pipedrive (plan ${r.plan}, ${r.concurrency} writers per queue; floor = 5 tokens x records that must change + 10 x list pages)`,
+    );
     out.push(
       table(
-        ['case', 'run', 'records', 'must change', 'floor', 'tokens', 'tokens / floor', 'per record', 'QAD->PD sync tokens', 'calls', '429s', 'writes/s (write phase)', 'allowed/s', 'of allowed', 'wall s', 'peak RSS'],
+        [
+          'case',
+          'run',
+          'records',
+          'must change',
+          'floor',
+          'tokens',
+          'tokens / floor',
+          'per record',
+          'QAD->PD sync tokens',
+          'calls',
+          '429s',
+          'writes/s (write phase)',
+          'allowed/s',
+          'of allowed',
+          'wall s',
+          'peak RSS',
+        ],
         r.figures.flatMap((f) =>
           f.rounds.map((x) => [
-            f.name, x.label, x.records, x.recordsToChange, x.floor, x.tokens, fixed(x.tokens / x.floor, 3), fixed(x.tokens / x.records, 2), x.syncTokens, x.calls, pct(x.share429, 2),
-            `${fixed(x.writesPerSecond)} (${x.writes} in ${fixed(x.writePhaseSeconds)} s)`, fixed(x.allowedPerSecond, 0), pct(x.writesPerSecond / x.allowedPerSecond, 0), fixed(x.wallSeconds), `${fixed(x.peakRssMb, 0)} MB`,
+            f.name,
+            x.label,
+            x.records,
+            x.recordsToChange,
+            x.floor,
+            x.tokens,
+            fixed(x.tokens / x.floor, 3),
+            fixed(x.tokens / x.records, 2),
+            x.syncTokens,
+            x.calls,
+            pct(x.share429, 2),
+            `${fixed(x.writesPerSecond)} (${x.writes} in ${fixed(x.writePhaseSeconds)} s)`,
+            fixed(x.allowedPerSecond, 0),
+            pct(x.writesPerSecond / x.allowedPerSecond, 0),
+            fixed(x.wallSeconds),
+            `${fixed(x.peakRssMb, 0)} MB`,
           ]),
         ),
       ),
     );
-    out.push('', r.figures.map((f) => `${f.name}: company of ${f.seats} seat(s); daily token budget used ${f.dailyTokens ? `${f.dailyTokens.used} of ${f.dailyTokens.budget} (${pct(f.dailyTokens.used / f.dailyTokens.budget, 0)})` : '-'}`).join('; '));
+    out.push(
+      '',
+      r.figures
+        .map(
+          (f) =>
+            `${f.name}: company of ${f.seats} seat(s); daily token budget used ${f.dailyTokens ? `${f.dailyTokens.used} of ${f.dailyTokens.budget} (${pct(f.dailyTokens.used / f.dailyTokens.budget, 0)})` : '-'}`,
+        )
+        .join('; '),
+    );
     out.push('', 'Pipedrive calls by endpoint (calls / tokens)');
     const endpoints = [...new Set(r.figures.flatMap((f) => f.rounds.flatMap((x) => Object.keys(x.byEndpoint))))].sort();
     const columns = r.figures.flatMap((f) => f.rounds.map((x) => ({ name: `${f.name} ${x.label}`, x })));
-    out.push(table(['endpoint', ...columns.map((c) => c.name)], endpoints.map((e) => [e, ...columns.map((c) => (c.x.byEndpoint[e] ? `${c.x.byEndpoint[e].calls} / ${c.x.byEndpoint[e].tokens}` : '-'))])));
-    out.push('', `AWS, counted in the local run; cost at ${r.prices.region} list prices as of ${r.prices.asOf} (scripts/bench/aws-prices.ts)`);
     out.push(
       table(
-        ['case', 'run', 'Lambda invocations', 'GB-s (upper bound)', 'SQS requests', 'DynamoDB writes', 'DynamoDB reads', 'KMS calls', 'USD', 'USD per million records'],
+        ['endpoint', ...columns.map((c) => c.name)],
+        endpoints.map((e) => [
+          e,
+          ...columns.map((c) => (c.x.byEndpoint[e] ? `${c.x.byEndpoint[e].calls} / ${c.x.byEndpoint[e].tokens}` : '-')),
+        ]),
+      ),
+    );
+    out.push(
+      '',
+      `AWS, counted in the local run; cost at ${r.prices.region} list prices as of ${r.prices.asOf} (scripts/bench/aws-prices.ts)`,
+    );
+    out.push(
+      table(
+        [
+          'case',
+          'run',
+          'Lambda invocations',
+          'GB-s (upper bound)',
+          'SQS requests',
+          'DynamoDB writes',
+          'DynamoDB reads',
+          'KMS calls',
+          'USD',
+          'USD per million records',
+        ],
         r.figures.flatMap((f) =>
           f.rounds.map((x) => [
-            f.name, x.label, Object.values(x.invocations).reduce((n, s) => n + s.invocations, 0), fixed(x.cost.gbSeconds, 0), x.aws.sqsRequests, x.aws.dynamoWrites, x.aws.dynamoReads, x.aws.kmsRequests,
-            fixed(x.cost.usd.total, 4), fixed(x.cost.perMillionRecordsUsd, 2),
+            f.name,
+            x.label,
+            Object.values(x.invocations).reduce((n, s) => n + s.invocations, 0),
+            fixed(x.cost.gbSeconds, 0),
+            x.aws.sqsRequests,
+            x.aws.dynamoWrites,
+            x.aws.dynamoReads,
+            x.aws.kmsRequests,
+            fixed(x.cost.usd.total, 4),
+            fixed(x.cost.perMillionRecordsUsd, 2),
           ]),
         ),
       ),
     );
   }
   if (r.bundles.length > 0) {
-    out.push('', 'Lambda bundles (infra/bundling.ts; load = fresh node process importing the bundle, --enable-source-maps as in Lambda, median of 5)');
-    out.push(table(['function', 'bundle', 'source map', 'module load ms', 'runs ms', 'largest inputs'], r.bundles.map((b) => [b.function, kb(b.bytes), kb(b.mapBytes), fixed(b.loadMs, 0), b.loadRunsMs.map((m) => fixed(m, 0)).join(' '), b.largest.slice(0, 3).map((l) => `${l.input} ${kb(l.bytes)}`).join(', ')])));
+    out.push(
+      '',
+      'Lambda bundles (infra/bundling.ts; load = fresh node process importing the bundle, --enable-source-maps as in Lambda, median of 5)',
+    );
+    out.push(
+      table(
+        ['function', 'bundle', 'source map', 'module load ms', 'runs ms', 'largest inputs'],
+        r.bundles.map((b) => [
+          b.function,
+          kb(b.bytes),
+          kb(b.mapBytes),
+          fixed(b.loadMs, 0),
+          b.loadRunsMs.map((m) => fixed(m, 0)).join(' '),
+          b.largest
+            .slice(0, 3)
+            .map((l) => `${l.input} ${kb(l.bytes)}`)
+            .join(', '),
+        ]),
+      ),
+    );
   }
   out.push('', 'Targets');
-  out.push(table(['target', 'value', 'limit', 'result'], r.targets.map((t) => [t.name, t.value, `${t.kind === 'max' ? '<=' : '>='} ${t.limit}`, t.pass ? 'PASS' : 'FAIL'])));
+  out.push(
+    table(
+      ['target', 'value', 'limit', 'result'],
+      r.targets.map((t) => [t.name, t.value, `${t.kind === 'max' ? '<=' : '>='} ${t.limit}`, t.pass ? 'PASS' : 'FAIL']),
+    ),
+  );
   return out.join('\n');
 }

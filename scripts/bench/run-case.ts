@@ -21,8 +21,15 @@ const argsSchema = z.object({
 });
 const { values } = parseArgs({
   options: {
-    customers: { type: 'string' }, items: { type: 'string' }, 'won-deals': { type: 'string' }, plan: { type: 'string' },
-    concurrency: { type: 'string' }, 'change-rate': { type: 'string' }, seats: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
+    customers: { type: 'string' },
+    items: { type: 'string' },
+    'won-deals': { type: 'string' },
+    plan: { type: 'string' },
+    concurrency: { type: 'string' },
+    'change-rate': { type: 'string' },
+    seats: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const args = argsSchema.parse(values);
@@ -38,7 +45,14 @@ const { dynamoUnits } = await import('./metrics.ts');
 type RoundReport = import('../local/pipeline.ts').RoundReport;
 type Counters = import('./cases.ts').RoundCounters;
 
-const fresh = (): Counters => ({ writes: [], tokensByFunction: {}, callsByFunction: {}, aws: { sqsRequests: 0, dynamoWrites: 0, dynamoReads: 0, kmsRequests: 0, byCommand: {} }, peakRssBytes: 0, eventLoopUtilization: 0 });
+const fresh = (): Counters => ({
+  writes: [],
+  tokensByFunction: {},
+  callsByFunction: {},
+  aws: { sqsRequests: 0, dynamoWrites: 0, dynamoReads: 0, kmsRequests: 0, byCommand: {} },
+  peakRssBytes: 0,
+  eventLoopUtilization: 0,
+});
 let counters = fresh();
 // Set once the pipeline exists: which function is running a call.
 let currentFunction: () => string = () => 'setup';
@@ -69,7 +83,8 @@ installRuntimeProbe({
     counters.callsByFunction[fn] = (counters.callsByFunction[fn] ?? 0) + 1;
     counters.tokensByFunction[fn] = (counters.tokensByFunction[fn] ?? 0) + pipedriveTokenCost(info.endpoint, info.status);
     const endMs = Date.now();
-    if (/^(POST|PATCH) /u.test(info.endpoint) && info.status >= 200 && info.status < 300) counters.writes.push({ startMs: endMs - info.ms, endMs });
+    if (/^(POST|PATCH) /u.test(info.endpoint) && info.status >= 200 && info.status < 300)
+      counters.writes.push({ startMs: endMs - info.ms, endMs });
   },
 });
 
@@ -138,13 +153,18 @@ async function round(label: string): Promise<{ label: string; report: RoundRepor
         process.stdout.write(`    ${label}: ${done} records written, ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
       },
     });
-    process.stdout.write(`    ${label}: ${report.pipedrive.tokens} tokens, ${report.pipedrive.calls} calls, ${report.pipedrive.status429} x 429, ${(report.elapsedMs / 1000).toFixed(1)} s, event loop busy ${Math.round(performance.eventLoopUtilization(elu).utilization * 100)}%${report.drained ? "" : ", queues NOT drained"}\n`);
+    process.stdout.write(
+      `    ${label}: ${report.pipedrive.tokens} tokens, ${report.pipedrive.calls} calls, ${report.pipedrive.status429} x 429, ${(report.elapsedMs / 1000).toFixed(1)} s, event loop busy ${Math.round(performance.eventLoopUtilization(elu).utilization * 100)}%${report.drained ? '' : ', queues NOT drained'}\n`,
+    );
     counters.peakRssBytes = Math.max(counters.peakRssBytes, process.memoryUsage.rss());
     // What had to change: Pipedrive records new or different after the round, and each new order's number written back to its deal.
     let recordsChanged = qadOrders() - ordersBefore;
     for (const [key, value] of pipedriveContent()) if (before.get(key) !== value) recordsChanged++;
     counters.eventLoopUtilization = performance.eventLoopUtilization(elu).utilization;
-    if (process.env.BENCH_DIAGNOSE) process.stdout.write(`    time waiting, by function and service (s): ${JSON.stringify(Object.fromEntries(Object.entries(timeByFunction).map(([f, t]) => [f, Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v / 1000)]))])))}; invocations ${JSON.stringify(Object.fromEntries(Object.entries(report.lambda).map(([f, s]) => [f, [s.invocations, Math.round(s.ms / 1000)]])))}\n`);
+    if (process.env.BENCH_DIAGNOSE)
+      process.stdout.write(
+        `    time waiting, by function and service (s): ${JSON.stringify(Object.fromEntries(Object.entries(timeByFunction).map(([f, t]) => [f, Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v / 1000)]))])))}; invocations ${JSON.stringify(Object.fromEntries(Object.entries(report.lambda).map(([f, s]) => [f, [s.invocations, Math.round(s.ms / 1000)]])))}\n`,
+      );
     return { label, report, counters, recordsChanged };
   } finally {
     clearInterval(sampler);

@@ -78,11 +78,15 @@ function table(io: Io, rows: Array<Record<string, unknown>>): void {
     return;
   }
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+  const cell = (v: unknown) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
   // Every column but the last is cut to 60 characters; the last (a reason, a diff) is printed whole.
   const last = columns.length - 1;
   const widths = columns.map((c, i) => (i === last ? 0 : Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length)))));
-  const line = (values: string[]) => values.map((v, i) => (i === last ? v : v.slice(0, 60).padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (i === last ? v : v.slice(0, 60).padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   io.out(line(columns));
   io.out(line(columns.map((c, i) => '-'.repeat(i === last ? c.length : widths[i]!))));
   for (const r of rows) io.out(line(columns.map((c) => cell(r[c]))));
@@ -138,12 +142,26 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
           const config = JSON.parse(io.readFile(need(values.config, '--config FILE'))) as unknown;
           const secrets = JSON.parse(io.readFile(values.secrets ?? '/dev/stdin')) as unknown;
           const stored = await addTenant(d, config, secrets, { verify: !values['no-verify'] });
-          print(describeTenant(stored), () => io.out(`tenant ${stored.config.tenantId} stored; its QAD and Pipedrive secrets are encrypted. Next: connector check ${stored.config.tenantId}`));
+          print(describeTenant(stored), () =>
+            io.out(
+              `tenant ${stored.config.tenantId} stored; its QAD and Pipedrive secrets are encrypted. Next: connector check ${stored.config.tenantId}`,
+            ),
+          );
           return 0;
         }
         if (sub === 'list') {
           const all = await d.tenants.list();
-          print(all.map(describeTenant), () => table(io, all.map((t) => ({ tenant: t.config.tenantId, enabled: t.config.enabled, qad: t.config.qad.baseUrl, pipedrive: t.config.pipedrive.apiBaseUrl }))));
+          print(all.map(describeTenant), () =>
+            table(
+              io,
+              all.map((t) => ({
+                tenant: t.config.tenantId,
+                enabled: t.config.enabled,
+                qad: t.config.qad.baseUrl,
+                pipedrive: t.config.pipedrive.apiBaseUrl,
+              })),
+            ),
+          );
           return 0;
         }
         if (sub === 'show') {
@@ -161,25 +179,51 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
       case 'check': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
         const rows = await checkTenant(d.connections, tenant);
-        print(rows, () => table(io, rows.map((r) => ({ check: r.check, result: r.ok ? 'pass' : 'FAIL', detail: r.detail }))));
+        print(rows, () =>
+          table(
+            io,
+            rows.map((r) => ({ check: r.check, result: r.ok ? 'pass' : 'FAIL', detail: r.detail })),
+          ),
+        );
         return rows.every((r) => r.ok) ? 0 : 1;
       }
       case 'authorize': {
         const tenantId = need(rest[0], 'tenant id');
-        const result = await authorizeTenant(d, tenantId, { code: need(values.code, '--code CODE'), redirectUri: need(values['redirect-uri'], '--redirect-uri URL') });
-        print(result, () => io.out(`tenant ${tenantId} authorised for Pipedrive at ${result.apiDomain}; tokens stored encrypted; ${result.released} held records back on their queues`));
+        const result = await authorizeTenant(d, tenantId, {
+          code: need(values.code, '--code CODE'),
+          redirectUri: need(values['redirect-uri'], '--redirect-uri URL'),
+        });
+        print(result, () =>
+          io.out(
+            `tenant ${tenantId} authorised for Pipedrive at ${result.apiDomain}; tokens stored encrypted; ${result.released} held records back on their queues`,
+          ),
+        );
         return 0;
       }
       case 'sync': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
         const poll = z.enum(['customers', 'contacts', 'items']).parse(need(values.entity, '--entity customers|contacts|items'));
         const { rows, unchanged } = await withEntity(SYNC_ENTITIES[poll], (entity) =>
-          syncEntity(d, tenant, entity, { dryRun: values['dry-run'], onProgress: (done, total) => (done % 50 === 0 || done === total ? io.err(`  ${done}/${total} written`) : undefined) }),
+          syncEntity(d, tenant, entity, {
+            dryRun: values['dry-run'],
+            onProgress: (done, total) => (done % 50 === 0 || done === total ? io.err(`  ${done}/${total} written`) : undefined),
+          }),
         );
         print({ rows, unchanged }, () => {
-          table(io, rows.map((r) => ({ key: r.key, action: r.action, pipedriveId: r.pipedriveId ?? '', reason: r.reason, changes: r.changes.map((c) => `${c.field}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`).join('; ') })));
+          table(
+            io,
+            rows.map((r) => ({
+              key: r.key,
+              action: r.action,
+              pipedriveId: r.pipedriveId ?? '',
+              reason: r.reason,
+              changes: r.changes.map((c) => `${c.field}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`).join('; '),
+            })),
+          );
           const count = (a: string) => rows.filter((r) => r.action === a).length;
-          io.out(`${values['dry-run'] ? 'would ' : ''}create ${count('create')}, update ${count('update')}, skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write), wait ${count('wait')}, reject ${count('reject')}${values['dry-run'] ? ' (dry run: nothing was written)' : ''}`);
+          io.out(
+            `${values['dry-run'] ? 'would ' : ''}create ${count('create')}, update ${count('update')}, skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write), wait ${count('wait')}, reject ${count('reject')}${values['dry-run'] ? ' (dry run: nothing was written)' : ''}`,
+          );
         });
         return 0;
       }
@@ -187,32 +231,61 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
         const [id, entity, key] = rest;
         const e = z.enum(ENTITIES).parse(need(entity, 'entity'));
         const history = await d.audit.history(need(id, 'tenant id'), e, need(key, 'key'));
-        print(history, () => table(io, history.map((h) => ({ at: h.at, action: h.action, pipedriveId: h.pipedriveId ?? '', attempt: h.attempt ?? '', reason: h.reason ?? '', error: h.error ?? '' }))));
+        print(history, () =>
+          table(
+            io,
+            history.map((h) => ({
+              at: h.at,
+              action: h.action,
+              pipedriveId: h.pipedriveId ?? '',
+              attempt: h.attempt ?? '',
+              reason: h.reason ?? '',
+              error: h.error ?? '',
+            })),
+          ),
+        );
         return 0;
       }
       case 'replay': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
         const selection = rest[1]
           ? { entity: z.enum(ENTITIES).parse(rest[1]) as EntityName, key: need(rest[2], 'key') }
-          : { from: need(values.from, '--from ISO time'), to: need(values.to, '--to ISO time'), action: z.enum(['failed', 'rejected', 'deferred', 'conflict']).parse(need(values.outcome, '--outcome')) as AuditAction };
+          : {
+              from: need(values.from, '--from ISO time'),
+              to: need(values.to, '--to ISO time'),
+              action: z.enum(['failed', 'rejected', 'deferred', 'conflict']).parse(need(values.outcome, '--outcome')) as AuditAction,
+            };
         const results = await replay(d, tenant, selection);
-        print(results, () => table(io, results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome }))));
+        print(results, () =>
+          table(
+            io,
+            results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome })),
+          ),
+        );
         return 0;
       }
       case 'redrive': {
         const queue = z.enum(['records', 'products', 'orders']).parse(values.queue) as WorkQueue;
         const task = await redrive(d.sqs, d.queueUrls[queue]);
-        print(task, () => io.out(`moving the ${queue} DLQ back to its queue (task ${task.taskHandle.slice(0, 16)}…); follow it with "connector status"`));
+        print(task, () =>
+          io.out(`moving the ${queue} DLQ back to its queue (task ${task.taskHandle.slice(0, 16)}…); follow it with "connector status"`),
+        );
         return 0;
       }
       case 'status': {
         const queues = await queueStatus(d.sqs, d.queueUrls);
         const tenants = await tenantStatus(d);
         print({ queues, tenants }, () => {
-          table(io, queues.map((q) => ({ queue: q.queue, waiting: q.visible, inFlight: q.inFlight, deadLetters: q.deadLetters })));
+          table(
+            io,
+            queues.map((q) => ({ queue: q.queue, waiting: q.visible, inFlight: q.inFlight, deadLetters: q.deadLetters })),
+          );
           for (const t of tenants) {
             io.out(`\ntenant ${t.tenantId} (${t.enabled ? 'enabled' : 'DISABLED'})${t.hold ? `: ${t.hold}` : ''}`);
-            table(io, t.polls.map((p) => ({ sync: p.scope, watermark: p.watermark ?? '(never)', lastPoll: p.lastPolledAt ?? '' })));
+            table(
+              io,
+              t.polls.map((p) => ({ sync: p.scope, watermark: p.watermark ?? '(never)', lastPoll: p.lastPolledAt ?? '' })),
+            );
             if (t.recentFailures.length) table(io, t.recentFailures);
           }
         });
@@ -222,7 +295,9 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
         throw new UsageError(`unknown command "${command}"; see "connector --help"`);
     }
   } catch (error) {
-    io.err(`connector ${command}: ${error instanceof z.ZodError ? error.issues.map((i) => i.message).join('; ') : (error as Error).message}`);
+    io.err(
+      `connector ${command}: ${error instanceof z.ZodError ? error.issues.map((i) => i.message).join('; ') : (error as Error).message}`,
+    );
     return error instanceof UsageError ? 2 : 1;
   }
 }

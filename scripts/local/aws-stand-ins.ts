@@ -58,8 +58,14 @@ function tableInputs(prefix: string): CreateTableCommandInput[] {
     {
       TableName: `${prefix}-sync-state`,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: syncState.partitionKey, AttributeType: 'S' }, { AttributeName: syncState.sortKey, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: syncState.partitionKey, KeyType: 'HASH' }, { AttributeName: syncState.sortKey, KeyType: 'RANGE' }],
+      AttributeDefinitions: [
+        { AttributeName: syncState.partitionKey, AttributeType: 'S' },
+        { AttributeName: syncState.sortKey, AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: syncState.partitionKey, KeyType: 'HASH' },
+        { AttributeName: syncState.sortKey, KeyType: 'RANGE' },
+      ],
     },
     {
       TableName: `${prefix}-audit`,
@@ -70,11 +76,17 @@ function tableInputs(prefix: string): CreateTableCommandInput[] {
         { AttributeName: audit.byTenantTime.partitionKey, AttributeType: 'S' },
         { AttributeName: audit.byTenantTime.sortKey, AttributeType: 'S' },
       ],
-      KeySchema: [{ AttributeName: audit.partitionKey, KeyType: 'HASH' }, { AttributeName: audit.sortKey, KeyType: 'RANGE' }],
+      KeySchema: [
+        { AttributeName: audit.partitionKey, KeyType: 'HASH' },
+        { AttributeName: audit.sortKey, KeyType: 'RANGE' },
+      ],
       GlobalSecondaryIndexes: [
         {
           IndexName: audit.byTenantTime.indexName,
-          KeySchema: [{ AttributeName: audit.byTenantTime.partitionKey, KeyType: 'HASH' }, { AttributeName: audit.byTenantTime.sortKey, KeyType: 'RANGE' }],
+          KeySchema: [
+            { AttributeName: audit.byTenantTime.partitionKey, KeyType: 'HASH' },
+            { AttributeName: audit.byTenantTime.sortKey, KeyType: 'RANGE' },
+          ],
           Projection: { ProjectionType: 'ALL' },
         },
       ],
@@ -87,7 +99,9 @@ function tableInputs(prefix: string): CreateTableCommandInput[] {
  * local-aws-sqs speaks SQS (JSON protocol), both on loopback. Tables and queues are created with
  * the same keys and redrive policy as the stack. `env` is what the functions' environment holds.
  */
-export async function startLocalAws(options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number; prefix?: string } = {}): Promise<LocalAws> {
+export async function startLocalAws(
+  options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number; prefix?: string } = {},
+): Promise<LocalAws> {
   const prefix = options.prefix ?? 'connector';
   const dynaliteServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => dynaliteServer.listen(0, '127.0.0.1', () => resolve()));
@@ -100,8 +114,11 @@ export async function startLocalAws(options: { maxReceiveCount?: number; visibil
   for (const input of tableInputs(prefix)) await dynamo.send(new CreateTableCommand(input));
 
   const createQueue = async (name: string): Promise<LocalQueue> => {
-    const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${prefix}-${name}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }));
-    const arnOf = async (url: string) => (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const dlq = await sqs.send(
+      new CreateQueueCommand({ QueueName: `${prefix}-${name}-dlq`, Attributes: { MessageRetentionPeriod: String(14 * 86_400) } }),
+    );
+    const arnOf = async (url: string) =>
+      (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
     const dlqArn = await arnOf(dlq.QueueUrl!);
     const queue = await sqs.send(
       new CreateQueueCommand({

@@ -1,7 +1,15 @@
 import type { FaultAction as PipedriveFault } from '../simulators/pipedrive/index.ts';
 import type { FaultAction as QadFault } from '../simulators/qad/index.ts';
 
-export const FAULT_KINDS = ['http5xx', 'timeout', 'connectionReset', 'status429', 'slowResponse', 'lostResponse', 'duplicateDelivery'] as const;
+export const FAULT_KINDS = [
+  'http5xx',
+  'timeout',
+  'connectionReset',
+  'status429',
+  'slowResponse',
+  'lostResponse',
+  'duplicateDelivery',
+] as const;
 
 /** Under chaos, Pipedrive's search finds a new record only this long after its create. */
 export const CHAOS_SEARCH_LAG_MS = 5_000;
@@ -20,7 +28,10 @@ export class Chaos {
   readonly injected: Record<FaultKind, number> = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
   private state: number;
 
-  constructor(seed: number, private readonly rate: number) {
+  constructor(
+    seed: number,
+    private readonly rate: number,
+  ) {
     this.state = seed >>> 0 || 1;
   }
 
@@ -36,7 +47,14 @@ export class Chaos {
   private pick(isWrite: boolean): FaultKind | undefined {
     const r = this.random() / this.rate;
     if (r >= 1) return undefined;
-    const kinds: FaultKind[] = ['http5xx', 'timeout', 'connectionReset', 'status429', 'slowResponse', ...(isWrite ? (['lostResponse', 'lostResponse'] as const) : [])];
+    const kinds: FaultKind[] = [
+      'http5xx',
+      'timeout',
+      'connectionReset',
+      'status429',
+      'slowResponse',
+      ...(isWrite ? (['lostResponse', 'lostResponse'] as const) : []),
+    ];
     const kind = kinds[Math.floor(r * kinds.length)]!;
     this.injected[kind]++;
     return kind;
@@ -51,7 +69,11 @@ export class Chaos {
       case 'connectionReset':
         return { kind: 'reset' };
       case 'status429':
-        return { status: 429, body: '{"success":false,"error":"Request over limit","errorCode":429}', headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' } };
+        return {
+          status: 429,
+          body: '{"success":false,"error":"Request over limit","errorCode":429}',
+          headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' },
+        };
       case 'slowResponse':
         return { kind: 'delay', ms: 300 };
       case 'lostResponse':
@@ -62,7 +84,8 @@ export class Chaos {
   }
 
   pipedriveHook = (req: { method: string; path: string }): PipedriveFault | undefined =>
-    this.action(this.pick(req.method !== 'GET'), '<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>') as PipedriveFault | undefined;
+    this.action(this.pick(req.method !== 'GET'), '<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>') as
+      PipedriveFault | undefined;
 
   qadHook = (req: { method: string; path: string }): QadFault | undefined => {
     // Logins stay up: a refused login is a configuration error, not a fault to ride out.

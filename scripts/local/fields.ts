@@ -8,7 +8,14 @@ import { fieldMappingSchema, type FieldMapping, type FieldMappingInput, type Map
 import type { AuditEntry, EntityName } from '../../shared/ports/index.ts';
 import { parseContactRow } from '../../shared/domain/contact.ts';
 import { parseCustomerRow } from '../../shared/domain/customer.ts';
-import { fieldDefinitionSchema, findField, readFieldValue, typeValue, type FieldDefinition, type SourceValue } from '../../shared/domain/custom-fields.ts';
+import {
+  fieldDefinitionSchema,
+  findField,
+  readFieldValue,
+  typeValue,
+  type FieldDefinition,
+  type SourceValue,
+} from '../../shared/domain/custom-fields.ts';
 import { parseItemRow } from '../../shared/domain/item.ts';
 import { contactValue, customerValue, itemValue } from '../../shared/domain/mapped-values.ts';
 import { ITEM_STATUS, PROD_LINES, SALES_REGIONS, SITES, TERMS } from '../simulators/dataset.ts';
@@ -25,7 +32,8 @@ export function loadMappingFile(path: string): FieldMappingInput {
     throw new Error(`--mapping ${path}: not readable JSON (${error instanceof Error ? error.message : String(error)})`);
   }
   const parsed = fieldMappingSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`--mapping ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(`--mapping ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
   return json as FieldMappingInput;
 }
 
@@ -122,7 +130,12 @@ function definitionsOf(pipedrive: PipedriveSim, entity: EntityKind): FieldDefini
 }
 
 /** Keys both ways: QAD customers whose write-back field holds their organization's id. */
-export function writtenBackKeys(pipedrive: PipedriveSim, qad: QadSimTenant, mapping: FieldMapping, keyField: string): { enabled: boolean; customers: number; holdingTheirOrganizationId: number } {
+export function writtenBackKeys(
+  pipedrive: PipedriveSim,
+  qad: QadSimTenant,
+  mapping: FieldMapping,
+  keyField: string,
+): { enabled: boolean; customers: number; holdingTheirOrganizationId: number } {
   const code = pipedrive.customFields('organization').find((f) => f.field_name === keyField)?.field_code ?? '';
   const orgByCustomer = new Map(pipedrive.organizations().map((o) => [String(o.custom_fields[code] ?? ''), o.id]));
   const customers = qad.customers();
@@ -135,17 +148,35 @@ export function writtenBackKeys(pipedrive: PipedriveSim, qad: QadSimTenant, mapp
 }
 
 const FIELD_ENTITY: Record<MappedEntity, EntityKind> = { organization: 'organization', person: 'person', product: 'product', deal: 'deal' };
-const ENTITY_OF_AUDIT: Record<EntityName, MappedEntity> = { organization: 'organization', person: 'person', product: 'product', salesOrder: 'deal' };
+const ENTITY_OF_AUDIT: Record<EntityName, MappedEntity> = {
+  organization: 'organization',
+  person: 'person',
+  product: 'product',
+  salesOrder: 'deal',
+};
 
 export interface FieldsReport {
   mapped: Array<{ tenant: string; entity: MappedEntity; name: string; qad: string; code: string | null }>;
   /** Each hold: when, why, how many changed records were kept back, and how many records of that entity were written after it (0: none without the field). */
-  drift: Array<{ tenant: string; entity: MappedEntity; field: string; problem: string; at: string; recordsHeld: number | null; writtenSince: number }>;
+  drift: Array<{
+    tenant: string;
+    entity: MappedEntity;
+    field: string;
+    problem: string;
+    at: string;
+    recordsHeld: number | null;
+    writtenSince: number;
+  }>;
   created: Array<{ tenant: string; entity: MappedEntity; field: string; at: string }>;
 }
 
 /** Each mapped field with the code it resolves to now, each drift event, and the fields the connector created. */
-export function fieldsReport(tenant: string, pipedrive: PipedriveSim, mapping: FieldMapping, audit: Array<AuditEntry & { at: string }>): FieldsReport {
+export function fieldsReport(
+  tenant: string,
+  pipedrive: PipedriveSim,
+  mapping: FieldMapping,
+  audit: Array<AuditEntry & { at: string }>,
+): FieldsReport {
   const mapped = (Object.keys(FIELD_ENTITY) as MappedEntity[]).flatMap((entity) =>
     mapping[entity].map((e) => {
       const found = findField(definitionsOf(pipedrive, FIELD_ENTITY[entity]), e.pipedrive);
@@ -159,10 +190,23 @@ export function fieldsReport(tenant: string, pipedrive: PipedriveSim, mapping: F
   const cleared = audit.filter((e) => e.action === 'drift-cleared');
   const writtenSince = (e: AuditEntry & { at: string }) => {
     const until = cleared.find((c) => c.entity === e.entity && c.at > e.at)?.at ?? '9999';
-    return audit.filter((w) => w.entity === e.entity && (w.action === 'created' || w.action === 'updated') && w.at > e.at && w.at < until).length;
+    return audit.filter((w) => w.entity === e.entity && (w.action === 'created' || w.action === 'updated') && w.at > e.at && w.at < until)
+      .length;
   };
-  const drift = audit.filter((e) => e.action === 'drift').map((e) => ({ tenant: e.tenantId, entity: ENTITY_OF_AUDIT[e.entity], field: e.key.replace(/^field:/u, ''), problem: e.error ?? '', at: e.at, recordsHeld: heldOf(e.snapshot), writtenSince: writtenSince(e) }));
-  const created = audit.filter((e) => e.action === 'field-created').map((e) => ({ tenant: e.tenantId, entity: ENTITY_OF_AUDIT[e.entity], field: e.key.replace(/^field:/u, ''), at: e.at }));
+  const drift = audit
+    .filter((e) => e.action === 'drift')
+    .map((e) => ({
+      tenant: e.tenantId,
+      entity: ENTITY_OF_AUDIT[e.entity],
+      field: e.key.replace(/^field:/u, ''),
+      problem: e.error ?? '',
+      at: e.at,
+      recordsHeld: heldOf(e.snapshot),
+      writtenSince: writtenSince(e),
+    }));
+  const created = audit
+    .filter((e) => e.action === 'field-created')
+    .map((e) => ({ tenant: e.tenantId, entity: ENTITY_OF_AUDIT[e.entity], field: e.key.replace(/^field:/u, ''), at: e.at }));
   return { mapped, drift, created };
 }
 
@@ -182,14 +226,30 @@ export interface ValueCheck {
  * its deal's fields. Uses the connector's own pure functions, so "matching" means "under the right
  * hash, with the right option id".
  */
-export function checkMappedValues(pipedrive: PipedriveSim, qad: QadSimTenant, mapping: FieldMapping, keyFields: { organization: string; person: string }): ValueCheck[] {
+export function checkMappedValues(
+  pipedrive: PipedriveSim,
+  qad: QadSimTenant,
+  mapping: FieldMapping,
+  keyFields: { organization: string; person: string },
+): ValueCheck[] {
   const defsOf = (entity: EntityKind): FieldDefinition[] => definitionsOf(pipedrive, entity);
   const out: ValueCheck[] = [];
-  const compare = <R>(entity: 'organization' | 'person' | 'product', records: Array<{ custom_fields: Record<string, unknown>; attrs: Record<string, unknown>; qad: R | undefined }>, valueOf: (r: R, source: never) => SourceValue) => {
+  const compare = <R>(
+    entity: 'organization' | 'person' | 'product',
+    records: Array<{ custom_fields: Record<string, unknown>; attrs: Record<string, unknown>; qad: R | undefined }>,
+    valueOf: (r: R, source: never) => SourceValue,
+  ) => {
     const defs = defsOf(entity);
     for (const e of mapping[entity]) {
       const found = findField(defs, e.pipedrive);
-      const check: ValueCheck = { entity, name: e.pipedrive, code: 'field' in found ? found.field.field_code : null, checked: 0, matching: 0, differing: 0 };
+      const check: ValueCheck = {
+        entity,
+        name: e.pipedrive,
+        code: 'field' in found ? found.field.field_code : null,
+        checked: 0,
+        matching: 0,
+        differing: 0,
+      };
       for (const r of records) {
         if (!('field' in found) || r.qad === undefined) continue;
         const typed = typeValue(found.field, (valueOf as (r: R, source: string) => SourceValue)(r.qad, e.qad), e.labels);
@@ -201,26 +261,50 @@ export function checkMappedValues(pipedrive: PipedriveSim, qad: QadSimTenant, ma
       out.push(check);
     }
   };
-  const parsed = <T>(rows: unknown[], parse: (row: unknown) => { ok: true; record: T } | { ok: false }) => rows.flatMap((row) => {
-    const p = parse(row);
-    return p.ok ? [p.record] : [];
-  });
+  const parsed = <T>(rows: unknown[], parse: (row: unknown) => { ok: true; record: T } | { ok: false }) =>
+    rows.flatMap((row) => {
+      const p = parse(row);
+      return p.ok ? [p.record] : [];
+    });
   const customers = new Map(parsed(qad.customers(), parseCustomerRow).map((c) => [c.code, c]));
   const contacts = new Map(parsed(qad.contacts(), parseContactRow).map((c) => [c.id, c]));
   const items = new Map(parsed(qad.items(), (row) => parseItemRow(row, [])).map((i) => [i.part, i]));
   const orgKey = pipedrive.customFields('organization').find((f) => f.field_name === keyFields.organization)?.field_code ?? '';
   const personKey = pipedrive.customFields('person').find((f) => f.field_name === keyFields.person)?.field_code ?? '';
   const attrs = (r: object) => r as Record<string, unknown>;
-  compare('organization', pipedrive.organizations().map((o) => ({ custom_fields: o.custom_fields, attrs: attrs(o), qad: customers.get(String(o.custom_fields[orgKey] ?? '')) })), customerValue);
-  compare('person', pipedrive.persons().map((p) => ({ custom_fields: p.custom_fields, attrs: attrs(p), qad: contacts.get(String(p.custom_fields[personKey] ?? '')) })), contactValue);
-  compare('product', pipedrive.products().map((p) => ({ custom_fields: p.custom_fields, attrs: attrs(p), qad: items.get(p.code ?? '') })), itemValue);
+  compare(
+    'organization',
+    pipedrive
+      .organizations()
+      .map((o) => ({ custom_fields: o.custom_fields, attrs: attrs(o), qad: customers.get(String(o.custom_fields[orgKey] ?? '')) })),
+    customerValue,
+  );
+  compare(
+    'person',
+    pipedrive
+      .persons()
+      .map((p) => ({ custom_fields: p.custom_fields, attrs: attrs(p), qad: contacts.get(String(p.custom_fields[personKey] ?? '')) })),
+    contactValue,
+  );
+  compare(
+    'product',
+    pipedrive.products().map((p) => ({ custom_fields: p.custom_fields, attrs: attrs(p), qad: items.get(p.code ?? '') })),
+    itemValue,
+  );
 
   const dealDefs = defsOf('deal');
   const orders = qad.salesOrders();
   const deals = new Map(pipedrive.deals().map((d) => [`PD-${d.id}`, d]));
   for (const e of mapping.deal) {
     const found = findField(dealDefs, e.pipedrive);
-    const check: ValueCheck = { entity: 'deal', name: e.pipedrive, code: 'field' in found ? found.field.field_code : null, checked: 0, matching: 0, differing: 0 };
+    const check: ValueCheck = {
+      entity: 'deal',
+      name: e.pipedrive,
+      code: 'field' in found ? found.field.field_code : null,
+      checked: 0,
+      matching: 0,
+      differing: 0,
+    };
     for (const order of orders) {
       const deal = deals.get(order.so_po);
       if (!deal || !('field' in found)) continue;

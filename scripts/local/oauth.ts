@@ -29,9 +29,16 @@ export function simulatorOAuth(auth: LocalAuth, tokenTtlSeconds: number): { oaut
 }
 
 /** The demo tenant's Pipedrive config and secret for the chosen auth. */
-export function tenantPipedrive(auth: LocalAuth, simUrl: string, apiToken: string): { config: TenantConfigInput['pipedrive']; secret: { pipedriveApiToken: string } | { pipedriveClientSecret: string } } {
+export function tenantPipedrive(
+  auth: LocalAuth,
+  simUrl: string,
+  apiToken: string,
+): { config: TenantConfigInput['pipedrive']; secret: { pipedriveApiToken: string } | { pipedriveClientSecret: string } } {
   if (auth === 'token') return { config: { apiBaseUrl: simUrl }, secret: { pipedriveApiToken: apiToken } };
-  return { config: { apiBaseUrl: simUrl, auth: 'oauth', oauthClientId: CLIENT_ID, oauthTokenUrl: `${simUrl}/oauth/token` }, secret: { pipedriveClientSecret: CLIENT_SECRET } };
+  return {
+    config: { apiBaseUrl: simUrl, auth: 'oauth', oauthClientId: CLIENT_ID, oauthTokenUrl: `${simUrl}/oauth/token` },
+    secret: { pipedriveClientSecret: CLIENT_SECRET },
+  };
 }
 
 function holds(aws: LocalAws): DynamoTenantHolds {
@@ -41,7 +48,11 @@ function holds(aws: LocalAws): DynamoTenantHolds {
 /** A person's consent, played by the simulator; then the operator's `authorize` path stores the first tokens. */
 export async function authorizeDemoTenant(aws: LocalAws, cipher: Cipher, pipedrive: PipedriveSim, tenantId: string): Promise<void> {
   if (!pipedrive.oauth) throw new Error('the Pipedrive simulator was started without OAuth');
-  const queues = { records: new SqsRecordQueue(aws.sqs, aws.queues.records.url), products: new SqsRecordQueue(aws.sqs, aws.queues.products.url), orders: new SqsRecordQueue(aws.sqs, aws.queues.orders.url) };
+  const queues = {
+    records: new SqsRecordQueue(aws.sqs, aws.queues.records.url),
+    products: new SqsRecordQueue(aws.sqs, aws.queues.products.url),
+    orders: new SqsRecordQueue(aws.sqs, aws.queues.orders.url),
+  };
   await authorizeTenant(
     {
       tenants: new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE),
@@ -67,7 +78,12 @@ export interface AuthReport {
   parkedTenants: string[];
 }
 
-export async function authReport(auth: LocalAuth, aws: LocalAws, pipedrive: PipedriveSim, tenantIds: readonly string[]): Promise<AuthReport> {
+export async function authReport(
+  auth: LocalAuth,
+  aws: LocalAws,
+  pipedrive: PipedriveSim,
+  tenantIds: readonly string[],
+): Promise<AuthReport> {
   const stats = pipedrive.oauth?.stats() ?? { refreshes: 0, codeExchanges: 0, invalidGrants: 0 };
   const parkedTenants: string[] = [];
   for (const id of tenantIds) if ((await holds(aws).current(id, Date.now()))?.kind === 'parked') parkedTenants.push(id);

@@ -9,7 +9,14 @@ import { normaliseName } from '../../shared/domain/text.ts';
 import { registerTenant } from '../../shared/flows/register-tenant.ts';
 import type { EntityName } from '../../shared/ports/index.ts';
 import { useLocalCipher } from '../../shared/runtime/dependencies.ts';
-import { generateContacts, generateCustomers, generateItems, generatePrices, mutateCustomers, preexistingOrganizationNames } from '../simulators/dataset.ts';
+import {
+  generateContacts,
+  generateCustomers,
+  generateItems,
+  generatePrices,
+  mutateCustomers,
+  preexistingOrganizationNames,
+} from '../simulators/dataset.ts';
 import { startPipedriveSim, type PipedrivePlan, type PipedriveSim, type PipedriveSimStats } from '../simulators/pipedrive/index.ts';
 import { startQadSim, type QadSim } from '../simulators/qad/index.ts';
 import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
@@ -47,9 +54,18 @@ export interface PipelineOptions {
   seats?: number;
 }
 
-export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' | 'failed', number> & { rejected?: number; conflict?: number; reasons?: Record<string, number> };
+export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' | 'failed', number> & {
+  rejected?: number;
+  conflict?: number;
+  reasons?: Record<string, number>;
+};
 type ReportEntity = 'organizations' | 'persons' | 'products' | 'salesOrders';
-const REPORT_NAME: Record<EntityName, ReportEntity> = { organization: 'organizations', person: 'persons', product: 'products', salesOrder: 'salesOrders' };
+const REPORT_NAME: Record<EntityName, ReportEntity> = {
+  organization: 'organizations',
+  person: 'persons',
+  product: 'products',
+  salesOrder: 'salesOrders',
+};
 
 export interface RoundReport {
   round: number;
@@ -121,9 +137,31 @@ export class LocalPipeline {
     const items = generateItems({ count: options.items, seed: options.seed, today });
     const prices = generatePrices(items, options.currencies, options.seed);
     const qadBasePath = '/demo/clouderp';
-    const qad = await startQadSim({ tenants: [{ basePath: qadBasePath, clientId: 'connector', username: 'sync-user', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers, contacts, items, prices }] });
+    const qad = await startQadSim({
+      tenants: [
+        {
+          basePath: qadBasePath,
+          clientId: 'connector',
+          username: 'sync-user',
+          password: QAD_PASSWORD,
+          workspaceId: '10USA_10USACO',
+          customers,
+          contacts,
+          items,
+          prices,
+        },
+      ],
+    });
     const chaos = options.chaos ? new Chaos(options.seed, options.chaos) : undefined;
-    const pipedrive = await startPipedriveSim({ apiToken: API_TOKEN, plan: options.plan, seats: options.seats ?? 1, ...simulatorOAuth(options.auth ?? 'token', options.tokenTtlSeconds ?? 3600), searchLagMs: options.searchLagMs ?? (chaos ? CHAOS_SEARCH_LAG_MS : 0), currencies: options.pipedriveCurrencies ?? [...new Set([...options.currencies, ...customers.map((c) => c['cm_mstr.cm_curr'])])].sort() });
+    const pipedrive = await startPipedriveSim({
+      apiToken: API_TOKEN,
+      plan: options.plan,
+      seats: options.seats ?? 1,
+      ...simulatorOAuth(options.auth ?? 'token', options.tokenTtlSeconds ?? 3600),
+      searchLagMs: options.searchLagMs ?? (chaos ? CHAOS_SEARCH_LAG_MS : 0),
+      currencies:
+        options.pipedriveCurrencies ?? [...new Set([...options.currencies, ...customers.map((c) => c['cm_mstr.cm_curr'])])].sort(),
+    });
 
     // The fields the demo company made by hand (dropdowns, deal fields); the connector creates the other mapped ones.
     seedCompanyFields(pipedrive, effectiveMapping(options.fields));
@@ -133,9 +171,15 @@ export class LocalPipeline {
     for (const { code, name } of preexistingOrganizationNames(customers, options.preexisting, options.seed)) {
       const orgId = pipedrive.seedOrganization({ name });
       const contact = contacts.find((c) => c['ct_mstr.ct_cust'] === code && c['ct_mstr.ct_email'] && c['ct_mstr.ct_active']);
-      if (contact) pipedrive.seedPerson({ name: contact['ct_mstr.ct_name'], org_id: orgId, emails: [{ value: contact['ct_mstr.ct_email'], primary: true }] });
+      if (contact)
+        pipedrive.seedPerson({
+          name: contact['ct_mstr.ct_name'],
+          org_id: orgId,
+          emails: [{ value: contact['ct_mstr.ct_email'], primary: true }],
+        });
     }
-    for (const item of items.slice(0, Math.round(items.length * options.preexisting))) pipedrive.seedProduct({ name: item['pt_mstr.pt_desc1'], code: item['pt_mstr.pt_part'] });
+    for (const item of items.slice(0, Math.round(items.length * options.preexisting)))
+      pipedrive.seedProduct({ name: item['pt_mstr.pt_desc1'], code: item['pt_mstr.pt_part'] });
 
     const aws = await startLocalAws({ maxReceiveCount: options.maxReceiveCount ?? 10, visibilityTimeoutSeconds: 30 });
     Object.assign(process.env, aws.env, {
@@ -152,9 +196,16 @@ export class LocalPipeline {
       displayName: 'Local demo',
       qad: { baseUrl: qad.tenant(qadBasePath).baseUrl, clientId: 'connector', username: 'sync-user', workspaceId: '10USA_10USACO' },
       pipedrive: tenantPipedrive(options.auth ?? 'token', pipedrive.url, API_TOKEN).config,
-      mapping: { organization: { keyFieldName: KEY_FIELDS.organization }, person: { keyFieldName: KEY_FIELDS.person }, fields: options.fields ?? {} },
+      mapping: {
+        organization: { keyFieldName: KEY_FIELDS.organization },
+        person: { keyFieldName: KEY_FIELDS.person },
+        fields: options.fields ?? {},
+      },
     };
-    await registerTenant({ tenants: new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE), cipher }, config, { qadPassword: QAD_PASSWORD, ...tenantPipedrive(options.auth ?? 'token', pipedrive.url, API_TOKEN).secret });
+    await registerTenant({ tenants: new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE), cipher }, config, {
+      qadPassword: QAD_PASSWORD,
+      ...tenantPipedrive(options.auth ?? 'token', pipedrive.url, API_TOKEN).secret,
+    });
     if (options.auth === 'oauth') await authorizeDemoTenant(aws, cipher, pipedrive, TENANT_ID);
 
     // The same modules Lambda loads; they read the environment on their first invocation.
@@ -201,10 +252,21 @@ export class LocalPipeline {
   /** Polls that failed under injected faults and ran again. */
   pollRetries = 0;
 
-  private async drain(queue: LocalQueue, handler: WriteHandler, deadlineMs: number, onProgress: (batch: { received: number; failed: number }) => void) {
+  private async drain(
+    queue: LocalQueue,
+    handler: WriteHandler,
+    deadlineMs: number,
+    onProgress: (batch: { received: number; failed: number }) => void,
+  ) {
     const startMs = Date.now();
     const result = await drainQueue({
-      sqs: this.aws.sqs, queueUrl: queue.url, queueArn: queue.arn, handler, concurrency: this.options.writerConcurrency, deadlineMs, onBatch: onProgress,
+      sqs: this.aws.sqs,
+      queueUrl: queue.url,
+      queueArn: queue.arn,
+      handler,
+      concurrency: this.options.writerConcurrency,
+      deadlineMs,
+      onBatch: onProgress,
       ...(this.chaos && { duplicate: () => this.chaos!.duplicateDelivery() }),
     });
     this.drains.push({ queue: queue.url.split('/').pop() ?? queue.url, startMs, endMs: Date.now() });
@@ -229,8 +291,16 @@ export class LocalPipeline {
       done += received - failed;
       opts.onProgress?.(done);
     };
-    const unchanged: Record<ReportEntity, number> = { organizations: await this.poll('customers'), persons: 0, products: await this.poll('items'), salesOrders: 0 };
-    const [records, products] = await Promise.all([this.drain(this.aws.queues.records, this.writers.records, deadline, progress), this.drain(this.aws.queues.products, this.writers.products, deadline, progress)]);
+    const unchanged: Record<ReportEntity, number> = {
+      organizations: await this.poll('customers'),
+      persons: 0,
+      products: await this.poll('items'),
+      salesOrders: 0,
+    };
+    const [records, products] = await Promise.all([
+      this.drain(this.aws.queues.records, this.writers.records, deadline, progress),
+      this.drain(this.aws.queues.products, this.writers.products, deadline, progress),
+    ]);
     unchanged.persons = await this.poll('contacts');
     const persons = await this.drain(this.aws.queues.records, this.writers.records, deadline, progress);
     if (this.round === 1 && (this.options.wonDeals ?? 0) > 0) this.seedWonDeals(this.options.wonDeals ?? 0);
@@ -239,7 +309,12 @@ export class LocalPipeline {
     await new Promise((r) => setTimeout(r, 5));
 
     const empty = (): Outcomes => ({ created: 0, updated: 0, unchanged: 0, deferred: 0, failed: 0 });
-    const entities: Record<ReportEntity, Outcomes> = { organizations: empty(), persons: empty(), products: empty(), salesOrders: { ...empty(), rejected: 0, conflict: 0, reasons: {} } };
+    const entities: Record<ReportEntity, Outcomes> = {
+      organizations: empty(),
+      persons: empty(),
+      products: empty(),
+      salesOrders: { ...empty(), rejected: 0, conflict: 0, reasons: {} },
+    };
     for (const name of Object.keys(entities) as ReportEntity[]) entities[name].unchanged += unchanged[name];
     for (const entry of await this.auditLog().byTenant(TENANT_ID, from, new Date(Date.now() + 1).toISOString())) {
       if (entry.key.startsWith('_') || entry.key.startsWith('field:')) continue;
@@ -272,7 +347,12 @@ export class LocalPipeline {
   private seedWonDeals(count: number): void {
     const orgField = this.pipedrive.customFields('organization').find((f) => f.field_name === KEY_FIELDS.organization)?.field_code ?? '';
     const orgs = this.pipedrive.organizations().filter((o) => typeof o.custom_fields[orgField] === 'string');
-    const currencyOf = new Map(this.qad.tenant(this.qadBasePath).customers().map((c) => [c['cm_mstr.cm_addr'], c['cm_mstr.cm_curr']]));
+    const currencyOf = new Map(
+      this.qad
+        .tenant(this.qadBasePath)
+        .customers()
+        .map((c) => [c['cm_mstr.cm_addr'], c['cm_mstr.cm_curr']]),
+    );
     const products = this.pipedrive.products().filter((p) => p.code);
     const strayOrg = this.pipedrive.seedOrganization({ name: 'Prospect without a QAD account' });
     const foreign = this.pipedrive.seedProduct({ name: 'Consulting day (not a QAD item)', code: 'SERVICE-1' });
@@ -293,7 +373,14 @@ export class LocalPipeline {
         ...(j === 1 && { discount: 5 + next(10), discount_type: 'percentage' as const }),
         tax: 0,
       }));
-      this.pipedrive.seedDeal({ title: `Deal ${i + 1}`, currency, status: 'won', org_id: kind === 9 ? strayOrg : org.id, ...(kind === 7 ? { lines: [], value: 1000 } : { lines }), custom_fields: demoDealFields(this.pipedrive, i, new Date().toISOString().slice(0, 10)) });
+      this.pipedrive.seedDeal({
+        title: `Deal ${i + 1}`,
+        currency,
+        status: 'won',
+        org_id: kind === 9 ? strayOrg : org.id,
+        ...(kind === 7 ? { lines: [], value: 1000 } : { lines }),
+        custom_fields: demoDealFields(this.pipedrive, i, new Date().toISOString().slice(0, 10)),
+      });
     }
   }
 
@@ -338,8 +425,13 @@ export class LocalPipeline {
 
   /** What ended up in Pipedrive, read back from the simulators and compared with QAD. */
   async state(): Promise<StateReport> {
-    const field = (entity: 'organization' | 'person') => this.pipedrive.customFields(entity).find((f) => f.field_name === KEY_FIELDS[entity])?.field_code;
-    const keyed = <T extends { custom_fields: Record<string, unknown> }>(records: T[], code: string | undefined, keyOf?: (r: T) => unknown) => {
+    const field = (entity: 'organization' | 'person') =>
+      this.pipedrive.customFields(entity).find((f) => f.field_name === KEY_FIELDS[entity])?.field_code;
+    const keyed = <T extends { custom_fields: Record<string, unknown> }>(
+      records: T[],
+      code: string | undefined,
+      keyOf?: (r: T) => unknown,
+    ) => {
       const byKey = new Map<string, T[]>();
       for (const r of records) {
         const key = keyOf ? keyOf(r) : code ? r.custom_fields[code] : undefined;
@@ -360,7 +452,9 @@ export class LocalPipeline {
     const orgs = this.pipedrive.organizations();
     const orgByCode = keyed(orgs, field('organization'));
     // Hand-made organizations a customer should have matched but did not (same name, no code).
-    const unlinkedNames = new Set(orgs.filter((o) => typeof o.custom_fields[field('organization') ?? ''] !== 'string').map((o) => normaliseName(o.name)));
+    const unlinkedNames = new Set(
+      orgs.filter((o) => typeof o.custom_fields[field('organization') ?? ''] !== 'string').map((o) => normaliseName(o.name)),
+    );
     const persons = this.pipedrive.persons();
     const personById = keyed(persons, field('person'));
     const products = this.pipedrive.products();
@@ -371,13 +465,18 @@ export class LocalPipeline {
     const ordersByPo = new Map<string, number>();
     for (const o of orders) ordersByPo.set(o.so_po, (ordersByPo.get(o.so_po) ?? 0) + 1);
     const orderField = this.pipedrive.customFields('deal').find((f) => f.field_name === KEY_FIELDS.deal)?.field_code;
-    const orderValue = (o: (typeof orders)[number]) => Math.round(o.lines.reduce((sum, l) => sum + l.sod_qty_ord * l.sod_price * (1 - l.sod_disc_pct / 100), 0) * 100);
+    const orderValue = (o: (typeof orders)[number]) =>
+      Math.round(o.lines.reduce((sum, l) => sum + l.sod_qty_ord * l.sod_price * (1 - l.sod_disc_pct / 100), 0) * 100);
     const misOrdered = orders.filter((o) => {
       const deal = deals.find((d) => `PD-${d.id}` === o.so_po);
       return !deal || orderValue(o) !== Math.round(deal.value * 100) || !orderField || deal.custom_fields[orderField] !== o.so_nbr;
     }).length;
 
-    const priceKey = (list: Array<{ currency: string; price: number }>) => list.map((p) => `${p.currency}:${Number(p.price).toFixed(2)}`).sort().join(',');
+    const priceKey = (list: Array<{ currency: string; price: number }>) =>
+      list
+        .map((p) => `${p.currency}:${Number(p.price).toFixed(2)}`)
+        .sort()
+        .join(',');
     return {
       pipedrive: { organizations: orgs.length, persons: persons.length, products: products.length, wonDeals: deals.length },
       qad: { customers: customers.length, qualifyingContacts: contacts.length, items: items.length, salesOrders: orders.length },
@@ -402,7 +501,9 @@ export class LocalPipeline {
         }).length,
         products: items.filter((i) => {
           const product = productByCode.get(i['pt_mstr.pt_part'])?.[0];
-          const expected = priceList.filter((p) => p['pi_mstr.pi_part_code'] === i['pt_mstr.pt_part']).map((p) => ({ currency: p['pi_mstr.pi_curr'], price: p['pi_mstr.pi_list_price'] }));
+          const expected = priceList
+            .filter((p) => p['pi_mstr.pi_part_code'] === i['pt_mstr.pt_part'])
+            .map((p) => ({ currency: p['pi_mstr.pi_curr'], price: p['pi_mstr.pi_list_price'] }));
           return product !== undefined && priceKey(product.prices) !== priceKey(expected);
         }).length,
         salesOrders: misOrdered,

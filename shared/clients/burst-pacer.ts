@@ -53,11 +53,17 @@ export class BurstPacer {
 
   /** Reads the headers of an answer to a call sent at `sentAt`. */
   observe(headers: Record<string, string>, sentAt: number = this.now()): void {
-    const read = (name: string) => (headers[name] !== undefined && Number.isFinite(Number(headers[name])) ? Number(headers[name]) : undefined);
+    const read = (name: string) =>
+      headers[name] !== undefined && Number.isFinite(Number(headers[name])) ? Number(headers[name]) : undefined;
     this.last = {
       ...this.last,
       ...Object.fromEntries(
-        Object.entries({ burstLimit: read('x-ratelimit-limit'), burstRemaining: read('x-ratelimit-remaining'), dailyLimit: read('x-daily-ratelimit-limit'), dailyRemaining: read('x-daily-ratelimit-remaining') }).filter(([, v]) => v !== undefined),
+        Object.entries({
+          burstLimit: read('x-ratelimit-limit'),
+          burstRemaining: read('x-ratelimit-remaining'),
+          dailyLimit: read('x-daily-ratelimit-limit'),
+          dailyRemaining: read('x-daily-ratelimit-remaining'),
+        }).filter(([, v]) => v !== undefined),
       ),
     };
     const remaining = read('x-ratelimit-remaining');

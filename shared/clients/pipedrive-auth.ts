@@ -26,7 +26,10 @@ export interface PipedriveAuth {
  */
 export class TenantParkedError extends Error {
   override readonly name = 'TenantParkedError';
-  constructor(readonly tenantId: string, message: string) {
+  constructor(
+    readonly tenantId: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -85,18 +88,31 @@ async function tokenRequest(client: OAuthClient, form: Record<string, string>, p
   if (res.status === 400 || res.status === 401) {
     const code = z.looseObject({ error: z.string() }).safeParse(safeJson(res.body));
     if (code.success && (code.data.error === 'invalid_grant' || code.data.error === 'invalid_client')) {
-      throw new TenantParkedError(client.tenantId, `${where}: ${code.data.error}; a person must re-authorise with "connector authorize ${client.tenantId}"`);
+      throw new TenantParkedError(
+        client.tenantId,
+        `${where}: ${code.data.error}; a person must re-authorise with "connector authorize ${client.tenantId}"`,
+      );
     }
   }
   if (res.status >= 500 || res.status === 429) throw new RetryLaterError(`${where}: HTTP ${res.status} (${errorText(res.body)})`, 30);
-  if (res.status !== 200) throw new TenantParkedError(client.tenantId, `${where}: HTTP ${res.status} (${errorText(res.body)}); check the app's client id and secret`);
+  if (res.status !== 200)
+    throw new TenantParkedError(
+      client.tenantId,
+      `${where}: HTTP ${res.status} (${errorText(res.body)}); check the app's client id and secret`,
+    );
   const body = parseJsonBody(res, tokenResponseSchema, where);
   const apiDomain = body.api_domain.replace(/\/+$/u, '');
   const problem = tenantUrlProblem(apiDomain, allowLoopbackHttp());
   if (problem) throw new TenantParkedError(client.tenantId, `${where}: the api_domain Pipedrive returned ${problem}`);
   const refreshToken = body.refresh_token ?? previous?.refreshToken;
   if (!refreshToken) throw new RetryLaterError(`${where}: no refresh token in the answer`);
-  return { accessToken: body.access_token, refreshToken, expiresAt: now() + body.expires_in * 1000, lifetimeMs: body.expires_in * 1000, apiDomain };
+  return {
+    accessToken: body.access_token,
+    refreshToken,
+    expiresAt: now() + body.expires_in * 1000,
+    lifetimeMs: body.expires_in * 1000,
+    apiDomain,
+  };
 }
 
 /** The first tokens, from the code a person's authorisation redirected with. */
@@ -142,18 +158,33 @@ export function oauthAuth(options: OAuthClient & { store: OAuthTokenStore; ciphe
     const deadline = now() + 2 * REFRESH_LEASE_MS;
     for (;;) {
       const stored = await store.get(tenantId);
-      if (!stored) throw new TenantParkedError(tenantId, `no Pipedrive OAuth tokens are stored for tenant ${tenantId}; run "connector authorize ${tenantId}"`);
-      const current = cached?.version === stored.version ? cached : { version: stored.version, tokens: await openTokens(cipher, tenantId, stored.ciphertext) };
-      const stale = (refusedVersion !== undefined && current.version <= refusedVersion) || current.tokens.expiresAt - now() < refreshMargin(current.tokens);
+      if (!stored)
+        throw new TenantParkedError(
+          tenantId,
+          `no Pipedrive OAuth tokens are stored for tenant ${tenantId}; run "connector authorize ${tenantId}"`,
+        );
+      const current =
+        cached?.version === stored.version
+          ? cached
+          : { version: stored.version, tokens: await openTokens(cipher, tenantId, stored.ciphertext) };
+      const stale =
+        (refusedVersion !== undefined && current.version <= refusedVersion) ||
+        current.tokens.expiresAt - now() < refreshMargin(current.tokens);
       if (!stale) return current;
       const owner = randomUUID();
       if (await store.beginRefresh(tenantId, current.version, owner, REFRESH_LEASE_MS, now())) {
-        const tokens = await tokenRequest(options, { grant_type: 'refresh_token', refresh_token: current.tokens.refreshToken }, current.tokens);
+        const tokens = await tokenRequest(
+          options,
+          { grant_type: 'refresh_token', refresh_token: current.tokens.refreshToken },
+          current.tokens,
+        );
         options.onRefresh?.();
-        if (await store.save(tenantId, current.version, await sealTokens(cipher, tenantId, tokens))) return { version: current.version + 1, tokens };
+        if (await store.save(tenantId, current.version, await sealTokens(cipher, tenantId, tokens)))
+          return { version: current.version + 1, tokens };
         continue; // a newer token was stored meanwhile (an authorisation): use that one
       }
-      if (now() > deadline) throw new RetryLaterError(`the Pipedrive token refresh of tenant ${tenantId} by another writer did not finish in time`, 5);
+      if (now() > deadline)
+        throw new RetryLaterError(`the Pipedrive token refresh of tenant ${tenantId} by another writer did not finish in time`, 5);
       await sleep(WAIT_STEP_MS);
     }
   }

@@ -15,9 +15,15 @@ export type PipedriveCollection = 'organizations' | 'persons' | 'products' | 'de
 /** A record as any list, get, create or update returns it; entities read their own extra fields. */
 const remoteRecordSchema = z.looseObject({
   id: z.number().int(),
-  name: z.string().nullish().transform((v) => v ?? ''),
+  name: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? ''),
   update_time: z.string().nullish(),
-  custom_fields: z.record(z.string(), z.unknown()).nullish().transform((v) => v ?? {}),
+  custom_fields: z
+    .record(z.string(), z.unknown())
+    .nullish()
+    .transform((v) => v ?? {}),
 });
 export type RemoteRecord = z.infer<typeof remoteRecordSchema>;
 /** Kept for readers of organizations; every collection shares the record shape. */
@@ -68,7 +74,10 @@ export interface PipedriveCallInfo {
 }
 
 export interface PipedriveClient {
-  list(collection: PipedriveCollection, opts?: { cursor?: string; updatedSince?: string; newestFirst?: boolean; status?: 'won'; ids?: readonly number[] }): Promise<Page<RemoteRecord>>;
+  list(
+    collection: PipedriveCollection,
+    opts?: { cursor?: string; updatedSince?: string; newestFirst?: boolean; status?: 'won'; ids?: readonly number[] },
+  ): Promise<Page<RemoteRecord>>;
   get(collection: PipedriveCollection, id: number): Promise<RemoteRecord>;
   /** Lines of up to 100 deals in one call (10 tokens), following the cursor. */
   dealProducts(dealIds: readonly number[]): Promise<unknown[]>;
@@ -77,14 +86,22 @@ export interface PipedriveClient {
   /** Exact-match search (whole value, case-insensitive). */
   search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;
   listFields(entity: PipedriveFieldEntity): Promise<PipedriveField[]>;
-  createField(entity: PipedriveFieldEntity, def: { field_name: string; field_type: string; options?: Array<{ label: string }> }): Promise<PipedriveField>;
+  createField(
+    entity: PipedriveFieldEntity,
+    def: { field_name: string; field_type: string; options?: Array<{ label: string }> },
+  ): Promise<PipedriveField>;
   /** The company's limits as the last answer reported them. */
   rateLimits(): RateLimitInfo;
 }
 
 export class PipedriveNotFoundError extends PermanentError {}
 
-const FIELD_PATHS: Record<PipedriveFieldEntity, string> = { organization: 'organizationFields', person: 'personFields', product: 'productFields', deal: 'dealFields' };
+const FIELD_PATHS: Record<PipedriveFieldEntity, string> = {
+  organization: 'organizationFields',
+  person: 'personFields',
+  product: 'productFields',
+  deal: 'dealFields',
+};
 
 /**
  * Pipedrive API v2 for one company: x-api-token or OAuth (one refresh and retry per 401), cursor paging at 500, pacing from the
@@ -107,14 +124,25 @@ export function createPipedriveClient(
   /** When the current unbroken run of 429 answers began (undefined after any other answer). */
   let limitedSince: number | undefined;
 
-  async function call<T>(method: 'GET' | 'POST' | 'PATCH', path: string, template: string, schema: z.ZodType<T>, opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {}): Promise<T> {
+  async function call<T>(
+    method: 'GET' | 'POST' | 'PATCH',
+    path: string,
+    template: string,
+    schema: z.ZodType<T>,
+    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {},
+  ): Promise<T> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, String(v));
     const endpoint = `${method} /api/v2${template}`;
     const retries = method === 'POST' ? 0 : 2;
     let reauthorised = false;
     for (let attempt = 0; ; attempt++) {
-      if (dailySpentUntil > now()) throw new RateLimitedError(`${endpoint}: not sent, Pipedrive reported the daily token budget spent`, Math.ceil((dailySpentUntil - now()) / 1000), true);
+      if (dailySpentUntil > now())
+        throw new RateLimitedError(
+          `${endpoint}: not sent, Pipedrive reported the daily token budget spent`,
+          Math.ceil((dailySpentUntil - now()) / 1000),
+          true,
+        );
       const credentials = await auth.credentials();
       await pacer.beforeCall(template.endsWith('/search'));
       const started = now();
@@ -123,7 +151,11 @@ export function createPipedriveClient(
         res = await options.http.send({
           method,
           url: `${credentials.baseUrl}/api/v2${path}${query.size > 0 ? `?${query}` : ''}`,
-          headers: { ...credentials.headers, accept: 'application/json', ...(opts.body !== undefined && { 'content-type': 'application/json' }) },
+          headers: {
+            ...credentials.headers,
+            accept: 'application/json',
+            ...(opts.body !== undefined && { 'content-type': 'application/json' }),
+          },
           ...(opts.body !== undefined && { body: JSON.stringify(opts.body) }),
         });
       } catch (error) {
@@ -187,7 +219,9 @@ export function createPipedriveClient(
       const lines: unknown[] = [];
       let cursor: string | undefined;
       do {
-        const page = await call('GET', '/deals/products', '/deals/products', envelope(z.array(z.unknown())), { query: { deal_ids: dealIds.join(','), limit: PAGE_LIMIT, cursor } });
+        const page = await call('GET', '/deals/products', '/deals/products', envelope(z.array(z.unknown())), {
+          query: { deal_ids: dealIds.join(','), limit: PAGE_LIMIT, cursor },
+        });
         lines.push(...page.data);
         cursor = page.additional_data?.next_cursor ?? undefined;
       } while (cursor);
@@ -249,10 +283,25 @@ function classify(res: HttpResponse, endpoint: string, limitedForMs: number): Er
     const reported = res.headers['x-daily-ratelimit-remaining'] === '0';
     const daily = reported || limitedForMs >= PERSISTENT_429_MS;
     const reset = Number(res.headers[reported ? 'x-daily-ratelimit-reset' : 'x-ratelimit-reset']);
-    const why = reported ? '(daily token budget spent)' : daily ? `(only 429s for ${Math.round(limitedForMs / 1000)} s: taken as the daily token budget spent)` : '(burst limit)';
-    return new RateLimitedError(`${endpoint}: HTTP 429 ${why}`, reported && Number.isFinite(reset) && reset > 0 ? reset : daily ? DAILY_RECHECK_SECONDS : Number.isFinite(reset) && reset > 0 ? reset : 2, daily);
+    const why = reported
+      ? '(daily token budget spent)'
+      : daily
+        ? `(only 429s for ${Math.round(limitedForMs / 1000)} s: taken as the daily token budget spent)`
+        : '(burst limit)';
+    return new RateLimitedError(
+      `${endpoint}: HTTP 429 ${why}`,
+      reported && Number.isFinite(reset) && reset > 0
+        ? reset
+        : daily
+          ? DAILY_RECHECK_SECONDS
+          : Number.isFinite(reset) && reset > 0
+            ? reset
+            : 2,
+      daily,
+    );
   }
-  if (res.status === 401 || res.status === 403) return new RetryLaterError(`${endpoint}: HTTP ${res.status}, Pipedrive refused the tenant's credentials (${text})`, 300);
+  if (res.status === 401 || res.status === 403)
+    return new RetryLaterError(`${endpoint}: HTTP ${res.status}, Pipedrive refused the tenant's credentials (${text})`, 300);
   if (res.status === 404) return new PipedriveNotFoundError(`${endpoint}: HTTP 404 (${text})`);
   if (res.status >= 500) return new RetryLaterError(`${endpoint}: HTTP ${res.status} (${text})`);
   return new PermanentError(`${endpoint}: HTTP ${res.status}, Pipedrive rejected the request: ${text}`);

@@ -72,11 +72,18 @@ export function createQadClient(options: {
       method: 'POST',
       url: `${options.baseUrl}/oauth/token`,
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({ grant_type: 'password', client_id: options.clientId, username: options.username, password: options.password }).toString(),
+      body: new URLSearchParams({
+        grant_type: 'password',
+        client_id: options.clientId,
+        username: options.username,
+        password: options.password,
+      }).toString(),
     });
     options.onCall?.({ endpoint: 'POST /oauth/token', status: res.status, ms: now() - started });
     if (res.status === 400 || res.status === 401 || res.status === 403) {
-      throw new QadAuthError(`QAD login failed for tenant ${options.tenantId}: HTTP ${res.status} (${errorText(res.body)}); check the tenant's QAD user, password and client id`);
+      throw new QadAuthError(
+        `QAD login failed for tenant ${options.tenantId}: HTTP ${res.status} (${errorText(res.body)}); check the tenant's QAD user, password and client id`,
+      );
     }
     if (res.status !== 200) throw classify(res, 'POST /oauth/token', options.tenantId);
     const body = parseJsonBody(res, tokenSchema, `QAD login for tenant ${options.tenantId}`);
@@ -90,7 +97,13 @@ export function createQadClient(options: {
     return cached && cached.expiresAt > now() ? cached.token : login();
   }
 
-  async function send(method: 'GET' | 'POST' | 'PUT', path: string, query: URLSearchParams, endpoint: string, body?: unknown): Promise<HttpResponse> {
+  async function send(
+    method: 'GET' | 'POST' | 'PUT',
+    path: string,
+    query: URLSearchParams,
+    endpoint: string,
+    body?: unknown,
+  ): Promise<HttpResponse> {
     const url = `${options.baseUrl}${path}${query.size > 0 ? `?${query}` : ''}`;
     for (let attempt = 0; ; attempt++) {
       const started = now();
@@ -98,7 +111,9 @@ export function createQadClient(options: {
         method,
         url,
         headers: {
-          authorization: `Bearer ${await token()}`, 'x-qad-workspace-id': options.workspaceId, accept: 'application/json',
+          authorization: `Bearer ${await token()}`,
+          'x-qad-workspace-id': options.workspaceId,
+          accept: 'application/json',
           ...(body !== undefined && { 'content-type': 'application/json' }),
         },
         ...(body !== undefined && { body: JSON.stringify(body) }),
@@ -131,7 +146,11 @@ export function createQadClient(options: {
       const query = new URLSearchParams({ page: '1', pageSize: '10' });
       query.append('filter', `so_mstr.so_po,eq,${po},literal`);
       const res = await send('GET', path, query, `GET ${path}`);
-      const body = parseJsonBody(res, z.looseObject({ data: z.array(z.looseObject({ so_nbr: z.string().optional(), 'so_mstr.so_nbr': z.string().optional() })) }), `QAD sales order lookup for tenant ${options.tenantId}`);
+      const body = parseJsonBody(
+        res,
+        z.looseObject({ data: z.array(z.looseObject({ so_nbr: z.string().optional(), 'so_mstr.so_nbr': z.string().optional() })) }),
+        `QAD sales order lookup for tenant ${options.tenantId}`,
+      );
       const first = body.data[0];
       return first ? (first.so_nbr ?? first['so_mstr.so_nbr']) : undefined;
     },
@@ -155,14 +174,19 @@ function classify(res: HttpResponse, endpoint: string, tenantId: string): Error 
     return new RateLimitedError(where, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 30);
   }
   if (res.status === 401) return new QadAuthError(`${where}; the session was refused after a fresh login`);
-  if (res.status === 400 || res.status === 422) return new PermanentError(`QAD rejected ${endpoint} for tenant ${tenantId}: ${submitErrors(res.body)}`);
+  if (res.status === 400 || res.status === 422)
+    return new PermanentError(`QAD rejected ${endpoint} for tenant ${tenantId}: ${submitErrors(res.body)}`);
   if (res.status >= 500) return new RetryLaterError(where);
   return new PermanentError(where);
 }
 
 /** QAD's validation answer as one readable line: "so_curr: Currency USD is not allowed ...". */
 function submitErrors(body: string): string {
-  const parsed = z.looseObject({ submitResult: z.looseObject({ errors: z.array(z.looseObject({ fieldName: z.string().optional(), message: z.string() })) }) }).safeParse(safeJson(body));
+  const parsed = z
+    .looseObject({
+      submitResult: z.looseObject({ errors: z.array(z.looseObject({ fieldName: z.string().optional(), message: z.string() })) }),
+    })
+    .safeParse(safeJson(body));
   if (!parsed.success) return errorText(body);
   return parsed.data.submitResult.errors.map((e) => (e.fieldName ? `${e.fieldName}: ${e.message}` : e.message)).join('; ');
 }

@@ -23,7 +23,9 @@ export type Environment = z.infer<typeof environmentSchema>;
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
   const parsed = environmentSchema.safeParse(env);
-  if (!parsed.success) throw new Error(`bad function environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  if (parsed.data.CREDENTIALS_CIPHER === 'kms' && !parsed.data.KMS_KEY_ID) throw new Error('bad function environment: KMS_KEY_ID is required with CREDENTIALS_CIPHER=kms');
+  if (!parsed.success)
+    throw new Error(`bad function environment: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (parsed.data.CREDENTIALS_CIPHER === 'kms' && !parsed.data.KMS_KEY_ID)
+    throw new Error('bad function environment: KMS_KEY_ID is required with CREDENTIALS_CIPHER=kms');
   return parsed.data;
 }

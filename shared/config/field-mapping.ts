@@ -38,7 +38,10 @@ const entry = <E extends MappedEntity>(entity: E) =>
        */
       create: z.object({ type: z.enum(CREATABLE_TYPES), options: z.array(z.string().min(1)).min(1).optional() }).optional(),
     })
-    .refine((e) => !e.create || !['enum', 'set'].includes(e.create.type) || e.create.options !== undefined, { message: 'create.options is required for enum and set fields', path: ['create', 'options'] });
+    .refine((e) => !e.create || !['enum', 'set'].includes(e.create.type) || e.create.options !== undefined, {
+      message: 'create.options is required for enum and set fields',
+      path: ['create', 'options'],
+    });
 
 export type FieldMappingEntry<E extends MappedEntity = MappedEntity> = {
   qad: QadSource<E>;
@@ -78,7 +81,12 @@ const noDuplicates = (entries: Array<{ pipedrive: string; qad: string }>, ctx: z
   }
 };
 
-const entityList = <E extends MappedEntity>(entity: E) => z.array(entry(entity)).max(30).superRefine(noDuplicates).default(DEFAULT_FIELD_MAPPING[entity] as never);
+const entityList = <E extends MappedEntity>(entity: E) =>
+  z
+    .array(entry(entity))
+    .max(30)
+    .superRefine(noDuplicates)
+    .default(DEFAULT_FIELD_MAPPING[entity] as never);
 
 export const fieldMappingSchema = z.object({
   organization: entityList('organization'),
@@ -103,7 +111,8 @@ export type FieldMappingInput = z.input<typeof fieldMappingSchema>;
 /** A mapping file (npm start --mapping, or an operator's), with errors that name the entry. */
 export function parseFieldMapping(input: unknown): FieldMapping {
   const parsed = fieldMappingSchema.safeParse(input);
-  if (!parsed.success) throw new Error(`invalid field mapping: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(`invalid field mapping: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 

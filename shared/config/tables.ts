@@ -5,5 +5,10 @@
 export const TABLES = {
   connections: { partitionKey: 'tenantId' },
   syncState: { partitionKey: 'pk', sortKey: 'sk' },
-  audit: { partitionKey: 'pk', sortKey: 'sk', byTenantTime: { indexName: 'byTenantTime', partitionKey: 'tenantId', sortKey: 'at' }, ttlAttribute: 'expiresAt' },
+  audit: {
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    byTenantTime: { indexName: 'byTenantTime', partitionKey: 'tenantId', sortKey: 'at' },
+    ttlAttribute: 'expiresAt',
+  },
 } as const;

@@ -75,7 +75,10 @@ export const tenantConfigSchema = z.object({
       oauthClientId: z.string().min(1).optional(),
       oauthTokenUrl: baseUrl.default(PIPEDRIVE_OAUTH_TOKEN_URL),
     })
-    .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, { path: ['oauthClientId'], message: 'is required with auth "oauth"' }),
+    .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, {
+      path: ['oauthClientId'],
+      message: 'is required with auth "oauth"',
+    }),
   schedules: z
     .object({
       customers: rateExpression.default('rate(15 minutes)'),
@@ -109,7 +112,11 @@ export const tenantConfigSchema = z.object({
       product: z
         .object({
           /** QAD item statuses that count as active; other items are kept in Pipedrive and marked, never deleted. */
-          activeStatuses: z.array(z.string().min(1)).min(1).default(['ACTIVE']).transform((s) => s.map((v) => v.toUpperCase())),
+          activeStatuses: z
+            .array(z.string().min(1))
+            .min(1)
+            .default(['ACTIVE'])
+            .transform((s) => s.map((v) => v.toUpperCase())),
         })
         .prefault({}),
     })

@@ -17,14 +17,24 @@ export interface Contact {
 }
 
 export const contactSchema: z.ZodType<Contact> = z.object({
-  id: z.string(), customerCode: z.string(), name: z.string(), email: z.string(), phone: z.string(),
-  title: z.string(), primary: z.boolean(), active: z.boolean(), modDate: z.string(),
+  id: z.string(),
+  customerCode: z.string(),
+  name: z.string(),
+  email: z.string(),
+  phone: z.string(),
+  title: z.string(),
+  primary: z.boolean(),
+  active: z.boolean(),
+  modDate: z.string(),
 });
 
 /** Which contacts become persons (tenant config). */
 export type ContactRule = 'active-with-email-or-phone' | 'active' | 'all';
 
-const text = z.union([z.string(), z.null()]).optional().transform((v) => cleanText(v ?? ''));
+const text = z
+  .union([z.string(), z.null()])
+  .optional()
+  .transform((v) => cleanText(v ?? ''));
 const flag = z.union([z.boolean(), z.enum(['yes', 'no', 'true', 'false']).transform((v) => v === 'yes' || v === 'true')]);
 
 const contactRowSchema = z.object({
@@ -47,10 +57,24 @@ export function parseContactRow(row: unknown): ParsedRow<Contact> {
   if (!parsed.success) return { ok: false, key, reason: `invalid QAD contact row: ${formatIssues(parsed.error)}` };
   const r = parsed.data;
   const contact: Contact = {
-    id: r['ct_mstr.ct_id'], customerCode: r['ct_mstr.ct_cust'], name: r['ct_mstr.ct_name'], email: r['ct_mstr.ct_email'].toLowerCase(),
-    phone: r['ct_mstr.ct_phone'], title: r['ct_mstr.ct_title'], primary: r['ct_mstr.ct_primary'], active: r['ct_mstr.ct_active'], modDate: r['ct_mstr.ct_mod_date'],
+    id: r['ct_mstr.ct_id'],
+    customerCode: r['ct_mstr.ct_cust'],
+    name: r['ct_mstr.ct_name'],
+    email: r['ct_mstr.ct_email'].toLowerCase(),
+    phone: r['ct_mstr.ct_phone'],
+    title: r['ct_mstr.ct_title'],
+    primary: r['ct_mstr.ct_primary'],
+    active: r['ct_mstr.ct_active'],
+    modDate: r['ct_mstr.ct_mod_date'],
   };
-  const problems = textProblems({ 'ct_mstr.ct_id': contact.id, 'ct_mstr.ct_cust': contact.customerCode, 'ct_mstr.ct_name': contact.name, 'ct_mstr.ct_email': contact.email, 'ct_mstr.ct_phone': contact.phone, 'ct_mstr.ct_title': contact.title });
+  const problems = textProblems({
+    'ct_mstr.ct_id': contact.id,
+    'ct_mstr.ct_cust': contact.customerCode,
+    'ct_mstr.ct_name': contact.name,
+    'ct_mstr.ct_email': contact.email,
+    'ct_mstr.ct_phone': contact.phone,
+    'ct_mstr.ct_title': contact.title,
+  });
   if (contact.email && !EMAIL.test(contact.email)) problems.push('ct_mstr.ct_email is not an email address');
   if (problems.length > 0) return { ok: false, key, reason: `invalid QAD contact row: ${problems.join('; ')}` };
   return { ok: true, record: contact };

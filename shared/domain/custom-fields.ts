@@ -69,9 +69,22 @@ export function findField(defs: readonly FieldDefinition[], name: string): { fie
   const candidates = custom.length > 0 ? custom : named;
   if (candidates.length === 0) {
     const folded = defs.find((d) => d.field_name.trim().toLowerCase() === name.trim().toLowerCase());
-    return { problem: { field: name, kind: 'field-missing', message: `no field named "${name}"${folded ? ` (there is "${folded.field_name}": names must match exactly)` : ''}` } };
+    return {
+      problem: {
+        field: name,
+        kind: 'field-missing',
+        message: `no field named "${name}"${folded ? ` (there is "${folded.field_name}": names must match exactly)` : ''}`,
+      },
+    };
   }
-  if (candidates.length > 1) return { problem: { field: name, kind: 'field-ambiguous', message: `${candidates.length} fields are named "${name}" (${candidates.map((c) => c.field_code).join(', ')}); rename one` } };
+  if (candidates.length > 1)
+    return {
+      problem: {
+        field: name,
+        kind: 'field-ambiguous',
+        message: `${candidates.length} fields are named "${name}" (${candidates.map((c) => c.field_code).join(', ')}); rename one`,
+      },
+    };
   return { field: candidates[0]! };
 }
 
@@ -89,14 +102,21 @@ function isEmpty(value: SourceValue): boolean {
 }
 
 /** One value typed for one field, or why it cannot be. */
-export function typeValue(field: FieldDefinition, value: SourceValue, labels: Record<string, string> = {}): { ok: true; value: TypedValue } | { ok: false; problem: FieldProblem } {
+export function typeValue(
+  field: FieldDefinition,
+  value: SourceValue,
+  labels: Record<string, string> = {},
+): { ok: true; value: TypedValue } | { ok: false; problem: FieldProblem } {
   const name = field.field_name;
   const fail = (kind: FieldProblemKind, message: string) => ({ ok: false as const, problem: { field: name, kind, message } });
   if (isEmpty(value)) return { ok: true, value: null };
   const v = value as Exclude<SourceValue, null>;
   const optionId = (raw: string): number | undefined => {
     const label = labels[raw] ?? raw;
-    return field.options.find((o) => o.label === label)?.id ?? field.options.find((o) => o.label.trim().toLowerCase() === label.trim().toLowerCase())?.id;
+    return (
+      field.options.find((o) => o.label === label)?.id ??
+      field.options.find((o) => o.label.trim().toLowerCase() === label.trim().toLowerCase())?.id
+    );
   };
   switch (field.field_type) {
     case 'varchar':
@@ -104,24 +124,37 @@ export function typeValue(field: FieldDefinition, value: SourceValue, labels: Re
     case 'phone':
     case 'text': {
       const text = asText(v);
-      if (field.field_type !== 'text' && text.length > MAX_VARCHAR) return fail('type-mismatch', `"${name}" holds at most ${MAX_VARCHAR} characters; the value has ${text.length}`);
+      if (field.field_type !== 'text' && text.length > MAX_VARCHAR)
+        return fail('type-mismatch', `"${name}" holds at most ${MAX_VARCHAR} characters; the value has ${text.length}`);
       return { ok: true, value: text };
     }
     case 'double': {
-      const n = typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+(\.\d+)?$/u.test(v.trim()) ? Number(v) : typeof v === 'object' && !Array.isArray(v) ? (v as { amount: number }).amount : Number.NaN;
-      return Number.isFinite(n) ? { ok: true, value: n } : fail('type-mismatch', `"${name}" is a number field; ${JSON.stringify(v)} is not a number`);
+      const n =
+        typeof v === 'number'
+          ? v
+          : typeof v === 'string' && /^-?\d+(\.\d+)?$/u.test(v.trim())
+            ? Number(v)
+            : typeof v === 'object' && !Array.isArray(v)
+              ? (v as { amount: number }).amount
+              : Number.NaN;
+      return Number.isFinite(n)
+        ? { ok: true, value: n }
+        : fail('type-mismatch', `"${name}" is a number field; ${JSON.stringify(v)} is not a number`);
     }
     case 'monetary': {
       if (typeof v === 'object' && !Array.isArray(v)) {
         const money = v as { amount: number; currency: string };
-        if (Number.isFinite(money.amount) && /^[A-Z]{3}$/u.test(money.currency)) return { ok: true, value: { value: money.amount, currency: money.currency } };
+        if (Number.isFinite(money.amount) && /^[A-Z]{3}$/u.test(money.currency))
+          return { ok: true, value: { value: money.amount, currency: money.currency } };
       }
       return fail('type-mismatch', `"${name}" is a monetary field; it needs an amount with a currency, not ${JSON.stringify(v)}`);
     }
     case 'date': {
       const text = typeof v === 'string' ? v.trim().slice(0, 10) : '';
       const valid = DATE.test(text) && new Date(`${text}T00:00:00Z`).toISOString().startsWith(text);
-      return valid ? { ok: true, value: text } : fail('type-mismatch', `"${name}" is a date field; ${JSON.stringify(v)} is not a date YYYY-MM-DD`);
+      return valid
+        ? { ok: true, value: text }
+        : fail('type-mismatch', `"${name}" is a date field; ${JSON.stringify(v)} is not a date YYYY-MM-DD`);
     }
     case 'enum': {
       if (Array.isArray(v)) return fail('type-mismatch', `"${name}" is a single-option field; it cannot hold ${v.length} values`);
@@ -130,7 +163,12 @@ export function typeValue(field: FieldDefinition, value: SourceValue, labels: Re
       return id === undefined ? fail('option-missing', `"${name}" has no option "${labels[raw] ?? raw}"`) : { ok: true, value: id };
     }
     case 'set': {
-      const raws = Array.isArray(v) ? [...(v as readonly string[])] : asText(v).split(',').map((s) => s.trim()).filter(Boolean);
+      const raws = Array.isArray(v)
+        ? [...(v as readonly string[])]
+        : asText(v)
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
       const ids: number[] = [];
       for (const raw of raws) {
         const id = optionId(raw);
@@ -160,7 +198,11 @@ export function resolveFields(defs: readonly FieldDefinition[], values: readonly
     const { field } = found;
     const custom = field.is_custom_field !== false;
     if (!custom && !WRITABLE_STANDARD_TYPES.has(field.field_type)) {
-      problems.push({ field: name, kind: 'unsupported-type', message: `"${name}" is a standard ${field.field_type} field the connector keeps itself; map a custom field instead` });
+      problems.push({
+        field: name,
+        kind: 'unsupported-type',
+        message: `"${name}" is a standard ${field.field_type} field the connector keeps itself; map a custom field instead`,
+      });
       continue;
     }
     const typed = typeValue(field, value, labels);
@@ -179,9 +221,26 @@ export function checkFieldsExist(defs: readonly FieldDefinition[], names: readon
   return names.flatMap((name) => {
     const found = findField(defs, name);
     if ('problem' in found) return [found.problem];
-    if (found.field.is_custom_field === false && !WRITABLE_STANDARD_TYPES.has(found.field.field_type)) return [{ field: name, kind: 'unsupported-type' as const, message: `"${name}" is a standard ${found.field.field_type} field the connector keeps itself` }];
-    if (found.field.is_custom_field !== false && !TEXT_TYPES.has(found.field.field_type) && !['double', 'monetary', 'date', 'enum', 'set'].includes(found.field.field_type)) {
-      return [{ field: name, kind: 'unsupported-type' as const, message: `"${name}" is a ${found.field.field_type} field, which the connector does not map` }];
+    if (found.field.is_custom_field === false && !WRITABLE_STANDARD_TYPES.has(found.field.field_type))
+      return [
+        {
+          field: name,
+          kind: 'unsupported-type' as const,
+          message: `"${name}" is a standard ${found.field.field_type} field the connector keeps itself`,
+        },
+      ];
+    if (
+      found.field.is_custom_field !== false &&
+      !TEXT_TYPES.has(found.field.field_type) &&
+      !['double', 'monetary', 'date', 'enum', 'set'].includes(found.field.field_type)
+    ) {
+      return [
+        {
+          field: name,
+          kind: 'unsupported-type' as const,
+          message: `"${name}" is a ${found.field.field_type} field, which the connector does not map`,
+        },
+      ];
     }
     return [];
   });
@@ -198,7 +257,10 @@ export function withMappedFields<P extends { custom_fields?: Record<string, unkn
  * an option id as its label, a set as its labels, money as its amount). An option id the field no
  * longer has is drift, like a missing field.
  */
-export function readFieldValue(field: FieldDefinition, raw: unknown): { ok: true; value: string | undefined } | { ok: false; problem: FieldProblem } {
+export function readFieldValue(
+  field: FieldDefinition,
+  raw: unknown,
+): { ok: true; value: string | undefined } | { ok: false; problem: FieldProblem } {
   const name = field.field_name;
   const fail = (kind: FieldProblemKind, message: string) => ({ ok: false as const, problem: { field: name, kind, message } });
   if (raw === null || raw === undefined || raw === '') return { ok: true, value: undefined };
@@ -208,24 +270,36 @@ export function readFieldValue(field: FieldDefinition, raw: unknown): { ok: true
     case 'varchar_auto':
     case 'text':
     case 'phone':
-      return typeof raw === 'string' ? { ok: true, value: raw.trim() || undefined } : fail('type-mismatch', `"${name}" holds ${JSON.stringify(raw)}, not text`);
+      return typeof raw === 'string'
+        ? { ok: true, value: raw.trim() || undefined }
+        : fail('type-mismatch', `"${name}" holds ${JSON.stringify(raw)}, not text`);
     case 'double':
-      return typeof raw === 'number' ? { ok: true, value: String(raw) } : fail('type-mismatch', `"${name}" holds ${JSON.stringify(raw)}, not a number`);
+      return typeof raw === 'number'
+        ? { ok: true, value: String(raw) }
+        : fail('type-mismatch', `"${name}" holds ${JSON.stringify(raw)}, not a number`);
     case 'monetary': {
       const money = z.looseObject({ value: z.number() }).safeParse(raw);
-      return money.success ? { ok: true, value: String(money.data.value) } : fail('type-mismatch', `"${name}" holds ${JSON.stringify(raw)}, not an amount`);
+      return money.success
+        ? { ok: true, value: String(money.data.value) }
+        : fail('type-mismatch', `"${name}" holds ${JSON.stringify(raw)}, not an amount`);
     }
     case 'date':
-      return typeof raw === 'string' && DATE.test(raw.slice(0, 10)) ? { ok: true, value: raw.slice(0, 10) } : fail('type-mismatch', `"${name}" holds ${JSON.stringify(raw)}, not a date`);
+      return typeof raw === 'string' && DATE.test(raw.slice(0, 10))
+        ? { ok: true, value: raw.slice(0, 10) }
+        : fail('type-mismatch', `"${name}" holds ${JSON.stringify(raw)}, not a date`);
     case 'enum': {
       const l = label(raw);
-      return l === undefined ? fail('option-missing', `"${name}" holds option ${JSON.stringify(raw)}, which the field no longer has`) : { ok: true, value: l };
+      return l === undefined
+        ? fail('option-missing', `"${name}" holds option ${JSON.stringify(raw)}, which the field no longer has`)
+        : { ok: true, value: l };
     }
     case 'set': {
       const ids = Array.isArray(raw) ? raw : String(raw).split(',');
       const labels = ids.map(label);
       const gone = ids.filter((_, i) => labels[i] === undefined);
-      return gone.length > 0 ? fail('option-missing', `"${name}" holds option ${gone.join(', ')}, which the field no longer has`) : { ok: true, value: labels.join(', ') };
+      return gone.length > 0
+        ? fail('option-missing', `"${name}" holds option ${gone.join(', ')}, which the field no longer has`)
+        : { ok: true, value: labels.join(', ') };
     }
     default:
       return fail('unsupported-type', `"${name}" is a ${field.field_type} field, which the connector does not read`);
@@ -233,7 +307,11 @@ export function readFieldValue(field: FieldDefinition, raw: unknown): { ok: true
 }
 
 /** Deal custom fields -> the values QAD receives, by the mapping's target; or the drift. */
-export function readMappedValues<T extends string>(defs: readonly FieldDefinition[], customFields: Record<string, unknown>, entries: ReadonlyArray<{ qad: T; pipedrive: string }>): { ok: true; values: Partial<Record<T, string>>; codes: Record<string, string> } | { ok: false; problems: FieldProblem[] } {
+export function readMappedValues<T extends string>(
+  defs: readonly FieldDefinition[],
+  customFields: Record<string, unknown>,
+  entries: ReadonlyArray<{ qad: T; pipedrive: string }>,
+): { ok: true; values: Partial<Record<T, string>>; codes: Record<string, string> } | { ok: false; problems: FieldProblem[] } {
   const problems: FieldProblem[] = [];
   const values: Partial<Record<T, string>> = {};
   const codes: Record<string, string> = {};

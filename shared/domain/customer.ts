@@ -27,8 +27,13 @@ export const customerSchema: z.ZodType<Customer> = z.object({
   site: z.string(),
   creditLimit: z.number().nullable(),
   address: z.object({
-    line1: z.string(), line2: z.string(), line3: z.string(), city: z.string(),
-    state: z.string(), zip: z.string(), country: z.string(),
+    line1: z.string(),
+    line2: z.string(),
+    line3: z.string(),
+    city: z.string(),
+    state: z.string(),
+    zip: z.string(),
+    country: z.string(),
   }),
   phone: z.string(),
   email: z.string(),
@@ -38,7 +43,10 @@ export const customerSchema: z.ZodType<Customer> = z.object({
 });
 
 const MAX_TEXT = 255;
-const optionalText = z.union([z.string(), z.null()]).optional().transform((v) => cleanText(v ?? ''));
+const optionalText = z
+  .union([z.string(), z.null()])
+  .optional()
+  .transform((v) => cleanText(v ?? ''));
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/u, 'must be a date YYYY-MM-DD');
 
 /** The customer browse row, keyed `table.field` as QAD returns it. Unknown columns are ignored. */
@@ -48,14 +56,38 @@ const customerRowSchema = z.object({
   'cm_mstr.cm_curr': optionalText,
   'cm_mstr.cm_cr_terms': optionalText,
   'cm_mstr.cm_site': optionalText,
-  'cm_mstr.cm_cr_limit': z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/u).transform(Number), z.null()]).optional(),
+  'cm_mstr.cm_cr_limit': z
+    .union([
+      z.number(),
+      z
+        .string()
+        .regex(/^-?\d+(\.\d+)?$/u)
+        .transform(Number),
+      z.null(),
+    ])
+    .optional(),
   'cm_mstr.cm_mod_date': isoDate,
-  'ad_mstr.ad_line1': optionalText, 'ad_mstr.ad_line2': optionalText, 'ad_mstr.ad_line3': optionalText,
-  'ad_mstr.ad_city': optionalText, 'ad_mstr.ad_state': optionalText, 'ad_mstr.ad_zip': optionalText,
-  'ad_mstr.ad_country': optionalText, 'ad_mstr.ad_phone': optionalText, 'ad_mstr.ad_email': optionalText,
-  'cm_mstr.cm_region': z.union([z.string(), z.null()]).optional().transform((v) => (v === undefined || v === null ? undefined : cleanText(v))),
-  'cm_mstr.cm_user1': z.union([z.string(), z.number(), z.null()]).optional().transform((v) => (v === undefined || v === null ? undefined : cleanText(String(v)))),
-  'cm_mstr.cm_user2': z.union([z.string(), z.number(), z.null()]).optional().transform((v) => (v === undefined || v === null ? undefined : cleanText(String(v)))),
+  'ad_mstr.ad_line1': optionalText,
+  'ad_mstr.ad_line2': optionalText,
+  'ad_mstr.ad_line3': optionalText,
+  'ad_mstr.ad_city': optionalText,
+  'ad_mstr.ad_state': optionalText,
+  'ad_mstr.ad_zip': optionalText,
+  'ad_mstr.ad_country': optionalText,
+  'ad_mstr.ad_phone': optionalText,
+  'ad_mstr.ad_email': optionalText,
+  'cm_mstr.cm_region': z
+    .union([z.string(), z.null()])
+    .optional()
+    .transform((v) => (v === undefined || v === null ? undefined : cleanText(v))),
+  'cm_mstr.cm_user1': z
+    .union([z.string(), z.number(), z.null()])
+    .optional()
+    .transform((v) => (v === undefined || v === null ? undefined : cleanText(String(v)))),
+  'cm_mstr.cm_user2': z
+    .union([z.string(), z.number(), z.null()])
+    .optional()
+    .transform((v) => (v === undefined || v === null ? undefined : cleanText(String(v)))),
 });
 
 export type ParsedRow<T> = { ok: true; record: T } | { ok: false; key: string | undefined; reason: string };
@@ -96,23 +128,41 @@ export function parseCustomerRow(row: unknown): ParsedRow<Customer> {
     site: r['cm_mstr.cm_site'],
     creditLimit: r['cm_mstr.cm_cr_limit'] ?? null,
     address: {
-      line1: r['ad_mstr.ad_line1'], line2: r['ad_mstr.ad_line2'], line3: r['ad_mstr.ad_line3'],
-      city: r['ad_mstr.ad_city'], state: r['ad_mstr.ad_state'], zip: r['ad_mstr.ad_zip'], country: r['ad_mstr.ad_country'],
+      line1: r['ad_mstr.ad_line1'],
+      line2: r['ad_mstr.ad_line2'],
+      line3: r['ad_mstr.ad_line3'],
+      city: r['ad_mstr.ad_city'],
+      state: r['ad_mstr.ad_state'],
+      zip: r['ad_mstr.ad_zip'],
+      country: r['ad_mstr.ad_country'],
     },
     phone: r['ad_mstr.ad_phone'],
     email: r['ad_mstr.ad_email'],
     modDate: r['cm_mstr.cm_mod_date'],
     ...(r['cm_mstr.cm_region'] !== undefined && { region: r['cm_mstr.cm_region'] }),
   };
-  const userFields = { ...(r['cm_mstr.cm_user1'] && { cm_user1: r['cm_mstr.cm_user1'] }), ...(r['cm_mstr.cm_user2'] && { cm_user2: r['cm_mstr.cm_user2'] }) };
+  const userFields = {
+    ...(r['cm_mstr.cm_user1'] && { cm_user1: r['cm_mstr.cm_user1'] }),
+    ...(r['cm_mstr.cm_user2'] && { cm_user2: r['cm_mstr.cm_user2'] }),
+  };
   if (Object.keys(userFields).length > 0) customer.userFields = userFields;
   // Every text column is checked: a single oversize value must not make the queued message too large.
   const problems = textProblems({
-    'cm_mstr.cm_addr': customer.code, 'ad_mstr.ad_name': customer.name, 'cm_mstr.cm_curr': customer.currency,
-    'cm_mstr.cm_cr_terms': customer.creditTerms, 'cm_mstr.cm_site': customer.site, 'ad_mstr.ad_line1': customer.address.line1,
-    'ad_mstr.ad_line2': customer.address.line2, 'ad_mstr.ad_line3': customer.address.line3, 'ad_mstr.ad_city': customer.address.city,
-    'ad_mstr.ad_state': customer.address.state, 'ad_mstr.ad_zip': customer.address.zip, 'ad_mstr.ad_country': customer.address.country,
-    'ad_mstr.ad_phone': customer.phone, 'ad_mstr.ad_email': customer.email, 'cm_mstr.cm_region': customer.region ?? '',
+    'cm_mstr.cm_addr': customer.code,
+    'ad_mstr.ad_name': customer.name,
+    'cm_mstr.cm_curr': customer.currency,
+    'cm_mstr.cm_cr_terms': customer.creditTerms,
+    'cm_mstr.cm_site': customer.site,
+    'ad_mstr.ad_line1': customer.address.line1,
+    'ad_mstr.ad_line2': customer.address.line2,
+    'ad_mstr.ad_line3': customer.address.line3,
+    'ad_mstr.ad_city': customer.address.city,
+    'ad_mstr.ad_state': customer.address.state,
+    'ad_mstr.ad_zip': customer.address.zip,
+    'ad_mstr.ad_country': customer.address.country,
+    'ad_mstr.ad_phone': customer.phone,
+    'ad_mstr.ad_email': customer.email,
+    'cm_mstr.cm_region': customer.region ?? '',
   });
   if (problems.length > 0) return { ok: false, key, reason: `invalid QAD customer row: ${problems.join('; ')}` };
   return { ok: true, record: customer };

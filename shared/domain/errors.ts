@@ -6,7 +6,10 @@
 /** Transient: 5xx, timeouts, connection resets, a search that did not answer. The record is retried later. */
 export class RetryLaterError extends Error {
   override readonly name: string = 'RetryLaterError';
-  constructor(message: string, readonly delaySeconds?: number) {
+  constructor(
+    message: string,
+    readonly delaySeconds?: number,
+  ) {
     super(message);
   }
 }
@@ -14,7 +17,11 @@ export class RetryLaterError extends Error {
 /** HTTP 429 from an outside system; `resetSeconds` is when the window frees up. */
 export class RateLimitedError extends RetryLaterError {
   override readonly name = 'RateLimitedError';
-  constructor(message: string, readonly resetSeconds: number, readonly dailyBudgetSpent = false) {
+  constructor(
+    message: string,
+    readonly resetSeconds: number,
+    readonly dailyBudgetSpent = false,
+  ) {
     super(message, resetSeconds);
   }
 }
@@ -27,7 +34,10 @@ export class ClaimHeldError extends RetryLaterError {
 /** Will fail the same way every time (validation, bad record, ambiguous match): audit, dead-letter, no retries. */
 export class PermanentError extends Error {
   override readonly name = 'PermanentError';
-  constructor(message: string, readonly details?: Record<string, unknown>) {
+  constructor(
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
     super(message);
   }
 }

@@ -21,13 +21,30 @@ export interface Item {
 }
 
 export const itemSchema: z.ZodType<Item> = z.object({
-  part: z.string(), description: z.string(), description2: z.string(), unit: z.string(), productLine: z.string(),
-  status: z.string(), modDate: z.string(), prices: z.array(z.object({ currency: z.string(), price: z.number() })),
+  part: z.string(),
+  description: z.string(),
+  description2: z.string(),
+  unit: z.string(),
+  productLine: z.string(),
+  status: z.string(),
+  modDate: z.string(),
+  prices: z.array(z.object({ currency: z.string(), price: z.number() })),
 });
 
-const text = z.union([z.string(), z.null()]).optional().transform((v) => cleanText(v ?? ''));
+const text = z
+  .union([z.string(), z.null()])
+  .optional()
+  .transform((v) => cleanText(v ?? ''));
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/u, 'must be a date YYYY-MM-DD');
-const amount = z.union([z.number(), z.string().regex(/^-?\d+(\.\d+)?$/u).transform(Number)]).pipe(z.number().finite().min(0, 'must not be negative'));
+const amount = z
+  .union([
+    z.number(),
+    z
+      .string()
+      .regex(/^-?\d+(\.\d+)?$/u)
+      .transform(Number),
+  ])
+  .pipe(z.number().finite().min(0, 'must not be negative'));
 
 const itemRowSchema = z.object({
   'pt_mstr.pt_part': z.string().transform(cleanText).pipe(z.string().min(1, 'is required')),
@@ -59,7 +76,16 @@ export function parsePriceRow(row: unknown): { ok: true; price: PriceRow } | { o
   const parsed = priceRowSchema.safeParse(row);
   if (!parsed.success) return { ok: false, reason: `invalid QAD price row: ${formatIssues(parsed.error)}` };
   const r = parsed.data;
-  return { ok: true, price: { list: r['pi_mstr.pi_list'], part: r['pi_mstr.pi_part_code'], currency: r['pi_mstr.pi_curr'], price: r['pi_mstr.pi_list_price'], modDate: r['pi_mstr.pi_mod_date'] } };
+  return {
+    ok: true,
+    price: {
+      list: r['pi_mstr.pi_list'],
+      part: r['pi_mstr.pi_part_code'],
+      currency: r['pi_mstr.pi_curr'],
+      price: r['pi_mstr.pi_list_price'],
+      modDate: r['pi_mstr.pi_mod_date'],
+    },
+  };
 }
 
 /** One price per currency, sorted: the full set, because a PATCH with prices replaces them all. */
@@ -78,10 +104,21 @@ export function parseItemRow(row: unknown, prices: readonly PriceRow[]): ParsedR
   if (!parsed.success) return { ok: false, key, reason: `invalid QAD item row: ${formatIssues(parsed.error)}` };
   const r = parsed.data;
   const item: Item = {
-    part: r['pt_mstr.pt_part'], description: r['pt_mstr.pt_desc1'], description2: r['pt_mstr.pt_desc2'], unit: r['pt_mstr.pt_um'],
-    productLine: r['pt_mstr.pt_prod_line'], status: r['pt_mstr.pt_status'], modDate: r['pt_mstr.pt_mod_date'], prices: pricesOf(prices),
+    part: r['pt_mstr.pt_part'],
+    description: r['pt_mstr.pt_desc1'],
+    description2: r['pt_mstr.pt_desc2'],
+    unit: r['pt_mstr.pt_um'],
+    productLine: r['pt_mstr.pt_prod_line'],
+    status: r['pt_mstr.pt_status'],
+    modDate: r['pt_mstr.pt_mod_date'],
+    prices: pricesOf(prices),
   };
-  const problems = textProblems({ 'pt_mstr.pt_part': item.part, 'pt_mstr.pt_desc1': item.description, 'pt_mstr.pt_desc2': item.description2, 'pt_mstr.pt_um': item.unit });
+  const problems = textProblems({
+    'pt_mstr.pt_part': item.part,
+    'pt_mstr.pt_desc1': item.description,
+    'pt_mstr.pt_desc2': item.description2,
+    'pt_mstr.pt_um': item.unit,
+  });
   if (problems.length > 0) return { ok: false, key, reason: `invalid QAD item row: ${problems.join('; ')}` };
   return { ok: true, record: item };
 }

@@ -58,7 +58,11 @@ export function itemValue(i: Item, source: QadSource<'product'>): SourceValue {
   }
 }
 
-export function namedValues<R, S extends string>(record: R, entries: ReadonlyArray<FieldMappingEntry & { qad: S }>, valueOf: (record: R, source: S) => SourceValue): NamedValue[] {
+export function namedValues<R, S extends string>(
+  record: R,
+  entries: ReadonlyArray<FieldMappingEntry & { qad: S }>,
+  valueOf: (record: R, source: S) => SourceValue,
+): NamedValue[] {
   return entries.map((e) => ({ name: e.pipedrive, value: valueOf(record, e.qad), ...(e.labels && { labels: e.labels }) }));
 }
 
@@ -69,6 +73,8 @@ export function namedValues<R, S extends string>(record: R, entries: ReadonlyArr
  */
 export function hashWithMappedValues(baseHash: string, values: readonly NamedValue[]): string {
   if (values.length === 0) return baseHash;
-  const mapped = values.map((v) => [v.name, v.labels && typeof v.value === 'string' ? (v.labels[v.value] ?? v.value) : v.value]).sort(([a], [b]) => String(a).localeCompare(String(b)));
+  const mapped = values
+    .map((v) => [v.name, v.labels && typeof v.value === 'string' ? (v.labels[v.value] ?? v.value) : v.value])
+    .sort(([a], [b]) => String(a).localeCompare(String(b)));
   return contentHash({ base: baseHash, mapped });
 }

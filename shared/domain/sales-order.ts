@@ -8,12 +8,27 @@ export const dealLineSchema = z.looseObject({
   name: z.string().nullish(),
   item_price: z.number(),
   quantity: z.number(),
-  discount: z.number().nullish().transform((v) => v ?? 0),
-  discount_type: z.enum(['percentage', 'amount']).nullish().transform((v) => v ?? 'percentage'),
-  tax: z.number().nullish().transform((v) => v ?? 0),
-  tax_method: z.enum(['exclusive', 'inclusive', 'none']).nullish().transform((v) => v ?? 'exclusive'),
+  discount: z
+    .number()
+    .nullish()
+    .transform((v) => v ?? 0),
+  discount_type: z
+    .enum(['percentage', 'amount'])
+    .nullish()
+    .transform((v) => v ?? 'percentage'),
+  tax: z
+    .number()
+    .nullish()
+    .transform((v) => v ?? 0),
+  tax_method: z
+    .enum(['exclusive', 'inclusive', 'none'])
+    .nullish()
+    .transform((v) => v ?? 'exclusive'),
   sum: z.number(),
-  is_enabled: z.boolean().nullish().transform((v) => v ?? true),
+  is_enabled: z
+    .boolean()
+    .nullish()
+    .transform((v) => v ?? true),
 });
 export type DealLine = z.infer<typeof dealLineSchema>;
 
@@ -77,7 +92,9 @@ const toMoney = (n: number) => cents(n) / 100;
 export const customerPo = (dealId: number): string => `PD-${dealId}`;
 
 /** Pipedrive's own line total: quantity x price, less the discount, plus tax when it is exclusive. */
-export function pipedriveLineSum(line: Pick<DealLine, 'item_price' | 'quantity' | 'discount' | 'discount_type' | 'tax' | 'tax_method'>): number {
+export function pipedriveLineSum(
+  line: Pick<DealLine, 'item_price' | 'quantity' | 'discount' | 'discount_type' | 'tax' | 'tax_method'>,
+): number {
   const net = lineNet(line);
   return toMoney(line.tax_method === 'exclusive' ? net * (1 + line.tax / 100) : net);
 }
@@ -94,21 +111,43 @@ function lineNet(line: Pick<DealLine, 'item_price' | 'quantity' | 'discount' | '
  */
 export function mapDealToOrder(
   deal: WonDeal,
-  ctx: { customerCode: string | undefined; partOf: ReadonlyMap<number, string>; defaults: OrderDefaults; dueDateField?: string; fields?: MappedOrderValues },
+  ctx: {
+    customerCode: string | undefined;
+    partOf: ReadonlyMap<number, string>;
+    defaults: OrderDefaults;
+    dueDateField?: string;
+    fields?: MappedOrderValues;
+  },
 ): OrderMapping {
-  if (!ctx.customerCode) return { ok: false, reason: deal.orgId === null ? 'the deal has no organization' : `organization ${deal.orgId} is not linked to a QAD customer` };
+  if (!ctx.customerCode)
+    return {
+      ok: false,
+      reason: deal.orgId === null ? 'the deal has no organization' : `organization ${deal.orgId} is not linked to a QAD customer`,
+    };
   const enabled = deal.lines.filter((l) => l.is_enabled);
   const due = ctx.fields?.dueDate ?? (ctx.dueDateField === undefined ? undefined : deal.customFields[ctx.dueDateField]);
   const remarks = ctx.fields?.remarks?.slice(0, 255);
-  if (due !== undefined && due !== null && (typeof due !== 'string' || !/^\d{4}-\d{2}-\d{2}$/u.test(due))) return { ok: false, reason: `the requested ship date ${JSON.stringify(due)} is not a date` };
+  if (due !== undefined && due !== null && (typeof due !== 'string' || !/^\d{4}-\d{2}-\d{2}$/u.test(due)))
+    return { ok: false, reason: `the requested ship date ${JSON.stringify(due)} is not a date` };
   const base = {
-    so_cust: ctx.customerCode, so_po: customerPo(deal.id), so_ord_date: deal.wonTime.slice(0, 10), so_curr: deal.currency, so_site: ctx.fields?.site ?? ctx.defaults.site,
+    so_cust: ctx.customerCode,
+    so_po: customerPo(deal.id),
+    so_ord_date: deal.wonTime.slice(0, 10),
+    so_curr: deal.currency,
+    so_site: ctx.fields?.site ?? ctx.defaults.site,
     ...(typeof due === 'string' && { so_due_date: due }),
     ...(remarks && { so_rmks: remarks }),
   };
   if (enabled.length === 0) {
     if (ctx.defaults.noLines.kind === 'reject') return { ok: false, reason: 'the deal has no product lines' };
-    return { ok: true, value: deal.value, order: { ...base, lines: [{ sod_line: 1, sod_part: ctx.defaults.noLines.part, sod_qty_ord: 1, sod_price: deal.value, sod_disc_pct: 0 }] } };
+    return {
+      ok: true,
+      value: deal.value,
+      order: {
+        ...base,
+        lines: [{ sod_line: 1, sod_part: ctx.defaults.noLines.part, sod_qty_ord: 1, sod_price: deal.value, sod_disc_pct: 0 }],
+      },
+    };
   }
   const unmapped = enabled.filter((l) => !ctx.partOf.has(l.product_id)).map((l) => l.product_id);
   if (unmapped.length > 0) return { ok: false, reason: `product ${[...new Set(unmapped)].join(', ')} has no QAD item` };
@@ -117,21 +156,41 @@ export function mapDealToOrder(
   let total = 0;
   for (const [i, l] of enabled.entries()) {
     const ours = pipedriveLineSum(l);
-    if (cents(ours) !== cents(l.sum)) return { ok: false, reason: `line ${i + 1}: Pipedrive's sum ${l.sum} differs from quantity, price, discount and tax (${ours})` };
+    if (cents(ours) !== cents(l.sum))
+      return { ok: false, reason: `line ${i + 1}: Pipedrive's sum ${l.sum} differs from quantity, price, discount and tax (${ours})` };
     const gross = l.item_price * l.quantity;
     const discPct = l.discount_type === 'percentage' ? l.discount : gross === 0 ? 0 : (l.discount / gross) * 100;
-    const line = { sod_line: i + 1, sod_part: ctx.partOf.get(l.product_id)!, sod_qty_ord: l.quantity, sod_price: l.item_price, sod_disc_pct: Math.round(discPct * 10_000) / 10_000 };
+    const line = {
+      sod_line: i + 1,
+      sod_part: ctx.partOf.get(l.product_id)!,
+      sod_qty_ord: l.quantity,
+      sod_price: l.item_price,
+      sod_disc_pct: Math.round(discPct * 10_000) / 10_000,
+    };
     // QAD computes the line from quantity, price and discount percent: it must land on Pipedrive's net to the cent.
     const qadNet = line.sod_qty_ord * line.sod_price * (1 - line.sod_disc_pct / 100);
-    if (cents(qadNet) !== cents(lineNet(l))) return { ok: false, reason: `line ${i + 1}: QAD would compute ${toMoney(qadNet).toFixed(2)} from the discount as a percentage, Pipedrive ${toMoney(lineNet(l)).toFixed(2)}` };
+    if (cents(qadNet) !== cents(lineNet(l)))
+      return {
+        ok: false,
+        reason: `line ${i + 1}: QAD would compute ${toMoney(qadNet).toFixed(2)} from the discount as a percentage, Pipedrive ${toMoney(lineNet(l)).toFixed(2)}`,
+      };
     lines.push(line);
     total += ours;
   }
-  if (cents(total) !== cents(deal.value)) return { ok: false, reason: `order value ${(cents(total) / 100).toFixed(2)} does not match the deal value ${deal.value.toFixed(2)} ${deal.currency}` };
+  if (cents(total) !== cents(deal.value))
+    return {
+      ok: false,
+      reason: `order value ${(cents(total) / 100).toFixed(2)} does not match the deal value ${deal.value.toFixed(2)} ${deal.currency}`,
+    };
   return { ok: true, value: cents(total) / 100, order: { ...base, lines } };
 }
 
 /** What, once ordered, must not change without a person: value, currency, organization and lines. */
 export function dealContentHash(deal: WonDeal): string {
-  return contentHash({ value: deal.value, currency: deal.currency, orgId: deal.orgId, lines: deal.lines.map((l) => [l.product_id, l.quantity, l.item_price, l.discount, l.discount_type, l.tax, l.tax_method, l.is_enabled]) });
+  return contentHash({
+    value: deal.value,
+    currency: deal.currency,
+    orgId: deal.orgId,
+    lines: deal.lines.map((l) => [l.product_id, l.quantity, l.item_price, l.discount, l.discount_type, l.tax, l.tax_method, l.is_enabled]),
+  });
 }

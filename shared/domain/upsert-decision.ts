@@ -20,7 +20,9 @@ export type FirstStep =
 
 export function decideFirstStep(state: KeyMapState | undefined, hash: string): FirstStep {
   if (state?.pipedriveId !== undefined) {
-    return state.contentHash === hash ? { kind: 'unchanged', pipedriveId: state.pipedriveId } : { kind: 'update', pipedriveId: state.pipedriveId };
+    return state.contentHash === hash
+      ? { kind: 'unchanged', pipedriveId: state.pipedriveId }
+      : { kind: 'update', pipedriveId: state.pipedriveId };
   }
   if (state?.pendingCreateAt !== undefined) return { kind: 'recover', since: state.pendingCreateAt };
   return { kind: 'match' };
@@ -33,9 +35,7 @@ export interface NameCandidate {
 }
 
 export type MatchResult =
-  | { kind: 'matched'; pipedriveId: number; via: string }
-  | { kind: 'ambiguous'; ids: number[]; via: string }
-  | { kind: 'notFound' };
+  { kind: 'matched'; pipedriveId: number; via: string } | { kind: 'ambiguous'; ids: number[]; via: string } | { kind: 'notFound' };
 
 /** Candidates found on one kind of evidence, e.g. "name" or "email". */
 export interface EvidenceGroup {
@@ -49,12 +49,21 @@ export interface EvidenceGroup {
  * another QAD record already owns, is somebody else's record. Two candidates on the same evidence
  * is ambiguous: a person decides, we do not guess.
  */
-export function chooseMatch(qadKey: string, byKey: readonly number[], evidence: readonly EvidenceGroup[], ownedByOthers: ReadonlySet<number>): MatchResult {
+export function chooseMatch(
+  qadKey: string,
+  byKey: readonly number[],
+  evidence: readonly EvidenceGroup[],
+  ownedByOthers: ReadonlySet<number>,
+): MatchResult {
   const keyIds = [...new Set(byKey)];
   if (keyIds.length === 1) return { kind: 'matched', pipedriveId: keyIds[0]!, via: 'key' };
   if (keyIds.length > 1) return { kind: 'ambiguous', ids: keyIds.sort((a, b) => a - b), via: 'key' };
   for (const group of evidence) {
-    const ids = [...new Set(group.candidates.filter((c) => (c.keyValue === null || c.keyValue === qadKey) && !ownedByOthers.has(c.id)).map((c) => c.id))];
+    const ids = [
+      ...new Set(
+        group.candidates.filter((c) => (c.keyValue === null || c.keyValue === qadKey) && !ownedByOthers.has(c.id)).map((c) => c.id),
+      ),
+    ];
     if (ids.length === 1) return { kind: 'matched', pipedriveId: ids[0]!, via: group.via };
     if (ids.length > 1) return { kind: 'ambiguous', ids: ids.sort((a, b) => a - b), via: group.via };
   }

@@ -26,7 +26,8 @@ export function createConnections(deps: {
 }): Connections {
   const clients = new Map<string, Promise<QadClient | PipedriveClient>>();
 
-  const secret = (tenant: StoredTenant, system: SecretSystem) => deps.cipher.decrypt(tenant.encryptedSecrets[system], { tenantId: tenant.config.tenantId, system });
+  const secret = (tenant: StoredTenant, system: SecretSystem) =>
+    deps.cipher.decrypt(tenant.encryptedSecrets[system], { tenantId: tenant.config.tenantId, system });
 
   function cached<T extends QadClient | PipedriveClient>(tenant: StoredTenant, system: SecretSystem, build: () => Promise<T>): Promise<T> {
     const key = `${system}|${tenant.config.tenantId}|${tenant.updatedAt}|${tenant.encryptedSecrets[system]}`;
@@ -62,9 +63,16 @@ export function createConnections(deps: {
         const stored = await secret(tenant, 'pipedrive');
         let auth = apiTokenAuth(pipedrive.apiBaseUrl, stored);
         if (pipedrive.auth === 'oauth') {
-          if (!deps.oauthTokens || !pipedrive.oauthClientId) throw new Error(`tenant ${tenantId} uses Pipedrive OAuth, but no token store or client id is configured`);
+          if (!deps.oauthTokens || !pipedrive.oauthClientId)
+            throw new Error(`tenant ${tenantId} uses Pipedrive OAuth, but no token store or client id is configured`);
           auth = oauthAuth({
-            tenantId, clientId: pipedrive.oauthClientId, clientSecret: stored, tokenUrl: pipedrive.oauthTokenUrl, http: deps.http, store: deps.oauthTokens, cipher: deps.cipher,
+            tenantId,
+            clientId: pipedrive.oauthClientId,
+            clientSecret: stored,
+            tokenUrl: pipedrive.oauthTokenUrl,
+            http: deps.http,
+            store: deps.oauthTokens,
+            cipher: deps.cipher,
             ...(deps.now && { now: deps.now }),
             ...(deps.onPipedriveRefresh && { onRefresh: () => deps.onPipedriveRefresh!(tenantId) }),
           });

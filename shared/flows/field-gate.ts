@@ -29,7 +29,14 @@ export const driftCause = (entity: EntityName): string => `drift:${entity}`;
  * still missing) is simply held again by its writer. Answers how many went back.
  */
 export async function releaseDriftHeld(
-  deps: { connections: Connections; pollState: PollStateStore; audit: AuditLog; clock: Clock; holds: TenantHolds; queueFor(entity: EntityName): RecordQueue },
+  deps: {
+    connections: Connections;
+    pollState: PollStateStore;
+    audit: AuditLog;
+    clock: Clock;
+    holds: TenantHolds;
+    queueFor(entity: EntityName): RecordQueue;
+  },
   tenant: StoredTenant,
   entity: EntityName,
 ): Promise<number> {
@@ -37,7 +44,14 @@ export async function releaseDriftHeld(
   const held = await deps.holds.held(tenantId, driftCause(entity));
   if (held.length === 0) return 0;
   const resolverDeps = { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() };
-  const problems = await checkMappedFields(resolverDeps, tenantId, await deps.connections.pipedrive(tenant), pipedriveEntityOf(entity), mappedEntries(tenant, entity), deps.clock.now());
+  const problems = await checkMappedFields(
+    resolverDeps,
+    tenantId,
+    await deps.connections.pipedrive(tenant),
+    pipedriveEntityOf(entity),
+    mappedEntries(tenant, entity),
+    deps.clock.now(),
+  );
   if (problems.length > 0) return 0;
   let released = 0;
   for (const { messageId, body } of held) {
@@ -49,7 +63,13 @@ export async function releaseDriftHeld(
     }
     await deps.holds.release(tenantId, messageId);
   }
-  await deps.audit.record({ tenantId, entity, key: '_fields', action: 'drift-cleared', reason: `the mapped fields resolve again: ${released} held messages back on their queue` });
+  await deps.audit.record({
+    tenantId,
+    entity,
+    key: '_fields',
+    action: 'drift-cleared',
+    reason: `the mapped fields resolve again: ${released} held messages back on their queue`,
+  });
   return released;
 }
 
@@ -67,7 +87,12 @@ export function dealEntries(tenant: StoredTenant): Array<FieldMappingEntry<'deal
  * One poll's field gate. Unchanged records cost no fields call: the definitions are checked (read
  * during this poll) only when the poll has changed records to send.
  */
-export function fieldGate(deps: { connections: Connections; pollState: PollStateStore; audit: AuditLog; clock: Clock }, tenant: StoredTenant, entity: EntityName, pollStartedMs: number): FieldGate {
+export function fieldGate(
+  deps: { connections: Connections; pollState: PollStateStore; audit: AuditLog; clock: Clock },
+  tenant: StoredTenant,
+  entity: EntityName,
+  pollStartedMs: number,
+): FieldGate {
   const entries = mappedEntries(tenant, entity);
   const fieldEntity = pipedriveEntityOf(entity);
   const resolverDeps = { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() };
@@ -77,7 +102,15 @@ export function fieldGate(deps: { connections: Connections; pollState: PollState
   return {
     async holds(count) {
       if (count === 0 || entries.length === 0) return false;
-      checked ??= (async () => checkMappedFields(resolverDeps, tenant.config.tenantId, await deps.connections.pipedrive(tenant), fieldEntity, entries, pollStartedMs))();
+      checked ??= (async () =>
+        checkMappedFields(
+          resolverDeps,
+          tenant.config.tenantId,
+          await deps.connections.pipedrive(tenant),
+          fieldEntity,
+          entries,
+          pollStartedMs,
+        ))();
       problems = await checked;
       if (problems.length === 0) return false;
       held += count;

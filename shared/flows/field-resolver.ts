@@ -1,6 +1,16 @@
 import type { FieldMappingEntry, QadSource } from '../config/field-mapping.ts';
 import { ClaimHeldError } from '../domain/errors.ts';
-import { checkFieldsExist, describeProblems, fieldDefinitionSchema, readMappedValues, resolveFields, type FieldDefinition, type FieldProblem, type NamedValue, type ResolvedFields } from '../domain/custom-fields.ts';
+import {
+  checkFieldsExist,
+  describeProblems,
+  fieldDefinitionSchema,
+  readMappedValues,
+  resolveFields,
+  type FieldDefinition,
+  type FieldProblem,
+  type NamedValue,
+  type ResolvedFields,
+} from '../domain/custom-fields.ts';
 import { sleep } from '../clients/http.ts';
 import type { PipedriveClient, PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
 import type { AuditLog, EntityName, PollStateStore } from '../ports/index.ts';
@@ -25,7 +35,11 @@ export interface FieldResolverDeps {
 /** Held, not failed: the record comes back after a long visibility delay, until the field is fixed. */
 export class FieldDriftError extends ClaimHeldError {
   readonly kind = 'field-drift';
-  constructor(readonly entity: PipedriveFieldEntity, readonly problems: FieldProblem[], delaySeconds = DRIFT_RETRY_SECONDS) {
+  constructor(
+    readonly entity: PipedriveFieldEntity,
+    readonly problems: FieldProblem[],
+    delaySeconds = DRIFT_RETRY_SECONDS,
+  ) {
     super(describeProblems(entity, problems), delaySeconds);
   }
 }
@@ -87,7 +101,13 @@ const inflight = new Map<string, Promise<Cached>>();
  * this call read them. `fresh: 'shared'` joins a read already in flight (a miss refresh);
  * `fresh: true` always starts one (under a lease, where only a read begun now will do).
  */
-export async function fieldDefinitions(tenantId: string, pipedrive: PipedriveClient, entity: PipedriveFieldEntity, now: () => number, fresh: boolean | 'shared' = false): Promise<{ defs: FieldDefinition[]; fetched: boolean; at: number; generation: number }> {
+export async function fieldDefinitions(
+  tenantId: string,
+  pipedrive: PipedriveClient,
+  entity: PipedriveFieldEntity,
+  now: () => number,
+  fresh: boolean | 'shared' = false,
+): Promise<{ defs: FieldDefinition[]; fetched: boolean; at: number; generation: number }> {
   const key = `${tenantId}|${entity}`;
   const running = inflight.get(key);
   if (fresh === 'shared' && running) {
@@ -97,7 +117,8 @@ export async function fieldDefinitions(tenantId: string, pipedrive: PipedriveCli
   const hit = cache.get(key);
   if (hit && !fresh) {
     const cached = await hit.catch(() => undefined);
-    if (cached && now() - cached.at < MAX_AGE_MS) return { defs: cached.defs, fetched: false, at: cached.at, generation: cached.generation };
+    if (cached && now() - cached.at < MAX_AGE_MS)
+      return { defs: cached.defs, fetched: false, at: cached.at, generation: cached.generation };
   }
   const generation = ++reads;
   const load = (async (): Promise<Cached> => {
@@ -110,9 +131,11 @@ export async function fieldDefinitions(tenantId: string, pipedrive: PipedriveCli
   })();
   cache.set(key, load);
   inflight.set(key, load);
-  void load.finally(() => {
-    if (inflight.get(key) === load) inflight.delete(key);
-  }).catch(() => undefined);
+  void load
+    .finally(() => {
+      if (inflight.get(key) === load) inflight.delete(key);
+    })
+    .catch(() => undefined);
   try {
     const loaded = await load;
     return { defs: loaded.defs, fetched: true, at: loaded.at, generation: loaded.generation };
@@ -125,19 +148,32 @@ export async function fieldDefinitions(tenantId: string, pipedrive: PipedriveCli
 const scopeOf = (entity: PipedriveFieldEntity, name: string) => `field:${entity}:${name}`;
 
 /** The code this tenant's field of that name had when the connector last saw it, if ever. */
-async function rememberedCode(deps: FieldResolverDeps, tenantId: string, entity: PipedriveFieldEntity, name: string): Promise<string | undefined> {
+async function rememberedCode(
+  deps: FieldResolverDeps,
+  tenantId: string,
+  entity: PipedriveFieldEntity,
+  name: string,
+): Promise<string | undefined> {
   return (await deps.locks.get(tenantId, scopeOf(entity, name))).watermark;
 }
 
 /** Remembers that the field exists (its code), so that its disappearance later is drift, not "never there". */
-async function remember(deps: FieldResolverDeps, tenantId: string, entity: PipedriveFieldEntity, codes: Record<string, string>): Promise<void> {
+async function remember(
+  deps: FieldResolverDeps,
+  tenantId: string,
+  entity: PipedriveFieldEntity,
+  codes: Record<string, string>,
+): Promise<void> {
   for (const [name, code] of Object.entries(codes)) {
     const key = `${tenantId}|${entity}|${name}|${code}`;
     if (remembered.has(key)) continue;
     if ((await rememberedCode(deps, tenantId, entity, name)) !== code) {
       const owner = `remember-${deps.now()}-${Math.random()}`;
       if (await deps.locks.acquire(tenantId, scopeOf(entity, name), owner, LEASE_MS, deps.now())) {
-        await deps.locks.finish(tenantId, scopeOf(entity, name), owner, { watermark: code, lastPolledAt: new Date(deps.now()).toISOString() });
+        await deps.locks.finish(tenantId, scopeOf(entity, name), owner, {
+          watermark: code,
+          lastPolledAt: new Date(deps.now()).toISOString(),
+        });
       } else continue;
     }
     remembered.add(key);
@@ -151,7 +187,14 @@ async function remember(deps: FieldResolverDeps, tenantId: string, entity: Piped
  * A field that existed once (a remembered code) and is gone is drift, never re-created.
  * Answers whether the caller should resolve again (a field was created or found under the lease).
  */
-async function createNeverSeen(deps: FieldResolverDeps, tenantId: string, pipedrive: PipedriveClient, entity: PipedriveFieldEntity, problems: readonly FieldProblem[], entries: readonly FieldMappingEntry[]): Promise<boolean> {
+async function createNeverSeen(
+  deps: FieldResolverDeps,
+  tenantId: string,
+  pipedrive: PipedriveClient,
+  entity: PipedriveFieldEntity,
+  problems: readonly FieldProblem[],
+  entries: readonly FieldMappingEntry[],
+): Promise<boolean> {
   let created = false;
   let again = false;
   for (const problem of problems) {
@@ -167,18 +210,31 @@ async function createNeverSeen(deps: FieldResolverDeps, tenantId: string, pipedr
         try {
           // Under the lease: this container's cache first (a writer here may just have made it), then a fresh read
           // (a writer elsewhere may have).
-          const named = (defs: FieldDefinition[]) => defs.find((d) => d.field_name === entry.pipedrive && d.is_custom_field !== false)?.field_code;
-          code = named((await fieldDefinitions(tenantId, pipedrive, entity, deps.now)).defs) ?? named((await fieldDefinitions(tenantId, pipedrive, entity, deps.now, true)).defs);
+          const named = (defs: FieldDefinition[]) =>
+            defs.find((d) => d.field_name === entry.pipedrive && d.is_custom_field !== false)?.field_code;
+          code =
+            named((await fieldDefinitions(tenantId, pipedrive, entity, deps.now)).defs) ??
+            named((await fieldDefinitions(tenantId, pipedrive, entity, deps.now, true)).defs);
           if (code) again = true;
           else if ((await rememberedCode(deps, tenantId, entity, entry.pipedrive)) !== undefined) {
             // It existed and is gone or renamed: drift, for a person to fix; never a second field.
             await deps.locks.release(tenantId, scope, owner);
             break;
           } else {
-            const made = await pipedrive.createField(entity, { field_name: entry.pipedrive, field_type: create.type, ...(create.options && { options: create.options.map((label) => ({ label })) }) });
+            const made = await pipedrive.createField(entity, {
+              field_name: entry.pipedrive,
+              field_type: create.type,
+              ...(create.options && { options: create.options.map((label) => ({ label })) }),
+            });
             code = made.field_code;
             await addToCache(tenantId, entity, made);
-            await deps.audit.record({ tenantId, entity: auditEntity(entity), key: `field:${entry.pipedrive}`, action: 'field-created', reason: `created the ${entity} field "${entry.pipedrive}" (${create.type}, ${code}) for mapped QAD value ${entry.qad}` });
+            await deps.audit.record({
+              tenantId,
+              entity: auditEntity(entity),
+              key: `field:${entry.pipedrive}`,
+              action: 'field-created',
+              reason: `created the ${entity} field "${entry.pipedrive}" (${create.type}, ${code}) for mapped QAD value ${entry.qad}`,
+            });
             created = true;
             again = true;
           }
@@ -196,7 +252,13 @@ async function createNeverSeen(deps: FieldResolverDeps, tenantId: string, pipedr
 }
 
 /** Audits and counts a drift once per container and problem set; the held records are audited by the writer. */
-async function reportDrift(deps: FieldResolverDeps, tenantId: string, entity: PipedriveFieldEntity, problems: readonly FieldProblem[], held?: number): Promise<void> {
+async function reportDrift(
+  deps: FieldResolverDeps,
+  tenantId: string,
+  entity: PipedriveFieldEntity,
+  problems: readonly FieldProblem[],
+  held?: number,
+): Promise<void> {
   const signature = problems.map((p) => `${p.kind}:${p.field}:${p.message}`).join('|');
   const key = `${tenantId}|${entity}`;
   if (drifted.get(key) === signature && held === undefined) return;
@@ -204,7 +266,12 @@ async function reportDrift(deps: FieldResolverDeps, tenantId: string, entity: Pi
   countFieldDrift(tenantId, entity);
   for (const p of problems) {
     await deps.audit.record({
-      tenantId, entity: auditEntity(entity), key: `field:${p.field}`, action: 'drift', error: `${p.kind}: ${p.message}`, snapshot: { field: p.field, kind: p.kind, ...(held !== undefined && { recordsHeld: held }) },
+      tenantId,
+      entity: auditEntity(entity),
+      key: `field:${p.field}`,
+      action: 'drift',
+      error: `${p.kind}: ${p.message}`,
+      snapshot: { field: p.field, kind: p.kind, ...(held !== undefined && { recordsHeld: held }) },
       reason: `${entity} writes for this tenant are held${held !== undefined ? ` (${held} records held)` : ''} until the field "${p.field}" is fixed in Pipedrive or in mapping.fields.${entity}; nothing is written without it`,
     });
   }
@@ -214,7 +281,13 @@ async function reportCleared(deps: FieldResolverDeps, tenantId: string, entity: 
   const key = `${tenantId}|${entity}`;
   if (!drifted.has(key)) return;
   drifted.delete(key);
-  await deps.audit.record({ tenantId, entity: auditEntity(entity), key: '_fields', action: 'drift-cleared', reason: `the ${entity} field mapping resolves again; held records go through` });
+  await deps.audit.record({
+    tenantId,
+    entity: auditEntity(entity),
+    key: '_fields',
+    action: 'drift-cleared',
+    reason: `the ${entity} field mapping resolves again; held records go through`,
+  });
 }
 
 /**
@@ -261,22 +334,35 @@ export async function resolveMappedFields(
  * left to the writers. Answers the problems, [] when the entity may flow; the caller holds its
  * records and reports how many (`reportHeld`).
  */
-export async function checkMappedFields(deps: FieldResolverDeps, tenantId: string, pipedrive: PipedriveClient, entity: PipedriveFieldEntity, entries: readonly FieldMappingEntry[], readSinceMs = Number.POSITIVE_INFINITY): Promise<FieldProblem[]> {
+export async function checkMappedFields(
+  deps: FieldResolverDeps,
+  tenantId: string,
+  pipedrive: PipedriveClient,
+  entity: PipedriveFieldEntity,
+  entries: readonly FieldMappingEntry[],
+  readSinceMs = Number.POSITIVE_INFINITY,
+): Promise<FieldProblem[]> {
   if (entries.length === 0) return [];
   const names = entries.map((e) => e.pipedrive);
   const cached = await fieldDefinitions(tenantId, pipedrive, entity, deps.now);
-  const { defs } = cached.fetched || cached.at >= readSinceMs ? cached : await fieldDefinitions(tenantId, pipedrive, entity, deps.now, 'shared');
+  const { defs } =
+    cached.fetched || cached.at >= readSinceMs ? cached : await fieldDefinitions(tenantId, pipedrive, entity, deps.now, 'shared');
   const problems: FieldProblem[] = [];
   for (const problem of checkFieldsExist(defs, names)) {
     const entry = entries.find((e) => e.pipedrive === problem.field);
-    const creatable = problem.kind === 'field-missing' && entry?.create !== undefined && (await rememberedCode(deps, tenantId, entity, problem.field)) === undefined;
+    const creatable =
+      problem.kind === 'field-missing' &&
+      entry?.create !== undefined &&
+      (await rememberedCode(deps, tenantId, entity, problem.field)) === undefined;
     if (!creatable) problems.push(problem);
   }
   if (problems.length === 0) {
-    const codes = Object.fromEntries(names.flatMap((n) => {
-      const code = defs.find((d) => d.field_name === n && d.is_custom_field !== false)?.field_code;
-      return code ? [[n, code]] : [];
-    }));
+    const codes = Object.fromEntries(
+      names.flatMap((n) => {
+        const code = defs.find((d) => d.field_name === n && d.is_custom_field !== false)?.field_code;
+        return code ? [[n, code]] : [];
+      }),
+    );
     await remember(deps, tenantId, entity, codes);
     await reportCleared(deps, tenantId, entity);
   }
@@ -284,12 +370,24 @@ export async function checkMappedFields(deps: FieldResolverDeps, tenantId: strin
 }
 
 /** Audits and counts a poll's hold with the number of records it kept back. */
-export async function reportHeld(deps: FieldResolverDeps, tenantId: string, entity: PipedriveFieldEntity, problems: readonly FieldProblem[], held: number): Promise<void> {
+export async function reportHeld(
+  deps: FieldResolverDeps,
+  tenantId: string,
+  entity: PipedriveFieldEntity,
+  problems: readonly FieldProblem[],
+  held: number,
+): Promise<void> {
   await reportDrift(deps, tenantId, entity, problems, held);
 }
 
 /** A deal's mapped values for its order, typed back from custom_fields; drift holds the deal. */
-export async function readDealFields(deps: FieldResolverDeps, tenantId: string, pipedrive: PipedriveClient, entries: ReadonlyArray<FieldMappingEntry<'deal'>>, customFields: Record<string, unknown>): Promise<Partial<Record<QadSource<'deal'>, string>>> {
+export async function readDealFields(
+  deps: FieldResolverDeps,
+  tenantId: string,
+  pipedrive: PipedriveClient,
+  entries: ReadonlyArray<FieldMappingEntry<'deal'>>,
+  customFields: Record<string, unknown>,
+): Promise<Partial<Record<QadSource<'deal'>, string>>> {
   if (entries.length === 0) return {};
   let { defs, fetched } = await fieldDefinitions(tenantId, pipedrive, 'deal', deps.now);
   let read = readMappedValues(defs, customFields, entries);

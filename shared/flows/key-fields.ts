@@ -18,11 +18,19 @@ export function forgetKeyFields(tenantId: string, entity: PipedriveFieldEntity):
 }
 
 /** The hash of an existing field by its name (a mapped field the connector must not create), or undefined. */
-export async function findFieldCode(tenantId: string, pipedrive: PipedriveClient, entity: PipedriveFieldEntity, fieldName: string): Promise<string | undefined> {
+export async function findFieldCode(
+  tenantId: string,
+  pipedrive: PipedriveClient,
+  entity: PipedriveFieldEntity,
+  fieldName: string,
+): Promise<string | undefined> {
   const cacheKey = `${tenantId}|${entity}|${fieldName}`;
   const hit = cache.get(cacheKey);
   if (hit) return hit;
-  const code = (await fieldDefinitions(tenantId, pipedrive, entity, Date.now)).defs.filter((f) => f.field_name === fieldName).map((f) => f.field_code).sort()[0];
+  const code = (await fieldDefinitions(tenantId, pipedrive, entity, Date.now)).defs
+    .filter((f) => f.field_name === fieldName)
+    .map((f) => f.field_code)
+    .sort()[0];
   if (code) cache.set(cacheKey, code);
   return code;
 }
@@ -47,7 +55,9 @@ export async function resolveKeyField(
 
   // The definitions the mapped fields use too (one fields list per entity per container); fresh under the lease.
   const find = async (fresh: boolean) => {
-    const matches = (await fieldDefinitions(tenantId, pipedrive, entity, deps.now, fresh)).defs.filter((f) => f.is_custom_field !== false && f.field_name === fieldName).sort((a, b) => a.field_code.localeCompare(b.field_code));
+    const matches = (await fieldDefinitions(tenantId, pipedrive, entity, deps.now, fresh)).defs
+      .filter((f) => f.is_custom_field !== false && f.field_name === fieldName)
+      .sort((a, b) => a.field_code.localeCompare(b.field_code));
     return matches[0]?.field_code;
   };
 
@@ -69,7 +79,14 @@ export async function resolveKeyField(
           await addToCache(tenantId, entity, made);
           code = made.field_code;
         }
-        if (!again) await deps.audit.record({ tenantId, entity: entity === 'deal' ? 'salesOrder' : entity, key: `field:${fieldName}`, action: 'field-created', reason: `created the ${entity} custom field "${fieldName}" (${code})` });
+        if (!again)
+          await deps.audit.record({
+            tenantId,
+            entity: entity === 'deal' ? 'salesOrder' : entity,
+            key: `field:${fieldName}`,
+            action: 'field-created',
+            reason: `created the ${entity} custom field "${fieldName}" (${code})`,
+          });
         cache.set(cacheKey, code);
         return code;
       } finally {

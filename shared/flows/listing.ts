@@ -17,7 +17,13 @@ export async function buildListing<R, C>(
 ): Promise<void> {
   const { tenantId } = tenant.config;
   const pipedrive = await deps.connections.pipedrive(tenant);
-  const keyField = await resolveKeyField({ locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() }, tenantId, pipedrive, entity.entity, entity.keyFieldName(tenant.config));
+  const keyField = await resolveKeyField(
+    { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() },
+    tenantId,
+    pipedrive,
+    entity.entity,
+    entity.keyFieldName(tenant.config),
+  );
   const listedAt = new Date(deps.clock.now()).toISOString();
   const byKey = new Map<string, number[]>();
   const byToken = new Map<string, NameCandidate[]>();

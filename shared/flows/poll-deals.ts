@@ -71,12 +71,22 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
     for (const remote of await listAll(pipedrive, { status: 'won', ...(updatedSince && { updatedSince }) })) {
       const deal = dealSchema.safeParse(remote);
       if (deal.success) deals.set(deal.data.id, deal.data);
-      else await deps.audit.record({ tenantId, entity: ENTITY, key: String(remote.id), action: 'failed', reason: `malformed deal from Pipedrive: ${deal.error.issues[0]?.message ?? ''}`, snapshot: remote });
+      else
+        await deps.audit.record({
+          tenantId,
+          entity: ENTITY,
+          key: String(remote.id),
+          action: 'failed',
+          reason: `malformed deal from Pipedrive: ${deal.error.issues[0]?.message ?? ''}`,
+          snapshot: remote,
+        });
     }
     summary.read = deals.size;
 
     const recheckMs = tenant.config.mapping.deal.recheckRejectedAfterMinutes * 60_000;
-    const due = (await deps.keyMap.listRejected(tenantId, ENTITY)).filter((e) => !e.ref && (!e.rejectedAt || now - Date.parse(e.rejectedAt) >= recheckMs)).map((e) => Number(e.qadKey));
+    const due = (await deps.keyMap.listRejected(tenantId, ENTITY))
+      .filter((e) => !e.ref && (!e.rejectedAt || now - Date.parse(e.rejectedAt) >= recheckMs))
+      .map((e) => Number(e.qadKey));
     const recheck = due.filter((id) => !deals.has(id));
     for (let i = 0; i < recheck.length; i += 100) {
       for (const remote of await listAll(pipedrive, { ids: recheck.slice(i, i + 100) })) {
@@ -91,7 +101,10 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
     for (let i = 0; i < ids.length; i += 100) {
       for (const raw of await pipedrive.dealProducts(ids.slice(i, i + 100))) {
         const line = dealLineSchema.safeParse(raw);
-        if (!line.success) throw new Error(`malformed deal line from Pipedrive: ${line.error.issues[0]?.path.join('.') ?? ''} ${line.error.issues[0]?.message ?? ''}`);
+        if (!line.success)
+          throw new Error(
+            `malformed deal line from Pipedrive: ${line.error.issues[0]?.path.join('.') ?? ''} ${line.error.issues[0]?.message ?? ''}`,
+          );
         lines.set(line.data.deal_id, [...(lines.get(line.data.deal_id) ?? []), line.data]);
       }
     }
@@ -101,8 +114,14 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
     const messages: RecordMessage[] = [];
     for (const d of deals.values()) {
       const won: WonDeal = {
-        id: d.id, title: d.title ?? '', value: d.value ?? 0, currency: d.currency, wonTime: d.won_time ?? new Date(now).toISOString(), orgId: d.org_id ?? null,
-        lines: lines.get(d.id) ?? [], customFields: d.custom_fields ?? {},
+        id: d.id,
+        title: d.title ?? '',
+        value: d.value ?? 0,
+        currency: d.currency,
+        wonTime: d.won_time ?? new Date(now).toISOString(),
+        orgId: d.org_id ?? null,
+        lines: lines.get(d.id) ?? [],
+        customFields: d.custom_fields ?? {},
       };
       const hash = dealContentHash(won);
       const entry = entries.get(String(d.id));
@@ -120,23 +139,48 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
       summary.held = gate.held;
       await gate.report();
       await deps.pollState.release(tenantId, ENTITY, pollId);
-      await deps.audit.record({ tenantId, entity: ENTITY, key: '_poll', action: 'polled', reason: `read ${summary.read} won deals; ${gate.held} held back by a deal field drift (not enqueued, watermark not advanced)` });
+      await deps.audit.record({
+        tenantId,
+        entity: ENTITY,
+        key: '_poll',
+        action: 'polled',
+        reason: `read ${summary.read} won deals; ${gate.held} held back by a deal field drift (not enqueued, watermark not advanced)`,
+      });
       return summary;
     }
     await deps.queueFor(ENTITY).sendAll(messages);
     summary.enqueued = messages.length;
-    await deps.pollState.finish(tenantId, ENTITY, pollId, { watermark: new Date(now).toISOString(), lastPolledAt: new Date(now).toISOString() });
-    await deps.audit.record({ tenantId, entity: ENTITY, key: '_poll', action: 'polled', reason: `read ${summary.read} won deals ${updatedSince ? `updated since ${updatedSince}` : '(first poll)'}, rechecked ${summary.rechecked} rejected; enqueued ${summary.enqueued}, already handled ${summary.handled}` });
+    await deps.pollState.finish(tenantId, ENTITY, pollId, {
+      watermark: new Date(now).toISOString(),
+      lastPolledAt: new Date(now).toISOString(),
+    });
+    await deps.audit.record({
+      tenantId,
+      entity: ENTITY,
+      key: '_poll',
+      action: 'polled',
+      reason: `read ${summary.read} won deals ${updatedSince ? `updated since ${updatedSince}` : '(first poll)'}, rechecked ${summary.rechecked} rejected; enqueued ${summary.enqueued}, already handled ${summary.handled}`,
+    });
     return summary;
   } catch (error) {
     await deps.pollState.release(tenantId, ENTITY, pollId);
     const hold = await holdFromError(deps, tenantId, ENTITY, error);
-    await deps.audit.record({ tenantId, entity: ENTITY, key: '_poll', action: 'failed', error: errorMessage(error), reason: 'won-deal poll failed; the watermark was not advanced and the next poll retries' });
+    await deps.audit.record({
+      tenantId,
+      entity: ENTITY,
+      key: '_poll',
+      action: 'failed',
+      error: errorMessage(error),
+      reason: 'won-deal poll failed; the watermark was not advanced and the next poll retries',
+    });
     return { ...summary, outcome: hold ? 'tenant-on-hold' : 'failed', error: errorMessage(error) };
   }
 }
 
-async function listAll(pipedrive: PipedriveClient, opts: { status?: 'won'; updatedSince?: string; ids?: number[] }): Promise<RemoteRecord[]> {
+async function listAll(
+  pipedrive: PipedriveClient,
+  opts: { status?: 'won'; updatedSince?: string; ids?: number[] },
+): Promise<RemoteRecord[]> {
   const all: RemoteRecord[] = [];
   let cursor: string | undefined;
   do {

@@ -3,7 +3,18 @@ import type { StoredTenant } from '../config/tenant.ts';
 import { contentHash } from '../domain/content-hash.ts';
 import { errorMessage } from '../domain/errors.ts';
 import { changedSinceDate, isDue, utcDate } from '../domain/schedule.ts';
-import type { AuditLog, Clock, EntityName, KeyMap, ListingIndex, PollStateStore, RecordMessage, RecordQueue, TenantHolds, TenantStore } from '../ports/index.ts';
+import type {
+  AuditLog,
+  Clock,
+  EntityName,
+  KeyMap,
+  ListingIndex,
+  PollStateStore,
+  RecordMessage,
+  RecordQueue,
+  TenantHolds,
+  TenantStore,
+} from '../ports/index.ts';
 import type { Connections } from './connections.ts';
 import type { SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
@@ -58,7 +69,11 @@ const FULL_READ_EVERY_MS = 24 * 3_600_000;
  * 6. advance the watermark only after every page was read and every message accepted.
  * One tenant's failure is audited and does not stop the others.
  */
-export async function pollEntity<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, options: { force?: boolean } = {}): Promise<PollSummary[]> {
+export async function pollEntity<R, C>(
+  deps: PollDeps,
+  entity: SyncEntity<R, C>,
+  options: { force?: boolean } = {},
+): Promise<PollSummary[]> {
   const summaries: PollSummary[] = [];
   for (const tenant of await deps.tenants.listEnabled()) summaries.push(await pollTenant(deps, entity, tenant, options.force ?? false));
   return summaries;
@@ -66,7 +81,19 @@ export async function pollEntity<R, C>(deps: PollDeps, entity: SyncEntity<R, C>,
 
 async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant: StoredTenant, force: boolean): Promise<PollSummary> {
   const { tenantId, qad } = tenant.config;
-  const summary: PollSummary = { tenantId, entity: entity.entity, outcome: 'polled', full: false, pages: 0, read: 0, enqueued: 0, unchanged: 0, rejected: 0, excluded: 0, gone: 0 };
+  const summary: PollSummary = {
+    tenantId,
+    entity: entity.entity,
+    outcome: 'polled',
+    full: false,
+    pages: 0,
+    read: 0,
+    enqueued: 0,
+    unchanged: 0,
+    rejected: 0,
+    excluded: 0,
+    gone: 0,
+  };
   const now = deps.clock.now();
   const state = await deps.pollState.get(tenantId, entity.entity);
   if (!force && !isDue(state.lastPolledAt, tenant.config.schedules[entity.poll], now)) return { ...summary, outcome: 'not-due' };
@@ -93,7 +120,13 @@ async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant
       summary.held = gate.held;
       await gate.report();
       await deps.pollState.release(tenantId, entity.entity, pollId);
-      await deps.audit.record({ tenantId, entity: entity.entity, key: '_poll', action: 'polled', reason: `read ${summary.read} ${entity.label} rows; ${gate.held} changed records held back by a field drift (not enqueued, watermark not advanced); unchanged ${summary.unchanged}` });
+      await deps.audit.record({
+        tenantId,
+        entity: entity.entity,
+        key: '_poll',
+        action: 'polled',
+        reason: `read ${summary.read} ${entity.label} rows; ${gate.held} changed records held back by a field drift (not enqueued, watermark not advanced); unchanged ${summary.unchanged}`,
+      });
       return summary;
     }
     await deps.pollState.finish(tenantId, entity.entity, pollId, {
@@ -102,7 +135,10 @@ async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant
       ...(summary.full && { fullReadAt: new Date(now).toISOString() }),
     });
     await deps.audit.record({
-      tenantId, entity: entity.entity, key: '_poll', action: 'polled',
+      tenantId,
+      entity: entity.entity,
+      key: '_poll',
+      action: 'polled',
       reason: `read ${summary.read} ${entity.label} rows ${since ? `changed since ${since}` : '(full read)'} in ${summary.pages} pages; enqueued ${summary.enqueued}, unchanged ${summary.unchanged}, rejected ${summary.rejected}, excluded ${summary.excluded}, gone from QAD ${summary.gone}`,
     });
     return summary;
@@ -110,24 +146,53 @@ async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant
     await deps.pollState.release(tenantId, entity.entity, pollId);
     // A failure that holds the whole tenant (parked, budget spent) ends its polls until the hold ends.
     const hold = await holdFromError(deps, tenantId, entity.entity, error);
-    await deps.audit.record({ tenantId, entity: entity.entity, key: '_poll', action: 'failed', error: errorMessage(error), reason: `${entity.label} poll failed; the watermark was not advanced and the next poll retries` });
+    await deps.audit.record({
+      tenantId,
+      entity: entity.entity,
+      key: '_poll',
+      action: 'failed',
+      error: errorMessage(error),
+      reason: `${entity.label} poll failed; the watermark was not advanced and the next poll retries`,
+    });
     return { ...summary, outcome: hold ? 'tenant-on-hold' : 'failed', error: errorMessage(error) };
   }
 }
 
-async function enqueuePage<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant: StoredTenant, pollId: string, rows: unknown[], seen: Set<string>, summary: PollSummary, gate: FieldGate): Promise<void> {
+async function enqueuePage<R, C>(
+  deps: PollDeps,
+  entity: SyncEntity<R, C>,
+  tenant: StoredTenant,
+  pollId: string,
+  rows: unknown[],
+  seen: Set<string>,
+  summary: PollSummary,
+  gate: FieldGate,
+): Promise<void> {
   const { tenantId } = tenant.config;
   const good: Array<{ record: R; key: string; hash: string }> = [];
   const bad: Array<{ key: string; reason: string; hash: string; row: unknown; action: 'failed' | 'skipped' }> = [];
   for (const [index, row] of rows.entries()) {
     const parsed = entity.parse(row);
     if (!parsed.ok) {
-      bad.push({ key: parsed.key ?? `_row:${summary.pages}:${index}`, reason: parsed.reason, hash: contentHash(row), row, action: 'failed' });
+      bad.push({
+        key: parsed.key ?? `_row:${summary.pages}:${index}`,
+        reason: parsed.reason,
+        hash: contentHash(row),
+        row,
+        action: 'failed',
+      });
       continue;
     }
     const key = entity.key(parsed.record);
     const excluded = entity.exclusion?.(parsed.record, tenant.config);
-    if (excluded) bad.push({ key, reason: `${excluded}; not synced (kept in Pipedrive if it is there)`, hash: contentHash(row), row: parsed.record, action: 'skipped' });
+    if (excluded)
+      bad.push({
+        key,
+        reason: `${excluded}; not synced (kept in Pipedrive if it is there)`,
+        hash: contentHash(row),
+        row: parsed.record,
+        action: 'skipped',
+      });
     else good.push({ record: parsed.record, key, hash: entity.hash(parsed.record, tenant.config) });
   }
 
@@ -161,12 +226,23 @@ async function enqueuePage<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenan
 }
 
 /** After a full read: mapped records QAD no longer has are audited once, and never deleted from Pipedrive. */
-async function auditGone<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenantId: string, seen: Set<string>, now: number, summary: PollSummary): Promise<void> {
+async function auditGone<R, C>(
+  deps: PollDeps,
+  entity: SyncEntity<R, C>,
+  tenantId: string,
+  seen: Set<string>,
+  now: number,
+  summary: PollSummary,
+): Promise<void> {
   for (const entry of await deps.keyMap.listMapped(tenantId, entity.entity)) {
     if (seen.has(entry.qadKey) || entry.goneAt) continue;
     summary.gone++;
     await deps.audit.record({
-      tenantId, entity: entity.entity, key: entry.qadKey, action: 'skipped', ...(entry.pipedriveId !== undefined && { pipedriveId: entry.pipedriveId }),
+      tenantId,
+      entity: entity.entity,
+      key: entry.qadKey,
+      action: 'skipped',
+      ...(entry.pipedriveId !== undefined && { pipedriveId: entry.pipedriveId }),
       reason: `${entity.label} ${entry.qadKey} is no longer in QAD; its Pipedrive record is kept, not deleted`,
     });
     await deps.keyMap.markGone(tenantId, entity.entity, entry.qadKey, new Date(now).toISOString());

@@ -16,12 +16,18 @@ export async function registerTenant(
   const secrets = tenantSecretsSchema.safeParse(secretsInput);
   if (!secrets.success) {
     // Name the missing fields only; never echo a value.
-    throw new Error(`invalid tenant secrets: ${secrets.error.issues.map((i) => `${i.path.join('.')} ${i.code === 'invalid_type' ? 'is missing' : 'is invalid'}`).join('; ')}`);
+    throw new Error(
+      `invalid tenant secrets: ${secrets.error.issues.map((i) => `${i.path.join('.')} ${i.code === 'invalid_type' ? 'is missing' : 'is invalid'}`).join('; ')}`,
+    );
   }
   const { tenantId } = config;
   // The API token, or with OAuth the app's client secret (the tokens themselves come from `connector authorize`).
-  const [field, pipedriveSecret] = config.pipedrive.auth === 'oauth' ? ['pipedriveClientSecret', secrets.data.pipedriveClientSecret] : ['pipedriveApiToken', secrets.data.pipedriveApiToken];
-  if (pipedriveSecret === undefined) throw new Error(`invalid tenant secrets: ${field} is missing (pipedrive.auth is "${config.pipedrive.auth}")`);
+  const [field, pipedriveSecret] =
+    config.pipedrive.auth === 'oauth'
+      ? ['pipedriveClientSecret', secrets.data.pipedriveClientSecret]
+      : ['pipedriveApiToken', secrets.data.pipedriveApiToken];
+  if (pipedriveSecret === undefined)
+    throw new Error(`invalid tenant secrets: ${field} is missing (pipedrive.auth is "${config.pipedrive.auth}")`);
   const stored: StoredTenant = {
     config,
     encryptedSecrets: {

@@ -1,7 +1,17 @@
 import { TenantParkedError, exchangeAuthorizationCode, sealTokens } from '../clients/pipedrive-auth.ts';
 import type { HttpClient } from '../clients/http.ts';
 import { RateLimitedError } from '../domain/errors.ts';
-import type { AuditLog, Cipher, Clock, EntityName, OAuthTokenStore, RecordQueue, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
+import type {
+  AuditLog,
+  Cipher,
+  Clock,
+  EntityName,
+  OAuthTokenStore,
+  RecordQueue,
+  TenantHold,
+  TenantHolds,
+  TenantStore,
+} from '../ports/index.ts';
 import { countTenantParked } from '../runtime/observability.ts';
 import { parseRecordMessage } from './record-message.ts';
 
@@ -27,7 +37,14 @@ export async function holdFromError(deps: HoldDeps, tenantId: string, entity: En
   if (error instanceof TenantParkedError) {
     const since = new Date(now).toISOString();
     if (await deps.holds.park(tenantId, error.message, since)) {
-      await deps.audit.record({ tenantId, entity, key: ACCESS_KEY, action: 'failed', reason: 'tenant parked: its Pipedrive work is held (not retried, not dead-lettered) until a person re-authorises', error: error.message });
+      await deps.audit.record({
+        tenantId,
+        entity,
+        key: ACCESS_KEY,
+        action: 'failed',
+        reason: 'tenant parked: its Pipedrive work is held (not retried, not dead-lettered) until a person re-authorises',
+        error: error.message,
+      });
       countTenantParked(tenantId);
     }
     return { kind: 'parked', reason: error.message, since };
@@ -35,7 +52,14 @@ export async function holdFromError(deps: HoldDeps, tenantId: string, entity: En
   if (error instanceof RateLimitedError && error.dailyBudgetSpent) {
     const untilMs = now + error.resetSeconds * 1000;
     await deps.holds.closeBudgetGate(tenantId, untilMs, error.message);
-    await deps.audit.record({ tenantId, entity, key: ACCESS_KEY, action: 'deferred', reason: `Pipedrive's daily token budget is spent: no Pipedrive calls for this tenant until ${new Date(untilMs).toISOString()}`, error: error.message });
+    await deps.audit.record({
+      tenantId,
+      entity,
+      key: ACCESS_KEY,
+      action: 'deferred',
+      reason: `Pipedrive's daily token budget is spent: no Pipedrive calls for this tenant until ${new Date(untilMs).toISOString()}`,
+      error: error.message,
+    });
     return { kind: 'budget', untilMs, reason: error.message };
   }
   return undefined;
@@ -49,8 +73,17 @@ export async function skipHeldTenant(deps: HoldDeps, tenantId: string, entity: E
   const hold = await deps.holds.current(tenantId, deps.clock.now());
   if (!hold) return false;
   if (hold.kind === 'parked') countTenantParked(tenantId);
-  const why = hold.kind === 'parked' ? `tenant parked until Pipedrive is re-authorised (${hold.reason})` : `daily token budget spent until ${new Date(hold.untilMs).toISOString()}`;
-  await deps.audit.record({ tenantId, entity, key: '_poll', action: 'skipped', reason: `not polled: ${why}; the watermark stays where it was` });
+  const why =
+    hold.kind === 'parked'
+      ? `tenant parked until Pipedrive is re-authorised (${hold.reason})`
+      : `daily token budget spent until ${new Date(hold.untilMs).toISOString()}`;
+  await deps.audit.record({
+    tenantId,
+    entity,
+    key: '_poll',
+    action: 'skipped',
+    reason: `not polled: ${why}; the watermark stays where it was`,
+  });
   return true;
 }
 
@@ -68,16 +101,34 @@ export function gateVisibilitySeconds(untilMs: number, nowMs: number): number {
  * encrypted, unparks the tenant and puts every message held while it was parked back on its queue.
  */
 export async function authorizeTenant(
-  deps: HoldDeps & { tenants: TenantStore; oauthTokens: OAuthTokenStore; cipher: Cipher; http: HttpClient; queueFor(entity: EntityName): RecordQueue },
+  deps: HoldDeps & {
+    tenants: TenantStore;
+    oauthTokens: OAuthTokenStore;
+    cipher: Cipher;
+    http: HttpClient;
+    queueFor(entity: EntityName): RecordQueue;
+  },
   tenantId: string,
   grant: { code: string; redirectUri: string },
 ): Promise<{ apiDomain: string; released: number }> {
   const tenant = await deps.tenants.get(tenantId);
   if (!tenant) throw new Error(`no tenant "${tenantId}"; see "connector tenant list"`);
   const { pipedrive } = tenant.config;
-  if (pipedrive.auth !== 'oauth' || !pipedrive.oauthClientId) throw new Error(`tenant ${tenantId} uses the Pipedrive API token; set pipedrive.auth to "oauth" and pipedrive.oauthClientId first`);
+  if (pipedrive.auth !== 'oauth' || !pipedrive.oauthClientId)
+    throw new Error(`tenant ${tenantId} uses the Pipedrive API token; set pipedrive.auth to "oauth" and pipedrive.oauthClientId first`);
   const clientSecret = await deps.cipher.decrypt(tenant.encryptedSecrets.pipedrive, { tenantId, system: 'pipedrive' });
-  const tokens = await exchangeAuthorizationCode({ tenantId, clientId: pipedrive.oauthClientId, clientSecret, tokenUrl: pipedrive.oauthTokenUrl, http: deps.http, now: () => deps.clock.now() }, grant.code, grant.redirectUri);
+  const tokens = await exchangeAuthorizationCode(
+    {
+      tenantId,
+      clientId: pipedrive.oauthClientId,
+      clientSecret,
+      tokenUrl: pipedrive.oauthTokenUrl,
+      http: deps.http,
+      now: () => deps.clock.now(),
+    },
+    grant.code,
+    grant.redirectUri,
+  );
   const sealed = await sealTokens(deps.cipher, tenantId, tokens);
   // Conditional on the version read: a refresh finishing at this moment cannot overwrite the new tokens unnoticed.
   for (let attempt = 0; !(await deps.oauthTokens.save(tenantId, (await deps.oauthTokens.get(tenantId))?.version, sealed)); attempt++) {
@@ -93,6 +144,12 @@ export async function authorizeTenant(
     }
     await deps.holds.release(tenantId, messageId);
   }
-  await deps.audit.record({ tenantId, entity: 'organization', key: ACCESS_KEY, action: 'updated', reason: `Pipedrive re-authorised (API domain ${tokens.apiDomain}); tenant unparked, ${released} held messages back on their queues` });
+  await deps.audit.record({
+    tenantId,
+    entity: 'organization',
+    key: ACCESS_KEY,
+    action: 'updated',
+    reason: `Pipedrive re-authorised (API domain ${tokens.apiDomain}); tenant unparked, ${released} held messages back on their queues`,
+  });
   return { apiDomain: tokens.apiDomain, released };
 }

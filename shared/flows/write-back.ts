@@ -15,7 +15,13 @@ export interface WriteBackDeps {
  * changes the customer's mod date, and the next poll finds its content hash unchanged (the user
  * field is not part of it), so it does not travel back to Pipedrive.
  */
-export async function writeBackOrganizationId(deps: WriteBackDeps, tenant: StoredTenant, customer: Customer, pipedriveId: number, context: { attempt: number; messageId: string }): Promise<void> {
+export async function writeBackOrganizationId(
+  deps: WriteBackDeps,
+  tenant: StoredTenant,
+  customer: Customer,
+  pipedriveId: number,
+  context: { attempt: number; messageId: string },
+): Promise<void> {
   const writeBack = tenant.config.mapping.fields.writeBack;
   if (!writeBack.enabled) return;
   const value = String(pipedriveId);
@@ -24,7 +30,13 @@ export async function writeBackOrganizationId(deps: WriteBackDeps, tenant: Store
   const qad = await deps.qad(tenant);
   await qad.updateCustomer(writeBack.path, customer.code, { [writeBack.customerField]: value });
   await deps.audit.record({
-    tenantId: tenant.config.tenantId, entity: 'organization', key: customer.code, action: 'written-back', pipedriveId, attempt: context.attempt, messageId: context.messageId,
+    tenantId: tenant.config.tenantId,
+    entity: 'organization',
+    key: customer.code,
+    action: 'written-back',
+    pipedriveId,
+    attempt: context.attempt,
+    messageId: context.messageId,
     reason: `Pipedrive organization id ${value} written to QAD customer ${customer.code} field ${writeBack.customerField}${current ? ` (was ${current})` : ''}`,
   });
 }

@@ -50,10 +50,19 @@ export class ClaimWait extends ClaimHeldError {
  *    falls through to create; two candidates on one piece of evidence is for a person to settle;
  * 5. mark the create pending, POST, record id + hash and release the claim.
  */
-export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, C>, tenant: StoredTenant, message: RecordMessage, delivery: DeliveryInfo): Promise<WriteOutcome> {
+export async function writeRecord<R, C>(
+  deps: WriterDeps,
+  entity: SyncEntity<R, C>,
+  tenant: StoredTenant,
+  message: RecordMessage,
+  delivery: DeliveryInfo,
+): Promise<WriteOutcome> {
   const { tenantId } = tenant.config;
   const parsed = entity.recordSchema.safeParse(message.record);
-  if (!parsed.success) throw new PermanentError(`message does not hold a valid ${entity.label}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new PermanentError(
+      `message does not hold a valid ${entity.label}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    );
   const record = parsed.data;
   const key = entity.key(record);
   const name = entity.entity;
@@ -65,7 +74,17 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
   try {
     const step = decideFirstStep(claim.entry, message.hash);
     const audit = (action: WriteOutcome['action'], pipedriveId: number, reason: string) =>
-      deps.audit.record({ tenantId, entity: name, key, action, pipedriveId, reason, attempt: delivery.attempt, messageId: delivery.messageId, snapshot: record });
+      deps.audit.record({
+        tenantId,
+        entity: name,
+        key,
+        action,
+        pipedriveId,
+        reason,
+        attempt: delivery.attempt,
+        messageId: delivery.messageId,
+        snapshot: record,
+      });
 
     if (step.kind === 'unchanged') {
       await audit('unchanged', step.pipedriveId, 'content hash unchanged since the last write');
@@ -79,19 +98,35 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
     const readsBefore = fieldReadGeneration();
     const keyField = await resolveKeyField(fieldDeps, tenantId, pipedrive, name, entity.keyFieldName(tenant.config));
     // Mapped fields by name -> code, typed per field type; a drifted field holds the record (FieldDriftError).
-    const mapped = await resolveMappedFields(fieldDeps, tenantId, pipedrive, name, tenant.config.mapping.fields[name], entity.mappedValues(record, tenant.config), readsBefore);
+    const mapped = await resolveMappedFields(
+      fieldDeps,
+      tenantId,
+      pipedrive,
+      name,
+      tenant.config.mapping.fields[name],
+      entity.mappedValues(record, tenant.config),
+      readsBefore,
+    );
     const payload = withMappedFields(entity.payload(record, keyField, context, tenant.config), mapped.fields);
     /**
      * A 400 naming a custom field when no fields list was read during this attempt (the definitions came from the
      * cache): read them again and retry, not dead-letter. With definitions read during this attempt it is permanent.
      */
-    const staleFields = (error: unknown): error is PermanentError => error instanceof PermanentError && !(error instanceof PipedriveNotFoundError) && fieldReadGeneration() === readsBefore && namesAField(error.message);
+    const staleFields = (error: unknown): error is PermanentError =>
+      error instanceof PermanentError &&
+      !(error instanceof PipedriveNotFoundError) &&
+      fieldReadGeneration() === readsBefore &&
+      namesAField(error.message);
     const retryWithFreshFields = (error: PermanentError) => {
       invalidateFields(tenantId, name);
       forgetKeyFields(tenantId, name);
-      return new RetryLaterError(`Pipedrive refused a field value and the field definitions may be stale; read again and retried: ${error.message}`, 5);
+      return new RetryLaterError(
+        `Pipedrive refused a field value and the field definitions may be stale; read again and retried: ${error.message}`,
+        5,
+      );
     };
-    const afterWrite = (pipedriveId: number) => entity.afterWrite?.({ audit: deps.audit, qad: (t) => deps.connections.qad(t) }, tenant, record, pipedriveId, delivery);
+    const afterWrite = (pipedriveId: number) =>
+      entity.afterWrite?.({ audit: deps.audit, qad: (t) => deps.connections.qad(t) }, tenant, record, pipedriveId, delivery);
 
     let targetId: number | undefined;
     let via = 'key map';
@@ -107,7 +142,10 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
     if (targetId === undefined) {
       const match = await matchRecord(deps, entity, tenantId, pipedrive, keyField, record, context);
       if (match.kind === 'ambiguous') {
-        throw new PermanentError(`ambiguous match: Pipedrive ${entity.collection} ${match.ids.join(' and ')} all match ${entity.label} ${key} by ${match.via}; link one by setting its QAD key and remove the other`, { ids: match.ids });
+        throw new PermanentError(
+          `ambiguous match: Pipedrive ${entity.collection} ${match.ids.join(' and ')} all match ${entity.label} ${key} by ${match.via}; link one by setting its QAD key and remove the other`,
+          { ids: match.ids },
+        );
       }
       // Two QAD records must not share one Pipedrive record: the first to claim it wins.
       if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, name, match.pipedriveId, key)).owner === key) {
@@ -124,7 +162,10 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
         if (!(error instanceof PipedriveNotFoundError)) throw error;
         // Deleted in Pipedrive since we mapped it: forget it and let the retry match or create afresh.
         await deps.keyMap.forgetPipedriveId(tenantId, name, key, owner);
-        throw new RetryLaterError(`${entity.collection} ${targetId} no longer exists in Pipedrive; the mapping was dropped and ${entity.label} ${key} will be matched again`, 1);
+        throw new RetryLaterError(
+          `${entity.collection} ${targetId} no longer exists in Pipedrive; the mapping was dropped and ${entity.label} ${key} will be matched again`,
+          1,
+        );
       }
       await audit('updated', targetId, `updated (${via})`);
       await afterWrite(targetId);
@@ -139,7 +180,8 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
     } catch (error) {
       // A 429 or a 4xx is Pipedrive saying no: nothing was created, so the retry need not look for it.
       // Timeouts, resets and 5xx leave the marker: the create may have happened.
-      if (error instanceof RateLimitedError || error instanceof PermanentError) await deps.keyMap.clearPendingCreate(tenantId, name, key, owner);
+      if (error instanceof RateLimitedError || error instanceof PermanentError)
+        await deps.keyMap.clearPendingCreate(tenantId, name, key, owner);
       if (staleFields(error)) throw retryWithFreshFields(error);
       throw error;
     }
@@ -162,7 +204,11 @@ export async function writeRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, 
 export async function waitForUnknownOutcome(deps: Pick<WriterDeps, 'clock' | 'claimLeaseMs'>, sentAt: string, what: string): Promise<void> {
   const settledAt = Date.parse(sentAt) + deps.claimLeaseMs;
   const wait = settledAt - deps.clock.now();
-  if (wait > 0) throw new RetryLaterError(`the outcome of an earlier create for ${what} is not known yet; looking again once it has settled`, Math.ceil(wait / 1000));
+  if (wait > 0)
+    throw new RetryLaterError(
+      `the outcome of an earlier create for ${what} is not known yet; looking again once it has settled`,
+      Math.ceil(wait / 1000),
+    );
 }
 
 function mappedLookup(keyMap: KeyMap, tenantId: string): MappedLookup {
@@ -177,7 +223,13 @@ function mappedLookup(keyMap: KeyMap, tenantId: string): MappedLookup {
  * After a crash between POST and the key-map write, the record exists but search may not show it
  * yet. Listing by update time (newest first) is consistent, so look there, never in search.
  */
-async function findRecentlyCreated<R, C>(pipedrive: PipedriveClient, entity: SyncEntity<R, C>, keyField: string | undefined, key: string, sinceMs: number): Promise<number | undefined> {
+async function findRecentlyCreated<R, C>(
+  pipedrive: PipedriveClient,
+  entity: SyncEntity<R, C>,
+  keyField: string | undefined,
+  key: string,
+  sinceMs: number,
+): Promise<number | undefined> {
   const updatedSince = new Date(sinceMs).toISOString().replace(/\.\d{3}Z$/u, 'Z');
   let cursor: string | undefined;
   do {
@@ -189,18 +241,38 @@ async function findRecentlyCreated<R, C>(pipedrive: PipedriveClient, entity: Syn
   return undefined;
 }
 
-async function matchRecord<R, C>(deps: WriterDeps, entity: SyncEntity<R, C>, tenantId: string, pipedrive: PipedriveClient, keyField: string | undefined, record: R, context: C): Promise<MatchResult> {
+async function matchRecord<R, C>(
+  deps: WriterDeps,
+  entity: SyncEntity<R, C>,
+  tenantId: string,
+  pipedrive: PipedriveClient,
+  keyField: string | undefined,
+  record: R,
+  context: C,
+): Promise<MatchResult> {
   const key = entity.key(record);
   const decide = async (byKey: number[], evidence: EvidenceGroup[]) => {
-    const owners = await deps.keyMap.ownersOf(tenantId, entity.entity, evidence.flatMap((g) => g.candidates.map((c) => c.id)));
+    const owners = await deps.keyMap.ownersOf(
+      tenantId,
+      entity.entity,
+      evidence.flatMap((g) => g.candidates.map((c) => c.id)),
+    );
     const ownedByOthers = new Set([...owners].filter(([, owner]) => owner !== key).map(([id]) => id));
     return chooseMatch(key, byKey, evidence, ownedByOthers);
   };
   const listing = await deps.listing.meta(tenantId, entity.entity);
   if (listing && deps.clock.now() - Date.parse(listing.listedAt) < LISTING_TRUST_MS) {
     const groups = entity.evidence(record, context);
-    const found = await deps.listing.lookup(tenantId, entity.entity, key, groups.flatMap((g) => g.tokens));
-    const fromListing = await decide(found.byKey, groups.map((g) => ({ via: g.via, candidates: g.tokens.flatMap((t) => found.byToken.get(t) ?? []) })));
+    const found = await deps.listing.lookup(
+      tenantId,
+      entity.entity,
+      key,
+      groups.flatMap((g) => g.tokens),
+    );
+    const fromListing = await decide(
+      found.byKey,
+      groups.map((g) => ({ via: g.via, candidates: g.tokens.flatMap((t) => found.byToken.get(t) ?? []) })),
+    );
     // The listing cannot decide between two candidates, and a person may have settled it since: ask Pipedrive.
     if (fromListing.kind !== 'ambiguous') return fromListing;
   }

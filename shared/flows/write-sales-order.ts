@@ -11,7 +11,12 @@ import { readDealFields } from './field-resolver.ts';
 import { dealEntries } from './field-gate.ts';
 import { ClaimWait, waitForUnknownOutcome, type DeliveryInfo, type WriterDeps } from './write-record.ts';
 
-export type OrderOutcome = { action: 'created' | 'unchanged' | 'rejected' | 'conflict'; pipedriveId: number; ref?: string; reason?: string };
+export type OrderOutcome = {
+  action: 'created' | 'unchanged' | 'rejected' | 'conflict';
+  pipedriveId: number;
+  ref?: string;
+  reason?: string;
+};
 
 const ENTITY = 'salesOrder';
 
@@ -26,10 +31,18 @@ const ENTITY = 'salesOrder';
  *    crash adopts the order it made instead of making a second;
  * 5. write the order number back to the deal, then record it and release the claim.
  */
-export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, message: RecordMessage, delivery: DeliveryInfo): Promise<OrderOutcome> {
+export async function writeSalesOrder(
+  deps: WriterDeps,
+  tenant: StoredTenant,
+  message: RecordMessage,
+  delivery: DeliveryInfo,
+): Promise<OrderOutcome> {
   const { tenantId } = tenant.config;
   const parsed = wonDealSchema.safeParse(message.record);
-  if (!parsed.success) throw new PermanentError(`message does not hold a valid won deal: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new PermanentError(
+      `message does not hold a valid won deal: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    );
   const deal = parsed.data;
   const key = String(deal.id);
   // Unique per processing, not per message: SQS may deliver one message (one MessageId) twice at once.
@@ -37,7 +50,17 @@ export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, me
   const claim = await deps.keyMap.claim(tenantId, ENTITY, key, owner, deps.claimLeaseMs, deps.clock.now());
   if (claim.held) throw new ClaimWait(`deal ${key}`, claim.until - deps.clock.now());
   const audit = (action: OrderOutcome['action'], reason: string, ref?: string) =>
-    deps.audit.record({ tenantId, entity: ENTITY, key, action, pipedriveId: deal.id, reason: ref ? `${reason} (QAD order ${ref})` : reason, attempt: delivery.attempt, messageId: delivery.messageId, snapshot: deal });
+    deps.audit.record({
+      tenantId,
+      entity: ENTITY,
+      key,
+      action,
+      pipedriveId: deal.id,
+      reason: ref ? `${reason} (QAD order ${ref})` : reason,
+      attempt: delivery.attempt,
+      messageId: delivery.messageId,
+      snapshot: deal,
+    });
 
   try {
     const entry = claim.entry;
@@ -59,7 +82,10 @@ export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, me
     // every duplicate, looks at it again.
     const recheckMs = tenant.config.mapping.deal.recheckRejectedAfterMinutes * 60_000;
     if (entry?.rejectedHash === message.hash && entry.rejectedAt && deps.clock.now() - Date.parse(entry.rejectedAt) < recheckMs) {
-      await audit('unchanged', `already rejected at ${entry.rejectedAt} for the same content; it is looked at again after ${tenant.config.mapping.deal.recheckRejectedAfterMinutes} minutes`);
+      await audit(
+        'unchanged',
+        `already rejected at ${entry.rejectedAt} for the same content; it is looked at again after ${tenant.config.mapping.deal.recheckRejectedAfterMinutes} minutes`,
+      );
       await deps.keyMap.release(tenantId, ENTITY, key, owner);
       return { action: 'unchanged', pipedriveId: deal.id };
     }
@@ -67,9 +93,18 @@ export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, me
     const pipedrive = await deps.connections.pipedrive(tenant);
     const qad = await deps.connections.qad(tenant);
     const { salesOrders } = tenant.config.qad;
-    const defaults: OrderDefaults = { site: salesOrders.site, noLines: salesOrders.noLines === 'reject' ? { kind: 'reject' } : { kind: 'item', part: salesOrders.noLines.item } };
+    const defaults: OrderDefaults = {
+      site: salesOrders.site,
+      noLines: salesOrders.noLines === 'reject' ? { kind: 'reject' } : { kind: 'item', part: salesOrders.noLines.item },
+    };
     // Deal fields by name (requested ship date, customer PO text, site), typed back; a drifted field holds the deal.
-    const fields = await readDealFields({ locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() }, tenantId, pipedrive, dealEntries(tenant), deal.customFields);
+    const fields = await readDealFields(
+      { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() },
+      tenantId,
+      pipedrive,
+      dealEntries(tenant),
+      deal.customFields,
+    );
     const mapping = mapDealToOrder(deal, {
       customerCode: await customerOf(deps, tenant, pipedrive, deal),
       partOf: await partsOf(deps, tenantId, pipedrive, deal),
@@ -96,9 +131,21 @@ export async function writeSalesOrder(deps: WriterDeps, tenant: StoredTenant, me
       }
     }
 
-    const orderField = await resolveKeyField({ locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() }, tenantId, pipedrive, 'deal', tenant.config.mapping.deal.orderFieldName);
+    const orderField = await resolveKeyField(
+      { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() },
+      tenantId,
+      pipedrive,
+      'deal',
+      tenant.config.mapping.deal.orderFieldName,
+    );
     await pipedrive.update('deals', deal.id, { custom_fields: { [orderField!]: orderNumber } });
-    await audit('created', adopted ? `found the order already made for customer PO ${po} and adopted it` : `created for ${mapping.value.toFixed(2)} ${deal.currency}, ${mapping.order.lines.length} lines; order number written back to the deal`, orderNumber);
+    await audit(
+      'created',
+      adopted
+        ? `found the order already made for customer PO ${po} and adopted it`
+        : `created for ${mapping.value.toFixed(2)} ${deal.currency}, ${mapping.order.lines.length} lines; order number written back to the deal`,
+      orderNumber,
+    );
     await deps.keyMap.complete(tenantId, ENTITY, key, owner, { pipedriveId: deal.id, contentHash: message.hash, ref: orderNumber });
     return { action: 'created', pipedriveId: deal.id, ref: orderNumber };
   } catch (error) {
@@ -120,7 +167,13 @@ async function customerOf(deps: WriterDeps, tenant: StoredTenant, pipedrive: Pip
   if (deal.orgId === null) return undefined;
   const owner = (await deps.keyMap.ownersOf(tenant.config.tenantId, 'organization', [deal.orgId])).get(deal.orgId);
   if (owner) return owner;
-  const keyField = await resolveKeyField({ locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() }, tenant.config.tenantId, pipedrive, 'organization', organizations.keyFieldName(tenant.config));
+  const keyField = await resolveKeyField(
+    { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() },
+    tenant.config.tenantId,
+    pipedrive,
+    'organization',
+    organizations.keyFieldName(tenant.config),
+  );
   return organizations.keyValueOf(await pipedrive.get('organizations', deal.orgId), keyField) ?? undefined;
 }
 

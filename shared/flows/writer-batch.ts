@@ -40,17 +40,26 @@ function backoffSeconds(attempt: number, base: number): number {
  *   with the tenant's daily budget gate closed, it comes back after the reset, without a call.
  * Records are processed one by one so that a 429 stops the tenant's calls at once.
  */
-export type WriteOne = (tenant: StoredTenant, message: RecordMessage, delivery: DeliveryInfo) => Promise<{ action: string; pipedriveId?: number; ref?: string }>;
+export type WriteOne = (
+  tenant: StoredTenant,
+  message: RecordMessage,
+  delivery: DeliveryInfo,
+) => Promise<{ action: string; pipedriveId?: number; ref?: string }>;
 
 /** The Pipedrive writer: organizations, persons and products. */
 export function writeToPipedrive(deps: WriterDeps): WriteOne {
   return (tenant, m, delivery) => {
-    if (m.entity === 'salesOrder') throw new PermanentError('a sales order message reached a Pipedrive writer: it belongs on the orders queue');
+    if (m.entity === 'salesOrder')
+      throw new PermanentError('a sales order message reached a Pipedrive writer: it belongs on the orders queue');
     return withEntity(m.entity, (entity) => writeRecord(deps, entity, tenant, m, delivery));
   };
 }
 
-export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, writeOne: WriteOne = writeToPipedrive(deps)): Promise<SQSBatchResponse> {
+export async function handleWriterBatch(
+  deps: WriterBatchDeps,
+  event: SQSEvent,
+  writeOne: WriteOne = writeToPipedrive(deps),
+): Promise<SQSBatchResponse> {
   const tenantCache = new Map<string, Promise<StoredTenant | undefined>>();
   const rateLimited = new Map<string, number>();
   const holdOf = new Map<string, Promise<TenantHold | undefined>>();
@@ -60,13 +69,30 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
     if (!hold) return false;
     if (hold.kind === 'parked') {
       await deps.holds.hold(m.tenantId, record.messageId, record.body);
-      await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'deferred', reason: 'tenant parked: message held until Pipedrive is re-authorised', error: hold.reason, attempt, messageId: record.messageId });
+      await deps.audit.record({
+        tenantId: m.tenantId,
+        entity: m.entity,
+        key: m.key,
+        action: 'deferred',
+        reason: 'tenant parked: message held until Pipedrive is re-authorised',
+        error: hold.reason,
+        attempt,
+        messageId: record.messageId,
+      });
       countRecord(m.tenantId, m.entity, 'deferred');
       return true;
     }
     const delay = gateVisibilitySeconds(hold.untilMs, deps.clock.now());
     await deps.messages.setVisibility(record.receiptHandle, delay);
-    await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'deferred', reason: `daily token budget spent: held until ${new Date(hold.untilMs).toISOString()}, retry in ${delay}s`, attempt, messageId: record.messageId });
+    await deps.audit.record({
+      tenantId: m.tenantId,
+      entity: m.entity,
+      key: m.key,
+      action: 'deferred',
+      reason: `daily token budget spent: held until ${new Date(hold.untilMs).toISOString()}, retry in ${delay}s`,
+      attempt,
+      messageId: record.messageId,
+    });
     countRecord(m.tenantId, m.entity, 'deferred');
     throw new Error('deferred: tenant daily budget gate closed');
   }
@@ -76,7 +102,16 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
     const delivery = { messageId: record.messageId, attempt };
     const message = parseRecordMessage(record.body);
     if (!message.ok) {
-      await deps.audit.record({ tenantId: '_unknown', entity: deps.fallbackEntity, key: `_message:${record.messageId}`, action: 'failed', reason: message.reason, messageId: record.messageId, attempt, snapshot: record.body });
+      await deps.audit.record({
+        tenantId: '_unknown',
+        entity: deps.fallbackEntity,
+        key: `_message:${record.messageId}`,
+        action: 'failed',
+        reason: message.reason,
+        messageId: record.messageId,
+        attempt,
+        snapshot: record.body,
+      });
       await deps.messages.deadLetter(record.body, message.reason);
       return;
     }
@@ -85,7 +120,15 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
     const waitFor = rateLimited.get(m.tenantId);
     if (waitFor !== undefined) {
       await deps.messages.setVisibility(record.receiptHandle, waitFor);
-      await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'deferred', reason: `tenant rate-limited earlier in this batch; retry in ${waitFor}s`, attempt, messageId: record.messageId });
+      await deps.audit.record({
+        tenantId: m.tenantId,
+        entity: m.entity,
+        key: m.key,
+        action: 'deferred',
+        reason: `tenant rate-limited earlier in this batch; retry in ${waitFor}s`,
+        attempt,
+        messageId: record.messageId,
+      });
       countRecord(m.tenantId, m.entity, 'deferred');
       throw new Error('deferred: tenant rate-limited in this batch');
     }
@@ -95,7 +138,15 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
     const stored = await tenant;
     if (!stored || !stored.config.enabled) {
       const reason = stored ? `tenant ${m.tenantId} is disabled` : `tenant ${m.tenantId} does not exist`;
-      await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'failed', reason, attempt, messageId: record.messageId });
+      await deps.audit.record({
+        tenantId: m.tenantId,
+        entity: m.entity,
+        key: m.key,
+        action: 'failed',
+        reason,
+        attempt,
+        messageId: record.messageId,
+      });
       await deps.messages.deadLetter(record.body, reason);
       return;
     }
@@ -119,12 +170,31 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
       if (error instanceof FieldDriftError) {
         // Kept in DynamoDB, not cycled through the queue towards the DLQ: the first poll that finds the fields fixed releases it.
         await deps.holds.hold(m.tenantId, record.messageId, record.body, driftCause(m.entity));
-        await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'deferred', reason: 'a mapped field drifted: message held (never written without the field) until the field or the mapping is fixed', error: errorMessage(error), attempt, messageId: record.messageId });
+        await deps.audit.record({
+          tenantId: m.tenantId,
+          entity: m.entity,
+          key: m.key,
+          action: 'deferred',
+          reason: 'a mapped field drifted: message held (never written without the field) until the field or the mapping is fixed',
+          error: errorMessage(error),
+          attempt,
+          messageId: record.messageId,
+        });
         countRecord(m.tenantId, m.entity, 'deferred');
         return;
       }
       if (error instanceof PermanentError) {
-        await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action: 'failed', reason: 'permanent error: dead-lettered, no retries', error: errorMessage(error), attempt, messageId: record.messageId, snapshot: m.record });
+        await deps.audit.record({
+          tenantId: m.tenantId,
+          entity: m.entity,
+          key: m.key,
+          action: 'failed',
+          reason: 'permanent error: dead-lettered, no retries',
+          error: errorMessage(error),
+          attempt,
+          messageId: record.messageId,
+          snapshot: m.record,
+        });
         await deps.messages.deadLetter(record.body, errorMessage(error));
         countRecord(m.tenantId, m.entity, 'failed');
         countDeadLetter(m.tenantId, m.entity);
@@ -133,8 +203,18 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent, 
       }
       const delay = retryDelay(error, attempt, deps.retryBaseSeconds);
       if (error instanceof RateLimitedError) rateLimited.set(m.tenantId, delay);
-      const action = error instanceof ClaimHeldError || error instanceof RateLimitedError || error instanceof WaitForDependency ? 'deferred' : 'failed';
-      await deps.audit.record({ tenantId: m.tenantId, entity: m.entity, key: m.key, action, reason: `will retry in ${delay}s`, error: errorMessage(error), attempt, messageId: record.messageId });
+      const action =
+        error instanceof ClaimHeldError || error instanceof RateLimitedError || error instanceof WaitForDependency ? 'deferred' : 'failed';
+      await deps.audit.record({
+        tenantId: m.tenantId,
+        entity: m.entity,
+        key: m.key,
+        action,
+        reason: `will retry in ${delay}s`,
+        error: errorMessage(error),
+        attempt,
+        messageId: record.messageId,
+      });
       await deps.messages.setVisibility(record.receiptHandle, delay);
       countRecord(m.tenantId, m.entity, action);
       log.warn('record will be retried', { error: errorMessage(error), delaySeconds: delay, attempt });

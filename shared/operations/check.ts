@@ -16,7 +16,10 @@ async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, ent
     const parsed = fieldDefinitionSchema.safeParse(f);
     return parsed.success ? [parsed.data] : [];
   });
-  const problems = checkFieldsExist(defs, entries.map((e) => e.pipedrive));
+  const problems = checkFieldsExist(
+    defs,
+    entries.map((e) => e.pipedrive),
+  );
   const blocking = problems.filter((p) => !(p.kind === 'field-missing' && entries.find((e) => e.pipedrive === p.field)?.create));
   const detail = entries.map((e) => {
     const found = findField(defs, e.pipedrive);
@@ -38,7 +41,13 @@ function qadPathRows(qad: StoredTenant['config']['qad'], paths: Record<string, s
   ];
   return required.map(([label, path, method]) => {
     const served = paths[path];
-    return { check: `QAD ${label}`, ok: served?.includes(method) ?? false, detail: served ? `${method} ${path}${served.includes(method) ? '' : ` missing (Swagger lists ${served.join(', ')})`}` : `${method} ${path} is not in the instance's Swagger` };
+    return {
+      check: `QAD ${label}`,
+      ok: served?.includes(method) ?? false,
+      detail: served
+        ? `${method} ${path}${served.includes(method) ? '' : ` missing (Swagger lists ${served.join(', ')})`}`
+        : `${method} ${path} is not in the instance's Swagger`,
+    };
   });
 }
 
@@ -49,10 +58,15 @@ export async function verifyQadPaths(connections: Connections, tenant: StoredTen
   try {
     paths = await (await connections.qad(tenant)).swaggerPaths(qad.swaggerPath);
   } catch (error) {
-    throw new Error(`tenant ${tenantId}: could not read the QAD Swagger at ${qad.baseUrl}${qad.swaggerPath} (${errorMessage(error)}); fix the URL or credentials, or add with --no-verify`);
+    throw new Error(
+      `tenant ${tenantId}: could not read the QAD Swagger at ${qad.baseUrl}${qad.swaggerPath} (${errorMessage(error)}); fix the URL or credentials, or add with --no-verify`,
+    );
   }
   const missing = qadPathRows(qad, paths).filter((r) => !r.ok);
-  if (missing.length > 0) throw new Error(`tenant ${tenantId}: the QAD instance at ${qad.baseUrl} does not serve: ${missing.map((r) => `${r.check.replace(/^QAD /u, '')}: ${r.detail}`).join('; ')}; fix the paths in the tenant config`);
+  if (missing.length > 0)
+    throw new Error(
+      `tenant ${tenantId}: the QAD instance at ${qad.baseUrl} does not serve: ${missing.map((r) => `${r.check.replace(/^QAD /u, '')}: ${r.detail}`).join('; ')}; fix the paths in the tenant config`,
+    );
 }
 
 export interface CheckRow {
@@ -86,13 +100,26 @@ export async function checkTenant(connections: Connections, tenant: StoredTenant
 
   await step(tenant.config.pipedrive.auth === 'oauth' ? 'Pipedrive OAuth' : 'Pipedrive API token', async () => {
     const pipedrive = await connections.pipedrive(tenant);
-    const fields: Array<['organization' | 'person' | 'deal', string]> = [['organization', mapping.organization.keyFieldName], ['person', mapping.person.keyFieldName], ['deal', mapping.deal.orderFieldName]];
+    const fields: Array<['organization' | 'person' | 'deal', string]> = [
+      ['organization', mapping.organization.keyFieldName],
+      ['person', mapping.person.keyFieldName],
+      ['deal', mapping.deal.orderFieldName],
+    ];
     const missing: string[] = [];
-    for (const [entity, name] of fields) if (!(await pipedrive.listFields(entity)).some((f) => f.field_name === name)) missing.push(`${entity} "${name}"`);
-    rows.push({ check: 'Pipedrive connector fields', ok: true, detail: missing.length ? `missing, created on first use: ${missing.join(', ')}` : 'all present' });
-    for (const entity of ['organization', 'person', 'product', 'salesOrder'] as const) rows.push(await checkMapped(pipedrive, tenant, entity));
+    for (const [entity, name] of fields)
+      if (!(await pipedrive.listFields(entity)).some((f) => f.field_name === name)) missing.push(`${entity} "${name}"`);
+    rows.push({
+      check: 'Pipedrive connector fields',
+      ok: true,
+      detail: missing.length ? `missing, created on first use: ${missing.join(', ')}` : 'all present',
+    });
+    for (const entity of ['organization', 'person', 'product', 'salesOrder'] as const)
+      rows.push(await checkMapped(pipedrive, tenant, entity));
     const limits = pipedrive.rateLimits();
-    const budget = limits.dailyLimit !== undefined ? `; daily token budget ${limits.dailyRemaining ?? '?'} of ${limits.dailyLimit} left` : '; daily budget not reported';
+    const budget =
+      limits.dailyLimit !== undefined
+        ? `; daily token budget ${limits.dailyRemaining ?? '?'} of ${limits.dailyLimit} left`
+        : '; daily budget not reported';
     return `${tenant.config.pipedrive.apiBaseUrl}: burst limit ${limits.burstLimit ?? '?'} requests per 2 s${budget}`;
   });
   return rows;

@@ -52,7 +52,13 @@ export async function replay(
       continue;
     }
     await deps.queueFor(t.entity).sendAll([message]);
-    await deps.audit.record({ tenantId, entity: t.entity, key: t.key, action: 'deferred', reason: 'replayed by an operator from its last audited snapshot' });
+    await deps.audit.record({
+      tenantId,
+      entity: t.entity,
+      key: t.key,
+      action: 'deferred',
+      reason: 'replayed by an operator from its last audited snapshot',
+    });
     results.push({ ...t, outcome: 'enqueued' });
   }
   return results;

@@ -34,20 +34,32 @@ export async function queueStatus(sqs: SQSClient, queues: Record<string, { queue
 }
 
 /** Watermarks per poll, and the last day's failures, per tenant. */
-export async function tenantStatus(deps: { tenants: TenantStore; pollState: PollStateStore; audit: AuditLog; holds: TenantHolds }, now = Date.now()): Promise<TenantStatus[]> {
+export async function tenantStatus(
+  deps: { tenants: TenantStore; pollState: PollStateStore; audit: AuditLog; holds: TenantHolds },
+  now = Date.now(),
+): Promise<TenantStatus[]> {
   const out: TenantStatus[] = [];
   for (const tenant of await deps.tenants.list()) {
     const { tenantId } = tenant.config;
     const polls = [];
-    for (const scope of ['organization', 'person', 'product', 'salesOrder']) polls.push({ scope, ...(await deps.pollState.get(tenantId, scope)) });
+    for (const scope of ['organization', 'person', 'product', 'salesOrder'])
+      polls.push({ scope, ...(await deps.pollState.get(tenantId, scope)) });
     const recent = await deps.audit.byTenant(tenantId, new Date(now - 86_400_000).toISOString(), new Date(now + 1).toISOString());
     const hold = await deps.holds.current(tenantId, now);
     out.push({
       tenantId,
       enabled: tenant.config.enabled,
-      ...(hold && { hold: hold.kind === 'parked' ? `PARKED since ${hold.since}: ${hold.reason}` : `daily budget spent until ${new Date(hold.untilMs).toISOString()}` }),
+      ...(hold && {
+        hold:
+          hold.kind === 'parked'
+            ? `PARKED since ${hold.since}: ${hold.reason}`
+            : `daily budget spent until ${new Date(hold.untilMs).toISOString()}`,
+      }),
       polls,
-      recentFailures: recent.filter((e) => e.action === 'failed' || e.action === 'rejected' || e.action === 'conflict').slice(-10).map((e) => ({ at: e.at, entity: e.entity, key: e.key, reason: e.error ?? e.reason ?? '' })),
+      recentFailures: recent
+        .filter((e) => e.action === 'failed' || e.action === 'rejected' || e.action === 'conflict')
+        .slice(-10)
+        .map((e) => ({ at: e.at, entity: e.entity, key: e.key, reason: e.error ?? e.reason ?? '' })),
     });
   }
   return out;

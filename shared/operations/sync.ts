@@ -32,11 +32,22 @@ class MemoryQueue implements RecordQueue {
 }
 
 /** Reads what a poll would send, without advancing anything: the watermark and key map stay as they are. */
-async function pollOnce<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenantId: string, write: boolean): Promise<{ messages: RecordMessage[]; unchanged: number }> {
+async function pollOnce<R, C>(
+  deps: PollDeps,
+  entity: SyncEntity<R, C>,
+  tenantId: string,
+  write: boolean,
+): Promise<{ messages: RecordMessage[]; unchanged: number }> {
   const queue = new MemoryQueue();
   // Overrides keep each adapter's other methods (and its `this`) by inheriting from it.
   const override = <T extends object>(base: T, methods: Partial<T>): T => Object.assign(Object.create(base) as T, methods);
-  const only: PollDeps = { ...deps, queueFor: () => queue, tenants: override(deps.tenants, { listEnabled: async () => (await deps.tenants.listEnabled()).filter((t) => t.config.tenantId === tenantId) }) };
+  const only: PollDeps = {
+    ...deps,
+    queueFor: () => queue,
+    tenants: override(deps.tenants, {
+      listEnabled: async () => (await deps.tenants.listEnabled()).filter((t) => t.config.tenantId === tenantId),
+    }),
+  };
   const readOnly: PollDeps = write
     ? only
     : {
@@ -68,7 +79,13 @@ export async function syncEntity<R, C>(
     for (const [i, m] of messages.entries()) {
       try {
         const out = await writeRecord(deps, entity, tenant, m, { messageId: `cli-${Date.now()}-${i}`, attempt: 1 });
-        rows.push({ key: m.key, action: out.action === 'created' ? 'create' : out.action === 'updated' ? 'update' : 'skip', pipedriveId: out.pipedriveId, reason: out.via ?? out.action, changes: [] });
+        rows.push({
+          key: m.key,
+          action: out.action === 'created' ? 'create' : out.action === 'updated' ? 'update' : 'skip',
+          pipedriveId: out.pipedriveId,
+          reason: out.via ?? out.action,
+          changes: [],
+        });
       } catch (error) {
         rows.push({ key: m.key, action: 'reject', reason: errorMessage(error), changes: [] });
       }
@@ -79,7 +96,12 @@ export async function syncEntity<R, C>(
   return { rows: await planMessages(deps, tenant, entity, messages), unchanged };
 }
 
-async function planMessages<R, C>(deps: PollDeps & WriterDeps, tenant: StoredTenant, entity: SyncEntity<R, C>, messages: RecordMessage[]): Promise<PlanRow[]> {
+async function planMessages<R, C>(
+  deps: PollDeps & WriterDeps,
+  tenant: StoredTenant,
+  entity: SyncEntity<R, C>,
+  messages: RecordMessage[],
+): Promise<PlanRow[]> {
   const { tenantId } = tenant.config;
   const pipedrive = await deps.connections.pipedrive(tenant);
   const keyFieldName = entity.keyFieldName(tenant.config);
@@ -101,22 +123,38 @@ async function planMessages<R, C>(deps: PollDeps & WriterDeps, tenant: StoredTen
 
   // Mapped fields by name, as the writer would resolve them; a missing field the writer may create shows as "(new field ...)".
   const mappedEntries = tenant.config.mapping.fields[entity.entity];
-  const defs = mappedEntries.length === 0 ? [] : (await pipedrive.listFields(entity.entity)).flatMap((f) => {
-    const parsed = fieldDefinitionSchema.safeParse(f);
-    return parsed.success ? [parsed.data] : [];
-  });
+  const defs =
+    mappedEntries.length === 0
+      ? []
+      : (await pipedrive.listFields(entity.entity)).flatMap((f) => {
+          const parsed = fieldDefinitionSchema.safeParse(f);
+          return parsed.success ? [parsed.data] : [];
+        });
   for (const e of mappedEntries) {
-    if (e.create && !defs.some((d) => d.field_name === e.pipedrive)) defs.push({ field_code: `(new field "${e.pipedrive}")`, field_name: e.pipedrive, field_type: e.create.type, is_custom_field: true, options: (e.create.options ?? []).map((label, i) => ({ id: -(i + 1), label })) });
+    if (e.create && !defs.some((d) => d.field_name === e.pipedrive))
+      defs.push({
+        field_code: `(new field "${e.pipedrive}")`,
+        field_name: e.pipedrive,
+        field_type: e.create.type,
+        is_custom_field: true,
+        options: (e.create.options ?? []).map((label, i) => ({ id: -(i + 1), label })),
+      });
   }
   const planMapped = (values: NamedValue[]) => resolveFields(defs, values);
 
-  const entries = await deps.keyMap.getMany(tenantId, entity.entity, messages.map((m) => m.key));
+  const entries = await deps.keyMap.getMany(
+    tenantId,
+    entity.entity,
+    messages.map((m) => m.key),
+  );
   const rows: PlanRow[] = [];
   for (const m of messages) {
     const record = entity.recordSchema.parse(m.record);
     let context: C;
     try {
-      context = await entity.context(record, { pipedriveId: async (e, k) => (await deps.keyMap.getMany(tenantId, e, [k])).get(k)?.pipedriveId });
+      context = await entity.context(record, {
+        pipedriveId: async (e, k) => (await deps.keyMap.getMany(tenantId, e, [k])).get(k)?.pipedriveId,
+      });
     } catch (error) {
       rows.push({ key: m.key, action: 'wait', reason: errorMessage(error), changes: [] });
       continue;
@@ -126,15 +164,25 @@ async function planMessages<R, C>(deps: PollDeps & WriterDeps, tenant: StoredTen
       rows.push({ key: m.key, action: 'wait', reason: describeProblems(entity.entity, mappedFields.problems), changes: [] });
       continue;
     }
-    const payload = withMappedFields(entity.payload(record, keyField ?? `(new field "${keyFieldName ?? ''}")`, context, tenant.config), mappedFields.fields) as Record<string, unknown>;
+    const payload = withMappedFields(
+      entity.payload(record, keyField ?? `(new field "${keyFieldName ?? ''}")`, context, tenant.config),
+      mappedFields.fields,
+    ) as Record<string, unknown>;
     const mapped = entries.get(m.key)?.pipedriveId;
     let id = mapped !== undefined && remote.has(mapped) ? mapped : undefined;
     let reason = 'key map';
     if (id === undefined) {
-      const groups = entity.evidence(record, context).map((g) => ({ via: g.via, candidates: g.tokens.flatMap((t) => byToken.get(t) ?? []) }));
+      const groups = entity
+        .evidence(record, context)
+        .map((g) => ({ via: g.via, candidates: g.tokens.flatMap((t) => byToken.get(t) ?? []) }));
       const match = chooseMatch(m.key, byKey.get(m.key) ?? [], groups, new Set());
       if (match.kind === 'ambiguous') {
-        rows.push({ key: m.key, action: 'reject', reason: `ambiguous: ${entity.collection} ${match.ids.join(' and ')} match by ${match.via}`, changes: [] });
+        rows.push({
+          key: m.key,
+          action: 'reject',
+          reason: `ambiguous: ${entity.collection} ${match.ids.join(' and ')} match by ${match.via}`,
+          changes: [],
+        });
         continue;
       }
       if (match.kind === 'matched') {
@@ -144,7 +192,14 @@ async function planMessages<R, C>(deps: PollDeps & WriterDeps, tenant: StoredTen
     }
     const changes = diff(payload, id === undefined ? undefined : remote.get(id));
     if (id === undefined) rows.push({ key: m.key, action: 'create', reason: 'no match', changes });
-    else rows.push({ key: m.key, action: changes.length ? 'update' : 'skip', pipedriveId: id, reason: changes.length ? reason : `${reason}; already up to date`, changes });
+    else
+      rows.push({
+        key: m.key,
+        action: changes.length ? 'update' : 'skip',
+        pipedriveId: id,
+        reason: changes.length ? reason : `${reason}; already up to date`,
+        changes,
+      });
   }
   return rows;
 }
@@ -157,10 +212,14 @@ async function planMessages<R, C>(deps: PollDeps & WriterDeps, tenant: StoredTen
 function comparable(value: unknown, shape: unknown): string {
   if (Array.isArray(shape) && Array.isArray(value)) {
     const keys = [...new Set(shape.flatMap((s) => (s && typeof s === 'object' ? Object.keys(s) : [])))];
-    const project = (v: unknown) => (keys.length && v && typeof v === 'object' ? JSON.stringify(keys.map((k) => (v as Record<string, unknown>)[k] ?? null)) : JSON.stringify(v));
+    const project = (v: unknown) =>
+      keys.length && v && typeof v === 'object'
+        ? JSON.stringify(keys.map((k) => (v as Record<string, unknown>)[k] ?? null))
+        : JSON.stringify(v);
     return JSON.stringify(value.map(project).sort());
   }
-  if (shape && typeof shape === 'object' && 'value' in shape) return JSON.stringify(value && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value);
+  if (shape && typeof shape === 'object' && 'value' in shape)
+    return JSON.stringify(value && typeof value === 'object' && 'value' in value ? (value as { value: unknown }).value : value);
   return JSON.stringify(value ?? null);
 }
 

@@ -13,7 +13,12 @@ export function describeTenant(tenant: StoredTenant): Record<string, unknown> {
  * Adds or replaces a tenant once its QAD instance serves every configured entity path and method
  * (read from its Swagger); `verify: false` stores it unchecked, for an instance that is not reachable yet.
  */
-export async function addTenant(deps: { tenants: TenantStore; cipher: Cipher; connections: Connections }, config: unknown, secrets: unknown, options: { verify?: boolean } = {}): Promise<StoredTenant> {
+export async function addTenant(
+  deps: { tenants: TenantStore; cipher: Cipher; connections: Connections },
+  config: unknown,
+  secrets: unknown,
+  options: { verify?: boolean } = {},
+): Promise<StoredTenant> {
   return registerTenant(deps, config, secrets, options.verify === false ? undefined : (tenant) => verifyQadPaths(deps.connections, tenant));
 }
 
@@ -21,7 +26,11 @@ export async function addTenant(deps: { tenants: TenantStore; cipher: Cipher; co
 export async function setTenantEnabled(tenants: TenantStore, tenantId: string, enabled: boolean): Promise<StoredTenant> {
   const tenant = await tenants.get(tenantId);
   if (!tenant) throw new Error(`no tenant "${tenantId}"; see "connector tenant list"`);
-  const updated: StoredTenant = { ...tenant, config: parseTenantConfig({ ...tenant.config, enabled }), updatedAt: new Date().toISOString() };
+  const updated: StoredTenant = {
+    ...tenant,
+    config: parseTenantConfig({ ...tenant.config, enabled }),
+    updatedAt: new Date().toISOString(),
+  };
   await tenants.put(updated);
   return updated;
 }

@@ -43,7 +43,13 @@ export interface KeyMap {
   /** Pipedrive refused the create outright (429, 4xx): there is nothing to recover. */
   clearPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
   /** Records the written state and releases the claim, in one conditional write. */
-  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string; ref?: string }): Promise<void>;
+  complete(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    state: { pipedriveId: number; contentHash: string; ref?: string },
+  ): Promise<void>;
   /** Forgets a Pipedrive id that no longer exists there. */
   forgetPipedriveId(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
   release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
@@ -64,8 +70,18 @@ export interface KeyMap {
  */
 export interface ListingIndex {
   meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined>;
-  save(tenantId: string, entity: EntityName, listing: { byKey: Map<string, number[]>; byToken: Map<string, NameCandidate[]> }, listedAt: string): Promise<void>;
-  lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }>;
+  save(
+    tenantId: string,
+    entity: EntityName,
+    listing: { byKey: Map<string, number[]>; byToken: Map<string, NameCandidate[]> },
+    listedAt: string,
+  ): Promise<void>;
+  lookup(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    tokens: readonly string[],
+  ): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }>;
 }
 
 export interface PollState {
@@ -85,7 +101,20 @@ export interface PollStateStore {
   release(tenantId: string, scope: string, owner: string): Promise<void>;
 }
 
-export type AuditAction = 'created' | 'updated' | 'unchanged' | 'deferred' | 'failed' | 'rejected' | 'conflict' | 'skipped' | 'polled' | 'field-created' | 'drift' | 'drift-cleared' | 'written-back';
+export type AuditAction =
+  | 'created'
+  | 'updated'
+  | 'unchanged'
+  | 'deferred'
+  | 'failed'
+  | 'rejected'
+  | 'conflict'
+  | 'skipped'
+  | 'polled'
+  | 'field-created'
+  | 'drift'
+  | 'drift-cleared'
+  | 'written-back';
 
 export interface AuditEntry {
   tenantId: string;

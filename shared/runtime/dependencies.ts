@@ -19,7 +19,8 @@ import { observeAwsClient, observeCipher, runtimeProbe } from './probe.ts';
 
 /** The work queues: products have their own, so a backlog of items never holds up customers. */
 export type WorkQueue = 'records' | 'products' | 'orders';
-export const queueOf = (entity: EntityName): WorkQueue => (entity === 'product' ? 'products' : entity === 'salesOrder' ? 'orders' : 'records');
+export const queueOf = (entity: EntityName): WorkQueue =>
+  entity === 'product' ? 'products' : entity === 'salesOrder' ? 'orders' : 'records';
 
 /** The local run's cipher, handed over in memory (never through the environment or a file). */
 let localCipher: Cipher | undefined;
@@ -32,7 +33,14 @@ export function useLocalCipher(cipher: Cipher): void {
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS itself, which is how the local run points the
  * same code at dynalite and local-aws-sqs. `consumes` is the queue a writer reads.
  */
-export type Dependencies = PollDeps & WriterBatchDeps & { cipher: Cipher; sqs: SQSClient; queueUrls: Record<WorkQueue, { queue: string; dlq: string }>; oauthTokens: OAuthTokenStore; http: HttpClient };
+export type Dependencies = PollDeps &
+  WriterBatchDeps & {
+    cipher: Cipher;
+    sqs: SQSClient;
+    queueUrls: Record<WorkQueue, { queue: string; dlq: string }>;
+    oauthTokens: OAuthTokenStore;
+    http: HttpClient;
+  };
 
 export function buildDependencies(consumes: WorkQueue = 'records'): Dependencies {
   const env = readEnvironment();
@@ -56,7 +64,11 @@ export function buildDependencies(consumes: WorkQueue = 'records'): Dependencies
   };
   const oauthTokens = new DynamoOAuthTokenStore(dynamo, env.SYNC_STATE_TABLE);
   const http = createHttpClient({ defaultTimeoutMs: env.HTTP_TIMEOUT_MS });
-  const queues = { records: new SqsRecordQueue(sqs, urls.records.queue), products: new SqsRecordQueue(sqs, urls.products.queue), orders: new SqsRecordQueue(sqs, urls.orders.queue) };
+  const queues = {
+    records: new SqsRecordQueue(sqs, urls.records.queue),
+    products: new SqsRecordQueue(sqs, urls.products.queue),
+    orders: new SqsRecordQueue(sqs, urls.orders.queue),
+  };
   return {
     tenants: new DynamoTenantStore(dynamo, env.CONNECTIONS_TABLE),
     keyMap: new DynamoKeyMap(dynamo, env.SYNC_STATE_TABLE),
@@ -67,10 +79,16 @@ export function buildDependencies(consumes: WorkQueue = 'records'): Dependencies
     messages: new SqsMessageControl(sqs, urls[consumes].queue, urls[consumes].dlq),
     fallbackEntity: consumes === 'products' ? 'product' : consumes === 'orders' ? 'salesOrder' : 'organization',
     holds: new DynamoTenantHolds(dynamo, env.SYNC_STATE_TABLE),
-    connections: createConnections({ cipher, http, oauthTokens, onPipedriveCall: (t, c) => {
-      countPipedriveCall(t, c.endpoint, c.status, c.ms);
-      runtimeProbe().pipedriveCall?.(t, c);
-    }, onQadCall: (t, c) => countQadCall(t, c.endpoint, c.status, c.ms) }),
+    connections: createConnections({
+      cipher,
+      http,
+      oauthTokens,
+      onPipedriveCall: (t, c) => {
+        countPipedriveCall(t, c.endpoint, c.status, c.ms);
+        runtimeProbe().pipedriveCall?.(t, c);
+      },
+      onQadCall: (t, c) => countQadCall(t, c.endpoint, c.status, c.ms),
+    }),
     clock: { now: () => Date.now() },
     claimLeaseMs: env.CLAIM_LEASE_SECONDS * 1000,
     retryBaseSeconds: env.RETRY_BASE_SECONDS,

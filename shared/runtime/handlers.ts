@@ -23,7 +23,8 @@ export function pollHandler(poll: PollName) {
     const force = input.force ?? false;
     try {
       // Won deals come from Pipedrive; every other poll reads a QAD entity.
-      const summaries = poll === 'deals' ? await pollWonDeals(ready, { force }) : await withEntity(poll, (entity) => pollEntity(ready, entity, { force }));
+      const summaries =
+        poll === 'deals' ? await pollWonDeals(ready, { force }) : await withEntity(poll, (entity) => pollEntity(ready, entity, { force }));
       for (const s of summaries) logger.info(`${poll} poll`, { ...s });
       return { summaries };
     } finally {
@@ -40,7 +41,11 @@ export function writerHandler(queue: WorkQueue) {
     deps ??= buildDependencies(queue);
     try {
       const ready = deps;
-      return await handleWriterBatch(ready, event, queue === 'orders' ? (tenant, m, d) => writeSalesOrder(ready, tenant, m, d) : writeToPipedrive(ready));
+      return await handleWriterBatch(
+        ready,
+        event,
+        queue === 'orders' ? (tenant, m, d) => writeSalesOrder(ready, tenant, m, d) : writeToPipedrive(ready),
+      );
     } finally {
       publishMetrics();
     }

@@ -30,7 +30,10 @@ export function runtimeProbe(): RuntimeProbe {
 interface ProbedClient {
   middlewareStack: {
     add(
-      middleware: (next: (args: { input: object }) => Promise<unknown>, context: { commandName?: string }) => (args: { input: object }) => Promise<unknown>,
+      middleware: (
+        next: (args: { input: object }) => Promise<unknown>,
+        context: { commandName?: string },
+      ) => (args: { input: object }) => Promise<unknown>,
       options: { step: 'initialize'; name: string },
     ): void;
   };

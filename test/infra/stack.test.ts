@@ -132,7 +132,10 @@ test('topology: customers and contacts feed records, items feed products, deals 
   );
   for (const spec of FUNCTIONS) assert.ok(existsSync(join(REPO, 'functions', spec.entry)), `functions/${spec.entry} exists`);
   // The stack builds exactly that: one function per spec, one WorkQueue per declared queue.
-  assert.deepEqual([...base.stack.functions.keys()], FUNCTIONS.map((s) => s.id));
+  assert.deepEqual(
+    [...base.stack.functions.keys()],
+    FUNCTIONS.map((s) => s.id),
+  );
   assert.deepEqual([...base.stack.queues.keys()], [...WORK_QUEUES]);
   base.template.resourceCountIs('AWS::Lambda::Function', FUNCTIONS.length);
   base.template.resourceCountIs('AWS::Lambda::Function', 7);
@@ -348,13 +351,17 @@ test('writer event sources: each writer its own queue, batch 10, ReportBatchItem
     ScalingConfig: { MaximumConcurrency: 5 },
   });
   // The orders queue is consumed by WriteQad alone; WriteQad consumes nothing else.
-  const ordersConsumers = mappings.filter((m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(getAtt(orders(base).queue)));
+  const ordersConsumers = mappings.filter(
+    (m) => JSON.stringify(m.Properties.EventSourceArn) === JSON.stringify(getAtt(orders(base).queue)),
+  );
   assert.deepEqual(
     ordersConsumers.map((m) => m.Properties.FunctionName),
     [{ Ref: fnParts(base, 'WriteQad').fn }],
   );
   assert.deepEqual(
-    mappings.filter((m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnParts(base, 'WriteQad').fn })).map((m) => m.Properties.EventSourceArn),
+    mappings
+      .filter((m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify({ Ref: fnParts(base, 'WriteQad').fn }))
+      .map((m) => m.Properties.EventSourceArn),
     [getAtt(orders(base).queue)],
   );
   // Every work queue is consumed exactly once; no DLQ is consumed (it is drained by redrive, not a function).
@@ -639,7 +646,10 @@ test('alarms: DLQ depth > 0 and queue age > 900 s per queue, errors per function
   }
 });
 
-for (const [metric, hint] of [['TenantParked', 'connector authorize'], ['FieldDrift', 'mapping.fields']] as const) {
+for (const [metric, hint] of [
+  ['TenantParked', 'connector authorize'],
+  ['FieldDrift', 'mapping.fields'],
+] as const) {
   test(`alarm: ${metric} across tenants, to SNS, saying what to do`, () => {
     const topic = { Ref: logicalId(base, base.stack.monitoring.topic) };
     base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -846,7 +856,10 @@ test('bad context is rejected with the key named', () => {
   assert.throws(() => build({ schedules: { ...cdkSchedules, customers: 'every 5 minutes' } }), /schedules\.customers/u);
   assert.throws(() => build({ schedules: { ...cdkSchedules, vendors: 'rate(1 hour)' } }), /schedules\.vendors has no poller/u);
   // A poller without a schedule is an error, not a silently unscheduled function.
-  assert.throws(() => build({ schedules: { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)' } }), /schedules has no entry for items/u);
+  assert.throws(
+    () => build({ schedules: { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)' } }),
+    /schedules has no entry for items/u,
+  );
   const { deals: _deals, ...withoutDeals } = cdkSchedules;
   assert.throws(() => build({ schedules: withoutDeals }), /schedules has no entry for deals/u);
   assert.throws(() => build({ logRetentionDays: 31 }), /logRetentionDays/u);
@@ -864,6 +877,9 @@ test('adding a poll entity is a topology entry plus a schedule', () => {
   // The new poller gets the same grants as its siblings: send to its queue, decrypt under its systems.
   const st = statementsOfRole(b, fnParts(b, 'PollVendors').role);
   assert.ok(grants(st, 'sqs:SendMessage', getAtt(queueParts(b, vendors.sendsTo).queue)));
-  assert.deepEqual(decryptStatements(st).map((s) => s.Condition), [{ StringEquals: { 'kms:EncryptionContext:system': ['qad', 'pipedrive'] } }]);
+  assert.deepEqual(
+    decryptStatements(st).map((s) => s.Condition),
+    [{ StringEquals: { 'kms:EncryptionContext:system': ['qad', 'pipedrive'] } }],
+  );
   b.app.synth(); // still passes cdk-nag
 });

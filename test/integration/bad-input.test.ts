@@ -32,20 +32,39 @@ describe('bad input', () => {
     h.qadTenant.putRawCustomerRow({ ...customerRow('C1', 'Café ☕ Ünal 🚀', today) });
     const [summary] = await pollEntity(h.deps, organizations, { force: true });
     assert.deepEqual([summary?.read, summary?.enqueued], [3, 2]);
-    for (let event = await h.receiveEvent(); event.Records.length > 0; event = await h.receiveEvent()) await handleWriterBatch(h.deps, event);
-    assert.deepEqual(h.pd.organizations().map((o) => o.name).sort(), ['Café ☕ Ünal 🚀', 'شركة الأمل للتجارة'].sort());
+    for (let event = await h.receiveEvent(); event.Records.length > 0; event = await h.receiveEvent())
+      await handleWriterBatch(h.deps, event);
+    assert.deepEqual(
+      h.pd
+        .organizations()
+        .map((o) => o.name)
+        .sort(),
+      ['Café ☕ Ünal 🚀', 'شركة الأمل للتجارة'].sort(),
+    );
   });
 
   test('Pipedrive answering with an HTML page, a missing envelope or truncated JSON: audited with a clear reason, retried, the rest of the batch written', async () => {
-    h = await startHarness({ customers: [customerRow('C1', 'Alpha', today), customerRow('C2', 'Beta', today), customerRow('C3', 'Gamma', today)] });
+    h = await startHarness({
+      customers: [customerRow('C1', 'Alpha', today), customerRow('C2', 'Beta', today), customerRow('C3', 'Gamma', today)],
+    });
     await pollEntity(h.deps, organizations, { force: true });
     const bodies = ['<html><body>Bad gateway</body></html>', '{"data":{"id":1,"name":"x"}}', '{"success":true,"data":{"id":'];
     let creates = 0;
-    h.pd.setFault((req) => (req.method === 'POST' && req.path === '/api/v2/organizations' && creates < bodies.length ? { status: 200, body: bodies[creates++]!, headers: { 'content-type': 'application/json' } } : undefined));
+    h.pd.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v2/organizations' && creates < bodies.length
+        ? { status: 200, body: bodies[creates++]!, headers: { 'content-type': 'application/json' } }
+        : undefined,
+    );
     const event = await h.receiveEvent();
     const res = await handleWriterBatch(h.deps, event);
-    assert.equal(res.batchItemFailures.length, 3, 'each is retried (the create may or may not have happened: the pending-create recovery decides)');
-    const reasons = await Promise.all(['C1', 'C2', 'C3'].map(async (k) => (await h!.deps.audit.history(TENANT, 'organization', k))[0]?.error ?? ''));
+    assert.equal(
+      res.batchItemFailures.length,
+      3,
+      'each is retried (the create may or may not have happened: the pending-create recovery decides)',
+    );
+    const reasons = await Promise.all(
+      ['C1', 'C2', 'C3'].map(async (k) => (await h!.deps.audit.history(TENANT, 'organization', k))[0]?.error ?? ''),
+    );
     assert.ok(reasons.some((r) => /answered with an HTML page/u.test(r)));
     assert.ok(reasons.some((r) => /unexpected response shape \(success/u.test(r)));
     assert.ok(reasons.some((r) => /answered with malformed JSON/u.test(r)));
@@ -53,17 +72,29 @@ describe('bad input', () => {
 
   test('a QAD page with unexpected fields is read; its bad rows do not hold back the good ones or the watermark', async () => {
     h = await startHarness({ customers: [customerRow('C1', 'Alpha', today)] });
-    h.qadTenant.putRawCustomerRow({ ...customerRow('C9', 'Extra columns', today), 'cm_mstr.cm_new_thing': { nested: [1, 2] }, 'xx_mstr.unknown': 'ignored' });
+    h.qadTenant.putRawCustomerRow({
+      ...customerRow('C9', 'Extra columns', today),
+      'cm_mstr.cm_new_thing': { nested: [1, 2] },
+      'xx_mstr.unknown': 'ignored',
+    });
     h.qadTenant.putRawCustomerRow({ 'cm_mstr.cm_addr': 'C10', 'ad_mstr.ad_name': ['not', 'a', 'string'], 'cm_mstr.cm_mod_date': today });
     assert.equal(await pollAndWrite(h), 0);
-    assert.deepEqual(h.pd.organizations().map((o) => o.name).sort(), ['Alpha', 'Extra columns']);
+    assert.deepEqual(
+      h.pd
+        .organizations()
+        .map((o) => o.name)
+        .sort(),
+      ['Alpha', 'Extra columns'],
+    );
     assert.match((await h.deps.audit.history(TENANT, 'organization', 'C10'))[0]?.reason ?? '', /ad_mstr\.ad_name/u);
     assert.ok((await h.deps.pollState.get(TENANT, 'organization')).watermark);
   });
 
   test('a message that is not a record message is dead-lettered with its reason, once', async () => {
     h = await startHarness();
-    await h.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: h.aws.queueUrl, Entries: [{ Id: '1', MessageBody: '{"v":2,"tenantId":"acme"}' }] }));
+    await h.aws.sqs.send(
+      new SendMessageBatchCommand({ QueueUrl: h.aws.queueUrl, Entries: [{ Id: '1', MessageBody: '{"v":2,"tenantId":"acme"}' }] }),
+    );
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, []);
     const [dead] = await h.dlqMessages();

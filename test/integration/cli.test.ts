@@ -12,7 +12,11 @@ afterEach(async () => {
 });
 
 /** Runs the CLI in-process and keeps what it printed. */
-async function cli(harness: Harness, argv: string[], files: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
+async function cli(
+  harness: Harness,
+  argv: string[],
+  files: Record<string, string> = {},
+): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = {
@@ -34,7 +38,18 @@ const customers = [customerRow('C1', 'Acme GmbH', today), customerRow('C2', 'Bor
 
 describe('the operator CLI', () => {
   test('a deployed stack is reached through the outputs file cdk deploy writes', () => {
-    const names = ['ConnectionsTableName', 'SyncStateTableName', 'AuditTableName', 'RecordsQueueUrl', 'RecordsDlqUrl', 'ProductsQueueUrl', 'ProductsDlqUrl', 'OrdersQueueUrl', 'OrdersDlqUrl', 'CredentialsKeyArn'];
+    const names = [
+      'ConnectionsTableName',
+      'SyncStateTableName',
+      'AuditTableName',
+      'RecordsQueueUrl',
+      'RecordsDlqUrl',
+      'ProductsQueueUrl',
+      'ProductsDlqUrl',
+      'OrdersQueueUrl',
+      'OrdersDlqUrl',
+      'CredentialsKeyArn',
+    ];
     const outputs = { QadPipedriveConnector: Object.fromEntries(names.map((n) => [n, `value-of-${n}`])) };
     const env = environmentFromOutputs(outputs);
     assert.equal(env.CONNECTIONS_TABLE, 'value-of-ConnectionsTableName');
@@ -65,24 +80,41 @@ describe('the operator CLI', () => {
     h.pd.resetStats();
     const plan = await cli(h, ['sync', 'globex', '--entity', 'customers', '--dry-run']);
     assert.match(plan.out, /C1\s+create[\s\S]*C2\s+create[\s\S]*would create 2, update 0/u);
-    assert.deepEqual(Object.keys(h.pd.stats().byEndpoint).filter((k) => !k.startsWith('GET')), [], 'nothing written');
+    assert.deepEqual(
+      Object.keys(h.pd.stats().byEndpoint).filter((k) => !k.startsWith('GET')),
+      [],
+      'nothing written',
+    );
     assert.equal(h.pd.organizations().length, 0);
 
-    const bad = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json'], { 'c.json': config, 's.json': '{"qadPassword":"x"}' });
+    const bad = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json'], {
+      'c.json': config,
+      's.json': '{"qadPassword":"x"}',
+    });
     assert.equal(bad.code, 1);
     assert.match(bad.err, /pipedriveApiToken is missing/u);
   });
 
   test('tenant add reads the QAD Swagger first: a missing entity path stores nothing and names each path and method', async () => {
     h = await startHarness({ customers });
-    const config = JSON.stringify({ ...h.tenant.config, tenantId: 'globex', qad: { ...h.tenant.config.qad, salesOrders: { ...h.tenant.config.qad.salesOrders, path: '/api/erp/orders' } } });
+    const config = JSON.stringify({
+      ...h.tenant.config,
+      tenantId: 'globex',
+      qad: { ...h.tenant.config.qad, salesOrders: { ...h.tenant.config.qad.salesOrders, path: '/api/erp/orders' } },
+    });
     const secrets = JSON.stringify({ qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN });
     const refused = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json'], { 'c.json': config, 's.json': secrets });
     assert.notEqual(refused.code, 0);
-    assert.match(refused.err, /tenant globex: the QAD instance at .* does not serve: sales orders \(lookup\): GET \/api\/erp\/orders is not in the instance's Swagger; sales orders \(create\): POST \/api\/erp\/orders is not/u);
+    assert.match(
+      refused.err,
+      /tenant globex: the QAD instance at .* does not serve: sales orders \(lookup\): GET \/api\/erp\/orders is not in the instance's Swagger; sales orders \(create\): POST \/api\/erp\/orders is not/u,
+    );
     assert.equal(await h.deps.tenants.get('globex'), undefined, 'nothing stored');
     // An operator who knows better (an instance not reachable yet) stores it unchecked.
-    const forced = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json', '--no-verify'], { 'c.json': config, 's.json': secrets });
+    const forced = await cli(h, ['tenant', 'add', '--config', 'c.json', '--secrets', 's.json', '--no-verify'], {
+      'c.json': config,
+      's.json': secrets,
+    });
     assert.equal(forced.code, 0, forced.err);
     assert.equal((await h.deps.tenants.get('globex'))?.config.qad.salesOrders.path, '/api/erp/orders');
   });
@@ -108,7 +140,10 @@ describe('the operator CLI', () => {
     const plan = await cli(h, ['sync', 'acme', '--entity', 'customers', '--dry-run']);
     assert.equal(plan.code, 0, plan.err);
     assert.match(plan.out, /C1\s+create/u);
-    assert.match(plan.out, new RegExp(`C2\\s+update\\s+${borg}\\s+matched by name\\s+name: "borg ab" -> "Borg AB"; .*custom_fields.${code}: null -> "C2"`, 'u'));
+    assert.match(
+      plan.out,
+      new RegExp(`C2\\s+update\\s+${borg}\\s+matched by name\\s+name: "borg ab" -> "Borg AB"; .*custom_fields.${code}: null -> "C2"`, 'u'),
+    );
     assert.match(plan.out, /would create 1, update 1/u);
     const writes = Object.keys(h.pd.stats().byEndpoint).filter((k) => !k.startsWith('GET'));
     assert.deepEqual(writes, [], 'a dry run writes nothing to Pipedrive');

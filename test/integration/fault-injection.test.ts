@@ -13,17 +13,34 @@ import { redrive } from '../../shared/operations/status.ts';
  */
 test('under injected faults every record lands exactly once and every retry is audited', async () => {
   const pipeline = await LocalPipeline.start({
-    customers: 150, contactsPerCustomer: 2, items: 80, currencies: ['EUR', 'USD'], seed: 11, preexisting: 0.2,
-    plan: 'ultimate', writerConcurrency: 4, wonDeals: 40, chaos: 0.06,
+    customers: 150,
+    contactsPerCustomer: 2,
+    items: 80,
+    currencies: ['EUR', 'USD'],
+    seed: 11,
+    preexisting: 0.2,
+    plan: 'ultimate',
+    writerConcurrency: 4,
+    wonDeals: 40,
+    chaos: 0.06,
   });
   // One permanent error among the transient ones: two hand-made organizations with a customer's exact name.
   const twin = pipeline.qad.tenant(pipeline.qadBasePath).customers()[3]!;
-  const twins = [pipeline.pipedrive.seedOrganization({ name: twin['ad_mstr.ad_name'] }), pipeline.pipedrive.seedOrganization({ name: twin['ad_mstr.ad_name'] })];
+  const twins = [
+    pipeline.pipedrive.seedOrganization({ name: twin['ad_mstr.ad_name'] }),
+    pipeline.pipedrive.seedOrganization({ name: twin['ad_mstr.ad_name'] }),
+  ];
   try {
     const rounds = [await pipeline.runRound(), await pipeline.runRound()];
-    assert.ok(rounds.every((r) => r.drained), 'every queue drained: nothing stuck in flight');
+    assert.ok(
+      rounds.every((r) => r.drained),
+      'every queue drained: nothing stuck in flight',
+    );
     const injected = pipeline.chaos!.injected;
-    assert.ok(injected.http5xx + injected.timeout + injected.connectionReset + injected.status429 + injected.lostResponse > 10, `faults were injected: ${JSON.stringify(injected)}`);
+    assert.ok(
+      injected.http5xx + injected.timeout + injected.connectionReset + injected.status429 + injected.lostResponse > 10,
+      `faults were injected: ${JSON.stringify(injected)}`,
+    );
     assert.ok(injected.lostResponse > 0 && injected.duplicateDelivery > 0, 'including lost answers after writes and duplicate deliveries');
 
     // Only the permanent error was dead-lettered at once (its contacts, waiting for it in vain, may follow it there).
@@ -36,7 +53,11 @@ test('under injected faults every record lands exactly once and every retry is a
 
     // A person fixes the cause (renames one twin); a redrive then empties the DLQ and the customer lands.
     pipeline.pipedrive.setFault(undefined);
-    const renamed = await fetch(`${pipeline.pipedrive.url}/api/v2/organizations/${twins[1]}`, { method: 'PATCH', headers: { 'x-api-token': API_TOKEN, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Someone else entirely' }) });
+    const renamed = await fetch(`${pipeline.pipedrive.url}/api/v2/organizations/${twins[1]}`, {
+      method: 'PATCH',
+      headers: { 'x-api-token': API_TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Someone else entirely' }),
+    });
     assert.equal(renamed.status, 200);
     // Contacts that had given up waiting for the organization may need a second redrive once it exists.
     for (let attempt = 0; attempt < 3 && (await pipeline.deadLetterCount()) > 0; attempt++) {
@@ -58,11 +79,20 @@ test('under injected faults every record lands exactly once and every retry is a
 
     // Every delivery that did not go through first time left a failed or deferred entry saying why.
     const audit = await pipeline.aws.dynamo.send(new ScanCommand({ TableName: pipeline.aws.env.AUDIT_TABLE }));
-    const entries = (audit.Items ?? []).map((i) => ({ action: i.action?.S ?? '', attempt: Number(i.attempt?.N ?? '1'), why: i.error?.S ?? i.reason?.S ?? '', key: i.pk?.S ?? '' }));
+    const entries = (audit.Items ?? []).map((i) => ({
+      action: i.action?.S ?? '',
+      attempt: Number(i.attempt?.N ?? '1'),
+      why: i.error?.S ?? i.reason?.S ?? '',
+      key: i.pk?.S ?? '',
+    }));
     const retried = entries.filter((e) => e.attempt > 1).map((e) => e.key);
     const explained = new Set(entries.filter((e) => (e.action === 'failed' || e.action === 'deferred') && e.why !== '').map((e) => e.key));
     assert.ok(retried.length > 0, 'some records needed more than one attempt');
-    assert.deepEqual(retried.filter((k) => !explained.has(k)), [], 'each retried record has an audited reason');
+    assert.deepEqual(
+      retried.filter((k) => !explained.has(k)),
+      [],
+      'each retried record has an audited reason',
+    );
   } finally {
     await pipeline.close();
   }

@@ -23,7 +23,15 @@ import type { RecordMessage } from '../../shared/ports/index.ts';
 import type { Dependencies } from '../../shared/runtime/dependencies.ts';
 import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';
 import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
-import { startQadSim, type QadContactRow, type QadCustomerRow, type QadItemRow, type QadPriceRow, type QadSim, type QadSimTenant } from '../../scripts/simulators/qad/index.ts';
+import {
+  startQadSim,
+  type QadContactRow,
+  type QadCustomerRow,
+  type QadItemRow,
+  type QadPriceRow,
+  type QadSim,
+  type QadSimTenant,
+} from '../../scripts/simulators/qad/index.ts';
 
 export const TENANT = 'acme';
 export const API_TOKEN = 'test-api-token-secret-value';
@@ -54,22 +62,41 @@ export interface Harness {
  * registered through the operator's path, and the flows' dependencies built from the same
  * adapters production uses, with a clock the test controls.
  */
-export async function startHarness(options: {
-  customers?: QadCustomerRow[];
-  contacts?: QadContactRow[];
-  items?: QadItemRow[];
-  prices?: QadPriceRow[];
-  pageSize?: number;
-  pipedrive?: Partial<PipedriveSimOptions>;
-  qadToday?: () => string;
-  config?: Partial<TenantConfigInput>;
-  claimLeaseMs?: number;
-} = {}): Promise<Harness> {
+export async function startHarness(
+  options: {
+    customers?: QadCustomerRow[];
+    contacts?: QadContactRow[];
+    items?: QadItemRow[];
+    prices?: QadPriceRow[];
+    pageSize?: number;
+    pipedrive?: Partial<PipedriveSimOptions>;
+    qadToday?: () => string;
+    config?: Partial<TenantConfigInput>;
+    claimLeaseMs?: number;
+  } = {},
+): Promise<Harness> {
   clearQadSessions();
   clearFieldCache();
-  const clock = { ms: Date.now(), now() { return this.ms; } };
+  const clock = {
+    ms: Date.now(),
+    now() {
+      return this.ms;
+    },
+  };
   const qad = await startQadSim({
-    tenants: [{ basePath: BASE_PATH, clientId: 'connector', username: 'sync', password: QAD_PASSWORD, workspaceId: '10USA_10USACO', customers: options.customers ?? [], contacts: options.contacts ?? [], items: options.items ?? [], prices: options.prices ?? [] }],
+    tenants: [
+      {
+        basePath: BASE_PATH,
+        clientId: 'connector',
+        username: 'sync',
+        password: QAD_PASSWORD,
+        workspaceId: '10USA_10USACO',
+        customers: options.customers ?? [],
+        contacts: options.contacts ?? [],
+        items: options.items ?? [],
+        prices: options.prices ?? [],
+      },
+    ],
     ...(options.qadToday && { today: options.qadToday }),
   });
   const pd = await startPipedriveSim({ apiToken: API_TOKEN, plan: 'ultimate', ...options.pipedrive });
@@ -80,7 +107,13 @@ export async function startHarness(options: {
     { tenants, cipher },
     {
       tenantId: TENANT,
-      qad: { baseUrl: qad.tenant(BASE_PATH).baseUrl, clientId: 'connector', username: 'sync', workspaceId: '10USA_10USACO', customers: { pageSize: options.pageSize ?? 500 } },
+      qad: {
+        baseUrl: qad.tenant(BASE_PATH).baseUrl,
+        clientId: 'connector',
+        username: 'sync',
+        workspaceId: '10USA_10USACO',
+        customers: { pageSize: options.pageSize ?? 500 },
+      },
       pipedrive: { apiBaseUrl: pd.url },
       ...options.config,
       // Flow tests run without mapped fields unless they bring a mapping (test/integration/field-mapping.test.ts does).
@@ -111,12 +144,26 @@ export async function startHarness(options: {
   };
 
   async function receive(queueUrl: string): Promise<Message[]> {
-    const res = await aws.sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, AttributeNames: ['All'], MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }));
+    const res = await aws.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        AttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+        WaitTimeSeconds: 0,
+      }),
+    );
     return res.Messages ?? [];
   }
 
   return {
-    aws, pd, qad, qadTenant: qad.tenant(BASE_PATH), tenant, deps, clock,
+    aws,
+    pd,
+    qad,
+    qadTenant: qad.tenant(BASE_PATH),
+    tenant,
+    deps,
+    clock,
     cliDeps: () => ({
       ...deps,
       cipher,
@@ -134,7 +181,12 @@ export async function startHarness(options: {
       const out: RecordMessage[] = [];
       for (let batch = await receive(url); batch.length > 0; batch = await receive(url)) {
         out.push(...batch.map((m) => JSON.parse(m.Body ?? '{}') as RecordMessage));
-        await aws.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+        await aws.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: url,
+            Entries: batch.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }),
+        );
       }
       return out;
     },
@@ -142,9 +194,20 @@ export async function startHarness(options: {
       const messages = await receive(aws.queueUrl);
       return {
         Records: messages.map((m) => ({
-          messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body ?? '',
-          attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1', SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-          messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:records', awsRegion: 'us-east-1',
+          messageId: m.MessageId!,
+          receiptHandle: m.ReceiptHandle!,
+          body: m.Body ?? '',
+          attributes: {
+            ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
+            SentTimestamp: '0',
+            SenderId: 'test',
+            ApproximateFirstReceiveTimestamp: '0',
+          },
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:records',
+          awsRegion: 'us-east-1',
         })),
       };
     },
@@ -167,10 +230,24 @@ export async function startHarness(options: {
 /** A customer row with sensible defaults; pass what the test cares about. */
 export function customerRow(code: string, name: string, modDate: string, extra: Partial<QadCustomerRow> = {}): QadCustomerRow {
   return {
-    'cm_mstr.cm_addr': code, 'cm_mstr.cm_curr': 'EUR', 'cm_mstr.cm_cr_terms': '30D', 'cm_mstr.cm_site': '10-100', 'cm_mstr.cm_cr_limit': 10000,
-    'cm_mstr.cm_domain': '10USA', 'cm_mstr.cm_mod_date': modDate, 'ad_mstr.ad_name': name, 'ad_mstr.ad_line1': 'Main Street 1', 'ad_mstr.ad_line2': '',
-    'ad_mstr.ad_line3': '', 'ad_mstr.ad_city': 'Berlin', 'ad_mstr.ad_state': '', 'ad_mstr.ad_zip': '10115', 'ad_mstr.ad_country': 'DE',
-    'ad_mstr.ad_phone': '+49 30 1234567', 'ad_mstr.ad_email': 'info@example.com', 'ad_mstr.ad_mod_date': modDate,
+    'cm_mstr.cm_addr': code,
+    'cm_mstr.cm_curr': 'EUR',
+    'cm_mstr.cm_cr_terms': '30D',
+    'cm_mstr.cm_site': '10-100',
+    'cm_mstr.cm_cr_limit': 10000,
+    'cm_mstr.cm_domain': '10USA',
+    'cm_mstr.cm_mod_date': modDate,
+    'ad_mstr.ad_name': name,
+    'ad_mstr.ad_line1': 'Main Street 1',
+    'ad_mstr.ad_line2': '',
+    'ad_mstr.ad_line3': '',
+    'ad_mstr.ad_city': 'Berlin',
+    'ad_mstr.ad_state': '',
+    'ad_mstr.ad_zip': '10115',
+    'ad_mstr.ad_country': 'DE',
+    'ad_mstr.ad_phone': '+49 30 1234567',
+    'ad_mstr.ad_email': 'info@example.com',
+    'ad_mstr.ad_mod_date': modDate,
     ...extra,
   };
 }
@@ -181,20 +258,41 @@ export function recordMessage(record: unknown, key: string, hash: string, entity
 
 export function contactRow(id: string, customer: string, name: string, extra: Partial<QadContactRow> = {}): QadContactRow {
   return {
-    'ct_mstr.ct_id': id, 'ct_mstr.ct_cust': customer, 'ct_mstr.ct_name': name, 'ct_mstr.ct_email': `${id.toLowerCase()}@example.com`, 'ct_mstr.ct_phone': '+49 30 555',
-    'ct_mstr.ct_title': 'Buyer', 'ct_mstr.ct_primary': true, 'ct_mstr.ct_active': true, 'ct_mstr.ct_mod_date': '2026-11-20', ...extra,
+    'ct_mstr.ct_id': id,
+    'ct_mstr.ct_cust': customer,
+    'ct_mstr.ct_name': name,
+    'ct_mstr.ct_email': `${id.toLowerCase()}@example.com`,
+    'ct_mstr.ct_phone': '+49 30 555',
+    'ct_mstr.ct_title': 'Buyer',
+    'ct_mstr.ct_primary': true,
+    'ct_mstr.ct_active': true,
+    'ct_mstr.ct_mod_date': '2026-11-20',
+    ...extra,
   };
 }
 
 export function itemRow(part: string, name: string, extra: Partial<QadItemRow> = {}): QadItemRow {
   return {
-    'pt_mstr.pt_part': part, 'pt_mstr.pt_desc1': name, 'pt_mstr.pt_desc2': '', 'pt_mstr.pt_um': 'EA', 'pt_mstr.pt_prod_line': '1000',
-    'pt_mstr.pt_status': 'ACTIVE', 'pt_mstr.pt_price': 10, 'pt_mstr.pt_mod_date': '2026-11-01', ...extra,
+    'pt_mstr.pt_part': part,
+    'pt_mstr.pt_desc1': name,
+    'pt_mstr.pt_desc2': '',
+    'pt_mstr.pt_um': 'EA',
+    'pt_mstr.pt_prod_line': '1000',
+    'pt_mstr.pt_status': 'ACTIVE',
+    'pt_mstr.pt_price': 10,
+    'pt_mstr.pt_mod_date': '2026-11-01',
+    ...extra,
   };
 }
 
 export function priceRow(part: string, currency: string, price: number, modDate = '2026-11-01'): QadPriceRow {
-  return { 'pi_mstr.pi_list': 'STD', 'pi_mstr.pi_part_code': part, 'pi_mstr.pi_curr': currency, 'pi_mstr.pi_list_price': price, 'pi_mstr.pi_mod_date': modDate };
+  return {
+    'pi_mstr.pi_list': 'STD',
+    'pi_mstr.pi_part_code': part,
+    'pi_mstr.pi_curr': currency,
+    'pi_mstr.pi_list_price': price,
+    'pi_mstr.pi_mod_date': modDate,
+  };
 }
 
 /** The queue body a customer poll would send for this customer, as a writer batch receives it. */
@@ -206,5 +304,10 @@ export function organizationMessageBody(code: string, name: string, tenantId = T
 
 /** Puts raw bodies (well-formed or not) on the records queue, in order. */
 export async function enqueueBodies(harness: Harness, bodies: string[]): Promise<void> {
-  await harness.aws.sqs.send(new SendMessageBatchCommand({ QueueUrl: harness.aws.queueUrl, Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })) }));
+  await harness.aws.sqs.send(
+    new SendMessageBatchCommand({
+      QueueUrl: harness.aws.queueUrl,
+      Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })),
+    }),
+  );
 }

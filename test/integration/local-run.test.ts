@@ -4,7 +4,16 @@ import { test } from 'node:test';
 import { LocalPipeline } from '../../scripts/local/pipeline.ts';
 
 test('the local run drives the Lambda handlers end to end: first sync matches and creates, the rerun writes nothing', async () => {
-  const pipeline = await LocalPipeline.start({ customers: 150, contactsPerCustomer: 2, items: 120, currencies: ['EUR', 'USD'], seed: 7, preexisting: 0.2, plan: 'ultimate', writerConcurrency: 3 });
+  const pipeline = await LocalPipeline.start({
+    customers: 150,
+    contactsPerCustomer: 2,
+    items: 120,
+    currencies: ['EUR', 'USD'],
+    seed: 7,
+    preexisting: 0.2,
+    plan: 'ultimate',
+    writerConcurrency: 3,
+  });
   try {
     const first = await pipeline.runRound();
     const o = first.entities.organizations;
@@ -13,7 +22,11 @@ test('the local run drives the Lambda handlers end to end: first sync matches an
     assert.equal(o.updated, 30, 'the 20% hand-made organizations are matched, case and spacing differences included');
     assert.equal(o.failed, 0);
     assert.equal(first.deadLetters, 0);
-    assert.equal(Object.keys(first.pipedrive.byEndpoint).filter((k) => k.endsWith('/search')).length, 0, 'the first sync matches on one listing, not searches');
+    assert.equal(
+      Object.keys(first.pipedrive.byEndpoint).filter((k) => k.endsWith('/search')).length,
+      0,
+      'the first sync matches on one listing, not searches',
+    );
 
     const second = await pipeline.runRound();
     const writes = Object.entries(second.pipedrive.byEndpoint).filter(([k]) => k.startsWith('POST') || k.startsWith('PATCH'));
@@ -32,7 +45,11 @@ test('the local run drives the Lambda handlers end to end: first sync matches an
     assert.equal(persons.created + persons.updated, state.qad.qualifyingContacts);
     assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
     assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
-    assert.deepEqual(state.mismatched, { persons: 0, products: 0, salesOrders: 0 }, 'persons in their customer\'s organization; products with every QAD price');
+    assert.deepEqual(
+      state.mismatched,
+      { persons: 0, products: 0, salesOrders: 0 },
+      "persons in their customer's organization; products with every QAD price",
+    );
   } finally {
     await pipeline.close();
   }

@@ -22,10 +22,20 @@ afterEach(async () => {
 
 /** A harness whose tenant uses OAuth against the simulator's token endpoint; not yet authorised. */
 async function oauthHarness(ttlSeconds = 3600, customers = [customerRow('C1', 'Alpha GmbH', '2026-11-20')]): Promise<Harness> {
-  const harness = await startHarness({ customers, pipedrive: { oauth: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: ttlSeconds } } });
+  const harness = await startHarness({
+    customers,
+    pipedrive: { oauth: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: ttlSeconds } },
+  });
   // Registered again, as an operator would, with OAuth against the simulator's token endpoint (loopback: tests only).
   const { config } = harness.tenant;
-  await registerTenant(harness.cliDeps(), { ...config, pipedrive: { apiBaseUrl: harness.pd.url, auth: 'oauth', oauthClientId: CLIENT_ID, oauthTokenUrl: `${harness.pd.url}/oauth/token` } }, { qadPassword: QAD_PASSWORD, pipedriveClientSecret: CLIENT_SECRET });
+  await registerTenant(
+    harness.cliDeps(),
+    {
+      ...config,
+      pipedrive: { apiBaseUrl: harness.pd.url, auth: 'oauth', oauthClientId: CLIENT_ID, oauthTokenUrl: `${harness.pd.url}/oauth/token` },
+    },
+    { qadPassword: QAD_PASSWORD, pipedriveClientSecret: CLIENT_SECRET },
+  );
   return harness;
 }
 
@@ -46,7 +56,10 @@ describe('Pipedrive OAuth', () => {
     h = await oauthHarness();
     const before = await cli(h, ['check', TENANT]);
     assert.equal(before.code, 1);
-    assert.match(before.out, /Pipedrive OAuth\s+FAIL\s+no Pipedrive OAuth tokens are stored for tenant acme; run "connector authorize acme"/u);
+    assert.match(
+      before.out,
+      /Pipedrive OAuth\s+FAIL\s+no Pipedrive OAuth tokens are stored for tenant acme; run "connector authorize acme"/u,
+    );
     const res = await authorize(h);
     assert.equal(res.code, 0, res.err);
     assert.match((await cli(h, ['check', TENANT])).out, /Pipedrive OAuth\s+pass/u);
@@ -56,7 +69,10 @@ describe('Pipedrive OAuth', () => {
     assert.equal(stored?.version, 1);
     await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH')]);
     assert.deepEqual((await handleWriterBatch(h.deps, await h.receiveEvent())).batchItemFailures, []);
-    assert.deepEqual(h.pd.organizations().map((o) => o.name), ['Alpha GmbH']);
+    assert.deepEqual(
+      h.pd.organizations().map((o) => o.name),
+      ['Alpha GmbH'],
+    );
     assert.equal(h.pd.stats().byStatus['401'] ?? 0, 0);
     // A code is good once.
     const again = await cli(h, ['authorize', TENANT, '--code', 'not-a-code', '--redirect-uri', REDIRECT]);
@@ -82,7 +98,12 @@ describe('Pipedrive OAuth', () => {
     assert.equal((await authorize(h)).code, 0);
     // An hour on: the stored token is past its expiry by the writers' clock.
     const later = Date.now() + 3_600_000;
-    const connections = createConnections({ cipher: h.cliDeps().cipher, http: createHttpClient(), oauthTokens: h.cliDeps().oauthTokens, now: () => later });
+    const connections = createConnections({
+      cipher: h.cliDeps().cipher,
+      http: createHttpClient(),
+      oauthTokens: h.cliDeps().oauthTokens,
+      now: () => later,
+    });
     const client = await connections.pipedrive((await h.deps.tenants.get(TENANT))!);
     h.pd.resetStats();
     await client.listFields('organization');
@@ -97,7 +118,9 @@ describe('Pipedrive OAuth', () => {
     const tenant = (await h.deps.tenants.get(TENANT))!;
     const later = Date.now() + 3_600_000;
     // Each container builds its own connections: only the token store in DynamoDB is shared.
-    const writers = Array.from({ length: 10 }, () => createConnections({ cipher: h!.cliDeps().cipher, http: createHttpClient(), oauthTokens: h!.cliDeps().oauthTokens, now: () => later }));
+    const writers = Array.from({ length: 10 }, () =>
+      createConnections({ cipher: h!.cliDeps().cipher, http: createHttpClient(), oauthTokens: h!.cliDeps().oauthTokens, now: () => later }),
+    );
     const results = await Promise.all(writers.map(async (c) => (await c.pipedrive(tenant)).listFields('organization')));
     assert.equal(results.length, 10);
     assert.equal(h.pd.oauth?.stats().refreshes, 1);
@@ -109,7 +132,11 @@ describe('Pipedrive OAuth', () => {
     assert.equal((await authorize(h)).code, 0);
     h.pd.oauth!.revokeRefreshTokens();
     h.pd.oauth!.expireAccessTokens();
-    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH'), organizationMessageBody('C2', 'Beta GmbH'), organizationMessageBody('C3', 'Gamma GmbH')]);
+    await enqueueBodies(h, [
+      organizationMessageBody('C1', 'Alpha GmbH'),
+      organizationMessageBody('C2', 'Beta GmbH'),
+      organizationMessageBody('C3', 'Gamma GmbH'),
+    ]);
     h.pd.resetStats();
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, [], 'acknowledged: nothing comes back in a receive loop');
@@ -141,7 +168,13 @@ describe('Pipedrive OAuth', () => {
     assert.equal(await h.deps.holds.current(TENANT, Date.now()), undefined);
     assert.deepEqual(await h.deps.holds.held(TENANT), []);
     assert.deepEqual((await handleWriterBatch(h.deps, await h.receiveEvent())).batchItemFailures, []);
-    assert.deepEqual(h.pd.organizations().map((o) => o.name).sort(), ['Alpha GmbH', 'Beta GmbH', 'Gamma GmbH']);
+    assert.deepEqual(
+      h.pd
+        .organizations()
+        .map((o) => o.name)
+        .sort(),
+      ['Alpha GmbH', 'Beta GmbH', 'Gamma GmbH'],
+    );
     assert.equal((await h.dlqMessages()).length, 0);
   });
 });

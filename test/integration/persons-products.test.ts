@@ -27,23 +27,28 @@ function contact(row: Parameters<typeof parseContactRow>[0]): Contact {
 }
 
 function item(part: string, name: string, prices: Array<[string, number]>): Item {
-  const parsed = parseItemRow(itemRow(part, name), prices.map(([currency, price]) => {
-    const p = parsePriceRow(priceRow(part, currency, price));
-    assert.ok(p.ok);
-    return p.price;
-  }));
+  const parsed = parseItemRow(
+    itemRow(part, name),
+    prices.map(([currency, price]) => {
+      const p = parsePriceRow(priceRow(part, currency, price));
+      assert.ok(p.ok);
+      return p.price;
+    }),
+  );
   assert.ok(parsed.ok);
   return parsed.record;
 }
 
 const personMessage = (c: Contact) => recordMessage(c, c.id, personContentHash(c), 'person');
-const productMessage = (i: Item, tenant: StoredTenant) => recordMessage(i, i.part, productContentHash(i, tenant.config.mapping.product.activeStatuses), 'product');
+const productMessage = (i: Item, tenant: StoredTenant) =>
+  recordMessage(i, i.part, productContentHash(i, tenant.config.mapping.product.activeStatuses), 'product');
 
 /** Writes the customers as organizations, as their own sync would have. */
 async function writeCustomers(harness: Harness, codes: string[]): Promise<Map<string, number>> {
   const ids = new Map<string, number>();
   await pollEntity(harness.deps, organizations, { force: true });
-  for (const m of await harness.drainMessages()) ids.set(m.key, (await writeRecord(harness.deps, organizations, harness.tenant, m, delivery(`org-${m.key}`))).pipedriveId);
+  for (const m of await harness.drainMessages())
+    ids.set(m.key, (await writeRecord(harness.deps, organizations, harness.tenant, m, delivery(`org-${m.key}`))).pipedriveId);
   assert.deepEqual([...ids.keys()].sort(), codes);
   return ids;
 }
@@ -60,14 +65,22 @@ describe('contacts become persons in their organization', () => {
     assert.equal(out.action, 'created');
     const [person] = h.pd.persons();
     assert.equal(person?.org_id, orgs.get('C1'));
-    assert.deepEqual(person?.emails.map((e) => [e.value, e.primary]), [['p1@example.com', true]]);
+    assert.deepEqual(
+      person?.emails.map((e) => [e.value, e.primary]),
+      [['p1@example.com', true]],
+    );
     assert.equal(person?.job_title, 'Buyer');
   });
 
   test('through the writer batch the wait is audited as deferred with its reason', async () => {
     h = await startHarness();
     const c = contact(contactRow('P2', 'C9', 'Bo Ek'));
-    await h.aws.sqs.send(new (await import('@aws-sdk/client-sqs')).SendMessageCommand({ QueueUrl: h.aws.queueUrl, MessageBody: JSON.stringify(personMessage(c)) }));
+    await h.aws.sqs.send(
+      new (await import('@aws-sdk/client-sqs')).SendMessageCommand({
+        QueueUrl: h.aws.queueUrl,
+        MessageBody: JSON.stringify(personMessage(c)),
+      }),
+    );
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.equal(res.batchItemFailures.length, 1);
     const [entry] = await h.deps.audit.history(TENANT, 'person', 'P2');
@@ -85,7 +98,10 @@ describe('contacts become persons in their organization', () => {
     assert.deepEqual([out.action, out.pipedriveId, out.via], ['updated', handMade, 'matched by name within the organization']);
     const person = h.pd.persons().find((p) => p.id === handMade);
     assert.deepEqual(person?.emails ?? [], []);
-    assert.deepEqual(person?.phones.map((p) => p.value), ['+49 30 555']);
+    assert.deepEqual(
+      person?.phones.map((p) => p.value),
+      ['+49 30 555'],
+    );
   });
 
   test('a contact that moved to another customer moves to that organization', async () => {
@@ -99,7 +115,10 @@ describe('contacts become persons in their organization', () => {
   });
 
   test('a contact removed from QAD is audited as gone on the full read, and its person is kept', async () => {
-    h = await startHarness({ customers: [customerRow('C1', 'Acme GmbH', '2026-11-20')], contacts: [contactRow('P5', 'C1', 'Eva Gran'), contactRow('P6', 'C1', 'Finn Holm')] });
+    h = await startHarness({
+      customers: [customerRow('C1', 'Acme GmbH', '2026-11-20')],
+      contacts: [contactRow('P5', 'C1', 'Eva Gran'), contactRow('P6', 'C1', 'Finn Holm')],
+    });
     await writeCustomers(h, ['C1']);
     await pollEntity(h.deps, persons, { force: true });
     for (const m of await h.drainMessages()) await writeRecord(h.deps, persons, h.tenant, m, delivery(m.key));
@@ -114,13 +133,19 @@ describe('contacts become persons in their organization', () => {
   });
 
   test('an inactive contact is not synced, and says so in the audit once', async () => {
-    h = await startHarness({ customers: [customerRow('C1', 'Acme GmbH', '2026-11-20')], contacts: [contactRow('P7', 'C1', 'Gus Ito', { 'ct_mstr.ct_active': false })] });
+    h = await startHarness({
+      customers: [customerRow('C1', 'Acme GmbH', '2026-11-20')],
+      contacts: [contactRow('P7', 'C1', 'Gus Ito', { 'ct_mstr.ct_active': false })],
+    });
     await writeCustomers(h, ['C1']);
     const [summary] = await pollEntity(h.deps, persons, { force: true });
     assert.deepEqual([summary?.enqueued, summary?.excluded], [0, 1]);
     await pollEntity(h.deps, persons, { force: true });
     const entries = await h.deps.audit.history(TENANT, 'person', 'P7');
-    assert.deepEqual(entries.map((e) => e.action), ['skipped']);
+    assert.deepEqual(
+      entries.map((e) => e.action),
+      ['skipped'],
+    );
     assert.match(entries[0]?.reason ?? '', /inactive/u);
   });
 });
@@ -130,14 +155,25 @@ describe('items become products with every price', () => {
     h = await startHarness();
     const a = h.pd.seedProduct({ name: 'Bolt', code: '10-001' });
     const b = h.pd.seedProduct({ name: 'Bolt (copy)', code: '10-001' });
-    await assert.rejects(writeRecord(h.deps, products, h.tenant, productMessage(item('10-001', 'Bolt M8', [['EUR', 1]]), h.tenant), delivery('m1')), (e) => e instanceof PermanentError && e.message.includes(`${a} and ${b}`));
+    await assert.rejects(
+      writeRecord(h.deps, products, h.tenant, productMessage(item('10-001', 'Bolt M8', [['EUR', 1]]), h.tenant), delivery('m1')),
+      (e) => e instanceof PermanentError && e.message.includes(`${a} and ${b}`),
+    );
     assert.equal(h.pd.products().length, 2);
   });
 
   test('a price in a currency the Pipedrive company does not have is a clear audited error, dead-lettered', async () => {
     h = await startHarness({ pipedrive: { currencies: ['EUR', 'USD'] } });
-    const m = productMessage(item('10-002', 'Nut M8', [['EUR', 0.1], ['JPY', 15]]), h.tenant);
-    await h.aws.sqs.send(new (await import('@aws-sdk/client-sqs')).SendMessageCommand({ QueueUrl: h.aws.queueUrl, MessageBody: JSON.stringify(m) }));
+    const m = productMessage(
+      item('10-002', 'Nut M8', [
+        ['EUR', 0.1],
+        ['JPY', 15],
+      ]),
+      h.tenant,
+    );
+    await h.aws.sqs.send(
+      new (await import('@aws-sdk/client-sqs')).SendMessageCommand({ QueueUrl: h.aws.queueUrl, MessageBody: JSON.stringify(m) }),
+    );
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, []);
     const [entry] = await h.deps.audit.history(TENANT, 'product', '10-002');
@@ -148,7 +184,10 @@ describe('items become products with every price', () => {
   });
 
   test('a price changed in one currency only is picked up and the full price set is sent', async () => {
-    h = await startHarness({ items: [itemRow('10-003', 'Washer')], prices: [priceRow('10-003', 'EUR', 0.05), priceRow('10-003', 'USD', 0.06)] });
+    h = await startHarness({
+      items: [itemRow('10-003', 'Washer')],
+      prices: [priceRow('10-003', 'EUR', 0.05), priceRow('10-003', 'USD', 0.06)],
+    });
     h.clock.ms = Date.parse('2026-11-20T08:00:00Z');
     await pollEntity(h.deps, products, { force: true });
     const [first] = await h.drainMessages('products');
@@ -159,12 +198,19 @@ describe('items become products with every price', () => {
     const [summary] = await pollEntity(h.deps, products, { force: true });
     assert.equal(summary?.full, false);
     const messages = await h.drainMessages('products');
-    assert.deepEqual(messages.map((m) => m.key), ['10-003'], 'the item did not change, its USD price did');
+    assert.deepEqual(
+      messages.map((m) => m.key),
+      ['10-003'],
+      'the item did not change, its USD price did',
+    );
     h.pd.resetStats();
     const updated = await writeRecord(h.deps, products, h.tenant, messages[0]!, delivery('m2'));
     assert.deepEqual([updated.action, updated.pipedriveId], ['updated', created.pipedriveId]);
     const product = h.pd.products().find((p) => p.id === created.pipedriveId);
-    assert.deepEqual(product?.prices.map((p) => [p.currency, p.price]).sort(), [['EUR', 0.05], ['USD', 0.07]]);
+    assert.deepEqual(product?.prices.map((p) => [p.currency, p.price]).sort(), [
+      ['EUR', 0.05],
+      ['USD', 0.07],
+    ]);
     assert.equal(h.pd.stats().byEndpoint['PATCH /api/v2/products/{id}']?.calls, 1);
   });
 

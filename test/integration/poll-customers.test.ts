@@ -17,7 +17,8 @@ afterEach(async () => {
 
 const pollCustomers = (deps: PollDeps, options: { force?: boolean }) => pollEntity(deps, organizations, options);
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-const rows = (n: number, modDate: string) => Array.from({ length: n }, (_, i) => customerRow(`C${String(i + 1).padStart(5, '0')}`, `Customer ${i + 1} GmbH`, modDate));
+const rows = (n: number, modDate: string) =>
+  Array.from({ length: n }, (_, i) => customerRow(`C${String(i + 1).padStart(5, '0')}`, `Customer ${i + 1} GmbH`, modDate));
 
 /** Writes everything the poll enqueued, as the SQS event source would. */
 async function runWriters(harness: Harness): Promise<void> {
@@ -25,7 +26,12 @@ async function runWriters(harness: Harness): Promise<void> {
     const res = await handleWriterBatch(harness.deps, event);
     assert.deepEqual(res.batchItemFailures, []);
     // Successful records are deleted by the event source; here, by hand.
-    await harness.aws.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: harness.aws.queueUrl, Entries: event.Records.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })) }));
+    await harness.aws.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: harness.aws.queueUrl,
+        Entries: event.Records.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+      }),
+    );
   }
 }
 
@@ -57,7 +63,14 @@ describe('polling QAD customers', () => {
   test('the watermark overlap re-reads the watermark day: a change on that day is sent, unchanged rows are not', async () => {
     const start = Date.parse('2026-11-20T09:00:00Z');
     let qadToday = '2026-11-20';
-    h = await startHarness({ customers: [customerRow('C1', 'Jupiter AG', '2026-11-20'), customerRow('C2', 'Kepler SA', '2026-11-20'), customerRow('C3', 'Lyra Oy', '2026-11-01')], qadToday: () => qadToday });
+    h = await startHarness({
+      customers: [
+        customerRow('C1', 'Jupiter AG', '2026-11-20'),
+        customerRow('C2', 'Kepler SA', '2026-11-20'),
+        customerRow('C3', 'Lyra Oy', '2026-11-01'),
+      ],
+      qadToday: () => qadToday,
+    });
     h.clock.ms = start;
     await pollCustomers(h.deps, { force: true });
     await runWriters(h);
@@ -69,7 +82,10 @@ describe('polling QAD customers', () => {
     h.clock.ms = start + 20 * 3_600_000; // the next morning, within a day of the full read
     const [summary] = await pollCustomers(h.deps, { force: true });
     const messages = await h.drainMessages();
-    assert.deepEqual(messages.map((m) => m.key), ['C1']);
+    assert.deepEqual(
+      messages.map((m) => m.key),
+      ['C1'],
+    );
     assert.deepEqual([summary?.read, summary?.unchanged], [2, 1], 'C1 and C2 re-read from the overlap; C3 is older than it');
     assert.equal((await h.deps.pollState.get(TENANT, 'organization')).watermark, '2026-11-21');
   });
@@ -88,7 +104,10 @@ describe('polling QAD customers', () => {
   test('bad QAD credentials fail that poll once, with a clear error naming the tenant, and no retry loop', async () => {
     h = await startHarness({ customers: rows(3, day(Date.now())) });
     // The stored QAD password is wrong; the Pipedrive token is right.
-    h.deps.connections = createConnections({ cipher: { encrypt: async (p) => p, decrypt: async (_c, ctx) => (ctx.system === 'qad' ? 'wrong-password' : API_TOKEN) }, http: createHttpClient() });
+    h.deps.connections = createConnections({
+      cipher: { encrypt: async (p) => p, decrypt: async (_c, ctx) => (ctx.system === 'qad' ? 'wrong-password' : API_TOKEN) },
+      http: createHttpClient(),
+    });
     const [summary] = await pollCustomers(h.deps, { force: true });
     assert.equal(summary?.outcome, 'failed');
     assert.match(summary?.error ?? '', /QAD login failed for tenant acme/u);
@@ -108,7 +127,8 @@ describe('polling QAD customers', () => {
     h.qadTenant.putRawCustomerRow({ 'cm_mstr.cm_addr': 42, 'ad_mstr.ad_name': 'No key' });
     const [summary] = await pollCustomers(h.deps, { force: true });
     assert.deepEqual([summary?.outcome, summary?.enqueued, summary?.rejected], ['polled', 3, 4]);
-    const reasons = async (key: string) => (await h!.deps.audit.history(TENANT, 'organization', key)).map((e) => `${e.action}: ${e.reason}`);
+    const reasons = async (key: string) =>
+      (await h!.deps.audit.history(TENANT, 'organization', key)).map((e) => `${e.action}: ${e.reason}`);
     assert.match((await reasons('B1'))[0] ?? '', /^failed: .*ad_mstr\.ad_name/u);
     assert.match((await reasons('B2'))[0] ?? '', /^failed: .*ad_mstr\.ad_name is longer than 255 characters \(1000000\)/u);
     assert.match((await reasons('B3'))[0] ?? '', /control characters/u);
@@ -123,7 +143,11 @@ describe('polling QAD customers', () => {
 
   test('broken JSON from QAD fails the poll, audited, and leaves the watermark where it was', async () => {
     h = await startHarness({ customers: rows(3, day(Date.now())) });
-    h.qad.setFault((req) => (req.path.includes('browses') ? { status: 200, body: '{"data":[{"cm_mstr.cm_addr":"C1"', headers: { 'content-type': 'application/json' } } : undefined));
+    h.qad.setFault((req) =>
+      req.path.includes('browses')
+        ? { status: 200, body: '{"data":[{"cm_mstr.cm_addr":"C1"', headers: { 'content-type': 'application/json' } }
+        : undefined,
+    );
     const [summary] = await pollCustomers(h.deps, { force: true });
     assert.equal(summary?.outcome, 'failed');
     assert.match(summary?.error ?? '', /malformed JSON/u);

@@ -36,18 +36,33 @@ function recordVisibility(harness: Harness): number[] {
 const calls = (sim: PipedriveSim) => sim.stats().calls;
 
 describe('rate limits and faults', () => {
-  test('one tenant\'s 429s never hold up another tenant\'s records in the same batch', async () => {
+  test("one tenant's 429s never hold up another tenant's records in the same batch", async () => {
     h = await startHarness();
     other = await startPipedriveSim({ apiToken: API_TOKEN, plan: 'ultimate' });
-    await registerTenant(h.cliDeps(), { ...h.tenant.config, tenantId: 'beta', pipedrive: { apiBaseUrl: other.url } }, { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN });
+    await registerTenant(
+      h.cliDeps(),
+      { ...h.tenant.config, tenantId: 'beta', pipedrive: { apiBaseUrl: other.url } },
+      { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN },
+    );
     h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '7', 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '120' } }));
-    await enqueueBodies(h, [organizationMessageBody('A1', 'Acme One'), organizationMessageBody('B1', 'Beta One', 'beta'), organizationMessageBody('A2', 'Acme Two'), organizationMessageBody('B2', 'Beta Two', 'beta')]);
+    await enqueueBodies(h, [
+      organizationMessageBody('A1', 'Acme One'),
+      organizationMessageBody('B1', 'Beta One', 'beta'),
+      organizationMessageBody('A2', 'Acme Two'),
+      organizationMessageBody('B2', 'Beta Two', 'beta'),
+    ]);
     const event = await h.receiveEvent();
     const ids = new Map(event.Records.map((r) => [JSON.parse(r.body).key as string, r.messageId]));
     const res = await handleWriterBatch(h.deps, event);
     assert.deepEqual(new Set(res.batchItemFailures.map((f) => f.itemIdentifier)), new Set([ids.get('A1'), ids.get('A2')]));
     assert.equal(calls(h.pd), 1, 'acme: one call (429), its second record deferred without a call');
-    assert.deepEqual(other.organizations().map((o) => o.name).sort(), ['Beta One', 'Beta Two']);
+    assert.deepEqual(
+      other
+        .organizations()
+        .map((o) => o.name)
+        .sort(),
+      ['Beta One', 'Beta Two'],
+    );
     const [deferred] = await h.deps.audit.history(TENANT, 'organization', 'A2');
     assert.equal(deferred?.action, 'deferred');
   });
@@ -55,16 +70,21 @@ describe('rate limits and faults', () => {
   test('a 5xx answer is retried in-process and the record goes through', async () => {
     h = await startHarness();
     let failures = 1;
-    h.pd.setFault((req) => (req.method === 'GET' && failures-- > 0 ? { status: 503, body: '<html>Service Unavailable</html>' } : undefined));
+    h.pd.setFault((req) =>
+      req.method === 'GET' && failures-- > 0 ? { status: 503, body: '<html>Service Unavailable</html>' } : undefined,
+    );
     await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH')]);
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, []);
     assert.equal(h.pd.stats().byStatus['503'], 1);
-    assert.deepEqual(h.pd.organizations().map((o) => o.name), ['Alpha GmbH']);
+    assert.deepEqual(
+      h.pd.organizations().map((o) => o.name),
+      ['Alpha GmbH'],
+    );
     assert.equal((await h.deps.audit.history(TENANT, 'organization', 'C1'))[0]?.action, 'created');
   });
 
-  test('a spent daily budget closes the tenant\'s gate until the reset: no calls, visibility to the reset, no DLQ; then it resumes', async () => {
+  test("a spent daily budget closes the tenant's gate until the reset: no calls, visibility to the reset, no DLQ; then it resumes", async () => {
     // 22:00 UTC by every clock in the test: the simulator's budget resets at midnight, two hours on.
     const clock = { ms: Date.parse('2026-11-26T22:00:00Z') };
     h = await startHarness({ pipedrive: { now: () => clock.ms, dailyTokenBudget: 1 } });
@@ -72,7 +92,11 @@ describe('rate limits and faults', () => {
     const container = () => createConnections({ cipher: h!.cliDeps().cipher, http: createHttpClient(), now: () => clock.ms });
     h.deps.connections = container();
     const visibility = recordVisibility(h);
-    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH'), organizationMessageBody('C2', 'Beta GmbH'), organizationMessageBody('C3', 'Gamma GmbH')]);
+    await enqueueBodies(h, [
+      organizationMessageBody('C1', 'Alpha GmbH'),
+      organizationMessageBody('C2', 'Beta GmbH'),
+      organizationMessageBody('C3', 'Gamma GmbH'),
+    ]);
 
     const first = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.equal(first.batchItemFailures.length, 3);
@@ -105,7 +129,10 @@ describe('rate limits and faults', () => {
     await enqueueBodies(h, [organizationMessageBody('C5', 'Epsilon GmbH')]);
     const third = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(third.batchItemFailures, []);
-    assert.deepEqual(h.pd.organizations().map((o) => o.name), ['Epsilon GmbH']);
+    assert.deepEqual(
+      h.pd.organizations().map((o) => o.name),
+      ['Epsilon GmbH'],
+    );
   });
 
   test('429s that keep coming for a minute (without budget headers) are taken as a spent budget: gate, not the DLQ', async () => {
@@ -113,7 +140,10 @@ describe('rate limits and faults', () => {
     const visibility = recordVisibility(h);
     // The writer's Pipedrive client on a clock the test moves.
     const clock = { ms: Date.now() };
-    const deps = { ...h.deps, connections: createConnections({ cipher: h.cliDeps().cipher, http: createHttpClient(), now: () => clock.ms }) };
+    const deps = {
+      ...h.deps,
+      connections: createConnections({ cipher: h.cliDeps().cipher, http: createHttpClient(), now: () => clock.ms }),
+    };
     h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '2', 'x-ratelimit-remaining': '0' } }));
     await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH')]);
     const early = await h.receiveEvent();
@@ -133,7 +163,10 @@ describe('rate limits and faults', () => {
   test('a 429 saying the daily budget is spent closes the gate from its reset header', async () => {
     h = await startHarness();
     const visibility = recordVisibility(h);
-    h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '1', 'x-daily-ratelimit-remaining': '0', 'x-daily-ratelimit-reset': '3600' } }));
+    h.pd.setFault(() => ({
+      status: 429,
+      headers: { 'x-ratelimit-reset': '1', 'x-daily-ratelimit-remaining': '0', 'x-daily-ratelimit-reset': '3600' },
+    }));
     await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH'), organizationMessageBody('C2', 'Beta GmbH')]);
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.equal(res.batchItemFailures.length, 2);

@@ -18,7 +18,11 @@ const delivery = (id: string, attempt = 1) => ({ messageId: id, attempt });
 
 /** QAD has customer C1 (EUR) and items 10-001, 10-002; Pipedrive has their organization and products, linked by code. */
 async function world(config: Partial<TenantConfigInput> = {}) {
-  const harness = await startHarness({ customers: [customerRow('C1', 'Acme GmbH', '2026-11-20')], items: [itemRow('10-001', 'Bolt'), itemRow('10-002', 'Nut')], config });
+  const harness = await startHarness({
+    customers: [customerRow('C1', 'Acme GmbH', '2026-11-20')],
+    items: [itemRow('10-001', 'Bolt'), itemRow('10-002', 'Nut')],
+    config,
+  });
   const code = harness.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
   const org = harness.pd.seedOrganization({ name: 'Acme GmbH', custom_fields: { [code]: 'C1' } });
   const bolt = harness.pd.seedProduct({ name: 'Bolt', code: '10-001' });
@@ -38,8 +42,21 @@ describe('won deals become QAD sales orders', () => {
   test('won deals and their lines are read in bulk: one list page and one lines call for all of them', async () => {
     const w = await world();
     h = w.harness;
-    for (let i = 0; i < 3; i++) h.pd.seedDeal({ title: `Won ${i}`, currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 2, quantity: 5 }] });
-    h.pd.seedDeal({ title: 'Still open', currency: 'EUR', status: 'open', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 2, quantity: 5 }] });
+    for (let i = 0; i < 3; i++)
+      h.pd.seedDeal({
+        title: `Won ${i}`,
+        currency: 'EUR',
+        status: 'won',
+        org_id: w.org,
+        lines: [{ product_id: w.bolt, item_price: 2, quantity: 5 }],
+      });
+    h.pd.seedDeal({
+      title: 'Still open',
+      currency: 'EUR',
+      status: 'open',
+      org_id: w.org,
+      lines: [{ product_id: w.bolt, item_price: 2, quantity: 5 }],
+    });
     h.pd.resetStats();
     const messages = await pollMessages(h);
     assert.equal(messages.length, 3);
@@ -51,8 +68,15 @@ describe('won deals become QAD sales orders', () => {
     const w = await world();
     h = w.harness;
     const deal = h.pd.seedDeal({
-      title: 'Big order', currency: 'EUR', status: 'won', won_time: '2026-11-24T15:30:00Z', org_id: w.org,
-      lines: [{ product_id: w.bolt, item_price: 1.25, quantity: 100 }, { product_id: w.nut, item_price: 0.3, quantity: 1000, discount: 10, discount_type: 'percentage' }],
+      title: 'Big order',
+      currency: 'EUR',
+      status: 'won',
+      won_time: '2026-11-24T15:30:00Z',
+      org_id: w.org,
+      lines: [
+        { product_id: w.bolt, item_price: 1.25, quantity: 100 },
+        { product_id: w.nut, item_price: 0.3, quantity: 1000, discount: 10, discount_type: 'percentage' },
+      ],
     });
     const [m] = await pollMessages(h);
     const out = await writeSalesOrder(h.deps, h.tenant, m!, delivery('m1'));
@@ -62,7 +86,13 @@ describe('won deals become QAD sales orders', () => {
       [order?.so_cust, order?.so_po, order?.so_curr, order?.so_ord_date, order?.so_site],
       ['C1', `PD-${deal}`, 'EUR', '2026-11-24', '10-100'],
     );
-    assert.deepEqual(order?.lines.map((l) => [l.sod_line, l.sod_part, l.sod_qty_ord, l.sod_price, l.sod_disc_pct]), [[1, '10-001', 100, 1.25, 0], [2, '10-002', 1000, 0.3, 10]]);
+    assert.deepEqual(
+      order?.lines.map((l) => [l.sod_line, l.sod_part, l.sod_qty_ord, l.sod_price, l.sod_disc_pct]),
+      [
+        [1, '10-001', 100, 1.25, 0],
+        [2, '10-002', 1000, 0.3, 10],
+      ],
+    );
     assert.equal(h.pd.deals().find((d) => d.id === deal)?.value, 395);
     assert.equal(h.pd.deals().find((d) => d.id === deal)?.custom_fields[orderField(h)!], order?.so_nbr);
   });
@@ -71,7 +101,14 @@ describe('won deals become QAD sales orders', () => {
     const w = await world({ mapping: { deal: { requestedShipDateFieldName: 'Requested ship date' } } });
     h = w.harness;
     const field = h.pd.addCustomField('deal', { field_name: 'Requested ship date', field_type: 'date' });
-    h.pd.seedDeal({ title: 'Ship later', currency: 'EUR', status: 'won', org_id: w.org, custom_fields: { [field]: '2026-12-15' }, lines: [{ product_id: w.bolt, item_price: 4, quantity: 2 }] });
+    h.pd.seedDeal({
+      title: 'Ship later',
+      currency: 'EUR',
+      status: 'won',
+      org_id: w.org,
+      custom_fields: { [field]: '2026-12-15' },
+      lines: [{ product_id: w.bolt, item_price: 4, quantity: 2 }],
+    });
     const [m] = await pollMessages(h);
     assert.equal((await writeSalesOrder(h.deps, h.tenant, m!, delivery('m1'))).action, 'created');
     assert.equal(h.qadTenant.salesOrders()[0]?.so_due_date, '2026-12-15');
@@ -83,9 +120,27 @@ describe('won deals become QAD sales orders', () => {
     const stray = h.pd.seedOrganization({ name: 'Prospect' });
     const service = h.pd.seedProduct({ name: 'Consulting', code: 'SERVICE' });
     const cases = {
-      unlinked: h.pd.seedDeal({ title: 'unlinked', currency: 'EUR', status: 'won', org_id: stray, lines: [{ product_id: w.bolt, item_price: 1, quantity: 1 }] }),
-      noItem: h.pd.seedDeal({ title: 'no item', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: service, item_price: 100, quantity: 1 }] }),
-      currency: h.pd.seedDeal({ title: 'currency', currency: 'USD', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 1, quantity: 1 }] }),
+      unlinked: h.pd.seedDeal({
+        title: 'unlinked',
+        currency: 'EUR',
+        status: 'won',
+        org_id: stray,
+        lines: [{ product_id: w.bolt, item_price: 1, quantity: 1 }],
+      }),
+      noItem: h.pd.seedDeal({
+        title: 'no item',
+        currency: 'EUR',
+        status: 'won',
+        org_id: w.org,
+        lines: [{ product_id: service, item_price: 100, quantity: 1 }],
+      }),
+      currency: h.pd.seedDeal({
+        title: 'currency',
+        currency: 'USD',
+        status: 'won',
+        org_id: w.org,
+        lines: [{ product_id: w.bolt, item_price: 1, quantity: 1 }],
+      }),
       noLines: h.pd.seedDeal({ title: 'no lines', currency: 'EUR', status: 'won', org_id: w.org, value: 500, lines: [] }),
     };
     for (const m of await pollMessages(h)) assert.equal((await writeSalesOrder(h.deps, h.tenant, m, delivery(m.key))).action, 'rejected');
@@ -110,7 +165,10 @@ describe('won deals become QAD sales orders', () => {
     assert.equal(linked.status, 200);
     h.clock.ms += 61 * 60_000;
     const rechecked = await pollMessages(h);
-    assert.deepEqual(rechecked.map((m) => Number(m.key)).sort(), Object.values(cases).sort((a, b) => a - b));
+    assert.deepEqual(
+      rechecked.map((m) => Number(m.key)).sort(),
+      Object.values(cases).sort((a, b) => a - b),
+    );
     const outcomes = new Map<number, string>();
     for (const m of rechecked) outcomes.set(Number(m.key), (await writeSalesOrder(h.deps, h.tenant, m, delivery(`re-${m.key}`))).action);
     assert.equal(outcomes.get(cases.unlinked), 'created');
@@ -121,10 +179,19 @@ describe('won deals become QAD sales orders', () => {
   test('two deliveries of one deal at the same time make one order', async () => {
     const w = await world();
     h = w.harness;
-    h.pd.seedDeal({ title: 'Twice', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 3, quantity: 3 }] });
+    h.pd.seedDeal({
+      title: 'Twice',
+      currency: 'EUR',
+      status: 'won',
+      org_id: w.org,
+      lines: [{ product_id: w.bolt, item_price: 3, quantity: 3 }],
+    });
     const [m] = await pollMessages(h);
     h.qad.setFault((req) => (req.method === 'POST' && req.path.endsWith('salesOrderHeaders') ? { kind: 'delay', ms: 300 } : undefined));
-    const results = await Promise.allSettled([writeSalesOrder(h.deps, h.tenant, m!, delivery('a')), writeSalesOrder(h.deps, h.tenant, m!, delivery('b'))]);
+    const results = await Promise.allSettled([
+      writeSalesOrder(h.deps, h.tenant, m!, delivery('a')),
+      writeSalesOrder(h.deps, h.tenant, m!, delivery('b')),
+    ]);
     assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
     assert.equal((await writeSalesOrder(h.deps, h.tenant, m!, delivery('b', 2))).action, 'unchanged');
     assert.equal(h.qadTenant.salesOrders().length, 1);
@@ -133,7 +200,13 @@ describe('won deals become QAD sales orders', () => {
   test('a crash after QAD created the order, before the claim was marked done, does not make a second order', async () => {
     const w = await world();
     h = w.harness;
-    const deal = h.pd.seedDeal({ title: 'Crash', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.nut, item_price: 1, quantity: 7 }] });
+    const deal = h.pd.seedDeal({
+      title: 'Crash',
+      currency: 'EUR',
+      status: 'won',
+      org_id: w.org,
+      lines: [{ product_id: w.nut, item_price: 1, quantity: 7 }],
+    });
     const [m] = await pollMessages(h);
     // The write-back to Pipedrive times out after QAD made the order: the Lambda dies there.
     h.pd.setFault((req) => (req.method === 'PATCH' && req.path.startsWith('/api/v2/deals/') ? { kind: 'reset' } : undefined));
@@ -150,7 +223,13 @@ describe('won deals become QAD sales orders', () => {
   test('a deal reopened and won again does not make a second order', async () => {
     const w = await world();
     h = w.harness;
-    const deal = h.pd.seedDeal({ title: 'Again', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 2, quantity: 2 }] });
+    const deal = h.pd.seedDeal({
+      title: 'Again',
+      currency: 'EUR',
+      status: 'won',
+      org_id: w.org,
+      lines: [{ product_id: w.bolt, item_price: 2, quantity: 2 }],
+    });
     for (const m of await pollMessages(h)) await writeSalesOrder(h.deps, h.tenant, m, delivery(m.key));
     h.pd.updateDeal(deal, { status: 'open' as DealStatus });
     h.pd.updateDeal(deal, { status: 'won' as DealStatus });
@@ -162,7 +241,13 @@ describe('won deals become QAD sales orders', () => {
   test('lines edited after the order exists are a conflict for a person: audited, not applied, no second order', async () => {
     const w = await world();
     h = w.harness;
-    const deal = h.pd.seedDeal({ title: 'Edited', currency: 'EUR', status: 'won', org_id: w.org, lines: [{ product_id: w.bolt, item_price: 2, quantity: 2 }] });
+    const deal = h.pd.seedDeal({
+      title: 'Edited',
+      currency: 'EUR',
+      status: 'won',
+      org_id: w.org,
+      lines: [{ product_id: w.bolt, item_price: 2, quantity: 2 }],
+    });
     for (const m of await pollMessages(h)) await writeSalesOrder(h.deps, h.tenant, m, delivery(m.key));
     const before = h.qadTenant.salesOrders();
     h.pd.updateDeal(deal, { value: 8 });

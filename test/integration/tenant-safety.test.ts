@@ -36,7 +36,15 @@ describe('tenant URL safety', () => {
       res.end();
     });
     clearQadSessions();
-    const qad = createQadClient({ tenantId: 'acme', baseUrl: tenant.url, clientId: 'c', username: 'u', password: 'secret-password', workspaceId: 'W', http: createHttpClient() });
+    const qad = createQadClient({
+      tenantId: 'acme',
+      baseUrl: tenant.url,
+      clientId: 'c',
+      username: 'u',
+      password: 'secret-password',
+      workspaceId: 'W',
+      http: createHttpClient(),
+    });
     await assert.rejects(
       qad.browse({ path: '/api/qracore/browses', browseId: 'b', page: 1, pageSize: 10, filters: [] }),
       (e: unknown) => e instanceof PermanentError && /tenant acme: HTTP 302/u.test(e.message) && !e.message.includes('secret-password'),

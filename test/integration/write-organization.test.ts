@@ -28,8 +28,12 @@ afterEach(async () => {
 });
 
 const delivery = (id: string, attempt = 1) => ({ messageId: id, attempt });
-const writeOrganization = (deps: Harness['deps'], tenant: StoredTenant, m: RecordMessage, d: { messageId: string; attempt: number }) => writeRecord(deps, organizations, tenant, m, d);
-const searchCalls = (harness: Harness) => Object.entries(harness.pd.stats().byEndpoint).filter(([k]) => k.endsWith('/search')).reduce((n, [, v]) => n + v.calls, 0);
+const writeOrganization = (deps: Harness['deps'], tenant: StoredTenant, m: RecordMessage, d: { messageId: string; attempt: number }) =>
+  writeRecord(deps, organizations, tenant, m, d);
+const searchCalls = (harness: Harness) =>
+  Object.entries(harness.pd.stats().byEndpoint)
+    .filter(([k]) => k.endsWith('/search'))
+    .reduce((n, [, v]) => n + v.calls, 0);
 
 describe('writing a customer as an organization', () => {
   test('no match creates; a key-map hit PATCHes the same organization; unchanged content costs no call', async () => {
@@ -39,7 +43,10 @@ describe('writing a customer as an organization', () => {
     assert.equal(first.action, 'created');
     const keyField = h.keyFieldCode();
     assert.ok(keyField, 'the key field was created through organizationFields');
-    assert.deepEqual(h.pd.organizations().map((o) => [o.id, o.name, o.custom_fields[keyField]]), [[first.pipedriveId, 'Acme Tooling GmbH', 'C100']]);
+    assert.deepEqual(
+      h.pd.organizations().map((o) => [o.id, o.name, o.custom_fields[keyField]]),
+      [[first.pipedriveId, 'Acme Tooling GmbH', 'C100']],
+    );
 
     h.clock.ms += 1000;
     const renamed = customer('C100', 'Acme Tooling AG');
@@ -53,7 +60,10 @@ describe('writing a customer as an organization', () => {
     assert.equal(third.action, 'unchanged');
     assert.equal(h.pd.stats().calls, 0);
     const history = await h.deps.audit.history(TENANT, 'organization', 'C100');
-    assert.deepEqual(history.map((e) => e.action), ['unchanged', 'updated', 'created']);
+    assert.deepEqual(
+      history.map((e) => e.action),
+      ['unchanged', 'updated', 'created'],
+    );
     assert.equal(history[2]?.messageId, 'm1');
   });
 
@@ -89,7 +99,10 @@ describe('writing a customer as an organization', () => {
     h.pd.setFault((req) => (req.path.endsWith('/search') ? { status: 503, body: '<html>Service Unavailable</html>' } : undefined));
     await assert.rejects(writeOrganization(h.deps, h.tenant, message(customer('C500', 'Delta Castings')), delivery('m1')), RetryLaterError);
     h.pd.setFault((req) => (req.path.endsWith('/search') ? { status: 429, headers: { 'x-ratelimit-reset': '2' } } : undefined));
-    await assert.rejects(writeOrganization(h.deps, h.tenant, message(customer('C500', 'Delta Castings')), delivery('m2')), (e) => e instanceof RateLimitedError && e.resetSeconds === 2);
+    await assert.rejects(
+      writeOrganization(h.deps, h.tenant, message(customer('C500', 'Delta Castings')), delivery('m2')),
+      (e) => e instanceof RateLimitedError && e.resetSeconds === 2,
+    );
     assert.equal(h.pd.organizations().length, 0);
     assert.equal(h.pd.stats().byEndpoint['POST /api/v2/organizations'], undefined);
     h.pd.setFault(undefined);
@@ -104,7 +117,10 @@ describe('writing a customer as an organization', () => {
     h.pd.setFault((req) => (req.method === 'POST' && req.path === '/api/v2/organizations' ? { kind: 'delay', ms: 300 } : undefined));
     const m = message(customer('C600', 'Eagle Pumps Ltd'));
     // One message delivered twice has one MessageId: the claim must still let only one in.
-    const results = await Promise.allSettled([writeOrganization(h.deps, h.tenant, m, delivery('same')), writeOrganization(h.deps, h.tenant, m, delivery('same'))]);
+    const results = await Promise.allSettled([
+      writeOrganization(h.deps, h.tenant, m, delivery('same')),
+      writeOrganization(h.deps, h.tenant, m, delivery('same')),
+    ]);
     const fulfilled = results.filter((r) => r.status === 'fulfilled');
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(fulfilled.length, 1);
@@ -145,7 +161,11 @@ describe('writing a customer as an organization', () => {
   test('a create refused with 429 leaves nothing to recover: the retry creates without a recovery listing', async () => {
     h = await startHarness();
     let refuse = true;
-    h.pd.setFault((req) => (refuse && req.method === 'POST' && req.path === '/api/v2/organizations' ? { status: 429, headers: { 'x-ratelimit-reset': '1' } } : undefined));
+    h.pd.setFault((req) =>
+      refuse && req.method === 'POST' && req.path === '/api/v2/organizations'
+        ? { status: 429, headers: { 'x-ratelimit-reset': '1' } }
+        : undefined,
+    );
     const m = message(customer('C750', 'Garnet Valves'));
     await assert.rejects(writeOrganization(h.deps, h.tenant, m, delivery('first')), RateLimitedError);
     refuse = false;
@@ -161,7 +181,10 @@ describe('writing a customer as an organization', () => {
     const code = h.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
     const a = h.pd.seedOrganization({ name: 'Gamma 1', custom_fields: { [code]: 'C800' } });
     const b = h.pd.seedOrganization({ name: 'Gamma 2', custom_fields: { [code]: 'C800' } });
-    await assert.rejects(writeOrganization(h.deps, h.tenant, message(customer('C800', 'Gamma')), delivery('m1')), (e) => e instanceof PermanentError && e.message.includes(`${a} and ${b}`));
+    await assert.rejects(
+      writeOrganization(h.deps, h.tenant, message(customer('C800', 'Gamma')), delivery('m1')),
+      (e) => e instanceof PermanentError && e.message.includes(`${a} and ${b}`),
+    );
     assert.equal(h.pd.organizations().length, 2);
   });
 });

@@ -13,12 +13,22 @@ afterEach(async () => {
 describe('the Pipedrive writer batch', () => {
   test('a broken message is audited and dead-lettered while the rest of the batch is written', async () => {
     h = await startHarness();
-    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH'), '{"v":1,"tenantId":"acme",', organizationMessageBody('C2', 'Beta GmbH')]);
+    await enqueueBodies(h, [
+      organizationMessageBody('C1', 'Alpha GmbH'),
+      '{"v":1,"tenantId":"acme",',
+      organizationMessageBody('C2', 'Beta GmbH'),
+    ]);
     const event = await h.receiveEvent();
     assert.equal(event.Records.length, 3);
     const res = await handleWriterBatch(h.deps, event);
     assert.deepEqual(res.batchItemFailures, []);
-    assert.deepEqual(h.pd.organizations().map((o) => o.name).sort(), ['Alpha GmbH', 'Beta GmbH']);
+    assert.deepEqual(
+      h.pd
+        .organizations()
+        .map((o) => o.name)
+        .sort(),
+      ['Alpha GmbH', 'Beta GmbH'],
+    );
     const dlq = await h.dlqMessages();
     assert.equal(dlq.length, 1);
     assert.equal(dlq[0]?.Body, '{"v":1,"tenantId":"acme",');
@@ -27,7 +37,11 @@ describe('the Pipedrive writer batch', () => {
 
   test('a validation error from Pipedrive is dead-lettered once, audited, not retried', async () => {
     h = await startHarness();
-    h.pd.setFault((req) => (req.method === 'POST' && req.path === '/api/v2/organizations' ? { status: 400, body: '{"success":false,"error":"Validation failed: name: too long","code":"ERR_SCHEMA_VALIDATION_FAILED"}' } : undefined));
+    h.pd.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v2/organizations'
+        ? { status: 400, body: '{"success":false,"error":"Validation failed: name: too long","code":"ERR_SCHEMA_VALIDATION_FAILED"}' }
+        : undefined,
+    );
     await enqueueBodies(h, [organizationMessageBody('C3', 'Gamma GmbH')]);
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, [], 'not reported for retry');
@@ -37,12 +51,20 @@ describe('the Pipedrive writer batch', () => {
     assert.match(entry?.error ?? '', /Validation failed: name: too long/u);
   });
 
-  test('a 429 sets the visibility from the reset, reports the failure, and defers the tenant\'s other records without calling', async () => {
+  test("a 429 sets the visibility from the reset, reports the failure, and defers the tenant's other records without calling", async () => {
     h = await startHarness();
     h.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
-    await enqueueBodies(h, [organizationMessageBody('C4', 'Delta GmbH'), organizationMessageBody('C5', 'Epsilon GmbH'), organizationMessageBody('C6', 'Zeta GmbH')]);
+    await enqueueBodies(h, [
+      organizationMessageBody('C4', 'Delta GmbH'),
+      organizationMessageBody('C5', 'Epsilon GmbH'),
+      organizationMessageBody('C6', 'Zeta GmbH'),
+    ]);
     const event = await h.receiveEvent();
-    h.pd.setFault((req) => (req.path.endsWith('/search') ? { status: 429, headers: { 'x-ratelimit-reset': '7', 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '10' } } : undefined));
+    h.pd.setFault((req) =>
+      req.path.endsWith('/search')
+        ? { status: 429, headers: { 'x-ratelimit-reset': '7', 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '10' } }
+        : undefined,
+    );
     h.pd.resetStats();
     const res = await handleWriterBatch(h.deps, event);
     assert.equal(res.batchItemFailures.length, 3);

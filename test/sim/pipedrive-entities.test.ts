@@ -67,7 +67,11 @@ function assertValidation(reply: Reply, mentions?: RegExp): void {
 function withoutNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutNulls);
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => [k, withoutNulls(v)]),
+    );
   }
   return value;
 }
@@ -202,7 +206,13 @@ describe('products', () => {
       assert.deepEqual(Object.keys(bad.json).sort(), ['code', 'error', 'success']);
       assertValidation(await call(sim, 'PATCH', `/products/${id}`, { prices: [{ currency: 'GBP', price: 1 }] }), /currency/);
       assertValidation(
-        await call(sim, 'POST', '/products', { name: 'Twice', prices: [{ currency: 'EUR', price: 1 }, { currency: 'EUR', price: 2 }] }),
+        await call(sim, 'POST', '/products', {
+          name: 'Twice',
+          prices: [
+            { currency: 'EUR', price: 1 },
+            { currency: 'EUR', price: 2 },
+          ],
+        }),
         /one price per currency/,
       );
       assertValidation(await call(sim, 'POST', '/products', { code: 'NO-NAME' }), /name/);
@@ -297,7 +307,11 @@ describe('deals and deal products', () => {
           { product_id: gadget, item_price: 40, quantity: 2, discount: 5, discount_type: 'amount', tax: 20, tax_method: 'inclusive' },
         ],
       });
-      const d2 = sim.seedDeal({ title: 'D2', currency: 'USD', lines: [{ product_id: widget, name: 'Widget (custom)', item_price: 9.99, quantity: 3 }] });
+      const d2 = sim.seedDeal({
+        title: 'D2',
+        currency: 'USD',
+        lines: [{ product_id: widget, name: 'Widget (custom)', item_price: 9.99, quantity: 3 }],
+      });
       const empty = sim.seedDeal({ title: 'No lines' });
 
       // 3 x 100 = 300, less 10 % = 270, plus 20 % tax on top = 324; 2 x 40 - 5 = 75 (tax included)
@@ -314,7 +328,10 @@ describe('deals and deal products', () => {
 
       const one = ok(await call(sim, 'GET', `/deals/${d1}/products`));
       assertMatchesSpec('GET', '/deals/{id}/products', one);
-      assert.deepEqual(arr(one['data']).map((l) => obj(l)['sum']), [324, 75]);
+      assert.deepEqual(
+        arr(one['data']).map((l) => obj(l)['sum']),
+        [324, 75],
+      );
       assert.equal((await call(sim, 'GET', '/deals/999/products')).status, 404);
 
       sim.resetStats();
@@ -331,7 +348,21 @@ describe('deals and deal products', () => {
       );
       const first = bulkLines[0];
       assert.ok(first);
-      for (const key of ['id', 'deal_id', 'product_id', 'name', 'item_price', 'quantity', 'discount', 'discount_type', 'tax', 'tax_method', 'sum', 'currency', 'is_enabled']) {
+      for (const key of [
+        'id',
+        'deal_id',
+        'product_id',
+        'name',
+        'item_price',
+        'quantity',
+        'discount',
+        'discount_type',
+        'tax',
+        'tax_method',
+        'sum',
+        'currency',
+        'is_enabled',
+      ]) {
         assert.ok(key in first, `line has ${key}`);
       }
       assert.deepEqual(sim.stats().byEndpoint['GET /api/v2/deals/products'], { calls: 1, tokens: 10 });
@@ -341,7 +372,10 @@ describe('deals and deal products', () => {
       assert.equal(arr(p1['data']).length, 2);
       const cursor = String(obj(p1['additional_data'])['next_cursor']);
       const p2 = ok(await call(sim, 'GET', `/deals/products?deal_ids=${d1},${d2}&limit=2&cursor=${encodeURIComponent(cursor)}`));
-      assert.deepEqual(arr(p2['data']).map((l) => obj(l)['deal_id']), [d2]);
+      assert.deepEqual(
+        arr(p2['data']).map((l) => obj(l)['deal_id']),
+        [d2],
+      );
 
       const tooMany = Array.from({ length: 101 }, (_, i) => i + 1).join(',');
       assertValidation(await call(sim, 'GET', `/deals/products?deal_ids=${tooMany}`), /deal_ids/);
@@ -364,9 +398,16 @@ describe('custom fields of persons, products and deals', () => {
       for (const e of entities) {
         const listed = ok(await call(sim, 'GET', `${e.fields}?limit=500`));
         assertMatchesSpec('GET', e.fields, listed);
-        assert.ok(arr(listed['data']).every((f) => obj(f)['is_custom_field'] === false), `${e.kind}: only standard fields at first`);
+        assert.ok(
+          arr(listed['data']).every((f) => obj(f)['is_custom_field'] === false),
+          `${e.kind}: only standard fields at first`,
+        );
 
-        const made = obj(ok(await call(sim, 'POST', e.fields, { field_name: 'Tier', field_type: 'enum', options: [{ label: 'A' }, { label: 'B' }] }))['data']);
+        const made = obj(
+          ok(await call(sim, 'POST', e.fields, { field_name: 'Tier', field_type: 'enum', options: [{ label: 'A' }, { label: 'B' }] }))[
+            'data'
+          ],
+        );
         const tier = String(made['field_code']);
         assert.match(tier, /^[0-9a-f]{40}$/);
         const optionA = Number(obj(arr(made['options'])[0])['id']);
@@ -384,7 +425,11 @@ describe('custom fields of persons, products and deals', () => {
         const good = ok(
           await call(sim, 'PATCH', `${e.path}/${id}`, { custom_fields: { [tier]: optionA, [credit]: { value: 1500, currency: 'EUR' } } }),
         );
-        assert.deepEqual(obj(obj(good['data'])['custom_fields']), { [tier]: optionA, [credit]: { value: 1500, currency: 'EUR' }, [ref]: 'R-1' });
+        assert.deepEqual(obj(obj(good['data'])['custom_fields']), {
+          [tier]: optionA,
+          [credit]: { value: 1500, currency: 'EUR' },
+          [ref]: 'R-1',
+        });
 
         assertValidation(await call(sim, 'PATCH', `${e.path}/${id}`, { custom_fields: { [tier]: 'A' } }), /enum/);
         assertValidation(await call(sim, 'PATCH', `${e.path}/${id}`, { custom_fields: { [tier]: 999_999 } }), /option/);
@@ -409,9 +454,15 @@ describe('custom fields of persons, products and deals', () => {
       const p = sim.seedPerson({ name: 'Bo', custom_fields: { [personRef]: 'C-0042' } });
       const q = sim.seedProduct({ name: 'Bolt', custom_fields: { [productRef]: 'I-0042' } });
       const persons = ok(await call(sim, 'GET', '/persons/search?term=c-0042&fields=custom_fields&exact_match=true'));
-      assert.deepEqual(arr(obj(persons['data'])['items']).map((i) => obj(obj(i)['item'])['id']), [p]);
+      assert.deepEqual(
+        arr(obj(persons['data'])['items']).map((i) => obj(obj(i)['item'])['id']),
+        [p],
+      );
       const products = ok(await call(sim, 'GET', '/products/search?term=I-0042&fields=custom_fields&exact_match=true'));
-      assert.deepEqual(arr(obj(products['data'])['items']).map((i) => obj(obj(i)['item'])['id']), [q]);
+      assert.deepEqual(
+        arr(obj(products['data'])['items']).map((i) => obj(obj(i)['item'])['id']),
+        [q],
+      );
     });
   });
 });

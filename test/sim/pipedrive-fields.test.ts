@@ -4,7 +4,12 @@ import { startPipedriveSim, type PipedriveSim } from '../../scripts/simulators/p
 
 const TOKEN = 'fields-test-token';
 
-async function call(sim: PipedriveSim, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+async function call(
+  sim: PipedriveSim,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(`${sim.url}/api/v2${path}`, {
     method,
     headers: { 'x-api-token': TOKEN, ...(body !== undefined && { 'content-type': 'application/json' }) },
@@ -31,7 +36,10 @@ describe('simulator: custom field definitions', () => {
       assert.notEqual(codeA, codeB);
       const list = await call(a!, 'GET', '/organizationFields?limit=500');
       const field = (list.json['data'] as Array<Record<string, unknown>>).find((f) => f['field_code'] === codeA);
-      assert.deepEqual((field?.['options'] as Array<{ label: string }>).map((o) => o.label), ['N30', 'N60']);
+      assert.deepEqual(
+        (field?.['options'] as Array<{ label: string }>).map((o) => o.label),
+        ['N30', 'N60'],
+      );
       assert.equal(field?.['is_custom_field'], true);
     });
   });
@@ -48,7 +56,10 @@ describe('simulator: custom field definitions', () => {
       assert.equal((await call(sim!, 'POST', '/organizations', { name: 'Acme', custom_fields: { [limit]: 5000 } })).status, 400);
       assert.equal((await call(sim!, 'POST', '/organizations', { name: 'Acme', custom_fields: { [since]: '2026-02-30' } })).status, 400);
       const optionId = sim!.customFields('organization').find((f) => f.field_code === terms)?.options?.[0]?.id;
-      const ok = await call(sim!, 'POST', '/organizations', { name: 'Acme', custom_fields: { [terms]: optionId, [limit]: { value: 5000, currency: 'EUR' }, [since]: '2026-02-28' } });
+      const ok = await call(sim!, 'POST', '/organizations', {
+        name: 'Acme',
+        custom_fields: { [terms]: optionId, [limit]: { value: 5000, currency: 'EUR' }, [since]: '2026-02-28' },
+      });
       assert.equal(ok.status, 200);
     });
   });
@@ -68,7 +79,10 @@ describe('simulator: custom field definitions', () => {
       assert.match(String(refused.json['error']), /unknown custom field/u);
       assert.equal(region in sim!.organizations()[0]!.custom_fields, false);
 
-      const eom = sim!.customFields('organization').find((f) => f.field_code === terms)?.options?.find((o) => o.label === 'EOM')?.id;
+      const eom = sim!
+        .customFields('organization')
+        .find((f) => f.field_code === terms)
+        ?.options?.find((o) => o.label === 'EOM')?.id;
       sim!.removeFieldOption('organization', 'Credit terms', 'EOM');
       assert.equal((await call(sim!, 'PATCH', `/organizations/${id}`, { custom_fields: { [terms]: eom } })).status, 400);
       assert.throws(() => sim!.renameField('organization', 'Nope', 'X'), /no organization custom field named "Nope"/u);

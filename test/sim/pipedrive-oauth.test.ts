@@ -16,8 +16,16 @@ async function withSim(options: Partial<PipedriveSimOptions>, fn: (sim: Pipedriv
   }
 }
 
-async function token(sim: PipedriveSim, form: Record<string, string>, authorization = BASIC): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${sim.url}/oauth/token`, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+async function token(
+  sim: PipedriveSim,
+  form: Record<string, string>,
+  authorization = BASIC,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${sim.url}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -43,10 +51,21 @@ describe('Pipedrive simulator: OAuth', () => {
 
   test('wrong client credentials: invalid_client; a used, unknown or mismatched code and a revoked refresh token: invalid_grant', async () => {
     await withSim({}, async (sim) => {
-      assert.equal((await token(sim, { grant_type: 'refresh_token', refresh_token: 'x' }, `Basic ${Buffer.from('app:wrong').toString('base64')}`)).json.error, 'invalid_client');
+      assert.equal(
+        (await token(sim, { grant_type: 'refresh_token', refresh_token: 'x' }, `Basic ${Buffer.from('app:wrong').toString('base64')}`)).json
+          .error,
+        'invalid_client',
+      );
       const code = sim.oauth!.issueCode(REDIRECT);
-      assert.equal((await token(sim, { grant_type: 'authorization_code', code, redirect_uri: 'https://evil.example.com/cb' })).json.error, 'invalid_grant');
-      assert.equal((await token(sim, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT })).json.error, 'invalid_grant', 'a code is good once');
+      assert.equal(
+        (await token(sim, { grant_type: 'authorization_code', code, redirect_uri: 'https://evil.example.com/cb' })).json.error,
+        'invalid_grant',
+      );
+      assert.equal(
+        (await token(sim, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT })).json.error,
+        'invalid_grant',
+        'a code is good once',
+      );
       const ok = await token(sim, { grant_type: 'authorization_code', code: sim.oauth!.issueCode(REDIRECT), redirect_uri: REDIRECT });
       sim.oauth!.revokeRefreshTokens();
       const revoked = await token(sim, { grant_type: 'refresh_token', refresh_token: String(ok.json.refresh_token) });
@@ -71,10 +90,17 @@ describe('Pipedrive simulator: OAuth', () => {
 
   test('burst limits per plan and auth type: lite allows 80 per 2 s with OAuth, 20 with the API token', async () => {
     const now = Date.parse('2026-11-26T10:00:00Z');
-    for (const [oauth, limit] of [[true, 80], [false, 20]] as const) {
+    for (const [oauth, limit] of [
+      [true, 80],
+      [false, 20],
+    ] as const) {
       const sim = await startPipedriveSim({ apiToken: TOKEN, plan: 'lite', now: () => now, ...(oauth && { oauth: CLIENT }) });
       try {
-        const headers: Record<string, string> = oauth ? { authorization: `Bearer ${String((await token(sim, { grant_type: 'authorization_code', code: sim.oauth!.issueCode(REDIRECT), redirect_uri: REDIRECT })).json.access_token)}` } : { 'x-api-token': TOKEN };
+        const headers: Record<string, string> = oauth
+          ? {
+              authorization: `Bearer ${String((await token(sim, { grant_type: 'authorization_code', code: sim.oauth!.issueCode(REDIRECT), redirect_uri: REDIRECT })).json.access_token)}`,
+            }
+          : { 'x-api-token': TOKEN };
         const statuses = await Promise.all(Array.from({ length: limit + 1 }, () => api(sim, headers)));
         assert.equal(statuses.filter((s) => s === 200).length, limit, oauth ? 'oauth' : 'token');
         assert.equal(statuses.filter((s) => s === 429).length, 1);

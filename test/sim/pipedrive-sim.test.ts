@@ -159,7 +159,10 @@ describe('validation', () => {
       const since = sim.addCustomField('organization', { field_name: 'Since', field_type: 'date' });
       const ref = sim.addCustomField('organization', { field_name: 'QAD customer', field_type: 'varchar' });
       const optionsOf = (fieldCode: string): number[] =>
-        sim.customFields('organization').find((f) => f.field_code === fieldCode)?.options?.map((o) => o.id) ?? [];
+        sim
+          .customFields('organization')
+          .find((f) => f.field_code === fieldCode)
+          ?.options?.map((o) => o.id) ?? [];
       const optionIds = optionsOf(kind);
       assert.equal(optionIds.length, 2);
       const tagIds = optionsOf(tags);
@@ -175,7 +178,10 @@ describe('validation', () => {
       assertValidation(await call(sim, 'GET', '/organizations?updated_since=yesterday'), /updated_since/);
       // v1 style: custom field hash at top level
       assertValidation(await call(sim, 'POST', '/organizations', { name: 'Acme', [code]: 12 }), new RegExp(code));
-      assertValidation(await call(sim, 'POST', '/organizations', { name: 'Acme', custom_fields: { ['f'.repeat(40)]: 'x' } }), /unknown custom field/);
+      assertValidation(
+        await call(sim, 'POST', '/organizations', { name: 'Acme', custom_fields: { ['f'.repeat(40)]: 'x' } }),
+        /unknown custom field/,
+      );
       assertValidation(await call(sim, 'POST', '/organizations', { name: 'Acme', custom_fields: { [code]: '12.5' } }), /number/);
       assertValidation(await call(sim, 'POST', '/organizations', { name: 'Acme', custom_fields: { [kind]: 'A' } }), /option/);
       assertValidation(await call(sim, 'POST', '/organizations', { name: 'Acme', custom_fields: { [kind]: 999999 } }), /option/);
@@ -219,7 +225,10 @@ describe('list', () => {
       } while (cursor !== null && pages < 10);
       assert.equal(pages, 3);
       assert.equal(ids.length, 1200);
-      assert.deepEqual(ids, Array.from({ length: 1200 }, (_, i) => i + 1));
+      assert.deepEqual(
+        ids,
+        Array.from({ length: 1200 }, (_, i) => i + 1),
+      );
       assert.equal(sim.stats().byEndpoint['GET /api/v2/organizations']?.tokens, 30);
     });
   });
@@ -238,17 +247,29 @@ describe('list', () => {
       await call(sim, 'PATCH', '/organizations/9', { name: 'Nine' });
 
       const since = await call(sim, 'GET', '/organizations?updated_since=2026-09-01T10:01:00Z');
-      assert.deepEqual(arr(since.json['data']).map((o) => obj(o)['id']), [7, 9]);
+      assert.deepEqual(
+        arr(since.json['data']).map((o) => obj(o)['id']),
+        [7, 9],
+      );
       const window = await call(sim, 'GET', '/organizations?updated_since=2026-09-01T10:01:00Z&updated_until=2026-09-01T10:01:01Z');
-      assert.deepEqual(arr(window.json['data']).map((o) => obj(o)['id']), [7]);
+      assert.deepEqual(
+        arr(window.json['data']).map((o) => obj(o)['id']),
+        [7],
+      );
       const later = await call(sim, 'GET', '/organizations?updated_since=2026-09-01T10:01:02Z');
       assert.deepEqual(arr(later.json['data']), []);
       assert.equal(obj(later.json['additional_data'])['next_cursor'], null);
 
       const byIds = await call(sim, 'GET', '/organizations?ids=3,1,2&sort_by=id&sort_direction=desc');
-      assert.deepEqual(arr(byIds.json['data']).map((o) => obj(o)['id']), [3, 2, 1]);
+      assert.deepEqual(
+        arr(byIds.json['data']).map((o) => obj(o)['id']),
+        [3, 2, 1],
+      );
       const byUpdate = await call(sim, 'GET', '/organizations?sort_by=update_time&sort_direction=desc&limit=3');
-      assert.deepEqual(arr(byUpdate.json['data']).map((o) => obj(o)['id']), [9, 7, 150]);
+      assert.deepEqual(
+        arr(byUpdate.json['data']).map((o) => obj(o)['id']),
+        [9, 7, 150],
+      );
     });
   });
 });
@@ -273,7 +294,10 @@ describe('search', () => {
 
       const byCustom = await call(sim, 'GET', '/organizations/search?term=c-1001&fields=custom_fields&exact_match=true');
       const customItems = arr(obj(byCustom.json['data'])['items']);
-      assert.deepEqual(customItems.map((i) => obj(obj(i)['item'])['id']), [1]);
+      assert.deepEqual(
+        customItems.map((i) => obj(obj(i)['item'])['id']),
+        [1],
+      );
       assert.deepEqual(obj(obj(customItems[0])['item'])['custom_fields'], ['C-1001']);
 
       const substring = await call(sim, 'GET', '/organizations/search?term=acme&fields=name,custom_fields');
@@ -322,8 +346,15 @@ describe('organizationFields', () => {
       const dup = await call(sim, 'POST', '/organizationFields', { field_name: 'QAD customer', field_type: 'varchar' });
       assert.equal(dup.status, 200);
       assert.notEqual(obj(dup.json['data'])['field_code'], field['field_code']);
-      const withOptions = await call(sim, 'POST', '/organizationFields', { field_name: 'Tier', field_type: 'enum', options: [{ label: 'Gold' }, { label: 'Silver' }] });
-      assert.deepEqual(arr(obj(withOptions.json['data'])['options']).map((o) => obj(o)['label']), ['Gold', 'Silver']);
+      const withOptions = await call(sim, 'POST', '/organizationFields', {
+        field_name: 'Tier',
+        field_type: 'enum',
+        options: [{ label: 'Gold' }, { label: 'Silver' }],
+      });
+      assert.deepEqual(
+        arr(obj(withOptions.json['data'])['options']).map((o) => obj(o)['label']),
+        ['Gold', 'Silver'],
+      );
 
       assertValidation(await call(sim, 'POST', '/organizationFields', { field_name: 'X', field_type: 'nonsense' }), /field_type/);
       assertValidation(await call(sim, 'POST', '/organizationFields', { field_type: 'varchar' }), /field_name/);
@@ -337,7 +368,10 @@ describe('organizationFields', () => {
       assert.equal(name?.['is_custom_field'], false);
       assert.ok(fields.some((f) => f['field_code'] === 'address'));
       const custom = fields.filter((f) => f['is_custom_field'] === true);
-      assert.deepEqual(custom.map((f) => f['field_name']), ['QAD customer', 'QAD customer', 'Tier']);
+      assert.deepEqual(
+        custom.map((f) => f['field_name']),
+        ['QAD customer', 'QAD customer', 'Tier'],
+      );
       assert.equal(sim.customFields('organization').length, 3);
 
       const paged = await call(sim, 'GET', '/organizationFields?limit=2');
@@ -457,7 +491,10 @@ describe('rate limits', () => {
       assert.equal(last.status, 200);
       assert.equal(last.headers.get('x-daily-ratelimit-remaining'), '0');
       c.advance(10_000);
-      for (const [method, path] of [['GET', '/organizations/1'], ['POST', '/organizations']] as const) {
+      for (const [method, path] of [
+        ['GET', '/organizations/1'],
+        ['POST', '/organizations'],
+      ] as const) {
         const denied = await call(sim, method, path, method === 'POST' ? { name: 'x' } : undefined);
         assert.equal(denied.status, 429);
         assert.equal(denied.headers.get('x-daily-ratelimit-remaining'), '0');
@@ -483,7 +520,11 @@ describe('fault hook', () => {
   });
 
   test('status: responds with the given status, body and headers, before auth and limits', async () => {
-    sim.setFault((req) => (req.method === 'POST' && req.path === '/api/v2/organizations' ? { status: 503, body: '{"success":false,"error":"down"}', headers: { 'retry-after': '3' } } : undefined));
+    sim.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v2/organizations'
+        ? { status: 503, body: '{"success":false,"error":"down"}', headers: { 'retry-after': '3' } }
+        : undefined,
+    );
     const reply = await call(sim, 'POST', '/organizations', { name: 'Acme' }, null);
     assert.equal(reply.status, 503);
     assert.deepEqual(reply.json, { success: false, error: 'down' });

@@ -12,7 +12,13 @@ import {
 import { generateContacts, generateCustomers, generateItems, generatePrices } from '../../scripts/simulators/dataset.ts';
 
 const TODAY = '2025-06-15';
-const ACME = { basePath: '/acme/clouderp', clientId: 'acme-client', username: 'api.acme', password: 'pw-acme', workspaceId: '10USA_10USACO' };
+const ACME = {
+  basePath: '/acme/clouderp',
+  clientId: 'acme-client',
+  username: 'api.acme',
+  password: 'pw-acme',
+  workspaceId: '10USA_10USACO',
+};
 const CONTACTS = 'urn:browse:mfg:customer-contacts';
 const ITEMS = 'urn:browse:mfg:items';
 const PRICES = 'urn:browse:mfg:price-lists';
@@ -30,7 +36,12 @@ async function login(baseUrl: string): Promise<string> {
   const res = await fetch(`${baseUrl}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'password', client_id: ACME.clientId, username: ACME.username, password: ACME.password }).toString(),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      client_id: ACME.clientId,
+      username: ACME.username,
+      password: ACME.password,
+    }).toString(),
   });
   assert.equal(res.status, 200);
   return ((await res.json()) as { access_token: string }).access_token;
@@ -53,7 +64,11 @@ class Client {
     return { status: res.status, body: await res.json() };
   }
 
-  async browse(browseId: string, opts: { page?: number; pageSize?: number; filters?: string[] } = {}, workspace = true): Promise<{ status: number; body: unknown }> {
+  async browse(
+    browseId: string,
+    opts: { page?: number; pageSize?: number; filters?: string[] } = {},
+    workspace = true,
+  ): Promise<{ status: number; body: unknown }> {
     const q = new URLSearchParams({ browseId });
     if (opts.page !== undefined) q.set('page', String(opts.page));
     if (opts.pageSize !== undefined) q.set('pageSize', String(opts.pageSize));
@@ -62,7 +77,11 @@ class Client {
   }
 
   /** Every page of a browse. */
-  async browseAll(browseId: string, pageSize: number, filters: string[] = []): Promise<{ rows: Array<Record<string, unknown>>; pages: number }> {
+  async browseAll(
+    browseId: string,
+    pageSize: number,
+    filters: string[] = [],
+  ): Promise<{ rows: Array<Record<string, unknown>>; pages: number }> {
     const rows: Array<Record<string, unknown>> = [];
     for (let page = 1; ; page++) {
       const r = await this.browse(browseId, { page, pageSize, filters });
@@ -105,12 +124,17 @@ describe('QAD simulator: contacts browse', () => {
   test('pages through every contact in id order with the session and workspace rules', async () => {
     const { rows, pages } = await c.browseAll(CONTACTS, 25);
     assert.equal(pages, 5);
-    assert.deepEqual(rows, [...contacts].sort((a, b) => (a['ct_mstr.ct_id'] < b['ct_mstr.ct_id'] ? -1 : 1)));
+    assert.deepEqual(
+      rows,
+      [...contacts].sort((a, b) => (a['ct_mstr.ct_id'] < b['ct_mstr.ct_id'] ? -1 : 1)),
+    );
     const last = await c.browse(CONTACTS, { page: 5, pageSize: 25 });
     assert.equal((last.body as BrowseBody).data.length, 20);
     assert.equal((last.body as BrowseBody).auxillaryData.HasMoreParams, false);
     assert.equal((await c.browse(CONTACTS, {}, false)).status, 403);
-    const noToken = await fetch(`${c.base}/api/qracore/browses?browseId=${encodeURIComponent(CONTACTS)}`, { headers: { 'x-qad-workspace-id': ACME.workspaceId } });
+    const noToken = await fetch(`${c.base}/api/qracore/browses?browseId=${encodeURIComponent(CONTACTS)}`, {
+      headers: { 'x-qad-workspace-id': ACME.workspaceId },
+    });
     assert.equal(noToken.status, 401);
     const bad = await c.browse(CONTACTS, { filters: ['cm_mstr.cm_addr,eq,C000001,literal'] });
     assert.equal(bad.status, 400);
@@ -120,9 +144,15 @@ describe('QAD simulator: contacts browse', () => {
   test('changed-since filter on ct_mod_date, and by customer', async () => {
     const since = '2025-05-01';
     const { rows } = await c.browseAll(CONTACTS, 50, [`ct_mstr.ct_mod_date,ge,${since},literal`]);
-    const expected = contacts.filter((r) => r['ct_mstr.ct_mod_date'] >= since).map((r) => r['ct_mstr.ct_id']).sort();
+    const expected = contacts
+      .filter((r) => r['ct_mstr.ct_mod_date'] >= since)
+      .map((r) => r['ct_mstr.ct_id'])
+      .sort();
     assert.ok(expected.length > 0 && expected.length < contacts.length);
-    assert.deepEqual(rows.map((r) => r['ct_mstr.ct_id']), expected);
+    assert.deepEqual(
+      rows.map((r) => r['ct_mstr.ct_id']),
+      expected,
+    );
     const one = await c.browse(CONTACTS, { filters: ['ct_mstr.ct_cust,eq,C000007,literal'] });
     assert.deepEqual(
       (one.body as BrowseBody).data.map((r) => r['ct_mstr.ct_id']),
@@ -139,7 +169,10 @@ describe('QAD simulator: contacts browse', () => {
     const moved = t.contacts().find((r) => r['ct_mstr.ct_id'] === id);
     assert.deepEqual(moved, { ...moving, 'ct_mstr.ct_cust': 'C000005', 'ct_mstr.ct_mod_date': TODAY });
     const { rows } = await c.browseAll(CONTACTS, 100, [`ct_mstr.ct_mod_date,ge,${TODAY},literal`]);
-    assert.deepEqual(rows.map((r) => r['ct_mstr.ct_id']), [id]);
+    assert.deepEqual(
+      rows.map((r) => r['ct_mstr.ct_id']),
+      [id],
+    );
     assert.equal(rows[0]?.['ct_mstr.ct_cust'], 'C000005');
 
     assert.equal(t.removeContact(id), true);
@@ -176,7 +209,10 @@ describe('QAD simulator: items and price lists', () => {
     assert.equal(pages, 5);
     assert.deepEqual(rows, items);
     const active = await c.browseAll(ITEMS, 100, ['pt_mstr.pt_status,eq,ACTIVE,literal']);
-    assert.deepEqual(active.rows, items.filter((i) => i['pt_mstr.pt_status'] === 'ACTIVE'));
+    assert.deepEqual(
+      active.rows,
+      items.filter((i) => i['pt_mstr.pt_status'] === 'ACTIVE'),
+    );
   });
 
   test('price-list browse pages in (list, part, currency) order with no duplicates', async () => {
@@ -194,7 +230,9 @@ describe('QAD simulator: items and price lists', () => {
     const part = target['pi_mstr.pi_part_code'];
     t.setPrice('STD', part, 'USD', target['pi_mstr.pi_list_price'] + 10);
     const changed = await c.browseAll(PRICES, 100, [`pi_mstr.pi_mod_date,ge,${TODAY},literal`]);
-    assert.deepEqual(changed.rows, [{ ...target, 'pi_mstr.pi_list_price': target['pi_mstr.pi_list_price'] + 10, 'pi_mstr.pi_mod_date': TODAY }]);
+    assert.deepEqual(changed.rows, [
+      { ...target, 'pi_mstr.pi_list_price': target['pi_mstr.pi_list_price'] + 10, 'pi_mstr.pi_mod_date': TODAY },
+    ]);
     assert.equal(t.prices().length, prices.length);
     // setting the same price again is no change; a new (list, part, currency) is a new row
     t.setPrice('STD', part, 'USD', target['pi_mstr.pi_list_price'] + 10);
@@ -275,11 +313,20 @@ describe('QAD simulator: sales orders and customer PUT', () => {
       return r.submitResult.errors;
     };
     const cust = await reject(order({ so_cust: 'NOPE' }));
-    assert.deepEqual(cust.map((e) => [e.fieldName, e.fieldValue, e.code]), [['so_cust', 'NOPE', 'UNKNOWN_CUSTOMER']]);
+    assert.deepEqual(
+      cust.map((e) => [e.fieldName, e.fieldValue, e.code]),
+      [['so_cust', 'NOPE', 'UNKNOWN_CUSTOMER']],
+    );
     const item = await reject(order({ lines: [{ sod_line: 1, sod_part: 'NO-SUCH-PART', sod_qty_ord: 1, sod_price: 1, sod_disc_pct: 0 }] }));
-    assert.deepEqual(item.map((e) => [e.fieldName, e.fieldValue, e.code]), [['sod_part', 'NO-SUCH-PART', 'UNKNOWN_ITEM']]);
+    assert.deepEqual(
+      item.map((e) => [e.fieldName, e.fieldValue, e.code]),
+      [['sod_part', 'NO-SUCH-PART', 'UNKNOWN_ITEM']],
+    );
     const curr = await reject(order({ so_cust: 'C000002', so_curr: 'EUR' }));
-    assert.deepEqual(curr.map((e) => [e.fieldName, e.fieldValue, e.code]), [['so_curr', 'EUR', 'CURRENCY_NOT_ALLOWED']]);
+    assert.deepEqual(
+      curr.map((e) => [e.fieldName, e.fieldValue, e.code]),
+      [['so_curr', 'EUR', 'CURRENCY_NOT_ALLOWED']],
+    );
     const shape = await reject(order({ so_po: '', lines: [] }));
     assert.deepEqual(shape.map((e) => e.fieldName).sort(), ['lines', 'so_po']);
     const invalidJson = await c.send('POST', '/api/erp/salesOrderHeaders', null, '{not json');

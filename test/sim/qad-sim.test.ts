@@ -1,11 +1,29 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startQadSim, type QadCustomerRow, type QadSim, type QadSimOptions } from '../../scripts/simulators/qad/index.ts';
-import { addDays, generateCustomers, mutateCustomers, normaliseSpaces, preexistingOrganizationNames } from '../../scripts/simulators/dataset.ts';
+import {
+  addDays,
+  generateCustomers,
+  mutateCustomers,
+  normaliseSpaces,
+  preexistingOrganizationNames,
+} from '../../scripts/simulators/dataset.ts';
 
 const TODAY = '2025-06-15';
-const ACME = { basePath: '/acme/clouderp', clientId: 'acme-client', username: 'api.acme', password: 'pw-acme', workspaceId: '10USA_10USACO' };
-const GLOBEX = { basePath: '/globex/qad-central', clientId: 'globex-client', username: 'api.globex', password: 'pw-globex', workspaceId: '20EU_20EUCO' };
+const ACME = {
+  basePath: '/acme/clouderp',
+  clientId: 'acme-client',
+  username: 'api.acme',
+  password: 'pw-acme',
+  workspaceId: '10USA_10USACO',
+};
+const GLOBEX = {
+  basePath: '/globex/qad-central',
+  clientId: 'globex-client',
+  username: 'api.globex',
+  password: 'pw-globex',
+  workspaceId: '20EU_20EUCO',
+};
 const CUSTOMER_BROWSE = 'urn:browse:mfg:customers';
 
 interface Creds {
@@ -197,7 +215,12 @@ describe('QAD simulator: swagger', () => {
       assert.equal(res.status, 200);
       const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
       assert.match(doc.openapi, /^3\./);
-      assert.deepEqual(Object.keys(doc.paths).sort(), ['/api/erp/customerV2s', '/api/erp/items', '/api/erp/salesOrderHeaders', '/api/qracore/browses']);
+      assert.deepEqual(Object.keys(doc.paths).sort(), [
+        '/api/erp/customerV2s',
+        '/api/erp/items',
+        '/api/erp/salesOrderHeaders',
+        '/api/qracore/browses',
+      ]);
       assert.deepEqual(Object.keys(doc.paths['/api/erp/customerV2s'] ?? {}).sort(), ['get', 'put']);
       assert.deepEqual(Object.keys(doc.paths['/api/erp/salesOrderHeaders'] ?? {}).sort(), ['get', 'post']);
       assert.deepEqual(Object.keys(doc.paths['/api/qracore/browses'] ?? {}), ['get']);
@@ -207,10 +230,7 @@ describe('QAD simulator: swagger', () => {
   test('paths are configurable per tenant and at run time', async () => {
     await withSim(
       {
-        tenants: [
-          { ...ACME, swaggerPaths: { '/api/qracore/browses': ['get'], '/api/erp/customerV2s': ['get', 'put'] } },
-          GLOBEX,
-        ],
+        tenants: [{ ...ACME, swaggerPaths: { '/api/qracore/browses': ['get'], '/api/erp/customerV2s': ['get', 'put'] } }, GLOBEX],
       },
       async (sim) => {
         const read = async (basePath: string, c: Creds): Promise<string[]> => {
@@ -257,7 +277,10 @@ describe('QAD simulator: customer browse', () => {
     }
     assert.deepEqual(more, [true, true, false]);
     assert.equal(seen.length, 1200);
-    assert.deepEqual(seen, rows.map((r) => r['cm_mstr.cm_addr']));
+    assert.deepEqual(
+      seen,
+      rows.map((r) => r['cm_mstr.cm_addr']),
+    );
     // total an exact multiple of pageSize: the last full page says no more
     const exact = await browse(base, token, ACME.workspaceId, { page: 3, pageSize: 400 });
     assert.equal((exact.body as BrowseBody).data.length, 400);
@@ -297,15 +320,41 @@ describe('QAD simulator: customer browse', () => {
   });
 
   test('filter operators: eq, sw, ew, cn, gt, lt, le, rg, and repeated filters AND', async () => {
-    const all = async (filters: string[]): Promise<unknown[]> => codes((await browse(base, token, ACME.workspaceId, { pageSize: 1000, filters })).body);
+    const all = async (filters: string[]): Promise<unknown[]> =>
+      codes((await browse(base, token, ACME.workspaceId, { pageSize: 1000, filters })).body);
     assert.deepEqual(await all(['cm_mstr.cm_addr,eq,C000010,literal']), ['C000010']);
     assert.deepEqual(await all(['cm_mstr.cm_addr,rg,C000010|C000012,literal']), ['C000010', 'C000011', 'C000012']);
-    assert.deepEqual(await all(['cm_mstr.cm_addr,sw,C00000,literal']), ['C000001', 'C000002', 'C000003', 'C000004', 'C000005', 'C000006', 'C000007', 'C000008', 'C000009']);
-    assert.deepEqual(await all(['cm_mstr.cm_addr,ew,99,literal']), ['C000099', 'C000199', 'C000299', 'C000399', 'C000499', 'C000599', 'C000699', 'C000799', 'C000899', 'C000999', 'C001099', 'C001199']);
+    assert.deepEqual(await all(['cm_mstr.cm_addr,sw,C00000,literal']), [
+      'C000001',
+      'C000002',
+      'C000003',
+      'C000004',
+      'C000005',
+      'C000006',
+      'C000007',
+      'C000008',
+      'C000009',
+    ]);
+    assert.deepEqual(await all(['cm_mstr.cm_addr,ew,99,literal']), [
+      'C000099',
+      'C000199',
+      'C000299',
+      'C000399',
+      'C000499',
+      'C000599',
+      'C000699',
+      'C000799',
+      'C000899',
+      'C000999',
+      'C001099',
+      'C001199',
+    ]);
     assert.deepEqual(await all(['cm_mstr.cm_addr,gt,C001197,literal']), ['C001198', 'C001199', 'C001200']);
     assert.deepEqual(await all(['cm_mstr.cm_addr,lt,C000003,literal']), ['C000001', 'C000002']);
     assert.deepEqual(await all(['cm_mstr.cm_addr,le,C000002,literal']), ['C000001', 'C000002']);
-    const eur = rows.filter((r) => r['cm_mstr.cm_curr'] === 'EUR' && r['ad_mstr.ad_name'].includes('GmbH')).map((r) => r['cm_mstr.cm_addr']);
+    const eur = rows
+      .filter((r) => r['cm_mstr.cm_curr'] === 'EUR' && r['ad_mstr.ad_name'].includes('GmbH'))
+      .map((r) => r['cm_mstr.cm_addr']);
     assert.ok(eur.length > 0);
     assert.deepEqual(await all(['cm_mstr.cm_curr,eq,EUR,literal', 'ad_mstr.ad_name,cn,GmbH,literal']), eur);
   });
@@ -323,12 +372,18 @@ describe('QAD simulator: customer browse', () => {
     sim.tenant(ACME.basePath).upsertCustomer({ 'cm_mstr.cm_addr': 'C000500', 'ad_mstr.ad_phone': '+49 89 1234567' });
     sim.tenant(ACME.basePath).upsertCustomer({ 'cm_mstr.cm_addr': 'C999999', 'ad_mstr.ad_name': 'Neukunde GmbH' });
     assert.deepEqual(await byToday(), ['C000500', 'C999999']);
-    const changed = sim.tenant(ACME.basePath).customers().find((c) => c['cm_mstr.cm_addr'] === 'C000500');
+    const changed = sim
+      .tenant(ACME.basePath)
+      .customers()
+      .find((c) => c['cm_mstr.cm_addr'] === 'C000500');
     assert.equal(changed?.['ad_mstr.ad_phone'], '+49 89 1234567');
     assert.equal(changed?.['cm_mstr.cm_mod_date'], TODAY);
     assert.equal(changed?.['ad_mstr.ad_mod_date'], TODAY);
     assert.equal(changed?.['ad_mstr.ad_name'], rows[499]?.['ad_mstr.ad_name']);
-    const created = sim.tenant(ACME.basePath).customers().find((c) => c['cm_mstr.cm_addr'] === 'C999999');
+    const created = sim
+      .tenant(ACME.basePath)
+      .customers()
+      .find((c) => c['cm_mstr.cm_addr'] === 'C999999');
     assert.equal(created?.['cm_mstr.cm_domain'], '10USA');
     assert.equal(created?.['cm_mstr.cm_cr_limit'], 0);
   });
@@ -343,7 +398,9 @@ describe('QAD simulator: customer browse', () => {
       const r = await browse(t.baseUrl, tok, ACME.workspaceId, {});
       assert.deepEqual(codes(r.body), ['C000001', 'C000002', 'C000003', 'C000003A', 'C000004', 'C000005', undefined, null]);
       assert.deepEqual((r.body as BrowseBody).data[6], { weird: true, nested: { a: [1, 2] } });
-      const f = await browse(t.baseUrl, tok, ACME.workspaceId, { filters: ['cm_mstr.cm_addr,eq,C000002,literal', 'cm_mstr.cm_mod_date,ge,2000-01-01,literal'] });
+      const f = await browse(t.baseUrl, tok, ACME.workspaceId, {
+        filters: ['cm_mstr.cm_addr,eq,C000002,literal', 'cm_mstr.cm_mod_date,ge,2000-01-01,literal'],
+      });
       assert.deepEqual(codes(f.body), ['C000002', undefined, null]);
       assert.equal(t.customers().length, 5); // raw rows are not customers
     });
@@ -444,7 +501,10 @@ describe('dataset', () => {
     const names = rows.map((r) => r['ad_mstr.ad_name'].toLocaleLowerCase());
     assert.equal(new Set(names).size, rows.length);
     assert.deepEqual([...new Set(rows.map((r) => r['cm_mstr.cm_curr']))].sort(), ['EUR', 'GBP', 'USD']);
-    assert.ok(rows.some((r) => /[äöüßéèàçñåøłřžčůíá]/i.test(r['ad_mstr.ad_name'])), 'some names have umlauts/accents');
+    assert.ok(
+      rows.some((r) => /[äöüßéèàçñåøłřžčůíá]/i.test(r['ad_mstr.ad_name'])),
+      'some names have umlauts/accents',
+    );
     assert.ok(new Set(rows.map((r) => r['ad_mstr.ad_country'])).size >= 5);
     const oldest = addDays(TODAY, -90);
     for (const r of rows) {
@@ -496,13 +556,19 @@ describe('dataset', () => {
       const before = byCode.get(p['cm_mstr.cm_addr']) as QadCustomerRow;
       const keys = Object.keys(p).filter((k) => k !== 'cm_mstr.cm_addr') as Array<keyof QadCustomerRow>;
       assert.ok(keys.length > 0);
-      assert.ok(keys.some((k) => p[k] !== before[k]), `patch for ${p['cm_mstr.cm_addr']} changes something`);
+      assert.ok(
+        keys.some((k) => p[k] !== before[k]),
+        `patch for ${p['cm_mstr.cm_addr']} changes something`,
+      );
     }
     await withSim({ tenants: [{ ...ACME, customers: rows }] }, async (sim) => {
       const t = sim.tenant(ACME.basePath);
       for (const p of patches) t.upsertCustomer(p);
       const changedToday = t.customers().filter((c) => c['cm_mstr.cm_mod_date'] === TODAY);
-      assert.deepEqual(changedToday.map((c) => c['cm_mstr.cm_addr']), patches.map((p) => p['cm_mstr.cm_addr']));
+      assert.deepEqual(
+        changedToday.map((c) => c['cm_mstr.cm_addr']),
+        patches.map((p) => p['cm_mstr.cm_addr']),
+      );
     });
   });
 });

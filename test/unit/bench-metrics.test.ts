@@ -2,7 +2,17 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AWS_PRICES } from '../../scripts/bench/aws-prices.ts';
 import { floorInputs, summariseCase, type CaseOutput } from '../../scripts/bench/cases.ts';
-import { dynamoUnits, estimateCost, listPages, median, seatsFor, target, tokenFloor, unionMs, writePhase } from '../../scripts/bench/metrics.ts';
+import {
+  dynamoUnits,
+  estimateCost,
+  listPages,
+  median,
+  seatsFor,
+  target,
+  tokenFloor,
+  unionMs,
+  writePhase,
+} from '../../scripts/bench/metrics.ts';
 
 describe('benchmark arithmetic', () => {
   test('the floor is 5 tokens per record that must change plus 10 per list page of 500', () => {
@@ -14,7 +24,7 @@ describe('benchmark arithmetic', () => {
     assert.equal(listPages(2000), 4);
   });
 
-  test('a case gets the seats its first sync needs within one day\'s budget, with half again to spare', () => {
+  test("a case gets the seats its first sync needs within one day's budget, with half again to spare", () => {
     assert.equal(seatsFor(3_550, 'premium'), 1, '1k customers: about 27,000 tokens of 150,000');
     assert.equal(seatsFor(35_200, 'premium'), 2, '10k customers: about 264,000 tokens');
     assert.equal(seatsFor(3_550, 'lite'), 1);
@@ -28,7 +38,14 @@ describe('benchmark arithmetic', () => {
   });
 
   test('overlapping intervals count once', () => {
-    assert.equal(unionMs([{ startMs: 0, endMs: 10 }, { startMs: 5, endMs: 15 }, { startMs: 20, endMs: 30 }]), 25);
+    assert.equal(
+      unionMs([
+        { startMs: 0, endMs: 10 },
+        { startMs: 5, endMs: 15 },
+        { startMs: 20, endMs: 30 },
+      ]),
+      25,
+    );
     assert.equal(unionMs([]), 0);
   });
 
@@ -40,10 +57,19 @@ describe('benchmark arithmetic', () => {
       { startMs: 10_000, endMs: 10_010 },
       { startMs: 10_990, endMs: 11_000 },
     ];
-    const windows = [{ startMs: 0, endMs: 5_000 }, { startMs: 9_000, endMs: 12_000 }];
+    const windows = [
+      { startMs: 0, endMs: 5_000 },
+      { startMs: 9_000, endMs: 12_000 },
+    ];
     assert.deepEqual(writePhase(writes, windows), { writes: 4, seconds: 3 });
     // Two queues drained at once: the shared time counts once.
-    assert.deepEqual(writePhase(writes.slice(0, 2), [{ startMs: 0, endMs: 5_000 }, { startMs: 0, endMs: 5_000 }]), { writes: 2, seconds: 2 });
+    assert.deepEqual(
+      writePhase(writes.slice(0, 2), [
+        { startMs: 0, endMs: 5_000 },
+        { startMs: 0, endMs: 5_000 },
+      ]),
+      { writes: 2, seconds: 2 },
+    );
   });
 
   test('targets pass at their limit and fail past it, or on a value that is not a number', () => {
@@ -58,7 +84,10 @@ describe('benchmark arithmetic', () => {
     const gsi = new Set(['audit']);
     assert.deepEqual(dynamoUnits('PutItemCommand', { TableName: 'audit' }, gsi), { writes: 2, reads: 0 });
     assert.deepEqual(dynamoUnits('UpdateItemCommand', { TableName: 'sync' }, gsi), { writes: 1, reads: 0 });
-    assert.deepEqual(dynamoUnits('BatchWriteItemCommand', { RequestItems: { sync: [{}, {}, {}], audit: [{}] } }, gsi), { writes: 5, reads: 0 });
+    assert.deepEqual(dynamoUnits('BatchWriteItemCommand', { RequestItems: { sync: [{}, {}, {}], audit: [{}] } }, gsi), {
+      writes: 5,
+      reads: 0,
+    });
     assert.deepEqual(dynamoUnits('BatchGetItemCommand', { RequestItems: { sync: { Keys: [{}, {}] } } }, gsi), { writes: 0, reads: 2 });
     assert.deepEqual(dynamoUnits('QueryCommand', { TableName: 'sync' }, gsi), { writes: 0, reads: 1 });
     assert.deepEqual(dynamoUnits('DescribeTableCommand', {}, gsi), { writes: 0, reads: 0 });
@@ -66,12 +95,28 @@ describe('benchmark arithmetic', () => {
 
   test('the cost estimate adds every service at its price and scales to a million records', () => {
     const cost = estimateCost(
-      { invocations: 1_000_000, durationMs: 2_000_000, memoryMb: 512, sqsRequests: 1_000_000, dynamoWrites: 1_000_000, dynamoReads: 1_000_000, kmsRequests: 10_000, schedulerInvocations: 1_000_000 },
+      {
+        invocations: 1_000_000,
+        durationMs: 2_000_000,
+        memoryMb: 512,
+        sqsRequests: 1_000_000,
+        dynamoWrites: 1_000_000,
+        dynamoReads: 1_000_000,
+        kmsRequests: 10_000,
+        schedulerInvocations: 1_000_000,
+      },
       500_000,
       AWS_PRICES,
     );
     assert.equal(cost.gbSeconds, 1000);
-    const expected = AWS_PRICES.lambdaPerMillionRequests + 1000 * AWS_PRICES.lambdaPerGbSecondArm + AWS_PRICES.sqsPerMillionRequests + AWS_PRICES.dynamoPerMillionWrites + AWS_PRICES.dynamoPerMillionReads + AWS_PRICES.kmsPer10kRequests + AWS_PRICES.schedulerPerMillionInvocations;
+    const expected =
+      AWS_PRICES.lambdaPerMillionRequests +
+      1000 * AWS_PRICES.lambdaPerGbSecondArm +
+      AWS_PRICES.sqsPerMillionRequests +
+      AWS_PRICES.dynamoPerMillionWrites +
+      AWS_PRICES.dynamoPerMillionReads +
+      AWS_PRICES.kmsPer10kRequests +
+      AWS_PRICES.schedulerPerMillionInvocations;
     assert.ok(Math.abs(cost.usd.total - expected) < 1e-9);
     assert.ok(Math.abs(cost.perMillionRecordsUsd - expected * 2) < 1e-9);
   });
@@ -79,11 +124,23 @@ describe('benchmark arithmetic', () => {
 
 describe('benchmark cases', () => {
   const counters = (writes: Array<{ startMs: number; endMs: number }>, tokensByFunction: Record<string, number>) => ({
-    writes, tokensByFunction, callsByFunction: {}, aws: { sqsRequests: 10, dynamoWrites: 20, dynamoReads: 5, kmsRequests: 2, byCommand: {} }, peakRssBytes: 100 * 2 ** 20, eventLoopUtilization: 0.5,
+    writes,
+    tokensByFunction,
+    callsByFunction: {},
+    aws: { sqsRequests: 10, dynamoWrites: 20, dynamoReads: 5, kmsRequests: 2, byCommand: {} },
+    peakRssBytes: 100 * 2 ** 20,
+    eventLoopUtilization: 0.5,
   });
   const report = (tokens: number, calls: number, status429: number, drains: Array<{ startMs: number; endMs: number }>) => ({
-    round: 1, entities: {} as never, pipedrive: { calls, tokens, status429, byEndpoint: {} }, qad: { calls: 0 }, lambda: { 'poll-customers': { invocations: 1, ms: 100 }, 'write-pipedrive': { invocations: 9, ms: 900 } },
-    drains: drains.map((d) => ({ queue: 'records', ...d })), deadLetters: 0, drained: true, elapsedMs: 5_000,
+    round: 1,
+    entities: {} as never,
+    pipedrive: { calls, tokens, status429, byEndpoint: {} },
+    qad: { calls: 0 },
+    lambda: { 'poll-customers': { invocations: 1, ms: 100 }, 'write-pipedrive': { invocations: 9, ms: 900 } },
+    drains: drains.map((d) => ({ queue: 'records', ...d })),
+    deadLetters: 0,
+    drained: true,
+    elapsedMs: 5_000,
   });
   const output: CaseOutput = {
     options: { customers: 1000, items: 500, 'won-deals': 50, plan: 'premium', concurrency: 4, 'change-rate': 0.01 },
@@ -97,9 +154,25 @@ describe('benchmark cases', () => {
     },
     changedCustomers: 10,
     rounds: [
-      { label: 'first sync', report: report(17_100, 3_400, 17, [{ startMs: 0, endMs: 100_000 }]), counters: counters([{ startMs: 1_000, endMs: 1_010 }, { startMs: 2_000, endMs: 3_000 }], { 'write-pipedrive': 17_000, 'poll-deals': 100 }), recordsChanged: 3383 },
+      {
+        label: 'first sync',
+        report: report(17_100, 3_400, 17, [{ startMs: 0, endMs: 100_000 }]),
+        counters: counters(
+          [
+            { startMs: 1_000, endMs: 1_010 },
+            { startMs: 2_000, endMs: 3_000 },
+          ],
+          { 'write-pipedrive': 17_000, 'poll-deals': 100 },
+        ),
+        recordsChanged: 3383,
+      },
       { label: 'rerun, nothing changed', report: report(20, 2, 0, []), counters: counters([], { 'poll-deals': 20 }), recordsChanged: 0 },
-      { label: 'rerun, 1% changed', report: report(70, 12, 0, [{ startMs: 0, endMs: 10_000 }]), counters: counters([{ startMs: 1_000, endMs: 2_000 }], { 'write-pipedrive': 50, 'poll-deals': 20 }), recordsChanged: 10 },
+      {
+        label: 'rerun, 1% changed',
+        report: report(70, 12, 0, [{ startMs: 0, endMs: 10_000 }]),
+        counters: counters([{ startMs: 1_000, endMs: 2_000 }], { 'write-pipedrive': 50, 'poll-deals': 20 }),
+        recordsChanged: 10,
+      },
     ],
   };
 
@@ -110,7 +183,7 @@ describe('benchmark cases', () => {
     assert.deepEqual(floorInputs(output, 2), { recordsToChange: 10, pages: 3 }, 'changed customers: the organization fields once');
   });
 
-  test('a case is summarised against the floor, the plan\'s rate, and by direction', () => {
+  test("a case is summarised against the floor, the plan's rate, and by direction", () => {
     const f = summariseCase('1k', output, { memoryMb: 512, prices: AWS_PRICES });
     const [first, unchanged, changed] = f.rounds;
     assert.equal(f.problems, 0);

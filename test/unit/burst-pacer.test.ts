@@ -2,7 +2,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BurstPacer } from '../../shared/clients/burst-pacer.ts';
 
-const headers = (remaining: number, reset: number) => ({ 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': String(remaining), 'x-ratelimit-reset': String(reset) });
+const headers = (remaining: number, reset: number) => ({
+  'x-ratelimit-limit': '100',
+  'x-ratelimit-remaining': String(remaining),
+  'x-ratelimit-reset': String(reset),
+});
 
 describe('BurstPacer', () => {
   test('goes at once while it knows nothing, and while the window has room', async () => {

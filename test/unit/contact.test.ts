@@ -33,10 +33,6 @@ const withField = (field: string, value: unknown) => rowWith(goodRow(), field, v
 const withoutField = (field: string) => rowWithout(goodRow(), field);
 const expectRejected = (result: ParsedRow<Contact>) => rejected(result);
 
-
-
-
-
 function contact(overrides: Partial<Contact> = {}): Contact {
   return {
     id: 'CT-0001',

@@ -29,10 +29,6 @@ const withField = (field: string, value: unknown) => rowWith(goodRow(), field, v
 const withoutField = (field: string) => rowWithout(goodRow(), field);
 const expectRejected = (result: ParsedRow<Customer>) => rejected(result, /^invalid QAD customer row: /u);
 
-
-
-
-
 /** Parses without ever letting an exception escape unnoticed. */
 function parse(row: unknown): ParsedRow<Customer> {
   let result: ParsedRow<Customer> | undefined;
@@ -118,7 +114,18 @@ describe('parseCustomerRow: good rows', () => {
   test('unknown extra columns are ignored', () => {
     const row = { ...goodRow(), 'cm_mstr.cm_something_new': 'x', extra: { nested: true }, 'ad_mstr.ad_fax': 42 };
     const c = expectOk(parse(row));
-    assert.deepEqual(Object.keys(c).sort(), ['address', 'code', 'creditLimit', 'creditTerms', 'currency', 'email', 'modDate', 'name', 'phone', 'site']);
+    assert.deepEqual(Object.keys(c).sort(), [
+      'address',
+      'code',
+      'creditLimit',
+      'creditTerms',
+      'currency',
+      'email',
+      'modDate',
+      'name',
+      'phone',
+      'site',
+    ]);
     assert.equal(JSON.stringify(c).includes('something_new'), false);
   });
 

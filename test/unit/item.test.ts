@@ -42,8 +42,6 @@ const withField = (field: string, value: unknown) => rowWith(goodItemRow(), fiel
 const withoutField = (field: string) => rowWithout(goodItemRow(), field);
 const expectRejected = (result: ParsedRow<Item>) => rejected(result);
 
-
-
 function priceRow(currency: string, price: number, modDate = '2025-06-15'): PriceRow {
   return { list: 'LIST1', part: '10-001', currency, price, modDate };
 }
@@ -64,8 +62,6 @@ function item(overrides: Partial<Item> = {}): Item {
     ...overrides,
   };
 }
-
-
 
 function expectPrice(row: unknown): PriceRow {
   const result = parsePriceRow(row);
@@ -130,7 +126,10 @@ describe('parsePriceRow', () => {
   }
 
   test('a bad mod date is rejected', () => {
-    assert.match(expectPriceRejected({ ...goodPriceRow(), 'pi_mstr.pi_mod_date': '2025/06/15' }), /pi_mstr\.pi_mod_date must be a date YYYY-MM-DD/u);
+    assert.match(
+      expectPriceRejected({ ...goodPriceRow(), 'pi_mstr.pi_mod_date': '2025/06/15' }),
+      /pi_mstr\.pi_mod_date must be a date YYYY-MM-DD/u,
+    );
   });
 
   for (const input of [null, undefined, [], 42, 'USD']) {
@@ -363,14 +362,45 @@ describe('productContentHash', () => {
   });
 
   test('changes when any one currency price changes', () => {
-    assert.notEqual(productContentHash(item({ prices: [{ currency: 'EUR', price: 11.01 }, { currency: 'USD', price: 12.5 }] }), ACTIVE), base);
-    assert.notEqual(productContentHash(item({ prices: [{ currency: 'EUR', price: 11 }, { currency: 'USD', price: 13 }] }), ACTIVE), base);
+    assert.notEqual(
+      productContentHash(
+        item({
+          prices: [
+            { currency: 'EUR', price: 11.01 },
+            { currency: 'USD', price: 12.5 },
+          ],
+        }),
+        ACTIVE,
+      ),
+      base,
+    );
+    assert.notEqual(
+      productContentHash(
+        item({
+          prices: [
+            { currency: 'EUR', price: 11 },
+            { currency: 'USD', price: 13 },
+          ],
+        }),
+        ACTIVE,
+      ),
+      base,
+    );
   });
 
   test('changes when a currency is added or removed', () => {
     assert.notEqual(productContentHash(item({ prices: [{ currency: 'USD', price: 12.5 }] }), ACTIVE), base);
     assert.notEqual(
-      productContentHash(item({ prices: [{ currency: 'CHF', price: 13 }, { currency: 'EUR', price: 11 }, { currency: 'USD', price: 12.5 }] }), ACTIVE),
+      productContentHash(
+        item({
+          prices: [
+            { currency: 'CHF', price: 13 },
+            { currency: 'EUR', price: 11 },
+            { currency: 'USD', price: 12.5 },
+          ],
+        }),
+        ACTIVE,
+      ),
       base,
     );
   });

@@ -14,7 +14,16 @@ function customer(overrides: Partial<Omit<Customer, 'address'>> & { address?: Pa
     creditTerms: 'N30',
     site: '10-100',
     creditLimit: 50000,
-    address: { line1: '1 Main Street', line2: 'Building 4', line3: 'Dock 7', city: 'Springfield', state: 'IL', zip: '62701', country: 'USA', ...address },
+    address: {
+      line1: '1 Main Street',
+      line2: 'Building 4',
+      line3: 'Dock 7',
+      city: 'Springfield',
+      state: 'IL',
+      zip: '62701',
+      country: 'USA',
+      ...address,
+    },
     phone: '+1 217 555 0100',
     email: 'ap@acme.example',
     modDate: '2025-06-15',
@@ -40,7 +49,10 @@ describe('mapCustomerToOrganization', () => {
   });
 
   test('address value order is line1, line2, line3, "zip city", state, country', () => {
-    const org = mapCustomerToOrganization(customer({ address: { line1: 'L1', line2: 'L2', line3: 'L3', zip: 'Z', city: 'C', state: 'S', country: 'K' } }), KEY_HASH);
+    const org = mapCustomerToOrganization(
+      customer({ address: { line1: 'L1', line2: 'L2', line3: 'L3', zip: 'Z', city: 'C', state: 'S', country: 'K' } }),
+      KEY_HASH,
+    );
     assert.equal(org.address?.value, 'L1, L2, L3, Z C, S, K');
   });
 
@@ -52,7 +64,10 @@ describe('mapCustomerToOrganization', () => {
   });
 
   test('zip without city and city without zip', () => {
-    assert.equal(mapCustomerToOrganization(customer({ address: { city: '' } }), KEY_HASH).address?.value, '1 Main Street, Building 4, Dock 7, 62701, IL, USA');
+    assert.equal(
+      mapCustomerToOrganization(customer({ address: { city: '' } }), KEY_HASH).address?.value,
+      '1 Main Street, Building 4, Dock 7, 62701, IL, USA',
+    );
     const noZip = mapCustomerToOrganization(customer({ address: { zip: '' } }), KEY_HASH);
     assert.equal(noZip.address?.value, '1 Main Street, Building 4, Dock 7, Springfield, IL, USA');
     assert.equal(Object.hasOwn(noZip.address ?? {}, 'postal_code'), false);

@@ -15,7 +15,13 @@ const REFRESH_TOKEN = 'refresh-token-value-abc';
 class MemoryTokenStore implements OAuthTokenStore {
   item: (StoredOAuthTokens & { owner?: string }) | undefined;
   async get() {
-    return this.item && { version: this.item.version, ciphertext: this.item.ciphertext, ...(this.item.refreshingUntil !== undefined && { refreshingUntil: this.item.refreshingUntil }) };
+    return (
+      this.item && {
+        version: this.item.version,
+        ciphertext: this.item.ciphertext,
+        ...(this.item.refreshingUntil !== undefined && { refreshingUntil: this.item.refreshingUntil }),
+      }
+    );
   }
   async beginRefresh(_t: string, version: number, owner: string, leaseMs: number, nowMs: number) {
     if (!this.item || this.item.version !== version || (this.item.refreshingUntil ?? 0) >= nowMs) return false;
@@ -30,7 +36,9 @@ class MemoryTokenStore implements OAuthTokenStore {
 }
 
 /** A token endpoint and an API in one fake: answers token requests from `tokenAnswer`, API calls from `apiAnswer`. */
-function fakeHttp(options: { tokenAnswer?: (req: HttpRequest) => HttpResponse; apiAnswer?: (req: HttpRequest) => HttpResponse; delayMs?: number } = {}) {
+function fakeHttp(
+  options: { tokenAnswer?: (req: HttpRequest) => HttpResponse; apiAnswer?: (req: HttpRequest) => HttpResponse; delayMs?: number } = {},
+) {
   const requests: HttpRequest[] = [];
   let issued = 0;
   const http: HttpClient = {
@@ -40,7 +48,13 @@ function fakeHttp(options: { tokenAnswer?: (req: HttpRequest) => HttpResponse; a
       if (req.url.endsWith('/oauth/token')) {
         if (options.tokenAnswer) return options.tokenAnswer(req);
         issued++;
-        return json(200, { access_token: `access-${issued}`, refresh_token: REFRESH_TOKEN, expires_in: 3600, api_domain: 'https://acme.pipedrive.com', token_type: 'Bearer' });
+        return json(200, {
+          access_token: `access-${issued}`,
+          refresh_token: REFRESH_TOKEN,
+          expires_in: 3600,
+          api_domain: 'https://acme.pipedrive.com',
+          token_type: 'Bearer',
+        });
       }
       return options.apiAnswer?.(req) ?? json(200, { success: true, data: [], additional_data: { next_cursor: null } });
     },
@@ -54,12 +68,31 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 
 async function storeWith(cipher: LocalCipher, tokens: Partial<OAuthTokens> & { expiresAt: number }): Promise<MemoryTokenStore> {
   const store = new MemoryTokenStore();
-  await store.save(TENANT, undefined, await sealTokens(cipher, TENANT, { accessToken: 'access-0', refreshToken: REFRESH_TOKEN, lifetimeMs: 3_600_000, apiDomain: 'https://acme.pipedrive.com', ...tokens }));
+  await store.save(
+    TENANT,
+    undefined,
+    await sealTokens(cipher, TENANT, {
+      accessToken: 'access-0',
+      refreshToken: REFRESH_TOKEN,
+      lifetimeMs: 3_600_000,
+      apiDomain: 'https://acme.pipedrive.com',
+      ...tokens,
+    }),
+  );
   return store;
 }
 
 function provider(store: OAuthTokenStore, cipher: LocalCipher, http: HttpClient, now: () => number) {
-  return oauthAuth({ tenantId: TENANT, clientId: 'app-id', clientSecret: CLIENT_SECRET, tokenUrl: 'https://oauth.pipedrive.com/oauth/token', http, now, store, cipher });
+  return oauthAuth({
+    tenantId: TENANT,
+    clientId: 'app-id',
+    clientSecret: CLIENT_SECRET,
+    tokenUrl: 'https://oauth.pipedrive.com/oauth/token',
+    http,
+    now,
+    store,
+    cipher,
+  });
 }
 
 describe('Pipedrive OAuth token provider', () => {
@@ -95,11 +128,19 @@ describe('Pipedrive OAuth token provider', () => {
     const cipher = new LocalCipher();
     const store = await storeWith(cipher, { expiresAt: Date.now() + 3_600_000 });
     let refuse = 1;
-    const fake = fakeHttp({ apiAnswer: () => (refuse-- > 0 ? json(401, { success: false, error: 'unauthorized access', errorCode: 401 }) : json(200, { success: true, data: [], additional_data: { next_cursor: null } })) });
+    const fake = fakeHttp({
+      apiAnswer: () =>
+        refuse-- > 0
+          ? json(401, { success: false, error: 'unauthorized access', errorCode: 401 })
+          : json(200, { success: true, data: [], additional_data: { next_cursor: null } }),
+    });
     const client = createPipedriveClient({ auth: provider(store, cipher, fake.http, Date.now), http: fake.http });
     await client.listFields('organization');
     const api = fake.requests.filter((r) => !r.url.endsWith('/oauth/token'));
-    assert.deepEqual(api.map((r) => r.headers?.authorization), ['Bearer access-0', 'Bearer access-1']);
+    assert.deepEqual(
+      api.map((r) => r.headers?.authorization),
+      ['Bearer access-0', 'Bearer access-1'],
+    );
     assert.equal(fake.tokenRequests().length, 1);
 
     refuse = 10;
@@ -121,11 +162,17 @@ describe('Pipedrive OAuth token provider', () => {
     const cipher = new LocalCipher();
     const store = await storeWith(cipher, { expiresAt: 0 });
     const fake = fakeHttp({ tokenAnswer: () => json(400, { error: 'invalid_grant', error_description: 'Invalid refresh token' }) });
-    const error = await provider(store, cipher, fake.http, Date.now).credentials().then(() => undefined, (e: unknown) => e);
+    const error = await provider(store, cipher, fake.http, Date.now)
+      .credentials()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     assert.ok(error instanceof TenantParkedError);
     assert.equal(error.tenantId, TENANT);
     assert.match(error.message, /invalid_grant.*connector authorize acme/u);
-    for (const secret of [CLIENT_SECRET, REFRESH_TOKEN, 'access-0']) assert.ok(!error.message.includes(secret), `no ${secret} in the message`);
+    for (const secret of [CLIENT_SECRET, REFRESH_TOKEN, 'access-0'])
+      assert.ok(!error.message.includes(secret), `no ${secret} in the message`);
     assert.equal(store.item?.version, 1, 'the stored token is left as it was');
   });
 
@@ -136,9 +183,20 @@ describe('Pipedrive OAuth token provider', () => {
   test('an api_domain that breaks the tenant URL rules is never called', async () => {
     const cipher = new LocalCipher();
     const store = await storeWith(cipher, { expiresAt: 0 });
-    for (const apiDomain of ['http://acme.pipedrive.com', 'https://10.0.0.7', 'https://user:pw@acme.pipedrive.com', 'https://169.254.169.254']) {
-      const fake = fakeHttp({ tokenAnswer: () => json(200, { access_token: 'a', refresh_token: 'r', expires_in: 3600, api_domain: apiDomain }) });
-      await assert.rejects(provider(store, cipher, fake.http, Date.now).credentials(), (e: unknown) => e instanceof TenantParkedError && /api_domain/u.test(e.message), apiDomain);
+    for (const apiDomain of [
+      'http://acme.pipedrive.com',
+      'https://10.0.0.7',
+      'https://user:pw@acme.pipedrive.com',
+      'https://169.254.169.254',
+    ]) {
+      const fake = fakeHttp({
+        tokenAnswer: () => json(200, { access_token: 'a', refresh_token: 'r', expires_in: 3600, api_domain: apiDomain }),
+      });
+      await assert.rejects(
+        provider(store, cipher, fake.http, Date.now).credentials(),
+        (e: unknown) => e instanceof TenantParkedError && /api_domain/u.test(e.message),
+        apiDomain,
+      );
     }
   });
 
@@ -146,6 +204,9 @@ describe('Pipedrive OAuth token provider', () => {
     const cipher = new LocalCipher();
     const store = await storeWith(cipher, { expiresAt: 0 });
     const fake = fakeHttp({ tokenAnswer: () => json(503, { error: 'unavailable' }) });
-    await assert.rejects(provider(store, cipher, fake.http, Date.now).credentials(), (e: unknown) => e instanceof RetryLaterError && !(e instanceof TenantParkedError));
+    await assert.rejects(
+      provider(store, cipher, fake.http, Date.now).credentials(),
+      (e: unknown) => e instanceof RetryLaterError && !(e instanceof TenantParkedError),
+    );
   });
 });

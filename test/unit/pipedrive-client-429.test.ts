@@ -5,12 +5,19 @@ import type { HttpClient, HttpResponse } from '../../shared/clients/http.ts';
 import { RateLimitedError } from '../../shared/domain/errors.ts';
 
 const ok: HttpResponse = { status: 200, headers: {}, body: JSON.stringify({ success: true, data: { id: 1, name: 'Acme' } }) };
-const limited: HttpResponse = { status: 429, headers: { 'x-ratelimit-reset': '2' }, body: '{"success":false,"error":"Request over limit"}' };
+const limited: HttpResponse = {
+  status: 429,
+  headers: { 'x-ratelimit-reset': '2' },
+  body: '{"success":false,"error":"Request over limit"}',
+};
 
 function client(answers: () => HttpResponse) {
   const clock = { ms: 1_000_000 };
   const http: HttpClient = { send: async () => answers() };
-  return { clock, pipedrive: createPipedriveClient({ apiBaseUrl: 'https://acme.pipedrive.com', apiToken: 't', http, now: () => clock.ms }) };
+  return {
+    clock,
+    pipedrive: createPipedriveClient({ apiBaseUrl: 'https://acme.pipedrive.com', apiToken: 't', http, now: () => clock.ms }),
+  };
 }
 
 const rejection = async (run: () => Promise<unknown>): Promise<RateLimitedError> => {

@@ -16,26 +16,51 @@ describe('redact', () => {
   });
 
   test('other spellings are masked too', () => {
-    const out = redact({ 'api-key': 'a', apikey: 'b', APIKEY: 'c', qadPassword: 'd', pipedriveApiToken: 'e', 'x-api-token': 'f', credentials: 'g', passwd: 'h' });
+    const out = redact({
+      'api-key': 'a',
+      apikey: 'b',
+      APIKEY: 'c',
+      qadPassword: 'd',
+      pipedriveApiToken: 'e',
+      'x-api-token': 'f',
+      credentials: 'g',
+      passwd: 'h',
+    });
     for (const v of Object.values(out as Record<string, unknown>)) assert.equal(v, '[redacted]');
   });
 
   test('secret-named keys are masked at any depth, inside arrays too', () => {
     const input = {
-      request: { headers: { Authorization: 'Bearer abc', accept: 'application/json' }, body: { auth: { password: 'hunter2', username: 'u' } } },
-      tenants: [{ id: 't1', secrets: { apiToken: 'tok' } }, { id: 't2', clientSecret: 'cs' }],
+      request: {
+        headers: { Authorization: 'Bearer abc', accept: 'application/json' },
+        body: { auth: { password: 'hunter2', username: 'u' } },
+      },
+      tenants: [
+        { id: 't1', secrets: { apiToken: 'tok' } },
+        { id: 't2', clientSecret: 'cs' },
+      ],
     };
     const out = redact(input);
     assert.deepEqual(out, {
-      request: { headers: { Authorization: '[redacted]', accept: 'application/json' }, body: { auth: { password: '[redacted]', username: 'u' } } },
-      tenants: [{ id: 't1', secrets: '[redacted]' }, { id: 't2', clientSecret: '[redacted]' }],
+      request: {
+        headers: { Authorization: '[redacted]', accept: 'application/json' },
+        body: { auth: { password: '[redacted]', username: 'u' } },
+      },
+      tenants: [
+        { id: 't1', secrets: '[redacted]' },
+        { id: 't2', clientSecret: '[redacted]' },
+      ],
     });
     const json = JSON.stringify(out);
     for (const secret of ['Bearer abc', 'hunter2', 'tok', '"cs"']) assert.equal(json.includes(secret), false, secret);
   });
 
   test('a secret-named key is masked whatever its value type', () => {
-    assert.deepEqual(redact({ token: { nested: 'x' }, password: 12345, api_key: ['a', 'b'] }), { token: '[redacted]', password: '[redacted]', api_key: '[redacted]' });
+    assert.deepEqual(redact({ token: { nested: 'x' }, password: 12345, api_key: ['a', 'b'] }), {
+      token: '[redacted]',
+      password: '[redacted]',
+      api_key: '[redacted]',
+    });
   });
 
   test('non-secret keys and values are kept as they are', () => {

@@ -40,7 +40,11 @@ const deal = (over: Partial<WonDeal> = {}): WonDeal => ({
 });
 
 const REJECT: OrderDefaults = { site: '10-100', noLines: { kind: 'reject' } };
-const parts = new Map<number, string>([[7, 'WID-001'], [8, 'GAD-002'], [9, 'BOLT-003']]);
+const parts = new Map<number, string>([
+  [7, 'WID-001'],
+  [8, 'GAD-002'],
+  [9, 'BOLT-003'],
+]);
 
 const ctx = (over: Partial<Parameters<typeof mapDealToOrder>[1]> = {}): Parameters<typeof mapDealToOrder>[1] => ({
   customerCode: 'C1000',
@@ -142,7 +146,7 @@ describe('mapDealToOrder: a good deal', () => {
     });
   });
 
-  test('the order date is the won time\'s day, in either Pipedrive or ISO form', () => {
+  test("the order date is the won time's day, in either Pipedrive or ISO form", () => {
     assert.equal(order(mapDealToOrder(deal({ wonTime: '2024-12-31 23:59:59' }), ctx())).order.so_ord_date, '2024-12-31');
     assert.equal(order(mapDealToOrder(deal({ wonTime: '2025-01-02T08:00:00.000Z' }), ctx())).order.so_ord_date, '2025-01-02');
   });
@@ -186,7 +190,13 @@ describe('mapDealToOrder: a good deal', () => {
     });
     const { order: o, value } = order(mapDealToOrder(d, ctx()));
     assert.equal(value, 30);
-    assert.deepEqual(o.lines.map((l) => [l.sod_line, l.sod_part, l.sod_price]), [[1, 'WID-001', 10], [2, 'BOLT-003', 20]]);
+    assert.deepEqual(
+      o.lines.map((l) => [l.sod_line, l.sod_part, l.sod_price]),
+      [
+        [1, 'WID-001', 10],
+        [2, 'BOLT-003', 20],
+      ],
+    );
   });
 
   test('a disabled line needs no QAD item', () => {
@@ -200,7 +210,10 @@ describe('mapDealToOrder: a good deal', () => {
   });
 
   test('a deal value equal to the cent, with floating-point noise, is accepted', () => {
-    const lines = [line({ product_id: 7, item_price: 0.1, quantity: 1, sum: 0.1 }), line({ product_id: 8, item_price: 0.2, quantity: 1, sum: 0.2 })];
+    const lines = [
+      line({ product_id: 7, item_price: 0.1, quantity: 1, sum: 0.1 }),
+      line({ product_id: 8, item_price: 0.2, quantity: 1, sum: 0.2 }),
+    ];
     // the lines add up to 0.30000000000000004
     const a = order(mapDealToOrder(deal({ value: 0.3, lines }), ctx()));
     assert.equal(a.value, 0.3);
@@ -287,7 +300,10 @@ describe('mapDealToOrder: rejections', () => {
   test('a line whose Pipedrive sum disagrees with its own figures', () => {
     const d = deal({
       value: 29,
-      lines: [line({ product_id: 7, item_price: 10, quantity: 1, sum: 10 }), line({ product_id: 8, item_price: 10, quantity: 2, discount: 10, sum: 19 })],
+      lines: [
+        line({ product_id: 7, item_price: 10, quantity: 1, sum: 10 }),
+        line({ product_id: 8, item_price: 10, quantity: 2, discount: 10, sum: 19 }),
+      ],
     });
     const r = reason(mapDealToOrder(d, ctx()));
     assert.match(r, /^line 2:/u);
@@ -317,7 +333,8 @@ describe('mapDealToOrder: rejections', () => {
 });
 
 describe('dealContentHash', () => {
-  const twoLines = (): WonDeal => deal({ lines: [line({ product_id: 7 }), line({ product_id: 8, item_price: 5, quantity: 4, discount: 5 })] });
+  const twoLines = (): WonDeal =>
+    deal({ lines: [line({ product_id: 7 }), line({ product_id: 8, item_price: 5, quantity: 4, discount: 5 })] });
   const h0 = dealContentHash(twoLines());
 
   test('stable for equal content', () => {

@@ -12,7 +12,16 @@ describe('rateToMs', () => {
     assert.equal(rateToMs('rate(3 days)'), 259_200_000);
   });
 
-  for (const bad of ['rate(15 seconds)', 'cron(0 * * * ? *)', 'rate(15minutes)', 'rate(-5 minutes)', 'rate(1.5 hours)', '15 minutes', 'rate(15 minutes) ', '']) {
+  for (const bad of [
+    'rate(15 seconds)',
+    'cron(0 * * * ? *)',
+    'rate(15minutes)',
+    'rate(-5 minutes)',
+    'rate(1.5 hours)',
+    '15 minutes',
+    'rate(15 minutes) ',
+    '',
+  ]) {
     test(`rejects ${JSON.stringify(bad)}`, () => {
       assert.throws(() => rateToMs(bad), /not a rate expression/u);
     });

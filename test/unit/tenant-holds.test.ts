@@ -12,7 +12,8 @@ function fakes(nowMs: number) {
   let gateUntil: number | undefined;
   const audit: AuditLog = { record: async (e) => void entries.push(e), history: async () => [], byTenant: async () => [] };
   const holds: TenantHolds = {
-    current: async (): Promise<TenantHold | undefined> => (parked ? { kind: 'parked', reason: parked, since: '' } : gateUntil ? { kind: 'budget', untilMs: gateUntil, reason: '' } : undefined),
+    current: async (): Promise<TenantHold | undefined> =>
+      parked ? { kind: 'parked', reason: parked, since: '' } : gateUntil ? { kind: 'budget', untilMs: gateUntil, reason: '' } : undefined,
     park: async (_t, reason) => {
       if (parked) return false;
       parked = reason;
@@ -34,7 +35,8 @@ function fakes(nowMs: number) {
 describe('tenant holds', () => {
   test('invalid_grant parks the tenant, audited once however many writers report it', async () => {
     const f = fakes(0);
-    for (let i = 0; i < 3; i++) assert.equal((await holdFromError(f.deps, 'acme', 'organization', new TenantParkedError('acme', 'invalid_grant')))?.kind, 'parked');
+    for (let i = 0; i < 3; i++)
+      assert.equal((await holdFromError(f.deps, 'acme', 'organization', new TenantParkedError('acme', 'invalid_grant')))?.kind, 'parked');
     assert.equal(f.entries.length, 1);
     assert.equal(f.entries[0]?.action, 'failed');
     assert.match(f.entries[0]?.reason ?? '', /tenant parked/u);
@@ -43,16 +45,22 @@ describe('tenant holds', () => {
   test('a spent daily budget closes the gate until the reset Pipedrive names', async () => {
     const f = fakes(1_000_000);
     const hold = await holdFromError(f.deps, 'acme', 'person', new RateLimitedError('429', 7200, true));
-    assert.deepEqual(hold && { kind: hold.kind, until: hold.kind === 'budget' && hold.untilMs }, { kind: 'budget', until: 1_000_000 + 7_200_000 });
+    assert.deepEqual(hold && { kind: hold.kind, until: hold.kind === 'budget' && hold.untilMs }, {
+      kind: 'budget',
+      until: 1_000_000 + 7_200_000,
+    });
     assert.equal(f.entries[0]?.action, 'deferred');
   });
 
-  test('a burst 429 or any other error is the record\'s own: only a daily-budget 429 closes the gate', async () => {
+  test("a burst 429 or any other error is the record's own: only a daily-budget 429 closes the gate", async () => {
     const f = fakes(0);
     assert.equal(await holdFromError(f.deps, 'acme', 'organization', new RateLimitedError('429', 2)), undefined);
     assert.equal(await holdFromError(f.deps, 'acme', 'organization', new RetryLaterError('503')), undefined);
     assert.equal(f.gate(), undefined);
-    assert.equal((await holdFromError(f.deps, 'acme', 'organization', new RateLimitedError('429s keep coming', 3_600, true)))?.kind, 'budget');
+    assert.equal(
+      (await holdFromError(f.deps, 'acme', 'organization', new RateLimitedError('429s keep coming', 3_600, true)))?.kind,
+      'budget',
+    );
     assert.equal(f.gate(), 3_600_000);
   });
 

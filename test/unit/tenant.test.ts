@@ -52,12 +52,32 @@ describe('parseTenantConfig: defaults', () => {
       pageSize: 500,
     });
     assert.equal(c.qad.overlapDays, 1);
-    assert.deepEqual(c.qad.contacts, { browsePath: '/api/qracore/browses', browseId: 'urn:browse:mfg:customer-contacts', modDateField: 'ct_mstr.ct_mod_date', pageSize: 500 });
-    assert.deepEqual(c.qad.items, { browsePath: '/api/qracore/browses', browseId: 'urn:browse:mfg:items', modDateField: 'pt_mstr.pt_mod_date', pageSize: 500 });
-    assert.deepEqual(c.qad.prices, {
-      browsePath: '/api/qracore/browses', browseId: 'urn:browse:mfg:price-lists', modDateField: 'pi_mstr.pi_mod_date', pageSize: 500, list: 'STD', listField: 'pi_mstr.pi_list',
+    assert.deepEqual(c.qad.contacts, {
+      browsePath: '/api/qracore/browses',
+      browseId: 'urn:browse:mfg:customer-contacts',
+      modDateField: 'ct_mstr.ct_mod_date',
+      pageSize: 500,
     });
-    assert.deepEqual(c.schedules, { customers: 'rate(15 minutes)', contacts: 'rate(15 minutes)', items: 'rate(1 hour)', deals: 'rate(15 minutes)' });
+    assert.deepEqual(c.qad.items, {
+      browsePath: '/api/qracore/browses',
+      browseId: 'urn:browse:mfg:items',
+      modDateField: 'pt_mstr.pt_mod_date',
+      pageSize: 500,
+    });
+    assert.deepEqual(c.qad.prices, {
+      browsePath: '/api/qracore/browses',
+      browseId: 'urn:browse:mfg:price-lists',
+      modDateField: 'pi_mstr.pi_mod_date',
+      pageSize: 500,
+      list: 'STD',
+      listField: 'pi_mstr.pi_list',
+    });
+    assert.deepEqual(c.schedules, {
+      customers: 'rate(15 minutes)',
+      contacts: 'rate(15 minutes)',
+      items: 'rate(1 hour)',
+      deals: 'rate(15 minutes)',
+    });
     assert.deepEqual(c.qad.salesOrders, { path: '/api/erp/salesOrderHeaders', site: '10-100', noLines: 'reject' });
     assert.deepEqual(c.mapping, {
       fields: { ...DEFAULT_FIELD_MAPPING, writeBack: { enabled: false, customerField: 'cm_user1', path: '/api/erp/customerV2s/{code}' } },
@@ -90,7 +110,10 @@ describe('parseTenantConfig: defaults', () => {
   });
 
   test('trailing slashes are dropped from base URLs', () => {
-    const c = parseTenantConfig({ ...withQad({ baseUrl: 'https://acme.qad.example.com/clouderp//' }), pipedrive: { apiBaseUrl: 'https://acme.pipedrive.com/' } });
+    const c = parseTenantConfig({
+      ...withQad({ baseUrl: 'https://acme.qad.example.com/clouderp//' }),
+      pipedrive: { apiBaseUrl: 'https://acme.pipedrive.com/' },
+    });
     assert.equal(c.qad.baseUrl, 'https://acme.qad.example.com/clouderp');
     assert.equal(c.pipedrive.apiBaseUrl, 'https://acme.pipedrive.com');
   });
@@ -152,7 +175,10 @@ describe('parseTenantConfig: errors name the field', () => {
   });
 
   test('a bad Pipedrive URL names pipedrive.apiBaseUrl', () => {
-    assert.match(parseError({ ...minimal(), pipedrive: { apiBaseUrl: 'https://u:p@acme.pipedrive.com' } }), /pipedrive\.apiBaseUrl: URL must not contain user info/u);
+    assert.match(
+      parseError({ ...minimal(), pipedrive: { apiBaseUrl: 'https://u:p@acme.pipedrive.com' } }),
+      /pipedrive\.apiBaseUrl: URL must not contain user info/u,
+    );
   });
 
   test('several problems are all reported', () => {
@@ -168,7 +194,10 @@ describe('parseTenantConfig: errors name the field', () => {
 });
 
 describe('parseTenantConfig: loopback http is read from the environment at parse time', () => {
-  const local = (): Record<string, unknown> => ({ ...withQad({ baseUrl: 'http://localhost:4010/qad' }), pipedrive: { apiBaseUrl: 'http://127.0.0.1:4020' } });
+  const local = (): Record<string, unknown> => ({
+    ...withQad({ baseUrl: 'http://localhost:4010/qad' }),
+    pipedrive: { apiBaseUrl: 'http://127.0.0.1:4020' },
+  });
 
   test('without the variable, http to loopback is rejected', () => {
     assert.equal(allowLoopbackHttp(), false);

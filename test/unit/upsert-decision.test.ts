@@ -32,7 +32,10 @@ describe('decideFirstStep', () => {
   });
 
   test('a known id wins over a stale pending create', () => {
-    assert.deepEqual(decideFirstStep({ pipedriveId: 7, contentHash: 'h0', pendingCreateAt: '2025-06-15T10:00:00.000Z' }, 'h1'), { kind: 'update', pipedriveId: 7 });
+    assert.deepEqual(decideFirstStep({ pipedriveId: 7, contentHash: 'h0', pendingCreateAt: '2025-06-15T10:00:00.000Z' }, 'h1'), {
+      kind: 'update',
+      pipedriveId: 7,
+    });
   });
 });
 
@@ -43,10 +46,20 @@ describe('chooseMatch', () => {
   test('evidence counts in order: a single email match wins before the name is looked at', () => {
     const evidence = [
       { via: 'email', candidates: [{ id: 8, keyValue: null }] },
-      { via: 'name', candidates: [{ id: 8, keyValue: null }, { id: 9, keyValue: null }] },
+      {
+        via: 'name',
+        candidates: [
+          { id: 8, keyValue: null },
+          { id: 9, keyValue: null },
+        ],
+      },
     ];
     assert.deepEqual(chooseMatch('P1', [], evidence, NONE), { kind: 'matched', pipedriveId: 8, via: 'email' });
-    assert.deepEqual(chooseMatch('P1', [], [{ via: 'email', candidates: [] }, evidence[1]!], NONE), { kind: 'ambiguous', ids: [8, 9], via: 'name' });
+    assert.deepEqual(chooseMatch('P1', [], [{ via: 'email', candidates: [] }, evidence[1]!], NONE), {
+      kind: 'ambiguous',
+      ids: [8, 9],
+      via: 'name',
+    });
   });
 
   test('one key hit: matched via key', () => {
@@ -99,7 +112,18 @@ describe('chooseMatch', () => {
   });
 
   test('the same name candidate listed twice is one candidate', () => {
-    assert.deepEqual(chooseMatch('C1', [], named([{ id: 4, keyValue: null }, { id: 4, keyValue: null }]), NONE), { kind: 'matched', pipedriveId: 4, via: 'name' });
+    assert.deepEqual(
+      chooseMatch(
+        'C1',
+        [],
+        named([
+          { id: 4, keyValue: null },
+          { id: 4, keyValue: null },
+        ]),
+        NONE,
+      ),
+      { kind: 'matched', pipedriveId: 4, via: 'name' },
+    );
   });
 
   test('nothing found: notFound', () => {

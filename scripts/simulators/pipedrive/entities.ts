@@ -532,7 +532,8 @@ export function productDefFor(currencies: readonly string[]): EntityDef<SimProdu
       checkVisibleTo(attrs);
       checkPrices(attrs['prices'], currencies);
       const tax = attrs['tax'];
-      if (tax !== undefined && (typeof tax !== 'number' || tax < 0 || tax > 100)) throw validationError('body.tax must be a number from 0 to 100');
+      if (tax !== undefined && (typeof tax !== 'number' || tax < 0 || tax > 100))
+        throw validationError('body.tax must be a number from 0 to 100');
     },
     prepareAttrs(attrs) {
       // prices are stored as sent (normalised on output); a PATCH with prices replaces the whole array

@@ -161,7 +161,9 @@ export function listRecords<T extends object>(rt: EntityRuntime<T>, params: Pars
     data: page.map((r) => toApi(rt, r, onlyCustom)),
     additional_data: {
       next_cursor:
-        next === undefined ? null : encodeCursor({ field: sortBy, fieldValue: sortValue(next, sortBy), sortDirection: direction, id: next.id }),
+        next === undefined
+          ? null
+          : encodeCursor({ field: sortBy, fieldValue: sortValue(next, sortBy), sortDirection: direction, id: next.id }),
     },
   };
 }
@@ -196,12 +198,14 @@ export function searchRecords<T extends object>(rt: EntityRuntime<T>, params: Pa
   const term = typeof params['term'] === 'string' ? params['term'].trim() : '';
   const exact = params['exact_match'] === true;
   const minLength = exact ? 1 : 2;
-  if (term.length < minLength) throw validationError(`term must be at least ${minLength} characters long${exact ? '' : ' (1 with exact_match)'}`);
+  if (term.length < minLength)
+    throw validationError(`term must be at least ${minLength} characters long${exact ? '' : ' (1 with exact_match)'}`);
   const limit = limitOf(params, SEARCH_LIMIT_MAX);
   const fields = stringList(params, 'fields') ?? [...rt.def.searchFields];
   const needle = term.toLowerCase();
   const matches = (text: string): boolean => (exact ? text.toLowerCase() === needle : text.toLowerCase().includes(needle));
-  const score = (text: string): number => (text.toLowerCase() === needle ? 1 : Math.round((needle.length / Math.max(text.length, 1)) * 1000) / 1000);
+  const score = (text: string): number =>
+    text.toLowerCase() === needle ? 1 : Math.round((needle.length / Math.max(text.length, 1)) * 1000) / 1000;
 
   const cutoffMs = ctx.nowMs - ctx.searchLagMs;
   const customFields = rt.fields.customFields();
@@ -275,7 +279,10 @@ export function createField<T extends object>(rt: EntityRuntime<T>, body: Record
     throw validationError(`options are required for field type ${fieldType}`);
   }
   if (!needsOptions && labels !== undefined) throw validationError(`options are only allowed for field types enum and set`);
-  const field: FieldDefinition = rt.fields.addCustom({ field_name: fieldName, field_type: fieldType, ...(labels ? { options: labels } : {}) });
+  const field: FieldDefinition = rt.fields.addCustom({
+    field_name: fieldName,
+    field_type: fieldType,
+    ...(labels ? { options: labels } : {}),
+  });
   return { success: true, data: structuredClone(field) };
 }
-

@@ -27,7 +27,14 @@ import {
   type SimPerson,
   type SimProduct,
 } from './entities.ts';
-import { DealLineStore, lineSum, listDealProducts, listDealsProducts, type SimDealLineInput, type SimDealProduct } from './deal-products.ts';
+import {
+  DealLineStore,
+  lineSum,
+  listDealProducts,
+  listDealsProducts,
+  type SimDealLineInput,
+  type SimDealProduct,
+} from './deal-products.ts';
 import {
   createField,
   createRecord,
@@ -157,7 +164,11 @@ export interface PipedriveSimStats {
 }
 
 /** `lose-response`: the request is carried out, then the connection drops before the answer (a crash or timeout after the write). */
-export type FaultAction = { status: number; body?: string; headers?: Record<string, string> } | { kind: 'reset' } | { kind: 'delay'; ms: number } | { kind: 'lose-response' };
+export type FaultAction =
+  | { status: number; body?: string; headers?: Record<string, string> }
+  | { kind: 'reset' }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'lose-response' };
 export type FaultHook = (req: { method: string; path: string }) => FaultAction | undefined;
 
 export interface SimCustomField {
@@ -269,7 +280,11 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
   const seats = options.seats ?? 1;
   const now = options.now ?? Date.now;
   const searchLagMs = options.searchLagMs ?? 0;
-  const limiter = new RateLimiter((options.oauth ? OAUTH_BURST_LIMIT : BURST_LIMIT)[plan], options.dailyTokenBudget ?? dailyBudget(plan, seats), now);
+  const limiter = new RateLimiter(
+    (options.oauth ? OAUTH_BURST_LIMIT : BURST_LIMIT)[plan],
+    options.dailyTokenBudget ?? dailyBudget(plan, seats),
+    now,
+  );
   const oauth = options.oauth ? new SimOAuth(options.oauth, now, () => `http://127.0.0.1:${port}`) : undefined;
 
   let optionId = 1;
@@ -282,7 +297,12 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
   const products = runtimeFor(defs.product, allocateOptionId, companySalt);
   const deals = runtimeFor(defs.deal, allocateOptionId, companySalt);
   const dealLines = new DealLineStore();
-  const runtimes: Record<EntityKind, EntityRuntime<object>> = { organization: organizations, person: persons, product: products, deal: deals };
+  const runtimes: Record<EntityKind, EntityRuntime<object>> = {
+    organization: organizations,
+    person: persons,
+    product: products,
+    deal: deals,
+  };
   const handlers = new Map<string, Handler>([
     ...Object.values(runtimes).flatMap((rt) => routesFor(rt)),
     ['GET /deals/{id}/products', ({ params }) => listDealProducts(dealLines, deals, params)],
@@ -404,7 +424,9 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
   }
 
   function customCodeOf(entity: EntityKind, name: string): string {
-    const field = runtime(entity).fields.customFields().find((f) => f.field_name === name);
+    const field = runtime(entity)
+      .fields.customFields()
+      .find((f) => f.field_name === name);
     if (field === undefined) throw new Error(`no ${entity} custom field named "${name}"`);
     return field.field_code;
   }
@@ -412,7 +434,9 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
   /** creates a record as pre-existing data: checked like a create, searchable at once */
   function seed<T extends object>(rt: EntityRuntime<T>, values: object): StoredRecord {
     const { custom_fields: customRaw, ...attrs } = withoutUndefined(values);
-    const custom = rt.fields.checkCustomValues(typeof customRaw === 'object' && customRaw !== null ? (customRaw as Record<string, unknown>) : {});
+    const custom = rt.fields.checkCustomValues(
+      typeof customRaw === 'object' && customRaw !== null ? (customRaw as Record<string, unknown>) : {},
+    );
     rt.def.checkAttrs(attrs, true);
     const nowMs = now();
     const prepared = rt.def.prepareAttrs?.(attrs, undefined, nowMs) ?? attrs;
@@ -475,7 +499,9 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       const record = deals.store.get(id);
       if (record === undefined) throw new Error(`Deal ${id} not found`);
       const { custom_fields: customRaw, ...attrs } = withoutUndefined(patch);
-      const custom = deals.fields.checkCustomValues(typeof customRaw === 'object' && customRaw !== null ? (customRaw as Record<string, unknown>) : {});
+      const custom = deals.fields.checkCustomValues(
+        typeof customRaw === 'object' && customRaw !== null ? (customRaw as Record<string, unknown>) : {},
+      );
       deals.def.checkAttrs(attrs, false);
       const nowMs = now();
       deals.store.update(record, deals.def.prepareAttrs?.(attrs, record.attrs, nowMs) ?? attrs, custom, nowMs);
@@ -488,13 +514,19 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       return code;
     },
     removeFieldOption: (entity, name, label) => {
-      if (!runtime(entity).fields.removeOption(customCodeOf(entity, name), label)) throw new Error(`${entity} field "${name}" has no option "${label}"`);
+      if (!runtime(entity).fields.removeOption(customCodeOf(entity, name), label))
+        throw new Error(`${entity} field "${name}" has no option "${label}"`);
     },
     addFieldOption: (entity, name, label) => runtime(entity).fields.addOption(customCodeOf(entity, name), label),
     customFields: (entity) =>
       runtime(entity)
         .fields.customFields()
-        .map((f) => ({ field_code: f.field_code, field_name: f.field_name, field_type: f.field_type, options: structuredClone(f.options) })),
+        .map((f) => ({
+          field_code: f.field_code,
+          field_name: f.field_name,
+          field_type: f.field_type,
+          options: structuredClone(f.options),
+        })),
     dailyTokens: () => ({ used: limiter.dailyUsed(), budget: limiter.budget }),
     setDailyTokenBudget: (tokens) => {
       limiter.budget = tokens;

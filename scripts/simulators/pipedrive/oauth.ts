@@ -78,14 +78,16 @@ export class SimOAuth {
   /** `POST /oauth/token`. */
   token(authorization: string | undefined, rawBody: string): { status: number; body: Record<string, unknown> } {
     const expected = `Basic ${Buffer.from(`${this.options.clientId}:${this.options.clientSecret}`).toString('base64')}`;
-    if (authorization !== expected) return { status: 401, body: { error: 'invalid_client', error_description: 'Client authentication failed' } };
+    if (authorization !== expected)
+      return { status: 401, body: { error: 'invalid_client', error_description: 'Client authentication failed' } };
     const form = new URLSearchParams(rawBody);
     const grant = form.get('grant_type');
     if (grant === 'authorization_code') {
       const code = form.get('code') ?? '';
       const redirect = this.codes.get(code);
       this.codes.delete(code);
-      if (redirect === undefined || redirect !== form.get('redirect_uri')) return this.invalidGrant('Invalid authorization code or redirect_uri');
+      if (redirect === undefined || redirect !== form.get('redirect_uri'))
+        return this.invalidGrant('Invalid authorization code or redirect_uri');
       this.counts.codeExchanges++;
       const refresh = randomBytes(24).toString('base64url');
       this.refreshTokens.add(refresh);
@@ -110,6 +112,13 @@ export class SimOAuth {
     const access = `${randomBytes(4).toString('hex')}:${randomBytes(24).toString('base64url')}`;
     this.accessTokens.set(access, this.now() + ttl * 1000);
     this.issued.add(access).add(refreshToken);
-    return { access_token: access, token_type: 'Bearer', refresh_token: refreshToken, scope: 'base,deals:full,contacts:full,products:full', expires_in: ttl, api_domain: this.options.apiDomain ?? this.ownUrl() };
+    return {
+      access_token: access,
+      token_type: 'Bearer',
+      refresh_token: refreshToken,
+      scope: 'base,deals:full,contacts:full,products:full',
+      expires_in: ttl,
+      api_domain: this.options.apiDomain ?? this.ownUrl(),
+    };
   }
 }

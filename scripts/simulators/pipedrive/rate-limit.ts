@@ -43,7 +43,8 @@ export class RateLimiter {
     prune(this.search, now);
     if (this.used >= this.budget) return { ok: false, reason: 'daily', headers: this.headers(now, isSearch) };
     if (this.general.length >= this.burstLimit) return { ok: false, reason: 'burst', headers: this.headers(now, isSearch) };
-    if (isSearch && this.search.length >= SEARCH_BURST_LIMIT) return { ok: false, reason: 'search-burst', headers: this.headers(now, isSearch) };
+    if (isSearch && this.search.length >= SEARCH_BURST_LIMIT)
+      return { ok: false, reason: 'search-burst', headers: this.headers(now, isSearch) };
     this.general.push(now);
     if (isSearch) this.search.push(now);
     return { ok: true, headers: this.headers(now, isSearch) };

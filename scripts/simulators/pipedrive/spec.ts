@@ -148,11 +148,7 @@ export type ParsedParams = Record<string, unknown>;
  * Validates and coerces path and query parameters against the operation's extracted parameter schemas.
  * Comma-separated parameters come back as arrays. Unknown query parameters are ignored, as Pipedrive does.
  */
-export function validateParams(
-  operation: ExtractOperation,
-  pathParams: Record<string, string>,
-  query: URLSearchParams,
-): ParsedParams {
+export function validateParams(operation: ExtractOperation, pathParams: Record<string, string>, query: URLSearchParams): ParsedParams {
   const out: ParsedParams = {};
   for (const param of operation.parameters ?? []) {
     if (param.in !== 'query' && param.in !== 'path') continue;

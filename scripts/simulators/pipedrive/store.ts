@@ -227,8 +227,17 @@ function isDate(value: unknown): boolean {
 }
 
 const ADDRESS_KEYS = new Set([
-  'value', 'country', 'admin_area_level_1', 'admin_area_level_2', 'locality', 'sublocality', 'route',
-  'street_number', 'subpremise', 'postal_code', 'formatted_address',
+  'value',
+  'country',
+  'admin_area_level_1',
+  'admin_area_level_2',
+  'locality',
+  'sublocality',
+  'route',
+  'street_number',
+  'subpremise',
+  'postal_code',
+  'formatted_address',
 ]);
 
 /** Why `value` does not suit the custom field, or undefined when it does. */
@@ -251,7 +260,8 @@ export function customValueProblem(field: FieldDefinition, value: unknown): stri
       if (!isRecord(value) || typeof value['value'] !== 'number' || !Number.isFinite(value['value'])) {
         return 'must be an object {value: number, currency: string} for field type monetary';
       }
-      if (typeof value['currency'] !== 'string' || !/^[A-Z]{3}$/.test(value['currency'])) return 'currency must be a 3-letter currency code';
+      if (typeof value['currency'] !== 'string' || !/^[A-Z]{3}$/.test(value['currency']))
+        return 'currency must be a 3-letter currency code';
       if (Object.keys(value).some((k) => k !== 'value' && k !== 'currency')) return 'monetary value accepts only value and currency';
       return undefined;
     case 'enum':
@@ -272,7 +282,11 @@ export function customValueProblem(field: FieldDefinition, value: unknown): stri
     case 'time':
       return typeof value === 'string' && TIME.test(value) ? undefined : 'must be a time HH:MM or HH:MM:SS';
     case 'timerange':
-      return isRecord(value) && typeof value['start'] === 'string' && TIME.test(value['start']) && typeof value['until'] === 'string' && TIME.test(value['until'])
+      return isRecord(value) &&
+        typeof value['start'] === 'string' &&
+        TIME.test(value['start']) &&
+        typeof value['until'] === 'string' &&
+        TIME.test(value['until'])
         ? undefined
         : 'must be {start, until} times HH:MM';
     case 'address':
@@ -285,7 +299,9 @@ export function customValueProblem(field: FieldDefinition, value: unknown): stri
     case 'org':
     case 'people':
     case 'user':
-      return typeof value === 'number' && Number.isInteger(value) && value > 0 ? undefined : `must be a positive integer id for field type ${field.field_type}`;
+      return typeof value === 'number' && Number.isInteger(value) && value > 0
+        ? undefined
+        : `must be a positive integer id for field type ${field.field_type}`;
     default:
       return undefined;
   }

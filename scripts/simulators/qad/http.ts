@@ -129,10 +129,14 @@ export function parseJsonObject(body: string): Record<string, unknown> {
   try {
     parsed = JSON.parse(body);
   } catch {
-    throw validationError([{ fieldName: 'body', message: 'Request body is not valid JSON', fieldValue: body.slice(0, 100), code: 'INVALID_JSON' }]);
+    throw validationError([
+      { fieldName: 'body', message: 'Request body is not valid JSON', fieldValue: body.slice(0, 100), code: 'INVALID_JSON' },
+    ]);
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw validationError([{ fieldName: 'body', message: 'Request body must be a JSON object', fieldValue: body.slice(0, 100), code: 'INVALID_JSON' }]);
+    throw validationError([
+      { fieldName: 'body', message: 'Request body must be a JSON object', fieldValue: body.slice(0, 100), code: 'INVALID_JSON' },
+    ]);
   }
   return parsed as Record<string, unknown>;
 }

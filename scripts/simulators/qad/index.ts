@@ -72,7 +72,10 @@ export async function startQadSim(options: QadSimOptions): Promise<QadSim> {
   const findTenant = (pathname: string): TenantState | undefined => {
     let best: TenantState | undefined;
     for (const t of tenants) {
-      if ((pathname === t.basePath || pathname.startsWith(`${t.basePath}/`)) && (best === undefined || t.basePath.length > best.basePath.length)) {
+      if (
+        (pathname === t.basePath || pathname.startsWith(`${t.basePath}/`)) &&
+        (best === undefined || t.basePath.length > best.basePath.length)
+      ) {
         best = t;
       }
     }
@@ -92,7 +95,11 @@ export async function startQadSim(options: QadSimOptions): Promise<QadSim> {
     const action: FaultAction | undefined = fault?.({ method, path: rel, basePath: tenant?.basePath ?? '' });
     if (action !== undefined) {
       if ('status' in action) {
-        send(res, { status: action.status, body: action.body ?? qadErrorBody(action.status, 'Injected fault'), headers: action.headers ?? {} });
+        send(res, {
+          status: action.status,
+          body: action.body ?? qadErrorBody(action.status, 'Injected fault'),
+          headers: action.headers ?? {},
+        });
         return;
       }
       if (action.kind === 'reset') {
@@ -159,9 +166,7 @@ export async function startQadSim(options: QadSimOptions): Promise<QadSim> {
   });
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
-  tenants = options.tenants.map(
-    (spec) => new TenantState(spec, { origin, tokenTtlSeconds, maxPageSize, today, now, signingKey }),
-  );
+  tenants = options.tenants.map((spec) => new TenantState(spec, { origin, tokenTtlSeconds, maxPageSize, today, now, signingKey }));
 
   let closed: Promise<void> | undefined;
   return {

@@ -63,7 +63,12 @@ export class SalesOrderStore {
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 function isDate(v: unknown): v is string {
-  return typeof v === 'string' && DATE.test(v) && !Number.isNaN(new Date(`${v}T00:00:00Z`).getTime()) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v);
+  return (
+    typeof v === 'string' &&
+    DATE.test(v) &&
+    !Number.isNaN(new Date(`${v}T00:00:00Z`).getTime()) &&
+    new Date(`${v}T00:00:00Z`).toISOString().startsWith(v)
+  );
 }
 
 function show(v: unknown): string {
@@ -114,7 +119,8 @@ function parseOrder(body: Record<string, unknown>): ParsedOrder | ValidationErro
   const so_ord_date = body['so_ord_date'];
   if (!isDate(so_ord_date)) err('so_ord_date', 'so_ord_date must be a YYYY-MM-DD date', so_ord_date, 'INVALID_DATE');
   const so_rmks = body['so_rmks'];
-  if (so_rmks !== undefined && so_rmks !== null && (typeof so_rmks !== 'string' || so_rmks.length > 255)) err('so_rmks', 'so_rmks must be text of at most 255 characters', so_rmks, 'INVALID_STRING');
+  if (so_rmks !== undefined && so_rmks !== null && (typeof so_rmks !== 'string' || so_rmks.length > 255))
+    err('so_rmks', 'so_rmks must be text of at most 255 characters', so_rmks, 'INVALID_STRING');
   const so_due_date = body['so_due_date'];
   if (so_due_date !== undefined && so_due_date !== null && !isDate(so_due_date)) {
     err('so_due_date', 'so_due_date must be a YYYY-MM-DD date', so_due_date, 'INVALID_DATE');
@@ -179,7 +185,12 @@ function createOrder(t: TenantState, body: Record<string, unknown>): QadSalesOrd
   const errors: ValidationErrorItem[] = [];
   const customer = t.customers.get(parsed.so_cust);
   if (customer === undefined) {
-    errors.push({ fieldName: 'so_cust', message: `Customer ${parsed.so_cust} does not exist`, fieldValue: parsed.so_cust, code: 'UNKNOWN_CUSTOMER' });
+    errors.push({
+      fieldName: 'so_cust',
+      message: `Customer ${parsed.so_cust} does not exist`,
+      fieldValue: parsed.so_cust,
+      code: 'UNKNOWN_CUSTOMER',
+    });
   } else {
     const allowed = new Set([customer['cm_mstr.cm_curr'], ...(t.spec.orderCurrencies ?? [])]);
     if (!allowed.has(parsed.so_curr)) {
@@ -193,7 +204,12 @@ function createOrder(t: TenantState, body: Record<string, unknown>): QadSalesOrd
   }
   for (const line of parsed.lines) {
     if (t.items.get(line.sod_part) === undefined) {
-      errors.push({ fieldName: 'sod_part', message: `Line ${line.sod_line}: item ${line.sod_part} does not exist`, fieldValue: line.sod_part, code: 'UNKNOWN_ITEM' });
+      errors.push({
+        fieldName: 'sod_part',
+        message: `Line ${line.sod_line}: item ${line.sod_part} does not exist`,
+        fieldValue: line.sod_part,
+        code: 'UNKNOWN_ITEM',
+      });
     }
   }
   if (errors.length > 0 || customer === undefined) throw validationError(errors, 422);

@@ -41,12 +41,20 @@ const BROWSE_PARAMS: Parameter[] = [
   { name: 'filter', in: 'query', required: false, schema: { type: 'string' }, description: '<table.field>,<op>,<value>,literal' },
 ];
 
-const FILTER_PARAM: Parameter = { name: 'filter', in: 'query', required: false, schema: { type: 'string' }, description: '<table.field>,<op>,<value>,literal' };
+const FILTER_PARAM: Parameter = {
+  name: 'filter',
+  in: 'query',
+  required: false,
+  schema: { type: 'string' },
+  description: '<table.field>,<op>,<value>,literal',
+};
 
 function operationId(verb: HttpVerb, path: string): string {
   const segs = path.split('/').filter(Boolean);
   const last = segs[segs.length - 1] ?? 'root';
-  const name = /^\{.*\}$/.test(last) ? `${segs[segs.length - 2] ?? 'root'}By${last.slice(1, -1).replace(/^./, (c) => c.toUpperCase())}` : last;
+  const name = /^\{.*\}$/.test(last)
+    ? `${segs[segs.length - 2] ?? 'root'}By${last.slice(1, -1).replace(/^./, (c) => c.toUpperCase())}`
+    : last;
   return `${verb}${name.charAt(0).toUpperCase()}${name.slice(1)}`;
 }
 

@@ -14,7 +14,12 @@ import { n, num, s, str, type Item } from './dynamo-items.ts';
 let sequence = 0;
 
 export class DynamoAuditLog implements AuditLog {
-  constructor(private readonly client: DynamoDBClient, private readonly table: string, private readonly retentionDays: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+    private readonly retentionDays: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async record(entry: AuditEntry): Promise<void> {
     const at = new Date(this.now()).toISOString();
@@ -38,7 +43,11 @@ export class DynamoAuditLog implements AuditLog {
   }
 
   history(tenantId: string, entity: EntityName, key: string): Promise<Array<AuditEntry & { at: string }>> {
-    return this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': s(`${tenantId}#${entity}#${key}`) }, ScanIndexForward: false });
+    return this.queryAll({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': s(`${tenantId}#${entity}#${key}`) },
+      ScanIndexForward: false,
+    });
   }
 
   async byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>> {

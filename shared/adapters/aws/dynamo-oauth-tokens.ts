@@ -9,7 +9,10 @@ import { n, num, s, str, updateIf, type Item } from './dynamo-items.ts';
  * by an older one. Kept apart from the tenant item, which `tenant add` and `disable` replace whole.
  */
 export class DynamoOAuthTokenStore implements OAuthTokenStore {
-  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
 
   private key(tenantId: string): Item {
     return { pk: s(`T#${tenantId}#pipedrive-oauth`), sk: s('tokens') };
@@ -40,7 +43,12 @@ export class DynamoOAuthTokenStore implements OAuthTokenStore {
       key: this.key(tenantId),
       update: 'SET version = :next, ciphertext = :c, savedAt = :at REMOVE refreshOwner, refreshUntil',
       condition: expectedVersion === undefined ? 'attribute_not_exists(version)' : 'version = :v',
-      values: { ':next': n((expectedVersion ?? 0) + 1), ':c': s(ciphertext), ':at': s(new Date().toISOString()), ...(expectedVersion !== undefined && { ':v': n(expectedVersion) }) },
+      values: {
+        ':next': n((expectedVersion ?? 0) + 1),
+        ':c': s(ciphertext),
+        ':at': s(new Date().toISOString()),
+        ...(expectedVersion !== undefined && { ':v': n(expectedVersion) }),
+      },
     });
   }
 }

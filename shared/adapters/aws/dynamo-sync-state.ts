@@ -1,4 +1,11 @@
-import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import {
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type DynamoDBClient,
+  type QueryCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import { contentHash } from '../../domain/content-hash.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
@@ -9,7 +16,7 @@ import { batchGet, batchPut, isConditionFailed, n, num, s, str, updateIf, type I
  * The sync-state table (pk, sk) holds, per tenant and entity:
  *   key#<qadKey>    the key map: Pipedrive id, content hash, claim lease, pending create
  *   pd#<id>         which QAD key owns a Pipedrive record
-  *   listing         when the first-sync listing was taken
+ *   listing         when the first-sync listing was taken
  * under pk T#<tenant>#<scope>, sk state: an entity's watermark and poll lease, or a one-off lease;
  * and under pk <...>#listing the listing itself: key#<qadKey> and tok#<hash of a match token>.
  */
@@ -29,14 +36,21 @@ function toEntry(item: Item): KeyMapEntry {
 }
 
 export class DynamoKeyMap implements KeyMap {
-  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
 
   private key(tenantId: string, entity: EntityName, qadKey: string): Item {
     return { pk: s(partition(tenantId, entity)), sk: s(`key#${qadKey}`) };
   }
 
   async getMany(tenantId: string, entity: EntityName, qadKeys: readonly string[]): Promise<Map<string, KeyMapEntry>> {
-    const items = await batchGet(this.client, this.table, [...new Set(qadKeys)].map((k) => this.key(tenantId, entity, k)));
+    const items = await batchGet(
+      this.client,
+      this.table,
+      [...new Set(qadKeys)].map((k) => this.key(tenantId, entity, k)),
+    );
     return new Map(items.map((item) => [toEntry(item).qadKey, toEntry(item)]));
   }
 
@@ -57,14 +71,31 @@ export class DynamoKeyMap implements KeyMap {
       return { held: false, entry: known ? entry : undefined };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
-      const current = await this.client.send(new GetItemCommand({ TableName: this.table, Key: this.key(tenantId, entity, qadKey), ConsistentRead: true }));
+      const current = await this.client.send(
+        new GetItemCommand({ TableName: this.table, Key: this.key(tenantId, entity, qadKey), ConsistentRead: true }),
+      );
       return { held: true, until: num(current.Item, 'leaseUntil') ?? nowMs + leaseMs };
     }
   }
 
   /** Every write after the claim is conditional on still holding it: a writer that lost its lease stops. */
-  private async ownedUpdate(tenantId: string, entity: EntityName, qadKey: string, owner: string, update: string, values: Item, names?: Record<string, string>): Promise<void> {
-    const held = await updateIf(this.client, { table: this.table, key: this.key(tenantId, entity, qadKey), update, condition: 'leaseOwner = :o', values: { ':o': s(owner), ...values }, ...(names && { names }) });
+  private async ownedUpdate(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    update: string,
+    values: Item,
+    names?: Record<string, string>,
+  ): Promise<void> {
+    const held = await updateIf(this.client, {
+      table: this.table,
+      key: this.key(tenantId, entity, qadKey),
+      update,
+      condition: 'leaseOwner = :o',
+      values: { ':o': s(owner), ...values },
+      ...(names && { names }),
+    });
     if (!held) throw new ClaimHeldError(`claim on ${entity} ${qadKey} was lost to another delivery`, 5);
   }
 
@@ -76,11 +107,25 @@ export class DynamoKeyMap implements KeyMap {
     return this.ownedUpdate(tenantId, entity, qadKey, owner, 'REMOVE pendingCreateAt', {});
   }
 
-  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: { pipedriveId: number; contentHash: string; ref?: string }): Promise<void> {
+  complete(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    state: { pipedriveId: number; contentHash: string; ref?: string },
+  ): Promise<void> {
     return this.ownedUpdate(
-      tenantId, entity, qadKey, owner,
+      tenantId,
+      entity,
+      qadKey,
+      owner,
       `SET pipedriveId = :id, contentHash = :h, updatedAt = :t${state.ref ? ', #ref = :ref' : ''} REMOVE leaseOwner, leaseUntil, pendingCreateAt, rejectedHash, rejectedAt, goneAt`,
-      { ':id': n(state.pipedriveId), ':h': s(state.contentHash), ':t': s(new Date().toISOString()), ...(state.ref && { ':ref': s(state.ref) }) },
+      {
+        ':id': n(state.pipedriveId),
+        ':h': s(state.contentHash),
+        ':t': s(new Date().toISOString()),
+        ...(state.ref && { ':ref': s(state.ref) }),
+      },
       state.ref ? { '#ref': 'ref' } : undefined,
     );
   }
@@ -91,7 +136,13 @@ export class DynamoKeyMap implements KeyMap {
 
   async release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void> {
     // Not ours any more means someone else holds it now: nothing of ours to release.
-    await updateIf(this.client, { table: this.table, key: this.key(tenantId, entity, qadKey), update: 'REMOVE leaseOwner, leaseUntil', condition: 'leaseOwner = :o', values: { ':o': s(owner) } });
+    await updateIf(this.client, {
+      table: this.table,
+      key: this.key(tenantId, entity, qadKey),
+      update: 'REMOVE leaseOwner, leaseUntil',
+      condition: 'leaseOwner = :o',
+      values: { ':o': s(owner) },
+    });
   }
 
   async markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string, at = new Date().toISOString()): Promise<void> {
@@ -154,42 +205,80 @@ export class DynamoKeyMap implements KeyMap {
 
   async markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void> {
     await this.client.send(
-      new UpdateItemCommand({ TableName: this.table, Key: this.key(tenantId, entity, qadKey), UpdateExpression: 'SET goneAt = :at', ExpressionAttributeValues: { ':at': s(at) } }),
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(tenantId, entity, qadKey),
+        UpdateExpression: 'SET goneAt = :at',
+        ExpressionAttributeValues: { ':at': s(at) },
+      }),
     );
   }
 
   async ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>> {
-    const items = await batchGet(this.client, this.table, [...new Set(pipedriveIds)].map((id) => ({ pk: s(partition(tenantId, entity)), sk: s(`pd#${id}`) })));
+    const items = await batchGet(
+      this.client,
+      this.table,
+      [...new Set(pipedriveIds)].map((id) => ({ pk: s(partition(tenantId, entity)), sk: s(`pd#${id}`) })),
+    );
     return new Map(items.map((item) => [Number(str(item, 'sk')!.slice(3)), str(item, 'owner')!]));
   }
 }
 
 export class DynamoListingIndex implements ListingIndex {
-  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
 
   async meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined> {
-    const res = await this.client.send(new GetItemCommand({ TableName: this.table, Key: { pk: s(partition(tenantId, entity)), sk: s('listing') }, ConsistentRead: true }));
+    const res = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: { pk: s(partition(tenantId, entity)), sk: s('listing') }, ConsistentRead: true }),
+    );
     const listedAt = str(res.Item, 'listedAt');
     return listedAt ? { listedAt, records: num(res.Item, 'records') ?? 0 } : undefined;
   }
 
-  async save(tenantId: string, entity: EntityName, listing: { byKey: Map<string, number[]>; byToken: Map<string, NameCandidate[]> }, listedAt: string): Promise<void> {
+  async save(
+    tenantId: string,
+    entity: EntityName,
+    listing: { byKey: Map<string, number[]>; byToken: Map<string, NameCandidate[]> },
+    listedAt: string,
+  ): Promise<void> {
     const pk = s(`${partition(tenantId, entity)}#listing`);
     const items: Item[] = [
       ...[...listing.byKey].map(([key, ids]) => ({ pk, sk: s(`key#${key}`), ids: s(JSON.stringify(ids)) })),
       // Tokens are hashed: a 255-character name in UTF-8 would not fit a sort key.
-      ...[...listing.byToken].map(([token, candidates]) => ({ pk, sk: s(`tok#${contentHash(token)}`), candidates: s(JSON.stringify(candidates)) })),
+      ...[...listing.byToken].map(([token, candidates]) => ({
+        pk,
+        sk: s(`tok#${contentHash(token)}`),
+        candidates: s(JSON.stringify(candidates)),
+      })),
     ];
     await batchPut(this.client, this.table, items);
     // The marker goes last: a listing is only used once all of it is stored.
-    const records = new Set([...listing.byToken.values()].flat().map((c) => c.id).concat([...listing.byKey.values()].flat())).size;
-    await batchPut(this.client, this.table, [{ pk: s(partition(tenantId, entity)), sk: s('listing'), listedAt: s(listedAt), records: n(records) }]);
+    const records = new Set(
+      [...listing.byToken.values()]
+        .flat()
+        .map((c) => c.id)
+        .concat([...listing.byKey.values()].flat()),
+    ).size;
+    await batchPut(this.client, this.table, [
+      { pk: s(partition(tenantId, entity)), sk: s('listing'), listedAt: s(listedAt), records: n(records) },
+    ]);
   }
 
-  async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }> {
+  async lookup(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    tokens: readonly string[],
+  ): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }> {
     const pk = s(`${partition(tenantId, entity)}#listing`);
     const hashes = new Map(tokens.map((t) => [`tok#${contentHash(t)}`, t]));
-    const items = await batchGet(this.client, this.table, [{ pk, sk: s(`key#${qadKey}`) }, ...[...hashes.keys()].map((sk) => ({ pk, sk: s(sk) }))]);
+    const items = await batchGet(this.client, this.table, [
+      { pk, sk: s(`key#${qadKey}`) },
+      ...[...hashes.keys()].map((sk) => ({ pk, sk: s(sk) })),
+    ]);
     const byToken = new Map<string, NameCandidate[]>();
     let byKey: number[] = [];
     for (const item of items) {
@@ -206,7 +295,10 @@ export class DynamoListingIndex implements ListingIndex {
  * the one that guards creating a custom field.
  */
 export class DynamoPollStateStore implements PollStateStore {
-  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
 
   private key(tenantId: string, scope: string): Item {
     return { pk: s(`T#${tenantId}#${scope}`), sk: s('state') };
@@ -234,18 +326,34 @@ export class DynamoPollStateStore implements PollStateStore {
     });
   }
 
-  async finish(tenantId: string, scope: string, owner: string, state: PollState & { watermark: string; lastPolledAt: string }): Promise<void> {
+  async finish(
+    tenantId: string,
+    scope: string,
+    owner: string,
+    state: PollState & { watermark: string; lastPolledAt: string },
+  ): Promise<void> {
     const held = await updateIf(this.client, {
       table: this.table,
       key: this.key(tenantId, scope),
       update: `SET watermark = :w, lastPolledAt = :l${state.fullReadAt ? ', fullReadAt = :f' : ''} REMOVE leaseOwner, leaseUntil`,
       condition: 'leaseOwner = :o',
-      values: { ':w': s(state.watermark), ':l': s(state.lastPolledAt), ':o': s(owner), ...(state.fullReadAt && { ':f': s(state.fullReadAt) }) },
+      values: {
+        ':w': s(state.watermark),
+        ':l': s(state.lastPolledAt),
+        ':o': s(owner),
+        ...(state.fullReadAt && { ':f': s(state.fullReadAt) }),
+      },
     });
     if (!held) throw new RetryLaterError(`poll lease for ${tenantId}/${scope} was lost; watermark not advanced`);
   }
 
   async release(tenantId: string, scope: string, owner: string): Promise<void> {
-    await updateIf(this.client, { table: this.table, key: this.key(tenantId, scope), update: 'REMOVE leaseOwner, leaseUntil', condition: 'leaseOwner = :o', values: { ':o': s(owner) } });
+    await updateIf(this.client, {
+      table: this.table,
+      key: this.key(tenantId, scope),
+      update: 'REMOVE leaseOwner, leaseUntil',
+      condition: 'leaseOwner = :o',
+      values: { ':o': s(owner) },
+    });
   }
 }

@@ -1,4 +1,11 @@
-import { DeleteItemCommand, GetItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type DynamoDBClient,
+  type QueryCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import type { TenantHold, TenantHolds } from '../../ports/index.ts';
 import { isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts';
 
@@ -10,7 +17,10 @@ import { isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts'
  *                 'parked' or 'drift:<entity>' (a mapped field drifted)
  */
 export class DynamoTenantHolds implements TenantHolds {
-  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
 
   private pk(tenantId: string) {
     return s(`T#${tenantId}#holds`);
@@ -37,7 +47,11 @@ export class DynamoTenantHolds implements TenantHolds {
   async park(tenantId: string, reason: string, at: string): Promise<boolean> {
     try {
       await this.client.send(
-        new PutItemCommand({ TableName: this.table, Item: { pk: this.pk(tenantId), sk: s('parked'), reason: s(reason), since: s(at) }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { pk: this.pk(tenantId), sk: s('parked'), reason: s(reason), since: s(at) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
       return true;
     } catch (error) {
@@ -51,11 +65,21 @@ export class DynamoTenantHolds implements TenantHolds {
   }
 
   async closeBudgetGate(tenantId: string, untilMs: number, reason: string): Promise<void> {
-    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { pk: this.pk(tenantId), sk: s('budget'), untilMs: n(untilMs), reason: s(reason) } }));
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: { pk: this.pk(tenantId), sk: s('budget'), untilMs: n(untilMs), reason: s(reason) },
+      }),
+    );
   }
 
   async hold(tenantId: string, messageId: string, body: string, cause = 'parked'): Promise<void> {
-    await this.client.send(new PutItemCommand({ TableName: this.table, Item: { pk: this.pk(tenantId), sk: s(`held#${messageId}`), body: s(body), cause: s(cause) } }));
+    await this.client.send(
+      new PutItemCommand({
+        TableName: this.table,
+        Item: { pk: this.pk(tenantId), sk: s(`held#${messageId}`), body: s(body), cause: s(cause) },
+      }),
+    );
   }
 
   async held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>> {

@@ -5,7 +5,10 @@ import { s, str, type Item } from './dynamo-items.ts';
 
 /** Connections table: one item per tenant; secrets only as ciphertext. */
 export class DynamoTenantStore implements TenantStore {
-  constructor(private readonly client: DynamoDBClient, private readonly table: string) {}
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly table: string,
+  ) {}
 
   async listEnabled(): Promise<StoredTenant[]> {
     return (await this.list()).filter((t) => t.config.enabled);

@@ -4,7 +4,10 @@ import type { MessageControl, RecordMessage, RecordQueue } from '../../ports/ind
 
 /** SendMessageBatch, 10 at a time; failed entries are retried, and what still fails throws. */
 export class SqsRecordQueue implements RecordQueue {
-  constructor(private readonly client: SQSClient, private readonly queueUrl: string) {}
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
 
   async sendAll(messages: readonly RecordMessage[]): Promise<void> {
     for (let i = 0; i < messages.length; i += 10) {
@@ -23,12 +26,18 @@ export class SqsRecordQueue implements RecordQueue {
 }
 
 export class SqsMessageControl implements MessageControl {
-  constructor(private readonly client: SQSClient, private readonly queueUrl: string, private readonly deadLetterUrl: string) {}
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+    private readonly deadLetterUrl: string,
+  ) {}
 
   async setVisibility(receiptHandle: string, seconds: number): Promise<void> {
     // SQS caps a receive's visibility at 12 hours.
     const VisibilityTimeout = Math.max(0, Math.min(Math.round(seconds), 43_200));
-    await this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout }));
+    await this.client.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout }),
+    );
   }
 
   async deadLetter(body: string, reason: string): Promise<void> {

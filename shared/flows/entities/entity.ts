@@ -52,14 +52,25 @@ export interface SyncEntity<R, C> {
   context(record: R, lookup: MappedLookup): Promise<C>;
   payload(record: R, keyFieldCode: string | undefined, context: C, config: TenantConfig): PipedriveBody;
   /** After the Pipedrive record is written and before it is recorded (keys both ways: customers). */
-  afterWrite?(deps: WriteBackDeps, tenant: StoredTenant, record: R, pipedriveId: number, delivery: { attempt: number; messageId: string }): Promise<void>;
+  afterWrite?(
+    deps: WriteBackDeps,
+    tenant: StoredTenant,
+    record: R,
+    pipedriveId: number,
+    delivery: { attempt: number; messageId: string },
+  ): Promise<void>;
   keyValueOf(remote: RemoteRecord, keyFieldCode: string | undefined): string | null;
   /** Tokens a listed Pipedrive record can be matched on (a normalised name; an email within an organization). */
   listingTokens(remote: RemoteRecord): string[];
   /** The same tokens for a QAD record, grouped by kind of evidence in the order they count. */
   evidence(record: R, context: C): Array<{ via: string; tokens: string[] }>;
   /** Searches when no fresh listing can decide. Errors propagate: a failed search is "try later". */
-  search(pipedrive: PipedriveClient, record: R, context: C, keyFieldCode: string | undefined): Promise<{ byKey: number[]; evidence: EvidenceGroup[] }>;
+  search(
+    pipedrive: PipedriveClient,
+    record: R,
+    context: C,
+    keyFieldCode: string | undefined,
+  ): Promise<{ byKey: number[]; evidence: EvidenceGroup[] }>;
 }
 
 /** The record depends on another that is not in Pipedrive yet: deferred, audited, retried. */
@@ -68,7 +79,11 @@ export class WaitForDependency extends RetryLaterError {
 }
 
 /** Reads one QAD browse to its end, page by page. */
-export async function* browsePages(qad: QadClient, source: { browsePath: string; browseId: string; pageSize: number }, filters: BrowseFilter[]): AsyncGenerator<unknown[]> {
+export async function* browsePages(
+  qad: QadClient,
+  source: { browsePath: string; browseId: string; pageSize: number },
+  filters: BrowseFilter[],
+): AsyncGenerator<unknown[]> {
   const MAX_PAGES = 100_000;
   for (let page = 1, hasMore = true; hasMore; page++) {
     if (page > MAX_PAGES) throw new Error(`QAD kept reporting more pages after ${MAX_PAGES}`);

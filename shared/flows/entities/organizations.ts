@@ -25,9 +25,13 @@ export const organizations: SyncEntity<Customer, Record<string, never>> = {
   listingTokens: (remote) => [nameToken(remote.name)],
   evidence: (c) => [{ via: 'name', tokens: [nameToken(c.name)] }],
   async search(pipedrive, c) {
-    const byKey = (await pipedrive.search('organizations', { term: c.code, fields: 'custom_fields' })).filter((h) => h.customFieldValues.includes(c.code)).map((h) => h.id);
+    const byKey = (await pipedrive.search('organizations', { term: c.code, fields: 'custom_fields' }))
+      .filter((h) => h.customFieldValues.includes(c.code))
+      .map((h) => h.id);
     if (byKey.length > 0) return { byKey, evidence: [] };
-    const hits = (await pipedrive.search('organizations', { term: c.name, fields: 'name' })).filter((h) => normaliseName(h.name) === normaliseName(c.name));
+    const hits = (await pipedrive.search('organizations', { term: c.name, fields: 'name' })).filter(
+      (h) => normaliseName(h.name) === normaliseName(c.name),
+    );
     return { byKey, evidence: [{ via: 'name', candidates: hits.map((h) => ({ id: h.id, keyValue: null })) }] };
   },
 };

@@ -1,5 +1,12 @@
 import * as z from 'zod';
-import { contactExclusion, contactSchema, mapContactToPerson, parseContactRow, personContentHash, type Contact } from '../../domain/contact.ts';
+import {
+  contactExclusion,
+  contactSchema,
+  mapContactToPerson,
+  parseContactRow,
+  personContentHash,
+  type Contact,
+} from '../../domain/contact.ts';
 import { contactValue, hashWithMappedValues, namedValues } from '../../domain/mapped-values.ts';
 import { normaliseName } from '../../domain/text.ts';
 import type { RemoteRecord } from '../../clients/pipedrive-client.ts';
@@ -40,7 +47,8 @@ export const persons: SyncEntity<Contact, { orgId: number }> = {
   async context(c, lookup) {
     // Never a person without its organization: wait until the customer's sync has mapped it.
     const orgId = await lookup.pipedriveId('organization', c.customerCode);
-    if (orgId === undefined) throw new WaitForDependency(`organization for customer ${c.customerCode} is not in Pipedrive yet; contact ${c.id} waits for it`, 60);
+    if (orgId === undefined)
+      throw new WaitForDependency(`organization for customer ${c.customerCode} is not in Pipedrive yet; contact ${c.id} waits for it`, 60);
     return { orgId };
   },
   payload: (c, keyField, ctx) => ({ ...mapContactToPerson(c, keyField!, ctx.orgId) }),
@@ -55,17 +63,26 @@ export const persons: SyncEntity<Contact, { orgId: number }> = {
     { via: 'name within the organization', tokens: [nameToken(ctx.orgId, c.name)] },
   ],
   async search(pipedrive, c, ctx) {
-    const byKey = (await pipedrive.search('persons', { term: c.id, fields: 'custom_fields' })).filter((h) => h.customFieldValues.includes(c.id)).map((h) => h.id);
+    const byKey = (await pipedrive.search('persons', { term: c.id, fields: 'custom_fields' }))
+      .filter((h) => h.customFieldValues.includes(c.id))
+      .map((h) => h.id);
     if (byKey.length > 0) return { byKey, evidence: [] };
     const evidence = [];
     if (c.email) {
       const hits = await pipedrive.search('persons', { term: c.email, fields: 'email', organizationId: ctx.orgId });
-      const emails = (h: { item: Record<string, unknown> }) => (Array.isArray(h.item.emails) ? h.item.emails.filter((e): e is string => typeof e === 'string').map((e) => e.toLowerCase()) : []);
-      evidence.push({ via: 'email within the organization', candidates: hits.filter((h) => emails(h).includes(c.email)).map((h) => ({ id: h.id, keyValue: null })) });
+      const emails = (h: { item: Record<string, unknown> }) =>
+        Array.isArray(h.item.emails) ? h.item.emails.filter((e): e is string => typeof e === 'string').map((e) => e.toLowerCase()) : [];
+      evidence.push({
+        via: 'email within the organization',
+        candidates: hits.filter((h) => emails(h).includes(c.email)).map((h) => ({ id: h.id, keyValue: null })),
+      });
       if (evidence[0]!.candidates.length > 0) return { byKey, evidence };
     }
     const hits = await pipedrive.search('persons', { term: c.name, fields: 'name', organizationId: ctx.orgId });
-    evidence.push({ via: 'name within the organization', candidates: hits.filter((h) => normaliseName(h.name) === normaliseName(c.name)).map((h) => ({ id: h.id, keyValue: null })) });
+    evidence.push({
+      via: 'name within the organization',
+      candidates: hits.filter((h) => normaliseName(h.name) === normaliseName(c.name)).map((h) => ({ id: h.id, keyValue: null })),
+    });
     return { byKey, evidence };
   },
 };

@@ -1,6 +1,14 @@
 import * as z from 'zod';
 import type { TenantConfig } from '../../config/tenant.ts';
-import { itemSchema, mapItemToProduct, parseItemRow, parsePriceRow, productContentHash, type Item, type PriceRow } from '../../domain/item.ts';
+import {
+  itemSchema,
+  mapItemToProduct,
+  parseItemRow,
+  parsePriceRow,
+  productContentHash,
+  type Item,
+  type PriceRow,
+} from '../../domain/item.ts';
 import type { QadClient } from '../../clients/qad-client.ts';
 import { hashWithMappedValues, itemValue, namedValues } from '../../domain/mapped-values.ts';
 import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
@@ -41,7 +49,8 @@ async function* readItems(qad: QadClient, config: TenantConfig, since: string | 
   const missing = [...priceChanged].filter((part) => part && !seen.has(part));
   if (missing.length === 0) return;
   if (missing.length <= MAX_SINGLE_ITEM_READS) {
-    for (const part of missing) for await (const rows of browsePages(qad, items, [{ field: 'pt_mstr.pt_part', op: 'eq', value: part }])) yield withPrices(rows);
+    for (const part of missing)
+      for await (const rows of browsePages(qad, items, [{ field: 'pt_mstr.pt_part', op: 'eq', value: part }])) yield withPrices(rows);
     return;
   }
   const wanted = new Set(missing);
