@@ -1,0 +1,48 @@
+import { redact } from '../../domain/redact.ts';
+import type { AuditEntry, AuditLog, Clock, EntityName } from '../../ports/index.ts';
+
+type Stored = AuditEntry & { at: string };
+
+/**
+ * The audit table in memory, as DynamoAuditLog stores it: the time from the clock, reason and error
+ * cut to 2,000 characters, the snapshot redacted and through JSON; a record's history newest first,
+ * a tenant's entries oldest first. Entries of one millisecond keep the order they were recorded in.
+ */
+export class MemoryAuditLog implements AuditLog {
+  private readonly entries: Array<{ sequence: number; entry: Stored }> = [];
+
+  constructor(private readonly clock: Pick<Clock, 'now'>) {}
+
+  async record(entry: AuditEntry): Promise<void> {
+    const stored: Stored = {
+      tenantId: entry.tenantId,
+      entity: entry.entity,
+      key: entry.key,
+      action: entry.action,
+      at: new Date(this.clock.now()).toISOString(),
+    };
+    if (entry.reason) stored.reason = entry.reason.slice(0, 2000);
+    if (entry.error) stored.error = entry.error.slice(0, 2000);
+    if (entry.pipedriveId !== undefined) stored.pipedriveId = entry.pipedriveId;
+    if (entry.attempt !== undefined) stored.attempt = entry.attempt;
+    if (entry.messageId) stored.messageId = entry.messageId;
+    if (entry.snapshot !== undefined) stored.snapshot = JSON.parse(JSON.stringify(redact(entry.snapshot))) as unknown;
+    this.entries.push({ sequence: this.entries.length, entry: stored });
+  }
+
+  async history(tenantId: string, entity: EntityName, key: string): Promise<Stored[]> {
+    return this.select((e) => e.tenantId === tenantId && e.entity === entity && e.key === key).reverse();
+  }
+
+  async byTenant(tenantId: string, from: string, to: string): Promise<Stored[]> {
+    return this.select((e) => e.tenantId === tenantId && e.at >= from && e.at < to);
+  }
+
+  /** Oldest first: by time, then by the order recorded. */
+  private select(match: (entry: Stored) => boolean): Stored[] {
+    return this.entries
+      .filter(({ entry }) => match(entry))
+      .sort((a, b) => (a.entry.at < b.entry.at ? -1 : a.entry.at > b.entry.at ? 1 : a.sequence - b.sequence))
+      .map(({ entry }) => structuredClone(entry));
+  }
+}

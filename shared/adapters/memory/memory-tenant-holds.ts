@@ -1,0 +1,60 @@
+import type { TenantHold, TenantHolds } from '../../ports/index.ts';
+import { compareSortKeys } from './sort-key.ts';
+
+interface Holds {
+  parked?: { reason: string; since: string };
+  budget?: { untilMs: number; reason: string };
+  held: Map<string, { body: string; cause: string }>;
+}
+
+/**
+ * A tenant's holds in memory, as DynamoTenantHolds keeps them: parking is conditional (the first
+ * reason stays), a budget gate is overwritten, held messages are keyed by message id and listed in
+ * message id order.
+ */
+export class MemoryTenantHolds implements TenantHolds {
+  private readonly tenants = new Map<string, Holds>();
+
+  private of(tenantId: string): Holds {
+    let holds = this.tenants.get(tenantId);
+    if (!holds) this.tenants.set(tenantId, (holds = { held: new Map() }));
+    return holds;
+  }
+
+  async current(tenantId: string, nowMs: number): Promise<TenantHold | undefined> {
+    const { parked, budget } = this.of(tenantId);
+    if (parked) return { kind: 'parked', ...parked };
+    if (budget && budget.untilMs > nowMs) return { kind: 'budget', ...budget };
+    return undefined;
+  }
+
+  async park(tenantId: string, reason: string, at: string): Promise<boolean> {
+    const holds = this.of(tenantId);
+    if (holds.parked) return false;
+    holds.parked = { reason, since: at };
+    return true;
+  }
+
+  async unpark(tenantId: string): Promise<void> {
+    delete this.of(tenantId).parked;
+  }
+
+  async closeBudgetGate(tenantId: string, untilMs: number, reason: string): Promise<void> {
+    this.of(tenantId).budget = { untilMs, reason };
+  }
+
+  async hold(tenantId: string, messageId: string, body: string, cause = 'parked'): Promise<void> {
+    this.of(tenantId).held.set(messageId, { body, cause });
+  }
+
+  async held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>> {
+    return [...this.of(tenantId).held]
+      .filter(([, h]) => cause === undefined || h.cause === cause)
+      .map(([messageId, h]) => ({ messageId, body: h.body }))
+      .sort((a, b) => compareSortKeys(a.messageId, b.messageId));
+  }
+
+  async release(tenantId: string, messageId: string): Promise<void> {
+    this.of(tenantId).held.delete(messageId);
+  }
+}

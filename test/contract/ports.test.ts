@@ -1,0 +1,555 @@
+import '../integration/quiet-env.ts';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
+import { DynamoOAuthTokenStore } from '../../shared/adapters/aws/dynamo-oauth-tokens.ts';
+import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../../shared/adapters/aws/dynamo-sync-state.ts';
+import { DynamoTenantHolds } from '../../shared/adapters/aws/dynamo-tenant-holds.ts';
+import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
+import { createMemoryAdapters } from '../../shared/adapters/memory/index.ts';
+import { parseTenantConfig, type StoredTenant } from '../../shared/config/tenant.ts';
+import { ClaimHeldError, RetryLaterError } from '../../shared/domain/errors.ts';
+import type { NameCandidate } from '../../shared/domain/upsert-decision.ts';
+import type {
+  AuditLog,
+  KeyMap,
+  ListingIndex,
+  OAuthTokenStore,
+  PollStateStore,
+  TenantHolds,
+  TenantStore,
+} from '../../shared/ports/index.ts';
+import { startLocalAws } from '../../scripts/local/aws-stand-ins.ts';
+
+/**
+ * One set of behavioural specs per port, run against the in-memory adapters and against the DynamoDB
+ * adapters on dynalite: what a flow test on memory shows holds on AWS too.
+ */
+interface Ports {
+  tenants: TenantStore;
+  keyMap: KeyMap;
+  listing: ListingIndex;
+  pollState: PollStateStore;
+  audit: AuditLog;
+  holds: TenantHolds;
+  oauthTokens: OAuthTokenStore;
+  /** The time the audit log stamps entries with. */
+  clock: { ms: number; now(): number };
+  close(): Promise<void>;
+}
+
+const T0 = Date.parse('2026-11-20T08:00:00.000Z');
+const LEASE = 60_000;
+const ORG = 'organization';
+const PERSON = 'person';
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const fakeClock = () => ({
+  ms: T0,
+  now() {
+    return this.ms;
+  },
+});
+
+const implementations: Array<{ name: string; start(): Promise<Ports> }> = [
+  {
+    name: 'in memory',
+    async start() {
+      const clock = fakeClock();
+      return { ...createMemoryAdapters(clock), clock, close: async () => undefined };
+    },
+  },
+  {
+    name: 'DynamoDB (dynalite)',
+    async start() {
+      const clock = fakeClock();
+      const aws = await startLocalAws({ prefix: `contract${Math.floor(Math.random() * 1e9)}` });
+      const table = aws.env.SYNC_STATE_TABLE;
+      return {
+        tenants: new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE),
+        keyMap: new DynamoKeyMap(aws.dynamo, table),
+        listing: new DynamoListingIndex(aws.dynamo, table),
+        pollState: new DynamoPollStateStore(aws.dynamo, table),
+        audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 30, () => clock.now()),
+        holds: new DynamoTenantHolds(aws.dynamo, table),
+        oauthTokens: new DynamoOAuthTokenStore(aws.dynamo, table),
+        clock,
+        close: () => aws.close(),
+      };
+    },
+  },
+];
+
+/** Every test works in a tenant of its own, so the specs share one table without seeing each other. */
+let tenants = 0;
+const newTenant = () => `tenant-${++tenants}`;
+
+for (const implementation of implementations) {
+  describe(`ports contract: ${implementation.name}`, () => {
+    let p: Ports;
+    before(async () => {
+      p = await implementation.start();
+    });
+    after(() => p.close());
+
+    describe('KeyMap', () => {
+      const claim = (t: string, key: string, owner: string, nowMs: number) => p.keyMap.claim(t, ORG, key, owner, LEASE, nowMs);
+      const entryOf = async (t: string, key: string) => (await p.keyMap.getMany(t, ORG, [key])).get(key);
+
+      test('a first claim holds a new record, which then reads back as a bare entry', async () => {
+        const t = newTenant();
+        assert.deepEqual(await claim(t, 'C1', 'a', T0), { held: false, entry: undefined });
+        assert.deepEqual([...(await p.keyMap.getMany(t, ORG, ['C1', 'C2', 'C1']))], [['C1', { qadKey: 'C1' }]]);
+        assert.deepEqual(await p.keyMap.getMany(t, PERSON, ['C1']), new Map(), 'entities do not share keys');
+      });
+
+      test('another owner is held until the lease has run out (its last millisecond included); the holder may claim again', async () => {
+        const t = newTenant();
+        await claim(t, 'C1', 'a', T0);
+        assert.deepEqual(await claim(t, 'C1', 'b', T0 + 1), { held: true, until: T0 + LEASE });
+        assert.deepEqual(await claim(t, 'C1', 'b', T0 + LEASE), { held: true, until: T0 + LEASE });
+        assert.deepEqual(await claim(t, 'C1', 'a', T0 + 10), { held: false, entry: undefined }, 'the holder extends its lease');
+        assert.deepEqual(await claim(t, 'C1', 'b', T0 + LEASE + 1), { held: true, until: T0 + 10 + LEASE });
+        assert.deepEqual(await claim(t, 'C1', 'b', T0 + 11 + LEASE), { held: false, entry: undefined });
+      });
+
+      test('complete records the id and hash and releases the claim: the next claim goes at once and sees them', async () => {
+        const t = newTenant();
+        await claim(t, 'C1', 'a', T0);
+        await p.keyMap.complete(t, ORG, 'C1', 'a', { pipedriveId: 7, contentHash: 'h1' });
+        const mapped = { qadKey: 'C1', pipedriveId: 7, contentHash: 'h1' };
+        assert.deepEqual(await entryOf(t, 'C1'), mapped);
+        assert.deepEqual(await claim(t, 'C1', 'b', T0 + 1), { held: false, entry: mapped });
+      });
+
+      test('only the holder writes: anyone else completing, marking or forgetting gets ClaimHeldError and changes nothing', async () => {
+        const t = newTenant();
+        await claim(t, 'C1', 'a', T0);
+        await assert.rejects(p.keyMap.complete(t, ORG, 'C1', 'b', { pipedriveId: 1, contentHash: 'h' }), ClaimHeldError);
+        await assert.rejects(p.keyMap.markPendingCreate(t, ORG, 'C1', 'b', iso(T0)), ClaimHeldError);
+        await assert.rejects(p.keyMap.clearPendingCreate(t, ORG, 'C1', 'b'), ClaimHeldError);
+        await assert.rejects(p.keyMap.forgetPipedriveId(t, ORG, 'C1', 'b'), ClaimHeldError);
+        assert.deepEqual(await entryOf(t, 'C1'), { qadKey: 'C1' });
+        await assert.rejects(p.keyMap.complete(t, ORG, 'C9', 'a', { pipedriveId: 1, contentHash: 'h' }), ClaimHeldError);
+        assert.equal(await entryOf(t, 'C9'), undefined, 'a record never claimed is not created by a refused write');
+      });
+
+      test('a lease that ran out is lost only to a new claim: until then the holder writes; after, it cannot, nor release', async () => {
+        const t = newTenant();
+        await claim(t, 'C1', 'a', T0);
+        await p.keyMap.markPendingCreate(t, ORG, 'C1', 'a', iso(T0 + 2 * LEASE));
+        assert.deepEqual(await claim(t, 'C1', 'b', T0 + LEASE + 1), {
+          held: false,
+          entry: { qadKey: 'C1', pendingCreateAt: iso(T0 + 2 * LEASE) },
+        });
+        await assert.rejects(p.keyMap.complete(t, ORG, 'C1', 'a', { pipedriveId: 1, contentHash: 'h' }), ClaimHeldError);
+        await p.keyMap.release(t, ORG, 'C1', 'a');
+        assert.deepEqual(await claim(t, 'C1', 'c', T0 + LEASE + 2), { held: true, until: T0 + 2 * LEASE + 1 }, 'b still holds it');
+      });
+
+      test('release frees the record at once, and only the holder can release it', async () => {
+        const t = newTenant();
+        await claim(t, 'C1', 'a', T0);
+        await p.keyMap.release(t, ORG, 'C1', 'b');
+        assert.equal((await claim(t, 'C1', 'c', T0 + 1)).held, true);
+        await p.keyMap.release(t, ORG, 'C1', 'a');
+        assert.equal((await claim(t, 'C1', 'c', T0 + 1)).held, false);
+      });
+
+      test('a pending create makes the record known; clearing it or completing removes the marker', async () => {
+        const t = newTenant();
+        await claim(t, 'C1', 'a', T0);
+        await p.keyMap.markPendingCreate(t, ORG, 'C1', 'a', iso(T0));
+        await p.keyMap.release(t, ORG, 'C1', 'a');
+        assert.deepEqual(await claim(t, 'C1', 'b', T0), { held: false, entry: { qadKey: 'C1', pendingCreateAt: iso(T0) } });
+        await p.keyMap.clearPendingCreate(t, ORG, 'C1', 'b');
+        await p.keyMap.release(t, ORG, 'C1', 'b');
+        assert.deepEqual(await claim(t, 'C1', 'c', T0), { held: false, entry: undefined });
+        await p.keyMap.markPendingCreate(t, ORG, 'C1', 'c', iso(T0));
+        await p.keyMap.complete(t, ORG, 'C1', 'c', { pipedriveId: 9, contentHash: 'h9' });
+        assert.deepEqual(await claim(t, 'C1', 'd', T0), { held: false, entry: { qadKey: 'C1', pipedriveId: 9, contentHash: 'h9' } });
+      });
+
+      test('forgetPipedriveId drops the id and the hash and keeps the reference; complete without one keeps it too', async () => {
+        const t = newTenant();
+        await claim(t, 'C1', 'a', T0);
+        await p.keyMap.complete(t, ORG, 'C1', 'a', { pipedriveId: 5, contentHash: 'h5', ref: 'SO-1' });
+        await claim(t, 'C1', 'b', T0);
+        await p.keyMap.complete(t, ORG, 'C1', 'b', { pipedriveId: 5, contentHash: 'h6' });
+        assert.deepEqual(await entryOf(t, 'C1'), { qadKey: 'C1', pipedriveId: 5, contentHash: 'h6', ref: 'SO-1' });
+        await claim(t, 'C1', 'c', T0);
+        await p.keyMap.forgetPipedriveId(t, ORG, 'C1', 'c');
+        assert.deepEqual(await entryOf(t, 'C1'), { qadKey: 'C1', ref: 'SO-1' });
+        assert.deepEqual(await p.keyMap.listMapped(t, ORG), []);
+      });
+
+      test('markRejected and markGone need no claim; a rejected record is not "known"; complete clears both marks', async () => {
+        const t = newTenant();
+        await p.keyMap.markRejected(t, ORG, 'C1', 'bad-hash', iso(T0));
+        await p.keyMap.markRejected(t, ORG, 'C2', 'bad-2');
+        assert.deepEqual(await entryOf(t, 'C1'), { qadKey: 'C1', rejectedHash: 'bad-hash', rejectedAt: iso(T0) });
+        assert.match(
+          (await entryOf(t, 'C2'))?.rejectedAt ?? '',
+          /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/u,
+          'stamped now when no time is given',
+        );
+        assert.deepEqual(
+          (await p.keyMap.listRejected(t, ORG)).map((e) => [e.qadKey, e.rejectedHash]),
+          [
+            ['C1', 'bad-hash'],
+            ['C2', 'bad-2'],
+          ],
+        );
+        assert.deepEqual(await claim(t, 'C1', 'a', T0), { held: false, entry: undefined });
+        await p.keyMap.markGone(t, ORG, 'C1', iso(T0 + 1));
+        assert.equal((await entryOf(t, 'C1'))?.goneAt, iso(T0 + 1));
+        await p.keyMap.complete(t, ORG, 'C1', 'a', { pipedriveId: 3, contentHash: 'h3' });
+        assert.deepEqual(await entryOf(t, 'C1'), { qadKey: 'C1', pipedriveId: 3, contentHash: 'h3' });
+        assert.deepEqual(
+          (await p.keyMap.listRejected(t, ORG)).map((e) => e.qadKey),
+          ['C2'],
+        );
+        await p.keyMap.markGone(t, ORG, 'C3', iso(T0));
+        assert.deepEqual(await entryOf(t, 'C3'), { qadKey: 'C3', goneAt: iso(T0) }, 'marking a key never seen creates its entry');
+      });
+
+      test('listMapped lists the mapped records of one tenant and entity, in key order, gone ones with their mark', async () => {
+        const t = newTenant();
+        for (const [key, id] of [
+          ['B', 2],
+          ['A', 1],
+          ['C', 3],
+        ] as const) {
+          await claim(t, key, 'a', T0);
+          await p.keyMap.complete(t, ORG, key, 'a', { pipedriveId: id, contentHash: `h${id}` });
+        }
+        await claim(t, 'D', 'a', T0);
+        await p.keyMap.markRejected(t, ORG, 'E', 'bad', iso(T0));
+        const other = newTenant();
+        await p.keyMap.claim(other, ORG, 'Z', 'a', LEASE, T0);
+        await p.keyMap.complete(other, ORG, 'Z', 'a', { pipedriveId: 26, contentHash: 'h' });
+        await p.keyMap.claim(t, PERSON, 'P', 'a', LEASE, T0);
+        await p.keyMap.complete(t, PERSON, 'P', 'a', { pipedriveId: 16, contentHash: 'h' });
+        await p.keyMap.markGone(t, ORG, 'B', iso(T0));
+        assert.deepEqual(await p.keyMap.listMapped(t, ORG), [
+          { qadKey: 'A', pipedriveId: 1, contentHash: 'h1' },
+          { qadKey: 'B', pipedriveId: 2, contentHash: 'h2', goneAt: iso(T0) },
+          { qadKey: 'C', pipedriveId: 3, contentHash: 'h3' },
+        ]);
+      });
+
+      test('the first QAD key to claim a Pipedrive record owns it, per tenant and entity', async () => {
+        const t = newTenant();
+        assert.deepEqual(await p.keyMap.claimPipedriveRecord(t, ORG, 42, 'C1'), { owner: 'C1' });
+        assert.deepEqual(await p.keyMap.claimPipedriveRecord(t, ORG, 42, 'C2'), { owner: 'C1' });
+        assert.deepEqual(await p.keyMap.claimPipedriveRecord(t, ORG, 42, 'C1'), { owner: 'C1' });
+        assert.deepEqual(await p.keyMap.claimPipedriveRecord(t, PERSON, 42, 'P1'), { owner: 'P1' });
+        assert.deepEqual(await p.keyMap.claimPipedriveRecord(newTenant(), ORG, 42, 'X'), { owner: 'X' });
+        assert.deepEqual(await p.keyMap.ownersOf(t, ORG, [42, 43, 42]), new Map([[42, 'C1']]));
+        assert.deepEqual(await p.keyMap.ownersOf(t, ORG, []), new Map());
+      });
+    });
+
+    describe('ListingIndex', () => {
+      const candidates = (...ids: Array<[number, string | null]>): NameCandidate[] => ids.map(([id, keyValue]) => ({ id, keyValue }));
+      const longToken = 'ü'.repeat(300);
+
+      test('nothing until a listing is saved; then its meta, and matches by QAD key and by token', async () => {
+        const t = newTenant();
+        assert.equal(await p.listing.meta(t, ORG), undefined);
+        assert.deepEqual(await p.listing.lookup(t, ORG, 'C1', ['acme']), { byKey: [], byToken: new Map() });
+        const byToken = new Map([
+          ['acme', candidates([1, 'C1'], [4, null])],
+          [longToken, candidates([5, null])],
+        ]);
+        const byKey = new Map([
+          ['C1', [1]],
+          ['C2', [2, 3]],
+        ]);
+        await p.listing.save(t, ORG, { byKey, byToken }, iso(T0));
+        assert.deepEqual(await p.listing.meta(t, ORG), { listedAt: iso(T0), records: 5 });
+        assert.deepEqual(await p.listing.lookup(t, ORG, 'C2', ['acme', 'nobody']), {
+          byKey: [2, 3],
+          byToken: new Map([['acme', candidates([1, 'C1'], [4, null])]]),
+        });
+        assert.deepEqual(await p.listing.lookup(t, ORG, 'C9', [longToken]), {
+          byKey: [],
+          byToken: new Map([[longToken, candidates([5, null])]]),
+        });
+        assert.equal(await p.listing.meta(t, PERSON), undefined, 'per entity');
+        assert.equal(await p.listing.meta(newTenant(), ORG), undefined, 'per tenant');
+      });
+
+      test('a second save adds to the first (nothing is deleted) and its meta counts only its own records', async () => {
+        const t = newTenant();
+        await p.listing.save(t, ORG, { byKey: new Map([['C1', [1]]]), byToken: new Map([['acme', candidates([1, 'C1'])]]) }, iso(T0));
+        await p.listing.save(t, ORG, { byKey: new Map([['C2', [2]]]), byToken: new Map() }, iso(T0 + 1));
+        assert.deepEqual(await p.listing.meta(t, ORG), { listedAt: iso(T0 + 1), records: 1 });
+        assert.deepEqual(await p.listing.lookup(t, ORG, 'C1', ['acme']), {
+          byKey: [1],
+          byToken: new Map([['acme', candidates([1, 'C1'])]]),
+        });
+        assert.deepEqual((await p.listing.lookup(t, ORG, 'C2', [])).byKey, [2]);
+      });
+    });
+
+    describe('PollStateStore', () => {
+      const state = { watermark: '2026-11-20', lastPolledAt: iso(T0), fullReadAt: iso(T0) };
+
+      test('empty until a poll finishes; finish advances the state and releases the lease', async () => {
+        const t = newTenant();
+        assert.deepEqual(await p.pollState.get(t, ORG), {});
+        assert.equal(await p.pollState.acquire(t, ORG, 'a', LEASE, T0), true);
+        await p.pollState.finish(t, ORG, 'a', state);
+        assert.deepEqual(await p.pollState.get(t, ORG), state);
+        assert.equal(await p.pollState.acquire(t, ORG, 'b', LEASE, T0 + 1), true, 'released by finish');
+        await p.pollState.finish(t, ORG, 'b', { watermark: '2026-11-21', lastPolledAt: iso(T0 + 1) });
+        assert.deepEqual(await p.pollState.get(t, ORG), { watermark: '2026-11-21', lastPolledAt: iso(T0 + 1), fullReadAt: iso(T0) });
+        assert.deepEqual(await p.pollState.get(t, 'field:organization'), {}, 'per scope');
+      });
+
+      test('one holder at a time, the holder itself included, until the lease runs out', async () => {
+        const t = newTenant();
+        assert.equal(await p.pollState.acquire(t, ORG, 'a', LEASE, T0), true);
+        assert.equal(await p.pollState.acquire(t, ORG, 'b', LEASE, T0 + 1), false);
+        assert.equal(await p.pollState.acquire(t, ORG, 'a', LEASE, T0 + 1), false);
+        assert.equal(await p.pollState.acquire(t, ORG, 'b', LEASE, T0 + LEASE), false);
+        assert.equal(await p.pollState.acquire(t, PERSON, 'b', LEASE, T0 + 1), true, 'another scope is free');
+        assert.equal(await p.pollState.acquire(t, ORG, 'b', LEASE, T0 + LEASE + 1), true);
+      });
+
+      test('a lost lease: finish throws RetryLaterError and advances nothing; only the holder releases', async () => {
+        const t = newTenant();
+        await p.pollState.acquire(t, ORG, 'a', LEASE, T0);
+        assert.equal(await p.pollState.acquire(t, ORG, 'b', LEASE, T0 + LEASE + 1), true);
+        await assert.rejects(p.pollState.finish(t, ORG, 'a', state), RetryLaterError);
+        assert.deepEqual(await p.pollState.get(t, ORG), {});
+        await p.pollState.release(t, ORG, 'a');
+        assert.equal(await p.pollState.acquire(t, ORG, 'c', LEASE, T0 + LEASE + 2), false, 'b still holds it');
+        await p.pollState.release(t, ORG, 'b');
+        assert.equal(await p.pollState.acquire(t, ORG, 'c', LEASE, T0 + LEASE + 2), true);
+        await assert.rejects(p.pollState.finish(newTenant(), ORG, 'a', state), RetryLaterError, 'never acquired');
+      });
+    });
+
+    describe('AuditLog', () => {
+      const entry = (tenantId: string, key: string, action: 'created' | 'updated' | 'unchanged', entity = ORG) => ({
+        tenantId,
+        entity,
+        key,
+        action,
+      });
+
+      test("a record's history is its own, newest first; entries of one millisecond newest first too", async () => {
+        const t = newTenant();
+        p.clock.ms = T0;
+        await p.audit.record(entry(t, 'C1', 'created'));
+        p.clock.ms = T0 + 1_000;
+        await p.audit.record(entry(t, 'C1', 'updated'));
+        await p.audit.record(entry(t, 'C1', 'unchanged'));
+        await p.audit.record(entry(t, 'C2', 'created'));
+        await p.audit.record(entry(t, 'C1', 'created', PERSON));
+        await p.audit.record(entry(newTenant(), 'C1', 'created'));
+        assert.deepEqual(
+          (await p.audit.history(t, ORG, 'C1')).map((e) => [e.action, e.at]),
+          [
+            ['unchanged', iso(T0 + 1_000)],
+            ['updated', iso(T0 + 1_000)],
+            ['created', iso(T0)],
+          ],
+        );
+      });
+
+      test("a tenant's entries from one time up to (not including) another, oldest first, across entities", async () => {
+        const t = newTenant();
+        const at = [T0, T0 + 1_000, T0 + 2_000, T0 + 3_000];
+        for (const [i, ms] of at.entries()) {
+          p.clock.ms = ms;
+          await p.audit.record(entry(t, `K${i}`, 'created', i === 1 ? PERSON : ORG));
+        }
+        p.clock.ms = T0 + 1_500;
+        await p.audit.record(entry(newTenant(), 'X', 'created'));
+        const keys = async (from: number, to: number) => (await p.audit.byTenant(t, iso(from), iso(to))).map((e) => [e.key, e.at]);
+        assert.deepEqual(await keys(T0 + 1_000, T0 + 3_000), [
+          ['K1', iso(T0 + 1_000)],
+          ['K2', iso(T0 + 2_000)],
+        ]);
+        assert.deepEqual(
+          (await keys(T0, T0 + 3_001)).map(([k]) => k),
+          ['K0', 'K1', 'K2', 'K3'],
+        );
+      });
+
+      test('an entry keeps its fields; reason and error are cut at 2,000 characters; secrets in the snapshot are masked', async () => {
+        const t = newTenant();
+        p.clock.ms = T0;
+        await p.audit.record({
+          tenantId: t,
+          entity: ORG,
+          key: 'C1',
+          action: 'updated',
+          reason: 'r'.repeat(2_500),
+          error: 'e'.repeat(2_001),
+          pipedriveId: 0,
+          attempt: 3,
+          messageId: 'm-1',
+          snapshot: { name: 'Acme', password: 'hunter2', nested: { apiToken: 'x' }, list: [1, 'two'], none: null },
+        });
+        await p.audit.record({ tenantId: t, entity: ORG, key: 'C2', action: 'skipped', reason: '', messageId: '' });
+        assert.deepEqual(await p.audit.history(t, ORG, 'C1'), [
+          {
+            tenantId: t,
+            entity: ORG,
+            key: 'C1',
+            action: 'updated',
+            at: iso(T0),
+            reason: 'r'.repeat(2_000),
+            error: 'e'.repeat(2_000),
+            pipedriveId: 0,
+            attempt: 3,
+            messageId: 'm-1',
+            snapshot: { name: 'Acme', password: '[redacted]', nested: { apiToken: '[redacted]' }, list: [1, 'two'], none: null },
+          },
+        ]);
+        assert.deepEqual(await p.audit.history(t, ORG, 'C2'), [{ tenantId: t, entity: ORG, key: 'C2', action: 'skipped', at: iso(T0) }]);
+      });
+    });
+
+    describe('TenantHolds', () => {
+      test('a budget gate holds until its time (not including it); a later gate replaces it, even an earlier-ending one', async () => {
+        const t = newTenant();
+        assert.equal(await p.holds.current(t, T0), undefined);
+        await p.holds.closeBudgetGate(t, T0 + 1_000, 'spent');
+        assert.deepEqual(await p.holds.current(t, T0), { kind: 'budget', untilMs: T0 + 1_000, reason: 'spent' });
+        assert.deepEqual(await p.holds.current(t, T0 + 999), { kind: 'budget', untilMs: T0 + 1_000, reason: 'spent' });
+        assert.equal(await p.holds.current(t, T0 + 1_000), undefined);
+        await p.holds.closeBudgetGate(t, T0 + 500, 'again');
+        assert.deepEqual(await p.holds.current(t, T0), { kind: 'budget', untilMs: T0 + 500, reason: 'again' });
+        assert.equal(await p.holds.current(newTenant(), T0), undefined, 'per tenant');
+      });
+
+      test('parking answers true once, keeps the first reason, wins over a gate; unparking leaves the gate', async () => {
+        const t = newTenant();
+        await p.holds.closeBudgetGate(t, T0 + 1_000, 'spent');
+        assert.equal(await p.holds.park(t, 'invalid_grant', iso(T0)), true);
+        assert.equal(await p.holds.park(t, 'again', iso(T0 + 1)), false);
+        assert.deepEqual(await p.holds.current(t, T0), { kind: 'parked', reason: 'invalid_grant', since: iso(T0) });
+        assert.deepEqual(await p.holds.current(t, T0 + 5_000), { kind: 'parked', reason: 'invalid_grant', since: iso(T0) });
+        await p.holds.unpark(t);
+        assert.deepEqual(await p.holds.current(t, T0), { kind: 'budget', untilMs: T0 + 1_000, reason: 'spent' });
+        assert.equal(await p.holds.park(t, 'later', iso(T0 + 2)), true);
+        await p.holds.unpark(newTenant());
+        assert.equal((await p.holds.current(t, T0))?.kind, 'parked', "unparking another tenant leaves this one's");
+      });
+
+      test('held messages: in message id order, by cause (parked unless named), a redelivery overwrites, released one by one', async () => {
+        const t = newTenant();
+        await p.holds.hold(t, 'm2', 'body-2');
+        await p.holds.hold(t, 'm1', 'body-1', 'drift:organization');
+        await p.holds.hold(t, 'm3', 'body-3', 'parked');
+        await p.holds.hold(t, 'm2', 'body-2b');
+        assert.deepEqual(await p.holds.held(t), [
+          { messageId: 'm1', body: 'body-1' },
+          { messageId: 'm2', body: 'body-2b' },
+          { messageId: 'm3', body: 'body-3' },
+        ]);
+        assert.deepEqual(
+          (await p.holds.held(t, 'parked')).map((h) => h.messageId),
+          ['m2', 'm3'],
+        );
+        assert.deepEqual(
+          (await p.holds.held(t, 'drift:organization')).map((h) => h.messageId),
+          ['m1'],
+        );
+        assert.deepEqual(await p.holds.held(t, 'drift:person'), []);
+        await p.holds.release(t, 'm2');
+        assert.deepEqual(
+          (await p.holds.held(t)).map((h) => h.messageId),
+          ['m1', 'm3'],
+        );
+        assert.deepEqual(await p.holds.held(newTenant()), []);
+        assert.equal(await p.holds.current(t, T0), undefined, 'holding a message does not hold the tenant');
+      });
+    });
+
+    describe('OAuthTokenStore', () => {
+      test('the first save only when nothing is stored; every later one only on the stored version', async () => {
+        const t = newTenant();
+        assert.equal(await p.oauthTokens.get(t), undefined);
+        assert.equal(await p.oauthTokens.save(t, 1, 'c0'), false);
+        assert.equal(await p.oauthTokens.save(t, undefined, 'c1'), true);
+        assert.deepEqual(await p.oauthTokens.get(t), { version: 1, ciphertext: 'c1' });
+        assert.equal(await p.oauthTokens.save(t, undefined, 'c1b'), false);
+        assert.equal(await p.oauthTokens.save(t, 2, 'c2'), false);
+        assert.equal(await p.oauthTokens.save(t, 1, 'c2'), true);
+        assert.equal(await p.oauthTokens.save(t, 1, 'c2b'), false, 'a token refreshed from an older version is not stored');
+        assert.deepEqual(await p.oauthTokens.get(t), { version: 2, ciphertext: 'c2' });
+        assert.equal(await p.oauthTokens.get(newTenant()), undefined);
+      });
+
+      test('the refresh lease: on the stored version only, one holder (itself included) until it runs out, ended by the save', async () => {
+        const t = newTenant();
+        assert.equal(await p.oauthTokens.beginRefresh(t, 1, 'a', LEASE, T0), false, 'nothing stored');
+        assert.equal(await p.oauthTokens.get(t), undefined, 'and nothing created');
+        await p.oauthTokens.save(t, undefined, 'c1');
+        assert.equal(await p.oauthTokens.beginRefresh(t, 2, 'a', LEASE, T0), false, 'not the stored version');
+        assert.equal(await p.oauthTokens.beginRefresh(t, 1, 'a', LEASE, T0), true);
+        assert.deepEqual(await p.oauthTokens.get(t), { version: 1, ciphertext: 'c1', refreshingUntil: T0 + LEASE });
+        assert.equal(await p.oauthTokens.beginRefresh(t, 1, 'b', LEASE, T0 + LEASE), false);
+        assert.equal(await p.oauthTokens.beginRefresh(t, 1, 'a', LEASE, T0 + 1), false);
+        assert.equal(await p.oauthTokens.beginRefresh(t, 1, 'b', LEASE, T0 + LEASE + 1), true);
+        assert.equal((await p.oauthTokens.get(t))?.refreshingUntil, T0 + 2 * LEASE + 1);
+        assert.equal(await p.oauthTokens.save(t, 1, 'c2'), true);
+        assert.deepEqual(await p.oauthTokens.get(t), { version: 2, ciphertext: 'c2' });
+        assert.equal(await p.oauthTokens.beginRefresh(t, 2, 'c', LEASE, T0 + LEASE + 2), true);
+      });
+    });
+
+    describe('TenantStore', () => {
+      const tenant = (tenantId: string, enabled: boolean, updatedAt: string): StoredTenant => ({
+        config: parseTenantConfig({
+          tenantId,
+          enabled,
+          qad: { baseUrl: `https://qad.example.com/${tenantId}/`, clientId: 'c', username: 'u', workspaceId: '10USA_10USACO' },
+          pipedrive: { apiBaseUrl: 'https://acme.pipedrive.com' },
+          schedules: { customers: 'rate(5 minutes)' },
+        }),
+        encryptedSecrets: { qad: `qad-${updatedAt}`, pipedrive: `pd-${updatedAt}` },
+        updatedAt,
+      });
+
+      test('put, get, list and listEnabled; a put replaces the tenant whole', async () => {
+        assert.equal(await p.tenants.get('store-one'), undefined);
+        const one = tenant('store-one', true, iso(T0));
+        const two = tenant('store-two', false, iso(T0));
+        await p.tenants.put(one);
+        await p.tenants.put(two);
+        assert.deepEqual(await p.tenants.get('store-one'), one);
+        assert.equal((await p.tenants.get('store-one'))?.config.qad.baseUrl, 'https://qad.example.com/store-one');
+        const ids = (list: StoredTenant[]) => list.map((t) => t.config.tenantId).sort();
+        assert.deepEqual(ids(await p.tenants.list()), ['store-one', 'store-two']);
+        assert.deepEqual(await p.tenants.listEnabled(), [one]);
+        const replaced = tenant('store-one', false, iso(T0 + 1));
+        await p.tenants.put(replaced);
+        assert.deepEqual(await p.tenants.get('store-one'), replaced);
+        assert.deepEqual(await p.tenants.listEnabled(), []);
+        assert.deepEqual(ids(await p.tenants.list()), ['store-one', 'store-two']);
+      });
+
+      test('what get returns is a copy: changing it changes nothing stored', async () => {
+        await p.tenants.put(tenant('store-three', true, iso(T0)));
+        const got = await p.tenants.get('store-three');
+        assert.ok(got);
+        got.config.enabled = false;
+        got.encryptedSecrets.qad = 'changed';
+        assert.deepEqual(await p.tenants.get('store-three'), tenant('store-three', true, iso(T0)));
+      });
+
+      test('a stored config is validated again when read: one that breaks the rules is refused, not used', async () => {
+        const valid = tenant('store-four', true, iso(T0));
+        await p.tenants.put({ ...valid, config: { ...valid.config, qad: { ...valid.config.qad, baseUrl: 'http://169.254.169.254' } } });
+        await assert.rejects(p.tenants.get('store-four'), /baseUrl/u);
+      });
+    });
+  });
+}
