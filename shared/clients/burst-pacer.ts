@@ -1,5 +1,5 @@
 import { RateLimitedError } from '../domain/errors.ts';
-import { sleep } from './http.ts';
+import { sleep as realSleep, type Sleep } from './http.ts';
 
 /** Pipedrive's burst window: a rolling 2 seconds. */
 export const BURST_WINDOW_MS = 2_000;
@@ -49,7 +49,10 @@ export class BurstPacer {
   private searches: number[] = [];
   last: RateLimitInfo = {};
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly sleep: Sleep = realSleep,
+  ) {}
 
   /** Reads the headers of an answer to a call sent at `sentAt`. */
   observe(headers: Record<string, string>, sentAt: number = this.now()): void {
@@ -101,14 +104,14 @@ export class BurstPacer {
       const wait = this.waitMs();
       if (wait <= 0) break;
       if (wait > MAX_INLINE_WAIT_MS) throw new RateLimitedError('Pipedrive burst window spent', Math.ceil(wait / 1000));
-      await sleep(wait);
+      await this.sleep(wait);
     }
     if (isSearch) {
       for (;;) {
         const cutoff = this.now() - BURST_WINDOW_MS;
         prune(this.searches, cutoff);
         if (this.searches.length < SEARCH_PER_WINDOW) break;
-        await sleep(this.searches[0]! - cutoff + 5);
+        await this.sleep(this.searches[0]! - cutoff + 5);
       }
       this.searches.push(this.now());
     }

@@ -77,11 +77,22 @@ describe('BurstPacer', () => {
   });
 
   test('keeps to 10 searches per 2 s', async () => {
-    const pacer = new BurstPacer(() => Date.now());
-    const started = Date.now();
+    // A fake clock that only the pacer's own sleeps move: the test passes two seconds without waiting them.
+    let now = 50_000;
+    const slept: number[] = [];
+    const pacer = new BurstPacer(
+      () => now,
+      async (ms) => {
+        slept.push(ms);
+        now += ms;
+      },
+    );
+    const started = now;
     for (let i = 0; i < 10; i++) await pacer.beforeCall(true);
-    assert.ok(Date.now() - started < 500, 'ten searches go at once');
+    assert.ok(now - started < 500, 'ten searches go at once');
+    assert.deepEqual(slept, []);
     await pacer.beforeCall(true);
-    assert.ok(Date.now() - started >= 1_990, 'the eleventh waits for the first to leave the window');
+    assert.ok(now - started >= 1_990, 'the eleventh waits for the first to leave the window');
+    assert.deepEqual(slept, [2_005], 'in one sleep, until 5 ms after the first search left the window');
   });
 });

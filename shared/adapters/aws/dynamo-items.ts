@@ -13,6 +13,18 @@ import { sleep } from '../../clients/http.ts';
 
 export type Item = Record<string, AttributeValue>;
 
+/**
+ * What an adapter stamps writes with and how it waits between retries: the real clock and timers
+ * unless a test passes its own (a Clock fits). Called as methods, so an object's `this` is kept.
+ */
+export interface AdapterTime {
+  now?(): number;
+  sleep?(ms: number): Promise<void>;
+}
+
+export const nowOf = (time: AdapterTime): number => (time.now ? time.now() : Date.now());
+export const pause = (time: AdapterTime, ms: number): Promise<void> => (time.sleep ? time.sleep(ms) : sleep(ms));
+
 export const s = (value: string): AttributeValue => ({ S: value });
 export const n = (value: number): AttributeValue => ({ N: String(value) });
 
@@ -30,13 +42,13 @@ export function isConditionFailed(error: unknown): boolean {
   return (error as { name?: string }).name === 'ConditionalCheckFailedException';
 }
 
-/** BatchGetItem in chunks of 100, following UnprocessedKeys until every key was read. */
-export async function batchGet(client: DynamoDBClient, table: string, keys: Item[]): Promise<Item[]> {
+/** BatchGetItem in chunks of 100, following UnprocessedKeys (after a backoff) until every key was read. */
+export async function batchGet(client: DynamoDBClient, table: string, keys: Item[], time: AdapterTime = {}): Promise<Item[]> {
   const out: Item[] = [];
   for (let i = 0; i < keys.length; i += 100) {
     let request: Record<string, KeysAndAttributes> | undefined = { [table]: { Keys: keys.slice(i, i + 100), ConsistentRead: true } };
     for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-      if (attempt > 0) await sleep(Math.min(50 * 2 ** attempt, 2000));
+      if (attempt > 0) await pause(time, Math.min(50 * 2 ** attempt, 2000));
       const res: BatchGetItemCommandOutput = await client.send(new BatchGetItemCommand({ RequestItems: request }));
       out.push(...(res.Responses?.[table] ?? []));
       request = res.UnprocessedKeys;
@@ -45,12 +57,12 @@ export async function batchGet(client: DynamoDBClient, table: string, keys: Item
   return out;
 }
 
-/** BatchWriteItem in chunks of 25, following UnprocessedItems until every write landed. */
-export async function batchPut(client: DynamoDBClient, table: string, items: Item[]): Promise<void> {
+/** BatchWriteItem in chunks of 25, following UnprocessedItems (after a backoff) until every write landed. */
+export async function batchPut(client: DynamoDBClient, table: string, items: Item[], time: AdapterTime = {}): Promise<void> {
   for (let i = 0; i < items.length; i += 25) {
     let request: Record<string, WriteRequest[]> | undefined = { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) };
     for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-      if (attempt > 0) await sleep(Math.min(50 * 2 ** attempt, 2000));
+      if (attempt > 0) await pause(time, Math.min(50 * 2 ** attempt, 2000));
       const res: BatchWriteItemCommandOutput = await client.send(new BatchWriteItemCommand({ RequestItems: request }));
       request = res.UnprocessedItems;
     }

@@ -1,6 +1,6 @@
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { OAuthTokenStore, StoredOAuthTokens } from '../../ports/index.ts';
-import { n, num, s, str, updateIf, type Item } from './dynamo-items.ts';
+import { n, nowOf, num, s, str, updateIf, type AdapterTime, type Item } from './dynamo-items.ts';
 
 /**
  * A tenant's Pipedrive OAuth tokens in the sync-state table (pk T#<tenant>#pipedrive-oauth, sk tokens):
@@ -12,6 +12,8 @@ export class DynamoOAuthTokenStore implements OAuthTokenStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly table: string,
+    /** The clock `savedAt` is read from (tests pass a fake). */
+    private readonly time: Pick<AdapterTime, 'now'> = {},
   ) {}
 
   private key(tenantId: string): Item {
@@ -46,7 +48,7 @@ export class DynamoOAuthTokenStore implements OAuthTokenStore {
       values: {
         ':next': n((expectedVersion ?? 0) + 1),
         ':c': s(ciphertext),
-        ':at': s(new Date().toISOString()),
+        ':at': s(new Date(nowOf(this.time)).toISOString()),
         ...(expectedVersion !== undefined && { ':v': n(expectedVersion) }),
       },
     });

@@ -10,7 +10,7 @@ import { contentHash } from '../../domain/content-hash.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
 import type { ClaimOutcome, EntityName, KeyMap, KeyMapEntry, ListingIndex, PollState, PollStateStore } from '../../ports/index.ts';
-import { batchGet, batchPut, isConditionFailed, n, num, s, str, updateIf, type Item } from './dynamo-items.ts';
+import { batchGet, batchPut, isConditionFailed, n, nowOf, num, s, str, updateIf, type AdapterTime, type Item } from './dynamo-items.ts';
 
 /**
  * The sync-state table (pk, sk) holds, per tenant and entity:
@@ -39,7 +39,12 @@ export class DynamoKeyMap implements KeyMap {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly table: string,
+    private readonly time: AdapterTime = {},
   ) {}
+
+  private nowIso(): string {
+    return new Date(nowOf(this.time)).toISOString();
+  }
 
   private key(tenantId: string, entity: EntityName, qadKey: string): Item {
     return { pk: s(partition(tenantId, entity)), sk: s(`key#${qadKey}`) };
@@ -50,6 +55,7 @@ export class DynamoKeyMap implements KeyMap {
       this.client,
       this.table,
       [...new Set(qadKeys)].map((k) => this.key(tenantId, entity, k)),
+      this.time,
     );
     return new Map(items.map((item) => [toEntry(item).qadKey, toEntry(item)]));
   }
@@ -119,11 +125,12 @@ export class DynamoKeyMap implements KeyMap {
       entity,
       qadKey,
       owner,
-      `SET pipedriveId = :id, contentHash = :h, updatedAt = :t${state.ref ? ', #ref = :ref' : ''} REMOVE leaseOwner, leaseUntil, pendingCreateAt, rejectedHash, rejectedAt, goneAt`,
+      `SET pipedriveId = :id, contentHash = :h, updatedAt = :t${state.ref ? ', #ref = :ref' : ''}` +
+        ` REMOVE leaseOwner, leaseUntil, pendingCreateAt, rejectedHash, rejectedAt, goneAt`,
       {
         ':id': n(state.pipedriveId),
         ':h': s(state.contentHash),
-        ':t': s(new Date().toISOString()),
+        ':t': s(this.nowIso()),
         ...(state.ref && { ':ref': s(state.ref) }),
       },
       state.ref ? { '#ref': 'ref' } : undefined,
@@ -145,7 +152,7 @@ export class DynamoKeyMap implements KeyMap {
     });
   }
 
-  async markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string, at = new Date().toISOString()): Promise<void> {
+  async markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string, at = this.nowIso()): Promise<void> {
     await this.client.send(
       new UpdateItemCommand({
         TableName: this.table,
@@ -219,6 +226,7 @@ export class DynamoKeyMap implements KeyMap {
       this.client,
       this.table,
       [...new Set(pipedriveIds)].map((id) => ({ pk: s(partition(tenantId, entity)), sk: s(`pd#${id}`) })),
+      this.time,
     );
     return new Map(items.map((item) => [Number(str(item, 'sk')!.slice(3)), str(item, 'owner')!]));
   }
@@ -228,6 +236,7 @@ export class DynamoListingIndex implements ListingIndex {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly table: string,
+    private readonly time: Pick<AdapterTime, 'sleep'> = {},
   ) {}
 
   async meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined> {
@@ -254,7 +263,7 @@ export class DynamoListingIndex implements ListingIndex {
         candidates: s(JSON.stringify(candidates)),
       })),
     ];
-    await batchPut(this.client, this.table, items);
+    await batchPut(this.client, this.table, items, this.time);
     // The marker goes last: a listing is only used once all of it is stored.
     const records = new Set(
       [...listing.byToken.values()]
@@ -262,9 +271,12 @@ export class DynamoListingIndex implements ListingIndex {
         .map((c) => c.id)
         .concat([...listing.byKey.values()].flat()),
     ).size;
-    await batchPut(this.client, this.table, [
-      { pk: s(partition(tenantId, entity)), sk: s('listing'), listedAt: s(listedAt), records: n(records) },
-    ]);
+    await batchPut(
+      this.client,
+      this.table,
+      [{ pk: s(partition(tenantId, entity)), sk: s('listing'), listedAt: s(listedAt), records: n(records) }],
+      this.time,
+    );
   }
 
   async lookup(
@@ -275,10 +287,12 @@ export class DynamoListingIndex implements ListingIndex {
   ): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }> {
     const pk = s(`${partition(tenantId, entity)}#listing`);
     const hashes = new Map(tokens.map((t) => [`tok#${contentHash(t)}`, t]));
-    const items = await batchGet(this.client, this.table, [
-      { pk, sk: s(`key#${qadKey}`) },
-      ...[...hashes.keys()].map((sk) => ({ pk, sk: s(sk) })),
-    ]);
+    const items = await batchGet(
+      this.client,
+      this.table,
+      [{ pk, sk: s(`key#${qadKey}`) }, ...[...hashes.keys()].map((sk) => ({ pk, sk: s(sk) }))],
+      this.time,
+    );
     const byToken = new Map<string, NameCandidate[]>();
     let byKey: number[] = [];
     for (const item of items) {

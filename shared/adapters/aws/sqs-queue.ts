@@ -7,13 +7,18 @@ export class SqsRecordQueue implements RecordQueue {
   constructor(
     private readonly client: SQSClient,
     private readonly queueUrl: string,
+    /** How it waits before retrying failed entries: a timer unless a test passes its own (a Clock fits). */
+    private readonly time: { sleep?(ms: number): Promise<void> } = {},
   ) {}
 
   async sendAll(messages: readonly RecordMessage[]): Promise<void> {
     for (let i = 0; i < messages.length; i += 10) {
       let entries = messages.slice(i, i + 10).map((m, j) => ({ Id: String(j), MessageBody: JSON.stringify(m) }));
       for (let attempt = 0; entries.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(100 * 2 ** attempt, 3000));
+        if (attempt > 0) {
+          const ms = Math.min(100 * 2 ** attempt, 3000);
+          await (this.time.sleep ? this.time.sleep(ms) : sleep(ms));
+        }
         const res = await this.client.send(new SendMessageBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
         const failed = new Set((res.Failed ?? []).map((f) => f.Id));
         const permanent = (res.Failed ?? []).filter((f) => f.SenderFault);
