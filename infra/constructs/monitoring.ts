@@ -85,7 +85,9 @@ export class Monitoring extends Construct {
 
     for (const { name, workQueue } of props.queues) {
       alarm(`${pascal(name)}DlqNotEmpty`, {
-        alarmDescription: `Messages on the ${name} DLQ: records that failed permanently or ran out of receives. Inspect, fix, then redrive (StartMessageMoveTask).`,
+        alarmDescription:
+          `Messages on the ${name} DLQ: records that failed permanently or ran out of receives. ` +
+          `Inspect, fix, then redrive (StartMessageMoveTask).`,
         metric: workQueue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         threshold: 0,
@@ -93,7 +95,9 @@ export class Monitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
       alarm(`${pascal(name)}OldestMessageAge`, {
-        alarmDescription: `The oldest message on the ${name} queue is older than ${props.maxMessageAgeSeconds} s: the writer is stuck, throttled or failing.`,
+        alarmDescription:
+          `The oldest message on the ${name} queue is older than ${props.maxMessageAgeSeconds} s: ` +
+          `the writer is stuck, throttled or failing.`,
         metric: workQueue.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: PERIOD }),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         threshold: props.maxMessageAgeSeconds,
@@ -104,7 +108,8 @@ export class Monitoring extends Construct {
 
     alarm('QadLoginFailures', {
       alarmDescription:
-        'QAD refused a tenant login: its password, user or client id is wrong or expired. "connector check <tenant>" names the tenant; store new secrets with "connector tenant add".',
+        'QAD refused a tenant login: its password, user or client id is wrong or expired. ' +
+        '"connector check <tenant>" names the tenant; store new secrets with "connector tenant add".',
       metric: new cloudwatch.Metric({
         namespace: props.metricsNamespace,
         metricName: 'QadLoginFailures',
@@ -120,7 +125,9 @@ export class Monitoring extends Construct {
 
     alarm('TenantParked', {
       alarmDescription:
-        'A tenant\'s Pipedrive authorisation was refused (invalid_grant): its records are held, not retried. The metric\'s tenant dimension and "connector audit <tenant> organization _pipedrive-access" say which and why; re-authorise with "connector authorize <tenant> --code ... --redirect-uri ...".',
+        "A tenant's Pipedrive authorisation was refused (invalid_grant): its records are held, not retried. " +
+        `The metric's tenant dimension and "connector audit <tenant> organization _pipedrive-access" say which and why; ` +
+        're-authorise with "connector authorize <tenant> --code ... --redirect-uri ...".',
       metric: new cloudwatch.Metric({
         namespace: props.metricsNamespace,
         metricName: 'TenantParked',
@@ -136,7 +143,9 @@ export class Monitoring extends Construct {
 
     alarm('FieldDrift', {
       alarmDescription:
-        'A mapped Pipedrive field was renamed or deleted, or lost an option: that tenant\'s writes for the entity are held (never written without the value). The metric\'s tenant and entity dimensions and the audit entries with action "drift" say which field; fix the field in Pipedrive or mapping.fields and the next poll releases the held records.',
+        "A mapped Pipedrive field was renamed or deleted, or lost an option: that tenant's writes for the entity are held " +
+        "(never written without the value). The metric's tenant and entity dimensions and the audit entries with action " +
+        '"drift" say which field; fix the field in Pipedrive or mapping.fields and the next poll releases the held records.',
       metric: new cloudwatch.Metric({
         namespace: props.metricsNamespace,
         metricName: 'FieldDrift',

@@ -49,7 +49,9 @@ export async function measureBundles(opts: {
           byOwner.set(owner(input), (byOwner.get(owner(input)) ?? 0) + info.bytesInOutput);
       }
       const loadRunsMs: number[] = [];
-      const probe = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(outfile).href)}); process.stdout.write(String(performance.now() - t));`;
+      const probe =
+        `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(outfile).href)}); ` +
+        `process.stdout.write(String(performance.now() - t));`;
       for (let i = 0; i < opts.runs; i++) {
         const out = execFileSync(process.execPath, [...LAMBDA_BUNDLING.nodeOptions.split(' '), '--input-type=module', '-e', probe], {
           cwd: dir,

@@ -35,7 +35,10 @@ export interface CaseOutput {
   preexistingOrganizations: number;
   state: StateReport;
   changedCustomers: number;
-  /** recordsChanged: Pipedrive organizations, persons and products new or different after the round, plus order numbers written back to deals. */
+  /**
+   * recordsChanged: Pipedrive organizations, persons and products new or different after the round,
+   * plus order numbers written back to deals.
+   */
   rounds: Array<{ label: string; report: RoundReport; counters: RoundCounters; recordsChanged: number }>;
 }
 

@@ -72,10 +72,12 @@ export function renderReport(r: {
     out.push(
       '',
       r.figures
-        .map(
-          (f) =>
-            `${f.name}: company of ${f.seats} seat(s); daily token budget used ${f.dailyTokens ? `${f.dailyTokens.used} of ${f.dailyTokens.budget} (${pct(f.dailyTokens.used / f.dailyTokens.budget, 0)})` : '-'}`,
-        )
+        .map((f) => {
+          const tokens = f.dailyTokens
+            ? `${f.dailyTokens.used} of ${f.dailyTokens.budget} (${pct(f.dailyTokens.used / f.dailyTokens.budget, 0)})`
+            : '-';
+          return `${f.name}: company of ${f.seats} seat(s); daily token budget used ${tokens}`;
+        })
         .join('; '),
     );
     out.push('', 'Pipedrive calls by endpoint (calls / tokens)');

@@ -154,17 +154,26 @@ async function round(label: string): Promise<{ label: string; report: RoundRepor
       },
     });
     process.stdout.write(
-      `    ${label}: ${report.pipedrive.tokens} tokens, ${report.pipedrive.calls} calls, ${report.pipedrive.status429} x 429, ${(report.elapsedMs / 1000).toFixed(1)} s, event loop busy ${Math.round(performance.eventLoopUtilization(elu).utilization * 100)}%${report.drained ? '' : ', queues NOT drained'}\n`,
+      `    ${label}: ${report.pipedrive.tokens} tokens, ${report.pipedrive.calls} calls, ${report.pipedrive.status429} x 429, ` +
+        `${(report.elapsedMs / 1000).toFixed(1)} s, ` +
+        `event loop busy ${Math.round(performance.eventLoopUtilization(elu).utilization * 100)}%` +
+        `${report.drained ? '' : ', queues NOT drained'}\n`,
     );
     counters.peakRssBytes = Math.max(counters.peakRssBytes, process.memoryUsage.rss());
     // What had to change: Pipedrive records new or different after the round, and each new order's number written back to its deal.
     let recordsChanged = qadOrders() - ordersBefore;
     for (const [key, value] of pipedriveContent()) if (before.get(key) !== value) recordsChanged++;
     counters.eventLoopUtilization = performance.eventLoopUtilization(elu).utilization;
-    if (process.env.BENCH_DIAGNOSE)
-      process.stdout.write(
-        `    time waiting, by function and service (s): ${JSON.stringify(Object.fromEntries(Object.entries(timeByFunction).map(([f, t]) => [f, Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v / 1000)]))])))}; invocations ${JSON.stringify(Object.fromEntries(Object.entries(report.lambda).map(([f, s]) => [f, [s.invocations, Math.round(s.ms / 1000)]])))}\n`,
+    if (process.env.BENCH_DIAGNOSE) {
+      const seconds = (ms: number) => Math.round(ms / 1000);
+      const waiting = Object.fromEntries(
+        Object.entries(timeByFunction).map(([f, t]) => [f, Object.fromEntries(Object.entries(t).map(([k, v]) => [k, seconds(v)]))]),
       );
+      const invocations = Object.fromEntries(Object.entries(report.lambda).map(([f, s]) => [f, [s.invocations, seconds(s.ms)]]));
+      process.stdout.write(
+        `    time waiting, by function and service (s): ${JSON.stringify(waiting)}; invocations ${JSON.stringify(invocations)}\n`,
+      );
+    }
     return { label, report, counters, recordsChanged };
   } finally {
     clearInterval(sampler);

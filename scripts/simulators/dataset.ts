@@ -161,7 +161,14 @@ const LOCALES: readonly Locale[] = [
       { city: 'Orléans', state: '' },
     ],
     street: (rng) =>
-      `${int(rng, 1, 120)} ${pick(rng, ['rue de l’Industrie', 'avenue Jean Jaurès', 'boulevard Pasteur', 'rue des Forgerons', 'chemin du Moulin', 'allée des Érables'])}`,
+      `${int(rng, 1, 120)} ${pick(rng, [
+        'rue de l’Industrie',
+        'avenue Jean Jaurès',
+        'boulevard Pasteur',
+        'rue des Forgerons',
+        'chemin du Moulin',
+        'allée des Érables',
+      ])}`,
     phone: (rng) => `+33 ${int(rng, 1, 5)} ${digits(rng, 2)} ${digits(rng, 2)} ${digits(rng, 2)} ${digits(rng, 2)}`,
   },
   {
@@ -195,7 +202,13 @@ const LOCALES: readonly Locale[] = [
       { city: 'Logroño', state: 'LO' },
     ],
     street: (rng) =>
-      `${pick(rng, ['Calle Mayor', 'Avenida de la Industria', 'Polígono Industrial Los Ángeles', 'Calle de la Fundición', 'Paseo de la Castellana'])}, ${int(rng, 1, 200)}`,
+      `${pick(rng, [
+        'Calle Mayor',
+        'Avenida de la Industria',
+        'Polígono Industrial Los Ángeles',
+        'Calle de la Fundición',
+        'Paseo de la Castellana',
+      ])}, ${int(rng, 1, 200)}`,
     phone: (rng) => `+34 ${int(rng, 91, 98)}${digits(rng, 1)} ${digits(rng, 3)} ${digits(rng, 3)}`,
   },
   {
@@ -473,6 +486,13 @@ export const SALES_REGIONS: readonly string[] = [...new Set(Object.values(REGION
 
 export const TERMS = ['N30', 'N45', 'N60', '2/10N30', 'N14', 'EOM'] as const;
 export const SITES = ['10-100', '10-200', '20-100', '30-100'] as const;
+/** A legal form ending a word, dropped from a company's name to make its web domain. */
+const LEGAL_FORM = new RegExp(
+  String.raw`\b(GmbH|Co\.|KG|AG|SAS?|SARL|S\.[A-Za-z.]+|Ltd|Limited|PLC|Inc\.|LLC|Corp\.|` +
+    String.raw`B\.V\.|N\.V\.|AB|Sp\. z o\.o\.|Sp\.k\.|s\.r\.o\.|a\.s\.)(?=\s|$)`,
+  'g',
+);
+const MAILBOXES = ['info', 'sales', 'purchasing', 'einkauf', 'contact', 'orders'] as const;
 const LINE2 = ['', '', '', 'Gebäude 3', 'Unit 4', 'Bâtiment B', 'Hall 2', 'Suite 210', 'Tor 5', 'Postfach 12 04'] as const;
 
 function makeName(rng: Rng, loc: Locale): string {
@@ -506,12 +526,7 @@ export function generateCustomers(opts: { count: number; seed: number; today: st
 
     const modDate = addDays(today, -int(rng, 1, 90));
     const adMod = rng() < 0.7 ? modDate : addDays(modDate, -int(rng, 0, 30));
-    const webSlug = slug(
-      name.replace(
-        /\b(GmbH|Co\.|KG|AG|SAS?|SARL|S\.[A-Za-z.]+|Ltd|Limited|PLC|Inc\.|LLC|Corp\.|B\.V\.|N\.V\.|AB|Sp\. z o\.o\.|Sp\.k\.|s\.r\.o\.|a\.s\.)(?=\s|$)/g,
-        '',
-      ),
-    );
+    const webSlug = slug(name.replace(LEGAL_FORM, ''));
     rows.push({
       'cm_mstr.cm_addr': `C${String(n).padStart(6, '0')}`,
       'cm_mstr.cm_curr': loc.currency,
@@ -530,7 +545,7 @@ export function generateCustomers(opts: { count: number; seed: number; today: st
       'ad_mstr.ad_zip': postalCode(rng, loc.country),
       'ad_mstr.ad_country': loc.country,
       'ad_mstr.ad_phone': loc.phone(rng),
-      'ad_mstr.ad_email': `${pick(rng, ['info', 'sales', 'purchasing', 'einkauf', 'contact', 'orders'])}@${webSlug || 'example'}.${loc.tld}`,
+      'ad_mstr.ad_email': `${pick(rng, MAILBOXES)}@${webSlug || 'example'}.${loc.tld}`,
       'ad_mstr.ad_mod_date': adMod,
     });
   }

@@ -331,5 +331,8 @@ export function readMappedValues<T extends string>(
 
 /** One line naming every problem, for audits and errors. */
 export function describeProblems(entity: string, problems: readonly FieldProblem[]): string {
-  return `${entity} field mapping drifted: ${problems.map((p) => `${p.message} [${p.kind}]`).join('; ')}; fix the field in Pipedrive or the tenant's mapping (mapping.fields.${entity})`;
+  return (
+    `${entity} field mapping drifted: ${problems.map((p) => `${p.message} [${p.kind}]`).join('; ')}; ` +
+    `fix the field in Pipedrive or the tenant's mapping (mapping.fields.${entity})`
+  );
 }

@@ -172,7 +172,9 @@ export function mapDealToOrder(
     if (cents(qadNet) !== cents(lineNet(l)))
       return {
         ok: false,
-        reason: `line ${i + 1}: QAD would compute ${toMoney(qadNet).toFixed(2)} from the discount as a percentage, Pipedrive ${toMoney(lineNet(l)).toFixed(2)}`,
+        reason:
+          `line ${i + 1}: QAD would compute ${toMoney(qadNet).toFixed(2)} from the discount as a percentage, ` +
+          `Pipedrive ${toMoney(lineNet(l)).toFixed(2)}`,
       };
     lines.push(line);
     total += ours;

@@ -1,7 +1,7 @@
 /** Text rules shared by every mapping: what counts as the same name, and what a field may hold. */
 
-// C0/C1 control characters other than tab, LF and CR.
-const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+// C0/C1 control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) other than tab, LF and CR.
+const CONTROL_CHARS = /(?![\t\n\r])\p{Cc}/u;
 
 /** How people's hand-typed names compare: Unicode NFC, case-folded, runs of white space collapsed, trimmed. */
 export function normaliseName(name: string): string {

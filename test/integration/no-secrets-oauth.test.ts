@@ -5,7 +5,10 @@ import { capture, scanAll } from './secret-scan.ts';
 import { LocalPipeline, QAD_PASSWORD } from '../../scripts/local/pipeline.ts';
 import { CLIENT_SECRET } from '../../scripts/local/oauth.ts';
 
-test('with OAuth, no client secret, access or refresh token appears in any log line, audit entry or stored state, refreshes and parking included', async () => {
+const noOAuthSecrets =
+  'with OAuth, no client secret, access or refresh token appears in any log line, audit entry or stored state, ' +
+  'refreshes and parking included';
+test(noOAuthSecrets, async () => {
   const pipeline = await LocalPipeline.start({
     customers: 30,
     contactsPerCustomer: 1,

@@ -114,7 +114,9 @@ describe('won deals become QAD sales orders', () => {
     assert.equal(h.qadTenant.salesOrders()[0]?.so_due_date, '2026-12-15');
   });
 
-  test('each deal that cannot map is rejected with its reason, audited, kept out of the DLQ, and ordered once its cause is fixed', async () => {
+  const unmappableDeals =
+    'each deal that cannot map is rejected with its reason, audited, kept out of the DLQ, and ordered once its cause is fixed';
+  test(unmappableDeals, async () => {
     const w = await world();
     h = w.harness;
     const stray = h.pd.seedOrganization({ name: 'Prospect' });

@@ -29,7 +29,9 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ ur
 }
 
 describe('tenant URL safety', () => {
-  test('a redirect to another host is never followed: the QAD login fails, naming the tenant, and the other host sees nothing', async () => {
+  const noRedirects =
+    'a redirect to another host is never followed: the QAD login fails, naming the tenant, and the other host sees nothing';
+  test(noRedirects, async () => {
     const elsewhere = await listen((_req, res) => res.end('{"access_token":"stolen"}'));
     const tenant = await listen((_req, res) => {
       res.writeHead(302, { location: `${elsewhere.url}/oauth/token` });

@@ -34,7 +34,9 @@ async function api(sim: PipedriveSim, headers: Record<string, string>): Promise<
 }
 
 describe('Pipedrive simulator: OAuth', () => {
-  test('authorization_code then refresh_token: Basic client auth, api_domain, a non-rotating refresh token, Bearer on the API', async () => {
+  const codeThenRefresh =
+    'authorization_code then refresh_token: Basic client auth, api_domain, a non-rotating refresh token, Bearer on the API';
+  test(codeThenRefresh, async () => {
     await withSim({}, async (sim) => {
       const first = await token(sim, { grant_type: 'authorization_code', code: sim.oauth!.issueCode(REDIRECT), redirect_uri: REDIRECT });
       assert.equal(first.status, 200);
@@ -49,7 +51,9 @@ describe('Pipedrive simulator: OAuth', () => {
     });
   });
 
-  test('wrong client credentials: invalid_client; a used, unknown or mismatched code and a revoked refresh token: invalid_grant', async () => {
+  const refusedGrants =
+    'wrong client credentials: invalid_client; a used, unknown or mismatched code and a revoked refresh token: invalid_grant';
+  test(refusedGrants, async () => {
     await withSim({}, async (sim) => {
       assert.equal(
         (await token(sim, { grant_type: 'refresh_token', refresh_token: 'x' }, `Basic ${Buffer.from('app:wrong').toString('base64')}`)).json
@@ -96,10 +100,10 @@ describe('Pipedrive simulator: OAuth', () => {
     ] as const) {
       const sim = await startPipedriveSim({ apiToken: TOKEN, plan: 'lite', now: () => now, ...(oauth && { oauth: CLIENT }) });
       try {
+        const grant = async () =>
+          token(sim, { grant_type: 'authorization_code', code: sim.oauth!.issueCode(REDIRECT), redirect_uri: REDIRECT });
         const headers: Record<string, string> = oauth
-          ? {
-              authorization: `Bearer ${String((await token(sim, { grant_type: 'authorization_code', code: sim.oauth!.issueCode(REDIRECT), redirect_uri: REDIRECT })).json.access_token)}`,
-            }
+          ? { authorization: `Bearer ${String((await grant()).json.access_token)}` }
           : { 'x-api-token': TOKEN };
         const statuses = await Promise.all(Array.from({ length: limit + 1 }, () => api(sim, headers)));
         assert.equal(statuses.filter((s) => s === 200).length, limit, oauth ? 'oauth' : 'token');

@@ -230,7 +230,10 @@ describe('mapped values in the content hash', () => {
 });
 
 describe('the mapping config', () => {
-  test('defaults: credit terms, currency and sales region on organizations; job function; product line and status; ship date, PO text and site on deals', () => {
+  const mappingDefaults =
+    'defaults: credit terms, currency and sales region on organizations; ' +
+    'job function; product line and status; ship date, PO text and site on deals';
+  test(mappingDefaults, () => {
     const m = parseFieldMapping({});
     assert.deepEqual(
       m.organization.map((e) => [e.qad, e.pipedrive]),

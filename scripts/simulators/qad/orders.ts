@@ -196,7 +196,9 @@ function createOrder(t: TenantState, body: Record<string, unknown>): QadSalesOrd
     if (!allowed.has(parsed.so_curr)) {
       errors.push({
         fieldName: 'so_curr',
-        message: `Currency ${parsed.so_curr} is not allowed for customer ${parsed.so_cust} (allowed: ${[...allowed].filter((c) => c !== '').join(', ')})`,
+        message:
+          `Currency ${parsed.so_curr} is not allowed for customer ${parsed.so_cust} ` +
+          `(allowed: ${[...allowed].filter((c) => c !== '').join(', ')})`,
         fieldValue: parsed.so_curr,
         code: 'CURRENCY_NOT_ALLOWED',
       });

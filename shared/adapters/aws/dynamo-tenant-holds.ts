@@ -1,11 +1,4 @@
-import {
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  type DynamoDBClient,
-  type QueryCommandOutput,
-} from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { TenantHold, TenantHolds } from '../../ports/index.ts';
 import { isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts';
 
