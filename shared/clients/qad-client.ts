@@ -82,7 +82,8 @@ export function createQadClient(options: {
     options.onCall?.({ endpoint: 'POST /oauth/token', status: res.status, ms: now() - started });
     if (res.status === 400 || res.status === 401 || res.status === 403) {
       throw new QadAuthError(
-        `QAD login failed for tenant ${options.tenantId}: HTTP ${res.status} (${errorText(res.body)}); check the tenant's QAD user, password and client id`,
+        `QAD login failed for tenant ${options.tenantId}: HTTP ${res.status} (${errorText(res.body)}); ` +
+          `check the tenant's QAD user, password and client id`,
       );
     }
     if (res.status !== 200) throw classify(res, 'POST /oauth/token', options.tenantId);

@@ -592,7 +592,10 @@ test('alarm topic: KMS-encrypted, TLS only', () => {
   base.template.resourceCountIs('AWS::SNS::Subscription', 0);
 });
 
-test('alarms: DLQ depth > 0 and queue age > 900 s per queue, errors per function, QAD logins refused; all notify SNS, missing data not breaching', () => {
+const alarmsTitle =
+  'alarms: DLQ depth > 0 and queue age > 900 s per queue, errors per function, QAD logins refused; ' +
+  'all notify SNS, missing data not breaching';
+test(alarmsTitle, () => {
   const topic = { Ref: logicalId(base, base.stack.monitoring.topic) };
   for (const name of WORK_QUEUES) {
     const { queue, dlq } = queueParts(base, name);

@@ -43,7 +43,10 @@ describe('bad input', () => {
     );
   });
 
-  test('Pipedrive answering with an HTML page, a missing envelope or truncated JSON: audited with a clear reason, retried, the rest of the batch written', async () => {
+  const garbledBodies =
+    'Pipedrive answering with an HTML page, a missing envelope or truncated JSON: ' +
+    'audited with a clear reason, retried, the rest of the batch written';
+  test(garbledBodies, async () => {
     h = await startHarness({
       customers: [customerRow('C1', 'Alpha', today), customerRow('C2', 'Beta', today), customerRow('C3', 'Gamma', today)],
     });

@@ -42,7 +42,9 @@ async function pollAndWrite<R, C>(harness: Harness, entity: SyncEntity<R, C>): P
 }
 
 describe('field mapping by name', () => {
-  test("the default mapping: values arrive under the company's hashes for all four entities, typed per field (dropdowns as option ids)", async () => {
+  const defaultMapping =
+    "the default mapping: values arrive under the company's hashes for all four entities, typed per field (dropdowns as option ids)";
+  test(defaultMapping, async () => {
     h = await startHarness({
       customers: [customerRow('C1', 'Acme GmbH', today, { 'cm_mstr.cm_cr_terms': 'N30', 'cm_mstr.cm_region': 'DACH' })],
       contacts: [contactRow('P1', 'C1', 'Anna Berg', { 'ct_mstr.ct_title': 'Head of Purchasing' })],
@@ -166,7 +168,10 @@ describe('field mapping by name', () => {
     assert.equal(h.pd.organizations().filter((o) => o.custom_fields[codeOf(h!, 'organization', 'Currency')!] === 'EUR').length, 10);
   });
 
-  test('drift: a mapped field renamed mid-run holds that entity (nothing written without it) while the others carry on; fixing it releases them', async () => {
+  const driftMidRun =
+    'drift: a mapped field renamed mid-run holds that entity (nothing written without it) ' +
+    'while the others carry on; fixing it releases them';
+  test(driftMidRun, async () => {
     h = await startHarness({
       customers: [customerRow('C1', 'Acme GmbH', today)],
       items: [itemRow('10-001', 'Bolt', { 'pt_mstr.pt_mod_date': today }), itemRow('10-002', 'Nut', { 'pt_mstr.pt_mod_date': today })],
@@ -248,7 +253,10 @@ describe('field mapping by name', () => {
     );
   });
 
-  test('a message in flight when a field drifts is held in DynamoDB by the writer (acknowledged, never dead-lettered); the first poll after the fix puts it back', async () => {
+  const driftInFlight =
+    'a message in flight when a field drifts is held in DynamoDB by the writer (acknowledged, never dead-lettered); ' +
+    'the first poll after the fix puts it back';
+  test(driftInFlight, async () => {
     h = await startHarness({
       customers: [customerRow('C1', 'Acme GmbH', today)],
       config: withFields({ organization: [{ qad: 'currency', pipedrive: 'Currency' }] }),
@@ -284,7 +292,9 @@ describe('field mapping by name', () => {
     assert.equal(h.pd.stats().byEndpoint['PATCH /api/v2/organizations/{id}']?.calls, 1, 'released and re-polled copies make one write');
   });
 
-  test('drift on deals: a deleted deal field holds the order; the deal is not rejected and is ordered once the mapping is fixed', async () => {
+  const driftOnDeals =
+    'drift on deals: a deleted deal field holds the order; the deal is not rejected and is ordered once the mapping is fixed';
+  test(driftOnDeals, async () => {
     h = await startHarness({
       customers: [customerRow('C1', 'Acme GmbH', today)],
       items: [itemRow('10-001', 'Bolt')],
@@ -330,7 +340,10 @@ describe('field mapping by name', () => {
     assert.equal(h.qadTenant.salesOrders()[0]?.so_rmks, 'PO-2');
   });
 
-  test('a 400 naming a custom field while the definitions were cached reads them again: a deleted field then holds the record, never a dead letter', async () => {
+  const staleDefinitions =
+    'a 400 naming a custom field while the definitions were cached reads them again: ' +
+    'a deleted field then holds the record, never a dead letter';
+  test(staleDefinitions, async () => {
     h = await startHarness({
       customers: [customerRow('C1', 'Acme GmbH', today)],
       config: withFields({ organization: [{ qad: 'currency', pipedrive: 'Currency' }] }),
@@ -370,7 +383,8 @@ describe('field mapping by name', () => {
     assert.match(
       org?.detail ?? '',
       new RegExp(
-        `"Credit terms" -> ${terms} \\(enum\\); "Currency" missing, created as varchar on first use; "Plant" PROBLEM: no field named "Plant"`,
+        `"Credit terms" -> ${terms} \\(enum\\); "Currency" missing, created as varchar on first use; ` +
+          `"Plant" PROBLEM: no field named "Plant"`,
         'u',
       ),
     );

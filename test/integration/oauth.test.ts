@@ -127,7 +127,9 @@ describe('Pipedrive OAuth', () => {
     assert.equal((await h.cliDeps().oauthTokens.get(TENANT))?.version, 2);
   });
 
-  test('invalid_grant parks the tenant: messages held (not dead-lettered, not retried), polls skipped, audited; authorize releases them', async () => {
+  const invalidGrantParks =
+    'invalid_grant parks the tenant: messages held (not dead-lettered, not retried), polls skipped, audited; authorize releases them';
+  test(invalidGrantParks, async () => {
     h = await oauthHarness();
     assert.equal((await authorize(h)).code, 0);
     h.pd.oauth!.revokeRefreshTokens();

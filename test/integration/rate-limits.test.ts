@@ -84,7 +84,9 @@ describe('rate limits and faults', () => {
     assert.equal((await h.deps.audit.history(TENANT, 'organization', 'C1'))[0]?.action, 'created');
   });
 
-  test("a spent daily budget closes the tenant's gate until the reset: no calls, visibility to the reset, no DLQ; then it resumes", async () => {
+  const spentDailyBudget =
+    "a spent daily budget closes the tenant's gate until the reset: no calls, visibility to the reset, no DLQ; then it resumes";
+  test(spentDailyBudget, async () => {
     // 22:00 UTC by every clock in the test: the simulator's budget resets at midnight, two hours on.
     const clock = { ms: Date.parse('2026-11-26T22:00:00Z') };
     h = await startHarness({ pipedrive: { now: () => clock.ms, dailyTokenBudget: 1 } });

@@ -30,10 +30,6 @@ afterEach(async () => {
 const delivery = (id: string, attempt = 1) => ({ messageId: id, attempt });
 const writeOrganization = (deps: Harness['deps'], tenant: StoredTenant, m: RecordMessage, d: { messageId: string; attempt: number }) =>
   writeRecord(deps, organizations, tenant, m, d);
-const searchCalls = (harness: Harness) =>
-  Object.entries(harness.pd.stats().byEndpoint)
-    .filter(([k]) => k.endsWith('/search'))
-    .reduce((n, [, v]) => n + v.calls, 0);
 
 describe('writing a customer as an organization', () => {
   test('no match creates; a key-map hit PATCHes the same organization; unchanged content costs no call', async () => {

@@ -107,7 +107,10 @@ describe('Pipedrive OAuth token provider', () => {
     assert.equal(fake.tokenRequests().length, 0);
   });
 
-  test('a token about to expire is refreshed: form-encoded, HTTP Basic client auth, grant_type=refresh_token; the new one is stored encrypted', async () => {
+  const refreshNearExpiry =
+    'a token about to expire is refreshed: form-encoded, HTTP Basic client auth, ' +
+    'grant_type=refresh_token; the new one is stored encrypted';
+  test(refreshNearExpiry, async () => {
     const cipher = new LocalCipher();
     const now = 1_000_000;
     const store = await storeWith(cipher, { expiresAt: now + 30_000 });
