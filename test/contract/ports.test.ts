@@ -12,6 +12,7 @@ import { ClaimHeldError, RetryLaterError } from '../../shared/domain/errors.ts';
 import type { NameCandidate } from '../../shared/domain/upsert-decision.ts';
 import type {
   AuditLog,
+  EntityName,
   KeyMap,
   ListingIndex,
   OAuthTokenStore,
@@ -330,7 +331,7 @@ for (const implementation of implementations) {
     });
 
     describe('AuditLog', () => {
-      const entry = (tenantId: string, key: string, action: 'created' | 'updated' | 'unchanged', entity = ORG) => ({
+      const entry = (tenantId: string, key: string, action: 'created' | 'updated' | 'unchanged', entity: EntityName = ORG) => ({
         tenantId,
         entity,
         key,
