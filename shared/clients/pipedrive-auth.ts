@@ -4,7 +4,7 @@ import { allowLoopbackHttp } from '../config/tenant.ts';
 import { tenantUrlProblem } from '../config/tenant-url.ts';
 import { RetryLaterError } from '../domain/errors.ts';
 import type { Cipher, OAuthTokenStore } from '../ports/index.ts';
-import { errorText, parseJsonBody, sleep, type HttpClient } from './http.ts';
+import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type Sleep } from './http.ts';
 
 /** Where and how one Pipedrive call goes; `generation` tells the provider which token a 401 refused. */
 export interface PipedriveCredentials {
@@ -141,8 +141,17 @@ const WAIT_STEP_MS = 100;
  * stored version. The others wait for the next version and read it. The new token is saved on the
  * version it was refreshed from, so it is lost only if a newer one was already stored.
  */
-export function oauthAuth(options: OAuthClient & { store: OAuthTokenStore; cipher: Cipher; onRefresh?: () => void }): PipedriveAuth {
+export function oauthAuth(
+  options: OAuthClient & {
+    store: OAuthTokenStore;
+    cipher: Cipher;
+    onRefresh?: () => void;
+    /** How it waits for another writer's refresh (a timer unless a test passes its own, with a matching `now`). */
+    sleep?: Sleep;
+  },
+): PipedriveAuth {
   const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? realSleep;
   const { tenantId, store, cipher } = options;
   let cached: { version: number; tokens: OAuthTokens } | undefined;
   let pending: Promise<{ version: number; tokens: OAuthTokens }> | undefined;

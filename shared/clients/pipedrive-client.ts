@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
-import { errorText, parseJsonBody, sleep, type HttpClient, type HttpResponse } from './http.ts';
+import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
 import { BurstPacer, type RateLimitInfo } from './burst-pacer.ts';
 
@@ -113,11 +113,14 @@ export function createPipedriveClient(
   options: ({ auth: PipedriveAuth } | { apiBaseUrl: string; apiToken: string }) & {
     http: HttpClient;
     now?: () => number;
+    /** How it waits for a burst slot and between retries (a timer unless a test passes its own, with a matching `now`). */
+    sleep?: Sleep;
     onCall?: (info: PipedriveCallInfo) => void;
   },
 ): PipedriveClient {
   const now = options.now ?? Date.now;
-  const pacer = new BurstPacer(now);
+  const sleep = options.sleep ?? realSleep;
+  const pacer = new BurstPacer(now, sleep);
   const auth = 'auth' in options ? options.auth : apiTokenAuth(options.apiBaseUrl, options.apiToken);
   /** When the daily budget Pipedrive reported spent resets (ms epoch); no call goes out before then. */
   let dailySpentUntil = 0;

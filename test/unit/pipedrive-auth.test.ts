@@ -1,39 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
+import { MemoryOAuthTokenStore } from '../../shared/adapters/memory/index.ts';
 import type { HttpClient, HttpRequest, HttpResponse } from '../../shared/clients/http.ts';
 import { oauthAuth, sealTokens, TenantParkedError, type OAuthTokens } from '../../shared/clients/pipedrive-auth.ts';
 import { createPipedriveClient } from '../../shared/clients/pipedrive-client.ts';
 import { RetryLaterError } from '../../shared/domain/errors.ts';
-import type { OAuthTokenStore, StoredOAuthTokens } from '../../shared/ports/index.ts';
+import type { OAuthTokenStore } from '../../shared/ports/index.ts';
 
 const TENANT = 'acme';
 const CLIENT_SECRET = 'client-secret-value-xyz';
 const REFRESH_TOKEN = 'refresh-token-value-abc';
-
-/** The store's contract in memory: every write conditional on the version, as the DynamoDB adapter's. */
-class MemoryTokenStore implements OAuthTokenStore {
-  item: (StoredOAuthTokens & { owner?: string }) | undefined;
-  async get() {
-    return (
-      this.item && {
-        version: this.item.version,
-        ciphertext: this.item.ciphertext,
-        ...(this.item.refreshingUntil !== undefined && { refreshingUntil: this.item.refreshingUntil }),
-      }
-    );
-  }
-  async beginRefresh(_t: string, version: number, owner: string, leaseMs: number, nowMs: number) {
-    if (!this.item || this.item.version !== version || (this.item.refreshingUntil ?? 0) >= nowMs) return false;
-    this.item = { ...this.item, owner, refreshingUntil: nowMs + leaseMs };
-    return true;
-  }
-  async save(_t: string, expected: number | undefined, ciphertext: string) {
-    if (this.item?.version !== expected) return false;
-    this.item = { version: (expected ?? 0) + 1, ciphertext };
-    return true;
-  }
-}
 
 /** A token endpoint and an API in one fake: answers token requests from `tokenAnswer`, API calls from `apiAnswer`. */
 function fakeHttp(
@@ -66,8 +43,9 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   return { status, headers, body: JSON.stringify(body) };
 }
 
-async function storeWith(cipher: LocalCipher, tokens: Partial<OAuthTokens> & { expiresAt: number }): Promise<MemoryTokenStore> {
-  const store = new MemoryTokenStore();
+/** The store every writer shares, in memory (test/contract/ports.test.ts holds it to the DynamoDB adapter's contract). */
+async function storeWith(cipher: LocalCipher, tokens: Partial<OAuthTokens> & { expiresAt: number }): Promise<MemoryOAuthTokenStore> {
+  const store = new MemoryOAuthTokenStore();
   await store.save(
     TENANT,
     undefined,
@@ -82,7 +60,19 @@ async function storeWith(cipher: LocalCipher, tokens: Partial<OAuthTokens> & { e
   return store;
 }
 
-function provider(store: OAuthTokenStore, cipher: LocalCipher, http: HttpClient, now: () => number) {
+const stored = (store: OAuthTokenStore) => store.get(TENANT);
+
+/** A clock that only sleeps move: waiting out another writer's refresh lease takes no real time. */
+function fakeClock(ms: number) {
+  return {
+    now: () => ms,
+    sleep: async (wait: number) => {
+      ms += wait;
+    },
+  };
+}
+
+function provider(store: OAuthTokenStore, cipher: LocalCipher, http: HttpClient, now: () => number, sleep?: (ms: number) => Promise<void>) {
   return oauthAuth({
     tenantId: TENANT,
     clientId: 'app-id',
@@ -90,6 +80,7 @@ function provider(store: OAuthTokenStore, cipher: LocalCipher, http: HttpClient,
     tokenUrl: 'https://oauth.pipedrive.com/oauth/token',
     http,
     now,
+    ...(sleep && { sleep }),
     store,
     cipher,
   });
@@ -122,9 +113,10 @@ describe('Pipedrive OAuth token provider', () => {
     assert.equal(req?.headers?.['content-type'], 'application/x-www-form-urlencoded');
     assert.equal(req?.headers?.authorization, `Basic ${Buffer.from(`app-id:${CLIENT_SECRET}`).toString('base64')}`);
     assert.deepEqual(Object.fromEntries(new URLSearchParams(req?.body)), { grant_type: 'refresh_token', refresh_token: REFRESH_TOKEN });
-    assert.equal(store.item?.version, 2);
-    assert.ok(!store.item?.ciphertext.includes('access-1') && !store.item?.ciphertext.includes(REFRESH_TOKEN), 'stored as ciphertext');
-    assert.equal(store.item?.refreshingUntil, undefined, 'the refresh lease ends with the save');
+    const item = await stored(store);
+    assert.equal(item?.version, 2);
+    assert.ok(!item?.ciphertext.includes('access-1') && !item?.ciphertext.includes(REFRESH_TOKEN), 'stored as ciphertext');
+    assert.equal(item?.refreshingUntil, undefined, 'the refresh lease ends with the save');
   });
 
   test('a 401 refreshes once and the call is retried once; a second 401 is not a loop', async () => {
@@ -158,7 +150,7 @@ describe('Pipedrive OAuth token provider', () => {
     const creds = await Promise.all(Array.from({ length: 10 }, () => provider(store, cipher, fake.http, Date.now).credentials()));
     assert.equal(fake.tokenRequests().length, 1);
     assert.deepEqual(new Set(creds.map((c) => c.headers.authorization)), new Set(['Bearer access-1']));
-    assert.equal(store.item?.version, 2);
+    assert.equal((await stored(store))?.version, 2);
   });
 
   test('invalid_grant parks the tenant with a reason that names the command and no secret', async () => {
@@ -176,16 +168,21 @@ describe('Pipedrive OAuth token provider', () => {
     assert.match(error.message, /invalid_grant.*connector authorize acme/u);
     for (const secret of [CLIENT_SECRET, REFRESH_TOKEN, 'access-0'])
       assert.ok(!error.message.includes(secret), `no ${secret} in the message`);
-    assert.equal(store.item?.version, 1, 'the stored token is left as it was');
+    assert.equal((await stored(store))?.version, 1, 'the stored token is left as it was');
   });
 
   test('no stored tokens parks the tenant (it was never authorised)', async () => {
-    await assert.rejects(provider(new MemoryTokenStore(), new LocalCipher(), fakeHttp().http, Date.now).credentials(), TenantParkedError);
+    await assert.rejects(
+      provider(new MemoryOAuthTokenStore(), new LocalCipher(), fakeHttp().http, Date.now).credentials(),
+      TenantParkedError,
+    );
   });
 
   test('an api_domain that breaks the tenant URL rules is never called', async () => {
     const cipher = new LocalCipher();
     const store = await storeWith(cipher, { expiresAt: 0 });
+    // Each refused refresh keeps its 15-second lease; the next provider waits it out on this clock, not in real time.
+    const clock = fakeClock(1_000_000);
     for (const apiDomain of [
       'http://acme.pipedrive.com',
       'https://10.0.0.7',
@@ -196,7 +193,7 @@ describe('Pipedrive OAuth token provider', () => {
         tokenAnswer: () => json(200, { access_token: 'a', refresh_token: 'r', expires_in: 3600, api_domain: apiDomain }),
       });
       await assert.rejects(
-        provider(store, cipher, fake.http, Date.now).credentials(),
+        provider(store, cipher, fake.http, clock.now, clock.sleep).credentials(),
         (e: unknown) => e instanceof TenantParkedError && /api_domain/u.test(e.message),
         apiDomain,
       );
