@@ -1,6 +1,6 @@
 import './quiet-env.ts';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
-import type { SQSEvent } from 'aws-lambda';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../../shared/adapters/aws/dynamo-sync-state.ts';
 import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
@@ -193,22 +193,14 @@ export async function startHarness(
     async receiveEvent() {
       const messages = await receive(aws.queueUrl);
       return {
-        Records: messages.map((m) => ({
-          messageId: m.MessageId!,
-          receiptHandle: m.ReceiptHandle!,
-          body: m.Body ?? '',
-          attributes: {
-            ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-            SentTimestamp: '0',
-            SenderId: 'test',
-            ApproximateFirstReceiveTimestamp: '0',
-          },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:records',
-          awsRegion: 'us-east-1',
-        })),
+        Records: messages.map((m) =>
+          sqsRecord({
+            messageId: m.MessageId!,
+            receiptHandle: m.ReceiptHandle!,
+            body: m.Body ?? '',
+            receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
+          }),
+        ),
       };
     },
     async dlqMessages() {
@@ -254,6 +246,26 @@ export function customerRow(code: string, name: string, modDate: string, extra: 
 
 export function recordMessage(record: unknown, key: string, hash: string, entity: RecordMessage['entity'] = 'organization'): RecordMessage {
   return { v: 1, tenantId: TENANT, entity, key, hash, record, pollId: 'test' };
+}
+
+/** One message as a Lambda SQS event carries it to a writer (the in-memory flow tests build their events with it too). */
+export function sqsRecord(message: { messageId: string; receiptHandle: string; body: string; receiveCount: number }): SQSRecord {
+  return {
+    messageId: message.messageId,
+    receiptHandle: message.receiptHandle,
+    body: message.body,
+    attributes: {
+      ApproximateReceiveCount: String(message.receiveCount),
+      SentTimestamp: '0',
+      SenderId: 'test',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:records',
+    awsRegion: 'us-east-1',
+  };
 }
 
 export function contactRow(id: string, customer: string, name: string, extra: Partial<QadContactRow> = {}): QadContactRow {
