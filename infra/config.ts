@@ -1,5 +1,6 @@
 import { aws_logs as logs } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { DEFAULT_SCHEDULES } from './topology.ts';
 
 /**
  * Deploy-time settings, read from CDK context (cdk.json `context`, or `-c key=value` on the CLI).
@@ -27,8 +28,8 @@ export const CONTEXT_DEFAULTS = {
   writerMaxConcurrency: 5,
   auditRetentionDays: 90,
   maxMessageAgeSeconds: 900,
-  // One entry per poller in topology.ts (the stack rejects a poller without a schedule), same as cdk.json.
-  schedules: { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)', items: 'rate(15 minutes)', deals: 'rate(5 minutes)' },
+  // One per registered flow, from the entity registry; context `schedules` overrides any of them.
+  schedules: DEFAULT_SCHEDULES,
   logRetentionDays: 30,
 } as const;
 
@@ -70,6 +71,7 @@ const SCHEDULE_EXPRESSION = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|
 
 function schedules(raw: unknown): Readonly<Record<string, string>> {
   if (raw === undefined || raw === null || raw === '') return { ...CONTEXT_DEFAULTS.schedules };
+  // An override names only the polls it changes; the others keep their defaults.
   let value: unknown = raw;
   if (typeof raw === 'string') {
     try {
@@ -81,7 +83,7 @@ function schedules(raw: unknown): Readonly<Record<string, string>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError('context schedules must be an object mapping entity to a schedule expression');
   }
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = { ...CONTEXT_DEFAULTS.schedules };
   for (const [entity, expression] of Object.entries(value)) {
     if (typeof expression !== 'string' || !SCHEDULE_EXPRESSION.test(expression)) {
       throw new ConfigError(`context schedules.${entity} must be rate(N unit) or cron(...), got ${JSON.stringify(expression)}`);

@@ -30,7 +30,8 @@ import {
   type WorkQueueName,
   type WriterSpec,
 } from './topology.ts';
-import { envName, pascal } from './names.ts';
+import { pascal } from './names.ts';
+import { queueEnvName } from '../shared/config/environment.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -110,8 +111,8 @@ export class ConnectorStack extends Stack {
       AUDIT_RETENTION_DAYS: String(this.config.auditRetentionDays),
     };
     for (const [name, q] of queues) {
-      environment[`${envName(name)}_QUEUE_URL`] = q.queue.queueUrl;
-      environment[`${envName(name)}_DLQ_URL`] = q.deadLetterQueue.queueUrl;
+      environment[`${queueEnvName(name)}_QUEUE_URL`] = q.queue.queueUrl;
+      environment[`${queueEnvName(name)}_DLQ_URL`] = q.deadLetterQueue.queueUrl;
     }
 
     const functions = new Map<string, ConnectorFunction>();
@@ -122,7 +123,7 @@ export class ConnectorStack extends Stack {
         description: spec.description,
         timeout: spec.timeout,
         memorySize: spec.memorySize,
-        environment,
+        environment: { ...environment, ...spec.environment },
         logRetention: this.config.logRetentionDays,
         ...(retryAttempts === undefined ? {} : { retryAttempts }),
       });

@@ -6,8 +6,3 @@ export function pascal(name: string): string {
     .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
     .join('');
 }
-
-/** `records` -> `RECORDS`: for environment variable names. */
-export function envName(name: string): string {
-  return name.replace(/[^A-Za-z0-9]+/gu, '_').toUpperCase();
-}

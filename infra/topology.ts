@@ -1,9 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
+import type { SecretSystem } from '../shared/config/tenant.ts';
+import { entityRegistry } from '../shared/flows/registry.ts';
+import { pascal } from './names.ts';
 
 /**
- * What the connector runs, as data. Adding an entity or a flow is an edit here (plus its handler file and,
- * for a poller, a schedule in cdk.json); the stack derives functions, queues, grants, schedules, alarms and
- * dashboard rows from these lists.
+ * What the connector runs, as data derived from the entity registry (shared/flows/registry.ts): a poll
+ * function per registered flow, a writer per work queue. The stack derives functions, queues, grants,
+ * schedules, alarms and dashboard rows from these lists; adding an entity is a registry entry.
  *
  * - a poller reads one QAD entity on a schedule and sends records to a work queue;
  * - a writer consumes exactly one work queue and writes to a target system;
@@ -11,15 +14,11 @@ import { Duration } from 'aws-cdk-lib';
  */
 
 /** The system whose credentials a function may decrypt: the KMS encryption context `system` it is held to. */
-export type CredentialSystem = 'qad' | 'pipedrive';
+export type CredentialSystem = SecretSystem;
 
-/** Work queue names; env vars are `<NAME>_QUEUE_URL` / `<NAME>_DLQ_URL`. Add 'products' etc. here. */
-export type WorkQueueName = 'records' | 'products' | 'orders';
-/**
- * records: organizations and persons; products: items, on their own so an item backlog never holds up
- * customers; orders: won deals on their way to QAD.
- */
-export const WORK_QUEUES: readonly WorkQueueName[] = ['records', 'products', 'orders'];
+/** Work queue names; env vars are `<NAME>_QUEUE_URL` / `<NAME>_DLQ_URL`. They come from the entity registry. */
+export type WorkQueueName = string;
+export const WORK_QUEUES: readonly WorkQueueName[] = entityRegistry.queues.map((q) => q.name);
 
 export interface FunctionSpec {
   /** Construct id, PascalCase, unique. */
@@ -31,10 +30,12 @@ export interface FunctionSpec {
   readonly memorySize: number;
   /** Whose credentials it decrypts (kms:Decrypt is conditioned on these encryption contexts). */
   readonly decrypts: readonly CredentialSystem[];
+  /** This function's own environment: which flow it polls, or which queue it consumes. */
+  readonly environment: Readonly<Record<string, string>>;
 }
 
 export interface PollerSpec extends FunctionSpec {
-  /** Entity name: the schedule key in context `schedules` and the `entity` in the scheduled input. */
+  /** Poll name: the schedule key in context `schedules` and the `entity` in the scheduled input. */
   readonly entity: string;
   /** Queue it sends records to. */
   readonly sendsTo: WorkQueueName;
@@ -46,56 +47,36 @@ export interface WriterSpec extends FunctionSpec {
   readonly batchSize: number;
 }
 
-const poller = (entity: string, label: string, sendsTo: WorkQueueName): PollerSpec => ({
-  id: `Poll${label}`,
-  entity,
-  entry: `poll-${entity}.ts`,
-  description: `Polls QAD ${entity} changed since the watermark and queues them for Pipedrive`,
+export const POLLERS: readonly PollerSpec[] = entityRegistry.flows.map((flow) => ({
+  id: `Poll${pascal(flow.poll)}`,
+  entity: flow.poll,
+  entry: 'poll.ts',
+  description:
+    flow.source === 'qad'
+      ? `Polls QAD ${flow.poll} changed since the watermark and queues them for Pipedrive`
+      : `Polls ${flow.poll} in Pipedrive and queues them for QAD`,
   timeout: Duration.minutes(5),
   memorySize: 512,
-  // QAD to read; Pipedrive for the first sync's one listing and the key field.
-  decrypts: ['qad', 'pipedrive'],
-  sendsTo,
-});
+  // QAD to read and Pipedrive for the first sync's one listing and the key field; Pipedrive alone where it is the source.
+  decrypts: flow.source === 'qad' ? ['qad', 'pipedrive'] : ['pipedrive'],
+  environment: { POLL_NAME: flow.poll },
+  sendsTo: flow.queue,
+}));
 
-export const POLLERS: readonly PollerSpec[] = [
-  poller('customers', 'Customers', 'records'),
-  poller('contacts', 'Contacts', 'records'),
-  poller('items', 'Items', 'products'),
-  // Pipedrive is the source here; it needs no QAD secret to read won deals and their lines.
-  {
-    ...poller('deals', 'Deals', 'orders'),
-    description: 'Polls won Pipedrive deals and their lines and queues them for QAD',
-    decrypts: ['pipedrive'],
-  },
-];
-
-const writer = (
-  id: string,
-  entry: string,
-  description: string,
-  consumes: WorkQueueName,
-  decrypts: readonly CredentialSystem[] = ['pipedrive'],
-): WriterSpec => ({
-  id,
-  entry,
-  description,
+export const WRITERS: readonly WriterSpec[] = entityRegistry.queues.map((queue) => ({
+  id: queue.writer,
+  entry: 'write.ts',
+  description: `Consumes the ${queue.name} queue: ${queue.description}`,
   timeout: Duration.seconds(60),
   memorySize: 512,
-  decrypts,
-  consumes,
+  decrypts: queue.decrypts,
+  environment: { WORK_QUEUE: queue.name },
+  consumes: queue.name,
   batchSize: 10,
-});
-
-export const WRITERS: readonly WriterSpec[] = [
-  writer('WritePipedrive', 'write-pipedrive.ts', 'Consumes queued customers and contacts and upserts them into Pipedrive', 'records'),
-  writer('WriteProducts', 'write-products.ts', 'Consumes queued items and upserts them into Pipedrive as products', 'products'),
-  // QAD to create the order; Pipedrive to resolve the deal's organization and products and write the order number back.
-  writer('WriteQad', 'write-qad.ts', 'Consumes queued won deals and creates their QAD sales orders, exactly once', 'orders', [
-    'qad',
-    'pipedrive',
-  ]),
-];
+}));
 
 /** SQS guidance: visibility timeout at least six times the consuming function's timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+/** The stack's default schedule per poll, from the registry; cdk context `schedules` overrides any of them. */
+export const DEFAULT_SCHEDULES: Readonly<Record<string, string>> = Object.fromEntries(entityRegistry.flows.map((f) => [f.poll, f.schedule]));

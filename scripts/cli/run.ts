@@ -2,15 +2,17 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
-import { withEntity } from '../../shared/flows/entities/index.ts';
+import { entityRegistry, type EntityRegistry } from '../../shared/flows/registry.ts';
+import { queueEnvName } from '../../shared/config/environment.ts';
+import { pascal } from '../../infra/names.ts';
 import { checkTenant } from '../../shared/operations/check.ts';
 import { replay } from '../../shared/operations/replay.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
 import { syncEntity } from '../../shared/operations/sync.ts';
-import { authorizeTenant } from '../../shared/flows/tenant-holds.ts';
+import { authorizeTenant } from '../../shared/operations/authorize.ts';
 import { addTenant, describeTenant, requireTenant, setTenantEnabled } from '../../shared/operations/tenants.ts';
-import type { AuditAction, EntityName } from '../../shared/ports/index.ts';
-import { buildDependencies, useLocalCipher, type Dependencies, type WorkQueue } from '../../shared/runtime/dependencies.ts';
+import type { AuditAction } from '../../shared/ports/index.ts';
+import { buildDependencies, useLocalCipher, type Dependencies } from '../../shared/runtime/dependencies.ts';
 
 export interface Io {
   out(line: string): void;
@@ -18,7 +20,15 @@ export interface Io {
   readFile(path: string): string;
 }
 
-export const USAGE = `connector <command> [options]
+/** The help text; entity, poll and queue names come from the registry. */
+export function usage(registry: EntityRegistry = entityRegistry): string {
+  const polls = registry.flows
+    .filter((f) => f.source === 'qad')
+    .map((f) => f.poll)
+    .join('|');
+  const entities = registry.flows.map((f) => f.entity).join('|');
+  const queues = registry.queues.map((q) => q.name).join('|');
+  return `connector <command> [options]
 
   tenant add --config FILE [--secrets FILE] [--no-verify]
                                              add or replace a tenant (secrets from FILE or stdin, encrypted, never echoed)
@@ -28,21 +38,22 @@ export const USAGE = `connector <command> [options]
   authorize <id> --code CODE --redirect-uri URL
                                               Pipedrive OAuth: exchange a person's authorisation code for the first
                                               tokens (stored encrypted), unpark the tenant, release its held records
-  sync <id> --entity customers|contacts|items [--dry-run]
+  sync <id> --entity ${polls} [--dry-run]
                                               one poll-and-write cycle in this process; --dry-run writes nothing
-  audit <id> <entity> <key>                   a record's history, newest first (entity: organization|person|product|salesOrder)
+  audit <id> <entity> <key>                   a record's history, newest first (entity: ${entities})
   replay <id> <entity> <key>                  replay one record from its last audited snapshot
   replay <id> --from ISO --to ISO --outcome failed|rejected|deferred
-  redrive [--queue records|products|orders]   move the DLQ's messages back to their queue
+  redrive [--queue ${queues}]   move the DLQ's messages back to their queue
   status                                      watermarks, queue and DLQ depths, the last day's failures
 
 Options: --json (machine-readable output)
          --outputs FILE  a deployed stack: the file written by "npx cdk deploy --outputs-file FILE" (AWS credentials
                          come from the usual chain: AWS_PROFILE, environment, SSO, instance role)
          --local FILE    the local run's connection file, written by "npm start -- --serve"`;
+}
 
 /** The stack outputs written by `cdk deploy --outputs-file` -> the environment the functions run with. */
-export function environmentFromOutputs(file: unknown): Record<string, string> {
+export function environmentFromOutputs(file: unknown, registry: EntityRegistry = entityRegistry): Record<string, string> {
   const stacks = z.record(z.string(), z.record(z.string(), z.string())).parse(file);
   const outputs = stacks.QadPipedriveConnector ?? Object.values(stacks)[0];
   if (!outputs) throw new UsageError('the outputs file holds no stack');
@@ -51,23 +62,22 @@ export function environmentFromOutputs(file: unknown): Record<string, string> {
     if (!value) throw new UsageError(`the outputs file lacks ${name}; redeploy with "npx cdk deploy --outputs-file FILE"`);
     return value;
   };
-  return {
+  const tables = {
     CONNECTIONS_TABLE: get('ConnectionsTableName'),
     SYNC_STATE_TABLE: get('SyncStateTableName'),
     AUDIT_TABLE: get('AuditTableName'),
-    RECORDS_QUEUE_URL: get('RecordsQueueUrl'),
-    RECORDS_DLQ_URL: get('RecordsDlqUrl'),
-    PRODUCTS_QUEUE_URL: get('ProductsQueueUrl'),
-    PRODUCTS_DLQ_URL: get('ProductsDlqUrl'),
-    ORDERS_QUEUE_URL: get('OrdersQueueUrl'),
-    ORDERS_DLQ_URL: get('OrdersDlqUrl'),
+  };
+  const queues = registry.queues.flatMap(({ name }) => [
+    [`${queueEnvName(name)}_QUEUE_URL`, get(`${pascal(name)}QueueUrl`)],
+    [`${queueEnvName(name)}_DLQ_URL`, get(`${pascal(name)}DlqUrl`)],
+  ]);
+  return {
+    ...tables,
+    ...Object.fromEntries(queues),
     KMS_KEY_ID: get('CredentialsKeyArn'),
     CREDENTIALS_CIPHER: 'kms',
   };
 }
-
-const ENTITIES = ['organization', 'person', 'product', 'salesOrder'] as const;
-const SYNC_ENTITIES = { customers: 'customers', contacts: 'contacts', items: 'items' } as const;
 
 /** The local run's connection file: where its stand-ins listen, and the key of its local cipher. */
 const localFileSchema = z.object({ env: z.record(z.string(), z.string()), cipherKey: z.string().min(1) });
@@ -93,7 +103,7 @@ function table(io: Io, rows: Array<Record<string, unknown>>): void {
 }
 
 /** Runs one CLI command; answers the exit code. Errors say what to do next, never print a secret. */
-export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promise<number> {
+export async function runCli(argv: string[], io: Io, deps?: Dependencies, registry: EntityRegistry = entityRegistry): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -111,13 +121,13 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
       from: { type: 'string' },
       to: { type: 'string' },
       outcome: { type: 'string' },
-      queue: { type: 'string', default: 'records' },
+      queue: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   const [command, ...rest] = positionals;
   if (!command || values.help) {
-    io.out(USAGE);
+    io.out(usage(registry));
     return command ? 0 : 2;
   }
   const print = (data: unknown, human: () => void) => (values.json ? io.out(JSON.stringify(data, null, 2)) : human());
@@ -128,7 +138,12 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
     Object.assign(process.env, file.env);
     useLocalCipher(new LocalCipher(Buffer.from(file.cipherKey, 'base64')));
   }
-  const d = deps ?? buildDependencies();
+  const d = deps ?? buildDependencies(undefined, registry);
+  const oneOf = (what: string, value: string | undefined, allowed: readonly string[]): string => {
+    if (value === undefined || !allowed.includes(value)) throw new UsageError(`${what} must be one of ${allowed.join(', ')}`);
+    return value;
+  };
+  const entities = registry.flows.map((f) => f.entity);
   const need = (value: string | undefined, what: string): string => {
     if (!value) throw new UsageError(`missing ${what}; see "connector --help"`);
     return value;
@@ -178,7 +193,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
       }
       case 'check': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
-        const rows = await checkTenant(d.connections, tenant);
+        const rows = await checkTenant(d.connections, tenant, registry);
         print(rows, () =>
           table(
             io,
@@ -202,13 +217,16 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
       }
       case 'sync': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
-        const poll = z.enum(['customers', 'contacts', 'items']).parse(need(values.entity, '--entity customers|contacts|items'));
-        const { rows, unchanged } = await withEntity(SYNC_ENTITIES[poll], (entity) =>
-          syncEntity(d, tenant, entity, {
-            dryRun: values['dry-run'],
-            onProgress: (done, total) => (done % 50 === 0 || done === total ? io.err(`  ${done}/${total} written`) : undefined),
-          }),
+        const syncable = registry.flows.filter((f) => f.definition);
+        const poll = oneOf(
+          '--entity',
+          need(values.entity, '--entity'),
+          syncable.map((f) => f.poll),
         );
+        const { rows, unchanged } = await syncEntity(d, tenant, syncable.find((f) => f.poll === poll)!.definition!, {
+          dryRun: values['dry-run'],
+          onProgress: (done, total) => (done % 50 === 0 || done === total ? io.err(`  ${done}/${total} written`) : undefined),
+        });
         print({ rows, unchanged }, () => {
           table(
             io,
@@ -229,7 +247,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
       }
       case 'audit': {
         const [id, entity, key] = rest;
-        const e = z.enum(ENTITIES).parse(need(entity, 'entity'));
+        const e = oneOf('entity', need(entity, 'entity'), entities);
         const history = await d.audit.history(need(id, 'tenant id'), e, need(key, 'key'));
         print(history, () =>
           table(
@@ -249,13 +267,13 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
       case 'replay': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
         const selection = rest[1]
-          ? { entity: z.enum(ENTITIES).parse(rest[1]) as EntityName, key: need(rest[2], 'key') }
+          ? { entity: oneOf('entity', rest[1], entities), key: need(rest[2], 'key') }
           : {
               from: need(values.from, '--from ISO time'),
               to: need(values.to, '--to ISO time'),
               action: z.enum(['failed', 'rejected', 'deferred', 'conflict']).parse(need(values.outcome, '--outcome')) as AuditAction,
             };
-        const results = await replay(d, tenant, selection);
+        const results = await replay(d, tenant, selection, registry);
         print(results, () =>
           table(
             io,
@@ -265,8 +283,9 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
         return 0;
       }
       case 'redrive': {
-        const queue = z.enum(['records', 'products', 'orders']).parse(values.queue) as WorkQueue;
-        const task = await redrive(d.sqs, d.queueUrls[queue]);
+        const names = registry.queues.map((q) => q.name);
+        const queue = oneOf('--queue', values.queue ?? names[0], names);
+        const task = await redrive(d.sqs, d.queueUrls[queue]!);
         print(task, () =>
           io.out(`moving the ${queue} DLQ back to its queue (task ${task.taskHandle.slice(0, 16)}…); follow it with "connector status"`),
         );
@@ -274,7 +293,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies): Promi
       }
       case 'status': {
         const queues = await queueStatus(d.sqs, d.queueUrls);
-        const tenants = await tenantStatus(d);
+        const tenants = await tenantStatus(d, Date.now(), registry);
         print({ queues, tenants }, () => {
           table(
             io,

@@ -4,6 +4,8 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-s
 import dynalite from 'dynalite';
 import { createSqsServer } from 'local-aws-sqs';
 import { TABLES } from '../../shared/config/tables.ts';
+import { queueEnvName } from '../../shared/config/environment.ts';
+import { entityRegistry } from '../../shared/flows/registry.ts';
 
 export interface LocalAwsEnv {
   AWS_REGION: string;
@@ -14,14 +16,10 @@ export interface LocalAwsEnv {
   CONNECTIONS_TABLE: string;
   SYNC_STATE_TABLE: string;
   AUDIT_TABLE: string;
-  RECORDS_QUEUE_URL: string;
-  RECORDS_DLQ_URL: string;
-  PRODUCTS_QUEUE_URL: string;
-  PRODUCTS_DLQ_URL: string;
-  ORDERS_QUEUE_URL: string;
-  ORDERS_DLQ_URL: string;
   CREDENTIALS_CIPHER: string;
   CONNECTOR_ALLOW_LOOPBACK_HTTP: string;
+  /** `<QUEUE>_QUEUE_URL` and `<QUEUE>_DLQ_URL` for every work queue of the registry. */
+  [queueUrl: string]: string;
 }
 
 export interface LocalQueue {
@@ -35,7 +33,10 @@ export interface LocalAws {
   env: LocalAwsEnv;
   dynamo: DynamoDBClient;
   sqs: SQSClient;
-  queues: { records: LocalQueue; products: LocalQueue; orders: LocalQueue };
+  /** Every work queue of the registry, by name. */
+  queues: Record<string, LocalQueue>;
+  /** One work queue, or an error naming the known ones. */
+  queue(name: string): LocalQueue;
   /** The records queue, kept as the default for callers that handle one queue. */
   queueUrl: string;
   dlqUrl: string;
@@ -132,7 +133,13 @@ export async function startLocalAws(
     );
     return { url: queue.QueueUrl!, arn: await arnOf(queue.QueueUrl!), dlqUrl: dlq.QueueUrl!, dlqArn };
   };
-  const queues = { records: await createQueue('records'), products: await createQueue('products'), orders: await createQueue('orders') };
+  const queues: Record<string, LocalQueue> = {};
+  for (const { name } of entityRegistry.queues) queues[name] = await createQueue(name);
+  const queue = (name: string): LocalQueue => {
+    const q = queues[name];
+    if (!q) throw new Error(`no work queue ${name} (known: ${Object.keys(queues).join(', ')})`);
+    return q;
+  };
 
   const env: LocalAwsEnv = {
     AWS_REGION: REGION,
@@ -143,12 +150,12 @@ export async function startLocalAws(
     CONNECTIONS_TABLE: `${prefix}-connections`,
     SYNC_STATE_TABLE: `${prefix}-sync-state`,
     AUDIT_TABLE: `${prefix}-audit`,
-    RECORDS_QUEUE_URL: queues.records.url,
-    RECORDS_DLQ_URL: queues.records.dlqUrl,
-    PRODUCTS_QUEUE_URL: queues.products.url,
-    PRODUCTS_DLQ_URL: queues.products.dlqUrl,
-    ORDERS_QUEUE_URL: queues.orders.url,
-    ORDERS_DLQ_URL: queues.orders.dlqUrl,
+    ...Object.fromEntries(
+      Object.entries(queues).flatMap(([name, q]) => [
+        [`${queueEnvName(name)}_QUEUE_URL`, q.url],
+        [`${queueEnvName(name)}_DLQ_URL`, q.dlqUrl],
+      ]),
+    ),
     CREDENTIALS_CIPHER: 'local',
     CONNECTOR_ALLOW_LOOPBACK_HTTP: 'true',
   };
@@ -158,9 +165,10 @@ export async function startLocalAws(
     dynamo,
     sqs,
     queues,
-    queueUrl: queues.records.url,
-    dlqUrl: queues.records.dlqUrl,
-    dlqArn: queues.records.dlqArn,
+    queue,
+    queueUrl: queue('records').url,
+    dlqUrl: queue('records').dlqUrl,
+    dlqArn: queue('records').dlqArn,
     async close() {
       dynamo.destroy();
       sqs.destroy();

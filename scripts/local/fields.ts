@@ -22,6 +22,7 @@ import { ITEM_STATUS, PROD_LINES, SALES_REGIONS, SITES, TERMS } from '../simulat
 import type { EntityKind, PipedriveSim } from '../simulators/pipedrive/index.ts';
 import { DEFAULT_CURRENCIES, entityDefsFor } from '../simulators/pipedrive/entities.ts';
 import type { QadSimTenant } from '../simulators/qad/index.ts';
+import { entityRegistry } from '../../shared/flows/registry.ts';
 
 /** Reads and validates a mapping file (the `mapping.fields` block of a tenant config); errors name the entry. */
 export function loadMappingFile(path: string): FieldMappingInput {
@@ -147,13 +148,8 @@ export function writtenBackKeys(
   return { enabled: mapping.writeBack.enabled, customers: customers.length, holdingTheirOrganizationId: holding.length };
 }
 
-const FIELD_ENTITY: Record<MappedEntity, EntityKind> = { organization: 'organization', person: 'person', product: 'product', deal: 'deal' };
-const ENTITY_OF_AUDIT: Record<EntityName, MappedEntity> = {
-  organization: 'organization',
-  person: 'person',
-  product: 'product',
-  salesOrder: 'deal',
-};
+/** The Pipedrive field entity an audit entry's entity maps its fields to. */
+const fieldEntityOf = (entity: EntityName): MappedEntity => entityRegistry.byEntity(entity).fieldEntity;
 
 export interface FieldsReport {
   mapped: Array<{ tenant: string; entity: MappedEntity; name: string; qad: string; code: string | null }>;
@@ -177,9 +173,9 @@ export function fieldsReport(
   mapping: FieldMapping,
   audit: Array<AuditEntry & { at: string }>,
 ): FieldsReport {
-  const mapped = (Object.keys(FIELD_ENTITY) as MappedEntity[]).flatMap((entity) =>
+  const mapped = entityRegistry.flows.flatMap(({ fieldEntity: entity }) =>
     mapping[entity].map((e) => {
-      const found = findField(definitionsOf(pipedrive, FIELD_ENTITY[entity]), e.pipedrive);
+      const found = findField(definitionsOf(pipedrive, entity), e.pipedrive);
       return { tenant, entity, name: e.pipedrive, qad: e.qad, code: 'field' in found ? found.field.field_code : null };
     }),
   );
@@ -197,7 +193,7 @@ export function fieldsReport(
     .filter((e) => e.action === 'drift')
     .map((e) => ({
       tenant: e.tenantId,
-      entity: ENTITY_OF_AUDIT[e.entity],
+      entity: fieldEntityOf(e.entity),
       field: e.key.replace(/^field:/u, ''),
       problem: e.error ?? '',
       at: e.at,
@@ -206,7 +202,7 @@ export function fieldsReport(
     }));
   const created = audit
     .filter((e) => e.action === 'field-created')
-    .map((e) => ({ tenant: e.tenantId, entity: ENTITY_OF_AUDIT[e.entity], field: e.key.replace(/^field:/u, ''), at: e.at }));
+    .map((e) => ({ tenant: e.tenantId, entity: fieldEntityOf(e.entity), field: e.key.replace(/^field:/u, ''), at: e.at }));
   return { mapped, drift, created };
 }
 

@@ -11,9 +11,11 @@ import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store
 import { SqsRecordQueue } from '../../shared/adapters/aws/sqs-queue.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
 import type { TenantConfigInput } from '../../shared/config/tenant.ts';
-import { authorizeTenant } from '../../shared/flows/tenant-holds.ts';
+import { authorizeTenant } from '../../shared/operations/authorize.ts';
 import type { Cipher } from '../../shared/ports/index.ts';
-import { queueOf } from '../../shared/runtime/dependencies.ts';
+import { systemClock } from '../../shared/runtime/dependencies.ts';
+import { powertoolsTelemetry } from '../../shared/runtime/observability.ts';
+import { entityRegistry } from '../../shared/flows/registry.ts';
 import type { PipedriveOAuthOptions, PipedriveSim } from '../simulators/pipedrive/index.ts';
 import type { LocalAws } from './aws-stand-ins.ts';
 
@@ -48,11 +50,6 @@ function holds(aws: LocalAws): DynamoTenantHolds {
 /** A person's consent, played by the simulator; then the operator's `authorize` path stores the first tokens. */
 export async function authorizeDemoTenant(aws: LocalAws, cipher: Cipher, pipedrive: PipedriveSim, tenantId: string): Promise<void> {
   if (!pipedrive.oauth) throw new Error('the Pipedrive simulator was started without OAuth');
-  const queues = {
-    records: new SqsRecordQueue(aws.sqs, aws.queues.records.url),
-    products: new SqsRecordQueue(aws.sqs, aws.queues.products.url),
-    orders: new SqsRecordQueue(aws.sqs, aws.queues.orders.url),
-  };
   await authorizeTenant(
     {
       tenants: new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE),
@@ -61,8 +58,9 @@ export async function authorizeDemoTenant(aws: LocalAws, cipher: Cipher, pipedri
       audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 1),
       cipher,
       http: createHttpClient(),
-      clock: { now: () => Date.now() },
-      queueFor: (entity) => queues[queueOf(entity)],
+      clock: systemClock,
+      telemetry: powertoolsTelemetry,
+      queueFor: (entity) => new SqsRecordQueue(aws.sqs, aws.queue(entityRegistry.byEntity(entity).queue).url),
     },
     tenantId,
     { code: pipedrive.oauth.issueCode(REDIRECT_URI), redirectUri: REDIRECT_URI },

@@ -6,9 +6,11 @@ import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import type { TenantConfigInput } from '../../shared/config/tenant.ts';
 import { contactExclusion, parseContactRow } from '../../shared/domain/contact.ts';
 import { normaliseName } from '../../shared/domain/text.ts';
-import { registerTenant } from '../../shared/flows/register-tenant.ts';
+import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import type { EntityName } from '../../shared/ports/index.ts';
 import { useLocalCipher } from '../../shared/runtime/dependencies.ts';
+import { pollHandler, writerHandler } from '../../shared/runtime/handlers.ts';
+import { entityRegistry } from '../../shared/flows/registry.ts';
 import {
   generateContacts,
   generateCustomers,
@@ -60,7 +62,7 @@ export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' |
   reasons?: Record<string, number>;
 };
 type ReportEntity = 'organizations' | 'persons' | 'products' | 'salesOrders';
-const REPORT_NAME: Record<EntityName, ReportEntity> = {
+const REPORT_NAME: Partial<Record<EntityName, ReportEntity>> = {
   organization: 'organizations',
   person: 'persons',
   product: 'products',
@@ -114,8 +116,8 @@ export class LocalPipeline {
     readonly qad: QadSim,
     readonly aws: LocalAws,
     readonly qadBasePath: string,
-    private readonly polls: Record<'customers' | 'contacts' | 'items' | 'deals', PollHandler>,
-    private readonly writers: Record<'records' | 'products' | 'orders', WriteHandler>,
+    private readonly polls: Record<string, PollHandler>,
+    private readonly writers: Record<string, WriteHandler>,
     /** The local cipher's key: handed to the operator CLI through `connectionFile()` in --serve mode. */
     private readonly cipherKey: Buffer,
     readonly chaos: Chaos | undefined,
@@ -208,19 +210,10 @@ export class LocalPipeline {
     });
     if (options.auth === 'oauth') await authorizeDemoTenant(aws, cipher, pipedrive, TENANT_ID);
 
-    // The same modules Lambda loads; they read the environment on their first invocation.
+    // The handlers functions/poll.ts and functions/write.ts build, one per function; they read the environment on their first invocation.
     const lambda = new LambdaStandIn();
-    const polls = {
-      customers: lambda.wrap('poll-customers', (await import('../../functions/poll-customers.ts')).handler),
-      contacts: lambda.wrap('poll-contacts', (await import('../../functions/poll-contacts.ts')).handler),
-      items: lambda.wrap('poll-items', (await import('../../functions/poll-items.ts')).handler),
-      deals: lambda.wrap('poll-deals', (await import('../../functions/poll-deals.ts')).handler),
-    };
-    const writers = {
-      records: lambda.wrap('write-pipedrive', (await import('../../functions/write-pipedrive.ts')).handler),
-      products: lambda.wrap('write-products', (await import('../../functions/write-products.ts')).handler),
-      orders: lambda.wrap('write-qad', (await import('../../functions/write-qad.ts')).handler),
-    };
+    const polls = Object.fromEntries(entityRegistry.flows.map((f) => [f.poll, lambda.wrap(`poll-${f.poll}`, pollHandler(f.poll))]));
+    const writers = Object.fromEntries(entityRegistry.queues.map((q) => [q.name, lambda.wrap(kebab(q.writer), writerHandler(q.name))]));
     const pipeline = new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers, cipherKey, chaos, lambda);
     // Faults start once the data is seeded: the run's writes and reads take them, not the setup.
     if (chaos) {
@@ -239,9 +232,11 @@ export class LocalPipeline {
   }
 
   /** One scheduled poll; a failed poll is audited and, as the next schedule would, tried again. */
-  private async poll(name: 'customers' | 'contacts' | 'items' | 'deals'): Promise<number> {
+  private async poll(name: string): Promise<number> {
+    const handler = this.polls[name];
+    if (!handler) throw new Error(`no poll named ${name} in the registry`);
     for (let attempt = 1; ; attempt++) {
-      const result = await this.polls[name]({ entity: name, force: true });
+      const result = await handler({ entity: name, force: true });
       const failed = result.summaries.find((s) => s.outcome === 'failed');
       if (!failed) return result.summaries.reduce((sum, s) => sum + (s.unchanged ?? 0), 0);
       if (!this.chaos || attempt >= 20) throw new Error(`${name} poll failed: ${failed.error ?? 'unknown'}`);
@@ -298,14 +293,14 @@ export class LocalPipeline {
       salesOrders: 0,
     };
     const [records, products] = await Promise.all([
-      this.drain(this.aws.queues.records, this.writers.records, deadline, progress),
-      this.drain(this.aws.queues.products, this.writers.products, deadline, progress),
+      this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress),
+      this.drain(this.aws.queue('products'), this.writers.products!, deadline, progress),
     ]);
     unchanged.persons = await this.poll('contacts');
-    const persons = await this.drain(this.aws.queues.records, this.writers.records, deadline, progress);
+    const persons = await this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress);
     if (this.round === 1 && (this.options.wonDeals ?? 0) > 0) this.seedWonDeals(this.options.wonDeals ?? 0);
     await this.poll('deals');
-    const orders = await this.drain(this.aws.queues.orders, this.writers.orders, deadline, progress);
+    const orders = await this.drain(this.aws.queue('orders'), this.writers.orders!, deadline, progress);
     await new Promise((r) => setTimeout(r, 5));
 
     const empty = (): Outcomes => ({ created: 0, updated: 0, unchanged: 0, deferred: 0, failed: 0 });
@@ -318,7 +313,9 @@ export class LocalPipeline {
     for (const name of Object.keys(entities) as ReportEntity[]) entities[name].unchanged += unchanged[name];
     for (const entry of await this.auditLog().byTenant(TENANT_ID, from, new Date(Date.now() + 1).toISOString())) {
       if (entry.key.startsWith('_') || entry.key.startsWith('field:')) continue;
-      const outcomes = entities[REPORT_NAME[entry.entity]];
+      const name = REPORT_NAME[entry.entity];
+      if (!name) continue;
+      const outcomes = entities[name];
       if (entry.action === 'rejected' || entry.action === 'conflict') {
         outcomes[entry.action] = (outcomes[entry.action] ?? 0) + 1;
         const reason = (entry.reason ?? '').replace(/\d+(\.\d+)?/gu, 'N');
@@ -398,9 +395,9 @@ export class LocalPipeline {
   /** Lets every writer work its queue until it is empty, as the event sources would between schedules. */
   async drainAll(deadlineMs = Date.now() + 5 * 60_000): Promise<boolean> {
     const results = await Promise.all([
-      this.drain(this.aws.queues.records, this.writers.records, deadlineMs, () => undefined),
-      this.drain(this.aws.queues.products, this.writers.products, deadlineMs, () => undefined),
-      this.drain(this.aws.queues.orders, this.writers.orders, deadlineMs, () => undefined),
+      this.drain(this.aws.queue('records'), this.writers.records!, deadlineMs, () => undefined),
+      this.drain(this.aws.queue('products'), this.writers.products!, deadlineMs, () => undefined),
+      this.drain(this.aws.queue('orders'), this.writers.orders!, deadlineMs, () => undefined),
     ]);
     return results.every((r) => r.drained);
   }
@@ -516,4 +513,9 @@ export class LocalPipeline {
     await this.qad.close();
     await this.aws.close();
   }
+}
+
+/** `WritePipedrive` -> `write-pipedrive`: a function's name as the stack and the reports call it. */
+function kebab(id: string): string {
+  return id.replace(/([a-z0-9])([A-Z])/gu, '$1-$2').toLowerCase();
 }

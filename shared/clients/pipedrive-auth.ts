@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { allowLoopbackHttp } from '../config/tenant.ts';
 import { tenantUrlProblem } from '../config/tenant-url.ts';
-import { RetryLaterError } from '../domain/errors.ts';
+import { RetryLaterError, TenantParkedError } from '../domain/errors.ts';
 import type { Cipher, OAuthTokenStore } from '../ports/index.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type Sleep } from './http.ts';
 
@@ -20,19 +20,7 @@ export interface PipedriveAuth {
   refused(used: PipedriveCredentials): Promise<boolean>;
 }
 
-/**
- * A person must re-authorise the tenant's Pipedrive connection (`invalid_grant`, no tokens stored):
- * its work waits, neither retried in a loop nor dead-lettered. Never carries a token.
- */
-export class TenantParkedError extends Error {
-  override readonly name = 'TenantParkedError';
-  constructor(
-    readonly tenantId: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { TenantParkedError };
 
 export function apiTokenAuth(apiBaseUrl: string, apiToken: string): PipedriveAuth {
   const credentials: PipedriveCredentials = { baseUrl: apiBaseUrl, headers: { 'x-api-token': apiToken }, generation: 0 };

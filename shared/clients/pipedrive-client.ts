@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import { PermanentError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
 import { BurstPacer, type RateLimitInfo } from './burst-pacer.ts';
@@ -94,7 +94,7 @@ export interface PipedriveClient {
   rateLimits(): RateLimitInfo;
 }
 
-export class PipedriveNotFoundError extends PermanentError {}
+export { PipedriveNotFoundError };
 
 const FIELD_PATHS: Record<PipedriveFieldEntity, string> = {
   organization: 'organizationFields',

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { PermanentError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import { PermanentError, QadAuthError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, type HttpClient, type HttpResponse } from './http.ts';
 
 export interface BrowseFilter {
@@ -25,8 +25,7 @@ export interface QadClient {
   swaggerPaths(swaggerPath: string): Promise<Record<string, string[]>>;
 }
 
-/** Bad QAD credentials: an operator must fix the tenant; retrying will not help. */
-export class QadAuthError extends PermanentError {}
+export { QadAuthError };
 
 const tokenSchema = z.looseObject({ access_token: z.string().min(1), expires_in: z.number().positive().optional() });
 const browseSchema = z.looseObject({

@@ -79,14 +79,8 @@ export const tenantConfigSchema = z.object({
       path: ['oauthClientId'],
       message: 'is required with auth "oauth"',
     }),
-  schedules: z
-    .object({
-      customers: rateExpression.default('rate(15 minutes)'),
-      contacts: rateExpression.default('rate(15 minutes)'),
-      items: rateExpression.default('rate(1 hour)'),
-      deals: rateExpression.default('rate(15 minutes)'),
-    })
-    .prefault({}),
+  /** A cadence per poll (`customers`, `deals` ...); a poll not named here runs at its registry default. */
+  schedules: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/u, 'must be a poll name such as customers'), rateExpression).default({}),
   mapping: z
     .object({
       /** QAD values -> Pipedrive fields by name, per entity, and the optional key write-back (shared/config/field-mapping.ts). */

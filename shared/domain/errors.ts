@@ -1,5 +1,5 @@
 /**
- * The three ways a step can fail, as the writers must treat them.
+ * Every way a step can fail, and the one policy that says what a writer does about each.
  * Messages never carry secrets: callers pass method, path and status only.
  */
 
@@ -26,14 +26,50 @@ export class RateLimitedError extends RetryLaterError {
   }
 }
 
-/** Another delivery of the same record holds the claim: not a failure, come back later. */
+/** Another delivery of the same record holds the claim: not a failure, come back when its lease ends. */
 export class ClaimHeldError extends RetryLaterError {
-  override readonly name = 'ClaimHeldError';
+  override readonly name: string = 'ClaimHeldError';
+}
+
+/** The claim on `what` is held by another delivery for `waitMs` more. */
+export function claimHeld(what: string, waitMs: number): ClaimHeldError {
+  return new ClaimHeldError(`${what} is being written by another delivery`, Math.max(1, Math.ceil(waitMs / 1000)));
+}
+
+/** The record depends on another that is not in Pipedrive yet (a person's organization): deferred, audited, retried. */
+export class WaitForDependency extends RetryLaterError {
+  override readonly name = 'WaitForDependency';
+}
+
+/** A mapped Pipedrive field was renamed, deleted or lost an option: the record is held until it resolves again. */
+export class FieldDriftError extends RetryLaterError {
+  override readonly name = 'FieldDriftError';
+  constructor(
+    /** The Pipedrive field entity whose mapping drifted: organization, person, product, deal. */
+    readonly fieldEntity: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A person must re-authorise the tenant's Pipedrive connection (`invalid_grant`, no tokens stored):
+ * its work waits, neither retried in a loop nor dead-lettered. Never carries a token.
+ */
+export class TenantParkedError extends Error {
+  override readonly name = 'TenantParkedError';
+  constructor(
+    readonly tenantId: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Will fail the same way every time (validation, bad record, ambiguous match): audit, dead-letter, no retries. */
 export class PermanentError extends Error {
-  override readonly name = 'PermanentError';
+  override readonly name: string = 'PermanentError';
   constructor(
     message: string,
     readonly details?: Record<string, unknown>,
@@ -42,6 +78,111 @@ export class PermanentError extends Error {
   }
 }
 
+/** Pipedrive answered 404: the record is gone (deleted, or merged away). */
+export class PipedriveNotFoundError extends PermanentError {
+  override readonly name = 'PipedriveNotFoundError';
+}
+
+/** Bad QAD credentials: an operator must fix the tenant; retrying will not help. */
+export class QadAuthError extends PermanentError {
+  override readonly name = 'QadAuthError';
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** SQS lets one receive stay invisible for 12 hours at most. */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+
+/** What happens to a message whose write failed. Exactly one of `hold`, `deadLetter` or `retryInSeconds` applies. */
+export interface ErrorOutcome {
+  /** The audit action and metric outcome: `deferred` when the record only waits, `failed` when an attempt failed. */
+  action: 'deferred' | 'failed';
+  /** Why, in words an operator reads in the audit. */
+  reason: string;
+  /** Seconds until SQS delivers the message again. */
+  retryInSeconds?: number;
+  /** Moved to the dead-letter queue at once: a person must fix it. */
+  deadLetter?: true;
+  /** Kept in DynamoDB under this cause and acknowledged, until something releases it ('parked', 'drift:<entity>'). */
+  hold?: string;
+  /** The whole tenant waits: parked until a person re-authorises, or its daily budget gate closed until `untilMs`. */
+  tenantHold?: TenantHoldDecision;
+  /** The tenant's other records in this batch wait this long too, without calling anyone. */
+  pauseTenantSeconds?: number;
+}
+
+export interface OutcomeContext {
+  /** The entity the message carries: a drifted field holds this entity's messages. */
+  entity: string;
+  /** SQS's receive count: the backoff grows with it. */
+  attempt: number;
+  /** The first backoff step in seconds (10 in AWS). */
+  retryBaseSeconds: number;
+  nowMs: number;
+  /** Jitter in [0, 1): spreads retries so a tenant's messages do not all return in one second. */
+  random?: () => number;
+}
+
+export type TenantHoldDecision = { kind: 'parked'; reason: string } | { kind: 'budget'; untilMs: number; reason: string };
+
+/** What an error says about the tenant as a whole: parked (re-authorise), its daily budget spent, or nothing. */
+export function tenantHoldOf(error: unknown, nowMs: number): TenantHoldDecision | undefined {
+  if (error instanceof TenantParkedError) return { kind: 'parked', reason: error.message };
+  if (error instanceof RateLimitedError && error.dailyBudgetSpent)
+    return { kind: 'budget', untilMs: nowMs + error.resetSeconds * 1000, reason: error.message };
+  return undefined;
+}
+
+/** The cause under which a writer holds a message whose entity has a drifted mapped field. */
+export const driftCause = (entity: string): string => `drift:${entity}`;
+
+/**
+ * The error policy: the one place that says what each failure means for its message. Pure; the
+ * writer batch applies the outcome (audit, metric, visibility, hold, dead letter, tenant hold).
+ */
+export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
+  const random = ctx.random ?? Math.random;
+  const jitter = (upTo: number) => Math.floor(random() * Math.max(1, upTo));
+  const message = errorMessage(error);
+
+  const tenantHold = tenantHoldOf(error, ctx.nowMs);
+  if (tenantHold?.kind === 'parked')
+    return { action: 'deferred', reason: 'tenant parked: message held until Pipedrive is re-authorised', hold: 'parked', tenantHold };
+  if (error instanceof FieldDriftError) {
+    return {
+      action: 'deferred',
+      reason: 'a mapped field drifted: message held (never written without the field) until the field or the mapping is fixed',
+      hold: driftCause(ctx.entity),
+    };
+  }
+  if (error instanceof PermanentError) return { action: 'failed', reason: 'permanent error: dead-lettered, no retries', deadLetter: true };
+  if (tenantHold?.kind === 'budget') {
+    const wait = gateVisibilitySeconds(tenantHold.untilMs, ctx.nowMs, random);
+    const until = new Date(tenantHold.untilMs).toISOString();
+    const reason = `daily token budget spent: held until ${until}, retry in ${wait}s`;
+    return { action: 'deferred', reason, retryInSeconds: wait, tenantHold, pauseTenantSeconds: wait };
+  }
+  if (error instanceof RateLimitedError) {
+    const wait = error.resetSeconds + 1 + jitter(3);
+    return { action: 'deferred', reason: `will retry in ${wait}s`, retryInSeconds: wait, pauseTenantSeconds: wait };
+  }
+  // A record waiting for another (a person for its organization) waits a few backoff steps at once.
+  if (error instanceof WaitForDependency) return deferred(ctx.retryBaseSeconds * 6);
+  if (error instanceof ClaimHeldError) return deferred(error.delaySeconds ?? ctx.retryBaseSeconds);
+  if (error instanceof RetryLaterError && error.delaySeconds !== undefined) return failed(error.delaySeconds);
+  // Backoff from the receive count: base, 2 x base, 4 x base ... capped at 15 minutes.
+  return failed(Math.min(ctx.retryBaseSeconds * 2 ** Math.max(0, ctx.attempt - 1), 900) + jitter(ctx.retryBaseSeconds / 2));
+}
+
+const deferred = (seconds: number): ErrorOutcome => ({ action: 'deferred', reason: `will retry in ${seconds}s`, retryInSeconds: seconds });
+const failed = (seconds: number): ErrorOutcome => ({ action: 'failed', reason: `will retry in ${seconds}s`, retryInSeconds: seconds });
+
+/**
+ * How long a message waits for a closed budget gate: until the reset plus a little jitter (so the
+ * tenant's messages do not all return in the same second), at most SQS's 12 hours.
+ */
+export function gateVisibilitySeconds(untilMs: number, nowMs: number, random: () => number = Math.random): number {
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil((untilMs - nowMs) / 1000)) + Math.floor(random() * 30));
 }

@@ -2,10 +2,10 @@ import { dealFieldEntries, type FieldMappingEntry } from '../config/field-mappin
 import type { StoredTenant } from '../config/tenant.ts';
 import type { FieldProblem } from '../domain/custom-fields.ts';
 import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
-import type { AuditLog, Clock, EntityName, PollStateStore, RecordQueue, TenantHolds } from '../ports/index.ts';
+import { driftCause } from '../domain/errors.ts';
+import type { Connections, EntityName, RecordQueue, TenantHolds } from '../ports/index.ts';
 import { parseRecordMessage } from './record-message.ts';
-import type { Connections } from './connections.ts';
-import { checkMappedFields, reportHeld } from './field-resolver.ts';
+import { checkMappedFields, reportHeld, type FieldResolverDeps } from './field-resolver.ts';
 
 /** What a poll asks before it enqueues: may this entity's records flow, or is a mapped field drifted? */
 export interface FieldGate {
@@ -17,10 +17,8 @@ export interface FieldGate {
   report(): Promise<void>;
 }
 
-export const pipedriveEntityOf = (entity: EntityName): PipedriveFieldEntity => (entity === 'salesOrder' ? 'deal' : entity);
-
-/** The cause under which a writer holds a message whose entity has a drifted mapped field. */
-export const driftCause = (entity: EntityName): string => `drift:${entity}`;
+/** The flow a gate or release is about: its entity name and Pipedrive's field entity. */
+type FlowFields = { entity: EntityName; fieldEntity: PipedriveFieldEntity };
 
 /**
  * Puts back on the queue the messages writers held for a drifted field of this entity, once the
@@ -29,27 +27,21 @@ export const driftCause = (entity: EntityName): string => `drift:${entity}`;
  * still missing) is simply held again by its writer. Answers how many went back.
  */
 export async function releaseDriftHeld(
-  deps: {
-    connections: Connections;
-    pollState: PollStateStore;
-    audit: AuditLog;
-    clock: Clock;
-    holds: TenantHolds;
-    queueFor(entity: EntityName): RecordQueue;
-  },
+  deps: FieldResolverDeps & { connections: Connections; holds: TenantHolds; queueFor(entity: EntityName): RecordQueue },
   tenant: StoredTenant,
-  entity: EntityName,
+  flow: FlowFields,
 ): Promise<number> {
   const { tenantId } = tenant.config;
+  const { entity } = flow;
   const held = await deps.holds.held(tenantId, driftCause(entity));
   if (held.length === 0) return 0;
-  const resolverDeps = { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() };
+  const pipedrive = await deps.connections.pipedrive(tenant);
   const problems = await checkMappedFields(
-    resolverDeps,
+    deps,
     tenantId,
-    await deps.connections.pipedrive(tenant),
-    pipedriveEntityOf(entity),
-    mappedEntries(tenant, entity),
+    pipedrive,
+    flow.fieldEntity,
+    mappedEntries(tenant, flow.fieldEntity),
     deps.clock.now(),
   );
   if (problems.length > 0) return 0;
@@ -73,10 +65,9 @@ export async function releaseDriftHeld(
   return released;
 }
 
-/** The mapped entries in force for an entity (deals fold in `requestedShipDateFieldName`). */
-export function mappedEntries(tenant: StoredTenant, entity: EntityName): FieldMappingEntry[] {
-  const { fields } = tenant.config.mapping;
-  return entity === 'salesOrder' ? dealEntries(tenant) : fields[entity];
+/** The mapped entries in force for a field entity (deals fold in the older `requestedShipDateFieldName`). */
+export function mappedEntries(tenant: StoredTenant, fieldEntity: PipedriveFieldEntity): FieldMappingEntry[] {
+  return fieldEntity === 'deal' ? dealEntries(tenant) : tenant.config.mapping.fields[fieldEntity];
 }
 
 export function dealEntries(tenant: StoredTenant): Array<FieldMappingEntry<'deal'>> {
@@ -88,14 +79,13 @@ export function dealEntries(tenant: StoredTenant): Array<FieldMappingEntry<'deal
  * during this poll) only when the poll has changed records to send.
  */
 export function fieldGate(
-  deps: { connections: Connections; pollState: PollStateStore; audit: AuditLog; clock: Clock },
+  deps: FieldResolverDeps & { connections: Connections },
   tenant: StoredTenant,
-  entity: EntityName,
+  flow: FlowFields,
   pollStartedMs: number,
 ): FieldGate {
-  const entries = mappedEntries(tenant, entity);
-  const fieldEntity = pipedriveEntityOf(entity);
-  const resolverDeps = { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() };
+  const { fieldEntity } = flow;
+  const entries = mappedEntries(tenant, fieldEntity);
   let checked: Promise<FieldProblem[]> | undefined;
   let problems: FieldProblem[] = [];
   let held = 0;
@@ -103,14 +93,7 @@ export function fieldGate(
     async holds(count) {
       if (count === 0 || entries.length === 0) return false;
       checked ??= (async () =>
-        checkMappedFields(
-          resolverDeps,
-          tenant.config.tenantId,
-          await deps.connections.pipedrive(tenant),
-          fieldEntity,
-          entries,
-          pollStartedMs,
-        ))();
+        checkMappedFields(deps, tenant.config.tenantId, await deps.connections.pipedrive(tenant), fieldEntity, entries, pollStartedMs))();
       problems = await checked;
       if (problems.length === 0) return false;
       held += count;
@@ -122,6 +105,6 @@ export function fieldGate(
     get problems() {
       return problems;
     },
-    report: () => reportHeld(resolverDeps, tenant.config.tenantId, fieldEntity, problems, held),
+    report: () => reportHeld(deps, tenant.config.tenantId, fieldEntity, problems, held),
   };
 }

@@ -1,5 +1,5 @@
 import type { FieldMappingEntry, QadSource } from '../config/field-mapping.ts';
-import { ClaimHeldError } from '../domain/errors.ts';
+import { FieldDriftError } from '../domain/errors.ts';
 import {
   checkFieldsExist,
   describeProblems,
@@ -11,10 +11,8 @@ import {
   type NamedValue,
   type ResolvedFields,
 } from '../domain/custom-fields.ts';
-import { sleep } from '../clients/http.ts';
 import type { PipedriveClient, PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
-import type { AuditLog, EntityName, PollStateStore } from '../ports/index.ts';
-import { countFieldDrift } from '../runtime/observability.ts';
+import type { AuditLog, Clock, EntityName, PollStateStore, Telemetry } from '../ports/index.ts';
 
 /**
  * Field definitions per tenant and entity, per warm container, and the name -> code resolution on
@@ -26,26 +24,14 @@ import { countFieldDrift } from '../runtime/observability.ts';
  * entity are held (FieldDriftError), audited once and counted; never sent without the value.
  */
 
+/** What resolving fields needs: leases and marks in sync state, the audit, the clock, and the drift metric. */
 export interface FieldResolverDeps {
-  locks: PollStateStore;
+  pollState: PollStateStore;
   audit: AuditLog;
-  now: () => number;
+  clock: Clock;
+  telemetry: Telemetry;
 }
 
-/** Held, not failed: the record comes back after a long visibility delay, until the field is fixed. */
-export class FieldDriftError extends ClaimHeldError {
-  readonly kind = 'field-drift';
-  constructor(
-    readonly entity: PipedriveFieldEntity,
-    readonly problems: FieldProblem[],
-    delaySeconds = DRIFT_RETRY_SECONDS,
-  ) {
-    super(describeProblems(entity, problems), delaySeconds);
-  }
-}
-
-/** How long a held record waits before it looks again (SQS visibility): 15 minutes. */
-export const DRIFT_RETRY_SECONDS = 900;
 const MAX_AGE_MS = 15 * 60_000;
 const LEASE_MS = 30_000;
 
@@ -154,7 +140,7 @@ async function rememberedCode(
   entity: PipedriveFieldEntity,
   name: string,
 ): Promise<string | undefined> {
-  return (await deps.locks.get(tenantId, scopeOf(entity, name))).watermark;
+  return (await deps.pollState.get(tenantId, scopeOf(entity, name))).watermark;
 }
 
 /** Remembers that the field exists (its code), so that its disappearance later is drift, not "never there". */
@@ -168,11 +154,11 @@ async function remember(
     const key = `${tenantId}|${entity}|${name}|${code}`;
     if (remembered.has(key)) continue;
     if ((await rememberedCode(deps, tenantId, entity, name)) !== code) {
-      const owner = `remember-${deps.now()}-${Math.random()}`;
-      if (await deps.locks.acquire(tenantId, scopeOf(entity, name), owner, LEASE_MS, deps.now())) {
-        await deps.locks.finish(tenantId, scopeOf(entity, name), owner, {
+      const owner = `remember-${deps.clock.now()}-${Math.random()}`;
+      if (await deps.pollState.acquire(tenantId, scopeOf(entity, name), owner, LEASE_MS, deps.clock.now())) {
+        await deps.pollState.finish(tenantId, scopeOf(entity, name), owner, {
           watermark: code,
-          lastPolledAt: new Date(deps.now()).toISOString(),
+          lastPolledAt: new Date(deps.clock.now()).toISOString(),
         });
       } else continue;
     }
@@ -204,8 +190,8 @@ async function createNeverSeen(
     const create = entry.create;
     const scope = scopeOf(entity, entry.pipedrive);
     for (let attempt = 0; attempt < 10; attempt++) {
-      const owner = `field-${process.pid}-${deps.now()}-${Math.random()}`;
-      if (await deps.locks.acquire(tenantId, scope, owner, LEASE_MS, deps.now())) {
+      const owner = `field-${process.pid}-${deps.clock.now()}-${Math.random()}`;
+      if (await deps.pollState.acquire(tenantId, scope, owner, LEASE_MS, deps.clock.now())) {
         let code: string | undefined;
         try {
           // Under the lease: this container's cache first (a writer here may just have made it), then a fresh read
@@ -213,12 +199,12 @@ async function createNeverSeen(
           const named = (defs: FieldDefinition[]) =>
             defs.find((d) => d.field_name === entry.pipedrive && d.is_custom_field !== false)?.field_code;
           code =
-            named((await fieldDefinitions(tenantId, pipedrive, entity, deps.now)).defs) ??
-            named((await fieldDefinitions(tenantId, pipedrive, entity, deps.now, true)).defs);
+            named((await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now())).defs) ??
+            named((await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now(), true)).defs);
           if (code) again = true;
           else if ((await rememberedCode(deps, tenantId, entity, entry.pipedrive)) !== undefined) {
             // It existed and is gone or renamed: drift, for a person to fix; never a second field.
-            await deps.locks.release(tenantId, scope, owner);
+            await deps.pollState.release(tenantId, scope, owner);
             break;
           } else {
             const made = await pipedrive.createField(entity, {
@@ -239,13 +225,13 @@ async function createNeverSeen(
             again = true;
           }
         } catch (error) {
-          await deps.locks.release(tenantId, scope, owner);
+          await deps.pollState.release(tenantId, scope, owner);
           throw error;
         }
-        await deps.locks.finish(tenantId, scope, owner, { watermark: code, lastPolledAt: new Date(deps.now()).toISOString() });
+        await deps.pollState.finish(tenantId, scope, owner, { watermark: code, lastPolledAt: new Date(deps.clock.now()).toISOString() });
         break;
       }
-      await sleep(300);
+      await deps.clock.sleep(300);
     }
   }
   return again || created;
@@ -263,7 +249,7 @@ async function reportDrift(
   const key = `${tenantId}|${entity}`;
   if (drifted.get(key) === signature && held === undefined) return;
   drifted.set(key, signature);
-  countFieldDrift(tenantId, entity);
+  deps.telemetry.fieldDrift(tenantId, entity);
   for (const p of problems) {
     await deps.audit.record({
       tenantId,
@@ -306,20 +292,20 @@ export async function resolveMappedFields(
 ): Promise<{ fields: ResolvedFields; fetched: boolean; generation: number }> {
   const empty: ResolvedFields = { custom: {}, standard: {}, codes: {} };
   if (values.length === 0) return { fields: empty, fetched: false, generation: 0 };
-  let { defs, fetched, generation } = await fieldDefinitions(tenantId, pipedrive, entity, deps.now);
+  let { defs, fetched, generation } = await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now());
   fetched ||= generation > freshAfterGeneration;
   let result = resolveFields(defs, values);
   if (!result.ok && !fetched) {
-    ({ defs, fetched, generation } = await fieldDefinitions(tenantId, pipedrive, entity, deps.now, 'shared'));
+    ({ defs, fetched, generation } = await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now(), 'shared'));
     result = resolveFields(defs, values);
   }
   if (!result.ok && (await createNeverSeen(deps, tenantId, pipedrive, entity, result.problems, entries))) {
-    ({ defs, generation } = await fieldDefinitions(tenantId, pipedrive, entity, deps.now));
+    ({ defs, generation } = await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now()));
     result = resolveFields(defs, values);
   }
   if (!result.ok) {
     await reportDrift(deps, tenantId, entity, result.problems);
-    throw new FieldDriftError(entity, result.problems);
+    throw new FieldDriftError(entity, describeProblems(entity, result.problems));
   }
   await remember(deps, tenantId, entity, result.fields.codes);
   await reportCleared(deps, tenantId, entity);
@@ -344,9 +330,11 @@ export async function checkMappedFields(
 ): Promise<FieldProblem[]> {
   if (entries.length === 0) return [];
   const names = entries.map((e) => e.pipedrive);
-  const cached = await fieldDefinitions(tenantId, pipedrive, entity, deps.now);
+  const cached = await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now());
   const { defs } =
-    cached.fetched || cached.at >= readSinceMs ? cached : await fieldDefinitions(tenantId, pipedrive, entity, deps.now, 'shared');
+    cached.fetched || cached.at >= readSinceMs
+      ? cached
+      : await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now(), 'shared');
   const problems: FieldProblem[] = [];
   for (const problem of checkFieldsExist(defs, names)) {
     const entry = entries.find((e) => e.pipedrive === problem.field);
@@ -389,19 +377,19 @@ export async function readDealFields(
   customFields: Record<string, unknown>,
 ): Promise<Partial<Record<QadSource<'deal'>, string>>> {
   if (entries.length === 0) return {};
-  let { defs, fetched } = await fieldDefinitions(tenantId, pipedrive, 'deal', deps.now);
+  let { defs, fetched } = await fieldDefinitions(tenantId, pipedrive, 'deal', () => deps.clock.now());
   let read = readMappedValues(defs, customFields, entries);
   if (!read.ok && !fetched) {
-    ({ defs } = await fieldDefinitions(tenantId, pipedrive, 'deal', deps.now, 'shared'));
+    ({ defs } = await fieldDefinitions(tenantId, pipedrive, 'deal', () => deps.clock.now(), 'shared'));
     read = readMappedValues(defs, customFields, entries);
   }
   if (!read.ok && (await createNeverSeen(deps, tenantId, pipedrive, 'deal', read.problems, entries))) {
-    ({ defs } = await fieldDefinitions(tenantId, pipedrive, 'deal', deps.now));
+    ({ defs } = await fieldDefinitions(tenantId, pipedrive, 'deal', () => deps.clock.now()));
     read = readMappedValues(defs, customFields, entries);
   }
   if (!read.ok) {
     await reportDrift(deps, tenantId, 'deal', read.problems);
-    throw new FieldDriftError('deal', read.problems);
+    throw new FieldDriftError('deal', describeProblems('deal', read.problems));
   }
   await remember(deps, tenantId, 'deal', read.codes);
   await reportCleared(deps, tenantId, 'deal');

@@ -1,7 +1,6 @@
 import { RetryLaterError } from '../domain/errors.ts';
-import { sleep } from '../clients/http.ts';
 import type { PipedriveClient, PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
-import type { AuditLog, PollStateStore } from '../ports/index.ts';
+import type { FieldResolverDeps } from './field-resolver.ts';
 import { addToCache, clearFieldDefinitions, fieldDefinitions } from './field-resolver.ts';
 
 /** Field hashes per tenant, per warm container: the fields list costs 10 tokens, so read it once. */
@@ -41,7 +40,7 @@ export async function findFieldCode(
  * with one name, so creation is guarded by a lease in DynamoDB and the list is re-read under it.
  */
 export async function resolveKeyField(
-  deps: { locks: PollStateStore; audit: AuditLog; now: () => number },
+  deps: FieldResolverDeps,
   tenantId: string,
   pipedrive: PipedriveClient,
   entity: PipedriveFieldEntity,
@@ -55,7 +54,7 @@ export async function resolveKeyField(
 
   // The definitions the mapped fields use too (one fields list per entity per container); fresh under the lease.
   const find = async (fresh: boolean) => {
-    const matches = (await fieldDefinitions(tenantId, pipedrive, entity, deps.now, fresh)).defs
+    const matches = (await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now(), fresh)).defs
       .filter((f) => f.is_custom_field !== false && f.field_name === fieldName)
       .sort((a, b) => a.field_code.localeCompare(b.field_code));
     return matches[0]?.field_code;
@@ -69,8 +68,8 @@ export async function resolveKeyField(
       cache.set(cacheKey, existing);
       return existing;
     }
-    const owner = `field-${process.pid}-${deps.now()}-${Math.random()}`;
-    if (await deps.locks.acquire(tenantId, lockName, owner, 30_000, deps.now())) {
+    const owner = `field-${process.pid}-${deps.clock.now()}-${Math.random()}`;
+    if (await deps.pollState.acquire(tenantId, lockName, owner, 30_000, deps.clock.now())) {
       try {
         const again = (await find(false)) ?? (await find(true));
         let code = again;
@@ -90,10 +89,10 @@ export async function resolveKeyField(
         cache.set(cacheKey, code);
         return code;
       } finally {
-        await deps.locks.release(tenantId, lockName, owner);
+        await deps.pollState.release(tenantId, lockName, owner);
       }
     }
-    await sleep(500);
+    await deps.clock.sleep(500);
   }
   throw new RetryLaterError(`the ${entity} field "${fieldName}" is being created by another writer`, 10);
 }

@@ -1,41 +1,49 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import type { NameCandidate } from '../domain/upsert-decision.ts';
-import type { AuditLog, Clock, ListingIndex, PollStateStore } from '../ports/index.ts';
-import type { Connections } from './connections.ts';
+import type { Connections, ListingIndex } from '../ports/index.ts';
+import type { RemoteRecord } from '../clients/pipedrive-client.ts';
 import type { SyncEntity } from './entities/entity.ts';
+import type { FieldResolverDeps } from './field-resolver.ts';
 import { resolveKeyField } from './key-fields.ts';
+import { listPages } from './pipedrive-pages.ts';
 
 /**
  * A tenant's first sync of an entity lists its Pipedrive records once (500 a page, 10 tokens
  * each) and keeps them as matches by QAD key and by match token: a thousand records then cost
  * two list pages instead of a thousand 20-token searches.
  */
-export async function buildListing<R, C>(
-  deps: { listing: ListingIndex; connections: Connections; pollState: PollStateStore; audit: AuditLog; clock: Clock },
+export async function buildListing<R, Ctx>(
+  deps: FieldResolverDeps & { listing: ListingIndex; connections: Connections },
   tenant: StoredTenant,
-  entity: SyncEntity<R, C>,
+  entity: SyncEntity<R, Ctx>,
 ): Promise<void> {
   const { tenantId } = tenant.config;
   const pipedrive = await deps.connections.pipedrive(tenant);
-  const keyField = await resolveKeyField(
-    { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() },
-    tenantId,
-    pipedrive,
-    entity.entity,
-    entity.keyFieldName(tenant.config),
-  );
+  const keyField = await resolveKeyField(deps, tenantId, pipedrive, entity.fieldEntity, entity.keyFieldName(tenant.config));
   const listedAt = new Date(deps.clock.now()).toISOString();
-  const byKey = new Map<string, number[]>();
-  const byToken = new Map<string, NameCandidate[]>();
-  let cursor: string | undefined;
-  do {
-    const page = await pipedrive.list(entity.collection, cursor ? { cursor } : {});
-    for (const remote of page.items) {
-      const keyValue = entity.keyValueOf(remote, keyField);
-      if (keyValue) byKey.set(keyValue, [...(byKey.get(keyValue) ?? []), remote.id]);
-      for (const token of entity.listingTokens(remote)) byToken.set(token, [...(byToken.get(token) ?? []), { id: remote.id, keyValue }]);
-    }
-    cursor = page.nextCursor;
-  } while (cursor);
-  await deps.listing.save(tenantId, entity.entity, { byKey, byToken }, listedAt);
+  const listing = emptyListing();
+  for await (const items of listPages(pipedrive, entity.collection))
+    for (const remote of items) addToListing(listing, entity, keyField, remote);
+  await deps.listing.save(tenantId, entity.entity, listing, listedAt);
+}
+
+/** Matches by QAD key and by match token, as a listing of Pipedrive records yields them. */
+export interface Listing {
+  byKey: Map<string, number[]>;
+  byToken: Map<string, NameCandidate[]>;
+}
+
+export const emptyListing = (): Listing => ({ byKey: new Map(), byToken: new Map() });
+
+/** Indexes one listed record; the writer's listing and the dry run's plan index the same way. */
+export function addToListing<R, Ctx>(
+  listing: Listing,
+  entity: SyncEntity<R, Ctx>,
+  keyField: string | undefined,
+  remote: RemoteRecord,
+): void {
+  const keyValue = entity.keyValueOf(remote, keyField);
+  if (keyValue) listing.byKey.set(keyValue, [...(listing.byKey.get(keyValue) ?? []), remote.id]);
+  for (const token of entity.listingTokens(remote))
+    listing.byToken.set(token, [...(listing.byToken.get(token) ?? []), { id: remote.id, keyValue }]);
 }

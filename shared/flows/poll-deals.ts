@@ -3,15 +3,19 @@ import * as z from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import { isDue } from '../domain/schedule.ts';
-import { dealContentHash, dealLineSchema, type DealLine, type WonDeal } from '../domain/sales-order.ts';
+import { dealContentHash, dealLineSchema, wonDealSchema, type DealLine, type WonDeal } from '../domain/sales-order.ts';
+import type { EntityFlow } from './registry.ts';
+import { writeSalesOrder } from './write-sales-order.ts';
+import { listAll } from './pipedrive-pages.ts';
 import type { PipedriveClient, RemoteRecord } from '../clients/pipedrive-client.ts';
 import type { RecordMessage } from '../ports/index.ts';
-import type { PollDeps } from './poll.ts';
+import { pollEnabledTenants, scheduleOf, type PollDeps } from './poll.ts';
 import { fieldGate, releaseDriftHeld } from './field-gate.ts';
 import { holdFromError, skipHeldTenant } from './tenant-holds.ts';
 
 export interface DealPollSummary {
   tenantId: string;
+  entity: 'salesOrder';
   outcome: 'polled' | 'not-due' | 'busy' | 'failed' | 'tenant-on-hold';
   read: number;
   rechecked: number;
@@ -24,7 +28,8 @@ export interface DealPollSummary {
   error?: string;
 }
 
-const ENTITY = 'salesOrder';
+const ENTITY = 'salesOrder' as const;
+const DEAL_FIELDS = { entity: ENTITY, fieldEntity: 'deal' } as const;
 const POLL_LEASE_MS = 6 * 60_000;
 /** updated_since is inclusive and update times have whole seconds: re-read a margin, drop what was handled. */
 const OVERLAP_MS = 10 * 60_000;
@@ -49,26 +54,24 @@ const dealSchema = z.looseObject({
  * 5. advance the watermark only once all of it was accepted.
  */
 export async function pollWonDeals(deps: PollDeps, options: { force?: boolean } = {}): Promise<DealPollSummary[]> {
-  const out: DealPollSummary[] = [];
-  for (const tenant of await deps.tenants.listEnabled()) out.push(await pollTenant(deps, tenant, options.force ?? false));
-  return out;
+  return pollEnabledTenants(deps, (tenant) => pollWonDealsTenant(deps, tenant, options.force ?? false));
 }
 
-async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean): Promise<DealPollSummary> {
+export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, force: boolean): Promise<DealPollSummary> {
   const { tenantId } = tenant.config;
-  const summary: DealPollSummary = { tenantId, outcome: 'polled', read: 0, rechecked: 0, enqueued: 0, handled: 0 };
+  const summary: DealPollSummary = { tenantId, entity: ENTITY, outcome: 'polled', read: 0, rechecked: 0, enqueued: 0, handled: 0 };
   const now = deps.clock.now();
   const state = await deps.pollState.get(tenantId, ENTITY);
-  if (!force && !isDue(state.lastPolledAt, tenant.config.schedules.deals, now)) return { ...summary, outcome: 'not-due' };
+  if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, wonDeals), now)) return { ...summary, outcome: 'not-due' };
   if (await skipHeldTenant(deps, tenantId, ENTITY)) return { ...summary, outcome: 'tenant-on-hold' };
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, ENTITY, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   try {
-    summary.released = await releaseDriftHeld(deps, tenant, ENTITY);
+    summary.released = await releaseDriftHeld(deps, tenant, DEAL_FIELDS);
     const pipedrive = await deps.connections.pipedrive(tenant);
     const updatedSince = state.watermark ? rfc3339(Date.parse(state.watermark) - OVERLAP_MS) : undefined;
     const deals = new Map<number, z.infer<typeof dealSchema>>();
-    for (const remote of await listAll(pipedrive, { status: 'won', ...(updatedSince && { updatedSince }) })) {
+    for (const remote of await listAll(pipedrive, 'deals', { status: 'won', ...(updatedSince && { updatedSince }) })) {
       const deal = dealSchema.safeParse(remote);
       if (deal.success) deals.set(deal.data.id, deal.data);
       else
@@ -89,7 +92,7 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
       .map((e) => Number(e.qadKey));
     const recheck = due.filter((id) => !deals.has(id));
     for (let i = 0; i < recheck.length; i += 100) {
-      for (const remote of await listAll(pipedrive, { ids: recheck.slice(i, i + 100) })) {
+      for (const remote of await listAll(pipedrive, 'deals', { ids: recheck.slice(i, i + 100) })) {
         const deal = dealSchema.safeParse(remote);
         if (deal.success && deal.data.status === 'won') deals.set(deal.data.id, deal.data);
       }
@@ -133,7 +136,7 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
       }
       messages.push({ v: 1, tenantId, entity: ENTITY, key: String(d.id), hash, record: won, pollId });
     }
-    const gate = fieldGate(deps, tenant, ENTITY, now);
+    const gate = fieldGate(deps, tenant, DEAL_FIELDS, now);
     if (await gate.holds(messages.length)) {
       // A mapped deal field drifted: no deal is sent without it; the next poll reads them again.
       summary.held = gate.held;
@@ -177,18 +180,24 @@ async function pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean):
   }
 }
 
-async function listAll(
-  pipedrive: PipedriveClient,
-  opts: { status?: 'won'; updatedSince?: string; ids?: number[] },
-): Promise<RemoteRecord[]> {
-  const all: RemoteRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await pipedrive.list('deals', { ...opts, ...(cursor && { cursor }) });
-    all.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return all;
-}
-
 const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');
+
+/** Won deals -> QAD sales orders: the registry's flow in the other direction. */
+export const wonDeals: EntityFlow = {
+  entity: ENTITY,
+  poll: 'deals',
+  queue: 'orders',
+  label: 'deal',
+  collection: 'deals',
+  fieldEntity: 'deal',
+  source: 'pipedrive',
+  schedule: 'rate(5 minutes)',
+  tenantSchedule: 'rate(15 minutes)',
+  keyFieldName: (config) => config.mapping.deal.orderFieldName,
+  pollTenant: pollWonDealsTenant,
+  write: writeSalesOrder,
+  messageFrom(_tenant, snapshot) {
+    const deal = wonDealSchema.safeParse(snapshot);
+    return deal.success ? { record: deal.data, hash: dealContentHash(deal.data) } : undefined;
+  },
+};

@@ -6,6 +6,7 @@ import { changedSinceDate, isDue, utcDate } from '../domain/schedule.ts';
 import type {
   AuditLog,
   Clock,
+  Connections,
   EntityName,
   KeyMap,
   ListingIndex,
@@ -13,9 +14,9 @@ import type {
   RecordMessage,
   RecordQueue,
   TenantHolds,
+  Telemetry,
   TenantStore,
 } from '../ports/index.ts';
-import type { Connections } from './connections.ts';
 import type { SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
 import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
@@ -33,6 +34,12 @@ export interface PollDeps {
   clock: Clock;
   /** A parked or budget-gated tenant is not polled: its watermarks wait with it. */
   holds: TenantHolds;
+  telemetry: Telemetry;
+}
+
+/** A tenant's cadence for a flow: its own config, else the flow's default. */
+export function scheduleOf(tenant: StoredTenant, flow: { poll: string; tenantSchedule: string }): string {
+  return tenant.config.schedules[flow.poll] ?? flow.tenantSchedule;
 }
 
 export interface PollSummary {
@@ -69,17 +76,27 @@ const FULL_READ_EVERY_MS = 24 * 3_600_000;
  * 6. advance the watermark only after every page was read and every message accepted.
  * One tenant's failure is audited and does not stop the others.
  */
-export async function pollEntity<R, C>(
+export async function pollEntity<R, Ctx>(
   deps: PollDeps,
-  entity: SyncEntity<R, C>,
+  entity: SyncEntity<R, Ctx>,
   options: { force?: boolean } = {},
 ): Promise<PollSummary[]> {
-  const summaries: PollSummary[] = [];
-  for (const tenant of await deps.tenants.listEnabled()) summaries.push(await pollTenant(deps, entity, tenant, options.force ?? false));
+  return pollEnabledTenants(deps, (tenant) => pollEntityTenant(deps, entity, tenant, options.force ?? false));
+}
+
+/** Runs one tenant's poll for every enabled tenant, in turn. */
+export async function pollEnabledTenants<S>(deps: Pick<PollDeps, 'tenants'>, pollOne: (tenant: StoredTenant) => Promise<S>): Promise<S[]> {
+  const summaries: S[] = [];
+  for (const tenant of await deps.tenants.listEnabled()) summaries.push(await pollOne(tenant));
   return summaries;
 }
 
-async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant: StoredTenant, force: boolean): Promise<PollSummary> {
+export async function pollEntityTenant<R, Ctx>(
+  deps: PollDeps,
+  entity: SyncEntity<R, Ctx>,
+  tenant: StoredTenant,
+  force: boolean,
+): Promise<PollSummary> {
   const { tenantId, qad } = tenant.config;
   const summary: PollSummary = {
     tenantId,
@@ -96,19 +113,19 @@ async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant
   };
   const now = deps.clock.now();
   const state = await deps.pollState.get(tenantId, entity.entity);
-  if (!force && !isDue(state.lastPolledAt, tenant.config.schedules[entity.poll], now)) return { ...summary, outcome: 'not-due' };
+  if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, entity), now)) return { ...summary, outcome: 'not-due' };
   if (await skipHeldTenant(deps, tenantId, entity.entity)) return { ...summary, outcome: 'tenant-on-hold' };
 
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, entity.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   try {
     if (!(await deps.listing.meta(tenantId, entity.entity))) await buildListing(deps, tenant, entity);
-    summary.released = await releaseDriftHeld(deps, tenant, entity.entity);
+    summary.released = await releaseDriftHeld(deps, tenant, entity);
     const client = await deps.connections.qad(tenant);
     summary.full = !state.fullReadAt || now - Date.parse(state.fullReadAt) >= FULL_READ_EVERY_MS || !state.watermark;
     const since = summary.full ? undefined : changedSinceDate(state.watermark, qad.overlapDays);
     const seen = new Set<string>();
-    const gate = fieldGate(deps, tenant, entity.entity, now);
+    const gate = fieldGate(deps, tenant, entity, now);
     for await (const rows of entity.readChanged(client, tenant.config, since)) {
       summary.pages++;
       summary.read += rows.length;
@@ -158,9 +175,9 @@ async function pollTenant<R, C>(deps: PollDeps, entity: SyncEntity<R, C>, tenant
   }
 }
 
-async function enqueuePage<R, C>(
+async function enqueuePage<R, Ctx>(
   deps: PollDeps,
-  entity: SyncEntity<R, C>,
+  entity: SyncEntity<R, Ctx>,
   tenant: StoredTenant,
   pollId: string,
   rows: unknown[],
@@ -226,9 +243,9 @@ async function enqueuePage<R, C>(
 }
 
 /** After a full read: mapped records QAD no longer has are audited once, and never deleted from Pipedrive. */
-async function auditGone<R, C>(
+async function auditGone<R, Ctx>(
   deps: PollDeps,
-  entity: SyncEntity<R, C>,
+  entity: SyncEntity<R, Ctx>,
   tenantId: string,
   seen: Set<string>,
   now: number,

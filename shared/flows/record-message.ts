@@ -4,7 +4,8 @@ import type { RecordMessage } from '../ports/index.ts';
 const recordMessageSchema: z.ZodType<RecordMessage> = z.object({
   v: z.literal(1),
   tenantId: z.string().min(1),
-  entity: z.enum(['organization', 'person', 'product', 'salesOrder']),
+  // Which registered flow writes it is the writer's question (an unknown entity is dead-lettered there).
+  entity: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/u, 'must be an entity name such as organization'),
   key: z.string().min(1),
   hash: z.string().min(1),
   record: z.unknown(),

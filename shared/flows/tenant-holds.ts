@@ -1,28 +1,13 @@
-import { TenantParkedError, exchangeAuthorizationCode, sealTokens } from '../clients/pipedrive-auth.ts';
-import type { HttpClient } from '../clients/http.ts';
-import { RateLimitedError } from '../domain/errors.ts';
-import type {
-  AuditLog,
-  Cipher,
-  Clock,
-  EntityName,
-  OAuthTokenStore,
-  RecordQueue,
-  TenantHold,
-  TenantHolds,
-  TenantStore,
-} from '../ports/index.ts';
-import { countTenantParked } from '../runtime/observability.ts';
-import { parseRecordMessage } from './record-message.ts';
+import { gateVisibilitySeconds, tenantHoldOf, type ErrorOutcome } from '../domain/errors.ts';
+import type { AuditLog, Clock, EntityName, Telemetry, TenantHold, TenantHolds } from '../ports/index.ts';
 
 export interface HoldDeps {
   holds: TenantHolds;
   audit: AuditLog;
   clock: Clock;
+  telemetry: Telemetry;
 }
 
-/** SQS lets one receive stay invisible for 12 hours at most. */
-const MAX_VISIBILITY_SECONDS = 43_200;
 /** Audit key of entries about a tenant's Pipedrive access rather than one record. */
 export const ACCESS_KEY = '_pipedrive-access';
 
@@ -33,36 +18,52 @@ export const ACCESS_KEY = '_pipedrive-access';
  * gate until the reset. Any other error is the record's own: undefined.
  */
 export async function holdFromError(deps: HoldDeps, tenantId: string, entity: EntityName, error: unknown): Promise<TenantHold | undefined> {
+  const hold = tenantHoldOf(error, deps.clock.now());
+  return hold && recordTenantHold(deps, tenantId, entity, hold);
+}
+
+/** Records a tenant hold the error policy decided on, audited (and, for a park, counted) once. */
+export async function recordTenantHold(
+  deps: HoldDeps,
+  tenantId: string,
+  entity: EntityName,
+  hold: NonNullable<ErrorOutcome['tenantHold']>,
+): Promise<TenantHold> {
   const now = deps.clock.now();
-  if (error instanceof TenantParkedError) {
+  if (hold.kind === 'parked') {
     const since = new Date(now).toISOString();
-    if (await deps.holds.park(tenantId, error.message, since)) {
+    if (await deps.holds.park(tenantId, hold.reason, since)) {
       await deps.audit.record({
         tenantId,
         entity,
         key: ACCESS_KEY,
         action: 'failed',
         reason: 'tenant parked: its Pipedrive work is held (not retried, not dead-lettered) until a person re-authorises',
-        error: error.message,
+        error: hold.reason,
       });
-      countTenantParked(tenantId);
+      deps.telemetry.tenantParked(tenantId);
     }
-    return { kind: 'parked', reason: error.message, since };
+    return { kind: 'parked', reason: hold.reason, since };
   }
-  if (error instanceof RateLimitedError && error.dailyBudgetSpent) {
-    const untilMs = now + error.resetSeconds * 1000;
-    await deps.holds.closeBudgetGate(tenantId, untilMs, error.message);
-    await deps.audit.record({
-      tenantId,
-      entity,
-      key: ACCESS_KEY,
-      action: 'deferred',
-      reason: `Pipedrive's daily token budget is spent: no Pipedrive calls for this tenant until ${new Date(untilMs).toISOString()}`,
-      error: error.message,
-    });
-    return { kind: 'budget', untilMs, reason: error.message };
-  }
-  return undefined;
+  await deps.holds.closeBudgetGate(tenantId, hold.untilMs, hold.reason);
+  await deps.audit.record({
+    tenantId,
+    entity,
+    key: ACCESS_KEY,
+    action: 'deferred',
+    reason: `Pipedrive's daily token budget is spent: no Pipedrive calls for this tenant until ${new Date(hold.untilMs).toISOString()}`,
+    error: hold.reason,
+  });
+  return hold;
+}
+
+/** What a message does while its tenant is held: a parked tenant's is kept in DynamoDB; a gated one waits for the reset. */
+export function waitOutcome(hold: TenantHold, nowMs: number): ErrorOutcome {
+  if (hold.kind === 'parked')
+    return { action: 'deferred', reason: 'tenant parked: message held until Pipedrive is re-authorised', hold: 'parked' };
+  const wait = gateVisibilitySeconds(hold.untilMs, nowMs);
+  const until = new Date(hold.untilMs).toISOString();
+  return { action: 'deferred', reason: `daily token budget spent: held until ${until}, retry in ${wait}s`, retryInSeconds: wait };
 }
 
 /**
@@ -72,7 +73,7 @@ export async function holdFromError(deps: HoldDeps, tenantId: string, entity: En
 export async function skipHeldTenant(deps: HoldDeps, tenantId: string, entity: EntityName): Promise<boolean> {
   const hold = await deps.holds.current(tenantId, deps.clock.now());
   if (!hold) return false;
-  if (hold.kind === 'parked') countTenantParked(tenantId);
+  if (hold.kind === 'parked') deps.telemetry.tenantParked(tenantId);
   const why =
     hold.kind === 'parked'
       ? `tenant parked until Pipedrive is re-authorised (${hold.reason})`
@@ -85,71 +86,4 @@ export async function skipHeldTenant(deps: HoldDeps, tenantId: string, entity: E
     reason: `not polled: ${why}; the watermark stays where it was`,
   });
   return true;
-}
-
-/**
- * How long a message waits for a closed budget gate: until the reset plus a little jitter (so the
- * tenant's messages do not all return in the same second), at most SQS's 12 hours. A day's gate thus
- * costs a message at most three receives, far below maxReceiveCount.
- */
-export function gateVisibilitySeconds(untilMs: number, nowMs: number): number {
-  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil((untilMs - nowMs) / 1000)) + Math.floor(Math.random() * 30));
-}
-
-/**
- * `connector authorize`: exchanges a person's authorisation code for the first tokens, stores them
- * encrypted, unparks the tenant and puts every message held while it was parked back on its queue.
- */
-export async function authorizeTenant(
-  deps: HoldDeps & {
-    tenants: TenantStore;
-    oauthTokens: OAuthTokenStore;
-    cipher: Cipher;
-    http: HttpClient;
-    queueFor(entity: EntityName): RecordQueue;
-  },
-  tenantId: string,
-  grant: { code: string; redirectUri: string },
-): Promise<{ apiDomain: string; released: number }> {
-  const tenant = await deps.tenants.get(tenantId);
-  if (!tenant) throw new Error(`no tenant "${tenantId}"; see "connector tenant list"`);
-  const { pipedrive } = tenant.config;
-  if (pipedrive.auth !== 'oauth' || !pipedrive.oauthClientId)
-    throw new Error(`tenant ${tenantId} uses the Pipedrive API token; set pipedrive.auth to "oauth" and pipedrive.oauthClientId first`);
-  const clientSecret = await deps.cipher.decrypt(tenant.encryptedSecrets.pipedrive, { tenantId, system: 'pipedrive' });
-  const tokens = await exchangeAuthorizationCode(
-    {
-      tenantId,
-      clientId: pipedrive.oauthClientId,
-      clientSecret,
-      tokenUrl: pipedrive.oauthTokenUrl,
-      http: deps.http,
-      now: () => deps.clock.now(),
-    },
-    grant.code,
-    grant.redirectUri,
-  );
-  const sealed = await sealTokens(deps.cipher, tenantId, tokens);
-  // Conditional on the version read: a refresh finishing at this moment cannot overwrite the new tokens unnoticed.
-  for (let attempt = 0; !(await deps.oauthTokens.save(tenantId, (await deps.oauthTokens.get(tenantId))?.version, sealed)); attempt++) {
-    if (attempt >= 5) throw new Error(`could not store the new tokens of tenant ${tenantId}: the stored token kept changing`);
-  }
-  await deps.holds.unpark(tenantId);
-  let released = 0;
-  for (const { messageId, body } of await deps.holds.held(tenantId)) {
-    const message = parseRecordMessage(body);
-    if (message.ok) {
-      await deps.queueFor(message.value.entity).sendAll([message.value]);
-      released++;
-    }
-    await deps.holds.release(tenantId, messageId);
-  }
-  await deps.audit.record({
-    tenantId,
-    entity: 'organization',
-    key: ACCESS_KEY,
-    action: 'updated',
-    reason: `Pipedrive re-authorised (API domain ${tokens.apiDomain}); tenant unparked, ${released} held messages back on their queues`,
-  });
-  return { apiDomain: tokens.apiDomain, released };
 }

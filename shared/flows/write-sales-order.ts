@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { StoredTenant } from '../config/tenant.ts';
 import { PermanentError } from '../domain/errors.ts';
 import { customerPo, mapDealToOrder, wonDealSchema, type OrderDefaults, type WonDeal } from '../domain/sales-order.ts';
@@ -9,7 +8,8 @@ import { products } from './entities/products.ts';
 import { resolveKeyField } from './key-fields.ts';
 import { readDealFields } from './field-resolver.ts';
 import { dealEntries } from './field-gate.ts';
-import { ClaimWait, waitForUnknownOutcome, type DeliveryInfo, type WriterDeps } from './write-record.ts';
+import { waitForUnknownOutcome, type WriterDeps } from './write-record.ts';
+import { recordOf, withClaim, type DeliveryInfo } from './claim.ts';
 
 export type OrderOutcome = {
   action: 'created' | 'unchanged' | 'rejected' | 'conflict';
@@ -38,32 +38,22 @@ export async function writeSalesOrder(
   delivery: DeliveryInfo,
 ): Promise<OrderOutcome> {
   const { tenantId } = tenant.config;
-  const parsed = wonDealSchema.safeParse(message.record);
-  if (!parsed.success)
-    throw new PermanentError(
-      `message does not hold a valid won deal: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
-    );
-  const deal = parsed.data;
+  const deal = recordOf(wonDealSchema, message, 'won deal', (d) => String(d.id));
   const key = String(deal.id);
-  // Unique per processing, not per message: SQS may deliver one message (one MessageId) twice at once.
-  const owner = `${delivery.messageId}#${randomUUID()}`;
-  const claim = await deps.keyMap.claim(tenantId, ENTITY, key, owner, deps.claimLeaseMs, deps.clock.now());
-  if (claim.held) throw new ClaimWait(`deal ${key}`, claim.until - deps.clock.now());
-  const audit = (action: OrderOutcome['action'], reason: string, ref?: string) =>
-    deps.audit.record({
-      tenantId,
-      entity: ENTITY,
-      key,
-      action,
-      pipedriveId: deal.id,
-      reason: ref ? `${reason} (QAD order ${ref})` : reason,
-      attempt: delivery.attempt,
-      messageId: delivery.messageId,
-      snapshot: deal,
-    });
+  return withClaim(deps, { tenantId, entity: ENTITY, key, what: `deal ${key}` }, delivery, async ({ entry, owner }) => {
+    const audit = (action: OrderOutcome['action'], reason: string, ref?: string) =>
+      deps.audit.record({
+        tenantId,
+        entity: ENTITY,
+        key,
+        action,
+        pipedriveId: deal.id,
+        reason: ref ? `${reason} (QAD order ${ref})` : reason,
+        attempt: delivery.attempt,
+        messageId: delivery.messageId,
+        snapshot: deal,
+      });
 
-  try {
-    const entry = claim.entry;
     if (entry?.ref) {
       if (entry.contentHash === message.hash) {
         await audit('unchanged', 'already ordered; nothing changed', entry.ref);
@@ -98,13 +88,7 @@ export async function writeSalesOrder(
       noLines: salesOrders.noLines === 'reject' ? { kind: 'reject' } : { kind: 'item', part: salesOrders.noLines.item },
     };
     // Deal fields by name (requested ship date, customer PO text, site), typed back; a drifted field holds the deal.
-    const fields = await readDealFields(
-      { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() },
-      tenantId,
-      pipedrive,
-      dealEntries(tenant),
-      deal.customFields,
-    );
+    const fields = await readDealFields(deps, tenantId, pipedrive, dealEntries(tenant), deal.customFields);
     const mapping = mapDealToOrder(deal, {
       customerCode: await customerOf(deps, tenant, pipedrive, deal),
       partOf: await partsOf(deps, tenantId, pipedrive, deal),
@@ -131,13 +115,7 @@ export async function writeSalesOrder(
       }
     }
 
-    const orderField = await resolveKeyField(
-      { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() },
-      tenantId,
-      pipedrive,
-      'deal',
-      tenant.config.mapping.deal.orderFieldName,
-    );
+    const orderField = await resolveKeyField(deps, tenantId, pipedrive, 'deal', tenant.config.mapping.deal.orderFieldName);
     await pipedrive.update('deals', deal.id, { custom_fields: { [orderField!]: orderNumber } });
     await audit(
       'created',
@@ -148,18 +126,15 @@ export async function writeSalesOrder(
     );
     await deps.keyMap.complete(tenantId, ENTITY, key, owner, { pipedriveId: deal.id, contentHash: message.hash, ref: orderNumber });
     return { action: 'created', pipedriveId: deal.id, ref: orderNumber };
-  } catch (error) {
-    await deps.keyMap.release(tenantId, ENTITY, key, owner).catch(() => undefined);
-    throw error;
-  }
 
-  /** Audited with its reason, kept out of the retry loop; the deal poll rechecks it later. */
-  async function reject(reason: string): Promise<OrderOutcome> {
-    await audit('rejected', reason);
-    await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
-    await deps.keyMap.release(tenantId, ENTITY, key, owner);
-    return { action: 'rejected', pipedriveId: deal.id, reason };
-  }
+    /** Audited with its reason, kept out of the retry loop; the deal poll rechecks it later. */
+    async function reject(reason: string): Promise<OrderOutcome> {
+      await audit('rejected', reason);
+      await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
+      await deps.keyMap.release(tenantId, ENTITY, key, owner);
+      return { action: 'rejected', pipedriveId: deal.id, reason };
+    }
+  });
 }
 
 /** The QAD customer behind the deal's organization: the key map, else the organization's QAD code field. */
@@ -168,7 +143,7 @@ async function customerOf(deps: WriterDeps, tenant: StoredTenant, pipedrive: Pip
   const owner = (await deps.keyMap.ownersOf(tenant.config.tenantId, 'organization', [deal.orgId])).get(deal.orgId);
   if (owner) return owner;
   const keyField = await resolveKeyField(
-    { locks: deps.pollState, audit: deps.audit, now: () => deps.clock.now() },
+    deps,
     tenant.config.tenantId,
     pipedrive,
     'organization',

@@ -1,15 +1,15 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
-import type { Connections } from '../flows/connections.ts';
 import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
-import type { EntityName } from '../ports/index.ts';
-import { mappedEntries, pipedriveEntityOf } from '../flows/field-gate.ts';
+import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
+import type { Connections } from '../ports/index.ts';
+import { mappedEntries } from '../flows/field-gate.ts';
+import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
 
 /** The tenant's mapped fields of one entity, by name -> code; a missing one is created on first use only if its entry allows it. */
-async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, entity: EntityName): Promise<CheckRow> {
-  const entries = mappedEntries(tenant, entity);
-  const fieldEntity = pipedriveEntityOf(entity);
+async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, fieldEntity: PipedriveFieldEntity): Promise<CheckRow> {
+  const entries = mappedEntries(tenant, fieldEntity);
   const check = `Pipedrive mapped ${fieldEntity} fields`;
   if (entries.length === 0) return { check, ok: true, detail: 'none mapped' };
   const defs = (await pipedrive.listFields(fieldEntity)).flatMap((f) => {
@@ -80,9 +80,13 @@ export interface CheckRow {
  * entity path and method against the instance's Swagger, Pipedrive reachable with the token, and
  * which of the connector's fields already exist (missing ones are created on first use).
  */
-export async function checkTenant(connections: Connections, tenant: StoredTenant): Promise<CheckRow[]> {
+export async function checkTenant(
+  connections: Connections,
+  tenant: StoredTenant,
+  registry: EntityRegistry = entityRegistry,
+): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
-  const { qad, mapping } = tenant.config;
+  const { qad } = tenant.config;
   const step = async (check: string, run: () => Promise<string>) => {
     try {
       rows.push({ check, ok: true, detail: await run() });
@@ -100,21 +104,18 @@ export async function checkTenant(connections: Connections, tenant: StoredTenant
 
   await step(tenant.config.pipedrive.auth === 'oauth' ? 'Pipedrive OAuth' : 'Pipedrive API token', async () => {
     const pipedrive = await connections.pipedrive(tenant);
-    const fields: Array<['organization' | 'person' | 'deal', string]> = [
-      ['organization', mapping.organization.keyFieldName],
-      ['person', mapping.person.keyFieldName],
-      ['deal', mapping.deal.orderFieldName],
-    ];
     const missing: string[] = [];
-    for (const [entity, name] of fields)
-      if (!(await pipedrive.listFields(entity)).some((f) => f.field_name === name)) missing.push(`${entity} "${name}"`);
+    for (const flow of registry.flows) {
+      const name = flow.keyFieldName(tenant.config);
+      if (name && !(await pipedrive.listFields(flow.fieldEntity)).some((f) => f.field_name === name))
+        missing.push(`${flow.fieldEntity} "${name}"`);
+    }
     rows.push({
       check: 'Pipedrive connector fields',
       ok: true,
       detail: missing.length ? `missing, created on first use: ${missing.join(', ')}` : 'all present',
     });
-    for (const entity of ['organization', 'person', 'product', 'salesOrder'] as const)
-      rows.push(await checkMapped(pipedrive, tenant, entity));
+    for (const flow of registry.flows) rows.push(await checkMapped(pipedrive, tenant, flow.fieldEntity));
     const limits = pipedrive.rateLimits();
     const budget =
       limits.dailyLimit !== undefined

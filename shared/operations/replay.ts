@@ -1,7 +1,6 @@
 import type { StoredTenant } from '../config/tenant.ts';
-import { dealContentHash, wonDealSchema } from '../domain/sales-order.ts';
 import type { AuditAction, AuditLog, EntityName, RecordMessage, RecordQueue } from '../ports/index.ts';
-import { withEntity } from '../flows/entities/index.ts';
+import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
 
 export interface ReplayResult {
   key: string;
@@ -10,16 +9,15 @@ export interface ReplayResult {
 }
 
 /** The message a poll would have sent for this record, rebuilt from its last audited snapshot. */
-function messageFrom(tenant: StoredTenant, entity: EntityName, key: string, snapshot: unknown): RecordMessage | undefined {
-  const base = { v: 1 as const, tenantId: tenant.config.tenantId, entity, key, pollId: `replay-${Date.now()}` };
-  if (entity === 'salesOrder') {
-    const deal = wonDealSchema.safeParse(snapshot);
-    return deal.success ? { ...base, record: deal.data, hash: dealContentHash(deal.data) } : undefined;
-  }
-  return withEntity(entity, (e) => {
-    const record = e.recordSchema.safeParse(snapshot);
-    return record.success ? { ...base, record: record.data, hash: e.hash(record.data, tenant.config) } : undefined;
-  });
+function messageFrom(
+  registry: EntityRegistry,
+  tenant: StoredTenant,
+  entity: EntityName,
+  key: string,
+  snapshot: unknown,
+): RecordMessage | undefined {
+  const rebuilt = registry.byEntity(entity).messageFrom(tenant, snapshot);
+  return rebuilt && { v: 1, tenantId: tenant.config.tenantId, entity, key, pollId: `replay-${Date.now()}`, ...rebuilt };
 }
 
 /**
@@ -32,6 +30,7 @@ export async function replay(
   deps: { audit: AuditLog; queueFor(entity: EntityName): RecordQueue },
   tenant: StoredTenant,
   selection: { entity: EntityName; key: string } | { from: string; to: string; action: AuditAction },
+  registry: EntityRegistry = entityRegistry,
 ): Promise<ReplayResult[]> {
   const { tenantId } = tenant.config;
   let targets: Array<{ entity: EntityName; key: string }>;
@@ -46,7 +45,7 @@ export async function replay(
   const results: ReplayResult[] = [];
   for (const t of targets) {
     const withSnapshot = (await deps.audit.history(tenantId, t.entity, t.key)).find((e) => e.snapshot !== undefined);
-    const message = withSnapshot ? messageFrom(tenant, t.entity, t.key, withSnapshot.snapshot) : undefined;
+    const message = withSnapshot ? messageFrom(registry, tenant, t.entity, t.key, withSnapshot.snapshot) : undefined;
     if (!message) {
       results.push({ ...t, outcome: 'no snapshot' });
       continue;

@@ -1,5 +1,6 @@
 import { GetQueueAttributesCommand, StartMessageMoveTaskCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { AuditLog, PollStateStore, TenantHolds, TenantStore } from '../ports/index.ts';
+import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
 
 export interface QueueStatus {
   queue: string;
@@ -37,13 +38,13 @@ export async function queueStatus(sqs: SQSClient, queues: Record<string, { queue
 export async function tenantStatus(
   deps: { tenants: TenantStore; pollState: PollStateStore; audit: AuditLog; holds: TenantHolds },
   now = Date.now(),
+  registry: EntityRegistry = entityRegistry,
 ): Promise<TenantStatus[]> {
   const out: TenantStatus[] = [];
   for (const tenant of await deps.tenants.list()) {
     const { tenantId } = tenant.config;
     const polls = [];
-    for (const scope of ['organization', 'person', 'product', 'salesOrder'])
-      polls.push({ scope, ...(await deps.pollState.get(tenantId, scope)) });
+    for (const flow of registry.flows) polls.push({ scope: flow.entity, ...(await deps.pollState.get(tenantId, flow.entity)) });
     const recent = await deps.audit.byTenant(tenantId, new Date(now - 86_400_000).toISOString(), new Date(now + 1).toISOString());
     const hold = await deps.holds.current(tenantId, now);
     out.push({

@@ -1,13 +1,14 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
-import { chooseMatch, type NameCandidate } from '../domain/upsert-decision.ts';
 import type { RemoteRecord } from '../clients/pipedrive-client.ts';
 import type { RecordMessage, RecordQueue } from '../ports/index.ts';
 import type { SyncEntity } from '../flows/entities/entity.ts';
 import { findFieldCode } from '../flows/key-fields.ts';
 import { describeProblems, fieldDefinitionSchema, resolveFields, withMappedFields, type NamedValue } from '../domain/custom-fields.ts';
 import { pollEntity, type PollDeps } from '../flows/poll.ts';
-import { writeRecord, type WriterDeps } from '../flows/write-record.ts';
+import { decideMatch, evidenceFromListing, writeRecord, type WriterDeps } from '../flows/write-record.ts';
+import { addToListing, emptyListing } from '../flows/listing.ts';
+import { listPages } from '../flows/pipedrive-pages.ts';
 
 export interface FieldChange {
   field: string;
@@ -32,9 +33,9 @@ class MemoryQueue implements RecordQueue {
 }
 
 /** Reads what a poll would send, without advancing anything: the watermark and key map stay as they are. */
-async function pollOnce<R, C>(
+async function pollOnce<R, Ctx>(
   deps: PollDeps,
-  entity: SyncEntity<R, C>,
+  entity: SyncEntity<R, Ctx>,
   tenantId: string,
   write: boolean,
 ): Promise<{ messages: RecordMessage[]; unchanged: number }> {
@@ -67,10 +68,10 @@ async function pollOnce<R, C>(
  * written anywhere: the plan says per record what would be created, updated or skipped, with the
  * fields that would change. Matching uses one listing of Pipedrive (no searches, no field creation).
  */
-export async function syncEntity<R, C>(
+export async function syncEntity<R, Ctx>(
   deps: PollDeps & WriterDeps,
   tenant: StoredTenant,
-  entity: SyncEntity<R, C>,
+  entity: SyncEntity<R, Ctx>,
   options: { dryRun: boolean; onProgress?: (done: number, total: number) => void },
 ): Promise<{ rows: PlanRow[]; unchanged: number }> {
   const { messages, unchanged } = await pollOnce(deps, entity, tenant.config.tenantId, !options.dryRun);
@@ -96,37 +97,31 @@ export async function syncEntity<R, C>(
   return { rows: await planMessages(deps, tenant, entity, messages), unchanged };
 }
 
-async function planMessages<R, C>(
+async function planMessages<R, Ctx>(
   deps: PollDeps & WriterDeps,
   tenant: StoredTenant,
-  entity: SyncEntity<R, C>,
+  entity: SyncEntity<R, Ctx>,
   messages: RecordMessage[],
 ): Promise<PlanRow[]> {
   const { tenantId } = tenant.config;
   const pipedrive = await deps.connections.pipedrive(tenant);
   const keyFieldName = entity.keyFieldName(tenant.config);
-  const keyField = keyFieldName ? await findFieldCode(tenantId, pipedrive, entity.entity, keyFieldName) : undefined;
+  const keyField = keyFieldName ? await findFieldCode(tenantId, pipedrive, entity.fieldEntity, keyFieldName) : undefined;
   const remote = new Map<number, RemoteRecord>();
-  const byKey = new Map<string, number[]>();
-  const byToken = new Map<string, NameCandidate[]>();
-  let cursor: string | undefined;
-  do {
-    const page = await pipedrive.list(entity.collection, cursor ? { cursor } : {});
-    for (const r of page.items) {
+  const listing = emptyListing();
+  for await (const items of listPages(pipedrive, entity.collection)) {
+    for (const r of items) {
       remote.set(r.id, r);
-      const keyValue = keyFieldName && !keyField ? null : entity.keyValueOf(r, keyField);
-      if (keyValue) byKey.set(keyValue, [...(byKey.get(keyValue) ?? []), r.id]);
-      for (const token of entity.listingTokens(r)) byToken.set(token, [...(byToken.get(token) ?? []), { id: r.id, keyValue }]);
+      addToListing(listing, entity, keyField, r);
     }
-    cursor = page.nextCursor;
-  } while (cursor);
+  }
 
   // Mapped fields by name, as the writer would resolve them; a missing field the writer may create shows as "(new field ...)".
-  const mappedEntries = tenant.config.mapping.fields[entity.entity];
+  const mappedEntries = tenant.config.mapping.fields[entity.fieldEntity];
   const defs =
     mappedEntries.length === 0
       ? []
-      : (await pipedrive.listFields(entity.entity)).flatMap((f) => {
+      : (await pipedrive.listFields(entity.fieldEntity)).flatMap((f) => {
           const parsed = fieldDefinitionSchema.safeParse(f);
           return parsed.success ? [parsed.data] : [];
         });
@@ -150,7 +145,7 @@ async function planMessages<R, C>(
   const rows: PlanRow[] = [];
   for (const m of messages) {
     const record = entity.recordSchema.parse(m.record);
-    let context: C;
+    let context: Ctx;
     try {
       context = await entity.context(record, {
         pipedriveId: async (e, k) => (await deps.keyMap.getMany(tenantId, e, [k])).get(k)?.pipedriveId,
@@ -161,7 +156,7 @@ async function planMessages<R, C>(
     }
     const mappedFields = planMapped(entity.mappedValues(record, tenant.config));
     if (!mappedFields.ok) {
-      rows.push({ key: m.key, action: 'wait', reason: describeProblems(entity.entity, mappedFields.problems), changes: [] });
+      rows.push({ key: m.key, action: 'wait', reason: describeProblems(entity.fieldEntity, mappedFields.problems), changes: [] });
       continue;
     }
     const payload = withMappedFields(
@@ -172,10 +167,9 @@ async function planMessages<R, C>(
     let id = mapped !== undefined && remote.has(mapped) ? mapped : undefined;
     let reason = 'key map';
     if (id === undefined) {
-      const groups = entity
-        .evidence(record, context)
-        .map((g) => ({ via: g.via, candidates: g.tokens.flatMap((t) => byToken.get(t) ?? []) }));
-      const match = chooseMatch(m.key, byKey.get(m.key) ?? [], groups, new Set());
+      // The writer's own decision over the listing: others' records excluded, one candidate per piece of evidence.
+      const evidence = evidenceFromListing(entity, record, context, (t) => listing.byToken.get(t) ?? []);
+      const match = await decideMatch(deps.keyMap, entity, tenantId, m.key, listing.byKey.get(m.key) ?? [], evidence);
       if (match.kind === 'ambiguous') {
         rows.push({
           key: m.key,

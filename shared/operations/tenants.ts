@@ -1,7 +1,6 @@
 import { parseTenantConfig, type StoredTenant } from '../config/tenant.ts';
-import type { Cipher, TenantStore } from '../ports/index.ts';
-import { registerTenant } from '../flows/register-tenant.ts';
-import type { Connections } from '../flows/connections.ts';
+import type { Cipher, Connections, TenantStore } from '../ports/index.ts';
+import { registerTenant } from './register-tenant.ts';
 import { verifyQadPaths } from './check.ts';
 
 /** What an operator may see of a tenant: the config, and only that secrets exist. */

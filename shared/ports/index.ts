@@ -4,9 +4,14 @@
  */
 import type { KeyMapState, NameCandidate } from '../domain/upsert-decision.ts';
 import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
+import type { PipedriveClient } from '../clients/pipedrive-client.ts';
+import type { QadClient } from '../clients/qad-client.ts';
 
-/** The Pipedrive side of each sync: organizations from customers, persons from contacts, products from items. */
-export type EntityName = 'organization' | 'person' | 'product' | 'salesOrder';
+/**
+ * A flow's name in messages, the key map, holds and the audit: `organization`, `person`, `product`,
+ * `salesOrder`, or any other the entity registry (shared/flows/registry.ts) holds.
+ */
+export type EntityName = string;
 
 export interface TenantStore {
   list(): Promise<StoredTenant[]>;
@@ -159,8 +164,30 @@ export interface MessageControl {
   deadLetter(body: string, reason: string): Promise<void>;
 }
 
+/** Time as the flows see it: injected, so tests wait out leases and backoffs without waiting. */
 export interface Clock {
   now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** Counts and logs what the flows decide; Powertools in Lambda, a recorder in tests. */
+export interface Telemetry {
+  /** One record's outcome (created, updated, unchanged, deferred, failed ...). */
+  recordOutcome(tenantId: string, entity: EntityName, outcome: string): void;
+  /** A record moved to a dead-letter queue at once (a permanent error). */
+  deadLettered(tenantId: string, entity: EntityName): void;
+  /** A tenant waits for a person to re-authorise Pipedrive: counted on park and on every skipped poll. */
+  tenantParked(tenantId: string): void;
+  /** A mapped Pipedrive field drifted and the entity's writes are held. */
+  fieldDrift(tenantId: string, fieldEntity: string): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** Each tenant's clients of QAD and Pipedrive, built once per container with its decrypted secrets. */
+export interface Connections {
+  qad(tenant: StoredTenant): Promise<QadClient>;
+  pipedrive(tenant: StoredTenant): Promise<PipedriveClient>;
 }
 
 /** A tenant's Pipedrive OAuth tokens as ciphertext, versioned so that writes can be conditional. */

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { readEnvironment } from '../config/environment.ts';
-import { createHttpClient, type HttpClient } from '../clients/http.ts';
+import { readEnvironment, readQueueUrls } from '../config/environment.ts';
+import { createHttpClient, sleep, type HttpClient } from '../clients/http.ts';
 import { DynamoAuditLog } from '../adapters/aws/dynamo-audit-log.ts';
 import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../adapters/aws/dynamo-sync-state.ts';
 import { DynamoTenantStore } from '../adapters/aws/dynamo-tenant-store.ts';
@@ -10,17 +10,13 @@ import { DynamoOAuthTokenStore } from '../adapters/aws/dynamo-oauth-tokens.ts';
 import { DynamoTenantHolds } from '../adapters/aws/dynamo-tenant-holds.ts';
 import { KmsCipher } from '../adapters/aws/kms-cipher.ts';
 import { SqsMessageControl, SqsRecordQueue } from '../adapters/aws/sqs-queue.ts';
-import type { Cipher, EntityName, OAuthTokenStore } from '../ports/index.ts';
-import { createConnections } from '../flows/connections.ts';
+import type { Cipher, Clock, OAuthTokenStore } from '../ports/index.ts';
 import type { PollDeps } from '../flows/poll.ts';
 import type { WriterBatchDeps } from '../flows/writer-batch.ts';
-import { countPipedriveCall, countQadCall } from './observability.ts';
+import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
+import { createConnections } from './connections.ts';
+import { countPipedriveCall, countQadCall, powertoolsTelemetry } from './observability.ts';
 import { observeAwsClient, observeCipher, runtimeProbe } from './probe.ts';
-
-/** The work queues: products have their own, so a backlog of items never holds up customers. */
-export type WorkQueue = 'records' | 'products' | 'orders';
-export const queueOf = (entity: EntityName): WorkQueue =>
-  entity === 'product' ? 'products' : entity === 'salesOrder' ? 'orders' : 'records';
 
 /** The local run's cipher, handed over in memory (never through the environment or a file). */
 let localCipher: Cipher | undefined;
@@ -28,22 +24,28 @@ export function useLocalCipher(cipher: Cipher): void {
   localCipher = cipher;
 }
 
+export const systemClock: Clock = { now: () => Date.now(), sleep };
+
 /**
  * Everything a function needs, built once per container from its environment. The AWS SDK reads
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS itself, which is how the local run points the
- * same code at dynalite and local-aws-sqs. `consumes` is the queue a writer reads.
+ * same code at dynalite and local-aws-sqs. `consumes` is the work queue a writer reads.
  */
 export type Dependencies = PollDeps &
   WriterBatchDeps & {
     cipher: Cipher;
     sqs: SQSClient;
-    queueUrls: Record<WorkQueue, { queue: string; dlq: string }>;
+    queueUrls: Record<string, { queue: string; dlq: string }>;
     oauthTokens: OAuthTokenStore;
     http: HttpClient;
   };
 
-export function buildDependencies(consumes: WorkQueue = 'records'): Dependencies {
+export function buildDependencies(consumes?: string, registry: EntityRegistry = entityRegistry): Dependencies {
   const env = readEnvironment();
+  const queueNames = registry.queues.map((q) => q.name);
+  const queue = consumes ?? queueNames[0] ?? '';
+  if (!queueNames.includes(queue)) throw new Error(`unknown work queue "${queue}" (known: ${queueNames.join(', ')})`);
+  const urls = readQueueUrls(queueNames);
   const dynamo = new DynamoDBClient({});
   const sqs = new SQSClient({});
   observeAwsClient('dynamodb', dynamo);
@@ -57,27 +59,19 @@ export function buildDependencies(consumes: WorkQueue = 'records'): Dependencies
     observeAwsClient('kms', kms);
     cipher = new KmsCipher(kms, env.KMS_KEY_ID!);
   }
-  const urls: Record<WorkQueue, { queue: string; dlq: string }> = {
-    records: { queue: env.RECORDS_QUEUE_URL, dlq: env.RECORDS_DLQ_URL },
-    products: { queue: env.PRODUCTS_QUEUE_URL, dlq: env.PRODUCTS_DLQ_URL },
-    orders: { queue: env.ORDERS_QUEUE_URL, dlq: env.ORDERS_DLQ_URL },
-  };
   const oauthTokens = new DynamoOAuthTokenStore(dynamo, env.SYNC_STATE_TABLE);
   const http = createHttpClient({ defaultTimeoutMs: env.HTTP_TIMEOUT_MS });
-  const queues = {
-    records: new SqsRecordQueue(sqs, urls.records.queue),
-    products: new SqsRecordQueue(sqs, urls.products.queue),
-    orders: new SqsRecordQueue(sqs, urls.orders.queue),
-  };
+  const queues = new Map(queueNames.map((name) => [name, new SqsRecordQueue(sqs, urls[name]!.queue)]));
   return {
+    registry,
+    queue,
     tenants: new DynamoTenantStore(dynamo, env.CONNECTIONS_TABLE),
     keyMap: new DynamoKeyMap(dynamo, env.SYNC_STATE_TABLE),
     listing: new DynamoListingIndex(dynamo, env.SYNC_STATE_TABLE),
     pollState: new DynamoPollStateStore(dynamo, env.SYNC_STATE_TABLE),
     audit: new DynamoAuditLog(dynamo, env.AUDIT_TABLE, env.AUDIT_RETENTION_DAYS),
-    queueFor: (entity) => queues[queueOf(entity)],
-    messages: new SqsMessageControl(sqs, urls[consumes].queue, urls[consumes].dlq),
-    fallbackEntity: consumes === 'products' ? 'product' : consumes === 'orders' ? 'salesOrder' : 'organization',
+    queueFor: (entity) => queues.get(registry.byEntity(entity).queue)!,
+    messages: new SqsMessageControl(sqs, urls[queue]!.queue, urls[queue]!.dlq),
     holds: new DynamoTenantHolds(dynamo, env.SYNC_STATE_TABLE),
     connections: createConnections({
       cipher,
@@ -89,7 +83,8 @@ export function buildDependencies(consumes: WorkQueue = 'records'): Dependencies
       },
       onQadCall: (t, c) => countQadCall(t, c.endpoint, c.status, c.ms),
     }),
-    clock: { now: () => Date.now() },
+    clock: systemClock,
+    telemetry: powertoolsTelemetry,
     claimLeaseMs: env.CLAIM_LEASE_SECONDS * 1000,
     retryBaseSeconds: env.RETRY_BASE_SECONDS,
     cipher,

@@ -1,30 +1,29 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { withEntity } from '../flows/entities/index.ts';
-import type { PollName } from '../flows/entities/entity.ts';
-import { handleWriterBatch, writeToPipedrive } from '../flows/writer-batch.ts';
-import { pollWonDeals, type DealPollSummary } from '../flows/poll-deals.ts';
-import { writeSalesOrder } from '../flows/write-sales-order.ts';
-import { pollEntity, type PollSummary } from '../flows/poll.ts';
-import { buildDependencies, type WorkQueue } from './dependencies.ts';
+import { pollEnabledTenants } from '../flows/poll.ts';
+import { entityRegistry, type EntityRegistry, type FlowPollSummary } from '../flows/registry.ts';
+import { handleWriterBatch } from '../flows/writer-batch.ts';
+import { buildDependencies, type Dependencies } from './dependencies.ts';
 import { logger, publishMetrics } from './observability.ts';
 
+/** Builds a container's dependencies for a writer of `consumes` (undefined for a poller). */
+export type BuildDependencies = (consumes: string | undefined, registry: EntityRegistry) => Dependencies;
+
 /**
- * The Lambda handlers, one factory per kind, so each file in functions/ is a single line that
- * names its entity or queue. Dependencies are built on the first invocation of a container.
+ * The poll handler of one registered flow (`customers`, `deals` ...), as the stack's schedule invokes it
+ * with `{"entity": "<poll>"}`. Dependencies are built on the first invocation of a container.
  */
-export function pollHandler(poll: PollName) {
+export function pollHandler(poll: string, registry: EntityRegistry = entityRegistry, build: BuildDependencies = buildDependencies) {
+  const flow = registry.byPoll(poll);
+  if (!flow) throw new Error(`no registered flow polls "${poll}" (known: ${registry.flows.map((f) => f.poll).join(', ')})`);
   const eventSchema = z.object({ entity: z.literal(poll), force: z.boolean().optional() });
-  let deps: ReturnType<typeof buildDependencies> | undefined;
-  return async (event: unknown, context?: Context): Promise<{ summaries: Array<PollSummary | DealPollSummary> }> => {
+  let deps: Dependencies | undefined;
+  return async (event: unknown, context?: Context): Promise<{ summaries: FlowPollSummary[] }> => {
     if (context) logger.addContext(context);
-    const input = eventSchema.parse(event);
-    const ready = (deps ??= buildDependencies());
-    const force = input.force ?? false;
+    const { force = false } = eventSchema.parse(event);
+    const ready = (deps ??= build(undefined, registry));
     try {
-      // Won deals come from Pipedrive; every other poll reads a QAD entity.
-      const summaries =
-        poll === 'deals' ? await pollWonDeals(ready, { force }) : await withEntity(poll, (entity) => pollEntity(ready, entity, { force }));
+      const summaries = await pollEnabledTenants(ready, (tenant) => flow.pollTenant(ready, tenant, force));
       for (const s of summaries) logger.info(`${poll} poll`, { ...s });
       return { summaries };
     } finally {
@@ -33,19 +32,15 @@ export function pollHandler(poll: PollName) {
   };
 }
 
-/** An SQS event source with reportBatchItemFailures: returns the records to retry. */
-export function writerHandler(queue: WorkQueue) {
-  let deps: ReturnType<typeof buildDependencies> | undefined;
+/** The writer of one work queue: an SQS event source with reportBatchItemFailures; returns the records to retry. */
+export function writerHandler(queue: string, registry: EntityRegistry = entityRegistry, build: BuildDependencies = buildDependencies) {
+  registry.queue(queue);
+  let deps: Dependencies | undefined;
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     if (context) logger.addContext(context);
-    deps ??= buildDependencies(queue);
+    deps ??= build(queue, registry);
     try {
-      const ready = deps;
-      return await handleWriterBatch(
-        ready,
-        event,
-        queue === 'orders' ? (tenant, m, d) => writeSalesOrder(ready, tenant, m, d) : writeToPipedrive(ready),
-      );
+      return await handleWriterBatch(deps, event);
     } finally {
       publishMetrics();
     }

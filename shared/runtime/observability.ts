@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Telemetry } from '../ports/index.ts';
 
 /**
  * One place configures logging and metrics for every function. Logs are structured JSON; the
@@ -84,3 +85,13 @@ export function countTenantParked(tenantId: string): void {
   countAlarmed('TenantParked', { tenant: tenantId });
   logger.warn('tenant parked: Pipedrive must be re-authorised', { tenantId });
 }
+
+/** The flows' Telemetry port, on Powertools: EMF metrics and structured logs. */
+export const powertoolsTelemetry: Telemetry = {
+  recordOutcome: countRecord,
+  deadLettered: countDeadLetter,
+  tenantParked: countTenantParked,
+  fieldDrift: countFieldDrift,
+  info: (message, attributes) => logger.info(message, { ...attributes }),
+  warn: (message, attributes) => logger.warn(message, { ...attributes }),
+};

@@ -10,7 +10,8 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { CONTEXT_DEFAULTS } from '../../infra/config.ts';
 import { buildConnectorApp } from '../../infra/connector-app.ts';
 import type { ConnectorStack, ConnectorStackProps } from '../../infra/connector-stack.ts';
-import { envName, pascal } from '../../infra/names.ts';
+import { pascal } from '../../infra/names.ts';
+import { queueEnvName as envName } from '../../shared/config/environment.ts';
 import {
   POLLERS,
   VISIBILITY_TIMEOUT_FACTOR,
@@ -104,8 +105,8 @@ const writerOf = (name: WorkQueueName): WriterSpec => {
   return w;
 };
 
-/** The checked-in schedules (cdk.json context), entity -> expression. */
-const cdkSchedules = cdkJson.context.schedules as Record<string, string>;
+/** The schedules a bare deploy gets (the registry's defaults; cdk.json does not override them), poll -> expression. */
+const cdkSchedules = CONTEXT_DEFAULTS.schedules as Record<string, string>;
 
 const base = build();
 
@@ -114,20 +115,20 @@ const base = build();
 test('topology: customers and contacts feed records, items feed products, deals feed orders, one writer per queue', () => {
   assert.deepEqual([...WORK_QUEUES], ['records', 'products', 'orders']);
   assert.deepEqual(
-    POLLERS.map((p) => [p.id, p.entity, p.entry, p.sendsTo]),
+    POLLERS.map((p) => [p.id, p.entity, p.entry, p.sendsTo, p.environment]),
     [
-      ['PollCustomers', 'customers', 'poll-customers.ts', 'records'],
-      ['PollContacts', 'contacts', 'poll-contacts.ts', 'records'],
-      ['PollItems', 'items', 'poll-items.ts', 'products'],
-      ['PollDeals', 'deals', 'poll-deals.ts', 'orders'],
+      ['PollCustomers', 'customers', 'poll.ts', 'records', { POLL_NAME: 'customers' }],
+      ['PollContacts', 'contacts', 'poll.ts', 'records', { POLL_NAME: 'contacts' }],
+      ['PollItems', 'items', 'poll.ts', 'products', { POLL_NAME: 'items' }],
+      ['PollDeals', 'deals', 'poll.ts', 'orders', { POLL_NAME: 'deals' }],
     ],
   );
   assert.deepEqual(
-    WRITERS.map((w) => [w.id, w.entry, w.consumes]),
+    WRITERS.map((w) => [w.id, w.entry, w.consumes, w.environment]),
     [
-      ['WritePipedrive', 'write-pipedrive.ts', 'records'],
-      ['WriteProducts', 'write-products.ts', 'products'],
-      ['WriteQad', 'write-qad.ts', 'orders'],
+      ['WritePipedrive', 'write.ts', 'records', { WORK_QUEUE: 'records' }],
+      ['WriteProducts', 'write.ts', 'products', { WORK_QUEUE: 'products' }],
+      ['WriteQad', 'write.ts', 'orders', { WORK_QUEUE: 'orders' }],
     ],
   );
   for (const spec of FUNCTIONS) assert.ok(existsSync(join(REPO, 'functions', spec.entry)), `functions/${spec.entry} exists`);
@@ -290,6 +291,8 @@ test('functions: nodejs22.x on arm64, own log group with retention, timeouts, me
         PRODUCTS_DLQ_URL: { Ref: p.dlq },
         ORDERS_QUEUE_URL: { Ref: o.queue },
         ORDERS_DLQ_URL: { Ref: o.dlq },
+        // Which flow a poll function runs, or which queue a writer consumes.
+        ...spec.environment,
       },
       `${spec.id} environment`,
     );
@@ -377,7 +380,7 @@ test('schedules: one per poll entity, its own expression from context, input {"e
   const schedules = Object.values(base.template.findResources('AWS::Scheduler::Schedule') as Record<string, Resource>);
   assert.equal(schedules.length, POLLERS.length);
   assert.equal(schedules.length, 4);
-  // Concretely what cdk.json asks for; customers, contacts and deals every 5 minutes, items every 15.
+  // Concretely what the registry asks for; customers, contacts and deals every 5 minutes, items every 15.
   const expected: Record<string, string> = {
     customers: 'rate(5 minutes)',
     contacts: 'rate(5 minutes)',
@@ -435,14 +438,15 @@ function decryptStatements(statements: Statement[]): Statement[] {
 test('IAM: each function may kms:Decrypt only under the encryption context systems it needs', () => {
   const keyArn = getAtt(logicalId(base, base.stack.credentialsKey));
   // QAD pollers read QAD and list Pipedrive once on the first sync; the deals poller reads Pipedrive only.
-  // The Pipedrive writers only talk to Pipedrive; the QAD writer creates the order in QAD and resolves and
-  // writes back in Pipedrive.
+  // The products writer only talks to Pipedrive; the records writer may write the organization id back into
+  // QAD (keys both ways) and so decrypts the QAD password too; the QAD writer creates the order in QAD and
+  // resolves and writes back in Pipedrive.
   const expected: Record<string, string | string[]> = {
     PollCustomers: ['qad', 'pipedrive'],
     PollContacts: ['qad', 'pipedrive'],
     PollItems: ['qad', 'pipedrive'],
     PollDeals: 'pipedrive',
-    WritePipedrive: 'pipedrive',
+    WritePipedrive: ['pipedrive', 'qad'],
     WriteProducts: 'pipedrive',
     WriteQad: ['qad', 'pipedrive'],
   };
@@ -781,12 +785,12 @@ test('cdk-nag is wired in and acknowledgements are narrow: a new wildcard or an 
 test('cdk.json: runs infra/app.ts and its context matches the code defaults', () => {
   assert.equal(cdkJson.app, 'npx tsx infra/app.ts');
   for (const [key, value] of Object.entries(CONTEXT_DEFAULTS)) {
+    if (key === 'schedules') continue;
     assert.deepEqual(cdkJson.context[key], value, `cdk.json context ${key}`);
   }
-  // Both have a schedule for every poller and for nothing else.
-  const entities = POLLERS.map((p) => p.entity).sort();
-  assert.deepEqual(Object.keys(CONTEXT_DEFAULTS.schedules).sort(), entities);
-  assert.deepEqual(Object.keys(cdkSchedules).sort(), entities);
+  // The schedules come from the entity registry, one per poller and nothing else; cdk.json does not copy them.
+  assert.equal(cdkJson.context.schedules, undefined);
+  assert.deepEqual(Object.keys(CONTEXT_DEFAULTS.schedules).sort(), POLLERS.map((p) => p.entity).sort());
 });
 
 test('a bare app (no context at all) builds with the code defaults: one schedule per poller', () => {
@@ -858,14 +862,18 @@ test('bad context is rejected with the key named', () => {
   assert.throws(() => build({ writerMaxConcurrency: 1 }), /writerMaxConcurrency/u);
   assert.throws(() => build({ schedules: { ...cdkSchedules, customers: 'every 5 minutes' } }), /schedules\.customers/u);
   assert.throws(() => build({ schedules: { ...cdkSchedules, vendors: 'rate(1 hour)' } }), /schedules\.vendors has no poller/u);
-  // A poller without a schedule is an error, not a silently unscheduled function.
-  assert.throws(
-    () => build({ schedules: { customers: 'rate(5 minutes)', contacts: 'rate(5 minutes)' } }),
-    /schedules has no entry for items/u,
-  );
-  const { deals: _deals, ...withoutDeals } = cdkSchedules;
-  assert.throws(() => build({ schedules: withoutDeals }), /schedules has no entry for deals/u);
   assert.throws(() => build({ logRetentionDays: 31 }), /logRetentionDays/u);
+});
+
+test('a schedules override names only the polls it changes; the others keep the registry default', () => {
+  const b = build({ schedules: JSON.stringify({ customers: 'rate(30 minutes)' }) });
+  const expressions = Object.values(b.template.findResources('AWS::Scheduler::Schedule') as Record<string, Resource>).map(
+    (r) => r.Properties.ScheduleExpression,
+  );
+  assert.equal(expressions.length, POLLERS.length);
+  assert.deepEqual(expressions.filter((e) => e === 'rate(30 minutes)').length, 1);
+  for (const spec of POLLERS.filter((p) => p.entity !== 'customers'))
+    assert.ok(expressions.includes(cdkSchedules[spec.entity]), `${spec.entity} keeps its default`);
 });
 
 test('adding a poll entity is a topology entry plus a schedule', () => {

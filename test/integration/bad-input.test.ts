@@ -2,7 +2,7 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { organizations } from '../../shared/flows/entities/index.ts';
+import { organizations } from '../../shared/flows/entities/organizations.ts';
 import { pollEntity } from '../../shared/flows/poll.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { customerRow, startHarness, TENANT, type Harness } from './harness.ts';

@@ -61,9 +61,9 @@ test('under injected faults every record lands exactly once and every retry is a
     assert.equal(renamed.status, 200);
     // Contacts that had given up waiting for the organization may need a second redrive once it exists.
     for (let attempt = 0; attempt < 3 && (await pipeline.deadLetterCount()) > 0; attempt++) {
-      await redrive(pipeline.aws.sqs, { queue: pipeline.aws.queues.records.url, dlq: pipeline.aws.queues.records.dlqUrl });
+      await redrive(pipeline.aws.sqs, { queue: pipeline.aws.queue('records').url, dlq: pipeline.aws.queue('records').dlqUrl });
       for (let i = 0; i < 60; i++) {
-        const tasks = await pipeline.aws.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: pipeline.aws.queues.records.dlqArn }));
+        const tasks = await pipeline.aws.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: pipeline.aws.queue('records').dlqArn }));
         if (tasks.Results?.[0]?.Status === 'COMPLETED') break;
         await new Promise((r) => setTimeout(r, 250));
       }

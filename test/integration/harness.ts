@@ -8,17 +8,19 @@ import { DynamoOAuthTokenStore } from '../../shared/adapters/aws/dynamo-oauth-to
 import { DynamoTenantHolds } from '../../shared/adapters/aws/dynamo-tenant-holds.ts';
 import { SqsMessageControl, SqsRecordQueue } from '../../shared/adapters/aws/sqs-queue.ts';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
-import { createHttpClient } from '../../shared/clients/http.ts';
+import { createHttpClient, sleep } from '../../shared/clients/http.ts';
 import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant.ts';
 import { parseCustomerRow } from '../../shared/domain/customer.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
-import { createConnections } from '../../shared/flows/connections.ts';
+import { createConnections } from '../../shared/runtime/connections.ts';
+import { powertoolsTelemetry } from '../../shared/runtime/observability.ts';
+import { entityRegistry } from '../../shared/flows/registry.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
 import type { PollDeps } from '../../shared/flows/poll.ts';
 import type { WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
-import { registerTenant } from '../../shared/flows/register-tenant.ts';
+import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
 import type { Dependencies } from '../../shared/runtime/dependencies.ts';
 import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';
@@ -82,6 +84,8 @@ export async function startHarness(
     now() {
       return this.ms;
     },
+    /** Field and key-field leases wait for each other a little; real time, since other writers are real. */
+    sleep,
   };
   const qad = await startQadSim({
     tenants: [
@@ -124,18 +128,18 @@ export async function startHarness(
   const pollState = new DynamoPollStateStore(aws.dynamo, aws.env.SYNC_STATE_TABLE);
   const oauthTokens = new DynamoOAuthTokenStore(aws.dynamo, aws.env.SYNC_STATE_TABLE);
   const http = createHttpClient({ defaultTimeoutMs: 5_000 });
-  const recordsQueue = new SqsRecordQueue(aws.sqs, aws.queues.records.url);
-  const productsQueue = new SqsRecordQueue(aws.sqs, aws.queues.products.url);
-  const ordersQueue = new SqsRecordQueue(aws.sqs, aws.queues.orders.url);
+  const queues = new Map(Object.entries(aws.queues).map(([name, q]) => [name, new SqsRecordQueue(aws.sqs, q.url)]));
   const deps: PollDeps & WriterBatchDeps = {
     tenants,
     pollState,
     keyMap: new DynamoKeyMap(aws.dynamo, aws.env.SYNC_STATE_TABLE),
     listing: new DynamoListingIndex(aws.dynamo, aws.env.SYNC_STATE_TABLE),
     audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 30, () => clock.now()),
-    queueFor: (entity) => (entity === 'product' ? productsQueue : entity === 'salesOrder' ? ordersQueue : recordsQueue),
+    queueFor: (entity) => queues.get(entityRegistry.byEntity(entity).queue)!,
     messages: new SqsMessageControl(aws.sqs, aws.queueUrl, aws.dlqUrl),
-    fallbackEntity: 'organization',
+    registry: entityRegistry,
+    queue: 'records',
+    telemetry: powertoolsTelemetry,
     retryBaseSeconds: 10,
     holds: new DynamoTenantHolds(aws.dynamo, aws.env.SYNC_STATE_TABLE),
     connections: createConnections({ cipher, http, oauthTokens }),
@@ -170,14 +174,10 @@ export async function startHarness(
       oauthTokens,
       http,
       sqs: aws.sqs,
-      queueUrls: {
-        records: { queue: aws.queues.records.url, dlq: aws.queues.records.dlqUrl },
-        products: { queue: aws.queues.products.url, dlq: aws.queues.products.dlqUrl },
-        orders: { queue: aws.queues.orders.url, dlq: aws.queues.orders.dlqUrl },
-      },
+      queueUrls: Object.fromEntries(Object.entries(aws.queues).map(([name, q]) => [name, { queue: q.url, dlq: q.dlqUrl }])),
     }),
     async drainMessages(queue = 'records') {
-      const url = aws.queues[queue].url;
+      const url = aws.queue(queue).url;
       const out: RecordMessage[] = [];
       for (let batch = await receive(url); batch.length > 0; batch = await receive(url)) {
         out.push(...batch.map((m) => JSON.parse(m.Body ?? '{}') as RecordMessage));

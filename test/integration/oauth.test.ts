@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { runCli, type Io } from '../../scripts/cli/run.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
-import { createConnections } from '../../shared/flows/connections.ts';
+import { createConnections } from '../../shared/runtime/connections.ts';
 import { pollEntity } from '../../shared/flows/poll.ts';
-import { registerTenant } from '../../shared/flows/register-tenant.ts';
+import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
-import { withEntity } from '../../shared/flows/entities/index.ts';
+import { organizations } from '../../shared/flows/entities/organizations.ts';
 import { customerRow, QAD_PASSWORD, startHarness, TENANT, type Harness, enqueueBodies, organizationMessageBody } from './harness.ts';
 
 const CLIENT_ID = 'oauth-app-id';
@@ -157,7 +157,7 @@ describe('Pipedrive OAuth', () => {
 
     // A poll skips the parked tenant and leaves its watermark alone.
     const before = await h.deps.pollState.get(TENANT, 'organization');
-    const [summary] = await withEntity('customers', (e) => pollEntity(h!.deps, e, { force: true }));
+    const [summary] = await pollEntity(h.deps, organizations, { force: true });
     assert.equal(summary?.outcome, 'tenant-on-hold');
     assert.deepEqual(await h.deps.pollState.get(TENANT, 'organization'), before);
 

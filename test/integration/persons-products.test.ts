@@ -5,8 +5,10 @@ import { parseContactRow, personContentHash, type Contact } from '../../shared/d
 import { PermanentError } from '../../shared/domain/errors.ts';
 import { parseItemRow, parsePriceRow, productContentHash, type Item } from '../../shared/domain/item.ts';
 import type { StoredTenant } from '../../shared/config/tenant.ts';
-import { organizations, persons, products } from '../../shared/flows/entities/index.ts';
-import { WaitForDependency } from '../../shared/flows/entities/entity.ts';
+import { organizations } from '../../shared/flows/entities/organizations.ts';
+import { persons } from '../../shared/flows/entities/persons.ts';
+import { products } from '../../shared/flows/entities/products.ts';
+import { WaitForDependency } from '../../shared/domain/errors.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { pollEntity } from '../../shared/flows/poll.ts';
 import { writeRecord } from '../../shared/flows/write-record.ts';
@@ -174,7 +176,8 @@ describe('items become products with every price', () => {
     await h.aws.sqs.send(
       new (await import('@aws-sdk/client-sqs')).SendMessageCommand({ QueueUrl: h.aws.queueUrl, MessageBody: JSON.stringify(m) }),
     );
-    const res = await handleWriterBatch(h.deps, await h.receiveEvent());
+    // The products writer (the harness's queue is records'; its DLQ is where this lands).
+    const res = await handleWriterBatch({ ...h.deps, queue: 'products' }, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, []);
     const [entry] = await h.deps.audit.history(TENANT, 'product', '10-002');
     assert.equal(entry?.action, 'failed');

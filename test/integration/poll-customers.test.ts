@@ -2,11 +2,11 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { DeleteMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { organizations } from '../../shared/flows/entities/index.ts';
+import { organizations } from '../../shared/flows/entities/organizations.ts';
 import { pollEntity, type PollDeps } from '../../shared/flows/poll.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
-import { createConnections } from '../../shared/flows/connections.ts';
+import { createConnections } from '../../shared/runtime/connections.ts';
 import { API_TOKEN, customerRow, startHarness, TENANT, type Harness } from './harness.ts';
 
 let h: Harness | undefined;

@@ -4,8 +4,9 @@ import { afterEach, describe, test } from 'node:test';
 import { parseCustomerRow, type Customer } from '../../shared/domain/customer.ts';
 import { PermanentError, RateLimitedError, RetryLaterError } from '../../shared/domain/errors.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
-import { organizations } from '../../shared/flows/entities/index.ts';
-import { writeRecord, ClaimWait } from '../../shared/flows/write-record.ts';
+import { organizations } from '../../shared/flows/entities/organizations.ts';
+import { writeRecord } from '../../shared/flows/write-record.ts';
+import { ClaimHeldError } from '../../shared/domain/errors.ts';
 import type { StoredTenant } from '../../shared/config/tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
 import { DynamoKeyMap } from '../../shared/adapters/aws/dynamo-sync-state.ts';
@@ -120,7 +121,7 @@ describe('writing a customer as an organization', () => {
     const fulfilled = results.filter((r) => r.status === 'fulfilled');
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     assert.equal(fulfilled.length, 1);
-    assert.ok(rejected[0]?.reason instanceof ClaimWait, 'the second delivery waits for the claim');
+    assert.ok(rejected[0]?.reason instanceof ClaimHeldError, 'the second delivery waits for the claim');
     const retry = await writeOrganization(h.deps, h.tenant, m, delivery('b', 2));
     assert.equal(retry.action, 'unchanged');
     assert.equal(h.pd.organizations().length, 1);
@@ -146,7 +147,7 @@ describe('writing a customer as an organization', () => {
     assert.equal(h.pd.organizations().length, 1);
     crash = false;
     // Redelivery before the dead container's lease ran out waits ...
-    await assert.rejects(writeOrganization(h.deps, h.tenant, m, delivery('second')), ClaimWait);
+    await assert.rejects(writeOrganization(h.deps, h.tenant, m, delivery('second')), ClaimHeldError);
     // ... and after it finds the organization the first attempt made.
     h.clock.ms += 31_000;
     const out = await writeOrganization(h.deps, h.tenant, m, delivery('third', 3));

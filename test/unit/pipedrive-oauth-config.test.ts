@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { parseTenantConfig, PIPEDRIVE_OAUTH_TOKEN_URL, type StoredTenant } from '../../shared/config/tenant.ts';
-import { registerTenant } from '../../shared/flows/register-tenant.ts';
+import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import type { Cipher, TenantStore } from '../../shared/ports/index.ts';
 
 const ENV = 'CONNECTOR_ALLOW_LOOPBACK_HTTP';

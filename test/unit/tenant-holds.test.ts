@@ -1,9 +1,10 @@
 import '../integration/quiet-env.ts';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { TenantParkedError } from '../../shared/clients/pipedrive-auth.ts';
-import { RateLimitedError, RetryLaterError } from '../../shared/domain/errors.ts';
-import { gateVisibilitySeconds, holdFromError } from '../../shared/flows/tenant-holds.ts';
+import { gateVisibilitySeconds, RateLimitedError, RetryLaterError, TenantParkedError } from '../../shared/domain/errors.ts';
+import { holdFromError } from '../../shared/flows/tenant-holds.ts';
+import { recordingTelemetry } from '../../shared/adapters/memory/recording-telemetry.ts';
+import { sleep } from '../../shared/clients/http.ts';
 import type { AuditEntry, AuditLog, TenantHold, TenantHolds } from '../../shared/ports/index.ts';
 
 function fakes(nowMs: number) {
@@ -29,7 +30,8 @@ function fakes(nowMs: number) {
     held: async () => [],
     release: async () => undefined,
   };
-  return { deps: { audit, holds, clock: { now: () => nowMs } }, entries, gate: () => gateUntil };
+  const telemetry = recordingTelemetry();
+  return { deps: { audit, holds, clock: { now: () => nowMs, sleep }, telemetry }, entries, gate: () => gateUntil, telemetry };
 }
 
 describe('tenant holds', () => {
@@ -38,6 +40,7 @@ describe('tenant holds', () => {
     for (let i = 0; i < 3; i++)
       assert.equal((await holdFromError(f.deps, 'acme', 'organization', new TenantParkedError('acme', 'invalid_grant')))?.kind, 'parked');
     assert.equal(f.entries.length, 1);
+    assert.equal(f.telemetry.count('tenant-parked'), 1, 'counted once, with the audit entry');
     assert.equal(f.entries[0]?.action, 'failed');
     assert.match(f.entries[0]?.reason ?? '', /tenant parked/u);
   });

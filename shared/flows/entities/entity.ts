@@ -3,17 +3,14 @@ import type { StoredTenant, TenantConfig } from '../../config/tenant.ts';
 import type { WriteBackDeps } from '../write-back.ts';
 import type { ParsedRow } from '../../domain/customer.ts';
 import type { NamedValue } from '../../domain/custom-fields.ts';
-import { RetryLaterError } from '../../domain/errors.ts';
 import type { EvidenceGroup } from '../../domain/upsert-decision.ts';
-import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../../clients/pipedrive-client.ts';
+import type { PipedriveClient, RemoteRecord } from '../../clients/pipedrive-client.ts';
 import type { BrowseFilter, QadClient } from '../../clients/qad-client.ts';
 import type { EntityName } from '../../ports/index.ts';
+import type { EntityNames } from '../registry.ts';
 
 /** A POST / PATCH body: entity fields, and custom fields by code. */
 export type PipedriveBody = { custom_fields?: Record<string, unknown> } & Record<string, unknown>;
-
-/** The schedules, one per QAD source. */
-export type PollName = 'customers' | 'contacts' | 'items' | 'deals';
 
 /** Looks up what another entity's sync already mapped, e.g. a contact's organization. */
 export interface MappedLookup {
@@ -22,17 +19,11 @@ export interface MappedLookup {
 
 /**
  * Everything that differs between customers -> organizations, contacts -> persons and
- * items -> products. The poll and write flows are written once against this.
+ * items -> products: its names (one row of the entity registry) and its behaviour. The poll and
+ * write flows are written once against this. `R` is the parsed QAD record; `Ctx` what the payload
+ * needs from other syncs (a person's organization id).
  */
-/** The entities synced from QAD into Pipedrive (sales orders go the other way). */
-export type SyncEntityName = Exclude<EntityName, 'salesOrder'>;
-
-export interface SyncEntity<R, C> {
-  entity: SyncEntityName;
-  poll: PollName;
-  /** What one QAD record is called in messages: customer, contact, item. */
-  label: string;
-  collection: PipedriveCollection;
+export interface SyncEntity<R, Ctx> extends EntityNames {
   recordSchema: z.ZodType<R>;
 
   /** Pages of raw QAD rows changed on or after `since` (every row when undefined). */
@@ -49,8 +40,8 @@ export interface SyncEntity<R, C> {
   /** The custom field holding the QAD key, or undefined where a standard field (product code) holds it. */
   keyFieldName(config: TenantConfig): string | undefined;
   /** What the payload needs from other syncs; throws WaitForDependency until it exists. */
-  context(record: R, lookup: MappedLookup): Promise<C>;
-  payload(record: R, keyFieldCode: string | undefined, context: C, config: TenantConfig): PipedriveBody;
+  context(record: R, lookup: MappedLookup): Promise<Ctx>;
+  payload(record: R, keyFieldCode: string | undefined, context: Ctx, config: TenantConfig): PipedriveBody;
   /** After the Pipedrive record is written and before it is recorded (keys both ways: customers). */
   afterWrite?(
     deps: WriteBackDeps,
@@ -63,19 +54,14 @@ export interface SyncEntity<R, C> {
   /** Tokens a listed Pipedrive record can be matched on (a normalised name; an email within an organization). */
   listingTokens(remote: RemoteRecord): string[];
   /** The same tokens for a QAD record, grouped by kind of evidence in the order they count. */
-  evidence(record: R, context: C): Array<{ via: string; tokens: string[] }>;
+  evidence(record: R, context: Ctx): Array<{ via: string; tokens: string[] }>;
   /** Searches when no fresh listing can decide. Errors propagate: a failed search is "try later". */
   search(
     pipedrive: PipedriveClient,
     record: R,
-    context: C,
+    context: Ctx,
     keyFieldCode: string | undefined,
   ): Promise<{ byKey: number[]; evidence: EvidenceGroup[] }>;
-}
-
-/** The record depends on another that is not in Pipedrive yet: deferred, audited, retried. */
-export class WaitForDependency extends RetryLaterError {
-  override readonly name = 'WaitForDependency';
 }
 
 /** Reads one QAD browse to its end, page by page. */

@@ -9,8 +9,13 @@ import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
 export const organizations: SyncEntity<Customer, Record<string, never>> = {
   entity: 'organization',
   poll: 'customers',
+  queue: 'records',
   label: 'customer',
   collection: 'organizations',
+  fieldEntity: 'organization',
+  source: 'qad',
+  schedule: 'rate(5 minutes)',
+  tenantSchedule: 'rate(15 minutes)',
   recordSchema: customerSchema,
   readChanged: (qad, config, since) => browsePages(qad, config.qad.customers, changedSinceFilter(config.qad.customers.modDateField, since)),
   parse: parseCustomerRow,

@@ -10,7 +10,8 @@ import {
 import { contactValue, hashWithMappedValues, namedValues } from '../../domain/mapped-values.ts';
 import { normaliseName } from '../../domain/text.ts';
 import type { RemoteRecord } from '../../clients/pipedrive-client.ts';
-import { browsePages, changedSinceFilter, WaitForDependency, type SyncEntity } from './entity.ts';
+import { WaitForDependency } from '../../domain/errors.ts';
+import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
 import { stringValue } from './organizations.ts';
 
 const personFields = z.looseObject({
@@ -34,8 +35,13 @@ function remotePerson(remote: RemoteRecord): { orgId: number | null; emails: str
 export const persons: SyncEntity<Contact, { orgId: number }> = {
   entity: 'person',
   poll: 'contacts',
+  queue: 'records',
   label: 'contact',
   collection: 'persons',
+  fieldEntity: 'person',
+  source: 'qad',
+  schedule: 'rate(5 minutes)',
+  tenantSchedule: 'rate(15 minutes)',
   recordSchema: contactSchema,
   readChanged: (qad, config, since) => browsePages(qad, config.qad.contacts, changedSinceFilter(config.qad.contacts.modDateField, since)),
   parse: parseContactRow,

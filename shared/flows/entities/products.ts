@@ -79,8 +79,14 @@ const productFields = z.looseObject({ code: z.union([z.string(), z.number()]).nu
 export const products: SyncEntity<Item, Record<string, never>> = {
   entity: 'product',
   poll: 'items',
+  // Items on their own queue, so a backlog of items never holds up customers.
+  queue: 'products',
   label: 'item',
   collection: 'products',
+  fieldEntity: 'product',
+  source: 'qad',
+  schedule: 'rate(15 minutes)',
+  tenantSchedule: 'rate(1 hour)',
   recordSchema: itemSchema,
   readChanged: readItems,
   parse: parseItemWithPrices,

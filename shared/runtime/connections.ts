@@ -3,12 +3,7 @@ import { createPipedriveClient, type PipedriveCallInfo, type PipedriveClient } f
 import { apiTokenAuth, oauthAuth } from '../clients/pipedrive-auth.ts';
 import { createQadClient, type QadClient } from '../clients/qad-client.ts';
 import type { HttpClient } from '../clients/http.ts';
-import type { Cipher, OAuthTokenStore } from '../ports/index.ts';
-
-export interface Connections {
-  qad(tenant: StoredTenant): Promise<QadClient>;
-  pipedrive(tenant: StoredTenant): Promise<PipedriveClient>;
-}
+import type { Cipher, Connections, OAuthTokenStore } from '../ports/index.ts';
 
 /**
  * Builds each tenant's clients once per warm container. Secrets are decrypted on first use and
