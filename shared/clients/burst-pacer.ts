@@ -1,3 +1,4 @@
+import type { RateLimitInfo } from '../ports/pipedrive.ts';
 import { RateLimitedError } from '../domain/errors.ts';
 import { sleep as realSleep, type Sleep } from './http.ts';
 
@@ -15,13 +16,7 @@ const RESERVE = 2;
 /** A slot is free on Pipedrive's side a little after our clock says so (the request's way there). */
 const SLOT_MARGIN_MS = 15;
 
-/** What the last answer said of the company's limits (daily-budget headers are not documented; read if sent). */
-export interface RateLimitInfo {
-  burstLimit?: number;
-  burstRemaining?: number;
-  dailyLimit?: number;
-  dailyRemaining?: number;
-}
+export type { RateLimitInfo };
 
 /**
  * Paces one client to the company's burst limit from the x-ratelimit-* headers, so that it uses the

@@ -2,15 +2,23 @@ import * as z from 'zod';
 import { PermanentError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
-import { BurstPacer, type RateLimitInfo } from './burst-pacer.ts';
+import { BurstPacer } from './burst-pacer.ts';
 
-export type { RateLimitInfo } from './burst-pacer.ts';
+import type {
+  Page,
+  PipedriveCallInfo,
+  PipedriveClient,
+  PipedriveCollection,
+  PipedriveField,
+  PipedriveFieldEntity,
+  RemoteRecord,
+  SearchHit,
+} from '../ports/pipedrive.ts';
+
+export type * from '../ports/pipedrive.ts';
 
 /** Pipedrive's list pages cost the same whatever their size: always ask for the most. */
 const PAGE_LIMIT = 500;
-
-export type PipedriveFieldEntity = 'organization' | 'person' | 'product' | 'deal';
-export type PipedriveCollection = 'organizations' | 'persons' | 'products' | 'deals';
 
 /** A record as any list, get, create or update returns it; entities read their own extra fields. */
 const remoteRecordSchema = z.looseObject({
@@ -25,7 +33,6 @@ const remoteRecordSchema = z.looseObject({
     .nullish()
     .transform((v) => v ?? {}),
 });
-export type RemoteRecord = z.infer<typeof remoteRecordSchema>;
 /** Kept for readers of organizations; every collection shares the record shape. */
 export type PipedriveOrganization = RemoteRecord;
 
@@ -35,7 +42,6 @@ const fieldSchema = z.looseObject({
   field_type: z.string(),
   is_custom_field: z.boolean().optional(),
 });
-export type PipedriveField = z.infer<typeof fieldSchema>;
 
 const searchItemSchema = z.looseObject({
   item: z.looseObject({ id: z.number().int(), name: z.string().nullish(), custom_fields: z.array(z.unknown()).nullish() }),
@@ -47,52 +53,6 @@ const envelope = <T extends z.ZodType>(data: T) =>
     data,
     additional_data: z.looseObject({ next_cursor: z.string().nullish() }).nullish(),
   });
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | undefined;
-}
-
-export interface SearchHit {
-  id: number;
-  name: string;
-  customFieldValues: string[];
-  /** The whole search item, for entity-specific fields (emails, organization, code). */
-  item: Record<string, unknown>;
-}
-
-export interface SearchQuery {
-  term: string;
-  fields: string;
-  organizationId?: number;
-}
-
-export interface PipedriveCallInfo {
-  endpoint: string;
-  status: number;
-  ms: number;
-}
-
-export interface PipedriveClient {
-  list(
-    collection: PipedriveCollection,
-    opts?: { cursor?: string; updatedSince?: string; newestFirst?: boolean; status?: 'won'; ids?: readonly number[] },
-  ): Promise<Page<RemoteRecord>>;
-  get(collection: PipedriveCollection, id: number): Promise<RemoteRecord>;
-  /** Lines of up to 100 deals in one call (10 tokens), following the cursor. */
-  dealProducts(dealIds: readonly number[]): Promise<unknown[]>;
-  create(collection: PipedriveCollection, body: unknown): Promise<RemoteRecord>;
-  update(collection: PipedriveCollection, id: number, body: unknown): Promise<RemoteRecord>;
-  /** Exact-match search (whole value, case-insensitive). */
-  search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;
-  listFields(entity: PipedriveFieldEntity): Promise<PipedriveField[]>;
-  createField(
-    entity: PipedriveFieldEntity,
-    def: { field_name: string; field_type: string; options?: Array<{ label: string }> },
-  ): Promise<PipedriveField>;
-  /** The company's limits as the last answer reported them. */
-  rateLimits(): RateLimitInfo;
-}
 
 export { PipedriveNotFoundError };
 

@@ -2,29 +2,9 @@ import * as z from 'zod';
 import { PermanentError, QadAuthError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, type HttpClient, type HttpResponse } from './http.ts';
 
-export interface BrowseFilter {
-  field: string;
-  op: 'eq' | 'cn' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le';
-  value: string;
-}
+import type { BrowseFilter, BrowsePage, QadClient } from '../ports/qad.ts';
 
-export interface BrowsePage {
-  rows: unknown[];
-  hasMore: boolean;
-}
-
-export interface QadClient {
-  browse(opts: { path: string; browseId: string; page: number; pageSize: number; filters: BrowseFilter[] }): Promise<BrowsePage>;
-  /** Creates a sales order (header and lines in one business document); answers its number. */
-  createSalesOrder(path: string, order: unknown): Promise<{ orderNumber: string }>;
-  /** The order already made for a customer PO, if any: QAD has no idempotency key, so this is ours. */
-  findSalesOrderByPo(path: string, po: string): Promise<string | undefined>;
-  /** Updates fields of one customer through its business document (`PUT`, `{code}` in the path). */
-  updateCustomer(pathTemplate: string, code: string, fields: Record<string, string>): Promise<void>;
-  /** The instance's own Swagger: which entity paths and methods it serves. */
-  swaggerPaths(swaggerPath: string): Promise<Record<string, string[]>>;
-}
-
+export type * from '../ports/qad.ts';
 export { QadAuthError };
 
 const tokenSchema = z.looseObject({ access_token: z.string().min(1), expires_in: z.number().positive().optional() });

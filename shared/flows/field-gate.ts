@@ -1,7 +1,7 @@
 import { dealFieldEntries, type FieldMappingEntry } from '../config/field-mapping.ts';
 import type { StoredTenant } from '../config/tenant.ts';
 import type { FieldProblem } from '../domain/custom-fields.ts';
-import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
+import type { PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import { driftCause } from '../domain/errors.ts';
 import type { Connections, EntityName, RecordQueue, TenantHolds } from '../ports/index.ts';
 import { parseRecordMessage } from './record-message.ts';

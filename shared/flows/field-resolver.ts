@@ -11,7 +11,7 @@ import {
   type NamedValue,
   type ResolvedFields,
 } from '../domain/custom-fields.ts';
-import type { PipedriveClient, PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
+import type { PipedriveClient, PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import type { AuditLog, Clock, EntityName, PollStateStore, Telemetry } from '../ports/index.ts';
 
 /**

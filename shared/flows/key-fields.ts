@@ -1,5 +1,5 @@
 import { RetryLaterError } from '../domain/errors.ts';
-import type { PipedriveClient, PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
+import type { PipedriveClient, PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import type { FieldResolverDeps } from './field-resolver.ts';
 import { addToCache, clearFieldDefinitions, fieldDefinitions } from './field-resolver.ts';
 

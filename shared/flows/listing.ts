@@ -1,7 +1,7 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import type { NameCandidate } from '../domain/upsert-decision.ts';
 import type { Connections, ListingIndex } from '../ports/index.ts';
-import type { RemoteRecord } from '../clients/pipedrive-client.ts';
+import type { RemoteRecord } from '../ports/pipedrive.ts';
 import type { SyncEntity } from './entities/entity.ts';
 import type { FieldResolverDeps } from './field-resolver.ts';
 import { resolveKeyField } from './key-fields.ts';

@@ -1,4 +1,4 @@
-import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../clients/pipedrive-client.ts';
+import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../ports/pipedrive.ts';
 
 type ListOptions = Omit<NonNullable<Parameters<PipedriveClient['list']>[1]>, 'cursor'>;
 

@@ -7,7 +7,7 @@ import { dealContentHash, dealLineSchema, wonDealSchema, type DealLine, type Won
 import type { EntityFlow } from './registry.ts';
 import { writeSalesOrder } from './write-sales-order.ts';
 import { listAll } from './pipedrive-pages.ts';
-import type { PipedriveClient, RemoteRecord } from '../clients/pipedrive-client.ts';
+import type { PipedriveClient, RemoteRecord } from '../ports/pipedrive.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import { pollEnabledTenants, scheduleOf, type PollDeps } from './poll.ts';
 import { fieldGate, releaseDriftHeld } from './field-gate.ts';

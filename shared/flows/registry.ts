@@ -1,5 +1,5 @@
 import type { SecretSystem, StoredTenant, TenantConfig } from '../config/tenant.ts';
-import type { PipedriveCollection, PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
+import type { PipedriveCollection, PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import { PermanentError } from '../domain/errors.ts';
 import type { EntityName, RecordMessage } from '../ports/index.ts';
 import type { SyncEntity } from './entities/entity.ts';

@@ -1,6 +1,6 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import type { Customer } from '../domain/customer.ts';
-import type { QadClient } from '../clients/qad-client.ts';
+import type { QadClient } from '../ports/qad.ts';
 import type { AuditLog } from '../ports/index.ts';
 
 export interface WriteBackDeps {

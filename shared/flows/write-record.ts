@@ -8,7 +8,7 @@ import {
   type MatchResult,
   type NameCandidate,
 } from '../domain/upsert-decision.ts';
-import type { PipedriveClient } from '../clients/pipedrive-client.ts';
+import type { PipedriveClient } from '../ports/pipedrive.ts';
 import type { AuditLog, Clock, Connections, KeyMap, ListingIndex, PollStateStore, RecordMessage, Telemetry } from '../ports/index.ts';
 import type { MappedLookup, PipedriveBody, SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';

@@ -1,7 +1,7 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import { PermanentError } from '../domain/errors.ts';
 import { customerPo, mapDealToOrder, wonDealSchema, type OrderDefaults, type WonDeal } from '../domain/sales-order.ts';
-import type { PipedriveClient } from '../clients/pipedrive-client.ts';
+import type { PipedriveClient } from '../ports/pipedrive.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import { organizations } from './entities/organizations.ts';
 import { products } from './entities/products.ts';

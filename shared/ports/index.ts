@@ -4,8 +4,8 @@
  */
 import type { KeyMapState, NameCandidate } from '../domain/upsert-decision.ts';
 import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
-import type { PipedriveClient } from '../clients/pipedrive-client.ts';
-import type { QadClient } from '../clients/qad-client.ts';
+import type { PipedriveClient } from './pipedrive.ts';
+import type { QadClient } from './qad.ts';
 
 /**
  * A flow's name in messages, the key map, holds and the audit: `organization`, `person`, `product`,

@@ -4,8 +4,8 @@ import type { WriteBackDeps } from '../write-back.ts';
 import type { ParsedRow } from '../../domain/customer.ts';
 import type { NamedValue } from '../../domain/custom-fields.ts';
 import type { EvidenceGroup } from '../../domain/upsert-decision.ts';
-import type { PipedriveClient, RemoteRecord } from '../../clients/pipedrive-client.ts';
-import type { BrowseFilter, QadClient } from '../../clients/qad-client.ts';
+import type { PipedriveClient, RemoteRecord } from '../../ports/pipedrive.ts';
+import type { BrowseFilter, QadClient } from '../../ports/qad.ts';
 import type { EntityName } from '../../ports/index.ts';
 import type { EntityNames } from '../registry.ts';
 

@@ -9,7 +9,7 @@ import {
 } from '../../domain/contact.ts';
 import { contactValue, hashWithMappedValues, namedValues } from '../../domain/mapped-values.ts';
 import { normaliseName } from '../../domain/text.ts';
-import type { RemoteRecord } from '../../clients/pipedrive-client.ts';
+import type { RemoteRecord } from '../../ports/pipedrive.ts';
 import { WaitForDependency } from '../../domain/errors.ts';
 import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
 import { stringValue } from './organizations.ts';

@@ -9,7 +9,7 @@ import {
   type Item,
   type PriceRow,
 } from '../../domain/item.ts';
-import type { QadClient } from '../../clients/qad-client.ts';
+import type { QadClient } from '../../ports/qad.ts';
 import { hashWithMappedValues, itemValue, namedValues } from '../../domain/mapped-values.ts';
 import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
 import { stringValue } from './organizations.ts';

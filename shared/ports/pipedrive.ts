@@ -1,0 +1,80 @@
+/**
+ * Pipedrive as the flows see it: the client interface and the shapes it answers with. The HTTP
+ * client in shared/clients/pipedrive-client.ts implements it; tests may implement it in memory.
+ */
+
+/** Pipedrive's custom-field entities (its `…Fields` endpoints). */
+export type PipedriveFieldEntity = 'organization' | 'person' | 'product' | 'deal';
+/** Pipedrive's API collections the connector reads and writes. */
+export type PipedriveCollection = 'organizations' | 'persons' | 'products' | 'deals';
+
+/** A record as any list, get, create or update returns it; entities read their own extra fields. */
+export interface RemoteRecord {
+  id: number;
+  name: string;
+  update_time?: string | null | undefined;
+  custom_fields: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+export interface PipedriveField {
+  field_code: string;
+  field_name: string;
+  field_type: string;
+  is_custom_field?: boolean | undefined;
+  [attribute: string]: unknown;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | undefined;
+}
+
+export interface SearchHit {
+  id: number;
+  name: string;
+  customFieldValues: string[];
+  /** The whole search item, for entity-specific fields (emails, organization, code). */
+  item: Record<string, unknown>;
+}
+
+export interface SearchQuery {
+  term: string;
+  fields: string;
+  organizationId?: number;
+}
+
+export interface PipedriveCallInfo {
+  endpoint: string;
+  status: number;
+  ms: number;
+}
+
+/** What the last answer said of the company's limits (daily-budget headers are not documented; read if sent). */
+export interface RateLimitInfo {
+  burstLimit?: number;
+  burstRemaining?: number;
+  dailyLimit?: number;
+  dailyRemaining?: number;
+}
+
+export interface PipedriveClient {
+  list(
+    collection: PipedriveCollection,
+    opts?: { cursor?: string; updatedSince?: string; newestFirst?: boolean; status?: 'won'; ids?: readonly number[] },
+  ): Promise<Page<RemoteRecord>>;
+  get(collection: PipedriveCollection, id: number): Promise<RemoteRecord>;
+  /** Lines of up to 100 deals in one call (10 tokens), following the cursor. */
+  dealProducts(dealIds: readonly number[]): Promise<unknown[]>;
+  create(collection: PipedriveCollection, body: unknown): Promise<RemoteRecord>;
+  update(collection: PipedriveCollection, id: number, body: unknown): Promise<RemoteRecord>;
+  /** Exact-match search (whole value, case-insensitive). */
+  search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;
+  listFields(entity: PipedriveFieldEntity): Promise<PipedriveField[]>;
+  createField(
+    entity: PipedriveFieldEntity,
+    def: { field_name: string; field_type: string; options?: Array<{ label: string }> },
+  ): Promise<PipedriveField>;
+  /** The company's limits as the last answer reported them. */
+  rateLimits(): RateLimitInfo;
+}
