@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import type { RecordMessage } from '../../shared/ports/index.ts';
+import { customerRow, TENANT } from '../integration/harness.ts';
+import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
+
+let w: MemoryWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const today = () => new Date().toISOString().slice(0, 10);
+/** Creates and updates of organizations Pipedrive was asked for, refused ones included. */
+const writes = (world: MemoryWorld) => {
+  const calls = world.pd.stats().byEndpoint;
+  return (calls['POST /api/v2/organizations']?.calls ?? 0) + (calls['PATCH /api/v2/organizations/{id}']?.calls ?? 0);
+};
+const actions = async (world: MemoryWorld, key: string) =>
+  (await world.adapters.audit.history(TENANT, 'organization', key)).map((e) => e.action);
+
+describe('customers to organizations, in memory', () => {
+  test('the first sync creates an organization per customer, keyed by its code; a rerun writes nothing', async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today()), customerRow('C3', 'Gamma Oy', today())],
+    });
+    const first = await w.poll('customers');
+    assert.deepEqual([first.outcome, first.full, first.read, first.enqueued], ['polled', true, 3, 3]);
+
+    const delivery = await w.deliver('records');
+    assert.deepEqual([delivery.keys, delivery.retried], [['C1', 'C2', 'C3'], []]);
+    const keyField = w.pd.customFields('organization').find((f) => f.field_name === 'QAD Customer Code')?.field_code;
+    assert.ok(keyField, 'the key field was created');
+    const orgs = w.pd.organizations();
+    assert.deepEqual(orgs.map((o) => [o.custom_fields[keyField], o.name]).sort(), [
+      ['C1', 'Alpha GmbH'],
+      ['C2', 'Beta AG'],
+      ['C3', 'Gamma Oy'],
+    ]);
+    assert.deepEqual(
+      (await w.adapters.keyMap.listMapped(TENANT, 'organization')).map((e) => [e.qadKey, e.pipedriveId]),
+      ['C1', 'C2', 'C3'].map((key) => [key, orgs.find((o) => o.custom_fields[keyField] === key)?.id]),
+    );
+    assert.deepEqual(await actions(w, 'C1'), ['created']);
+    assert.equal(w.telemetry.count('outcome', 'created'), 3);
+    const written = writes(w);
+    assert.equal(written, 3);
+
+    w.clock.ms += 15 * 60_000;
+    const rerun = await w.poll('customers');
+    assert.deepEqual([rerun.outcome, rerun.full, rerun.read, rerun.unchanged, rerun.enqueued], ['polled', false, 3, 3, 0]);
+    assert.equal(w.waiting('records'), 0, 'nothing sent');
+    assert.equal(writes(w), written);
+    assert.equal(w.pd.organizations().length, 3);
+  });
+
+  test('one message delivered to two writers at once, and again later, makes one organization', async () => {
+    w = await startMemoryWorld({ customers: [customerRow('C1', 'Alpha GmbH', today())] });
+    await w.poll('customers');
+    const [sent] = w.adapters.queue('records').sent;
+    assert.ok(sent);
+
+    const twice = await w.deliver('records', { duplicate: true });
+    assert.deepEqual(
+      twice.responses.map((r) => r.batchItemFailures.length).sort(),
+      [0, 1],
+      'one writer writes it, the other finds it claimed and reports it for retry',
+    );
+    assert.deepEqual(twice.retried, [], 'the writer that wrote it deletes it');
+    const entries = await w.adapters.audit.history(TENANT, 'organization', 'C1');
+    assert.deepEqual(
+      entries.map((e) => e.action),
+      ['created', 'deferred'],
+      'the second writer was turned away while the first was still writing',
+    );
+    assert.match(entries[1]?.error ?? '', /being written by another delivery/u);
+    assert.equal(writes(w), 1);
+
+    // The same message sent again (a poll that re-sent it, a redelivery after a lost delete): nothing to write.
+    await w.adapters.queue('records').sendAll([JSON.parse(sent.body) as RecordMessage]);
+    const again = await w.deliver('records');
+    assert.deepEqual([again.keys, again.retried], [['C1'], []]);
+    assert.equal((await actions(w, 'C1'))[0], 'unchanged');
+    assert.equal(writes(w), 1);
+    assert.equal(w.pd.organizations().length, 1);
+  });
+});

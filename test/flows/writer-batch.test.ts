@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import type { EntityName } from '../../shared/ports/index.ts';
+import { contactRow, customerRow, TENANT } from '../integration/harness.ts';
+import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
+
+let w: MemoryWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const today = () => new Date().toISOString().slice(0, 10);
+const history = (world: MemoryWorld, entity: EntityName, key: string) => world.adapters.audit.history(TENANT, entity, key);
+
+describe('the writer batch, in memory', () => {
+  test('a contact whose organization is not in Pipedrive yet waits, then lands in it', async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Acme GmbH', today())],
+      contacts: [contactRow('P1', 'C1', 'Anna Berg')],
+    });
+    assert.equal((await w.poll('contacts')).enqueued, 1);
+    const early = await w.deliver('records');
+    assert.deepEqual([early.keys, early.retried], [['P1'], ['P1']]);
+    assert.equal(w.pd.persons().length, 0, 'never created without its organization');
+    const [wait] = await history(w, 'person', 'P1');
+    assert.equal(wait?.action, 'deferred');
+    assert.match(wait?.error ?? '', /organization for customer C1 is not in Pipedrive yet/u);
+    assert.deepEqual(
+      w.adapters.queue('records').visibility.map((v) => v.seconds),
+      [60],
+      'six backoff steps at once',
+    );
+
+    await w.poll('customers');
+    const orgs = await w.deliver('records');
+    assert.deepEqual(orgs.keys, ['C1'], 'the contact is not visible again yet');
+    assert.equal(w.waiting('records'), 1);
+
+    w.clock.ms += 60_000;
+    const later = await w.deliver('records');
+    assert.deepEqual([later.keys, later.retried], [['P1'], []]);
+    const [org] = w.pd.organizations();
+    const [person] = w.pd.persons();
+    assert.deepEqual([person?.name, person?.org_id], ['Anna Berg', org?.id]);
+    assert.deepEqual(
+      (await history(w, 'person', 'P1')).map((e) => [e.action, e.attempt]),
+      [
+        ['created', 2],
+        ['deferred', 1],
+      ],
+    );
+  });
+
+  test("a 429 defers the rest of the tenant's batch without a call; all of it lands once the window has passed", async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today()), customerRow('C3', 'Gamma Oy', today())],
+    });
+    await w.poll('customers');
+    const creates = () => w?.pd.stats().byEndpoint['POST /api/v2/organizations']?.calls ?? 0;
+    w.pd.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v2/organizations'
+        ? { status: 429, headers: { 'x-ratelimit-reset': '7' }, body: '{"success":false,"error":"Request over limit"}' }
+        : undefined,
+    );
+
+    const limited = await w.deliver('records');
+    assert.deepEqual(
+      [limited.keys, limited.retried],
+      [
+        ['C1', 'C2', 'C3'],
+        ['C1', 'C2', 'C3'],
+      ],
+    );
+    assert.equal(creates(), 1, 'only the first record called Pipedrive');
+    const [first] = await history(w, 'organization', 'C1');
+    assert.deepEqual([first?.action, first?.error?.includes('HTTP 429')], ['deferred', true]);
+    for (const key of ['C2', 'C3']) {
+      const [entry] = await history(w, 'organization', key);
+      assert.equal(entry?.action, 'deferred');
+      assert.match(entry?.reason ?? '', /^tenant rate-limited earlier in this batch/u);
+    }
+    const waits = w.adapters.queue('records').visibility.map((v) => v.seconds);
+    assert.equal(waits.length, 3);
+    assert.ok(waits[0]! >= 8 && waits[0]! <= 10, `the reset and a little jitter: ${waits[0]}`);
+    assert.deepEqual(new Set(waits).size, 1, 'the rest wait as long as the first');
+    assert.equal(await w.adapters.holds.current(TENANT, w.clock.now()), undefined, 'a burst 429 closes no gate');
+    assert.equal(w.pd.organizations().length, 0);
+
+    w.pd.setFault(undefined);
+    w.clock.ms += 10_000;
+    const later = await w.deliver('records');
+    assert.deepEqual([later.keys, later.retried], [['C1', 'C2', 'C3'], []]);
+    assert.equal(w.pd.organizations().length, 3);
+    assert.equal(creates(), 4);
+  });
+});
