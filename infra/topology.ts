@@ -79,4 +79,6 @@ export const WRITERS: readonly WriterSpec[] = entityRegistry.queues.map((queue) 
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
 /** The stack's default schedule per poll, from the registry; cdk context `schedules` overrides any of them. */
-export const DEFAULT_SCHEDULES: Readonly<Record<string, string>> = Object.fromEntries(entityRegistry.flows.map((f) => [f.poll, f.schedule]));
+export const DEFAULT_SCHEDULES: Readonly<Record<string, string>> = Object.fromEntries(
+  entityRegistry.flows.map((f) => [f.poll, f.schedule]),
+);

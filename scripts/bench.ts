@@ -87,7 +87,8 @@ if (!args['no-sync']) {
       // A first sync of 10k customers spends more than one premium seat's daily budget (150,000 tokens).
       const seats = seatsFor(c.customers * 3 + c.items + c.wonDeals, args.plan);
       say(
-        `Case ${c.name}: ${c.customers} customers x 2 contacts, ${c.items} items in EUR and USD, ${c.wonDeals} won deals, 20% already in Pipedrive; plan ${args.plan} with ${seats} seat(s), ${args.concurrency} writers per queue ...`,
+        `Case ${c.name}: ${c.customers} customers x 2 contacts, ${c.items} items in EUR and USD, ${c.wonDeals} won deals, ` +
+          `20% already in Pipedrive; plan ${args.plan} with ${seats} seat(s), ${args.concurrency} writers per queue ...`,
       );
       const out = join(scratch, `${c.name}.json`);
       const t0 = Date.now();

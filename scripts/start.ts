@@ -91,13 +91,16 @@ try {
 const mapping = fields.effectiveMapping(mappingInput);
 const { CHAOS_SEARCH_LAG_MS } = await import('./local/chaos.ts');
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
+/** Prints one line, given in parts so that no source line runs past 140 characters. */
+const say = (...parts: string[]) => process.stdout.write(`${parts.join('')}\n`);
 const progress = (line: string) => {
   if (process.stdout.isTTY) process.stdout.write(`\r${line}\x1b[K`);
 };
 
 say(
-  `Starting the local connector: ${args.customers} QAD customers with ${args['contacts-per-customer']} contacts each, ${args.items} items priced in ${args.currencies.join(', ')}; ${Math.round(args.preexisting * 100)}% already in Pipedrive by hand; plan ${args.plan}.`,
+  `Starting the local connector: ${args.customers} QAD customers with ${args['contacts-per-customer']} contacts each, `,
+  `${args.items} items priced in ${args.currencies.join(', ')}; `,
+  `${Math.round(args.preexisting * 100)}% already in Pipedrive by hand; plan ${args.plan}.`,
 );
 const pipeline = await LocalPipeline.start({
   customers: args.customers,
@@ -117,7 +120,8 @@ const pipeline = await LocalPipeline.start({
 });
 if (args.chaos)
   say(
-    `  Chaos: faults injected into ${Math.round(args['fault-rate'] * 100)}% of calls to QAD and Pipedrive, search lags 5 s behind creates, some batches delivered twice at once.`,
+    `  Chaos: faults injected into ${Math.round(args['fault-rate'] * 100)}% of calls to QAD and Pipedrive, `,
+    'search lags 5 s behind creates, some batches delivered twice at once.',
   );
 say(`  QAD simulator       ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}`);
 say(`  Pipedrive simulator ${pipeline.pipedrive.url}`);
@@ -138,29 +142,35 @@ try {
     for (const [name, o] of Object.entries(round.entities)) {
       const extra = o.rejected !== undefined ? `, ${o.rejected} rejected, ${o.conflict ?? 0} conflicts` : '';
       say(
-        `  ${name.padEnd(13)} ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.deferred} deferred, ${o.failed} failed${extra}`,
+        `  ${name.padEnd(13)} ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, `,
+        `${o.deferred} deferred, ${o.failed} failed${extra}`,
       );
       for (const [reason, n] of Object.entries(o.reasons ?? {})) say(`                  ${n} x ${reason}`);
     }
     say(
-      `  Pipedrive: ${round.pipedrive.calls} calls, ${round.pipedrive.tokens} tokens, ${round.pipedrive.status429} x 429   QAD: ${round.qad.calls} calls`,
+      `  Pipedrive: ${round.pipedrive.calls} calls, ${round.pipedrive.tokens} tokens, ${round.pipedrive.status429} x 429   `,
+      `QAD: ${round.qad.calls} calls`,
     );
     say(`  dead letters: ${round.deadLetters}   queue drained: ${round.drained ? 'yes' : 'NO'}   ${(round.elapsedMs / 1000).toFixed(1)} s`);
   }
   const state = await pipeline.state();
   say(`\nIn Pipedrive now:`);
   say(
-    `  organizations ${state.pipedrive.organizations} for ${state.qad.customers} QAD customers; duplicates ${state.duplicates.organizations}, missing ${state.missing.organizations}`,
+    `  organizations ${state.pipedrive.organizations} for ${state.qad.customers} QAD customers; `,
+    `duplicates ${state.duplicates.organizations}, missing ${state.missing.organizations}`,
   );
   say(
-    `  persons       ${state.pipedrive.persons} for ${state.qad.qualifyingContacts} qualifying contacts; duplicates ${state.duplicates.persons}, missing ${state.missing.persons}, in the wrong organization ${state.mismatched.persons}`,
+    `  persons       ${state.pipedrive.persons} for ${state.qad.qualifyingContacts} qualifying contacts; `,
+    `duplicates ${state.duplicates.persons}, missing ${state.missing.persons}, in the wrong organization ${state.mismatched.persons}`,
   );
   say(
-    `  products      ${state.pipedrive.products} for ${state.qad.items} items; duplicates ${state.duplicates.products}, missing ${state.missing.products}, prices differing from QAD ${state.mismatched.products}`,
+    `  products      ${state.pipedrive.products} for ${state.qad.items} items; duplicates ${state.duplicates.products}, `,
+    `missing ${state.missing.products}, prices differing from QAD ${state.mismatched.products}`,
   );
   say(`In QAD now:`);
   say(
-    `  sales orders  ${state.qad.salesOrders} for ${state.pipedrive.wonDeals} won deals; duplicates ${state.duplicates.salesOrders}, unexplained ${state.missing.salesOrders}, differing from their deal ${state.mismatched.salesOrders}`,
+    `  sales orders  ${state.qad.salesOrders} for ${state.pipedrive.wonDeals} won deals; duplicates ${state.duplicates.salesOrders}, `,
+    `unexplained ${state.missing.salesOrders}, differing from their deal ${state.mismatched.salesOrders}`,
   );
   const fieldValues = fields.checkMappedValues(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping, {
     organization: 'QAD Customer Code',
@@ -170,7 +180,8 @@ try {
   const keysBothWays = fields.writtenBackKeys(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping, 'QAD Customer Code');
   if (keysBothWays.enabled)
     say(
-      `Keys both ways: ${keysBothWays.holdingTheirOrganizationId} of ${keysBothWays.customers} QAD customers hold their Pipedrive organization id in ${mapping.writeBack.customerField}`,
+      `Keys both ways: ${keysBothWays.holdingTheirOrganizationId} of ${keysBothWays.customers} QAD customers `,
+      `hold their Pipedrive organization id in ${mapping.writeBack.customerField}`,
     );
   const fieldReport = fields.fieldsReport(
     'demo',
@@ -179,11 +190,13 @@ try {
     await pipeline.auditLog().byTenant('demo', '2000-01-01T00:00:00Z', new Date(Date.now() + 1000).toISOString()),
   );
   say(
-    `Mapped fields: ${fieldReport.mapped.map((f) => `${f.entity} "${f.name}" -> ${f.code ? `${f.code.slice(0, 8)}…` : 'MISSING'}`).join(', ') || 'none'}`,
+    'Mapped fields: ',
+    fieldReport.mapped.map((f) => `${f.entity} "${f.name}" -> ${f.code ? `${f.code.slice(0, 8)}…` : 'MISSING'}`).join(', ') || 'none',
   );
   for (const d of fieldReport.drift)
     say(
-      `  DRIFT ${d.entity} "${d.field}" at ${d.at}: ${d.problem}${d.recordsHeld !== null ? `; ${d.recordsHeld} records held` : ''}; ${d.entity} records written while held: ${d.writtenSince}`,
+      `  DRIFT ${d.entity} "${d.field}" at ${d.at}: ${d.problem}${d.recordsHeld !== null ? `; ${d.recordsHeld} records held` : ''}; `,
+      `${d.entity} records written while held: ${d.writtenSince}`,
     );
   const lost = Object.values(state.missing).reduce((a, b) => a + b, 0);
   const duplicates = Object.values(state.duplicates).reduce((a, b) => a + b, 0);
@@ -202,7 +215,20 @@ try {
   if (args.report) {
     writeFileSync(
       args.report,
-      `${JSON.stringify({ options: args, rounds, state, lost, duplicates, auth, fields: { ...fieldReport, values: fieldValues, keysBothWays }, ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }) }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          options: args,
+          rounds,
+          state,
+          lost,
+          duplicates,
+          auth,
+          fields: { ...fieldReport, values: fieldValues, keysBothWays },
+          ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }),
+        },
+        null,
+        2,
+      )}\n`,
     );
     say(`Report written to ${args.report}`);
   }

@@ -159,7 +159,8 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
           const stored = await addTenant(d, config, secrets, { verify: !values['no-verify'] });
           print(describeTenant(stored), () =>
             io.out(
-              `tenant ${stored.config.tenantId} stored; its QAD and Pipedrive secrets are encrypted. Next: connector check ${stored.config.tenantId}`,
+              `tenant ${stored.config.tenantId} stored; its QAD and Pipedrive secrets are encrypted. ` +
+                `Next: connector check ${stored.config.tenantId}`,
             ),
           );
           return 0;
@@ -210,7 +211,8 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         });
         print(result, () =>
           io.out(
-            `tenant ${tenantId} authorised for Pipedrive at ${result.apiDomain}; tokens stored encrypted; ${result.released} held records back on their queues`,
+            `tenant ${tenantId} authorised for Pipedrive at ${result.apiDomain}; tokens stored encrypted; ` +
+              `${result.released} held records back on their queues`,
           ),
         );
         return 0;
@@ -240,7 +242,9 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
           );
           const count = (a: string) => rows.filter((r) => r.action === a).length;
           io.out(
-            `${values['dry-run'] ? 'would ' : ''}create ${count('create')}, update ${count('update')}, skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write), wait ${count('wait')}, reject ${count('reject')}${values['dry-run'] ? ' (dry run: nothing was written)' : ''}`,
+            `${values['dry-run'] ? 'would ' : ''}create ${count('create')}, update ${count('update')}, ` +
+              `skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write), ` +
+              `wait ${count('wait')}, reject ${count('reject')}${values['dry-run'] ? ' (dry run: nothing was written)' : ''}`,
           );
         });
         return 0;

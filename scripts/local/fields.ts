@@ -30,7 +30,7 @@ export function loadMappingFile(path: string): FieldMappingInput {
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new Error(`--mapping ${path}: not readable JSON (${error instanceof Error ? error.message : String(error)})`);
+    throw new Error(`--mapping ${path}: not readable JSON (${error instanceof Error ? error.message : String(error)})`, { cause: error });
   }
   const parsed = fieldMappingSchema.safeParse(json);
   if (!parsed.success)
@@ -113,7 +113,10 @@ export function applyDrift(pipedrive: PipedriveSim, qad: QadSimTenant, mapping: 
     const next = TERMS[(TERMS.indexOf(c['cm_mstr.cm_cr_terms'] as (typeof TERMS)[number]) + 1) % TERMS.length]!;
     qad.upsertCustomer({ 'cm_mstr.cm_addr': c['cm_mstr.cm_addr'], 'cm_mstr.cm_cr_terms': next });
   }
-  return `Drift: the ${target.entity} field "${target.name}" was renamed to "${renamed}" in Pipedrive; meanwhile ${changedItems.length} QAD items and ${changedCustomers.length} customers changed.`;
+  return (
+    `Drift: the ${target.entity} field "${target.name}" was renamed to "${renamed}" in Pipedrive; ` +
+    `meanwhile ${changedItems.length} QAD items and ${changedCustomers.length} customers changed.`
+  );
 }
 
 /** Names the --drift field back (before round 3): the held records go through on the next poll. */
@@ -153,7 +156,10 @@ const fieldEntityOf = (entity: EntityName): MappedEntity => entityRegistry.byEnt
 
 export interface FieldsReport {
   mapped: Array<{ tenant: string; entity: MappedEntity; name: string; qad: string; code: string | null }>;
-  /** Each hold: when, why, how many changed records were kept back, and how many records of that entity were written after it (0: none without the field). */
+  /**
+   * Each hold: when, why, how many changed records were kept back, and how many records of that entity
+   * were written after it (0: none without the field).
+   */
   drift: Array<{
     tenant: string;
     entity: MappedEntity;
@@ -210,7 +216,10 @@ export interface ValueCheck {
   entity: MappedEntity;
   name: string;
   code: string | null;
-  /** Records compared: Pipedrive's value under the code against QAD's value typed for the field (or, for deals, the order against the deal). */
+  /**
+   * Records compared: Pipedrive's value under the code against QAD's value typed for the field (or, for
+   * deals, the order against the deal).
+   */
   checked: number;
   matching: number;
   differing: number;

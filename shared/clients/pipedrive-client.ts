@@ -4,16 +4,7 @@ import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type Htt
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
 import { BurstPacer } from './burst-pacer.ts';
 
-import type {
-  Page,
-  PipedriveCallInfo,
-  PipedriveClient,
-  PipedriveCollection,
-  PipedriveField,
-  PipedriveFieldEntity,
-  RemoteRecord,
-  SearchHit,
-} from '../ports/pipedrive.ts';
+import type { PipedriveCallInfo, PipedriveClient, PipedriveFieldEntity, RemoteRecord } from '../ports/pipedrive.ts';
 
 export type * from '../ports/pipedrive.ts';
 

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { PermanentError, QadAuthError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, type HttpClient, type HttpResponse } from './http.ts';
 
-import type { BrowseFilter, BrowsePage, QadClient } from '../ports/qad.ts';
+import type { QadClient } from '../ports/qad.ts';
 
 export type * from '../ports/qad.ts';
 export { QadAuthError };

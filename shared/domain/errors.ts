@@ -145,7 +145,6 @@ export const driftCause = (entity: string): string => `drift:${entity}`;
 export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
   const random = ctx.random ?? Math.random;
   const jitter = (upTo: number) => Math.floor(random() * Math.max(1, upTo));
-  const message = errorMessage(error);
 
   const tenantHold = tenantHoldOf(error, ctx.nowMs);
   if (tenantHold?.kind === 'parked')

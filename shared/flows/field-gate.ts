@@ -9,7 +9,10 @@ import { checkMappedFields, reportHeld, type FieldResolverDeps } from './field-r
 
 /** What a poll asks before it enqueues: may this entity's records flow, or is a mapped field drifted? */
 export interface FieldGate {
-  /** True when these `count` records must be held (and counts them); checks the fields once per poll, and only when there is something to send. */
+  /**
+   * True when these `count` records must be held (and counts them); checks the fields once per poll,
+   * and only when there is something to send.
+   */
   holds(count: number): Promise<boolean>;
   readonly held: number;
   readonly problems: readonly FieldProblem[];

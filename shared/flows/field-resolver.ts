@@ -258,7 +258,9 @@ async function reportDrift(
       action: 'drift',
       error: `${p.kind}: ${p.message}`,
       snapshot: { field: p.field, kind: p.kind, ...(held !== undefined && { recordsHeld: held }) },
-      reason: `${entity} writes for this tenant are held${held !== undefined ? ` (${held} records held)` : ''} until the field "${p.field}" is fixed in Pipedrive or in mapping.fields.${entity}; nothing is written without it`,
+      reason:
+        `${entity} writes for this tenant are held${held !== undefined ? ` (${held} records held)` : ''} ` +
+        `until the field "${p.field}" is fixed in Pipedrive or in mapping.fields.${entity}; nothing is written without it`,
     });
   }
 }
@@ -377,7 +379,9 @@ export async function readDealFields(
   customFields: Record<string, unknown>,
 ): Promise<Partial<Record<QadSource<'deal'>, string>>> {
   if (entries.length === 0) return {};
-  let { defs, fetched } = await fieldDefinitions(tenantId, pipedrive, 'deal', () => deps.clock.now());
+  const first = await fieldDefinitions(tenantId, pipedrive, 'deal', () => deps.clock.now());
+  let { defs } = first;
+  const { fetched } = first;
   let read = readMappedValues(defs, customFields, entries);
   if (!read.ok && !fetched) {
     ({ defs } = await fieldDefinitions(tenantId, pipedrive, 'deal', () => deps.clock.now(), 'shared'));

@@ -7,7 +7,6 @@ import { dealContentHash, dealLineSchema, wonDealSchema, type DealLine, type Won
 import type { EntityFlow } from './registry.ts';
 import { writeSalesOrder } from './write-sales-order.ts';
 import { listAll } from './pipedrive-pages.ts';
-import type { PipedriveClient, RemoteRecord } from '../ports/pipedrive.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import { pollEnabledTenants, scheduleOf, type PollDeps } from './poll.ts';
 import { fieldGate, releaseDriftHeld } from './field-gate.ts';
@@ -162,7 +161,9 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
       entity: ENTITY,
       key: '_poll',
       action: 'polled',
-      reason: `read ${summary.read} won deals ${updatedSince ? `updated since ${updatedSince}` : '(first poll)'}, rechecked ${summary.rechecked} rejected; enqueued ${summary.enqueued}, already handled ${summary.handled}`,
+      reason:
+        `read ${summary.read} won deals ${updatedSince ? `updated since ${updatedSince}` : '(first poll)'}, ` +
+        `rechecked ${summary.rechecked} rejected; enqueued ${summary.enqueued}, already handled ${summary.handled}`,
     });
     return summary;
   } catch (error) {

@@ -142,7 +142,9 @@ export async function pollEntityTenant<R, Ctx>(
         entity: entity.entity,
         key: '_poll',
         action: 'polled',
-        reason: `read ${summary.read} ${entity.label} rows; ${gate.held} changed records held back by a field drift (not enqueued, watermark not advanced); unchanged ${summary.unchanged}`,
+        reason:
+          `read ${summary.read} ${entity.label} rows; ${gate.held} changed records held back by a field drift ` +
+          `(not enqueued, watermark not advanced); unchanged ${summary.unchanged}`,
       });
       return summary;
     }
@@ -156,7 +158,10 @@ export async function pollEntityTenant<R, Ctx>(
       entity: entity.entity,
       key: '_poll',
       action: 'polled',
-      reason: `read ${summary.read} ${entity.label} rows ${since ? `changed since ${since}` : '(full read)'} in ${summary.pages} pages; enqueued ${summary.enqueued}, unchanged ${summary.unchanged}, rejected ${summary.rejected}, excluded ${summary.excluded}, gone from QAD ${summary.gone}`,
+      reason:
+        `read ${summary.read} ${entity.label} rows ${since ? `changed since ${since}` : '(full read)'} in ${summary.pages} pages; ` +
+        `enqueued ${summary.enqueued}, unchanged ${summary.unchanged}, rejected ${summary.rejected}, ` +
+        `excluded ${summary.excluded}, gone from QAD ${summary.gone}`,
     });
     return summary;
   } catch (error) {

@@ -37,6 +37,8 @@ export async function writeBackOrganizationId(
     pipedriveId,
     attempt: context.attempt,
     messageId: context.messageId,
-    reason: `Pipedrive organization id ${value} written to QAD customer ${customer.code} field ${writeBack.customerField}${current ? ` (was ${current})` : ''}`,
+    reason:
+      `Pipedrive organization id ${value} written to QAD customer ${customer.code} ` +
+      `field ${writeBack.customerField}${current ? ` (was ${current})` : ''}`,
   });
 }

@@ -195,7 +195,8 @@ async function upsert<R, Ctx>(
       // Deleted in Pipedrive since we mapped it: forget it and let the retry match or create afresh.
       await deps.keyMap.forgetPipedriveId(tenantId, name, key, claim.owner);
       throw new RetryLaterError(
-        `${entity.collection} ${target.id} no longer exists in Pipedrive; the mapping was dropped and ${entity.label} ${key} will be matched again`,
+        `${entity.collection} ${target.id} no longer exists in Pipedrive; ` +
+          `the mapping was dropped and ${entity.label} ${key} will be matched again`,
         1,
       );
     }

@@ -61,7 +61,9 @@ export async function writeSalesOrder(
         return { action: 'unchanged', pipedriveId: deal.id, ref: entry.ref };
       }
       // Never silently applied, never a second order: a person settles it in QAD.
-      const reason = `the deal's value, currency, organization or lines changed after QAD order ${entry.ref} was created; not applied, settle it by hand`;
+      const reason =
+        `the deal's value, currency, organization or lines changed after QAD order ${entry.ref} was created; ` +
+        'not applied, settle it by hand';
       await audit('conflict', reason, entry.ref);
       await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
       await deps.keyMap.release(tenantId, ENTITY, key, owner);
@@ -74,7 +76,8 @@ export async function writeSalesOrder(
     if (entry?.rejectedHash === message.hash && entry.rejectedAt && deps.clock.now() - Date.parse(entry.rejectedAt) < recheckMs) {
       await audit(
         'unchanged',
-        `already rejected at ${entry.rejectedAt} for the same content; it is looked at again after ${tenant.config.mapping.deal.recheckRejectedAfterMinutes} minutes`,
+        `already rejected at ${entry.rejectedAt} for the same content; ` +
+          `it is looked at again after ${tenant.config.mapping.deal.recheckRejectedAfterMinutes} minutes`,
       );
       await deps.keyMap.release(tenantId, ENTITY, key, owner);
       return { action: 'unchanged', pipedriveId: deal.id };
@@ -121,7 +124,8 @@ export async function writeSalesOrder(
       'created',
       adopted
         ? `found the order already made for customer PO ${po} and adopted it`
-        : `created for ${mapping.value.toFixed(2)} ${deal.currency}, ${mapping.order.lines.length} lines; order number written back to the deal`,
+        : `created for ${mapping.value.toFixed(2)} ${deal.currency}, ${mapping.order.lines.length} lines; ` +
+            'order number written back to the deal',
       orderNumber,
     );
     await deps.keyMap.complete(tenantId, ENTITY, key, owner, { pipedriveId: deal.id, contentHash: message.hash, ref: orderNumber });

@@ -24,7 +24,8 @@ async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, fie
   const detail = entries.map((e) => {
     const found = findField(defs, e.pipedrive);
     if ('field' in found) return `"${e.pipedrive}" -> ${found.field.field_code} (${found.field.field_type})`;
-    return `"${e.pipedrive}" ${e.create && found.problem.kind === 'field-missing' ? `missing, created as ${e.create.type} on first use` : `PROBLEM: ${found.problem.message}`}`;
+    const creatable = e.create && found.problem.kind === 'field-missing';
+    return `"${e.pipedrive}" ${creatable ? `missing, created as ${e.create?.type} on first use` : `PROBLEM: ${found.problem.message}`}`;
   });
   return { check, ok: blocking.length === 0, detail: detail.join('; ') };
 }
@@ -59,13 +60,16 @@ export async function verifyQadPaths(connections: Connections, tenant: StoredTen
     paths = await (await connections.qad(tenant)).swaggerPaths(qad.swaggerPath);
   } catch (error) {
     throw new Error(
-      `tenant ${tenantId}: could not read the QAD Swagger at ${qad.baseUrl}${qad.swaggerPath} (${errorMessage(error)}); fix the URL or credentials, or add with --no-verify`,
+      `tenant ${tenantId}: could not read the QAD Swagger at ${qad.baseUrl}${qad.swaggerPath} (${errorMessage(error)}); ` +
+        'fix the URL or credentials, or add with --no-verify',
+      { cause: error },
     );
   }
   const missing = qadPathRows(qad, paths).filter((r) => !r.ok);
   if (missing.length > 0)
     throw new Error(
-      `tenant ${tenantId}: the QAD instance at ${qad.baseUrl} does not serve: ${missing.map((r) => `${r.check.replace(/^QAD /u, '')}: ${r.detail}`).join('; ')}; fix the paths in the tenant config`,
+      `tenant ${tenantId}: the QAD instance at ${qad.baseUrl} does not serve: ` +
+        `${missing.map((r) => `${r.check.replace(/^QAD /u, '')}: ${r.detail}`).join('; ')}; fix the paths in the tenant config`,
     );
 }
 

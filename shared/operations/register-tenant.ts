@@ -17,7 +17,9 @@ export async function registerTenant(
   if (!secrets.success) {
     // Name the missing fields only; never echo a value.
     throw new Error(
-      `invalid tenant secrets: ${secrets.error.issues.map((i) => `${i.path.join('.')} ${i.code === 'invalid_type' ? 'is missing' : 'is invalid'}`).join('; ')}`,
+      `invalid tenant secrets: ${secrets.error.issues
+        .map((i) => `${i.path.join('.')} ${i.code === 'invalid_type' ? 'is missing' : 'is invalid'}`)
+        .join('; ')}`,
     );
   }
   const { tenantId } = config;

@@ -77,10 +77,12 @@ describe('parseTenantConfig: defaults', () => {
     // No cadence stored: each poll runs at its registry default until the tenant sets one.
     assert.deepEqual(c.schedules, {});
     const tenant = { config: c, encryptedSecrets: { qad: '', pipedrive: '' }, updatedAt: '' };
-    assert.deepEqual(
-      Object.fromEntries(entityRegistry.flows.map((f) => [f.poll, scheduleOf(tenant, f)])),
-      { customers: 'rate(15 minutes)', contacts: 'rate(15 minutes)', items: 'rate(1 hour)', deals: 'rate(15 minutes)' },
-    );
+    assert.deepEqual(Object.fromEntries(entityRegistry.flows.map((f) => [f.poll, scheduleOf(tenant, f)])), {
+      customers: 'rate(15 minutes)',
+      contacts: 'rate(15 minutes)',
+      items: 'rate(1 hour)',
+      deals: 'rate(15 minutes)',
+    });
     assert.deepEqual(c.qad.salesOrders, { path: '/api/erp/salesOrderHeaders', site: '10-100', noLines: 'reject' });
     assert.deepEqual(c.mapping, {
       fields: { ...DEFAULT_FIELD_MAPPING, writeBack: { enabled: false, customerField: 'cm_user1', path: '/api/erp/customerV2s/{code}' } },
