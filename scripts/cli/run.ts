@@ -128,7 +128,8 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
   const [command, ...rest] = positionals;
   if (!command || values.help) {
     io.out(usage(registry));
-    return command ? 0 : 2;
+    // Asking for help is a success; no command at all is a usage error.
+    return values.help ? 0 : 2;
   }
   const print = (data: unknown, human: () => void) => (values.json ? io.out(JSON.stringify(data, null, 2)) : human());
 

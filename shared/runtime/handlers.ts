@@ -1,13 +1,16 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { pollEnabledTenants } from '../flows/poll.ts';
+import { pollEnabledTenants, type PollDeps } from '../flows/poll.ts';
 import { entityRegistry, type EntityRegistry, type FlowPollSummary } from '../flows/registry.ts';
-import { handleWriterBatch } from '../flows/writer-batch.ts';
-import { buildDependencies, type Dependencies } from './dependencies.ts';
+import { handleWriterBatch, type WriterBatchDeps } from '../flows/writer-batch.ts';
+import { buildDependencies } from './dependencies.ts';
 import { logger, publishMetrics } from './observability.ts';
 
-/** Builds a container's dependencies for a writer of `consumes` (undefined for a poller). */
-export type BuildDependencies = (consumes: string | undefined, registry: EntityRegistry) => Dependencies;
+/** What a handler hands its flow. */
+export type HandlerDeps = PollDeps & WriterBatchDeps;
+
+/** Builds a container's dependencies for a writer of `consumes` (undefined for a poller); tests build them in memory. */
+export type BuildDependencies = (consumes: string | undefined, registry: EntityRegistry) => HandlerDeps;
 
 /**
  * The poll handler of one registered flow (`customers`, `deals` ...), as the stack's schedule invokes it
@@ -17,7 +20,7 @@ export function pollHandler(poll: string, registry: EntityRegistry = entityRegis
   const flow = registry.byPoll(poll);
   if (!flow) throw new Error(`no registered flow polls "${poll}" (known: ${registry.flows.map((f) => f.poll).join(', ')})`);
   const eventSchema = z.object({ entity: z.literal(poll), force: z.boolean().optional() });
-  let deps: Dependencies | undefined;
+  let deps: HandlerDeps | undefined;
   return async (event: unknown, context?: Context): Promise<{ summaries: FlowPollSummary[] }> => {
     if (context) logger.addContext(context);
     const { force = false } = eventSchema.parse(event);
@@ -35,7 +38,7 @@ export function pollHandler(poll: string, registry: EntityRegistry = entityRegis
 /** The writer of one work queue: an SQS event source with reportBatchItemFailures; returns the records to retry. */
 export function writerHandler(queue: string, registry: EntityRegistry = entityRegistry, build: BuildDependencies = buildDependencies) {
   registry.queue(queue);
-  let deps: Dependencies | undefined;
+  let deps: HandlerDeps | undefined;
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     if (context) logger.addContext(context);
     deps ??= build(queue, registry);

@@ -10,7 +10,7 @@ import type { StoredTenant } from '../../shared/config/tenant.ts';
 import { clearFieldDefinitions } from '../../shared/flows/field-resolver.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
 import type { PollDeps, PollSummary } from '../../shared/flows/poll.ts';
-import { entityRegistry } from '../../shared/flows/registry.ts';
+import { entityRegistry, type EntityRegistry } from '../../shared/flows/registry.ts';
 import { handleWriterBatch, type WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import { createConnections } from '../../shared/runtime/connections.ts';
@@ -72,13 +72,15 @@ export interface MemoryWorld {
    * With `duplicate`, two writers get the same batch at once, as an at-least-once delivery may do.
    */
   deliver(queue?: string, options?: { duplicate?: boolean }): Promise<Delivery>;
+  /** What a Lambda container of this world would build: the deps of a poller, or of the writer of `queue`. */
+  handlerDeps(queue?: string): WriterBatchDeps & PollDeps;
   /** Messages on a work queue not yet done with (not delivered, or to be delivered again). */
   waiting(queue?: string): number;
   close(): Promise<void>;
 }
 
 export async function startMemoryWorld(
-  options: { customers?: QadCustomerRow[]; contacts?: QadContactRow[]; claimLeaseMs?: number } = {},
+  options: { customers?: QadCustomerRow[]; contacts?: QadContactRow[]; claimLeaseMs?: number; registry?: EntityRegistry } = {},
 ): Promise<MemoryWorld> {
   // Module-level caches keyed by tenant id outlive a test; every world starts without them.
   clearQadSessions();
@@ -131,12 +133,13 @@ export async function startMemoryWorld(
     telemetry,
     claimLeaseMs: options.claimLeaseMs ?? 60_000,
   };
-  const pollDeps: PollDeps = { ...base, queueFor: (entity) => queue(entityRegistry.byEntity(entity).queue) };
-  const writerDeps = (name: string): WriterBatchDeps => ({
-    ...base,
+  const registry = options.registry ?? entityRegistry;
+  const pollDeps = { ...base, queueFor: (entity: string) => queue(registry.byEntity(entity).queue) };
+  const writerDeps = (name: string): WriterBatchDeps & PollDeps => ({
+    ...pollDeps,
     messages: queue(name),
     queue: name,
-    registry: entityRegistry,
+    registry,
     retryBaseSeconds: 10,
   });
 
@@ -159,7 +162,7 @@ export async function startMemoryWorld(
     pd,
     tenant,
     async poll(pollName) {
-      const flow = entityRegistry.byPoll(pollName);
+      const flow = registry.byPoll(pollName);
       if (!flow) throw new Error(`no poll named ${pollName}`);
       const stored = await adapters.tenants.get(TENANT);
       if (!stored) throw new Error(`tenant ${TENANT} is not registered`);
@@ -192,6 +195,7 @@ export async function startMemoryWorld(
       }
       return { event, responses, keys: due.map(([, m]) => m.key), retried: [...retried] };
     },
+    handlerDeps: (name) => writerDeps(name ?? registry.queues[0]?.name ?? 'records'),
     waiting(name = 'records') {
       return onQueue(name).size;
     },
