@@ -2,6 +2,7 @@
  * Sales orders of one tenant (`so_mstr` + `sod_det`) and the business-document routes:
  * `POST/GET {base}/api/erp/salesOrderHeaders` and `PUT {base}/api/erp/customerV2s/{code}`.
  */
+import type { SalesOrder, SalesOrderLine } from '../../../shared/domain/sales-order.ts';
 import { parseBrowseQuery, runBrowse, type BrowseDefinition } from './browse.ts';
 import { matchPath, parseJsonObject, qadError, validationError, type ValidationErrorItem } from './http.ts';
 import type { TenantState } from './tenant.ts';
@@ -77,26 +78,11 @@ function show(v: unknown): string {
   return JSON.stringify(v) ?? '';
 }
 
-interface ParsedLine {
-  sod_line: number;
-  sod_part: string;
-  sod_qty_ord: number;
-  sod_price: number;
-  sod_disc_pct: number;
-  sod_um?: string;
-  sod_due_date?: string;
-}
+/** A line as the request may send it: the domain's line plus its own due date. */
+type ParsedLine = SalesOrderLine & { sod_due_date?: string };
 
-interface ParsedOrder {
-  so_cust: string;
-  so_po: string;
-  so_ord_date: string;
-  so_due_date?: string;
-  so_curr: string;
-  so_site: string;
-  so_rmks?: string;
-  lines: ParsedLine[];
-}
+/** The order as the connector sends it (the domain's shape), with its lines as parsed. */
+type ParsedOrder = Omit<SalesOrder, 'lines'> & { lines: ParsedLine[] };
 
 /** Checks the request's shape; returns the order or the validation errors. */
 function parseOrder(body: Record<string, unknown>): ParsedOrder | ValidationErrorItem[] {
