@@ -78,14 +78,9 @@ function round2(n: number): number {
  * or an amount off the line), plus tax when the method is 'exclusive' (an 'inclusive' price already holds
  * the tax; 'none' has none). Rounded to cents (the rounding is the sim's choice; Pipedrive's is unconfirmed).
  */
-export function lineSum(line: {
-  item_price: number;
-  quantity: number;
-  discount?: number;
-  discount_type?: DiscountType;
-  tax?: number;
-  tax_method?: TaxMethod;
-}): number {
+export function lineSum(
+  line: Pick<SimDealLineInput, 'item_price' | 'quantity' | 'discount' | 'discount_type' | 'tax' | 'tax_method'>,
+): number {
   const gross = line.item_price * line.quantity;
   const discount = line.discount ?? 0;
   const net = (line.discount_type ?? 'percentage') === 'percentage' ? gross * (1 - discount / 100) : gross - discount;
