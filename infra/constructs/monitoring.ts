@@ -75,13 +75,35 @@ export class Monitoring extends Construct {
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     const notify = new cwActions.SnsAction(this.topic);
-    const alarm = (alarmId: string, alarmProps: cloudwatch.AlarmProps): cloudwatch.Alarm => {
-      const a = new cloudwatch.Alarm(this, alarmId, alarmProps);
+    /** An alarm to the topic: one period over the threshold breaches it, a period without data does not. */
+    const alarm = (
+      alarmId: string,
+      alarmProps: Pick<cloudwatch.AlarmProps, 'alarmDescription' | 'metric' | 'comparisonOperator' | 'threshold'>,
+    ): cloudwatch.Alarm => {
+      const a = new cloudwatch.Alarm(this, alarmId, {
+        ...alarmProps,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
       a.addAlarmAction(notify);
       a.addOkAction(notify);
       this.alarms.push(a);
       return a;
     };
+    /** An alarm on one of the connector's own EMF counts (by the service dimension): any count in a period. */
+    const countAlarm = (metricName: string, alarmDescription: string): cloudwatch.Alarm =>
+      alarm(metricName, {
+        alarmDescription,
+        metric: new cloudwatch.Metric({
+          namespace: props.metricsNamespace,
+          metricName,
+          dimensionsMap: { service: props.serviceName },
+          statistic: 'Sum',
+          period: PERIOD,
+        }),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+      });
 
     for (const { name, workQueue } of props.queues) {
       alarm(`${pascal(name)}DlqNotEmpty`, {
@@ -91,8 +113,6 @@ export class Monitoring extends Construct {
         metric: workQueue.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         threshold: 0,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
       alarm(`${pascal(name)}OldestMessageAge`, {
         alarmDescription:
@@ -101,63 +121,28 @@ export class Monitoring extends Construct {
         metric: workQueue.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: PERIOD }),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         threshold: props.maxMessageAgeSeconds,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
 
-    alarm('QadLoginFailures', {
-      alarmDescription:
-        'QAD refused a tenant login: its password, user or client id is wrong or expired. ' +
+    countAlarm(
+      'QadLoginFailures',
+      'QAD refused a tenant login: its password, user or client id is wrong or expired. ' +
         '"connector check <tenant>" names the tenant; store new secrets with "connector tenant add".',
-      metric: new cloudwatch.Metric({
-        namespace: props.metricsNamespace,
-        metricName: 'QadLoginFailures',
-        dimensionsMap: { service: props.serviceName },
-        statistic: 'Sum',
-        period: PERIOD,
-      }),
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      threshold: 1,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    );
 
-    alarm('TenantParked', {
-      alarmDescription:
-        "A tenant's Pipedrive authorisation was refused (invalid_grant): its records are held, not retried. " +
+    countAlarm(
+      'TenantParked',
+      "A tenant's Pipedrive authorisation was refused (invalid_grant): its records are held, not retried. " +
         `The metric's tenant dimension and "connector audit <tenant> organization _pipedrive-access" say which and why; ` +
         're-authorise with "connector authorize <tenant> --code ... --redirect-uri ...".',
-      metric: new cloudwatch.Metric({
-        namespace: props.metricsNamespace,
-        metricName: 'TenantParked',
-        dimensionsMap: { service: props.serviceName },
-        statistic: 'Sum',
-        period: PERIOD,
-      }),
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      threshold: 1,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    );
 
-    alarm('FieldDrift', {
-      alarmDescription:
-        "A mapped Pipedrive field was renamed or deleted, or lost an option: that tenant's writes for the entity are held " +
+    countAlarm(
+      'FieldDrift',
+      "A mapped Pipedrive field was renamed or deleted, or lost an option: that tenant's writes for the entity are held " +
         "(never written without the value). The metric's tenant and entity dimensions and the audit entries with action " +
         '"drift" say which field; fix the field in Pipedrive or mapping.fields and the next poll releases the held records.',
-      metric: new cloudwatch.Metric({
-        namespace: props.metricsNamespace,
-        metricName: 'FieldDrift',
-        dimensionsMap: { service: props.serviceName },
-        statistic: 'Sum',
-        period: PERIOD,
-      }),
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      threshold: 1,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    );
 
     for (const { name, fn } of props.functions) {
       alarm(`${pascal(name)}Errors`, {
@@ -165,8 +150,6 @@ export class Monitoring extends Construct {
         metric: fn.metricErrors({ statistic: 'Sum', period: PERIOD }),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         threshold: 1,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     }
 
