@@ -239,6 +239,19 @@ export function checkMappedValues(
 ): ValueCheck[] {
   const defsOf = (entity: EntityKind): FieldDefinition[] => definitionsOf(pipedrive, entity);
   const out: ValueCheck[] = [];
+  /** Starts (and lists) the check of one mapped field: its definition, if found, and the tally of its records. */
+  const checkOf = (entity: MappedEntity, defs: readonly FieldDefinition[], name: string) => {
+    const found = findField(defs, name);
+    const field = 'field' in found ? found.field : undefined;
+    const check: ValueCheck = { entity, name, code: field?.field_code ?? null, checked: 0, matching: 0, differing: 0 };
+    out.push(check);
+    const tally = (same: boolean): void => {
+      check.checked++;
+      if (same) check.matching++;
+      else check.differing++;
+    };
+    return { field, tally };
+  };
   const compare = <R>(
     entity: 'organization' | 'person' | 'product',
     records: Array<{ custom_fields: Record<string, unknown>; attrs: Record<string, unknown>; qad: R | undefined }>,
@@ -246,24 +259,14 @@ export function checkMappedValues(
   ) => {
     const defs = defsOf(entity);
     for (const e of mapping[entity]) {
-      const found = findField(defs, e.pipedrive);
-      const check: ValueCheck = {
-        entity,
-        name: e.pipedrive,
-        code: 'field' in found ? found.field.field_code : null,
-        checked: 0,
-        matching: 0,
-        differing: 0,
-      };
+      const { field, tally } = checkOf(entity, defs, e.pipedrive);
+      if (field === undefined) continue;
       for (const r of records) {
-        if (!('field' in found) || r.qad === undefined) continue;
-        const typed = typeValue(found.field, (valueOf as (r: R, source: string) => SourceValue)(r.qad, e.qad), e.labels);
-        check.checked++;
-        const held = found.field.is_custom_field === false ? r.attrs[found.field.field_code] : r.custom_fields[found.field.field_code];
-        if (typed.ok && JSON.stringify(typed.value ?? null) === JSON.stringify(held ?? null)) check.matching++;
-        else check.differing++;
+        if (r.qad === undefined) continue;
+        const typed = typeValue(field, (valueOf as (r: R, source: string) => SourceValue)(r.qad, e.qad), e.labels);
+        const held = field.is_custom_field === false ? r.attrs[field.field_code] : r.custom_fields[field.field_code];
+        tally(typed.ok && JSON.stringify(typed.value ?? null) === JSON.stringify(held ?? null));
       }
-      out.push(check);
     }
   };
   const parsed = <T>(rows: unknown[], parse: (row: unknown) => { ok: true; record: T } | { ok: false }) =>
@@ -301,28 +304,18 @@ export function checkMappedValues(
   const orders = qad.salesOrders();
   const deals = new Map(pipedrive.deals().map((d) => [`PD-${d.id}`, d]));
   for (const e of mapping.deal) {
-    const found = findField(dealDefs, e.pipedrive);
-    const check: ValueCheck = {
-      entity: 'deal',
-      name: e.pipedrive,
-      code: 'field' in found ? found.field.field_code : null,
-      checked: 0,
-      matching: 0,
-      differing: 0,
-    };
+    const { field, tally } = checkOf('deal', dealDefs, e.pipedrive);
+    if (field === undefined) continue;
     for (const order of orders) {
       const deal = deals.get(order.so_po);
-      if (!deal || !('field' in found)) continue;
-      const read = readFieldValue(found.field, deal.custom_fields[found.field.field_code]);
+      if (!deal) continue;
+      const read = readFieldValue(field, deal.custom_fields[field.field_code]);
       const expected = read.ok ? read.value : undefined;
       const actual = e.qad === 'dueDate' ? order.so_due_date : e.qad === 'remarks' ? order.so_rmks : order.so_site;
       // Unset deal fields leave QAD's own value (the due date defaults to the order date, the site to the tenant's).
       if (expected === undefined) continue;
-      check.checked++;
-      if (expected === actual) check.matching++;
-      else check.differing++;
+      tally(expected === actual);
     }
-    out.push(check);
   }
   return out;
 }
