@@ -8,7 +8,7 @@ import { pascal } from '../../infra/names.ts';
 import { checkTenant } from '../../shared/operations/check.ts';
 import { replay } from '../../shared/operations/replay.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
-import { syncEntity } from '../../shared/operations/sync.ts';
+import { syncEntity, type PlanRow } from '../../shared/operations/sync.ts';
 import { authorizeTenant } from '../../shared/operations/authorize.ts';
 import { addTenant, describeTenant, requireTenant, setTenantEnabled } from '../../shared/operations/tenants.ts';
 import type { AuditAction } from '../../shared/ports/index.ts';
@@ -82,24 +82,26 @@ export function environmentFromOutputs(file: unknown, registry: EntityRegistry =
 /** The local run's connection file: where its stand-ins listen, and the key of its local cipher. */
 const localFileSchema = z.object({ env: z.record(z.string(), z.string()), cipherKey: z.string().min(1) });
 
-function table(io: Io, rows: Array<Record<string, unknown>>): void {
+/** Prints rows as a table: the named columns, else every key any row has; a missing value prints empty. */
+function table(io: Io, rows: ReadonlyArray<object>, named?: readonly string[]): void {
   if (rows.length === 0) {
     io.out('(none)');
     return;
   }
-  const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const columns = named ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const at = (r: object, c: string): unknown => (r as Record<string, unknown>)[c];
   const cell = (v: unknown) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
   // Every column but the last is cut to 60 characters; the last (a reason, a diff) is printed whole.
   const last = columns.length - 1;
-  const widths = columns.map((c, i) => (i === last ? 0 : Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length)))));
+  const widths = columns.map((c, i) => (i === last ? 0 : Math.min(60, Math.max(c.length, ...rows.map((r) => cell(at(r, c)).length)))));
   const line = (values: string[]) =>
     values
       .map((v, i) => (i === last ? v : v.slice(0, 60).padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  io.out(line(columns));
+  io.out(line([...columns]));
   io.out(line(columns.map((c, i) => '-'.repeat(i === last ? c.length : widths[i]!))));
-  for (const r of rows) io.out(line(columns.map((c) => cell(r[c]))));
+  for (const r of rows) io.out(line(columns.map((c) => cell(at(r, c)))));
 }
 
 /** Runs one CLI command; answers the exit code. Errors say what to do next, never print a secret. */
@@ -231,16 +233,9 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
           onProgress: (done, total) => (done % 50 === 0 || done === total ? io.err(`  ${done}/${total} written`) : undefined),
         });
         print({ rows, unchanged }, () => {
-          table(
-            io,
-            rows.map((r) => ({
-              key: r.key,
-              action: r.action,
-              pipedriveId: r.pipedriveId ?? '',
-              reason: r.reason,
-              changes: r.changes.map((c) => `${c.field}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`).join('; '),
-            })),
-          );
+          const changes = (r: PlanRow) => r.changes.map((c) => `${c.field}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`);
+          const plan = rows.map((r) => ({ ...r, changes: changes(r).join('; ') }));
+          table(io, plan, ['key', 'action', 'pipedriveId', 'reason', 'changes']);
           const count = (a: string) => rows.filter((r) => r.action === a).length;
           io.out(
             `${values['dry-run'] ? 'would ' : ''}create ${count('create')}, update ${count('update')}, ` +
@@ -254,19 +249,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         const [id, entity, key] = rest;
         const e = oneOf('entity', need(entity, 'entity'), entities);
         const history = await d.audit.history(need(id, 'tenant id'), e, need(key, 'key'));
-        print(history, () =>
-          table(
-            io,
-            history.map((h) => ({
-              at: h.at,
-              action: h.action,
-              pipedriveId: h.pipedriveId ?? '',
-              attempt: h.attempt ?? '',
-              reason: h.reason ?? '',
-              error: h.error ?? '',
-            })),
-          ),
-        );
+        print(history, () => table(io, history, ['at', 'action', 'pipedriveId', 'attempt', 'reason', 'error']));
         return 0;
       }
       case 'replay': {

@@ -1,6 +1,5 @@
 import type { StoredTenant } from '../config/tenant.ts';
-import type { NameCandidate } from '../domain/upsert-decision.ts';
-import type { Connections, ListingIndex } from '../ports/index.ts';
+import type { Connections, ListingIndex, ListingMatches } from '../ports/index.ts';
 import type { RemoteRecord } from '../ports/pipedrive.ts';
 import type { SyncEntity } from './entities/entity.ts';
 import type { FieldResolverDeps } from './field-resolver.ts';
@@ -27,17 +26,11 @@ export async function buildListing<R, Ctx>(
   await deps.listing.save(tenantId, entity.entity, listing, listedAt);
 }
 
-/** Matches by QAD key and by match token, as a listing of Pipedrive records yields them. */
-export interface Listing {
-  byKey: Map<string, number[]>;
-  byToken: Map<string, NameCandidate[]>;
-}
-
-export const emptyListing = (): Listing => ({ byKey: new Map(), byToken: new Map() });
+export const emptyListing = (): ListingMatches => ({ byKey: new Map(), byToken: new Map() });
 
 /** Indexes one listed record; the writer's listing and the dry run's plan index the same way. */
 export function addToListing<R, Ctx>(
-  listing: Listing,
+  listing: ListingMatches,
   entity: SyncEntity<R, Ctx>,
   keyField: string | undefined,
   remote: RemoteRecord,

@@ -1,16 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
-import { errorMessage } from '../domain/errors.ts';
-import { isDue } from '../domain/schedule.ts';
 import { dealContentHash, dealLineSchema, wonDealSchema, type DealLine, type WonDeal } from '../domain/sales-order.ts';
 import type { EntityFlow } from './registry.ts';
 import { writeSalesOrder } from './write-sales-order.ts';
 import { listAll } from './pipedrive-pages.ts';
 import type { RecordMessage } from '../ports/index.ts';
-import { pollEnabledTenants, scheduleOf, type PollDeps } from './poll.ts';
+import { pollEnabledTenants, runTenantPoll, type PollDeps } from './poll.ts';
 import { fieldGate, releaseDriftHeld } from './field-gate.ts';
-import { holdFromError, skipHeldTenant } from './tenant-holds.ts';
 
 export interface DealPollSummary {
   tenantId: string;
@@ -29,7 +25,6 @@ export interface DealPollSummary {
 
 const ENTITY = 'salesOrder' as const;
 const DEAL_FIELDS = { entity: ENTITY, fieldEntity: 'deal' } as const;
-const POLL_LEASE_MS = 6 * 60_000;
 /** updated_since is inclusive and update times have whole seconds: re-read a margin, drop what was handled. */
 const OVERLAP_MS = 10 * 60_000;
 
@@ -59,13 +54,7 @@ export async function pollWonDeals(deps: PollDeps, options: { force?: boolean } 
 export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, force: boolean): Promise<DealPollSummary> {
   const { tenantId } = tenant.config;
   const summary: DealPollSummary = { tenantId, entity: ENTITY, outcome: 'polled', read: 0, rechecked: 0, enqueued: 0, handled: 0 };
-  const now = deps.clock.now();
-  const state = await deps.pollState.get(tenantId, ENTITY);
-  if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, wonDeals), now)) return { ...summary, outcome: 'not-due' };
-  if (await skipHeldTenant(deps, tenantId, ENTITY)) return { ...summary, outcome: 'tenant-on-hold' };
-  const pollId = randomUUID();
-  if (!(await deps.pollState.acquire(tenantId, ENTITY, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
-  try {
+  return runTenantPoll(deps, tenant, wonDeals, force, summary, async ({ pollId, state, now, finish, holdBack }) => {
     summary.released = await releaseDriftHeld(deps, tenant, DEAL_FIELDS);
     const pipedrive = await deps.connections.pipedrive(tenant);
     const updatedSince = state.watermark ? rfc3339(Date.parse(state.watermark) - OVERLAP_MS) : undefined;
@@ -140,45 +129,18 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
       // A mapped deal field drifted: no deal is sent without it; the next poll reads them again.
       summary.held = gate.held;
       await gate.report();
-      await deps.pollState.release(tenantId, ENTITY, pollId);
-      await deps.audit.record({
-        tenantId,
-        entity: ENTITY,
-        key: '_poll',
-        action: 'polled',
-        reason: `read ${summary.read} won deals; ${gate.held} held back by a deal field drift (not enqueued, watermark not advanced)`,
-      });
+      await holdBack(`read ${summary.read} won deals; ${gate.held} held back by a deal field drift (not enqueued, watermark not advanced)`);
       return summary;
     }
     await deps.queueFor(ENTITY).sendAll(messages);
     summary.enqueued = messages.length;
-    await deps.pollState.finish(tenantId, ENTITY, pollId, {
-      watermark: new Date(now).toISOString(),
-      lastPolledAt: new Date(now).toISOString(),
-    });
-    await deps.audit.record({
-      tenantId,
-      entity: ENTITY,
-      key: '_poll',
-      action: 'polled',
-      reason:
-        `read ${summary.read} won deals ${updatedSince ? `updated since ${updatedSince}` : '(first poll)'}, ` +
+    await finish(
+      new Date(now).toISOString(),
+      `read ${summary.read} won deals ${updatedSince ? `updated since ${updatedSince}` : '(first poll)'}, ` +
         `rechecked ${summary.rechecked} rejected; enqueued ${summary.enqueued}, already handled ${summary.handled}`,
-    });
+    );
     return summary;
-  } catch (error) {
-    await deps.pollState.release(tenantId, ENTITY, pollId);
-    const hold = await holdFromError(deps, tenantId, ENTITY, error);
-    await deps.audit.record({
-      tenantId,
-      entity: ENTITY,
-      key: '_poll',
-      action: 'failed',
-      error: errorMessage(error),
-      reason: 'won-deal poll failed; the watermark was not advanced and the next poll retries',
-    });
-    return { ...summary, outcome: hold ? 'tenant-on-hold' : 'failed', error: errorMessage(error) };
-  }
+  });
 }
 
 const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');

@@ -10,6 +10,7 @@ import type {
   EntityName,
   KeyMap,
   ListingIndex,
+  PollState,
   PollStateStore,
   RecordMessage,
   RecordQueue,
@@ -111,14 +112,7 @@ export async function pollEntityTenant<R, Ctx>(
     excluded: 0,
     gone: 0,
   };
-  const now = deps.clock.now();
-  const state = await deps.pollState.get(tenantId, entity.entity);
-  if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, entity), now)) return { ...summary, outcome: 'not-due' };
-  if (await skipHeldTenant(deps, tenantId, entity.entity)) return { ...summary, outcome: 'tenant-on-hold' };
-
-  const pollId = randomUUID();
-  if (!(await deps.pollState.acquire(tenantId, entity.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
-  try {
+  return runTenantPoll(deps, tenant, entity, force, summary, async ({ pollId, state, now, finish, holdBack }) => {
     if (!(await deps.listing.meta(tenantId, entity.entity))) await buildListing(deps, tenant, entity);
     summary.released = await releaseDriftHeld(deps, tenant, entity);
     const client = await deps.connections.qad(tenant);
@@ -136,46 +130,77 @@ export async function pollEntityTenant<R, Ctx>(
       // A mapped field drifted: nothing of this entity was sent, and the watermark stays so the next poll reads them again.
       summary.held = gate.held;
       await gate.report();
-      await deps.pollState.release(tenantId, entity.entity, pollId);
-      await deps.audit.record({
-        tenantId,
-        entity: entity.entity,
-        key: '_poll',
-        action: 'polled',
-        reason:
-          `read ${summary.read} ${entity.label} rows; ${gate.held} changed records held back by a field drift ` +
+      await holdBack(
+        `read ${summary.read} ${entity.label} rows; ${gate.held} changed records held back by a field drift ` +
           `(not enqueued, watermark not advanced); unchanged ${summary.unchanged}`,
-      });
+      );
       return summary;
     }
-    await deps.pollState.finish(tenantId, entity.entity, pollId, {
-      watermark: utcDate(now),
-      lastPolledAt: new Date(now).toISOString(),
-      ...(summary.full && { fullReadAt: new Date(now).toISOString() }),
-    });
-    await deps.audit.record({
-      tenantId,
-      entity: entity.entity,
-      key: '_poll',
-      action: 'polled',
-      reason:
-        `read ${summary.read} ${entity.label} rows ${since ? `changed since ${since}` : '(full read)'} in ${summary.pages} pages; ` +
+    await finish(
+      utcDate(now),
+      `read ${summary.read} ${entity.label} rows ${since ? `changed since ${since}` : '(full read)'} in ${summary.pages} pages; ` +
         `enqueued ${summary.enqueued}, unchanged ${summary.unchanged}, rejected ${summary.rejected}, ` +
         `excluded ${summary.excluded}, gone from QAD ${summary.gone}`,
-    });
+      summary.full,
+    );
     return summary;
-  } catch (error) {
-    await deps.pollState.release(tenantId, entity.entity, pollId);
-    // A failure that holds the whole tenant (parked, budget spent) ends its polls until the hold ends.
-    const hold = await holdFromError(deps, tenantId, entity.entity, error);
-    await deps.audit.record({
-      tenantId,
-      entity: entity.entity,
-      key: '_poll',
-      action: 'failed',
-      error: errorMessage(error),
-      reason: `${entity.label} poll failed; the watermark was not advanced and the next poll retries`,
+  });
+}
+
+/** What a poll's body may do with its lease. */
+export interface PollRun {
+  pollId: string;
+  state: PollState;
+  now: number;
+  /** Advances the watermark (which releases the lease) and audits what the poll did; a full read is remembered. */
+  finish(watermark: string, reason: string, fullRead?: boolean): Promise<void>;
+  /** Releases the lease without moving the watermark (a drifted field held the records back) and audits why. */
+  holdBack(reason: string): Promise<void>;
+}
+
+/**
+ * The frame every flow's poll of one tenant runs in: not due, tenant held, or another poll holding
+ * the lease end it at once; the body reads, enqueues and then finishes or holds back; a failure
+ * releases the lease, records a tenant-wide hold if the error is one, and is audited. The watermark
+ * moves only when the body finishes.
+ */
+export async function runTenantPoll<S extends { outcome: PollSummary['outcome']; error?: string }>(
+  deps: PollDeps,
+  tenant: StoredTenant,
+  flow: { entity: EntityName; label: string; poll: string; tenantSchedule: string },
+  force: boolean,
+  summary: S,
+  body: (run: PollRun) => Promise<S>,
+): Promise<S> {
+  const { tenantId } = tenant.config;
+  const now = deps.clock.now();
+  const state = await deps.pollState.get(tenantId, flow.entity);
+  if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, flow), now)) return { ...summary, outcome: 'not-due' };
+  if (await skipHeldTenant(deps, tenantId, flow.entity)) return { ...summary, outcome: 'tenant-on-hold' };
+  const pollId = randomUUID();
+  if (!(await deps.pollState.acquire(tenantId, flow.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
+  const audit = (action: 'polled' | 'failed', reason: string, error?: string) =>
+    deps.audit.record({ tenantId, entity: flow.entity, key: '_poll', action, reason, ...(error !== undefined && { error }) });
+  const at = new Date(now).toISOString();
+  try {
+    return await body({
+      pollId,
+      state,
+      now,
+      async finish(watermark, reason, fullRead = false) {
+        await deps.pollState.finish(tenantId, flow.entity, pollId, { watermark, lastPolledAt: at, ...(fullRead && { fullReadAt: at }) });
+        await audit('polled', reason);
+      },
+      async holdBack(reason) {
+        await deps.pollState.release(tenantId, flow.entity, pollId);
+        await audit('polled', reason);
+      },
     });
+  } catch (error) {
+    await deps.pollState.release(tenantId, flow.entity, pollId);
+    // A failure that holds the whole tenant (parked, budget spent) ends its polls until the hold ends.
+    const hold = await holdFromError(deps, tenantId, flow.entity, error);
+    await audit('failed', `${flow.label} poll failed; the watermark was not advanced and the next poll retries`, errorMessage(error));
     return { ...summary, outcome: hold ? 'tenant-on-hold' : 'failed', error: errorMessage(error) };
   }
 }

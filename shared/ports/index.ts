@@ -37,6 +37,13 @@ export interface KeyMapEntry extends KeyMapState {
   rejectedAt?: string;
 }
 
+/** What a completed write records: the Pipedrive id, the content hash written, and the other side's reference. */
+export interface WrittenState {
+  pipedriveId: number;
+  contentHash: string;
+  ref?: string;
+}
+
 export type ClaimOutcome = { held: false; entry: KeyMapEntry | undefined } | { held: true; until: number };
 
 /** Tenant + entity + QAD key -> Pipedrive id and content hash, with a per-record claim. */
@@ -48,13 +55,7 @@ export interface KeyMap {
   /** Pipedrive refused the create outright (429, 4xx): there is nothing to recover. */
   clearPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
   /** Records the written state and releases the claim, in one conditional write. */
-  complete(
-    tenantId: string,
-    entity: EntityName,
-    qadKey: string,
-    owner: string,
-    state: { pipedriveId: number; contentHash: string; ref?: string },
-  ): Promise<void>;
+  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: WrittenState): Promise<void>;
   /** Forgets a Pipedrive id that no longer exists there. */
   forgetPipedriveId(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
   release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
@@ -69,24 +70,29 @@ export interface KeyMap {
   markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void>;
 }
 
+/** Matches by QAD key and by match token, as a listing of Pipedrive records yields them. */
+export interface ListingMatches {
+  byKey: Map<string, number[]>;
+  byToken: Map<string, NameCandidate[]>;
+}
+
+/** What a listing knows of one QAD record: the records carrying its key, and the candidates per token. */
+export interface ListingLookup {
+  byKey: number[];
+  byToken: Map<string, NameCandidate[]>;
+}
+
+/** A poll's end state: the watermark it reached and when it ran. */
+export type FinishedPoll = PollState & { watermark: string; lastPolledAt: string };
+
 /**
  * A first sync's single listing of Pipedrive, held as matches by QAD key and by match token
  * (a normalised name, an email within an organization: whatever the entity matches on).
  */
 export interface ListingIndex {
   meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined>;
-  save(
-    tenantId: string,
-    entity: EntityName,
-    listing: { byKey: Map<string, number[]>; byToken: Map<string, NameCandidate[]> },
-    listedAt: string,
-  ): Promise<void>;
-  lookup(
-    tenantId: string,
-    entity: EntityName,
-    qadKey: string,
-    tokens: readonly string[],
-  ): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }>;
+  save(tenantId: string, entity: EntityName, listing: ListingMatches, listedAt: string): Promise<void>;
+  lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup>;
 }
 
 export interface PollState {
@@ -102,7 +108,7 @@ export interface PollStateStore {
   /** One holder at a time, even when a schedule fires while the last run is still going. */
   acquire(tenantId: string, scope: string, owner: string, leaseMs: number, nowMs: number): Promise<boolean>;
   /** Advances the watermark and releases the lease. */
-  finish(tenantId: string, scope: string, owner: string, state: PollState & { watermark: string; lastPolledAt: string }): Promise<void>;
+  finish(tenantId: string, scope: string, owner: string, state: FinishedPoll): Promise<void>;
   release(tenantId: string, scope: string, owner: string): Promise<void>;
 }
 

@@ -9,7 +9,19 @@ import {
 import { contentHash } from '../../domain/content-hash.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
-import type { ClaimOutcome, EntityName, KeyMap, KeyMapEntry, ListingIndex, PollState, PollStateStore } from '../../ports/index.ts';
+import type {
+  ClaimOutcome,
+  EntityName,
+  KeyMap,
+  KeyMapEntry,
+  ListingIndex,
+  PollState,
+  PollStateStore,
+  WrittenState,
+  ListingMatches,
+  ListingLookup,
+  FinishedPoll,
+} from '../../ports/index.ts';
 import { batchGet, batchPut, isConditionFailed, n, nowOf, num, s, str, updateIf, type AdapterTime, type Item } from './dynamo-items.ts';
 
 /**
@@ -113,13 +125,7 @@ export class DynamoKeyMap implements KeyMap {
     return this.ownedUpdate(tenantId, entity, qadKey, owner, 'REMOVE pendingCreateAt', {});
   }
 
-  complete(
-    tenantId: string,
-    entity: EntityName,
-    qadKey: string,
-    owner: string,
-    state: { pipedriveId: number; contentHash: string; ref?: string },
-  ): Promise<void> {
+  complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: WrittenState): Promise<void> {
     return this.ownedUpdate(
       tenantId,
       entity,
@@ -247,12 +253,7 @@ export class DynamoListingIndex implements ListingIndex {
     return listedAt ? { listedAt, records: num(res.Item, 'records') ?? 0 } : undefined;
   }
 
-  async save(
-    tenantId: string,
-    entity: EntityName,
-    listing: { byKey: Map<string, number[]>; byToken: Map<string, NameCandidate[]> },
-    listedAt: string,
-  ): Promise<void> {
+  async save(tenantId: string, entity: EntityName, listing: ListingMatches, listedAt: string): Promise<void> {
     const pk = s(`${partition(tenantId, entity)}#listing`);
     const items: Item[] = [
       ...[...listing.byKey].map(([key, ids]) => ({ pk, sk: s(`key#${key}`), ids: s(JSON.stringify(ids)) })),
@@ -279,12 +280,7 @@ export class DynamoListingIndex implements ListingIndex {
     );
   }
 
-  async lookup(
-    tenantId: string,
-    entity: EntityName,
-    qadKey: string,
-    tokens: readonly string[],
-  ): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }> {
+  async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup> {
     const pk = s(`${partition(tenantId, entity)}#listing`);
     const hashes = new Map(tokens.map((t) => [`tok#${contentHash(t)}`, t]));
     const items = await batchGet(
@@ -340,12 +336,7 @@ export class DynamoPollStateStore implements PollStateStore {
     });
   }
 
-  async finish(
-    tenantId: string,
-    scope: string,
-    owner: string,
-    state: PollState & { watermark: string; lastPolledAt: string },
-  ): Promise<void> {
+  async finish(tenantId: string, scope: string, owner: string, state: FinishedPoll): Promise<void> {
     const held = await updateIf(this.client, {
       table: this.table,
       key: this.key(tenantId, scope),

@@ -1,6 +1,7 @@
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
-import type { Clock, ClaimOutcome, EntityName, KeyMap, KeyMapEntry, ListingIndex, PollState, PollStateStore } from '../../ports/index.ts';
+import type { ClaimOutcome, Clock, EntityName, FinishedPoll, KeyMap, KeyMapEntry } from '../../ports/index.ts';
+import type { ListingIndex, ListingLookup, ListingMatches, PollState, PollStateStore, WrittenState } from '../../ports/index.ts';
 import { compareSortKeys } from './sort-key.ts';
 
 /**
@@ -65,13 +66,7 @@ export class MemoryKeyMap implements KeyMap {
     });
   }
 
-  async complete(
-    tenantId: string,
-    entity: EntityName,
-    qadKey: string,
-    owner: string,
-    state: { pipedriveId: number; contentHash: string; ref?: string },
-  ): Promise<void> {
+  async complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: WrittenState): Promise<void> {
     this.owned(tenantId, entity, qadKey, owner, (item) => {
       item.pipedriveId = state.pipedriveId;
       item.contentHash = state.contentHash;
@@ -164,12 +159,7 @@ export class MemoryListingIndex implements ListingIndex {
   }
 
   /** Adds to what an earlier listing stored (DynamoDB's puts overwrite item by item; nothing is deleted). */
-  async save(
-    tenantId: string,
-    entity: EntityName,
-    listing: { byKey: Map<string, number[]>; byToken: Map<string, NameCandidate[]> },
-    listedAt: string,
-  ): Promise<void> {
+  async save(tenantId: string, entity: EntityName, listing: ListingMatches, listedAt: string): Promise<void> {
     const stored = this.listing(tenantId, entity);
     for (const [key, ids] of listing.byKey) stored.byKey.set(key, [...ids]);
     for (const [token, candidates] of listing.byToken)
@@ -181,12 +171,7 @@ export class MemoryListingIndex implements ListingIndex {
     stored.meta = { listedAt, records: new Set([...ids, ...[...listing.byKey.values()].flat()]).size };
   }
 
-  async lookup(
-    tenantId: string,
-    entity: EntityName,
-    qadKey: string,
-    tokens: readonly string[],
-  ): Promise<{ byKey: number[]; byToken: Map<string, NameCandidate[]> }> {
+  async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup> {
     const stored = this.listings.get(id(tenantId, entity));
     const byToken = new Map<string, NameCandidate[]>();
     for (const token of tokens) {
@@ -234,12 +219,7 @@ export class MemoryPollStateStore implements PollStateStore {
     return true;
   }
 
-  async finish(
-    tenantId: string,
-    scope: string,
-    owner: string,
-    state: PollState & { watermark: string; lastPolledAt: string },
-  ): Promise<void> {
+  async finish(tenantId: string, scope: string, owner: string, state: FinishedPoll): Promise<void> {
     const item = this.items.get(id(tenantId, scope));
     if (item?.leaseOwner !== owner) throw new RetryLaterError(`poll lease for ${tenantId}/${scope} was lost; watermark not advanced`);
     item.watermark = state.watermark;
