@@ -3,7 +3,7 @@ import type { StoredTenant } from '../config/tenant.ts';
 import type { FieldProblem } from '../domain/custom-fields.ts';
 import type { PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import { driftCause } from '../domain/errors.ts';
-import type { Connections, EntityName, RecordQueue, TenantHolds } from '../ports/index.ts';
+import type { TenantClients, EntityName, RecordQueue, TenantHolds } from '../ports/index.ts';
 import { parseRecordMessage } from './record-message.ts';
 import { checkMappedFields, reportHeld, type FieldResolverDeps } from './field-resolver.ts';
 
@@ -30,7 +30,7 @@ type FlowFields = { entity: EntityName; fieldEntity: PipedriveFieldEntity };
  * still missing) is simply held again by its writer. Answers how many went back.
  */
 export async function releaseDriftHeld(
-  deps: FieldResolverDeps & { connections: Connections; holds: TenantHolds; queueFor(entity: EntityName): RecordQueue },
+  deps: FieldResolverDeps & { clients: TenantClients; holds: TenantHolds; queueFor(entity: EntityName): RecordQueue },
   tenant: StoredTenant,
   flow: FlowFields,
 ): Promise<number> {
@@ -38,7 +38,7 @@ export async function releaseDriftHeld(
   const { entity } = flow;
   const held = await deps.holds.held(tenantId, driftCause(entity));
   if (held.length === 0) return 0;
-  const pipedrive = await deps.connections.pipedrive(tenant);
+  const pipedrive = await deps.clients.pipedrive(tenant);
   const problems = await checkMappedFields(
     deps,
     tenantId,
@@ -82,7 +82,7 @@ export function dealEntries(tenant: StoredTenant): Array<FieldMappingEntry<'deal
  * during this poll) only when the poll has changed records to send.
  */
 export function fieldGate(
-  deps: FieldResolverDeps & { connections: Connections },
+  deps: FieldResolverDeps & { clients: TenantClients },
   tenant: StoredTenant,
   flow: FlowFields,
   pollStartedMs: number,
@@ -96,7 +96,7 @@ export function fieldGate(
     async holds(count) {
       if (count === 0 || entries.length === 0) return false;
       checked ??= (async () =>
-        checkMappedFields(deps, tenant.config.tenantId, await deps.connections.pipedrive(tenant), fieldEntity, entries, pollStartedMs))();
+        checkMappedFields(deps, tenant.config.tenantId, await deps.clients.pipedrive(tenant), fieldEntity, entries, pollStartedMs))();
       problems = await checked;
       if (problems.length === 0) return false;
       held += count;

@@ -1,5 +1,5 @@
 import type { StoredTenant } from '../config/tenant.ts';
-import type { Connections, ListingIndex, ListingMatches } from '../ports/index.ts';
+import type { TenantClients, ListingIndex, ListingMatches } from '../ports/index.ts';
 import type { RemoteRecord } from '../ports/pipedrive.ts';
 import type { SyncEntity } from './entities/entity.ts';
 import type { FieldResolverDeps } from './field-resolver.ts';
@@ -12,12 +12,12 @@ import { listPages } from './pipedrive-pages.ts';
  * two list pages instead of a thousand 20-token searches.
  */
 export async function buildListing<R, Ctx>(
-  deps: FieldResolverDeps & { listing: ListingIndex; connections: Connections },
+  deps: FieldResolverDeps & { listing: ListingIndex; clients: TenantClients },
   tenant: StoredTenant,
   entity: SyncEntity<R, Ctx>,
 ): Promise<void> {
   const { tenantId } = tenant.config;
-  const pipedrive = await deps.connections.pipedrive(tenant);
+  const pipedrive = await deps.clients.pipedrive(tenant);
   const keyField = await resolveKeyField(deps, tenantId, pipedrive, entity.fieldEntity, entity.keyFieldName(tenant.config));
   const listedAt = new Date(deps.clock.now()).toISOString();
   const listing = emptyListing();

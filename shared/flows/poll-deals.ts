@@ -56,7 +56,7 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
   const summary: DealPollSummary = { tenantId, entity: ENTITY, outcome: 'polled', read: 0, rechecked: 0, enqueued: 0, handled: 0 };
   return runTenantPoll(deps, tenant, wonDeals, force, summary, async ({ pollId, state, now, finish, holdBack }) => {
     summary.released = await releaseDriftHeld(deps, tenant, DEAL_FIELDS);
-    const pipedrive = await deps.connections.pipedrive(tenant);
+    const pipedrive = await deps.clients.pipedrive(tenant);
     const updatedSince = state.watermark ? rfc3339(Date.parse(state.watermark) - OVERLAP_MS) : undefined;
     const deals = new Map<number, z.infer<typeof dealSchema>>();
     for (const remote of await listAll(pipedrive, 'deals', { status: 'won', ...(updatedSince && { updatedSince }) })) {

@@ -6,7 +6,7 @@ import { changedSinceDate, isDue, utcDate } from '../domain/schedule.ts';
 import type {
   AuditLog,
   Clock,
-  Connections,
+  TenantClients,
   EntityName,
   KeyMap,
   ListingIndex,
@@ -31,7 +31,7 @@ export interface PollDeps {
   /** Products have their own queue, so a backlog of items never holds up customers. */
   queueFor(entity: EntityName): RecordQueue;
   audit: AuditLog;
-  connections: Connections;
+  clients: TenantClients;
   clock: Clock;
   /** A parked or budget-gated tenant is not polled: its watermarks wait with it. */
   holds: TenantHolds;
@@ -115,7 +115,7 @@ export async function pollEntityTenant<R, Ctx>(
   return runTenantPoll(deps, tenant, entity, force, summary, async ({ pollId, state, now, finish, holdBack }) => {
     if (!(await deps.listing.meta(tenantId, entity.entity))) await buildListing(deps, tenant, entity);
     summary.released = await releaseDriftHeld(deps, tenant, entity);
-    const client = await deps.connections.qad(tenant);
+    const client = await deps.clients.qad(tenant);
     summary.full = !state.fullReadAt || now - Date.parse(state.fullReadAt) >= FULL_READ_EVERY_MS || !state.watermark;
     const since = summary.full ? undefined : changedSinceDate(state.watermark, qad.overlapDays);
     const seen = new Set<string>();

@@ -9,7 +9,7 @@ import {
   type NameCandidate,
 } from '../domain/upsert-decision.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
-import type { AuditLog, Clock, Connections, KeyMap, ListingIndex, PollStateStore, RecordMessage, Telemetry } from '../ports/index.ts';
+import type { AuditLog, Clock, TenantClients, KeyMap, ListingIndex, PollStateStore, RecordMessage, Telemetry } from '../ports/index.ts';
 import type { MappedLookup, PipedriveBody, SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
 import { withMappedFields } from '../domain/custom-fields.ts';
@@ -24,7 +24,7 @@ export interface WriterDeps {
   listing: ListingIndex;
   pollState: PollStateStore;
   audit: AuditLog;
-  connections: Connections;
+  clients: TenantClients;
   clock: Clock;
   telemetry: Telemetry;
   /** How long a claim protects a record from a concurrent delivery; longer than one invocation. */
@@ -80,7 +80,7 @@ export async function writeRecord<R, Ctx>(
       return { action: 'unchanged', pipedriveId: step.pipedriveId };
     }
     const context = await entity.context(record, mappedLookup(deps.keyMap, tenantId));
-    const pipedrive = await deps.connections.pipedrive(tenant);
+    const pipedrive = await deps.clients.pipedrive(tenant);
     const fields = await resolveFields(job, pipedrive, context);
     const found = await findTarget(job, pipedrive, step, fields.keyField, context);
     return upsert(job, pipedrive, fields, found);
@@ -184,7 +184,7 @@ async function upsert<R, Ctx>(
   const { tenantId } = tenant.config;
   const name = entity.entity;
   const afterWrite = (pipedriveId: number) =>
-    entity.afterWrite?.({ audit: deps.audit, qad: (t) => deps.connections.qad(t) }, tenant, job.record, pipedriveId, job.delivery);
+    entity.afterWrite?.({ audit: deps.audit, qad: (t) => deps.clients.qad(t) }, tenant, job.record, pipedriveId, job.delivery);
 
   if (target) {
     try {

@@ -83,8 +83,8 @@ export async function writeSalesOrder(
       return { action: 'unchanged', pipedriveId: deal.id };
     }
 
-    const pipedrive = await deps.connections.pipedrive(tenant);
-    const qad = await deps.connections.qad(tenant);
+    const pipedrive = await deps.clients.pipedrive(tenant);
+    const qad = await deps.clients.qad(tenant);
     const { salesOrders } = tenant.config.qad;
     const defaults: OrderDefaults = {
       site: salesOrders.site,

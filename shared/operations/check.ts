@@ -3,7 +3,7 @@ import { errorMessage } from '../domain/errors.ts';
 import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
 import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
-import type { Connections } from '../ports/index.ts';
+import type { TenantClients } from '../ports/index.ts';
 import { mappedEntries } from '../flows/field-gate.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
 
@@ -53,11 +53,11 @@ function qadPathRows(qad: StoredTenant['config']['qad'], paths: Record<string, s
 }
 
 /** Throws naming each configured QAD path and method the instance's Swagger does not list (or why it could not be read). */
-export async function verifyQadPaths(connections: Connections, tenant: StoredTenant): Promise<void> {
+export async function verifyQadPaths(clients: TenantClients, tenant: StoredTenant): Promise<void> {
   const { qad, tenantId } = tenant.config;
   let paths: Record<string, string[]>;
   try {
-    paths = await (await connections.qad(tenant)).swaggerPaths(qad.swaggerPath);
+    paths = await (await clients.qad(tenant)).swaggerPaths(qad.swaggerPath);
   } catch (error) {
     throw new Error(
       `tenant ${tenantId}: could not read the QAD Swagger at ${qad.baseUrl}${qad.swaggerPath} (${errorMessage(error)}); ` +
@@ -85,7 +85,7 @@ export interface CheckRow {
  * which of the connector's fields already exist (missing ones are created on first use).
  */
 export async function checkTenant(
-  connections: Connections,
+  clients: TenantClients,
   tenant: StoredTenant,
   registry: EntityRegistry = entityRegistry,
 ): Promise<CheckRow[]> {
@@ -101,13 +101,13 @@ export async function checkTenant(
 
   let paths: Record<string, string[]> | undefined;
   await step('QAD login and Swagger', async () => {
-    paths = await (await connections.qad(tenant)).swaggerPaths(qad.swaggerPath);
+    paths = await (await clients.qad(tenant)).swaggerPaths(qad.swaggerPath);
     return `${qad.baseUrl}: ${Object.keys(paths).length} paths`;
   });
   for (const row of qadPathRows(qad, paths ?? {})) rows.push(row);
 
   await step(tenant.config.pipedrive.auth === 'oauth' ? 'Pipedrive OAuth' : 'Pipedrive API token', async () => {
-    const pipedrive = await connections.pipedrive(tenant);
+    const pipedrive = await clients.pipedrive(tenant);
     const missing: string[] = [];
     for (const flow of registry.flows) {
       const name = flow.keyFieldName(tenant.config);

@@ -104,7 +104,7 @@ async function planMessages<R, Ctx>(
   messages: RecordMessage[],
 ): Promise<PlanRow[]> {
   const { tenantId } = tenant.config;
-  const pipedrive = await deps.connections.pipedrive(tenant);
+  const pipedrive = await deps.clients.pipedrive(tenant);
   const keyFieldName = entity.keyFieldName(tenant.config);
   const keyField = keyFieldName ? await findFieldCode(tenantId, pipedrive, entity.fieldEntity, keyFieldName) : undefined;
   const remote = new Map<number, RemoteRecord>();

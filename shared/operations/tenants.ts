@@ -1,5 +1,5 @@
 import { parseTenantConfig, type StoredTenant } from '../config/tenant.ts';
-import type { Cipher, Connections, TenantStore } from '../ports/index.ts';
+import type { Cipher, TenantClients, TenantStore } from '../ports/index.ts';
 import { registerTenant } from './register-tenant.ts';
 import { verifyQadPaths } from './check.ts';
 
@@ -13,12 +13,12 @@ export function describeTenant(tenant: StoredTenant): Record<string, unknown> {
  * (read from its Swagger); `verify: false` stores it unchecked, for an instance that is not reachable yet.
  */
 export async function addTenant(
-  deps: { tenants: TenantStore; cipher: Cipher; connections: Connections },
+  deps: { tenants: TenantStore; cipher: Cipher; clients: TenantClients },
   config: unknown,
   secrets: unknown,
   options: { verify?: boolean } = {},
 ): Promise<StoredTenant> {
-  return registerTenant(deps, config, secrets, options.verify === false ? undefined : (tenant) => verifyQadPaths(deps.connections, tenant));
+  return registerTenant(deps, config, secrets, options.verify === false ? undefined : (tenant) => verifyQadPaths(deps.clients, tenant));
 }
 
 /** Disabling keeps the tenant's state (key map, watermarks, audit): enabling it again resumes where it stopped. */

@@ -191,7 +191,7 @@ export interface Telemetry {
 }
 
 /** Each tenant's clients of QAD and Pipedrive, built once per container with its decrypted secrets. */
-export interface Connections {
+export interface TenantClients {
   qad(tenant: StoredTenant): Promise<QadClient>;
   pipedrive(tenant: StoredTenant): Promise<PipedriveClient>;
 }

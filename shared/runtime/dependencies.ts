@@ -14,7 +14,7 @@ import type { Cipher, Clock, OAuthTokenStore } from '../ports/index.ts';
 import type { PollDeps } from '../flows/poll.ts';
 import type { WriterBatchDeps } from '../flows/writer-batch.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
-import { createConnections } from './connections.ts';
+import { createTenantClients } from './tenant-clients.ts';
 import { countPipedriveCall, countQadCall, powertoolsTelemetry } from './observability.ts';
 import { observeAwsClient, observeCipher, runtimeProbe } from './probe.ts';
 
@@ -73,7 +73,7 @@ export function buildDependencies(consumes?: string, registry: EntityRegistry = 
     queueFor: (entity) => queues.get(registry.byEntity(entity).queue)!,
     messages: new SqsMessageControl(sqs, urls[queue]!.queue, urls[queue]!.dlq),
     holds: new DynamoTenantHolds(dynamo, env.SYNC_STATE_TABLE),
-    connections: createConnections({
+    clients: createTenantClients({
       cipher,
       http,
       oauthTokens,

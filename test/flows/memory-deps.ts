@@ -13,7 +13,7 @@ import type { PollDeps, PollSummary } from '../../shared/flows/poll.ts';
 import { entityRegistry, type EntityRegistry } from '../../shared/flows/registry.ts';
 import { handleWriterBatch, type WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
-import { createConnections } from '../../shared/runtime/connections.ts';
+import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
 import { startPipedriveSim, type PipedriveSim } from '../../scripts/simulators/pipedrive/index.ts';
 import {
   startQadSim,
@@ -27,10 +27,10 @@ import { API_TOKEN, QAD_PASSWORD, sqsRecord, TENANT } from '../integration/harne
 /**
  * The flows on the in-memory adapters: the one place that knows the shapes of PollDeps, WriterDeps
  * and WriterBatchDeps and how the registry names polls and queues. The QAD and Pipedrive simulators
- * run in-process on 127.0.0.1 and the real clients reach them through createConnections, so a flow
+ * run in-process on 127.0.0.1 and the real clients reach them through createTenantClients, so a flow
  * test exercises everything but DynamoDB and SQS (whose adapters the contract tests hold to the
  * memory ones). The flows' clock is fake and moves only when a test (or a flow's own sleep) moves
- * it; the clients keep real time, since createConnections takes no sleep to go with a fake `now`.
+ * it; the clients keep real time, since createTenantClients takes no sleep to go with a fake `now`.
  */
 
 const BASE_PATH = '/acme/clouderp';
@@ -128,7 +128,7 @@ export async function startMemoryWorld(
   const { queue, ...ports } = adapters;
   const base = {
     ...ports,
-    connections: createConnections({ cipher, http: createHttpClient({ defaultTimeoutMs: 5_000 }), oauthTokens: adapters.oauthTokens }),
+    clients: createTenantClients({ cipher, http: createHttpClient({ defaultTimeoutMs: 5_000 }), oauthTokens: adapters.oauthTokens }),
     clock,
     telemetry,
     claimLeaseMs: options.claimLeaseMs ?? 60_000,

@@ -379,7 +379,7 @@ describe('field mapping by name', () => {
       }),
     });
     const terms = h.pd.addCustomField('organization', { field_name: 'Credit terms', field_type: 'enum', options: ['N30', 'N60'] });
-    const rows = await checkTenant(h.deps.connections, h.tenant);
+    const rows = await checkTenant(h.deps.clients, h.tenant);
     const org = rows.find((r) => r.check === 'Pipedrive mapped organization fields');
     assert.equal(org?.ok, false, 'a mapped field that is missing and may not be created fails the check');
     assert.match(

@@ -14,7 +14,7 @@ import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant
 import { parseCustomerRow } from '../../shared/domain/customer.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
-import { createConnections } from '../../shared/runtime/connections.ts';
+import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
 import { powertoolsTelemetry } from '../../shared/runtime/observability.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
@@ -142,7 +142,7 @@ export async function startHarness(
     telemetry: powertoolsTelemetry,
     retryBaseSeconds: 10,
     holds: new DynamoTenantHolds(aws.dynamo, aws.env.SYNC_STATE_TABLE),
-    connections: createConnections({ cipher, http, oauthTokens }),
+    clients: createTenantClients({ cipher, http, oauthTokens }),
     clock,
     claimLeaseMs: options.claimLeaseMs ?? 60_000,
   };

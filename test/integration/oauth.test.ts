@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { runCli, type Io } from '../../scripts/cli/run.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
-import { createConnections } from '../../shared/runtime/connections.ts';
+import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
 import { pollEntity } from '../../shared/flows/poll.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
@@ -98,13 +98,13 @@ describe('Pipedrive OAuth', () => {
     assert.equal((await authorize(h)).code, 0);
     // An hour on: the stored token is past its expiry by the writers' clock.
     const later = Date.now() + 3_600_000;
-    const connections = createConnections({
+    const clients = createTenantClients({
       cipher: h.cliDeps().cipher,
       http: createHttpClient(),
       oauthTokens: h.cliDeps().oauthTokens,
       now: () => later,
     });
-    const client = await connections.pipedrive((await h.deps.tenants.get(TENANT))!);
+    const client = await clients.pipedrive((await h.deps.tenants.get(TENANT))!);
     h.pd.resetStats();
     await client.listFields('organization');
     assert.equal(h.pd.oauth?.stats().refreshes, 1);
@@ -117,9 +117,14 @@ describe('Pipedrive OAuth', () => {
     h.pd.oauth!.expireAccessTokens();
     const tenant = (await h.deps.tenants.get(TENANT))!;
     const later = Date.now() + 3_600_000;
-    // Each container builds its own connections: only the token store in DynamoDB is shared.
+    // Each container builds its own clients: only the token store in DynamoDB is shared.
     const writers = Array.from({ length: 10 }, () =>
-      createConnections({ cipher: h!.cliDeps().cipher, http: createHttpClient(), oauthTokens: h!.cliDeps().oauthTokens, now: () => later }),
+      createTenantClients({
+        cipher: h!.cliDeps().cipher,
+        http: createHttpClient(),
+        oauthTokens: h!.cliDeps().oauthTokens,
+        now: () => later,
+      }),
     );
     const results = await Promise.all(writers.map(async (c) => (await c.pipedrive(tenant)).listFields('organization')));
     assert.equal(results.length, 10);

@@ -6,7 +6,7 @@ import { organizations } from '../../shared/flows/entities/organizations.ts';
 import { pollEntity, type PollDeps } from '../../shared/flows/poll.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
-import { createConnections } from '../../shared/runtime/connections.ts';
+import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
 import { API_TOKEN, customerRow, startHarness, TENANT, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
@@ -104,7 +104,7 @@ describe('polling QAD customers', () => {
   test('bad QAD credentials fail that poll once, with a clear error naming the tenant, and no retry loop', async () => {
     h = await startHarness({ customers: rows(3, day(Date.now())) });
     // The stored QAD password is wrong; the Pipedrive token is right.
-    h.deps.connections = createConnections({
+    h.deps.clients = createTenantClients({
       cipher: { encrypt: async (p) => p, decrypt: async (_c, ctx) => (ctx.system === 'qad' ? 'wrong-password' : API_TOKEN) },
       http: createHttpClient(),
     });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { createHttpClient } from '../../shared/clients/http.ts';
 import { PERSISTENT_429_MS } from '../../shared/clients/pipedrive-client.ts';
-import { createConnections } from '../../shared/runtime/connections.ts';
+import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
 import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
@@ -91,8 +91,8 @@ describe('rate limits and faults', () => {
     const clock = { ms: Date.parse('2026-11-26T22:00:00Z') };
     h = await startHarness({ pipedrive: { now: () => clock.ms, dailyTokenBudget: 1 } });
     h.clock.now = () => clock.ms;
-    const container = () => createConnections({ cipher: h!.cliDeps().cipher, http: createHttpClient(), now: () => clock.ms });
-    h.deps.connections = container();
+    const container = () => createTenantClients({ cipher: h!.cliDeps().cipher, http: createHttpClient(), now: () => clock.ms });
+    h.deps.clients = container();
     const visibility = recordVisibility(h);
     await enqueueBodies(h, [
       organizationMessageBody('C1', 'Alpha GmbH'),
@@ -114,7 +114,7 @@ describe('rate limits and faults', () => {
     assert.equal((await h.dlqMessages()).length, 0);
 
     // Another container, another message: the gate in DynamoDB holds it without a call; the deal poll skips too.
-    h.deps.connections = container();
+    h.deps.clients = container();
     h.pd.resetStats();
     await enqueueBodies(h, [organizationMessageBody('C4', 'Delta GmbH')]);
     const second = await handleWriterBatch(h.deps, await h.receiveEvent());
@@ -126,7 +126,7 @@ describe('rate limits and faults', () => {
     // Past the reset (a new day's budget) the gate is open and writes resume.
     clock.ms = Date.parse('2026-11-27T00:00:05Z');
     h.pd.setDailyTokenBudget(30_000);
-    h.deps.connections = container();
+    h.deps.clients = container();
     assert.equal(await h.deps.holds.current(TENANT, clock.ms), undefined);
     await enqueueBodies(h, [organizationMessageBody('C5', 'Epsilon GmbH')]);
     const third = await handleWriterBatch(h.deps, await h.receiveEvent());
@@ -144,7 +144,7 @@ describe('rate limits and faults', () => {
     const clock = { ms: Date.now() };
     const deps = {
       ...h.deps,
-      connections: createConnections({ cipher: h.cliDeps().cipher, http: createHttpClient(), now: () => clock.ms }),
+      clients: createTenantClients({ cipher: h.cliDeps().cipher, http: createHttpClient(), now: () => clock.ms }),
     };
     h.pd.setFault(() => ({ status: 429, headers: { 'x-ratelimit-reset': '2', 'x-ratelimit-remaining': '0' } }));
     await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH')]);

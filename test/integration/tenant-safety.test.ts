@@ -58,7 +58,7 @@ describe('tenant URL safety', () => {
   test('a missing entity path in the Swagger fails the check, naming each path and method', async () => {
     h = await startHarness();
     h.qadTenant.setSwaggerPaths({ '/api/qracore/browses': ['get'] });
-    const rows = await checkTenant(h.deps.connections, h.tenant);
+    const rows = await checkTenant(h.deps.clients, h.tenant);
     const failed = rows.filter((r) => !r.ok).map((r) => `${r.check}: ${r.detail}`);
     assert.deepEqual(failed, [
       "QAD sales orders (lookup): GET /api/erp/salesOrderHeaders is not in the instance's Swagger",

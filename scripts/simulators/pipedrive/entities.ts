@@ -58,11 +58,30 @@ function str(value: unknown): string {
 function strOrNull(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
-function intOrNull(value: unknown): number | null {
-  return typeof value === 'number' ? value : null;
-}
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+function numOr(value: unknown, fallback: number): number {
+  return typeof value === 'number' ? value : fallback;
+}
+function numOrNull(value: unknown): number | null {
+  return typeof value === 'number' ? value : null;
+}
+function intList(value: unknown): number[] {
+  return Array.isArray(value) ? value.filter((x): x is number => typeof x === 'number') : [];
+}
+function customOf(record: StoredRecord, customCodes: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(customCodes.map((code) => [code, structuredClone(record.custom[code] ?? null)]));
+}
+/** add_time and update_time, as every entity returns them */
+function timesOf(record: StoredRecord): { add_time: string; update_time: string } {
+  return { add_time: rfc3339(record.addTimeMs), update_time: rfc3339(record.updatedMs) };
+}
+/** the param as a list (comma-separated params arrive as arrays) */
+function paramList(params: ParsedParams, name: string): unknown[] | undefined {
+  const value = params[name];
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value : [value];
 }
 
 function standardField(field_code: string, field_name: string, field_type: string, extra: Partial<FieldDefinition> = {}): FieldDefinition {
@@ -92,6 +111,38 @@ const ADDRESS_SUBFIELDS = [
   ['formatted_address', 'Formatted address'],
 ].map(([code, name]) => ({ field_code: code ?? '', field_name: `${name ?? ''} of Address`, field_type: 'varchar' }));
 
+const NAME_FIELD = standardField('name', 'Name', 'varchar');
+const OWNER_FIELD = standardField('owner_id', 'Owner', 'user');
+const LABELS_FIELD = standardField('label_ids', 'Labels', 'set');
+const VISIBLE_TO_FIELD = standardField('visible_to', 'Visible to', 'visible_to');
+const ORGANIZATION_FIELD = standardField('org_id', 'Organization', 'org');
+
+/**
+ * What follows from an entity's kind, as Pipedrive names things: its paths and label ("person": /persons,
+ * /personFields, "Person"), and its standard fields: the ID, the entity's own (in order), when it was
+ * created and last updated, then the fields returned only on request.
+ */
+function entityBase(
+  kind: EntityKind,
+  ownFields: readonly FieldDefinition[],
+  optionalFields: readonly FieldDefinition[] = [],
+): Pick<EntityDef<object>, 'kind' | 'collection' | 'fieldsCollection' | 'label' | 'standardFields'> {
+  const label = `${kind.charAt(0).toUpperCase()}${kind.slice(1)}`;
+  return {
+    kind,
+    collection: `${kind}s`,
+    fieldsCollection: `${kind}Fields`,
+    label,
+    standardFields: [
+      standardField('id', 'ID', 'int'),
+      ...ownFields,
+      standardField('add_time', `${label} created`, 'date'),
+      standardField('update_time', 'Update time', 'date'),
+      ...optionalFields,
+    ],
+  };
+}
+
 /** Checks shared by entities that have a `name`. */
 function checkName(attrs: Record<string, unknown>, isCreate: boolean): void {
   if (!('name' in attrs) && !isCreate) return;
@@ -102,6 +153,24 @@ function checkName(attrs: Record<string, unknown>, isCreate: boolean): void {
 }
 
 const VISIBLE_TO = new Set([1, 3, 5, 7]);
+
+function checkVisibleTo(attrs: Record<string, unknown>): void {
+  const visibleTo = attrs['visible_to'];
+  if (visibleTo !== undefined && (typeof visibleTo !== 'number' || !VISIBLE_TO.has(visibleTo))) {
+    throw validationError('body.visible_to must be one of 1, 3, 5, 7');
+  }
+}
+function checkPositiveId(attrs: Record<string, unknown>, key: string): void {
+  const value = attrs[key];
+  if (value !== undefined && value !== null && (typeof value !== 'number' || !Number.isInteger(value) || value < 1)) {
+    throw validationError(`body.${key} must be a positive integer`);
+  }
+}
+function checkCurrency(value: unknown, where: string, currencies: readonly string[]): void {
+  if (typeof value !== 'string' || !currencies.includes(value)) {
+    throw validationError(`${where} must be one of the company's currencies (${currencies.join(', ')})`);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Organizations
@@ -147,27 +216,25 @@ function addressOf(value: unknown): OrganizationAddress | null {
 }
 
 export const organizationDef: EntityDef<SimOrganization> = {
-  kind: 'organization',
-  collection: 'organizations',
-  fieldsCollection: 'organizationFields',
-  label: 'Organization',
-  standardFields: [
-    standardField('id', 'ID', 'int'),
-    standardField('name', 'Name', 'varchar'),
-    standardField('owner_id', 'Owner', 'user'),
-    standardField('label_ids', 'Labels', 'set'),
-    standardField('address', 'Address', 'address', { subfields: ADDRESS_SUBFIELDS }),
-    standardField('visible_to', 'Visible to', 'visible_to'),
-    standardField('website', 'Website', 'varchar'),
-    standardField('linkedin', 'LinkedIn profile', 'varchar'),
-    standardField('industry', 'Industry', 'enum', { options: [] }),
-    standardField('annual_revenue', 'Annual revenue', 'monetary'),
-    standardField('employee_count', 'Number of employees', 'int'),
-    standardField('add_time', 'Organization created', 'date'),
-    standardField('update_time', 'Update time', 'date'),
-    standardField('people_count', 'People', 'int', { is_optional_response_field: true }),
-    standardField('open_deals_count', 'Open deals', 'int', { is_optional_response_field: true }),
-  ],
+  ...entityBase(
+    'organization',
+    [
+      NAME_FIELD,
+      OWNER_FIELD,
+      LABELS_FIELD,
+      standardField('address', 'Address', 'address', { subfields: ADDRESS_SUBFIELDS }),
+      VISIBLE_TO_FIELD,
+      standardField('website', 'Website', 'varchar'),
+      standardField('linkedin', 'LinkedIn profile', 'varchar'),
+      standardField('industry', 'Industry', 'enum', { options: [] }),
+      standardField('annual_revenue', 'Annual revenue', 'monetary'),
+      standardField('employee_count', 'Number of employees', 'int'),
+    ],
+    [
+      standardField('people_count', 'People', 'int', { is_optional_response_field: true }),
+      standardField('open_deals_count', 'Open deals', 'int', { is_optional_response_field: true }),
+    ],
+  ),
   defaults: () => ({
     owner_id: 1,
     visible_to: 3,
@@ -181,10 +248,7 @@ export const organizationDef: EntityDef<SimOrganization> = {
   }),
   checkAttrs(attrs, isCreate) {
     checkName(attrs, isCreate);
-    const visibleTo = attrs['visible_to'];
-    if (visibleTo !== undefined && (typeof visibleTo !== 'number' || !VISIBLE_TO.has(visibleTo))) {
-      throw validationError('body.visible_to must be one of 1, 3, 5, 7');
-    }
+    checkVisibleTo(attrs);
     const address = attrs['address'];
     if (isRecord(address) && typeof address['value'] === 'string' && address['value'].length > 255) {
       throw validationError('body.address.value must NOT have more than 255 characters');
@@ -195,19 +259,18 @@ export const organizationDef: EntityDef<SimOrganization> = {
     return {
       id: record.id,
       name: str(a['name']),
-      owner_id: typeof a['owner_id'] === 'number' ? a['owner_id'] : 1,
-      add_time: rfc3339(record.addTimeMs),
-      update_time: rfc3339(record.updatedMs),
+      owner_id: numOr(a['owner_id'], 1),
+      ...timesOf(record),
       is_deleted: false,
-      visible_to: typeof a['visible_to'] === 'number' ? a['visible_to'] : 3,
+      visible_to: numOr(a['visible_to'], 3),
       address: addressOf(a['address']),
-      label_ids: Array.isArray(a['label_ids']) ? a['label_ids'].filter((x): x is number => typeof x === 'number') : [],
+      label_ids: intList(a['label_ids']),
       website: strOrNull(a['website']),
       linkedin: strOrNull(a['linkedin']),
-      industry: intOrNull(a['industry']),
-      annual_revenue: intOrNull(a['annual_revenue']),
-      employee_count: intOrNull(a['employee_count']),
-      custom_fields: Object.fromEntries(customCodes.map((code) => [code, structuredClone(record.custom[code] ?? null)])),
+      industry: numOrNull(a['industry']),
+      annual_revenue: numOrNull(a['annual_revenue']),
+      employee_count: numOrNull(a['employee_count']),
+      custom_fields: customOf(record, customCodes),
     };
   },
   searchFields: ['name', 'address', 'custom_fields', 'notes'],
@@ -226,55 +289,16 @@ export const organizationDef: EntityDef<SimOrganization> = {
       type: 'organization',
       name: str(a['name']),
       address: isRecord(address) && typeof address['value'] === 'string' ? address['value'] : null,
-      visible_to: typeof a['visible_to'] === 'number' ? a['visible_to'] : 3,
-      owner: { id: typeof a['owner_id'] === 'number' ? a['owner_id'] : 1 },
+      visible_to: numOr(a['visible_to'], 3),
+      owner: { id: numOr(a['owner_id'], 1) },
       custom_fields: matchedCustom,
       notes: [],
     };
   },
 };
 
-// ---------------------------------------------------------------------------------------------
-// Shared helpers for persons, products and deals
-
 /** The company's currencies when the sim options do not name them. */
 export const DEFAULT_CURRENCIES: readonly string[] = ['EUR', 'USD', 'GBP'];
-
-function numOr(value: unknown, fallback: number): number {
-  return typeof value === 'number' ? value : fallback;
-}
-function numOrNull(value: unknown): number | null {
-  return typeof value === 'number' ? value : null;
-}
-function intList(value: unknown): number[] {
-  return Array.isArray(value) ? value.filter((x): x is number => typeof x === 'number') : [];
-}
-function customOf(record: StoredRecord, customCodes: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(customCodes.map((code) => [code, structuredClone(record.custom[code] ?? null)]));
-}
-function checkVisibleTo(attrs: Record<string, unknown>): void {
-  const visibleTo = attrs['visible_to'];
-  if (visibleTo !== undefined && (typeof visibleTo !== 'number' || !VISIBLE_TO.has(visibleTo))) {
-    throw validationError('body.visible_to must be one of 1, 3, 5, 7');
-  }
-}
-function checkPositiveId(attrs: Record<string, unknown>, key: string): void {
-  const value = attrs[key];
-  if (value !== undefined && value !== null && (typeof value !== 'number' || !Number.isInteger(value) || value < 1)) {
-    throw validationError(`body.${key} must be a positive integer`);
-  }
-}
-function checkCurrency(value: unknown, where: string, currencies: readonly string[]): void {
-  if (typeof value !== 'string' || !currencies.includes(value)) {
-    throw validationError(`${where} must be one of the company's currencies (${currencies.join(', ')})`);
-  }
-}
-/** the param as a list (comma-separated params arrive as arrays) */
-function paramList(params: ParsedParams, name: string): unknown[] | undefined {
-  const value = params[name];
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? value : [value];
-}
 
 // ---------------------------------------------------------------------------------------------
 // Persons
@@ -332,25 +356,18 @@ function checkContacts(attrs: Record<string, unknown>, key: 'emails' | 'phones')
 }
 
 export const personDef: EntityDef<SimPerson> = {
-  kind: 'person',
-  collection: 'persons',
-  fieldsCollection: 'personFields',
-  label: 'Person',
-  standardFields: [
-    standardField('id', 'ID', 'int'),
-    standardField('name', 'Name', 'varchar'),
+  ...entityBase('person', [
+    NAME_FIELD,
     standardField('first_name', 'First name', 'varchar'),
     standardField('last_name', 'Last name', 'varchar'),
-    standardField('owner_id', 'Owner', 'user'),
-    standardField('org_id', 'Organization', 'org'),
+    OWNER_FIELD,
+    ORGANIZATION_FIELD,
     standardField('emails', 'Email', 'varchar'),
     standardField('phones', 'Phone', 'phone'),
     standardField('job_title', 'Job title', 'varchar'),
-    standardField('label_ids', 'Labels', 'set'),
-    standardField('visible_to', 'Visible to', 'visible_to'),
-    standardField('add_time', 'Person created', 'date'),
-    standardField('update_time', 'Update time', 'date'),
-  ],
+    LABELS_FIELD,
+    VISIBLE_TO_FIELD,
+  ]),
   defaults: () => ({ owner_id: 1, org_id: null, emails: [], phones: [], visible_to: 3, label_ids: [], job_title: null }),
   checkAttrs(attrs, isCreate) {
     checkName(attrs, isCreate);
@@ -375,9 +392,8 @@ export const personDef: EntityDef<SimPerson> = {
       first_name: space < 0 ? name : name.slice(0, space),
       last_name: space < 0 ? '' : name.slice(space + 1),
       owner_id: numOr(a['owner_id'], 1),
-      org_id: intOrNull(a['org_id']),
-      add_time: rfc3339(record.addTimeMs),
-      update_time: rfc3339(record.updatedMs),
+      org_id: numOrNull(a['org_id']),
+      ...timesOf(record),
       emails: contactsOf(a['emails'], 'work'),
       phones: contactsOf(a['phones'], 'work'),
       is_deleted: false,
@@ -399,7 +415,7 @@ export const personDef: EntityDef<SimPerson> = {
   },
   searchItem(record, view, matchedCustom) {
     const a = view.attrs;
-    const orgId = intOrNull(a['org_id']);
+    const orgId = numOrNull(a['org_id']);
     return {
       id: record.id,
       type: 'person',
@@ -495,24 +511,17 @@ function pricesOf(value: unknown, productId: number): ProductPrice[] {
 /** The product definition for a company with these currencies (prices in others are a 400). */
 export function productDefFor(currencies: readonly string[]): EntityDef<SimProduct> {
   return {
-    kind: 'product',
-    collection: 'products',
-    fieldsCollection: 'productFields',
-    label: 'Product',
-    standardFields: [
-      standardField('id', 'ID', 'int'),
-      standardField('name', 'Name', 'varchar'),
+    ...entityBase('product', [
+      NAME_FIELD,
       standardField('code', 'Product code', 'varchar'),
       standardField('description', 'Description', 'text'),
       standardField('unit', 'Unit', 'varchar'),
       standardField('tax', 'Tax', 'double'),
       standardField('category', 'Category', 'enum', { options: [] }),
       standardField('prices', 'Unit prices', 'price_list'),
-      standardField('owner_id', 'Owner', 'user'),
-      standardField('visible_to', 'Visible to', 'visible_to'),
-      standardField('add_time', 'Product created', 'date'),
-      standardField('update_time', 'Update time', 'date'),
-    ],
+      OWNER_FIELD,
+      VISIBLE_TO_FIELD,
+    ]),
     defaults: () => ({
       code: null,
       description: null,
@@ -553,8 +562,7 @@ export function productDefFor(currencies: readonly string[]): EntityDef<SimProdu
         is_deleted: a['is_deleted'] === true,
         visible_to: numOr(a['visible_to'], 3),
         owner_id: numOr(a['owner_id'], 1),
-        add_time: rfc3339(record.addTimeMs),
-        update_time: rfc3339(record.updatedMs),
+        ...timesOf(record),
         billing_frequency: typeof a['billing_frequency'] === 'string' ? a['billing_frequency'] : 'one-time',
         billing_frequency_cycles: numOrNull(a['billing_frequency_cycles']),
         prices: pricesOf(a['prices'], record.id),
@@ -623,26 +631,19 @@ function statusOf(value: unknown): DealStatus {
 export function dealDefFor(currencies: readonly string[]): EntityDef<SimDeal> {
   const defaultCurrency = currencies[0] ?? 'EUR';
   return {
-    kind: 'deal',
-    collection: 'deals',
-    fieldsCollection: 'dealFields',
-    label: 'Deal',
-    operations: ['list', 'get', 'patch'],
-    standardFields: [
-      standardField('id', 'ID', 'int'),
+    ...entityBase('deal', [
       standardField('title', 'Title', 'varchar'),
       standardField('value', 'Value', 'monetary'),
       standardField('currency', 'Currency', 'varchar'),
       standardField('status', 'Status', 'status'),
-      standardField('org_id', 'Organization', 'org'),
+      ORGANIZATION_FIELD,
       standardField('person_id', 'Contact person', 'people'),
-      standardField('owner_id', 'Owner', 'user'),
+      OWNER_FIELD,
       standardField('won_time', 'Won time', 'date'),
       standardField('lost_time', 'Lost time', 'date'),
       standardField('close_time', 'Deal closed on', 'date'),
-      standardField('add_time', 'Deal created', 'date'),
-      standardField('update_time', 'Update time', 'date'),
-    ],
+    ]),
+    operations: ['list', 'get', 'patch'],
     defaults: () => ({
       owner_id: 1,
       value: 0,
@@ -722,13 +723,12 @@ export function dealDefFor(currencies: readonly string[]): EntityDef<SimDeal> {
         owner_id: numOr(a['owner_id'], 1),
         value: numOr(a['value'], 0),
         currency: typeof a['currency'] === 'string' ? a['currency'] : defaultCurrency,
-        person_id: intOrNull(a['person_id']),
-        org_id: intOrNull(a['org_id']),
+        person_id: numOrNull(a['person_id']),
+        org_id: numOrNull(a['org_id']),
         pipeline_id: numOr(a['pipeline_id'], 1),
         stage_id: numOr(a['stage_id'], 1),
         status: statusOf(a['status']),
-        add_time: rfc3339(record.addTimeMs),
-        update_time: rfc3339(record.updatedMs),
+        ...timesOf(record),
         won_time: strOrNull(a['won_time']),
         lost_time: strOrNull(a['lost_time']),
         close_time: strOrNull(a['close_time']),

@@ -3,7 +3,7 @@ import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
 import type { TenantStore } from '../../ports/index.ts';
 import { s, str, type Item } from './dynamo-items.ts';
 
-/** Connections table: one item per tenant; secrets only as ciphertext. */
+/** The connections table (one connection = one tenant): one item per tenant; secrets only as ciphertext. */
 export class DynamoTenantStore implements TenantStore {
   constructor(
     private readonly client: DynamoDBClient,

@@ -3,13 +3,13 @@ import { createPipedriveClient, type PipedriveCallInfo, type PipedriveClient } f
 import { apiTokenAuth, oauthAuth } from '../clients/pipedrive-auth.ts';
 import { createQadClient, type QadClient } from '../clients/qad-client.ts';
 import type { HttpClient } from '../clients/http.ts';
-import type { Cipher, Connections, OAuthTokenStore } from '../ports/index.ts';
+import type { Cipher, TenantClients, OAuthTokenStore } from '../ports/index.ts';
 
 /**
  * Builds each tenant's clients once per warm container. Secrets are decrypted on first use and
  * kept only in memory; a changed tenant (new ciphertext or config) gets fresh clients.
  */
-export function createConnections(deps: {
+export function createTenantClients(deps: {
   cipher: Cipher;
   http: HttpClient;
   now?: () => number;
@@ -18,7 +18,7 @@ export function createConnections(deps: {
   /** Where OAuth tenants' tokens live (needed only for tenants with pipedrive.auth "oauth"). */
   oauthTokens?: OAuthTokenStore;
   onPipedriveRefresh?: (tenantId: string) => void;
-}): Connections {
+}): TenantClients {
   const clients = new Map<string, Promise<QadClient | PipedriveClient>>();
 
   const secret = (tenant: StoredTenant, system: SecretSystem) =>
