@@ -2,7 +2,7 @@ import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
 import { createPipedriveClient, type PipedriveCallInfo, type PipedriveClient } from '../clients/pipedrive-client.ts';
 import { apiTokenAuth, oauthAuth } from '../clients/pipedrive-auth.ts';
 import { createQadClient, type QadClient } from '../clients/qad-client.ts';
-import type { HttpClient } from '../clients/http.ts';
+import type { HttpClient, Sleep } from '../clients/http.ts';
 import type { Cipher, TenantClients, OAuthTokenStore } from '../ports/index.ts';
 
 /**
@@ -12,7 +12,9 @@ import type { Cipher, TenantClients, OAuthTokenStore } from '../ports/index.ts';
 export function createTenantClients(deps: {
   cipher: Cipher;
   http: HttpClient;
+  /** The clients' clock: `now` and `sleep` go together (a pacer on a fake clock must also wait on it). */
   now?: () => number;
+  sleep?: Sleep;
   onPipedriveCall?: (tenantId: string, info: PipedriveCallInfo) => void;
   onQadCall?: (tenantId: string, info: { endpoint: string; status: number; ms: number }) => void;
   /** Where OAuth tenants' tokens live (needed only for tenants with pipedrive.auth "oauth"). */
@@ -69,6 +71,7 @@ export function createTenantClients(deps: {
             store: deps.oauthTokens,
             cipher: deps.cipher,
             ...(deps.now && { now: deps.now }),
+            ...(deps.sleep && { sleep: deps.sleep }),
             ...(deps.onPipedriveRefresh && { onRefresh: () => deps.onPipedriveRefresh!(tenantId) }),
           });
         }
@@ -76,6 +79,7 @@ export function createTenantClients(deps: {
           auth,
           http: deps.http,
           ...(deps.now && { now: deps.now }),
+          ...(deps.sleep && { sleep: deps.sleep }),
           ...(deps.onPipedriveCall && { onCall: (info) => deps.onPipedriveCall!(tenantId, info) }),
         });
       });
