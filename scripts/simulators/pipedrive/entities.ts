@@ -73,6 +73,27 @@ function intList(value: unknown): number[] {
 function customOf(record: StoredRecord, customCodes: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(customCodes.map((code) => [code, structuredClone(record.custom[code] ?? null)]));
 }
+/**
+ * An entity's `toApi` from its standard attributes as the API returns them: the id first, then those, then
+ * every custom field of the entity (null where the record has no value).
+ */
+function apiOf<S extends object>(standard: (attrs: Record<string, unknown>, record: StoredRecord) => S) {
+  return (record: StoredRecord, customCodes: readonly string[]) => ({
+    id: record.id,
+    ...standard(record.attrs, record),
+    custom_fields: customOf(record, customCodes),
+  });
+}
+/** How toApi reads an attribute that is null until set: the value if it has the type, else null. */
+type NullableReaders = Record<string, (value: unknown) => string | number | null>;
+/** The attributes `readers` names, null each: their defaults on a new record. */
+function nullsOf<R extends NullableReaders>(readers: R): Record<keyof R, null> {
+  return Object.fromEntries(Object.keys(readers).map((key) => [key, null])) as Record<keyof R, null>;
+}
+/** The attributes `readers` names, each as its reader reads it: as toApi returns them. */
+function readEach<R extends NullableReaders>(attrs: Record<string, unknown>, readers: R): { [K in keyof R]: ReturnType<R[K]> } {
+  return Object.fromEntries(Object.entries(readers).map(([key, read]) => [key, read(attrs[key])])) as { [K in keyof R]: ReturnType<R[K]> };
+}
 /** add_time and update_time, as every entity returns them */
 function timesOf(record: StoredRecord): { add_time: string; update_time: string } {
   return { add_time: rfc3339(record.addTimeMs), update_time: rfc3339(record.updatedMs) };
@@ -215,6 +236,15 @@ function addressOf(value: unknown): OrganizationAddress | null {
   return out;
 }
 
+/** Organization attributes that are null until set (in the order the API returns them). */
+const ORGANIZATION_NULLABLE = {
+  website: strOrNull,
+  linkedin: strOrNull,
+  industry: numOrNull,
+  annual_revenue: numOrNull,
+  employee_count: numOrNull,
+} satisfies NullableReaders;
+
 export const organizationDef: EntityDef<SimOrganization> = {
   ...entityBase(
     'organization',
@@ -240,11 +270,7 @@ export const organizationDef: EntityDef<SimOrganization> = {
     visible_to: 3,
     address: null,
     label_ids: [],
-    website: null,
-    linkedin: null,
-    industry: null,
-    annual_revenue: null,
-    employee_count: null,
+    ...nullsOf(ORGANIZATION_NULLABLE),
   }),
   checkAttrs(attrs, isCreate) {
     checkName(attrs, isCreate);
@@ -254,25 +280,16 @@ export const organizationDef: EntityDef<SimOrganization> = {
       throw validationError('body.address.value must NOT have more than 255 characters');
     }
   },
-  toApi(record, customCodes) {
-    const a = record.attrs;
-    return {
-      id: record.id,
-      name: str(a['name']),
-      owner_id: numOr(a['owner_id'], 1),
-      ...timesOf(record),
-      is_deleted: false,
-      visible_to: numOr(a['visible_to'], 3),
-      address: addressOf(a['address']),
-      label_ids: intList(a['label_ids']),
-      website: strOrNull(a['website']),
-      linkedin: strOrNull(a['linkedin']),
-      industry: numOrNull(a['industry']),
-      annual_revenue: numOrNull(a['annual_revenue']),
-      employee_count: numOrNull(a['employee_count']),
-      custom_fields: customOf(record, customCodes),
-    };
-  },
+  toApi: apiOf((a, record) => ({
+    name: str(a['name']),
+    owner_id: numOr(a['owner_id'], 1),
+    ...timesOf(record),
+    is_deleted: false,
+    visible_to: numOr(a['visible_to'], 3),
+    address: addressOf(a['address']),
+    label_ids: intList(a['label_ids']),
+    ...readEach(a, ORGANIZATION_NULLABLE),
+  })),
   searchFields: ['name', 'address', 'custom_fields', 'notes'],
   searchText(attrs) {
     const address = attrs['address'];
@@ -296,9 +313,6 @@ export const organizationDef: EntityDef<SimOrganization> = {
     };
   },
 };
-
-/** The company's currencies when the sim options do not name them. */
-export const DEFAULT_CURRENCIES: readonly string[] = ['EUR', 'USD', 'GBP'];
 
 // ---------------------------------------------------------------------------------------------
 // Persons
@@ -382,12 +396,10 @@ export const personDef: EntityDef<SimPerson> = {
     if ('phones' in out) out['phones'] = contactsOf(out['phones'], 'work');
     return out;
   },
-  toApi(record, customCodes) {
-    const a = record.attrs;
+  toApi: apiOf((a, record) => {
     const name = str(a['name']);
     const space = name.indexOf(' ');
     return {
-      id: record.id,
       name,
       first_name: space < 0 ? name : name.slice(0, space),
       last_name: space < 0 ? '' : name.slice(space + 1),
@@ -401,9 +413,8 @@ export const personDef: EntityDef<SimPerson> = {
       label_ids: intList(a['label_ids']),
       picture_id: null,
       job_title: strOrNull(a['job_title']),
-      custom_fields: customOf(record, customCodes),
     };
-  },
+  }),
   searchFields: ['custom_fields', 'email', 'notes', 'phone', 'name'],
   searchText(attrs) {
     return {
@@ -548,27 +559,22 @@ export function productDefFor(currencies: readonly string[]): EntityDef<SimProdu
       // prices are stored as sent (normalised on output); a PATCH with prices replaces the whole array
       return 'prices' in attrs ? { ...attrs, prices: pricesOf(attrs['prices'], 0) } : { ...attrs };
     },
-    toApi(record, customCodes) {
-      const a = record.attrs;
-      return {
-        id: record.id,
-        name: str(a['name']),
-        code: strOrNull(a['code']),
-        description: strOrNull(a['description']),
-        unit: strOrNull(a['unit']),
-        tax: numOr(a['tax'], 0),
-        category: numOrNull(a['category']),
-        is_linkable: a['is_linkable'] !== false,
-        is_deleted: a['is_deleted'] === true,
-        visible_to: numOr(a['visible_to'], 3),
-        owner_id: numOr(a['owner_id'], 1),
-        ...timesOf(record),
-        billing_frequency: typeof a['billing_frequency'] === 'string' ? a['billing_frequency'] : 'one-time',
-        billing_frequency_cycles: numOrNull(a['billing_frequency_cycles']),
-        prices: pricesOf(a['prices'], record.id),
-        custom_fields: customOf(record, customCodes),
-      };
-    },
+    toApi: apiOf((a, record) => ({
+      name: str(a['name']),
+      code: strOrNull(a['code']),
+      description: strOrNull(a['description']),
+      unit: strOrNull(a['unit']),
+      tax: numOr(a['tax'], 0),
+      category: numOrNull(a['category']),
+      is_linkable: a['is_linkable'] !== false,
+      is_deleted: a['is_deleted'] === true,
+      visible_to: numOr(a['visible_to'], 3),
+      owner_id: numOr(a['owner_id'], 1),
+      ...timesOf(record),
+      billing_frequency: typeof a['billing_frequency'] === 'string' ? a['billing_frequency'] : 'one-time',
+      billing_frequency_cycles: numOrNull(a['billing_frequency_cycles']),
+      prices: pricesOf(a['prices'], record.id),
+    })),
     searchFields: ['code', 'custom_fields', 'name'],
     searchText(attrs) {
       return { name: str(attrs['name']), ...(typeof attrs['code'] === 'string' ? { code: attrs['code'] } : {}) };
@@ -627,6 +633,16 @@ function statusOf(value: unknown): DealStatus {
   return value === 'won' || value === 'lost' || value === 'deleted' ? value : 'open';
 }
 
+/** Deal attributes that are null until set (in the order the API returns them). */
+const DEAL_NULLABLE = {
+  won_time: strOrNull,
+  lost_time: strOrNull,
+  close_time: strOrNull,
+  lost_reason: strOrNull,
+  expected_close_date: strOrNull,
+  probability: numOrNull,
+} satisfies NullableReaders;
+
 /** The deal definition for a company with these currencies. Deals are created by the admin API only. */
 export function dealDefFor(currencies: readonly string[]): EntityDef<SimDeal> {
   const defaultCurrency = currencies[0] ?? 'EUR';
@@ -653,12 +669,7 @@ export function dealDefFor(currencies: readonly string[]): EntityDef<SimDeal> {
       pipeline_id: 1,
       stage_id: 1,
       status: 'open',
-      won_time: null,
-      lost_time: null,
-      close_time: null,
-      lost_reason: null,
-      expected_close_date: null,
-      probability: null,
+      ...nullsOf(DEAL_NULLABLE),
       is_deleted: false,
       is_archived: false,
       visible_to: 3,
@@ -715,33 +726,23 @@ export function dealDefFor(currencies: readonly string[]): EntityDef<SimDeal> {
       else if (before === 'deleted') out['is_deleted'] = false;
       return out;
     },
-    toApi(record, customCodes) {
-      const a = record.attrs;
-      return {
-        id: record.id,
-        title: str(a['title']),
-        owner_id: numOr(a['owner_id'], 1),
-        value: numOr(a['value'], 0),
-        currency: typeof a['currency'] === 'string' ? a['currency'] : defaultCurrency,
-        person_id: numOrNull(a['person_id']),
-        org_id: numOrNull(a['org_id']),
-        pipeline_id: numOr(a['pipeline_id'], 1),
-        stage_id: numOr(a['stage_id'], 1),
-        status: statusOf(a['status']),
-        ...timesOf(record),
-        won_time: strOrNull(a['won_time']),
-        lost_time: strOrNull(a['lost_time']),
-        close_time: strOrNull(a['close_time']),
-        lost_reason: strOrNull(a['lost_reason']),
-        expected_close_date: strOrNull(a['expected_close_date']),
-        probability: numOrNull(a['probability']),
-        is_deleted: a['is_deleted'] === true,
-        is_archived: a['is_archived'] === true,
-        visible_to: numOr(a['visible_to'], 3),
-        label_ids: intList(a['label_ids']),
-        custom_fields: customOf(record, customCodes),
-      };
-    },
+    toApi: apiOf((a, record) => ({
+      title: str(a['title']),
+      owner_id: numOr(a['owner_id'], 1),
+      value: numOr(a['value'], 0),
+      currency: typeof a['currency'] === 'string' ? a['currency'] : defaultCurrency,
+      person_id: numOrNull(a['person_id']),
+      org_id: numOrNull(a['org_id']),
+      pipeline_id: numOr(a['pipeline_id'], 1),
+      stage_id: numOr(a['stage_id'], 1),
+      status: statusOf(a['status']),
+      ...timesOf(record),
+      ...readEach(a, DEAL_NULLABLE),
+      is_deleted: a['is_deleted'] === true,
+      is_archived: a['is_archived'] === true,
+      visible_to: numOr(a['visible_to'], 3),
+      label_ids: intList(a['label_ids']),
+    })),
     searchFields: ['custom_fields', 'notes', 'title'],
     searchText(attrs) {
       return { title: str(attrs['title']) };
@@ -764,6 +765,9 @@ export function dealDefFor(currencies: readonly string[]): EntityDef<SimDeal> {
     },
   };
 }
+
+/** The company's currencies when the sim options do not name them. */
+export const DEFAULT_CURRENCIES: readonly string[] = ['EUR', 'USD', 'GBP'];
 
 export const productDef: EntityDef<SimProduct> = productDefFor(DEFAULT_CURRENCIES);
 export const dealDef: EntityDef<SimDeal> = dealDefFor(DEFAULT_CURRENCIES);
