@@ -74,10 +74,16 @@ export const tenantConfigSchema = z.object({
       auth: z.enum(['token', 'oauth']).default('token'),
       oauthClientId: z.string().min(1).optional(),
       oauthTokenUrl: baseUrl.default(PIPEDRIVE_OAUTH_TOKEN_URL),
+      /** The token URL receives the client secret: another than Pipedrive's only when the operator says so here. */
+      allowOtherOAuthTokenUrl: z.boolean().default(false),
     })
     .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, {
       path: ['oauthClientId'],
       message: 'is required with auth "oauth"',
+    })
+    .refine((p) => p.oauthTokenUrl === PIPEDRIVE_OAUTH_TOKEN_URL || p.allowOtherOAuthTokenUrl, {
+      path: ['oauthTokenUrl'],
+      message: `must be ${PIPEDRIVE_OAUTH_TOKEN_URL} unless pipedrive.allowOtherOAuthTokenUrl is true`,
     }),
   /** A cadence per poll (`customers`, `deals` ...); a poll not named here runs at its registry default. */
   schedules: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/u, 'must be a poll name such as customers'), rateExpression).default({}),
