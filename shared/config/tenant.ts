@@ -58,6 +58,14 @@ export const tenantConfigSchema = z.object({
     salesOrders: z
       .object({
         path: z.string().startsWith('/').default('/api/erp/salesOrderHeaders'),
+        /**
+         * How the order's customer PO (so_po) starts, before the deal id: unique per tenant, so two Pipedrive
+         * companies feeding one QAD instance never adopt each other's orders. Default `PD-<tenantId>-`.
+         */
+        poPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,15}$/u, 'must be 1-16 letters, digits, dots, dashes or slashes')
+          .optional(),
         /** QAD site on every order (tenant default). */
         site: z.string().min(1).default('10-100'),
         /** A won deal without product lines: reject it, or order one line of this item for the deal value. */
