@@ -203,7 +203,7 @@ export function fieldsReport(
       field: e.key.replace(/^field:/u, ''),
       problem: e.error ?? '',
       at: e.at,
-      recordsHeld: heldOf(e.snapshot),
+      recordsHeld: heldOf(e.detail),
       writtenSince: writtenSince(e),
     }));
   const created = audit

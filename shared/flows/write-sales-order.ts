@@ -61,7 +61,7 @@ export async function writeSalesOrder(
         reason: ref ? `${reason} (QAD order ${ref})` : reason,
         attempt: delivery.attempt,
         messageId: delivery.messageId,
-        snapshot: deal,
+        contentHash: message.hash,
       });
 
     if (entry?.ref) {

@@ -378,7 +378,7 @@ for (const implementation of implementations) {
         );
       });
 
-      test('an entry keeps its fields; reason and error are cut at 2,000 characters; secrets in the snapshot are masked', async () => {
+      test('an entry keeps its fields; reason and error are cut at 2,000 characters; 200 field names; detail secrets masked', async () => {
         const t = newTenant();
         p.clock.ms = T0;
         await p.audit.record({
@@ -391,7 +391,9 @@ for (const implementation of implementations) {
           pipedriveId: 0,
           attempt: 3,
           messageId: 'm-1',
-          snapshot: { name: 'Acme', password: 'hunter2', nested: { apiToken: 'x' }, list: [1, 'two'], none: null },
+          contentHash: 'h-1',
+          fields: Array.from({ length: 250 }, (_, i) => `f${i}`),
+          detail: { field: 'Region', password: 'hunter2', recordsHeld: 3, held: true },
         });
         await p.audit.record({ tenantId: t, entity: ORG, key: 'C2', action: 'skipped', reason: '', messageId: '' });
         assert.deepEqual(await p.audit.history(t, ORG, 'C1'), [
@@ -406,7 +408,9 @@ for (const implementation of implementations) {
             pipedriveId: 0,
             attempt: 3,
             messageId: 'm-1',
-            snapshot: { name: 'Acme', password: '[redacted]', nested: { apiToken: '[redacted]' }, list: [1, 'two'], none: null },
+            contentHash: 'h-1',
+            fields: Array.from({ length: 200 }, (_, i) => `f${i}`),
+            detail: { field: 'Region', password: '[redacted]', recordsHeld: 3, held: true },
           },
         ]);
         assert.deepEqual(await p.audit.history(t, ORG, 'C2'), [{ tenantId: t, entity: ORG, key: 'C2', action: 'skipped', at: iso(T0) }]);
