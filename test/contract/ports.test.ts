@@ -1,3 +1,4 @@
+import { HELD_MESSAGE_DAYS } from '../../shared/config/tables.ts';
 import '../integration/quiet-env.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -72,7 +73,7 @@ const implementations: Array<{ name: string; start(): Promise<Ports> }> = [
         listing: new DynamoListingIndex(aws.dynamo, table),
         pollState: new DynamoPollStateStore(aws.dynamo, table),
         audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 30, () => clock.now()),
-        holds: new DynamoTenantHolds(aws.dynamo, table),
+        holds: new DynamoTenantHolds(aws.dynamo, table, () => clock.now()),
         oauthTokens: new DynamoOAuthTokenStore(aws.dynamo, table),
         clock,
         close: () => aws.close(),
@@ -418,6 +419,23 @@ for (const implementation of implementations) {
     });
 
     describe('TenantHolds', () => {
+      test('a held message (it carries record content) is gone after HELD_MESSAGE_DAYS; one held later stays', async () => {
+        const t = newTenant();
+        p.clock.ms = T0;
+        await p.holds.hold(t, 'm-old', '{"old":true}', 'parked');
+        p.clock.ms = T0 + HELD_MESSAGE_DAYS * 86_400_000 - 1_000;
+        await p.holds.hold(t, 'm-new', '{"new":true}', 'parked');
+        assert.deepEqual(
+          (await p.holds.held(t)).map((h) => h.messageId),
+          ['m-new', 'm-old'],
+        );
+        p.clock.ms = T0 + HELD_MESSAGE_DAYS * 86_400_000;
+        assert.deepEqual(
+          (await p.holds.held(t, 'parked')).map((h) => h.messageId),
+          ['m-new'],
+        );
+      });
+
       test('a budget gate holds until its time (not including it); a later gate replaces it, even an earlier-ending one', async () => {
         const t = newTenant();
         assert.equal(await p.holds.current(t, T0), undefined);

@@ -204,7 +204,7 @@ test('server-side encryption on every queue and table; tables PITR, on-demand, r
   }
 });
 
-test('table keys; audit has GSI byTenantTime (tenantId, at, ALL) and TTL on expiresAt', () => {
+test('table keys; audit has GSI byTenantTime (tenantId, at, ALL); audit and sync state (held messages) TTL on expiresAt', () => {
   const t = base.template;
   const id = (table: { node: { defaultChild?: unknown } }) => logicalId(base, table);
   const props = (table: { node: { defaultChild?: unknown } }) => (t.toJSON().Resources[id(table)] as Resource).Properties;
@@ -214,6 +214,7 @@ test('table keys; audit has GSI byTenantTime (tenantId, at, ALL) and TTL on expi
     { AttributeName: 'sk', KeyType: 'RANGE' },
   ];
   assert.deepEqual(props(base.stack.tables.syncState).KeySchema, pkSk);
+  assert.deepEqual(props(base.stack.tables.syncState).TimeToLiveSpecification, { AttributeName: 'expiresAt', Enabled: true });
   const audit = props(base.stack.tables.audit);
   assert.deepEqual(audit.KeySchema, pkSk);
   assert.deepEqual(audit.TimeToLiveSpecification, { AttributeName: 'expiresAt', Enabled: true });

@@ -1,4 +1,5 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import { heldUntil, TABLES } from '../../config/tables.ts';
 import type { TenantHold, TenantHolds } from '../../ports/index.ts';
 import { isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts';
 
@@ -7,12 +8,14 @@ import { isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts'
  *   parked        a person must re-authorise Pipedrive (reason, since)
  *   budget        the daily token budget is spent until `untilMs`
  *   held#<msgId>  a message kept here instead of on the queue (no receive loop, no DLQ), with its cause:
- *                 'parked' or 'drift:<entity>' (a mapped field drifted)
+ *                 'parked' or 'drift:<entity>' (a mapped field drifted), for HELD_MESSAGE_DAYS (TTL on
+ *                 expiresAt; reads skip an expired one, since DynamoDB removes it only some time later)
  */
 export class DynamoTenantHolds implements TenantHolds {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly table: string,
+    private readonly now: () => number = Date.now,
   ) {}
 
   private pk(tenantId: string) {
@@ -70,7 +73,13 @@ export class DynamoTenantHolds implements TenantHolds {
     await this.client.send(
       new PutItemCommand({
         TableName: this.table,
-        Item: { pk: this.pk(tenantId), sk: s(`held#${messageId}`), body: s(body), cause: s(cause) },
+        Item: {
+          pk: this.pk(tenantId),
+          sk: s(`held#${messageId}`),
+          body: s(body),
+          cause: s(cause),
+          [TABLES.syncState.ttlAttribute]: n(heldUntil(this.now())),
+        },
       }),
     );
   }
@@ -89,7 +98,11 @@ export class DynamoTenantHolds implements TenantHolds {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of res.Items ?? []) out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
+      for (const item of res.Items ?? []) {
+        const expiresAt = num(item, TABLES.syncState.ttlAttribute);
+        if (expiresAt === undefined || expiresAt > this.now() / 1000)
+          out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
+      }
       start = res.LastEvaluatedKey;
     } while (start);
     return out;
