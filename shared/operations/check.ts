@@ -1,5 +1,6 @@
 import { PIPEDRIVE_OAUTH_TOKEN_URL, type StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
+import { missingScopes } from '../domain/pipedrive-scopes.ts';
 import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
 import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
@@ -82,6 +83,19 @@ function tokenUrlRow(url: string): CheckRow {
   return { check: 'Pipedrive OAuth token URL', ok: true, detail };
 }
 
+/** Whether the app's authorisation grants every scope the connector needs (a missing one fails its calls with 403). */
+function scopesRow(granted: string[] | undefined): CheckRow {
+  const check = 'Pipedrive OAuth scopes';
+  if (granted === undefined) return { check, ok: true, detail: 'not known (authorised before scopes were kept); re-authorise to check' };
+  const missing = missingScopes(granted);
+  if (missing.length === 0) return { check, ok: true, detail: `granted ${granted.join(', ')}` };
+  return {
+    check,
+    ok: false,
+    detail: `missing, add to the app and re-authorise: ${missing.join('; ')} (granted ${granted.join(', ') || 'none'})`,
+  };
+}
+
 export interface CheckRow {
   check: string;
   ok: boolean;
@@ -129,6 +143,7 @@ export async function checkTenant(
       ok: true,
       detail: missing.length ? `missing, created on first use: ${missing.join(', ')}` : 'all present',
     });
+    if (tenant.config.pipedrive.auth === 'oauth') rows.push(scopesRow(await pipedrive.grantedScopes()));
     for (const flow of registry.flows) rows.push(await checkMapped(pipedrive, tenant, flow.fieldEntity));
     const limits = pipedrive.rateLimits();
     const budget =

@@ -1,7 +1,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
-import { findOperation, validateAgainst } from '../../scripts/simulators/pipedrive/spec.ts';
+import { findOperation, successStatus, validateAgainst } from '../../scripts/simulators/pipedrive/spec.ts';
 
 const TOKEN = 'test-token-123';
 const T0 = Date.parse('2026-09-01T10:00:00Z');
@@ -66,7 +66,8 @@ function assertValidation(reply: Reply, mentions?: RegExp): void {
  * cursor is checked by the tests themselves and left out here.
  */
 function assertMatchesSpec(method: string, path: string, json: Record<string, unknown>): void {
-  const schema = findOperation(method, path)?.responseSchema;
+  const operation = findOperation(method, path);
+  const schema = operation && operation.responses?.[String(successStatus(operation))];
   assert.ok(schema, `no response schema for ${method} ${path}`);
   const copy = structuredClone(json);
   const additional = copy['additional_data'];
