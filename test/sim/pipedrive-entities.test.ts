@@ -4,7 +4,8 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { lineSum, startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
+import { lineSum, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
+import { withPipedriveSim } from './with-pipedrive-sim.ts';
 import { findOperation, successStatus, validateAgainst } from '../../scripts/simulators/pipedrive/spec.ts';
 
 const TOKEN = 'test-token-entities';
@@ -20,14 +21,8 @@ function clock(start = T0): { now: () => number; advance: (ms: number) => void }
   return { now: () => t, advance: (ms) => (t += ms) };
 }
 
-async function withSim(options: Partial<PipedriveSimOptions>, fn: (sim: PipedriveSim) => Promise<void>): Promise<void> {
-  const sim = await startPipedriveSim({ apiToken: TOKEN, ...options });
-  try {
-    await fn(sim);
-  } finally {
-    await sim.close();
-  }
-}
+const withSim = (options: Partial<PipedriveSimOptions>, fn: (sim: PipedriveSim) => Promise<void>) =>
+  withPipedriveSim({ apiToken: TOKEN, ...options }, fn);
 
 async function call(sim: PipedriveSim, method: string, path: string, body?: unknown): Promise<Reply> {
   const headers: Record<string, string> = { 'x-api-token': TOKEN };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
+import type { PipedriveSim, PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
+import { withPipedriveSim } from './with-pipedrive-sim.ts';
 import { DEFAULT_GRANT } from '../../scripts/simulators/pipedrive/oauth.ts';
 import { findOperation, scopeAllows, successStatus } from '../../scripts/simulators/pipedrive/spec.ts';
 import { APP_SCOPES, missingScopes } from '../../shared/domain/pipedrive-scopes.ts';
@@ -9,14 +10,8 @@ const TOKEN = 'api-token-1';
 const CLIENT = { clientId: 'app', clientSecret: 'app-secret' };
 const REDIRECT = 'https://example.com/cb';
 
-async function withSim(options: Partial<PipedriveSimOptions>, fn: (sim: PipedriveSim) => Promise<void>): Promise<void> {
-  const sim = await startPipedriveSim({ apiToken: TOKEN, ...options });
-  try {
-    await fn(sim);
-  } finally {
-    await sim.close();
-  }
-}
+const withSim = (options: Partial<PipedriveSimOptions>, fn: (sim: PipedriveSim) => Promise<void>) =>
+  withPipedriveSim({ apiToken: TOKEN, ...options }, fn);
 
 async function call(sim: PipedriveSim, method: string, path: string, auth: Record<string, string>, body?: unknown) {
   const headers: Record<string, string> = { ...auth, ...(body !== undefined && { 'content-type': 'application/json' }) };
