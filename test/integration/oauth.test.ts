@@ -93,7 +93,7 @@ describe('Pipedrive OAuth', () => {
     assert.match(again.err, /invalid_grant/u);
   });
 
-  test("check names a scope the app lacks and the token URL it sends the secret to; uncovered calls are refused", async () => {
+  test('check names a scope the app lacks and the token URL it sends the secret to; uncovered calls are refused', async () => {
     h = await oauthHarness(3600, [customerRow('C1', 'Alpha GmbH', '2026-11-20')], DEFAULT_GRANT);
     assert.equal((await authorize(h)).code, 0);
     const rows = await checkTenant(h.cliDeps().clients, (await h.cliDeps().tenants.get(TENANT))!);
