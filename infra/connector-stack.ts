@@ -109,6 +109,8 @@ export class ConnectorStack extends Stack {
       KMS_KEY_ID: this.credentialsKey.keyArn,
       CREDENTIALS_CIPHER: 'kms',
       AUDIT_RETENTION_DAYS: String(this.config.auditRetentionDays),
+      // Each stack counts in its own namespace, so one stage's alarms never fire on another's metrics.
+      POWERTOOLS_METRICS_NAMESPACE: this.stackName,
     };
     for (const [name, q] of queues) {
       environment[`${queueEnvName(name)}_QUEUE_URL`] = q.queue.queueUrl;
@@ -181,7 +183,7 @@ export class ConnectorStack extends Stack {
       functions: [...functions].map(([name, f]) => ({ name, fn: f.fn })),
       maxMessageAgeSeconds: this.config.maxMessageAgeSeconds,
       alarmEmail: this.config.alarmEmail,
-      metricsNamespace: POWERTOOLS_ENV.POWERTOOLS_METRICS_NAMESPACE,
+      metricsNamespace: this.stackName,
       serviceName: POWERTOOLS_ENV.POWERTOOLS_SERVICE_NAME,
     });
 

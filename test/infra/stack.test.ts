@@ -857,10 +857,58 @@ test('context overrides (CLI strings included): receives, concurrency, schedules
   b.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
 });
 
+test('a staging stack beside the default: its own stack name, resource names and metrics namespace', () => {
+  const staging = build({ stage: 'staging' });
+  assert.equal(base.stack.stackName, 'QadPipedriveConnector');
+  assert.equal(staging.stack.stackName, 'QadPipedriveConnector-staging');
+  /** Properties that name a resource uniquely in an account and region. */
+  const UNIQUE_NAMES = new Set([
+    'QueueName',
+    'TableName',
+    'FunctionName',
+    'LogGroupName',
+    'RoleName',
+    'TopicName',
+    'DashboardName',
+    'AlarmName',
+    'Name',
+  ]);
+  /** Every explicit physical name and the metrics namespace the functions write to. */
+  const names = (b: Built): string[] =>
+    Object.values(b.template.toJSON().Resources as Record<string, Resource>).flatMap((r) => [
+      ...Object.entries(r.Properties ?? {})
+        .filter(([key, value]) => UNIQUE_NAMES.has(key) && typeof value === 'string')
+        .map(([, value]) => value as string),
+      ...(r.Type === 'AWS::Lambda::Function'
+        ? [String((r.Properties.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_METRICS_NAMESPACE)]
+        : []),
+    ]);
+  const mine = new Set(names(base));
+  const theirs = names(staging);
+  assert.ok(theirs.length > 0 && mine.size > 0);
+  assert.deepEqual(
+    theirs.filter((n) => mine.has(n)),
+    [],
+    'no physical name or namespace is shared',
+  );
+  assert.ok(theirs.includes('QadPipedriveConnector-staging-records'));
+  assert.throws(() => build({ stage: 'Staging!' }), /context stage must be/u);
+});
+
 test('bad context is rejected with the key named', () => {
   assert.throws(() => build({ maxReceiveCount: 0 }), /maxReceiveCount/u);
   assert.throws(() => build({ writerMaxConcurrency: 1 }), /writerMaxConcurrency/u);
   assert.throws(() => build({ schedules: { ...cdkSchedules, customers: 'every 5 minutes' } }), /schedules\.customers/u);
+  // What EventBridge Scheduler would refuse at deploy time fails the synth, naming the key.
+  for (const expression of [
+    'cron(banana)',
+    'cron(0 25 * * ? *)',
+    'rate(0 minutes)',
+    'rate(1 minutes)',
+    'rate(5 minute)',
+    'at(2027-01-01T00:00:00)',
+  ])
+    assert.throws(() => build({ schedules: { customers: expression } }), /context schedules\.customers: /u, expression);
   assert.throws(() => build({ schedules: { ...cdkSchedules, vendors: 'rate(1 hour)' } }), /schedules\.vendors has no poller/u);
   assert.throws(() => build({ logRetentionDays: 31 }), /logRetentionDays/u);
 });
