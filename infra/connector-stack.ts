@@ -11,6 +11,7 @@ import {
   aws_lambda_event_sources as eventSources,
   aws_scheduler as scheduler,
   aws_scheduler_targets as targets,
+  aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ConfigError, readConfig, type ConnectorConfig } from './config.ts';
@@ -18,7 +19,7 @@ import { ConnectorFunction, POWERTOOLS_ENV } from './constructs/connector-functi
 import { Monitoring } from './constructs/monitoring.ts';
 import { ConnectorTables } from './constructs/tables.ts';
 import { WorkQueue } from './constructs/work-queue.ts';
-import { acknowledgePinnedRuntime, acknowledgeSchedulerInvoke } from './nag.ts';
+import { acknowledgeDeadLetterQueue, acknowledgePinnedRuntime, acknowledgeSchedulerInvoke } from './nag.ts';
 import {
   POLLERS,
   VISIBILITY_TIMEOUT_FACTOR,
@@ -138,6 +139,14 @@ export class ConnectorStack extends Stack {
     const scheduleGroup = new scheduler.ScheduleGroup(this, 'PollSchedules', {
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // An invocation the scheduler gives up on lands here (and raises an alarm) instead of vanishing.
+    const scheduleDeadLetters = new sqs.Queue(this, 'ScheduleDeadLetters', {
+      queueName: `${this.stackName}-schedule-dlq`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: WorkQueue.DLQ_RETENTION,
+    });
+    acknowledgeDeadLetterQueue(scheduleDeadLetters, "the poll schedules' Lambda targets");
     for (const spec of pollers) {
       // A failed poll is retried by the next scheduled run (the watermark makes it idempotent); Lambda's
       // own async retries would only overlap runs.
@@ -154,6 +163,7 @@ export class ConnectorStack extends Stack {
           input: scheduler.ScheduleTargetInput.fromObject({ entity: spec.entity }),
           retryAttempts: 2,
           maxEventAge: Duration.minutes(5),
+          deadLetterQueue: scheduleDeadLetters,
         }),
       });
       acknowledgeSchedulerInvoke(this, f.fn);
@@ -185,6 +195,12 @@ export class ConnectorStack extends Stack {
       alarmEmail: this.config.alarmEmail,
       metricsNamespace: this.stackName,
       serviceName: POWERTOOLS_ENV.POWERTOOLS_SERVICE_NAME,
+      tables: [
+        { name: 'connections', table: this.tables.connections },
+        { name: 'sync-state', table: this.tables.syncState },
+        { name: 'audit', table: this.tables.audit },
+      ],
+      scheduleDeadLetters,
     });
 
     // ---- Outputs -----------------------------------------------------------------------------------
