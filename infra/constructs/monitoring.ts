@@ -185,7 +185,8 @@ export class Monitoring extends Construct {
 
     for (const { name, table } of props.tables) {
       alarm(`${pascal(name)}TableThrottles`, {
-        alarmDescription: `DynamoDB throttled requests on the ${name} table: writes and reads are being retried; if it persists, look at hot keys.`,
+        alarmDescription:
+          `DynamoDB throttled requests on the ${name} table: writes and reads are being retried; ` + 'if it persists, look at hot keys.',
         metric: table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: PERIOD }),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         threshold: 1,
