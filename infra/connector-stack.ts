@@ -11,6 +11,7 @@ import {
   aws_lambda_event_sources as eventSources,
   aws_scheduler as scheduler,
   aws_scheduler_targets as targets,
+  aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ConfigError, readConfig, type ConnectorConfig } from './config.ts';
@@ -18,7 +19,7 @@ import { ConnectorFunction, POWERTOOLS_ENV } from './constructs/connector-functi
 import { Monitoring } from './constructs/monitoring.ts';
 import { ConnectorTables } from './constructs/tables.ts';
 import { WorkQueue } from './constructs/work-queue.ts';
-import { acknowledgePinnedRuntime, acknowledgeSchedulerInvoke } from './nag.ts';
+import { acknowledgeDeadLetterQueue, acknowledgePinnedRuntime, acknowledgeSchedulerInvoke } from './nag.ts';
 import {
   POLLERS,
   VISIBILITY_TIMEOUT_FACTOR,
@@ -109,6 +110,8 @@ export class ConnectorStack extends Stack {
       KMS_KEY_ID: this.credentialsKey.keyArn,
       CREDENTIALS_CIPHER: 'kms',
       AUDIT_RETENTION_DAYS: String(this.config.auditRetentionDays),
+      // Each stack counts in its own namespace, so one stage's alarms never fire on another's metrics.
+      POWERTOOLS_METRICS_NAMESPACE: this.stackName,
     };
     for (const [name, q] of queues) {
       environment[`${queueEnvName(name)}_QUEUE_URL`] = q.queue.queueUrl;
@@ -136,6 +139,14 @@ export class ConnectorStack extends Stack {
     const scheduleGroup = new scheduler.ScheduleGroup(this, 'PollSchedules', {
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // An invocation the scheduler gives up on lands here (and raises an alarm) instead of vanishing.
+    const scheduleDeadLetters = new sqs.Queue(this, 'ScheduleDeadLetters', {
+      queueName: `${this.stackName}-schedule-dlq`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: WorkQueue.DLQ_RETENTION,
+    });
+    acknowledgeDeadLetterQueue(scheduleDeadLetters, "the poll schedules' Lambda targets");
     for (const spec of pollers) {
       // A failed poll is retried by the next scheduled run (the watermark makes it idempotent); Lambda's
       // own async retries would only overlap runs.
@@ -152,6 +163,7 @@ export class ConnectorStack extends Stack {
           input: scheduler.ScheduleTargetInput.fromObject({ entity: spec.entity }),
           retryAttempts: 2,
           maxEventAge: Duration.minutes(5),
+          deadLetterQueue: scheduleDeadLetters,
         }),
       });
       acknowledgeSchedulerInvoke(this, f.fn);
@@ -181,8 +193,14 @@ export class ConnectorStack extends Stack {
       functions: [...functions].map(([name, f]) => ({ name, fn: f.fn })),
       maxMessageAgeSeconds: this.config.maxMessageAgeSeconds,
       alarmEmail: this.config.alarmEmail,
-      metricsNamespace: POWERTOOLS_ENV.POWERTOOLS_METRICS_NAMESPACE,
+      metricsNamespace: this.stackName,
       serviceName: POWERTOOLS_ENV.POWERTOOLS_SERVICE_NAME,
+      tables: [
+        { name: 'connections', table: this.tables.connections },
+        { name: 'sync-state', table: this.tables.syncState },
+        { name: 'audit', table: this.tables.audit },
+      ],
+      scheduleDeadLetters,
     });
 
     // ---- Outputs -----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import { entityRegistry, type EntityRegistry } from '../../shared/flows/registry.ts';
 import { queueEnvName } from '../../shared/config/environment.ts';
-import { pascal } from '../../infra/names.ts';
+import { pascal, STACK_NAME, stackNameFor } from '../../infra/names.ts';
 import { checkTenant } from '../../shared/operations/check.ts';
 import { replay } from '../../shared/operations/replay.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
@@ -49,14 +49,24 @@ export function usage(registry: EntityRegistry = entityRegistry): string {
 Options: --json (machine-readable output)
          --outputs FILE  a deployed stack: the file written by "npx cdk deploy --outputs-file FILE" (AWS credentials
                          come from the usual chain: AWS_PROFILE, environment, SSO, instance role)
+         --stage NAME    with --outputs: the stage deployed with -c stage=NAME, when the file holds more than one stack
          --local FILE    the local run's connection file, written by "npm start -- --serve"`;
 }
 
 /** The stack outputs written by `cdk deploy --outputs-file` -> the environment the functions run with. */
-export function environmentFromOutputs(file: unknown, registry: EntityRegistry = entityRegistry): Record<string, string> {
+export function environmentFromOutputs(file: unknown, registry: EntityRegistry = entityRegistry, stage?: string): Record<string, string> {
   const stacks = z.record(z.string(), z.record(z.string(), z.string())).parse(file);
-  const outputs = stacks.QadPipedriveConnector ?? Object.values(stacks)[0];
-  if (!outputs) throw new UsageError('the outputs file holds no stack');
+  const ours = Object.keys(stacks).filter((name) => name === STACK_NAME || name.startsWith(`${STACK_NAME}-`));
+  // One stack per stage: --stage picks it; a file with one connector stack needs no choice.
+  const name = stage !== undefined ? stackNameFor(stage) : ours.length === 1 ? ours[0] : undefined;
+  if (name === undefined)
+    throw new UsageError(
+      ours.length === 0
+        ? 'the outputs file holds no connector stack'
+        : `the outputs file holds ${ours.join(', ')}; choose one with --stage`,
+    );
+  const outputs = stacks[name];
+  if (!outputs) throw new UsageError(`the outputs file holds no stack ${name} (it holds ${Object.keys(stacks).join(', ') || 'none'})`);
   const get = (name: string) => {
     const value = outputs[name];
     if (!value) throw new UsageError(`the outputs file lacks ${name}; redeploy with "npx cdk deploy --outputs-file FILE"`);
@@ -113,6 +123,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
       json: { type: 'boolean', default: false },
       local: { type: 'string' },
       outputs: { type: 'string' },
+      stage: { type: 'string' },
       config: { type: 'string' },
       secrets: { type: 'string' },
       entity: { type: 'string' },
@@ -135,7 +146,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
   }
   const print = (data: unknown, human: () => void) => (values.json ? io.out(JSON.stringify(data, null, 2)) : human());
 
-  if (values.outputs) Object.assign(process.env, environmentFromOutputs(JSON.parse(io.readFile(values.outputs))));
+  if (values.outputs) Object.assign(process.env, environmentFromOutputs(JSON.parse(io.readFile(values.outputs)), registry, values.stage));
   if (values.local) {
     const file = localFileSchema.parse(JSON.parse(io.readFile(values.local)));
     Object.assign(process.env, file.env);

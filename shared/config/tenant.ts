@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { tenantUrlProblem } from './tenant-url.ts';
 import { fieldMappingSchema } from './field-mapping.ts';
+import { scheduleExpressionProblem } from '../domain/schedule-expression.ts';
 
 /** Whether this process may talk plain http to loopback (the local run and tests only). */
 export function allowLoopbackHttp(): boolean {
@@ -27,7 +28,10 @@ const browse = (browseId: string, modDateField: string) => z.object(browseShape(
 export const PIPEDRIVE_OAUTH_TOKEN_URL = 'https://oauth.pipedrive.com/oauth/token';
 
 /** An EventBridge-style rate expression: the cadence of one entity's poll for one tenant. */
-const rateExpression = z.string().regex(/^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$/u, 'must look like rate(15 minutes)');
+const rateExpression = z.string().superRefine((value, ctx) => {
+  const problem = scheduleExpressionProblem(value, ['rate']);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /**
  * One connection: a QAD instance at its full base URL and one Pipedrive company.

@@ -200,6 +200,7 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
     await deps.pollState.release(tenantId, flow.entity, pollId);
     // A failure that holds the whole tenant (parked, budget spent) ends its polls until the hold ends.
     const hold = await holdFromError(deps, tenantId, flow.entity, error);
+    deps.telemetry.pollFailed(tenantId, flow.entity);
     await audit('failed', `${flow.label} poll failed; the watermark was not advanced and the next poll retries`, errorMessage(error));
     return { ...summary, outcome: hold ? 'tenant-on-hold' : 'failed', error: errorMessage(error) };
   }

@@ -186,6 +186,12 @@ export interface Telemetry {
   tenantParked(tenantId: string): void;
   /** A mapped Pipedrive field drifted and the entity's writes are held. */
   fieldDrift(tenantId: string, fieldEntity: string): void;
+  /** A tenant's poll failed and caught it (the function itself succeeds): the alarm's only signal. */
+  pollFailed(tenantId: string, entity: EntityName): void;
+  /** A tenant's Pipedrive daily token budget is spent and its gate closed. */
+  budgetGateClosed(tenantId: string): void;
+  /** A won deal could not become a QAD order (a person must act on its reason). */
+  dealRejected(tenantId: string): void;
   info(message: string, attributes?: Record<string, unknown>): void;
   warn(message: string, attributes?: Record<string, unknown>): void;
 }
