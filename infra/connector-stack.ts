@@ -14,6 +14,7 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { CONNECTOR_VERSION } from '../shared/config/version.ts';
 import { ConfigError, readConfig, type ConnectorConfig } from './config.ts';
 import { ConnectorFunction, POWERTOOLS_ENV } from './constructs/connector-function.ts';
 import { Monitoring } from './constructs/monitoring.ts';
@@ -215,6 +216,8 @@ export class ConnectorStack extends Stack {
     new CfnOutput(this, 'CredentialsKeyArn', { value: this.credentialsKey.keyArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    // The release deployed, so `connector --version --outputs FILE` can tell an operator when CLI and stack differ.
+    new CfnOutput(this, 'ConnectorVersion', { value: CONNECTOR_VERSION });
   }
 
   /** Grants every function needs: its tenant's connection, sync state, the audit trail, its own secret. */

@@ -22,6 +22,7 @@ import type { SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
 import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
 import { holdFromError, skipHeldTenant } from './tenant-holds.ts';
+import { newRecordMessage } from './record-message.ts';
 
 export interface PollDeps {
   tenants: TenantStore;
@@ -254,7 +255,7 @@ async function enqueuePage<R, Ctx>(
       summary.unchanged++;
       continue;
     }
-    messages.push({ v: 1, tenantId, entity: entity.entity, key, hash, record, pollId });
+    messages.push(newRecordMessage({ tenantId, entity: entity.entity, key, hash, record, pollId }, deps.clock.now()));
   }
   // A drifted mapped field holds the entity's records: never sent without the field's value.
   if (!(await gate.holds(messages.length))) {

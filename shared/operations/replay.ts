@@ -1,6 +1,7 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import type { AuditAction, AuditLog, EntityName, RecordMessage, RecordQueue } from '../ports/index.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
+import { newRecordMessage } from '../flows/record-message.ts';
 
 export interface ReplayResult {
   key: string;
@@ -17,7 +18,8 @@ function messageFrom(
   snapshot: unknown,
 ): RecordMessage | undefined {
   const rebuilt = registry.byEntity(entity).messageFrom(tenant, snapshot);
-  return rebuilt && { v: 1, tenantId: tenant.config.tenantId, entity, key, pollId: `replay-${Date.now()}`, ...rebuilt };
+  const now = Date.now();
+  return rebuilt && newRecordMessage({ tenantId: tenant.config.tenantId, entity, key, pollId: `replay-${now}`, ...rebuilt }, now);
 }
 
 /**

@@ -147,15 +147,17 @@ export interface AuditLog {
   byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>>;
 }
 
-/** The message a poller enqueues for a writer. */
+/** The message a poller enqueues for a writer (its versions: shared/flows/record-message.ts). */
 export interface RecordMessage {
-  v: 1;
+  v: 2;
   tenantId: string;
   entity: EntityName;
   key: string;
   hash: string;
   record: unknown;
   pollId: string;
+  /** When it was first queued (ISO); absent on messages a release before 0.2.0 queued. */
+  queuedAt?: string;
 }
 
 export interface RecordQueue {

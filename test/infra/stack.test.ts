@@ -12,6 +12,7 @@ import { buildConnectorApp } from '../../infra/connector-app.ts';
 import type { ConnectorStack, ConnectorStackProps } from '../../infra/connector-stack.ts';
 import { pascal } from '../../infra/names.ts';
 import { queueEnvName as envName } from '../../shared/config/environment.ts';
+import { CONNECTOR_VERSION } from '../../shared/config/version.ts';
 import {
   POLLERS,
   VISIBILITY_TIMEOUT_FACTOR,
@@ -783,6 +784,8 @@ test('outputs: table names, every queue URL, DLQ URL and ARN, key ARN, dashboard
   assert.deepEqual(out.OrdersQueueUrl?.Value, { Ref: orders(base).queue });
   assert.deepEqual(out.OrdersDlqUrl?.Value, { Ref: orders(base).dlq });
   assert.deepEqual(out.OrdersDlqArn?.Value, getAtt(orders(base).dlq));
+  // `connector --version --outputs FILE` compares it with its own release.
+  assert.equal(out.ConnectorVersion?.Value, CONNECTOR_VERSION);
 });
 
 // ---- cdk-nag ---------------------------------------------------------------------------------------
