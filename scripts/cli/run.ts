@@ -42,7 +42,7 @@ export function usage(registry: EntityRegistry = entityRegistry): string {
   sync <id> --entity ${polls} [--dry-run]
                                               one poll-and-write cycle in this process; --dry-run writes nothing
   audit <id> <entity> <key>                   a record's history, newest first (entity: ${entities})
-  replay <id> <entity> <key>                  replay one record from its last audited snapshot
+  replay <id> <entity> <key>                  replay one record, re-read from its source by key
   replay <id> --from ISO --to ISO --outcome failed|rejected|deferred
   redrive [--queue ${queues}]   move the DLQ's messages back to their queue
   status                                      watermarks, queue and DLQ depths, the last day's failures
@@ -334,7 +334,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         print(results, () =>
           table(
             io,
-            results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome })),
+            results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome, content: r.content ?? '' })),
           ),
         );
         return 0;

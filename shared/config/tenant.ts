@@ -62,6 +62,14 @@ export const tenantConfigSchema = z.object({
     salesOrders: z
       .object({
         path: z.string().startsWith('/').default('/api/erp/salesOrderHeaders'),
+        /**
+         * How the order's customer PO (so_po) starts, before the deal id: unique per tenant, so two Pipedrive
+         * companies feeding one QAD instance never adopt each other's orders. Default `PD-<tenantId>-`.
+         */
+        poPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,15}$/u, 'must be 1-16 letters, digits, dots, dashes or slashes')
+          .optional(),
         /** QAD site on every order (tenant default). */
         site: z.string().min(1).default('10-100'),
         /** A won deal without product lines: reject it, or order one line of this item for the deal value. */
@@ -78,10 +86,16 @@ export const tenantConfigSchema = z.object({
       auth: z.enum(['token', 'oauth']).default('token'),
       oauthClientId: z.string().min(1).optional(),
       oauthTokenUrl: baseUrl.default(PIPEDRIVE_OAUTH_TOKEN_URL),
+      /** The token URL receives the client secret: another than Pipedrive's only when the operator says so here. */
+      allowOtherOAuthTokenUrl: z.boolean().default(false),
     })
     .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, {
       path: ['oauthClientId'],
       message: 'is required with auth "oauth"',
+    })
+    .refine((p) => p.oauthTokenUrl === PIPEDRIVE_OAUTH_TOKEN_URL || p.allowOtherOAuthTokenUrl, {
+      path: ['oauthTokenUrl'],
+      message: `must be ${PIPEDRIVE_OAUTH_TOKEN_URL} unless pipedrive.allowOtherOAuthTokenUrl is true`,
     }),
   /** A cadence per poll (`customers`, `deals` ...); a poll not named here runs at its registry default. */
   schedules: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/u, 'must be a poll name such as customers'), rateExpression).default({}),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { fieldNames } from '../domain/redact.ts';
 import type { StoredTenant } from '../config/tenant.ts';
 import { contentHash } from '../domain/content-hash.ts';
 import { errorMessage } from '../domain/errors.ts';
@@ -269,7 +270,8 @@ async function enqueuePage<R, Ctx>(
     else summary.excluded++;
     // The same bad or excluded row is audited once, not on every poll, until its content changes.
     if (entries.get(b.key)?.rejectedHash === b.hash) continue;
-    await deps.audit.record({ tenantId, entity: entity.entity, key: b.key, action: b.action, reason: b.reason, snapshot: b.row });
+    const { key, action, reason, hash } = b;
+    await deps.audit.record({ tenantId, entity: entity.entity, key, action, reason, contentHash: hash, fields: fieldNames(b.row) });
     if (!b.key.startsWith('_row:')) await deps.keyMap.markRejected(tenantId, entity.entity, b.key, b.hash);
   }
 }

@@ -13,6 +13,7 @@ import type { AuditLog, Clock, TenantClients, KeyMap, ListingIndex, PollStateSto
 import type { MappedLookup, PipedriveBody, SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
 import { withMappedFields } from '../domain/custom-fields.ts';
+import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { listPages } from './pipedrive-pages.ts';
@@ -87,7 +88,14 @@ export async function writeRecord<R, Ctx>(
   });
 }
 
-function audit<R, Ctx>(job: Job<R, Ctx>, action: WriteOutcome['action'], pipedriveId: number, reason: string): Promise<void> {
+/** The record's outcome, its content hash and the fields written: never the record's values (no contact details). */
+function audit<R, Ctx>(
+  job: Job<R, Ctx>,
+  action: WriteOutcome['action'],
+  pipedriveId: number,
+  reason: string,
+  written?: PipedriveBody,
+): Promise<void> {
   const { tenantId } = job.tenant.config;
   const { attempt, messageId } = job.delivery;
   return job.deps.audit.record({
@@ -99,7 +107,8 @@ function audit<R, Ctx>(job: Job<R, Ctx>, action: WriteOutcome['action'], pipedri
     reason,
     attempt,
     messageId,
-    snapshot: job.record,
+    contentHash: job.message.hash,
+    ...(written && { fields: fieldNames(written) }),
   });
 }
 
@@ -200,7 +209,7 @@ async function upsert<R, Ctx>(
         1,
       );
     }
-    await audit(job, 'updated', target.id, `updated (${target.via})`);
+    await audit(job, 'updated', target.id, `updated (${target.via})`, fields.payload);
     await afterWrite(target.id);
     await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: target.id, contentHash: message.hash });
     return { action: 'updated', pipedriveId: target.id, via: target.via };
@@ -219,7 +228,7 @@ async function upsert<R, Ctx>(
     throw error;
   }
   await deps.keyMap.claimPipedriveRecord(tenantId, name, created.id, key);
-  await audit(job, 'created', created.id, `no Pipedrive record carries this QAD key or matches it; created`);
+  await audit(job, 'created', created.id, `no Pipedrive record carries this QAD key or matches it; created`, fields.payload);
   await afterWrite(created.id);
   await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: created.id, contentHash: message.hash });
   return { action: 'created', pipedriveId: created.id };

@@ -111,7 +111,6 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     if (outcome.hold) await deps.holds.hold(tenantId, record.messageId, record.body, outcome.hold);
     if (outcome.retryInSeconds !== undefined) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);
     const cause = error === undefined ? undefined : errorMessage(error);
-    const snapshot = outcome.deadLetter ? (h.message ? h.message.record : record.body) : undefined;
     await deps.audit.record({
       tenantId,
       entity,
@@ -121,7 +120,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
       attempt: h.attempt,
       messageId: record.messageId,
       ...(cause !== undefined && { error: cause }),
-      ...(snapshot !== undefined && { snapshot }),
+      ...(h.message && { contentHash: h.message.hash }),
     });
     if (outcome.deadLetter) await deps.messages.deadLetter(record.body, cause ?? outcome.reason);
     deps.telemetry.recordOutcome(tenantId, entity, outcome.action);

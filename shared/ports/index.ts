@@ -136,9 +136,20 @@ export interface AuditEntry {
   pipedriveId?: number;
   attempt?: number;
   messageId?: string;
-  snapshot?: unknown;
+  /** The content hash of the record as it was handled: enough to tell two versions apart, nothing of its content. */
+  contentHash?: string;
+  /** The names of the fields written (or, for a bad row, the fields it had): never their values. */
+  fields?: string[];
+  /** Flat facts an operator needs that are not record content (a drifted field's name, how many records wait). */
+  detail?: AuditDetail;
   error?: string;
 }
+
+/**
+ * What an audit entry may carry beyond its key and outcome. Never a record or any of its values: the audit
+ * outlives the records (90 days) and must not become a second copy of people's e-mails and phone numbers.
+ */
+export type AuditDetail = Record<string, string | number | boolean>;
 
 export interface AuditLog {
   record(entry: AuditEntry): Promise<void>;

@@ -1,4 +1,5 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import { heldUntil, TABLES } from '../../config/tables.ts';
 import type { TenantHold, TenantHolds } from '../../ports/index.ts';
 import { isConditionFailed, n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
 
@@ -10,12 +11,14 @@ const HOLD_ITEM: ItemShape = { name: 'hold', version: 2 };
  *   parked        a person must re-authorise Pipedrive (reason, since)
  *   budget        the daily token budget is spent until `untilMs`
  *   held#<msgId>  a message kept here instead of on the queue (no receive loop, no DLQ), with its cause:
- *                 'parked' or 'drift:<entity>' (a mapped field drifted)
+ *                 'parked' or 'drift:<entity>' (a mapped field drifted), for HELD_MESSAGE_DAYS (TTL on
+ *                 expiresAt; reads skip an expired one, since DynamoDB removes it only some time later)
  */
 export class DynamoTenantHolds implements TenantHolds {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly table: string,
+    private readonly now: () => number = Date.now,
   ) {}
 
   private pk(tenantId: string) {
@@ -74,7 +77,14 @@ export class DynamoTenantHolds implements TenantHolds {
     await this.client.send(
       new PutItemCommand({
         TableName: this.table,
-        Item: { pk: this.pk(tenantId), sk: s(`held#${messageId}`), body: s(body), cause: s(cause), v: versionOf(HOLD_ITEM) },
+        Item: {
+          pk: this.pk(tenantId),
+          sk: s(`held#${messageId}`),
+          body: s(body),
+          cause: s(cause),
+          [TABLES.syncState.ttlAttribute]: n(heldUntil(this.now())),
+          v: versionOf(HOLD_ITEM),
+        },
       }),
     );
   }
@@ -95,7 +105,9 @@ export class DynamoTenantHolds implements TenantHolds {
       );
       for (const item of res.Items ?? []) {
         readableVersion(item, HOLD_ITEM);
-        out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
+        const expiresAt = num(item, TABLES.syncState.ttlAttribute);
+        if (expiresAt === undefined || expiresAt > this.now() / 1000)
+          out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
       }
       start = res.LastEvaluatedKey;
     } while (start);
