@@ -9,13 +9,25 @@ import {
   type NameCandidate,
 } from '../domain/upsert-decision.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
-import type { AuditLog, Clock, TenantClients, KeyMap, ListingIndex, PollStateStore, RecordMessage, Telemetry } from '../ports/index.ts';
+import type {
+  AuditLog,
+  Clock,
+  TenantClients,
+  KeyMap,
+  ListingIndex,
+  PollStateStore,
+  RecordMessage,
+  Telemetry,
+  TenantHolds,
+  AuditAction,
+} from '../ports/index.ts';
 import type { MappedLookup, PipedriveBody, SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
 import { withMappedFields } from '../domain/custom-fields.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { listPages } from './pipedrive-pages.ts';
+import { addToListing, emptyListing } from './listing.ts';
 
 export type { DeliveryInfo } from './claim.ts';
 
@@ -27,11 +39,17 @@ export interface WriterDeps {
   clients: TenantClients;
   clock: Clock;
   telemetry: Telemetry;
+  /** Where a record a person must decide on (a possible duplicate) waits, acknowledged. */
+  holds: TenantHolds;
   /** How long a claim protects a record from a concurrent delivery; longer than one invocation. */
   claimLeaseMs: number;
 }
 
-export type WriteOutcome = { action: 'created' | 'updated' | 'unchanged'; pipedriveId: number; via?: string };
+/** `held`: kept for a person (a possible duplicate of `pipedriveId`) under the cause `via`, not written. */
+export type WriteOutcome = { action: 'created' | 'updated' | 'unchanged' | 'held'; pipedriveId: number; via?: string };
+
+/** The hold cause of a record whose only match is a near-identical Pipedrive record. */
+export const possibleDuplicateCause = (entity: string): string => `possible-duplicate:${entity}`;
 
 /** How long a first-sync listing stands in for searches. After that, new records are searched. */
 const LISTING_TRUST_MS = 6 * 3_600_000;
@@ -83,11 +101,12 @@ export async function writeRecord<R, Ctx>(
     const pipedrive = await deps.clients.pipedrive(tenant);
     const fields = await resolveFields(job, pipedrive, context);
     const found = await findTarget(job, pipedrive, step, fields.keyField, context);
+    if (found?.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, found);
     return upsert(job, pipedrive, fields, found);
   });
 }
 
-function audit<R, Ctx>(job: Job<R, Ctx>, action: WriteOutcome['action'], pipedriveId: number, reason: string): Promise<void> {
+function audit<R, Ctx>(job: Job<R, Ctx>, action: AuditAction, pipedriveId: number | undefined, reason: string): Promise<void> {
   const { tenantId } = job.tenant.config;
   const { attempt, messageId } = job.delivery;
   return job.deps.audit.record({
@@ -95,7 +114,7 @@ function audit<R, Ctx>(job: Job<R, Ctx>, action: WriteOutcome['action'], pipedri
     entity: job.entity.entity,
     key: job.key,
     action,
-    pipedriveId,
+    ...(pipedriveId !== undefined && { pipedriveId }),
     reason,
     attempt,
     messageId,
@@ -145,16 +164,16 @@ async function findTarget<R, Ctx>(
   step: FirstStep,
   keyField: string | undefined,
   context: Ctx,
-): Promise<{ id: number; via: string } | undefined> {
+): Promise<Target | Extract<MatchResult, { kind: 'possibleDuplicate' }> | undefined> {
   const { deps, entity, key } = job;
   const { tenantId } = job.tenant.config;
-  if (step.kind === 'update') return { id: step.pipedriveId, via: 'key map' };
+  if (step.kind === 'update') return { kind: 'target', id: step.pipedriveId, via: 'key map' };
   if (step.kind === 'recover') {
     const id = await findRecentlyCreated(pipedrive, entity, keyField, key, Date.parse(step.since) - RECOVERY_SLACK_MS);
     if (id !== undefined) {
       // The record we made carries our key; record that it is ours, as a create would have.
       await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, id, key);
-      return { id, via: 'recovered pending create' };
+      return { kind: 'target', id, via: 'recovered pending create' };
     }
     await waitForUnknownOutcome(deps, step.since, `${entity.label} ${key}`);
   }
@@ -169,8 +188,34 @@ async function findTarget<R, Ctx>(
   }
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
   if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key)
-    return { id: match.pipedriveId, via: `matched by ${match.via}` };
-  return undefined;
+    return { kind: 'target', id: match.pipedriveId, via: `matched by ${match.via}` };
+  return match.kind === 'possibleDuplicate' ? match : undefined;
+}
+
+type Target = { kind: 'target'; id: number; via: string };
+
+/**
+ * Only a near-identical record matches ("Grossmann" for "Großmann", full-width letters): creating
+ * beside it may duplicate it, adopting it may merge two customers. The message waits for a person.
+ */
+async function holdPossibleDuplicate<R, Ctx>(
+  job: Job<R, Ctx>,
+  found: Extract<MatchResult, { kind: 'possibleDuplicate' }>,
+): Promise<WriteOutcome> {
+  const { deps, entity, key, message, delivery } = job;
+  const { tenantId } = job.tenant.config;
+  const cause = possibleDuplicateCause(entity.entity);
+  await deps.holds.hold(tenantId, delivery.messageId, JSON.stringify(message), cause);
+  const ids = found.ids.join(' and ');
+  await audit(
+    job,
+    'deferred',
+    found.ids[0],
+    `possible duplicate: ${entity.label} ${key} and Pipedrive ${entity.collection} ${ids} differ only by ${found.via}; ` +
+      `held (${cause}) until a person sets the QAD key on the one that is this ${entity.label}, or renames it`,
+  );
+  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
+  return { action: 'held', pipedriveId: found.ids[0]!, via: cause };
 }
 
 /** PATCH the target or POST a new record, then record the id and hash (which releases the claim). */
@@ -178,7 +223,7 @@ async function upsert<R, Ctx>(
   job: Job<R, Ctx>,
   pipedrive: PipedriveClient,
   fields: ResolvedFields,
-  target: { id: number; via: string } | undefined,
+  target: Target | undefined,
 ): Promise<WriteOutcome> {
   const { deps, entity, tenant, key, claim, message } = job;
   const { tenantId } = tenant.config;
@@ -259,7 +304,7 @@ async function findRecentlyCreated<R, Ctx>(
   key: string,
   sinceMs: number,
 ): Promise<number | undefined> {
-  const updatedSince = new Date(sinceMs).toISOString().replace(/\.\d{3}Z$/u, 'Z');
+  const updatedSince = pipedriveTime(sinceMs);
   for await (const items of listPages(pipedrive, entity.collection, { updatedSince, newestFirst: true })) {
     const found = items.find((remote) => entity.keyValueOf(remote, keyField) === key);
     if (found) return found.id;
@@ -283,12 +328,41 @@ async function matchRecord<R, Ctx>(
     const found = await deps.listing.lookup(tenantId, entity.entity, key, tokens);
     const evidence = evidenceFromListing(entity, record, context, (t) => found.byToken.get(t) ?? []);
     const fromListing = await decideMatch(deps.keyMap, entity, tenantId, key, found.byKey, evidence);
+    // A miss in the listing is not "not in Pipedrive": a person may have typed it since it was read.
+    if (fromListing.kind === 'notFound')
+      return matchChangedSince(deps, entity, tenantId, pipedrive, keyField, record, context, listing.listedAt);
     // The listing cannot decide between two candidates, and a person may have settled it since: ask Pipedrive.
     if (fromListing.kind !== 'ambiguous') return fromListing;
   }
   // Search errors propagate as "try later": a search that did not answer is not "not found".
   const { byKey, evidence } = await entity.search(pipedrive, record, context, keyField);
   return decideMatch(deps.keyMap, entity, tenantId, key, byKey, evidence);
+}
+
+/** RFC 3339 without milliseconds, as Pipedrive's `updated_since` takes it. */
+const pipedriveTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');
+
+/**
+ * Matches against what changed in Pipedrive since the listing was read: records typed by hand (or
+ * renamed) on go-live day. Listing by update time is consistent, unlike search, and costs a page.
+ */
+async function matchChangedSince<R, Ctx>(
+  deps: WriterDeps,
+  entity: SyncEntity<R, Ctx>,
+  tenantId: string,
+  pipedrive: PipedriveClient,
+  keyField: string | undefined,
+  record: R,
+  context: Ctx,
+  listedAt: string,
+): Promise<MatchResult> {
+  const changed = emptyListing();
+  const updatedSince = pipedriveTime(Date.parse(listedAt) - RECOVERY_SLACK_MS);
+  for await (const items of listPages(pipedrive, entity.collection, { updatedSince }))
+    for (const remote of items) addToListing(changed, entity, keyField, remote);
+  const key = entity.key(record);
+  const evidence = evidenceFromListing(entity, record, context, (t) => changed.byToken.get(t) ?? []);
+  return decideMatch(deps.keyMap, entity, tenantId, key, changed.byKey.get(key) ?? [], evidence);
 }
 
 /** The record's evidence groups (name; email within the organization ...) with the listed candidates of each. */
@@ -298,7 +372,7 @@ export function evidenceFromListing<R, Ctx>(
   context: Ctx,
   candidates: (token: string) => NameCandidate[],
 ): EvidenceGroup[] {
-  return entity.evidence(record, context).map((g) => ({ via: g.via, candidates: g.tokens.flatMap(candidates) }));
+  return entity.evidence(record, context).map((g) => ({ ...g, candidates: g.tokens.flatMap(candidates) }));
 }
 
 /** The writer's match decision: by key, else by evidence in order; records another QAD key owns are not candidates. */

@@ -4,7 +4,8 @@ import type { WriteBackDeps } from '../write-back.ts';
 import type { ParsedRow } from '../../domain/customer.ts';
 import type { NamedValue } from '../../domain/custom-fields.ts';
 import type { EvidenceGroup } from '../../domain/upsert-decision.ts';
-import type { PipedriveClient, RemoteRecord } from '../../ports/pipedrive.ts';
+import { foldName, nameSearchTerm, normaliseName } from '../../domain/text.ts';
+import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../../ports/pipedrive.ts';
 import type { BrowseFilter, QadClient } from '../../ports/qad.ts';
 import type { EntityName } from '../../ports/index.ts';
 import type { EntityNames } from '../registry.ts';
@@ -54,7 +55,7 @@ export interface SyncEntity<R, Ctx> extends EntityNames {
   /** Tokens a listed Pipedrive record can be matched on (a normalised name; an email within an organization). */
   listingTokens(remote: RemoteRecord): string[];
   /** The same tokens for a QAD record, grouped by kind of evidence in the order they count. */
-  evidence(record: R, context: Ctx): Array<{ via: string; tokens: string[] }>;
+  evidence(record: R, context: Ctx): Array<{ via: string; tokens: string[]; possibleDuplicate?: boolean }>;
   /** Searches when no fresh listing can decide. Errors propagate: a failed search is "try later". */
   search(
     pipedrive: PipedriveClient,
@@ -81,4 +82,48 @@ export async function* browsePages(
 
 export function changedSinceFilter(field: string, since: string | undefined): BrowseFilter[] {
   return since ? [{ field, op: 'ge', value: since }] : [];
+}
+
+/** Listing tokens of a name (within a scope such as an organization): the same name, and a near-identical one. */
+export const nameTokens = (scope: string, name: string): { same: string; near: string } => ({
+  same: `${scope}name:${normaliseName(name)}`,
+  near: `${scope}near:${foldName(name)}`,
+});
+
+/** The name evidence of a record, matching the listing's tokens: the same name, then a near-identical one for a person to judge. */
+export function nameEvidence(
+  scope: string,
+  name: string,
+  where = '',
+): Array<{ via: string; tokens: string[]; possibleDuplicate?: boolean }> {
+  const tokens = nameTokens(scope, name);
+  return [
+    { via: `name${where}`, tokens: [tokens.same] },
+    { via: `near-identical name${where}`, tokens: [tokens.near], possibleDuplicate: true },
+  ];
+}
+
+/**
+ * Searches by name and decides locally, as the listing does: Pipedrive's exact_match compares raw
+ * strings, so a name differing in spacing or composition would be missed (and created twice).
+ */
+export async function searchByName(
+  pipedrive: PipedriveClient,
+  collection: PipedriveCollection,
+  name: string,
+  where = '',
+  organizationId?: number,
+): Promise<EvidenceGroup[]> {
+  const term = nameSearchTerm(name);
+  const hits = await pipedrive.search(collection, {
+    term: term ?? name,
+    fields: 'name',
+    exactMatch: term === undefined,
+    ...(organizationId !== undefined && { organizationId }),
+  });
+  const candidates = (same: (hit: string) => boolean) => hits.filter((h) => same(h.name)).map((h) => ({ id: h.id, keyValue: null }));
+  return [
+    { via: `name${where}`, candidates: candidates((n) => normaliseName(n) === normaliseName(name)) },
+    { via: `near-identical name${where}`, candidates: candidates((n) => foldName(n) === foldName(name)), possibleDuplicate: true },
+  ];
 }
