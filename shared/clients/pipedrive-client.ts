@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { PermanentError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import { PermanentError, PipedriveGoneError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
 import { BurstPacer } from './burst-pacer.ts';
@@ -274,6 +274,7 @@ function classify(res: HttpResponse, endpoint: string, limitedForMs: number): Er
   if (res.status === 401 || res.status === 403)
     return new RetryLaterError(`${endpoint}: HTTP ${res.status}, Pipedrive refused the tenant's credentials (${text})`, 300);
   if (res.status === 404) return new PipedriveNotFoundError(`${endpoint}: HTTP 404 (${text})`);
+  if (res.status === 410) return new PipedriveGoneError(`${endpoint}: HTTP 410, merged into another record (${text})`);
   if (res.status >= 500) return new RetryLaterError(`${endpoint}: HTTP ${res.status} (${text})`);
   return new PermanentError(`${endpoint}: HTTP ${res.status}, Pipedrive rejected the request: ${text}`);
 }

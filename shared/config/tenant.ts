@@ -86,6 +86,11 @@ export const tenantConfigSchema = z.object({
       /** QAD values -> Pipedrive fields by name, per entity, and the optional key write-back (shared/config/field-mapping.ts). */
       fields: fieldMappingSchema.prefault({}),
       organization: z.object({ keyFieldName: z.string().min(1).max(255).default('QAD Customer Code') }).prefault({}),
+      /**
+       * A mapped record a person deleted in Pipedrive: written again (`recreate`), or, where deletions in
+       * Pipedrive are final, held once for a person with the reason (`hold`). A merged one always follows its survivor.
+       */
+      deletedInPipedrive: z.enum(['recreate', 'hold']).default('recreate'),
       person: z
         .object({
           keyFieldName: z.string().min(1).max(255).default('QAD Contact ID'),

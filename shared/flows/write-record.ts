@@ -1,5 +1,5 @@
 import type { StoredTenant } from '../config/tenant.ts';
-import { PermanentError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import { PermanentError, PipedriveGoneError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import {
   chooseMatch,
   decideFirstStep,
@@ -21,12 +21,13 @@ import type {
   TenantHolds,
   AuditAction,
 } from '../ports/index.ts';
-import type { MappedLookup, PipedriveBody, SyncEntity } from './entities/entity.ts';
+import { hashWithDependency, type MappedLookup, type PipedriveBody, type SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
 import { withMappedFields } from '../domain/custom-fields.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { listPages } from './pipedrive-pages.ts';
+import { parseRecordMessage } from './record-message.ts';
 import { addToListing, emptyListing } from './listing.ts';
 
 export type { DeliveryInfo } from './claim.ts';
@@ -66,6 +67,8 @@ interface Job<R, Ctx> {
   record: R;
   key: string;
   claim: Claim;
+  /** The hash recorded after a write: the message's, with the dependency's id as written (see SyncEntity.dependency). */
+  hash: string;
 }
 
 /**
@@ -90,19 +93,24 @@ export async function writeRecord<R, Ctx>(
   const key = entity.key(record);
   const target = { tenantId, entity: entity.entity, key, what: `${entity.label} ${key}` };
   return withClaim(deps, target, delivery, async (claim) => {
-    const job: Job<R, Ctx> = { deps, entity, tenant, message, delivery, record, key, claim };
+    const job: Job<R, Ctx> = { deps, entity, tenant, message, delivery, record, key, claim, hash: message.hash };
     const step = decideFirstStep(claim.entry, message.hash);
     if (step.kind === 'unchanged') {
       await audit(job, 'unchanged', step.pipedriveId, 'content hash unchanged since the last write');
       await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
       return { action: 'unchanged', pipedriveId: step.pipedriveId };
     }
-    const context = await entity.context(record, mappedLookup(deps.keyMap, tenantId));
+    const lookup = mappedLookup(deps.keyMap, tenantId);
+    const context = await entity.context(record, lookup);
+    if (entity.dependency) {
+      const { entity: on, key: keyOf } = entity.dependency;
+      job.hash = hashWithDependency(entity.hash(record, tenant.config), await lookup.pipedriveId(on, keyOf(record)));
+    }
     const pipedrive = await deps.clients.pipedrive(tenant);
     const fields = await resolveFields(job, pipedrive, context);
     const found = await findTarget(job, pipedrive, step, fields.keyField, context);
     if (found?.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, found);
-    return upsert(job, pipedrive, fields, found);
+    return upsert(job, pipedrive, fields, found, (gone, error) => replaceGone(job, pipedrive, fields, context, gone, error));
   });
 }
 
@@ -178,14 +186,7 @@ async function findTarget<R, Ctx>(
     await waitForUnknownOutcome(deps, step.since, `${entity.label} ${key}`);
   }
   const match = await matchRecord(deps, entity, tenantId, pipedrive, keyField, job.record, context);
-  if (match.kind === 'ambiguous') {
-    const ids = match.ids.join(' and ');
-    throw new PermanentError(
-      `ambiguous match: Pipedrive ${entity.collection} ${ids} all match ${entity.label} ${key} by ${match.via}; ` +
-        'link one by setting its QAD key and remove the other',
-      { ids: match.ids },
-    );
-  }
+  if (match.kind === 'ambiguous') throw ambiguous(job, match);
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
   if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key)
     return { kind: 'target', id: match.pipedriveId, via: `matched by ${match.via}` };
@@ -193,6 +194,78 @@ async function findTarget<R, Ctx>(
 }
 
 type Target = { kind: 'target'; id: number; via: string };
+
+function ambiguous<R, Ctx>(job: Job<R, Ctx>, match: Extract<MatchResult, { kind: 'ambiguous' }>): PermanentError {
+  const ids = match.ids.join(' and ');
+  return new PermanentError(
+    `ambiguous match: Pipedrive ${job.entity.collection} ${ids} all match ${job.entity.label} ${job.key} by ${match.via}; ` +
+      'link one by setting its QAD key and remove the other',
+    { ids: match.ids },
+  );
+}
+
+/**
+ * The record we wrote to is gone from Pipedrive. Merged (410), its survivor carries our key: adopt it
+ * and move the key map. Deleted: write it again (its persons follow on their next read), or hold it
+ * where the tenant says deletions are final. Matched by search, never by the first-sync listing,
+ * which may still list the gone id.
+ */
+async function replaceGone<R, Ctx>(
+  job: Job<R, Ctx>,
+  pipedrive: PipedriveClient,
+  fields: ResolvedFields,
+  context: Ctx,
+  gone: Target,
+  error: PipedriveNotFoundError,
+): Promise<WriteOutcome> {
+  const { deps, entity, key, tenant, claim } = job;
+  const { tenantId } = tenant.config;
+  const what = error instanceof PipedriveGoneError ? 'was merged away' : 'was deleted';
+  const how = `${entity.collection} ${gone.id} (${gone.via}) ${what} in Pipedrive`;
+  const { byKey, evidence } = await entity.search(pipedrive, job.record, context, fields.keyField);
+  const notGone = (ids: readonly number[]) => ids.filter((id) => id !== gone.id);
+  const match = await decideMatch(
+    deps.keyMap,
+    entity,
+    tenantId,
+    key,
+    notGone(byKey),
+    evidence.map((g) => ({ ...g, candidates: g.candidates.filter((c) => c.id !== gone.id) })),
+  );
+  if (match.kind === 'ambiguous') throw ambiguous(job, match);
+  if (match.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, match);
+  const adopt =
+    match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key;
+  // Held, the mapping stays: the next poll sees the record unchanged and does not send it again.
+  if (!adopt && tenant.config.mapping.deletedInPipedrive === 'hold' && !(error instanceof PipedriveGoneError)) {
+    const cause = `deleted-in-pipedrive:${entity.entity}`;
+    if (await holdOnce(job, cause))
+      await audit(job, 'deferred', gone.id, `${how}; deletions in Pipedrive are final for this tenant: held (${cause}) for a person`);
+    await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
+    return { action: 'held', pipedriveId: gone.id, via: cause };
+  }
+  // Forgotten before writing elsewhere: a create whose answer is lost must be recovered, not the gone id retried.
+  await deps.keyMap.forgetPipedriveId(tenantId, entity.entity, key, claim.owner);
+  if (adopt)
+    return upsert(job, pipedrive, fields, { kind: 'target', id: match.pipedriveId, via: `${how}; matched by ${match.via}, key map moved` });
+  return upsert(job, pipedrive, fields, undefined, undefined, `${how} and nothing else carries this QAD key or matches it; created again`);
+}
+
+/**
+ * Holds the message for a person, one per record and cause: a newer message of the record takes the
+ * place of the one held before. Answers whether the record was not held for this cause before.
+ */
+async function holdOnce<R, Ctx>(job: Job<R, Ctx>, cause: string): Promise<boolean> {
+  const { holds } = job.deps;
+  const { tenantId } = job.tenant.config;
+  const before = (await holds.held(tenantId, cause)).filter((h) => {
+    const held = parseRecordMessage(h.body);
+    return held.ok && held.value.entity === job.entity.entity && held.value.key === job.key;
+  });
+  await holds.hold(tenantId, job.delivery.messageId, JSON.stringify(job.message), cause);
+  for (const h of before) if (h.messageId !== job.delivery.messageId) await holds.release(tenantId, h.messageId);
+  return before.length === 0;
+}
 
 /**
  * Only a near-identical record matches ("Grossmann" for "Großmann", full-width letters): creating
@@ -202,10 +275,10 @@ async function holdPossibleDuplicate<R, Ctx>(
   job: Job<R, Ctx>,
   found: Extract<MatchResult, { kind: 'possibleDuplicate' }>,
 ): Promise<WriteOutcome> {
-  const { deps, entity, key, message, delivery } = job;
+  const { deps, entity, key } = job;
   const { tenantId } = job.tenant.config;
   const cause = possibleDuplicateCause(entity.entity);
-  await deps.holds.hold(tenantId, delivery.messageId, JSON.stringify(message), cause);
+  await holdOnce(job, cause);
   const ids = found.ids.join(' and ');
   await audit(
     job,
@@ -224,8 +297,11 @@ async function upsert<R, Ctx>(
   pipedrive: PipedriveClient,
   fields: ResolvedFields,
   target: Target | undefined,
+  /** What to write instead when the target is gone from Pipedrive; none when this is already the replacement. */
+  replace?: (gone: Target, error: PipedriveNotFoundError) => Promise<WriteOutcome>,
+  createdBecause = 'no Pipedrive record carries this QAD key or matches it; created',
 ): Promise<WriteOutcome> {
-  const { deps, entity, tenant, key, claim, message } = job;
+  const { deps, entity, tenant, key, claim } = job;
   const { tenantId } = tenant.config;
   const name = entity.entity;
   const afterWrite = (pipedriveId: number) =>
@@ -236,18 +312,12 @@ async function upsert<R, Ctx>(
       await pipedrive.update(entity.collection, target.id, fields.payload);
     } catch (error) {
       if (fields.staleFields(error)) throw retryWithFreshFields(job, error);
-      if (!(error instanceof PipedriveNotFoundError)) throw error;
-      // Deleted in Pipedrive since we mapped it: forget it and let the retry match or create afresh.
-      await deps.keyMap.forgetPipedriveId(tenantId, name, key, claim.owner);
-      throw new RetryLaterError(
-        `${entity.collection} ${target.id} no longer exists in Pipedrive; ` +
-          `the mapping was dropped and ${entity.label} ${key} will be matched again`,
-        1,
-      );
+      if (!(error instanceof PipedriveNotFoundError) || !replace) throw error;
+      return replace(target, error);
     }
     await audit(job, 'updated', target.id, `updated (${target.via})`);
     await afterWrite(target.id);
-    await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: target.id, contentHash: message.hash });
+    await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: target.id, contentHash: job.hash });
     return { action: 'updated', pipedriveId: target.id, via: target.via };
   }
 
@@ -264,9 +334,9 @@ async function upsert<R, Ctx>(
     throw error;
   }
   await deps.keyMap.claimPipedriveRecord(tenantId, name, created.id, key);
-  await audit(job, 'created', created.id, `no Pipedrive record carries this QAD key or matches it; created`);
+  await audit(job, 'created', created.id, createdBecause);
   await afterWrite(created.id);
-  await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: created.id, contentHash: message.hash });
+  await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: created.id, contentHash: job.hash });
   return { action: 'created', pipedriveId: created.id };
 }
 

@@ -87,6 +87,7 @@ describe('parseTenantConfig: defaults', () => {
     assert.deepEqual(c.mapping, {
       fields: { ...DEFAULT_FIELD_MAPPING, writeBack: { enabled: false, customerField: 'cm_user1', path: '/api/erp/customerV2s/{code}' } },
       organization: { keyFieldName: 'QAD Customer Code' },
+      deletedInPipedrive: 'recreate',
       person: { keyFieldName: 'QAD Contact ID', include: 'active-with-email-or-phone' },
       deal: { orderFieldName: 'QAD Sales Order', recheckRejectedAfterMinutes: 60 },
       product: { activeStatuses: ['ACTIVE'] },

@@ -5,6 +5,7 @@ import type { ParsedRow } from '../../domain/customer.ts';
 import type { NamedValue } from '../../domain/custom-fields.ts';
 import type { EvidenceGroup } from '../../domain/upsert-decision.ts';
 import { foldName, nameSearchTerm, normaliseName } from '../../domain/text.ts';
+import { contentHash } from '../../domain/content-hash.ts';
 import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../../ports/pipedrive.ts';
 import type { BrowseFilter, QadClient } from '../../ports/qad.ts';
 import type { EntityName } from '../../ports/index.ts';
@@ -40,6 +41,11 @@ export interface SyncEntity<R, Ctx> extends EntityNames {
   mappedValues(record: R, config: TenantConfig): NamedValue[];
   /** The custom field holding the QAD key, or undefined where a standard field (product code) holds it. */
   keyFieldName(config: TenantConfig): string | undefined;
+  /**
+   * The record this one is written inside (a person's organization). Its Pipedrive id is part of the
+   * hash the poll compares, so a record whose organization was written again elsewhere is sent again.
+   */
+  dependency?: { entity: EntityName; key(record: R): string };
   /** What the payload needs from other syncs; throws WaitForDependency until it exists. */
   context(record: R, lookup: MappedLookup): Promise<Ctx>;
   payload(record: R, keyFieldCode: string | undefined, context: Ctx, config: TenantConfig): PipedriveBody;
@@ -127,3 +133,6 @@ export async function searchByName(
     { via: `near-identical name${where}`, candidates: candidates((n) => foldName(n) === foldName(name)), possibleDuplicate: true },
   ];
 }
+
+/** A record's hash with the Pipedrive id of the record it is written inside (undefined while that is not mapped). */
+export const hashWithDependency = (hash: string, dependencyId: number | undefined): string => contentHash([hash, dependencyId ?? null]);

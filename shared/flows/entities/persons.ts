@@ -49,6 +49,7 @@ export const persons: SyncEntity<Contact, { orgId: number }> = {
   hash: (c, config) => hashWithMappedValues(personContentHash(c), persons.mappedValues(c, config)),
   mappedValues: (c, config) => namedValues(c, config.mapping.fields.person, contactValue),
   keyFieldName: (config) => config.mapping.person.keyFieldName,
+  dependency: { entity: 'organization', key: (c) => c.customerCode },
   async context(c, lookup) {
     // Never a person without its organization: wait until the customer's sync has mapped it.
     const orgId = await lookup.pipedriveId('organization', c.customerCode);
