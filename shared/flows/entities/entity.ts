@@ -71,19 +71,57 @@ export interface SyncEntity<R, Ctx> extends EntityNames {
   ): Promise<{ byKey: number[]; evidence: EvidenceGroup[] }>;
 }
 
-/** Reads one QAD browse to its end, page by page. */
+/**
+ * Reads one QAD browse to its end. A browse with a unique key is read by key (`key gt last`, page 1
+ * each time): by page number, a row deleted during the read shifts the next page and hides a row.
+ */
 export async function* browsePages(
   qad: QadClient,
-  source: { browsePath: string; browseId: string; pageSize: number },
+  source: { browsePath: string; browseId: string; pageSize: number; keyField?: string | null },
   filters: BrowseFilter[],
 ): AsyncGenerator<unknown[]> {
   const MAX_PAGES = 100_000;
+  const { keyField } = source;
+  let after: string | undefined;
+  /** Rows without a key (broken ones) come back on every page of a keyed read: each is passed on once. */
+  const keyless = new Set<string>();
   for (let page = 1, hasMore = true; hasMore; page++) {
     if (page > MAX_PAGES) throw new Error(`QAD kept reporting more pages after ${MAX_PAGES}`);
-    const result = await qad.browse({ path: source.browsePath, browseId: source.browseId, page, pageSize: source.pageSize, filters });
+    const byKey = keyField && after !== undefined ? [{ field: keyField, op: 'gt' as const, value: after }] : [];
+    const result = await qad.browse({
+      path: source.browsePath,
+      browseId: source.browseId,
+      page: keyField ? 1 : page,
+      pageSize: source.pageSize,
+      filters: [...filters, ...byKey],
+    });
     hasMore = result.hasMore;
-    yield result.rows;
+    if (!keyField) {
+      yield result.rows;
+      continue;
+    }
+    const keys = result.rows.map((row) => keyOf(row, keyField)).filter((k) => k !== undefined);
+    if (!keys.every((k, i) => (i === 0 ? after === undefined || k > after : k >= keys[i - 1]!)))
+      throw new Error(
+        `QAD browse ${source.browseId} does not return its rows in ascending ${keyField} order, so it cannot be read by key; ` +
+          'set its keyField to null in the tenant config to read it by page number',
+      );
+    yield result.rows.filter((row) => keyOf(row, keyField) !== undefined || firstTime(keyless, JSON.stringify(row)));
+    // A page of keyless rows only cannot move the read on.
+    if (keys.length === 0) return;
+    after = keys.at(-1);
   }
+}
+
+function keyOf(row: unknown, field: string): string | undefined {
+  const value = row !== null && typeof row === 'object' ? (row as Record<string, unknown>)[field] : undefined;
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
+function firstTime(seen: Set<string>, id: string): boolean {
+  if (seen.has(id)) return false;
+  seen.add(id);
+  return true;
 }
 
 export function changedSinceFilter(field: string, since: string | undefined): BrowseFilter[] {
