@@ -1,5 +1,12 @@
 import type { StoredTenant } from '../config/tenant.ts';
-import { PermanentError, PipedriveGoneError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import {
+  errorMessage,
+  PermanentError,
+  PipedriveGoneError,
+  PipedriveNotFoundError,
+  RateLimitedError,
+  RetryLaterError,
+} from '../domain/errors.ts';
 import {
   chooseMatch,
   decideFirstStep,
@@ -8,7 +15,7 @@ import {
   type MatchResult,
   type NameCandidate,
 } from '../domain/upsert-decision.ts';
-import type { PipedriveClient } from '../ports/pipedrive.ts';
+import type { PipedriveClient, RemoteRecord } from '../ports/pipedrive.ts';
 import type {
   AuditLog,
   Clock,
@@ -309,7 +316,7 @@ async function upsert<R, Ctx>(
 
   if (target) {
     try {
-      await pipedrive.update(entity.collection, target.id, fields.payload);
+      await sendLeavingOutRefused(job, fields.payload, (body) => pipedrive.update(entity.collection, target.id, body));
     } catch (error) {
       if (fields.staleFields(error)) throw retryWithFreshFields(job, error);
       if (!(error instanceof PipedriveNotFoundError) || !replace) throw error;
@@ -324,7 +331,8 @@ async function upsert<R, Ctx>(
   await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, new Date(deps.clock.now()).toISOString());
   let created: { id: number };
   try {
-    created = await pipedrive.create(entity.collection, fields.payload);
+    // A refused POST created nothing: sending it again without the refused part cannot duplicate.
+    created = await sendLeavingOutRefused(job, fields.payload, (body) => pipedrive.create(entity.collection, body));
   } catch (error) {
     // A 429 or a 4xx is Pipedrive saying no: nothing was created, so the retry need not look for it.
     // Timeouts, resets and 5xx leave the marker: the create may have happened.
@@ -339,6 +347,47 @@ async function upsert<R, Ctx>(
   await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: created.id, contentHash: job.hash });
   return { action: 'created', pipedriveId: created.id };
 }
+
+/** The audit key of what a tenant's Pipedrive company lacks, reported once (and shown by `connector check`). */
+export const LEFT_OUT_KEY = '_left-out';
+
+/**
+ * Sends the payload; what Pipedrive refuses and the entity may leave out (a currency the company
+ * lacks) is left out and the rest sent, so one price never drops a whole product. Each thing left
+ * out is audited once per tenant.
+ */
+async function sendLeavingOutRefused<R, Ctx>(
+  job: Job<R, Ctx>,
+  payload: PipedriveBody,
+  send: (body: PipedriveBody) => Promise<RemoteRecord>,
+): Promise<RemoteRecord> {
+  const { deps, entity } = job;
+  const { tenantId } = job.tenant.config;
+  for (let body = payload; ;) {
+    try {
+      return await send(body);
+    } catch (error) {
+      const less = entity.withoutRefused?.(body, error);
+      if (!less) throw error;
+      const scope = `left-out:${entity.entity}:${less.leftOut}`;
+      if (await deps.pollState.acquire(tenantId, scope, LEFT_OUT_KEY, REPORTED_FOR_MS, deps.clock.now()))
+        await deps.audit.record({
+          tenantId,
+          entity: entity.entity,
+          key: LEFT_OUT_KEY,
+          action: 'skipped',
+          reason:
+            `Pipedrive refused ${less.leftOut} (the company does not have it): ${entity.collection} are written without it ` +
+            `until it is added in Pipedrive and the records replayed; first seen on ${entity.label} ${job.key}`,
+          error: errorMessage(error),
+        });
+      body = less.payload;
+    }
+  }
+}
+
+/** Something left out is reported once: the report's lease outlives any tenant. */
+const REPORTED_FOR_MS = 100 * 365 * 24 * 3_600_000;
 
 /**
  * A create whose answer never came (a timeout, a reset) may still be carried out by the server a

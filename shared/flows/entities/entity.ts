@@ -57,6 +57,11 @@ export interface SyncEntity<R, Ctx> extends EntityNames {
     pipedriveId: number,
     delivery: { attempt: number; messageId: string },
   ): Promise<void>;
+  /**
+   * A part of the payload Pipedrive refused that may be left out (a price in a currency the company
+   * lacks): the payload without it, and what was left out, named once per tenant. Undefined: not such a refusal.
+   */
+  withoutRefused?(payload: PipedriveBody, error: unknown): { payload: PipedriveBody; leftOut: string } | undefined;
   keyValueOf(remote: RemoteRecord, keyFieldCode: string | undefined): string | null;
   /** Tokens a listed Pipedrive record can be matched on (a normalised name; an email within an organization). */
   listingTokens(remote: RemoteRecord): string[];
