@@ -192,6 +192,8 @@ async function findTarget<R, Ctx>(
     }
     await waitForUnknownOutcome(deps, step.since, `${entity.label} ${key}`);
   }
+  const recorded = await adoptRecordedId(job, pipedrive, keyField);
+  if (recorded) return recorded;
   const match = await matchRecord(deps, entity, tenantId, pipedrive, keyField, job.record, context);
   if (match.kind === 'ambiguous') throw ambiguous(job, match);
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
@@ -201,6 +203,32 @@ async function findTarget<R, Ctx>(
 }
 
 type Target = { kind: 'target'; id: number; via: string };
+
+/**
+ * Someone linked the QAD record to a Pipedrive record before (the id in the customer's write-back
+ * field): that record, if it still exists and carries no other QAD key, and no other QAD record owns it.
+ */
+async function adoptRecordedId<R, Ctx>(
+  job: Job<R, Ctx>,
+  pipedrive: PipedriveClient,
+  keyField: string | undefined,
+): Promise<Target | undefined> {
+  const { deps, entity, key } = job;
+  const { tenantId } = job.tenant.config;
+  const id = entity.recordedId?.(job.record, job.tenant.config);
+  if (id === undefined) return undefined;
+  let remote: RemoteRecord;
+  try {
+    remote = await pipedrive.get(entity.collection, id);
+  } catch (error) {
+    if (error instanceof PipedriveNotFoundError) return undefined;
+    throw error;
+  }
+  const carried = entity.keyValueOf(remote, keyField);
+  if (carried !== null && carried !== key) return undefined;
+  if ((await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, id, key)).owner !== key) return undefined;
+  return { kind: 'target', id, via: 'the Pipedrive id recorded in QAD' };
+}
 
 function ambiguous<R, Ctx>(job: Job<R, Ctx>, match: Extract<MatchResult, { kind: 'ambiguous' }>): PermanentError {
   const ids = match.ids.join(' and ');

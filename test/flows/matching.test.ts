@@ -124,3 +124,45 @@ describe('records typed by hand in Pipedrive after the first-sync listing was re
     assert.equal((await mappedIds(w, 'product')).get('10-500'), typed);
   });
 });
+
+describe('a Pipedrive id already recorded in QAD (the write-back field)', () => {
+  test('is adopted when it exists and is no other customer’s; the field is never overwritten with a new id', async () => {
+    w = await startMemoryWorld({ customers: [] });
+    const tenant = (await w.adapters.tenants.get(TENANT))!;
+    const { mapping } = tenant.config;
+    await w.adapters.tenants.put({
+      ...tenant,
+      config: {
+        ...tenant.config,
+        mapping: { ...mapping, fields: { ...mapping.fields, writeBack: { ...mapping.fields.writeBack, enabled: true } } },
+      },
+    });
+    await w.poll('customers'); // creates the key field
+    const keyField = w.pd.customFields('organization').find((f) => f.field_name === 'QAD Customer Code')!.field_code;
+    const linked = w.pd.seedOrganization({ name: 'Alder (old name)' });
+    const others = w.pd.seedOrganization({ name: 'Birch Holding', custom_fields: { [keyField]: 'W9' } });
+    const rows = [
+      customerRow('W1', 'Alder Fabrik', today(), { 'cm_mstr.cm_user1': String(linked) }),
+      customerRow('W2', 'Birch GmbH', today(), { 'cm_mstr.cm_user1': ` ${others} ` }),
+      customerRow('W3', 'Cedar AG', today(), { 'cm_mstr.cm_user1': '987654' }),
+      customerRow('W4', 'Dune SA', today()),
+    ];
+    for (const row of rows) w.qadTenant.upsertCustomer(row);
+    w.clock.ms += 20 * 60_000;
+    await w.poll('customers');
+    await drain(w);
+
+    const mapped = await mappedIds(w, 'organization');
+    assert.equal(mapped.get('W1'), linked, 'the linked organization adopted despite another name');
+    assert.ok(![linked, others].includes(mapped.get('W2')!), "another customer's organization is not adopted");
+    assert.ok(mapped.get('W3') !== undefined && mapped.get('W3') !== 987654);
+    assert.equal(w.pd.organizations().length, 5, 'W2, W3 and W4 created');
+    const field = new Map(w.qadTenant.customers().map((c) => [c['cm_mstr.cm_addr'], c['cm_mstr.cm_user1']?.trim()]));
+    assert.deepEqual(
+      ['W1', 'W2', 'W3', 'W4'].map((code) => field.get(code)),
+      [String(linked), String(others), '987654', String(mapped.get('W4'))],
+    );
+    const w3 = (await w.adapters.audit.history(TENANT, 'organization', 'W3')).find((e) => e.action === 'skipped');
+    assert.match(w3?.reason ?? '', /holds 987654, not overwritten/u);
+  });
+});

@@ -62,6 +62,8 @@ export interface SyncEntity<R, Ctx> extends EntityNames {
    * lacks): the payload without it, and what was left out, named once per tenant. Undefined: not such a refusal.
    */
   withoutRefused?(payload: PipedriveBody, error: unknown): { payload: PipedriveBody; leftOut: string } | undefined;
+  /** A Pipedrive id the QAD record already holds (a customer's write-back field): evidence before any search. */
+  recordedId?(record: R, config: TenantConfig): number | undefined;
   keyValueOf(remote: RemoteRecord, keyFieldCode: string | undefined): string | null;
   /** Tokens a listed Pipedrive record can be matched on (a normalised name; an email within an organization). */
   listingTokens(remote: RemoteRecord): string[];

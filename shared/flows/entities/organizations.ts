@@ -25,6 +25,11 @@ export const organizations: SyncEntity<Customer, Record<string, never>> = {
   context: async () => ({}),
   payload: (c, keyField) => ({ ...mapCustomerToOrganization(c, keyField!) }),
   afterWrite: (deps, tenant, c, pipedriveId, delivery) => writeBackOrganizationId(deps, tenant, c, pipedriveId, delivery),
+  recordedId(c, config) {
+    const { writeBack } = config.mapping.fields;
+    const value = writeBack.enabled ? c.userFields?.[writeBack.customerField]?.trim() : undefined;
+    return value && /^[1-9]\d{0,15}$/u.test(value) ? Number(value) : undefined;
+  },
   keyValueOf: (remote, keyField) => stringValue(keyField ? remote.custom_fields[keyField] : undefined),
   listingTokens: (remote) => Object.values(nameTokens('', remote.name)),
   evidence: (c) => nameEvidence('', c.name),
