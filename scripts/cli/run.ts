@@ -266,7 +266,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
       }
       case 'check': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
-        const rows = await checkTenant(d.clients, tenant, registry);
+        const rows = await checkTenant(d.clients, tenant, registry, d.audit);
         print(rows, () =>
           table(
             io,
