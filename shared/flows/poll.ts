@@ -21,7 +21,7 @@ import type {
 import type { SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
 import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
-import { holdFromError, skipHeldTenant } from './tenant-holds.ts';
+import { holdFromError, releaseBudgetHeld, skipHeldTenant } from './tenant-holds.ts';
 
 export interface PollDeps {
   tenants: TenantStore;
@@ -177,6 +177,8 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
   const state = await deps.pollState.get(tenantId, flow.entity);
   if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, flow), now)) return { ...summary, outcome: 'not-due' };
   if (await skipHeldTenant(deps, tenantId, flow.entity)) return { ...summary, outcome: 'tenant-on-hold' };
+  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue.
+  await releaseBudgetHeld(deps, tenantId, flow.entity);
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, flow.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   const audit = (action: 'polled' | 'failed', reason: string, error?: string) =>

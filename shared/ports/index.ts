@@ -166,6 +166,11 @@ export interface RecordQueue {
 export interface MessageControl {
   /** How long until this receive of the message becomes visible again. */
   setVisibility(receiptHandle: string, seconds: number): Promise<void>;
+  /**
+   * Sends the body again as a new message, delivered after `delaySeconds` (SQS allows at most 900), carrying how
+   * many real attempts at the outside system have failed so far. A wait sent this way spends no receive count.
+   */
+  requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void>;
   /** Moves a message that will never succeed to the dead-letter queue at once. */
   deadLetter(body: string, reason: string): Promise<void>;
 }

@@ -27,9 +27,9 @@ describe('the writer batch, in memory', () => {
     assert.equal(wait?.action, 'deferred');
     assert.match(wait?.error ?? '', /organization for customer C1 is not in Pipedrive yet/u);
     assert.deepEqual(
-      w.adapters.queue('records').visibility.map((v) => v.seconds),
-      [60],
-      'six backoff steps at once',
+      w.adapters.queue('records').requeued.map((m) => [m.delaySeconds, m.failedAttempts]),
+      [[60, 0]],
+      'six backoff steps at once, sent again as a new message: a wait is no failed attempt',
     );
 
     await w.poll('customers');
@@ -46,9 +46,10 @@ describe('the writer batch, in memory', () => {
     assert.deepEqual(
       (await history(w, 'person', 'P1')).map((e) => [e.action, e.attempt]),
       [
-        ['created', 2],
+        ['created', 1],
         ['deferred', 1],
       ],
+      'the wait spent none of the retry budget',
     );
   });
 
@@ -80,7 +81,7 @@ describe('the writer batch, in memory', () => {
       assert.equal(entry?.action, 'deferred');
       assert.match(entry?.reason ?? '', /^tenant rate-limited earlier in this batch/u);
     }
-    const waits = w.adapters.queue('records').visibility.map((v) => v.seconds);
+    const waits = w.adapters.queue('records').requeued.map((m) => m.delaySeconds!);
     assert.equal(waits.length, 3);
     assert.ok(waits[0]! >= 8 && waits[0]! <= 10, `the reset and a little jitter: ${waits[0]}`);
     assert.deepEqual(new Set(waits).size, 1, 'the rest wait as long as the first');
