@@ -106,6 +106,8 @@ export const FAILED_ATTEMPTS_ATTRIBUTE = 'failedAttempts';
 export const MAX_FAILED_ATTEMPTS = 8;
 /** The hold cause of messages that wait for a tenant's daily budget gate longer than SQS can delay them. */
 export const BUDGET_CAUSE = 'budget';
+/** The hold cause of messages of a disabled tenant: `tenant enable` puts them back on their queues. */
+export const DISABLED_CAUSE = 'disabled';
 
 /**
  * What happens to a message whose write did not go through. Exactly one of `hold`, `deadLetter` or

@@ -88,18 +88,17 @@ export async function skipHeldTenant(deps: HoldDeps, tenantId: string, entity: E
 }
 
 /**
- * Puts back on their queues the messages writers held in DynamoDB because the tenant's budget gate was
- * further away than SQS can delay a message; a poll calls it once the gate is open. Sent before the hold
- * is dropped: a crash in between sends one twice, which the writers' claims absorb. Answers how many went back.
+ * Puts back on their queues the messages held in DynamoDB for `cause` (all of them without one). Sent
+ * before the hold is dropped: a crash in between sends one twice, which the writers' claims absorb; a
+ * message whose cause is still there is simply held again by its writer. Answers how many went back.
  */
-export async function releaseBudgetHeld(
-  deps: HoldDeps & { queueFor(entity: EntityName): RecordQueue },
+export async function releaseHeld(
+  deps: Pick<HoldDeps, 'holds'> & { queueFor(entity: EntityName): RecordQueue },
   tenantId: string,
-  entity: EntityName,
+  cause?: string,
 ): Promise<number> {
-  const held = await deps.holds.held(tenantId, BUDGET_CAUSE);
   let released = 0;
-  for (const { messageId, body } of held) {
+  for (const { messageId, body } of await deps.holds.held(tenantId, cause)) {
     const message = parseRecordMessage(body);
     if (message.ok) {
       await deps.queueFor(message.value.entity).sendAll([message.value]);
@@ -107,7 +106,20 @@ export async function releaseBudgetHeld(
     }
     await deps.holds.release(tenantId, messageId);
   }
-  if (held.length > 0)
+  return released;
+}
+
+/**
+ * Puts back on their queues the messages writers held because the tenant's budget gate was further away
+ * than SQS can delay a message; a poll calls it once the gate is open.
+ */
+export async function releaseBudgetHeld(
+  deps: HoldDeps & { queueFor(entity: EntityName): RecordQueue },
+  tenantId: string,
+  entity: EntityName,
+): Promise<number> {
+  const released = await releaseHeld(deps, tenantId, BUDGET_CAUSE);
+  if (released > 0)
     await deps.audit.record({
       tenantId,
       entity,

@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { StoredTenant } from '../config/tenant.ts';
-import { errorMessage, FAILED_ATTEMPTS_ATTRIBUTE, outcomeOf, PermanentError, type ErrorOutcome } from '../domain/errors.ts';
+import { DISABLED_CAUSE, errorMessage, FAILED_ATTEMPTS_ATTRIBUTE, outcomeOf, PermanentError, type ErrorOutcome } from '../domain/errors.ts';
 import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
@@ -40,7 +40,7 @@ interface Handling {
  * One SQS batch for a writer: Pipedrive (organizations, persons, products) or QAD (sales orders).
  * Records are handled one by one, so that a 429 stops the tenant's calls at once:
  * 1. read the message (a broken one is dead-lettered with its reason);
- * 2. find its tenant (missing or disabled: dead-lettered) and any hold on it (parked, budget gate);
+ * 2. find its tenant (missing: dead-lettered; disabled: held) and any hold on it (parked, budget gate);
  * 3. hand it to its entity's flow from the registry;
  * 4. on an error, the error policy (`outcomeOf` in shared/domain/errors.ts) says what happens and
  *    `applyOutcome` below does it: retry after N seconds, hold in DynamoDB, or dead-letter; every
@@ -81,7 +81,13 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     try {
       const tenant = await once(tenants, m.tenantId, () => deps.tenants.get(m.tenantId));
       if (!tenant) throw new PermanentError(`tenant ${m.tenantId} does not exist`);
-      if (!tenant.config.enabled) throw new PermanentError(`tenant ${m.tenantId} is disabled`);
+      // Disabled while its messages were in flight: kept, not dead-lettered, so enabling it resumes where it stopped.
+      if (!tenant.config.enabled)
+        return await applyOutcome(h, {
+          action: 'deferred',
+          reason: 'tenant disabled: message held until "connector tenant enable"',
+          hold: DISABLED_CAUSE,
+        });
       const flow = deps.registry.byEntity(m.entity);
       if (flow.queue !== deps.queue)
         throw new PermanentError(`a ${m.entity} message reached the ${deps.queue} queue: it belongs on the ${flow.queue} queue`);
