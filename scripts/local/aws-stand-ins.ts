@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -187,12 +187,12 @@ export async function startLocalAws(
  * would keep a message invisible past 12 hours from its receipt (AWS rejects it; it does not clamp).
  */
 async function startSqsServer(): Promise<Server> {
-  const { requestHandler } = createRequestHandler({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  const { requestHandler, service } = createRequestHandler({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
   const server = createServer((req, res) => {
     void (async () => {
       const target = String(req.headers['x-amz-target'] ?? '');
       // The single call only: a batch refuses per entry, which this front does not model (nothing here sends one).
-      if (!target.endsWith('.ChangeMessageVisibility')) return (requestHandler as RequestListener)(req, res);
+      if (!target.endsWith('.ChangeMessageVisibility')) return requestHandler(req, res);
       const body = await readBody(req);
       const refusal = visibilityRefusal(body, Date.now());
       if (refusal) {
@@ -204,10 +204,12 @@ async function startSqsServer(): Promise<Server> {
       }
       // The body was read here: hand local-aws-sqs a request that replays it.
       const replay = Object.assign(Readable.from([body]), { headers: req.headers, method: req.method, url: req.url });
-      return (requestHandler as RequestListener)(replay as unknown as IncomingMessage, res);
+      return requestHandler(replay as unknown as IncomingMessage, res);
     })();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  // Queue URLs carry the port, as createSqsServer sets it once listening.
+  service.PORT = (server.address() as AddressInfo).port;
   return server;
 }
 
