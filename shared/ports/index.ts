@@ -13,9 +13,18 @@ import type { QadClient } from './qad.ts';
  */
 export type EntityName = string;
 
+/** A connections item whose stored config no longer validates (edited by hand, an older shape): skipped by list. */
+export interface InvalidTenantItem {
+  tenantId: string;
+  reason: string;
+}
+
 export interface TenantStore {
+  /** Every tenant whose item validates: one bad item never hides the others. */
   list(): Promise<StoredTenant[]>;
   listEnabled(): Promise<StoredTenant[]>;
+  /** The items list skips, with why. */
+  listInvalid(): Promise<InvalidTenantItem[]>;
   get(tenantId: string): Promise<StoredTenant | undefined>;
   put(tenant: StoredTenant): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { GetItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
-import type { TenantStore } from '../../ports/index.ts';
+import { errorMessage } from '../../domain/errors.ts';
+import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
 import { s, str, type Item } from './dynamo-items.ts';
 
 /** The connections table (one connection = one tenant): one item per tenant; secrets only as ciphertext. */
@@ -15,12 +16,24 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   async list(): Promise<StoredTenant[]> {
-    const out: StoredTenant[] = [];
+    return (await this.scan()).tenants;
+  }
+
+  async listInvalid(): Promise<InvalidTenantItem[]> {
+    return (await this.scan()).invalid;
+  }
+
+  private async scan(): Promise<{ tenants: StoredTenant[]; invalid: InvalidTenantItem[] }> {
+    const out = { tenants: [] as StoredTenant[], invalid: [] as InvalidTenantItem[] };
     let start: Item | undefined;
     do {
       const res = await this.client.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start }));
       for (const item of res.Items ?? []) {
-        out.push(fromItem(item));
+        try {
+          out.tenants.push(fromItem(item));
+        } catch (error) {
+          out.invalid.push({ tenantId: str(item, 'tenantId') ?? '?', reason: errorMessage(error) });
+        }
       }
       start = res.LastEvaluatedKey;
     } while (start);

@@ -1,5 +1,6 @@
 import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
-import type { TenantStore } from '../../ports/index.ts';
+import { errorMessage } from '../../domain/errors.ts';
+import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
 
 /**
  * The connections table in memory: one item per tenant, replaced whole by `put`. The config is kept
@@ -9,11 +10,29 @@ export class MemoryTenantStore implements TenantStore {
   private readonly items = new Map<string, { config: string; encryptedSecrets: StoredTenant['encryptedSecrets']; updatedAt: string }>();
 
   async list(): Promise<StoredTenant[]> {
-    return [...this.items.values()].map((item) => ({
-      config: parseTenantConfig(JSON.parse(item.config)),
-      encryptedSecrets: { ...item.encryptedSecrets },
-      updatedAt: item.updatedAt,
-    }));
+    return (await this.scan()).tenants;
+  }
+
+  async listInvalid(): Promise<InvalidTenantItem[]> {
+    return (await this.scan()).invalid;
+  }
+
+  /** Stores a config as it is, unchecked: an item edited by hand in the table. */
+  putUnchecked(tenantId: string, config: unknown): void {
+    this.items.set(tenantId, { config: JSON.stringify(config), encryptedSecrets: { qad: '', pipedrive: '' }, updatedAt: '' });
+  }
+
+  private async scan(): Promise<{ tenants: StoredTenant[]; invalid: InvalidTenantItem[] }> {
+    const out = { tenants: [] as StoredTenant[], invalid: [] as InvalidTenantItem[] };
+    for (const [tenantId, item] of this.items) {
+      try {
+        const config = parseTenantConfig(JSON.parse(item.config));
+        out.tenants.push({ config, encryptedSecrets: { ...item.encryptedSecrets }, updatedAt: item.updatedAt });
+      } catch (error) {
+        out.invalid.push({ tenantId, reason: errorMessage(error) });
+      }
+    }
+    return out;
   }
 
   async listEnabled(): Promise<StoredTenant[]> {
