@@ -184,9 +184,10 @@ export class ConnectorStack extends Stack {
           maxConcurrency: this.config.writerMaxConcurrency,
         }),
       );
-      // Explicit, although the event source's consume grant currently includes it: the writer defers a
-      // record on 429 by changing that message's visibility, and must keep that right whatever the grant.
-      q.queue.grant(f.fn, 'sqs:ChangeMessageVisibility');
+      // A retry or a wait is sent again as a new message on the writer's own queue (so it spends no
+      // receive); if that send fails, the receive is retried by changing its visibility (explicit,
+      // although the event source's consume grant currently includes it).
+      q.queue.grant(f.fn, 'sqs:SendMessage', 'sqs:ChangeMessageVisibility');
       // Permanent failures (4xx other than 429, invalid data) are dead-lettered at once, not retried.
       q.deadLetterQueue.grant(f.fn, 'sqs:SendMessage');
     }

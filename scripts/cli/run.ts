@@ -258,8 +258,9 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
           return 0;
         }
         if (sub === 'disable' || sub === 'enable') {
-          const t = await setTenantEnabled(d.tenants, need(id, 'tenant id'), sub === 'enable');
-          print(describeTenant(t), () => io.out(`tenant ${t.config.tenantId} ${sub}d; its state is kept`));
+          const { released, ...t } = await setTenantEnabled(d, need(id, 'tenant id'), sub === 'enable');
+          const back = sub === 'enable' ? `; ${released} held messages back on their queues` : '; writers hold its messages';
+          print(describeTenant(t), () => io.out(`tenant ${t.config.tenantId} ${sub}d; its state is kept${back}`));
           return 0;
         }
         throw new UsageError(`unknown "tenant ${sub ?? ''}"; use add, list, show, disable or enable`);

@@ -23,7 +23,7 @@ import { messageHashes, type SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
 import { listPages } from './pipedrive-pages.ts';
 import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
-import { holdFromError, skipHeldTenant } from './tenant-holds.ts';
+import { holdFromError, releaseBudgetHeld, skipHeldTenant } from './tenant-holds.ts';
 import { newRecordMessage } from './record-message.ts';
 
 export interface PollDeps {
@@ -90,11 +90,40 @@ export async function pollEntity<R, Ctx>(
   return pollEnabledTenants(deps, (tenant) => pollEntityTenant(deps, entity, tenant, options.force ?? false));
 }
 
-/** Runs one tenant's poll for every enabled tenant, in turn. */
-export async function pollEnabledTenants<S>(deps: Pick<PollDeps, 'tenants'>, pollOne: (tenant: StoredTenant) => Promise<S>): Promise<S[]> {
-  const summaries: S[] = [];
-  for (const tenant of await deps.tenants.listEnabled()) summaries.push(await pollOne(tenant));
-  return summaries;
+/** How many tenants one poll invocation works on at once: a slow QAD holds up only its own tenant. */
+const TENANTS_AT_ONCE = 4;
+
+/**
+ * Runs one tenant's poll for every enabled tenant, a few at a time. Tenants are isolated in failure: a
+ * connections item that no longer validates is skipped and audited, and one tenant's poll that throws is
+ * audited without stopping the others.
+ */
+export async function pollEnabledTenants<S>(
+  deps: Pick<PollDeps, 'tenants' | 'audit' | 'telemetry'>,
+  pollOne: (tenant: StoredTenant) => Promise<S>,
+): Promise<S[]> {
+  const skip = (tenantId: string, reason: string) =>
+    deps.audit.record({ tenantId, entity: '_tenant', key: '_poll', action: 'failed', reason }).catch(() => undefined);
+  for (const bad of await deps.tenants.listInvalid()) {
+    deps.telemetry.warn('tenant skipped: its connections item does not validate', { ...bad });
+    await skip(bad.tenantId, `not polled: the stored tenant config does not validate (${bad.reason})`);
+  }
+  const tenants = await deps.tenants.listEnabled();
+  const summaries: Array<S | undefined> = [];
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < tenants.length; i = next++) {
+      const tenant = tenants[i]!;
+      try {
+        summaries[i] = await pollOne(tenant);
+      } catch (error) {
+        deps.telemetry.warn('tenant poll failed', { tenantId: tenant.config.tenantId, error: errorMessage(error) });
+        await skip(tenant.config.tenantId, `poll failed before it started; the other tenants were polled (${errorMessage(error)})`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(TENANTS_AT_ONCE, tenants.length) }, worker));
+  return summaries.filter((s): s is S => s !== undefined);
 }
 
 export async function pollEntityTenant<R, Ctx>(
@@ -184,6 +213,8 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
   const state = await deps.pollState.get(tenantId, flow.entity);
   if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, flow), now)) return { ...summary, outcome: 'not-due' };
   if (await skipHeldTenant(deps, tenantId, flow.entity)) return { ...summary, outcome: 'tenant-on-hold' };
+  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue.
+  await releaseBudgetHeld(deps, tenantId, flow.entity);
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, flow.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   const audit = (action: 'polled' | 'failed', reason: string, error?: string) =>

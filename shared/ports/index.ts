@@ -13,9 +13,18 @@ import type { QadClient } from './qad.ts';
  */
 export type EntityName = string;
 
+/** A connections item whose stored config no longer validates (edited by hand, an older shape): skipped by list. */
+export interface InvalidTenantItem {
+  tenantId: string;
+  reason: string;
+}
+
 export interface TenantStore {
+  /** Every tenant whose item validates: one bad item never hides the others. */
   list(): Promise<StoredTenant[]>;
   listEnabled(): Promise<StoredTenant[]>;
+  /** The items list skips, with why. */
+  listInvalid(): Promise<InvalidTenantItem[]>;
   get(tenantId: string): Promise<StoredTenant | undefined>;
   put(tenant: StoredTenant): Promise<void>;
 }
@@ -179,6 +188,11 @@ export interface RecordQueue {
 export interface MessageControl {
   /** How long until this receive of the message becomes visible again. */
   setVisibility(receiptHandle: string, seconds: number): Promise<void>;
+  /**
+   * Sends the body again as a new message, delivered after `delaySeconds` (SQS allows at most 900), carrying how
+   * many real attempts at the outside system have failed so far. A wait sent this way spends no receive count.
+   */
+  requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void>;
   /** Moves a message that will never succeed to the dead-letter queue at once. */
   deadLetter(body: string, reason: string): Promise<void>;
 }

@@ -544,17 +544,16 @@ test('IAM: pollers read connections, write sync state, append audit, send to the
   );
 });
 
-test('IAM: each writer consumes its queue, may ChangeMessageVisibility, dead-letters to its DLQ, touches no other queue', () => {
+test('IAM: each writer consumes its queue, may send to it again and ChangeMessageVisibility, dead-letters to its DLQ, and no more', () => {
   for (const spec of WRITERS) {
     const st = statementsOfRole(base, fnParts(base, spec.id).role);
     for (const name of WORK_QUEUES) {
       const { queue, dlq } = queueParts(base, name);
       if (name === spec.consumes) {
-        for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
+        for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage']) {
           assert.ok(grants(st, a, getAtt(queue)), `${spec.id} has ${a} on ${name}`);
         }
         assert.ok(grants(st, 'sqs:SendMessage', getAtt(dlq)), `${spec.id} may dead-letter to ${name} DLQ`);
-        assert.ok(!grants(st, 'sqs:SendMessage', getAtt(queue)), `${spec.id} cannot send to ${name}`);
         assert.ok(!grants(st, 'sqs:ReceiveMessage', getAtt(dlq)), `${spec.id} cannot consume the ${name} DLQ`);
       } else {
         assert.deepEqual(sqsActionsOn(st, getAtt(queue)), [], `${spec.id} on ${name} queue`);
@@ -573,10 +572,9 @@ test('IAM: each writer consumes its queue, may ChangeMessageVisibility, dead-let
   // under the qad and pipedrive contexts (and no other).
   const wq = statementsOfRole(base, fnParts(base, 'WriteQad').role);
   const o = orders(base);
-  for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
+  for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage']) {
     assert.ok(grants(wq, a, getAtt(o.queue)), `WriteQad has ${a} on orders`);
   }
-  assert.ok(!grants(wq, 'sqs:SendMessage', getAtt(o.queue)));
   assert.deepEqual(sqsActionsOn(wq, getAtt(o.dlq)), ['sqs:SendMessage']);
   for (const other of [records(base), products(base)]) {
     assert.deepEqual(sqsActionsOn(wq, getAtt(other.queue)), []);

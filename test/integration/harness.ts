@@ -13,6 +13,7 @@ import { createHttpClient, sleep } from '../../shared/clients/http.ts';
 import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant.ts';
 import { parseCustomerRow } from '../../shared/domain/customer.ts';
+import { FAILED_ATTEMPTS_ATTRIBUTE } from '../../shared/domain/errors.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
 import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
@@ -200,6 +201,9 @@ export async function startHarness(
             receiptHandle: m.ReceiptHandle!,
             body: m.Body ?? '',
             receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
+            ...(m.MessageAttributes?.[FAILED_ATTEMPTS_ATTRIBUTE]?.StringValue !== undefined && {
+              failedAttempts: Number(m.MessageAttributes[FAILED_ATTEMPTS_ATTRIBUTE].StringValue),
+            }),
           }),
         ),
       };
@@ -250,7 +254,13 @@ export function recordMessage(record: unknown, key: string, hash: string, entity
 }
 
 /** One message as a Lambda SQS event carries it to a writer (the in-memory flow tests build their events with it too). */
-export function sqsRecord(message: { messageId: string; receiptHandle: string; body: string; receiveCount: number }): SQSRecord {
+export function sqsRecord(message: {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  receiveCount: number;
+  failedAttempts?: number;
+}): SQSRecord {
   return {
     messageId: message.messageId,
     receiptHandle: message.receiptHandle,
@@ -261,7 +271,10 @@ export function sqsRecord(message: { messageId: string; receiptHandle: string; b
       SenderId: 'test',
       ApproximateFirstReceiveTimestamp: '0',
     },
-    messageAttributes: {},
+    messageAttributes:
+      message.failedAttempts === undefined
+        ? {}
+        : { [FAILED_ATTEMPTS_ATTRIBUTE]: { dataType: 'Number', stringValue: String(message.failedAttempts) } },
     md5OfBody: '',
     eventSource: 'aws:sqs',
     eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:records',

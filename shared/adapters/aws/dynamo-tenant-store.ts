@@ -1,6 +1,7 @@
 import { GetItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
-import type { TenantStore } from '../../ports/index.ts';
+import { errorMessage } from '../../domain/errors.ts';
+import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
 import { readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
 
 /** Tenant items; their versions: ItemShape in dynamo-items.ts. The config inside is read by the current schema. */
@@ -18,12 +19,24 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   async list(): Promise<StoredTenant[]> {
-    const out: StoredTenant[] = [];
+    return (await this.scan()).tenants;
+  }
+
+  async listInvalid(): Promise<InvalidTenantItem[]> {
+    return (await this.scan()).invalid;
+  }
+
+  private async scan(): Promise<{ tenants: StoredTenant[]; invalid: InvalidTenantItem[] }> {
+    const out = { tenants: [] as StoredTenant[], invalid: [] as InvalidTenantItem[] };
     let start: Item | undefined;
     do {
       const res = await this.client.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start }));
       for (const item of res.Items ?? []) {
-        out.push(fromItem(item));
+        try {
+          out.tenants.push(fromItem(item));
+        } catch (error) {
+          out.invalid.push({ tenantId: str(item, 'tenantId') ?? '?', reason: errorMessage(error) });
+        }
       }
       start = res.LastEvaluatedKey;
     } while (start);
