@@ -14,12 +14,13 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { CONNECTOR_VERSION } from '../shared/config/version.ts';
 import { ConfigError, readConfig, type ConnectorConfig } from './config.ts';
 import { ConnectorFunction, POWERTOOLS_ENV } from './constructs/connector-function.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { ConnectorTables } from './constructs/tables.ts';
 import { WorkQueue } from './constructs/work-queue.ts';
-import { acknowledgePinnedRuntime, acknowledgeSchedulerInvoke } from './nag.ts';
+import { acknowledgeDeadLetterQueue, acknowledgePinnedRuntime, acknowledgeSchedulerInvoke } from './nag.ts';
 import {
   POLLERS,
   VISIBILITY_TIMEOUT_FACTOR,
@@ -114,6 +115,8 @@ export class ConnectorStack extends Stack {
       KMS_KEY_ID: this.credentialsKey.keyArn,
       CREDENTIALS_CIPHER: 'kms',
       AUDIT_RETENTION_DAYS: String(this.config.auditRetentionDays),
+      // Each stack counts in its own namespace, so one stage's alarms never fire on another's metrics.
+      POWERTOOLS_METRICS_NAMESPACE: this.stackName,
     };
     for (const [name, q] of queues) {
       environment[`${queueEnvName(name)}_QUEUE_URL`] = q.queue.queueUrl;
@@ -141,6 +144,14 @@ export class ConnectorStack extends Stack {
     const scheduleGroup = new scheduler.ScheduleGroup(this, 'PollSchedules', {
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // An invocation the scheduler gives up on lands here (and raises an alarm) instead of vanishing.
+    const scheduleDeadLetters = new sqs.Queue(this, 'ScheduleDeadLetters', {
+      queueName: `${this.stackName}-schedule-dlq`,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: WorkQueue.DLQ_RETENTION,
+    });
+    acknowledgeDeadLetterQueue(scheduleDeadLetters, "the poll schedules' Lambda targets");
     for (const spec of pollers) {
       // A failed poll is retried by the next scheduled run (the watermark makes it idempotent); Lambda's
       // own async retries would only overlap runs.
@@ -157,6 +168,7 @@ export class ConnectorStack extends Stack {
           input: scheduler.ScheduleTargetInput.fromObject({ entity: spec.entity }),
           retryAttempts: 2,
           maxEventAge: Duration.minutes(5),
+          deadLetterQueue: scheduleDeadLetters,
         }),
       });
       acknowledgeSchedulerInvoke(this, f.fn);
@@ -172,9 +184,10 @@ export class ConnectorStack extends Stack {
           maxConcurrency: this.config.writerMaxConcurrency,
         }),
       );
-      // Explicit, although the event source's consume grant currently includes it: the writer defers a
-      // record on 429 by changing that message's visibility, and must keep that right whatever the grant.
-      q.queue.grant(f.fn, 'sqs:ChangeMessageVisibility');
+      // A retry or a wait is sent again as a new message on the writer's own queue (so it spends no
+      // receive); if that send fails, the receive is retried by changing its visibility (explicit,
+      // although the event source's consume grant currently includes it).
+      q.queue.grant(f.fn, 'sqs:SendMessage', 'sqs:ChangeMessageVisibility');
       // Permanent failures (4xx other than 429, invalid data) are dead-lettered at once, not retried.
       q.deadLetterQueue.grant(f.fn, 'sqs:SendMessage');
     }
@@ -198,8 +211,14 @@ export class ConnectorStack extends Stack {
       functions: [...functions].map(([name, f]) => ({ name, fn: f.fn })),
       maxMessageAgeSeconds: this.config.maxMessageAgeSeconds,
       alarmEmail: this.config.alarmEmail,
-      metricsNamespace: POWERTOOLS_ENV.POWERTOOLS_METRICS_NAMESPACE,
+      metricsNamespace: this.stackName,
       serviceName: POWERTOOLS_ENV.POWERTOOLS_SERVICE_NAME,
+      tables: [
+        { name: 'connections', table: this.tables.connections },
+        { name: 'sync-state', table: this.tables.syncState },
+        { name: 'audit', table: this.tables.audit },
+      ],
+      scheduleDeadLetters,
     });
 
     // ---- Outputs -----------------------------------------------------------------------------------
@@ -215,6 +234,8 @@ export class ConnectorStack extends Stack {
     new CfnOutput(this, 'OperatorRoleArn', { value: this.operatorRole.roleArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    // The release deployed, so `connector --version --outputs FILE` can tell an operator when CLI and stack differ.
+    new CfnOutput(this, 'ConnectorVersion', { value: CONNECTOR_VERSION });
   }
 
   /**

@@ -206,6 +206,16 @@ export function mapDealToOrder(
   const lines: SalesOrderLine[] = [];
   let total = 0;
   for (const [i, l] of enabled.entries()) {
+    // QAD orders carry net prices and apply the tenant's own taxes: a tax Pipedrive adds would make the order
+    // less than the deal, or taxed twice. Such a deal is for a person (docs/how-it-works.md, "Taxes").
+    if (l.tax_method === 'exclusive' && l.tax !== 0)
+      return {
+        ok: false,
+        reason:
+          `line ${i + 1} carries ${l.tax} % exclusive tax: the QAD order would be ${toMoney(lineNet(l)).toFixed(2)} net for ` +
+          `${toMoney(l.sum).toFixed(2)} ${deal.currency} in the deal, and QAD applies its own taxes; ` +
+          'enter the line without exclusive tax (QAD adds the tax) or order the deal by hand',
+      };
     const ours = pipedriveLineSum(l);
     if (cents(ours) !== cents(l.sum))
       return { ok: false, reason: `line ${i + 1}: Pipedrive's sum ${l.sum} differs from quantity, price, discount and tax (${ours})` };

@@ -8,6 +8,7 @@ import { listAll } from './pipedrive-pages.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import { pollEnabledTenants, runTenantPoll, type PollDeps } from './poll.ts';
 import { fieldGate, releaseDriftHeld } from './field-gate.ts';
+import { newRecordMessage } from './record-message.ts';
 
 export interface DealPollSummary {
   tenantId: string;
@@ -100,7 +101,7 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
         summary.handled++;
         continue;
       }
-      messages.push({ v: 1, tenantId, entity: ENTITY, key: String(won.id), hash, record: won, pollId });
+      messages.push(newRecordMessage({ tenantId, entity: ENTITY, key: String(won.id), hash, record: won, pollId }, now));
     }
     const gate = fieldGate(deps, tenant, DEAL_FIELDS, now);
     if (await gate.holds(messages.length)) {

@@ -1,8 +1,8 @@
 import type { SecretSystem, StoredTenant, TenantConfig } from '../config/tenant.ts';
 import type { PipedriveCollection, PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import { PermanentError } from '../domain/errors.ts';
-import type { Clock, EntityName, RecordMessage, TenantClients } from '../ports/index.ts';
-import type { SyncEntity } from './entities/entity.ts';
+import type { Clock, EntityName, KeyMap, RecordMessage, TenantClients } from '../ports/index.ts';
+import { messageHashes, type SyncEntity } from './entities/entity.ts';
 import { organizations } from './entities/organizations.ts';
 import { persons } from './entities/persons.ts';
 import { products } from './entities/products.ts';
@@ -52,6 +52,7 @@ export interface EntityNames {
 export interface RereadDeps {
   clients: TenantClients;
   clock: Clock;
+  keyMap: KeyMap;
 }
 
 /** What a registered flow does: poll one tenant, write one message, rebuild a message for a replay. */
@@ -108,17 +109,19 @@ export function syncFlow<TRecord, TContext>(entity: SyncEntity<TRecord, TContext
     async reread(deps, tenant, keys) {
       // QAD has no read by key that every instance documents: one pass over the entity's list finds them all.
       const wanted = new Set(keys);
-      const found = new Map<string, { record: unknown; hash: string }>();
+      const records = new Map<string, TRecord>();
       const qad = await deps.clients.qad(tenant);
       for await (const rows of entity.readChanged(qad, tenant.config, undefined)) {
         for (const row of rows) {
           const parsed = entity.parse(row);
           if (!parsed.ok || !wanted.has(entity.key(parsed.record)) || entity.exclusion?.(parsed.record, tenant.config)) continue;
-          found.set(entity.key(parsed.record), { record: parsed.record, hash: entity.hash(parsed.record, tenant.config) });
+          records.set(entity.key(parsed.record), parsed.record);
         }
-        if (found.size === wanted.size) break;
+        if (records.size === wanted.size) break;
       }
-      return found;
+      // Hashed as the poll hashes, so the replay says truly whether the content changed since it was audited.
+      const hashes = await messageHashes(deps.keyMap, entity, tenant, [...records.values()]);
+      return new Map([...records.keys()].map((key, i) => [key, { record: records.get(key), hash: hashes[i]! }]));
     },
   };
 }

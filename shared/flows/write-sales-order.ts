@@ -145,6 +145,7 @@ export async function writeSalesOrder(
     /** Audited with its reason, kept out of the retry loop; the deal poll rechecks it later. */
     async function reject(reason: string): Promise<OrderOutcome> {
       await audit('rejected', reason);
+      deps.telemetry.dealRejected(tenantId);
       await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
       await deps.keyMap.release(tenantId, ENTITY, key, owner);
       return { action: 'rejected', pipedriveId: deal.id, reason };

@@ -4,9 +4,10 @@ import { missingScopes } from '../domain/pipedrive-scopes.ts';
 import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
 import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
-import type { TenantClients } from '../ports/index.ts';
+import type { AuditLog, TenantClients } from '../ports/index.ts';
 import type { QadSwagger } from '../ports/qad.ts';
 import { templateOf } from '../clients/qad-client.ts';
+import { LEFT_OUT_KEY } from '../flows/write-record.ts';
 import { mappedEntries } from '../flows/field-gate.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
 
@@ -107,6 +108,17 @@ function scopesRow(granted: string[] | undefined): CheckRow {
   };
 }
 
+/** What writers had to leave out because the Pipedrive company lacks it (a price-list currency), as they audited it. */
+async function leftOutRow(audit: Pick<AuditLog, 'history'>, tenant: StoredTenant, registry: EntityRegistry): Promise<CheckRow> {
+  const { tenantId } = tenant.config;
+  const reports = (await Promise.all(registry.flows.map((f) => audit.history(tenantId, f.entity, LEFT_OUT_KEY)))).flat();
+  return {
+    check: 'Pipedrive has what QAD sends',
+    ok: reports.length === 0,
+    detail: reports.length === 0 ? 'nothing left out' : reports.map((r) => r.reason).join('; '),
+  };
+}
+
 export interface CheckRow {
   check: string;
   ok: boolean;
@@ -122,6 +134,7 @@ export async function checkTenant(
   clients: TenantClients,
   tenant: StoredTenant,
   registry: EntityRegistry = entityRegistry,
+  audit?: Pick<AuditLog, 'history'>,
 ): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
   const { qad } = tenant.config;
@@ -161,6 +174,7 @@ export async function checkTenant(
       limits.dailyLimit !== undefined
         ? `; daily token budget ${limits.dailyRemaining ?? '?'} of ${limits.dailyLimit} left`
         : '; daily budget not reported';
+    if (audit) rows.push(await leftOutRow(audit, tenant, registry));
     return `${tenant.config.pipedrive.apiBaseUrl}: burst limit ${limits.burstLimit ?? '?'} requests per 2 s${budget}`;
   });
   return rows;

@@ -1,6 +1,7 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import type { AuditAction, AuditLog, EntityName, RecordQueue } from '../ports/index.ts';
 import { entityRegistry, type EntityRegistry, type RereadDeps } from '../flows/registry.ts';
+import { newRecordMessage } from '../flows/record-message.ts';
 
 export interface ReplayResult {
   key: string;
@@ -46,7 +47,8 @@ export async function replay(
       }
       const audited = (await deps.audit.history(tenantId, entity, key)).find((e) => e.contentHash !== undefined)?.contentHash;
       const content = audited === undefined ? undefined : audited === found.hash ? 'as audited' : 'changed since';
-      await deps.queueFor(entity).sendAll([{ v: 1, tenantId, entity, key, pollId: `replay-${deps.clock.now()}`, ...found }]);
+      const now = deps.clock.now();
+      await deps.queueFor(entity).sendAll([newRecordMessage({ tenantId, entity, key, pollId: `replay-${now}`, ...found }, now)]);
       await deps.audit.record({
         tenantId,
         entity,

@@ -219,7 +219,7 @@ describe('field mapping by name', () => {
         h.deps,
         products,
         h.tenant,
-        { v: 1, tenantId: TENANT, entity: 'product', key: '10-001', hash: products.hash(item, h.tenant.config), record: item, pollId: 'p' },
+        { v: 2, tenantId: TENANT, entity: 'product', key: '10-001', hash: products.hash(item, h.tenant.config), record: item, pollId: 'p' },
         delivery('inflight'),
       ),
       FieldDriftError,

@@ -72,6 +72,7 @@ describe('registering a tenant: the Pipedrive secret that fits its auth', () => 
   const tenants: TenantStore = {
     list: async () => stored,
     listEnabled: async () => stored,
+    listInvalid: async () => [],
     get: async () => undefined,
     put: async (t) => void stored.push(t),
   };

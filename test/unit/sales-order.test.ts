@@ -251,9 +251,30 @@ describe('mapDealToOrder: a good deal', () => {
     assert.equal(order(mapDealToOrder(d, ctx())).order.lines.length, 1);
   });
 
-  test('an exclusive tax counts toward the order value', () => {
-    const d = deal({ value: 24, lines: [line({ item_price: 10, quantity: 2, tax: 20, tax_method: 'exclusive', sum: 24 })] });
-    assert.equal(order(mapDealToOrder(d, ctx())).value, 24);
+  test('an exclusive tax rejects the deal with a reason naming the tax, the net and the deal figure', () => {
+    for (const [tax, price, quantity, sum] of [
+      [20, 10, 2, 24],
+      [19, 100, 1, 119],
+      [7.7, 12.5, 4, 53.85],
+    ] as const) {
+      const d = deal({
+        value: sum,
+        lines: [line(), line({ product_id: 8, item_price: price, quantity, tax, tax_method: 'exclusive', sum })],
+      });
+      const why = reason(mapDealToOrder(d, ctx()));
+      assert.match(
+        why,
+        new RegExp(`^line 2 carries ${tax} % exclusive tax: the QAD order would be ${(price * quantity).toFixed(2)} net `, 'u'),
+      );
+      assert.match(why, new RegExp(`for ${sum.toFixed(2)} EUR in the deal`, 'u'));
+    }
+  });
+
+  test('an exclusive method with no tax, and an inclusive tax, are ordered at the deal value', () => {
+    const d = deal({ value: 20, lines: [line({ item_price: 10, quantity: 2, tax: 0, tax_method: 'exclusive', sum: 20 })] });
+    assert.equal(order(mapDealToOrder(d, ctx())).value, 20);
+    const inclusive = deal({ value: 20, lines: [line({ item_price: 10, quantity: 2, tax: 19, tax_method: 'inclusive', sum: 20 })] });
+    assert.equal(order(mapDealToOrder(inclusive, ctx())).value, 20);
   });
 
   test('a deal value equal to the cent, with floating-point noise, is accepted', () => {
@@ -269,9 +290,9 @@ describe('mapDealToOrder: a good deal', () => {
   });
 
   test('a half-cent line that Pipedrive rounds up is accepted', () => {
-    // 0.50 + 15 % tax = 0.575 -> Pipedrive shows 0.58
-    const d = deal({ value: 0.58, lines: [line({ item_price: 0.5, quantity: 1, tax: 15, tax_method: 'exclusive', sum: 0.58 })] });
-    assert.equal(order(mapDealToOrder(d, ctx())).value, 0.58);
+    // 0.125 x 3 = 0.375 -> Pipedrive shows 0.38
+    const d = deal({ value: 0.38, lines: [line({ item_price: 0.125, quantity: 3, sum: 0.38 })] });
+    assert.equal(order(mapDealToOrder(d, ctx())).value, 0.38);
   });
 });
 

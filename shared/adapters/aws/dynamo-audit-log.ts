@@ -3,7 +3,10 @@ import { PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandInp
 import { MAX_FIELDS, redact } from '../../domain/redact.ts';
 import type { AuditDetail, AuditEntry, AuditLog, EntityName } from '../../ports/index.ts';
 import { TABLES } from '../../config/tables.ts';
-import { batchDelete, n, num, s, str, type Item } from './dynamo-items.ts';
+import { batchDelete, n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
+
+/** Audit items; their versions: ItemShape in dynamo-items.ts. */
+const AUDIT_ITEM: ItemShape = { name: 'audit', version: 2 };
 
 /**
  * Audit table: pk = tenant#entity#key, sk = time#id (a record's history, newest first), and the
@@ -32,6 +35,7 @@ export class DynamoAuditLog implements AuditLog {
       at: s(at),
       action: s(entry.action),
       expiresAt: n(Math.floor(this.now() / 1000) + this.retentionDays * 86_400),
+      v: versionOf(AUDIT_ITEM),
     };
     if (entry.reason) item.reason = s(entry.reason.slice(0, 2000));
     if (entry.error) item.error = s(entry.error.slice(0, 2000));
@@ -97,6 +101,7 @@ export class DynamoAuditLog implements AuditLog {
 }
 
 function fromItem(item: Item): AuditEntry & { at: string } {
+  readableVersion(item, AUDIT_ITEM);
   const entry: AuditEntry & { at: string } = {
     tenantId: str(item, 'tenantId')!,
     entity: str(item, 'entity') as EntityName,

@@ -1,7 +1,10 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
 import { heldUntil, TABLES } from '../../config/tables.ts';
 import type { TenantHold, TenantHolds } from '../../ports/index.ts';
-import { isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts';
+import { isConditionFailed, n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
+
+/** Hold items; their versions: ItemShape in dynamo-items.ts (a held message's body has its own). */
+const HOLD_ITEM: ItemShape = { name: 'hold', version: 2 };
 
 /**
  * Holds per tenant in the sync-state table, under pk T#<tenant>#holds:
@@ -31,6 +34,7 @@ export class DynamoTenantHolds implements TenantHolds {
         ConsistentRead: true,
       }),
     );
+    for (const item of res.Items ?? []) readableVersion(item, HOLD_ITEM);
     const items = new Map((res.Items ?? []).map((item) => [str(item, 'sk'), item]));
     const parked = items.get('parked');
     if (parked) return { kind: 'parked', reason: str(parked, 'reason') ?? '', since: str(parked, 'since') ?? '' };
@@ -45,7 +49,7 @@ export class DynamoTenantHolds implements TenantHolds {
       await this.client.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: { pk: this.pk(tenantId), sk: s('parked'), reason: s(reason), since: s(at) },
+          Item: { pk: this.pk(tenantId), sk: s('parked'), reason: s(reason), since: s(at), v: versionOf(HOLD_ITEM) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -64,7 +68,7 @@ export class DynamoTenantHolds implements TenantHolds {
     await this.client.send(
       new PutItemCommand({
         TableName: this.table,
-        Item: { pk: this.pk(tenantId), sk: s('budget'), untilMs: n(untilMs), reason: s(reason) },
+        Item: { pk: this.pk(tenantId), sk: s('budget'), untilMs: n(untilMs), reason: s(reason), v: versionOf(HOLD_ITEM) },
       }),
     );
   }
@@ -79,6 +83,7 @@ export class DynamoTenantHolds implements TenantHolds {
           body: s(body),
           cause: s(cause),
           [TABLES.syncState.ttlAttribute]: n(heldUntil(this.now())),
+          v: versionOf(HOLD_ITEM),
         },
       }),
     );
@@ -99,6 +104,7 @@ export class DynamoTenantHolds implements TenantHolds {
         }),
       );
       for (const item of res.Items ?? []) {
+        readableVersion(item, HOLD_ITEM);
         const expiresAt = num(item, TABLES.syncState.ttlAttribute);
         if (expiresAt === undefined || expiresAt > this.now() / 1000)
           out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
