@@ -6,9 +6,9 @@
  *   scripts/simulators/pipedrive/openapi-extract.json
  *
  * 1. read the YAML (directory overridable with PIPEDRIVE_SPEC_DIR)
- * 2. list every v2 operation: method, path, operationId, x-token-cost
- * 3. for the operations the connector uses, keep parameters and request body schema
- *    (and the 200 response schema), with $refs resolved and prose removed
+ * 2. list every v2 operation: method, path, operationId, x-token-cost, the OAuth scopes its `security` accepts
+ * 3. for the operations the connector uses, keep parameters and request body schema and every documented
+ *    response status with its JSON schema, with $refs resolved and prose removed
  * 4. write pretty-printed JSON with sorted keys
  *
  * Run with `npm run extract-spec`.
@@ -79,9 +79,12 @@ export interface ExtractedOperation {
   path: string;
   operationId: string;
   tokenCost: number | null;
+  /** The OAuth scopes of which any one lets a Bearer token call it (`security: - oauth2: [...]`); empty: none named. */
+  scopes: string[];
   parameters?: ExtractedParameter[];
   requestBody?: { required: boolean; schema: Json } | null;
-  responseSchema?: Json | null;
+  /** Every documented status, with its application/json schema (null when it documents none). */
+  responses?: Record<string, Json | null>;
 }
 
 export interface PipedriveExtract {
@@ -179,16 +182,25 @@ function extractRequestBody(root: Json, operation: JsonObject): ExtractedOperati
   return { required: body['required'] === true, schema: cleanSchema(json['schema'] ?? {}) };
 }
 
-function extractResponseSchema(root: Json, operation: JsonObject): Json | null {
+function extractResponses(root: Json, operation: JsonObject): Record<string, Json | null> {
   const responses = operation['responses'];
-  if (!isObject(responses)) return null;
-  const ok = deref(root, responses['200'] ?? responses['201'] ?? null);
-  if (!isObject(ok)) return null;
-  const content = ok['content'];
-  if (!isObject(content)) return null;
-  const json = content['application/json'];
-  if (!isObject(json)) return null;
-  return cleanSchema(json['schema'] ?? null);
+  if (!isObject(responses)) return {};
+  const out: Record<string, Json | null> = {};
+  for (const [status, raw] of Object.entries(responses)) {
+    const response = deref(root, raw);
+    const content = isObject(response) ? response['content'] : undefined;
+    const json = isObject(content) ? content['application/json'] : undefined;
+    out[status] = isObject(json) ? cleanSchema(json['schema'] ?? null) : null;
+  }
+  return out;
+}
+
+function extractScopes(operation: JsonObject): string[] {
+  const security = Array.isArray(operation['security']) ? operation['security'] : [];
+  return security.flatMap((requirement) => {
+    const oauth2 = isObject(requirement) ? requirement['oauth2'] : undefined;
+    return Array.isArray(oauth2) ? oauth2.filter((s): s is string => typeof s === 'string') : [];
+  });
 }
 
 export function extract(spec: Json, file: string): PipedriveExtract {
@@ -213,12 +225,13 @@ export function extract(spec: Json, file: string): PipedriveExtract {
         path,
         operationId: typeof operation['operationId'] === 'string' ? operation['operationId'] : '',
         tokenCost: typeof cost === 'number' ? cost : null,
+        scopes: extractScopes(operation),
       };
       if (DETAILED_OPERATIONS.includes(key)) {
         found.add(key);
         op.parameters = extractParameters(spec, pathItem, operation);
         op.requestBody = extractRequestBody(spec, operation);
-        op.responseSchema = extractResponseSchema(spec, operation);
+        op.responses = extractResponses(spec, operation);
       }
       operations.push(op);
     }

@@ -8,6 +8,8 @@ import { CONNECTOR_VERSION } from '../../shared/config/version.ts';
 import { pascal, STACK_NAME, stackNameFor } from '../../infra/names.ts';
 import { checkTenant } from '../../shared/operations/check.ts';
 import { replay } from '../../shared/operations/replay.ts';
+import { eraseRecord } from '../../shared/operations/erase.ts';
+import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-queue.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
 import { syncEntity, type PlanRow } from '../../shared/operations/sync.ts';
 import { authorizeTenant } from '../../shared/operations/authorize.ts';
@@ -44,6 +46,8 @@ export function usage(registry: EntityRegistry = entityRegistry): string {
   audit <id> <entity> <key>                   a record's history, newest first (entity: ${entities})
   replay <id> <entity> <key>                  replay one record, re-read from its source by key
   replay <id> --from ISO --to ISO --outcome failed|rejected|deferred
+  erase <id> <entity> <key>                   erase a record's personal data (e.g. person P-17): its audit history,
+                                              held messages, first-sync listing entries and dead letters
   redrive [--queue ${queues}]   move the DLQ's messages back to their queue
   status                                      watermarks, queue and DLQ depths, the last day's failures
   --version                                   this release, and the stack it talks to (with --outputs or --local)
@@ -320,6 +324,19 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         const e = oneOf('entity', need(entity, 'entity'), entities);
         const history = await d.audit.history(need(id, 'tenant id'), e, need(key, 'key'));
         print(history, () => table(io, history, ['at', 'action', 'pipedriveId', 'attempt', 'reason', 'error']));
+        return 0;
+      }
+      case 'erase': {
+        const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
+        const entity = oneOf('entity', rest[1], entities);
+        const deadLettersOf = (queue: string) => new SqsDeadLetters(d.sqs, d.queueUrls[queue]!.dlq);
+        const erased = await eraseRecord({ ...d, deadLettersOf }, tenant, entity, need(rest[2], 'key'), registry);
+        print(erased, () =>
+          table(
+            io,
+            Object.entries(erased.removed).map(([where, removed]) => ({ where, removed })),
+          ),
+        );
         return 0;
       }
       case 'replay': {

@@ -4,6 +4,7 @@
  * played by asking the simulator for an authorisation code, which goes through the same
  * `authorizeTenant` flow as `connector authorize`.
  */
+import { APP_SCOPES } from '../../shared/domain/pipedrive-scopes.ts';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoOAuthTokenStore } from '../../shared/adapters/aws/dynamo-oauth-tokens.ts';
 import { DynamoTenantHolds } from '../../shared/adapters/aws/dynamo-tenant-holds.ts';
@@ -26,8 +27,11 @@ export const CLIENT_SECRET = 'local-demo-oauth-client-secret-0123456789';
 const REDIRECT_URI = 'https://connector.example.com/oauth/callback';
 
 /** The simulator's OAuth option, or nothing with the API token. */
+/** The simulated app grants the scopes the README tells an operator to give it, and the simulator enforces them per operation. */
 export function simulatorOAuth(auth: LocalAuth, tokenTtlSeconds: number): { oauth?: PipedriveOAuthOptions } {
-  return auth === 'oauth' ? { oauth: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: tokenTtlSeconds } } : {};
+  return auth === 'oauth'
+    ? { oauth: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: tokenTtlSeconds, scopes: APP_SCOPES } }
+    : {};
 }
 
 /** The demo tenant's Pipedrive config and secret for the chosen auth. */

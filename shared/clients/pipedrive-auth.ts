@@ -3,6 +3,7 @@ import * as z from 'zod';
 import { allowLoopbackHttp } from '../config/tenant.ts';
 import { apiDomainProblem } from '../config/tenant-url.ts';
 import { RetryLaterError, TenantParkedError } from '../domain/errors.ts';
+import { parseScopes } from '../domain/pipedrive-scopes.ts';
 import type { Cipher, OAuthTokenStore } from '../ports/index.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type Sleep } from './http.ts';
 
@@ -18,13 +19,15 @@ export interface PipedriveAuth {
   credentials(): Promise<PipedriveCredentials>;
   /** Pipedrive answered 401 to these credentials: true when fresh ones are worth one more try. */
   refused(used: PipedriveCredentials): Promise<boolean>;
+  /** The scopes an OAuth authorisation granted (undefined for an API token, or tokens stored before scopes were kept). */
+  grantedScopes(): Promise<string[] | undefined>;
 }
 
 export { TenantParkedError };
 
 export function apiTokenAuth(apiBaseUrl: string, apiToken: string): PipedriveAuth {
   const credentials: PipedriveCredentials = { baseUrl: apiBaseUrl, headers: { 'x-api-token': apiToken }, generation: 0 };
-  return { credentials: async () => credentials, refused: async () => false };
+  return { credentials: async () => credentials, refused: async () => false, grantedScopes: async () => undefined };
 }
 
 /** What we keep of an authorisation, encrypted under the tenant's `pipedrive` context. */
@@ -36,6 +39,8 @@ const oauthTokensSchema = z.object({
   /** how long the access token lived when issued, for the refresh margin */
   lifetimeMs: z.number().positive(),
   apiDomain: z.string().min(1),
+  /** What the authorisation granted (Pipedrive's `scope`); absent in tokens stored before it was kept. */
+  scopes: z.array(z.string()).optional(),
 });
 export type OAuthTokens = z.infer<typeof oauthTokensSchema>;
 
@@ -44,6 +49,7 @@ const tokenResponseSchema = z.looseObject({
   refresh_token: z.string().min(1).optional(),
   expires_in: z.number().positive(),
   api_domain: z.string().min(1),
+  scope: z.string().optional(),
 });
 
 export interface OAuthClient {
@@ -93,6 +99,7 @@ async function tokenRequest(client: OAuthClient, form: Record<string, string>, p
   const problem = apiDomainProblem(apiDomain, allowLoopbackHttp());
   if (problem) throw new TenantParkedError(client.tenantId, `${where}: the api_domain ${JSON.stringify(apiDomain)} ${problem}`);
   const refreshToken = body.refresh_token ?? previous?.refreshToken;
+  const scopes = body.scope !== undefined ? parseScopes(body.scope) : previous?.scopes;
   if (!refreshToken) throw new RetryLaterError(`${where}: no refresh token in the answer`);
   return {
     accessToken: body.access_token,
@@ -100,6 +107,7 @@ async function tokenRequest(client: OAuthClient, form: Record<string, string>, p
     expiresAt: now() + body.expires_in * 1000,
     lifetimeMs: body.expires_in * 1000,
     apiDomain,
+    ...(scopes && { scopes }),
   };
 }
 
@@ -208,6 +216,9 @@ export function oauthAuth(
     async credentials() {
       if (cached && cached.tokens.expiresAt - now() >= refreshMargin(cached.tokens)) return toCredentials(cached);
       return toCredentials(await refreshed(undefined));
+    },
+    async grantedScopes() {
+      return (cached ?? (await refreshed(undefined))).tokens.scopes;
     },
     async refused(used) {
       // A lookup already under way may have been for expiry only: make sure the refused token is replaced.

@@ -218,6 +218,7 @@ export function createPipedriveClient(
       }));
     },
     rateLimits: () => ({ ...pacer.last }),
+    grantedScopes: () => auth.grantedScopes(),
     listFields(entity) {
       return listAll(`/${FIELD_PATHS[entity]}`, fieldSchema);
     },
@@ -275,6 +276,11 @@ function classify(res: HttpResponse, endpoint: string, limited: { ms: number; co
       daily,
     );
   }
+  // A JSON 403 is a scope or permission the app or user lacks: a person must grant it (an HTML 403 is abuse protection).
+  if (res.status === 403 && !/^\s*</u.test(res.body))
+    return new PermanentError(
+      `${endpoint}: HTTP 403, the tenant's Pipedrive access does not cover this call (${text}); see "connector check"`,
+    );
   if (res.status === 401 || res.status === 403)
     return new RetryLaterError(`${endpoint}: HTTP ${res.status}, Pipedrive refused the tenant's credentials (${text})`, 300);
   if (res.status === 404) return new PipedriveNotFoundError(`${endpoint}: HTTP 404 (${text})`);

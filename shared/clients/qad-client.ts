@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { PermanentError, QadAuthError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, type HttpClient, type HttpResponse } from './http.ts';
 
-import type { QadClient } from '../ports/qad.ts';
+import type { QadClient, QadSwagger } from '../ports/qad.ts';
 
 export type * from '../ports/qad.ts';
 export { QadAuthError };
@@ -12,7 +12,15 @@ const browseSchema = z.looseObject({
   data: z.array(z.unknown()),
   auxillaryData: z.looseObject({ HasMoreParams: z.boolean().optional() }).optional(),
 });
-const swaggerSchema = z.looseObject({ paths: z.record(z.string(), z.record(z.string(), z.unknown())) });
+const swaggerSchema = z.looseObject({
+  paths: z.record(z.string(), z.record(z.string(), z.unknown())),
+  /** OpenAPI 3 */
+  servers: z.array(z.looseObject({ url: z.string() })).optional(),
+  /** Swagger 2 */
+  basePath: z.string().optional(),
+});
+const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options']);
+const browseIdParameter = z.looseObject({ name: z.literal('browseId'), schema: z.looseObject({ enum: z.array(z.string()) }) });
 
 interface Session {
   token: string;
@@ -142,12 +150,45 @@ export function createQadClient(options: {
       const res = await send('PUT', path, new URLSearchParams(), `PUT ${pathTemplate}`, fields);
       if (res.status !== 204) parseJsonBody(res, z.looseObject({}), `QAD customer update for tenant ${options.tenantId}`);
     },
-    async swaggerPaths(swaggerPath) {
+    async swagger(swaggerPath) {
       const res = await send('GET', swaggerPath, new URLSearchParams(), `GET ${swaggerPath}`);
       const body = parseJsonBody(res, swaggerSchema, `QAD Swagger for tenant ${options.tenantId}`);
-      return Object.fromEntries(Object.entries(body.paths).map(([p, methods]) => [p, Object.keys(methods).map((m) => m.toUpperCase())]));
+      return swaggerOf(body, `${options.baseUrl}${swaggerPath}`, options.baseUrl);
     },
   };
+}
+
+/** A path template with its parameters unnamed: `/customers/{code}` and `/customers/{id}` are one path. */
+export const templateOf = (path: string): string => path.replace(/\{[^}]*\}/gu, '{}');
+
+/**
+ * The Swagger's paths as the tenant config writes them. Its paths are relative to its server (`servers[0].url`,
+ * resolved against where the document was read, or Swagger 2's `basePath`); the config's are relative to the
+ * tenant's base URL, so the part of the server's path beyond the base URL's is put in front, and a path outside
+ * the base URL is not one the connector can call. A document naming no server is read as relative to the base
+ * URL (QAD instances serve it from there).
+ */
+function swaggerOf(body: z.infer<typeof swaggerSchema>, documentUrl: string, baseUrl: string): QadSwagger {
+  const server = body.servers?.[0]?.url ?? body.basePath;
+  const basePath = new URL(baseUrl).pathname.replace(/\/+$/u, '');
+  const serverPath = server === undefined ? basePath : new URL(server, documentUrl).pathname.replace(/\/+$/u, '');
+  const paths: Record<string, string[]> = {};
+  const browseIds: Record<string, string[]> = {};
+  for (const [path, item] of Object.entries(body.paths)) {
+    const full = `${serverPath}${path}`;
+    if (!full.startsWith(`${basePath}/`)) continue;
+    const relative = templateOf(full.slice(basePath.length));
+    const methods = Object.keys(item).filter((m) => HTTP_METHODS.has(m.toLowerCase()));
+    paths[relative] = [...new Set([...(paths[relative] ?? []), ...methods.map((m) => m.toUpperCase())])];
+    for (const method of methods) {
+      const parameters = z.looseObject({ parameters: z.array(z.unknown()) }).safeParse(item[method]).data?.parameters ?? [];
+      for (const p of parameters) {
+        const ids = browseIdParameter.safeParse(p).data?.schema.enum;
+        if (ids) browseIds[relative] = [...new Set([...(browseIds[relative] ?? []), ...ids])];
+      }
+    }
+  }
+  return { paths, browseIds };
 }
 
 /**

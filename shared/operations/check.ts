@@ -1,9 +1,12 @@
 import { PIPEDRIVE_OAUTH_TOKEN_URL, type StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
+import { missingScopes } from '../domain/pipedrive-scopes.ts';
 import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
 import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
 import type { AuditLog, TenantClients } from '../ports/index.ts';
+import type { QadSwagger } from '../ports/qad.ts';
+import { templateOf } from '../clients/qad-client.ts';
 import { LEFT_OUT_KEY } from '../flows/write-record.ts';
 import { mappedEntries } from '../flows/field-gate.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
@@ -31,34 +34,43 @@ async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, fie
   return { check, ok: blocking.length === 0, detail: detail.join('; ') };
 }
 
-/** Every QAD path and method the tenant's config uses, each as a check row against the Swagger's paths. */
-function qadPathRows(qad: StoredTenant['config']['qad'], paths: Record<string, string[]>): CheckRow[] {
-  const required: Array<[string, string, string]> = [
-    ['customers browse', qad.customers.browsePath, 'GET'],
-    ['contacts browse', qad.contacts.browsePath, 'GET'],
-    ['items browse', qad.items.browsePath, 'GET'],
-    ['price list browse', qad.prices.browsePath, 'GET'],
-    ['sales orders (lookup)', qad.salesOrders.path, 'GET'],
-    ['sales orders (create)', qad.salesOrders.path, 'POST'],
+/**
+ * Every QAD path and method the connector can call for this tenant, each as a check row against the Swagger:
+ * the four browses (and their browse ids, where the Swagger enumerates them), the order lookup and create,
+ * and the customer write-back when it is on.
+ */
+function qadPathRows(config: StoredTenant['config'], swagger: QadSwagger): CheckRow[] {
+  const { qad } = config;
+  const writeBack = config.mapping.fields.writeBack;
+  const required: Array<{ label: string; path: string; method: string; browseId?: string }> = [
+    { label: 'customers browse', path: qad.customers.browsePath, method: 'GET', browseId: qad.customers.browseId },
+    { label: 'contacts browse', path: qad.contacts.browsePath, method: 'GET', browseId: qad.contacts.browseId },
+    { label: 'items browse', path: qad.items.browsePath, method: 'GET', browseId: qad.items.browseId },
+    { label: 'price list browse', path: qad.prices.browsePath, method: 'GET', browseId: qad.prices.browseId },
+    { label: 'sales orders (lookup)', path: qad.salesOrders.path, method: 'GET' },
+    { label: 'sales orders (create)', path: qad.salesOrders.path, method: 'POST' },
+    ...(writeBack.enabled ? [{ label: 'customer write-back', path: writeBack.path, method: 'PUT' }] : []),
   ];
-  return required.map(([label, path, method]) => {
-    const served = paths[path];
-    return {
-      check: `QAD ${label}`,
-      ok: served?.includes(method) ?? false,
-      detail: served
-        ? `${method} ${path}${served.includes(method) ? '' : ` missing (Swagger lists ${served.join(', ')})`}`
-        : `${method} ${path} is not in the instance's Swagger`,
-    };
+  return required.map(({ label, path, method, browseId }) => {
+    const served = swagger.paths[templateOf(path)];
+    const check = `QAD ${label}`;
+    if (!served) return { check, ok: false, detail: `${method} ${path} is not in the instance's Swagger` };
+    if (!served.includes(method)) return { check, ok: false, detail: `${method} ${path} missing (Swagger lists ${served.join(', ')})` };
+    const ids = swagger.browseIds[templateOf(path)];
+    if (browseId === undefined) return { check, ok: true, detail: `${method} ${path}` };
+    if (ids === undefined) return { check, ok: true, detail: `${method} ${path}; browse ${browseId} (the Swagger names no browse ids)` };
+    return ids.includes(browseId)
+      ? { check, ok: true, detail: `${method} ${path} browse ${browseId}` }
+      : { check, ok: false, detail: `${method} ${path}: browse ${browseId} is not one the Swagger names` };
   });
 }
 
 /** Throws naming each configured QAD path and method the instance's Swagger does not list (or why it could not be read). */
 export async function verifyQadPaths(clients: TenantClients, tenant: StoredTenant): Promise<void> {
   const { qad, tenantId } = tenant.config;
-  let paths: Record<string, string[]>;
+  let swagger: QadSwagger;
   try {
-    paths = await (await clients.qad(tenant)).swaggerPaths(qad.swaggerPath);
+    swagger = await (await clients.qad(tenant)).swagger(qad.swaggerPath);
   } catch (error) {
     throw new Error(
       `tenant ${tenantId}: could not read the QAD Swagger at ${qad.baseUrl}${qad.swaggerPath} (${errorMessage(error)}); ` +
@@ -66,7 +78,7 @@ export async function verifyQadPaths(clients: TenantClients, tenant: StoredTenan
       { cause: error },
     );
   }
-  const missing = qadPathRows(qad, paths).filter((r) => !r.ok);
+  const missing = qadPathRows(tenant.config, swagger).filter((r) => !r.ok);
   if (missing.length > 0)
     throw new Error(
       `tenant ${tenantId}: the QAD instance at ${qad.baseUrl} does not serve: ` +
@@ -81,6 +93,19 @@ function tokenUrlRow(url: string): CheckRow {
     ? `${url} (Pipedrive's)`
     : `${url}: NOT Pipedrive's token endpoint, allowed by pipedrive.allowOtherOAuthTokenUrl; it receives the client secret`;
   return { check: 'Pipedrive OAuth token URL', ok: true, detail };
+}
+
+/** Whether the app's authorisation grants every scope the connector needs (a missing one fails its calls with 403). */
+function scopesRow(granted: string[] | undefined): CheckRow {
+  const check = 'Pipedrive OAuth scopes';
+  if (granted === undefined) return { check, ok: true, detail: 'not known (authorised before scopes were kept); re-authorise to check' };
+  const missing = missingScopes(granted);
+  if (missing.length === 0) return { check, ok: true, detail: `granted ${granted.join(', ')}` };
+  return {
+    check,
+    ok: false,
+    detail: `missing, add to the app and re-authorise: ${missing.join('; ')} (granted ${granted.join(', ') || 'none'})`,
+  };
 }
 
 /** What writers had to leave out because the Pipedrive company lacks it (a price-list currency), as they audited it. */
@@ -121,12 +146,12 @@ export async function checkTenant(
     }
   };
 
-  let paths: Record<string, string[]> | undefined;
+  let swagger: QadSwagger = { paths: {}, browseIds: {} };
   await step('QAD login and Swagger', async () => {
-    paths = await (await clients.qad(tenant)).swaggerPaths(qad.swaggerPath);
-    return `${qad.baseUrl}: ${Object.keys(paths).length} paths`;
+    swagger = await (await clients.qad(tenant)).swagger(qad.swaggerPath);
+    return `${qad.baseUrl}: ${Object.keys(swagger.paths).length} paths`;
   });
-  for (const row of qadPathRows(qad, paths ?? {})) rows.push(row);
+  for (const row of qadPathRows(tenant.config, swagger)) rows.push(row);
 
   if (tenant.config.pipedrive.auth === 'oauth') rows.push(tokenUrlRow(tenant.config.pipedrive.oauthTokenUrl));
   await step(tenant.config.pipedrive.auth === 'oauth' ? 'Pipedrive OAuth' : 'Pipedrive API token', async () => {
@@ -142,6 +167,7 @@ export async function checkTenant(
       ok: true,
       detail: missing.length ? `missing, created on first use: ${missing.join(', ')}` : 'all present',
     });
+    if (tenant.config.pipedrive.auth === 'oauth') rows.push(scopesRow(await pipedrive.grantedScopes()));
     for (const flow of registry.flows) rows.push(await checkMapped(pipedrive, tenant, flow.fieldEntity));
     const limits = pipedrive.rateLimits();
     const budget =

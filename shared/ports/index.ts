@@ -102,6 +102,11 @@ export interface ListingIndex {
   meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined>;
   save(tenantId: string, entity: EntityName, listing: ListingMatches, listedAt: string): Promise<void>;
   lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup>;
+  /**
+   * Forgets one record (an erasure request): its QAD key's entry and every candidate that is it (by key value
+   * or by its Pipedrive ids). Answers how many entries went.
+   */
+  erase(tenantId: string, entity: EntityName, qadKey: string, pipedriveIds: readonly number[]): Promise<number>;
 }
 
 export interface PollState {
@@ -134,7 +139,8 @@ export type AuditAction =
   | 'field-created'
   | 'drift'
   | 'drift-cleared'
-  | 'written-back';
+  | 'written-back'
+  | 'erased';
 
 export interface AuditEntry {
   tenantId: string;
@@ -165,6 +171,11 @@ export interface AuditLog {
   history(tenantId: string, entity: EntityName, key: string): Promise<Array<AuditEntry & { at: string }>>;
   /** A tenant's entries in [from, to), oldest first (ISO times). */
   byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>>;
+  /**
+   * Deletes a record's history (an erasure request), all but the entries of earlier erasures, which hold no
+   * data and show that it was done; answers how many entries went.
+   */
+  erase(tenantId: string, entity: EntityName, key: string): Promise<number>;
 }
 
 /** The message a poller enqueues for a writer (its versions: shared/flows/record-message.ts). */
@@ -183,6 +194,12 @@ export interface RecordMessage {
 export interface RecordQueue {
   /** Sends every message or throws: the caller advances its watermark only after this resolves. */
   sendAll(messages: readonly RecordMessage[]): Promise<void>;
+}
+
+/** A dead-letter queue as an erasure sees it. */
+export interface DeadLetters {
+  /** Deletes the dead letters whose body `match` picks, leaves the others as they were; answers how many went. */
+  erase(match: (body: string) => boolean): Promise<number>;
 }
 
 export interface MessageControl {

@@ -79,4 +79,6 @@ export interface PipedriveClient {
   ): Promise<PipedriveField>;
   /** The company's limits as the last answer reported them. */
   rateLimits(): RateLimitInfo;
+  /** The OAuth scopes the tenant's authorisation granted; undefined with an API token (a user's own rights). */
+  grantedScopes(): Promise<string[] | undefined>;
 }

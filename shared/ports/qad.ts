@@ -22,6 +22,14 @@ export interface QadClient {
   findSalesOrders(path: string, po: string): Promise<unknown[]>;
   /** Updates fields of one customer through its business document (`PUT`, `{code}` in the path). */
   updateCustomer(pathTemplate: string, code: string, fields: Record<string, string>): Promise<void>;
-  /** The instance's own Swagger: which entity paths and methods it serves. */
-  swaggerPaths(swaggerPath: string): Promise<Record<string, string[]>>;
+  /** The instance's own Swagger: which entity paths and methods it serves, and the browse ids it names. */
+  swagger(swaggerPath: string): Promise<QadSwagger>;
+}
+
+/** What an instance's Swagger says it serves, with paths as the tenant config writes them (relative to its base URL). */
+export interface QadSwagger {
+  /** Path -> methods (upper case); path parameters written `{}` (their names differ between instances). */
+  paths: Record<string, string[]>;
+  /** Path -> the browse ids its `browseId` parameter enumerates, where it enumerates them. */
+  browseIds: Record<string, string[]>;
 }

@@ -290,6 +290,37 @@ for (const implementation of implementations) {
         });
         assert.deepEqual((await p.listing.lookup(t, ORG, 'C2', [])).byKey, [2]);
       });
+
+      test('an erasure forgets the record by key and by Pipedrive id, under every token; the others stay', async () => {
+        const t = newTenant();
+        const byToken = new Map([
+          ['mail:p1', candidates([11, 'P1'])],
+          ['name:anna', candidates([11, null], [12, 'P2'])],
+          ['name:bo', candidates([12, 'P2'], [13, 'P3'])],
+        ]);
+        await p.listing.save(
+          t,
+          PERSON,
+          {
+            byKey: new Map([
+              ['P1', [11]],
+              ['P2', [12]],
+            ]),
+            byToken,
+          },
+          iso(T0),
+        );
+        assert.equal(await p.listing.erase(t, PERSON, 'P1', [11]), 3);
+        assert.deepEqual(await p.listing.lookup(t, PERSON, 'P1', ['mail:p1', 'name:anna', 'name:bo']), {
+          byKey: [],
+          byToken: new Map([
+            ['name:anna', candidates([12, 'P2'])],
+            ['name:bo', candidates([12, 'P2'], [13, 'P3'])],
+          ]),
+        });
+        assert.deepEqual((await p.listing.lookup(t, PERSON, 'P2', [])).byKey, [12]);
+        assert.equal(await p.listing.erase(t, PERSON, 'P1', [11]), 0, 'twice is a no-op');
+      });
     });
 
     describe('PollStateStore', () => {
@@ -337,6 +368,21 @@ for (const implementation of implementations) {
         entity,
         key,
         action,
+      });
+
+      test("an erasure deletes one record's whole history, no other record's", async () => {
+        const t = newTenant();
+        p.clock.ms = T0;
+        for (let i = 0; i < 30; i++) await p.audit.record(entry(t, 'P1', 'updated', PERSON));
+        await p.audit.record(entry(t, 'P2', 'created', PERSON));
+        await p.audit.record(entry(t, 'P1', 'created'));
+        await p.audit.record({ tenantId: t, entity: PERSON, key: 'P9', action: 'erased', reason: 'an earlier erasure' });
+        assert.equal(await p.audit.erase(t, PERSON, 'P1'), 30);
+        assert.deepEqual(await p.audit.history(t, PERSON, 'P1'), []);
+        assert.equal(await p.audit.erase(t, PERSON, 'P9'), 0, "an erasure's own entry stays");
+        assert.equal((await p.audit.history(t, PERSON, 'P2')).length, 1);
+        assert.equal((await p.audit.history(t, ORG, 'P1')).length, 1, 'per entity');
+        assert.equal((await p.audit.byTenant(t, iso(T0), iso(T0 + 1))).length, 3);
       });
 
       test("a record's history is its own, newest first; entries of one millisecond newest first too", async () => {

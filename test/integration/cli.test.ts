@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { ListMessageMoveTasksCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { environmentFromOutputs, runCli, type Io } from '../../scripts/cli/run.ts';
-import { API_TOKEN, customerRow, QAD_PASSWORD, startHarness, type Harness } from './harness.ts';
+import { API_TOKEN, contactRow, customerRow, QAD_PASSWORD, startHarness, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -160,6 +160,66 @@ describe('the operator CLI', () => {
     assert.equal(h.pd.organizations().length, 2);
     const again = await cli(h, ['sync', 'acme', '--entity', 'customers', '--dry-run']);
     assert.match(again.out, /would create 0, update 0, skip 2 \(2 unchanged since the last write\)/u);
+  });
+
+  test("erase removes a person's audit history, held messages, listing entries and dead letters, and says how many", async () => {
+    h = await startHarness({
+      customers,
+      contacts: [
+        contactRow('P1', 'C1', 'Ingrid Halvorsen', { 'ct_mstr.ct_email': 'ingrid.h@nordlys.example' }),
+        contactRow('P2', 'C1', 'Tomas Berg'),
+      ],
+    });
+    await cli(h, ['sync', 'acme', '--entity', 'customers']);
+    await cli(h, ['sync', 'acme', '--entity', 'contacts']);
+    const message = (key: string) =>
+      JSON.stringify({
+        v: 1,
+        tenantId: 'acme',
+        entity: 'person',
+        key,
+        hash: `h-${key}`,
+        record: { id: key, email: `${key}@x.example` },
+        pollId: 'p',
+      });
+    for (const key of ['P1', 'P2']) {
+      await h.deps.holds.hold('acme', `held-${key}`, message(key), 'parked');
+      await h.aws.sqs.send(new SendMessageCommand({ QueueUrl: h.aws.dlqUrl, MessageBody: message(key) }));
+    }
+    await h.deps.listing.save(
+      'acme',
+      'person',
+      { byKey: new Map([['P1', [901]]]), byToken: new Map([['mail:ingrid', [{ id: 901, keyValue: 'P1' }]]]) },
+      new Date().toISOString(),
+    );
+
+    const erased = await cli(h, ['erase', 'acme', 'person', 'P1', '--json']);
+    assert.equal(erased.code, 0, erased.err);
+    const report = JSON.parse(erased.out) as { removed: Record<string, number> };
+    assert.deepEqual(report.removed, { audit: 1, held: 1, listing: 2, deadLetters: 1 });
+    const history = await h.deps.audit.history('acme', 'person', 'P1');
+    assert.deepEqual(
+      history.map((e) => e.action),
+      ['erased'],
+    );
+    assert.ok(!JSON.stringify(history).includes('ingrid'), 'the erasure is audited without the data it removed');
+    assert.deepEqual(
+      (await h.deps.holds.held('acme')).map((x) => x.messageId),
+      ['held-P2'],
+    );
+    assert.deepEqual(
+      (await h.dlqMessages()).map((m) => (JSON.parse(m.Body ?? '{}') as { key: string }).key),
+      ['P2'],
+      "the other person's dead letter is back, visible",
+    );
+    assert.equal((await h.deps.audit.history('acme', 'person', 'P2')).length, 1);
+    const again = await cli(h, ['erase', 'acme', 'person', 'P1']);
+    assert.match(again.out, /audit\s+0/u);
+    assert.deepEqual(
+      (await h.deps.audit.history('acme', 'person', 'P1')).map((e) => e.action),
+      ['erased', 'erased'],
+      'each erasure stays on record',
+    );
   });
 
   test('audit, replay, redrive and status', async () => {

@@ -2,6 +2,9 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { runCli, type Io } from '../../scripts/cli/run.ts';
+import { APP_SCOPES } from '../../shared/domain/pipedrive-scopes.ts';
+import { DEFAULT_GRANT } from '../../scripts/simulators/pipedrive/oauth.ts';
+import { checkTenant } from '../../shared/operations/check.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
 import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
 import { pollEntity } from '../../shared/flows/poll.ts';
@@ -21,10 +24,14 @@ afterEach(async () => {
 });
 
 /** A harness whose tenant uses OAuth against the simulator's token endpoint; not yet authorised. */
-async function oauthHarness(ttlSeconds = 3600, customers = [customerRow('C1', 'Alpha GmbH', '2026-11-20')]): Promise<Harness> {
+async function oauthHarness(
+  ttlSeconds = 3600,
+  customers = [customerRow('C1', 'Alpha GmbH', '2026-11-20')],
+  scopes: readonly string[] = APP_SCOPES,
+): Promise<Harness> {
   const harness = await startHarness({
     customers,
-    pipedrive: { oauth: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: ttlSeconds } },
+    pipedrive: { oauth: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: ttlSeconds, scopes } },
   });
   // Registered again, as an operator would, with OAuth against the simulator's token endpoint (loopback: tests only).
   const { config } = harness.tenant;
@@ -84,6 +91,37 @@ describe('Pipedrive OAuth', () => {
     const again = await cli(h, ['authorize', TENANT, '--code', 'not-a-code', '--redirect-uri', REDIRECT]);
     assert.equal(again.code, 1);
     assert.match(again.err, /invalid_grant/u);
+  });
+
+  test('check names a scope the app lacks and the token URL it sends the secret to; uncovered calls are refused', async () => {
+    h = await oauthHarness(3600, [customerRow('C1', 'Alpha GmbH', '2026-11-20')], DEFAULT_GRANT);
+    assert.equal((await authorize(h)).code, 0);
+    const rows = await checkTenant(h.cliDeps().clients, (await h.cliDeps().tenants.get(TENANT))!);
+    const row = (name: string) => rows.find((r) => r.check === name);
+    assert.equal(row('Pipedrive OAuth scopes')?.ok, false);
+    assert.match(row('Pipedrive OAuth scopes')?.detail ?? '', /organization and person fields .*: contact-fields:full or admin/u);
+    assert.match(row('Pipedrive OAuth scopes')?.detail ?? '', /deal fields .*: deal-fields:full or admin/u);
+    assert.match(
+      row('Pipedrive OAuth token URL')?.detail ?? '',
+      /NOT Pipedrive's token endpoint, allowed by pipedrive\.allowOtherOAuthTokenUrl/u,
+    );
+    // The key field cannot be created under the default grant: Pipedrive answers 403, a person must add the scope.
+    await enqueueBodies(h, [organizationMessageBody('C1', 'Alpha GmbH')]);
+    const failed = await handleWriterBatch(h.deps, await h.receiveEvent());
+    assert.deepEqual(failed.batchItemFailures, []);
+    assert.equal(h.pd.stats().byStatus['403'], 1);
+    assert.equal(h.pd.organizations().length, 0);
+    assert.match((await h.deps.audit.history(TENANT, 'organization', 'C1'))[0]?.error ?? '', /HTTP 403.*connector check/u);
+  });
+
+  test('with the scopes the README names, check passes them', async () => {
+    h = await oauthHarness();
+    assert.equal((await authorize(h)).code, 0);
+    const rows = await checkTenant(h.cliDeps().clients, (await h.cliDeps().tenants.get(TENANT))!);
+    assert.deepEqual(
+      rows.filter((r) => r.check === 'Pipedrive OAuth scopes').map((r) => [r.ok, r.detail]),
+      [[true, `granted ${APP_SCOPES.join(', ')}`]],
+    );
   });
 
   test('an access token refused with 401 is refreshed once and the call repeated', async () => {

@@ -65,4 +65,31 @@ describe('tenant URL safety', () => {
       "QAD sales orders (create): POST /api/erp/salesOrderHeaders is not in the instance's Swagger",
     ]);
   });
+
+  test('every path, method and browse id the connector can call is checked: the write-back PUT when on, each browse id', async () => {
+    h = await startHarness();
+    const { config } = h.tenant;
+    const tenant = {
+      ...h.tenant,
+      config: {
+        ...config,
+        qad: { ...config.qad, items: { ...config.qad.items, browseId: 'urn:browse:acme:items-v2' } },
+        mapping: {
+          ...config.mapping,
+          fields: { ...config.mapping.fields, writeBack: { ...config.mapping.fields.writeBack, enabled: true } },
+        },
+      },
+    };
+    const failed = async () => (await checkTenant(h!.deps.clients, tenant)).filter((r) => !r.ok).map((r) => `${r.check}: ${r.detail}`);
+    assert.deepEqual(await failed(), [
+      'QAD items browse: GET /api/qracore/browses: browse urn:browse:acme:items-v2 is not one the Swagger names',
+    ]);
+    h.qadTenant.setSwaggerPaths({ '/api/qracore/browses': ['get'], '/api/erp/salesOrderHeaders': ['get', 'post'] });
+    assert.deepEqual(await failed(), [
+      'QAD items browse: GET /api/qracore/browses: browse urn:browse:acme:items-v2 is not one the Swagger names',
+      "QAD customer write-back: PUT /api/erp/customerV2s/{code} is not in the instance's Swagger",
+    ]);
+    const passed = (await checkTenant(h.deps.clients, h.tenant)).filter((r) => r.check.startsWith('QAD ')).map((r) => r.check);
+    assert.ok(!passed.includes('QAD customer write-back'), 'not checked while the write-back is off');
+  });
 });

@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
+import { withPipedriveSim } from './with-pipedrive-sim.ts';
 
 const TOKEN = 'api-token-1';
 const CLIENT = { clientId: 'app', clientSecret: 'app-secret' };
 const REDIRECT = 'https://example.com/cb';
 const BASIC = `Basic ${Buffer.from('app:app-secret').toString('base64')}`;
 
-async function withSim(options: Partial<PipedriveSimOptions>, fn: (sim: PipedriveSim) => Promise<void>): Promise<void> {
-  const sim = await startPipedriveSim({ apiToken: TOKEN, oauth: CLIENT, ...options });
-  try {
-    await fn(sim);
-  } finally {
-    await sim.close();
-  }
-}
+const withSim = (options: Partial<PipedriveSimOptions>, fn: (sim: PipedriveSim) => Promise<void>) =>
+  withPipedriveSim({ apiToken: TOKEN, oauth: CLIENT, ...options }, fn);
 
 async function token(
   sim: PipedriveSim,

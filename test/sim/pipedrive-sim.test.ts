@@ -1,7 +1,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
-import { findOperation, validateAgainst } from '../../scripts/simulators/pipedrive/spec.ts';
+import { withPipedriveSim } from './with-pipedrive-sim.ts';
+import { findOperation, successStatus, validateAgainst } from '../../scripts/simulators/pipedrive/spec.ts';
 
 const TOKEN = 'test-token-123';
 const T0 = Date.parse('2026-09-01T10:00:00Z');
@@ -17,14 +18,8 @@ function clock(start = T0): { now: () => number; advance: (ms: number) => void }
   return { now: () => t, advance: (ms) => (t += ms) };
 }
 
-async function withSim(options: Partial<PipedriveSimOptions>, fn: (sim: PipedriveSim) => Promise<void>): Promise<void> {
-  const sim = await startPipedriveSim({ apiToken: TOKEN, ...options });
-  try {
-    await fn(sim);
-  } finally {
-    await sim.close();
-  }
-}
+const withSim = (options: Partial<PipedriveSimOptions>, fn: (sim: PipedriveSim) => Promise<void>) =>
+  withPipedriveSim({ apiToken: TOKEN, ...options }, fn);
 
 async function call(sim: PipedriveSim, method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<Reply> {
   const headers: Record<string, string> = {};
@@ -66,7 +61,8 @@ function assertValidation(reply: Reply, mentions?: RegExp): void {
  * cursor is checked by the tests themselves and left out here.
  */
 function assertMatchesSpec(method: string, path: string, json: Record<string, unknown>): void {
-  const schema = findOperation(method, path)?.responseSchema;
+  const operation = findOperation(method, path);
+  const schema = operation && operation.responses?.[String(successStatus(operation))];
   assert.ok(schema, `no response schema for ${method} ${path}`);
   const copy = structuredClone(json);
   const additional = copy['additional_data'];

@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  QAD_ENTITY_SWAGGER_PATHS,
   startQadSim,
   type QadContactRow,
   type QadCustomerRow,
@@ -255,7 +254,6 @@ describe('QAD simulator: sales orders and customer PUT', () => {
     customers: [customer('C000001', 'EUR'), customer('C000002', 'GBP')],
     items,
     orderCurrencies: ['USD'],
-    swaggerPaths: QAD_ENTITY_SWAGGER_PATHS,
   };
   const order = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
     so_cust: 'C000001',

@@ -70,3 +70,35 @@ describe('QAD client: the 2xx answers each call documents', () => {
     assert.deepEqual(await qad.findSalesOrders('/api/erp/salesOrderHeaders', 'PD-acme-1'), rows);
   });
 });
+
+describe("QAD client: the instance's Swagger, as the tenant config writes paths", () => {
+  const doc = (extra: Record<string, unknown>, paths: Record<string, Record<string, unknown>>) => answer(200, { paths, ...extra });
+  const browses = { get: { parameters: [{ name: 'browseId', in: 'query', schema: { type: 'string', enum: ['urn:b:1', 'urn:b:2'] } }] } };
+
+  test('servers[0].url (absolute or relative) and Swagger 2 basePath are honoured; paths outside the base URL are dropped', async () => {
+    for (const [extra, paths] of [
+      [{ servers: [{ url: 'https://acme.qad.example/clouderp' }] }, { '/api/erp/salesOrderHeaders': { get: {}, post: {} } }],
+      [{ servers: [{ url: '/clouderp/' }] }, { '/api/erp/salesOrderHeaders': { get: {}, post: {} } }],
+      [{ servers: [{ url: 'https://acme.qad.example' }] }, { '/clouderp/api/erp/salesOrderHeaders': { get: {}, post: {} } }],
+      [{ basePath: '/clouderp/api' }, { '/erp/salesOrderHeaders': { get: {}, post: {} } }],
+      [{}, { '/api/erp/salesOrderHeaders': { get: {}, post: {} } }],
+    ] as const) {
+      const qad = qadAnswering(() => doc(extra, paths));
+      assert.deepEqual(
+        (await qad.swagger('/api/swagger.json')).paths,
+        { '/api/erp/salesOrderHeaders': ['GET', 'POST'] },
+        JSON.stringify(extra),
+      );
+    }
+    const elsewhere = qadAnswering(() => doc({ servers: [{ url: 'https://acme.qad.example/other' }] }, { '/api/erp/x': { get: {} } }));
+    assert.deepEqual((await elsewhere.swagger('/api/swagger.json')).paths, {});
+  });
+
+  test('path parameters are unnamed, non-methods ignored, and browse ids read from the browseId enum', async () => {
+    const qad = qadAnswering(() => doc({}, { '/api/erp/customerV2s/{id}': { put: {}, parameters: [] }, '/api/qracore/browses': browses }));
+    assert.deepEqual(await qad.swagger('/api/swagger.json'), {
+      paths: { '/api/erp/customerV2s/{}': ['PUT'], '/api/qracore/browses': ['GET'] },
+      browseIds: { '/api/qracore/browses': ['urn:b:1', 'urn:b:2'] },
+    });
+  });
+});

@@ -11,7 +11,12 @@ function fakes(nowMs: number) {
   const entries: AuditEntry[] = [];
   let parked: string | undefined;
   let gateUntil: number | undefined;
-  const audit: AuditLog = { record: async (e) => void entries.push(e), history: async () => [], byTenant: async () => [] };
+  const audit: AuditLog = {
+    record: async (e) => void entries.push(e),
+    history: async () => [],
+    byTenant: async () => [],
+    erase: async () => 0,
+  };
   const holds: TenantHolds = {
     current: async (): Promise<TenantHold | undefined> =>
       parked ? { kind: 'parked', reason: parked, since: '' } : gateUntil ? { kind: 'budget', untilMs: gateUntil, reason: '' } : undefined,

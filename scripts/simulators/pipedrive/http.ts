@@ -33,6 +33,8 @@ export function gone(label: string): SimHttpError {
 }
 
 export const UNAUTHORIZED_BODY = { success: false, error: 'unauthorized access', errorCode: 401 } as const;
+/** What Pipedrive answers a token whose scopes do not cover the operation. */
+export const MISSING_SCOPE_BODY = { success: false, error: 'Scope and URL mismatch', errorCode: 403 } as const;
 export const OVER_LIMIT_BODY = { success: false, error: 'Request over limit', errorCode: 429 } as const;
 
 /** RFC 3339 without milliseconds, as Pipedrive prints times: 2025-01-01T10:20:00Z */

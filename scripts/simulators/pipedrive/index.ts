@@ -47,10 +47,19 @@ import {
   type Envelope,
   type HandlerContext,
 } from './handlers.ts';
-import { OVER_LIMIT_BODY, SimHttpError, UNAUTHORIZED_BODY } from './http.ts';
+import { MISSING_SCOPE_BODY, OVER_LIMIT_BODY, SimHttpError, UNAUTHORIZED_BODY } from './http.ts';
 import { BURST_LIMIT, OAUTH_BURST_LIMIT, RateLimiter, dailyBudget, type PipedrivePlan } from './rate-limit.ts';
 import { SimOAuth, type PipedriveOAuthOptions } from './oauth.ts';
-import { matchRoute, tokenCost, validateBody, validateParams, type ParsedParams } from './spec.ts';
+import {
+  matchRoute,
+  responseProblem,
+  scopeAllows,
+  successStatus,
+  tokenCost,
+  validateBody,
+  validateParams,
+  type ParsedParams,
+} from './spec.ts';
 import { EntityStore, FieldRegistry, type FieldOption, type StoredRecord } from './store.ts';
 
 export type { PipedrivePlan } from './rate-limit.ts';
@@ -227,6 +236,10 @@ export interface PipedriveSim {
   setDailyTokenBudget(tokens: number): void;
   /** with the `oauth` option: authorisation codes, revocation, token expiry and refresh counts */
   oauth: SimOAuth | undefined;
+  /** The "METHOD /path" templates the simulator serves. */
+  simulatedOperations(): string[];
+  /** Every success answer so far whose status or body the spec does not document for its operation. */
+  responseProblems(): string[];
 }
 
 type Handler = (args: { params: ParsedParams; body: Record<string, unknown>; ctx: HandlerContext }) => Envelope;
@@ -317,6 +330,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
   ]);
 
   let stats = emptyStats();
+  const responseProblems: string[] = [];
   let fault: FaultHook | undefined;
   let port = 0;
 
@@ -374,9 +388,15 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     }
 
     const bearer = oauth && req.headers.authorization?.startsWith('Bearer ') ? oauth.verify(req.headers.authorization) : undefined;
-    if (bearer === 'expired' || bearer === 'unknown' || (bearer === undefined && req.headers['x-api-token'] !== options.apiToken)) {
+    if ((bearer !== undefined && bearer.status !== 'ok') || (bearer === undefined && req.headers['x-api-token'] !== options.apiToken)) {
       count(endpoint, 401, 0);
       send(res, 401, UNAUTHORIZED_BODY);
+      return;
+    }
+    // An OAuth token reaches only what its scopes cover, operation by operation, as the spec's `security` says.
+    if (bearer?.status === 'ok' && match !== undefined && !scopeAllows(match.operation, bearer.scopes)) {
+      count(endpoint, 403, 0);
+      send(res, 403, MISSING_SCOPE_BODY);
       return;
     }
 
@@ -399,7 +419,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       return;
     }
 
-    let status = 200;
+    let status = successStatus(match.operation);
     let body: unknown;
     try {
       const params = validateParams(match.operation, match.pathParams, url.searchParams);
@@ -409,6 +429,10 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       if (!(err instanceof SimHttpError)) throw err;
       status = err.status;
       body = err.body;
+    }
+    if (status < 300) {
+      const problem = responseProblem(match.operation, status, body);
+      if (problem) responseProblems.push(problem);
     }
     const tokens = status < 500 ? tokenCost(match.operation) : 0;
     limiter.charge(tokens);
@@ -470,6 +494,8 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
         server.closeAllConnections();
       }),
     stats: () => structuredClone(stats),
+    simulatedOperations: () => [...handlers.keys()],
+    responseProblems: () => [...responseProblems],
     resetStats: () => {
       stats = emptyStats();
     },

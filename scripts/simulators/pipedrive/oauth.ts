@@ -14,7 +14,12 @@ export interface PipedriveOAuthOptions {
   accessTokenTtlSeconds?: number;
   /** the api_domain answered; default the simulator's own URL */
   apiDomain?: string;
+  /** the scopes the app's installation granted; default Pipedrive's default grant, DEFAULT_GRANT */
+  scopes?: readonly string[];
 }
+
+/** What an app gets unless it asks for more: enough to read and write deals, contacts and products, not contact or deal fields. */
+export const DEFAULT_GRANT: readonly string[] = ['base', 'deals:full', 'contacts:full', 'products:full'];
 
 export interface OAuthStats {
   /** refresh_token grants answered 200 */
@@ -24,12 +29,12 @@ export interface OAuthStats {
   invalidGrants: number;
 }
 
-export type BearerCheck = 'ok' | 'expired' | 'unknown';
+export type BearerCheck = { status: 'ok'; scopes: readonly string[] } | { status: 'expired' | 'unknown' };
 
 export class SimOAuth {
   private readonly codes = new Map<string, string>();
   private readonly refreshTokens = new Set<string>();
-  private readonly accessTokens = new Map<string, number>();
+  private readonly accessTokens = new Map<string, { expiresAt: number; scopes: readonly string[] }>();
   private counts: OAuthStats = { refreshes: 0, codeExchanges: 0, invalidGrants: 0 };
   private readonly issued = new Set<string>();
 
@@ -70,9 +75,9 @@ export class SimOAuth {
 
   verify(authorization: string | undefined): BearerCheck {
     const token = authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined;
-    const expiresAt = token === undefined ? undefined : this.accessTokens.get(token);
-    if (expiresAt === undefined) return 'unknown';
-    return expiresAt > this.now() ? 'ok' : 'expired';
+    const issued = token === undefined ? undefined : this.accessTokens.get(token);
+    if (issued === undefined) return { status: 'unknown' };
+    return issued.expiresAt > this.now() ? { status: 'ok', scopes: issued.scopes } : { status: 'expired' };
   }
 
   /** `POST /oauth/token`. */
@@ -110,13 +115,14 @@ export class SimOAuth {
   private issue(refreshToken: string): Record<string, unknown> {
     const ttl = this.options.accessTokenTtlSeconds ?? 3600;
     const access = `${randomBytes(4).toString('hex')}:${randomBytes(24).toString('base64url')}`;
-    this.accessTokens.set(access, this.now() + ttl * 1000);
+    const scopes = this.options.scopes ?? DEFAULT_GRANT;
+    this.accessTokens.set(access, { expiresAt: this.now() + ttl * 1000, scopes });
     this.issued.add(access).add(refreshToken);
     return {
       access_token: access,
       token_type: 'Bearer',
       refresh_token: refreshToken,
-      scope: 'base,deals:full,contacts:full,products:full',
+      scope: scopes.join(','),
       expires_in: ttl,
       api_domain: this.options.apiDomain ?? this.ownUrl(),
     };

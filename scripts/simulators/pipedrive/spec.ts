@@ -20,9 +20,12 @@ export interface ExtractOperation {
   path: string;
   operationId: string;
   tokenCost: number | null;
+  /** OAuth scopes of which any one lets a Bearer token call it; empty: the spec names none. */
+  scopes: string[];
   parameters?: ExtractParameter[];
   requestBody?: { required: boolean; schema: Record<string, unknown> } | null;
-  responseSchema?: Record<string, unknown> | null;
+  /** Every documented status and its JSON schema (null: no body documented). */
+  responses?: Record<string, Record<string, unknown> | null>;
 }
 
 export interface Extract {
@@ -226,6 +229,44 @@ export function validateBody(operation: ExtractOperation, rawBody: string): Reco
 export function validateAgainst(schema: Record<string, unknown>, value: unknown): string | undefined {
   const validate = validatorFor(schema);
   return validate(value) ? undefined : describe('response', validate.errors);
+}
+
+/**
+ * Why a success answer is not what the spec documents for the operation, or undefined: its status must be a
+ * documented 2xx and its body must validate against that status's schema. Nulls are left out first: the spec
+ * types many fields Pipedrive returns as null (a list's last `next_cursor` among them) as non-nullable.
+ */
+export function responseProblem(operation: ExtractOperation, status: number, body: unknown): string | undefined {
+  const where = `${operation.method} ${operation.path}`;
+  const responses = operation.responses ?? {};
+  if (!(String(status) in responses)) return `${where} answered ${status}; the spec documents ${Object.keys(responses).join(', ')}`;
+  const schema = responses[String(status)];
+  const problem = schema ? validateAgainst(schema, withoutNulls(body)) : undefined;
+  return problem && `${where} ${status}: ${problem}`;
+}
+
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isRecord(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
+}
+
+/** The status Pipedrive documents for the operation's success (201 for a product create, 200 for most). */
+export function successStatus(operation: ExtractOperation): number {
+  const documented = Object.keys(operation.responses ?? {})
+    .map(Number)
+    .filter((status) => status >= 200 && status < 300)
+    .sort((a, b) => a - b);
+  return documented[0] ?? 200;
+}
+
+/** Whether a token granted `granted` may call the operation (the spec's any-of list; none named: any token). */
+export function scopeAllows(operation: ExtractOperation, granted: readonly string[]): boolean {
+  return operation.scopes.length === 0 || operation.scopes.some((scope) => granted.includes(scope));
 }
 
 export function tokenCost(operation: ExtractOperation): number {

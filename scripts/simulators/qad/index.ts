@@ -34,7 +34,6 @@ export type {
   SwaggerPaths,
 } from './types.ts';
 export { QAD_CONTACT_COLUMNS, QAD_CUSTOMER_COLUMNS, QAD_ITEM_COLUMNS, QAD_PRICE_COLUMNS } from './types.ts';
-export { DEFAULT_SWAGGER_PATHS, QAD_ENTITY_SWAGGER_PATHS } from './swagger.ts';
 export { CUSTOMER_BROWSE_ID } from './customers.ts';
 export { CONTACT_BROWSE_ID } from './contacts.ts';
 export { ITEM_BROWSE_ID, PRICE_LIST_BROWSE_ID } from './items.ts';

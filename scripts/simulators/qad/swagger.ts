@@ -1,23 +1,6 @@
 /** The OpenAPI 3 document an instance serves at `GET {base}/api/swagger.json`. */
 import type { HttpVerb, SwaggerPaths } from './types.ts';
 
-export const DEFAULT_SWAGGER_PATHS: SwaggerPaths = {
-  '/api/qracore/browses': ['get'],
-  '/api/erp/customerV2s': ['get', 'put'],
-  '/api/erp/salesOrderHeaders': ['get', 'post'],
-  '/api/erp/items': ['get'],
-};
-
-/**
- * Every path the simulator serves: DEFAULT_SWAGGER_PATHS plus the customer business-document PUT
- * (`/api/erp/customerV2s/{code}`). DEFAULT_SWAGGER_PATHS stays as it was (tenants and tests rely on it);
- * pass this as a tenant's `swaggerPaths` to have its Swagger list the PUT path too.
- */
-export const QAD_ENTITY_SWAGGER_PATHS: SwaggerPaths = {
-  ...DEFAULT_SWAGGER_PATHS,
-  '/api/erp/customerV2s/{code}': ['put'],
-};
-
 interface Parameter {
   name: string;
   in: 'query' | 'header' | 'path';

@@ -11,8 +11,10 @@ import { headerValue, matchPath, qadError, validationError, oauthError, type Rou
 import { ItemStore, PriceStore } from './items.ts';
 import { registerDocumentRoutes, SalesOrderStore } from './orders.ts';
 import { SessionStore } from './sessions.ts';
-import { DEFAULT_SWAGGER_PATHS, swaggerDocument } from './swagger.ts';
-import type { QadSimTenant, QadSimTenantSpec, SwaggerPaths } from './types.ts';
+import { swaggerDocument } from './swagger.ts';
+
+const SWAGGER_PATH = '/api/swagger.json';
+import type { HttpVerb, QadSimTenant, QadSimTenantSpec, SwaggerPaths } from './types.ts';
 
 /** public: no auth; token: valid bearer token; workspace: token plus the x-qad-workspace-id header. */
 export type Access = 'public' | 'token' | 'workspace';
@@ -53,7 +55,8 @@ export class TenantState {
   readonly orders = new SalesOrderStore();
   readonly browses = new Map<string, BrowseDefinition>();
   private readonly routes = new Map<string, Route>(); // key "METHOD path"
-  swaggerPaths: SwaggerPaths;
+  /** A test's own Swagger paths (an instance that documents less); by default the Swagger lists what is served. */
+  swaggerPaths: SwaggerPaths | undefined;
 
   constructor(
     readonly spec: QadSimTenantSpec,
@@ -61,7 +64,7 @@ export class TenantState {
   ) {
     this.basePath = normaliseBasePath(spec.basePath);
     this.baseUrl = `${runtime.origin}${this.basePath}`;
-    this.swaggerPaths = cloneSwaggerPaths(spec.swaggerPaths ?? DEFAULT_SWAGGER_PATHS);
+    this.swaggerPaths = spec.swaggerPaths && cloneSwaggerPaths(spec.swaggerPaths);
     this.sessions = new SessionStore({
       issuer: this.baseUrl,
       clientId: spec.clientId,
@@ -86,6 +89,17 @@ export class TenantState {
 
   addRoute(route: Route): void {
     this.routes.set(`${route.method.toUpperCase()} ${route.path}`, route);
+  }
+
+  /**
+   * The entity paths this instance serves, with their verbs: every route but the token endpoint and the Swagger
+   * document itself (which an instance's Swagger describes as security and does not list).
+   */
+  servedPaths(): SwaggerPaths {
+    const served: Record<string, HttpVerb[]> = {};
+    for (const r of this.routes.values())
+      if (r.access !== 'public' && r.path !== SWAGGER_PATH) (served[r.path] ??= []).push(r.method.toLowerCase() as HttpVerb);
+    return served;
   }
 
   addBrowse(def: BrowseDefinition): void {
@@ -180,9 +194,12 @@ function registerCoreRoutes(t: TenantState): void {
 
   t.addRoute({
     method: 'GET',
-    path: '/api/swagger.json',
+    path: SWAGGER_PATH,
     access: 'token',
-    handle: (ctx) => ({ status: 200, body: swaggerDocument(ctx.tenant.baseUrl, ctx.tenant.swaggerPaths, [...ctx.tenant.browses.keys()]) }),
+    handle: (ctx) => ({
+      status: 200,
+      body: swaggerDocument(ctx.tenant.baseUrl, ctx.tenant.swaggerPaths ?? ctx.tenant.servedPaths(), [...ctx.tenant.browses.keys()]),
+    }),
   });
 
   t.addRoute({

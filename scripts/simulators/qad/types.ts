@@ -159,7 +159,7 @@ export interface QadSimTenantSpec {
   password: string;
   workspaceId: string; // e.g. '10USA_10USACO'; requests must send header x-qad-workspace-id with it
   customers?: QadCustomerRow[];
-  /** Paths listed by GET {base}/api/swagger.json; default DEFAULT_SWAGGER_PATHS. */
+  /** Paths listed by GET {base}/api/swagger.json; default exactly the paths and verbs the simulator serves. */
   swaggerPaths?: SwaggerPaths;
   contacts?: QadContactRow[];
   items?: QadItemRow[];

@@ -3,7 +3,7 @@ import { PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandInp
 import { MAX_FIELDS, redact } from '../../domain/redact.ts';
 import type { AuditDetail, AuditEntry, AuditLog, EntityName } from '../../ports/index.ts';
 import { TABLES } from '../../config/tables.ts';
-import { n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
+import { batchDelete, n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
 
 /** Audit items; their versions: ItemShape in dynamo-items.ts. */
 const AUDIT_ITEM: ItemShape = { name: 'audit', version: 2 };
@@ -64,6 +64,28 @@ export class DynamoAuditLog implements AuditLog {
       ExpressionAttributeValues: { ':t': s(tenantId), ':from': s(from), ':to': s(to) },
     });
     return entries.filter((e) => e.at < to);
+  }
+
+  async erase(tenantId: string, entity: EntityName, key: string): Promise<number> {
+    const keys: Item[] = [];
+    let start: Item | undefined;
+    do {
+      const res = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': s(`${tenantId}#${entity}#${key}`), ':erased': s('erased') },
+          FilterExpression: '#action <> :erased',
+          ExpressionAttributeNames: { '#action': 'action' },
+          ProjectionExpression: 'pk, sk',
+          ExclusiveStartKey: start,
+        }),
+      );
+      keys.push(...(res.Items ?? []));
+      start = res.LastEvaluatedKey;
+    } while (start);
+    await batchDelete(this.client, this.table, keys);
+    return keys.length;
   }
 
   private async queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Array<AuditEntry & { at: string }>> {

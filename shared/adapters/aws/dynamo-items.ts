@@ -84,10 +84,28 @@ export async function batchGet(client: DynamoDBClient, table: string, keys: Item
   return out;
 }
 
-/** BatchWriteItem in chunks of 25, following UnprocessedItems (after a backoff) until every write landed. */
 export async function batchPut(client: DynamoDBClient, table: string, items: Item[], time: AdapterTime = {}): Promise<void> {
-  for (let i = 0; i < items.length; i += 25) {
-    let request: Record<string, WriteRequest[]> | undefined = { [table]: items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) };
+  await batchWrite(
+    client,
+    table,
+    items.map((Item) => ({ PutRequest: { Item } })),
+    time,
+  );
+}
+
+export async function batchDelete(client: DynamoDBClient, table: string, keys: Item[], time: AdapterTime = {}): Promise<void> {
+  await batchWrite(
+    client,
+    table,
+    keys.map((Key) => ({ DeleteRequest: { Key } })),
+    time,
+  );
+}
+
+/** BatchWriteItem in chunks of 25, following UnprocessedItems (after a backoff) until every write landed. */
+async function batchWrite(client: DynamoDBClient, table: string, writes: WriteRequest[], time: AdapterTime): Promise<void> {
+  for (let i = 0; i < writes.length; i += 25) {
+    let request: Record<string, WriteRequest[]> | undefined = { [table]: writes.slice(i, i + 25) };
     for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
       if (attempt > 0) await pause(time, Math.min(50 * 2 ** attempt, 2000));
       const res: BatchWriteItemCommandOutput = await client.send(new BatchWriteItemCommand({ RequestItems: request }));

@@ -22,7 +22,9 @@ import type {
   ListingLookup,
   FinishedPoll,
 } from '../../ports/index.ts';
+import { isErased } from '../../domain/erasure.ts';
 import {
+  batchDelete,
   batchGet,
   batchPut,
   isConditionFailed,
@@ -308,6 +310,43 @@ export class DynamoListingIndex implements ListingIndex {
       [{ pk: s(partition(tenantId, entity)), sk: s('listing'), listedAt: s(listedAt), records: n(records) }],
       this.time,
     );
+  }
+
+  async erase(tenantId: string, entity: EntityName, qadKey: string, pipedriveIds: readonly number[]): Promise<number> {
+    const pk = s(`${partition(tenantId, entity)}#listing`);
+    const deletes: Item[] = [];
+    const puts: Item[] = [];
+    let removed = 0;
+    let start: Item | undefined;
+    do {
+      const res: QueryCommandOutput = await this.client.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': pk },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of res.Items ?? []) {
+        const sk = str(item, 'sk')!;
+        if (sk === `key#${qadKey}`) {
+          deletes.push({ pk, sk: s(sk) });
+          removed++;
+        } else if (sk.startsWith('tok#')) {
+          const candidates = JSON.parse(str(item, 'candidates') ?? '[]') as NameCandidate[];
+          const kept = candidates.filter((c) => !isErased(c, qadKey, pipedriveIds));
+          if (kept.length === candidates.length) continue;
+          removed += candidates.length - kept.length;
+          if (kept.length === 0) deletes.push({ pk, sk: s(sk) });
+          else puts.push({ pk, sk: s(sk), candidates: s(JSON.stringify(kept)) });
+        }
+      }
+      start = res.LastEvaluatedKey;
+    } while (start);
+    await batchDelete(this.client, this.table, deletes, this.time);
+    await batchPut(this.client, this.table, puts, this.time);
+    return removed;
   }
 
   async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup> {

@@ -1,7 +1,14 @@
-import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { sleep } from '../../clients/http.ts';
 import { FAILED_ATTEMPTS_ATTRIBUTE, MAX_DELAY_SECONDS } from '../../domain/errors.ts';
-import type { MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
+import type { DeadLetters, MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
 
 /** SendMessageBatch, 10 at a time; failed entries are retried, and what still fails throws. */
 export class SqsRecordQueue implements RecordQueue {
@@ -65,5 +72,40 @@ export class SqsMessageControl implements MessageControl {
         MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 1000) } },
       }),
     );
+  }
+}
+
+/**
+ * A DLQ read to its end for an erasure: each message is received (hidden for a minute), the picked ones
+ * deleted, the others made visible again at once. It stops when a receive (a 1-second long poll, which asks
+ * every SQS server) brings nothing new.
+ */
+export class SqsDeadLetters implements DeadLetters {
+  constructor(
+    private readonly client: SQSClient,
+    private readonly deadLetterUrl: string,
+  ) {}
+
+  async erase(match: (body: string) => boolean): Promise<number> {
+    const seen = new Set<string>();
+    const keep: string[] = [];
+    let erased = 0;
+    for (;;) {
+      const res = await this.client.send(
+        new ReceiveMessageCommand({ QueueUrl: this.deadLetterUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 1 }),
+      );
+      const fresh = (res.Messages ?? []).filter((m) => m.MessageId && m.ReceiptHandle && !seen.has(m.MessageId));
+      if (fresh.length === 0) break;
+      for (const m of fresh) {
+        seen.add(m.MessageId!);
+        if (match(m.Body ?? '')) {
+          await this.client.send(new DeleteMessageCommand({ QueueUrl: this.deadLetterUrl, ReceiptHandle: m.ReceiptHandle! }));
+          erased++;
+        } else keep.push(m.ReceiptHandle!);
+      }
+    }
+    for (const ReceiptHandle of keep)
+      await this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.deadLetterUrl, ReceiptHandle, VisibilityTimeout: 0 }));
+    return erased;
   }
 }

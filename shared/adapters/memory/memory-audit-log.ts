@@ -40,6 +40,15 @@ export class MemoryAuditLog implements AuditLog {
     return this.select((e) => e.tenantId === tenantId && e.at >= from && e.at < to);
   }
 
+  async erase(tenantId: string, entity: EntityName, key: string): Promise<number> {
+    const before = this.entries.length;
+    const kept = this.entries.filter(
+      ({ entry: e }) => !(e.tenantId === tenantId && e.entity === entity && e.key === key && e.action !== 'erased'),
+    );
+    this.entries.splice(0, this.entries.length, ...kept);
+    return before - kept.length;
+  }
+
   /** Oldest first: by time, then by the order recorded. */
   private select(match: (entry: Stored) => boolean): Stored[] {
     return this.entries

@@ -1,5 +1,5 @@
 import { MAX_DELAY_SECONDS } from '../../domain/errors.ts';
-import type { MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
+import type { DeadLetters, MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
 
 /** SQS lets one receive stay invisible for 12 hours at most. */
 const MAX_VISIBILITY_SECONDS = 43_200;
@@ -54,4 +54,14 @@ export class MemoryQueue implements RecordQueue, MessageControl {
   async deadLetter(body: string, reason: string): Promise<void> {
     this.deadLetters.push({ body, reason: reason.slice(0, 1000) });
   }
+
+  /** This queue's dead letters, as an erasure sees them. */
+  readonly deadLetterStore: DeadLetters = {
+    erase: async (match) => {
+      const kept = this.deadLetters.filter((d) => !match(d.body));
+      const erased = this.deadLetters.length - kept.length;
+      this.deadLetters.splice(0, this.deadLetters.length, ...kept);
+      return erased;
+    },
+  };
 }

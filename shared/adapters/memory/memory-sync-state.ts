@@ -1,3 +1,4 @@
+import { isErased } from '../../domain/erasure.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
 import type { ClaimOutcome, Clock, EntityName, FinishedPoll, KeyMap, KeyMapEntry } from '../../ports/index.ts';
@@ -169,6 +170,19 @@ export class MemoryListingIndex implements ListingIndex {
       );
     const ids = [...listing.byToken.values()].flat().map((c) => c.id);
     stored.meta = { listedAt, records: new Set([...ids, ...[...listing.byKey.values()].flat()]).size };
+  }
+
+  async erase(tenantId: string, entity: EntityName, qadKey: string, pipedriveIds: readonly number[]): Promise<number> {
+    const stored = this.listings.get(id(tenantId, entity));
+    if (!stored) return 0;
+    let removed = stored.byKey.delete(qadKey) ? 1 : 0;
+    for (const [token, candidates] of stored.byToken) {
+      const kept = candidates.filter((c) => !isErased(c, qadKey, pipedriveIds));
+      removed += candidates.length - kept.length;
+      if (kept.length === 0) stored.byToken.delete(token);
+      else stored.byToken.set(token, kept);
+    }
+    return removed;
   }
 
   async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup> {
