@@ -55,7 +55,7 @@ test('the local run drives the Lambda handlers end to end: first sync matches an
   }
 });
 
-test('hand-typed records during the first sync, and organizations deleted and merged in Pipedrive: no duplicates, nothing lost', async () => {
+test('records typed during the first sync, organizations deleted and merged in Pipedrive: no duplicates, nothing lost', async () => {
   const pipeline = await LocalPipeline.start({
     customers: 60,
     contactsPerCustomer: 2,
