@@ -3,7 +3,7 @@ import type { StoredTenant } from '../config/tenant.ts';
 import { dealContentHash, dealLineSchema, wonDealSchema, type DealLine, type WonDeal } from '../domain/sales-order.ts';
 import type { EntityFlow } from './registry.ts';
 import { writeSalesOrder } from './write-sales-order.ts';
-import { listAll } from './pipedrive-pages.ts';
+import { listAll, pipedriveTime } from './pipedrive-pages.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
 import { PipedriveNotFoundError } from '../domain/errors.ts';
@@ -66,7 +66,7 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
     const pipedrive = await deps.clients.pipedrive(tenant);
     const checkOrdered = !state.fullReadAt || now - Date.parse(state.fullReadAt) >= ORDERED_CHECK_EVERY_MS;
     if (checkOrdered) summary.deletedAfterOrder = await reportDeletedAfterOrder(deps, tenantId, pipedrive, now);
-    const updatedSince = state.watermark ? rfc3339(Date.parse(state.watermark) - OVERLAP_MS) : undefined;
+    const updatedSince = state.watermark ? pipedriveTime(Date.parse(state.watermark) - OVERLAP_MS) : undefined;
     const deals = new Map<number, z.infer<typeof dealSchema>>();
     for (const remote of await listAll(pipedrive, 'deals', { status: 'won', ...(updatedSince && { updatedSince }) })) {
       const deal = dealSchema.safeParse(remote);
@@ -191,8 +191,6 @@ async function isDeleted(pipedrive: PipedriveClient, dealId: number): Promise<bo
     throw error;
   }
 }
-
-const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');
 
 /** Won deals -> QAD sales orders: the registry's flow in the other direction. */
 export const wonDeals: EntityFlow = {
