@@ -21,7 +21,13 @@ function toRecord(message: Message, queueArn: string): SQSRecord {
       SenderId: a.SenderId ?? 'local',
       ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
     },
-    messageAttributes: {},
+    // Lambda hands message attributes on with lower-case names; a writer sends its failed attempts in one.
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, v]) => [
+        name,
+        { dataType: v.DataType ?? 'String', ...(v.StringValue !== undefined && { stringValue: v.StringValue }) },
+      ]),
+    ),
     md5OfBody: message.MD5OfBody ?? '',
     eventSource: 'aws:sqs',
     eventSourceARN: queueArn,
@@ -62,7 +68,13 @@ export async function drainQueue(options: {
   async function poller(): Promise<void> {
     while (!done && Date.now() < options.deadlineMs) {
       const res = await options.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: 10, AttributeNames: ['All'], WaitTimeSeconds: 0 }),
+        new ReceiveMessageCommand({
+          QueueUrl: options.queueUrl,
+          MaxNumberOfMessages: 10,
+          AttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+          WaitTimeSeconds: 0,
+        }),
       );
       const messages = res.Messages ?? [];
       if (messages.length === 0) {

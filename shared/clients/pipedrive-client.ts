@@ -77,8 +77,8 @@ export function createPipedriveClient(
   const auth = 'auth' in options ? options.auth : apiTokenAuth(options.apiBaseUrl, options.apiToken);
   /** When the daily budget Pipedrive reported spent resets (ms epoch); no call goes out before then. */
   let dailySpentUntil = 0;
-  /** When the current unbroken run of 429 answers began (undefined after any other answer). */
-  let limitedSince: number | undefined;
+  /** The current unbroken run of 429 answers: when it began and how many (undefined after any other answer). */
+  let limited: { since: number; count: number } | undefined;
 
   async function call<T>(
     method: 'GET' | 'POST' | 'PATCH',
@@ -125,7 +125,7 @@ export function createPipedriveClient(
       options.onCall?.({ endpoint, status: res.status, ms: now() - started });
       pacer.observe(res.headers, started);
       dailySpentUntil = dailyBudgetSpentUntil(res, now()) ?? dailySpentUntil;
-      limitedSince = res.status === 429 ? (limitedSince ?? started) : undefined;
+      limited = res.status === 429 ? { since: limited?.since ?? started, count: (limited?.count ?? 0) + 1 } : undefined;
       // One refresh per 401; the retry does not count as an attempt (a refused token is not a fault).
       if (res.status === 401 && !reauthorised && (await auth.refused(credentials))) {
         reauthorised = true;
@@ -137,7 +137,7 @@ export function createPipedriveClient(
         await sleep(200 * 4 ** attempt);
         continue;
       }
-      throw classify(res, endpoint, limitedSince === undefined ? 0 : now() - limitedSince);
+      throw classify(res, endpoint, limited === undefined ? { ms: 0, count: 0 } : { ms: now() - limited.since, count: limited.count });
     }
   }
 
@@ -242,22 +242,26 @@ function dailyBudgetSpentUntil(res: HttpResponse, nowMs: number): number | undef
 }
 
 /**
- * 429s with no other answer for this long are not the 2-second burst window: the daily budget is
- * spent (Pipedrive's daily-budget headers are undocumented, so their absence proves nothing).
+ * 429s with no other answer for this long, and this many of them, cannot be the 2-second burst window
+ * (each came after the writer waited the window's reset): the daily budget is spent (Pipedrive's
+ * daily-budget headers are undocumented, so their absence proves nothing). A few burst 429s spread over
+ * a minute, each answered by waiting the reset, are still bursts.
  */
 export const PERSISTENT_429_MS = 60_000;
+export const PERSISTENT_429_COUNT = 10;
 
-/** `limitedForMs`: how long this client has had nothing but 429s. */
-function classify(res: HttpResponse, endpoint: string, limitedForMs: number): Error {
+/** `limited`: how long this client has had nothing but 429s, and how many. */
+function classify(res: HttpResponse, endpoint: string, limited: { ms: number; count: number }): Error {
   const text = errorText(res.body);
   if (res.status === 429) {
+    const limitedForMs = limited.ms;
     const reported = res.headers['x-daily-ratelimit-remaining'] === '0';
-    const daily = reported || limitedForMs >= PERSISTENT_429_MS;
+    const daily = reported || (limitedForMs >= PERSISTENT_429_MS && limited.count >= PERSISTENT_429_COUNT);
     const reset = Number(res.headers[reported ? 'x-daily-ratelimit-reset' : 'x-ratelimit-reset']);
     const why = reported
       ? '(daily token budget spent)'
       : daily
-        ? `(only 429s for ${Math.round(limitedForMs / 1000)} s: taken as the daily token budget spent)`
+        ? `(only 429s for ${Math.round(limitedForMs / 1000)} s, ${limited.count} in a row: taken as the daily token budget spent)`
         : '(burst limit)';
     return new RateLimitedError(
       `${endpoint}: HTTP 429 ${why}`,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { fieldNames } from '../domain/redact.ts';
 import type { StoredTenant } from '../config/tenant.ts';
 import { contentHash } from '../domain/content-hash.ts';
 import { errorMessage } from '../domain/errors.ts';
@@ -18,11 +19,12 @@ import type {
   Telemetry,
   TenantStore,
 } from '../ports/index.ts';
-import { hashWithDependency, type SyncEntity } from './entities/entity.ts';
+import { messageHashes, type SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
 import { listPages } from './pipedrive-pages.ts';
 import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
-import { holdFromError, skipHeldTenant } from './tenant-holds.ts';
+import { holdFromError, releaseBudgetHeld, skipHeldTenant } from './tenant-holds.ts';
+import { newRecordMessage } from './record-message.ts';
 
 export interface PollDeps {
   tenants: TenantStore;
@@ -88,11 +90,40 @@ export async function pollEntity<R, Ctx>(
   return pollEnabledTenants(deps, (tenant) => pollEntityTenant(deps, entity, tenant, options.force ?? false));
 }
 
-/** Runs one tenant's poll for every enabled tenant, in turn. */
-export async function pollEnabledTenants<S>(deps: Pick<PollDeps, 'tenants'>, pollOne: (tenant: StoredTenant) => Promise<S>): Promise<S[]> {
-  const summaries: S[] = [];
-  for (const tenant of await deps.tenants.listEnabled()) summaries.push(await pollOne(tenant));
-  return summaries;
+/** How many tenants one poll invocation works on at once: a slow QAD holds up only its own tenant. */
+const TENANTS_AT_ONCE = 4;
+
+/**
+ * Runs one tenant's poll for every enabled tenant, a few at a time. Tenants are isolated in failure: a
+ * connections item that no longer validates is skipped and audited, and one tenant's poll that throws is
+ * audited without stopping the others.
+ */
+export async function pollEnabledTenants<S>(
+  deps: Pick<PollDeps, 'tenants' | 'audit' | 'telemetry'>,
+  pollOne: (tenant: StoredTenant) => Promise<S>,
+): Promise<S[]> {
+  const skip = (tenantId: string, reason: string) =>
+    deps.audit.record({ tenantId, entity: '_tenant', key: '_poll', action: 'failed', reason }).catch(() => undefined);
+  for (const bad of await deps.tenants.listInvalid()) {
+    deps.telemetry.warn('tenant skipped: its connections item does not validate', { ...bad });
+    await skip(bad.tenantId, `not polled: the stored tenant config does not validate (${bad.reason})`);
+  }
+  const tenants = await deps.tenants.listEnabled();
+  const summaries: Array<S | undefined> = [];
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < tenants.length; i = next++) {
+      const tenant = tenants[i]!;
+      try {
+        summaries[i] = await pollOne(tenant);
+      } catch (error) {
+        deps.telemetry.warn('tenant poll failed', { tenantId: tenant.config.tenantId, error: errorMessage(error) });
+        await skip(tenant.config.tenantId, `poll failed before it started; the other tenants were polled (${errorMessage(error)})`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(TENANTS_AT_ONCE, tenants.length) }, worker));
+  return summaries.filter((s): s is S => s !== undefined);
 }
 
 export async function pollEntityTenant<R, Ctx>(
@@ -182,6 +213,8 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
   const state = await deps.pollState.get(tenantId, flow.entity);
   if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, flow), now)) return { ...summary, outcome: 'not-due' };
   if (await skipHeldTenant(deps, tenantId, flow.entity)) return { ...summary, outcome: 'tenant-on-hold' };
+  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue.
+  await releaseBudgetHeld(deps, tenantId, flow.entity);
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, flow.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   const audit = (action: 'polled' | 'failed', reason: string, error?: string) =>
@@ -205,6 +238,7 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
     await deps.pollState.release(tenantId, flow.entity, pollId);
     // A failure that holds the whole tenant (parked, budget spent) ends its polls until the hold ends.
     const hold = await holdFromError(deps, tenantId, flow.entity, error);
+    deps.telemetry.pollFailed(tenantId, flow.entity);
     await audit('failed', `${flow.label} poll failed; the watermark was not advanced and the next poll retries`, errorMessage(error));
     return { ...summary, outcome: hold ? 'tenant-on-hold' : 'failed', error: errorMessage(error) };
   }
@@ -276,14 +310,15 @@ async function enqueuePage<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, t
         row: parsed.record,
         action: 'skipped',
       });
-    else good.push({ record: parsed.record, key, hash: entity.hash(parsed.record, tenant.config) });
+    else good.push({ record: parsed.record, key, hash: '' });
   }
-
-  if (entity.dependency) {
-    const { entity: on, key: keyOf } = entity.dependency;
-    const mapped = await deps.keyMap.getMany(tenantId, on, [...new Set(good.map((g) => keyOf(g.record)))]);
-    for (const g of good) g.hash = hashWithDependency(g.hash, mapped.get(keyOf(g.record))?.pipedriveId);
-  }
+  const hashes = await messageHashes(
+    deps.keyMap,
+    entity,
+    tenant,
+    good.map((g) => g.record),
+  );
+  for (const [i, g] of good.entries()) g.hash = hashes[i]!;
   const entries = await deps.keyMap.getMany(tenantId, entity.entity, [...good.map((g) => g.key), ...bad.map((b) => b.key)]);
   const messages: RecordMessage[] = [];
   for (const { record, key, hash } of good) {
@@ -302,7 +337,7 @@ async function enqueuePage<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, t
       summary.unchanged++;
       continue;
     }
-    messages.push({ v: 1, tenantId, entity: entity.entity, key, hash, record, pollId });
+    messages.push(newRecordMessage({ tenantId, entity: entity.entity, key, hash, record, pollId }, deps.clock.now()));
   }
   // A drifted mapped field holds the entity's records: never sent without the field's value.
   if (!(await gate.holds(messages.length))) {
@@ -316,7 +351,8 @@ async function enqueuePage<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, t
     else summary.excluded++;
     // The same bad or excluded row is audited once, not on every poll, until its content changes.
     if (entries.get(b.key)?.rejectedHash === b.hash) continue;
-    await deps.audit.record({ tenantId, entity: entity.entity, key: b.key, action: b.action, reason: b.reason, snapshot: b.row });
+    const { key, action, reason, hash } = b;
+    await deps.audit.record({ tenantId, entity: entity.entity, key, action, reason, contentHash: hash, fields: fieldNames(b.row) });
     if (!b.key.startsWith('_row:')) await deps.keyMap.markRejected(tenantId, entity.entity, b.key, b.hash);
   }
 }

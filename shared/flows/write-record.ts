@@ -31,6 +31,7 @@ import type {
 import { hashWithDependency, type MappedLookup, type PipedriveBody, type SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
 import { withMappedFields } from '../domain/custom-fields.ts';
+import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { listPages, pipedriveTime } from './pipedrive-pages.ts';
@@ -121,7 +122,14 @@ export async function writeRecord<R, Ctx>(
   });
 }
 
-function audit<R, Ctx>(job: Job<R, Ctx>, action: AuditAction, pipedriveId: number | undefined, reason: string): Promise<void> {
+/** The record's outcome, its content hash and the fields written: never the record's values (no contact details). */
+function audit<R, Ctx>(
+  job: Job<R, Ctx>,
+  action: AuditAction,
+  pipedriveId: number | undefined,
+  reason: string,
+  written?: PipedriveBody,
+): Promise<void> {
   const { tenantId } = job.tenant.config;
   const { attempt, messageId } = job.delivery;
   return job.deps.audit.record({
@@ -133,7 +141,8 @@ function audit<R, Ctx>(job: Job<R, Ctx>, action: AuditAction, pipedriveId: numbe
     reason,
     attempt,
     messageId,
-    snapshot: job.record,
+    contentHash: job.message.hash,
+    ...(written && { fields: fieldNames(written) }),
   });
 }
 
@@ -350,7 +359,7 @@ async function upsert<R, Ctx>(
       if (!(error instanceof PipedriveNotFoundError) || !replace) throw error;
       return replace(target, error);
     }
-    await audit(job, 'updated', target.id, `updated (${target.via})`);
+    await audit(job, 'updated', target.id, `updated (${target.via})`, fields.payload);
     await afterWrite(target.id);
     await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: target.id, contentHash: job.hash });
     return { action: 'updated', pipedriveId: target.id, via: target.via };
@@ -370,7 +379,7 @@ async function upsert<R, Ctx>(
     throw error;
   }
   await deps.keyMap.claimPipedriveRecord(tenantId, name, created.id, key);
-  await audit(job, 'created', created.id, createdBecause);
+  await audit(job, 'created', created.id, createdBecause, fields.payload);
   await afterWrite(created.id);
   await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: created.id, contentHash: job.hash });
   return { action: 'created', pipedriveId: created.id };

@@ -1,4 +1,4 @@
-import type { StoredTenant } from '../config/tenant.ts';
+import { PIPEDRIVE_OAUTH_TOKEN_URL, type StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
@@ -74,6 +74,15 @@ export async function verifyQadPaths(clients: TenantClients, tenant: StoredTenan
     );
 }
 
+/** The token URL receives the client secret: the check says whether it is Pipedrive's or one the operator allowed. */
+function tokenUrlRow(url: string): CheckRow {
+  const ours = url === PIPEDRIVE_OAUTH_TOKEN_URL;
+  const detail = ours
+    ? `${url} (Pipedrive's)`
+    : `${url}: NOT Pipedrive's token endpoint, allowed by pipedrive.allowOtherOAuthTokenUrl; it receives the client secret`;
+  return { check: 'Pipedrive OAuth token URL', ok: true, detail };
+}
+
 /** What writers had to leave out because the Pipedrive company lacks it (a price-list currency), as they audited it. */
 async function leftOutRow(audit: Pick<AuditLog, 'history'>, tenant: StoredTenant, registry: EntityRegistry): Promise<CheckRow> {
   const { tenantId } = tenant.config;
@@ -119,6 +128,7 @@ export async function checkTenant(
   });
   for (const row of qadPathRows(qad, paths ?? {})) rows.push(row);
 
+  if (tenant.config.pipedrive.auth === 'oauth') rows.push(tokenUrlRow(tenant.config.pipedrive.oauthTokenUrl));
   await step(tenant.config.pipedrive.auth === 'oauth' ? 'Pipedrive OAuth' : 'Pipedrive API token', async () => {
     const pipedrive = await clients.pipedrive(tenant);
     const missing: string[] = [];

@@ -84,7 +84,7 @@ describe('contacts become persons in their organization', () => {
       }),
     );
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
-    assert.equal(res.batchItemFailures.length, 1);
+    assert.deepEqual(res.batchItemFailures, [], 'sent again to wait: no receive spent');
     const [entry] = await h.deps.audit.history(TENANT, 'person', 'P2');
     assert.equal(entry?.action, 'deferred');
     assert.match(entry?.error ?? '', /organization for customer C9 is not in Pipedrive yet/u);

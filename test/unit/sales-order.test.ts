@@ -2,6 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   customerPo,
+  legacyCustomerPo,
+  orderOfOurs,
+  poPrefixOf,
   dealContentHash,
   mapDealToOrder,
   pipedriveLineSum,
@@ -48,6 +51,7 @@ const parts = new Map<number, string>([
 
 const ctx = (over: Partial<Parameters<typeof mapDealToOrder>[1]> = {}): Parameters<typeof mapDealToOrder>[1] => ({
   customerCode: 'C1000',
+  poPrefix: 'PD-acme-',
   partOf: parts,
   defaults: REJECT,
   ...over,
@@ -64,9 +68,52 @@ function reason(m: OrderMapping): string {
 }
 
 describe('customerPo', () => {
-  test('is PD- and the deal id', () => {
-    assert.equal(customerPo(101), 'PD-101');
-    assert.equal(customerPo(0), 'PD-0');
+  test("is the tenant's prefix and the deal id; the prefix defaults to PD-<tenant>-, so two tenants never share one", () => {
+    assert.equal(customerPo(poPrefixOf('acme', undefined), 101), 'PD-acme-101');
+    assert.equal(customerPo(poPrefixOf('globex', undefined), 101), 'PD-globex-101');
+    assert.equal(customerPo(poPrefixOf('acme', 'AC/'), 0), 'AC/0');
+    assert.equal(order(mapDealToOrder(deal(), ctx({ poPrefix: 'X-' }))).order.so_po, `X-${deal().id}`);
+  });
+
+  test('the reference older versions wrote is PD- and the deal id', () => {
+    assert.equal(legacyCustomerPo(101), 'PD-101');
+  });
+});
+
+describe('orderOfOurs: only an order with exactly our customer PO and sold-to is adopted', () => {
+  const ours = { po: 'PD-acme-42', customer: 'C1000' };
+  test('the exact match is ours, under either field naming', () => {
+    assert.deepEqual(orderOfOurs([{ so_nbr: 'S1', so_po: 'PD-acme-42', so_cust: 'C1000' }], ours), { kind: 'ours', orderNumber: 'S1' });
+    const prefixed = { 'so_mstr.so_nbr': 'S2', 'so_mstr.so_po': 'PD-acme-42', 'so_mstr.so_cust': 'C1000' };
+    assert.deepEqual(orderOfOurs([prefixed], ours), { kind: 'ours', orderNumber: 'S2' });
+  });
+
+  test('another PO (a looser match QAD answered) or another sold-to is not ours', () => {
+    for (const row of [
+      { so_nbr: 'S3', so_po: 'PD-1', so_cust: 'C1000' },
+      { so_nbr: 'S4', so_po: 'pd-acme-42', so_cust: 'C1000' },
+      { so_nbr: 'S5', so_po: 'PD-acme-421', so_cust: 'C1000' },
+      { so_nbr: 'S6', so_po: 'PD-acme-42', so_cust: 'C2000' },
+    ])
+      assert.deepEqual(orderOfOurs([row], ours), { kind: 'none' }, JSON.stringify(row));
+    assert.deepEqual(orderOfOurs([], ours), { kind: 'none' });
+  });
+
+  test('a row that cannot be read makes the answer unreadable, never "none" (that would create a second order)', () => {
+    for (const row of [
+      { order_number: 'S7', so_po: 'PD-acme-42', so_cust: 'C1000' },
+      { so_nbr: 'S8', so_cust: 'C1000' },
+      { so_nbr: 'S9', so_po: 'PD-acme-42' },
+      { so_nbr: 9, so_po: 'PD-acme-42', so_cust: 'C1000' },
+      'S10',
+      null,
+    ])
+      assert.equal(orderOfOurs([{ so_nbr: 'S0', so_po: 'X', so_cust: 'C9' }, row], ours).kind, 'unreadable', JSON.stringify(row));
+  });
+
+  test('two orders that are both ours are not adopted either', () => {
+    const rows = ['S1', 'S2'].map((so_nbr) => ({ so_nbr, so_po: 'PD-acme-42', so_cust: 'C1000' }));
+    assert.equal(orderOfOurs(rows, ours).kind, 'unreadable');
   });
 });
 
@@ -135,7 +182,7 @@ describe('mapDealToOrder: a good deal', () => {
     assert.equal(value, 47);
     assert.deepEqual(o, {
       so_cust: 'C1000',
-      so_po: 'PD-101',
+      so_po: 'PD-acme-101',
       so_ord_date: '2025-06-15',
       so_curr: 'EUR',
       so_site: '10-100',
@@ -264,7 +311,7 @@ describe('mapDealToOrder: deals without lines', () => {
     assert.equal(value, 1234.56);
     assert.deepEqual(o, {
       so_cust: 'C1000',
-      so_po: 'PD-101',
+      so_po: 'PD-acme-101',
       so_ord_date: '2025-06-15',
       so_curr: 'EUR',
       so_site: '10-100',

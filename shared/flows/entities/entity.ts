@@ -8,7 +8,7 @@ import { foldName, nameSearchTerm, normaliseName } from '../../domain/text.ts';
 import { contentHash } from '../../domain/content-hash.ts';
 import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../../ports/pipedrive.ts';
 import type { BrowseFilter, QadClient } from '../../ports/qad.ts';
-import type { EntityName } from '../../ports/index.ts';
+import type { EntityName, KeyMap } from '../../ports/index.ts';
 import type { EntityNames } from '../registry.ts';
 
 /** A POST / PATCH body: entity fields, and custom fields by code. */
@@ -181,3 +181,21 @@ export async function searchByName(
 
 /** A record's hash with the Pipedrive id of the record it is written inside (undefined while that is not mapped). */
 export const hashWithDependency = (hash: string, dependencyId: number | undefined): string => contentHash([hash, dependencyId ?? null]);
+
+/**
+ * The hashes messages carry for these records: the content hash, with the Pipedrive id of what each
+ * depends on folded in (a person moves when its organization is replaced). The poll and a replay's
+ * re-read hash alike, so a replayed record compares with what was audited.
+ */
+export async function messageHashes<R, Ctx>(
+  keyMap: Pick<KeyMap, 'getMany'>,
+  entity: SyncEntity<R, Ctx>,
+  tenant: StoredTenant,
+  records: readonly R[],
+): Promise<string[]> {
+  const hashes = records.map((r) => entity.hash(r, tenant.config));
+  if (!entity.dependency) return hashes;
+  const { entity: on, key: keyOf } = entity.dependency;
+  const mapped = await keyMap.getMany(tenant.config.tenantId, on, [...new Set(records.map(keyOf))]);
+  return hashes.map((hash, i) => hashWithDependency(hash, mapped.get(keyOf(records[i]!))?.pipedriveId));
+}
