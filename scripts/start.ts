@@ -3,6 +3,7 @@
  * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
  *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve
  *          --chaos [--fault-rate F] --auth token|oauth --token-ttl SECONDS --seats N --mapping FILE --drift
+ *          --typed-during-sync N --pipedrive-edits
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,8 @@ const argsSchema = z.object({
   auth: z.enum(['token', 'oauth']),
   seats: z.coerce.number().int().min(1).max(1000),
   'token-ttl': z.coerce.number().int().min(5).max(86_400),
+  'typed-during-sync': z.coerce.number().int().min(0).max(10_000),
+  'pipedrive-edits': z.boolean(),
 });
 
 function readArgs() {
@@ -59,6 +62,8 @@ function readArgs() {
       auth: { type: 'string', default: 'token' },
       seats: { type: 'string', default: '3' },
       'token-ttl': { type: 'string', default: '3600' },
+      'typed-during-sync': { type: 'string', default: '0' },
+      'pipedrive-edits': { type: 'boolean', default: false },
     },
   });
   const parsed = argsSchema.safeParse(values);
@@ -77,6 +82,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { LocalPipeline, demoOrderPo } = await import('./local/pipeline.ts');
 const fields = await import('./local/fields.ts');
+if (args['pipedrive-edits'] && args.rounds < 2) {
+  console.error('npm start: --pipedrive-edits deletes and merges organizations between rounds; use --rounds 2 or more');
+  process.exit(2);
+}
 if (args.drift && args.rounds < 2) {
   console.error('npm start: --drift renames a mapped field between round 1 and round 2; use --rounds 2 or more');
   process.exit(2);
@@ -117,6 +126,7 @@ const pipeline = await LocalPipeline.start({
   auth: args.auth,
   tokenTtlSeconds: args['token-ttl'],
   seats: args.seats,
+  typedDuringSync: args['typed-during-sync'],
 });
 if (args.chaos)
   say(
@@ -130,10 +140,19 @@ say(`  Tenant "demo" registered; credentials encrypted (local AES-256-GCM bound 
 if (args.auth === 'oauth') say(`  Pipedrive OAuth: authorised through "connector authorize"; access tokens live ${args['token-ttl']} s.`);
 
 const rounds = [];
+const edits: Array<{ beforeRound: number; deleted: number; merged: number }> = [];
 try {
   for (let r = 1; r <= args.rounds; r++) {
     if (r === 2 && args.drift) say(`\n${fields.applyDrift(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping)}`);
     if (r === 3 && args.drift) say(`\n${fields.fixDrift(pipeline.pipedrive, mapping)}`);
+    if (r > 1 && args['pipedrive-edits']) {
+      const edit = await pipeline.editPipedrive(Math.max(1, Math.round(args.customers * 0.02)));
+      edits.push({ beforeRound: r, ...edit });
+      say(
+        `\nIn Pipedrive, people deleted ${edit.deleted} mapped organizations and merged ${edit.merged} into hand-made ones; `,
+        'a night passed, so this round reads everything.',
+      );
+    }
     if (r > 1 && args['change-rate'] > 0) say(`\nBetween polls, ${pipeline.changeQad(args['change-rate'])} QAD customers changed.`);
     say(`\nRound ${r}: schedule fires -> poll customers -> queue -> Pipedrive writers`);
     const round = await pipeline.runRound({ onProgress: (done) => progress(`  written ${done} records...`) });
@@ -151,6 +170,8 @@ try {
       `  Pipedrive: ${round.pipedrive.calls} calls, ${round.pipedrive.tokens} tokens, ${round.pipedrive.status429} x 429   `,
       `QAD: ${round.qad.calls} calls`,
     );
+    if (r === 1 && pipeline.typedDuringSync > 0)
+      say(`  typed into Pipedrive by hand while the round ran: ${pipeline.typedDuringSync} organizations, persons and products`);
     say(`  dead letters: ${round.deadLetters}   queue drained: ${round.drained ? 'yes' : 'NO'}   ${(round.elapsedMs / 1000).toFixed(1)} s`);
   }
   const state = await pipeline.state();
@@ -226,6 +247,8 @@ try {
           lost,
           duplicates,
           auth,
+          typedDuringSync: pipeline.typedDuringSync,
+          pipedriveEdits: edits,
           fields: { ...fieldReport, values: fieldValues, keysBothWays },
           ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }),
         },

@@ -381,6 +381,10 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
               t.polls.map((p) => ({ sync: p.scope, watermark: p.watermark ?? '(never)', lastPoll: p.lastPolledAt ?? '' })),
             );
             if (t.recentFailures.length) table(io, t.recentFailures);
+            if (t.deletedAfterOrder.length) {
+              io.out('won deals deleted in Pipedrive after their QAD order (the orders stand):');
+              table(io, t.deletedAfterOrder);
+            }
           }
         });
         return 0;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
@@ -12,6 +13,9 @@ import type { EntityName } from '../../shared/ports/index.ts';
 import { useLocalCipher } from '../../shared/runtime/dependencies.ts';
 import { pollHandler, writerHandler } from '../../shared/runtime/handlers.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
+import { clearFieldCache } from '../../shared/flows/key-fields.ts';
+import { clearFieldDefinitions } from '../../shared/flows/field-resolver.ts';
+import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import {
   generateContacts,
   generateCustomers,
@@ -19,6 +23,7 @@ import {
   generatePrices,
   mutateCustomers,
   preexistingOrganizationNames,
+  typedDuringSync,
 } from '../simulators/dataset.ts';
 import { startPipedriveSim, type PipedrivePlan, type PipedriveSim, type PipedriveSimStats } from '../simulators/pipedrive/index.ts';
 import { startQadSim, type QadSim } from '../simulators/qad/index.ts';
@@ -55,6 +60,8 @@ export interface PipelineOptions {
   tokenTtlSeconds?: number;
   /** Seats of the Pipedrive company: its daily token budget is 30,000 x plan multiplier x seats (default 1). */
   seats?: number;
+  /** Records people type into Pipedrive while round 1 runs (after the first-sync listings were read), a third of each entity. */
+  typedDuringSync?: number;
 }
 
 export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' | 'failed', number> & {
@@ -114,6 +121,8 @@ type WriteHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
  */
 export class LocalPipeline {
   private round = 0;
+  /** What people type into Pipedrive during round 1 (`typedDuringSync`), and what of it has been typed. */
+  private typing: (ReturnType<typeof typedDuringSync> & { typed: number }) | undefined;
   private constructor(
     readonly options: PipelineOptions,
     readonly pipedrive: PipedriveSim,
@@ -137,6 +146,10 @@ export class LocalPipeline {
   }
 
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
+    // A new deployment: nothing a container cached for the tenant id of an earlier run in this process (field codes, sessions).
+    clearFieldCache();
+    clearFieldDefinitions();
+    clearQadSessions();
     const today = new Date().toISOString().slice(0, 10);
     const customers = generateCustomers({ count: options.customers, seed: options.seed, today });
     const contacts = generateContacts(customers, options.contactsPerCustomer, options.seed);
@@ -184,8 +197,24 @@ export class LocalPipeline {
           emails: [{ value: contact['ct_mstr.ct_email'], primary: true }],
         });
     }
-    for (const item of items.slice(0, Math.round(items.length * options.preexisting)))
+    const preexistingItems = Math.round(items.length * options.preexisting);
+    for (const item of items.slice(0, preexistingItems))
       pipedrive.seedProduct({ name: item['pt_mstr.pt_desc1'], code: item['pt_mstr.pt_part'] });
+    // Typed later, during round 1: matches of QAD records nobody had typed before.
+    const handMade = new Set(preexistingOrganizationNames(customers, options.preexisting, options.seed).map((o) => o.code));
+    const fresh = customers.filter((c) => !handMade.has(c['cm_mstr.cm_addr']));
+    const freshCodes = new Set(fresh.map((c) => c['cm_mstr.cm_addr']));
+    const typing = options.typedDuringSync
+      ? typedDuringSync(
+          {
+            customers: fresh,
+            contacts: contacts.filter((c) => freshCodes.has(c['ct_mstr.ct_cust'])),
+            items: items.slice(preexistingItems),
+          },
+          options.typedDuringSync,
+          options.seed,
+        )
+      : undefined;
 
     const aws = await startLocalAws({ maxReceiveCount: options.maxReceiveCount ?? 10, visibilityTimeoutSeconds: 30 });
     Object.assign(process.env, aws.env, {
@@ -219,6 +248,7 @@ export class LocalPipeline {
     const polls = Object.fromEntries(entityRegistry.flows.map((f) => [f.poll, lambda.wrap(`poll-${f.poll}`, pollHandler(f.poll))]));
     const writers = Object.fromEntries(entityRegistry.queues.map((q) => [q.name, lambda.wrap(kebab(q.writer), writerHandler(q.name))]));
     const pipeline = new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers, cipherKey, chaos, lambda);
+    if (typing) pipeline.typing = { ...typing, typed: 0 };
     // Faults start once the data is seeded: the run's writes and reads take them, not the setup.
     if (chaos) {
       pipedrive.setFault(chaos.pipedriveHook);
@@ -233,6 +263,72 @@ export class LocalPipeline {
     const changes = mutateCustomers(tenant.customers(), fraction, this.options.seed + this.round);
     for (const change of changes) tenant.upsertCustomer(change);
     return changes.length;
+  }
+
+  /**
+   * People type organizations (name variants) and products (item codes) into Pipedrive after the
+   * first-sync listings were read and before the writers get to those customers and items.
+   */
+  private typeOrganizationsAndProducts(): void {
+    if (!this.typing) return;
+    for (const o of this.typing.organizations) this.pipedrive.seedOrganization({ name: o.name });
+    for (const p of this.typing.products) this.pipedrive.seedProduct({ name: `${p.name} (typed)`, code: p.code });
+    this.typing.typed += this.typing.organizations.length + this.typing.products.length;
+  }
+
+  /** And persons with a contact's email, inside the organization its customer now has, after the contacts' listing. */
+  private typePersons(): void {
+    if (!this.typing) return;
+    const code = this.pipedrive.customFields('organization').find((f) => f.field_name === KEY_FIELDS.organization)?.field_code ?? '';
+    const orgOf = new Map(this.pipedrive.organizations().map((o) => [o.custom_fields[code], o.id]));
+    for (const p of this.typing.persons) {
+      const orgId = orgOf.get(p.customerCode);
+      if (orgId === undefined) continue;
+      this.pipedrive.seedPerson({ name: p.name, org_id: orgId, emails: [{ value: p.email, primary: true }] });
+      this.typing.typed++;
+    }
+  }
+
+  /** Records typed into Pipedrive during the sync (`typedDuringSync`). */
+  get typedDuringSync(): number {
+    return this.typing?.typed ?? 0;
+  }
+
+  /**
+   * People working in Pipedrive between rounds: `count` mapped organizations deleted, as many merged
+   * into a hand-made duplicate (which survives and takes our key). A night then passes, so the next
+   * round's polls are the daily full read that notices them.
+   */
+  async editPipedrive(count: number): Promise<{ deleted: number; merged: number }> {
+    const code = this.pipedrive.customFields('organization').find((f) => f.field_name === KEY_FIELDS.organization)?.field_code ?? '';
+    const mapped = this.pipedrive.organizations().filter((o) => typeof o.custom_fields[code] === 'string');
+    const picked = mapped.filter((_, i) => i % Math.max(1, Math.floor(mapped.length / (2 * count))) === 0).slice(0, 2 * count);
+    const toDelete = picked.filter((_, i) => i % 2 === 0);
+    const toMerge = picked.filter((_, i) => i % 2 === 1);
+    for (const o of toDelete) this.pipedrive.deleteRecord('organization', o.id);
+    for (const o of toMerge)
+      this.pipedrive.mergeRecords('organization', o.id, this.pipedrive.seedOrganization({ name: `${o.name} (sales)` }));
+    await this.nightPasses();
+    return { deleted: toDelete.length, merged: toMerge.length };
+  }
+
+  /** The last full reads move a day back: the next polls read everything, as the first schedule of a day does. */
+  private async nightPasses(): Promise<void> {
+    const dayAgo = new Date(Date.now() - 25 * 3_600_000).toISOString();
+    for (const flow of entityRegistry.flows)
+      await this.aws.dynamo
+        .send(
+          new UpdateItemCommand({
+            TableName: this.aws.env.SYNC_STATE_TABLE,
+            Key: { pk: { S: `T#${TENANT_ID}#${flow.entity}` }, sk: { S: 'state' } },
+            UpdateExpression: 'SET fullReadAt = :f',
+            ConditionExpression: 'attribute_exists(fullReadAt)',
+            ExpressionAttributeValues: { ':f': { S: dayAgo } },
+          }),
+        )
+        .catch((error: unknown) => {
+          if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+        });
   }
 
   /** One scheduled poll; a failed poll is audited and, as the next schedule would, tried again. */
@@ -296,11 +392,13 @@ export class LocalPipeline {
       products: await this.poll('items'),
       salesOrders: 0,
     };
+    if (this.round === 1) this.typeOrganizationsAndProducts();
     const [records, products] = await Promise.all([
       this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress),
       this.drain(this.aws.queue('products'), this.writers.products!, deadline, progress),
     ]);
     unchanged.persons = await this.poll('contacts');
+    if (this.round === 1) this.typePersons();
     const persons = await this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress);
     if (this.round === 1 && (this.options.wonDeals ?? 0) > 0) this.seedWonDeals(this.options.wonDeals ?? 0);
     await this.poll('deals');
@@ -458,6 +556,10 @@ export class LocalPipeline {
     );
     const persons = this.pipedrive.persons();
     const personById = keyed(persons, field('person'));
+    const personCode = field('person');
+    const keyedPerson = (p: (typeof persons)[number]) => personCode !== undefined && typeof p.custom_fields[personCode] === 'string';
+    // A hand-made person with a qualifying contact's email that no contact adopted is a duplicate of it.
+    const contactEmails = new Set(contacts.flatMap((c) => (c.email ? [c.email.toLowerCase()] : [])));
     const products = this.pipedrive.products();
     const productByCode = keyed(products, undefined, (p) => p.code);
 
@@ -483,7 +585,9 @@ export class LocalPipeline {
       qad: { customers: customers.length, qualifyingContacts: contacts.length, items: items.length, salesOrders: orders.length },
       duplicates: {
         organizations: extra(orgByCode) + customers.filter((c) => unlinkedNames.has(normaliseName(c['ad_mstr.ad_name']))).length,
-        persons: extra(personById),
+        persons:
+          extra(personById) +
+          persons.filter((p) => !keyedPerson(p) && p.emails.some((e) => contactEmails.has(e.value.toLowerCase()))).length,
         products: extra(productByCode),
         salesOrders: [...ordersByPo.values()].reduce((sum, n) => sum + n - 1, 0),
       },

@@ -807,3 +807,54 @@ export function generatePrices(items: readonly QadItemRow[], currencies: readonl
       cmp(a['pi_mstr.pi_curr'], b['pi_mstr.pi_curr']),
   );
 }
+
+/** How a person may type a name that is the same name to a reader: letter case, spacing, a no-break space, decomposed accents. */
+export type TypedVariant = 'case' | 'spaces' | 'no-break space' | 'decomposed';
+const TYPED_VARIANTS: readonly TypedVariant[] = ['case', 'spaces', 'no-break space', 'decomposed'];
+
+/** `name` as a person typed it in the given variant (NFKC and ß/ss forms are near-identical names, not these). */
+export function typedVariant(rng: Rng, name: string, variant: TypedVariant): string {
+  if (variant === 'case') return caseVariant(rng, name);
+  if (variant === 'spaces') return spacesVariant(rng, name);
+  if (variant === 'no-break space') return name.includes(' ') ? name.replace(' ', '\u00a0') : `${name}\u00a0`;
+  return name.normalize('NFD');
+}
+
+/**
+ * What sales people type into Pipedrive on go-live morning while the first sync runs: matches of QAD
+ * records that are not in Pipedrive yet, `n` in all, a third each of organizations (customers'
+ * names in one of the typed variants), persons (a contact's email, in its customer's organization)
+ * and products (an item's code). Persons are picked among contacts whose customer is in `customers`.
+ */
+export function typedDuringSync(
+  opts: { customers: readonly QadCustomerRow[]; contacts: readonly QadContactRow[]; items: readonly QadItemRow[] },
+  n: number,
+  seed: number,
+): {
+  organizations: Array<{ code: string; name: string; variant: TypedVariant }>;
+  persons: Array<{ contactId: string; customerCode: string; name: string; email: string }>;
+  products: Array<{ code: string; name: string }>;
+} {
+  const rng = mulberry32(seed + 7);
+  const third = Math.ceil(n / 3);
+  const organizations = sampleIndexes(rng, opts.customers.length, Math.min(third, opts.customers.length)).map((index, i) => {
+    const c = opts.customers[index] as QadCustomerRow;
+    const variant = TYPED_VARIANTS[i % TYPED_VARIANTS.length] as TypedVariant;
+    return { code: c['cm_mstr.cm_addr'], name: typedVariant(rng, c['ad_mstr.ad_name'], variant), variant };
+  });
+  const reachable = opts.contacts.filter((c) => c['ct_mstr.ct_email'] && c['ct_mstr.ct_active']);
+  const persons = sampleIndexes(rng, reachable.length, Math.min(third, reachable.length)).map((index) => {
+    const c = reachable[index] as QadContactRow;
+    return {
+      contactId: c['ct_mstr.ct_id'],
+      customerCode: c['ct_mstr.ct_cust'],
+      name: typedVariant(rng, c['ct_mstr.ct_name'], pick(rng, TYPED_VARIANTS)),
+      email: c['ct_mstr.ct_email'].toUpperCase(),
+    };
+  });
+  const products = sampleIndexes(rng, opts.items.length, Math.min(Math.max(0, n - 2 * third), opts.items.length)).map((index) => {
+    const item = opts.items[index] as QadItemRow;
+    return { code: item['pt_mstr.pt_part'], name: item['pt_mstr.pt_desc1'] };
+  });
+  return { organizations, persons, products };
+}

@@ -2,6 +2,9 @@ import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../port
 
 type ListOptions = Omit<NonNullable<Parameters<PipedriveClient['list']>[1]>, 'cursor'>;
 
+/** RFC 3339 without milliseconds, as Pipedrive's `updated_since` takes it. */
+export const pipedriveTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');
+
 /** Every page of a Pipedrive list (500 records a page, 10 tokens each), following its cursor to the end. */
 export async function* listPages(
   pipedrive: PipedriveClient,

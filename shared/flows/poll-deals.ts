@@ -4,8 +4,9 @@ import { dealContentHash, dealLineSchema, type DealLine, type WonDeal } from '..
 import type { PipedriveClient } from '../ports/pipedrive.ts';
 import type { EntityFlow } from './registry.ts';
 import { writeSalesOrder } from './write-sales-order.ts';
-import { listAll } from './pipedrive-pages.ts';
+import { listAll, pipedriveTime } from './pipedrive-pages.ts';
 import type { RecordMessage } from '../ports/index.ts';
+import { PipedriveNotFoundError } from '../domain/errors.ts';
 import { pollEnabledTenants, runTenantPoll, type PollDeps } from './poll.ts';
 import { fieldGate, releaseDriftHeld } from './field-gate.ts';
 import { newRecordMessage } from './record-message.ts';
@@ -18,6 +19,8 @@ export interface DealPollSummary {
   rechecked: number;
   enqueued: number;
   handled: number;
+  /** Once a day: ordered deals found deleted in Pipedrive (audited once; their orders are left alone). */
+  deletedAfterOrder?: number;
   /** Deals kept back because a mapped deal field drifted (not enqueued; the watermark stays). */
   held?: number;
   /** Deals writers had held for a drifted deal field, put back on the queue now that the fields resolve. */
@@ -29,6 +32,8 @@ const ENTITY = 'salesOrder' as const;
 const DEAL_FIELDS = { entity: ENTITY, fieldEntity: 'deal' } as const;
 /** updated_since is inclusive and update times have whole seconds: re-read a margin, drop what was handled. */
 const OVERLAP_MS = 10 * 60_000;
+/** How often ordered deals are looked for in Pipedrive (deleted ones are reported). */
+const ORDERED_CHECK_EVERY_MS = 24 * 3_600_000;
 
 const dealSchema = z.looseObject({
   id: z.number().int(),
@@ -47,7 +52,8 @@ const dealSchema = z.looseObject({
  * 2. add deals rejected earlier whose recheck is due (their cause may be fixed by now);
  * 3. read their lines in bulk, 100 deals a call; never one call per deal;
  * 4. enqueue the deals whose value, currency, organization or lines are not already handled;
- * 5. advance the watermark only once all of it was accepted.
+ * 5. once a day, report ordered deals a person deleted in Pipedrive (the orders are left alone);
+ * 6. advance the watermark only once all of it was accepted.
  */
 export async function pollWonDeals(deps: PollDeps, options: { force?: boolean } = {}): Promise<DealPollSummary[]> {
   return pollEnabledTenants(deps, (tenant) => pollWonDealsTenant(deps, tenant, options.force ?? false));
@@ -59,7 +65,9 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
   return runTenantPoll(deps, tenant, wonDeals, force, summary, async ({ pollId, state, now, finish, holdBack }) => {
     summary.released = await releaseDriftHeld(deps, tenant, DEAL_FIELDS);
     const pipedrive = await deps.clients.pipedrive(tenant);
-    const updatedSince = state.watermark ? rfc3339(Date.parse(state.watermark) - OVERLAP_MS) : undefined;
+    const checkOrdered = !state.fullReadAt || now - Date.parse(state.fullReadAt) >= ORDERED_CHECK_EVERY_MS;
+    if (checkOrdered) summary.deletedAfterOrder = await reportDeletedAfterOrder(deps, tenantId, pipedrive, now);
+    const updatedSince = state.watermark ? pipedriveTime(Date.parse(state.watermark) - OVERLAP_MS) : undefined;
     const deals = new Map<number, z.infer<typeof dealSchema>>();
     for (const remote of await listAll(pipedrive, 'deals', { status: 'won', ...(updatedSince && { updatedSince }) })) {
       const deal = dealSchema.safeParse(remote);
@@ -116,10 +124,50 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
     await finish(
       new Date(now).toISOString(),
       `read ${summary.read} won deals ${updatedSince ? `updated since ${updatedSince}` : '(first poll)'}, ` +
-        `rechecked ${summary.rechecked} rejected; enqueued ${summary.enqueued}, already handled ${summary.handled}`,
+        `rechecked ${summary.rechecked} rejected; enqueued ${summary.enqueued}, already handled ${summary.handled}` +
+        (checkOrdered ? `; ${summary.deletedAfterOrder} ordered deals found deleted` : ''),
+      checkOrdered,
     );
     return summary;
   });
+}
+
+/**
+ * Ordered deals a person deleted in Pipedrive since: each audited once as a conflict (and shown by
+ * `connector status`) and marked, never acted on; the QAD order stays. A list by ids (100 a call)
+ * finds the missing; a GET tells a deleted deal from an archived one, which lists leave out too.
+ */
+async function reportDeletedAfterOrder(deps: PollDeps, tenantId: string, pipedrive: PipedriveClient, now: number): Promise<number> {
+  const ordered = (await deps.keyMap.listMapped(tenantId, ENTITY)).filter((e) => e.ref !== undefined && !e.goneAt);
+  let deleted = 0;
+  for (let i = 0; i < ordered.length; i += 100) {
+    const chunk = ordered.slice(i, i + 100);
+    const listed = new Set((await listAll(pipedrive, 'deals', { ids: chunk.map((e) => Number(e.qadKey)) })).map((d) => d.id));
+    for (const entry of chunk.filter((e) => !listed.has(Number(e.qadKey)))) {
+      if (!(await isDeleted(pipedrive, Number(entry.qadKey)))) continue;
+      deleted++;
+      await deps.audit.record({
+        tenantId,
+        entity: ENTITY,
+        key: entry.qadKey,
+        action: 'conflict',
+        pipedriveId: Number(entry.qadKey),
+        reason:
+          `deal ${entry.qadKey} was deleted in Pipedrive after QAD sales order ${entry.ref} was made from it; ` + 'the order is left alone',
+      });
+      await deps.keyMap.markGone(tenantId, ENTITY, entry.qadKey, new Date(now).toISOString());
+    }
+  }
+  return deleted;
+}
+
+async function isDeleted(pipedrive: PipedriveClient, dealId: number): Promise<boolean> {
+  try {
+    return dealSchema.safeParse(await pipedrive.get('deals', dealId)).data?.status === 'deleted';
+  } catch (error) {
+    if (error instanceof PipedriveNotFoundError) return true;
+    throw error;
+  }
 }
 
 /** Deals as the QAD writer takes them: each with its lines, read in bulk (one call per 100 deals). */
@@ -146,8 +194,6 @@ async function withLines(pipedrive: PipedriveClient, deals: ReadonlyArray<z.infe
     customFields: d.custom_fields ?? {},
   }));
 }
-
-const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');
 
 /** Won deals -> QAD sales orders: the registry's flow in the other direction. */
 export const wonDeals: EntityFlow = {

@@ -34,7 +34,7 @@ import { withMappedFields } from '../domain/custom-fields.ts';
 import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
-import { listPages } from './pipedrive-pages.ts';
+import { listPages, pipedriveTime } from './pipedrive-pages.ts';
 import { parseRecordMessage } from './record-message.ts';
 import { addToListing, emptyListing } from './listing.ts';
 
@@ -494,9 +494,6 @@ async function matchRecord<R, Ctx>(
   const { byKey, evidence } = await entity.search(pipedrive, record, context, keyField);
   return decideMatch(deps.keyMap, entity, tenantId, key, byKey, evidence);
 }
-
-/** RFC 3339 without milliseconds, as Pipedrive's `updated_since` takes it. */
-const pipedriveTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');
 
 /**
  * Matches against what changed in Pipedrive since the listing was read: records typed by hand (or

@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, StartMessageMoveTaskCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { AuditLog, PollStateStore, TenantHolds, TenantStore } from '../ports/index.ts';
+import type { AuditLog, KeyMap, PollStateStore, TenantHolds, TenantStore } from '../ports/index.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
 
 export interface QueueStatus {
@@ -17,6 +17,8 @@ export interface TenantStatus {
   hold?: string;
   polls: Array<{ scope: string; watermark?: string; lastPolledAt?: string }>;
   recentFailures: Array<{ at: string; entity: string; key: string; reason: string }>;
+  /** Won deals deleted in Pipedrive after their QAD order was made: the orders stand, a person decides. */
+  deletedAfterOrder: Array<{ deal: string; order: string; noticedAt: string }>;
 }
 
 async function depth(sqs: SQSClient, url: string): Promise<{ visible: number; inFlight: number }> {
@@ -36,7 +38,7 @@ export async function queueStatus(sqs: SQSClient, queues: Record<string, { queue
 
 /** Watermarks per poll, and the last day's failures, per tenant. */
 export async function tenantStatus(
-  deps: { tenants: TenantStore; pollState: PollStateStore; audit: AuditLog; holds: TenantHolds },
+  deps: { tenants: TenantStore; pollState: PollStateStore; audit: AuditLog; holds: TenantHolds; keyMap: Pick<KeyMap, 'listMapped'> },
   now = Date.now(),
   registry: EntityRegistry = entityRegistry,
 ): Promise<TenantStatus[]> {
@@ -61,6 +63,9 @@ export async function tenantStatus(
         .filter((e) => e.action === 'failed' || e.action === 'rejected' || e.action === 'conflict')
         .slice(-10)
         .map((e) => ({ at: e.at, entity: e.entity, key: e.key, reason: e.error ?? e.reason ?? '' })),
+      deletedAfterOrder: (await deps.keyMap.listMapped(tenantId, 'salesOrder')).flatMap((e) =>
+        e.goneAt && e.ref ? [{ deal: e.qadKey, order: e.ref, noticedAt: e.goneAt }] : [],
+      ),
     });
   }
   return out;

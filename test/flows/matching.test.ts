@@ -75,6 +75,37 @@ describe('matching names however they were typed, through the listing and throug
   });
 });
 
+describe('persons matched by name within their organization however it was typed', () => {
+  const CONTACTS: Array<[id: string, qad: string, typed: string]> = [
+    ['Q1', 'J\u00f6rg M\u00fcller', 'jo\u0308rg  MU\u0308LLER'],
+    ['Q2', 'Ana Mar\u00eda Ortega', 'Ana\u00a0Mar\u00eda Ortega '],
+    ['Q3', 'Lars Gro\u00dfe', 'Lars Grosse'],
+  ];
+  for (const path of ['listing', 'search'] as const) {
+    test(`through the ${path}: same names adopted, a near-identical one held`, async () => {
+      w = await startMemoryWorld({
+        customers: [customerRow('P1', 'Pauls Pumpen', today())],
+        contacts: CONTACTS.map(([id, name]) => contactRow(id, 'P1', name, { 'ct_mstr.ct_email': '' })),
+      });
+      await w.poll('customers');
+      await w.deliver();
+      const orgId = (await mappedIds(w, 'organization')).get('P1')!;
+      const typed = new Map(CONTACTS.map(([id, , name]) => [id, w!.pd.seedPerson({ name, org_id: orgId })]));
+      await w.poll('contacts');
+      if (path === 'search') w.clock.ms += LISTING_STALE_MS;
+      await drain(w);
+      assert.equal(w.pd.persons().length, 3, 'no person created');
+      const mapped = await mappedIds(w, 'person');
+      assert.deepEqual([mapped.get('Q1'), mapped.get('Q2'), mapped.get('Q3')], [typed.get('Q1'), typed.get('Q2'), undefined]);
+      const held = await w.adapters.holds.held(TENANT, 'possible-duplicate:person');
+      assert.deepEqual(
+        held.map((h) => (JSON.parse(h.body) as { key: string }).key),
+        ['Q3'],
+      );
+    });
+  }
+});
+
 describe('records typed by hand in Pipedrive after the first-sync listing was read (go-live day)', () => {
   test('organizations: one typed with the name, one with the QAD code, are adopted, not duplicated', async () => {
     w = await startMemoryWorld({

@@ -54,3 +54,34 @@ test('the local run drives the Lambda handlers end to end: first sync matches an
     await pipeline.close();
   }
 });
+
+test('records typed during the first sync, organizations deleted and merged in Pipedrive: no duplicates, nothing lost', async () => {
+  const pipeline = await LocalPipeline.start({
+    customers: 60,
+    contactsPerCustomer: 2,
+    items: 40,
+    currencies: ['EUR'],
+    seed: 11,
+    preexisting: 0.5,
+    plan: 'ultimate',
+    writerConcurrency: 3,
+    wonDeals: 0,
+    typedDuringSync: 12,
+  });
+  try {
+    const first = await pipeline.runRound();
+    assert.equal(pipeline.typedDuringSync, 12);
+    assert.equal(first.entities.organizations.updated, 30 + 4, 'the hand-made and the typed organizations are adopted');
+    assert.equal(first.entities.products.updated, 20 + 4);
+    const edits = await pipeline.editPipedrive(2);
+    assert.deepEqual(edits, { deleted: 2, merged: 2 });
+    const second = await pipeline.runRound();
+    assert.equal(second.entities.organizations.created, 2, 'the deleted ones written again; the merged ones follow their survivor');
+    const state = await pipeline.state();
+    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
+    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
+    assert.deepEqual(state.mismatched, { persons: 0, products: 0, salesOrders: 0 }, 'persons followed their organization');
+  } finally {
+    await pipeline.close();
+  }
+});

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
 import { writeSalesOrder } from '../../shared/flows/write-sales-order.ts';
+import { tenantStatus } from '../../shared/operations/status.ts';
 import type { TenantConfigInput } from '../../shared/config/tenant.ts';
 import { PermanentError } from '../../shared/domain/errors.ts';
 import type { RecordMessage, TenantClients } from '../../shared/ports/index.ts';
@@ -222,6 +223,31 @@ describe('won deals become QAD sales orders', () => {
     assert.equal(h.qadTenant.salesOrders().length, 1, 'found by customer PO and adopted');
     assert.match((await h.deps.audit.history(TENANT, 'salesOrder', String(deal)))[0]?.reason ?? '', /adopted/u);
     assert.equal(h.pd.deals().find((d) => d.id === deal)?.custom_fields[orderField(h)!], h.qadTenant.salesOrders()[0]?.so_nbr);
+  });
+
+  test('won deals deleted after their order are reported once (audit, status); the orders are left alone', async () => {
+    const w = await world();
+    h = w.harness;
+    const line = { product_id: w.bolt, item_price: 2, quantity: 5 };
+    const deals = ['Gone', 'Marked deleted', 'Kept'].map((title) =>
+      h!.pd.seedDeal({ title, currency: 'EUR', status: 'won', org_id: w.org, lines: [line] }),
+    );
+    for (const [i, m] of (await pollMessages(h)).entries()) await writeSalesOrder(h.deps, h.tenant, m, delivery(`m${i}`));
+    assert.equal(h.qadTenant.salesOrders().length, 3);
+    h.pd.deleteRecord('deal', deals[0]!);
+    h.pd.updateDeal(deals[1]!, { status: 'deleted' });
+
+    for (let day = 1; day <= 2; day++) {
+      h.clock.ms += 25 * 3_600_000;
+      const [summary] = await pollWonDeals(h.deps, { force: true });
+      assert.equal(summary?.deletedAfterOrder, day === 1 ? 2 : 0, 'reported once');
+    }
+    assert.equal(h.qadTenant.salesOrders().length, 3, 'no order touched');
+    const [entry] = await h.deps.audit.history(TENANT, 'salesOrder', String(deals[0]));
+    assert.equal(entry?.action, 'conflict');
+    assert.match(entry?.reason ?? '', /deleted in Pipedrive after QAD sales order \S+ was made from it; the order is left alone/u);
+    const [status] = await tenantStatus(h.deps, h.clock.ms);
+    assert.deepEqual(status?.deletedAfterOrder.map((d) => d.deal).sort(), [String(deals[0]), String(deals[1])].sort());
   });
 
   test('a deal reopened and won again does not make a second order', async () => {
