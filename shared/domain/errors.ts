@@ -110,6 +110,14 @@ export const BUDGET_CAUSE = 'budget';
 export const DISABLED_CAUSE = 'disabled';
 
 /**
+ * Why a message is in a dead-letter queue: sent there by a writer for a permanent error or a spent retry
+ * budget (the message carries this as its `cause` attribute), or moved there by SQS after maxReceiveCount
+ * receives (no attribute: a writer crashed or timed out on it that often).
+ */
+export type DeadLetterCause = 'permanent' | 'retryBudget';
+export const DEAD_LETTER_CAUSE_ATTRIBUTE = 'cause';
+
+/**
  * What happens to a message whose write did not go through. Exactly one of `hold`, `deadLetter` or
  * `retryInSeconds` applies; a retry is sent again as a new message (so a wait spends no receive count).
  */
@@ -120,8 +128,8 @@ export interface ErrorOutcome {
   reason: string;
   /** Seconds until the message is delivered again (at most MAX_DELAY_SECONDS). */
   retryInSeconds?: number;
-  /** Moved to the dead-letter queue at once: a person must fix it. */
-  deadLetter?: true;
+  /** Moved to the dead-letter queue at once, and why: a permanent error, or the retry budget spent. A person must look. */
+  deadLetter?: DeadLetterCause;
   /** Kept in DynamoDB under this cause and acknowledged, until something releases it ('parked', 'drift:<entity>', 'budget'). */
   hold?: string;
   /** The whole tenant waits: parked until a person re-authorises, or its daily budget gate closed until `untilMs`. */
@@ -173,7 +181,8 @@ export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
       hold: driftCause(ctx.entity),
     };
   }
-  if (error instanceof PermanentError) return { action: 'failed', reason: 'permanent error: dead-lettered, no retries', deadLetter: true };
+  if (error instanceof PermanentError)
+    return { action: 'failed', reason: 'permanent error: dead-lettered, no retries', deadLetter: 'permanent' };
   if (tenantHold?.kind === 'budget') {
     const wait = gateOutcome(tenantHold.untilMs, ctx.nowMs, random);
     return { ...wait, tenantHold, ...(wait.retryInSeconds !== undefined && { pauseTenantSeconds: wait.retryInSeconds }) };
@@ -186,7 +195,11 @@ export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
   if (error instanceof WaitForDependency) return deferred(ctx.retryBaseSeconds * 6);
   if (error instanceof ClaimHeldError) return deferred(error.delaySeconds ?? ctx.retryBaseSeconds);
   if (ctx.attempt >= MAX_FAILED_ATTEMPTS)
-    return { action: 'failed', reason: `failed ${ctx.attempt} attempts in a row: dead-lettered, retry budget spent`, deadLetter: true };
+    return {
+      action: 'failed',
+      reason: `failed ${ctx.attempt} attempts in a row: dead-lettered, retry budget spent`,
+      deadLetter: 'retryBudget',
+    };
   if (error instanceof RetryLaterError && error.delaySeconds !== undefined) return failed(Math.min(error.delaySeconds, MAX_DELAY_SECONDS));
   // Backoff from the failed attempts: base, 2 x base, 4 x base ... capped at 90 x base (15 minutes in AWS).
   const base = ctx.retryBaseSeconds;

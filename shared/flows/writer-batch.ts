@@ -66,7 +66,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     const parsed = parseRecordMessage(record.body);
     if (!parsed.ok) {
       const h = { record, attempt, tenantId: '_unknown', entity: fallbackEntity, key: `_message:${record.messageId}` };
-      return applyOutcome(h, { action: 'failed', reason: parsed.reason, deadLetter: true });
+      return applyOutcome(h, { action: 'failed', reason: parsed.reason, deadLetter: 'permanent' });
     }
     const m = parsed.value;
     const h: Handling = { record, attempt, tenantId: m.tenantId, entity: m.entity, key: m.key, message: m };
@@ -134,7 +134,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
       ...(cause !== undefined && { error: cause }),
       ...(snapshot !== undefined && { snapshot }),
     });
-    if (outcome.deadLetter) await deps.messages.deadLetter(record.body, cause ?? outcome.reason);
+    if (outcome.deadLetter) await deps.messages.deadLetter(record.body, cause ?? outcome.reason, outcome.deadLetter);
     deps.telemetry.recordOutcome(tenantId, entity, outcome.action);
     if (outcome.deadLetter) deps.telemetry.deadLettered(tenantId, entity);
     const log = { tenantId, entity, key, messageId: record.messageId, attempt: h.attempt, ...(cause !== undefined && { error: cause }) };

@@ -4,6 +4,7 @@
  */
 import type { KeyMapState, NameCandidate } from '../domain/upsert-decision.ts';
 import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
+import type { DeadLetterCause } from '../domain/errors.ts';
 import type { PipedriveClient } from './pipedrive.ts';
 import type { QadClient } from './qad.ts';
 
@@ -180,8 +181,8 @@ export interface MessageControl {
    * many real attempts at the outside system have failed so far. A wait sent this way spends no receive count.
    */
   requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void>;
-  /** Moves a message that will never succeed to the dead-letter queue at once. */
-  deadLetter(body: string, reason: string): Promise<void>;
+  /** Moves a message to the dead-letter queue at once, with why (a permanent error, or its retry budget spent). */
+  deadLetter(body: string, reason: string, cause: DeadLetterCause): Promise<void>;
 }
 
 /** Time as the flows see it: injected, so tests wait out leases and backoffs without waiting. */

@@ -30,7 +30,7 @@ function recordWaits(harness: Harness): Array<{ key: string; seconds: number }> 
       seen.push({ key: (JSON.parse(body) as { key: string }).key, seconds });
       await real.requeue(body, seconds, failed);
     },
-    deadLetter: (b, reason) => real.deadLetter(b, reason),
+    deadLetter: (b, reason, cause) => real.deadLetter(b, reason, cause),
   };
   return seen;
 }

@@ -1,6 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { sleep } from '../../clients/http.ts';
-import { FAILED_ATTEMPTS_ATTRIBUTE, MAX_DELAY_SECONDS } from '../../domain/errors.ts';
+import { DEAD_LETTER_CAUSE_ATTRIBUTE, FAILED_ATTEMPTS_ATTRIBUTE, MAX_DELAY_SECONDS, type DeadLetterCause } from '../../domain/errors.ts';
 import type { MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
 
 /** SendMessageBatch, 10 at a time; failed entries are retried, and what still fails throws. */
@@ -57,12 +57,15 @@ export class SqsMessageControl implements MessageControl {
     );
   }
 
-  async deadLetter(body: string, reason: string): Promise<void> {
+  async deadLetter(body: string, reason: string, cause: DeadLetterCause): Promise<void> {
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.deadLetterUrl,
         MessageBody: body,
-        MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 1000) } },
+        MessageAttributes: {
+          reason: { DataType: 'String', StringValue: reason.slice(0, 1000) },
+          [DEAD_LETTER_CAUSE_ATTRIBUTE]: { DataType: 'String', StringValue: cause },
+        },
       }),
     );
   }

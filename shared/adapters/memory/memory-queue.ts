@@ -1,4 +1,4 @@
-import { MAX_DELAY_SECONDS } from '../../domain/errors.ts';
+import { MAX_DELAY_SECONDS, type DeadLetterCause } from '../../domain/errors.ts';
 import type { MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
 
 /** SQS lets one receive stay invisible for 12 hours at most. */
@@ -21,7 +21,7 @@ export interface SentMessage {
 export class MemoryQueue implements RecordQueue, MessageControl {
   readonly sent: SentMessage[] = [];
   readonly visibility: Array<{ receiptHandle: string; seconds: number }> = [];
-  readonly deadLetters: Array<{ body: string; reason: string }> = [];
+  readonly deadLetters: Array<{ body: string; reason: string; cause: DeadLetterCause }> = [];
   private taken = 0;
 
   constructor(readonly name: string) {}
@@ -51,7 +51,7 @@ export class MemoryQueue implements RecordQueue, MessageControl {
     this.sent.push({ messageId: `${this.name}-${this.sent.length + 1}`, body, delaySeconds: delay, failedAttempts });
   }
 
-  async deadLetter(body: string, reason: string): Promise<void> {
-    this.deadLetters.push({ body, reason: reason.slice(0, 1000) });
+  async deadLetter(body: string, reason: string, cause: DeadLetterCause): Promise<void> {
+    this.deadLetters.push({ body, reason: reason.slice(0, 1000), cause });
   }
 }
