@@ -106,6 +106,17 @@ export const FAILED_ATTEMPTS_ATTRIBUTE = 'failedAttempts';
 export const MAX_FAILED_ATTEMPTS = 8;
 /** The hold cause of messages that wait for a tenant's daily budget gate longer than SQS can delay them. */
 export const BUDGET_CAUSE = 'budget';
+/** The message attribute that counts how often a record waited for another (a person for its organization). */
+export const DEPENDENCY_WAITS_ATTRIBUTE = 'dependencyWaits';
+/**
+ * A record waits for another this many times (six backoff steps each: 10 minutes in AWS), then it is held in
+ * DynamoDB until the next poll of its entity, instead of cycling through the queue: the other may never come
+ * (its customer waits for a person), and one held entry is one problem.
+ */
+export const MAX_DEPENDENCY_WAITS = 10;
+/** The hold cause of a record that waits for another record of its tenant. */
+export const waitingCause = (entity: string): string => `waiting:${entity}`;
+
 /** The hold cause of messages of a disabled tenant: `tenant enable` puts them back on their queues. */
 export const DISABLED_CAUSE = 'disabled';
 
@@ -136,6 +147,8 @@ export interface ErrorOutcome {
   tenantHold?: TenantHoldDecision;
   /** The tenant's other records in this batch wait this long too, without calling anyone. */
   pauseTenantSeconds?: number;
+  /** The record waits for another record (counted apart from failed attempts: see MAX_DEPENDENCY_WAITS). */
+  dependencyWait?: true;
 }
 
 export interface OutcomeContext {
@@ -143,6 +156,8 @@ export interface OutcomeContext {
   entity: string;
   /** This attempt's number: 1 + the failed attempts before it (waits do not count). The backoff grows with it. */
   attempt: number;
+  /** How often the record already waited for another record. */
+  dependencyWaits?: number;
   /** The first backoff step in seconds (10 in AWS). */
   retryBaseSeconds: number;
   nowMs: number;
@@ -192,7 +207,11 @@ export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
     return { action: 'deferred', reason: `will retry in ${wait}s`, retryInSeconds: wait, pauseTenantSeconds: wait };
   }
   // A record waiting for another (a person for its organization) waits a few backoff steps at once.
-  if (error instanceof WaitForDependency) return deferred(ctx.retryBaseSeconds * 6);
+  if (error instanceof WaitForDependency) {
+    if ((ctx.dependencyWaits ?? 0) + 1 >= MAX_DEPENDENCY_WAITS)
+      return { action: 'deferred', reason: 'still waiting for another record: held until the next poll', hold: waitingCause(ctx.entity) };
+    return { ...deferred(ctx.retryBaseSeconds * 6), dependencyWait: true };
+  }
   if (error instanceof ClaimHeldError) return deferred(error.delaySeconds ?? ctx.retryBaseSeconds);
   if (ctx.attempt >= MAX_FAILED_ATTEMPTS)
     return {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { StoredTenant } from '../config/tenant.ts';
 import { contentHash } from '../domain/content-hash.ts';
-import { errorMessage } from '../domain/errors.ts';
+import { errorMessage, waitingCause } from '../domain/errors.ts';
 import { changedSinceDate, isDue, utcDate } from '../domain/schedule.ts';
 import type {
   AuditLog,
@@ -21,7 +21,7 @@ import type {
 import type { SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
 import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
-import { holdFromError, releaseBudgetHeld, skipHeldTenant } from './tenant-holds.ts';
+import { holdFromError, releaseBudgetHeld, releaseHeld, skipHeldTenant } from './tenant-holds.ts';
 
 export interface PollDeps {
   tenants: TenantStore;
@@ -206,8 +206,10 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
   const state = await deps.pollState.get(tenantId, flow.entity);
   if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, flow), now)) return { ...summary, outcome: 'not-due' };
   if (await skipHeldTenant(deps, tenantId, flow.entity)) return { ...summary, outcome: 'tenant-on-hold' };
-  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue.
+  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue; so do this
+  // entity's records that waited too long for another (held again, once, if they still must wait).
   await releaseBudgetHeld(deps, tenantId, flow.entity);
+  await releaseHeld(deps, tenantId, waitingCause(flow.entity));
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, flow.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   const audit = (action: 'polled' | 'failed', reason: string, error?: string) =>

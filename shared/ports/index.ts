@@ -173,6 +173,12 @@ export interface RecordQueue {
   sendAll(messages: readonly RecordMessage[]): Promise<void>;
 }
 
+/** What a message sent again carries: its failed attempts at the outside system, and how often it waited for another record. */
+export interface RetryCounts {
+  failedAttempts: number;
+  dependencyWaits: number;
+}
+
 export interface MessageControl {
   /** How long until this receive of the message becomes visible again. */
   setVisibility(receiptHandle: string, seconds: number): Promise<void>;
@@ -180,7 +186,7 @@ export interface MessageControl {
    * Sends the body again as a new message, delivered after `delaySeconds` (SQS allows at most 900), carrying how
    * many real attempts at the outside system have failed so far. A wait sent this way spends no receive count.
    */
-  requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void>;
+  requeue(body: string, delaySeconds: number, counts: RetryCounts): Promise<void>;
   /** Moves a message to the dead-letter queue at once, with why (a permanent error, or its retry budget spent). */
   deadLetter(body: string, reason: string, cause: DeadLetterCause): Promise<void>;
 }
@@ -230,6 +236,12 @@ export interface OAuthTokenStore {
 /** Why a tenant's Pipedrive work waits: a person must re-authorise, or the daily token budget is spent until a reset. */
 export type TenantHold = { kind: 'parked'; reason: string; since: string } | { kind: 'budget'; untilMs: number; reason: string };
 
+export interface HeldMessage {
+  messageId: string;
+  body: string;
+  cause: string;
+}
+
 export interface TenantHolds {
   /** The hold in force now, if any (parked wins over a budget gate). */
   current(tenantId: string, nowMs: number): Promise<TenantHold | undefined>;
@@ -243,6 +255,6 @@ export interface TenantHolds {
    */
   hold(tenantId: string, messageId: string, body: string, cause?: string): Promise<void>;
   /** Held messages, all of them or only those held for one cause. */
-  held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>>;
+  held(tenantId: string, cause?: string): Promise<HeldMessage[]>;
   release(tenantId: string, messageId: string): Promise<void>;
 }

@@ -29,8 +29,8 @@ describe('the writer batch, in memory', () => {
     assert.equal(wait?.action, 'deferred');
     assert.match(wait?.error ?? '', /organization for customer C1 is not in Pipedrive yet/u);
     assert.deepEqual(
-      w.adapters.queue('records').requeued.map((m) => [m.delaySeconds, m.failedAttempts]),
-      [[60, 0]],
+      w.adapters.queue('records').requeued.map((m) => [m.delaySeconds, m.failedAttempts, m.dependencyWaits]),
+      [[60, 0, 1]],
       'six backoff steps at once, sent again as a new message: a wait is no failed attempt',
     );
 

@@ -1,5 +1,5 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
-import type { TenantHold, TenantHolds } from '../../ports/index.ts';
+import type { TenantHold, TenantHolds, HeldMessage } from '../../ports/index.ts';
 import { isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts';
 
 /**
@@ -75,8 +75,8 @@ export class DynamoTenantHolds implements TenantHolds {
     );
   }
 
-  async held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>> {
-    const out: Array<{ messageId: string; body: string }> = [];
+  async held(tenantId: string, cause?: string): Promise<HeldMessage[]> {
+    const out: HeldMessage[] = [];
     let start: Item | undefined;
     do {
       const res: QueryCommandOutput = await this.client.send(
@@ -89,7 +89,8 @@ export class DynamoTenantHolds implements TenantHolds {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of res.Items ?? []) out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
+      for (const item of res.Items ?? [])
+        out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '', cause: str(item, 'cause') ?? 'parked' });
       start = res.LastEvaluatedKey;
     } while (start);
     return out;

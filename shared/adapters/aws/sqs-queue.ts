@@ -1,7 +1,13 @@
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { sleep } from '../../clients/http.ts';
-import { DEAD_LETTER_CAUSE_ATTRIBUTE, FAILED_ATTEMPTS_ATTRIBUTE, MAX_DELAY_SECONDS, type DeadLetterCause } from '../../domain/errors.ts';
-import type { MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
+import {
+  DEAD_LETTER_CAUSE_ATTRIBUTE,
+  DEPENDENCY_WAITS_ATTRIBUTE,
+  FAILED_ATTEMPTS_ATTRIBUTE,
+  MAX_DELAY_SECONDS,
+  type DeadLetterCause,
+} from '../../domain/errors.ts';
+import type { MessageControl, RecordMessage, RecordQueue, RetryCounts } from '../../ports/index.ts';
 
 /** SendMessageBatch, 10 at a time; failed entries are retried, and what still fails throws. */
 export class SqsRecordQueue implements RecordQueue {
@@ -46,13 +52,16 @@ export class SqsMessageControl implements MessageControl {
     );
   }
 
-  async requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void> {
+  async requeue(body: string, delaySeconds: number, counts: RetryCounts): Promise<void> {
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: body,
         DelaySeconds: Math.max(0, Math.min(Math.ceil(delaySeconds), MAX_DELAY_SECONDS)),
-        MessageAttributes: { [FAILED_ATTEMPTS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(failedAttempts) } },
+        MessageAttributes: {
+          [FAILED_ATTEMPTS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(counts.failedAttempts) },
+          [DEPENDENCY_WAITS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(counts.dependencyWaits) },
+        },
       }),
     );
   }

@@ -1,4 +1,4 @@
-import type { TenantHold, TenantHolds } from '../../ports/index.ts';
+import type { TenantHold, TenantHolds, HeldMessage } from '../../ports/index.ts';
 import { compareSortKeys } from './sort-key.ts';
 
 interface Holds {
@@ -47,10 +47,10 @@ export class MemoryTenantHolds implements TenantHolds {
     this.of(tenantId).held.set(messageId, { body, cause });
   }
 
-  async held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>> {
+  async held(tenantId: string, cause?: string): Promise<HeldMessage[]> {
     return [...this.of(tenantId).held]
       .filter(([, h]) => cause === undefined || h.cause === cause)
-      .map(([messageId, h]) => ({ messageId, body: h.body }))
+      .map(([messageId, h]) => ({ messageId, body: h.body, cause: h.cause }))
       .sort((a, b) => compareSortKeys(a.messageId, b.messageId));
   }
 
