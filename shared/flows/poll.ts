@@ -85,6 +85,8 @@ export async function pollEntity<R, Ctx>(
   return pollEnabledTenants(deps, (tenant) => pollEntityTenant(deps, entity, tenant, options.force ?? false));
 }
 
+/** A tenant's poll is started only with this much of the invocation left (a poll reads pages of 15 s at most each). */
+export const POLL_TIME_RESERVE_MS = 90_000;
 /** How many tenants one poll invocation works on at once: a slow QAD holds up only its own tenant. */
 const TENANTS_AT_ONCE = 4;
 
@@ -96,6 +98,8 @@ const TENANTS_AT_ONCE = 4;
 export async function pollEnabledTenants<S>(
   deps: Pick<PollDeps, 'tenants' | 'audit' | 'telemetry'>,
   pollOne: (tenant: StoredTenant) => Promise<S>,
+  /** The invocation's time left: a tenant is started only with POLL_TIME_RESERVE_MS of it, else the next schedule polls it. */
+  remainingMs: () => number = () => Number.POSITIVE_INFINITY,
 ): Promise<S[]> {
   const skip = (tenantId: string, reason: string) =>
     deps.audit.record({ tenantId, entity: '_tenant', key: '_poll', action: 'failed', reason }).catch(() => undefined);
@@ -109,6 +113,10 @@ export async function pollEnabledTenants<S>(
   const worker = async () => {
     for (let i = next++; i < tenants.length; i = next++) {
       const tenant = tenants[i]!;
+      if (remainingMs() < POLL_TIME_RESERVE_MS) {
+        await skip(tenant.config.tenantId, 'not polled in this invocation: its time limit is near; the next schedule polls it');
+        continue;
+      }
       try {
         summaries[i] = await pollOne(tenant);
       } catch (error) {

@@ -59,7 +59,19 @@ interface Handling {
  * receive is acknowledged: a wait costs no receive, so SQS's maxReceiveCount only catches writers that
  * crash or time out, and the policy's retry budget counts real failed attempts only.
  */
-export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+/**
+ * A record is only started with this much of the invocation left: one record makes a few calls, each
+ * bounded by the HTTP timeout. The rest of the batch is handed back (sent again at once, no receive spent)
+ * instead of the whole batch coming back after a timeout because its last record overran.
+ */
+export const WRITER_TIME_RESERVE_MS = 20_000;
+
+export async function handleWriterBatch(
+  deps: WriterBatchDeps,
+  event: SQSEvent,
+  /** The invocation's time left (Lambda's context.getRemainingTimeInMillis); unbounded without one. */
+  remainingMs: () => number = () => Number.POSITIVE_INFINITY,
+): Promise<SQSBatchResponse> {
   const tenants = new Map<string, Promise<StoredTenant | undefined>>();
   const holds = new Map<string, Promise<TenantHold | undefined>>();
   /** Tenants rate-limited earlier in this batch, with how long their other records wait. */
@@ -81,6 +93,12 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     }
     const m = parsed.value;
     const h: Handling = { record, attempt, dependencyWaits, tenantId: m.tenantId, entity: m.entity, key: m.key, message: m };
+    if (remainingMs() < WRITER_TIME_RESERVE_MS)
+      return applyOutcome(h, {
+        action: 'deferred',
+        reason: 'handed back unstarted: the invocation is near its time limit',
+        retryInSeconds: 0,
+      });
     const waitFor = paused.get(m.tenantId);
     if (waitFor !== undefined)
       return applyOutcome(h, {
