@@ -66,6 +66,13 @@ export interface PollSummary {
 const POLL_LEASE_MS = 6 * 60_000;
 /** Once a day a poll reads everything: it notices records removed from QAD. */
 const FULL_READ_EVERY_MS = 24 * 3_600_000;
+/**
+ * Reconciliation: when a record's last write did not complete (its key-map entry has no Pipedrive id or
+ * hash, or a create is pending) and no claim is running, the poll reads everything again, at most this
+ * often: only such records differ from their content hash, so only they are sent again (no Pipedrive reads
+ * to find them, tokens only for the writes still missing). The system converges without a person.
+ */
+export const RECONCILE_EVERY_MS = 3_600_000;
 
 /**
  * One QAD source for every enabled tenant that is due:
@@ -153,7 +160,11 @@ export async function pollEntityTenant<R, Ctx>(
     if (!(await deps.listing.meta(tenantId, entity.entity))) await buildListing(deps, tenant, entity);
     summary.released = await releaseDriftHeld(deps, tenant, entity);
     const client = await deps.clients.qad(tenant);
-    summary.full = !state.fullReadAt || now - Date.parse(state.fullReadAt) >= FULL_READ_EVERY_MS || !state.watermark;
+    const sinceFull = state.fullReadAt ? now - Date.parse(state.fullReadAt) : Number.POSITIVE_INFINITY;
+    summary.full =
+      sinceFull >= FULL_READ_EVERY_MS ||
+      !state.watermark ||
+      (sinceFull >= RECONCILE_EVERY_MS && (await deps.keyMap.listIncomplete(tenantId, entity.entity, now)).length > 0);
     const since = summary.full ? undefined : changedSinceDate(state.watermark, qad.overlapDays);
     const seen = new Set<string>();
     const gate = fieldGate(deps, tenant, entity, now);

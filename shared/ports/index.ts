@@ -75,6 +75,13 @@ export interface KeyMap {
   /** Which QAD key owns a Pipedrive record; claiming it makes sure two QAD records never share one. */
   claimPipedriveRecord(tenantId: string, entity: EntityName, pipedriveId: number, qadKey: string): Promise<{ owner: string }>;
   ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>>;
+  /**
+   * Records whose last write did not complete and that nothing else will send again: a create left pending
+   * (its outcome unknown), or a Pipedrive id without a content hash; nobody's claim running now, rejected rows
+   * excluded. The poll's reconciliation reads them again. A key with neither id nor hash is not listed: it is on
+   * a queue, held, or dead-lettered for a person, and reconciling it would re-dead-letter it every time.
+   */
+  listIncomplete(tenantId: string, entity: EntityName, nowMs: number): Promise<KeyMapEntry[]>;
   /** Every mapped record of an entity, for the full-read reconciliation. */
   listMapped(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]>;
   markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void>;

@@ -40,7 +40,14 @@ export class MemoryTenantStore implements TenantStore {
   }
 
   async get(tenantId: string): Promise<StoredTenant | undefined> {
-    return (await this.list()).find((t) => t.config.tenantId === tenantId);
+    const item = this.items.get(tenantId);
+    return (
+      item && {
+        config: parseTenantConfig(JSON.parse(item.config)),
+        encryptedSecrets: { ...item.encryptedSecrets },
+        updatedAt: item.updatedAt,
+      }
+    );
   }
 
   async put(tenant: StoredTenant): Promise<void> {
