@@ -1,6 +1,7 @@
 import { aws_logs as logs } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { DEFAULT_SCHEDULES } from './topology.ts';
+import { scheduleExpressionProblem } from '../shared/domain/schedule-expression.ts';
 
 /**
  * Deploy-time settings, read from CDK context (cdk.json `context`, or `-c key=value` on the CLI).
@@ -21,6 +22,8 @@ export interface ConnectorConfig {
   readonly logRetentionDays: logs.RetentionDays;
   /** Optional e-mail address subscribed to the alarm topic. */
   readonly alarmEmail: string | undefined;
+  /** A second (third ...) stack in the same account and region, e.g. `staging`: it names the stack and its resources. */
+  readonly stage: string | undefined;
 }
 
 export const CONTEXT_DEFAULTS = {
@@ -54,7 +57,19 @@ export function readConfig(scope: Construct): ConnectorConfig {
     schedules: schedules(get('schedules')),
     logRetentionDays: retention(get('logRetentionDays')),
     alarmEmail: email(get('alarmEmail')),
+    stage: readStage(scope),
   };
+}
+
+/** Context `stage`: lowercase letters, digits and dashes, short enough for every resource name it prefixes. */
+export function readStage(scope: Construct): string | undefined {
+  const raw: unknown = scope.node.tryGetContext('stage');
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (typeof raw !== 'string' || !/^[a-z][a-z0-9-]{0,19}$/u.test(raw))
+    throw new ConfigError(
+      `context stage must be 1-20 lowercase letters, digits or dashes starting with a letter, got ${JSON.stringify(raw)}`,
+    );
+  return raw;
 }
 
 /** Context from the CLI arrives as strings; from cdk.json as JSON values. Accept both. */
@@ -66,8 +81,6 @@ function integer(key: string, raw: unknown, fallback: number, min: number, max: 
   }
   return value;
 }
-
-const SCHEDULE_EXPRESSION = /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/u;
 
 function schedules(raw: unknown): Readonly<Record<string, string>> {
   if (raw === undefined || raw === null || raw === '') return { ...CONTEXT_DEFAULTS.schedules };
@@ -85,9 +98,9 @@ function schedules(raw: unknown): Readonly<Record<string, string>> {
   }
   const out: Record<string, string> = { ...CONTEXT_DEFAULTS.schedules };
   for (const [entity, expression] of Object.entries(value)) {
-    if (typeof expression !== 'string' || !SCHEDULE_EXPRESSION.test(expression)) {
-      throw new ConfigError(`context schedules.${entity} must be rate(N unit) or cron(...), got ${JSON.stringify(expression)}`);
-    }
+    // A one-time at() schedule would poll once and never again: only recurring kinds are a poll's cadence.
+    const problem = typeof expression === 'string' ? scheduleExpressionProblem(expression, ['rate', 'cron']) : 'must be a string';
+    if (problem) throw new ConfigError(`context schedules.${entity}: ${problem}, got ${JSON.stringify(expression)}`);
     out[entity] = expression;
   }
   return out;

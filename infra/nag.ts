@@ -33,3 +33,11 @@ export function acknowledgeSchedulerInvoke(scope: IConstruct, fn: lambda.Functio
       '(<function ARN>:*); the wildcard covers qualifiers of this function only.',
   });
 }
+
+/** AwsSolutions-SQS3 on a queue that is itself a dead-letter queue, of a producer cdk-nag cannot see as one. */
+export function acknowledgeDeadLetterQueue(queue: IConstruct, of: string): void {
+  Validations.of(queue).acknowledge({
+    id: 'AwsSolutions-SQS3',
+    reason: `This queue is the dead-letter queue of ${of} (configured on the producer, which cdk-nag does not trace); a DLQ has no DLQ.`,
+  });
+}

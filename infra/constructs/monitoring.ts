@@ -3,11 +3,13 @@ import {
   Stack,
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as cwActions,
+  aws_dynamodb as dynamodb,
   aws_iam as iam,
   aws_kms as kms,
   aws_lambda as lambda,
   aws_sns as sns,
   aws_sns_subscriptions as subscriptions,
+  aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { WorkQueue } from './work-queue.ts';
@@ -33,9 +35,24 @@ export interface MonitoringProps {
   readonly metricsNamespace: string;
   /** Powertools' `service` dimension, the one every EMF metric carries. */
   readonly serviceName: string;
+  /** The tables whose throttles and system errors are alarmed. */
+  readonly tables: ReadonlyArray<{ readonly name: string; readonly table: dynamodb.ITable }>;
+  /** Where EventBridge Scheduler puts an invocation of a poll it could not deliver. */
+  readonly scheduleDeadLetters: sqs.IQueue;
 }
 
 const PERIOD = Duration.minutes(5);
+
+/** The DynamoDB operations the functions use (an alarm's math expression may hold at most 10 metrics). */
+const TABLE_OPERATIONS = [
+  dynamodb.Operation.GET_ITEM,
+  dynamodb.Operation.PUT_ITEM,
+  dynamodb.Operation.UPDATE_ITEM,
+  dynamodb.Operation.DELETE_ITEM,
+  dynamodb.Operation.QUERY,
+  dynamodb.Operation.BATCH_GET_ITEM,
+  dynamodb.Operation.BATCH_WRITE_ITEM,
+];
 
 /**
  * Alarms (to an encrypted SNS topic) and an operations dashboard.
@@ -144,7 +161,51 @@ export class Monitoring extends Construct {
         '"drift" say which field; fix the field in Pipedrive or mapping.fields and the next poll releases the held records.',
     );
 
+    countAlarm(
+      'PollFailures',
+      "A tenant's poll failed (QAD or Pipedrive unreachable, refused, or malformed answers); its watermark stayed, so the " +
+        'next schedule retries. The poll catches the error, so the function itself does not fail: this metric is how it shows. ' +
+        'The tenant and entity dimensions and "connector audit <tenant> <entity> _poll" say which and why.',
+    );
+
+    countAlarm(
+      'BudgetGateClosed',
+      "A tenant's Pipedrive daily token budget is spent: its writes wait (no calls, not dead-lettered) until Pipedrive's reset. " +
+        'The tenant dimension says which; "connector status" shows until when. Persistent: raise the plan or seats, or poll less often.',
+    );
+
+    alarm('ScheduleDeadLettersNotEmpty', {
+      alarmDescription:
+        'EventBridge Scheduler could not invoke a poll function (throttled, missing permission or deleted) and gave up: ' +
+        'that poll did not run. The next schedule runs it again; inspect the messages on the schedule dead-letter queue for the cause.',
+      metric: props.scheduleDeadLetters.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: Duration.minutes(1) }),
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      threshold: 0,
+    });
+
+    for (const { name, table } of props.tables) {
+      alarm(`${pascal(name)}TableThrottles`, {
+        alarmDescription:
+          `DynamoDB throttled requests on the ${name} table: writes and reads are being retried; ` + 'if it persists, look at hot keys.',
+        metric: table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: PERIOD }),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+      });
+      alarm(`${pascal(name)}TableSystemErrors`, {
+        alarmDescription: `DynamoDB answered the ${name} table's requests with system errors (HTTP 500): AWS-side; the writers retry.`,
+        metric: table.metricSystemErrorsForOperations({ operations: TABLE_OPERATIONS, period: PERIOD }),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+      });
+    }
+
     for (const { name, fn } of props.functions) {
+      alarm(`${pascal(name)}Throttles`, {
+        alarmDescription: `${name} invocations were throttled by Lambda: the account's concurrency is exhausted or reserved elsewhere.`,
+        metric: fn.metricThrottles({ statistic: 'Sum', period: PERIOD }),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+      });
       alarm(`${pascal(name)}Errors`, {
         alarmDescription: `${name} invocations failed (unhandled errors, timeouts or whole-batch failures).`,
         metric: fn.metricErrors({ statistic: 'Sum', period: PERIOD }),

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import { entityRegistry, type EntityRegistry } from '../../shared/flows/registry.ts';
 import { queueEnvName } from '../../shared/config/environment.ts';
-import { pascal } from '../../infra/names.ts';
+import { CONNECTOR_VERSION } from '../../shared/config/version.ts';
+import { pascal, STACK_NAME, stackNameFor } from '../../infra/names.ts';
 import { checkTenant } from '../../shared/operations/check.ts';
 import { replay } from '../../shared/operations/replay.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
@@ -41,22 +42,41 @@ export function usage(registry: EntityRegistry = entityRegistry): string {
   sync <id> --entity ${polls} [--dry-run]
                                               one poll-and-write cycle in this process; --dry-run writes nothing
   audit <id> <entity> <key>                   a record's history, newest first (entity: ${entities})
-  replay <id> <entity> <key>                  replay one record from its last audited snapshot
+  replay <id> <entity> <key>                  replay one record, re-read from its source by key
   replay <id> --from ISO --to ISO --outcome failed|rejected|deferred
   redrive [--queue ${queues}]   move the DLQ's messages back to their queue
   status                                      watermarks, queue and DLQ depths, the last day's failures
+  --version                                   this release, and the stack it talks to (with --outputs or --local)
 
 Options: --json (machine-readable output)
          --outputs FILE  a deployed stack: the file written by "npx cdk deploy --outputs-file FILE" (AWS credentials
                          come from the usual chain: AWS_PROFILE, environment, SSO, instance role)
+         --stage NAME    with --outputs: the stage deployed with -c stage=NAME, when the file holds more than one stack
          --local FILE    the local run's connection file, written by "npm start -- --serve"`;
 }
 
-/** The stack outputs written by `cdk deploy --outputs-file` -> the environment the functions run with. */
-export function environmentFromOutputs(file: unknown, registry: EntityRegistry = entityRegistry): Record<string, string> {
+/**
+ * The stack in a file written by `cdk deploy --outputs-file`: one stack per stage, so `--stage` picks it
+ * and a file with one connector stack needs no choice.
+ */
+function stackOutputs(file: unknown, stage?: string): { stack: string; outputs: Record<string, string> } {
   const stacks = z.record(z.string(), z.record(z.string(), z.string())).parse(file);
-  const outputs = stacks.QadPipedriveConnector ?? Object.values(stacks)[0];
-  if (!outputs) throw new UsageError('the outputs file holds no stack');
+  const ours = Object.keys(stacks).filter((name) => name === STACK_NAME || name.startsWith(`${STACK_NAME}-`));
+  const stack = stage !== undefined ? stackNameFor(stage) : ours.length === 1 ? ours[0] : undefined;
+  if (stack === undefined)
+    throw new UsageError(
+      ours.length === 0
+        ? 'the outputs file holds no connector stack'
+        : `the outputs file holds ${ours.join(', ')}; choose one with --stage`,
+    );
+  const outputs = stacks[stack];
+  if (!outputs) throw new UsageError(`the outputs file holds no stack ${stack} (it holds ${Object.keys(stacks).join(', ') || 'none'})`);
+  return { stack, outputs };
+}
+
+/** The stack outputs written by `cdk deploy --outputs-file` -> the environment the functions run with. */
+export function environmentFromOutputs(file: unknown, registry: EntityRegistry = entityRegistry, stage?: string): Record<string, string> {
+  const { outputs } = stackOutputs(file, stage);
   const get = (name: string) => {
     const value = outputs[name];
     if (!value) throw new UsageError(`the outputs file lacks ${name}; redeploy with "npx cdk deploy --outputs-file FILE"`);
@@ -77,6 +97,43 @@ export function environmentFromOutputs(file: unknown, registry: EntityRegistry =
     KMS_KEY_ID: get('CredentialsKeyArn'),
     CREDENTIALS_CIPHER: 'kms',
   };
+}
+
+export interface VersionReport {
+  version: string;
+  /** Which stack the other commands would reach, and the release it was deployed at (an output since 0.2.0). */
+  stack:
+    | { kind: 'deployed'; name: string; region?: string; version?: string; outputsFile: string }
+    | { kind: 'local'; connectionFile: string }
+    | { kind: 'none' };
+}
+
+/** `connector --version`: this release and the stack the options point at; reads files only, calls nothing. */
+export function versionReport(options: { outputs?: string; local?: string; stage?: string }, io: Io): VersionReport {
+  const version = CONNECTOR_VERSION;
+  if (options.outputs) {
+    const { stack, outputs } = stackOutputs(JSON.parse(io.readFile(options.outputs)), options.stage);
+    // arn:aws:kms:<region>:<account>:key/<id>
+    const region = outputs.CredentialsKeyArn?.split(':')[3];
+    const deployed = outputs.ConnectorVersion;
+    const where = { ...(region && { region }), ...(deployed && { version: deployed }) };
+    return { version, stack: { kind: 'deployed', name: stack, ...where, outputsFile: options.outputs } };
+  }
+  if (options.local) return { version, stack: { kind: 'local', connectionFile: options.local } };
+  return { version, stack: { kind: 'none' } };
+}
+
+function versionLines({ version, stack }: VersionReport): string[] {
+  if (stack.kind === 'none') return [`connector ${version}`, 'stack: none (name one with --outputs FILE or --local FILE)'];
+  if (stack.kind === 'local') return [`connector ${version}`, `stack: the local run of npm start (${stack.connectionFile})`];
+  const region = stack.region ? ` in ${stack.region}` : '';
+  const lines = [
+    `connector ${version}`,
+    `stack: ${stack.name}${region}, deployed at ${stack.version ?? 'a release before 0.2.0'} (${stack.outputsFile})`,
+  ];
+  if (stack.version !== version)
+    lines.push(`note: this CLI and the stack are at different releases; see docs/upgrading.md before writing with it`);
+  return lines;
 }
 
 /** The local run's connection file: where its stand-ins listen, and the key of its local cipher. */
@@ -113,6 +170,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
       json: { type: 'boolean', default: false },
       local: { type: 'string' },
       outputs: { type: 'string' },
+      stage: { type: 'string' },
       config: { type: 'string' },
       secrets: { type: 'string' },
       entity: { type: 'string' },
@@ -125,9 +183,20 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
       outcome: { type: 'string' },
       queue: { type: 'string' },
       help: { type: 'boolean', default: false },
+      version: { type: 'boolean', default: false },
     },
   });
   const [command, ...rest] = positionals;
+  if (values.version) {
+    try {
+      const report = versionReport(values, io);
+      if (values.json) io.out(JSON.stringify(report, null, 2));
+      else for (const line of versionLines(report)) io.out(line);
+      return 0;
+    } catch (error) {
+      return failed('--version', error, io);
+    }
+  }
   if (!command || values.help) {
     io.out(usage(registry));
     // Asking for help is a success; no command at all is a usage error.
@@ -135,7 +204,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
   }
   const print = (data: unknown, human: () => void) => (values.json ? io.out(JSON.stringify(data, null, 2)) : human());
 
-  if (values.outputs) Object.assign(process.env, environmentFromOutputs(JSON.parse(io.readFile(values.outputs))));
+  if (values.outputs) Object.assign(process.env, environmentFromOutputs(JSON.parse(io.readFile(values.outputs)), registry, values.stage));
   if (values.local) {
     const file = localFileSchema.parse(JSON.parse(io.readFile(values.local)));
     Object.assign(process.env, file.env);
@@ -198,7 +267,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
       }
       case 'check': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
-        const rows = await checkTenant(d.clients, tenant, registry);
+        const rows = await checkTenant(d.clients, tenant, registry, d.audit);
         print(rows, () =>
           table(
             io,
@@ -266,7 +335,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         print(results, () =>
           table(
             io,
-            results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome })),
+            results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome, content: r.content ?? '' })),
           ),
         );
         return 0;
@@ -304,14 +373,17 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         throw new UsageError(`unknown command "${command}"; see "connector --help"`);
     }
   } catch (error) {
-    io.err(
-      `connector ${command}: ${error instanceof z.ZodError ? error.issues.map((i) => i.message).join('; ') : (error as Error).message}`,
-    );
-    return error instanceof UsageError ? 2 : 1;
+    return failed(command, error, io);
   }
 }
 
 class UsageError extends Error {}
+
+/** Says why a command failed; answers its exit code (2: the command line was wrong). */
+function failed(command: string, error: unknown, io: Io): number {
+  io.err(`connector ${command}: ${error instanceof z.ZodError ? error.issues.map((i) => i.message).join('; ') : (error as Error).message}`);
+  return error instanceof UsageError ? 2 : 1;
+}
 
 export const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { PermanentError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import { PermanentError, PipedriveGoneError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
 import { BurstPacer } from './burst-pacer.ts';
@@ -10,6 +10,8 @@ export type * from '../ports/pipedrive.ts';
 
 /** Pipedrive's list pages cost the same whatever their size: always ask for the most. */
 const PAGE_LIMIT = 500;
+/** Search pages (100 hits, 20 tokens each) read for one term before it counts as too common to decide anything. */
+const MAX_SEARCH_PAGES = 5;
 
 /** A record as any list, get, create or update returns it; entities read their own extra fields. */
 const remoteRecordSchema = z.looseObject({
@@ -190,10 +192,25 @@ export function createPipedriveClient(
     },
     async search(collection, q) {
       const path = `/${collection}/search`;
-      const res = await call('GET', path, path, envelope(z.looseObject({ items: z.array(searchItemSchema) })), {
-        query: { term: q.term, fields: q.fields, exact_match: true, limit: 100, organization_id: q.organizationId },
-      });
-      return res.data.items.map(({ item }) => ({
+      const items: Array<z.infer<typeof searchItemSchema>> = [];
+      let cursor: string | undefined;
+      for (let page = 0; page === 0 || cursor; page++) {
+        // A term that common cannot decide a match; a person should look at it rather than the budget pay for it.
+        if (page === MAX_SEARCH_PAGES) throw new PermanentError(`${path}: more than ${page * 100} hits for "${q.term}"`);
+        const res = await call('GET', path, path, envelope(z.looseObject({ items: z.array(searchItemSchema) })), {
+          query: {
+            term: q.term,
+            fields: q.fields,
+            exact_match: q.exactMatch !== false || undefined,
+            limit: 100,
+            organization_id: q.organizationId,
+            cursor,
+          },
+        });
+        items.push(...res.data.items);
+        cursor = res.additional_data?.next_cursor ?? undefined;
+      }
+      return items.map(({ item }) => ({
         id: item.id,
         name: item.name ?? '',
         customFieldValues: (item.custom_fields ?? []).filter((v): v is string => typeof v === 'string'),
@@ -261,6 +278,7 @@ function classify(res: HttpResponse, endpoint: string, limited: { ms: number; co
   if (res.status === 401 || res.status === 403)
     return new RetryLaterError(`${endpoint}: HTTP ${res.status}, Pipedrive refused the tenant's credentials (${text})`, 300);
   if (res.status === 404) return new PipedriveNotFoundError(`${endpoint}: HTTP 404 (${text})`);
+  if (res.status === 410) return new PipedriveGoneError(`${endpoint}: HTTP 410, merged into another record (${text})`);
   if (res.status >= 500) return new RetryLaterError(`${endpoint}: HTTP ${res.status} (${text})`);
   return new PermanentError(`${endpoint}: HTTP ${res.status}, Pipedrive rejected the request: ${text}`);
 }

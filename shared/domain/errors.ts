@@ -80,7 +80,12 @@ export class PermanentError extends Error {
 
 /** Pipedrive answered 404: the record is gone (deleted, or merged away). */
 export class PipedriveNotFoundError extends PermanentError {
-  override readonly name = 'PipedriveNotFoundError';
+  override readonly name: string = 'PipedriveNotFoundError';
+}
+
+/** Pipedrive answered 410: the record was merged into another, which lives on. */
+export class PipedriveGoneError extends PipedriveNotFoundError {
+  override readonly name = 'PipedriveGoneError';
 }
 
 /** Bad QAD credentials: an operator must fix the tenant; retrying will not help. */

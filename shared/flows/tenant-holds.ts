@@ -47,6 +47,7 @@ export async function recordTenantHold(
     return { kind: 'parked', reason: hold.reason, since };
   }
   await deps.holds.closeBudgetGate(tenantId, hold.untilMs, hold.reason);
+  deps.telemetry.budgetGateClosed(tenantId);
   await deps.audit.record({
     tenantId,
     entity,

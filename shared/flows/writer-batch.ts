@@ -152,7 +152,6 @@ export async function handleWriterBatch(
     const requeued = outcome.retryInSeconds !== undefined && (await requeue(h, outcome.retryInSeconds, outcome));
     if (outcome.retryInSeconds !== undefined && !requeued) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);
     const cause = error === undefined ? undefined : errorMessage(error);
-    const snapshot = outcome.deadLetter ? (h.message ? h.message.record : record.body) : undefined;
     await deps.audit.record({
       tenantId,
       entity,
@@ -162,7 +161,7 @@ export async function handleWriterBatch(
       attempt: h.attempt,
       messageId: record.messageId,
       ...(cause !== undefined && { error: cause }),
-      ...(snapshot !== undefined && { snapshot }),
+      ...(h.message && { contentHash: h.message.hash }),
     });
     if (outcome.deadLetter) await deps.messages.deadLetter(record.body, cause ?? outcome.reason, outcome.deadLetter);
     deps.telemetry.recordOutcome(tenantId, entity, outcome.action);

@@ -153,9 +153,20 @@ export interface AuditEntry {
   pipedriveId?: number;
   attempt?: number;
   messageId?: string;
-  snapshot?: unknown;
+  /** The content hash of the record as it was handled: enough to tell two versions apart, nothing of its content. */
+  contentHash?: string;
+  /** The names of the fields written (or, for a bad row, the fields it had): never their values. */
+  fields?: string[];
+  /** Flat facts an operator needs that are not record content (a drifted field's name, how many records wait). */
+  detail?: AuditDetail;
   error?: string;
 }
+
+/**
+ * What an audit entry may carry beyond its key and outcome. Never a record or any of its values: the audit
+ * outlives the records (90 days) and must not become a second copy of people's e-mails and phone numbers.
+ */
+export type AuditDetail = Record<string, string | number | boolean>;
 
 export interface AuditLog {
   record(entry: AuditEntry): Promise<void>;
@@ -164,15 +175,17 @@ export interface AuditLog {
   byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>>;
 }
 
-/** The message a poller enqueues for a writer. */
+/** The message a poller enqueues for a writer (its versions: shared/flows/record-message.ts). */
 export interface RecordMessage {
-  v: 1;
+  v: 2;
   tenantId: string;
   entity: EntityName;
   key: string;
   hash: string;
   record: unknown;
   pollId: string;
+  /** When it was first queued (ISO); absent on messages a release before 0.2.0 queued. */
+  queuedAt?: string;
 }
 
 export interface RecordQueue {
@@ -214,6 +227,12 @@ export interface Telemetry {
   tenantParked(tenantId: string): void;
   /** A mapped Pipedrive field drifted and the entity's writes are held. */
   fieldDrift(tenantId: string, fieldEntity: string): void;
+  /** A tenant's poll failed and caught it (the function itself succeeds): the alarm's only signal. */
+  pollFailed(tenantId: string, entity: EntityName): void;
+  /** A tenant's Pipedrive daily token budget is spent and its gate closed. */
+  budgetGateClosed(tenantId: string): void;
+  /** A won deal could not become a QAD order (a person must act on its reason). */
+  dealRejected(tenantId: string): void;
   info(message: string, attributes?: Record<string, unknown>): void;
   warn(message: string, attributes?: Record<string, unknown>): void;
 }

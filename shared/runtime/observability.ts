@@ -61,6 +61,13 @@ function countAlarmed(name: string, dimensions: Record<string, string>): void {
   metrics.singleMetric().addMetric(name, MetricUnit.Count, 1);
 }
 
+/** A count by tenant, for the dashboard (no alarm watches it). */
+function countPerTenant(name: string, tenantId: string): void {
+  const m = metrics.singleMetric();
+  m.addDimensions({ tenant: tenantId });
+  m.addMetric(name, MetricUnit.Count, 1);
+}
+
 /** A record sent to a dead-letter queue at once (a permanent error). */
 export function countDeadLetter(tenantId: string, entity: string): void {
   const m = metrics.singleMetric();
@@ -92,6 +99,9 @@ export const powertoolsTelemetry: Telemetry = {
   deadLettered: countDeadLetter,
   tenantParked: countTenantParked,
   fieldDrift: countFieldDrift,
+  pollFailed: (tenantId, entity) => countAlarmed('PollFailures', { tenant: tenantId, entity }),
+  budgetGateClosed: (tenantId) => countAlarmed('BudgetGateClosed', { tenant: tenantId }),
+  dealRejected: (tenantId) => countPerTenant('DealsRejected', tenantId),
   info: (message, attributes) => logger.info(message, { ...attributes }),
   warn: (message, attributes) => logger.warn(message, { ...attributes }),
 };

@@ -20,6 +20,8 @@ import {
   startQadSim,
   type QadContactRow,
   type QadCustomerRow,
+  type QadItemRow,
+  type QadPriceRow,
   type QadSim,
   type QadSimTenant,
 } from '../../scripts/simulators/qad/index.ts';
@@ -90,7 +92,16 @@ export interface MemoryWorld {
 }
 
 export async function startMemoryWorld(
-  options: { customers?: QadCustomerRow[]; contacts?: QadContactRow[]; claimLeaseMs?: number; registry?: EntityRegistry } = {},
+  options: {
+    customers?: QadCustomerRow[];
+    contacts?: QadContactRow[];
+    items?: QadItemRow[];
+    prices?: QadPriceRow[];
+    /** The Pipedrive company's currencies (the simulator's default otherwise). */
+    currencies?: string[];
+    claimLeaseMs?: number;
+    registry?: EntityRegistry;
+  } = {},
 ): Promise<MemoryWorld> {
   // Module-level caches keyed by tenant id outlive a test; every world starts without them.
   clearQadSessions();
@@ -115,12 +126,16 @@ export async function startMemoryWorld(
         workspaceId: '10USA_10USACO',
         customers: options.customers ?? [],
         contacts: options.contacts ?? [],
-        items: [],
-        prices: [],
+        items: options.items ?? [],
+        prices: options.prices ?? [],
       },
     ],
   });
-  const pd = await startPipedriveSim({ apiToken: API_TOKEN, plan: 'ultimate' });
+  const pd = await startPipedriveSim({
+    apiToken: API_TOKEN,
+    plan: 'ultimate',
+    ...(options.currencies && { currencies: options.currencies }),
+  });
   const adapters = createMemoryAdapters(clock);
   const telemetry = recordingTelemetry();
   const cipher = new LocalCipher();

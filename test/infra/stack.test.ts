@@ -12,6 +12,7 @@ import { buildConnectorApp } from '../../infra/connector-app.ts';
 import type { ConnectorStack, ConnectorStackProps } from '../../infra/connector-stack.ts';
 import { pascal } from '../../infra/names.ts';
 import { queueEnvName as envName } from '../../shared/config/environment.ts';
+import { CONNECTOR_VERSION } from '../../shared/config/version.ts';
 import {
   POLLERS,
   VISIBILITY_TIMEOUT_FACTOR,
@@ -189,9 +190,9 @@ test('DLQ keeps messages longer (14 d) than the source queue (4 d), for every wo
 
 test('server-side encryption on every queue and table; tables PITR, on-demand, retained', () => {
   const queues = base.template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
-  // A queue and a DLQ per work queue, nothing else.
-  assert.equal(Object.keys(queues).length, 2 * WORK_QUEUES.length);
-  assert.equal(Object.keys(queues).length, 6);
+  // A queue and a DLQ per work queue, and the schedules' DLQ; nothing else.
+  assert.equal(Object.keys(queues).length, 2 * WORK_QUEUES.length + 1);
+  assert.equal(Object.keys(queues).length, 7);
   for (const q of Object.values(queues)) assert.equal(q.Properties.SqsManagedSseEnabled, true);
 
   const tables = base.template.findResources('AWS::DynamoDB::Table') as Record<string, Resource>;
@@ -204,7 +205,7 @@ test('server-side encryption on every queue and table; tables PITR, on-demand, r
   }
 });
 
-test('table keys; audit has GSI byTenantTime (tenantId, at, ALL) and TTL on expiresAt', () => {
+test('table keys; audit has GSI byTenantTime (tenantId, at, ALL); audit and sync state (held messages) TTL on expiresAt', () => {
   const t = base.template;
   const id = (table: { node: { defaultChild?: unknown } }) => logicalId(base, table);
   const props = (table: { node: { defaultChild?: unknown } }) => (t.toJSON().Resources[id(table)] as Resource).Properties;
@@ -214,6 +215,7 @@ test('table keys; audit has GSI byTenantTime (tenantId, at, ALL) and TTL on expi
     { AttributeName: 'sk', KeyType: 'RANGE' },
   ];
   assert.deepEqual(props(base.stack.tables.syncState).KeySchema, pkSk);
+  assert.deepEqual(props(base.stack.tables.syncState).TimeToLiveSpecification, { AttributeName: 'expiresAt', Enabled: true });
   const audit = props(base.stack.tables.audit);
   assert.deepEqual(audit.KeySchema, pkSk);
   assert.deepEqual(audit.TimeToLiveSpecification, { AttributeName: 'expiresAt', Enabled: true });
@@ -233,6 +235,22 @@ test('credentials key rotates and is retained', () => {
   const key = base.template.toJSON().Resources[logicalId(base, base.stack.credentialsKey)] as Resource;
   assert.equal(key.Properties.EnableKeyRotation, true);
   assert.equal(key.DeletionPolicy, 'Retain');
+});
+
+test('credentials key policy: no Encrypt, Decrypt or GenerateDataKey without the tenantId and the system context', () => {
+  const key = base.template.toJSON().Resources[logicalId(base, base.stack.credentialsKey)] as Resource;
+  const statements = (key.Properties.KeyPolicy as { Statement: Array<Statement & { Principal: unknown }> }).Statement;
+  const denies = statements.filter((st) => st.Effect === 'Deny');
+  for (const context of ['tenantId', 'system']) {
+    const deny = denies.find(
+      (st) => JSON.stringify(st.Condition) === JSON.stringify({ Null: { [`kms:EncryptionContext:${context}`]: 'true' } }),
+    );
+    assert.ok(deny, `a deny when ${context} is missing`);
+    assert.deepEqual(deny.Principal, { AWS: '*' });
+    assert.deepEqual(actionsOf(deny).sort(), ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*']);
+  }
+  // One statement with both keys would deny only when both are missing: each key has its own.
+  assert.equal(denies.length, 2);
 });
 
 // ---- Functions -------------------------------------------------------------------------------------
@@ -568,6 +586,51 @@ test('IAM: each writer consumes its queue, may send to it again and ChangeMessag
   );
 });
 
+/** The ARNs a queue's own policy lets send to it (every other principal is denied sqs:SendMessage). */
+function queueSenders(b: Built, queueLogicalId: string): unknown[] {
+  const policies = b.template.findResources('AWS::SQS::QueuePolicy') as Record<string, Resource>;
+  const statements = Object.values(policies)
+    .filter((p) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: queueLogicalId }]))
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Array<Statement & { Principal: unknown }> }).Statement)
+    .filter((st) => st.Effect === 'Deny' && actionsOf(st).includes('sqs:SendMessage'));
+  assert.equal(statements.length, 1, `one SendMessage deny on ${queueLogicalId}`);
+  const [deny] = statements;
+  assert.deepEqual(deny!.Principal, { AWS: '*' });
+  assert.deepEqual(deny!.Condition?.Null, { 'aws:PrincipalArn': 'false' });
+  const allowed = (deny!.Condition?.ArnNotEquals as unknown as Record<string, unknown[]>)['aws:PrincipalArn'];
+  return allowed ?? [];
+}
+
+test('queue policies: only its pollers and the operator role may send to a work queue, only its writer to its DLQ', () => {
+  const operator = getAtt(logicalId(base, base.stack.operatorRole));
+  for (const name of WORK_QUEUES) {
+    const { queue, dlq } = queueParts(base, name);
+    const pollers = POLLERS.filter((p) => p.sendsTo === name).map((p) => getAtt(fnParts(base, p.id).role));
+    assert.ok(pollers.length > 0, `${name} has a poller`);
+    assert.deepEqual(queueSenders(base, queue), [...pollers, operator], `${name} queue`);
+    assert.deepEqual(queueSenders(base, dlq), [getAtt(fnParts(base, writerOf(name).id).role)], `${name} DLQ`);
+  }
+  // Concretely: the items poller, the writers and the customers poller are not among the orders queue's senders.
+  const senders = JSON.stringify(queueSenders(base, orders(base).queue));
+  for (const id of ['PollItems', 'PollCustomers', 'WriteQad', 'WritePipedrive'])
+    assert.ok(!senders.includes(fnParts(base, id).role), `${id} may not send to orders`);
+});
+
+test('operator role: assumed from the account, sends to work queues, redrives DLQs, erases audit entries, output for the CLI', () => {
+  const role = logicalId(base, base.stack.operatorRole);
+  const st = statementsOfRole(base, role);
+  for (const name of WORK_QUEUES) {
+    const { queue, dlq } = queueParts(base, name);
+    assert.ok(grants(st, 'sqs:SendMessage', getAtt(queue)), name);
+    assert.ok(!grants(st, 'sqs:SendMessage', getAtt(dlq)), name);
+    for (const a of ['sqs:StartMessageMoveTask', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'])
+      assert.ok(grants(st, a, getAtt(dlq)), `${a} ${name}`);
+  }
+  assert.ok(grants(st, 'dynamodb:DeleteItem', getAtt(logicalId(base, base.stack.tables.audit))));
+  const out = base.template.findOutputs('*') as Record<string, { Value: unknown }>;
+  assert.deepEqual(out.OperatorRoleArn?.Value, getAtt(role));
+});
+
 test('IAM: each role writes only to its own log group', () => {
   for (const spec of FUNCTIONS) {
     const parts = fnParts(base, spec.id);
@@ -595,8 +658,8 @@ test('alarm topic: KMS-encrypted, TLS only', () => {
 });
 
 const alarmsTitle =
-  'alarms: DLQ depth > 0 and queue age > 900 s per queue, errors per function, QAD logins refused; ' +
-  'all notify SNS, missing data not breaching';
+  'alarms: DLQ depth > 0 and queue age > 900 s per queue, errors and throttles per function, table throttles and errors, ' +
+  'schedule DLQ, QAD logins, caught poll failures, budget gates; all notify SNS, missing data not breaching';
 test(alarmsTitle, () => {
   const topic = { Ref: logicalId(base, base.stack.monitoring.topic) };
   for (const name of WORK_QUEUES) {
@@ -641,10 +704,55 @@ test(alarmsTitle, () => {
     Threshold: 1,
     AlarmActions: [topic],
   });
+  for (const spec of FUNCTIONS) {
+    // Throttled invocations never reach the handler: only Lambda's own metric shows them.
+    base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnParts(base, spec.id).fn } }],
+      Threshold: 1,
+    });
+  }
+  // Failures the functions catch (a tenant's poll) and states that need a person still raise an alarm.
+  for (const metricName of ['PollFailures', 'BudgetGateClosed', 'TenantParked', 'FieldDrift'])
+    base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'QadPipedriveConnector',
+      MetricName: metricName,
+      Dimensions: [{ Name: 'service', Value: 'qad-pipedrive-connector' }],
+      Threshold: 1,
+      AlarmActions: [topic],
+    });
+  // Each table's throttles and system errors, summed over the operations the functions use.
+  const tableAlarms = Object.values(base.template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>).filter((a) =>
+    JSON.stringify(a.Properties.Metrics ?? []).includes('AWS/DynamoDB'),
+  );
+  assert.equal(tableAlarms.length, 2 * 3);
+  for (const a of tableAlarms) {
+    const metrics = a.Properties.Metrics as Array<{ MetricStat?: { Metric: { MetricName: string } } }>;
+    const names = new Set(metrics.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])));
+    assert.equal(names.size, 1);
+    assert.ok(['ThrottledRequests', 'SystemErrors'].includes([...names][0]!));
+  }
+  // The schedules' failed invocations land on a DLQ of their own, with an alarm on it.
+  const scheduleDlq = Object.entries(base.template.findResources('AWS::SQS::Queue') as Record<string, Resource>).find(
+    ([, q]) => q.Properties.QueueName === 'QadPipedriveConnector-schedule-dlq',
+  );
+  assert.ok(scheduleDlq, 'a schedule dead-letter queue');
+  for (const schedule of Object.values(base.template.findResources('AWS::Scheduler::Schedule') as Record<string, Resource>)) {
+    const target = schedule.Properties.Target as { DeadLetterConfig?: { Arn: unknown } };
+    assert.deepEqual(target.DeadLetterConfig, { Arn: getAtt(scheduleDlq[0]) });
+  }
+  base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    Namespace: 'AWS/SQS',
+    MetricName: 'ApproximateNumberOfMessagesVisible',
+    Dimensions: [{ Name: 'QueueName', Value: getAtt(scheduleDlq[0], 'QueueName') }],
+    Threshold: 0,
+  });
   const alarms = base.template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>;
-  // Two per work queue (DLQ depth, oldest age), one per function, one each for QAD logins, parked tenants and field drift; nothing else.
-  assert.equal(Object.keys(alarms).length, 2 * WORK_QUEUES.length + FUNCTIONS.length + 3);
-  assert.equal(Object.keys(alarms).length, 16);
+  // Per work queue: DLQ depth, oldest age; per function: errors, throttles; per table: throttles, system errors;
+  // the schedule DLQ; QAD logins, parked tenants, field drift, poll failures, budget gates. Nothing else.
+  assert.equal(Object.keys(alarms).length, 2 * WORK_QUEUES.length + 2 * FUNCTIONS.length + 2 * 3 + 1 + 5);
+  assert.equal(Object.keys(alarms).length, 32);
   for (const a of Object.values(alarms)) {
     assert.deepEqual(a.Properties.AlarmActions, [topic]);
     assert.equal(a.Properties.TreatMissingData, 'notBreaching');
@@ -736,6 +844,8 @@ test('outputs: table names, every queue URL, DLQ URL and ARN, key ARN, dashboard
   assert.deepEqual(out.OrdersQueueUrl?.Value, { Ref: orders(base).queue });
   assert.deepEqual(out.OrdersDlqUrl?.Value, { Ref: orders(base).dlq });
   assert.deepEqual(out.OrdersDlqArn?.Value, getAtt(orders(base).dlq));
+  // `connector --version --outputs FILE` compares it with its own release.
+  assert.equal(out.ConnectorVersion?.Value, CONNECTOR_VERSION);
 });
 
 // ---- cdk-nag ---------------------------------------------------------------------------------------
@@ -855,10 +965,58 @@ test('context overrides (CLI strings included): receives, concurrency, schedules
   b.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
 });
 
+test('a staging stack beside the default: its own stack name, resource names and metrics namespace', () => {
+  const staging = build({ stage: 'staging' });
+  assert.equal(base.stack.stackName, 'QadPipedriveConnector');
+  assert.equal(staging.stack.stackName, 'QadPipedriveConnector-staging');
+  /** Properties that name a resource uniquely in an account and region. */
+  const UNIQUE_NAMES = new Set([
+    'QueueName',
+    'TableName',
+    'FunctionName',
+    'LogGroupName',
+    'RoleName',
+    'TopicName',
+    'DashboardName',
+    'AlarmName',
+    'Name',
+  ]);
+  /** Every explicit physical name and the metrics namespace the functions write to. */
+  const names = (b: Built): string[] =>
+    Object.values(b.template.toJSON().Resources as Record<string, Resource>).flatMap((r) => [
+      ...Object.entries(r.Properties ?? {})
+        .filter(([key, value]) => UNIQUE_NAMES.has(key) && typeof value === 'string')
+        .map(([, value]) => value as string),
+      ...(r.Type === 'AWS::Lambda::Function'
+        ? [String((r.Properties.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_METRICS_NAMESPACE)]
+        : []),
+    ]);
+  const mine = new Set(names(base));
+  const theirs = names(staging);
+  assert.ok(theirs.length > 0 && mine.size > 0);
+  assert.deepEqual(
+    theirs.filter((n) => mine.has(n)),
+    [],
+    'no physical name or namespace is shared',
+  );
+  assert.ok(theirs.includes('QadPipedriveConnector-staging-records'));
+  assert.throws(() => build({ stage: 'Staging!' }), /context stage must be/u);
+});
+
 test('bad context is rejected with the key named', () => {
   assert.throws(() => build({ maxReceiveCount: 0 }), /maxReceiveCount/u);
   assert.throws(() => build({ writerMaxConcurrency: 1 }), /writerMaxConcurrency/u);
   assert.throws(() => build({ schedules: { ...cdkSchedules, customers: 'every 5 minutes' } }), /schedules\.customers/u);
+  // What EventBridge Scheduler would refuse at deploy time fails the synth, naming the key.
+  for (const expression of [
+    'cron(banana)',
+    'cron(0 25 * * ? *)',
+    'rate(0 minutes)',
+    'rate(1 minutes)',
+    'rate(5 minute)',
+    'at(2027-01-01T00:00:00)',
+  ])
+    assert.throws(() => build({ schedules: { customers: expression } }), /context schedules\.customers: /u, expression);
   assert.throws(() => build({ schedules: { ...cdkSchedules, vendors: 'rate(1 hour)' } }), /schedules\.vendors has no poller/u);
   assert.throws(() => build({ logRetentionDays: 31 }), /logRetentionDays/u);
 });
@@ -882,7 +1040,7 @@ test('adding a poll entity is a topology entry plus a schedule', () => {
     ScheduleExpression: 'rate(10 minutes)',
     Target: Match.objectLike({ Input: JSON.stringify({ entity: 'vendors' }), Arn: getAtt(fnParts(b, 'PollVendors').fn) }),
   });
-  b.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 * WORK_QUEUES.length + FUNCTIONS.length + 4);
+  b.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 * WORK_QUEUES.length + 2 * (FUNCTIONS.length + 1) + 2 * 3 + 1 + 5);
   // The new poller gets the same grants as its siblings: send to its queue, decrypt under its systems.
   const st = statementsOfRole(b, fnParts(b, 'PollVendors').role);
   assert.ok(grants(st, 'sqs:SendMessage', getAtt(queueParts(b, vendors.sendsTo).queue)));

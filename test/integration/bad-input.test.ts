@@ -100,6 +100,6 @@ describe('bad input', () => {
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, []);
     const [dead] = await h.dlqMessages();
-    assert.match(dead?.MessageAttributes?.reason?.StringValue ?? '', /not a record message: v/u);
+    assert.match(dead?.MessageAttributes?.reason?.StringValue ?? '', /not a record message: entity/u);
   });
 });

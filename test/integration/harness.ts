@@ -1,4 +1,5 @@
 import './quiet-env.ts';
+import assert from 'node:assert/strict';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
@@ -19,7 +20,7 @@ import { powertoolsTelemetry } from '../../shared/runtime/observability.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
 import type { PollDeps } from '../../shared/flows/poll.ts';
-import type { WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
+import { handleWriterBatch, type WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
 import type { Dependencies } from '../../shared/runtime/dependencies.ts';
@@ -246,7 +247,7 @@ export function customerRow(code: string, name: string, modDate: string, extra: 
 }
 
 export function recordMessage(record: unknown, key: string, hash: string, entity: RecordMessage['entity'] = 'organization'): RecordMessage {
-  return { v: 1, tenantId: TENANT, entity, key, hash, record, pollId: 'test' };
+  return { v: 2, tenantId: TENANT, entity, key, hash, record, pollId: 'test' };
 }
 
 /** One message as a Lambda SQS event carries it to a writer (the in-memory flow tests build their events with it too). */
@@ -322,6 +323,21 @@ export function organizationMessageBody(code: string, name: string, tenantId = T
   const parsed = parseCustomerRow(customerRow(code, name, '2026-11-20'));
   if (!parsed.ok) throw new Error(`test customer ${code} does not parse: ${parsed.reason}`);
   return JSON.stringify({ ...recordMessage(parsed.record, code, organizationContentHash(parsed.record)), tenantId });
+}
+
+/** Writes everything the poll enqueued, as the SQS event source would. */
+export async function runWriters(harness: Harness): Promise<void> {
+  for (let event = await harness.receiveEvent(); event.Records.length > 0; event = await harness.receiveEvent()) {
+    const res = await handleWriterBatch(harness.deps, event);
+    assert.deepEqual(res.batchItemFailures, []);
+    // Successful records are deleted by the event source; here, by hand.
+    await harness.aws.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: harness.aws.queueUrl,
+        Entries: event.Records.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+      }),
+    );
+  }
 }
 
 /** Puts raw bodies (well-formed or not) on the records queue, in order. */

@@ -53,6 +53,7 @@ describe('tenant holds', () => {
       until: 1_000_000 + 7_200_000,
     });
     assert.equal(f.entries[0]?.action, 'deferred');
+    assert.deepEqual(f.telemetry.events, [{ kind: 'budget-gate-closed', tenantId: 'acme' }], 'the alarm counts the closed gate');
   });
 
   test("a burst 429 or any other error is the record's own: only a daily-budget 429 closes the gate", async () => {

@@ -2,7 +2,10 @@ import { GetItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from
 import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
 import { errorMessage } from '../../domain/errors.ts';
 import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
-import { s, str, type Item } from './dynamo-items.ts';
+import { readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
+
+/** Tenant items; their versions: ItemShape in dynamo-items.ts. The config inside is read by the current schema. */
+const TENANT_ITEM: ItemShape = { name: 'tenant', version: 2 };
 
 /** The connections table (one connection = one tenant): one item per tenant; secrets only as ciphertext. */
 export class DynamoTenantStore implements TenantStore {
@@ -55,6 +58,7 @@ export class DynamoTenantStore implements TenantStore {
           qadSecret: s(tenant.encryptedSecrets.qad),
           pipedriveSecret: s(tenant.encryptedSecrets.pipedrive),
           updatedAt: s(tenant.updatedAt),
+          v: versionOf(TENANT_ITEM),
         },
       }),
     );
@@ -63,6 +67,7 @@ export class DynamoTenantStore implements TenantStore {
 
 /** A stored config is validated again on read: an item edited by hand cannot slip past the schema. */
 function fromItem(item: Item): StoredTenant {
+  readableVersion(item, TENANT_ITEM);
   return {
     config: parseTenantConfig(JSON.parse(str(item, 'config') ?? '{}')),
     encryptedSecrets: { qad: str(item, 'qadSecret') ?? '', pipedrive: str(item, 'pipedriveSecret') ?? '' },

@@ -6,8 +6,15 @@ import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
  * The connections table in memory: one item per tenant, replaced whole by `put`. The config is kept
  * as JSON and validated again on every read, as DynamoTenantStore does.
  */
+type TenantItem = { config: string; encryptedSecrets: StoredTenant['encryptedSecrets']; updatedAt: string };
+
+/** A stored config is validated again on read: an item edited by hand cannot slip past the schema. */
+function fromItem(item: TenantItem): StoredTenant {
+  return { config: parseTenantConfig(JSON.parse(item.config)), encryptedSecrets: { ...item.encryptedSecrets }, updatedAt: item.updatedAt };
+}
+
 export class MemoryTenantStore implements TenantStore {
-  private readonly items = new Map<string, { config: string; encryptedSecrets: StoredTenant['encryptedSecrets']; updatedAt: string }>();
+  private readonly items = new Map<string, TenantItem>();
 
   async list(): Promise<StoredTenant[]> {
     return (await this.scan()).tenants;
@@ -26,8 +33,7 @@ export class MemoryTenantStore implements TenantStore {
     const out = { tenants: [] as StoredTenant[], invalid: [] as InvalidTenantItem[] };
     for (const [tenantId, item] of this.items) {
       try {
-        const config = parseTenantConfig(JSON.parse(item.config));
-        out.tenants.push({ config, encryptedSecrets: { ...item.encryptedSecrets }, updatedAt: item.updatedAt });
+        out.tenants.push(fromItem(item));
       } catch (error) {
         out.invalid.push({ tenantId, reason: errorMessage(error) });
       }
@@ -39,15 +45,10 @@ export class MemoryTenantStore implements TenantStore {
     return (await this.list()).filter((t) => t.config.enabled);
   }
 
+  /** One tenant; a stored config that breaks the rules throws, as DynamoTenantStore's does. */
   async get(tenantId: string): Promise<StoredTenant | undefined> {
     const item = this.items.get(tenantId);
-    return (
-      item && {
-        config: parseTenantConfig(JSON.parse(item.config)),
-        encryptedSecrets: { ...item.encryptedSecrets },
-        updatedAt: item.updatedAt,
-      }
-    );
+    return item && fromItem(item);
   }
 
   async put(tenant: StoredTenant): Promise<void> {
