@@ -172,7 +172,12 @@ try {
     );
     if (r === 1 && pipeline.typedDuringSync > 0)
       say(`  typed into Pipedrive by hand while the round ran: ${pipeline.typedDuringSync} organizations, persons and products`);
-    say(`  dead letters: ${round.deadLetters}   queue drained: ${round.drained ? 'yes' : 'NO'}   ${(round.elapsedMs / 1000).toFixed(1)} s`);
+    const byCause = round.deadLettersByCause;
+    say(
+      `  dead letters: ${round.deadLetters} (permanent ${byCause.permanent}, retry budget ${byCause.retryBudget}, `,
+      `maxReceiveCount ${byCause.maxReceiveCount})   queue drained: ${round.drained ? 'yes' : 'NO'}   `,
+      `settled: ${round.settled ? 'yes' : 'NO'}   ${(round.elapsedMs / 1000).toFixed(1)} s`,
+    );
   }
   const state = await pipeline.state();
   say(`\nIn Pipedrive now:`);
@@ -222,6 +227,10 @@ try {
       `  DRIFT ${d.entity} "${d.field}" at ${d.at}: ${d.problem}${d.recordsHeld !== null ? `; ${d.recordsHeld} records held` : ''}; `,
       `${d.entity} records written while held: ${d.writtenSince}`,
     );
+  // The round after which nothing was pending, held or retrying any more (null: not within the run).
+  const lastUnsettled = rounds.findLastIndex((r) => !r.settled);
+  const converged = lastUnsettled + 1 < rounds.length ? lastUnsettled + 2 : null;
+  say('Converged: ', converged === null ? 'NO (still pending, held or retrying after the last round)' : `after round ${converged}`);
   const lost = Object.values(state.missing).reduce((a, b) => a + b, 0);
   const duplicates = Object.values(state.duplicates).reduce((a, b) => a + b, 0);
   const faults = pipeline.chaos?.injected;
@@ -246,6 +255,8 @@ try {
           state,
           lost,
           duplicates,
+          deadLettersByCause: rounds.at(-1)?.deadLettersByCause,
+          converged,
           auth,
           typedDuringSync: pipeline.typedDuringSync,
           pipedriveEdits: edits,

@@ -380,6 +380,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
               io,
               t.polls.map((p) => ({ sync: p.scope, watermark: p.watermark ?? '(never)', lastPoll: p.lastPolledAt ?? '' })),
             );
+            if (t.held.length) table(io, t.held);
             if (t.recentFailures.length) table(io, t.recentFailures);
             if (t.deletedAfterOrder.length) {
               io.out('won deals deleted in Pipedrive after their QAD order (the orders stand):');

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
@@ -10,6 +11,7 @@ import { customerPo, poPrefixOf } from '../../shared/domain/sales-order.ts';
 import { normaliseName } from '../../shared/domain/text.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import type { EntityName } from '../../shared/ports/index.ts';
+import { DEAD_LETTER_CAUSE_ATTRIBUTE, type DeadLetterCause } from '../../shared/domain/errors.ts';
 import { useLocalCipher } from '../../shared/runtime/dependencies.ts';
 import { pollHandler, writerHandler } from '../../shared/runtime/handlers.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
@@ -87,9 +89,15 @@ export interface RoundReport {
   /** When each queue was being drained (epoch ms): the write phases. */
   drains: Array<{ queue: string; startMs: number; endMs: number }>;
   deadLetters: number;
+  /** Dead letters by why they are there: a writer's permanent error or spent retry budget, or SQS's maxReceiveCount. */
+  deadLettersByCause: DeadLettersByCause;
   drained: boolean;
+  /** At the end of the round nothing was on a queue (waiting or retrying), held in DynamoDB, or pending a create. */
+  settled: boolean;
   elapsedMs: number;
 }
+
+export type DeadLettersByCause = Record<DeadLetterCause | 'maxReceiveCount', number>;
 
 export interface StateReport {
   pipedrive: Record<'organizations' | 'persons' | 'products' | 'wonDeals', number>;
@@ -433,7 +441,9 @@ export class LocalPipeline {
       lambda: this.lambda.invocations(),
       drains: this.drains,
       deadLetters: await this.deadLetterCount(),
+      deadLettersByCause: await this.deadLettersByCause(),
       drained: records.drained && products.drained && persons.drained && orders.drained,
+      settled: await this.settled(),
       elapsedMs: Date.now() - started,
     };
   }
@@ -520,6 +530,49 @@ export class LocalPipeline {
       total += depth.visible + depth.inFlight;
     }
     return total;
+  }
+
+  /**
+   * Every DLQ's messages by cause, read without taking them: each is received and made visible again at once.
+   * A writer's dead letter carries its cause; one SQS moved after maxReceiveCount receives carries none.
+   */
+  async deadLettersByCause(): Promise<DeadLettersByCause> {
+    const out: DeadLettersByCause = { permanent: 0, retryBudget: 0, maxReceiveCount: 0 };
+    for (const q of Object.values(this.aws.queues)) {
+      const seen: Message[] = [];
+      for (;;) {
+        const res = await this.aws.sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: q.dlqUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], VisibilityTimeout: 30 }),
+        );
+        if (!res.Messages?.length) break;
+        seen.push(...res.Messages);
+      }
+      for (const m of seen) {
+        const cause = m.MessageAttributes?.[DEAD_LETTER_CAUSE_ATTRIBUTE]?.StringValue;
+        out[cause === 'permanent' || cause === 'retryBudget' ? cause : 'maxReceiveCount']++;
+        await this.aws.sqs.send(
+          new ChangeMessageVisibilityCommand({ QueueUrl: q.dlqUrl, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }),
+        );
+      }
+    }
+    return out;
+  }
+
+  /** Nothing waiting or retrying on a work queue, nothing held in DynamoDB, no create left pending in the key map. */
+  async settled(): Promise<boolean> {
+    for (const q of Object.values(this.aws.queues)) {
+      const depth = await queueDepth(this.aws.sqs, q.url);
+      if (depth.visible + depth.inFlight + depth.delayed > 0) return false;
+    }
+    const scan = await this.aws.dynamo.send(
+      new ScanCommand({
+        TableName: this.aws.env.SYNC_STATE_TABLE,
+        FilterExpression: 'begins_with(sk, :held) OR attribute_exists(pendingCreateAt)',
+        ExpressionAttributeValues: { ':held': { S: 'held#' } },
+        Select: 'COUNT',
+      }),
+    );
+    return (scan.Count ?? 0) === 0;
   }
 
   /** What ended up in Pipedrive, read back from the simulators and compared with QAD. */

@@ -111,8 +111,27 @@ export const FAILED_ATTEMPTS_ATTRIBUTE = 'failedAttempts';
 export const MAX_FAILED_ATTEMPTS = 8;
 /** The hold cause of messages that wait for a tenant's daily budget gate longer than SQS can delay them. */
 export const BUDGET_CAUSE = 'budget';
+/** The message attribute that counts how often a record waited for another (a person for its organization). */
+export const DEPENDENCY_WAITS_ATTRIBUTE = 'dependencyWaits';
+/**
+ * A record waits for another this many times (six backoff steps each: 10 minutes in AWS), then it is held in
+ * DynamoDB until the next poll of its entity, instead of cycling through the queue: the other may never come
+ * (its customer waits for a person), and one held entry is one problem.
+ */
+export const MAX_DEPENDENCY_WAITS = 10;
+/** The hold cause of a record that waits for another record of its tenant. */
+export const waitingCause = (entity: string): string => `waiting:${entity}`;
+
 /** The hold cause of messages of a disabled tenant: `tenant enable` puts them back on their queues. */
 export const DISABLED_CAUSE = 'disabled';
+
+/**
+ * Why a message is in a dead-letter queue: sent there by a writer for a permanent error or a spent retry
+ * budget (the message carries this as its `cause` attribute), or moved there by SQS after maxReceiveCount
+ * receives (no attribute: a writer crashed or timed out on it that often).
+ */
+export type DeadLetterCause = 'permanent' | 'retryBudget';
+export const DEAD_LETTER_CAUSE_ATTRIBUTE = 'cause';
 
 /**
  * What happens to a message whose write did not go through. Exactly one of `hold`, `deadLetter` or
@@ -125,14 +144,16 @@ export interface ErrorOutcome {
   reason: string;
   /** Seconds until the message is delivered again (at most MAX_DELAY_SECONDS). */
   retryInSeconds?: number;
-  /** Moved to the dead-letter queue at once: a person must fix it. */
-  deadLetter?: true;
+  /** Moved to the dead-letter queue at once, and why: a permanent error, or the retry budget spent. A person must look. */
+  deadLetter?: DeadLetterCause;
   /** Kept in DynamoDB under this cause and acknowledged, until something releases it ('parked', 'drift:<entity>', 'budget'). */
   hold?: string;
   /** The whole tenant waits: parked until a person re-authorises, or its daily budget gate closed until `untilMs`. */
   tenantHold?: TenantHoldDecision;
   /** The tenant's other records in this batch wait this long too, without calling anyone. */
   pauseTenantSeconds?: number;
+  /** The record waits for another record (counted apart from failed attempts: see MAX_DEPENDENCY_WAITS). */
+  dependencyWait?: true;
 }
 
 export interface OutcomeContext {
@@ -140,6 +161,8 @@ export interface OutcomeContext {
   entity: string;
   /** This attempt's number: 1 + the failed attempts before it (waits do not count). The backoff grows with it. */
   attempt: number;
+  /** How often the record already waited for another record. */
+  dependencyWaits?: number;
   /** The first backoff step in seconds (10 in AWS). */
   retryBaseSeconds: number;
   nowMs: number;
@@ -178,7 +201,8 @@ export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
       hold: driftCause(ctx.entity),
     };
   }
-  if (error instanceof PermanentError) return { action: 'failed', reason: 'permanent error: dead-lettered, no retries', deadLetter: true };
+  if (error instanceof PermanentError)
+    return { action: 'failed', reason: 'permanent error: dead-lettered, no retries', deadLetter: 'permanent' };
   if (tenantHold?.kind === 'budget') {
     const wait = gateOutcome(tenantHold.untilMs, ctx.nowMs, random);
     return { ...wait, tenantHold, ...(wait.retryInSeconds !== undefined && { pauseTenantSeconds: wait.retryInSeconds }) };
@@ -188,10 +212,18 @@ export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
     return { action: 'deferred', reason: `will retry in ${wait}s`, retryInSeconds: wait, pauseTenantSeconds: wait };
   }
   // A record waiting for another (a person for its organization) waits a few backoff steps at once.
-  if (error instanceof WaitForDependency) return deferred(ctx.retryBaseSeconds * 6);
+  if (error instanceof WaitForDependency) {
+    if ((ctx.dependencyWaits ?? 0) + 1 >= MAX_DEPENDENCY_WAITS)
+      return { action: 'deferred', reason: 'still waiting for another record: held until the next poll', hold: waitingCause(ctx.entity) };
+    return { ...deferred(ctx.retryBaseSeconds * 6), dependencyWait: true };
+  }
   if (error instanceof ClaimHeldError) return deferred(error.delaySeconds ?? ctx.retryBaseSeconds);
   if (ctx.attempt >= MAX_FAILED_ATTEMPTS)
-    return { action: 'failed', reason: `failed ${ctx.attempt} attempts in a row: dead-lettered, retry budget spent`, deadLetter: true };
+    return {
+      action: 'failed',
+      reason: `failed ${ctx.attempt} attempts in a row: dead-lettered, retry budget spent`,
+      deadLetter: 'retryBudget',
+    };
   if (error instanceof RetryLaterError && error.delaySeconds !== undefined) return failed(Math.min(error.delaySeconds, MAX_DELAY_SECONDS));
   // Backoff from the failed attempts: base, 2 x base, 4 x base ... capped at 90 x base (15 minutes in AWS).
   const base = ctx.retryBaseSeconds;

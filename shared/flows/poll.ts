@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fieldNames } from '../domain/redact.ts';
 import type { StoredTenant } from '../config/tenant.ts';
 import { contentHash } from '../domain/content-hash.ts';
-import { errorMessage } from '../domain/errors.ts';
+import { errorMessage, waitingCause } from '../domain/errors.ts';
 import { changedSinceDate, isDue, utcDate } from '../domain/schedule.ts';
 import type {
   AuditLog,
@@ -23,7 +23,7 @@ import { messageHashes, type SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
 import { listPages } from './pipedrive-pages.ts';
 import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
-import { holdFromError, releaseBudgetHeld, skipHeldTenant } from './tenant-holds.ts';
+import { holdFromError, releaseBudgetHeld, releaseHeld, skipHeldTenant } from './tenant-holds.ts';
 import { newRecordMessage } from './record-message.ts';
 
 export interface PollDeps {
@@ -71,6 +71,13 @@ export interface PollSummary {
 const POLL_LEASE_MS = 6 * 60_000;
 /** Once a day a poll reads everything: it notices records removed from QAD. */
 const FULL_READ_EVERY_MS = 24 * 3_600_000;
+/**
+ * Reconciliation: when a record's last write did not complete (its key-map entry has no Pipedrive id or
+ * hash, or a create is pending) and no claim is running, the poll reads everything again, at most this
+ * often: only such records differ from their content hash, so only they are sent again (no Pipedrive reads
+ * to find them, tokens only for the writes still missing). The system converges without a person.
+ */
+export const RECONCILE_EVERY_MS = 3_600_000;
 
 /**
  * One QAD source for every enabled tenant that is due:
@@ -90,6 +97,8 @@ export async function pollEntity<R, Ctx>(
   return pollEnabledTenants(deps, (tenant) => pollEntityTenant(deps, entity, tenant, options.force ?? false));
 }
 
+/** A tenant's poll is started only with this much of the invocation left (a poll reads pages of 15 s at most each). */
+export const POLL_TIME_RESERVE_MS = 90_000;
 /** How many tenants one poll invocation works on at once: a slow QAD holds up only its own tenant. */
 const TENANTS_AT_ONCE = 4;
 
@@ -101,6 +110,8 @@ const TENANTS_AT_ONCE = 4;
 export async function pollEnabledTenants<S>(
   deps: Pick<PollDeps, 'tenants' | 'audit' | 'telemetry'>,
   pollOne: (tenant: StoredTenant) => Promise<S>,
+  /** The invocation's time left: a tenant is started only with POLL_TIME_RESERVE_MS of it, else the next schedule polls it. */
+  remainingMs: () => number = () => Number.POSITIVE_INFINITY,
 ): Promise<S[]> {
   const skip = (tenantId: string, reason: string) =>
     deps.audit.record({ tenantId, entity: '_tenant', key: '_poll', action: 'failed', reason }).catch(() => undefined);
@@ -114,6 +125,10 @@ export async function pollEnabledTenants<S>(
   const worker = async () => {
     for (let i = next++; i < tenants.length; i = next++) {
       const tenant = tenants[i]!;
+      if (remainingMs() < POLL_TIME_RESERVE_MS) {
+        await skip(tenant.config.tenantId, 'not polled in this invocation: its time limit is near; the next schedule polls it');
+        continue;
+      }
       try {
         summaries[i] = await pollOne(tenant);
       } catch (error) {
@@ -150,7 +165,11 @@ export async function pollEntityTenant<R, Ctx>(
     if (!(await deps.listing.meta(tenantId, entity.entity))) await buildListing(deps, tenant, entity);
     summary.released = await releaseDriftHeld(deps, tenant, entity);
     const client = await deps.clients.qad(tenant);
-    summary.full = !state.fullReadAt || now - Date.parse(state.fullReadAt) >= FULL_READ_EVERY_MS || !state.watermark;
+    const sinceFull = state.fullReadAt ? now - Date.parse(state.fullReadAt) : Number.POSITIVE_INFINITY;
+    summary.full =
+      sinceFull >= FULL_READ_EVERY_MS ||
+      !state.watermark ||
+      (sinceFull >= RECONCILE_EVERY_MS && (await deps.keyMap.listIncomplete(tenantId, entity.entity, now)).length > 0);
     const since = summary.full ? undefined : changedSinceDate(state.watermark, qad.overlapDays);
     const seen = new Set<string>();
     const gate = fieldGate(deps, tenant, entity, now);
@@ -213,8 +232,10 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
   const state = await deps.pollState.get(tenantId, flow.entity);
   if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, flow), now)) return { ...summary, outcome: 'not-due' };
   if (await skipHeldTenant(deps, tenantId, flow.entity)) return { ...summary, outcome: 'tenant-on-hold' };
-  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue.
+  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue; so do this
+  // entity's records that waited too long for another (held again, once, if they still must wait).
   await releaseBudgetHeld(deps, tenantId, flow.entity);
+  await releaseHeld(deps, tenantId, waitingCause(flow.entity));
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, flow.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   const audit = (action: 'polled' | 'failed', reason: string, error?: string) =>

@@ -1,7 +1,15 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { StoredTenant } from '../config/tenant.ts';
-import { DISABLED_CAUSE, errorMessage, FAILED_ATTEMPTS_ATTRIBUTE, outcomeOf, PermanentError, type ErrorOutcome } from '../domain/errors.ts';
+import {
+  DEPENDENCY_WAITS_ATTRIBUTE,
+  DISABLED_CAUSE,
+  errorMessage,
+  FAILED_ATTEMPTS_ATTRIBUTE,
+  outcomeOf,
+  PermanentError,
+  type ErrorOutcome,
+} from '../domain/errors.ts';
 import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
@@ -28,6 +36,8 @@ interface Handling {
   record: SQSRecord;
   /** This attempt's number: 1 + the failed attempts the message carries (waits do not count). */
   attempt: number;
+  /** How often the record already waited for another record. */
+  dependencyWaits: number;
   tenantId: string;
   entity: EntityName;
   key: string;
@@ -49,7 +59,19 @@ interface Handling {
  * receive is acknowledged: a wait costs no receive, so SQS's maxReceiveCount only catches writers that
  * crash or time out, and the policy's retry budget counts real failed attempts only.
  */
-export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+/**
+ * A record is only started with this much of the invocation left: one record makes a few calls, each
+ * bounded by the HTTP timeout. The rest of the batch is handed back (sent again at once, no receive spent)
+ * instead of the whole batch coming back after a timeout because its last record overran.
+ */
+export const WRITER_TIME_RESERVE_MS = 20_000;
+
+export async function handleWriterBatch(
+  deps: WriterBatchDeps,
+  event: SQSEvent,
+  /** The invocation's time left (Lambda's context.getRemainingTimeInMillis); unbounded without one. */
+  remainingMs: () => number = () => Number.POSITIVE_INFINITY,
+): Promise<SQSBatchResponse> {
   const tenants = new Map<string, Promise<StoredTenant | undefined>>();
   const holds = new Map<string, Promise<TenantHold | undefined>>();
   /** Tenants rate-limited earlier in this batch, with how long their other records wait. */
@@ -62,14 +84,21 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
   };
 
   async function handleRecord(record: SQSRecord): Promise<void> {
-    const attempt = failedAttemptsOf(record) + 1;
+    const attempt = countOf(record, FAILED_ATTEMPTS_ATTRIBUTE) + 1;
+    const dependencyWaits = countOf(record, DEPENDENCY_WAITS_ATTRIBUTE);
     const parsed = parseRecordMessage(record.body);
     if (!parsed.ok) {
-      const h = { record, attempt, tenantId: '_unknown', entity: fallbackEntity, key: `_message:${record.messageId}` };
-      return applyOutcome(h, { action: 'failed', reason: parsed.reason, deadLetter: true });
+      const h = { record, attempt, dependencyWaits, tenantId: '_unknown', entity: fallbackEntity, key: `_message:${record.messageId}` };
+      return applyOutcome(h, { action: 'failed', reason: parsed.reason, deadLetter: 'permanent' });
     }
     const m = parsed.value;
-    const h: Handling = { record, attempt, tenantId: m.tenantId, entity: m.entity, key: m.key, message: m };
+    const h: Handling = { record, attempt, dependencyWaits, tenantId: m.tenantId, entity: m.entity, key: m.key, message: m };
+    if (remainingMs() < WRITER_TIME_RESERVE_MS)
+      return applyOutcome(h, {
+        action: 'deferred',
+        reason: 'handed back unstarted: the invocation is near its time limit',
+        retryInSeconds: 0,
+      });
     const waitFor = paused.get(m.tenantId);
     if (waitFor !== undefined)
       return applyOutcome(h, {
@@ -104,7 +133,8 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
         ...written,
       });
     } catch (error) {
-      const outcome = outcomeOf(error, { entity: m.entity, attempt, retryBaseSeconds: deps.retryBaseSeconds, nowMs: deps.clock.now() });
+      const nowMs = deps.clock.now();
+      const outcome = outcomeOf(error, { entity: m.entity, attempt, dependencyWaits, retryBaseSeconds: deps.retryBaseSeconds, nowMs });
       return applyOutcome(h, outcome, error);
     }
   }
@@ -119,7 +149,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     if (outcome.pauseTenantSeconds !== undefined) paused.set(tenantId, outcome.pauseTenantSeconds);
     // Kept in DynamoDB, not cycled through the queue towards the DLQ, until its cause is fixed.
     if (outcome.hold) await deps.holds.hold(tenantId, record.messageId, record.body, outcome.hold);
-    const requeued = outcome.retryInSeconds !== undefined && (await requeue(h, outcome.retryInSeconds, outcome.action));
+    const requeued = outcome.retryInSeconds !== undefined && (await requeue(h, outcome.retryInSeconds, outcome));
     if (outcome.retryInSeconds !== undefined && !requeued) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);
     const cause = error === undefined ? undefined : errorMessage(error);
     await deps.audit.record({
@@ -133,7 +163,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
       ...(cause !== undefined && { error: cause }),
       ...(h.message && { contentHash: h.message.hash }),
     });
-    if (outcome.deadLetter) await deps.messages.deadLetter(record.body, cause ?? outcome.reason);
+    if (outcome.deadLetter) await deps.messages.deadLetter(record.body, cause ?? outcome.reason, outcome.deadLetter);
     deps.telemetry.recordOutcome(tenantId, entity, outcome.action);
     if (outcome.deadLetter) deps.telemetry.deadLettered(tenantId, entity);
     const log = { tenantId, entity, key, messageId: record.messageId, attempt: h.attempt, ...(cause !== undefined && { error: cause }) };
@@ -148,10 +178,13 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
   }
 
   /** Sends the message again after `seconds`; false if SQS would not take it (then this receive is retried instead). */
-  async function requeue(h: Handling, seconds: number, action: ErrorOutcome['action']): Promise<boolean> {
-    const failedAttempts = h.attempt - 1 + (action === 'failed' ? 1 : 0);
+  async function requeue(h: Handling, seconds: number, outcome: ErrorOutcome): Promise<boolean> {
+    const counts = {
+      failedAttempts: h.attempt - 1 + (outcome.action === 'failed' ? 1 : 0),
+      dependencyWaits: h.dependencyWaits + (outcome.dependencyWait ? 1 : 0),
+    };
     try {
-      await deps.messages.requeue(h.record.body, seconds, failedAttempts);
+      await deps.messages.requeue(h.record.body, seconds, counts);
       return true;
     } catch (error) {
       deps.telemetry.warn('could not send the message again; its receive is retried', {
@@ -166,8 +199,8 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
   return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: false });
 }
 
-/** The failed attempts a message carries (sent again by a writer); a message fresh from a poll has none. */
-function failedAttemptsOf(record: SQSRecord): number {
-  const value = Number(record.messageAttributes[FAILED_ATTEMPTS_ATTRIBUTE]?.stringValue ?? '0');
+/** A count a message carries (sent again by a writer); a message fresh from a poll has none. */
+function countOf(record: SQSRecord, attribute: string): number {
+  const value = Number(record.messageAttributes[attribute]?.stringValue ?? '0');
   return Number.isInteger(value) && value >= 0 ? value : 0;
 }

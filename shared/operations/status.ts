@@ -1,6 +1,7 @@
 import { GetQueueAttributesCommand, StartMessageMoveTaskCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { AuditLog, KeyMap, PollStateStore, TenantHolds, TenantStore } from '../ports/index.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
+import { parseRecordMessage } from '../flows/record-message.ts';
 
 export interface QueueStatus {
   queue: string;
@@ -16,6 +17,8 @@ export interface TenantStatus {
   /** Why its Pipedrive work waits, if it does: parked (re-authorise) or the daily budget gate. */
   hold?: string;
   polls: Array<{ scope: string; watermark?: string; lastPolledAt?: string }>;
+  /** Records held in DynamoDB, each once (one problem, one entry), with what it waits for. */
+  held: Array<{ entity: string; key: string; cause: string }>;
   recentFailures: Array<{ at: string; entity: string; key: string; reason: string }>;
   /** Won deals deleted in Pipedrive after their QAD order was made: the orders stand, a person decides. */
   deletedAfterOrder: Array<{ deal: string; order: string; noticedAt: string }>;
@@ -59,6 +62,7 @@ export async function tenantStatus(
             : `daily budget spent until ${new Date(hold.untilMs).toISOString()}`,
       }),
       polls,
+      held: await heldRecords(deps.holds, tenantId),
       recentFailures: recent
         .filter((e) => e.action === 'failed' || e.action === 'rejected' || e.action === 'conflict')
         .slice(-10)
@@ -70,6 +74,26 @@ export async function tenantStatus(
   }
   return out;
 }
+
+/** What is held for a tenant, one line per record: a record held twice (a duplicate delivery) shows once. */
+async function heldRecords(holds: TenantHolds, tenantId: string): Promise<TenantStatus['held']> {
+  const out = new Map<string, TenantStatus['held'][number]>();
+  for (const { body, cause } of await holds.held(tenantId)) {
+    const message = parseRecordMessage(body);
+    const [entity, key] = message.ok ? [message.value.entity, message.value.key] : ['?', '(unreadable message)'];
+    out.set(JSON.stringify([entity, key, cause]), { entity, key, cause: HOLD_CAUSES[cause.split(':')[0] ?? ''] ?? cause });
+  }
+  return [...out.values()];
+}
+
+/** Hold causes in an operator's words. */
+const HOLD_CAUSES: Record<string, string> = {
+  parked: 'tenant parked: re-authorise Pipedrive',
+  drift: 'a mapped field drifted: fix the field or the mapping',
+  budget: 'daily token budget spent: released once the gate opens',
+  disabled: 'tenant disabled: released by "tenant enable"',
+  waiting: 'waits for another record (a person for its organization): retried at each poll',
+};
 
 async function arnOf(sqs: SQSClient, url: string): Promise<string> {
   const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn;

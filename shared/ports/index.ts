@@ -4,6 +4,7 @@
  */
 import type { KeyMapState, NameCandidate } from '../domain/upsert-decision.ts';
 import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
+import type { DeadLetterCause } from '../domain/errors.ts';
 import type { PipedriveClient } from './pipedrive.ts';
 import type { QadClient } from './qad.ts';
 
@@ -74,6 +75,13 @@ export interface KeyMap {
   /** Which QAD key owns a Pipedrive record; claiming it makes sure two QAD records never share one. */
   claimPipedriveRecord(tenantId: string, entity: EntityName, pipedriveId: number, qadKey: string): Promise<{ owner: string }>;
   ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>>;
+  /**
+   * Records whose last write did not complete and that nothing else will send again: a create left pending
+   * (its outcome unknown), or a Pipedrive id without a content hash; nobody's claim running now, rejected rows
+   * excluded. The poll's reconciliation reads them again. A key with neither id nor hash is not listed: it is on
+   * a queue, held, or dead-lettered for a person, and reconciling it would re-dead-letter it every time.
+   */
+  listIncomplete(tenantId: string, entity: EntityName, nowMs: number): Promise<KeyMapEntry[]>;
   /** Every mapped record of an entity, for the full-read reconciliation. */
   listMapped(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]>;
   markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void>;
@@ -202,6 +210,12 @@ export interface DeadLetters {
   erase(match: (body: string) => boolean): Promise<number>;
 }
 
+/** What a message sent again carries: its failed attempts at the outside system, and how often it waited for another record. */
+export interface RetryCounts {
+  failedAttempts: number;
+  dependencyWaits: number;
+}
+
 export interface MessageControl {
   /** How long until this receive of the message becomes visible again. */
   setVisibility(receiptHandle: string, seconds: number): Promise<void>;
@@ -209,9 +223,9 @@ export interface MessageControl {
    * Sends the body again as a new message, delivered after `delaySeconds` (SQS allows at most 900), carrying how
    * many real attempts at the outside system have failed so far. A wait sent this way spends no receive count.
    */
-  requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void>;
-  /** Moves a message that will never succeed to the dead-letter queue at once. */
-  deadLetter(body: string, reason: string): Promise<void>;
+  requeue(body: string, delaySeconds: number, counts: RetryCounts): Promise<void>;
+  /** Moves a message to the dead-letter queue at once, with why (a permanent error, or its retry budget spent). */
+  deadLetter(body: string, reason: string, cause: DeadLetterCause): Promise<void>;
 }
 
 /** Time as the flows see it: injected, so tests wait out leases and backoffs without waiting. */
@@ -265,6 +279,12 @@ export interface OAuthTokenStore {
 /** Why a tenant's Pipedrive work waits: a person must re-authorise, or the daily token budget is spent until a reset. */
 export type TenantHold = { kind: 'parked'; reason: string; since: string } | { kind: 'budget'; untilMs: number; reason: string };
 
+export interface HeldMessage {
+  messageId: string;
+  body: string;
+  cause: string;
+}
+
 export interface TenantHolds {
   /** The hold in force now, if any (parked wins over a budget gate). */
   current(tenantId: string, nowMs: number): Promise<TenantHold | undefined>;
@@ -278,6 +298,6 @@ export interface TenantHolds {
    */
   hold(tenantId: string, messageId: string, body: string, cause?: string): Promise<void>;
   /** Held messages, all of them or only those held for one cause. */
-  held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>>;
+  held(tenantId: string, cause?: string): Promise<HeldMessage[]>;
   release(tenantId: string, messageId: string): Promise<void>;
 }

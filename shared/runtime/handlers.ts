@@ -26,7 +26,7 @@ export function pollHandler(poll: string, registry: EntityRegistry = entityRegis
     const { force = false } = eventSchema.parse(event);
     const ready = (deps ??= build(undefined, registry));
     try {
-      const summaries = await pollEnabledTenants(ready, (tenant) => flow.pollTenant(ready, tenant, force));
+      const summaries = await pollEnabledTenants(ready, (tenant) => flow.pollTenant(ready, tenant, force), remainingOf(context));
       for (const s of summaries) logger.info(`${poll} poll`, { ...s });
       return { summaries };
     } finally {
@@ -43,9 +43,14 @@ export function writerHandler(queue: string, registry: EntityRegistry = entityRe
     if (context) logger.addContext(context);
     deps ??= build(queue, registry);
     try {
-      return await handleWriterBatch(deps, event);
+      return await handleWriterBatch(deps, event, remainingOf(context));
     } finally {
       publishMetrics();
     }
   };
+}
+
+/** The invocation's time left, as Lambda tells it; unbounded where no context is given (tests, the CLI). */
+function remainingOf(context: Context | undefined): () => number {
+  return context ? () => context.getRemainingTimeInMillis() : () => Number.POSITIVE_INFINITY;
 }

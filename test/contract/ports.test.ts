@@ -185,6 +185,19 @@ for (const implementation of implementations) {
         assert.deepEqual(await p.keyMap.listMapped(t, ORG), []);
       });
 
+      test('listIncomplete lists pending creates and hash-less mapped records whose claim ran out, nothing else', async () => {
+        const t = newTenant();
+        await claim(t, 'P1', 'a', T0);
+        await p.keyMap.markPendingCreate(t, ORG, 'P1', 'a', iso(T0));
+        await claim(t, 'P2', 'a', T0);
+        await p.keyMap.complete(t, ORG, 'P2', 'a', { pipedriveId: 2, contentHash: 'h2' });
+        await claim(t, 'P3', 'a', T0);
+        await p.keyMap.markRejected(t, ORG, 'P4', 'bad');
+        const incomplete = async (nowMs: number) => (await p.keyMap.listIncomplete(t, ORG, nowMs)).map((e) => e.qadKey);
+        assert.deepEqual(await incomplete(T0), [], 'claims still running: their writers are on it');
+        assert.deepEqual(await incomplete(T0 + 3_600_000), ['P1'], 'a claim alone (in flight, held or dead-lettered) is not listed');
+      });
+
       test('markRejected and markGone need no claim; a rejected record is not "known"; complete clears both marks', async () => {
         const t = newTenant();
         await p.keyMap.markRejected(t, ORG, 'C1', 'bad-hash', iso(T0));
@@ -515,9 +528,9 @@ for (const implementation of implementations) {
         await p.holds.hold(t, 'm3', 'body-3', 'parked');
         await p.holds.hold(t, 'm2', 'body-2b');
         assert.deepEqual(await p.holds.held(t), [
-          { messageId: 'm1', body: 'body-1' },
-          { messageId: 'm2', body: 'body-2b' },
-          { messageId: 'm3', body: 'body-3' },
+          { messageId: 'm1', body: 'body-1', cause: 'drift:organization' },
+          { messageId: 'm2', body: 'body-2b', cause: 'parked' },
+          { messageId: 'm3', body: 'body-3', cause: 'parked' },
         ]);
         assert.deepEqual(
           (await p.holds.held(t, 'parked')).map((h) => h.messageId),
@@ -615,6 +628,10 @@ for (const implementation of implementations) {
         const valid = tenant('store-four', true, iso(T0));
         await p.tenants.put({ ...valid, config: { ...valid.config, qad: { ...valid.config.qad, baseUrl: 'http://169.254.169.254' } } });
         await assert.rejects(p.tenants.get('store-four'), /baseUrl/u);
+        // Listing skips it and names it: one bad item never hides the other tenants.
+        assert.ok(!(await p.tenants.list()).some((t) => t.config.tenantId === 'store-four'));
+        const [invalid] = (await p.tenants.listInvalid()).filter((i) => i.tenantId === 'store-four');
+        assert.match(invalid?.reason ?? '', /baseUrl/u);
       });
     });
   });

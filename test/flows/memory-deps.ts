@@ -7,6 +7,7 @@ import { createHttpClient } from '../../shared/clients/http.ts';
 import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
 import type { StoredTenant } from '../../shared/config/tenant.ts';
+import { DEPENDENCY_WAITS_ATTRIBUTE, FAILED_ATTEMPTS_ATTRIBUTE } from '../../shared/domain/errors.ts';
 import { clearFieldDefinitions } from '../../shared/flows/field-resolver.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
 import type { PollDeps, PollSummary } from '../../shared/flows/poll.ts';
@@ -44,7 +45,8 @@ interface OnQueue {
   key: string;
   receives: number;
   visibleAt: number;
-  failedAttempts: number;
+  /** The counts a writer sent it again with. */
+  counts: Record<string, number>;
 }
 /** Lambda's SQS event source hands a writer up to 10 messages at once. */
 const BATCH_SIZE = 10;
@@ -177,7 +179,7 @@ export async function startMemoryWorld(
         key: (JSON.parse(m.body) as { key: string }).key,
         receives: 0,
         visibleAt: clock.now() + (m.delaySeconds ?? 0) * 1000,
-        failedAttempts: m.failedAttempts ?? 0,
+        counts: { [FAILED_ATTEMPTS_ATTRIBUTE]: m.failedAttempts ?? 0, [DEPENDENCY_WAITS_ATTRIBUTE]: m.dependencyWaits ?? 0 },
       });
     return messages;
   };
@@ -205,7 +207,7 @@ export async function startMemoryWorld(
       const records = due.map(([messageId, m]) => {
         m.receives++;
         const receiptHandle = `${messageId}#${m.receives}`;
-        return sqsRecord({ messageId, receiptHandle, body: m.body, receiveCount: m.receives, failedAttempts: m.failedAttempts });
+        return sqsRecord({ messageId, receiptHandle, body: m.body, receiveCount: m.receives, counts: m.counts });
       });
       const event: SQSEvent = { Records: records };
       // Lambda is not invoked for an empty queue.

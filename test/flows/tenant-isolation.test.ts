@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { pollEnabledTenants } from '../../shared/flows/poll.ts';
+import { POLL_TIME_RESERVE_MS, pollEnabledTenants } from '../../shared/flows/poll.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
 import { customerRow, TENANT } from '../integration/harness.ts';
 import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
@@ -40,5 +40,25 @@ describe('tenants are isolated in failure', () => {
     assert.deepEqual([summaries, polled], [['second'], ['second']]);
     const [failed] = await w.adapters.audit.history(TENANT, '_tenant', '_poll');
     assert.match(failed?.reason ?? '', /QAD answered nothing for five minutes/u);
+  });
+
+  test('a poll invocation near its time limit starts no further tenant: it audits them for the next schedule', async () => {
+    w = await startMemoryWorld();
+    await w.adapters.tenants.put({ ...w.tenant, config: { ...w.tenant.config, tenantId: 'second' } });
+    let left = POLL_TIME_RESERVE_MS + 1;
+    const polled: string[] = [];
+    const summaries = await pollEnabledTenants(
+      w.handlerDeps(),
+      async (tenant) => {
+        polled.push(tenant.config.tenantId);
+        left = POLL_TIME_RESERVE_MS - 1;
+        return tenant.config.tenantId;
+      },
+      () => left,
+    );
+    assert.equal(summaries.length, 1);
+    const skipped = polled[0] === TENANT ? 'second' : TENANT;
+    const [entry] = await w.adapters.audit.history(skipped, '_tenant', '_poll');
+    assert.match(entry?.reason ?? '', /time limit is near; the next schedule polls it/u);
   });
 });

@@ -3,7 +3,8 @@ import { afterEach, describe, test } from 'node:test';
 import { DISABLED_CAUSE } from '../../shared/domain/errors.ts';
 import { setTenantEnabled } from '../../shared/operations/tenants.ts';
 import type { EntityName } from '../../shared/ports/index.ts';
-import { contactRow, customerRow, TENANT } from '../integration/harness.ts';
+import { handleWriterBatch, WRITER_TIME_RESERVE_MS } from '../../shared/flows/writer-batch.ts';
+import { contactRow, customerRow, sqsRecord, TENANT } from '../integration/harness.ts';
 import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
 
 let w: MemoryWorld | undefined;
@@ -29,8 +30,8 @@ describe('the writer batch, in memory', () => {
     assert.equal(wait?.action, 'deferred');
     assert.match(wait?.error ?? '', /organization for customer C1 is not in Pipedrive yet/u);
     assert.deepEqual(
-      w.adapters.queue('records').requeued.map((m) => [m.delaySeconds, m.failedAttempts]),
-      [[60, 0]],
+      w.adapters.queue('records').requeued.map((m) => [m.delaySeconds, m.failedAttempts, m.dependencyWaits]),
+      [[60, 0, 1]],
       'six backoff steps at once, sent again as a new message: a wait is no failed attempt',
     );
 
@@ -118,5 +119,40 @@ describe('the writer batch, in memory', () => {
     const resumed = await w.deliver('records');
     assert.deepEqual(resumed.keys.sort(), ['C1', 'C2']);
     assert.equal(w.pd.organizations().length, 2);
+  });
+
+  test('near the time limit a writer hands the unstarted records back instead of overrunning the invocation', async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today()), customerRow('C3', 'Gamma Oy', today())],
+    });
+    await w.poll('customers');
+    const queue = w.adapters.queue('records');
+    const records = queue
+      .takeSent()
+      .map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 }));
+    // 25 s left for the first record, then less than the reserve.
+    let left = WRITER_TIME_RESERVE_MS + 5_000;
+    const res = await handleWriterBatch(w.handlerDeps('records'), { Records: records }, () => {
+      const now = left;
+      left = WRITER_TIME_RESERVE_MS - 1;
+      return now;
+    });
+    assert.deepEqual(res.batchItemFailures, [], 'nothing comes back through a receive: no whole batch redelivered');
+    assert.deepEqual(
+      w.pd.organizations().map((o) => o.name),
+      ['Alpha GmbH'],
+    );
+    assert.deepEqual(
+      queue.requeued.map((m) => [(JSON.parse(m.body) as { key: string }).key, m.delaySeconds, m.failedAttempts]),
+      [
+        ['C2', 0, 0],
+        ['C3', 0, 0],
+      ],
+    );
+    const [handedBack] = await history(w, 'organization', 'C3');
+    assert.deepEqual(
+      [handedBack?.action, handedBack?.reason],
+      ['deferred', 'handed back unstarted: the invocation is near its time limit'],
+    );
   });
 });

@@ -7,9 +7,10 @@ import { API_TOKEN, LocalPipeline } from '../../scripts/local/pipeline.ts';
 import { redrive } from '../../shared/operations/status.ts';
 
 /**
- * The whole pipeline under injected faults (5xx pages, timeouts, resets, 429s, slow answers,
- * lost answers after writes, search lag, duplicate concurrent deliveries). After it converges,
- * nothing is lost or doubled, nothing is stuck, and the audit has an entry for every retry.
+ * The whole pipeline under injected faults at 10% of calls (5xx pages, timeouts, resets, 429s, slow
+ * answers, lost answers after writes, search lag, duplicate concurrent deliveries). After it converges,
+ * nothing is lost or doubled, nothing is stuck, the DLQ holds only what a person must fix (nothing moved
+ * by maxReceiveCount), and the audit has an entry for every retry.
  */
 test('under injected faults every record lands exactly once and every retry is audited', async () => {
   const pipeline = await LocalPipeline.start({
@@ -22,7 +23,7 @@ test('under injected faults every record lands exactly once and every retry is a
     plan: 'ultimate',
     writerConcurrency: 4,
     wonDeals: 40,
-    chaos: 0.06,
+    chaos: 0.1,
   });
   // One permanent error among the transient ones: two hand-made organizations with a customer's exact name.
   const twin = pipeline.qad.tenant(pipeline.qadBasePath).customers()[3]!;
@@ -43,8 +44,8 @@ test('under injected faults every record lands exactly once and every retry is a
     );
     assert.ok(injected.lostResponse > 0 && injected.duplicateDelivery > 0, 'including lost answers after writes and duplicate deliveries');
 
-    // Only the permanent error was dead-lettered at once (its contacts, waiting for it in vain, may follow it there).
-    assert.ok((await pipeline.deadLetterCount()) >= 1);
+    // Only the permanent error was dead-lettered, once: its contacts, waiting for it in vain, are held, not dead-lettered.
+    assert.deepEqual(rounds[1]!.deadLettersByCause, { permanent: 1, retryBudget: 0, maxReceiveCount: 0 });
     const scan = await pipeline.aws.dynamo.send(new ScanCommand({ TableName: pipeline.aws.env.AUDIT_TABLE }));
     const deadLettered = new Set((scan.Items ?? []).filter((i) => i.reason?.S?.startsWith('permanent error')).map((i) => i.key?.S));
     assert.deepEqual([...deadLettered], [twin['cm_mstr.cm_addr']]);
@@ -59,7 +60,7 @@ test('under injected faults every record lands exactly once and every retry is a
       body: JSON.stringify({ name: 'Someone else entirely' }),
     });
     assert.equal(renamed.status, 200);
-    // Contacts that had given up waiting for the organization may need a second redrive once it exists.
+    // A move task may still be running when the queue looks drained: redrive again until the DLQ is empty.
     for (let attempt = 0; attempt < 3 && (await pipeline.deadLetterCount()) > 0; attempt++) {
       await redrive(pipeline.aws.sqs, { queue: pipeline.aws.queue('records').url, dlq: pipeline.aws.queue('records').dlqUrl });
       for (let i = 0; i < 60; i++) {
@@ -71,6 +72,9 @@ test('under injected faults every record lands exactly once and every retry is a
     }
     assert.equal(await pipeline.deadLetterCount(), 0);
     assert.equal((await pipeline.auditLog().history('demo', 'organization', twin['cm_mstr.cm_addr']))[0]?.action, 'updated');
+    // The next round's contacts poll releases the contacts held for it, and they land; then nothing is left anywhere.
+    const after = await pipeline.runRound();
+    assert.deepEqual([after.drained, after.settled], [true, true]);
 
     const state = await pipeline.state();
     assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });

@@ -13,7 +13,6 @@ import { createHttpClient, sleep } from '../../shared/clients/http.ts';
 import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant.ts';
 import { parseCustomerRow } from '../../shared/domain/customer.ts';
-import { FAILED_ATTEMPTS_ATTRIBUTE } from '../../shared/domain/errors.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
 import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
@@ -201,9 +200,7 @@ export async function startHarness(
             receiptHandle: m.ReceiptHandle!,
             body: m.Body ?? '',
             receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
-            ...(m.MessageAttributes?.[FAILED_ATTEMPTS_ATTRIBUTE]?.StringValue !== undefined && {
-              failedAttempts: Number(m.MessageAttributes[FAILED_ATTEMPTS_ATTRIBUTE].StringValue),
-            }),
+            counts: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([name, v]) => [name, Number(v.StringValue)])),
           }),
         ),
       };
@@ -259,7 +256,8 @@ export function sqsRecord(message: {
   receiptHandle: string;
   body: string;
   receiveCount: number;
-  failedAttempts?: number;
+  /** Numeric message attributes, by name (a writer's failed attempts and dependency waits). */
+  counts?: Record<string, number>;
 }): SQSRecord {
   return {
     messageId: message.messageId,
@@ -271,10 +269,9 @@ export function sqsRecord(message: {
       SenderId: 'test',
       ApproximateFirstReceiveTimestamp: '0',
     },
-    messageAttributes:
-      message.failedAttempts === undefined
-        ? {}
-        : { [FAILED_ATTEMPTS_ATTRIBUTE]: { dataType: 'Number', stringValue: String(message.failedAttempts) } },
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.counts ?? {}).map(([name, n]) => [name, { dataType: 'Number', stringValue: String(n) }]),
+    ),
     md5OfBody: '',
     eventSource: 'aws:sqs',
     eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:records',

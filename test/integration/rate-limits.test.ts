@@ -26,11 +26,11 @@ function recordWaits(harness: Harness): Array<{ key: string; seconds: number }> 
   const real = harness.deps.messages;
   harness.deps.messages = {
     setVisibility: (handle, seconds) => real.setVisibility(handle, seconds),
-    requeue: async (body, seconds, failed) => {
+    requeue: async (body, seconds, counts) => {
       seen.push({ key: (JSON.parse(body) as { key: string }).key, seconds });
-      await real.requeue(body, seconds, failed);
+      await real.requeue(body, seconds, counts);
     },
-    deadLetter: (b, reason) => real.deadLetter(b, reason),
+    deadLetter: (b, reason, cause) => real.deadLetter(b, reason, cause),
   };
   return seen;
 }

@@ -139,7 +139,9 @@ describe('benchmark cases', () => {
     lambda: { 'poll-customers': { invocations: 1, ms: 100 }, 'write-pipedrive': { invocations: 9, ms: 900 } },
     drains: drains.map((d) => ({ queue: 'records', ...d })),
     deadLetters: 0,
+    deadLettersByCause: { permanent: 0, retryBudget: 0, maxReceiveCount: 0 },
     drained: true,
+    settled: true,
     elapsedMs: 5_000,
   });
   const output: CaseOutput = {

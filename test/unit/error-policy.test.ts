@@ -42,7 +42,7 @@ describe('the error policy', () => {
     );
     assert.ok(Math.max(...delays) <= MAX_DELAY_SECONDS);
     const last = outcomeOf(new RetryLaterError('HTTP 503'), ctx(MAX_FAILED_ATTEMPTS));
-    assert.deepEqual([last.action, last.deadLetter, last.retryInSeconds], ['failed', true, undefined]);
+    assert.deepEqual([last.action, last.deadLetter, last.retryInSeconds], ['failed', 'retryBudget', undefined]);
     assert.match(last.reason, /retry budget spent/u);
   });
 });

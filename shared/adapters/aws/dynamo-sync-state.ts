@@ -228,7 +228,17 @@ export class DynamoKeyMap implements KeyMap {
     return this.queryEntries(tenantId, entity, 'attribute_exists(rejectedHash)');
   }
 
-  private async queryEntries(tenantId: string, entity: EntityName, filter: string): Promise<KeyMapEntry[]> {
+  listIncomplete(tenantId: string, entity: EntityName, nowMs: number): Promise<KeyMapEntry[]> {
+    return this.queryEntries(
+      tenantId,
+      entity,
+      '(attribute_exists(pendingCreateAt) OR (attribute_exists(pipedriveId) AND attribute_not_exists(contentHash))) ' +
+        'AND attribute_not_exists(rejectedHash) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)',
+      { ':now': n(nowMs) },
+    );
+  }
+
+  private async queryEntries(tenantId: string, entity: EntityName, filter: string, values: Item = {}): Promise<KeyMapEntry[]> {
     const out: KeyMapEntry[] = [];
     let start: Item | undefined;
     do {
@@ -237,7 +247,7 @@ export class DynamoKeyMap implements KeyMap {
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
           FilterExpression: filter,
-          ExpressionAttributeValues: { ':pk': s(partition(tenantId, entity)), ':prefix': s('key#') },
+          ExpressionAttributeValues: { ':pk': s(partition(tenantId, entity)), ':prefix': s('key#'), ...values },
           ExclusiveStartKey: start,
         }),
       );

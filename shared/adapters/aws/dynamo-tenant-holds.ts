@@ -1,6 +1,6 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
 import { heldUntil, TABLES } from '../../config/tables.ts';
-import type { TenantHold, TenantHolds } from '../../ports/index.ts';
+import type { HeldMessage, TenantHold, TenantHolds } from '../../ports/index.ts';
 import { isConditionFailed, n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
 
 /** Hold items; their versions: ItemShape in dynamo-items.ts (a held message's body has its own). */
@@ -89,8 +89,8 @@ export class DynamoTenantHolds implements TenantHolds {
     );
   }
 
-  async held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>> {
-    const out: Array<{ messageId: string; body: string }> = [];
+  async held(tenantId: string, cause?: string): Promise<HeldMessage[]> {
+    const out: HeldMessage[] = [];
     let start: Item | undefined;
     do {
       const res: QueryCommandOutput = await this.client.send(
@@ -107,7 +107,7 @@ export class DynamoTenantHolds implements TenantHolds {
         readableVersion(item, HOLD_ITEM);
         const expiresAt = num(item, TABLES.syncState.ttlAttribute);
         if (expiresAt === undefined || expiresAt > this.now() / 1000)
-          out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
+          out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '', cause: str(item, 'cause') ?? 'parked' });
       }
       start = res.LastEvaluatedKey;
     } while (start);

@@ -7,8 +7,14 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { sleep } from '../../clients/http.ts';
-import { FAILED_ATTEMPTS_ATTRIBUTE, MAX_DELAY_SECONDS } from '../../domain/errors.ts';
-import type { DeadLetters, MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
+import {
+  DEAD_LETTER_CAUSE_ATTRIBUTE,
+  DEPENDENCY_WAITS_ATTRIBUTE,
+  FAILED_ATTEMPTS_ATTRIBUTE,
+  MAX_DELAY_SECONDS,
+  type DeadLetterCause,
+} from '../../domain/errors.ts';
+import type { DeadLetters, MessageControl, RecordMessage, RecordQueue, RetryCounts } from '../../ports/index.ts';
 
 /** SendMessageBatch, 10 at a time; failed entries are retried, and what still fails throws. */
 export class SqsRecordQueue implements RecordQueue {
@@ -53,23 +59,29 @@ export class SqsMessageControl implements MessageControl {
     );
   }
 
-  async requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void> {
+  async requeue(body: string, delaySeconds: number, counts: RetryCounts): Promise<void> {
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: body,
         DelaySeconds: Math.max(0, Math.min(Math.ceil(delaySeconds), MAX_DELAY_SECONDS)),
-        MessageAttributes: { [FAILED_ATTEMPTS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(failedAttempts) } },
+        MessageAttributes: {
+          [FAILED_ATTEMPTS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(counts.failedAttempts) },
+          [DEPENDENCY_WAITS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(counts.dependencyWaits) },
+        },
       }),
     );
   }
 
-  async deadLetter(body: string, reason: string): Promise<void> {
+  async deadLetter(body: string, reason: string, cause: DeadLetterCause): Promise<void> {
     await this.client.send(
       new SendMessageCommand({
         QueueUrl: this.deadLetterUrl,
         MessageBody: body,
-        MessageAttributes: { reason: { DataType: 'String', StringValue: reason.slice(0, 1000) } },
+        MessageAttributes: {
+          reason: { DataType: 'String', StringValue: reason.slice(0, 1000) },
+          [DEAD_LETTER_CAUSE_ATTRIBUTE]: { DataType: 'String', StringValue: cause },
+        },
       }),
     );
   }

@@ -1,5 +1,5 @@
-import { MAX_DELAY_SECONDS } from '../../domain/errors.ts';
-import type { DeadLetters, MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
+import { MAX_DELAY_SECONDS, type DeadLetterCause } from '../../domain/errors.ts';
+import type { DeadLetters, MessageControl, RecordMessage, RecordQueue, RetryCounts } from '../../ports/index.ts';
 
 /** SQS lets one receive stay invisible for 12 hours at most. */
 const MAX_VISIBILITY_SECONDS = 43_200;
@@ -11,6 +11,7 @@ export interface SentMessage {
   /** For a message a writer sent again: its delay (rounded and capped as SqsMessageControl sends it) and failed attempts. */
   delaySeconds?: number;
   failedAttempts?: number;
+  dependencyWaits?: number;
 }
 
 /**
@@ -21,7 +22,7 @@ export interface SentMessage {
 export class MemoryQueue implements RecordQueue, MessageControl {
   readonly sent: SentMessage[] = [];
   readonly visibility: Array<{ receiptHandle: string; seconds: number }> = [];
-  readonly deadLetters: Array<{ body: string; reason: string }> = [];
+  readonly deadLetters: Array<{ body: string; reason: string; cause: DeadLetterCause }> = [];
   private taken = 0;
 
   constructor(readonly name: string) {}
@@ -46,13 +47,13 @@ export class MemoryQueue implements RecordQueue, MessageControl {
     this.visibility.push({ receiptHandle, seconds: Math.max(0, Math.min(Math.round(seconds), MAX_VISIBILITY_SECONDS)) });
   }
 
-  async requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void> {
+  async requeue(body: string, delaySeconds: number, counts: RetryCounts): Promise<void> {
     const delay = Math.max(0, Math.min(Math.ceil(delaySeconds), MAX_DELAY_SECONDS));
-    this.sent.push({ messageId: `${this.name}-${this.sent.length + 1}`, body, delaySeconds: delay, failedAttempts });
+    this.sent.push({ messageId: `${this.name}-${this.sent.length + 1}`, body, delaySeconds: delay, ...counts });
   }
 
-  async deadLetter(body: string, reason: string): Promise<void> {
-    this.deadLetters.push({ body, reason: reason.slice(0, 1000) });
+  async deadLetter(body: string, reason: string, cause: DeadLetterCause): Promise<void> {
+    this.deadLetters.push({ body, reason: reason.slice(0, 1000), cause });
   }
 
   /** This queue's dead letters, as an erasure sees them. */

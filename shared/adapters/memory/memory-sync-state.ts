@@ -125,6 +125,17 @@ export class MemoryKeyMap implements KeyMap {
     return this.entries(tenantId, entity, (item) => item.pipedriveId !== undefined);
   }
 
+  listIncomplete(tenantId: string, entity: EntityName, nowMs: number): Promise<KeyMapEntry[]> {
+    return this.entries(
+      tenantId,
+      entity,
+      (item) =>
+        (item.pendingCreateAt !== undefined || (item.pipedriveId !== undefined && item.contentHash === undefined)) &&
+        item.rejectedHash === undefined &&
+        (item.leaseUntil === undefined || item.leaseUntil < nowMs),
+    );
+  }
+
   listRejected(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]> {
     return this.entries(tenantId, entity, (item) => item.rejectedHash !== undefined);
   }

@@ -1,5 +1,5 @@
 import { heldUntil } from '../../config/tables.ts';
-import type { Clock, TenantHold, TenantHolds } from '../../ports/index.ts';
+import type { Clock, HeldMessage, TenantHold, TenantHolds } from '../../ports/index.ts';
 import { compareSortKeys } from './sort-key.ts';
 
 interface Holds {
@@ -50,10 +50,10 @@ export class MemoryTenantHolds implements TenantHolds {
     this.of(tenantId).held.set(messageId, { body, cause, expiresAt: heldUntil(this.clock.now()) });
   }
 
-  async held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>> {
+  async held(tenantId: string, cause?: string): Promise<HeldMessage[]> {
     return [...this.of(tenantId).held]
       .filter(([, h]) => (cause === undefined || h.cause === cause) && h.expiresAt > this.clock.now() / 1000)
-      .map(([messageId, h]) => ({ messageId, body: h.body }))
+      .map(([messageId, h]) => ({ messageId, body: h.body, cause: h.cause }))
       .sort((a, b) => compareSortKeys(a.messageId, b.messageId));
   }
 
