@@ -2,7 +2,10 @@
  * npm start: the whole connector on this machine, no AWS account needed.
  * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
  *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve
- *          --chaos [--fault-rate F] --auth token|oauth --token-ttl SECONDS --seats N --mapping FILE --drift
+ *          --chaos [--fault-rate F] --auth token|oauth --token-ttl SECONDS --seats N --mapping FILE --drift --source
+ * By default the functions run from the bundles `cdk synth` writes (cached in .local/synth, rebuilt when the sources,
+ * lock file or context change), with the template's settings and IAM enforced; --source runs the TypeScript handlers
+ * in this process instead (faster to start, no IAM).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -33,6 +36,7 @@ const argsSchema = z.object({
   auth: z.enum(['token', 'oauth']),
   seats: z.coerce.number().int().min(1).max(1000),
   'token-ttl': z.coerce.number().int().min(5).max(86_400),
+  source: z.boolean(),
 });
 
 function readArgs() {
@@ -59,6 +63,7 @@ function readArgs() {
       auth: { type: 'string', default: 'token' },
       seats: { type: 'string', default: '3' },
       'token-ttl': { type: 'string', default: '3600' },
+      source: { type: 'boolean', default: false },
     },
   });
   const parsed = argsSchema.safeParse(values);
@@ -102,7 +107,16 @@ say(
   `${args.items} items priced in ${args.currencies.join(', ')}; `,
   `${Math.round(args.preexisting * 100)}% already in Pipedrive by hand; plan ${args.plan}.`,
 );
+let artifacts: { cdkOut: string; stackName: string } | undefined;
+if (!args.source) {
+  const { synthesized } = await import('./local/artifacts/synth.ts');
+  const { STACK_NAME } = await import('../infra/names.ts');
+  const synth = await synthesized(process.cwd(), {}, () => say('  Synthesizing the stack (cdk synth); the next start reuses it...'));
+  say(`  Functions from the synthesized bundles (${synth.cached ? 'cached ' : ''}.local/synth/${synth.key}), the template's IAM enforced.`);
+  artifacts = { cdkOut: synth.dir, stackName: STACK_NAME };
+} else say('  Functions from the TypeScript sources in this process (--source): no bundles, no IAM.');
 const pipeline = await LocalPipeline.start({
+  ...(artifacts && { artifacts }),
   customers: args.customers,
   contactsPerCustomer: args['contacts-per-customer'],
   items: args.items,
@@ -126,7 +140,10 @@ if (args.chaos)
 say(`  QAD simulator       ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}`);
 say(`  Pipedrive simulator ${pipeline.pipedrive.url}`);
 say(`  DynamoDB (dynalite) ${pipeline.aws.env.AWS_ENDPOINT_URL_DYNAMODB}   SQS (local-aws-sqs) ${pipeline.aws.env.AWS_ENDPOINT_URL_SQS}`);
-say(`  Tenant "demo" registered; credentials encrypted (local AES-256-GCM bound to tenant and system).`);
+say(
+  `  Tenant "demo" registered; credentials encrypted `,
+  artifacts ? '(local KMS, AES-256-GCM bound to tenant and system).' : '(local AES-256-GCM bound to tenant and system).',
+);
 if (args.auth === 'oauth') say(`  Pipedrive OAuth: authorised through "connector authorize"; access tokens live ${args['token-ttl']} s.`);
 
 const rounds = [];
@@ -209,6 +226,11 @@ try {
     );
     say(`Lost records: ${lost}; duplicates: ${duplicates}; dead letters: ${await pipeline.deadLetterCount()}`);
   }
+  const iam = pipeline.iam();
+  if (iam) {
+    say(`IAM: ${iam.checked} AWS calls checked against the template's role policies, ${iam.denied} denied`);
+    for (const [fn, f] of Object.entries(iam.byFunction)) for (const call of f.deniedCalls) say(`  DENIED ${fn}: ${call}`);
+  }
   const auth = await pipeline.authReport();
   if (args.auth === 'oauth')
     say(`Pipedrive OAuth: ${auth.refreshes} token refreshes; parked tenants: ${auth.parkedTenants.join(', ') || 'none'}`);
@@ -223,6 +245,7 @@ try {
           lost,
           duplicates,
           auth,
+          iam: iam ?? null,
           fields: { ...fieldReport, values: fieldValues, keysBothWays },
           ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }),
         },

@@ -40,7 +40,12 @@ export interface LocalKms {
  * checked by the local IAM against the caller's role policy and the key policy from the template
  * (kms:EncryptionContext:*, kms:CallerAccount, aws:SecureTransport; no kms:ViaService, as for a direct call).
  */
-export async function startLocalKms(options: { iam: LocalIam; region: string; keyPolicy: readonly Statement[] }): Promise<LocalKms> {
+export async function startLocalKms(options: {
+  iam: LocalIam;
+  region: string;
+  /** Read on each call: the key policy is resolved from the template once the key's ARN is known. */
+  keyPolicy: () => readonly Statement[];
+}): Promise<LocalKms> {
   const material = randomBytes(32);
   const keyId = randomUUID();
   const keyArn = `arn:aws:kms:${options.region}:${options.iam.account}:key/${keyId}`;
@@ -62,7 +67,7 @@ export async function startLocalKms(options: { iam: LocalIam; region: string; ke
           'aws:SecureTransport': 'true',
         },
       },
-      options.keyPolicy,
+      options.keyPolicy(),
     );
 
   const handle = (req: IncomingMessage, body: string): Record<string, unknown> => {
