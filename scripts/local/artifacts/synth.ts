@@ -46,7 +46,12 @@ export async function synthesized(
     maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, CDK_DISABLE_VERSION_CHECK: 'true' },
   });
-  if (existsSync(dir)) rmSync(temporary, { recursive: true, force: true });
-  else renameSync(temporary, dir);
+  try {
+    renameSync(temporary, dir);
+  } catch (error) {
+    // Another run (a parallel test file) finished the same synth first: keep its copy.
+    rmSync(temporary, { recursive: true, force: true });
+    if (!existsSync(join(dir, 'manifest.json'))) throw error;
+  }
   return { dir, key, cached: false };
 }
