@@ -29,6 +29,10 @@ const options = (editStatements?: (fn: ArtifactFunction) => Statement[]): Pipeli
   artifacts: { cdkOut, stackName: STACK_NAME, ...(editStatements && { editStatements }) },
 });
 
+/** QAD customers holding their Pipedrive organization id, read back from the simulators. */
+const keysWrittenBack = (pipeline: LocalPipeline) =>
+  writtenBackKeys(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), effectiveMapping(WRITE_BACK), 'QAD Customer Code');
+
 describe('the synthesized stack, run locally with its IAM enforced', () => {
   test('with write-back on, every function works within its role: calls checked, none denied, keys both ways', async () => {
     const pipeline = await LocalPipeline.start(options());
@@ -49,12 +53,7 @@ describe('the synthesized stack, run locally with its IAM enforced', () => {
         'WriteProducts',
         'WriteQad',
       ]);
-      const keys = writtenBackKeys(
-        pipeline.pipedrive,
-        pipeline.qad.tenant(pipeline.qadBasePath),
-        effectiveMapping(WRITE_BACK),
-        'QAD Customer Code',
-      );
+      const keys = keysWrittenBack(pipeline);
       assert.equal(keys.holdingTheirOrganizationId, 12, 'the records writer decrypted the QAD password and wrote every key back');
       const state = await pipeline.state();
       assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
@@ -101,12 +100,7 @@ describe('the synthesized stack, run locally with its IAM enforced', () => {
         denied.every((e) => !(e.error ?? '').includes('local-demo-qad-password')),
         'no secret in the audit',
       );
-      const keys = writtenBackKeys(
-        pipeline.pipedrive,
-        pipeline.qad.tenant(pipeline.qadBasePath),
-        effectiveMapping(WRITE_BACK),
-        'QAD Customer Code',
-      );
+      const keys = keysWrittenBack(pipeline);
       assert.equal(keys.holdingTheirOrganizationId, 0, 'no QAD customer was updated without the QAD credentials');
       // Products need no QAD credentials in the records writer: the rest of the stack flowed.
       assert.equal(round.entities.products.failed, 0);
