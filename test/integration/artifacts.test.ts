@@ -63,6 +63,20 @@ describe('the synthesized stack, run locally with its IAM enforced', () => {
     }
   });
 
+  test('with Pipedrive OAuth and short-lived tokens, the functions refresh and store the tokens within their roles', async () => {
+    const pipeline = await LocalPipeline.start({ ...options(), fields: {}, auth: 'oauth', tokenTtlSeconds: 4 });
+    try {
+      // Let the first access token expire before the schedule fires.
+      await new Promise((resolve) => setTimeout(resolve, 4_500));
+      const round = await pipeline.runRound();
+      assert.equal(round.drained, true);
+      assert.ok((await pipeline.authReport()).refreshes > 0, 'tokens were refreshed, and so stored encrypted');
+      assert.equal(pipeline.iam()?.denied, 0, JSON.stringify(pipeline.iam()?.byFunction));
+    } finally {
+      await pipeline.close();
+    }
+  });
+
   test('a grant removed from the template: the call fails with AccessDeniedException and is audited like any failure', async () => {
     // The grant of the bug this suite guards: the records writer may decrypt only Pipedrive credentials.
     const withoutQad = (fn: ArtifactFunction): Statement[] =>
