@@ -25,6 +25,17 @@ export function synthKey(root: string, context: Record<string, string>): string 
   return hash.digest('hex').slice(0, 16);
 }
 
+/** Synths kept: switching branches back and forth reuses them; older ones only take disk space. */
+const KEEP = 4;
+
+function pruneOlderThanNewest(parent: string, keep: number): void {
+  const done = readdirSync(parent)
+    .filter((name) => !name.endsWith('.tmp'))
+    .map((name) => ({ name, at: statSync(join(parent, name)).mtimeMs }))
+    .sort((a, b) => b.at - a.at);
+  for (const { name } of done.slice(keep)) rmSync(join(parent, name), { recursive: true, force: true });
+}
+
 /**
  * `cdk synth` once per key into `.local/synth/<key>` (written to a temporary directory and renamed, so a
  * half-written synth is never reused); a second start with the same sources and context reuses it.
@@ -53,5 +64,6 @@ export async function synthesized(
     rmSync(temporary, { recursive: true, force: true });
     if (!existsSync(join(dir, 'manifest.json'))) throw error;
   }
+  pruneOlderThanNewest(join(root, '.local', 'synth'), KEEP);
   return { dir, key, cached: false };
 }

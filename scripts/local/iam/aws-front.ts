@@ -1,4 +1,4 @@
-import { createServer, request as forward, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request as forward, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccessDenied, accessKeyOf, type LocalIam } from './identities.ts';
 import type { IamRequest } from './policy.ts';
@@ -63,7 +63,7 @@ export async function startAwsFront(options: {
   calls: (operation: string, body: JsonBody) => IamCalls;
 }): Promise<AwsFront> {
   const target = new URL(options.target);
-  const deny = (res: import('node:http').ServerResponse, message: string) => {
+  const deny = (res: ServerResponse, message: string) => {
     res.statusCode = 400;
     res.setHeader('content-type', 'application/x-amz-json-1.0');
     res.setHeader('x-amzn-query-error', 'AccessDenied;Sender');
