@@ -32,7 +32,8 @@ export type Statement = z.infer<typeof statementSchema>;
 export const policyDocumentSchema = z.strictObject({
   Version: z.literal('2012-10-17'),
   Id: z.string().optional(),
-  Statement: z.union([statementSchema, z.array(statementSchema)]).transform((s) => (Array.isArray(s) ? s : [s])),
+  // One statement or a list; as a list, an unknown element is reported by name and position.
+  Statement: z.preprocess((s) => (Array.isArray(s) ? s : [s]), z.array(statementSchema)),
 });
 export type PolicyDocument = z.infer<typeof policyDocumentSchema>;
 
