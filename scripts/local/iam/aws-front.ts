@@ -1,4 +1,4 @@
-import { createServer, request as forward, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent, createServer, request as forward, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AccessDenied, accessKeyOf, type LocalIam } from './identities.ts';
 import type { IamRequest } from './policy.ts';
@@ -63,6 +63,8 @@ export async function startAwsFront(options: {
   calls: (operation: string, body: JsonBody) => IamCalls;
 }): Promise<AwsFront> {
   const target = new URL(options.target);
+  // One kept-alive pool to the stand-in: a new TCP connection per call would cost more than the check itself.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
   const deny = (res: ServerResponse, message: string) => {
     res.statusCode = 400;
     res.setHeader('content-type', 'application/x-amz-json-1.0');
@@ -92,7 +94,7 @@ export async function startAwsFront(options: {
         return res.end(JSON.stringify({ __type: 'com.amazon.coral.service#LocalIamNotUnderstood', message }));
       }
       const upstream = forward(
-        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+        { agent, host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
           res.writeHead(answer.statusCode ?? 500, answer.headers);
           answer.pipe(res);
@@ -108,6 +110,7 @@ export async function startAwsFront(options: {
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
+        agent.destroy();
         server.close(() => resolve());
       }),
   };
