@@ -8,7 +8,7 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig([
-  globalIgnores(['**/node_modules/', '**/cdk.out/', '**/.local/', '**/*.json']),
+  globalIgnores(['**/node_modules/', '**/cdk.out/', '**/dist/', '**/.local/', '**/*.json']),
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -14,6 +14,7 @@ import {
   aws_sqs as sqs,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { CONNECTOR_VERSION } from '../shared/config/version.ts';
 import { ConfigError, readConfig, type ConnectorConfig } from './config.ts';
 import { ConnectorFunction, POWERTOOLS_ENV } from './constructs/connector-function.ts';
 import { Monitoring } from './constructs/monitoring.ts';
@@ -33,6 +34,7 @@ import {
 } from './topology.ts';
 import { pascal } from './names.ts';
 import { queueEnvName } from '../shared/config/environment.ts';
+import { TABLES } from '../shared/config/tables.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -54,6 +56,8 @@ export interface ConnectorStackProps extends StackProps {
 export class ConnectorStack extends Stack {
   readonly config: ConnectorConfig;
   readonly credentialsKey: kms.Key;
+  /** What people running the connector CLI against this stack assume: the one operator allowed to send to the work queues. */
+  readonly operatorRole: iam.Role;
   readonly tables: ConnectorTables;
   readonly queues: ReadonlyMap<WorkQueueName, WorkQueue>;
   readonly functions: ReadonlyMap<string, ConnectorFunction>;
@@ -78,6 +82,7 @@ export class ConnectorStack extends Stack {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    denyWithoutTenantContext(this.credentialsKey);
     this.tables = new ConnectorTables(this, 'Tables');
 
     // ---- Work queues: one per flow, visibility derived from its writer's timeout -------------------
@@ -179,13 +184,26 @@ export class ConnectorStack extends Stack {
           maxConcurrency: this.config.writerMaxConcurrency,
         }),
       );
-      // Explicit, although the event source's consume grant currently includes it: the writer defers a
-      // record on 429 by changing that message's visibility, and must keep that right whatever the grant.
-      q.queue.grant(f.fn, 'sqs:ChangeMessageVisibility');
+      // A retry or a wait is sent again as a new message on the writer's own queue (so it spends no
+      // receive); if that send fails, the receive is retried by changing its visibility (explicit,
+      // although the event source's consume grant currently includes it).
+      q.queue.grant(f.fn, 'sqs:SendMessage', 'sqs:ChangeMessageVisibility');
       // Permanent failures (4xx other than 429, invalid data) are dead-lettered at once, not retried.
       q.deadLetterQueue.grant(f.fn, 'sqs:SendMessage');
     }
     this.functions = functions;
+
+    // ---- Operator role and who may send where ----------------------------------------------------------
+    this.operatorRole = new iam.Role(this, 'OperatorRole', {
+      assumedBy: new iam.AccountRootPrincipal(),
+      description: 'Assumed by people running the connector CLI against this stack: tenants, check, replay, redrive, erase',
+    });
+    this.grantOperator(this.operatorRole);
+    for (const [name, q] of queues) {
+      const senders = pollers.filter((p) => p.sendsTo === name).map((p) => fn(functions, p.id).role);
+      onlySendersMaySend(q.queue, [...senders, this.operatorRole]);
+      onlySendersMaySend(q.deadLetterQueue, [fn(functions, writers.find((w) => w.consumes === name)!.id).role]);
+    }
 
     // ---- Monitoring --------------------------------------------------------------------------------
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -213,8 +231,48 @@ export class ConnectorStack extends Stack {
       new CfnOutput(this, `${pascal(name)}DlqArn`, { value: q.deadLetterQueue.queueArn });
     }
     new CfnOutput(this, 'CredentialsKeyArn', { value: this.credentialsKey.keyArn });
+    new CfnOutput(this, 'OperatorRoleArn', { value: this.operatorRole.roleArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+    // The release deployed, so `connector --version --outputs FILE` can tell an operator when CLI and stack differ.
+    new CfnOutput(this, 'ConnectorVersion', { value: CONNECTOR_VERSION });
+  }
+
+  /**
+   * What the operator CLI does against a deployed stack: tenants (connections, kms:Encrypt under each
+   * tenant's context), check and authorize (kms:Decrypt, the sync state), replay (send to a work queue),
+   * redrive (move a DLQ's messages back), status, and erase (delete from the audit, the holds, the DLQs).
+   */
+  private grantOperator(role: iam.Role): void {
+    this.tables.connections.grantReadWriteData(role);
+    this.tables.syncState.grantReadWriteData(role);
+    const audit = this.tables.audit.tableArn;
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadAndEraseAudit',
+        actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+        resources: [audit, `${audit}/index/${TABLES.audit.byTenantTime.indexName}`],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'UseCredentialsKey',
+        actions: ['kms:Encrypt', 'kms:Decrypt'],
+        resources: [this.credentialsKey.keyArn],
+      }),
+    );
+    for (const q of this.queues.values()) {
+      q.queue.grant(role, 'sqs:SendMessage', 'sqs:GetQueueAttributes');
+      q.deadLetterQueue.grant(
+        role,
+        'sqs:ReceiveMessage',
+        'sqs:DeleteMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:GetQueueAttributes',
+        'sqs:StartMessageMoveTask',
+        'sqs:ListMessageMoveTasks',
+      );
+    }
   }
 
   /** Grants every function needs: its tenant's connection, sync state, the audit trail, its own secret. */
@@ -250,6 +308,51 @@ export class ConnectorStack extends Stack {
         }),
       );
   }
+}
+
+function fn(functions: ReadonlyMap<string, ConnectorFunction>, id: string): ConnectorFunction {
+  const f = functions.get(id);
+  if (!f) throw new ConfigError(`function ${id} is not defined`);
+  return f;
+}
+
+/**
+ * The key policy itself refuses every use without both encryption context keys, whatever IAM grants: a
+ * principal with a broad kms:Decrypt and table read cannot decrypt a tenant's secrets outside its context.
+ */
+function denyWithoutTenantContext(key: kms.Key): void {
+  for (const context of ['tenantId', 'system'])
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: `DenyWithout${pascal(context)}Context`,
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { Null: { [`kms:EncryptionContext:${context}`]: 'true' } },
+      }),
+    );
+}
+
+/**
+ * The queue's own policy refuses sqs:SendMessage to every principal but its senders, whatever IAM grants
+ * elsewhere: a message in a work queue is trusted to be what a poller or an operator put there. Only
+ * requests that carry a principal ARN are judged (SQS moving a message to its DLQ carries none).
+ */
+function onlySendersMaySend(queue: sqs.Queue, senders: readonly iam.IRole[]): void {
+  queue.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'SendOnlyFromItsSenders',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['sqs:SendMessage'],
+      resources: [queue.queueArn],
+      conditions: {
+        ArnNotEquals: { 'aws:PrincipalArn': senders.map((r) => r.roleArn) },
+        Null: { 'aws:PrincipalArn': 'false' },
+      },
+    }),
+  );
 }
 
 function checkTopology(

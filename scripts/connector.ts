@@ -1,5 +1,7 @@
-#!/usr/bin/env -S node --import tsx
-/** The operator's CLI: `npm run connector -- <command>` (or `npx connector` after install). */
+/**
+ * The operator's CLI: `npm run connector -- <command>` from the sources, or `npx connector <command>` from
+ * dist/connector.mjs, which `npm ci` builds (scripts/build-cli.mjs).
+ */
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -80,7 +80,7 @@ process.env.POWERTOOLS_LOG_LEVEL ??= args.verbose ? 'INFO' : 'SILENT';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { LocalPipeline } = await import('./local/pipeline.ts');
+const { LocalPipeline, demoOrderPo } = await import('./local/pipeline.ts');
 const fields = await import('./local/fields.ts');
 if (args.drift && args.rounds < 2) {
   console.error('npm start: --drift renames a mapped field between round 1 and round 2; use --rounds 2 or more');
@@ -189,10 +189,13 @@ try {
     `  sales orders  ${state.qad.salesOrders} for ${state.pipedrive.wonDeals} won deals; duplicates ${state.duplicates.salesOrders}, `,
     `unexplained ${state.missing.salesOrders}, differing from their deal ${state.mismatched.salesOrders}`,
   );
-  const fieldValues = fields.checkMappedValues(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping, {
-    organization: 'QAD Customer Code',
-    person: 'QAD Contact ID',
-  });
+  const fieldValues = fields.checkMappedValues(
+    pipeline.pipedrive,
+    pipeline.qad.tenant(pipeline.qadBasePath),
+    mapping,
+    { organization: 'QAD Customer Code', person: 'QAD Contact ID' },
+    demoOrderPo,
+  );
   say(`Mapped values: ${fieldValues.map((v) => `${v.entity} "${v.name}" ${v.matching}/${v.checked}`).join(', ') || 'none'}`);
   const keysBothWays = fields.writtenBackKeys(pipeline.pipedrive, pipeline.qad.tenant(pipeline.qadBasePath), mapping, 'QAD Customer Code');
   if (keysBothWays.enabled)

@@ -38,6 +38,7 @@ export class ConnectorTables extends Construct {
       ...common,
       partitionKey: { name: TABLES.syncState.partitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: TABLES.syncState.sortKey, type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: TABLES.syncState.ttlAttribute,
     });
 
     this.audit = new dynamodb.Table(this, 'Audit', {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import { entityRegistry, type EntityRegistry } from '../../shared/flows/registry.ts';
 import { queueEnvName } from '../../shared/config/environment.ts';
+import { CONNECTOR_VERSION } from '../../shared/config/version.ts';
 import { pascal, STACK_NAME, stackNameFor } from '../../infra/names.ts';
 import { checkTenant } from '../../shared/operations/check.ts';
 import { replay } from '../../shared/operations/replay.ts';
@@ -41,10 +42,11 @@ export function usage(registry: EntityRegistry = entityRegistry): string {
   sync <id> --entity ${polls} [--dry-run]
                                               one poll-and-write cycle in this process; --dry-run writes nothing
   audit <id> <entity> <key>                   a record's history, newest first (entity: ${entities})
-  replay <id> <entity> <key>                  replay one record from its last audited snapshot
+  replay <id> <entity> <key>                  replay one record, re-read from its source by key
   replay <id> --from ISO --to ISO --outcome failed|rejected|deferred
   redrive [--queue ${queues}]   move the DLQ's messages back to their queue
   status                                      watermarks, queue and DLQ depths, the last day's failures
+  --version                                   this release, and the stack it talks to (with --outputs or --local)
 
 Options: --json (machine-readable output)
          --outputs FILE  a deployed stack: the file written by "npx cdk deploy --outputs-file FILE" (AWS credentials
@@ -53,20 +55,28 @@ Options: --json (machine-readable output)
          --local FILE    the local run's connection file, written by "npm start -- --serve"`;
 }
 
-/** The stack outputs written by `cdk deploy --outputs-file` -> the environment the functions run with. */
-export function environmentFromOutputs(file: unknown, registry: EntityRegistry = entityRegistry, stage?: string): Record<string, string> {
+/**
+ * The stack in a file written by `cdk deploy --outputs-file`: one stack per stage, so `--stage` picks it
+ * and a file with one connector stack needs no choice.
+ */
+function stackOutputs(file: unknown, stage?: string): { stack: string; outputs: Record<string, string> } {
   const stacks = z.record(z.string(), z.record(z.string(), z.string())).parse(file);
   const ours = Object.keys(stacks).filter((name) => name === STACK_NAME || name.startsWith(`${STACK_NAME}-`));
-  // One stack per stage: --stage picks it; a file with one connector stack needs no choice.
-  const name = stage !== undefined ? stackNameFor(stage) : ours.length === 1 ? ours[0] : undefined;
-  if (name === undefined)
+  const stack = stage !== undefined ? stackNameFor(stage) : ours.length === 1 ? ours[0] : undefined;
+  if (stack === undefined)
     throw new UsageError(
       ours.length === 0
         ? 'the outputs file holds no connector stack'
         : `the outputs file holds ${ours.join(', ')}; choose one with --stage`,
     );
-  const outputs = stacks[name];
-  if (!outputs) throw new UsageError(`the outputs file holds no stack ${name} (it holds ${Object.keys(stacks).join(', ') || 'none'})`);
+  const outputs = stacks[stack];
+  if (!outputs) throw new UsageError(`the outputs file holds no stack ${stack} (it holds ${Object.keys(stacks).join(', ') || 'none'})`);
+  return { stack, outputs };
+}
+
+/** The stack outputs written by `cdk deploy --outputs-file` -> the environment the functions run with. */
+export function environmentFromOutputs(file: unknown, registry: EntityRegistry = entityRegistry, stage?: string): Record<string, string> {
+  const { outputs } = stackOutputs(file, stage);
   const get = (name: string) => {
     const value = outputs[name];
     if (!value) throw new UsageError(`the outputs file lacks ${name}; redeploy with "npx cdk deploy --outputs-file FILE"`);
@@ -87,6 +97,43 @@ export function environmentFromOutputs(file: unknown, registry: EntityRegistry =
     KMS_KEY_ID: get('CredentialsKeyArn'),
     CREDENTIALS_CIPHER: 'kms',
   };
+}
+
+export interface VersionReport {
+  version: string;
+  /** Which stack the other commands would reach, and the release it was deployed at (an output since 0.2.0). */
+  stack:
+    | { kind: 'deployed'; name: string; region?: string; version?: string; outputsFile: string }
+    | { kind: 'local'; connectionFile: string }
+    | { kind: 'none' };
+}
+
+/** `connector --version`: this release and the stack the options point at; reads files only, calls nothing. */
+export function versionReport(options: { outputs?: string; local?: string; stage?: string }, io: Io): VersionReport {
+  const version = CONNECTOR_VERSION;
+  if (options.outputs) {
+    const { stack, outputs } = stackOutputs(JSON.parse(io.readFile(options.outputs)), options.stage);
+    // arn:aws:kms:<region>:<account>:key/<id>
+    const region = outputs.CredentialsKeyArn?.split(':')[3];
+    const deployed = outputs.ConnectorVersion;
+    const where = { ...(region && { region }), ...(deployed && { version: deployed }) };
+    return { version, stack: { kind: 'deployed', name: stack, ...where, outputsFile: options.outputs } };
+  }
+  if (options.local) return { version, stack: { kind: 'local', connectionFile: options.local } };
+  return { version, stack: { kind: 'none' } };
+}
+
+function versionLines({ version, stack }: VersionReport): string[] {
+  if (stack.kind === 'none') return [`connector ${version}`, 'stack: none (name one with --outputs FILE or --local FILE)'];
+  if (stack.kind === 'local') return [`connector ${version}`, `stack: the local run of npm start (${stack.connectionFile})`];
+  const region = stack.region ? ` in ${stack.region}` : '';
+  const lines = [
+    `connector ${version}`,
+    `stack: ${stack.name}${region}, deployed at ${stack.version ?? 'a release before 0.2.0'} (${stack.outputsFile})`,
+  ];
+  if (stack.version !== version)
+    lines.push(`note: this CLI and the stack are at different releases; see docs/upgrading.md before writing with it`);
+  return lines;
 }
 
 /** The local run's connection file: where its stand-ins listen, and the key of its local cipher. */
@@ -136,9 +183,20 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
       outcome: { type: 'string' },
       queue: { type: 'string' },
       help: { type: 'boolean', default: false },
+      version: { type: 'boolean', default: false },
     },
   });
   const [command, ...rest] = positionals;
+  if (values.version) {
+    try {
+      const report = versionReport(values, io);
+      if (values.json) io.out(JSON.stringify(report, null, 2));
+      else for (const line of versionLines(report)) io.out(line);
+      return 0;
+    } catch (error) {
+      return failed('--version', error, io);
+    }
+  }
   if (!command || values.help) {
     io.out(usage(registry));
     // Asking for help is a success; no command at all is a usage error.
@@ -200,15 +258,16 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
           return 0;
         }
         if (sub === 'disable' || sub === 'enable') {
-          const t = await setTenantEnabled(d.tenants, need(id, 'tenant id'), sub === 'enable');
-          print(describeTenant(t), () => io.out(`tenant ${t.config.tenantId} ${sub}d; its state is kept`));
+          const { released, ...t } = await setTenantEnabled(d, need(id, 'tenant id'), sub === 'enable');
+          const back = sub === 'enable' ? `; ${released} held messages back on their queues` : '; writers hold its messages';
+          print(describeTenant(t), () => io.out(`tenant ${t.config.tenantId} ${sub}d; its state is kept${back}`));
           return 0;
         }
         throw new UsageError(`unknown "tenant ${sub ?? ''}"; use add, list, show, disable or enable`);
       }
       case 'check': {
         const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
-        const rows = await checkTenant(d.clients, tenant, registry);
+        const rows = await checkTenant(d.clients, tenant, registry, d.audit);
         print(rows, () =>
           table(
             io,
@@ -276,7 +335,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         print(results, () =>
           table(
             io,
-            results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome })),
+            results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome, content: r.content ?? '' })),
           ),
         );
         return 0;
@@ -313,14 +372,17 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         throw new UsageError(`unknown command "${command}"; see "connector --help"`);
     }
   } catch (error) {
-    io.err(
-      `connector ${command}: ${error instanceof z.ZodError ? error.issues.map((i) => i.message).join('; ') : (error as Error).message}`,
-    );
-    return error instanceof UsageError ? 2 : 1;
+    return failed(command, error, io);
   }
 }
 
 class UsageError extends Error {}
+
+/** Says why a command failed; answers its exit code (2: the command line was wrong). */
+function failed(command: string, error: unknown, io: Io): number {
+  io.err(`connector ${command}: ${error instanceof z.ZodError ? error.issues.map((i) => i.message).join('; ') : (error as Error).message}`);
+  return error instanceof UsageError ? 2 : 1;
+}
 
 export const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),

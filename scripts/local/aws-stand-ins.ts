@@ -1,8 +1,11 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { CreateTableCommand, DynamoDBClient, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
-import { createSqsServer } from 'local-aws-sqs';
+import { createRequestHandler } from 'local-aws-sqs';
+import { MAX_VISIBILITY_SECONDS } from '../../shared/domain/errors.ts';
 import { TABLES } from '../../shared/config/tables.ts';
 import { queueEnvName } from '../../shared/config/environment.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
@@ -107,7 +110,7 @@ export async function startLocalAws(
   const dynaliteServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await new Promise<void>((resolve) => dynaliteServer.listen(0, '127.0.0.1', () => resolve()));
   const dynamoEndpoint = `http://127.0.0.1:${(dynaliteServer.address() as AddressInfo).port}`;
-  const sqsServer = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  const sqsServer = await startSqsServer();
   const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as AddressInfo).port}`;
 
   const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials: CREDENTIALS });
@@ -177,4 +180,75 @@ export async function startLocalAws(
       await new Promise<void>((resolve) => sqsServer.close(() => resolve()));
     },
   };
+}
+
+/**
+ * local-aws-sqs on loopback, refusing what AWS refuses and it does not: a ChangeMessageVisibility that
+ * would keep a message invisible past 12 hours from its receipt (AWS rejects it; it does not clamp).
+ */
+async function startSqsServer(): Promise<Server> {
+  const { requestHandler, service } = createRequestHandler({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  const server = createServer((req, res) => {
+    void (async () => {
+      const target = String(req.headers['x-amz-target'] ?? '');
+      // The single call only: a batch refuses per entry, which this front does not model (nothing here sends one).
+      if (!target.endsWith('.ChangeMessageVisibility')) return requestHandler(req, res);
+      const body = await readBody(req);
+      const refusal = visibilityRefusal(body, Date.now());
+      if (refusal) {
+        res.statusCode = 400;
+        res.setHeader('content-type', 'application/x-amz-json-1.0');
+        res.setHeader('x-amzn-query-error', 'InvalidParameterValue;Sender');
+        res.end(JSON.stringify({ __type: 'com.amazon.coral.service#InvalidParameterValueException', message: refusal }));
+        return;
+      }
+      // The body was read here: hand local-aws-sqs a request that replays it.
+      const replay = Object.assign(Readable.from([body]), { headers: req.headers, method: req.method, url: req.url });
+      return requestHandler(replay as unknown as IncomingMessage, res);
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  // Queue URLs carry the port, as createSqsServer sets it once listening.
+  service.PORT = (server.address() as AddressInfo).port;
+  return server;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Why AWS would refuse this visibility change, or undefined. local-aws-sqs's receipt handles carry their receive time. */
+function visibilityRefusal(body: Buffer, nowMs: number): string | undefined {
+  let request: {
+    ReceiptHandle?: string;
+    VisibilityTimeout?: number;
+    Entries?: Array<{ ReceiptHandle?: string; VisibilityTimeout?: number }>;
+  };
+  try {
+    request = JSON.parse(body.toString('utf8')) as typeof request;
+  } catch {
+    return undefined;
+  }
+  const { ReceiptHandle, VisibilityTimeout } = request;
+  const receivedAt = receiveTimeOf(ReceiptHandle);
+  if (receivedAt === undefined || VisibilityTimeout === undefined) return undefined;
+  const total = Math.floor((nowMs - receivedAt) / 1000) + Number(VisibilityTimeout);
+  if (total <= MAX_VISIBILITY_SECONDS) return undefined;
+  return (
+    `Value ${VisibilityTimeout} for parameter VisibilityTimeout is invalid. ` +
+    `Reason: Total VisibilityTimeout for the message is beyond the limit [${MAX_VISIBILITY_SECONDS} seconds]`
+  );
+}
+
+function receiveTimeOf(receiptHandle: string | undefined): number | undefined {
+  if (!receiptHandle) return undefined;
+  const text = Buffer.from(receiptHandle, 'base64').toString('utf8');
+  try {
+    const date = (JSON.parse(text.slice(text.indexOf('{'))) as { date?: unknown }).date;
+    return typeof date === 'number' ? date : undefined;
+  } catch {
+    return undefined;
+  }
 }

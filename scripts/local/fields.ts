@@ -203,7 +203,7 @@ export function fieldsReport(
       field: e.key.replace(/^field:/u, ''),
       problem: e.error ?? '',
       at: e.at,
-      recordsHeld: heldOf(e.snapshot),
+      recordsHeld: heldOf(e.detail),
       writtenSince: writtenSince(e),
     }));
   const created = audit
@@ -236,6 +236,8 @@ export function checkMappedValues(
   qad: QadSimTenant,
   mapping: FieldMapping,
   keyFields: { organization: string; person: string },
+  /** The customer PO the tenant's order for a deal carries. */
+  orderPo: (dealId: number) => string,
 ): ValueCheck[] {
   const defsOf = (entity: EntityKind): FieldDefinition[] => definitionsOf(pipedrive, entity);
   const out: ValueCheck[] = [];
@@ -302,7 +304,7 @@ export function checkMappedValues(
 
   const dealDefs = defsOf('deal');
   const orders = qad.salesOrders();
-  const deals = new Map(pipedrive.deals().map((d) => [`PD-${d.id}`, d]));
+  const deals = new Map(pipedrive.deals().map((d) => [orderPo(d.id), d]));
   for (const e of mapping.deal) {
     const { field, tally } = checkOf('deal', dealDefs, e.pipedrive);
     if (field === undefined) continue;

@@ -38,7 +38,13 @@ export function tenantPipedrive(
 ): { config: TenantConfigInput['pipedrive']; secret: { pipedriveApiToken: string } | { pipedriveClientSecret: string } } {
   if (auth === 'token') return { config: { apiBaseUrl: simUrl }, secret: { pipedriveApiToken: apiToken } };
   return {
-    config: { apiBaseUrl: simUrl, auth: 'oauth', oauthClientId: CLIENT_ID, oauthTokenUrl: `${simUrl}/oauth/token` },
+    config: {
+      apiBaseUrl: simUrl,
+      auth: 'oauth',
+      oauthClientId: CLIENT_ID,
+      oauthTokenUrl: `${simUrl}/oauth/token`,
+      allowOtherOAuthTokenUrl: true,
+    },
     secret: { pipedriveClientSecret: CLIENT_SECRET },
   };
 }

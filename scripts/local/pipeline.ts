@@ -5,6 +5,7 @@ import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import type { TenantConfigInput } from '../../shared/config/tenant.ts';
 import { contactExclusion, parseContactRow } from '../../shared/domain/contact.ts';
+import { customerPo, poPrefixOf } from '../../shared/domain/sales-order.ts';
 import { normaliseName } from '../../shared/domain/text.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import type { EntityName } from '../../shared/ports/index.ts';
@@ -119,6 +120,9 @@ export interface StateReport {
 }
 
 export const TENANT_ID = 'demo';
+
+/** The customer PO the demo tenant's orders carry for a deal (the default per-tenant reference). */
+export const demoOrderPo = (dealId: number): string => customerPo(poPrefixOf(TENANT_ID, undefined), dealId);
 export const API_TOKEN = 'local-demo-api-token-0123456789';
 export const QAD_PASSWORD = 'local-demo-qad-password';
 const KEY_FIELDS = { organization: 'QAD Customer Code', person: 'QAD Contact ID', deal: 'QAD Sales Order' } as const;
@@ -553,7 +557,7 @@ export class LocalPipeline {
     const orderValue = (o: (typeof orders)[number]) =>
       Math.round(o.lines.reduce((sum, l) => sum + l.sod_qty_ord * l.sod_price * (1 - l.sod_disc_pct / 100), 0) * 100);
     const misOrdered = orders.filter((o) => {
-      const deal = deals.find((d) => `PD-${d.id}` === o.so_po);
+      const deal = deals.find((d) => demoOrderPo(d.id) === o.so_po);
       return !deal || orderValue(o) !== Math.round(deal.value * 100) || !orderField || deal.custom_fields[orderField] !== o.so_nbr;
     }).length;
 
@@ -576,7 +580,7 @@ export class LocalPipeline {
         persons: contacts.filter((c) => !personById.has(c.id)).length,
         products: items.filter((i) => !productByCode.has(i['pt_mstr.pt_part'])).length,
         // Won deals that neither became an order nor were rejected with a reason are lost.
-        salesOrders: await this.unexplainedDeals(deals.filter((d) => !ordersByPo.has(`PD-${d.id}`)).map((d) => d.id)),
+        salesOrders: await this.unexplainedDeals(deals.filter((d) => !ordersByPo.has(demoOrderPo(d.id))).map((d) => d.id)),
       },
       mismatched: {
         persons: contacts.filter((c) => {

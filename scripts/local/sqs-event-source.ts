@@ -21,7 +21,13 @@ function toRecord(message: Message, queueArn: string): SQSRecord {
       SenderId: a.SenderId ?? 'local',
       ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
     },
-    messageAttributes: {},
+    // Lambda hands message attributes on with lower-case names; a writer sends its failed attempts in one.
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, v]) => [
+        name,
+        { dataType: v.DataType ?? 'String', ...(v.StringValue !== undefined && { stringValue: v.StringValue }) },
+      ]),
+    ),
     md5OfBody: message.MD5OfBody ?? '',
     eventSource: 'aws:sqs',
     eventSourceARN: queueArn,
@@ -72,6 +78,7 @@ export async function drainQueue(options: {
             QueueUrl: options.queueUrl,
             MaxNumberOfMessages: Math.min(10, wanted),
             AttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
             WaitTimeSeconds: 0,
           }),
         );

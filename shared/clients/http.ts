@@ -1,6 +1,9 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import Agent from 'undici/lib/dispatcher/agent.js';
 import request from 'undici/lib/api/api-request.js';
 import type { z } from 'zod';
+import { addressProblem, isLoopbackHost } from '../config/tenant-url.ts';
+import { allowLoopbackHttp } from '../config/tenant.ts';
 import { PermanentError, RetryLaterError } from '../domain/errors.ts';
 
 export interface HttpRequest {
@@ -25,20 +28,57 @@ export interface HttpClient {
 /** Bodies larger than this are refused: a broken or hostile server must not exhaust memory. */
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
+/** A name lookup as `net.connect` calls it (node:dns `lookup`'s shape). */
+export type Lookup = (
+  hostname: string,
+  options: LookupOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+) => void;
+
+/** Thrown from the lookup hook: a name that resolves to an address we must not connect to. */
+class RefusedAddressError extends Error {
+  readonly code = 'ERR_REFUSED_ADDRESS';
+}
+
+/**
+ * The lookup every connection is made through: the name is resolved, and if any address it resolves
+ * to is internal the connection is refused before a byte (or a credential) is sent. Checking here, not
+ * on the URL, closes the gap between a name checked at registration and the address it points at now.
+ */
+function checkedLookup(resolve: Lookup, allowLoopback: boolean): Lookup {
+  return (hostname, options, callback) => {
+    resolve(hostname, options, (error, address, family) => {
+      if (error) return callback(error, address, family);
+      const addresses = Array.isArray(address) ? address.map((a) => a.address) : [address];
+      const problem = addresses.map((a) => addressProblem(a, allowLoopback)).find((p) => p !== undefined);
+      if (problem) return callback(new RefusedAddressError(`${hostname} resolves to ${problem}`), address, family);
+      callback(null, address, family);
+    });
+  };
+}
+
 /**
  * undici with keep-alive: one agent per container, reused across invocations. Redirects are never
- * followed (undici's request does not), so a tenant URL cannot bounce us to another host.
+ * followed (undici's request does not), so a tenant URL cannot bounce us to another host. Every
+ * connection's address is checked where it is made (an IP literal before the request, a name in the
+ * lookup hook); loopback only when the local run allows it (CONNECTOR_ALLOW_LOOPBACK_HTTP).
  * Network faults become RetryLaterError naming the method and path only. Only the agent and the
  * request API are imported (types/undici-request.d.ts says why).
  */
-export function createHttpClient(options: { defaultTimeoutMs?: number } = {}): HttpClient {
-  const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 32 });
+export function createHttpClient(options: { defaultTimeoutMs?: number; allowLoopback?: boolean; lookup?: Lookup } = {}): HttpClient {
+  const allowLoopback = options.allowLoopback ?? allowLoopbackHttp();
+  const lookup = checkedLookup(options.lookup ?? (dnsLookup as Lookup), allowLoopback);
+  const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 32, connect: { lookup } });
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 15_000;
   return {
     async send(req) {
       const timeout = req.timeoutMs ?? defaultTimeoutMs;
       const url = new URL(req.url);
       const where = `${req.method} ${url.pathname}`;
+      const literal = addressProblem(url.hostname, allowLoopback);
+      if (literal) throw new PermanentError(`${where}: refused to connect to ${url.host} (${literal})`);
+      if (url.protocol !== 'https:' && !(allowLoopback && isLoopbackHost(url.hostname)))
+        throw new PermanentError(`${where}: refused plain ${url.protocol.replace(':', '')} to ${url.host}`);
       try {
         const res = await request.call(agent, {
           origin: url.origin,
@@ -67,6 +107,7 @@ export function createHttpClient(options: { defaultTimeoutMs?: number } = {}): H
         return { status: res.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
       } catch (error) {
         if (error instanceof PermanentError) throw error;
+        if (error instanceof RefusedAddressError) throw new PermanentError(`${where}: refused to connect, ${error.message}`);
         const code = (error as { code?: string }).code ?? (error as Error).name;
         throw new RetryLaterError(`${where}: network error (${code})`);
       }

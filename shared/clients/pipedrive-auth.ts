@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod';
 import { allowLoopbackHttp } from '../config/tenant.ts';
-import { tenantUrlProblem } from '../config/tenant-url.ts';
+import { apiDomainProblem } from '../config/tenant-url.ts';
 import { RetryLaterError, TenantParkedError } from '../domain/errors.ts';
 import type { Cipher, OAuthTokenStore } from '../ports/index.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type Sleep } from './http.ts';
@@ -57,8 +57,8 @@ export interface OAuthClient {
 
 /**
  * One call to the token endpoint: form-encoded, HTTP Basic client authentication. `invalid_grant` (and
- * `invalid_client`) park the tenant: only a person can fix them. The api_domain that comes back must pass
- * the same URL rules as a tenant URL before any call goes there.
+ * `invalid_client`) park the tenant: only a person can fix them. The api_domain that comes back receives
+ * every token from then on: it must be a Pipedrive company's https origin (apiDomainProblem) before any call goes there.
  */
 async function tokenRequest(client: OAuthClient, form: Record<string, string>, previous?: OAuthTokens): Promise<OAuthTokens> {
   const now = client.now ?? Date.now;
@@ -90,8 +90,8 @@ async function tokenRequest(client: OAuthClient, form: Record<string, string>, p
     );
   const body = parseJsonBody(res, tokenResponseSchema, where);
   const apiDomain = body.api_domain.replace(/\/+$/u, '');
-  const problem = tenantUrlProblem(apiDomain, allowLoopbackHttp());
-  if (problem) throw new TenantParkedError(client.tenantId, `${where}: the api_domain Pipedrive returned ${problem}`);
+  const problem = apiDomainProblem(apiDomain, allowLoopbackHttp());
+  if (problem) throw new TenantParkedError(client.tenantId, `${where}: the api_domain ${JSON.stringify(apiDomain)} ${problem}`);
   const refreshToken = body.refresh_token ?? previous?.refreshToken;
   if (!refreshToken) throw new RetryLaterError(`${where}: no refresh token in the answer`);
   return {
@@ -112,8 +112,16 @@ export function sealTokens(cipher: Cipher, tenantId: string, tokens: OAuthTokens
   return cipher.encrypt(JSON.stringify(tokens), { tenantId, system: 'pipedrive' });
 }
 
+/** Stored tokens, with their api_domain held to today's rules (tokens stored under older rules are refused too). */
 async function openTokens(cipher: Cipher, tenantId: string, ciphertext: string): Promise<OAuthTokens> {
-  return oauthTokensSchema.parse(JSON.parse(await cipher.decrypt(ciphertext, { tenantId, system: 'pipedrive' })));
+  const tokens = oauthTokensSchema.parse(JSON.parse(await cipher.decrypt(ciphertext, { tenantId, system: 'pipedrive' })));
+  const problem = apiDomainProblem(tokens.apiDomain, allowLoopbackHttp());
+  if (problem)
+    throw new TenantParkedError(
+      tenantId,
+      `the stored api_domain ${JSON.stringify(tokens.apiDomain)} ${problem}; run "connector authorize ${tenantId}"`,
+    );
+  return tokens;
 }
 
 /** Refresh this long before expiry: a minute, or a quarter of a short-lived token's life. */

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { PermanentError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import { PermanentError, PipedriveGoneError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
 import { BurstPacer } from './burst-pacer.ts';
@@ -10,6 +10,8 @@ export type * from '../ports/pipedrive.ts';
 
 /** Pipedrive's list pages cost the same whatever their size: always ask for the most. */
 const PAGE_LIMIT = 500;
+/** Search pages (100 hits, 20 tokens each) read for one term before it counts as too common to decide anything. */
+const MAX_SEARCH_PAGES = 5;
 
 /** A record as any list, get, create or update returns it; entities read their own extra fields. */
 const remoteRecordSchema = z.looseObject({
@@ -75,8 +77,8 @@ export function createPipedriveClient(
   const auth = 'auth' in options ? options.auth : apiTokenAuth(options.apiBaseUrl, options.apiToken);
   /** When the daily budget Pipedrive reported spent resets (ms epoch); no call goes out before then. */
   let dailySpentUntil = 0;
-  /** When the current unbroken run of 429 answers began (undefined after any other answer). */
-  let limitedSince: number | undefined;
+  /** The current unbroken run of 429 answers: when it began and how many (undefined after any other answer). */
+  let limited: { since: number; count: number } | undefined;
 
   async function call<T>(
     method: 'GET' | 'POST' | 'PATCH',
@@ -123,7 +125,7 @@ export function createPipedriveClient(
       options.onCall?.({ endpoint, status: res.status, ms: now() - started });
       pacer.observe(res.headers, started);
       dailySpentUntil = dailyBudgetSpentUntil(res, now()) ?? dailySpentUntil;
-      limitedSince = res.status === 429 ? (limitedSince ?? started) : undefined;
+      limited = res.status === 429 ? { since: limited?.since ?? started, count: (limited?.count ?? 0) + 1 } : undefined;
       // One refresh per 401; the retry does not count as an attempt (a refused token is not a fault).
       if (res.status === 401 && !reauthorised && (await auth.refused(credentials))) {
         reauthorised = true;
@@ -135,7 +137,7 @@ export function createPipedriveClient(
         await sleep(200 * 4 ** attempt);
         continue;
       }
-      throw classify(res, endpoint, limitedSince === undefined ? 0 : now() - limitedSince);
+      throw classify(res, endpoint, limited === undefined ? { ms: 0, count: 0 } : { ms: now() - limited.since, count: limited.count });
     }
   }
 
@@ -190,10 +192,25 @@ export function createPipedriveClient(
     },
     async search(collection, q) {
       const path = `/${collection}/search`;
-      const res = await call('GET', path, path, envelope(z.looseObject({ items: z.array(searchItemSchema) })), {
-        query: { term: q.term, fields: q.fields, exact_match: true, limit: 100, organization_id: q.organizationId },
-      });
-      return res.data.items.map(({ item }) => ({
+      const items: Array<z.infer<typeof searchItemSchema>> = [];
+      let cursor: string | undefined;
+      for (let page = 0; page === 0 || cursor; page++) {
+        // A term that common cannot decide a match; a person should look at it rather than the budget pay for it.
+        if (page === MAX_SEARCH_PAGES) throw new PermanentError(`${path}: more than ${page * 100} hits for "${q.term}"`);
+        const res = await call('GET', path, path, envelope(z.looseObject({ items: z.array(searchItemSchema) })), {
+          query: {
+            term: q.term,
+            fields: q.fields,
+            exact_match: q.exactMatch !== false || undefined,
+            limit: 100,
+            organization_id: q.organizationId,
+            cursor,
+          },
+        });
+        items.push(...res.data.items);
+        cursor = res.additional_data?.next_cursor ?? undefined;
+      }
+      return items.map(({ item }) => ({
         id: item.id,
         name: item.name ?? '',
         customFieldValues: (item.custom_fields ?? []).filter((v): v is string => typeof v === 'string'),
@@ -225,22 +242,26 @@ function dailyBudgetSpentUntil(res: HttpResponse, nowMs: number): number | undef
 }
 
 /**
- * 429s with no other answer for this long are not the 2-second burst window: the daily budget is
- * spent (Pipedrive's daily-budget headers are undocumented, so their absence proves nothing).
+ * 429s with no other answer for this long, and this many of them, cannot be the 2-second burst window
+ * (each came after the writer waited the window's reset): the daily budget is spent (Pipedrive's
+ * daily-budget headers are undocumented, so their absence proves nothing). A few burst 429s spread over
+ * a minute, each answered by waiting the reset, are still bursts.
  */
 export const PERSISTENT_429_MS = 60_000;
+export const PERSISTENT_429_COUNT = 10;
 
-/** `limitedForMs`: how long this client has had nothing but 429s. */
-function classify(res: HttpResponse, endpoint: string, limitedForMs: number): Error {
+/** `limited`: how long this client has had nothing but 429s, and how many. */
+function classify(res: HttpResponse, endpoint: string, limited: { ms: number; count: number }): Error {
   const text = errorText(res.body);
   if (res.status === 429) {
+    const limitedForMs = limited.ms;
     const reported = res.headers['x-daily-ratelimit-remaining'] === '0';
-    const daily = reported || limitedForMs >= PERSISTENT_429_MS;
+    const daily = reported || (limitedForMs >= PERSISTENT_429_MS && limited.count >= PERSISTENT_429_COUNT);
     const reset = Number(res.headers[reported ? 'x-daily-ratelimit-reset' : 'x-ratelimit-reset']);
     const why = reported
       ? '(daily token budget spent)'
       : daily
-        ? `(only 429s for ${Math.round(limitedForMs / 1000)} s: taken as the daily token budget spent)`
+        ? `(only 429s for ${Math.round(limitedForMs / 1000)} s, ${limited.count} in a row: taken as the daily token budget spent)`
         : '(burst limit)';
     return new RateLimitedError(
       `${endpoint}: HTTP 429 ${why}`,
@@ -257,6 +278,7 @@ function classify(res: HttpResponse, endpoint: string, limitedForMs: number): Er
   if (res.status === 401 || res.status === 403)
     return new RetryLaterError(`${endpoint}: HTTP ${res.status}, Pipedrive refused the tenant's credentials (${text})`, 300);
   if (res.status === 404) return new PipedriveNotFoundError(`${endpoint}: HTTP 404 (${text})`);
+  if (res.status === 410) return new PipedriveGoneError(`${endpoint}: HTTP 410, merged into another record (${text})`);
   if (res.status >= 500) return new RetryLaterError(`${endpoint}: HTTP ${res.status} (${text})`);
   return new PermanentError(`${endpoint}: HTTP ${res.status}, Pipedrive rejected the request: ${text}`);
 }

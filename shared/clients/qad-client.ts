@@ -84,6 +84,7 @@ export function createQadClient(options: {
     endpoint: string,
     body?: unknown,
   ): Promise<HttpResponse> {
+    const success = SUCCESS[method];
     const url = `${options.baseUrl}${path}${query.size > 0 ? `?${query}` : ''}`;
     for (let attempt = 0; ; attempt++) {
       const started = now();
@@ -103,7 +104,7 @@ export function createQadClient(options: {
         sessions.delete(sessionKey);
         continue;
       }
-      if (res.status !== 200) throw classify(res, endpoint, options.tenantId);
+      if (!success.includes(res.status)) throw classify(res, endpoint, options.tenantId);
       return res;
     }
   }
@@ -119,25 +120,27 @@ export function createQadClient(options: {
     async createSalesOrder(path, order) {
       // Sent once: a timeout leaves the outcome unknown, and only the lookup by customer PO may decide.
       const res = await send('POST', path, new URLSearchParams(), `POST ${path}`, order);
-      const body = parseJsonBody(res, z.looseObject({ so_nbr: z.string().min(1) }), `QAD sales order for tenant ${options.tenantId}`);
+      const where = `QAD sales order for tenant ${options.tenantId}`;
+      // Created, but the answer does not say as what: the next attempt finds it by its customer PO.
+      if (res.status === 204 || res.body.trim() === '') throw new RetryLaterError(`${where}: HTTP ${res.status} without an order number`);
+      const body = parseJsonBody(res, z.looseObject({ so_nbr: z.string().min(1) }), where);
       return { orderNumber: body.so_nbr };
     },
-    async findSalesOrderByPo(path, po) {
+    async findSalesOrders(path, po) {
       const query = new URLSearchParams({ page: '1', pageSize: '10' });
       query.append('filter', `so_mstr.so_po,eq,${po},literal`);
       const res = await send('GET', path, query, `GET ${path}`);
       const body = parseJsonBody(
         res,
-        z.looseObject({ data: z.array(z.looseObject({ so_nbr: z.string().optional(), 'so_mstr.so_nbr': z.string().optional() })) }),
+        z.looseObject({ data: z.array(z.unknown()) }),
         `QAD sales order lookup for tenant ${options.tenantId}`,
       );
-      const first = body.data[0];
-      return first ? (first.so_nbr ?? first['so_mstr.so_nbr']) : undefined;
+      return body.data;
     },
     async updateCustomer(pathTemplate, code, fields) {
       const path = pathTemplate.replace('{code}', encodeURIComponent(code));
       const res = await send('PUT', path, new URLSearchParams(), `PUT ${pathTemplate}`, fields);
-      parseJsonBody(res, z.looseObject({}), `QAD customer update for tenant ${options.tenantId}`);
+      if (res.status !== 204) parseJsonBody(res, z.looseObject({}), `QAD customer update for tenant ${options.tenantId}`);
     },
     async swaggerPaths(swaggerPath) {
       const res = await send('GET', swaggerPath, new URLSearchParams(), `GET ${swaggerPath}`);
@@ -146,6 +149,12 @@ export function createQadClient(options: {
     },
   };
 }
+
+/**
+ * The answers that mean success, per method: a read is 200; a create 200 or 201 (Created); an update 200,
+ * or 204 (No Content). Any other status, 2xx included, is classified below and never taken as done.
+ */
+const SUCCESS: Record<'GET' | 'POST' | 'PUT', readonly number[]> = { GET: [200], POST: [200, 201], PUT: [200, 204] };
 
 function classify(res: HttpResponse, endpoint: string, tenantId: string): Error {
   const where = `QAD ${endpoint} for tenant ${tenantId}: HTTP ${res.status} (${errorText(res.body)})`;
@@ -157,6 +166,8 @@ function classify(res: HttpResponse, endpoint: string, tenantId: string): Error 
   if (res.status === 400 || res.status === 422)
     return new PermanentError(`QAD rejected ${endpoint} for tenant ${tenantId}: ${submitErrors(res.body)}`);
   if (res.status >= 500) return new RetryLaterError(where);
+  // A success QAD does not document for this call: not taken as done, and not as refused (a create may exist).
+  if (res.status >= 200 && res.status < 300) return new RetryLaterError(`${where}: not an answer this call documents`);
   return new PermanentError(where);
 }
 

@@ -23,7 +23,13 @@ const browseShape = (browseId: string, modDateField: string) => ({
   modDateField: z.string().default(modDateField),
   pageSize: z.number().int().min(1).max(1000).default(500),
 });
-const browse = (browseId: string, modDateField: string) => z.object(browseShape(browseId, modDateField)).prefault({});
+/**
+ * A browse with a unique key, by which it is read (`key gt last`, page 1 each time), so a row
+ * deleted during the read cannot shift another past a page boundary unseen. Null: by page number,
+ * for an instance whose browse does not sort by its key.
+ */
+const browse = (browseId: string, modDateField: string, keyField: string) =>
+  z.object({ ...browseShape(browseId, modDateField), keyField: z.string().min(1).nullable().default(keyField) }).prefault({});
 
 export const PIPEDRIVE_OAUTH_TOKEN_URL = 'https://oauth.pipedrive.com/oauth/token';
 
@@ -48,9 +54,9 @@ export const tenantConfigSchema = z.object({
     username: z.string().min(1),
     workspaceId: z.string().min(1).describe('x-qad-workspace-id, <domain>_<entity>'),
     swaggerPath: z.string().startsWith('/').default('/api/swagger.json'),
-    customers: browse('urn:browse:mfg:customers', 'cm_mstr.cm_mod_date'),
-    contacts: browse('urn:browse:mfg:customer-contacts', 'ct_mstr.ct_mod_date'),
-    items: browse('urn:browse:mfg:items', 'pt_mstr.pt_mod_date'),
+    customers: browse('urn:browse:mfg:customers', 'cm_mstr.cm_mod_date', 'cm_mstr.cm_addr'),
+    contacts: browse('urn:browse:mfg:customer-contacts', 'ct_mstr.ct_mod_date', 'ct_mstr.ct_id'),
+    items: browse('urn:browse:mfg:items', 'pt_mstr.pt_mod_date', 'pt_mstr.pt_part'),
     prices: z
       .object({
         ...browseShape('urn:browse:mfg:price-lists', 'pi_mstr.pi_mod_date'),
@@ -62,6 +68,14 @@ export const tenantConfigSchema = z.object({
     salesOrders: z
       .object({
         path: z.string().startsWith('/').default('/api/erp/salesOrderHeaders'),
+        /**
+         * How the order's customer PO (so_po) starts, before the deal id: unique per tenant, so two Pipedrive
+         * companies feeding one QAD instance never adopt each other's orders. Default `PD-<tenantId>-`.
+         */
+        poPrefix: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,15}$/u, 'must be 1-16 letters, digits, dots, dashes or slashes')
+          .optional(),
         /** QAD site on every order (tenant default). */
         site: z.string().min(1).default('10-100'),
         /** A won deal without product lines: reject it, or order one line of this item for the deal value. */
@@ -78,10 +92,16 @@ export const tenantConfigSchema = z.object({
       auth: z.enum(['token', 'oauth']).default('token'),
       oauthClientId: z.string().min(1).optional(),
       oauthTokenUrl: baseUrl.default(PIPEDRIVE_OAUTH_TOKEN_URL),
+      /** The token URL receives the client secret: another than Pipedrive's only when the operator says so here. */
+      allowOtherOAuthTokenUrl: z.boolean().default(false),
     })
     .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, {
       path: ['oauthClientId'],
       message: 'is required with auth "oauth"',
+    })
+    .refine((p) => p.oauthTokenUrl === PIPEDRIVE_OAUTH_TOKEN_URL || p.allowOtherOAuthTokenUrl, {
+      path: ['oauthTokenUrl'],
+      message: `must be ${PIPEDRIVE_OAUTH_TOKEN_URL} unless pipedrive.allowOtherOAuthTokenUrl is true`,
     }),
   /** A cadence per poll (`customers`, `deals` ...); a poll not named here runs at its registry default. */
   schedules: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/u, 'must be a poll name such as customers'), rateExpression).default({}),
@@ -90,6 +110,11 @@ export const tenantConfigSchema = z.object({
       /** QAD values -> Pipedrive fields by name, per entity, and the optional key write-back (shared/config/field-mapping.ts). */
       fields: fieldMappingSchema.prefault({}),
       organization: z.object({ keyFieldName: z.string().min(1).max(255).default('QAD Customer Code') }).prefault({}),
+      /**
+       * A mapped record a person deleted in Pipedrive: written again (`recreate`), or, where deletions in
+       * Pipedrive are final, held once for a person with the reason (`hold`). A merged one always follows its survivor.
+       */
+      deletedInPipedrive: z.enum(['recreate', 'hold']).default('recreate'),
       person: z
         .object({
           keyFieldName: z.string().min(1).max(255).default('QAD Contact ID'),

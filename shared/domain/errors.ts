@@ -80,7 +80,12 @@ export class PermanentError extends Error {
 
 /** Pipedrive answered 404: the record is gone (deleted, or merged away). */
 export class PipedriveNotFoundError extends PermanentError {
-  override readonly name = 'PipedriveNotFoundError';
+  override readonly name: string = 'PipedriveNotFoundError';
+}
+
+/** Pipedrive answered 410: the record was merged into another, which lives on. */
+export class PipedriveGoneError extends PipedriveNotFoundError {
+  override readonly name = 'PipedriveGoneError';
 }
 
 /** Bad QAD credentials: an operator must fix the tenant; retrying will not help. */
@@ -92,20 +97,37 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** SQS lets one receive stay invisible for 12 hours at most. */
+/** SQS lets one receive stay invisible for 12 hours at most, counted from the receive. */
 export const MAX_VISIBILITY_SECONDS = 43_200;
+/** SQS delays a new message by 15 minutes at most. */
+export const MAX_DELAY_SECONDS = 900;
+/** The message attribute that carries how many real attempts at the outside system failed (a wait never adds one). */
+export const FAILED_ATTEMPTS_ATTRIBUTE = 'failedAttempts';
+/**
+ * The retry budget: after this many failed attempts at the outside system a record is dead-lettered. Waits
+ * (a claim held, a dependency, a rate limit, a closed gate) never count; SQS's maxReceiveCount is only the
+ * safety net for writers that crash or time out.
+ */
+export const MAX_FAILED_ATTEMPTS = 8;
+/** The hold cause of messages that wait for a tenant's daily budget gate longer than SQS can delay them. */
+export const BUDGET_CAUSE = 'budget';
+/** The hold cause of messages of a disabled tenant: `tenant enable` puts them back on their queues. */
+export const DISABLED_CAUSE = 'disabled';
 
-/** What happens to a message whose write failed. Exactly one of `hold`, `deadLetter` or `retryInSeconds` applies. */
+/**
+ * What happens to a message whose write did not go through. Exactly one of `hold`, `deadLetter` or
+ * `retryInSeconds` applies; a retry is sent again as a new message (so a wait spends no receive count).
+ */
 export interface ErrorOutcome {
   /** The audit action and metric outcome: `deferred` when the record only waits, `failed` when an attempt failed. */
   action: 'deferred' | 'failed';
   /** Why, in words an operator reads in the audit. */
   reason: string;
-  /** Seconds until SQS delivers the message again. */
+  /** Seconds until the message is delivered again (at most MAX_DELAY_SECONDS). */
   retryInSeconds?: number;
   /** Moved to the dead-letter queue at once: a person must fix it. */
   deadLetter?: true;
-  /** Kept in DynamoDB under this cause and acknowledged, until something releases it ('parked', 'drift:<entity>'). */
+  /** Kept in DynamoDB under this cause and acknowledged, until something releases it ('parked', 'drift:<entity>', 'budget'). */
   hold?: string;
   /** The whole tenant waits: parked until a person re-authorises, or its daily budget gate closed until `untilMs`. */
   tenantHold?: TenantHoldDecision;
@@ -116,7 +138,7 @@ export interface ErrorOutcome {
 export interface OutcomeContext {
   /** The entity the message carries: a drifted field holds this entity's messages. */
   entity: string;
-  /** SQS's receive count: the backoff grows with it. */
+  /** This attempt's number: 1 + the failed attempts before it (waits do not count). The backoff grows with it. */
   attempt: number;
   /** The first backoff step in seconds (10 in AWS). */
   retryBaseSeconds: number;
@@ -140,7 +162,7 @@ export const driftCause = (entity: string): string => `drift:${entity}`;
 
 /**
  * The error policy: the one place that says what each failure means for its message. Pure; the
- * writer batch applies the outcome (audit, metric, visibility, hold, dead letter, tenant hold).
+ * writer batch applies the outcome (audit, metric, requeue, hold, dead letter, tenant hold).
  */
 export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
   const random = ctx.random ?? Math.random;
@@ -158,30 +180,37 @@ export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
   }
   if (error instanceof PermanentError) return { action: 'failed', reason: 'permanent error: dead-lettered, no retries', deadLetter: true };
   if (tenantHold?.kind === 'budget') {
-    const wait = gateVisibilitySeconds(tenantHold.untilMs, ctx.nowMs, random);
-    const until = new Date(tenantHold.untilMs).toISOString();
-    const reason = `daily token budget spent: held until ${until}, retry in ${wait}s`;
-    return { action: 'deferred', reason, retryInSeconds: wait, tenantHold, pauseTenantSeconds: wait };
+    const wait = gateOutcome(tenantHold.untilMs, ctx.nowMs, random);
+    return { ...wait, tenantHold, ...(wait.retryInSeconds !== undefined && { pauseTenantSeconds: wait.retryInSeconds }) };
   }
   if (error instanceof RateLimitedError) {
-    const wait = error.resetSeconds + 1 + jitter(3);
+    const wait = Math.min(error.resetSeconds + 1 + jitter(3), MAX_DELAY_SECONDS);
     return { action: 'deferred', reason: `will retry in ${wait}s`, retryInSeconds: wait, pauseTenantSeconds: wait };
   }
   // A record waiting for another (a person for its organization) waits a few backoff steps at once.
   if (error instanceof WaitForDependency) return deferred(ctx.retryBaseSeconds * 6);
   if (error instanceof ClaimHeldError) return deferred(error.delaySeconds ?? ctx.retryBaseSeconds);
-  if (error instanceof RetryLaterError && error.delaySeconds !== undefined) return failed(error.delaySeconds);
-  // Backoff from the receive count: base, 2 x base, 4 x base ... capped at 15 minutes.
-  return failed(Math.min(ctx.retryBaseSeconds * 2 ** Math.max(0, ctx.attempt - 1), 900) + jitter(ctx.retryBaseSeconds / 2));
+  if (ctx.attempt >= MAX_FAILED_ATTEMPTS)
+    return { action: 'failed', reason: `failed ${ctx.attempt} attempts in a row: dead-lettered, retry budget spent`, deadLetter: true };
+  if (error instanceof RetryLaterError && error.delaySeconds !== undefined) return failed(Math.min(error.delaySeconds, MAX_DELAY_SECONDS));
+  // Backoff from the failed attempts: base, 2 x base, 4 x base ... capped at 90 x base (15 minutes in AWS).
+  const base = ctx.retryBaseSeconds;
+  return failed(Math.min(base * 2 ** Math.max(0, ctx.attempt - 1), base * 90, MAX_DELAY_SECONDS) + jitter(base / 2));
 }
 
 const deferred = (seconds: number): ErrorOutcome => ({ action: 'deferred', reason: `will retry in ${seconds}s`, retryInSeconds: seconds });
 const failed = (seconds: number): ErrorOutcome => ({ action: 'failed', reason: `will retry in ${seconds}s`, retryInSeconds: seconds });
 
 /**
- * How long a message waits for a closed budget gate: until the reset plus a little jitter (so the
- * tenant's messages do not all return in the same second), at most SQS's 12 hours.
+ * How a message waits for a closed budget gate: sent again just after the reset (plus a little jitter, so the
+ * tenant's messages do not all return in the same second) when SQS can delay it that long; held in DynamoDB
+ * under BUDGET_CAUSE when the reset is further away (a poll releases it once the gate is open), so a gate
+ * hours away neither loops the message through the queue nor asks SQS for more than it allows.
  */
-export function gateVisibilitySeconds(untilMs: number, nowMs: number, random: () => number = Math.random): number {
-  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil((untilMs - nowMs) / 1000)) + Math.floor(random() * 30));
+export function gateOutcome(untilMs: number, nowMs: number, random: () => number = Math.random): ErrorOutcome {
+  const wait = Math.max(1, Math.ceil((untilMs - nowMs) / 1000)) + Math.floor(random() * 30);
+  const until = new Date(untilMs).toISOString();
+  if (wait > MAX_DELAY_SECONDS)
+    return { action: 'deferred', reason: `daily token budget spent: held until the gate opens at ${until}`, hold: BUDGET_CAUSE };
+  return { action: 'deferred', reason: `daily token budget spent: held until ${until}, retry in ${wait}s`, retryInSeconds: wait };
 }

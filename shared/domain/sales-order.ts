@@ -88,8 +88,57 @@ export type OrderMapping = { ok: true; order: SalesOrder; value: number } | { ok
 const cents = (n: number) => Math.round(Number((n * 100).toPrecision(12)));
 const toMoney = (n: number) => cents(n) / 100;
 
-/** The customer PO that ties a QAD order to its deal: looked up before every create. */
-export const customerPo = (dealId: number): string => `PD-${dealId}`;
+/**
+ * The customer PO that ties a QAD order to its deal, looked up before every create: `<prefix><deal id>`.
+ * The prefix is per tenant (`PD-<tenantId>-` unless configured), so two Pipedrive companies feeding
+ * one QAD instance never share a reference.
+ */
+export const customerPo = (prefix: string, dealId: number): string => `${prefix}${dealId}`;
+
+/** The reference orders were made with before it carried the tenant: still recognised, for the same sold-to only. */
+export const legacyCustomerPo = (dealId: number): string => `PD-${dealId}`;
+
+/** The prefix a tenant's references start with. */
+export const poPrefixOf = (tenantId: string, configured: string | undefined): string => configured ?? `PD-${tenantId}-`;
+
+const orderHeaderSchema = z.looseObject({
+  so_nbr: z.string().min(1).optional(),
+  'so_mstr.so_nbr': z.string().min(1).optional(),
+  so_po: z.string().optional(),
+  'so_mstr.so_po': z.string().optional(),
+  so_cust: z.string().optional(),
+  'so_mstr.so_cust': z.string().optional(),
+});
+
+export type OrderLookup = { kind: 'none' } | { kind: 'ours'; orderNumber: string } | { kind: 'unreadable'; reason: string };
+
+/**
+ * Which of the order headers QAD answered for a customer PO is ours: exactly that PO and that sold-to.
+ * A row whose number, PO or customer cannot be read makes the whole answer unreadable (fail safe: the
+ * caller must not create, the order may be that very row); two of ours are as unsafe.
+ */
+export function orderOfOurs(rows: readonly unknown[], ours: { po: string; customer: string }): OrderLookup {
+  const matches: string[] = [];
+  for (const [i, row] of rows.entries()) {
+    const parsed = orderHeaderSchema.safeParse(row);
+    const header = parsed.success ? parsed.data : undefined;
+    const nbr = header?.so_nbr ?? header?.['so_mstr.so_nbr'];
+    const po = header?.so_po ?? header?.['so_mstr.so_po'];
+    const customer = header?.so_cust ?? header?.['so_mstr.so_cust'];
+    if (nbr === undefined || po === undefined || customer === undefined)
+      return {
+        kind: 'unreadable',
+        reason: `row ${i + 1} of the lookup for customer PO ${ours.po} has no readable so_nbr, so_po and so_cust`,
+      };
+    if (po === ours.po && customer === ours.customer) matches.push(nbr);
+  }
+  if (matches.length > 1)
+    return {
+      kind: 'unreadable',
+      reason: `${matches.length} orders (${matches.join(', ')}) carry customer PO ${ours.po} for ${ours.customer}`,
+    };
+  return matches[0] === undefined ? { kind: 'none' } : { kind: 'ours', orderNumber: matches[0] };
+}
 
 /** Pipedrive's own line total: quantity x price, less the discount, plus tax when it is exclusive. */
 export function pipedriveLineSum(
@@ -113,6 +162,8 @@ export function mapDealToOrder(
   deal: WonDeal,
   ctx: {
     customerCode: string | undefined;
+    /** The tenant's customer PO prefix (poPrefixOf). */
+    poPrefix: string;
     partOf: ReadonlyMap<number, string>;
     defaults: OrderDefaults;
     dueDateField?: string;
@@ -131,7 +182,7 @@ export function mapDealToOrder(
     return { ok: false, reason: `the requested ship date ${JSON.stringify(due)} is not a date` };
   const base = {
     so_cust: ctx.customerCode,
-    so_po: customerPo(deal.id),
+    so_po: customerPo(ctx.poPrefix, deal.id),
     so_ord_date: deal.wonTime.slice(0, 10),
     so_curr: deal.currency,
     so_site: ctx.fields?.site ?? ctx.defaults.site,
@@ -155,6 +206,16 @@ export function mapDealToOrder(
   const lines: SalesOrderLine[] = [];
   let total = 0;
   for (const [i, l] of enabled.entries()) {
+    // QAD orders carry net prices and apply the tenant's own taxes: a tax Pipedrive adds would make the order
+    // less than the deal, or taxed twice. Such a deal is for a person (docs/how-it-works.md, "Taxes").
+    if (l.tax_method === 'exclusive' && l.tax !== 0)
+      return {
+        ok: false,
+        reason:
+          `line ${i + 1} carries ${l.tax} % exclusive tax: the QAD order would be ${toMoney(lineNet(l)).toFixed(2)} net for ` +
+          `${toMoney(l.sum).toFixed(2)} ${deal.currency} in the deal, and QAD applies its own taxes; ` +
+          'enter the line without exclusive tax (QAD adds the tax) or order the deal by hand',
+      };
     const ours = pipedriveLineSum(l);
     if (cents(ours) !== cents(l.sum))
       return { ok: false, reason: `line ${i + 1}: Pipedrive's sum ${l.sum} differs from quantity, price, discount and tax (${ours})` };

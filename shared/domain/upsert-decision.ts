@@ -35,19 +35,25 @@ export interface NameCandidate {
 }
 
 export type MatchResult =
-  { kind: 'matched'; pipedriveId: number; via: string } | { kind: 'ambiguous'; ids: number[]; via: string } | { kind: 'notFound' };
+  | { kind: 'matched'; pipedriveId: number; via: string }
+  | { kind: 'ambiguous'; ids: number[]; via: string }
+  /** Only a near-identical record (ß/ss, full-width letters): a person says whether it is this one. */
+  | { kind: 'possibleDuplicate'; ids: number[]; via: string }
+  | { kind: 'notFound' };
 
 /** Candidates found on one kind of evidence, e.g. "name" or "email". */
 export interface EvidenceGroup {
   via: string;
   candidates: readonly NameCandidate[];
+  /** Evidence too weak to match on but too strong to create beside: its candidates are possible duplicates. */
+  possibleDuplicate?: boolean;
 }
 
 /**
  * Matching on the stable key first, then on each kind of evidence in order (for a person: email
  * within the organization, then the exact name). A candidate that carries another QAD key, or that
  * another QAD record already owns, is somebody else's record. Two candidates on the same evidence
- * is ambiguous: a person decides, we do not guess.
+ * is ambiguous, and a near-identical one a possible duplicate: a person decides, we do not guess.
  */
 export function chooseMatch(
   qadKey: string,
@@ -64,6 +70,7 @@ export function chooseMatch(
         group.candidates.filter((c) => (c.keyValue === null || c.keyValue === qadKey) && !ownedByOthers.has(c.id)).map((c) => c.id),
       ),
     ];
+    if (ids.length > 0 && group.possibleDuplicate) return { kind: 'possibleDuplicate', ids: ids.sort((a, b) => a - b), via: group.via };
     if (ids.length === 1) return { kind: 'matched', pipedriveId: ids[0]!, via: group.via };
     if (ids.length > 1) return { kind: 'ambiguous', ids: ids.sort((a, b) => a - b), via: group.via };
   }

@@ -257,7 +257,7 @@ async function reportDrift(
       key: `field:${p.field}`,
       action: 'drift',
       error: `${p.kind}: ${p.message}`,
-      snapshot: { field: p.field, kind: p.kind, ...(held !== undefined && { recordsHeld: held }) },
+      detail: { field: p.field, kind: p.kind, ...(held !== undefined && { recordsHeld: held }) },
       reason:
         `${entity} writes for this tenant are held${held !== undefined ? ` (${held} records held)` : ''} ` +
         `until the field "${p.field}" is fixed in Pipedrive or in mapping.fields.${entity}; nothing is written without it`,

@@ -1,12 +1,14 @@
 import * as z from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
-import { dealContentHash, dealLineSchema, wonDealSchema, type DealLine, type WonDeal } from '../domain/sales-order.ts';
+import { dealContentHash, dealLineSchema, type DealLine, type WonDeal } from '../domain/sales-order.ts';
+import type { PipedriveClient } from '../ports/pipedrive.ts';
 import type { EntityFlow } from './registry.ts';
 import { writeSalesOrder } from './write-sales-order.ts';
 import { listAll } from './pipedrive-pages.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import { pollEnabledTenants, runTenantPoll, type PollDeps } from './poll.ts';
 import { fieldGate, releaseDriftHeld } from './field-gate.ts';
+import { newRecordMessage } from './record-message.ts';
 
 export interface DealPollSummary {
   tenantId: string;
@@ -69,7 +71,7 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
           key: String(remote.id),
           action: 'failed',
           reason: `malformed deal from Pipedrive: ${deal.error.issues[0]?.message ?? ''}`,
-          snapshot: remote,
+          fields: Object.keys(remote),
         });
     }
     summary.read = deals.size;
@@ -87,42 +89,19 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
     }
     summary.rechecked = recheck.length;
 
-    const ids = [...deals.keys()];
-    const lines = new Map<number, DealLine[]>();
-    for (let i = 0; i < ids.length; i += 100) {
-      for (const raw of await pipedrive.dealProducts(ids.slice(i, i + 100))) {
-        const line = dealLineSchema.safeParse(raw);
-        if (!line.success)
-          throw new Error(
-            `malformed deal line from Pipedrive: ${line.error.issues[0]?.path.join('.') ?? ''} ${line.error.issues[0]?.message ?? ''}`,
-          );
-        lines.set(line.data.deal_id, [...(lines.get(line.data.deal_id) ?? []), line.data]);
-      }
-    }
-
-    const entries = await deps.keyMap.getMany(tenantId, ENTITY, ids.map(String));
+    const entries = await deps.keyMap.getMany(tenantId, ENTITY, [...deals.keys()].map(String));
     const recheckSet = new Set(due);
     const messages: RecordMessage[] = [];
-    for (const d of deals.values()) {
-      const won: WonDeal = {
-        id: d.id,
-        title: d.title ?? '',
-        value: d.value ?? 0,
-        currency: d.currency,
-        wonTime: d.won_time ?? new Date(now).toISOString(),
-        orgId: d.org_id ?? null,
-        lines: lines.get(d.id) ?? [],
-        customFields: d.custom_fields ?? {},
-      };
+    for (const won of await withLines(pipedrive, [...deals.values()], now)) {
       const hash = dealContentHash(won);
-      const entry = entries.get(String(d.id));
+      const entry = entries.get(String(won.id));
       // Already ordered, or already told a person about it: nothing to send until it changes.
-      const handled = entry?.contentHash === hash || (entry?.rejectedHash === hash && (entry.ref !== undefined || !recheckSet.has(d.id)));
+      const handled = entry?.contentHash === hash || (entry?.rejectedHash === hash && (entry.ref !== undefined || !recheckSet.has(won.id)));
       if (handled) {
         summary.handled++;
         continue;
       }
-      messages.push({ v: 1, tenantId, entity: ENTITY, key: String(d.id), hash, record: won, pollId });
+      messages.push(newRecordMessage({ tenantId, entity: ENTITY, key: String(won.id), hash, record: won, pollId }, now));
     }
     const gate = fieldGate(deps, tenant, DEAL_FIELDS, now);
     if (await gate.holds(messages.length)) {
@@ -143,6 +122,31 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
   });
 }
 
+/** Deals as the QAD writer takes them: each with its lines, read in bulk (one call per 100 deals). */
+async function withLines(pipedrive: PipedriveClient, deals: ReadonlyArray<z.infer<typeof dealSchema>>, now: number): Promise<WonDeal[]> {
+  const lines = new Map<number, DealLine[]>();
+  for (let i = 0; i < deals.length; i += 100) {
+    for (const raw of await pipedrive.dealProducts(deals.slice(i, i + 100).map((d) => d.id))) {
+      const line = dealLineSchema.safeParse(raw);
+      if (!line.success)
+        throw new Error(
+          `malformed deal line from Pipedrive: ${line.error.issues[0]?.path.join('.') ?? ''} ${line.error.issues[0]?.message ?? ''}`,
+        );
+      lines.set(line.data.deal_id, [...(lines.get(line.data.deal_id) ?? []), line.data]);
+    }
+  }
+  return deals.map((d) => ({
+    id: d.id,
+    title: d.title ?? '',
+    value: d.value ?? 0,
+    currency: d.currency,
+    wonTime: d.won_time ?? new Date(now).toISOString(),
+    orgId: d.org_id ?? null,
+    lines: lines.get(d.id) ?? [],
+    customFields: d.custom_fields ?? {},
+  }));
+}
+
 const rfc3339 = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');
 
 /** Won deals -> QAD sales orders: the registry's flow in the other direction. */
@@ -159,8 +163,16 @@ export const wonDeals: EntityFlow = {
   keyFieldName: (config) => config.mapping.deal.orderFieldName,
   pollTenant: pollWonDealsTenant,
   write: writeSalesOrder,
-  messageFrom(_tenant, snapshot) {
-    const deal = wonDealSchema.safeParse(snapshot);
-    return deal.success ? { record: deal.data, hash: dealContentHash(deal.data) } : undefined;
+  async reread(deps, tenant, keys) {
+    const pipedrive = await deps.clients.pipedrive(tenant);
+    const ids = keys.map(Number).filter((id) => Number.isInteger(id));
+    const won: Array<z.infer<typeof dealSchema>> = [];
+    for (let i = 0; i < ids.length; i += 100)
+      for (const remote of await listAll(pipedrive, 'deals', { ids: ids.slice(i, i + 100) })) {
+        const deal = dealSchema.safeParse(remote);
+        if (deal.success && deal.data.status === 'won') won.push(deal.data);
+      }
+    const deals = await withLines(pipedrive, won, deps.clock.now());
+    return new Map(deals.map((d) => [String(d.id), { record: d, hash: dealContentHash(d) }]));
   },
 };

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { fieldNames } from '../domain/redact.ts';
 import type { StoredTenant } from '../config/tenant.ts';
 import { contentHash } from '../domain/content-hash.ts';
 import { errorMessage } from '../domain/errors.ts';
@@ -18,10 +19,12 @@ import type {
   Telemetry,
   TenantStore,
 } from '../ports/index.ts';
-import type { SyncEntity } from './entities/entity.ts';
+import { messageHashes, type SyncEntity } from './entities/entity.ts';
 import { buildListing } from './listing.ts';
+import { listPages } from './pipedrive-pages.ts';
 import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
-import { holdFromError, skipHeldTenant } from './tenant-holds.ts';
+import { holdFromError, releaseBudgetHeld, skipHeldTenant } from './tenant-holds.ts';
+import { newRecordMessage } from './record-message.ts';
 
 export interface PollDeps {
   tenants: TenantStore;
@@ -55,6 +58,8 @@ export interface PollSummary {
   rejected: number;
   excluded: number;
   gone: number;
+  /** Full read: mapped records no longer in Pipedrive (deleted or merged there), sent to be written again. */
+  restored?: number;
   /** Changed records kept back because a mapped field drifted (not enqueued; the watermark stays). */
   held?: number;
   /** Messages writers had held for a drifted field, put back on the queue now that the fields resolve. */
@@ -85,11 +90,40 @@ export async function pollEntity<R, Ctx>(
   return pollEnabledTenants(deps, (tenant) => pollEntityTenant(deps, entity, tenant, options.force ?? false));
 }
 
-/** Runs one tenant's poll for every enabled tenant, in turn. */
-export async function pollEnabledTenants<S>(deps: Pick<PollDeps, 'tenants'>, pollOne: (tenant: StoredTenant) => Promise<S>): Promise<S[]> {
-  const summaries: S[] = [];
-  for (const tenant of await deps.tenants.listEnabled()) summaries.push(await pollOne(tenant));
-  return summaries;
+/** How many tenants one poll invocation works on at once: a slow QAD holds up only its own tenant. */
+const TENANTS_AT_ONCE = 4;
+
+/**
+ * Runs one tenant's poll for every enabled tenant, a few at a time. Tenants are isolated in failure: a
+ * connections item that no longer validates is skipped and audited, and one tenant's poll that throws is
+ * audited without stopping the others.
+ */
+export async function pollEnabledTenants<S>(
+  deps: Pick<PollDeps, 'tenants' | 'audit' | 'telemetry'>,
+  pollOne: (tenant: StoredTenant) => Promise<S>,
+): Promise<S[]> {
+  const skip = (tenantId: string, reason: string) =>
+    deps.audit.record({ tenantId, entity: '_tenant', key: '_poll', action: 'failed', reason }).catch(() => undefined);
+  for (const bad of await deps.tenants.listInvalid()) {
+    deps.telemetry.warn('tenant skipped: its connections item does not validate', { ...bad });
+    await skip(bad.tenantId, `not polled: the stored tenant config does not validate (${bad.reason})`);
+  }
+  const tenants = await deps.tenants.listEnabled();
+  const summaries: Array<S | undefined> = [];
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < tenants.length; i = next++) {
+      const tenant = tenants[i]!;
+      try {
+        summaries[i] = await pollOne(tenant);
+      } catch (error) {
+        deps.telemetry.warn('tenant poll failed', { tenantId: tenant.config.tenantId, error: errorMessage(error) });
+        await skip(tenant.config.tenantId, `poll failed before it started; the other tenants were polled (${errorMessage(error)})`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(TENANTS_AT_ONCE, tenants.length) }, worker));
+  return summaries.filter((s): s is S => s !== undefined);
 }
 
 export async function pollEntityTenant<R, Ctx>(
@@ -120,10 +154,12 @@ export async function pollEntityTenant<R, Ctx>(
     const since = summary.full ? undefined : changedSinceDate(state.watermark, qad.overlapDays);
     const seen = new Set<string>();
     const gate = fieldGate(deps, tenant, entity, now);
+    // The daily read also finds mapped records gone from Pipedrive; the first has nothing mapped to look for.
+    const inPipedrive = summary.full && state.fullReadAt ? await pipedriveIds(deps, tenant, entity) : undefined;
     for await (const rows of entity.readChanged(client, tenant.config, since)) {
       summary.pages++;
       summary.read += rows.length;
-      await enqueuePage(deps, entity, tenant, pollId, rows, seen, summary, gate);
+      await enqueuePage(deps, entity, tenant, { pollId, rows, seen, summary, gate, inPipedrive });
     }
     if (summary.full) await auditGone(deps, entity, tenantId, seen, now, summary);
     if (gate.held > 0) {
@@ -177,6 +213,8 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
   const state = await deps.pollState.get(tenantId, flow.entity);
   if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, flow), now)) return { ...summary, outcome: 'not-due' };
   if (await skipHeldTenant(deps, tenantId, flow.entity)) return { ...summary, outcome: 'tenant-on-hold' };
+  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue.
+  await releaseBudgetHeld(deps, tenantId, flow.entity);
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, flow.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   const audit = (action: 'polled' | 'failed', reason: string, error?: string) =>
@@ -206,16 +244,47 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
   }
 }
 
-async function enqueuePage<R, Ctx>(
-  deps: PollDeps,
-  entity: SyncEntity<R, Ctx>,
-  tenant: StoredTenant,
-  pollId: string,
-  rows: unknown[],
-  seen: Set<string>,
-  summary: PollSummary,
-  gate: FieldGate,
-): Promise<void> {
+interface PageRead {
+  pollId: string;
+  rows: unknown[];
+  seen: Set<string>;
+  summary: PollSummary;
+  gate: FieldGate;
+  /** On a full read, the ids Pipedrive has now: a mapped record missing there is written again. */
+  inPipedrive: Set<number> | undefined;
+}
+
+/** Every id of the entity's Pipedrive records, at list-page cost (500 a page), not a GET per record. */
+async function pipedriveIds<R, Ctx>(deps: PollDeps, tenant: StoredTenant, entity: SyncEntity<R, Ctx>): Promise<Set<number>> {
+  const ids = new Set<number>();
+  const pipedrive = await deps.clients.pipedrive(tenant);
+  for await (const items of listPages(pipedrive, entity.collection)) for (const remote of items) ids.add(remote.id);
+  return ids;
+}
+
+/**
+ * A mapped record gone from Pipedrive (a person deleted or merged it) while QAD did not change: its
+ * mapping is forgotten so it is sent and matched again (a merge's survivor carries the key) or created.
+ * A record a writer holds right now is left to that writer.
+ */
+async function restoreGone<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, tenant: StoredTenant, key: string, page: PageRead) {
+  const { tenantId } = tenant.config;
+  const claimed = await deps.keyMap.claim(tenantId, entity.entity, key, page.pollId, RESTORE_LEASE_MS, deps.clock.now());
+  if (claimed.held) return false;
+  await deps.keyMap.forgetPipedriveId(tenantId, entity.entity, key, page.pollId);
+  await deps.keyMap.release(tenantId, entity.entity, key, page.pollId);
+  const reason =
+    `${entity.label} ${key}: Pipedrive ${entity.collection} ${claimed.entry?.pipedriveId} is gone (deleted or merged there) ` +
+    'though QAD did not change; sent to be matched again or recreated';
+  await deps.audit.record({ tenantId, entity: entity.entity, key, action: 'deferred', reason, pipedriveId: claimed.entry?.pipedriveId });
+  return true;
+}
+
+/** How long the poll holds a record's claim while it forgets a gone Pipedrive id. */
+const RESTORE_LEASE_MS = 30_000;
+
+async function enqueuePage<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, tenant: StoredTenant, page: PageRead): Promise<void> {
+  const { pollId, rows, seen, summary, gate, inPipedrive } = page;
   const { tenantId } = tenant.config;
   const good: Array<{ record: R; key: string; hash: string }> = [];
   const bad: Array<{ key: string; reason: string; hash: string; row: unknown; action: 'failed' | 'skipped' }> = [];
@@ -241,20 +310,34 @@ async function enqueuePage<R, Ctx>(
         row: parsed.record,
         action: 'skipped',
       });
-    else good.push({ record: parsed.record, key, hash: entity.hash(parsed.record, tenant.config) });
+    else good.push({ record: parsed.record, key, hash: '' });
   }
-
+  const hashes = await messageHashes(
+    deps.keyMap,
+    entity,
+    tenant,
+    good.map((g) => g.record),
+  );
+  for (const [i, g] of good.entries()) g.hash = hashes[i]!;
   const entries = await deps.keyMap.getMany(tenantId, entity.entity, [...good.map((g) => g.key), ...bad.map((b) => b.key)]);
   const messages: RecordMessage[] = [];
   for (const { record, key, hash } of good) {
     // A key seen twice in one poll (a duplicate row, or a row that moved pages) is sent once.
     if (seen.has(key)) continue;
     seen.add(key);
-    if (entries.get(key)?.contentHash === hash) {
+    const entry = entries.get(key);
+    const goneFromPipedrive = entry?.pipedriveId !== undefined && inPipedrive !== undefined && !inPipedrive.has(entry.pipedriveId);
+    if (
+      goneFromPipedrive &&
+      tenant.config.mapping.deletedInPipedrive === 'recreate' &&
+      (await restoreGone(deps, entity, tenant, key, page))
+    )
+      summary.restored = (summary.restored ?? 0) + 1;
+    else if (entry?.contentHash === hash) {
       summary.unchanged++;
       continue;
     }
-    messages.push({ v: 1, tenantId, entity: entity.entity, key, hash, record, pollId });
+    messages.push(newRecordMessage({ tenantId, entity: entity.entity, key, hash, record, pollId }, deps.clock.now()));
   }
   // A drifted mapped field holds the entity's records: never sent without the field's value.
   if (!(await gate.holds(messages.length))) {
@@ -268,7 +351,8 @@ async function enqueuePage<R, Ctx>(
     else summary.excluded++;
     // The same bad or excluded row is audited once, not on every poll, until its content changes.
     if (entries.get(b.key)?.rejectedHash === b.hash) continue;
-    await deps.audit.record({ tenantId, entity: entity.entity, key: b.key, action: b.action, reason: b.reason, snapshot: b.row });
+    const { key, action, reason, hash } = b;
+    await deps.audit.record({ tenantId, entity: entity.entity, key, action, reason, contentHash: hash, fields: fieldNames(b.row) });
     if (!b.key.startsWith('_row:')) await deps.keyMap.markRejected(tenantId, entity.entity, b.key, b.hash);
   }
 }

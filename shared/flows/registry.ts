@@ -1,8 +1,8 @@
 import type { SecretSystem, StoredTenant, TenantConfig } from '../config/tenant.ts';
 import type { PipedriveCollection, PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import { PermanentError } from '../domain/errors.ts';
-import type { EntityName, RecordMessage } from '../ports/index.ts';
-import type { SyncEntity } from './entities/entity.ts';
+import type { Clock, EntityName, KeyMap, RecordMessage, TenantClients } from '../ports/index.ts';
+import { messageHashes, type SyncEntity } from './entities/entity.ts';
 import { organizations } from './entities/organizations.ts';
 import { persons } from './entities/persons.ts';
 import { products } from './entities/products.ts';
@@ -48,6 +48,13 @@ export interface EntityNames {
   readonly tenantSchedule: string;
 }
 
+/** What re-reading records from their source needs. */
+export interface RereadDeps {
+  clients: TenantClients;
+  clock: Clock;
+  keyMap: KeyMap;
+}
+
 /** What a registered flow does: poll one tenant, write one message, rebuild a message for a replay. */
 export interface EntityFlow extends EntityNames {
   pollTenant(deps: PollDeps, tenant: StoredTenant, force: boolean): Promise<FlowPollSummary>;
@@ -56,8 +63,12 @@ export interface EntityFlow extends EntityNames {
   definition?: SyncEntity<unknown, unknown>;
   /** The Pipedrive custom field that holds the other side's key (the order number on a deal), if any. */
   keyFieldName(config: TenantConfig): string | undefined;
-  /** The record and hash a poll would have sent, from an audited snapshot; undefined when the snapshot is not one. */
-  messageFrom(tenant: StoredTenant, snapshot: unknown): { record: unknown; hash: string } | undefined;
+  /**
+   * The records and hashes a poll would send now for these keys, re-read from their source (QAD, or Pipedrive for
+   * won deals): what a replay sends, since the audit keeps no record content. Keys the source does not have (or
+   * would not sync) are missing from the answer.
+   */
+  reread(deps: RereadDeps, tenant: StoredTenant, keys: readonly string[]): Promise<Map<string, { record: unknown; hash: string }>>;
 }
 
 /** What one tenant's poll did: a QAD source's summary, or the won-deal poll's. */
@@ -95,9 +106,22 @@ export function syncFlow<TRecord, TContext>(entity: SyncEntity<TRecord, TContext
     definition: entity as SyncEntity<unknown, unknown>,
     pollTenant: (deps, tenant, force) => pollEntityTenant(deps, entity, tenant, force),
     write: (deps, tenant, message, delivery) => writeRecord(deps, entity, tenant, message, delivery),
-    messageFrom(tenant, snapshot) {
-      const record = entity.recordSchema.safeParse(snapshot);
-      return record.success ? { record: record.data, hash: entity.hash(record.data, tenant.config) } : undefined;
+    async reread(deps, tenant, keys) {
+      // QAD has no read by key that every instance documents: one pass over the entity's list finds them all.
+      const wanted = new Set(keys);
+      const records = new Map<string, TRecord>();
+      const qad = await deps.clients.qad(tenant);
+      for await (const rows of entity.readChanged(qad, tenant.config, undefined)) {
+        for (const row of rows) {
+          const parsed = entity.parse(row);
+          if (!parsed.ok || !wanted.has(entity.key(parsed.record)) || entity.exclusion?.(parsed.record, tenant.config)) continue;
+          records.set(entity.key(parsed.record), parsed.record);
+        }
+        if (records.size === wanted.size) break;
+      }
+      // Hashed as the poll hashes, so the replay says truly whether the content changed since it was audited.
+      const hashes = await messageHashes(deps.keyMap, entity, tenant, [...records.values()]);
+      return new Map([...records.keys()].map((key, i) => [key, { record: records.get(key), hash: hashes[i]! }]));
     },
   };
 }

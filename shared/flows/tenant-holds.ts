@@ -1,5 +1,6 @@
-import { gateVisibilitySeconds, tenantHoldOf, type ErrorOutcome } from '../domain/errors.ts';
-import type { AuditLog, Clock, EntityName, Telemetry, TenantHold, TenantHolds } from '../ports/index.ts';
+import { BUDGET_CAUSE, gateOutcome, tenantHoldOf, type ErrorOutcome } from '../domain/errors.ts';
+import type { AuditLog, Clock, EntityName, RecordQueue, Telemetry, TenantHold, TenantHolds } from '../ports/index.ts';
+import { parseRecordMessage } from './record-message.ts';
 
 export interface HoldDeps {
   holds: TenantHolds;
@@ -62,9 +63,7 @@ export async function recordTenantHold(
 export function waitOutcome(hold: TenantHold, nowMs: number): ErrorOutcome {
   if (hold.kind === 'parked')
     return { action: 'deferred', reason: 'tenant parked: message held until Pipedrive is re-authorised', hold: 'parked' };
-  const wait = gateVisibilitySeconds(hold.untilMs, nowMs);
-  const until = new Date(hold.untilMs).toISOString();
-  return { action: 'deferred', reason: `daily token budget spent: held until ${until}, retry in ${wait}s`, retryInSeconds: wait };
+  return gateOutcome(hold.untilMs, nowMs);
 }
 
 /**
@@ -87,4 +86,47 @@ export async function skipHeldTenant(deps: HoldDeps, tenantId: string, entity: E
     reason: `not polled: ${why}; the watermark stays where it was`,
   });
   return true;
+}
+
+/**
+ * Puts back on their queues the messages held in DynamoDB for `cause` (all of them without one). Sent
+ * before the hold is dropped: a crash in between sends one twice, which the writers' claims absorb; a
+ * message whose cause is still there is simply held again by its writer. Answers how many went back.
+ */
+export async function releaseHeld(
+  deps: Pick<HoldDeps, 'holds'> & { queueFor(entity: EntityName): RecordQueue },
+  tenantId: string,
+  cause?: string,
+): Promise<number> {
+  let released = 0;
+  for (const { messageId, body } of await deps.holds.held(tenantId, cause)) {
+    const message = parseRecordMessage(body);
+    if (message.ok) {
+      await deps.queueFor(message.value.entity).sendAll([message.value]);
+      released++;
+    }
+    await deps.holds.release(tenantId, messageId);
+  }
+  return released;
+}
+
+/**
+ * Puts back on their queues the messages writers held because the tenant's budget gate was further away
+ * than SQS can delay a message; a poll calls it once the gate is open.
+ */
+export async function releaseBudgetHeld(
+  deps: HoldDeps & { queueFor(entity: EntityName): RecordQueue },
+  tenantId: string,
+  entity: EntityName,
+): Promise<number> {
+  const released = await releaseHeld(deps, tenantId, BUDGET_CAUSE);
+  if (released > 0)
+    await deps.audit.record({
+      tenantId,
+      entity,
+      key: ACCESS_KEY,
+      action: 'deferred',
+      reason: `the daily budget gate is open again: ${released} held messages back on their queues`,
+    });
+  return released;
 }

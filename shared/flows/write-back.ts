@@ -25,8 +25,24 @@ export async function writeBackOrganizationId(
   const writeBack = tenant.config.mapping.fields.writeBack;
   if (!writeBack.enabled) return;
   const value = String(pipedriveId);
-  const current = customer.userFields?.[writeBack.customerField];
+  const current = customer.userFields?.[writeBack.customerField]?.trim();
   if (current === value) return;
+  if (current) {
+    // Someone linked the customer to another organization (deleted, or another customer's): theirs to settle.
+    await deps.audit.record({
+      tenantId: tenant.config.tenantId,
+      entity: 'organization',
+      key: customer.code,
+      action: 'skipped',
+      pipedriveId,
+      attempt: context.attempt,
+      messageId: context.messageId,
+      reason:
+        `QAD customer ${customer.code} field ${writeBack.customerField} holds ${current}, not overwritten with organization ` +
+        `${value}: that id is gone from Pipedrive or another customer's; a person corrects the field`,
+    });
+    return;
+  }
   const qad = await deps.qad(tenant);
   await qad.updateCustomer(writeBack.path, customer.code, { [writeBack.customerField]: value });
   await deps.audit.record({
@@ -37,8 +53,6 @@ export async function writeBackOrganizationId(
     pipedriveId,
     attempt: context.attempt,
     messageId: context.messageId,
-    reason:
-      `Pipedrive organization id ${value} written to QAD customer ${customer.code} ` +
-      `field ${writeBack.customerField}${current ? ` (was ${current})` : ''}`,
+    reason: `Pipedrive organization id ${value} written to QAD customer ${customer.code} ` + `field ${writeBack.customerField}`,
   });
 }

@@ -1,5 +1,12 @@
 import type { StoredTenant } from '../config/tenant.ts';
-import { PermanentError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import {
+  errorMessage,
+  PermanentError,
+  PipedriveGoneError,
+  PipedriveNotFoundError,
+  RateLimitedError,
+  RetryLaterError,
+} from '../domain/errors.ts';
 import {
   chooseMatch,
   decideFirstStep,
@@ -8,14 +15,28 @@ import {
   type MatchResult,
   type NameCandidate,
 } from '../domain/upsert-decision.ts';
-import type { PipedriveClient } from '../ports/pipedrive.ts';
-import type { AuditLog, Clock, TenantClients, KeyMap, ListingIndex, PollStateStore, RecordMessage, Telemetry } from '../ports/index.ts';
-import type { MappedLookup, PipedriveBody, SyncEntity } from './entities/entity.ts';
+import type { PipedriveClient, RemoteRecord } from '../ports/pipedrive.ts';
+import type {
+  AuditLog,
+  Clock,
+  TenantClients,
+  KeyMap,
+  ListingIndex,
+  PollStateStore,
+  RecordMessage,
+  Telemetry,
+  TenantHolds,
+  AuditAction,
+} from '../ports/index.ts';
+import { hashWithDependency, type MappedLookup, type PipedriveBody, type SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
 import { withMappedFields } from '../domain/custom-fields.ts';
+import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { listPages } from './pipedrive-pages.ts';
+import { parseRecordMessage } from './record-message.ts';
+import { addToListing, emptyListing } from './listing.ts';
 
 export type { DeliveryInfo } from './claim.ts';
 
@@ -27,11 +48,17 @@ export interface WriterDeps {
   clients: TenantClients;
   clock: Clock;
   telemetry: Telemetry;
+  /** Where a record a person must decide on (a possible duplicate) waits, acknowledged. */
+  holds: TenantHolds;
   /** How long a claim protects a record from a concurrent delivery; longer than one invocation. */
   claimLeaseMs: number;
 }
 
-export type WriteOutcome = { action: 'created' | 'updated' | 'unchanged'; pipedriveId: number; via?: string };
+/** `held`: kept for a person (a possible duplicate of `pipedriveId`) under the cause `via`, not written. */
+export type WriteOutcome = { action: 'created' | 'updated' | 'unchanged' | 'held'; pipedriveId: number; via?: string };
+
+/** The hold cause of a record whose only match is a near-identical Pipedrive record. */
+export const possibleDuplicateCause = (entity: string): string => `possible-duplicate:${entity}`;
 
 /** How long a first-sync listing stands in for searches. After that, new records are searched. */
 const LISTING_TRUST_MS = 6 * 3_600_000;
@@ -48,6 +75,8 @@ interface Job<R, Ctx> {
   record: R;
   key: string;
   claim: Claim;
+  /** The hash recorded after a write: the message's, with the dependency's id as written (see SyncEntity.dependency). */
+  hash: string;
 }
 
 /**
@@ -72,22 +101,35 @@ export async function writeRecord<R, Ctx>(
   const key = entity.key(record);
   const target = { tenantId, entity: entity.entity, key, what: `${entity.label} ${key}` };
   return withClaim(deps, target, delivery, async (claim) => {
-    const job: Job<R, Ctx> = { deps, entity, tenant, message, delivery, record, key, claim };
+    const job: Job<R, Ctx> = { deps, entity, tenant, message, delivery, record, key, claim, hash: message.hash };
     const step = decideFirstStep(claim.entry, message.hash);
     if (step.kind === 'unchanged') {
       await audit(job, 'unchanged', step.pipedriveId, 'content hash unchanged since the last write');
       await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
       return { action: 'unchanged', pipedriveId: step.pipedriveId };
     }
-    const context = await entity.context(record, mappedLookup(deps.keyMap, tenantId));
+    const lookup = mappedLookup(deps.keyMap, tenantId);
+    const context = await entity.context(record, lookup);
+    if (entity.dependency) {
+      const { entity: on, key: keyOf } = entity.dependency;
+      job.hash = hashWithDependency(entity.hash(record, tenant.config), await lookup.pipedriveId(on, keyOf(record)));
+    }
     const pipedrive = await deps.clients.pipedrive(tenant);
     const fields = await resolveFields(job, pipedrive, context);
     const found = await findTarget(job, pipedrive, step, fields.keyField, context);
-    return upsert(job, pipedrive, fields, found);
+    if (found?.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, found);
+    return upsert(job, pipedrive, fields, found, (gone, error) => replaceGone(job, pipedrive, fields, context, gone, error));
   });
 }
 
-function audit<R, Ctx>(job: Job<R, Ctx>, action: WriteOutcome['action'], pipedriveId: number, reason: string): Promise<void> {
+/** The record's outcome, its content hash and the fields written: never the record's values (no contact details). */
+function audit<R, Ctx>(
+  job: Job<R, Ctx>,
+  action: AuditAction,
+  pipedriveId: number | undefined,
+  reason: string,
+  written?: PipedriveBody,
+): Promise<void> {
   const { tenantId } = job.tenant.config;
   const { attempt, messageId } = job.delivery;
   return job.deps.audit.record({
@@ -95,11 +137,12 @@ function audit<R, Ctx>(job: Job<R, Ctx>, action: WriteOutcome['action'], pipedri
     entity: job.entity.entity,
     key: job.key,
     action,
-    pipedriveId,
+    ...(pipedriveId !== undefined && { pipedriveId }),
     reason,
     attempt,
     messageId,
-    snapshot: job.record,
+    contentHash: job.message.hash,
+    ...(written && { fields: fieldNames(written) }),
   });
 }
 
@@ -145,32 +188,151 @@ async function findTarget<R, Ctx>(
   step: FirstStep,
   keyField: string | undefined,
   context: Ctx,
-): Promise<{ id: number; via: string } | undefined> {
+): Promise<Target | Extract<MatchResult, { kind: 'possibleDuplicate' }> | undefined> {
   const { deps, entity, key } = job;
   const { tenantId } = job.tenant.config;
-  if (step.kind === 'update') return { id: step.pipedriveId, via: 'key map' };
+  if (step.kind === 'update') return { kind: 'target', id: step.pipedriveId, via: 'key map' };
   if (step.kind === 'recover') {
     const id = await findRecentlyCreated(pipedrive, entity, keyField, key, Date.parse(step.since) - RECOVERY_SLACK_MS);
     if (id !== undefined) {
       // The record we made carries our key; record that it is ours, as a create would have.
       await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, id, key);
-      return { id, via: 'recovered pending create' };
+      return { kind: 'target', id, via: 'recovered pending create' };
     }
     await waitForUnknownOutcome(deps, step.since, `${entity.label} ${key}`);
   }
+  const recorded = await adoptRecordedId(job, pipedrive, keyField);
+  if (recorded) return recorded;
   const match = await matchRecord(deps, entity, tenantId, pipedrive, keyField, job.record, context);
-  if (match.kind === 'ambiguous') {
-    const ids = match.ids.join(' and ');
-    throw new PermanentError(
-      `ambiguous match: Pipedrive ${entity.collection} ${ids} all match ${entity.label} ${key} by ${match.via}; ` +
-        'link one by setting its QAD key and remove the other',
-      { ids: match.ids },
-    );
-  }
+  if (match.kind === 'ambiguous') throw ambiguous(job, match);
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
   if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key)
-    return { id: match.pipedriveId, via: `matched by ${match.via}` };
-  return undefined;
+    return { kind: 'target', id: match.pipedriveId, via: `matched by ${match.via}` };
+  return match.kind === 'possibleDuplicate' ? match : undefined;
+}
+
+type Target = { kind: 'target'; id: number; via: string };
+
+/**
+ * Someone linked the QAD record to a Pipedrive record before (the id in the customer's write-back
+ * field): that record, if it still exists and carries no other QAD key, and no other QAD record owns it.
+ */
+async function adoptRecordedId<R, Ctx>(
+  job: Job<R, Ctx>,
+  pipedrive: PipedriveClient,
+  keyField: string | undefined,
+): Promise<Target | undefined> {
+  const { deps, entity, key } = job;
+  const { tenantId } = job.tenant.config;
+  const id = entity.recordedId?.(job.record, job.tenant.config);
+  if (id === undefined) return undefined;
+  let remote: RemoteRecord;
+  try {
+    remote = await pipedrive.get(entity.collection, id);
+  } catch (error) {
+    if (error instanceof PipedriveNotFoundError) return undefined;
+    throw error;
+  }
+  const carried = entity.keyValueOf(remote, keyField);
+  if (carried !== null && carried !== key) return undefined;
+  if ((await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, id, key)).owner !== key) return undefined;
+  return { kind: 'target', id, via: 'the Pipedrive id recorded in QAD' };
+}
+
+function ambiguous<R, Ctx>(job: Job<R, Ctx>, match: Extract<MatchResult, { kind: 'ambiguous' }>): PermanentError {
+  const ids = match.ids.join(' and ');
+  return new PermanentError(
+    `ambiguous match: Pipedrive ${job.entity.collection} ${ids} all match ${job.entity.label} ${job.key} by ${match.via}; ` +
+      'link one by setting its QAD key and remove the other',
+    { ids: match.ids },
+  );
+}
+
+/**
+ * The record we wrote to is gone from Pipedrive. Merged (410), its survivor carries our key: adopt it
+ * and move the key map. Deleted: write it again (its persons follow on their next read), or hold it
+ * where the tenant says deletions are final. Matched by search, never by the first-sync listing,
+ * which may still list the gone id.
+ */
+async function replaceGone<R, Ctx>(
+  job: Job<R, Ctx>,
+  pipedrive: PipedriveClient,
+  fields: ResolvedFields,
+  context: Ctx,
+  gone: Target,
+  error: PipedriveNotFoundError,
+): Promise<WriteOutcome> {
+  const { deps, entity, key, tenant, claim } = job;
+  const { tenantId } = tenant.config;
+  const what = error instanceof PipedriveGoneError ? 'was merged away' : 'was deleted';
+  const how = `${entity.collection} ${gone.id} (${gone.via}) ${what} in Pipedrive`;
+  const { byKey, evidence } = await entity.search(pipedrive, job.record, context, fields.keyField);
+  const notGone = (ids: readonly number[]) => ids.filter((id) => id !== gone.id);
+  const match = await decideMatch(
+    deps.keyMap,
+    entity,
+    tenantId,
+    key,
+    notGone(byKey),
+    evidence.map((g) => ({ ...g, candidates: g.candidates.filter((c) => c.id !== gone.id) })),
+  );
+  if (match.kind === 'ambiguous') throw ambiguous(job, match);
+  if (match.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, match);
+  const adopt =
+    match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key;
+  // Held, the mapping stays: the next poll sees the record unchanged and does not send it again.
+  if (!adopt && tenant.config.mapping.deletedInPipedrive === 'hold' && !(error instanceof PipedriveGoneError)) {
+    const cause = `deleted-in-pipedrive:${entity.entity}`;
+    if (await holdOnce(job, cause))
+      await audit(job, 'deferred', gone.id, `${how}; deletions in Pipedrive are final for this tenant: held (${cause}) for a person`);
+    await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
+    return { action: 'held', pipedriveId: gone.id, via: cause };
+  }
+  // Forgotten before writing elsewhere: a create whose answer is lost must be recovered, not the gone id retried.
+  await deps.keyMap.forgetPipedriveId(tenantId, entity.entity, key, claim.owner);
+  if (adopt)
+    return upsert(job, pipedrive, fields, { kind: 'target', id: match.pipedriveId, via: `${how}; matched by ${match.via}, key map moved` });
+  return upsert(job, pipedrive, fields, undefined, undefined, `${how} and nothing else carries this QAD key or matches it; created again`);
+}
+
+/**
+ * Holds the message for a person, one per record and cause: a newer message of the record takes the
+ * place of the one held before. Answers whether the record was not held for this cause before.
+ */
+async function holdOnce<R, Ctx>(job: Job<R, Ctx>, cause: string): Promise<boolean> {
+  const { holds } = job.deps;
+  const { tenantId } = job.tenant.config;
+  const before = (await holds.held(tenantId, cause)).filter((h) => {
+    const held = parseRecordMessage(h.body);
+    return held.ok && held.value.entity === job.entity.entity && held.value.key === job.key;
+  });
+  await holds.hold(tenantId, job.delivery.messageId, JSON.stringify(job.message), cause);
+  for (const h of before) if (h.messageId !== job.delivery.messageId) await holds.release(tenantId, h.messageId);
+  return before.length === 0;
+}
+
+/**
+ * Only a near-identical record matches ("Grossmann" for "Großmann", full-width letters): creating
+ * beside it may duplicate it, adopting it may merge two customers. The message waits for a person.
+ */
+async function holdPossibleDuplicate<R, Ctx>(
+  job: Job<R, Ctx>,
+  found: Extract<MatchResult, { kind: 'possibleDuplicate' }>,
+): Promise<WriteOutcome> {
+  const { deps, entity, key } = job;
+  const { tenantId } = job.tenant.config;
+  const cause = possibleDuplicateCause(entity.entity);
+  await holdOnce(job, cause);
+  const ids = found.ids.join(' and ');
+  await audit(
+    job,
+    'deferred',
+    found.ids[0],
+    `possible duplicate: ${entity.label} ${key} and Pipedrive ${entity.collection} ${ids} differ only by ${found.via}; ` +
+      `held (${cause}) until a person sets the QAD key on the one that is this ${entity.label}, or renames it`,
+  );
+  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
+  return { action: 'held', pipedriveId: found.ids[0]!, via: cause };
 }
 
 /** PATCH the target or POST a new record, then record the id and hash (which releases the claim). */
@@ -178,9 +340,12 @@ async function upsert<R, Ctx>(
   job: Job<R, Ctx>,
   pipedrive: PipedriveClient,
   fields: ResolvedFields,
-  target: { id: number; via: string } | undefined,
+  target: Target | undefined,
+  /** What to write instead when the target is gone from Pipedrive; none when this is already the replacement. */
+  replace?: (gone: Target, error: PipedriveNotFoundError) => Promise<WriteOutcome>,
+  createdBecause = 'no Pipedrive record carries this QAD key or matches it; created',
 ): Promise<WriteOutcome> {
-  const { deps, entity, tenant, key, claim, message } = job;
+  const { deps, entity, tenant, key, claim } = job;
   const { tenantId } = tenant.config;
   const name = entity.entity;
   const afterWrite = (pipedriveId: number) =>
@@ -188,28 +353,23 @@ async function upsert<R, Ctx>(
 
   if (target) {
     try {
-      await pipedrive.update(entity.collection, target.id, fields.payload);
+      await sendLeavingOutRefused(job, fields.payload, (body) => pipedrive.update(entity.collection, target.id, body));
     } catch (error) {
       if (fields.staleFields(error)) throw retryWithFreshFields(job, error);
-      if (!(error instanceof PipedriveNotFoundError)) throw error;
-      // Deleted in Pipedrive since we mapped it: forget it and let the retry match or create afresh.
-      await deps.keyMap.forgetPipedriveId(tenantId, name, key, claim.owner);
-      throw new RetryLaterError(
-        `${entity.collection} ${target.id} no longer exists in Pipedrive; ` +
-          `the mapping was dropped and ${entity.label} ${key} will be matched again`,
-        1,
-      );
+      if (!(error instanceof PipedriveNotFoundError) || !replace) throw error;
+      return replace(target, error);
     }
-    await audit(job, 'updated', target.id, `updated (${target.via})`);
+    await audit(job, 'updated', target.id, `updated (${target.via})`, fields.payload);
     await afterWrite(target.id);
-    await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: target.id, contentHash: message.hash });
+    await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: target.id, contentHash: job.hash });
     return { action: 'updated', pipedriveId: target.id, via: target.via };
   }
 
   await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, new Date(deps.clock.now()).toISOString());
   let created: { id: number };
   try {
-    created = await pipedrive.create(entity.collection, fields.payload);
+    // A refused POST created nothing: sending it again without the refused part cannot duplicate.
+    created = await sendLeavingOutRefused(job, fields.payload, (body) => pipedrive.create(entity.collection, body));
   } catch (error) {
     // A 429 or a 4xx is Pipedrive saying no: nothing was created, so the retry need not look for it.
     // Timeouts, resets and 5xx leave the marker: the create may have happened.
@@ -219,11 +379,52 @@ async function upsert<R, Ctx>(
     throw error;
   }
   await deps.keyMap.claimPipedriveRecord(tenantId, name, created.id, key);
-  await audit(job, 'created', created.id, `no Pipedrive record carries this QAD key or matches it; created`);
+  await audit(job, 'created', created.id, createdBecause, fields.payload);
   await afterWrite(created.id);
-  await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: created.id, contentHash: message.hash });
+  await deps.keyMap.complete(tenantId, name, key, claim.owner, { pipedriveId: created.id, contentHash: job.hash });
   return { action: 'created', pipedriveId: created.id };
 }
+
+/** The audit key of what a tenant's Pipedrive company lacks, reported once (and shown by `connector check`). */
+export const LEFT_OUT_KEY = '_left-out';
+
+/**
+ * Sends the payload; what Pipedrive refuses and the entity may leave out (a currency the company
+ * lacks) is left out and the rest sent, so one price never drops a whole product. Each thing left
+ * out is audited once per tenant.
+ */
+async function sendLeavingOutRefused<R, Ctx>(
+  job: Job<R, Ctx>,
+  payload: PipedriveBody,
+  send: (body: PipedriveBody) => Promise<RemoteRecord>,
+): Promise<RemoteRecord> {
+  const { deps, entity } = job;
+  const { tenantId } = job.tenant.config;
+  for (let body = payload; ;) {
+    try {
+      return await send(body);
+    } catch (error) {
+      const less = entity.withoutRefused?.(body, error);
+      if (!less) throw error;
+      const scope = `left-out:${entity.entity}:${less.leftOut}`;
+      if (await deps.pollState.acquire(tenantId, scope, LEFT_OUT_KEY, REPORTED_FOR_MS, deps.clock.now()))
+        await deps.audit.record({
+          tenantId,
+          entity: entity.entity,
+          key: LEFT_OUT_KEY,
+          action: 'skipped',
+          reason:
+            `Pipedrive refused ${less.leftOut} (the company does not have it): ${entity.collection} are written without it ` +
+            `until it is added in Pipedrive and the records replayed; first seen on ${entity.label} ${job.key}`,
+          error: errorMessage(error),
+        });
+      body = less.payload;
+    }
+  }
+}
+
+/** Something left out is reported once: the report's lease outlives any tenant. */
+const REPORTED_FOR_MS = 100 * 365 * 24 * 3_600_000;
 
 /**
  * A create whose answer never came (a timeout, a reset) may still be carried out by the server a
@@ -259,7 +460,7 @@ async function findRecentlyCreated<R, Ctx>(
   key: string,
   sinceMs: number,
 ): Promise<number | undefined> {
-  const updatedSince = new Date(sinceMs).toISOString().replace(/\.\d{3}Z$/u, 'Z');
+  const updatedSince = pipedriveTime(sinceMs);
   for await (const items of listPages(pipedrive, entity.collection, { updatedSince, newestFirst: true })) {
     const found = items.find((remote) => entity.keyValueOf(remote, keyField) === key);
     if (found) return found.id;
@@ -283,12 +484,41 @@ async function matchRecord<R, Ctx>(
     const found = await deps.listing.lookup(tenantId, entity.entity, key, tokens);
     const evidence = evidenceFromListing(entity, record, context, (t) => found.byToken.get(t) ?? []);
     const fromListing = await decideMatch(deps.keyMap, entity, tenantId, key, found.byKey, evidence);
+    // A miss in the listing is not "not in Pipedrive": a person may have typed it since it was read.
+    if (fromListing.kind === 'notFound')
+      return matchChangedSince(deps, entity, tenantId, pipedrive, keyField, record, context, listing.listedAt);
     // The listing cannot decide between two candidates, and a person may have settled it since: ask Pipedrive.
     if (fromListing.kind !== 'ambiguous') return fromListing;
   }
   // Search errors propagate as "try later": a search that did not answer is not "not found".
   const { byKey, evidence } = await entity.search(pipedrive, record, context, keyField);
   return decideMatch(deps.keyMap, entity, tenantId, key, byKey, evidence);
+}
+
+/** RFC 3339 without milliseconds, as Pipedrive's `updated_since` takes it. */
+const pipedriveTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/u, 'Z');
+
+/**
+ * Matches against what changed in Pipedrive since the listing was read: records typed by hand (or
+ * renamed) on go-live day. Listing by update time is consistent, unlike search, and costs a page.
+ */
+async function matchChangedSince<R, Ctx>(
+  deps: WriterDeps,
+  entity: SyncEntity<R, Ctx>,
+  tenantId: string,
+  pipedrive: PipedriveClient,
+  keyField: string | undefined,
+  record: R,
+  context: Ctx,
+  listedAt: string,
+): Promise<MatchResult> {
+  const changed = emptyListing();
+  const updatedSince = pipedriveTime(Date.parse(listedAt) - RECOVERY_SLACK_MS);
+  for await (const items of listPages(pipedrive, entity.collection, { updatedSince }))
+    for (const remote of items) addToListing(changed, entity, keyField, remote);
+  const key = entity.key(record);
+  const evidence = evidenceFromListing(entity, record, context, (t) => changed.byToken.get(t) ?? []);
+  return decideMatch(deps.keyMap, entity, tenantId, key, changed.byKey.get(key) ?? [], evidence);
 }
 
 /** The record's evidence groups (name; email within the organization ...) with the listed candidates of each. */
@@ -298,7 +528,7 @@ export function evidenceFromListing<R, Ctx>(
   context: Ctx,
   candidates: (token: string) => NameCandidate[],
 ): EvidenceGroup[] {
-  return entity.evidence(record, context).map((g) => ({ via: g.via, candidates: g.tokens.flatMap(candidates) }));
+  return entity.evidence(record, context).map((g) => ({ ...g, candidates: g.tokens.flatMap(candidates) }));
 }
 
 /** The writer's match decision: by key, else by evidence in order; records another QAD key owns are not candidates. */

@@ -1,7 +1,16 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import { PermanentError } from '../domain/errors.ts';
-import { customerPo, mapDealToOrder, wonDealSchema, type OrderDefaults, type WonDeal } from '../domain/sales-order.ts';
+import {
+  legacyCustomerPo,
+  mapDealToOrder,
+  orderOfOurs,
+  poPrefixOf,
+  wonDealSchema,
+  type OrderDefaults,
+  type WonDeal,
+} from '../domain/sales-order.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
+import type { QadClient } from '../ports/qad.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import { organizations } from './entities/organizations.ts';
 import { products } from './entities/products.ts';
@@ -27,8 +36,9 @@ const ENTITY = 'salesOrder';
  * 3. map: sold-to from the organization's QAD customer, lines from the products' QAD items,
  *    currency, won date, tenant defaults; a deal that cannot map is rejected with its reason
  *    (audited, not retried in a loop; the deal poll looks at it again later);
- * 4. look the order up by customer PO (the deal reference) before creating, so a retry after a
- *    crash adopts the order it made instead of making a second;
+ * 4. look the order up by customer PO (the tenant's deal reference, then the older tenant-less one) before
+ *    creating, so a retry after a crash adopts the order it made instead of making a second; only an order
+ *    with exactly that PO and sold-to is adopted, and an answer that cannot be read stops the deal (never a create);
  * 5. write the order number back to the deal, then record it and release the claim.
  */
 export async function writeSalesOrder(
@@ -51,7 +61,7 @@ export async function writeSalesOrder(
         reason: ref ? `${reason} (QAD order ${ref})` : reason,
         attempt: delivery.attempt,
         messageId: delivery.messageId,
-        snapshot: deal,
+        contentHash: message.hash,
       });
 
     if (entry?.ref) {
@@ -94,14 +104,15 @@ export async function writeSalesOrder(
     const fields = await readDealFields(deps, tenantId, pipedrive, dealEntries(tenant), deal.customFields);
     const mapping = mapDealToOrder(deal, {
       customerCode: await customerOf(deps, tenant, pipedrive, deal),
+      poPrefix: poPrefixOf(tenantId, salesOrders.poPrefix),
       partOf: await partsOf(deps, tenantId, pipedrive, deal),
       defaults,
       fields,
     });
     if (!mapping.ok) return await reject(mapping.reason);
 
-    const po = customerPo(deal.id);
-    let orderNumber = await qad.findSalesOrderByPo(salesOrders.path, po);
+    const po = mapping.order.so_po;
+    let orderNumber = await orderMadeFor(qad, salesOrders.path, deal.id, mapping.order);
     const adopted = orderNumber !== undefined;
     if (!orderNumber && entry?.pendingCreateAt) await waitForUnknownOutcome(deps, entry.pendingCreateAt, `deal ${key}`);
     if (!orderNumber) {
@@ -140,6 +151,20 @@ export async function writeSalesOrder(
       return { action: 'rejected', pipedriveId: deal.id, reason };
     }
   });
+}
+
+/**
+ * The order already made for this deal, if any: under the tenant's customer PO, else under the tenant-less
+ * one older versions wrote (same sold-to only). An answer that cannot be read is a PermanentError: the
+ * order may exist, so the deal waits for a person (dead-lettered), never a second order.
+ */
+async function orderMadeFor(qad: QadClient, path: string, dealId: number, order: { so_po: string; so_cust: string }) {
+  for (const po of [order.so_po, legacyCustomerPo(dealId)]) {
+    const found = orderOfOurs(await qad.findSalesOrders(path, po), { po, customer: order.so_cust });
+    if (found.kind === 'unreadable') throw new PermanentError(`QAD's sales order lookup cannot be trusted: ${found.reason}; not created`);
+    if (found.kind === 'ours') return found.orderNumber;
+  }
+  return undefined;
 }
 
 /** The QAD customer behind the deal's organization: the key map, else the organization's QAD code field. */

@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { StoredTenant } from '../config/tenant.ts';
-import { errorMessage, outcomeOf, PermanentError, type ErrorOutcome } from '../domain/errors.ts';
+import { DISABLED_CAUSE, errorMessage, FAILED_ATTEMPTS_ATTRIBUTE, outcomeOf, PermanentError, type ErrorOutcome } from '../domain/errors.ts';
 import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
@@ -26,6 +26,7 @@ export interface WriterBatchDeps extends WriterDeps {
 /** The message being handled, as far as it could be read. */
 interface Handling {
   record: SQSRecord;
+  /** This attempt's number: 1 + the failed attempts the message carries (waits do not count). */
   attempt: number;
   tenantId: string;
   entity: EntityName;
@@ -39,11 +40,14 @@ interface Handling {
  * One SQS batch for a writer: Pipedrive (organizations, persons, products) or QAD (sales orders).
  * Records are handled one by one, so that a 429 stops the tenant's calls at once:
  * 1. read the message (a broken one is dead-lettered with its reason);
- * 2. find its tenant (missing or disabled: dead-lettered) and any hold on it (parked, budget gate);
+ * 2. find its tenant (missing: dead-lettered; disabled: held) and any hold on it (parked, budget gate);
  * 3. hand it to its entity's flow from the registry;
  * 4. on an error, the error policy (`outcomeOf` in shared/domain/errors.ts) says what happens and
- *    `applyOutcome` below does it: retry after N seconds (reported in batchItemFailures, so SQS
- *    redelivers it), hold in DynamoDB, or dead-letter; every decision is audited and counted.
+ *    `applyOutcome` below does it: retry after N seconds, hold in DynamoDB, or dead-letter; every
+ *    decision is audited and counted.
+ * A retry is sent again as a new message with a delay, carrying its count of failed attempts, and this
+ * receive is acknowledged: a wait costs no receive, so SQS's maxReceiveCount only catches writers that
+ * crash or time out, and the policy's retry budget counts real failed attempts only.
  */
 export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent): Promise<SQSBatchResponse> {
   const tenants = new Map<string, Promise<StoredTenant | undefined>>();
@@ -58,7 +62,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
   };
 
   async function handleRecord(record: SQSRecord): Promise<void> {
-    const attempt = Number(record.attributes.ApproximateReceiveCount ?? '1');
+    const attempt = failedAttemptsOf(record) + 1;
     const parsed = parseRecordMessage(record.body);
     if (!parsed.ok) {
       const h = { record, attempt, tenantId: '_unknown', entity: fallbackEntity, key: `_message:${record.messageId}` };
@@ -77,7 +81,13 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     try {
       const tenant = await once(tenants, m.tenantId, () => deps.tenants.get(m.tenantId));
       if (!tenant) throw new PermanentError(`tenant ${m.tenantId} does not exist`);
-      if (!tenant.config.enabled) throw new PermanentError(`tenant ${m.tenantId} is disabled`);
+      // Disabled while its messages were in flight: kept, not dead-lettered, so enabling it resumes where it stopped.
+      if (!tenant.config.enabled)
+        return await applyOutcome(h, {
+          action: 'deferred',
+          reason: 'tenant disabled: message held until "connector tenant enable"',
+          hold: DISABLED_CAUSE,
+        });
       const flow = deps.registry.byEntity(m.entity);
       if (flow.queue !== deps.queue)
         throw new PermanentError(`a ${m.entity} message reached the ${deps.queue} queue: it belongs on the ${flow.queue} queue`);
@@ -109,9 +119,9 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
     if (outcome.pauseTenantSeconds !== undefined) paused.set(tenantId, outcome.pauseTenantSeconds);
     // Kept in DynamoDB, not cycled through the queue towards the DLQ, until its cause is fixed.
     if (outcome.hold) await deps.holds.hold(tenantId, record.messageId, record.body, outcome.hold);
-    if (outcome.retryInSeconds !== undefined) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);
+    const requeued = outcome.retryInSeconds !== undefined && (await requeue(h, outcome.retryInSeconds, outcome.action));
+    if (outcome.retryInSeconds !== undefined && !requeued) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);
     const cause = error === undefined ? undefined : errorMessage(error);
-    const snapshot = outcome.deadLetter ? (h.message ? h.message.record : record.body) : undefined;
     await deps.audit.record({
       tenantId,
       entity,
@@ -121,7 +131,7 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
       attempt: h.attempt,
       messageId: record.messageId,
       ...(cause !== undefined && { error: cause }),
-      ...(snapshot !== undefined && { snapshot }),
+      ...(h.message && { contentHash: h.message.hash }),
     });
     if (outcome.deadLetter) await deps.messages.deadLetter(record.body, cause ?? outcome.reason);
     deps.telemetry.recordOutcome(tenantId, entity, outcome.action);
@@ -132,10 +142,32 @@ export async function handleWriterBatch(deps: WriterBatchDeps, event: SQSEvent):
       return;
     }
     deps.telemetry.warn('record will be retried', { ...log, delaySeconds: outcome.retryInSeconds });
-    // Reported in batchItemFailures: SQS delivers it again once its visibility runs out.
+    if (requeued) return;
+    // SQS refused the new message: reported in batchItemFailures, so it comes back once its visibility runs out.
     throw new Error(`retry in ${outcome.retryInSeconds}s: ${outcome.reason}`);
+  }
+
+  /** Sends the message again after `seconds`; false if SQS would not take it (then this receive is retried instead). */
+  async function requeue(h: Handling, seconds: number, action: ErrorOutcome['action']): Promise<boolean> {
+    const failedAttempts = h.attempt - 1 + (action === 'failed' ? 1 : 0);
+    try {
+      await deps.messages.requeue(h.record.body, seconds, failedAttempts);
+      return true;
+    } catch (error) {
+      deps.telemetry.warn('could not send the message again; its receive is retried', {
+        messageId: h.record.messageId,
+        error: errorMessage(error),
+      });
+      return false;
+    }
   }
 
   const processor = new BatchProcessor(EventType.SQS);
   return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: false });
+}
+
+/** The failed attempts a message carries (sent again by a writer); a message fresh from a poll has none. */
+function failedAttemptsOf(record: SQSRecord): number {
+  const value = Number(record.messageAttributes[FAILED_ATTEMPTS_ATTRIBUTE]?.stringValue ?? '0');
+  return Number.isInteger(value) && value >= 0 ? value : 0;
 }

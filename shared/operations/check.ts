@@ -1,9 +1,10 @@
-import type { StoredTenant } from '../config/tenant.ts';
+import { PIPEDRIVE_OAUTH_TOKEN_URL, type StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
 import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
-import type { TenantClients } from '../ports/index.ts';
+import type { AuditLog, TenantClients } from '../ports/index.ts';
+import { LEFT_OUT_KEY } from '../flows/write-record.ts';
 import { mappedEntries } from '../flows/field-gate.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
 
@@ -73,6 +74,26 @@ export async function verifyQadPaths(clients: TenantClients, tenant: StoredTenan
     );
 }
 
+/** The token URL receives the client secret: the check says whether it is Pipedrive's or one the operator allowed. */
+function tokenUrlRow(url: string): CheckRow {
+  const ours = url === PIPEDRIVE_OAUTH_TOKEN_URL;
+  const detail = ours
+    ? `${url} (Pipedrive's)`
+    : `${url}: NOT Pipedrive's token endpoint, allowed by pipedrive.allowOtherOAuthTokenUrl; it receives the client secret`;
+  return { check: 'Pipedrive OAuth token URL', ok: true, detail };
+}
+
+/** What writers had to leave out because the Pipedrive company lacks it (a price-list currency), as they audited it. */
+async function leftOutRow(audit: Pick<AuditLog, 'history'>, tenant: StoredTenant, registry: EntityRegistry): Promise<CheckRow> {
+  const { tenantId } = tenant.config;
+  const reports = (await Promise.all(registry.flows.map((f) => audit.history(tenantId, f.entity, LEFT_OUT_KEY)))).flat();
+  return {
+    check: 'Pipedrive has what QAD sends',
+    ok: reports.length === 0,
+    detail: reports.length === 0 ? 'nothing left out' : reports.map((r) => r.reason).join('; '),
+  };
+}
+
 export interface CheckRow {
   check: string;
   ok: boolean;
@@ -88,6 +109,7 @@ export async function checkTenant(
   clients: TenantClients,
   tenant: StoredTenant,
   registry: EntityRegistry = entityRegistry,
+  audit?: Pick<AuditLog, 'history'>,
 ): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
   const { qad } = tenant.config;
@@ -106,6 +128,7 @@ export async function checkTenant(
   });
   for (const row of qadPathRows(qad, paths ?? {})) rows.push(row);
 
+  if (tenant.config.pipedrive.auth === 'oauth') rows.push(tokenUrlRow(tenant.config.pipedrive.oauthTokenUrl));
   await step(tenant.config.pipedrive.auth === 'oauth' ? 'Pipedrive OAuth' : 'Pipedrive API token', async () => {
     const pipedrive = await clients.pipedrive(tenant);
     const missing: string[] = [];
@@ -125,6 +148,7 @@ export async function checkTenant(
       limits.dailyLimit !== undefined
         ? `; daily token budget ${limits.dailyRemaining ?? '?'} of ${limits.dailyLimit} left`
         : '; daily budget not reported';
+    if (audit) rows.push(await leftOutRow(audit, tenant, registry));
     return `${tenant.config.pipedrive.apiBaseUrl}: burst limit ${limits.burstLimit ?? '?'} requests per 2 s${budget}`;
   });
   return rows;

@@ -1,33 +1,26 @@
 import type { StoredTenant } from '../config/tenant.ts';
-import type { AuditAction, AuditLog, EntityName, RecordMessage, RecordQueue } from '../ports/index.ts';
-import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
+import type { AuditAction, AuditLog, EntityName, RecordQueue } from '../ports/index.ts';
+import { entityRegistry, type EntityRegistry, type RereadDeps } from '../flows/registry.ts';
+import { newRecordMessage } from '../flows/record-message.ts';
 
 export interface ReplayResult {
   key: string;
   entity: EntityName;
-  outcome: 'enqueued' | 'no snapshot';
-}
-
-/** The message a poll would have sent for this record, rebuilt from its last audited snapshot. */
-function messageFrom(
-  registry: EntityRegistry,
-  tenant: StoredTenant,
-  entity: EntityName,
-  key: string,
-  snapshot: unknown,
-): RecordMessage | undefined {
-  const rebuilt = registry.byEntity(entity).messageFrom(tenant, snapshot);
-  return rebuilt && { v: 1, tenantId: tenant.config.tenantId, entity, key, pollId: `replay-${Date.now()}`, ...rebuilt };
+  outcome: 'enqueued' | 'not at its source';
+  /** Whether the content re-read is what was last audited (its content hash), when the audit has one. */
+  content?: 'as audited' | 'changed since';
 }
 
 /**
- * Replays audited records: one by tenant + entity + key, or all whose latest entry in a time range
- * has an outcome (e.g. everything that failed yesterday). The record travels as its snapshot through
- * the normal queue and writer, so a replay is as idempotent as any delivery: the claim, the hash and
- * the key map make it a no-op where the record already went through.
+ * Replays audited records: one by tenant + entity + key, or all whose latest entry in a time range has an
+ * outcome (e.g. everything that failed yesterday). The audit keeps no record content (only a content hash),
+ * so each record is re-read from its source by key (one pass over the entity's QAD list, or the deals by id)
+ * and travels through the normal queue and writer: as idempotent as any delivery, since the claim, the hash
+ * and the key map make it a no-op where the record already went through. The result says whether the
+ * content is still what was last audited.
  */
 export async function replay(
-  deps: { audit: AuditLog; queueFor(entity: EntityName): RecordQueue },
+  deps: RereadDeps & { audit: AuditLog; queueFor(entity: EntityName): RecordQueue },
   tenant: StoredTenant,
   selection: { entity: EntityName; key: string } | { from: string; to: string; action: AuditAction },
   registry: EntityRegistry = entityRegistry,
@@ -43,22 +36,29 @@ export async function replay(
     targets = [...latest.values()].filter((e) => e.action === selection.action);
   }
   const results: ReplayResult[] = [];
-  for (const t of targets) {
-    const withSnapshot = (await deps.audit.history(tenantId, t.entity, t.key)).find((e) => e.snapshot !== undefined);
-    const message = withSnapshot ? messageFrom(registry, tenant, t.entity, t.key, withSnapshot.snapshot) : undefined;
-    if (!message) {
-      results.push({ ...t, outcome: 'no snapshot' });
-      continue;
+  for (const entity of new Set(targets.map((t) => t.entity))) {
+    const keys = targets.filter((t) => t.entity === entity).map((t) => t.key);
+    const current = await registry.byEntity(entity).reread(deps, tenant, keys);
+    for (const key of keys) {
+      const found = current.get(key);
+      if (!found) {
+        results.push({ entity, key, outcome: 'not at its source' });
+        continue;
+      }
+      const audited = (await deps.audit.history(tenantId, entity, key)).find((e) => e.contentHash !== undefined)?.contentHash;
+      const content = audited === undefined ? undefined : audited === found.hash ? 'as audited' : 'changed since';
+      const now = deps.clock.now();
+      await deps.queueFor(entity).sendAll([newRecordMessage({ tenantId, entity, key, pollId: `replay-${now}`, ...found }, now)]);
+      await deps.audit.record({
+        tenantId,
+        entity,
+        key,
+        action: 'deferred',
+        reason: `replayed by an operator: re-read from its source${content ? ` (${content})` : ''} and queued`,
+        contentHash: found.hash,
+      });
+      results.push({ entity, key, outcome: 'enqueued', ...(content && { content }) });
     }
-    await deps.queueFor(t.entity).sendAll([message]);
-    await deps.audit.record({
-      tenantId,
-      entity: t.entity,
-      key: t.key,
-      action: 'deferred',
-      reason: 'replayed by an operator from its last audited snapshot',
-    });
-    results.push({ ...t, outcome: 'enqueued' });
   }
   return results;
 }

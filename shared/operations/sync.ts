@@ -47,6 +47,7 @@ async function pollOnce<R, Ctx>(
     queueFor: () => queue,
     tenants: override(deps.tenants, {
       listEnabled: async () => (await deps.tenants.listEnabled()).filter((t) => t.config.tenantId === tenantId),
+      listInvalid: async () => [],
     }),
   };
   const readOnly: PollDeps = write

@@ -1,5 +1,7 @@
 import { parseTenantConfig, type StoredTenant } from '../config/tenant.ts';
-import type { Cipher, TenantClients, TenantStore } from '../ports/index.ts';
+import { DISABLED_CAUSE } from '../domain/errors.ts';
+import { releaseHeld } from '../flows/tenant-holds.ts';
+import type { Cipher, EntityName, RecordQueue, TenantClients, TenantHolds, TenantStore } from '../ports/index.ts';
 import { registerTenant } from './register-tenant.ts';
 import { verifyQadPaths } from './check.ts';
 
@@ -21,8 +23,16 @@ export async function addTenant(
   return registerTenant(deps, config, secrets, options.verify === false ? undefined : (tenant) => verifyQadPaths(deps.clients, tenant));
 }
 
-/** Disabling keeps the tenant's state (key map, watermarks, audit): enabling it again resumes where it stopped. */
-export async function setTenantEnabled(tenants: TenantStore, tenantId: string, enabled: boolean): Promise<StoredTenant> {
+/**
+ * Disabling keeps the tenant's state (key map, watermarks, audit) and writers hold its in-flight messages;
+ * enabling it again puts those back on their queues, so it resumes where it stopped.
+ */
+export async function setTenantEnabled(
+  deps: { tenants: TenantStore; holds: TenantHolds; queueFor(entity: EntityName): RecordQueue },
+  tenantId: string,
+  enabled: boolean,
+): Promise<StoredTenant & { released: number }> {
+  const { tenants } = deps;
   const tenant = await tenants.get(tenantId);
   if (!tenant) throw new Error(`no tenant "${tenantId}"; see "connector tenant list"`);
   const updated: StoredTenant = {
@@ -31,7 +41,7 @@ export async function setTenantEnabled(tenants: TenantStore, tenantId: string, e
     updatedAt: new Date().toISOString(),
   };
   await tenants.put(updated);
-  return updated;
+  return { ...updated, released: enabled ? await releaseHeld(deps, tenantId, DISABLED_CAUSE) : 0 };
 }
 
 export async function requireTenant(tenants: TenantStore, tenantId: string): Promise<StoredTenant> {

@@ -13,9 +13,18 @@ import type { QadClient } from './qad.ts';
  */
 export type EntityName = string;
 
+/** A connections item whose stored config no longer validates (edited by hand, an older shape): skipped by list. */
+export interface InvalidTenantItem {
+  tenantId: string;
+  reason: string;
+}
+
 export interface TenantStore {
+  /** Every tenant whose item validates: one bad item never hides the others. */
   list(): Promise<StoredTenant[]>;
   listEnabled(): Promise<StoredTenant[]>;
+  /** The items list skips, with why. */
+  listInvalid(): Promise<InvalidTenantItem[]>;
   get(tenantId: string): Promise<StoredTenant | undefined>;
   put(tenant: StoredTenant): Promise<void>;
 }
@@ -136,9 +145,20 @@ export interface AuditEntry {
   pipedriveId?: number;
   attempt?: number;
   messageId?: string;
-  snapshot?: unknown;
+  /** The content hash of the record as it was handled: enough to tell two versions apart, nothing of its content. */
+  contentHash?: string;
+  /** The names of the fields written (or, for a bad row, the fields it had): never their values. */
+  fields?: string[];
+  /** Flat facts an operator needs that are not record content (a drifted field's name, how many records wait). */
+  detail?: AuditDetail;
   error?: string;
 }
+
+/**
+ * What an audit entry may carry beyond its key and outcome. Never a record or any of its values: the audit
+ * outlives the records (90 days) and must not become a second copy of people's e-mails and phone numbers.
+ */
+export type AuditDetail = Record<string, string | number | boolean>;
 
 export interface AuditLog {
   record(entry: AuditEntry): Promise<void>;
@@ -147,15 +167,17 @@ export interface AuditLog {
   byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>>;
 }
 
-/** The message a poller enqueues for a writer. */
+/** The message a poller enqueues for a writer (its versions: shared/flows/record-message.ts). */
 export interface RecordMessage {
-  v: 1;
+  v: 2;
   tenantId: string;
   entity: EntityName;
   key: string;
   hash: string;
   record: unknown;
   pollId: string;
+  /** When it was first queued (ISO); absent on messages a release before 0.2.0 queued. */
+  queuedAt?: string;
 }
 
 export interface RecordQueue {
@@ -166,6 +188,11 @@ export interface RecordQueue {
 export interface MessageControl {
   /** How long until this receive of the message becomes visible again. */
   setVisibility(receiptHandle: string, seconds: number): Promise<void>;
+  /**
+   * Sends the body again as a new message, delivered after `delaySeconds` (SQS allows at most 900), carrying how
+   * many real attempts at the outside system have failed so far. A wait sent this way spends no receive count.
+   */
+  requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void>;
   /** Moves a message that will never succeed to the dead-letter queue at once. */
   deadLetter(body: string, reason: string): Promise<void>;
 }

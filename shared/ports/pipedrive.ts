@@ -42,6 +42,8 @@ export interface SearchQuery {
   term: string;
   fields: string;
   organizationId?: number;
+  /** false: every record containing the term, to be compared by the caller; default true (whole value, case-insensitive). */
+  exactMatch?: boolean;
 }
 
 export interface PipedriveCallInfo {
@@ -68,7 +70,7 @@ export interface PipedriveClient {
   dealProducts(dealIds: readonly number[]): Promise<unknown[]>;
   create(collection: PipedriveCollection, body: unknown): Promise<RemoteRecord>;
   update(collection: PipedriveCollection, id: number, body: unknown): Promise<RemoteRecord>;
-  /** Exact-match search (whole value, case-insensitive). */
+  /** Search, every page of hits: exact (whole value, case-insensitive) unless `exactMatch` is false. */
   search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;
   listFields(entity: PipedriveFieldEntity): Promise<PipedriveField[]>;
   createField(

@@ -5,9 +5,14 @@ import { createQadClient, type QadClient } from '../clients/qad-client.ts';
 import type { HttpClient, Sleep } from '../clients/http.ts';
 import type { Cipher, TenantClients, OAuthTokenStore } from '../ports/index.ts';
 
+/** How long a warm container keeps a tenant's decrypted clients before it decrypts again. */
+export const CLIENT_MAX_AGE_MS = 15 * 60_000;
+
 /**
  * Builds each tenant's clients once per warm container. Secrets are decrypted on first use and
- * kept only in memory; a changed tenant (new ciphertext or config) gets fresh clients.
+ * kept only in memory, one entry per tenant and system: a changed tenant (new ciphertext or config,
+ * i.e. a rotation) replaces its entry, so the old plaintext is dropped, and an entry older than
+ * `maxAgeMs` is rebuilt, so a container never holds a secret for longer than that.
  */
 export function createTenantClients(deps: {
   cipher: Cipher;
@@ -20,21 +25,25 @@ export function createTenantClients(deps: {
   /** Where OAuth tenants' tokens live (needed only for tenants with pipedrive.auth "oauth"). */
   oauthTokens?: OAuthTokenStore;
   onPipedriveRefresh?: (tenantId: string) => void;
+  maxAgeMs?: number;
 }): TenantClients {
-  const clients = new Map<string, Promise<QadClient | PipedriveClient>>();
+  const now = deps.now ?? Date.now;
+  const maxAgeMs = deps.maxAgeMs ?? CLIENT_MAX_AGE_MS;
+  const clients = new Map<string, { version: string; builtAt: number; client: Promise<QadClient | PipedriveClient> }>();
 
   const secret = (tenant: StoredTenant, system: SecretSystem) =>
     deps.cipher.decrypt(tenant.encryptedSecrets[system], { tenantId: tenant.config.tenantId, system });
 
   function cached<T extends QadClient | PipedriveClient>(tenant: StoredTenant, system: SecretSystem, build: () => Promise<T>): Promise<T> {
-    const key = `${system}|${tenant.config.tenantId}|${tenant.updatedAt}|${tenant.encryptedSecrets[system]}`;
-    let client = clients.get(key);
-    if (!client) {
-      client = build();
-      clients.set(key, client);
-      client.catch(() => clients.delete(key)); // a failed decrypt is retried next time, not cached
-    }
-    return client as Promise<T>;
+    const key = `${system}|${tenant.config.tenantId}`;
+    const version = `${tenant.updatedAt}|${tenant.encryptedSecrets[system]}`;
+    const entry = clients.get(key);
+    if (entry && entry.version === version && now() - entry.builtAt < maxAgeMs) return entry.client as Promise<T>;
+    const fresh = { version, builtAt: now(), client: build() };
+    clients.set(key, fresh); // replaces (drops) the tenant's older clients and the plaintext they hold
+    // A failed decrypt is retried next time, not cached.
+    fresh.client.catch(() => clients.get(key) === fresh && clients.delete(key));
+    return fresh.client as Promise<T>;
   }
 
   return {

@@ -1,3 +1,4 @@
+import { HELD_MESSAGE_DAYS } from '../../shared/config/tables.ts';
 import '../integration/quiet-env.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -72,7 +73,7 @@ const implementations: Array<{ name: string; start(): Promise<Ports> }> = [
         listing: new DynamoListingIndex(aws.dynamo, table),
         pollState: new DynamoPollStateStore(aws.dynamo, table),
         audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 30, () => clock.now()),
-        holds: new DynamoTenantHolds(aws.dynamo, table),
+        holds: new DynamoTenantHolds(aws.dynamo, table, () => clock.now()),
         oauthTokens: new DynamoOAuthTokenStore(aws.dynamo, table),
         clock,
         close: () => aws.close(),
@@ -378,7 +379,7 @@ for (const implementation of implementations) {
         );
       });
 
-      test('an entry keeps its fields; reason and error are cut at 2,000 characters; secrets in the snapshot are masked', async () => {
+      test('an entry keeps its fields; reason and error are cut at 2,000 characters; 200 field names; detail secrets masked', async () => {
         const t = newTenant();
         p.clock.ms = T0;
         await p.audit.record({
@@ -391,7 +392,9 @@ for (const implementation of implementations) {
           pipedriveId: 0,
           attempt: 3,
           messageId: 'm-1',
-          snapshot: { name: 'Acme', password: 'hunter2', nested: { apiToken: 'x' }, list: [1, 'two'], none: null },
+          contentHash: 'h-1',
+          fields: Array.from({ length: 250 }, (_, i) => `f${i}`),
+          detail: { field: 'Region', password: 'hunter2', recordsHeld: 3, held: true },
         });
         await p.audit.record({ tenantId: t, entity: ORG, key: 'C2', action: 'skipped', reason: '', messageId: '' });
         assert.deepEqual(await p.audit.history(t, ORG, 'C1'), [
@@ -406,7 +409,9 @@ for (const implementation of implementations) {
             pipedriveId: 0,
             attempt: 3,
             messageId: 'm-1',
-            snapshot: { name: 'Acme', password: '[redacted]', nested: { apiToken: '[redacted]' }, list: [1, 'two'], none: null },
+            contentHash: 'h-1',
+            fields: Array.from({ length: 200 }, (_, i) => `f${i}`),
+            detail: { field: 'Region', password: '[redacted]', recordsHeld: 3, held: true },
           },
         ]);
         assert.deepEqual(await p.audit.history(t, ORG, 'C2'), [{ tenantId: t, entity: ORG, key: 'C2', action: 'skipped', at: iso(T0) }]);
@@ -414,6 +419,23 @@ for (const implementation of implementations) {
     });
 
     describe('TenantHolds', () => {
+      test('a held message (it carries record content) is gone after HELD_MESSAGE_DAYS; one held later stays', async () => {
+        const t = newTenant();
+        p.clock.ms = T0;
+        await p.holds.hold(t, 'm-old', '{"old":true}', 'parked');
+        p.clock.ms = T0 + HELD_MESSAGE_DAYS * 86_400_000 - 1_000;
+        await p.holds.hold(t, 'm-new', '{"new":true}', 'parked');
+        assert.deepEqual(
+          (await p.holds.held(t)).map((h) => h.messageId),
+          ['m-new', 'm-old'],
+        );
+        p.clock.ms = T0 + HELD_MESSAGE_DAYS * 86_400_000;
+        assert.deepEqual(
+          (await p.holds.held(t, 'parked')).map((h) => h.messageId),
+          ['m-new'],
+        );
+      });
+
       test('a budget gate holds until its time (not including it); a later gate replaces it, even an earlier-ending one', async () => {
         const t = newTenant();
         assert.equal(await p.holds.current(t, T0), undefined);

@@ -19,6 +19,8 @@ import {
   startQadSim,
   type QadContactRow,
   type QadCustomerRow,
+  type QadItemRow,
+  type QadPriceRow,
   type QadSim,
   type QadSimTenant,
 } from '../../scripts/simulators/qad/index.ts';
@@ -36,6 +38,14 @@ import { API_TOKEN, QAD_PASSWORD, sqsRecord, TENANT } from '../integration/harne
 const BASE_PATH = '/acme/clouderp';
 /** What a work queue's messages wait before SQS delivers them again when the writer set no visibility. */
 const DEFAULT_VISIBILITY_SECONDS = 30;
+/** What SQS holds of one message: its body, receives so far, when it is visible, and the failed attempts it carries. */
+interface OnQueue {
+  body: string;
+  key: string;
+  receives: number;
+  visibleAt: number;
+  failedAttempts: number;
+}
 /** Lambda's SQS event source hands a writer up to 10 messages at once. */
 const BATCH_SIZE = 10;
 
@@ -80,7 +90,16 @@ export interface MemoryWorld {
 }
 
 export async function startMemoryWorld(
-  options: { customers?: QadCustomerRow[]; contacts?: QadContactRow[]; claimLeaseMs?: number; registry?: EntityRegistry } = {},
+  options: {
+    customers?: QadCustomerRow[];
+    contacts?: QadContactRow[];
+    items?: QadItemRow[];
+    prices?: QadPriceRow[];
+    /** The Pipedrive company's currencies (the simulator's default otherwise). */
+    currencies?: string[];
+    claimLeaseMs?: number;
+    registry?: EntityRegistry;
+  } = {},
 ): Promise<MemoryWorld> {
   // Module-level caches keyed by tenant id outlive a test; every world starts without them.
   clearQadSessions();
@@ -105,12 +124,16 @@ export async function startMemoryWorld(
         workspaceId: '10USA_10USACO',
         customers: options.customers ?? [],
         contacts: options.contacts ?? [],
-        items: [],
-        prices: [],
+        items: options.items ?? [],
+        prices: options.prices ?? [],
       },
     ],
   });
-  const pd = await startPipedriveSim({ apiToken: API_TOKEN, plan: 'ultimate' });
+  const pd = await startPipedriveSim({
+    apiToken: API_TOKEN,
+    plan: 'ultimate',
+    ...(options.currencies && { currencies: options.currencies }),
+  });
   const adapters = createMemoryAdapters(clock);
   const telemetry = recordingTelemetry();
   const cipher = new LocalCipher();
@@ -144,12 +167,18 @@ export async function startMemoryWorld(
   });
 
   /** Per work queue: what SQS still holds, by message id, and when each is visible again. */
-  const onQueues = new Map<string, Map<string, { body: string; key: string; receives: number; visibleAt: number }>>();
+  const onQueues = new Map<string, Map<string, OnQueue>>();
   const onQueue = (name: string) => {
     let messages = onQueues.get(name);
     if (!messages) onQueues.set(name, (messages = new Map()));
     for (const m of queue(name).takeSent())
-      messages.set(m.messageId, { body: m.body, key: (JSON.parse(m.body) as { key: string }).key, receives: 0, visibleAt: 0 });
+      messages.set(m.messageId, {
+        body: m.body,
+        key: (JSON.parse(m.body) as { key: string }).key,
+        receives: 0,
+        visibleAt: clock.now() + (m.delaySeconds ?? 0) * 1000,
+        failedAttempts: m.failedAttempts ?? 0,
+      });
     return messages;
   };
 
@@ -175,14 +204,19 @@ export async function startMemoryWorld(
       const due = [...messages].filter(([, m]) => m.visibleAt <= clock.now()).slice(0, BATCH_SIZE);
       const records = due.map(([messageId, m]) => {
         m.receives++;
-        return sqsRecord({ messageId, receiptHandle: `${messageId}#${m.receives}`, body: m.body, receiveCount: m.receives });
+        const receiptHandle = `${messageId}#${m.receives}`;
+        return sqsRecord({ messageId, receiptHandle, body: m.body, receiveCount: m.receives, failedAttempts: m.failedAttempts });
       });
       const event: SQSEvent = { Records: records };
       // Lambda is not invoked for an empty queue.
       if (records.length === 0) return { event, responses: [], keys: [], retried: [] };
       const writers = deliverOptions.duplicate ? 2 : 1;
+      const sentBefore = queue(name).sent.length;
       const responses = await Promise.all(Array.from({ length: writers }, () => handleWriterBatch(writerDeps(name), event)));
       const retried = new Set<string>();
+      // A writer that sends a message again (to wait, or after a failed attempt) acknowledges this receive.
+      for (const m of queue(name).sent.slice(sentBefore))
+        if (m.delaySeconds !== undefined) retried.add((JSON.parse(m.body) as { key: string }).key);
       for (const [messageId, m] of due) {
         // Done once any writer finished it (that writer deletes it); else back after the visibility it was given.
         if (!responses.every((r) => r.batchItemFailures.some((f) => f.itemIdentifier === messageId))) {
@@ -193,6 +227,8 @@ export async function startMemoryWorld(
         const set = queue(name).visibility.findLast((v) => v.receiptHandle === `${messageId}#${m.receives}`);
         m.visibleAt = clock.now() + (set?.seconds ?? DEFAULT_VISIBILITY_SECONDS) * 1000;
       }
+      // What the writers sent again is on the queue from now, its delay counted from now.
+      onQueue(name);
       return { event, responses, keys: due.map(([, m]) => m.key), retried: [...retried] };
     },
     handlerDeps: (name) => writerDeps(name ?? registry.queues[0]?.name ?? 'records'),

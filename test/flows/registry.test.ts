@@ -122,7 +122,7 @@ describe('the entity registry is the only list', () => {
     w = await startMemoryWorld({ customers: [customerRow('C7', 'Eta SA', today())], registry: testRegistry });
     const world = w;
     const message: RecordMessage = {
-      v: 1,
+      v: 2,
       tenantId: TENANT,
       entity: 'shipTo',
       key: 'S-C7',

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
+import { DISABLED_CAUSE } from '../../shared/domain/errors.ts';
+import { setTenantEnabled } from '../../shared/operations/tenants.ts';
 import type { EntityName } from '../../shared/ports/index.ts';
 import { contactRow, customerRow, TENANT } from '../integration/harness.ts';
 import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
@@ -27,9 +29,9 @@ describe('the writer batch, in memory', () => {
     assert.equal(wait?.action, 'deferred');
     assert.match(wait?.error ?? '', /organization for customer C1 is not in Pipedrive yet/u);
     assert.deepEqual(
-      w.adapters.queue('records').visibility.map((v) => v.seconds),
-      [60],
-      'six backoff steps at once',
+      w.adapters.queue('records').requeued.map((m) => [m.delaySeconds, m.failedAttempts]),
+      [[60, 0]],
+      'six backoff steps at once, sent again as a new message: a wait is no failed attempt',
     );
 
     await w.poll('customers');
@@ -46,9 +48,10 @@ describe('the writer batch, in memory', () => {
     assert.deepEqual(
       (await history(w, 'person', 'P1')).map((e) => [e.action, e.attempt]),
       [
-        ['created', 2],
+        ['created', 1],
         ['deferred', 1],
       ],
+      'the wait spent none of the retry budget',
     );
   });
 
@@ -80,7 +83,7 @@ describe('the writer batch, in memory', () => {
       assert.equal(entry?.action, 'deferred');
       assert.match(entry?.reason ?? '', /^tenant rate-limited earlier in this batch/u);
     }
-    const waits = w.adapters.queue('records').visibility.map((v) => v.seconds);
+    const waits = w.adapters.queue('records').requeued.map((m) => m.delaySeconds!);
     assert.equal(waits.length, 3);
     assert.ok(waits[0]! >= 8 && waits[0]! <= 10, `the reset and a little jitter: ${waits[0]}`);
     assert.deepEqual(new Set(waits).size, 1, 'the rest wait as long as the first');
@@ -93,5 +96,27 @@ describe('the writer batch, in memory', () => {
     assert.deepEqual([later.keys, later.retried], [['C1', 'C2', 'C3'], []]);
     assert.equal(w.pd.organizations().length, 3);
     assert.equal(creates(), 4);
+  });
+
+  test('disabling a tenant holds its in-flight messages, and enabling it puts them back: nothing dead-lettered', async () => {
+    w = await startMemoryWorld({ customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today())] });
+    assert.equal((await w.poll('customers')).enqueued, 2);
+    const deps = w.handlerDeps('records');
+    await setTenantEnabled(deps, TENANT, false);
+
+    const whileDisabled = await w.deliver('records');
+    assert.deepEqual([whileDisabled.keys, whileDisabled.retried], [['C1', 'C2'], []]);
+    assert.deepEqual(w.adapters.queue('records').deadLetters, []);
+    assert.equal(w.pd.organizations().length, 0);
+    assert.equal((await w.adapters.holds.held(TENANT, DISABLED_CAUSE)).length, 2);
+    const [held] = await history(w, 'organization', 'C1');
+    assert.deepEqual([held?.action, held?.reason], ['deferred', 'tenant disabled: message held until "connector tenant enable"']);
+
+    const enabled = await setTenantEnabled(deps, TENANT, true);
+    assert.equal(enabled.released, 2);
+    assert.deepEqual(await w.adapters.holds.held(TENANT), []);
+    const resumed = await w.deliver('records');
+    assert.deepEqual(resumed.keys.sort(), ['C1', 'C2']);
+    assert.equal(w.pd.organizations().length, 2);
   });
 });

@@ -12,6 +12,7 @@ import { buildConnectorApp } from '../../infra/connector-app.ts';
 import type { ConnectorStack, ConnectorStackProps } from '../../infra/connector-stack.ts';
 import { pascal } from '../../infra/names.ts';
 import { queueEnvName as envName } from '../../shared/config/environment.ts';
+import { CONNECTOR_VERSION } from '../../shared/config/version.ts';
 import {
   POLLERS,
   VISIBILITY_TIMEOUT_FACTOR,
@@ -205,7 +206,7 @@ test('server-side encryption on every queue and table; tables PITR, on-demand, r
   }
 });
 
-test('table keys; audit has GSI byTenantTime (tenantId, at, ALL) and TTL on expiresAt', () => {
+test('table keys; audit has GSI byTenantTime (tenantId, at, ALL); audit and sync state (held messages) TTL on expiresAt', () => {
   const t = base.template;
   const id = (table: { node: { defaultChild?: unknown } }) => logicalId(base, table);
   const props = (table: { node: { defaultChild?: unknown } }) => (t.toJSON().Resources[id(table)] as Resource).Properties;
@@ -215,6 +216,7 @@ test('table keys; audit has GSI byTenantTime (tenantId, at, ALL) and TTL on expi
     { AttributeName: 'sk', KeyType: 'RANGE' },
   ];
   assert.deepEqual(props(base.stack.tables.syncState).KeySchema, pkSk);
+  assert.deepEqual(props(base.stack.tables.syncState).TimeToLiveSpecification, { AttributeName: 'expiresAt', Enabled: true });
   const audit = props(base.stack.tables.audit);
   assert.deepEqual(audit.KeySchema, pkSk);
   assert.deepEqual(audit.TimeToLiveSpecification, { AttributeName: 'expiresAt', Enabled: true });
@@ -234,6 +236,22 @@ test('credentials key rotates and is retained', () => {
   const key = base.template.toJSON().Resources[logicalId(base, base.stack.credentialsKey)] as Resource;
   assert.equal(key.Properties.EnableKeyRotation, true);
   assert.equal(key.DeletionPolicy, 'Retain');
+});
+
+test('credentials key policy: no Encrypt, Decrypt or GenerateDataKey without the tenantId and the system context', () => {
+  const key = base.template.toJSON().Resources[logicalId(base, base.stack.credentialsKey)] as Resource;
+  const statements = (key.Properties.KeyPolicy as { Statement: Array<Statement & { Principal: unknown }> }).Statement;
+  const denies = statements.filter((st) => st.Effect === 'Deny');
+  for (const context of ['tenantId', 'system']) {
+    const deny = denies.find(
+      (st) => JSON.stringify(st.Condition) === JSON.stringify({ Null: { [`kms:EncryptionContext:${context}`]: 'true' } }),
+    );
+    assert.ok(deny, `a deny when ${context} is missing`);
+    assert.deepEqual(deny.Principal, { AWS: '*' });
+    assert.deepEqual(actionsOf(deny).sort(), ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey*']);
+  }
+  // One statement with both keys would deny only when both are missing: each key has its own.
+  assert.equal(denies.length, 2);
 });
 
 // ---- Functions -------------------------------------------------------------------------------------
@@ -542,17 +560,16 @@ test('IAM: pollers read connections, write sync state, append audit, send to the
   );
 });
 
-test('IAM: each writer consumes its queue, may ChangeMessageVisibility, dead-letters to its DLQ, touches no other queue', () => {
+test('IAM: each writer consumes its queue, may send to it again and ChangeMessageVisibility, dead-letters to its DLQ, and no more', () => {
   for (const spec of WRITERS) {
     const st = statementsOfRole(base, fnParts(base, spec.id).role);
     for (const name of WORK_QUEUES) {
       const { queue, dlq } = queueParts(base, name);
       if (name === spec.consumes) {
-        for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
+        for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage']) {
           assert.ok(grants(st, a, getAtt(queue)), `${spec.id} has ${a} on ${name}`);
         }
         assert.ok(grants(st, 'sqs:SendMessage', getAtt(dlq)), `${spec.id} may dead-letter to ${name} DLQ`);
-        assert.ok(!grants(st, 'sqs:SendMessage', getAtt(queue)), `${spec.id} cannot send to ${name}`);
         assert.ok(!grants(st, 'sqs:ReceiveMessage', getAtt(dlq)), `${spec.id} cannot consume the ${name} DLQ`);
       } else {
         assert.deepEqual(sqsActionsOn(st, getAtt(queue)), [], `${spec.id} on ${name} queue`);
@@ -571,10 +588,9 @@ test('IAM: each writer consumes its queue, may ChangeMessageVisibility, dead-let
   // under the qad and pipedrive contexts (and no other).
   const wq = statementsOfRole(base, fnParts(base, 'WriteQad').role);
   const o = orders(base);
-  for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) {
+  for (const a of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage']) {
     assert.ok(grants(wq, a, getAtt(o.queue)), `WriteQad has ${a} on orders`);
   }
-  assert.ok(!grants(wq, 'sqs:SendMessage', getAtt(o.queue)));
   assert.deepEqual(sqsActionsOn(wq, getAtt(o.dlq)), ['sqs:SendMessage']);
   for (const other of [records(base), products(base)]) {
     assert.deepEqual(sqsActionsOn(wq, getAtt(other.queue)), []);
@@ -584,6 +600,51 @@ test('IAM: each writer consumes its queue, may ChangeMessageVisibility, dead-let
     decryptStatements(wq).map((s) => [actionsOf(s), s.Condition]),
     [[['kms:Decrypt'], { StringEquals: { 'kms:EncryptionContext:system': ['qad', 'pipedrive'] } }]],
   );
+});
+
+/** The ARNs a queue's own policy lets send to it (every other principal is denied sqs:SendMessage). */
+function queueSenders(b: Built, queueLogicalId: string): unknown[] {
+  const policies = b.template.findResources('AWS::SQS::QueuePolicy') as Record<string, Resource>;
+  const statements = Object.values(policies)
+    .filter((p) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: queueLogicalId }]))
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Array<Statement & { Principal: unknown }> }).Statement)
+    .filter((st) => st.Effect === 'Deny' && actionsOf(st).includes('sqs:SendMessage'));
+  assert.equal(statements.length, 1, `one SendMessage deny on ${queueLogicalId}`);
+  const [deny] = statements;
+  assert.deepEqual(deny!.Principal, { AWS: '*' });
+  assert.deepEqual(deny!.Condition?.Null, { 'aws:PrincipalArn': 'false' });
+  const allowed = (deny!.Condition?.ArnNotEquals as unknown as Record<string, unknown[]>)['aws:PrincipalArn'];
+  return allowed ?? [];
+}
+
+test('queue policies: only its pollers and the operator role may send to a work queue, only its writer to its DLQ', () => {
+  const operator = getAtt(logicalId(base, base.stack.operatorRole));
+  for (const name of WORK_QUEUES) {
+    const { queue, dlq } = queueParts(base, name);
+    const pollers = POLLERS.filter((p) => p.sendsTo === name).map((p) => getAtt(fnParts(base, p.id).role));
+    assert.ok(pollers.length > 0, `${name} has a poller`);
+    assert.deepEqual(queueSenders(base, queue), [...pollers, operator], `${name} queue`);
+    assert.deepEqual(queueSenders(base, dlq), [getAtt(fnParts(base, writerOf(name).id).role)], `${name} DLQ`);
+  }
+  // Concretely: the items poller, the writers and the customers poller are not among the orders queue's senders.
+  const senders = JSON.stringify(queueSenders(base, orders(base).queue));
+  for (const id of ['PollItems', 'PollCustomers', 'WriteQad', 'WritePipedrive'])
+    assert.ok(!senders.includes(fnParts(base, id).role), `${id} may not send to orders`);
+});
+
+test('operator role: assumed from the account, sends to work queues, redrives DLQs, erases audit entries, output for the CLI', () => {
+  const role = logicalId(base, base.stack.operatorRole);
+  const st = statementsOfRole(base, role);
+  for (const name of WORK_QUEUES) {
+    const { queue, dlq } = queueParts(base, name);
+    assert.ok(grants(st, 'sqs:SendMessage', getAtt(queue)), name);
+    assert.ok(!grants(st, 'sqs:SendMessage', getAtt(dlq)), name);
+    for (const a of ['sqs:StartMessageMoveTask', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'])
+      assert.ok(grants(st, a, getAtt(dlq)), `${a} ${name}`);
+  }
+  assert.ok(grants(st, 'dynamodb:DeleteItem', getAtt(logicalId(base, base.stack.tables.audit))));
+  const out = base.template.findOutputs('*') as Record<string, { Value: unknown }>;
+  assert.deepEqual(out.OperatorRoleArn?.Value, getAtt(role));
 });
 
 test('IAM: each role writes only to its own log group', () => {
@@ -799,6 +860,8 @@ test('outputs: table names, every queue URL, DLQ URL and ARN, key ARN, dashboard
   assert.deepEqual(out.OrdersQueueUrl?.Value, { Ref: orders(base).queue });
   assert.deepEqual(out.OrdersDlqUrl?.Value, { Ref: orders(base).dlq });
   assert.deepEqual(out.OrdersDlqArn?.Value, getAtt(orders(base).dlq));
+  // `connector --version --outputs FILE` compares it with its own release.
+  assert.equal(out.ConnectorVersion?.Value, CONNECTOR_VERSION);
 });
 
 // ---- cdk-nag ---------------------------------------------------------------------------------------

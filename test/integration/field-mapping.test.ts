@@ -101,7 +101,7 @@ describe('field mapping by name', () => {
     const [order] = h.qadTenant.salesOrders();
     assert.deepEqual(
       { due: order?.so_due_date, remarks: order?.so_rmks, site: order?.so_site, po: order?.so_po },
-      { due: '2026-12-15', remarks: 'PO-ACME-4711', site: '20-100', po: `PD-${h.pd.deals()[0]?.id}` },
+      { due: '2026-12-15', remarks: 'PO-ACME-4711', site: '20-100', po: `PD-${TENANT}-${h.pd.deals()[0]?.id}` },
     );
   });
 
@@ -219,7 +219,7 @@ describe('field mapping by name', () => {
         h.deps,
         products,
         h.tenant,
-        { v: 1, tenantId: TENANT, entity: 'product', key: '10-001', hash: products.hash(item, h.tenant.config), record: item, pollId: 'p' },
+        { v: 2, tenantId: TENANT, entity: 'product', key: '10-001', hash: products.hash(item, h.tenant.config), record: item, pollId: 'p' },
         delivery('inflight'),
       ),
       FieldDriftError,

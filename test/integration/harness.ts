@@ -1,4 +1,5 @@
 import './quiet-env.ts';
+import assert from 'node:assert/strict';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
@@ -12,6 +13,7 @@ import { createHttpClient, sleep } from '../../shared/clients/http.ts';
 import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant.ts';
 import { parseCustomerRow } from '../../shared/domain/customer.ts';
+import { FAILED_ATTEMPTS_ATTRIBUTE } from '../../shared/domain/errors.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
 import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
@@ -19,7 +21,7 @@ import { powertoolsTelemetry } from '../../shared/runtime/observability.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
 import type { PollDeps } from '../../shared/flows/poll.ts';
-import type { WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
+import { handleWriterBatch, type WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
 import type { Dependencies } from '../../shared/runtime/dependencies.ts';
@@ -199,6 +201,9 @@ export async function startHarness(
             receiptHandle: m.ReceiptHandle!,
             body: m.Body ?? '',
             receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? '1'),
+            ...(m.MessageAttributes?.[FAILED_ATTEMPTS_ATTRIBUTE]?.StringValue !== undefined && {
+              failedAttempts: Number(m.MessageAttributes[FAILED_ATTEMPTS_ATTRIBUTE].StringValue),
+            }),
           }),
         ),
       };
@@ -245,11 +250,17 @@ export function customerRow(code: string, name: string, modDate: string, extra: 
 }
 
 export function recordMessage(record: unknown, key: string, hash: string, entity: RecordMessage['entity'] = 'organization'): RecordMessage {
-  return { v: 1, tenantId: TENANT, entity, key, hash, record, pollId: 'test' };
+  return { v: 2, tenantId: TENANT, entity, key, hash, record, pollId: 'test' };
 }
 
 /** One message as a Lambda SQS event carries it to a writer (the in-memory flow tests build their events with it too). */
-export function sqsRecord(message: { messageId: string; receiptHandle: string; body: string; receiveCount: number }): SQSRecord {
+export function sqsRecord(message: {
+  messageId: string;
+  receiptHandle: string;
+  body: string;
+  receiveCount: number;
+  failedAttempts?: number;
+}): SQSRecord {
   return {
     messageId: message.messageId,
     receiptHandle: message.receiptHandle,
@@ -260,7 +271,10 @@ export function sqsRecord(message: { messageId: string; receiptHandle: string; b
       SenderId: 'test',
       ApproximateFirstReceiveTimestamp: '0',
     },
-    messageAttributes: {},
+    messageAttributes:
+      message.failedAttempts === undefined
+        ? {}
+        : { [FAILED_ATTEMPTS_ATTRIBUTE]: { dataType: 'Number', stringValue: String(message.failedAttempts) } },
     md5OfBody: '',
     eventSource: 'aws:sqs',
     eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:records',
@@ -312,6 +326,21 @@ export function organizationMessageBody(code: string, name: string, tenantId = T
   const parsed = parseCustomerRow(customerRow(code, name, '2026-11-20'));
   if (!parsed.ok) throw new Error(`test customer ${code} does not parse: ${parsed.reason}`);
   return JSON.stringify({ ...recordMessage(parsed.record, code, organizationContentHash(parsed.record)), tenantId });
+}
+
+/** Writes everything the poll enqueued, as the SQS event source would. */
+export async function runWriters(harness: Harness): Promise<void> {
+  for (let event = await harness.receiveEvent(); event.Records.length > 0; event = await harness.receiveEvent()) {
+    const res = await handleWriterBatch(harness.deps, event);
+    assert.deepEqual(res.batchItemFailures, []);
+    // Successful records are deleted by the event source; here, by hand.
+    await harness.aws.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: harness.aws.queueUrl,
+        Entries: event.Records.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+      }),
+    );
+  }
 }
 
 /** Puts raw bodies (well-formed or not) on the records queue, in order. */

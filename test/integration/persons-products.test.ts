@@ -11,7 +11,7 @@ import { products } from '../../shared/flows/entities/products.ts';
 import { WaitForDependency } from '../../shared/domain/errors.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { pollEntity } from '../../shared/flows/poll.ts';
-import { writeRecord } from '../../shared/flows/write-record.ts';
+import { LEFT_OUT_KEY, writeRecord } from '../../shared/flows/write-record.ts';
 import { contactRow, customerRow, itemRow, priceRow, recordMessage, startHarness, TENANT, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
@@ -84,7 +84,7 @@ describe('contacts become persons in their organization', () => {
       }),
     );
     const res = await handleWriterBatch(h.deps, await h.receiveEvent());
-    assert.equal(res.batchItemFailures.length, 1);
+    assert.deepEqual(res.batchItemFailures, [], 'sent again to wait: no receive spent');
     const [entry] = await h.deps.audit.history(TENANT, 'person', 'P2');
     assert.equal(entry?.action, 'deferred');
     assert.match(entry?.error ?? '', /organization for customer C9 is not in Pipedrive yet/u);
@@ -164,7 +164,7 @@ describe('items become products with every price', () => {
     assert.equal(h.pd.products().length, 2);
   });
 
-  test('a price in a currency the Pipedrive company does not have is a clear audited error, dead-lettered', async () => {
+  test('a price in a currency the Pipedrive company does not have is left out and reported; the product is written', async () => {
     h = await startHarness({ pipedrive: { currencies: ['EUR', 'USD'] } });
     const m = productMessage(
       item('10-002', 'Nut M8', [
@@ -180,10 +180,15 @@ describe('items become products with every price', () => {
     const res = await handleWriterBatch({ ...h.deps, queue: 'products' }, await h.receiveEvent());
     assert.deepEqual(res.batchItemFailures, []);
     const [entry] = await h.deps.audit.history(TENANT, 'product', '10-002');
-    assert.equal(entry?.action, 'failed');
-    assert.match(entry?.error ?? '', /prices\.1\.currency must be one of the company's currencies/u);
-    assert.equal((await h.dlqMessages()).length, 1);
-    assert.equal(h.pd.products().length, 0);
+    assert.equal(entry?.action, 'created');
+    const [report] = await h.deps.audit.history(TENANT, 'product', LEFT_OUT_KEY);
+    assert.match(report?.reason ?? '', /refused currency JPY/u);
+    assert.match(report?.error ?? '', /prices\.1\.currency must be one of the company's currencies/u);
+    assert.equal((await h.dlqMessages()).length, 0);
+    assert.deepEqual(
+      h.pd.products().map((p) => p.prices.map((q) => q.currency)),
+      [['EUR']],
+    );
   });
 
   test('a price changed in one currency only is picked up and the full price set is sent', async () => {

@@ -4,7 +4,9 @@ import { afterEach, describe, test } from 'node:test';
 import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
 import { writeSalesOrder } from '../../shared/flows/write-sales-order.ts';
 import type { TenantConfigInput } from '../../shared/config/tenant.ts';
-import type { RecordMessage } from '../../shared/ports/index.ts';
+import { PermanentError } from '../../shared/domain/errors.ts';
+import type { RecordMessage, TenantClients } from '../../shared/ports/index.ts';
+import type { QadClient } from '../../shared/ports/qad.ts';
 import type { DealStatus } from '../../scripts/simulators/pipedrive/index.ts';
 import { API_TOKEN, customerRow, itemRow, startHarness, TENANT, type Harness } from './harness.ts';
 
@@ -84,7 +86,7 @@ describe('won deals become QAD sales orders', () => {
     const [order] = h.qadTenant.salesOrders();
     assert.deepEqual(
       [order?.so_cust, order?.so_po, order?.so_curr, order?.so_ord_date, order?.so_site],
-      ['C1', `PD-${deal}`, 'EUR', '2026-11-24', '10-100'],
+      ['C1', `PD-${TENANT}-${deal}`, 'EUR', '2026-11-24', '10-100'],
     );
     assert.deepEqual(
       order?.lines.map((l) => [l.sod_line, l.sod_part, l.sod_qty_ord, l.sod_price, l.sod_disc_pct]),
@@ -261,5 +263,112 @@ describe('won deals become QAD sales orders', () => {
     assert.deepEqual(h.qadTenant.salesOrders(), before);
     assert.equal((await h.deps.audit.history(TENANT, 'salesOrder', String(deal)))[0]?.action, 'conflict');
     assert.equal((await pollMessages(h)).length, 0, 'told once; not re-sent while it stays the same');
+  });
+});
+
+/** The harness's deps with the QAD client seen through `wrap`: a QAD whose lookup answers what a test needs. */
+function withQad(harness: Harness, wrap: (qad: QadClient) => Partial<QadClient>) {
+  const clients: TenantClients = {
+    ...harness.deps.clients,
+    qad: async (t) => {
+      const real = await harness.deps.clients.qad(t);
+      return { ...real, ...wrap(real) };
+    },
+  };
+  return { ...harness.deps, clients };
+}
+
+describe('only orders that are ours are adopted', () => {
+  async function wonDeal(w: Awaited<ReturnType<typeof world>>) {
+    const deal = w.harness.pd.seedDeal({
+      title: 'Ours?',
+      currency: 'EUR',
+      status: 'won',
+      org_id: w.org,
+      lines: [{ product_id: w.bolt, item_price: 3, quantity: 4 }],
+    });
+    const [m] = await pollMessages(w.harness);
+    return { deal, message: m! };
+  }
+  const PATH = '/api/erp/salesOrderHeaders';
+  const orderOf = (harness: Harness, so_po: string, so_cust: string) =>
+    harness.deps.clients.qad(harness.tenant).then((qad) =>
+      qad.createSalesOrder(PATH, {
+        so_cust,
+        so_po,
+        so_ord_date: '2026-11-01',
+        so_curr: 'EUR',
+        so_site: '10-100',
+        lines: [{ sod_line: 1, sod_part: '10-001', sod_qty_ord: 1, sod_price: 1, sod_disc_pct: 0 }],
+      }),
+    );
+
+  test('an order QAD answers for a looser match (another PO, another sold-to) is not adopted: ours is created', async () => {
+    const w = await world();
+    h = w.harness;
+    h.qadTenant.upsertCustomer({ ...customerRow('C2', 'Other AG', '2026-11-20') });
+    const { deal, message } = await wonDeal(w);
+    const notOurs = [
+      { so_nbr: 'S7000001', so_po: `PD-${deal + 1}`, so_cust: 'C1' },
+      { so_nbr: 'S7000004', so_po: `PD-${TENANT}-${deal}0`, so_cust: 'C1' },
+      { so_nbr: 'S7000002', so_po: `PD-${TENANT}-${deal}`, so_cust: 'C2' },
+    ];
+    const deps = withQad(h, (qad) => ({ findSalesOrders: async (p, po) => [...notOurs, ...(await qad.findSalesOrders(p, po))] }));
+    const out = await writeSalesOrder(deps, h.tenant, message, delivery('m1'));
+    assert.equal(out.action, 'created');
+    const orders = h.qadTenant.salesOrders();
+    assert.deepEqual(
+      orders.map((o) => [o.so_po, o.so_cust]),
+      [[`PD-${TENANT}-${deal}`, 'C1']],
+    );
+    assert.equal(out.ref, orders[0]?.so_nbr);
+  });
+
+  test('a lookup answer that cannot be read stops the deal: never adopted, never a second order', async () => {
+    const w = await world();
+    h = w.harness;
+    const { deal, message } = await wonDeal(w);
+    const unreadable = { orderNumber: 'S7000003', so_po: `PD-${TENANT}-${deal}`, so_cust: 'C1' };
+    const deps = withQad(h, () => ({ findSalesOrders: async () => [unreadable] }));
+    await assert.rejects(
+      writeSalesOrder(deps, h.tenant, message, delivery('m1')),
+      (e: unknown) => e instanceof PermanentError && /cannot be trusted/u.test(e.message),
+    );
+    assert.equal(h.qadTenant.salesOrders().length, 0);
+  });
+
+  test("the tenant's reference keeps two Pipedrive companies on one QAD apart; the old form is still recognised", async () => {
+    const w = await world();
+    h = w.harness;
+    const { deal, message } = await wonDeal(w);
+    // Another tenant's order for the same deal id and customer, under its own reference: not ours.
+    await orderOf(h, `PD-globex-${deal}`, 'C1');
+    // The order an older version made for this deal, before the reference carried the tenant: ours.
+    const legacy = await orderOf(h, `PD-${deal}`, 'C1');
+    const out = await writeSalesOrder(h.deps, h.tenant, message, delivery('m1'));
+    assert.deepEqual([out.action, out.ref], ['created', legacy.orderNumber]);
+    assert.equal(h.qadTenant.salesOrders().length, 2, 'adopted, not created');
+    assert.match((await h.deps.audit.history(TENANT, 'salesOrder', String(deal)))[0]?.reason ?? '', /adopted/u);
+  });
+
+  test('an old-form order of another sold-to is not adopted', async () => {
+    const w = await world();
+    h = w.harness;
+    h.qadTenant.upsertCustomer({ ...customerRow('C2', 'Other AG', '2026-11-20') });
+    const { deal, message } = await wonDeal(w);
+    const foreign = await orderOf(h, `PD-${deal}`, 'C2');
+    const out = await writeSalesOrder(h.deps, h.tenant, message, delivery('m1'));
+    assert.equal(out.action, 'created');
+    assert.notEqual(out.ref, foreign.orderNumber);
+  });
+
+  test("a configured prefix is the tenant's reference", async () => {
+    const w = await world();
+    h = w.harness;
+    const { qad } = h.tenant.config;
+    const tenant = { ...h.tenant, config: { ...h.tenant.config, qad: { ...qad, salesOrders: { ...qad.salesOrders, poPrefix: 'AC/' } } } };
+    const { deal, message } = await wonDeal(w);
+    await writeSalesOrder(h.deps, tenant, message, delivery('m1'));
+    assert.equal(h.qadTenant.salesOrders()[0]?.so_po, `AC/${deal}`);
   });
 });

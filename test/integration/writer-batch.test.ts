@@ -1,6 +1,7 @@
 import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
+import { queueDepth } from '../../scripts/local/sqs-event-source.ts';
 import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { startHarness, TENANT, type Harness, enqueueBodies, organizationMessageBody } from './harness.ts';
 
@@ -51,7 +52,7 @@ describe('the Pipedrive writer batch', () => {
     assert.match(entry?.error ?? '', /Validation failed: name: too long/u);
   });
 
-  test("a 429 sets the visibility from the reset, reports the failure, and defers the tenant's other records without calling", async () => {
+  test("a 429 sends the record again after the reset (no receive spent), defers the tenant's other records without calling", async () => {
     h = await startHarness();
     h.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
     await enqueueBodies(h, [
@@ -67,7 +68,8 @@ describe('the Pipedrive writer batch', () => {
     );
     h.pd.resetStats();
     const res = await handleWriterBatch(h.deps, event);
-    assert.equal(res.batchItemFailures.length, 3);
+    assert.deepEqual(res.batchItemFailures, []);
+    assert.equal((await queueDepth(h.aws.sqs, h.aws.queueUrl)).delayed, 3);
     // The first record read the fields and reached the search (429); the other two made no call at all.
     assert.deepEqual(Object.fromEntries(Object.entries(h.pd.stats().byEndpoint).map(([k, v]) => [k, v.calls])), {
       'GET /api/v2/organizationFields': 1,

@@ -302,13 +302,18 @@ describe('mapped deal values in the order, and QAD columns behind the mapped cus
     lines: [dealLine],
     customFields: {},
   };
-  const ctx = { customerCode: 'C1', partOf: new Map([[7, '10-001']]), defaults: { site: '10-100', noLines: { kind: 'reject' as const } } };
+  const ctx = {
+    customerCode: 'C1',
+    poPrefix: 'PD-acme-',
+    partOf: new Map([[7, '10-001']]),
+    defaults: { site: '10-100', noLines: { kind: 'reject' as const } },
+  };
   test('due date, remarks (the customer PO text) and site come from the deal fields; so_po keeps the deal reference', () => {
     const mapped = mapDealToOrder(wonDeal, { ...ctx, fields: { dueDate: '2026-12-15', remarks: 'PO 4711', site: '20-100' } });
     assert.ok(mapped.ok);
     assert.deepEqual(
       [mapped.order.so_due_date, mapped.order.so_rmks, mapped.order.so_site, mapped.order.so_po],
-      ['2026-12-15', 'PO 4711', '20-100', 'PD-1'],
+      ['2026-12-15', 'PO 4711', '20-100', 'PD-acme-1'],
     );
   });
   test('without deal values the tenant default site is used and no remarks are sent', () => {

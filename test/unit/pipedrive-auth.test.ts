@@ -188,6 +188,16 @@ describe('Pipedrive OAuth token provider', () => {
       'https://10.0.0.7',
       'https://user:pw@acme.pipedrive.com',
       'https://169.254.169.254',
+      // Not a Pipedrive company's https origin: the tokens would go to someone else.
+      'https://evil.example',
+      'https://acme.pipedrive.com.evil.example',
+      'https://evilpipedrive.com',
+      'https://pipedrive.com',
+      'https://acme.pipedrive.com/api',
+      'https://acme.pipedrive.com/?x=1',
+      'https://acme.pipedrive.com/#',
+      'https://acme.pipedrive.com:8443',
+      'https://8.8.8.8',
     ]) {
       const fake = fakeHttp({
         tokenAnswer: () => json(200, { access_token: 'a', refresh_token: 'r', expires_in: 3600, api_domain: apiDomain }),
@@ -197,6 +207,18 @@ describe('Pipedrive OAuth token provider', () => {
         (e: unknown) => e instanceof TenantParkedError && /api_domain/u.test(e.message),
         apiDomain,
       );
+    }
+  });
+
+  test("a company's api_domain is accepted, with or without a trailing slash", async () => {
+    for (const apiDomain of ['https://acme.pipedrive.com', 'https://other-co.pipedrive.com/', 'https://ACME.Pipedrive.com']) {
+      const cipher = new LocalCipher();
+      const store = await storeWith(cipher, { expiresAt: 0 });
+      const fake = fakeHttp({
+        tokenAnswer: () => json(200, { access_token: 'a', refresh_token: 'r', expires_in: 3600, api_domain: apiDomain }),
+      });
+      const credentials = await provider(store, cipher, fake.http, Date.now).credentials();
+      assert.equal(credentials.baseUrl.toLowerCase(), apiDomain.replace(/\/$/u, '').toLowerCase());
     }
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPipedriveClient, PERSISTENT_429_MS } from '../../shared/clients/pipedrive-client.ts';
+import { createPipedriveClient, PERSISTENT_429_COUNT, PERSISTENT_429_MS } from '../../shared/clients/pipedrive-client.ts';
 import type { HttpClient, HttpResponse } from '../../shared/clients/http.ts';
 import { RateLimitedError } from '../../shared/domain/errors.ts';
 
@@ -30,17 +30,30 @@ const rejection = async (run: () => Promise<unknown>): Promise<RateLimitedError>
   assert.fail('expected a 429');
 };
 
-test('a 429 is a burst until nothing but 429s has come back for a minute: then the daily budget is taken as spent', async () => {
+test('burst 429s spread over a minute are still bursts: they close no gate', async () => {
+  const { clock, pipedrive } = client(() => ({ ...limited, headers: { 'x-ratelimit-reset': '1' } }));
+  for (let i = 0; i < 3; i++) {
+    const burst = await rejection(() => pipedrive.get('organizations', 1));
+    assert.deepEqual([burst.dailyBudgetSpent, burst.resetSeconds], [false, 1], `429 number ${i + 1}`);
+    clock.ms += PERSISTENT_429_MS / 2;
+  }
+});
+
+test('a 429 is a burst until nothing but 429s, and many of them, has come back for a minute: then the budget is spent', async () => {
   let answer = limited;
   const { clock, pipedrive } = client(() => answer);
   const first = await rejection(() => pipedrive.get('organizations', 1));
   assert.deepEqual([first.dailyBudgetSpent, first.resetSeconds], [false, 2]);
-  clock.ms += PERSISTENT_429_MS - 1_000;
-  assert.equal((await rejection(() => pipedrive.get('organizations', 1))).dailyBudgetSpent, false, 'still within the minute');
+  for (let i = 2; i < PERSISTENT_429_COUNT; i++) {
+    clock.ms += 5_000;
+    assert.equal((await rejection(() => pipedrive.get('organizations', 1))).dailyBudgetSpent, false, `429 number ${i}`);
+  }
+  clock.ms += PERSISTENT_429_MS - 5_000 * (PERSISTENT_429_COUNT - 2) - 1_000;
+  assert.equal((await rejection(() => pipedrive.get('organizations', 1))).dailyBudgetSpent, false, 'enough 429s, within the minute');
   clock.ms += 1_000;
   const persistent = await rejection(() => pipedrive.get('organizations', 1));
   assert.equal(persistent.dailyBudgetSpent, true);
-  assert.match(persistent.message, /only 429s for 60 s/u);
+  assert.match(persistent.message, /only 429s for 60 s, 11 in a row/u);
 
   // One answer that is not a 429 ends the run: the next 429 is a burst again.
   answer = ok;

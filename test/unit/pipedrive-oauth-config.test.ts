@@ -9,10 +9,11 @@ const base = {
   tenantId: 'acme',
   qad: { baseUrl: 'https://acme.qad.example.com/clouderp', clientId: 'c', username: 'u', workspaceId: '10USA_10USACO' },
 };
-const oauth = (extra: Record<string, unknown> = {}) => ({
+const oauthWith = (extra: Record<string, unknown> = {}) => ({
   ...base,
   pipedrive: { apiBaseUrl: 'https://acme.pipedrive.com', auth: 'oauth', oauthClientId: 'app-id', ...extra },
 });
+const oauth = oauthWith;
 
 afterEach(() => {
   delete process.env[ENV];
@@ -32,7 +33,19 @@ describe('tenant config: Pipedrive OAuth', () => {
     );
   });
 
-  test('the token endpoint follows the tenant URL rules: https, no user info, no internal address; loopback only in the local run', () => {
+  test("the token endpoint receives the client secret: only Pipedrive's, unless the operator allows another", () => {
+    for (const oauthTokenUrl of ['https://oauth.example.com/token', 'https://oauth.pipedrive.com.evil.example/oauth/token'])
+      assert.throws(
+        () => parseTenantConfig(oauth({ oauthTokenUrl })),
+        /pipedrive\.oauthTokenUrl: must be https:\/\/oauth\.pipedrive\.com\/oauth\/token unless pipedrive\.allowOtherOAuthTokenUrl/u,
+        oauthTokenUrl,
+      );
+    const allowed = parseTenantConfig(oauth({ oauthTokenUrl: 'https://oauth.example.com/token', allowOtherOAuthTokenUrl: true }));
+    assert.equal(allowed.pipedrive.oauthTokenUrl, 'https://oauth.example.com/token');
+  });
+
+  test('an allowed token endpoint still follows the tenant URL rules: https, no user info, no internal address, loopback locally', () => {
+    const oauth = (extra: Record<string, unknown>) => oauthWith({ allowOtherOAuthTokenUrl: true, ...extra });
     assert.throws(
       () => parseTenantConfig(oauth({ oauthTokenUrl: 'http://oauth.example.com/token' })),
       /pipedrive\.oauthTokenUrl: URL must use https/u,
@@ -59,6 +72,7 @@ describe('registering a tenant: the Pipedrive secret that fits its auth', () => 
   const tenants: TenantStore = {
     list: async () => stored,
     listEnabled: async () => stored,
+    listInvalid: async () => [],
     get: async () => undefined,
     put: async (t) => void stored.push(t),
   };

@@ -2,6 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   customerPo,
+  legacyCustomerPo,
+  orderOfOurs,
+  poPrefixOf,
   dealContentHash,
   mapDealToOrder,
   pipedriveLineSum,
@@ -48,6 +51,7 @@ const parts = new Map<number, string>([
 
 const ctx = (over: Partial<Parameters<typeof mapDealToOrder>[1]> = {}): Parameters<typeof mapDealToOrder>[1] => ({
   customerCode: 'C1000',
+  poPrefix: 'PD-acme-',
   partOf: parts,
   defaults: REJECT,
   ...over,
@@ -64,9 +68,52 @@ function reason(m: OrderMapping): string {
 }
 
 describe('customerPo', () => {
-  test('is PD- and the deal id', () => {
-    assert.equal(customerPo(101), 'PD-101');
-    assert.equal(customerPo(0), 'PD-0');
+  test("is the tenant's prefix and the deal id; the prefix defaults to PD-<tenant>-, so two tenants never share one", () => {
+    assert.equal(customerPo(poPrefixOf('acme', undefined), 101), 'PD-acme-101');
+    assert.equal(customerPo(poPrefixOf('globex', undefined), 101), 'PD-globex-101');
+    assert.equal(customerPo(poPrefixOf('acme', 'AC/'), 0), 'AC/0');
+    assert.equal(order(mapDealToOrder(deal(), ctx({ poPrefix: 'X-' }))).order.so_po, `X-${deal().id}`);
+  });
+
+  test('the reference older versions wrote is PD- and the deal id', () => {
+    assert.equal(legacyCustomerPo(101), 'PD-101');
+  });
+});
+
+describe('orderOfOurs: only an order with exactly our customer PO and sold-to is adopted', () => {
+  const ours = { po: 'PD-acme-42', customer: 'C1000' };
+  test('the exact match is ours, under either field naming', () => {
+    assert.deepEqual(orderOfOurs([{ so_nbr: 'S1', so_po: 'PD-acme-42', so_cust: 'C1000' }], ours), { kind: 'ours', orderNumber: 'S1' });
+    const prefixed = { 'so_mstr.so_nbr': 'S2', 'so_mstr.so_po': 'PD-acme-42', 'so_mstr.so_cust': 'C1000' };
+    assert.deepEqual(orderOfOurs([prefixed], ours), { kind: 'ours', orderNumber: 'S2' });
+  });
+
+  test('another PO (a looser match QAD answered) or another sold-to is not ours', () => {
+    for (const row of [
+      { so_nbr: 'S3', so_po: 'PD-1', so_cust: 'C1000' },
+      { so_nbr: 'S4', so_po: 'pd-acme-42', so_cust: 'C1000' },
+      { so_nbr: 'S5', so_po: 'PD-acme-421', so_cust: 'C1000' },
+      { so_nbr: 'S6', so_po: 'PD-acme-42', so_cust: 'C2000' },
+    ])
+      assert.deepEqual(orderOfOurs([row], ours), { kind: 'none' }, JSON.stringify(row));
+    assert.deepEqual(orderOfOurs([], ours), { kind: 'none' });
+  });
+
+  test('a row that cannot be read makes the answer unreadable, never "none" (that would create a second order)', () => {
+    for (const row of [
+      { order_number: 'S7', so_po: 'PD-acme-42', so_cust: 'C1000' },
+      { so_nbr: 'S8', so_cust: 'C1000' },
+      { so_nbr: 'S9', so_po: 'PD-acme-42' },
+      { so_nbr: 9, so_po: 'PD-acme-42', so_cust: 'C1000' },
+      'S10',
+      null,
+    ])
+      assert.equal(orderOfOurs([{ so_nbr: 'S0', so_po: 'X', so_cust: 'C9' }, row], ours).kind, 'unreadable', JSON.stringify(row));
+  });
+
+  test('two orders that are both ours are not adopted either', () => {
+    const rows = ['S1', 'S2'].map((so_nbr) => ({ so_nbr, so_po: 'PD-acme-42', so_cust: 'C1000' }));
+    assert.equal(orderOfOurs(rows, ours).kind, 'unreadable');
   });
 });
 
@@ -135,7 +182,7 @@ describe('mapDealToOrder: a good deal', () => {
     assert.equal(value, 47);
     assert.deepEqual(o, {
       so_cust: 'C1000',
-      so_po: 'PD-101',
+      so_po: 'PD-acme-101',
       so_ord_date: '2025-06-15',
       so_curr: 'EUR',
       so_site: '10-100',
@@ -204,9 +251,30 @@ describe('mapDealToOrder: a good deal', () => {
     assert.equal(order(mapDealToOrder(d, ctx())).order.lines.length, 1);
   });
 
-  test('an exclusive tax counts toward the order value', () => {
-    const d = deal({ value: 24, lines: [line({ item_price: 10, quantity: 2, tax: 20, tax_method: 'exclusive', sum: 24 })] });
-    assert.equal(order(mapDealToOrder(d, ctx())).value, 24);
+  test('an exclusive tax rejects the deal with a reason naming the tax, the net and the deal figure', () => {
+    for (const [tax, price, quantity, sum] of [
+      [20, 10, 2, 24],
+      [19, 100, 1, 119],
+      [7.7, 12.5, 4, 53.85],
+    ] as const) {
+      const d = deal({
+        value: sum,
+        lines: [line(), line({ product_id: 8, item_price: price, quantity, tax, tax_method: 'exclusive', sum })],
+      });
+      const why = reason(mapDealToOrder(d, ctx()));
+      assert.match(
+        why,
+        new RegExp(`^line 2 carries ${tax} % exclusive tax: the QAD order would be ${(price * quantity).toFixed(2)} net `, 'u'),
+      );
+      assert.match(why, new RegExp(`for ${sum.toFixed(2)} EUR in the deal`, 'u'));
+    }
+  });
+
+  test('an exclusive method with no tax, and an inclusive tax, are ordered at the deal value', () => {
+    const d = deal({ value: 20, lines: [line({ item_price: 10, quantity: 2, tax: 0, tax_method: 'exclusive', sum: 20 })] });
+    assert.equal(order(mapDealToOrder(d, ctx())).value, 20);
+    const inclusive = deal({ value: 20, lines: [line({ item_price: 10, quantity: 2, tax: 19, tax_method: 'inclusive', sum: 20 })] });
+    assert.equal(order(mapDealToOrder(inclusive, ctx())).value, 20);
   });
 
   test('a deal value equal to the cent, with floating-point noise, is accepted', () => {
@@ -222,9 +290,9 @@ describe('mapDealToOrder: a good deal', () => {
   });
 
   test('a half-cent line that Pipedrive rounds up is accepted', () => {
-    // 0.50 + 15 % tax = 0.575 -> Pipedrive shows 0.58
-    const d = deal({ value: 0.58, lines: [line({ item_price: 0.5, quantity: 1, tax: 15, tax_method: 'exclusive', sum: 0.58 })] });
-    assert.equal(order(mapDealToOrder(d, ctx())).value, 0.58);
+    // 0.125 x 3 = 0.375 -> Pipedrive shows 0.38
+    const d = deal({ value: 0.38, lines: [line({ item_price: 0.125, quantity: 3, sum: 0.38 })] });
+    assert.equal(order(mapDealToOrder(d, ctx())).value, 0.38);
   });
 });
 
@@ -243,7 +311,7 @@ describe('mapDealToOrder: deals without lines', () => {
     assert.equal(value, 1234.56);
     assert.deepEqual(o, {
       so_cust: 'C1000',
-      so_po: 'PD-101',
+      so_po: 'PD-acme-101',
       so_ord_date: '2025-06-15',
       so_curr: 'EUR',
       so_site: '10-100',

@@ -1,7 +1,7 @@
 import '../integration/quiet-env.ts';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { gateVisibilitySeconds, RateLimitedError, RetryLaterError, TenantParkedError } from '../../shared/domain/errors.ts';
+import { BUDGET_CAUSE, gateOutcome, RateLimitedError, RetryLaterError, TenantParkedError } from '../../shared/domain/errors.ts';
 import { holdFromError } from '../../shared/flows/tenant-holds.ts';
 import { recordingTelemetry } from '../../shared/adapters/memory/recording-telemetry.ts';
 import { sleep } from '../../shared/clients/http.ts';
@@ -68,13 +68,17 @@ describe('tenant holds', () => {
     assert.equal(f.gate(), 3_600_000);
   });
 
-  test('visibility runs to the reset plus jitter, never beyond the 12 hours SQS allows', () => {
+  test('a gate SQS can wait for is a delayed resend to the reset plus jitter; one further away is held, never looped', () => {
     const now = 5_000;
     for (let i = 0; i < 50; i++) {
-      const v = gateVisibilitySeconds(now + 600_000, now);
-      assert.ok(v >= 600 && v < 630, String(v));
+      const wait = gateOutcome(now + 600_000, now);
+      assert.ok(wait.retryInSeconds! >= 600 && wait.retryInSeconds! < 630, String(wait.retryInSeconds));
+      assert.equal(wait.hold, undefined);
     }
-    assert.equal(gateVisibilitySeconds(now + 20 * 3_600_000, now), 43_200);
-    assert.ok(gateVisibilitySeconds(now - 1, now) >= 1, 'a gate just opened still defers a little, never 0');
+    for (const hours of [1, 12, 20]) {
+      const far = gateOutcome(now + hours * 3_600_000, now);
+      assert.deepEqual([far.hold, far.retryInSeconds], [BUDGET_CAUSE, undefined], `${hours} h away`);
+    }
+    assert.ok(gateOutcome(now - 1, now).retryInSeconds! >= 1, 'a gate just opened still defers a little, never 0');
   });
 });

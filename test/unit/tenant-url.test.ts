@@ -64,6 +64,16 @@ describe('tenantUrlProblem: user info, query, fragment', () => {
     assert.equal(tenantUrlProblem('https://acme.example.com/api?x=1', false), 'must not contain a query or fragment');
   });
 
+  test('an empty query or fragment is rejected too (it would end up inside every path)', () => {
+    for (const url of [
+      'https://acme.example.com/?',
+      'https://acme.example.com/#',
+      'https://acme.example.com/api?#',
+      'https://acme.example.com?',
+    ])
+      assert.equal(tenantUrlProblem(url, false), 'must not contain a query or fragment', url);
+  });
+
   test('a fragment is rejected', () => {
     assert.equal(tenantUrlProblem('https://acme.example.com/api#top', false), 'must not contain a query or fragment');
   });
@@ -98,6 +108,29 @@ describe('tenantUrlProblem: internal addresses', () => {
     'https://0x7f000001',
     'https://2130706433',
     'https://0',
+    // IPv6 forms that embed an IPv4 loopback or private address.
+    'https://[::127.0.0.1]',
+    'https://[64:ff9b::127.0.0.1]',
+    'https://[64:ff9b::a00:1]',
+    'https://[2002:7f00:1::1]',
+    'https://[2001::1]',
+    // Special-purpose IPv4: benchmarking, IETF protocol assignments, documentation, multicast, reserved, broadcast.
+    'https://198.18.0.1',
+    'https://198.19.255.254',
+    'https://192.0.0.8',
+    'https://192.0.2.10',
+    'https://203.0.113.7',
+    'https://224.0.0.1',
+    'https://239.255.255.250',
+    'https://240.0.0.1',
+    'https://255.255.255.255',
+    // IPv6 site-local (deprecated), link-local beyond fe80:, multicast, documentation.
+    'https://[fec0::1]',
+    'https://[feff::1]',
+    'https://[fe90::1]',
+    'https://[febf:ffff::1]',
+    'https://[ff02::1]',
+    'https://[2001:db8::1]',
   ]) {
     test(`${url} is rejected`, () => {
       assert.equal(tenantUrlProblem(url, false), INTERNAL);

@@ -52,6 +52,7 @@ describe('parseTenantConfig: defaults', () => {
       browseId: 'urn:browse:mfg:customers',
       modDateField: 'cm_mstr.cm_mod_date',
       pageSize: 500,
+      keyField: 'cm_mstr.cm_addr',
     });
     assert.equal(c.qad.overlapDays, 1);
     assert.deepEqual(c.qad.contacts, {
@@ -59,12 +60,14 @@ describe('parseTenantConfig: defaults', () => {
       browseId: 'urn:browse:mfg:customer-contacts',
       modDateField: 'ct_mstr.ct_mod_date',
       pageSize: 500,
+      keyField: 'ct_mstr.ct_id',
     });
     assert.deepEqual(c.qad.items, {
       browsePath: '/api/qracore/browses',
       browseId: 'urn:browse:mfg:items',
       modDateField: 'pt_mstr.pt_mod_date',
       pageSize: 500,
+      keyField: 'pt_mstr.pt_part',
     });
     assert.deepEqual(c.qad.prices, {
       browsePath: '/api/qracore/browses',
@@ -87,6 +90,7 @@ describe('parseTenantConfig: defaults', () => {
     assert.deepEqual(c.mapping, {
       fields: { ...DEFAULT_FIELD_MAPPING, writeBack: { enabled: false, customerField: 'cm_user1', path: '/api/erp/customerV2s/{code}' } },
       organization: { keyFieldName: 'QAD Customer Code' },
+      deletedInPipedrive: 'recreate',
       person: { keyFieldName: 'QAD Contact ID', include: 'active-with-email-or-phone' },
       deal: { orderFieldName: 'QAD Sales Order', recheckRejectedAfterMinutes: 60 },
       product: { activeStatuses: ['ACTIVE'] },

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanText, normaliseName, textProblem } from '../../shared/domain/text.ts';
+import { cleanText, foldName, nameSearchTerm, normaliseName, textProblem } from '../../shared/domain/text.ts';
 
 describe('normaliseName', () => {
   test('case-insensitive', () => {
@@ -76,5 +76,47 @@ describe('textProblem', () => {
 
   test('non-control Unicode (RTL marks, emoji, accented letters) is accepted', () => {
     assert.equal(textProblem('\u200fשלום\u200e é 👍', 255), undefined);
+  });
+});
+
+describe('foldName: near-identical names a person must judge', () => {
+  test('compatibility forms and ß fold to the same name; normaliseName keeps them apart', () => {
+    for (const [a, b] of [
+      ['Gro\u00dfmann', 'GROSSMANN'],
+      ['\uff21\uff23\uff2d\uff25 Tools', 'acme tools'],
+      ['\ufb01ne Arts', 'Fine  Arts'],
+      ['Stra\u1e9ee', 'strasse'],
+    ]) {
+      assert.equal(foldName(a!), foldName(b!), `${a} ~ ${b}`);
+      assert.notEqual(normaliseName(a!), normaliseName(b!));
+    }
+    assert.notEqual(foldName('Grossmann'), foldName('Grosman'));
+  });
+});
+
+describe('nameSearchTerm: a term every variant of a name contains', () => {
+  const variants = (name: string) => [
+    name,
+    name.toUpperCase(),
+    name.normalize('NFD'),
+    name.replace(/ /gu, '\u00a0'),
+    `  ${name.replace(/ /gu, '   ')} `,
+  ];
+  for (const name of [
+    'Nordwind Logistik GmbH',
+    'Caf\u00e9 M\u00fcller',
+    '\u0160imek s.r.o.',
+    'Gro\u00dfmann KG',
+    'ACME Tools',
+    'Ross & Co',
+  ]) {
+    test(name, () => {
+      const term = nameSearchTerm(name);
+      assert.ok(term && term.length >= 2);
+      for (const v of [...variants(name), ...variants(foldName(name))]) assert.ok(v.toLowerCase().includes(term), `${v} contains ${term}`);
+    });
+  }
+  test('a name without two ASCII letters in a row has no term (searched exactly instead)', () => {
+    assert.equal(nameSearchTerm('\u5927\u962a\u5546\u4e8b'), undefined);
   });
 });

@@ -147,4 +147,19 @@ describe('chooseMatch', () => {
     chooseMatch('C1', byKey, named([]), NONE);
     assert.deepEqual(byKey, [3, 1, 2]);
   });
+
+  test('a near-identical candidate is a possible duplicate, unless the same name matched first or another key owns it', () => {
+    const near = { via: 'near-identical name', candidates: [{ id: 9, keyValue: null }], possibleDuplicate: true };
+    assert.deepEqual(chooseMatch('C1', [], [{ via: 'name', candidates: [] }, near], NONE), {
+      kind: 'possibleDuplicate',
+      ids: [9],
+      via: 'near-identical name',
+    });
+    assert.deepEqual(chooseMatch('C1', [], [{ via: 'name', candidates: [{ id: 5, keyValue: null }] }, near], NONE), {
+      kind: 'matched',
+      pipedriveId: 5,
+      via: 'name',
+    });
+    assert.deepEqual(chooseMatch('C1', [], [near], new Set([9])), { kind: 'notFound' });
+  });
 });

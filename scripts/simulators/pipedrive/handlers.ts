@@ -4,7 +4,7 @@
  * rules the spec does not express (limits, custom field values, search term length, ...).
  */
 import type { EntityDef } from './entities.ts';
-import { decodeCursor, encodeCursor, notFound, parseRfc3339, validationError } from './http.ts';
+import { decodeCursor, encodeCursor, gone, notFound, parseRfc3339, validationError } from './http.ts';
 import type { ParsedParams } from './spec.ts';
 import { EntityStore, FieldRegistry, searchableCustomText, type FieldDefinition, type StoredRecord } from './store.ts';
 
@@ -79,8 +79,8 @@ function splitBody<T extends object>(rt: EntityRuntime<T>, body: Record<string, 
 function recordOr404<T extends object>(rt: EntityRuntime<T>, params: ParsedParams): StoredRecord {
   const id = params['id'];
   const record = typeof id === 'number' ? rt.store.get(id) : undefined;
-  if (record === undefined) throw notFound(rt.def.label);
-  return record;
+  if (record !== undefined) return record;
+  throw typeof id === 'number' && rt.store.gone(id)?.mergedInto !== undefined ? gone(rt.def.label) : notFound(rt.def.label);
 }
 
 function toApi<T extends object>(rt: EntityRuntime<T>, record: StoredRecord, onlyCustom?: readonly string[]): T {

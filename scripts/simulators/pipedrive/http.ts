@@ -27,6 +27,11 @@ export function notFound(label: string): SimHttpError {
   });
 }
 
+/** 410 for a record merged into another (the reference's "merged-away record answers 410"). */
+export function gone(label: string): SimHttpError {
+  return new SimHttpError(410, { success: false, error: `${label} was merged into another and is gone`, code: 'ERR_GONE', data: null });
+}
+
 export const UNAUTHORIZED_BODY = { success: false, error: 'unauthorized access', errorCode: 401 } as const;
 export const OVER_LIMIT_BODY = { success: false, error: 'Request over limit', errorCode: 429 } as const;
 

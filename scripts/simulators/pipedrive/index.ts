@@ -208,6 +208,13 @@ export interface PipedriveSim {
   customFields(entity: EntityKind): SimCustomField[];
   /** test hook: a person renames a custom field in Pipedrive (its code and values stay); throws when no field has that name */
   renameField(entity: EntityKind, name: string, newName: string): string;
+  /** test hook: a person deletes a record; it answers 404 from then on (its persons keep their org_id, as they do) */
+  deleteRecord(entity: EntityKind, id: number): void;
+  /**
+   * test hook: a person merges `id` into `survivorId` (Pipedrive's merge): the survivor keeps its values and takes
+   * the custom field values it lacked, an organization's persons move to it, and `id` answers 410 from then on
+   */
+  mergeRecords(entity: EntityKind, id: number, survivorId: number): void;
   /** test hook: a person deletes a custom field; answers its former code */
   deleteField(entity: EntityKind, name: string): string;
   /** test hook: a person removes one option of an enum or set field */
@@ -505,6 +512,19 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       deals.def.checkAttrs(attrs, false);
       const nowMs = now();
       deals.store.update(record, deals.def.prepareAttrs?.(attrs, record.attrs, nowMs) ?? attrs, custom, nowMs);
+    },
+    deleteRecord: (entity, id) => runtime(entity).store.remove(id),
+    mergeRecords: (entity, id, survivorId) => {
+      const rt = runtime(entity);
+      const merged = rt.store.get(id);
+      const survivor = rt.store.get(survivorId);
+      if (!merged || !survivor) throw new Error(`${entity} ${id} or ${survivorId} does not exist`);
+      const lacking = Object.fromEntries(Object.entries(merged.custom).filter(([code]) => survivor.custom[code] === undefined));
+      rt.store.update(survivor, {}, lacking, now());
+      if (entity === 'organization')
+        for (const person of persons.store.all())
+          if (person.attrs['org_id'] === id) persons.store.update(person, { org_id: survivorId }, {}, now());
+      rt.store.remove(id, survivorId);
     },
     addCustomField: (entity, def) => runtime(entity).fields.addCustom(def).field_code,
     renameField: (entity, name, newName) => runtime(entity).fields.rename(customCodeOf(entity, name), newName).field_code,

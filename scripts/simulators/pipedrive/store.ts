@@ -48,8 +48,14 @@ export interface StoredRecord {
   versions: RecordVersion[];
 }
 
+/** A record that is no longer there: deleted by a person, or merged into another (`mergedInto`). */
+export interface GoneRecord {
+  mergedInto?: number;
+}
+
 export class EntityStore {
   private readonly records = new Map<number, StoredRecord>();
+  private readonly removed = new Map<number, GoneRecord>();
   private nextId = 1;
 
   create(attrs: Record<string, unknown>, custom: Record<string, unknown>, nowMs: number, addTimeMs?: number): StoredRecord {
@@ -79,6 +85,16 @@ export class EntityStore {
 
   get(id: number): StoredRecord | undefined {
     return this.records.get(id);
+  }
+
+  /** Removes a record from every read, list and search; `gone` remembers how it went. */
+  remove(id: number, mergedInto?: number): void {
+    if (!this.records.delete(id)) throw new Error(`no record ${id} to remove`);
+    this.removed.set(id, mergedInto === undefined ? {} : { mergedInto });
+  }
+
+  gone(id: number): GoneRecord | undefined {
+    return this.removed.get(id);
   }
 
   all(): StoredRecord[] {

@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
-import { redact } from '../../domain/redact.ts';
-import type { AuditEntry, AuditLog, EntityName } from '../../ports/index.ts';
+import { MAX_FIELDS, redact } from '../../domain/redact.ts';
+import type { AuditDetail, AuditEntry, AuditLog, EntityName } from '../../ports/index.ts';
 import { TABLES } from '../../config/tables.ts';
-import { n, num, s, str, type Item } from './dynamo-items.ts';
+import { n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
+
+/** Audit items; their versions: ItemShape in dynamo-items.ts. */
+const AUDIT_ITEM: ItemShape = { name: 'audit', version: 2 };
 
 /**
  * Audit table: pk = tenant#entity#key, sk = time#id (a record's history, newest first), and the
@@ -32,13 +35,16 @@ export class DynamoAuditLog implements AuditLog {
       at: s(at),
       action: s(entry.action),
       expiresAt: n(Math.floor(this.now() / 1000) + this.retentionDays * 86_400),
+      v: versionOf(AUDIT_ITEM),
     };
     if (entry.reason) item.reason = s(entry.reason.slice(0, 2000));
     if (entry.error) item.error = s(entry.error.slice(0, 2000));
     if (entry.pipedriveId !== undefined) item.pipedriveId = n(entry.pipedriveId);
     if (entry.attempt !== undefined) item.attempt = n(entry.attempt);
     if (entry.messageId) item.messageId = s(entry.messageId);
-    if (entry.snapshot !== undefined) item.snapshot = s(JSON.stringify(redact(entry.snapshot)));
+    if (entry.contentHash) item.contentHash = s(entry.contentHash);
+    if (entry.fields?.length) item.fields = s(JSON.stringify(entry.fields.slice(0, MAX_FIELDS)));
+    if (entry.detail !== undefined) item.detail = s(JSON.stringify(redact(entry.detail)));
     await this.client.send(new PutItemCommand({ TableName: this.table, Item: item }));
   }
 
@@ -73,6 +79,7 @@ export class DynamoAuditLog implements AuditLog {
 }
 
 function fromItem(item: Item): AuditEntry & { at: string } {
+  readableVersion(item, AUDIT_ITEM);
   const entry: AuditEntry & { at: string } = {
     tenantId: str(item, 'tenantId')!,
     entity: str(item, 'entity') as EntityName,
@@ -90,7 +97,11 @@ function fromItem(item: Item): AuditEntry & { at: string } {
   if (attempt !== undefined) entry.attempt = attempt;
   const messageId = str(item, 'messageId');
   if (messageId) entry.messageId = messageId;
-  const snapshot = str(item, 'snapshot');
-  if (snapshot) entry.snapshot = JSON.parse(snapshot) as unknown;
+  const contentHash = str(item, 'contentHash');
+  if (contentHash) entry.contentHash = contentHash;
+  const fields = str(item, 'fields');
+  if (fields) entry.fields = JSON.parse(fields) as string[];
+  const detail = str(item, 'detail');
+  if (detail) entry.detail = JSON.parse(detail) as AuditDetail;
   return entry;
 }

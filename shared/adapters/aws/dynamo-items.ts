@@ -10,6 +10,7 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { sleep } from '../../clients/http.ts';
+import { RetryLaterError } from '../../domain/errors.ts';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -36,6 +37,32 @@ export function str(item: Item | undefined, name: string): string | undefined {
 export function num(item: Item | undefined, name: string): number | undefined {
   const v = item?.[name];
   return v && 'N' in v && v.N !== undefined ? Number(v.N) : undefined;
+}
+
+/**
+ * A stored shape and its current version. Every item an adapter writes carries `v`, its shape's version; items a
+ * release before 0.2.0 wrote carry none and are version 1. Version 2 of every shape is version 1 plus `v`, so
+ * there is nothing to convert yet; the next change of a shape converts its previous version in its reader.
+ */
+export interface ItemShape {
+  readonly name: string;
+  readonly version: number;
+}
+
+/** The `v` attribute that marks an item as written in the current shape. */
+export const versionOf = (shape: ItemShape): AttributeValue => n(shape.version);
+
+/**
+ * An item's version, if this release reads it: the current or the previous one. An item of a newer version (a
+ * later release wrote it, met after a rollback) is refused rather than half-read, as "try later".
+ */
+export function readableVersion(item: Item, shape: ItemShape): number {
+  const version = num(item, 'v') ?? 1;
+  if (version === shape.version || version === shape.version - 1) return version;
+  throw new RetryLaterError(
+    `a ${shape.name} item of version ${version}: this release reads versions ${shape.version - 1} and ${shape.version}` +
+      (version > shape.version ? ' (a newer release wrote it; finish the upgrade)' : ''),
+  );
 }
 
 export function isConditionFailed(error: unknown): boolean {

@@ -22,7 +22,22 @@ import type {
   ListingLookup,
   FinishedPoll,
 } from '../../ports/index.ts';
-import { batchGet, batchPut, isConditionFailed, n, nowOf, num, s, str, updateIf, type AdapterTime, type Item } from './dynamo-items.ts';
+import {
+  batchGet,
+  batchPut,
+  isConditionFailed,
+  n,
+  nowOf,
+  num,
+  readableVersion,
+  s,
+  str,
+  updateIf,
+  versionOf,
+  type AdapterTime,
+  type Item,
+  type ItemShape,
+} from './dynamo-items.ts';
 
 /**
  * The sync-state table (pk, sk) holds, per tenant and entity:
@@ -34,9 +49,13 @@ import { batchGet, batchPut, isConditionFailed, n, nowOf, num, s, str, updateIf,
  */
 const partition = (tenantId: string, entity: EntityName) => `T#${tenantId}#${entity}`;
 
+/** Key-map items (key#, and the pd# owner items); their versions: ItemShape in dynamo-items.ts. */
+const KEY_MAP_ITEM: ItemShape = { name: 'key-map', version: 2 };
+
 const ENTRY_TEXT_FIELDS = ['contentHash', 'pendingCreateAt', 'rejectedHash', 'goneAt', 'ref', 'rejectedAt'] as const;
 
 function toEntry(item: Item): KeyMapEntry {
+  readableVersion(item, KEY_MAP_ITEM);
   const entry: KeyMapEntry = { qadKey: str(item, 'qadKey') ?? str(item, 'sk')!.slice(4) };
   const id = num(item, 'pipedriveId');
   if (id !== undefined) entry.pipedriveId = id;
@@ -78,9 +97,17 @@ export class DynamoKeyMap implements KeyMap {
         new UpdateItemCommand({
           TableName: this.table,
           Key: this.key(tenantId, entity, qadKey),
-          UpdateExpression: 'SET leaseOwner = :o, leaseUntil = :u, qadKey = :k',
-          ConditionExpression: 'attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :o',
-          ExpressionAttributeValues: { ':o': s(owner), ':u': n(nowMs + leaseMs), ':now': n(nowMs), ':k': s(qadKey) },
+          // The claim stamps the current version; it never stamps an item a newer release wrote (read below, refused).
+          UpdateExpression: 'SET leaseOwner = :o, leaseUntil = :u, qadKey = :k, v = :v',
+          ConditionExpression:
+            '(attribute_not_exists(v) OR v <= :v) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :o)',
+          ExpressionAttributeValues: {
+            ':o': s(owner),
+            ':u': n(nowMs + leaseMs),
+            ':now': n(nowMs),
+            ':k': s(qadKey),
+            ':v': versionOf(KEY_MAP_ITEM),
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -92,6 +119,7 @@ export class DynamoKeyMap implements KeyMap {
       const current = await this.client.send(
         new GetItemCommand({ TableName: this.table, Key: this.key(tenantId, entity, qadKey), ConsistentRead: true }),
       );
+      if (current.Item) readableVersion(current.Item, KEY_MAP_ITEM);
       return { held: true, until: num(current.Item, 'leaseUntil') ?? nowMs + leaseMs };
     }
   }
@@ -163,8 +191,8 @@ export class DynamoKeyMap implements KeyMap {
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(tenantId, entity, qadKey),
-        UpdateExpression: 'SET rejectedHash = :h, rejectedAt = :at, qadKey = :k',
-        ExpressionAttributeValues: { ':h': s(hash), ':at': s(at), ':k': s(qadKey) },
+        UpdateExpression: 'SET rejectedHash = :h, rejectedAt = :at, qadKey = :k, v = if_not_exists(v, :v)',
+        ExpressionAttributeValues: { ':h': s(hash), ':at': s(at), ':k': s(qadKey), ':v': versionOf(KEY_MAP_ITEM) },
       }),
     );
   }
@@ -175,7 +203,7 @@ export class DynamoKeyMap implements KeyMap {
       await this.client.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: { ...Key, owner: s(qadKey) },
+          Item: { ...Key, owner: s(qadKey), v: versionOf(KEY_MAP_ITEM) },
           ConditionExpression: 'attribute_not_exists(pk) OR #owner = :k',
           ExpressionAttributeNames: { '#owner': 'owner' },
           ExpressionAttributeValues: { ':k': s(qadKey) },
@@ -185,6 +213,7 @@ export class DynamoKeyMap implements KeyMap {
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       const current = await this.client.send(new GetItemCommand({ TableName: this.table, Key, ConsistentRead: true }));
+      if (current.Item) readableVersion(current.Item, KEY_MAP_ITEM);
       return { owner: str(current.Item, 'owner') ?? qadKey };
     }
   }
@@ -221,8 +250,8 @@ export class DynamoKeyMap implements KeyMap {
       new UpdateItemCommand({
         TableName: this.table,
         Key: this.key(tenantId, entity, qadKey),
-        UpdateExpression: 'SET goneAt = :at',
-        ExpressionAttributeValues: { ':at': s(at) },
+        UpdateExpression: 'SET goneAt = :at, v = if_not_exists(v, :v)',
+        ExpressionAttributeValues: { ':at': s(at), ':v': versionOf(KEY_MAP_ITEM) },
       }),
     );
   }
@@ -234,6 +263,7 @@ export class DynamoKeyMap implements KeyMap {
       [...new Set(pipedriveIds)].map((id) => ({ pk: s(partition(tenantId, entity)), sk: s(`pd#${id}`) })),
       this.time,
     );
+    for (const item of items) readableVersion(item, KEY_MAP_ITEM);
     return new Map(items.map((item) => [Number(str(item, 'sk')!.slice(3)), str(item, 'owner')!]));
   }
 }

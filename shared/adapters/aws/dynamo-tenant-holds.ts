@@ -1,18 +1,24 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import { heldUntil, TABLES } from '../../config/tables.ts';
 import type { TenantHold, TenantHolds } from '../../ports/index.ts';
-import { isConditionFailed, n, num, s, str, type Item } from './dynamo-items.ts';
+import { isConditionFailed, n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
+
+/** Hold items; their versions: ItemShape in dynamo-items.ts (a held message's body has its own). */
+const HOLD_ITEM: ItemShape = { name: 'hold', version: 2 };
 
 /**
  * Holds per tenant in the sync-state table, under pk T#<tenant>#holds:
  *   parked        a person must re-authorise Pipedrive (reason, since)
  *   budget        the daily token budget is spent until `untilMs`
  *   held#<msgId>  a message kept here instead of on the queue (no receive loop, no DLQ), with its cause:
- *                 'parked' or 'drift:<entity>' (a mapped field drifted)
+ *                 'parked' or 'drift:<entity>' (a mapped field drifted), for HELD_MESSAGE_DAYS (TTL on
+ *                 expiresAt; reads skip an expired one, since DynamoDB removes it only some time later)
  */
 export class DynamoTenantHolds implements TenantHolds {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly table: string,
+    private readonly now: () => number = Date.now,
   ) {}
 
   private pk(tenantId: string) {
@@ -28,6 +34,7 @@ export class DynamoTenantHolds implements TenantHolds {
         ConsistentRead: true,
       }),
     );
+    for (const item of res.Items ?? []) readableVersion(item, HOLD_ITEM);
     const items = new Map((res.Items ?? []).map((item) => [str(item, 'sk'), item]));
     const parked = items.get('parked');
     if (parked) return { kind: 'parked', reason: str(parked, 'reason') ?? '', since: str(parked, 'since') ?? '' };
@@ -42,7 +49,7 @@ export class DynamoTenantHolds implements TenantHolds {
       await this.client.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: { pk: this.pk(tenantId), sk: s('parked'), reason: s(reason), since: s(at) },
+          Item: { pk: this.pk(tenantId), sk: s('parked'), reason: s(reason), since: s(at), v: versionOf(HOLD_ITEM) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -61,7 +68,7 @@ export class DynamoTenantHolds implements TenantHolds {
     await this.client.send(
       new PutItemCommand({
         TableName: this.table,
-        Item: { pk: this.pk(tenantId), sk: s('budget'), untilMs: n(untilMs), reason: s(reason) },
+        Item: { pk: this.pk(tenantId), sk: s('budget'), untilMs: n(untilMs), reason: s(reason), v: versionOf(HOLD_ITEM) },
       }),
     );
   }
@@ -70,7 +77,14 @@ export class DynamoTenantHolds implements TenantHolds {
     await this.client.send(
       new PutItemCommand({
         TableName: this.table,
-        Item: { pk: this.pk(tenantId), sk: s(`held#${messageId}`), body: s(body), cause: s(cause) },
+        Item: {
+          pk: this.pk(tenantId),
+          sk: s(`held#${messageId}`),
+          body: s(body),
+          cause: s(cause),
+          [TABLES.syncState.ttlAttribute]: n(heldUntil(this.now())),
+          v: versionOf(HOLD_ITEM),
+        },
       }),
     );
   }
@@ -89,7 +103,12 @@ export class DynamoTenantHolds implements TenantHolds {
           ExclusiveStartKey: start,
         }),
       );
-      for (const item of res.Items ?? []) out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
+      for (const item of res.Items ?? []) {
+        readableVersion(item, HOLD_ITEM);
+        const expiresAt = num(item, TABLES.syncState.ttlAttribute);
+        if (expiresAt === undefined || expiresAt > this.now() / 1000)
+          out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '' });
+      }
       start = res.LastEvaluatedKey;
     } while (start);
     return out;

@@ -1,7 +1,11 @@
 import { GetItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
-import type { TenantStore } from '../../ports/index.ts';
-import { s, str, type Item } from './dynamo-items.ts';
+import { errorMessage } from '../../domain/errors.ts';
+import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
+import { readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
+
+/** Tenant items; their versions: ItemShape in dynamo-items.ts. The config inside is read by the current schema. */
+const TENANT_ITEM: ItemShape = { name: 'tenant', version: 2 };
 
 /** The connections table (one connection = one tenant): one item per tenant; secrets only as ciphertext. */
 export class DynamoTenantStore implements TenantStore {
@@ -15,12 +19,24 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   async list(): Promise<StoredTenant[]> {
-    const out: StoredTenant[] = [];
+    return (await this.scan()).tenants;
+  }
+
+  async listInvalid(): Promise<InvalidTenantItem[]> {
+    return (await this.scan()).invalid;
+  }
+
+  private async scan(): Promise<{ tenants: StoredTenant[]; invalid: InvalidTenantItem[] }> {
+    const out = { tenants: [] as StoredTenant[], invalid: [] as InvalidTenantItem[] };
     let start: Item | undefined;
     do {
       const res = await this.client.send(new ScanCommand({ TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start }));
       for (const item of res.Items ?? []) {
-        out.push(fromItem(item));
+        try {
+          out.tenants.push(fromItem(item));
+        } catch (error) {
+          out.invalid.push({ tenantId: str(item, 'tenantId') ?? '?', reason: errorMessage(error) });
+        }
       }
       start = res.LastEvaluatedKey;
     } while (start);
@@ -42,6 +58,7 @@ export class DynamoTenantStore implements TenantStore {
           qadSecret: s(tenant.encryptedSecrets.qad),
           pipedriveSecret: s(tenant.encryptedSecrets.pipedrive),
           updatedAt: s(tenant.updatedAt),
+          v: versionOf(TENANT_ITEM),
         },
       }),
     );
@@ -50,6 +67,7 @@ export class DynamoTenantStore implements TenantStore {
 
 /** A stored config is validated again on read: an item edited by hand cannot slip past the schema. */
 function fromItem(item: Item): StoredTenant {
+  readableVersion(item, TENANT_ITEM);
   return {
     config: parseTenantConfig(JSON.parse(str(item, 'config') ?? '{}')),
     encryptedSecrets: { qad: str(item, 'qadSecret') ?? '', pipedrive: str(item, 'pipedriveSecret') ?? '' },

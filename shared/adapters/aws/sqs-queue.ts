@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { sleep } from '../../clients/http.ts';
+import { FAILED_ATTEMPTS_ATTRIBUTE, MAX_DELAY_SECONDS } from '../../domain/errors.ts';
 import type { MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
 
 /** SendMessageBatch, 10 at a time; failed entries are retried, and what still fails throws. */
@@ -42,6 +43,17 @@ export class SqsMessageControl implements MessageControl {
     const VisibilityTimeout = Math.max(0, Math.min(Math.round(seconds), 43_200));
     await this.client.send(
       new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout }),
+    );
+  }
+
+  async requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void> {
+    await this.client.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: body,
+        DelaySeconds: Math.max(0, Math.min(Math.ceil(delaySeconds), MAX_DELAY_SECONDS)),
+        MessageAttributes: { [FAILED_ATTEMPTS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(failedAttempts) } },
+      }),
     );
   }
 

@@ -38,7 +38,7 @@ export function createMemoryAdapters(clock: Pick<Clock, 'now'>): MemoryAdapters 
     listing: new MemoryListingIndex(),
     pollState: new MemoryPollStateStore(),
     audit: new MemoryAuditLog(clock),
-    holds: new MemoryTenantHolds(),
+    holds: new MemoryTenantHolds(clock),
     oauthTokens: new MemoryOAuthTokenStore(),
     queue(name) {
       let queue = queues.get(name);

@@ -1,11 +1,11 @@
-import { redact } from '../../domain/redact.ts';
-import type { AuditEntry, AuditLog, Clock, EntityName } from '../../ports/index.ts';
+import { MAX_FIELDS, redact } from '../../domain/redact.ts';
+import type { AuditDetail, AuditEntry, AuditLog, Clock, EntityName } from '../../ports/index.ts';
 
 type Stored = AuditEntry & { at: string };
 
 /**
  * The audit table in memory, as DynamoAuditLog stores it: the time from the clock, reason and error
- * cut to 2,000 characters, the snapshot redacted and through JSON; a record's history newest first,
+ * cut to 2,000 characters, at most MAX_FIELDS field names, the detail redacted and through JSON; a record's history newest first,
  * a tenant's entries oldest first. Entries of one millisecond keep the order they were recorded in.
  */
 export class MemoryAuditLog implements AuditLog {
@@ -26,7 +26,9 @@ export class MemoryAuditLog implements AuditLog {
     if (entry.pipedriveId !== undefined) stored.pipedriveId = entry.pipedriveId;
     if (entry.attempt !== undefined) stored.attempt = entry.attempt;
     if (entry.messageId) stored.messageId = entry.messageId;
-    if (entry.snapshot !== undefined) stored.snapshot = JSON.parse(JSON.stringify(redact(entry.snapshot))) as unknown;
+    if (entry.contentHash) stored.contentHash = entry.contentHash;
+    if (entry.fields?.length) stored.fields = entry.fields.slice(0, MAX_FIELDS);
+    if (entry.detail !== undefined) stored.detail = JSON.parse(JSON.stringify(redact(entry.detail))) as AuditDetail;
     this.entries.push({ sequence: this.entries.length, entry: stored });
   }
 

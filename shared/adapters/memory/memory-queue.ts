@@ -1,3 +1,4 @@
+import { MAX_DELAY_SECONDS } from '../../domain/errors.ts';
 import type { MessageControl, RecordMessage, RecordQueue } from '../../ports/index.ts';
 
 /** SQS lets one receive stay invisible for 12 hours at most. */
@@ -7,6 +8,9 @@ export interface SentMessage {
   messageId: string;
   /** The body as SqsRecordQueue sends it: the message as JSON. */
   body: string;
+  /** For a message a writer sent again: its delay (rounded and capped as SqsMessageControl sends it) and failed attempts. */
+  delaySeconds?: number;
+  failedAttempts?: number;
 }
 
 /**
@@ -33,8 +37,18 @@ export class MemoryQueue implements RecordQueue, MessageControl {
     return out;
   }
 
+  /** The messages writers sent again (to wait, or after a failed attempt), in order. */
+  get requeued(): SentMessage[] {
+    return this.sent.filter((m) => m.delaySeconds !== undefined);
+  }
+
   async setVisibility(receiptHandle: string, seconds: number): Promise<void> {
     this.visibility.push({ receiptHandle, seconds: Math.max(0, Math.min(Math.round(seconds), MAX_VISIBILITY_SECONDS)) });
+  }
+
+  async requeue(body: string, delaySeconds: number, failedAttempts: number): Promise<void> {
+    const delay = Math.max(0, Math.min(Math.ceil(delaySeconds), MAX_DELAY_SECONDS));
+    this.sent.push({ messageId: `${this.name}-${this.sent.length + 1}`, body, delaySeconds: delay, failedAttempts });
   }
 
   async deadLetter(body: string, reason: string): Promise<void> {

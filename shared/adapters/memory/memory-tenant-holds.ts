@@ -1,19 +1,22 @@
-import type { TenantHold, TenantHolds } from '../../ports/index.ts';
+import { heldUntil } from '../../config/tables.ts';
+import type { Clock, TenantHold, TenantHolds } from '../../ports/index.ts';
 import { compareSortKeys } from './sort-key.ts';
 
 interface Holds {
   parked?: { reason: string; since: string };
   budget?: { untilMs: number; reason: string };
-  held: Map<string, { body: string; cause: string }>;
+  held: Map<string, { body: string; cause: string; expiresAt: number }>;
 }
 
 /**
  * A tenant's holds in memory, as DynamoTenantHolds keeps them: parking is conditional (the first
- * reason stays), a budget gate is overwritten, held messages are keyed by message id and listed in
- * message id order.
+ * reason stays), a budget gate is overwritten, held messages are keyed by message id, listed in
+ * message id order, and gone after HELD_MESSAGE_DAYS.
  */
 export class MemoryTenantHolds implements TenantHolds {
   private readonly tenants = new Map<string, Holds>();
+
+  constructor(private readonly clock: Pick<Clock, 'now'> = { now: Date.now }) {}
 
   private of(tenantId: string): Holds {
     let holds = this.tenants.get(tenantId);
@@ -44,12 +47,12 @@ export class MemoryTenantHolds implements TenantHolds {
   }
 
   async hold(tenantId: string, messageId: string, body: string, cause = 'parked'): Promise<void> {
-    this.of(tenantId).held.set(messageId, { body, cause });
+    this.of(tenantId).held.set(messageId, { body, cause, expiresAt: heldUntil(this.clock.now()) });
   }
 
   async held(tenantId: string, cause?: string): Promise<Array<{ messageId: string; body: string }>> {
     return [...this.of(tenantId).held]
-      .filter(([, h]) => cause === undefined || h.cause === cause)
+      .filter(([, h]) => (cause === undefined || h.cause === cause) && h.expiresAt > this.clock.now() / 1000)
       .map(([messageId, h]) => ({ messageId, body: h.body }))
       .sort((a, b) => compareSortKeys(a.messageId, b.messageId));
   }

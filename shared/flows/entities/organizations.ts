@@ -1,11 +1,10 @@
 import { customerSchema, parseCustomerRow, type Customer } from '../../domain/customer.ts';
 import { mapCustomerToOrganization, organizationContentHash } from '../../domain/organization.ts';
 import { customerValue, hashWithMappedValues, namedValues } from '../../domain/mapped-values.ts';
-import { normaliseName } from '../../domain/text.ts';
 import { writeBackOrganizationId } from '../write-back.ts';
-import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
+import { browsePages, changedSinceFilter, nameEvidence, nameTokens, searchByName, type SyncEntity } from './entity.ts';
 
-/** QAD customers -> Pipedrive organizations, matched on the QAD code field, then the exact name. */
+/** QAD customers -> Pipedrive organizations, matched on the QAD code field, then the normalised name. */
 export const organizations: SyncEntity<Customer, Record<string, never>> = {
   entity: 'organization',
   poll: 'customers',
@@ -26,22 +25,22 @@ export const organizations: SyncEntity<Customer, Record<string, never>> = {
   context: async () => ({}),
   payload: (c, keyField) => ({ ...mapCustomerToOrganization(c, keyField!) }),
   afterWrite: (deps, tenant, c, pipedriveId, delivery) => writeBackOrganizationId(deps, tenant, c, pipedriveId, delivery),
+  recordedId(c, config) {
+    const { writeBack } = config.mapping.fields;
+    const value = writeBack.enabled ? c.userFields?.[writeBack.customerField]?.trim() : undefined;
+    return value && /^[1-9]\d{0,15}$/u.test(value) ? Number(value) : undefined;
+  },
   keyValueOf: (remote, keyField) => stringValue(keyField ? remote.custom_fields[keyField] : undefined),
-  listingTokens: (remote) => [nameToken(remote.name)],
-  evidence: (c) => [{ via: 'name', tokens: [nameToken(c.name)] }],
+  listingTokens: (remote) => Object.values(nameTokens('', remote.name)),
+  evidence: (c) => nameEvidence('', c.name),
   async search(pipedrive, c) {
     const byKey = (await pipedrive.search('organizations', { term: c.code, fields: 'custom_fields' }))
       .filter((h) => h.customFieldValues.includes(c.code))
       .map((h) => h.id);
     if (byKey.length > 0) return { byKey, evidence: [] };
-    const hits = (await pipedrive.search('organizations', { term: c.name, fields: 'name' })).filter(
-      (h) => normaliseName(h.name) === normaliseName(c.name),
-    );
-    return { byKey, evidence: [{ via: 'name', candidates: hits.map((h) => ({ id: h.id, keyValue: null })) }] };
+    return { byKey, evidence: await searchByName(pipedrive, 'organizations', c.name) };
   },
 };
-
-export const nameToken = (name: string): string => `name:${normaliseName(name)}`;
 
 export function stringValue(value: unknown): string | null {
   if (typeof value === 'number') return String(value);

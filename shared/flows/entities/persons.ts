@@ -8,10 +8,9 @@ import {
   type Contact,
 } from '../../domain/contact.ts';
 import { contactValue, hashWithMappedValues, namedValues } from '../../domain/mapped-values.ts';
-import { normaliseName } from '../../domain/text.ts';
 import type { RemoteRecord } from '../../ports/pipedrive.ts';
 import { WaitForDependency } from '../../domain/errors.ts';
-import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
+import { browsePages, changedSinceFilter, nameEvidence, nameTokens, searchByName, type SyncEntity } from './entity.ts';
 import { stringValue } from './organizations.ts';
 
 const personFields = z.looseObject({
@@ -20,7 +19,7 @@ const personFields = z.looseObject({
 });
 
 const emailToken = (orgId: number, email: string) => `org:${orgId}|email:${email.toLowerCase()}`;
-const nameToken = (orgId: number, name: string) => `org:${orgId}|name:${normaliseName(name)}`;
+const WITHIN = ' within the organization';
 
 function remotePerson(remote: RemoteRecord): { orgId: number | null; emails: string[] } {
   const parsed = personFields.safeParse(remote);
@@ -50,6 +49,7 @@ export const persons: SyncEntity<Contact, { orgId: number }> = {
   hash: (c, config) => hashWithMappedValues(personContentHash(c), persons.mappedValues(c, config)),
   mappedValues: (c, config) => namedValues(c, config.mapping.fields.person, contactValue),
   keyFieldName: (config) => config.mapping.person.keyFieldName,
+  dependency: { entity: 'organization', key: (c) => c.customerCode },
   async context(c, lookup) {
     // Never a person without its organization: wait until the customer's sync has mapped it.
     const orgId = await lookup.pipedriveId('organization', c.customerCode);
@@ -62,11 +62,11 @@ export const persons: SyncEntity<Contact, { orgId: number }> = {
   listingTokens(remote) {
     const { orgId, emails } = remotePerson(remote);
     if (orgId === null) return [];
-    return [...emails.map((e) => emailToken(orgId, e)), nameToken(orgId, remote.name)];
+    return [...emails.map((e) => emailToken(orgId, e)), ...Object.values(nameTokens(`org:${orgId}|`, remote.name))];
   },
   evidence: (c, ctx) => [
     ...(c.email ? [{ via: 'email within the organization', tokens: [emailToken(ctx.orgId, c.email)] }] : []),
-    { via: 'name within the organization', tokens: [nameToken(ctx.orgId, c.name)] },
+    ...nameEvidence(`org:${ctx.orgId}|`, c.name, WITHIN),
   ],
   async search(pipedrive, c, ctx) {
     const byKey = (await pipedrive.search('persons', { term: c.id, fields: 'custom_fields' }))
@@ -84,11 +84,7 @@ export const persons: SyncEntity<Contact, { orgId: number }> = {
       });
       if (evidence[0]!.candidates.length > 0) return { byKey, evidence };
     }
-    const hits = await pipedrive.search('persons', { term: c.name, fields: 'name', organizationId: ctx.orgId });
-    evidence.push({
-      via: 'name within the organization',
-      candidates: hits.filter((h) => normaliseName(h.name) === normaliseName(c.name)).map((h) => ({ id: h.id, keyValue: null })),
-    });
+    evidence.push(...(await searchByName(pipedrive, 'persons', c.name, WITHIN, ctx.orgId)));
     return { byKey, evidence };
   },
 };

@@ -12,6 +12,7 @@ import {
 import type { QadClient } from '../../ports/qad.ts';
 import { hashWithMappedValues, itemValue, namedValues } from '../../domain/mapped-values.ts';
 import { browsePages, changedSinceFilter, type SyncEntity } from './entity.ts';
+import { PermanentError } from '../../domain/errors.ts';
 import { stringValue } from './organizations.ts';
 
 /** An item row travels with the price rows of its part, so parsing sees the whole product. */
@@ -74,6 +75,7 @@ function parseItemWithPrices(input: unknown) {
 }
 
 const productFields = z.looseObject({ code: z.union([z.string(), z.number()]).nullish() });
+const refusablePrices = z.array(z.looseObject({ currency: z.string() }));
 
 /** QAD items -> Pipedrive products, keyed by `code` = the QAD item number. No name matching: codes only. */
 export const products: SyncEntity<Item, Record<string, never>> = {
@@ -96,6 +98,14 @@ export const products: SyncEntity<Item, Record<string, never>> = {
   keyFieldName: () => undefined,
   context: async () => ({}),
   payload: (i, _keyField, _ctx, config) => ({ ...mapItemToProduct(i, config.mapping.product.activeStatuses) }),
+  withoutRefused(payload, error) {
+    // Pipedrive names the refused price by its place in the body (body.prices.0.currency must be one of ...).
+    const at = error instanceof PermanentError ? /prices(?:\[(\d+)\]|\.(\d+))\.currency/u.exec(error.message) : null;
+    const prices = refusablePrices.safeParse(payload['prices']).data;
+    const refused = at && prices?.[Number(at[1] ?? at[2])];
+    if (!refused || !prices) return undefined;
+    return { payload: { ...payload, prices: prices.filter((p) => p !== refused) }, leftOut: `currency ${refused.currency}` };
+  },
   keyValueOf: (remote) => stringValue(productFields.safeParse(remote).data?.code),
   listingTokens: () => [],
   evidence: () => [],

@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { customerRow, contactRow, itemRow, priceRow, TENANT } from '../integration/harness.ts';
+import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
+
+let w: MemoryWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const today = () => new Date().toISOString().slice(0, 10);
+/** Longer than the six hours a first-sync listing stands in for search. */
+const LISTING_STALE_MS = 7 * 3_600_000;
+
+/** QAD names and how someone typed the same name in Pipedrive: case, spacing, no-break spaces, composition. */
+const SAME_NAMES: Array<[code: string, qad: string, typed: string]> = [
+  ['N1', 'Nordwind Logistik GmbH', 'NORDWIND  logistik gmbh '],
+  ['N2', 'Caf\u00e9 M\u00fcller', 'Cafe\u0301 Mu\u0308ller'],
+  ['N3', '\u00d8stergaard A/S', '\u00d8stergaard\u00a0A/S'],
+  ['N4', '\u0160imek s.r.o.', 'S\u030cIMEK S.R.O.'],
+  ['N5', 'Hafen  Kontor', '\u00a0hafen kontor\u2007'],
+];
+/** Near-identical, not the same: ß written as ss, full-width letters. A person's call. */
+const NEAR_NAMES: Array<[code: string, qad: string, typed: string]> = [
+  ['D1', 'Gro\u00dfmann Werkzeuge', 'Grossmann Werkzeuge'],
+  ['D2', 'ACME Tools', '\uff21\uff23\uff2d\uff25 Tools'],
+  ['D3', 'Stra\u00dfenbau Weiss', 'STRASSENBAU WEISS'],
+];
+
+const mappedIds = async (world: MemoryWorld, entity: 'organization' | 'person' | 'product') =>
+  new Map((await world.adapters.keyMap.listMapped(TENANT, entity)).map((e) => [e.qadKey, e.pipedriveId]));
+
+async function drain(world: MemoryWorld, queue = 'records'): Promise<void> {
+  for (let round = 0; round < 20 && world.waiting(queue) > 0; round++) {
+    await world.deliver(queue);
+    world.clock.ms += 10 * 60_000;
+  }
+}
+
+describe('matching names however they were typed, through the listing and through search', () => {
+  for (const path of ['listing', 'search'] as const) {
+    test(`every normalisation form matches through the ${path}; near-identical names are held, not created`, async () => {
+      w = await startMemoryWorld({ customers: [...SAME_NAMES, ...NEAR_NAMES].map(([code, name]) => customerRow(code, name, today())) });
+      const typed = new Map([...SAME_NAMES, ...NEAR_NAMES].map(([code, , name]) => [code, w!.pd.seedOrganization({ name })]));
+      await w.poll('customers');
+      if (path === 'search') w.clock.ms += LISTING_STALE_MS;
+      await drain(w);
+
+      assert.equal(w.pd.organizations().length, typed.size, 'no organization created');
+      const mapped = await mappedIds(w, 'organization');
+      for (const [code] of SAME_NAMES) assert.equal(mapped.get(code), typed.get(code), `${code} adopted the one typed by hand`);
+      for (const [code] of NEAR_NAMES) assert.equal(mapped.get(code), undefined, `${code} is not linked`);
+      const held = await w.adapters.holds.held(TENANT, 'possible-duplicate:organization');
+      assert.deepEqual(held.map((h) => (JSON.parse(h.body) as { key: string }).key).sort(), ['D1', 'D2', 'D3']);
+      for (const [code] of NEAR_NAMES) {
+        const last = (await w.adapters.audit.history(TENANT, 'organization', code)).at(-1);
+        assert.equal(last?.action, 'deferred');
+        assert.match(
+          last?.reason ?? '',
+          new RegExp(`possible duplicate: customer ${code} and Pipedrive organizations ${typed.get(code)} `),
+        );
+      }
+    });
+  }
+
+  test('two QAD customers whose names differ only by ß/ss are two organizations, not a possible duplicate', async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('G1', 'Gro\u00dfmann KG', today()), customerRow('G2', 'Grossmann KG', today())],
+    });
+    await w.poll('customers');
+    await drain(w);
+    assert.equal(w.pd.organizations().length, 2, "an organization another QAD customer owns is not this one's duplicate");
+    assert.deepEqual(await w.adapters.holds.held(TENANT, 'possible-duplicate:organization'), []);
+  });
+});
+
+describe('records typed by hand in Pipedrive after the first-sync listing was read (go-live day)', () => {
+  test('organizations: one typed with the name, one with the QAD code, are adopted, not duplicated', async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('T1', 'Weber Antriebe', today()), customerRow('T2', 'Kessler Pumpen', today())],
+    });
+    await w.poll('customers');
+    const keyField = w.pd.customFields('organization').find((f) => f.field_name === 'QAD Customer Code')!.field_code;
+    const byName = w.pd.seedOrganization({ name: 'weber  ANTRIEBE' });
+    const byKey = w.pd.seedOrganization({ name: 'Kessler (typed by sales)', custom_fields: { [keyField]: 'T2' } });
+    await drain(w);
+    assert.equal(w.pd.organizations().length, 2);
+    assert.deepEqual([...(await mappedIds(w, 'organization'))].sort(), [
+      ['T1', byName],
+      ['T2', byKey],
+    ]);
+  });
+
+  test('persons: one typed with the contact email, one with the name, are adopted within the organization', async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Lindner Metall', today())],
+      contacts: [contactRow('P1', 'C1', 'Jonas Berg'), contactRow('P2', 'C1', 'Ida Kr\u00fcger', { 'ct_mstr.ct_email': '' })],
+    });
+    await w.poll('customers');
+    // One delivery, so the flows' clock stays with the simulator's (a listing is read by update time).
+    await w.deliver();
+    const orgId = (await mappedIds(w, 'organization')).get('C1')!;
+    await w.poll('contacts');
+    const byEmail = w.pd.seedPerson({ name: 'J. Berg', org_id: orgId, emails: [{ value: 'P1@Example.com', primary: true }] });
+    const byName = w.pd.seedPerson({ name: 'ida kru\u0308ger ', org_id: orgId });
+    await drain(w);
+    assert.equal(w.pd.persons().length, 2);
+    assert.deepEqual([...(await mappedIds(w, 'person'))].sort(), [
+      ['P1', byEmail],
+      ['P2', byName],
+    ]);
+  });
+
+  test('products: one typed with the item code is adopted, the other item is created', async () => {
+    w = await startMemoryWorld({
+      items: [itemRow('10-500', 'Flange'), itemRow('10-501', 'Gasket')],
+      prices: [priceRow('10-500', 'EUR', 12.5), priceRow('10-501', 'EUR', 3)],
+    });
+    await w.poll('items');
+    const typed = w.pd.seedProduct({ name: 'Flange DN50', code: '10-500' });
+    await drain(w, 'products');
+    assert.equal(w.pd.products().length, 2);
+    assert.equal((await mappedIds(w, 'product')).get('10-500'), typed);
+  });
+});
+
+describe('a Pipedrive id already recorded in QAD (the write-back field)', () => {
+  test('is adopted when it exists and is no other customer’s; the field is never overwritten with a new id', async () => {
+    w = await startMemoryWorld({ customers: [] });
+    const tenant = (await w.adapters.tenants.get(TENANT))!;
+    const { mapping } = tenant.config;
+    await w.adapters.tenants.put({
+      ...tenant,
+      config: {
+        ...tenant.config,
+        mapping: { ...mapping, fields: { ...mapping.fields, writeBack: { ...mapping.fields.writeBack, enabled: true } } },
+      },
+    });
+    await w.poll('customers'); // creates the key field
+    const keyField = w.pd.customFields('organization').find((f) => f.field_name === 'QAD Customer Code')!.field_code;
+    const linked = w.pd.seedOrganization({ name: 'Alder (old name)' });
+    const others = w.pd.seedOrganization({ name: 'Birch Holding', custom_fields: { [keyField]: 'W9' } });
+    const rows = [
+      customerRow('W1', 'Alder Fabrik', today(), { 'cm_mstr.cm_user1': String(linked) }),
+      customerRow('W2', 'Birch GmbH', today(), { 'cm_mstr.cm_user1': ` ${others} ` }),
+      customerRow('W3', 'Cedar AG', today(), { 'cm_mstr.cm_user1': '987654' }),
+      customerRow('W4', 'Dune SA', today()),
+    ];
+    for (const row of rows) w.qadTenant.upsertCustomer(row);
+    w.clock.ms += 20 * 60_000;
+    await w.poll('customers');
+    await drain(w);
+
+    const mapped = await mappedIds(w, 'organization');
+    assert.equal(mapped.get('W1'), linked, 'the linked organization adopted despite another name');
+    assert.ok(![linked, others].includes(mapped.get('W2')!), "another customer's organization is not adopted");
+    assert.ok(mapped.get('W3') !== undefined && mapped.get('W3') !== 987654);
+    assert.equal(w.pd.organizations().length, 5, 'W2, W3 and W4 created');
+    const field = new Map(w.qadTenant.customers().map((c) => [c['cm_mstr.cm_addr'], c['cm_mstr.cm_user1']?.trim()]));
+    assert.deepEqual(
+      ['W1', 'W2', 'W3', 'W4'].map((code) => field.get(code)),
+      [String(linked), String(others), '987654', String(mapped.get('W4'))],
+    );
+    const w3 = (await w.adapters.audit.history(TENANT, 'organization', 'W3')).find((e) => e.action === 'skipped');
+    assert.match(w3?.reason ?? '', /holds 987654, not overwritten/u);
+  });
+});
