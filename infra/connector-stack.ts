@@ -296,6 +296,17 @@ export class ConnectorStack extends Stack {
         conditions: { StringEquals: { 'kms:EncryptionContext:system': systems.length === 1 ? systems[0] : [...systems] } },
       }),
     );
+    // A tenant on Pipedrive OAuth: whichever function finds the access token expiring refreshes it and stores the
+    // new tokens encrypted (shared/clients/pipedrive-auth.ts), under the pipedrive context and no other.
+    if (systems.includes('pipedrive'))
+      f.fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'EncryptOnlyPipedriveTokens',
+          actions: ['kms:Encrypt'],
+          resources: [this.credentialsKey.keyArn],
+          conditions: { StringEquals: { 'kms:EncryptionContext:system': 'pipedrive' } },
+        }),
+      );
   }
 }
 

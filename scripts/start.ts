@@ -2,8 +2,11 @@
  * npm start: the whole connector on this machine, no AWS account needed.
  * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
  *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve
- *          --chaos [--fault-rate F] --auth token|oauth --token-ttl SECONDS --seats N --mapping FILE --drift
+ *          --chaos [--fault-rate F] --auth token|oauth --token-ttl SECONDS --seats N --mapping FILE --drift --source
  *          --typed-during-sync N --pipedrive-edits
+ * By default the functions run from the bundles `cdk synth` writes (cached in .local/synth, rebuilt when the sources,
+ * lock file or context change), with the template's settings and IAM enforced; --source runs the TypeScript handlers
+ * in this process instead (faster to start, no IAM).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -36,6 +39,7 @@ const argsSchema = z.object({
   'token-ttl': z.coerce.number().int().min(5).max(86_400),
   'typed-during-sync': z.coerce.number().int().min(0).max(10_000),
   'pipedrive-edits': z.boolean(),
+  source: z.boolean(),
 });
 
 function readArgs() {
@@ -64,6 +68,7 @@ function readArgs() {
       'token-ttl': { type: 'string', default: '3600' },
       'typed-during-sync': { type: 'string', default: '0' },
       'pipedrive-edits': { type: 'boolean', default: false },
+      source: { type: 'boolean', default: false },
     },
   });
   const parsed = argsSchema.safeParse(values);
@@ -111,7 +116,16 @@ say(
   `${args.items} items priced in ${args.currencies.join(', ')}; `,
   `${Math.round(args.preexisting * 100)}% already in Pipedrive by hand; plan ${args.plan}.`,
 );
+let artifacts: { cdkOut: string; stackName: string } | undefined;
+if (!args.source) {
+  const { synthesized } = await import('./local/artifacts/synth.ts');
+  const { STACK_NAME } = await import('../infra/names.ts');
+  const synth = await synthesized(process.cwd(), {}, () => say('  Synthesizing the stack (cdk synth); the next start reuses it...'));
+  say(`  Functions from the synthesized bundles (${synth.cached ? 'cached ' : ''}.local/synth/${synth.key}), the template's IAM enforced.`);
+  artifacts = { cdkOut: synth.dir, stackName: STACK_NAME };
+} else say('  Functions from the TypeScript sources in this process (--source): no bundles, no IAM.');
 const pipeline = await LocalPipeline.start({
+  ...(artifacts && { artifacts }),
   customers: args.customers,
   contactsPerCustomer: args['contacts-per-customer'],
   items: args.items,
@@ -136,7 +150,10 @@ if (args.chaos)
 say(`  QAD simulator       ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}`);
 say(`  Pipedrive simulator ${pipeline.pipedrive.url}`);
 say(`  DynamoDB (dynalite) ${pipeline.aws.env.AWS_ENDPOINT_URL_DYNAMODB}   SQS (local-aws-sqs) ${pipeline.aws.env.AWS_ENDPOINT_URL_SQS}`);
-say(`  Tenant "demo" registered; credentials encrypted (local AES-256-GCM bound to tenant and system).`);
+say(
+  `  Tenant "demo" registered; credentials encrypted `,
+  artifacts ? '(local KMS, AES-256-GCM bound to tenant and system).' : '(local AES-256-GCM bound to tenant and system).',
+);
 if (args.auth === 'oauth') say(`  Pipedrive OAuth: authorised through "connector authorize"; access tokens live ${args['token-ttl']} s.`);
 
 const rounds = [];
@@ -242,6 +259,11 @@ try {
     );
     say(`Lost records: ${lost}; duplicates: ${duplicates}; dead letters: ${await pipeline.deadLetterCount()}`);
   }
+  const iam = pipeline.iam();
+  if (iam) {
+    say(`IAM: ${iam.checked} AWS calls checked against the template's role policies, ${iam.denied} denied`);
+    for (const [fn, f] of Object.entries(iam.byFunction)) for (const call of f.deniedCalls) say(`  DENIED ${fn}: ${call}`);
+  }
   const auth = await pipeline.authReport();
   if (args.auth === 'oauth')
     say(`Pipedrive OAuth: ${auth.refreshes} token refreshes; parked tenants: ${auth.parkedTenants.join(', ') || 'none'}`);
@@ -260,6 +282,7 @@ try {
           auth,
           typedDuringSync: pipeline.typedDuringSync,
           pipedriveEdits: edits,
+          iam: iam ?? null,
           fields: { ...fieldReport, values: fieldValues, keysBothWays },
           ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }),
         },

@@ -36,6 +36,11 @@ import type { FieldMappingInput } from '../../shared/config/field-mapping.ts';
 import { demoDealFields, effectiveMapping, seedCompanyFields } from './fields.ts';
 import { authorizeDemoTenant, authReport, simulatorOAuth, tenantPipedrive, type AuthReport, type LocalAuth } from './oauth.ts';
 import { LambdaStandIn, type InvocationStats } from './lambda-stand-in.ts';
+import { startArtifactRuntime, type ArtifactRuntime } from './artifacts/runtime.ts';
+import type { ArtifactFunction } from './artifacts/template.ts';
+import type { IamReport } from './iam/identities.ts';
+import type { Statement } from './iam/policy.ts';
+import * as z from 'zod';
 
 export interface PipelineOptions {
   customers: number;
@@ -64,7 +69,25 @@ export interface PipelineOptions {
   seats?: number;
   /** Records people type into Pipedrive while round 1 runs (after the first-sync listings were read), a third of each entity. */
   typedDuringSync?: number;
+  /**
+   * Run the synthesized stack (`cdk synth` output in `cdkOut`): each function from its bundle in its own
+   * container, with the template's environment, event-source settings and IAM enforced. Without it the
+   * handlers run from the TypeScript sources in this process (the fast source mode).
+   */
+  artifacts?: { cdkOut: string; stackName: string; editStatements?: (fn: ArtifactFunction) => Statement[] };
 }
+
+/** How Lambda's SQS event source feeds one writer: the template's settings in artifact mode. */
+interface EventSourceSettings {
+  batchSize: number;
+  concurrency: number;
+  reportBatchItemFailures: boolean;
+}
+
+const pollResultSchema = z.object({
+  summaries: z.array(z.looseObject({ unchanged: z.number().optional(), outcome: z.string(), error: z.string().optional() })),
+});
+const batchResponseSchema = z.object({ batchItemFailures: z.array(z.object({ itemIdentifier: z.string() })) });
 
 export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' | 'failed', number> & {
   rejected?: number;
@@ -144,13 +167,19 @@ export class LocalPipeline {
     readonly chaos: Chaos | undefined,
     /** Counts invocations per function and names the running one (for attributing calls). */
     readonly lambda: LambdaStandIn,
+    private readonly eventSources: Record<string, EventSourceSettings>,
+    /** The synthesized functions and the local IAM, in artifact mode. */
+    private readonly runtime: ArtifactRuntime | undefined,
   ) {}
 
   private drains: RoundReport['drains'] = [];
 
   /** What `connector --local FILE` needs to reach this run: the stand-ins' endpoints and the local cipher key. */
   connectionFile(): { env: Record<string, string>; cipherKey: string } {
-    return { env: { ...this.aws.env, POWERTOOLS_LOG_LEVEL: 'SILENT' }, cipherKey: this.cipherKey.toString('base64') };
+    return {
+      env: { ...this.aws.env, ...this.runtime?.operatorEnv, POWERTOOLS_LOG_LEVEL: 'SILENT' },
+      cipherKey: this.cipherKey.toString('base64'),
+    };
   }
 
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
@@ -225,15 +254,31 @@ export class LocalPipeline {
       : undefined;
 
     const aws = await startLocalAws({ maxReceiveCount: options.maxReceiveCount ?? 10, visibilityTimeoutSeconds: 30 });
-    Object.assign(process.env, aws.env, {
-      // The local run's clock runs fast: short leases and backoffs so retries happen within a round.
+    // The local run's clock runs fast: short leases and backoffs so retries happen within a round.
+    const fastClock = {
       CLAIM_LEASE_SECONDS: String(options.claimLeaseSeconds ?? (chaos ? 5 : 90)),
       RETRY_BASE_SECONDS: chaos ? '1' : '10',
       HTTP_TIMEOUT_MS: String(chaos ? CHAOS_HTTP_TIMEOUT_MS : 15_000),
-    });
+    };
+    Object.assign(process.env, aws.env, fastClock);
+    const runtime = options.artifacts
+      ? await startArtifactRuntime({
+          ...options.artifacts,
+          aws,
+          // What the local run adds to each function's environment from the template: the simulators on
+          // loopback HTTP, the fast clock, and quiet logs and metrics unless asked for.
+          overrides: {
+            ...fastClock,
+            CONNECTOR_ALLOW_LOOPBACK_HTTP: 'true',
+            POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
+            POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
+        })
+      : undefined;
     const cipherKey = randomBytes(32);
-    const cipher = new LocalCipher(cipherKey);
-    useLocalCipher(cipher);
+    const cipher = runtime?.cipher ?? new LocalCipher(cipherKey);
+    if (!runtime) useLocalCipher(cipher);
     const config: TenantConfigInput = {
       tenantId: TENANT_ID,
       displayName: 'Local demo',
@@ -253,9 +298,43 @@ export class LocalPipeline {
 
     // The handlers functions/poll.ts and functions/write.ts build, one per function; they read the environment on their first invocation.
     const lambda = new LambdaStandIn();
-    const polls = Object.fromEntries(entityRegistry.flows.map((f) => [f.poll, lambda.wrap(`poll-${f.poll}`, pollHandler(f.poll))]));
-    const writers = Object.fromEntries(entityRegistry.queues.map((q) => [q.name, lambda.wrap(kebab(q.writer), writerHandler(q.name))]));
-    const pipeline = new LocalPipeline(options, pipedrive, qad, aws, qadBasePath, polls, writers, cipherKey, chaos, lambda);
+    const polls: Record<string, PollHandler> = {};
+    const writers: Record<string, WriteHandler> = {};
+    const eventSources: Record<string, EventSourceSettings> = {};
+    for (const f of entityRegistry.flows) {
+      const fn = runtime?.pollFunction(f.poll);
+      polls[f.poll] = fn
+        ? lambda.wrap(kebab(fn.fn.name), async (event: unknown) => pollResultSchema.parse(await fn.container.invoke(event)))
+        : lambda.wrap(`poll-${f.poll}`, pollHandler(f.poll));
+    }
+    for (const q of entityRegistry.queues) {
+      const fn = runtime?.writerFunction(q.name);
+      const source = fn?.fn.eventSource;
+      if (fn && !source) throw new Error(`${fn.fn.name} has no SQS event source in the template`);
+      writers[q.name] = fn
+        ? lambda.wrap(kebab(fn.fn.name), async (event: SQSEvent) => batchResponseSchema.parse(await fn.container.invoke(event)))
+        : lambda.wrap(kebab(q.writer), writerHandler(q.name));
+      eventSources[q.name] = {
+        batchSize: source?.batchSize ?? 10,
+        // The local --concurrency, capped by the template's MaximumConcurrency as Lambda caps it.
+        concurrency: Math.min(options.writerConcurrency, source?.maximumConcurrency ?? options.writerConcurrency),
+        reportBatchItemFailures: source?.reportBatchItemFailures ?? true,
+      };
+    }
+    const pipeline = new LocalPipeline(
+      options,
+      pipedrive,
+      qad,
+      aws,
+      qadBasePath,
+      polls,
+      writers,
+      cipherKey,
+      chaos,
+      lambda,
+      eventSources,
+      runtime,
+    );
     if (typing) pipeline.typing = { ...typing, typed: 0 };
     // Faults start once the data is seeded: the run's writes and reads take them, not the setup.
     if (chaos) {
@@ -355,6 +434,11 @@ export class LocalPipeline {
   /** Polls that failed under injected faults and ran again. */
   pollRetries = 0;
 
+  /** The local IAM's count of the functions' AWS calls (artifact mode only; the source mode enforces none). */
+  iam(): IamReport | undefined {
+    return this.runtime?.iam.stats();
+  }
+
   private async drain(
     queue: LocalQueue,
     handler: WriteHandler,
@@ -362,12 +446,16 @@ export class LocalPipeline {
     onProgress: (batch: { received: number; failed: number }) => void,
   ) {
     const startMs = Date.now();
+    const name = Object.entries(this.aws.queues).find(([, q]) => q === queue)?.[0] ?? '';
+    const source = this.eventSources[name] ?? { batchSize: 10, concurrency: this.options.writerConcurrency, reportBatchItemFailures: true };
     const result = await drainQueue({
       sqs: this.aws.sqs,
       queueUrl: queue.url,
       queueArn: queue.arn,
       handler,
-      concurrency: this.options.writerConcurrency,
+      concurrency: source.concurrency,
+      batchSize: source.batchSize,
+      reportBatchItemFailures: source.reportBatchItemFailures,
       deadlineMs,
       onBatch: onProgress,
       ...(this.chaos && { duplicate: () => this.chaos!.duplicateDelivery() }),
@@ -670,6 +758,7 @@ export class LocalPipeline {
   }
 
   async close(): Promise<void> {
+    await this.runtime?.close();
     await this.pipedrive.close();
     await this.qad.close();
     await this.aws.close();

@@ -57,6 +57,10 @@ export async function drainQueue(options: {
   queueArn: string;
   handler: SqsHandler;
   concurrency: number;
+  /** The event source's BatchSize (SQS hands out at most 10 per receive; larger batches take several). */
+  batchSize?: number;
+  /** Without ReportBatchItemFailures Lambda ignores the response: a batch that returns is wholly done. */
+  reportBatchItemFailures?: boolean;
   deadlineMs: number;
   onBatch?: (info: { received: number; failed: number }) => void;
   /** Fault injection: hand this batch to two handlers at once, as a duplicate delivery would. */
@@ -67,16 +71,21 @@ export async function drainQueue(options: {
 
   async function poller(): Promise<void> {
     while (!done && Date.now() < options.deadlineMs) {
-      const res = await options.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: options.queueUrl,
-          MaxNumberOfMessages: 10,
-          AttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-          WaitTimeSeconds: 0,
-        }),
-      );
-      const messages = res.Messages ?? [];
+      const messages: Message[] = [];
+      for (let wanted = options.batchSize ?? 10; wanted > 0;) {
+        const res = await options.sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: options.queueUrl,
+            MaxNumberOfMessages: Math.min(10, wanted),
+            AttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+            WaitTimeSeconds: 0,
+          }),
+        );
+        const got = res.Messages ?? [];
+        messages.push(...got);
+        wanted = got.length < Math.min(10, wanted) ? 0 : wanted - got.length;
+      }
       if (messages.length === 0) {
         await new Promise((r) => setTimeout(r, 200));
         continue;
@@ -85,6 +94,7 @@ export async function drainQueue(options: {
       const invoke = async (): Promise<Set<string>> => {
         try {
           const response = await options.handler({ Records: records });
+          if (options.reportBatchItemFailures === false) return new Set<string>();
           return new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
         } catch {
           // A handler that throws fails the whole batch, as in Lambda.

@@ -55,6 +55,7 @@ function build(
 }
 
 interface Statement {
+  Sid?: string;
   Effect: string;
   Action: string | string[];
   Resource: unknown;
@@ -449,9 +450,24 @@ test('IAM: no wildcard actions anywhere, no AWS-managed policies on the function
   }
 });
 
+/** Every KMS statement but the one that lets a function store refreshed Pipedrive OAuth tokens (tested below). */
 function decryptStatements(statements: Statement[]): Statement[] {
-  return statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')));
+  return statements.filter((s) => actionsOf(s).some((a) => a.startsWith('kms:')) && s.Sid !== 'EncryptOnlyPipedriveTokens');
 }
+
+test('IAM: every function that calls Pipedrive may kms:Encrypt a refreshed OAuth token, under the pipedrive context only', () => {
+  const keyArn = getAtt(logicalId(base, base.stack.credentialsKey));
+  for (const spec of FUNCTIONS) {
+    const encrypt = statementsOfRole(base, fnParts(base, spec.id).role).filter((s) => actionsOf(s).includes('kms:Encrypt'));
+    assert.deepEqual(
+      encrypt.map((s) => [s.Sid, actionsOf(s), s.Resource, s.Condition]),
+      spec.decrypts.includes('pipedrive')
+        ? [['EncryptOnlyPipedriveTokens', ['kms:Encrypt'], keyArn, { StringEquals: { 'kms:EncryptionContext:system': 'pipedrive' } }]]
+        : [],
+      spec.id,
+    );
+  }
+});
 
 test('IAM: each function may kms:Decrypt only under the encryption context systems it needs', () => {
   const keyArn = getAtt(logicalId(base, base.stack.credentialsKey));

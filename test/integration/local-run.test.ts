@@ -1,10 +1,15 @@
 import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { synthesized } from '../../scripts/local/artifacts/synth.ts';
 import { LocalPipeline } from '../../scripts/local/pipeline.ts';
+import { STACK_NAME } from '../../infra/names.ts';
 
-test('the local run drives the Lambda handlers end to end: first sync matches and creates, the rerun writes nothing', async () => {
+test('the local run drives the synthesized functions end to end: first sync matches and creates, the rerun writes nothing', async () => {
+  // What npm start runs by default: the bundles cdk synth writes, the template's settings, its IAM enforced.
+  const cdkOut = (await synthesized(process.cwd())).dir;
   const pipeline = await LocalPipeline.start({
+    artifacts: { cdkOut, stackName: STACK_NAME },
     customers: 150,
     contactsPerCustomer: 2,
     items: 120,
@@ -38,6 +43,10 @@ test('the local run drives the Lambda handlers end to end: first sync matches an
     const persons = first.entities.persons;
     assert.ok(persons.updated > 0, 'hand-made persons are matched by email within their organization');
     assert.equal(first.entities.products.updated, 24, 'the 20% hand-made products are matched by code');
+
+    const iam = pipeline.iam();
+    assert.ok(iam && iam.checked > 0);
+    assert.equal(iam.denied, 0, JSON.stringify(iam.byFunction));
 
     const state = await pipeline.state();
     assert.deepEqual([state.pipedrive.organizations, state.duplicates.organizations, state.missing.organizations], [150, 0, 0]);
