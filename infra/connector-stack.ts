@@ -201,8 +201,10 @@ export class ConnectorStack extends Stack {
     this.grantOperator(this.operatorRole);
     for (const [name, q] of queues) {
       const senders = pollers.filter((p) => p.sendsTo === name).map((p) => fn(functions, p.id).role);
-      onlySendersMaySend(q.queue, [...senders, this.operatorRole]);
-      onlySendersMaySend(q.deadLetterQueue, [fn(functions, writers.find((w) => w.consumes === name)!.id).role]);
+      const writer = fn(functions, writers.find((w) => w.consumes === name)!.id).role;
+      // Its writer sends too: a wait or a retry goes back on the queue as a new message.
+      onlySendersMaySend(q.queue, [...senders, writer, this.operatorRole]);
+      onlySendersMaySend(q.deadLetterQueue, [writer]);
     }
 
     // ---- Monitoring --------------------------------------------------------------------------------

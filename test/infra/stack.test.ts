@@ -617,19 +617,24 @@ function queueSenders(b: Built, queueLogicalId: string): unknown[] {
   return allowed ?? [];
 }
 
-test('queue policies: only its pollers and the operator role may send to a work queue, only its writer to its DLQ', () => {
+const queuePoliciesTitle =
+  'queue policies: only its pollers, its own writer (waits and retries go back as new messages) and the operator ' +
+  'role may send to a work queue, only its writer to its DLQ';
+test(queuePoliciesTitle, () => {
   const operator = getAtt(logicalId(base, base.stack.operatorRole));
   for (const name of WORK_QUEUES) {
     const { queue, dlq } = queueParts(base, name);
     const pollers = POLLERS.filter((p) => p.sendsTo === name).map((p) => getAtt(fnParts(base, p.id).role));
+    const writer = getAtt(fnParts(base, writerOf(name).id).role);
     assert.ok(pollers.length > 0, `${name} has a poller`);
-    assert.deepEqual(queueSenders(base, queue), [...pollers, operator], `${name} queue`);
-    assert.deepEqual(queueSenders(base, dlq), [getAtt(fnParts(base, writerOf(name).id).role)], `${name} DLQ`);
+    assert.deepEqual(queueSenders(base, queue), [...pollers, writer, operator], `${name} queue`);
+    assert.deepEqual(queueSenders(base, dlq), [writer], `${name} DLQ`);
   }
-  // Concretely: the items poller, the writers and the customers poller are not among the orders queue's senders.
+  // Concretely: the items poller, the customers poller and the other writers are not among the orders queue's senders.
   const senders = JSON.stringify(queueSenders(base, orders(base).queue));
-  for (const id of ['PollItems', 'PollCustomers', 'WriteQad', 'WritePipedrive'])
+  for (const id of ['PollItems', 'PollCustomers', 'WritePipedrive', 'WriteProducts'])
     assert.ok(!senders.includes(fnParts(base, id).role), `${id} may not send to orders`);
+  assert.ok(senders.includes(fnParts(base, 'WriteQad').role), 'the orders writer re-sends its own waits');
 });
 
 test('operator role: assumed from the account, sends to work queues, redrives DLQs, erases audit entries, output for the CLI', () => {
