@@ -203,7 +203,7 @@ async function findTarget<R, Ctx>(
   }
   const recorded = await adoptRecordedId(job, pipedrive, keyField);
   if (recorded) return recorded;
-  const match = await matchRecord(deps, entity, tenantId, pipedrive, keyField, job.record, context);
+  const match = await matchRecord({ deps, entity, tenantId, pipedrive, keyField, record: job.record, context });
   if (match.kind === 'ambiguous') throw ambiguous(job, match);
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
   if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key)
@@ -468,15 +468,19 @@ async function findRecentlyCreated<R, Ctx>(
   return undefined;
 }
 
-async function matchRecord<R, Ctx>(
-  deps: WriterDeps,
-  entity: SyncEntity<R, Ctx>,
-  tenantId: string,
-  pipedrive: PipedriveClient,
-  keyField: string | undefined,
-  record: R,
-  context: Ctx,
-): Promise<MatchResult> {
+/** What matching one record needs. */
+interface MatchInput<R, Ctx> {
+  deps: WriterDeps;
+  entity: SyncEntity<R, Ctx>;
+  tenantId: string;
+  pipedrive: PipedriveClient;
+  keyField: string | undefined;
+  record: R;
+  context: Ctx;
+}
+
+async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResult> {
+  const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
   const key = entity.key(record);
   const listing = await deps.listing.meta(tenantId, entity.entity);
   if (listing && deps.clock.now() - Date.parse(listing.listedAt) < LISTING_TRUST_MS) {
@@ -485,8 +489,7 @@ async function matchRecord<R, Ctx>(
     const evidence = evidenceFromListing(entity, record, context, (t) => found.byToken.get(t) ?? []);
     const fromListing = await decideMatch(deps.keyMap, entity, tenantId, key, found.byKey, evidence);
     // A miss in the listing is not "not in Pipedrive": a person may have typed it since it was read.
-    if (fromListing.kind === 'notFound')
-      return matchChangedSince(deps, entity, tenantId, pipedrive, keyField, record, context, listing.listedAt);
+    if (fromListing.kind === 'notFound') return matchChangedSince(input, listing.listedAt);
     // The listing cannot decide between two candidates, and a person may have settled it since: ask Pipedrive.
     if (fromListing.kind !== 'ambiguous') return fromListing;
   }
@@ -499,16 +502,8 @@ async function matchRecord<R, Ctx>(
  * Matches against what changed in Pipedrive since the listing was read: records typed by hand (or
  * renamed) on go-live day. Listing by update time is consistent, unlike search, and costs a page.
  */
-async function matchChangedSince<R, Ctx>(
-  deps: WriterDeps,
-  entity: SyncEntity<R, Ctx>,
-  tenantId: string,
-  pipedrive: PipedriveClient,
-  keyField: string | undefined,
-  record: R,
-  context: Ctx,
-  listedAt: string,
-): Promise<MatchResult> {
+async function matchChangedSince<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string): Promise<MatchResult> {
+  const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
   const changed = emptyListing();
   const updatedSince = pipedriveTime(Date.parse(listedAt) - RECOVERY_SLACK_MS);
   for await (const items of listPages(pipedrive, entity.collection, { updatedSince }))
