@@ -177,7 +177,8 @@ export class LocalPipeline {
   /** What `connector --local FILE` needs to reach this run: the stand-ins' endpoints and the local cipher key. */
   connectionFile(): { env: Record<string, string>; cipherKey: string } {
     return {
-      env: { ...this.aws.env, ...this.runtime?.operatorEnv, POWERTOOLS_LOG_LEVEL: 'SILENT' },
+      // The simulators listen on loopback, which the clients refuse elsewhere: the operator's commands must reach them.
+      env: { ...this.aws.env, ...this.runtime?.operatorEnv, POWERTOOLS_LOG_LEVEL: 'SILENT', CONNECTOR_ALLOW_LOOPBACK_HTTP: 'true' },
       cipherKey: this.cipherKey.toString('base64'),
     };
   }
