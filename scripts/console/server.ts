@@ -154,14 +154,7 @@ class Console {
         ${queueTable(queues)}
         <h2>Tenants</h2>
         <table>
-          <tr>
-            <th>tenant</th>
-            <th>state</th>
-            <th>gate</th>
-            <th>held</th>
-            <th>failures (last day)</th>
-          </tr>
-          ${rows}
+          ${headRow('tenant', 'state', 'gate', 'held', 'failures (last day)')} ${rows}
         </table>`,
     );
   }
@@ -226,11 +219,7 @@ class Console {
             ${typeof budget === 'string' ? `unavailable (${budget})` : budget ? `${budget.used} of ${budget.limit} used` : 'not reported'}
           </p>
           <table>
-            <tr>
-              <th>sync</th>
-              <th>last poll</th>
-              <th>watermark</th>
-            </tr>
+            ${headRow('sync', 'last poll', 'watermark')}
             ${status.polls.map(
               (p) =>
                 html`<tr>
@@ -256,19 +245,11 @@ class Console {
           <h2>Needs attention</h2>
           <h3>Which Pipedrive record is it? (${attention.choices.length})</h3>
           <table id="choices">
-            <tr>
-              <th>record</th>
-              <th>why it is held</th>
-              <th>candidates</th>
-            </tr>
-            ${choices}
+            ${headRow('record', 'why it is held', 'candidates')} ${choices}
           </table>
           <h3>Held (${attention.held.length})</h3>
           <table id="held">
-            <tr>
-              <th>record</th>
-              <th>waits for</th>
-            </tr>
+            ${headRow('record', 'waits for')}
             ${attention.held.map(
               (h) =>
                 html`<tr>
@@ -279,12 +260,7 @@ class Console {
           </table>
           <h3>Rejected won deals (${attention.rejectedDeals.length})</h3>
           <table id="rejected">
-            <tr>
-              <th>deal</th>
-              <th>when</th>
-              <th>why</th>
-              <th></th>
-            </tr>
+            ${headRow('deal', 'when', 'why', '')}
             ${attention.rejectedDeals.map(
               (r) =>
                 html`<tr>
@@ -297,14 +273,7 @@ class Console {
           </table>
           <h3>Dead letters by cause (${attention.deadLetters.reduce((n, g) => n + g.records.length, 0)})</h3>
           <table id="dead-letters">
-            <tr>
-              <th>queue</th>
-              <th>cause</th>
-              <th>reason</th>
-              <th>records</th>
-              <th></th>
-            </tr>
-            ${deadLetters}
+            ${headRow('queue', 'cause', 'reason', 'records', '')} ${deadLetters}
           </table>
         </section>
         <section>
@@ -371,14 +340,7 @@ class Console {
           <a href="${this.confirmLink('erase', { tenant: tenantId, entity: flow.entity, key })}">erase personal data</a>
         </p>
         <table id="history">
-          <tr>
-            <th>at</th>
-            <th>outcome</th>
-            <th>Pipedrive</th>
-            <th>attempt</th>
-            <th>reason</th>
-          </tr>
-          ${rows}
+          ${headRow('at', 'outcome', 'Pipedrive', 'attempt', 'reason')} ${rows}
         </table>`,
     );
   }
@@ -462,14 +424,15 @@ class Console {
   }
 }
 
+/** A table's header row. */
+const headRow = (...names: string[]): Safe =>
+  html`<tr>
+    ${names.map((name) => html`<th>${name}</th>`)}
+  </tr>`;
+
 function queueTable(queues: Awaited<ReturnType<typeof queueStatus>>): Safe {
   return html`<table id="queues">
-    <tr>
-      <th>queue</th>
-      <th>backlog</th>
-      <th>in flight</th>
-      <th>dead letters</th>
-    </tr>
+    ${headRow('queue', 'backlog', 'in flight', 'dead letters')}
     ${queues.map(
       (q) =>
         html`<tr>
