@@ -264,7 +264,10 @@ class Console {
             ${attention.rejectedDeals.map(
               (r) =>
                 html`<tr>
-                  <td>${this.pipedriveLink(tenant, deals, Number(r.deal))} (${recordLink(deals, r.deal)})</td>
+                  <td>
+                    ${this.pipedriveLink(tenant, deals, Number(r.deal))} ·
+                    <a href="${this.link('record', tenantId, deals, r.deal)}">history</a>
+                  </td>
                   <td>${r.at}</td>
                   <td>${r.reason}</td>
                   <td><a href="${this.confirmLink('replay', { tenant: tenantId, entity: deals, key: r.deal })}">replay</a></td>
