@@ -90,7 +90,11 @@ export async function settleChoice(
   const pipedrive = await deps.clients.pipedrive(tenant);
   const code = await findFieldCode(tenantId, pipedrive, flow.fieldEntity, keyFieldName);
   if (code === undefined) throw new Error(`the Pipedrive ${flow.fieldEntity} field "${keyFieldName}" does not exist yet`);
-  const carried = definition.keyValueOf(await pipedrive.get(flow.collection, pipedriveId), code);
+  // Another QAD record's, by its key field or by the key map: the writer would not adopt it, and would create instead.
+  const carried =
+    definition.keyValueOf(await pipedrive.get(flow.collection, pipedriveId), code) ??
+    (await deps.keyMap.ownersOf(tenantId, entity, [pipedriveId])).get(pipedriveId) ??
+    null;
   if (carried !== null && carried !== key)
     throw new Error(`Pipedrive ${flow.collection} ${pipedriveId} already carries the QAD key ${carried}; choose another`);
   await pipedrive.update(flow.collection, pipedriveId, { custom_fields: { [code]: key } });

@@ -267,7 +267,12 @@ describe('settling a possible duplicate by choosing the Pipedrive record', () =>
       (await choiceHolds(deps, w.tenant)).map((h) => [h.entity, h.key, h.candidates]),
       [['person', 'Q3', [typed]]],
     );
-    // Someone keyed it by hand to another contact meanwhile: the choice is refused, the hold stays.
+    // Another contact owns it by the key map (written there since), or someone keyed it by hand: refused, the hold stays.
+    await w.adapters.keyMap.claimPipedriveRecord(TENANT, 'person', typed, 'Q7');
+    await assert.rejects(
+      settleChoice(deps, w.tenant, { entity: 'person', key: 'Q3', pipedriveId: typed }),
+      /already carries the QAD key Q7/u,
+    );
     const code = keyOf(w, 'person', 'QAD Contact ID');
     await (await deps.clients.pipedrive(w.tenant)).update('persons', typed, { custom_fields: { [code]: 'Q9' } });
     await assert.rejects(
