@@ -1,7 +1,7 @@
 /**
  * npm start: the whole connector on this machine, no AWS account needed.
  * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
- *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve
+ *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve [--poll-seconds S]
  *          --chaos [--fault-rate F] --auth token|oauth --token-ttl SECONDS --seats N --mapping FILE --drift --source
  *          --typed-during-sync N --pipedrive-edits
  * By default the functions run from the bundles `cdk synth` writes (cached in .local/synth, rebuilt when the sources,
@@ -30,6 +30,7 @@ const argsSchema = z.object({
   report: z.string().optional(),
   verbose: z.boolean(),
   serve: z.boolean(),
+  'poll-seconds': z.coerce.number().int().min(1).max(3600),
   chaos: z.boolean(),
   'fault-rate': z.coerce.number().min(0).max(0.5),
   mapping: z.string().optional(),
@@ -59,6 +60,7 @@ function readArgs() {
       report: { type: 'string' },
       verbose: { type: 'boolean', default: false },
       serve: { type: 'boolean', default: false },
+      'poll-seconds': { type: 'string', default: '30' },
       chaos: { type: 'boolean', default: false },
       'fault-rate': { type: 'string', default: '0.05' },
       mapping: { type: 'string' },
@@ -298,12 +300,22 @@ try {
   );
   process.exitCode = problems === 0 ? 0 : 1;
   if (args.serve) {
-    // Keep the simulators and stand-ins up for the operator CLI until Ctrl-C.
+    // As deployed: schedules and writers keep running, so the operator's CLI and console take effect, until Ctrl-C or SIGTERM.
     mkdirSync('.local', { recursive: true });
     writeFileSync('.local/connector.json', JSON.stringify(pipeline.connectionFile(), null, 2), { mode: 0o600 });
-    say(`\nServing. In another terminal:  npm run connector -- --local .local/connector.json status`);
+    say(`\nServing: polls every ${args['poll-seconds']} s, writers on their queues. In another terminal:`);
+    say('  npm run connector -- --local .local/connector.json status   (or console, replay, redrive, tenant add ...)');
     say(`  QAD base URL ${pipeline.qad.tenant(pipeline.qadBasePath).baseUrl}   Pipedrive ${pipeline.pipedrive.url}   (Ctrl-C stops)`);
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    const stop = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    await pipeline.serve({
+      pollEveryMs: args['poll-seconds'] * 1000,
+      signal: stop.signal,
+      onPollError: (poll, error) => say(`  ${poll} poll failed, tried again at the next tick: ${(error as Error).message}`),
+    });
+    say('Stopped.');
+    // The run's findings were printed above; a server stopped on request exits cleanly.
+    process.exitCode = 0;
   }
 } finally {
   await pipeline.close();

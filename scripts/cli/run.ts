@@ -6,6 +6,7 @@ import { entityRegistry, type EntityRegistry } from '../../shared/flows/registry
 import { queueEnvName } from '../../shared/config/environment.ts';
 import { CONNECTOR_VERSION } from '../../shared/config/version.ts';
 import { pascal, STACK_NAME, stackNameFor } from '../../infra/names.ts';
+import { runConsole } from './console.ts';
 import { checkTenant } from '../../shared/operations/check.ts';
 import { replay } from '../../shared/operations/replay.ts';
 import { eraseRecord } from '../../shared/operations/erase.ts';
@@ -50,6 +51,7 @@ export function usage(registry: EntityRegistry = entityRegistry): string {
                                               held messages, first-sync listing entries and dead letters
   redrive [--queue ${queues}]   move the DLQ's messages back to their queue
   status                                      watermarks, queue and DLQ depths, the last day's failures
+  console [--port N]                          the operator console in a browser, on 127.0.0.1 behind a token
   --version                                   this release, and the stack it talks to (with --outputs or --local)
 
 Options: --json (machine-readable output)
@@ -186,6 +188,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
       to: { type: 'string' },
       outcome: { type: 'string' },
       queue: { type: 'string' },
+      port: { type: 'string' },
       help: { type: 'boolean', default: false },
       version: { type: 'boolean', default: false },
     },
@@ -366,6 +369,8 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         );
         return 0;
       }
+      case 'console':
+        return await runConsole(d, values.port, io, registry);
       case 'status': {
         const queues = await queueStatus(d.sqs, d.queueUrls);
         const tenants = await tenantStatus(d, Date.now(), registry);

@@ -177,7 +177,8 @@ export class LocalPipeline {
   /** What `connector --local FILE` needs to reach this run: the stand-ins' endpoints and the local cipher key. */
   connectionFile(): { env: Record<string, string>; cipherKey: string } {
     return {
-      env: { ...this.aws.env, ...this.runtime?.operatorEnv, POWERTOOLS_LOG_LEVEL: 'SILENT' },
+      // The simulators listen on loopback, which the clients refuse elsewhere: the operator's commands must reach them.
+      env: { ...this.aws.env, ...this.runtime?.operatorEnv, POWERTOOLS_LOG_LEVEL: 'SILENT', CONNECTOR_ALLOW_LOOPBACK_HTTP: 'true' },
       cipherKey: this.cipherKey.toString('base64'),
     };
   }
@@ -444,6 +445,7 @@ export class LocalPipeline {
     handler: WriteHandler,
     deadlineMs: number,
     onProgress: (batch: { received: number; failed: number }) => void,
+    until?: AbortSignal,
   ) {
     const startMs = Date.now();
     const name = Object.entries(this.aws.queues).find(([, q]) => q === queue)?.[0] ?? '';
@@ -459,6 +461,7 @@ export class LocalPipeline {
       deadlineMs,
       onBatch: onProgress,
       ...(this.chaos && { duplicate: () => this.chaos!.duplicateDelivery() }),
+      ...(until && { until }),
     });
     this.drains.push({ queue: queue.url.split('/').pop() ?? queue.url, startMs, endMs: Date.now() });
     return result;
@@ -600,6 +603,32 @@ export class LocalPipeline {
       this.drain(this.aws.queue('orders'), this.writers.orders!, deadlineMs, () => undefined),
     ]);
     return results.every((r) => r.drained);
+  }
+
+  /**
+   * Runs as the deployed stack would until `signal` aborts (`npm start -- --serve`): every writer on its queue's
+   * event source, and every poll on a schedule, so what an operator does with the CLI or the console (add a
+   * tenant, replay, redrive, settle a hold) takes effect. Polls run each `pollEveryMs`, faster than in AWS;
+   * a failed poll is reported and tried at the next tick, as the next schedule would.
+   */
+  async serve(opts: { pollEveryMs: number; signal: AbortSignal; onPollError: (poll: string, error: unknown) => void }): Promise<void> {
+    const { signal } = opts;
+    const writers = entityRegistry.queues.map((q) =>
+      this.drain(this.aws.queue(q.name), this.writers[q.name]!, Number.POSITIVE_INFINITY, () => undefined, signal),
+    );
+    const schedules = (async () => {
+      while (!signal.aborted) {
+        for (const flow of entityRegistry.flows) {
+          if (signal.aborted) break;
+          await this.poll(flow.poll).catch((error: unknown) => opts.onPollError(flow.poll, error));
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, opts.pollEveryMs);
+          signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        });
+      }
+    })();
+    await Promise.all([...writers, schedules]);
   }
 
   /** With OAuth: how often the access token was refreshed, and which tenants ended up parked. */

@@ -65,6 +65,8 @@ export async function drainQueue(options: {
   onBatch?: (info: { received: number; failed: number }) => void;
   /** Fault injection: hand this batch to two handlers at once, as a duplicate delivery would. */
   duplicate?: () => boolean;
+  /** Lambda's event source never stops: with a signal, poll an empty queue until it aborts instead of returning. */
+  until?: AbortSignal;
 }): Promise<{ batches: number; received: number; failed: number; drained: boolean }> {
   const totals = { batches: 0, received: 0, failed: 0 };
   let done = false;
@@ -87,7 +89,7 @@ export async function drainQueue(options: {
         wanted = got.length < Math.min(10, wanted) ? 0 : wanted - got.length;
       }
       if (messages.length === 0) {
-        await new Promise((r) => setTimeout(r, 200));
+        await new Promise((r) => setTimeout(r, options.until ? 1000 : 200));
         continue;
       }
       const records = messages.map((m) => toRecord(m, options.queueArn));
@@ -121,6 +123,12 @@ export async function drainQueue(options: {
   }
 
   async function watcher(): Promise<void> {
+    if (options.until) {
+      const signal = options.until;
+      if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      done = true;
+      return;
+    }
     while (!done && Date.now() < options.deadlineMs) {
       await new Promise((r) => setTimeout(r, 250));
       const depth = await queueDepth(options.sqs, options.queueUrl);

@@ -27,6 +27,7 @@ import type {
   Telemetry,
   TenantHolds,
   AuditAction,
+  AuditDetail,
 } from '../ports/index.ts';
 import { hashWithDependency, type MappedLookup, type PipedriveBody, type SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
@@ -59,6 +60,8 @@ export type WriteOutcome = { action: 'created' | 'updated' | 'unchanged' | 'held
 
 /** The hold cause of a record whose only match is a near-identical Pipedrive record. */
 export const possibleDuplicateCause = (entity: string): string => `possible-duplicate:${entity}`;
+/** The audit detail naming the Pipedrive records a person chooses between (ids, comma-separated). */
+export const CANDIDATES_DETAIL = 'candidates';
 
 /** How long a first-sync listing stands in for searches. After that, new records are searched. */
 const LISTING_TRUST_MS = 6 * 3_600_000;
@@ -129,6 +132,7 @@ function audit<R, Ctx>(
   pipedriveId: number | undefined,
   reason: string,
   written?: PipedriveBody,
+  detail?: AuditDetail,
 ): Promise<void> {
   const { tenantId } = job.tenant.config;
   const { attempt, messageId } = job.delivery;
@@ -143,6 +147,7 @@ function audit<R, Ctx>(
     messageId,
     contentHash: job.message.hash,
     ...(written && { fields: fieldNames(written) }),
+    ...(detail && { detail }),
   });
 }
 
@@ -330,6 +335,8 @@ async function holdPossibleDuplicate<R, Ctx>(
     found.ids[0],
     `possible duplicate: ${entity.label} ${key} and Pipedrive ${entity.collection} ${ids} differ only by ${found.via}; ` +
       `held (${cause}) until a person sets the QAD key on the one that is this ${entity.label}, or renames it`,
+    undefined,
+    { [CANDIDATES_DETAIL]: found.ids.join(',') },
   );
   await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
   return { action: 'held', pipedriveId: found.ids[0]!, via: cause };
@@ -490,6 +497,11 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
     const fromListing = await decideMatch(deps.keyMap, entity, tenantId, key, found.byKey, evidence);
     // A miss in the listing is not "not in Pipedrive": a person may have typed it since it was read.
     if (fromListing.kind === 'notFound') return matchChangedSince(input, listing.listedAt);
+    // A person may have settled a near-identical match since (our key set on one, or a name fixed): only a match counts.
+    if (fromListing.kind === 'possibleDuplicate') {
+      const since = await matchChangedSince(input, listing.listedAt);
+      return since.kind === 'matched' ? since : fromListing;
+    }
     // The listing cannot decide between two candidates, and a person may have settled it since: ask Pipedrive.
     if (fromListing.kind !== 'ambiguous') return fromListing;
   }

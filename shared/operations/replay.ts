@@ -1,5 +1,5 @@
 import type { StoredTenant } from '../config/tenant.ts';
-import type { AuditAction, AuditLog, EntityName, RecordQueue } from '../ports/index.ts';
+import type { AuditAction, AuditEntry, AuditLog, EntityName, RecordQueue } from '../ports/index.ts';
 import { entityRegistry, type EntityRegistry, type RereadDeps } from '../flows/registry.ts';
 import { newRecordMessage } from '../flows/record-message.ts';
 
@@ -29,11 +29,8 @@ export async function replay(
   let targets: Array<{ entity: EntityName; key: string }>;
   if ('key' in selection) targets = [selection];
   else {
-    const latest = new Map<string, { entity: EntityName; key: string; action: AuditAction }>();
-    for (const e of await deps.audit.byTenant(tenantId, selection.from, selection.to)) {
-      if (!e.key.startsWith('_') && !e.key.startsWith('field:')) latest.set(`${e.entity}|${e.key}`, e);
-    }
-    targets = [...latest.values()].filter((e) => e.action === selection.action);
+    const latest = latestPerRecord(await deps.audit.byTenant(tenantId, selection.from, selection.to));
+    targets = latest.filter((e) => e.action === selection.action);
   }
   const results: ReplayResult[] = [];
   for (const entity of new Set(targets.map((t) => t.entity))) {
@@ -61,4 +58,11 @@ export async function replay(
     }
   }
   return results;
+}
+
+/** Each record's latest entry among a tenant's entries (oldest first), leaving out the tenant's own entries (fields, reports). */
+export function latestPerRecord<E extends AuditEntry>(entries: readonly E[]): E[] {
+  const latest = new Map<string, E>();
+  for (const e of entries) if (!e.key.startsWith('_') && !e.key.startsWith('field:')) latest.set(`${e.entity}|${e.key}`, e);
+  return [...latest.values()];
 }

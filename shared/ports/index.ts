@@ -208,6 +208,14 @@ export interface RecordQueue {
 export interface DeadLetters {
   /** Deletes the dead letters whose body `match` picks, leaves the others as they were; answers how many went. */
   erase(match: (body: string) => boolean): Promise<number>;
+  /** Every dead letter, left where it was: its body, and the writer's reason and cause (none when SQS moved it). */
+  read(): Promise<DeadLetter[]>;
+}
+
+export interface DeadLetter {
+  body: string;
+  reason?: string;
+  cause?: string;
 }
 
 /** What a message sent again carries: its failed attempts at the outside system, and how often it waited for another record. */

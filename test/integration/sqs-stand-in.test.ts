@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';
-import { SqsMessageControl } from '../../shared/adapters/aws/sqs-queue.ts';
+import { SqsDeadLetters, SqsMessageControl } from '../../shared/adapters/aws/sqs-queue.ts';
 
 let aws: LocalAws;
 before(async () => {
@@ -30,4 +30,21 @@ test('like AWS, the SQS stand-in refuses a visibility past 12 hours from the rec
   await assert.rejects(new SqsMessageControl(aws.sqs, aws.queueUrl, aws.dlqUrl).setVisibility(handle, 43_200), /beyond the limit/u);
   await change(handle, 43_000);
   await change(handle, 0);
+});
+
+test('dead letters are read with their reason and cause and left where they were; one SQS moved has no cause', async () => {
+  const control = new SqsMessageControl(aws.sqs, aws.queueUrl, aws.dlqUrl);
+  await control.deadLetter('{"key":"A"}', 'Pipedrive refused: bad email', 'permanent');
+  await control.deadLetter('{"key":"B"}', 'QAD did not answer', 'retryBudget');
+  await aws.sqs.send(new SendMessageCommand({ QueueUrl: aws.dlqUrl, MessageBody: '{"key":"C"}' }));
+  const letters = new SqsDeadLetters(aws.sqs, aws.dlqUrl);
+  const byBody = async () => (await letters.read()).sort((a, b) => a.body.localeCompare(b.body));
+  const expected = [
+    { body: '{"key":"A"}', reason: 'Pipedrive refused: bad email', cause: 'permanent' },
+    { body: '{"key":"B"}', reason: 'QAD did not answer', cause: 'retryBudget' },
+    { body: '{"key":"C"}' },
+  ];
+  assert.deepEqual(await byBody(), expected);
+  assert.deepEqual(await byBody(), expected, 'a read takes nothing away');
+  assert.equal(await letters.erase(() => true), 3);
 });

@@ -4,6 +4,7 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
+  type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { sleep } from '../../clients/http.ts';
@@ -14,7 +15,7 @@ import {
   MAX_DELAY_SECONDS,
   type DeadLetterCause,
 } from '../../domain/errors.ts';
-import type { DeadLetters, MessageControl, RecordMessage, RecordQueue, RetryCounts } from '../../ports/index.ts';
+import type { DeadLetter, DeadLetters, MessageControl, RecordMessage, RecordQueue, RetryCounts } from '../../ports/index.ts';
 
 /** SendMessageBatch, 10 at a time; failed entries are retried, and what still fails throws. */
 export class SqsRecordQueue implements RecordQueue {
@@ -88,9 +89,9 @@ export class SqsMessageControl implements MessageControl {
 }
 
 /**
- * A DLQ read to its end for an erasure: each message is received (hidden for a minute), the picked ones
- * deleted, the others made visible again at once. It stops when a receive (a 1-second long poll, which asks
- * every SQS server) brings nothing new.
+ * A DLQ read to its end (to erase some, or to show them): each message is received (hidden for a minute), the
+ * picked ones deleted, the others made visible again at once. It stops when a receive (a 1-second long poll,
+ * which asks every SQS server) brings nothing new.
  */
 export class SqsDeadLetters implements DeadLetters {
   constructor(
@@ -99,25 +100,49 @@ export class SqsDeadLetters implements DeadLetters {
   ) {}
 
   async erase(match: (body: string) => boolean): Promise<number> {
+    let erased = 0;
+    await this.sweep((m) => {
+      const picked = match(m.Body ?? '');
+      if (picked) erased++;
+      return picked;
+    });
+    return erased;
+  }
+
+  async read(): Promise<DeadLetter[]> {
+    const out: DeadLetter[] = [];
+    await this.sweep((m) => {
+      const reason = m.MessageAttributes?.reason?.StringValue;
+      const cause = m.MessageAttributes?.[DEAD_LETTER_CAUSE_ATTRIBUTE]?.StringValue;
+      out.push({ body: m.Body ?? '', ...(reason !== undefined && { reason }), ...(cause !== undefined && { cause }) });
+      return false;
+    });
+    return out;
+  }
+
+  /** Receives every message once; deletes those `remove` picks and makes the others visible again. */
+  private async sweep(remove: (message: Message) => boolean): Promise<void> {
     const seen = new Set<string>();
     const keep: string[] = [];
-    let erased = 0;
     for (;;) {
       const res = await this.client.send(
-        new ReceiveMessageCommand({ QueueUrl: this.deadLetterUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60, WaitTimeSeconds: 1 }),
+        new ReceiveMessageCommand({
+          QueueUrl: this.deadLetterUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 60,
+          WaitTimeSeconds: 1,
+          MessageAttributeNames: ['All'],
+        }),
       );
       const fresh = (res.Messages ?? []).filter((m) => m.MessageId && m.ReceiptHandle && !seen.has(m.MessageId));
       if (fresh.length === 0) break;
       for (const m of fresh) {
         seen.add(m.MessageId!);
-        if (match(m.Body ?? '')) {
-          await this.client.send(new DeleteMessageCommand({ QueueUrl: this.deadLetterUrl, ReceiptHandle: m.ReceiptHandle! }));
-          erased++;
-        } else keep.push(m.ReceiptHandle!);
+        if (remove(m)) await this.client.send(new DeleteMessageCommand({ QueueUrl: this.deadLetterUrl, ReceiptHandle: m.ReceiptHandle! }));
+        else keep.push(m.ReceiptHandle!);
       }
     }
     for (const ReceiptHandle of keep)
       await this.client.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.deadLetterUrl, ReceiptHandle, VisibilityTimeout: 0 }));
-    return erased;
   }
 }

@@ -64,5 +64,6 @@ export class MemoryQueue implements RecordQueue, MessageControl {
       this.deadLetters.splice(0, this.deadLetters.length, ...kept);
       return erased;
     },
+    read: async () => this.deadLetters.map((d) => ({ ...d })),
   };
 }
