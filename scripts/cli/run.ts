@@ -9,7 +9,7 @@ import { checkTenant, type CheckRow } from '../../shared/operations/check.ts';
 import { errorMessage } from '../../shared/domain/errors.ts';
 import { replay } from '../../shared/operations/replay.ts';
 import { eraseRecord } from '../../shared/operations/erase.ts';
-import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-queue.ts';
+import { SqsDeadLetters, SqsMessageControl } from '../../shared/adapters/aws/sqs-queue.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
 import { syncEntity, type PlanRow } from '../../shared/operations/sync.ts';
 import { authorizeTenant } from '../../shared/operations/authorize.ts';
@@ -252,10 +252,19 @@ export const COMMANDS: ReadonlyArray<CommandSpec<Ctx>> = [
   {
     name: 'sync',
     args: [tenantArg],
-    summary: 'one poll-and-write cycle of one entity in this process; --dry-run writes nothing and prints the plan',
+    summary: 'one poll-and-write cycle of one entity, written in this process as the writers would; --dry-run plans only',
+    details:
+      "Each record ends written, held, dead-lettered, or queued for the stack's writers (a retry or a wait due after --wait);\n" +
+      'the watermark moves only then. Exit 1 if any record was dead-lettered.',
     options: {
       entity: { type: 'string', help: 'the poll to run', choices: polls, required: true },
       'dry-run': { type: 'boolean', help: 'print what would be created, updated or skipped, with field changes; write nothing' },
+      wait: {
+        type: 'string',
+        value: 'DURATION',
+        duration: true,
+        help: 'retries due within this (default 60s) are made here; later ones go on the work queue for the writers',
+      },
     },
     stack: true,
     run: runSync,
@@ -337,25 +346,35 @@ async function runSync(c: Ctx, { args, options }: Parsed): Promise<number> {
   const d = c.deps();
   const tenant = await requireTenant(d.tenants, args[0]!);
   const dryRun = options['dry-run'] === true;
+  const flow = c.registry.byPoll(poll)!;
+  const urls = d.queueUrls[flow.queue]!;
   c.progress(`reading ${poll} of ${tenant.config.tenantId} from QAD…`);
-  const { rows, unchanged } = await syncEntity(d, tenant, c.registry.byPoll(poll)!.definition!, {
+  const { rows, unchanged } = await syncEntity(d, tenant, flow.definition!, {
     dryRun,
+    workQueue: new SqsMessageControl(d.sqs, urls.queue, urls.dlq),
+    waitSeconds: Number(string(options.wait) ?? 60),
     onProgress: (done, total) => (done % 50 === 0 || done === total ? c.progress(`  ${done}/${total} written`) : undefined),
   });
+  const count = (a: PlanRow['action']) => rows.filter((r) => r.action === a).length;
   c.print({ rows, unchanged }, () => {
     const changes = (r: PlanRow) => r.changes.map((ch) => `${ch.field}: ${JSON.stringify(ch.from)} -> ${JSON.stringify(ch.to)}`);
     c.table(
       rows.map((r) => ({ ...r, changes: changes(r).join('; ') })),
-      ['key', 'action', 'pipedriveId', 'reason', 'changes'],
+      dryRun ? ['key', 'action', 'pipedriveId', 'reason', 'changes'] : ['key', 'action', 'pipedriveId', 'reason'],
     );
-    const count = (a: string) => rows.filter((r) => r.action === a).length;
+    const skipped = `skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write)`;
     c.io.out(
-      `${dryRun ? 'would ' : ''}create ${count('create')}, update ${count('update')}, ` +
-        `skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write), ` +
-        `wait ${count('wait')}, reject ${count('reject')}${dryRun ? ' (dry run: nothing was written)' : ''}`,
+      dryRun
+        ? `would create ${count('create')}, update ${count('update')}, ${skipped}, wait ${count('wait')}, reject ${count('reject')} ` +
+            '(dry run: nothing was written)'
+        : `create ${count('create')}, update ${count('update')}, ${skipped}, held ${count('held')}, ` +
+            `queued for the ${flow.queue} writers ${count('queued')}, dead-lettered ${count('dead-lettered')}`,
     );
   });
-  return 0;
+  const dead = count('dead-lettered');
+  if (dead === 0) return 0;
+  if (!c.json) c.io.err(`connector sync: ${dead} records dead-lettered: a person must look ("connector status", "connector audit")`);
+  return 1;
 }
 
 async function runReplay(c: Ctx, { args, options }: Parsed): Promise<number> {
