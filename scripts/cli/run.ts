@@ -8,6 +8,7 @@ import { pascal, STACK_NAME, stackNameFor } from '../../infra/names.ts';
 import { checkTenant, type CheckRow } from '../../shared/operations/check.ts';
 import { errorMessage } from '../../shared/domain/errors.ts';
 import { replay } from '../../shared/operations/replay.ts';
+import { discover } from '../../shared/operations/discover.ts';
 import { eraseRecord } from '../../shared/operations/erase.ts';
 import { SqsDeadLetters, SqsMessageControl } from '../../shared/adapters/aws/sqs-queue.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
@@ -270,6 +271,15 @@ export const COMMANDS: ReadonlyArray<CommandSpec<Ctx>> = [
     run: runSync,
   },
   {
+    name: 'discover',
+    args: [tenantArg],
+    summary: "both systems' fields side by side, QAD's with sample values, and a starter mapping.fields for the tenant config",
+    details: 'Reads one page of each QAD browse and the Pipedrive field lists; writes nothing.',
+    options: {},
+    stack: true,
+    run: runDiscover,
+  },
+  {
     name: 'audit',
     args: recordArgs,
     summary: "a record's history, newest first, with each outcome's full reason",
@@ -375,6 +385,35 @@ async function runSync(c: Ctx, { args, options }: Parsed): Promise<number> {
   if (dead === 0) return 0;
   if (!c.json) c.io.err(`connector sync: ${dead} records dead-lettered: a person must look ("connector status", "connector audit")`);
   return 1;
+}
+
+async function runDiscover(c: Ctx, { args }: Parsed): Promise<number> {
+  const d = c.deps();
+  const tenant = await requireTenant(d.tenants, args[0]!);
+  const found = await discover(d.clients, tenant, c.registry, (step) => c.progress(`${step}…`));
+  c.print(found, () => {
+    for (const e of found.entities) {
+      c.io.out(`\n${e.label} (QAD) -> ${e.fieldEntity} (Pipedrive): the values a mapping can carry`);
+      c.table(
+        e.values.map((v) => ({
+          qad: v.qad,
+          samples: v.samples.join(', '),
+          pipedrive: v.pipedrive ?? '',
+          type: v.type ?? '',
+          note: v.note,
+        })),
+      );
+      if (e.browse) {
+        c.io.out(`QAD ${e.label} browse, ${e.browse.rows} rows read:`);
+        c.table(e.browse.columns.map((col) => ({ column: col.column, samples: col.samples.join(', ') })));
+      }
+      c.io.out(`Pipedrive ${e.fieldEntity} fields:`);
+      c.table(e.pipedrive.map((f) => ({ name: f.name, type: f.type, custom: f.custom, code: f.code, options: f.options.join(', ') })));
+    }
+    c.io.out('\nstarter mapping.fields (the tenant config\'s "mapping": {"fields": ...}; see docs/field-mapping.md):');
+    c.io.out(JSON.stringify(found.mapping, null, 2));
+  });
+  return 0;
 }
 
 async function runReplay(c: Ctx, { args, options }: Parsed): Promise<number> {

@@ -2,35 +2,14 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { environmentFromOutputs, runCli, type Io } from '../../scripts/cli/run.ts';
-import { API_TOKEN, contactRow, customerRow, QAD_PASSWORD, startHarness, type Harness } from './harness.ts';
+import { environmentFromOutputs } from '../../scripts/cli/run.ts';
+import { API_TOKEN, cli, contactRow, customerRow, QAD_PASSWORD, startHarness, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-/** Runs the CLI in-process and keeps what it printed. */
-async function cli(
-  harness: Harness,
-  argv: string[],
-  files: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    readFile: (path) => {
-      const content = files[path];
-      if (content === undefined) throw new Error(`ENOENT: ${path}`);
-      return content;
-    },
-  };
-  const code = await runCli(argv, io, harness.cliDeps());
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 // Changed today, so a second poll re-reads them inside its overlap.
 const today = new Date().toISOString().slice(0, 10);
@@ -285,12 +264,7 @@ describe('connector sync writes as the writers do', () => {
     const harness = h;
     // The backoff is waited on the harness clock, not in real time.
     const deps = { ...h.cliDeps(), clock: { now: () => harness.clock.ms, sleep: async (ms: number) => void (harness.clock.ms += ms) } };
-    const sync = async (argv: string[]) => {
-      const out: string[] = [];
-      const err: string[] = [];
-      const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), readFile: () => '' };
-      return { code: await runCli(argv, io, deps), out: out.join('\n'), err: err.join('\n') };
-    };
+    const sync = (argv: string[]) => cli(harness, argv, {}, deps);
     assert.equal((await sync(['sync', 'acme', '--entity', 'customers'])).code, 0);
     let failures = 2;
     h.pd.setFault((req) => (req.method === 'POST' && req.path === '/api/v2/persons' && failures-- > 0 ? { status: 503 } : undefined));
