@@ -16,6 +16,7 @@ import { syncEntity, type PlanRow } from '../../shared/operations/sync.ts';
 import { authorizeTenant } from '../../shared/operations/authorize.ts';
 import { addTenant, describeTenant, requireTenant, setTenantEnabled } from '../../shared/operations/tenants.ts';
 import type { AuditAction, EntityName } from '../../shared/ports/index.ts';
+import type { StoredTenant } from '../../shared/config/tenant.ts';
 import { buildDependencies, useLocalCipher, type Dependencies } from '../../shared/runtime/dependencies.ts';
 import {
   commandHelp,
@@ -129,6 +130,8 @@ interface Ctx {
   now: number;
   /** The stack's dependencies, built on first use (only commands that reach the stack ask). */
   deps(): Dependencies;
+  /** A stored tenant, or a failure naming the tenants there are. */
+  tenant(id: string): Promise<StoredTenant>;
   /** The result: JSON with --json, else what `human` prints. */
   print(data: unknown, human: () => void): void;
   table(rows: ReadonlyArray<object>, columns?: readonly string[]): void;
@@ -192,7 +195,7 @@ export const COMMANDS: ReadonlyArray<CommandSpec<Ctx>> = [
     options: {},
     stack: true,
     async run(c, { args }) {
-      c.io.out(JSON.stringify(describeTenant(await requireTenant(c.deps().tenants, args[0]!)), null, 2));
+      c.io.out(JSON.stringify(describeTenant(await c.tenant(args[0]!)), null, 2));
       return 0;
     },
   },
@@ -220,7 +223,7 @@ export const COMMANDS: ReadonlyArray<CommandSpec<Ctx>> = [
     stack: true,
     async run(c, { args }) {
       const d = c.deps();
-      const tenant = await requireTenant(d.tenants, args[0]!);
+      const tenant = await c.tenant(args[0]!);
       const rows = await checkTenant(d.clients, tenant, c.registry, d.audit, (step) => c.progress(`checking ${step}…`));
       const result = (r: CheckRow) => (r.skipped ? 'skipped' : r.ok ? 'pass' : 'FAIL');
       c.print(rows, () => c.table(rows.map((r) => ({ check: r.check, result: result(r), detail: r.detail }))));
@@ -312,7 +315,7 @@ export const COMMANDS: ReadonlyArray<CommandSpec<Ctx>> = [
     stack: true,
     async run(c, { args }) {
       const d = c.deps();
-      const tenant = await requireTenant(d.tenants, args[0]!);
+      const tenant = await c.tenant(args[0]!);
       const deadLettersOf = (queue: string) => new SqsDeadLetters(d.sqs, d.queueUrls[queue]!.dlq);
       const erased = await eraseRecord({ ...d, deadLettersOf }, tenant, args[1] as EntityName, args[2]!, c.registry);
       c.print(erased, () => c.table(Object.entries(erased.removed).map(([where, removed]) => ({ where, removed }))));
@@ -354,7 +357,7 @@ export const COMMANDS: ReadonlyArray<CommandSpec<Ctx>> = [
 async function runSync(c: Ctx, { args, options }: Parsed): Promise<number> {
   const poll = string(options.entity)!;
   const d = c.deps();
-  const tenant = await requireTenant(d.tenants, args[0]!);
+  const tenant = await c.tenant(args[0]!);
   const dryRun = options['dry-run'] === true;
   const flow = c.registry.byPoll(poll)!;
   const urls = d.queueUrls[flow.queue]!;
@@ -389,7 +392,7 @@ async function runSync(c: Ctx, { args, options }: Parsed): Promise<number> {
 
 async function runDiscover(c: Ctx, { args }: Parsed): Promise<number> {
   const d = c.deps();
-  const tenant = await requireTenant(d.tenants, args[0]!);
+  const tenant = await c.tenant(args[0]!);
   const found = await discover(d.clients, tenant, c.registry, (step) => c.progress(`${step}…`));
   c.print(found, () => {
     for (const e of found.entities) {
@@ -433,7 +436,7 @@ async function runReplay(c: Ctx, { args, options }: Parsed): Promise<number> {
     selection = { from, to, action: outcome as AuditAction };
   }
   const d = c.deps();
-  const results = await replay(d, await requireTenant(d.tenants, tenantId!), selection, c.registry);
+  const results = await replay(d, await c.tenant(tenantId!), selection, c.registry);
   c.print(results, () => c.table(results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome, content: r.content ?? '' }))));
   return 0;
 }
@@ -525,6 +528,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
       json,
       now,
       deps: () => (built ??= buildDependencies(undefined, registry)),
+      tenant: (id) => requireTenant(ctx.deps().tenants, id),
       print: (data, human) => (json ? io.out(JSON.stringify(data, null, 2)) : human()),
       table: (rows, columns) => formatTable(rows, columns).forEach((l) => io.out(l)),
       progress: (line) => io.err(line),

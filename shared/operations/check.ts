@@ -1,7 +1,7 @@
 import { PIPEDRIVE_OAUTH_TOKEN_URL, type StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import { missingScopes } from '../domain/pipedrive-scopes.ts';
-import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
+import { checkFieldsExist, parseFieldList, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
 import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
 import type { AuditLog, TenantClients } from '../ports/index.ts';
@@ -16,10 +16,7 @@ async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, fie
   const entries = mappedEntries(tenant, fieldEntity);
   const check = `Pipedrive mapped ${fieldEntity} fields`;
   if (entries.length === 0) return { check, ok: true, detail: 'none mapped' };
-  const defs = (await pipedrive.listFields(fieldEntity)).flatMap((f) => {
-    const parsed = fieldDefinitionSchema.safeParse(f);
-    return parsed.success ? [parsed.data] : [];
-  });
+  const defs = parseFieldList(await pipedrive.listFields(fieldEntity));
   const problems = checkFieldsExist(
     defs,
     entries.map((e) => e.pipedrive),

@@ -7,7 +7,7 @@ import {
   type FieldMappingInput,
   type MappedEntity,
 } from '../config/field-mapping.ts';
-import { fieldDefinitionSchema, type FieldDefinition, type SourceValue } from '../domain/custom-fields.ts';
+import { parseFieldList, type FieldDefinition, type SourceValue } from '../domain/custom-fields.ts';
 import type { TenantClients } from '../ports/index.ts';
 import type { PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
@@ -80,10 +80,7 @@ export async function discover(
     const fieldEntity = flow.fieldEntity;
     const sources: readonly string[] = fieldEntity in QAD_SOURCES ? QAD_SOURCES[fieldEntity as MappedEntity] : [];
     onStep(`reading Pipedrive's ${fieldEntity} fields`);
-    const fields = (await pipedrive.listFields(fieldEntity)).flatMap((f) => {
-      const parsed = fieldDefinitionSchema.safeParse(f);
-      return parsed.success ? [parsed.data] : [];
-    });
+    const fields = parseFieldList(await pipedrive.listFields(fieldEntity));
     const starter = sources.flatMap((q) => starterEntry(fieldEntity as MappedEntity, q, fields) ?? []);
     if (sources.length) mapping[fieldEntity] = starter;
 

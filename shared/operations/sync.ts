@@ -4,7 +4,7 @@ import type { RemoteRecord } from '../clients/pipedrive-client.ts';
 import type { MessageControl, RecordMessage, RecordQueue } from '../ports/index.ts';
 import type { SyncEntity } from '../flows/entities/entity.ts';
 import { findFieldCode } from '../flows/key-fields.ts';
-import { describeProblems, fieldDefinitionSchema, resolveFields, withMappedFields, type NamedValue } from '../domain/custom-fields.ts';
+import { describeProblems, parseFieldList, resolveFields, withMappedFields, type NamedValue } from '../domain/custom-fields.ts';
 import { pollEntity, type PollDeps } from '../flows/poll.ts';
 import { decideMatch, evidenceFromListing, type WriterDeps } from '../flows/write-record.ts';
 import type { WriterBatchDeps } from '../flows/writer-batch.ts';
@@ -148,13 +148,7 @@ async function planMessages<R, Ctx>(
 
   // Mapped fields by name, as the writer would resolve them; a missing field the writer may create shows as "(new field ...)".
   const mappedEntries = tenant.config.mapping.fields[entity.fieldEntity];
-  const defs =
-    mappedEntries.length === 0
-      ? []
-      : (await pipedrive.listFields(entity.fieldEntity)).flatMap((f) => {
-          const parsed = fieldDefinitionSchema.safeParse(f);
-          return parsed.success ? [parsed.data] : [];
-        });
+  const defs = mappedEntries.length === 0 ? [] : parseFieldList(await pipedrive.listFields(entity.fieldEntity));
   for (const e of mappedEntries) {
     if (e.create && !defs.some((d) => d.field_name === e.pipedrive))
       defs.push({

@@ -1,9 +1,8 @@
 import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runCli, type Io } from '../../scripts/cli/run.ts';
 import { parseFieldMapping } from '../../shared/config/field-mapping.ts';
-import { API_TOKEN, cli, contactRow, customerRow, itemRow, startHarness, type CliRun, type Harness } from './harness.ts';
+import { API_TOKEN, cli, contactRow, customerRow, itemRow, runCliWith, startHarness, type CliRun, type Harness } from './harness.ts';
 
 /**
  * Every command with good and bad input, as a new operator types them: exit codes (0 done, 1 failed, 2 the command
@@ -22,19 +21,7 @@ before(async () => {
 after(async () => h.close());
 
 /** The CLI as an operator runs it, with no stack injected: --outputs, --local and the environment decide. */
-async function alone(argv: string[], files: Record<string, string> = {}): Promise<CliRun> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    readFile: (path) => {
-      if (files[path] === undefined) throw new Error(`ENOENT: no such file or directory, open '${path}'`);
-      return files[path];
-    },
-  };
-  return { code: await runCli(argv, io), out: out.join('\n'), err: err.join('\n') };
-}
+const alone = (argv: string[], files: Record<string, string> = {}) => runCliWith(argv, files);
 
 /** A failed or refused run: its exit code, and one line on stderr (after any progress) naming the cause, no stack. */
 function refused(run: CliRun, code: 1 | 2, cause: RegExp): void {

@@ -358,8 +358,13 @@ export interface CliRun {
   err: string;
 }
 
-/** Runs the operator CLI in-process against the harness (or `deps`), with `files` as the only files it can read. */
-export async function cli(harness: Harness, argv: string[], files: Record<string, string> = {}, deps = harness.cliDeps()): Promise<CliRun> {
+/** Runs the operator CLI in-process against the harness's stack. */
+export function cli(harness: Harness, argv: string[], files: Record<string, string> = {}, deps = harness.cliDeps()): Promise<CliRun> {
+  return runCliWith(argv, files, deps);
+}
+
+/** Runs the operator CLI in-process with `files` as the only files it can read; without `deps`, as an operator runs it. */
+export async function runCliWith(argv: string[], files: Record<string, string>, deps?: Dependencies): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = {
