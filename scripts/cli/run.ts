@@ -366,6 +366,7 @@ async function runSync(c: Ctx, { args, options }: Parsed): Promise<number> {
     dryRun,
     workQueue: new SqsMessageControl(d.sqs, urls.queue, urls.dlq),
     waitSeconds: Number(string(options.wait) ?? 60),
+    onStep: (step) => c.progress(`  ${step}…`),
     onProgress: (done, total) => (done % 50 === 0 || done === total ? c.progress(`  ${done}/${total} written`) : undefined),
   });
   const count = (a: PlanRow['action']) => rows.filter((r) => r.action === a).length;

@@ -96,6 +96,8 @@ export async function syncEntity<R, Ctx>(
   options: {
     dryRun: boolean;
     onProgress?: (done: number, total: number) => void;
+    /** Told what it does next: a long plan or write shows what it waits for. */
+    onStep?: (step: string) => void;
     /** The entity's real work queue and DLQ, for what waits longer than this run. */
     workQueue?: MessageControl;
     waitSeconds?: number;
@@ -103,7 +105,12 @@ export async function syncEntity<R, Ctx>(
 ): Promise<{ rows: PlanRow[]; unchanged: number }> {
   const poll = await pollOnce(deps, entity, tenant.config.tenantId, !options.dryRun);
   const { messages, unchanged } = poll;
-  if (options.dryRun) return { rows: await planMessages(deps, tenant, entity, messages), unchanged };
+  const step = options.onStep ?? (() => undefined);
+  if (options.dryRun) {
+    step(`${messages.length} changed, ${unchanged} unchanged; listing Pipedrive's ${entity.collection} to plan against`);
+    return { rows: await planMessages(deps, tenant, entity, messages), unchanged };
+  }
+  step(`${messages.length} changed, ${unchanged} unchanged; writing`);
   try {
     const ends = await writeInProcess({ ...deps, queue: entity.queue }, options.workQueue ?? deps.messages, messages, {
       waitUntilMs: deps.clock.now() + (options.waitSeconds ?? 60) * 1000,
