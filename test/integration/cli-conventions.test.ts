@@ -180,7 +180,7 @@ describe('the CLI against a stack', () => {
     assert.equal((JSON.parse(plan.out) as { rows: unknown[] }).rows.length, 2);
     assert.match(
       plan.err,
-      /^reading customers of acme from QAD…\n  2 changed, 0 unchanged; listing Pipedrive's organizations to plan against…$/mu,
+      /^reading customers of acme from QAD…\n {2}2 changed, 0 unchanged; listing Pipedrive's organizations to plan against…$/mu,
     );
     const run = await cli(h, ['sync', 'acme', '--entity', 'customers']);
     assert.match(run.out, /create 2, update 0/u);
