@@ -79,6 +79,11 @@ async function pollOnce<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, tena
       };
   const [summary] = await pollEntity(readOnly, entity, { force: true });
   if (summary?.outcome === 'failed') throw new Error(`poll failed: ${summary.error ?? 'unknown'}`);
+  // Nothing was read: say why, rather than report an empty sync.
+  if (summary?.outcome === 'busy')
+    throw new Error(`another poll of ${tenantId}'s ${entity.poll} is running (it holds the poll lease); try again when it ends`);
+  if (summary?.outcome === 'tenant-on-hold')
+    throw new Error(`tenant ${tenantId} is on hold (parked, or its daily budget gate is closed); see "connector status"`);
   return { messages: queue.messages, unchanged: summary?.unchanged ?? 0, ...held };
 }
 

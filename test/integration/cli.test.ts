@@ -257,6 +257,11 @@ describe('connector sync writes as the writers do', () => {
     );
     assert.ok((await h.deps.pollState.get('acme', 'person')).watermark, 'the watermark moved: every record is on the queue');
     assert.equal((await cli(h, ['sync', 'acme', '--entity', 'contacts', '--wait', '0s'])).code, 0, 'the lease was released');
+    // A scheduled poll holding the lease: nothing is read, and the operator is told so rather than shown an empty sync.
+    assert.ok(await h.deps.pollState.acquire('acme', 'person', 'a-scheduled-poll', 60_000, h.clock.now()));
+    const busy = await cli(h, ['sync', 'acme', '--entity', 'contacts']);
+    assert.equal(busy.code, 1);
+    assert.match(busy.err, /^connector sync: another poll of acme's contacts is running/mu);
   });
 
   test('a failed attempt is retried in this process after its backoff; a permanent error is dead-lettered and exits 1', async () => {
