@@ -82,6 +82,9 @@ export function parseTime(text: string, nowMs: number): string | undefined {
   if (text === 'now') return new Date(nowMs).toISOString();
   // Date.parse accepts much that is not ISO ("yesterday" is not, "1" is): only ISO shapes are taken.
   if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/u.test(text)) return undefined;
+  // Date.parse rolls 2026-02-30 over to March: the day must exist in its month.
+  const [y, m, d] = text.slice(0, 10).split('-').map(Number) as [number, number, number];
+  if (new Date(Date.UTC(y, m - 1, d)).getUTCDate() !== d) return undefined;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 }
