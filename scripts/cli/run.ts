@@ -258,8 +258,8 @@ export const COMMANDS: ReadonlyArray<CommandSpec<Ctx>> = [
     args: [tenantArg],
     summary: 'one poll-and-write cycle of one entity, written in this process as the writers would; --dry-run plans only',
     details:
-      "Each record ends written, held, dead-lettered, or queued for the stack's writers (a retry or a wait due after --wait);\n" +
-      'the watermark moves only then. Exit 1 if any record was dead-lettered.',
+      "Each record ends written, held, queued for the stack's writers (a retry or a wait due after --wait), or failed (handed\n" +
+      'to its writer, which dead-letters it); the watermark moves only then. Exit 1 if any record failed.',
     options: {
       entity: { type: 'string', help: 'the poll to run', choices: polls, required: true },
       'dry-run': { type: 'boolean', help: 'print what would be created, updated or skipped, with field changes; write nothing' },
@@ -382,12 +382,12 @@ async function runSync(c: Ctx, { args, options }: Parsed): Promise<number> {
         ? `would create ${count('create')}, update ${count('update')}, ${skipped}, wait ${count('wait')}, reject ${count('reject')} ` +
             '(dry run: nothing was written)'
         : `create ${count('create')}, update ${count('update')}, ${skipped}, held ${count('held')}, ` +
-            `queued for the ${flow.queue} writers ${count('queued')}, dead-lettered ${count('dead-lettered')}`,
+            `queued for the ${flow.queue} writers ${count('queued')}, failed ${count('failed')}`,
     );
   });
-  const dead = count('dead-lettered');
+  const dead = count('failed');
   if (dead === 0) return 0;
-  if (!c.json) c.io.err(`connector sync: ${dead} records dead-lettered: a person must look ("connector status", "connector audit")`);
+  if (!c.json) c.io.err(`connector sync: ${dead} records failed for good (their writer dead-letters them): see "connector audit"`);
   return 1;
 }
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
-import type { DeadLetterCause } from '../domain/errors.ts';
-import { DEPENDENCY_WAITS_ATTRIBUTE, FAILED_ATTEMPTS_ATTRIBUTE } from '../domain/errors.ts';
+import { DEPENDENCY_WAITS_ATTRIBUTE, FAILED_ATTEMPTS_ATTRIBUTE, MAX_FAILED_ATTEMPTS } from '../domain/errors.ts';
 import type { AuditEntry, MessageControl, RecordMessage, RetryCounts, TenantHolds } from '../ports/index.ts';
 import { handleWriterBatch, type WriterBatchDeps } from '../flows/writer-batch.ts';
 
@@ -10,6 +9,8 @@ interface Pending {
   body: string;
   dueMs: number;
   counts: RetryCounts;
+  /** How often a batch reported it back (SQS would not take its retry); after a few it goes to the work queue. */
+  returned?: number;
 }
 
 /** Where each record ended, as `connector sync` reports it. */
@@ -17,8 +18,11 @@ export interface Disposition {
   key: string;
   /** The last audit entry of its writes here (created, updated, unchanged, deferred, failed ...). */
   entry?: AuditEntry;
-  /** Left for the stack's writers on the work queue (a wait or retry due after this run), held, or dead-lettered. */
-  end: 'written' | 'queued' | 'held' | 'dead-lettered';
+  /**
+   * Written; left for the stack's writers on the work queue (a wait or retry due after this run); held; or failed
+   * for good (handed to its writer, which dead-letters it).
+   */
+  end: 'written' | 'queued' | 'held' | 'failed';
 }
 
 /** How long `sync` writes in-process at most: the poll lease it holds meanwhile is 6 minutes. */
@@ -34,13 +38,15 @@ export const override = <T extends object>(base: T, methods: Partial<T>): T => O
  * - a wait or retry due before `waitUntilMs` is delivered again here, after sleeping until it is due;
  * - one due later (a person waiting for its organization, a rate limit's reset) goes on the real work queue with
  *   its counts, where the stack's writers take it: the same path a scheduled poll's message takes;
- * - holds and dead letters go where the writers put them (DynamoDB, the real DLQ).
- * So every record ends written, held, dead-lettered or on the work queue: none is left behind a moved watermark.
+ * - holds go where the writers put them (DynamoDB); a record the policy dead-letters is handed to its writer on the
+ *   work queue, its retry budget spent, and that writer dead-letters it: a DLQ takes messages from its writer only
+ *   (the stack's queue policies), and the operator running this is not one.
+ * So every record ends written, held, failed or on the work queue: none is left behind a moved watermark.
  */
 export async function writeInProcess(
   deps: WriterBatchDeps,
-  /** The real work queue and DLQ of the entity's queue. */
-  real: MessageControl,
+  /** The entity's real work queue. */
+  workQueue: Pick<MessageControl, 'requeue'>,
   messages: readonly RecordMessage[],
   options: { waitUntilMs: number; onProgress?: (done: number, total: number) => void },
 ): Promise<Disposition[]> {
@@ -64,12 +70,12 @@ export async function writeInProcess(
         pending.push({ body, dueMs, counts });
         return;
       }
-      await real.requeue(body, delaySeconds, counts);
+      await workQueue.requeue(body, delaySeconds, counts);
       end(body, 'queued');
     },
-    async deadLetter(body: string, reason: string, cause: DeadLetterCause) {
-      await real.deadLetter(body, reason, cause);
-      end(body, 'dead-lettered');
+    async deadLetter(body) {
+      await workQueue.requeue(body, 0, { failedAttempts: MAX_FAILED_ATTEMPTS - 1, dependencyWaits: 0 });
+      end(body, 'failed');
     },
   };
   const holds = override<TenantHolds>(deps.holds, {
@@ -86,6 +92,10 @@ export async function writeInProcess(
     },
   });
   const writer: WriterBatchDeps = { ...deps, messages: control, holds, audit };
+  const handOff = async (p: Pending) => {
+    await workQueue.requeue(p.body, Math.max(0, (p.dueMs - clock.now()) / 1000), p.counts);
+    end(p.body, 'queued');
+  };
 
   let done = 0;
   while (pending.length > 0) {
@@ -99,15 +109,17 @@ export async function writeInProcess(
     const { batchItemFailures } = await handleWriterBatch(writer, event);
     const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
     // Reported back when SQS would not take a retry: delivered again a little later, as a receive would be.
-    event.Records.forEach((r, i) => failed.has(r.messageId) && pending.push({ ...batch[i]!, dueMs: clock.now() + 1000 }));
+    for (const [i, r] of event.Records.entries()) {
+      const p = batch[i]!;
+      if (!failed.has(r.messageId)) continue;
+      if ((p.returned ?? 0) < 3) pending.push({ ...p, dueMs: clock.now() + 1000, returned: (p.returned ?? 0) + 1 });
+      else await handOff(p);
+    }
     done += batch.length - failed.size;
     options.onProgress?.(done, messages.length);
   }
   // Out of time here: the rest goes on the work queue, for the stack's writers.
-  for (const p of pending) {
-    await real.requeue(p.body, Math.max(0, (p.dueMs - clock.now()) / 1000), p.counts);
-    end(p.body, 'queued');
-  }
+  for (const p of pending) await handOff(p);
   return [...results.values()];
 }
 

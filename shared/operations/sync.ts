@@ -20,8 +20,8 @@ export interface FieldChange {
 
 export interface PlanRow {
   key: string;
-  /** A plan's: create, update, skip, wait, reject; a sync's: create, update, skip, held, queued (for the writers), dead-lettered. */
-  action: 'create' | 'update' | 'skip' | 'wait' | 'reject' | 'held' | 'queued' | 'dead-lettered';
+  /** A plan's: create, update, skip, wait, reject; a sync's: create, update, skip, held, queued (for the writers), failed. */
+  action: 'create' | 'update' | 'skip' | 'wait' | 'reject' | 'held' | 'queued' | 'failed';
   pipedriveId?: number;
   reason: string;
   changes: FieldChange[];
@@ -90,7 +90,7 @@ async function pollOnce<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, tena
 /**
  * One poll-and-write cycle for one tenant and entity, in this process. Written with the writers' semantics
  * (`writeInProcess`): waits and retries due within `waitSeconds` are done here, later ones go on the work queue for
- * the stack's writers; the watermark moves only once every record is written, held, dead-lettered or queued. With
+ * the stack's writers; the watermark moves only once every record is written, held, failed or queued. With
  * `dryRun` nothing is written anywhere: the plan says per record what would be created, updated or skipped, with
  * the fields that would change. Matching uses one listing of Pipedrive (no searches, no field creation).
  */
@@ -103,8 +103,8 @@ export async function syncEntity<R, Ctx>(
     onProgress?: (done: number, total: number) => void;
     /** Told what it does next: a long plan or write shows what it waits for. */
     onStep?: (step: string) => void;
-    /** The entity's real work queue and DLQ, for what waits longer than this run. */
-    workQueue?: MessageControl;
+    /** The entity's real work queue, for what waits longer than this run. */
+    workQueue?: Pick<MessageControl, 'requeue'>;
     waitSeconds?: number;
   },
 ): Promise<{ rows: PlanRow[]; unchanged: number }> {

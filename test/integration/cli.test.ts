@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { environmentFromOutputs } from '../../scripts/cli/run.ts';
-import { API_TOKEN, cli, contactRow, customerRow, QAD_PASSWORD, startHarness, type Harness } from './harness.ts';
+import { API_TOKEN, cli, contactRow, customerRow, QAD_PASSWORD, runWriters, startHarness, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -243,9 +243,9 @@ describe('connector sync writes as the writers do', () => {
     h = await startHarness({ customers, contacts });
     const run = await cli(h, ['sync', 'acme', '--entity', 'contacts', '--wait', '0s']);
     assert.equal(run.code, 0, run.err);
-    assert.doesNotMatch(run.out, /reject|dead-lettered [1-9]/u);
+    assert.doesNotMatch(run.out, /reject|failed [1-9]/u);
     assert.match(run.out, /P1\s+queued\s+will retry in 60s: .*organization/u);
-    assert.match(run.out, /create 0, update 0, .*queued for the records writers 2, dead-lettered 0/u);
+    assert.match(run.out, /create 0, update 0, .*queued for the records writers 2, failed 0/u);
     assert.equal(h.pd.persons().length, 0);
     const attributes = await h.aws.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: h.aws.queueUrl, AttributeNames: ['ApproximateNumberOfMessagesDelayed'] }),
@@ -264,7 +264,7 @@ describe('connector sync writes as the writers do', () => {
     assert.match(busy.err, /^connector sync: another poll of acme's contacts is running/mu);
   });
 
-  test('a failed attempt is retried in this process after its backoff; a permanent error is dead-lettered and exits 1', async () => {
+  test('a failed attempt is retried here after its backoff; a permanent error goes to its writer, which dead-letters it', async () => {
     h = await startHarness({ customers, contacts });
     const harness = h;
     // The backoff is waited on the harness clock, not in real time.
@@ -275,7 +275,7 @@ describe('connector sync writes as the writers do', () => {
     h.pd.setFault((req) => (req.method === 'POST' && req.path === '/api/v2/persons' && failures-- > 0 ? { status: 503 } : undefined));
     const retried = await sync(['sync', 'acme', '--entity', 'contacts', '--wait', '5m']);
     assert.equal(retried.code, 0, retried.err);
-    assert.match(retried.out, /create 2, update 0, .*queued for the records writers 0, dead-lettered 0/u);
+    assert.match(retried.out, /create 2, update 0, .*queued for the records writers 0, failed 0/u);
     assert.equal(h.pd.persons().length, 2);
     for (const key of ['P1', 'P2']) {
       const history = await h.deps.audit.history('acme', 'person', key);
@@ -292,8 +292,14 @@ describe('connector sync writes as the writers do', () => {
     );
     const dead = await sync(['sync', 'acme', '--entity', 'contacts']);
     assert.equal(dead.code, 1);
-    assert.match(dead.out, /P3\s+dead-lettered\s+permanent error: dead-lettered, no retries: /u);
-    assert.match(dead.err, /^connector sync: 1 records dead-lettered: a person must look/mu);
-    assert.equal((await h.dlqMessages()).length, 1);
+    assert.match(dead.out, /P3\s+failed\s+permanent error: dead-lettered, no retries: POST \/api\/v2\/persons: HTTP 400/u);
+    assert.match(dead.err, /^connector sync: 1 records failed for good \(their writer dead-letters them\)/mu);
+    // The operator may not send to a DLQ (only its writer may): the writer takes it, and dead-letters it at once.
+    assert.equal((await h.dlqMessages()).length, 0);
+    await runWriters(harness);
+    assert.deepEqual(
+      (await h.dlqMessages()).map((m) => (JSON.parse(m.Body ?? '{}') as { key: string }).key),
+      ['P3'],
+    );
   });
 });
