@@ -6,32 +6,10 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildConnectorApp } from '../../infra/connector-app.ts';
+import { shellWords } from './shell-words.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const cdkJson = JSON.parse(readFileSync(join(REPO, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
-
-/** Splits a shell command line into words, as a POSIX shell does for quotes (no expansions). */
-export function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
-  let quote: "'" | '"' | undefined;
-  for (const ch of line) {
-    if (quote) {
-      if (ch === quote) quote = undefined;
-      else word = (word ?? '') + ch;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-      word ??= '';
-    } else if (ch === '#' && word === undefined) break;
-    else if (/\s/u.test(ch)) {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-    } else word = (word ?? '') + ch;
-  }
-  if (quote) throw new Error(`unterminated quote in: ${line}`);
-  if (word !== undefined) words.push(word);
-  return words;
-}
 
 /** Every `npx cdk deploy|synth` command line in the README and docs/, with where it stands. */
 function cdkExamples(): Array<{ where: string; words: string[] }> {
