@@ -52,7 +52,9 @@ export async function writeInProcess(
 ): Promise<Disposition[]> {
   const { clock } = deps;
   const startMs = clock.now();
-  const stopMs = Math.min(options.waitUntilMs, startMs + IN_PROCESS_LIMIT_MS);
+  // Fresh messages are written here until the limit; a retry is waited for only if it falls due within the wait.
+  const limitMs = startMs + IN_PROCESS_LIMIT_MS;
+  const retryUntilMs = Math.min(options.waitUntilMs, limitMs);
   const keyOf = new Map(messages.map((m) => [JSON.stringify(m), m.key]));
   const results = new Map<string, Disposition>(messages.map((m) => [m.key, { key: m.key, end: 'written' }]));
   const end = (body: string, how: Disposition['end']) => {
@@ -66,7 +68,7 @@ export async function writeInProcess(
     setVisibility: async () => undefined,
     async requeue(body, delaySeconds, counts) {
       const dueMs = clock.now() + delaySeconds * 1000;
-      if (dueMs <= stopMs) {
+      if (dueMs <= retryUntilMs) {
         pending.push({ body, dueMs, counts });
         return;
       }
@@ -101,7 +103,7 @@ export async function writeInProcess(
   while (pending.length > 0) {
     pending.sort((a, b) => a.dueMs - b.dueMs);
     const dueMs = pending[0]!.dueMs;
-    if (clock.now() > stopMs) break;
+    if (clock.now() > limitMs) break;
     const batch = pending.splice(0, Math.min(BATCH, pending.filter((p) => p.dueMs <= dueMs).length));
     const waitMs = dueMs - clock.now();
     if (waitMs > 0) await clock.sleep(waitMs);
