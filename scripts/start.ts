@@ -109,8 +109,17 @@ const { CHAOS_SEARCH_LAG_MS } = await import('./local/chaos.ts');
 
 /** Prints one line, given in parts so that no source line runs past 140 characters. */
 const say = (...parts: string[]) => process.stdout.write(`${parts.join('')}\n`);
-const progress = (line: string) => {
-  if (process.stdout.isTTY) process.stdout.write(`\r${line}\x1b[K`);
+/**
+ * What a round is doing, on stderr (stdout keeps the report): each step at once, and counts of a long write at most
+ * every 2 s (redrawn in place on a terminal).
+ */
+let shownAt = 0;
+const progress = (line: string, force = false) => {
+  if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+  else if (line && (force || Date.now() - shownAt >= 2000)) {
+    shownAt = Date.now();
+    process.stderr.write(`${line}\n`);
+  }
 };
 
 say(
@@ -174,7 +183,10 @@ try {
     }
     if (r > 1 && args['change-rate'] > 0) say(`\nBetween polls, ${pipeline.changeQad(args['change-rate'])} QAD customers changed.`);
     say(`\nRound ${r}: schedule fires -> poll customers -> queue -> Pipedrive writers`);
-    const round = await pipeline.runRound({ onProgress: (done) => progress(`  written ${done} records...`) });
+    const round = await pipeline.runRound({
+      onProgress: (done) => progress(`  written ${done} records...`),
+      onStep: (step) => progress(`  round ${r}: ${step}...`, true),
+    });
     progress('');
     rounds.push(round);
     for (const [name, o] of Object.entries(round.entities)) {

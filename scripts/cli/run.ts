@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import { entityRegistry, type EntityRegistry } from '../../shared/flows/registry.ts';
@@ -7,58 +6,37 @@ import { queueEnvName } from '../../shared/config/environment.ts';
 import { CONNECTOR_VERSION } from '../../shared/config/version.ts';
 import { pascal, STACK_NAME, stackNameFor } from '../../infra/names.ts';
 import { runConsole } from './console.ts';
-import { checkTenant } from '../../shared/operations/check.ts';
+import { checkTenant, type CheckRow } from '../../shared/operations/check.ts';
+import { errorMessage } from '../../shared/domain/errors.ts';
 import { replay } from '../../shared/operations/replay.ts';
+import { discover } from '../../shared/operations/discover.ts';
 import { eraseRecord } from '../../shared/operations/erase.ts';
-import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-queue.ts';
+import { SqsDeadLetters, SqsMessageControl } from '../../shared/adapters/aws/sqs-queue.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
 import { syncEntity, type PlanRow } from '../../shared/operations/sync.ts';
 import { authorizeTenant } from '../../shared/operations/authorize.ts';
 import { addTenant, describeTenant, requireTenant, setTenantEnabled } from '../../shared/operations/tenants.ts';
-import type { AuditAction } from '../../shared/ports/index.ts';
+import type { AuditAction, EntityName } from '../../shared/ports/index.ts';
+import type { StoredTenant } from '../../shared/config/tenant.ts';
 import { buildDependencies, useLocalCipher, type Dependencies } from '../../shared/runtime/dependencies.ts';
+import {
+  commandHelp,
+  findCommand,
+  formatTable,
+  GLOBAL_OPTIONS,
+  overallHelp,
+  tokenize,
+  UsageError,
+  validate,
+  type CommandSpec,
+  type OptionSpec,
+  type Parsed,
+} from './spec.ts';
 
 export interface Io {
   out(line: string): void;
   err(line: string): void;
   readFile(path: string): string;
-}
-
-/** The help text; entity, poll and queue names come from the registry. */
-export function usage(registry: EntityRegistry = entityRegistry): string {
-  const polls = registry.flows
-    .filter((f) => f.source === 'qad')
-    .map((f) => f.poll)
-    .join('|');
-  const entities = registry.flows.map((f) => f.entity).join('|');
-  const queues = registry.queues.map((q) => q.name).join('|');
-  return `connector <command> [options]
-
-  tenant add --config FILE [--secrets FILE] [--no-verify]
-                                             add or replace a tenant (secrets from FILE or stdin, encrypted, never echoed)
-                                             once the QAD Swagger lists every configured path and method
-  tenant list | show <id> | disable <id> | enable <id>
-  check <id>                                  QAD login, entity paths against the Swagger, Pipedrive token and fields
-  authorize <id> --code CODE --redirect-uri URL
-                                              Pipedrive OAuth: exchange a person's authorisation code for the first
-                                              tokens (stored encrypted), unpark the tenant, release its held records
-  sync <id> --entity ${polls} [--dry-run]
-                                              one poll-and-write cycle in this process; --dry-run writes nothing
-  audit <id> <entity> <key>                   a record's history, newest first (entity: ${entities})
-  replay <id> <entity> <key>                  replay one record, re-read from its source by key
-  replay <id> --from ISO --to ISO --outcome failed|rejected|deferred
-  erase <id> <entity> <key>                   erase a record's personal data (e.g. person P-17): its audit history,
-                                              held messages, first-sync listing entries and dead letters
-  redrive [--queue ${queues}]   move the DLQ's messages back to their queue
-  status                                      watermarks, queue and DLQ depths, the last day's failures
-  console [--port N]                          the operator console in a browser, on 127.0.0.1 behind a token
-  --version                                   this release, and the stack it talks to (with --outputs or --local)
-
-Options: --json (machine-readable output)
-         --outputs FILE  a deployed stack: the file written by "npx cdk deploy --outputs-file FILE" (AWS credentials
-                         come from the usual chain: AWS_PROFILE, environment, SSO, instance role)
-         --stage NAME    with --outputs: the stage deployed with -c stage=NAME, when the file holds more than one stack
-         --local FILE    the local run's connection file, written by "npm start -- --serve"`;
 }
 
 /**
@@ -118,7 +96,7 @@ export interface VersionReport {
 export function versionReport(options: { outputs?: string; local?: string; stage?: string }, io: Io): VersionReport {
   const version = CONNECTOR_VERSION;
   if (options.outputs) {
-    const { stack, outputs } = stackOutputs(JSON.parse(io.readFile(options.outputs)), options.stage);
+    const { stack, outputs } = stackOutputs(readJson(io, options.outputs, '--outputs'), options.stage);
     // arn:aws:kms:<region>:<account>:key/<id>
     const region = outputs.CredentialsKeyArn?.split(':')[3];
     const deployed = outputs.ConnectorVersion;
@@ -145,270 +123,482 @@ function versionLines({ version, stack }: VersionReport): string[] {
 /** The local run's connection file: where its stand-ins listen, and the key of its local cipher. */
 const localFileSchema = z.object({ env: z.record(z.string(), z.string()), cipherKey: z.string().min(1) });
 
-/** Prints rows as a table: the named columns, else every key any row has; a missing value prints empty. */
-function table(io: Io, rows: ReadonlyArray<object>, named?: readonly string[]): void {
-  if (rows.length === 0) {
-    io.out('(none)');
-    return;
-  }
-  const columns = named ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const at = (r: object, c: string): unknown => (r as Record<string, unknown>)[c];
-  const cell = (v: unknown) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? ''));
-  // Every column but the last is cut to 60 characters; the last (a reason, a diff) is printed whole.
-  const last = columns.length - 1;
-  const widths = columns.map((c, i) => (i === last ? 0 : Math.min(60, Math.max(c.length, ...rows.map((r) => cell(at(r, c)).length)))));
-  const line = (values: string[]) =>
-    values
-      .map((v, i) => (i === last ? v : v.slice(0, 60).padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  io.out(line([...columns]));
-  io.out(line(columns.map((c, i) => '-'.repeat(i === last ? c.length : widths[i]!))));
-  for (const r of rows) io.out(line(columns.map((c) => cell(at(r, c)))));
+/** What every command's handler works with. */
+interface Ctx {
+  io: Io;
+  registry: EntityRegistry;
+  json: boolean;
+  now: number;
+  /** The stack's dependencies, built on first use (only commands that reach the stack ask). */
+  deps(): Dependencies;
+  /** A stored tenant, or a failure naming the tenants there are. */
+  tenant(id: string): Promise<StoredTenant>;
+  /** The result: JSON with --json, else what `human` prints. */
+  print(data: unknown, human: () => void): void;
+  table(rows: ReadonlyArray<object>, columns?: readonly string[]): void;
+  /** What a long command is doing, on stderr: stdout stays the result alone (pure JSON with --json). */
+  progress(line: string): void;
 }
 
-/** Runs one CLI command; answers the exit code. Errors say what to do next, never print a secret. */
-export async function runCli(argv: string[], io: Io, deps?: Dependencies, registry: EntityRegistry = entityRegistry): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
+const polls = (r: EntityRegistry) => r.flows.filter((f) => f.definition).map((f) => f.poll);
+const entityNames = (r: EntityRegistry) => r.flows.map((f) => f.entity);
+const queueNames = (r: EntityRegistry) => r.queues.map((q) => q.name);
+const OUTCOMES: readonly AuditAction[] = ['failed', 'rejected', 'deferred', 'conflict'];
+const tenantArg = { name: 'tenant' } as const;
+const recordArgs = [tenantArg, { name: 'entity', choices: entityNames }, { name: 'key' }] as const;
+const string = (value: string | boolean | undefined): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/** Every command, in help order. Adding a command is adding an entry here. */
+export const COMMANDS: ReadonlyArray<CommandSpec<Ctx>> = [
+  {
+    name: 'tenant add',
+    args: [],
+    summary: 'add or replace a tenant once its QAD Swagger lists every configured path (secrets encrypted, never echoed)',
     options: {
-      json: { type: 'boolean', default: false },
-      local: { type: 'string' },
-      outputs: { type: 'string' },
-      stage: { type: 'string' },
-      config: { type: 'string' },
-      secrets: { type: 'string' },
-      entity: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      'no-verify': { type: 'boolean', default: false },
-      code: { type: 'string' },
-      'redirect-uri': { type: 'string' },
-      from: { type: 'string' },
-      to: { type: 'string' },
-      outcome: { type: 'string' },
-      queue: { type: 'string' },
-      port: { type: 'string' },
-      help: { type: 'boolean', default: false },
-      version: { type: 'boolean', default: false },
+      config: { type: 'string', value: 'FILE', help: 'the tenant config (JSON)', required: true },
+      secrets: { type: 'string', value: 'FILE', help: 'its secrets (JSON); read from stdin if not given' },
+      'no-verify': { type: 'boolean', help: 'store it without reading the QAD Swagger (an instance not reachable yet)' },
     },
-  });
-  const [command, ...rest] = positionals;
-  if (values.version) {
-    try {
-      const report = versionReport(values, io);
-      if (values.json) io.out(JSON.stringify(report, null, 2));
-      else for (const line of versionLines(report)) io.out(line);
+    stack: true,
+    async run(c, { options }) {
+      const config = readJson(c.io, string(options.config)!, '--config');
+      const secrets = readJson(c.io, string(options.secrets) ?? '/dev/stdin', '--secrets');
+      const stored = await addTenant(c.deps(), config, secrets, { verify: options['no-verify'] !== true });
+      const id = stored.config.tenantId;
+      c.print(describeTenant(stored), () =>
+        c.io.out(`tenant ${id} stored; its QAD and Pipedrive secrets are encrypted. Next: connector check ${id}`),
+      );
       return 0;
-    } catch (error) {
-      return failed('--version', error, io);
+    },
+  },
+  {
+    name: 'tenant list',
+    args: [],
+    summary: 'every tenant, enabled or not, with its QAD and Pipedrive URLs',
+    options: {},
+    stack: true,
+    async run(c) {
+      const all = await c.deps().tenants.list();
+      const rows = all.map((t) => ({
+        tenant: t.config.tenantId,
+        enabled: t.config.enabled,
+        qad: t.config.qad.baseUrl,
+        pipedrive: t.config.pipedrive.apiBaseUrl,
+      }));
+      c.print(all.map(describeTenant), () => c.table(rows));
+      return 0;
+    },
+  },
+  {
+    name: 'tenant show',
+    args: [tenantArg],
+    summary: "one tenant's config (secrets shown as [encrypted])",
+    options: {},
+    stack: true,
+    async run(c, { args }) {
+      c.io.out(JSON.stringify(describeTenant(await c.tenant(args[0]!)), null, 2));
+      return 0;
+    },
+  },
+  ...(['disable', 'enable'] as const).map((sub): CommandSpec<Ctx> => ({
+    name: `tenant ${sub}`,
+    args: [tenantArg],
+    summary:
+      sub === 'disable'
+        ? 'stop its polls and writes at once (writers hold its messages); its state is kept'
+        : 'resume it: its held messages go back on their queues',
+    options: {},
+    stack: true,
+    async run(c, { args }) {
+      const { released, ...t } = await setTenantEnabled(c.deps(), args[0]!, sub === 'enable');
+      const back = sub === 'enable' ? `; ${released} held messages back on their queues` : '; writers hold its messages';
+      c.print(describeTenant(t), () => c.io.out(`tenant ${t.config.tenantId} ${sub}d; its state is kept${back}`));
+      return 0;
+    },
+  })),
+  {
+    name: 'check',
+    args: [tenantArg],
+    summary: 'QAD login, every entity path against the Swagger, the Pipedrive token and fields; exit 1 if any FAIL',
+    options: {},
+    stack: true,
+    async run(c, { args }) {
+      const d = c.deps();
+      const tenant = await c.tenant(args[0]!);
+      const rows = await checkTenant(d.clients, tenant, c.registry, d.audit, (step) => c.progress(`checking ${step}…`));
+      const result = (r: CheckRow) => (r.skipped ? 'skipped' : r.ok ? 'pass' : 'FAIL');
+      c.print(rows, () => c.table(rows.map((r) => ({ check: r.check, result: result(r), detail: r.detail }))));
+      return rows.every((r) => r.ok) ? 0 : 1;
+    },
+  },
+  {
+    name: 'authorize',
+    args: [tenantArg],
+    summary: "Pipedrive OAuth: exchange a person's authorisation code for tokens (stored encrypted); unpark the tenant",
+    options: {
+      code: { type: 'string', value: 'CODE', help: 'the authorisation code Pipedrive sent to the callback', required: true },
+      'redirect-uri': { type: 'string', value: 'URL', help: 'the callback URL registered with the app', required: true },
+    },
+    stack: true,
+    async run(c, { args, options }) {
+      const result = await authorizeTenant(c.deps(), args[0]!, {
+        code: string(options.code)!,
+        redirectUri: string(options['redirect-uri'])!,
+      });
+      c.print(result, () =>
+        c.io.out(
+          `tenant ${args[0]} authorised for Pipedrive at ${result.apiDomain}; tokens stored encrypted; ` +
+            `${result.released} held records back on their queues`,
+        ),
+      );
+      return 0;
+    },
+  },
+  {
+    name: 'sync',
+    args: [tenantArg],
+    summary: 'one poll-and-write cycle of one entity, written in this process as the writers would; --dry-run plans only',
+    details:
+      "Each record ends written, held, queued for the stack's writers (a retry or a wait due after --wait), or failed (handed\n" +
+      'to its writer, which dead-letters it); the watermark moves only then. Exit 1 if any record failed.',
+    options: {
+      entity: { type: 'string', help: 'the poll to run', choices: polls, required: true },
+      'dry-run': { type: 'boolean', help: 'print what would be created, updated or skipped, with field changes; write nothing' },
+      wait: {
+        type: 'string',
+        value: 'DURATION',
+        duration: true,
+        help: 'retries due within this (default 60s) are made here; later ones go on the work queue for the writers',
+      },
+    },
+    stack: true,
+    run: runSync,
+  },
+  {
+    name: 'discover',
+    args: [tenantArg],
+    summary: "both systems' fields side by side, QAD's with sample values, and a starter mapping.fields for the tenant config",
+    details: 'Reads one page of each QAD browse and the Pipedrive field lists; writes nothing.',
+    options: {},
+    stack: true,
+    run: runDiscover,
+  },
+  {
+    name: 'audit',
+    args: recordArgs,
+    summary: "a record's history, newest first, with each outcome's full reason",
+    options: {},
+    stack: true,
+    async run(c, { args }) {
+      const history = await c.deps().audit.history(args[0]!, args[1] as EntityName, args[2]!);
+      c.print(history, () => c.table(history, ['at', 'action', 'pipedriveId', 'attempt', 'reason', 'error']));
+      return 0;
+    },
+  },
+  {
+    name: 'replay',
+    args: [tenantArg, { ...recordArgs[1], optional: true }, { ...recordArgs[2], optional: true }],
+    summary: 'send records through the normal queue again, re-read from their source: one by key, or every outcome in a window',
+    details: 'Either <entity> <key>, or --from (and --to, default now) with --outcome.',
+    options: {
+      from: { type: 'string', value: 'TIME', time: true, help: 'start of the window: ISO, or a time ago (30m, 24h, 7d)' },
+      to: { type: 'string', value: 'TIME', time: true, help: 'end of the window (default: now)' },
+      outcome: { type: 'string', help: 'the latest outcome of the records to replay', choices: () => OUTCOMES },
+    },
+    stack: true,
+    run: runReplay,
+  },
+  {
+    name: 'erase',
+    args: recordArgs,
+    summary: "erase a record's personal data: its audit history, held messages, listing entries and dead letters",
+    options: {},
+    stack: true,
+    async run(c, { args }) {
+      const d = c.deps();
+      const tenant = await c.tenant(args[0]!);
+      const deadLettersOf = (queue: string) => new SqsDeadLetters(d.sqs, d.queueUrls[queue]!.dlq);
+      const erased = await eraseRecord({ ...d, deadLettersOf }, tenant, args[1] as EntityName, args[2]!, c.registry);
+      c.print(erased, () => c.table(Object.entries(erased.removed).map(([where, removed]) => ({ where, removed }))));
+      return 0;
+    },
+  },
+  {
+    name: 'redrive',
+    args: [],
+    summary: "move a DLQ's messages back to its work queue (every DLQ that holds any, unless --queue names one)",
+    options: { queue: { type: 'string', help: 'the work queue whose DLQ to move', choices: queueNames } },
+    stack: true,
+    async run(c, { options }) {
+      const d = c.deps();
+      const names = string(options.queue) ? [string(options.queue)!] : queueNames(c.registry);
+      const moves: Array<{ queue: string } & Awaited<ReturnType<typeof redrive>>> = [];
+      for (const queue of names) moves.push({ queue, ...(await redrive(d.sqs, d.queueUrls[queue]!)) });
+      c.print(moves, () => {
+        for (const m of moves)
+          c.io.out(
+            m.taskHandle === undefined
+              ? `the ${m.queue} DLQ is empty: nothing to move`
+              : `moving ${m.deadLetters} messages of the ${m.queue} DLQ back to its queue; follow it with "connector status"`,
+          );
+      });
+      return 0;
+    },
+  },
+  {
+    name: 'status',
+    args: [],
+    summary: 'queue and DLQ depths; per tenant its watermarks, held records and recent failures with their full reasons',
+    options: { since: { type: 'string', value: 'TIME', time: true, help: 'failures since (default 24h): ISO, or a time ago (30m, 7d)' } },
+    stack: true,
+    run: runStatus,
+  },
+  {
+    name: 'console',
+    args: [],
+    summary: 'the operator console in a browser, on 127.0.0.1 behind a token in its URL, until Ctrl-C',
+    options: { port: { type: 'string', value: 'N', help: 'the port to listen on (default: any free port)' } },
+    stack: true,
+    run: (c, { options }) => runConsole(c.deps(), string(options.port), c.io, c.registry),
+  },
+];
+
+async function runSync(c: Ctx, { args, options }: Parsed): Promise<number> {
+  const poll = string(options.entity)!;
+  const d = c.deps();
+  const tenant = await c.tenant(args[0]!);
+  const dryRun = options['dry-run'] === true;
+  const flow = c.registry.byPoll(poll)!;
+  const urls = d.queueUrls[flow.queue]!;
+  c.progress(`reading ${poll} of ${tenant.config.tenantId} from QAD…`);
+  const { rows, unchanged } = await syncEntity(d, tenant, flow.definition!, {
+    dryRun,
+    workQueue: new SqsMessageControl(d.sqs, urls.queue, urls.dlq),
+    waitSeconds: Number(string(options.wait) ?? 60),
+    onStep: (step) => c.progress(`  ${step}…`),
+    onProgress: (done, total) => (done % 50 === 0 || done === total ? c.progress(`  ${done}/${total} written`) : undefined),
+  });
+  const count = (a: PlanRow['action']) => rows.filter((r) => r.action === a).length;
+  c.print({ rows, unchanged }, () => {
+    const changes = (r: PlanRow) => r.changes.map((ch) => `${ch.field}: ${JSON.stringify(ch.from)} -> ${JSON.stringify(ch.to)}`);
+    c.table(
+      rows.map((r) => ({ ...r, changes: changes(r).join('; ') })),
+      dryRun ? ['key', 'action', 'pipedriveId', 'reason', 'changes'] : ['key', 'action', 'pipedriveId', 'reason'],
+    );
+    const skipped = `skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write)`;
+    c.io.out(
+      dryRun
+        ? `would create ${count('create')}, update ${count('update')}, ${skipped}, wait ${count('wait')}, reject ${count('reject')} ` +
+            '(dry run: nothing was written)'
+        : `create ${count('create')}, update ${count('update')}, ${skipped}, held ${count('held')}, ` +
+            `queued for the ${flow.queue} writers ${count('queued')}, failed ${count('failed')}`,
+    );
+  });
+  const dead = count('failed');
+  if (dead === 0) return 0;
+  if (!c.json) c.io.err(`connector sync: ${dead} records failed for good (their writer dead-letters them): see "connector audit"`);
+  return 1;
+}
+
+async function runDiscover(c: Ctx, { args }: Parsed): Promise<number> {
+  const d = c.deps();
+  const tenant = await c.tenant(args[0]!);
+  const found = await discover(d.clients, tenant, c.registry, (step) => c.progress(`${step}…`));
+  c.print(found, () => {
+    for (const e of found.entities) {
+      c.io.out(`\n${e.label} (QAD) -> ${e.fieldEntity} (Pipedrive): the values a mapping can carry`);
+      c.table(
+        e.values.map((v) => ({
+          qad: v.qad,
+          samples: v.samples.join(', '),
+          pipedrive: v.pipedrive ?? '',
+          type: v.type ?? '',
+          note: v.note,
+        })),
+      );
+      if (e.browse) {
+        c.io.out(`QAD ${e.label} browse, ${e.browse.rows} rows read:`);
+        c.table(e.browse.columns.map((col) => ({ column: col.column, samples: col.samples.join(', ') })));
+      }
+      c.io.out(`Pipedrive ${e.fieldEntity} fields:`);
+      c.table(e.pipedrive.map((f) => ({ name: f.name, type: f.type, custom: f.custom, code: f.code, options: f.options.join(', ') })));
     }
-  }
-  if (!command || values.help) {
-    io.out(usage(registry));
-    // Asking for help is a success; no command at all is a usage error.
-    return values.help ? 0 : 2;
-  }
-  const print = (data: unknown, human: () => void) => (values.json ? io.out(JSON.stringify(data, null, 2)) : human());
+    c.io.out('\nstarter mapping.fields (the tenant config\'s "mapping": {"fields": ...}; see docs/field-mapping.md):');
+    c.io.out(JSON.stringify(found.mapping, null, 2));
+  });
+  return 0;
+}
 
-  if (values.outputs) Object.assign(process.env, environmentFromOutputs(JSON.parse(io.readFile(values.outputs)), registry, values.stage));
-  if (values.local) {
-    const file = localFileSchema.parse(JSON.parse(io.readFile(values.local)));
-    Object.assign(process.env, file.env);
-    useLocalCipher(new LocalCipher(Buffer.from(file.cipherKey, 'base64')));
+async function runReplay(c: Ctx, { args, options }: Parsed): Promise<number> {
+  const [tenantId, entity, key] = args;
+  const from = string(options.from);
+  const outcome = string(options.outcome);
+  let selection: Parameters<typeof replay>[2];
+  if (entity !== undefined) {
+    if (key === undefined) throw new UsageError(`missing <key> after ${entity}; usage: connector replay <tenant> <entity> <key>`, '<key>');
+    selection = { entity: entity as EntityName, key };
+  } else {
+    const usage = 'replay <tenant> <entity> <key>, or replay <tenant> --from TIME [--to TIME] --outcome';
+    if (!from) throw new UsageError(`missing --from TIME (or <entity> <key>); usage: ${usage}`, '--from');
+    if (!outcome) throw new UsageError(`missing --outcome: one of ${OUTCOMES.join(', ')}`, '--outcome', OUTCOMES);
+    const to = string(options.to) ?? new Date(c.now).toISOString();
+    if (to <= from) throw new UsageError(`--to (${to}) must be after --from (${from})`, '--to');
+    selection = { from, to, action: outcome as AuditAction };
   }
-  const d = deps ?? buildDependencies(undefined, registry);
-  const oneOf = (what: string, value: string | undefined, allowed: readonly string[]): string => {
-    if (value === undefined || !allowed.includes(value)) throw new UsageError(`${what} must be one of ${allowed.join(', ')}`);
-    return value;
-  };
-  const entities = registry.flows.map((f) => f.entity);
-  const need = (value: string | undefined, what: string): string => {
-    if (!value) throw new UsageError(`missing ${what}; see "connector --help"`);
-    return value;
-  };
+  const d = c.deps();
+  const results = await replay(d, await c.tenant(tenantId!), selection, c.registry);
+  c.print(results, () => c.table(results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome, content: r.content ?? '' }))));
+  return 0;
+}
 
+async function runStatus(c: Ctx, { options }: Parsed): Promise<number> {
+  const d = c.deps();
+  const since = string(options.since) ?? new Date(c.now - 86_400_000).toISOString();
+  const queues = await queueStatus(d.sqs, d.queueUrls);
+  const tenants = await tenantStatus(d, c.now, c.registry, since);
+  c.print({ queues, tenants }, () => {
+    c.table(queues.map((q) => ({ queue: q.queue, waiting: q.visible, inFlight: q.inFlight, deadLetters: q.deadLetters })));
+    for (const t of tenants) {
+      c.io.out(`\ntenant ${t.tenantId} (${t.enabled ? 'enabled' : 'DISABLED'})${t.hold ? `: ${t.hold}` : ''}`);
+      c.table(t.polls.map((p) => ({ sync: p.scope, watermark: p.watermark ?? '(never)', lastPoll: p.lastPolledAt ?? '' })));
+      if (t.held.length)
+        c.table(
+          t.held.map(({ candidates, ...h }) => ({
+            entity: h.entity,
+            key: h.key,
+            cause: h.cause,
+            candidates: candidates?.map((x) => `${x.id} ${x.name}`).join('; ') ?? '',
+            reason: h.reason,
+          })),
+        );
+      if (t.recentFailures.length) {
+        c.io.out(`failures since ${since}:`);
+        c.table(t.recentFailures);
+      }
+      if (t.deletedAfterOrder.length) {
+        c.io.out('won deals deleted in Pipedrive after their QAD order (the orders stand):');
+        c.table(t.deletedAfterOrder);
+      }
+    }
+  });
+  return 0;
+}
+
+/** A JSON file named on the command line; a file that is missing, empty or not JSON is a usage error naming its option. */
+function readJson(io: Io, path: string, option: string): unknown {
+  let text: string;
   try {
-    switch (command) {
-      case 'tenant': {
-        const [sub, id] = rest;
-        if (sub === 'add') {
-          const config = JSON.parse(io.readFile(need(values.config, '--config FILE'))) as unknown;
-          const secrets = JSON.parse(io.readFile(values.secrets ?? '/dev/stdin')) as unknown;
-          const stored = await addTenant(d, config, secrets, { verify: !values['no-verify'] });
-          print(describeTenant(stored), () =>
-            io.out(
-              `tenant ${stored.config.tenantId} stored; its QAD and Pipedrive secrets are encrypted. ` +
-                `Next: connector check ${stored.config.tenantId}`,
-            ),
-          );
-          return 0;
-        }
-        if (sub === 'list') {
-          const all = await d.tenants.list();
-          print(all.map(describeTenant), () =>
-            table(
-              io,
-              all.map((t) => ({
-                tenant: t.config.tenantId,
-                enabled: t.config.enabled,
-                qad: t.config.qad.baseUrl,
-                pipedrive: t.config.pipedrive.apiBaseUrl,
-              })),
-            ),
-          );
-          return 0;
-        }
-        if (sub === 'show') {
-          const t = await requireTenant(d.tenants, need(id, 'tenant id'));
-          io.out(JSON.stringify(describeTenant(t), null, 2));
-          return 0;
-        }
-        if (sub === 'disable' || sub === 'enable') {
-          const { released, ...t } = await setTenantEnabled(d, need(id, 'tenant id'), sub === 'enable');
-          const back = sub === 'enable' ? `; ${released} held messages back on their queues` : '; writers hold its messages';
-          print(describeTenant(t), () => io.out(`tenant ${t.config.tenantId} ${sub}d; its state is kept${back}`));
-          return 0;
-        }
-        throw new UsageError(`unknown "tenant ${sub ?? ''}"; use add, list, show, disable or enable`);
-      }
-      case 'check': {
-        const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
-        const rows = await checkTenant(d.clients, tenant, registry, d.audit);
-        print(rows, () =>
-          table(
-            io,
-            rows.map((r) => ({ check: r.check, result: r.ok ? 'pass' : 'FAIL', detail: r.detail })),
-          ),
-        );
-        return rows.every((r) => r.ok) ? 0 : 1;
-      }
-      case 'authorize': {
-        const tenantId = need(rest[0], 'tenant id');
-        const result = await authorizeTenant(d, tenantId, {
-          code: need(values.code, '--code CODE'),
-          redirectUri: need(values['redirect-uri'], '--redirect-uri URL'),
-        });
-        print(result, () =>
-          io.out(
-            `tenant ${tenantId} authorised for Pipedrive at ${result.apiDomain}; tokens stored encrypted; ` +
-              `${result.released} held records back on their queues`,
-          ),
-        );
-        return 0;
-      }
-      case 'sync': {
-        const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
-        const syncable = registry.flows.filter((f) => f.definition);
-        const poll = oneOf(
-          '--entity',
-          need(values.entity, '--entity'),
-          syncable.map((f) => f.poll),
-        );
-        const { rows, unchanged } = await syncEntity(d, tenant, syncable.find((f) => f.poll === poll)!.definition!, {
-          dryRun: values['dry-run'],
-          onProgress: (done, total) => (done % 50 === 0 || done === total ? io.err(`  ${done}/${total} written`) : undefined),
-        });
-        print({ rows, unchanged }, () => {
-          const changes = (r: PlanRow) => r.changes.map((c) => `${c.field}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`);
-          const plan = rows.map((r) => ({ ...r, changes: changes(r).join('; ') }));
-          table(io, plan, ['key', 'action', 'pipedriveId', 'reason', 'changes']);
-          const count = (a: string) => rows.filter((r) => r.action === a).length;
-          io.out(
-            `${values['dry-run'] ? 'would ' : ''}create ${count('create')}, update ${count('update')}, ` +
-              `skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write), ` +
-              `wait ${count('wait')}, reject ${count('reject')}${values['dry-run'] ? ' (dry run: nothing was written)' : ''}`,
-          );
-        });
-        return 0;
-      }
-      case 'audit': {
-        const [id, entity, key] = rest;
-        const e = oneOf('entity', need(entity, 'entity'), entities);
-        const history = await d.audit.history(need(id, 'tenant id'), e, need(key, 'key'));
-        print(history, () => table(io, history, ['at', 'action', 'pipedriveId', 'attempt', 'reason', 'error']));
-        return 0;
-      }
-      case 'erase': {
-        const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
-        const entity = oneOf('entity', rest[1], entities);
-        const deadLettersOf = (queue: string) => new SqsDeadLetters(d.sqs, d.queueUrls[queue]!.dlq);
-        const erased = await eraseRecord({ ...d, deadLettersOf }, tenant, entity, need(rest[2], 'key'), registry);
-        print(erased, () =>
-          table(
-            io,
-            Object.entries(erased.removed).map(([where, removed]) => ({ where, removed })),
-          ),
-        );
-        return 0;
-      }
-      case 'replay': {
-        const tenant = await requireTenant(d.tenants, need(rest[0], 'tenant id'));
-        const selection = rest[1]
-          ? { entity: oneOf('entity', rest[1], entities), key: need(rest[2], 'key') }
-          : {
-              from: need(values.from, '--from ISO time'),
-              to: need(values.to, '--to ISO time'),
-              action: z.enum(['failed', 'rejected', 'deferred', 'conflict']).parse(need(values.outcome, '--outcome')) as AuditAction,
-            };
-        const results = await replay(d, tenant, selection, registry);
-        print(results, () =>
-          table(
-            io,
-            results.map((r) => ({ entity: r.entity, key: r.key, outcome: r.outcome, content: r.content ?? '' })),
-          ),
-        );
-        return 0;
-      }
-      case 'redrive': {
-        const names = registry.queues.map((q) => q.name);
-        const queue = oneOf('--queue', values.queue ?? names[0], names);
-        const task = await redrive(d.sqs, d.queueUrls[queue]!);
-        print(task, () =>
-          io.out(`moving the ${queue} DLQ back to its queue (task ${task.taskHandle.slice(0, 16)}…); follow it with "connector status"`),
-        );
-        return 0;
-      }
-      case 'console':
-        return await runConsole(d, values.port, io, registry);
-      case 'status': {
-        const queues = await queueStatus(d.sqs, d.queueUrls);
-        const tenants = await tenantStatus(d, Date.now(), registry);
-        print({ queues, tenants }, () => {
-          table(
-            io,
-            queues.map((q) => ({ queue: q.queue, waiting: q.visible, inFlight: q.inFlight, deadLetters: q.deadLetters })),
-          );
-          for (const t of tenants) {
-            io.out(`\ntenant ${t.tenantId} (${t.enabled ? 'enabled' : 'DISABLED'})${t.hold ? `: ${t.hold}` : ''}`);
-            table(
-              io,
-              t.polls.map((p) => ({ sync: p.scope, watermark: p.watermark ?? '(never)', lastPoll: p.lastPolledAt ?? '' })),
-            );
-            if (t.held.length) table(io, t.held);
-            if (t.recentFailures.length) table(io, t.recentFailures);
-            if (t.deletedAfterOrder.length) {
-              io.out('won deals deleted in Pipedrive after their QAD order (the orders stand):');
-              table(io, t.deletedAfterOrder);
-            }
-          }
-        });
-        return 0;
-      }
-      default:
-        throw new UsageError(`unknown command "${command}"; see "connector --help"`);
-    }
+    text = io.readFile(path);
   } catch (error) {
-    return failed(command, error, io);
+    throw new UsageError(`${option} ${path}: cannot read it (${errorMessage(error)})`, option, undefined, { cause: error });
+  }
+  if (text.trim() === '') throw new UsageError(`${option} ${path}: the file is empty`, option);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new UsageError(`${option} ${path}: not JSON (${errorMessage(error)})`, option, undefined, { cause: error });
   }
 }
 
-class UsageError extends Error {}
+/** Points this process at the stack the options name: a deployed one (--outputs), the local run (--local), or the environment. */
+function connect(io: Io, options: Parsed['options'], registry: EntityRegistry): void {
+  const outputs = string(options.outputs);
+  const local = string(options.local);
+  if (outputs) Object.assign(process.env, environmentFromOutputs(readJson(io, outputs, '--outputs'), registry, string(options.stage)));
+  else if (local) {
+    const file = localFileSchema.safeParse(readJson(io, local, '--local'));
+    if (!file.success)
+      throw new UsageError(
+        `--local ${local}: not the local run's connection file (${oneLine(file.error)}); "npm start -- --serve" writes it`,
+        '--local',
+      );
+    Object.assign(process.env, file.data.env);
+    useLocalCipher(new LocalCipher(Buffer.from(file.data.cipherKey, 'base64')));
+  } else if (!process.env.CONNECTIONS_TABLE)
+    throw new UsageError(
+      'which stack? name it with --outputs FILE (written by "npx cdk deploy --outputs-file FILE") or --local FILE (the local run)',
+      '--outputs',
+    );
+}
 
-/** Says why a command failed; answers its exit code (2: the command line was wrong). */
-function failed(command: string, error: unknown, io: Io): number {
-  io.err(`connector ${command}: ${error instanceof z.ZodError ? error.issues.map((i) => i.message).join('; ') : (error as Error).message}`);
-  return error instanceof UsageError ? 2 : 1;
+/** Runs one CLI command; answers the exit code. Errors say what to do next in one line, never print a secret. */
+export async function runCli(argv: string[], io: Io, deps?: Dependencies, registry: EntityRegistry = entityRegistry): Promise<number> {
+  const everyOption = Object.assign({}, GLOBAL_OPTIONS, ...COMMANDS.map((c) => c.options)) as Record<string, OptionSpec>;
+  const { positionals, given } = tokenize(argv, everyOption);
+  const has = (name: string) => given.some((g) => g.name === name);
+  const json = has('json');
+  const asked = positionals[0] === 'help' ? positionals.slice(1) : positionals;
+  const command = findCommand(COMMANDS, asked);
+  const label = command?.name ?? (has('version') ? '--version' : (positionals[0] ?? 'connector'));
+  try {
+    if (positionals[0] === 'help' || has('help')) return help(io, asked, command, registry);
+    if (has('version')) return printVersion(io, given, json);
+    if (!command) {
+      if (positionals.length === 0) throw new UsageError('no command given; "connector --help" lists them', undefined, topLevel());
+      throw new UsageError(`unknown command "${asked.join(' ')}"; commands: ${topLevel().join(', ')}`, undefined, topLevel());
+    }
+    const now = Date.now();
+    const parsed = validate(command, positionals, given, registry, now);
+    let built = deps;
+    if (command.stack && !deps) connect(io, parsed.options, registry);
+    const ctx: Ctx = {
+      io,
+      registry,
+      json,
+      now,
+      deps: () => (built ??= buildDependencies(undefined, registry)),
+      tenant: (id) => requireTenant(ctx.deps().tenants, id),
+      print: (data, human) => (json ? io.out(JSON.stringify(data, null, 2)) : human()),
+      table: (rows, columns) => formatTable(rows, columns).forEach((l) => io.out(l)),
+      progress: (line) => io.err(line),
+    };
+    return await command.run(ctx, parsed);
+  } catch (error) {
+    return failed(label, error, io, json, has('debug'));
+  }
+}
+
+/** The first word of every command: what "unknown command" offers. */
+const topLevel = () => [...new Set(COMMANDS.map((c) => c.name.split(' ')[0]!)), 'help'];
+
+function help(io: Io, asked: readonly string[], command: CommandSpec<Ctx> | undefined, registry: EntityRegistry): number {
+  if (command) io.out(commandHelp(command, registry));
+  else {
+    const group = COMMANDS.filter((c) => c.name.split(' ')[0] === asked[0]);
+    if (asked.length > 0 && group.length === 0)
+      throw new UsageError(`no command "${asked.join(' ')}"; commands: ${topLevel().join(', ')}`, undefined, topLevel());
+    io.out(group.length > 0 ? group.map((c) => commandHelp(c, registry)).join('\n\n') : overallHelp(COMMANDS, registry));
+  }
+  return 0;
+}
+
+function printVersion(io: Io, given: ReadonlyArray<{ name: string; value?: string }>, json: boolean): number {
+  const value = (name: string) => given.find((g) => g.name === name)?.value;
+  const report = versionReport({ outputs: value('outputs'), local: value('local'), stage: value('stage') }, io);
+  if (json) io.out(JSON.stringify(report, null, 2));
+  else for (const line of versionLines(report)) io.out(line);
+  return 0;
+}
+
+/** A zod error in one line: each issue with where it is. */
+function oneLine(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+}
+
+/**
+ * Says why a command failed, in one line (a stack trace only with --debug); answers its exit code: 2 when the
+ * command line was wrong, 1 when the work failed. With --json the error is {"error": {...}} on stdout, where a
+ * script reads the result.
+ */
+function failed(command: string, error: unknown, io: Io, json: boolean, debug: boolean): number {
+  const usage = error instanceof UsageError;
+  const message = error instanceof z.ZodError ? oneLine(error) : errorMessage(error).replace(/\s*\n\s*/gu, ' ');
+  if (json) {
+    const extra = usage ? { ...(error.option && { option: error.option }), ...(error.allowed && { allowed: error.allowed }) } : {};
+    io.out(JSON.stringify({ error: { command, kind: usage ? 'usage' : 'failure', message, ...extra } }));
+  } else io.err(`connector${command === 'connector' ? '' : ` ${command}`}: ${message}`);
+  if (debug && error instanceof Error && error.stack) io.err(error.stack);
+  return usage ? 2 : 1;
 }
 
 export const processIo: Io = {

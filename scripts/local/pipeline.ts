@@ -471,7 +471,10 @@ export class LocalPipeline {
    * One tick of every schedule. Customers and items are polled first and written in parallel
    * (two queues); contacts follow, so their organizations exist (a person that finds none waits).
    */
-  async runRound(opts: { deadlineMs?: number; onProgress?: (done: number) => void } = {}): Promise<RoundReport> {
+  async runRound(
+    opts: { deadlineMs?: number; onProgress?: (done: number) => void; onStep?: (step: string) => void } = {},
+  ): Promise<RoundReport> {
+    const step = opts.onStep ?? (() => undefined);
     this.round++;
     this.pipedrive.resetStats();
     this.qad.resetStats();
@@ -485,23 +488,27 @@ export class LocalPipeline {
       done += received - failed;
       opts.onProgress?.(done);
     };
-    const unchanged: Record<ReportEntity, number> = {
-      organizations: await this.poll('customers'),
-      persons: 0,
-      products: await this.poll('items'),
-      salesOrders: 0,
-    };
+    step('polling customers');
+    const organizations = await this.poll('customers');
+    step('polling items');
+    const unchanged: Record<ReportEntity, number> = { organizations, persons: 0, products: await this.poll('items'), salesOrders: 0 };
     if (this.round === 1) this.typeOrganizationsAndProducts();
+    step('writing organizations and products');
     const [records, products] = await Promise.all([
       this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress),
       this.drain(this.aws.queue('products'), this.writers.products!, deadline, progress),
     ]);
+    step('polling contacts');
     unchanged.persons = await this.poll('contacts');
     if (this.round === 1) this.typePersons();
+    step('writing persons');
     const persons = await this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress);
     if (this.round === 1 && (this.options.wonDeals ?? 0) > 0) this.seedWonDeals(this.options.wonDeals ?? 0);
+    step('polling won deals');
     await this.poll('deals');
+    step('writing sales orders');
     const orders = await this.drain(this.aws.queue('orders'), this.writers.orders!, deadline, progress);
+    step('counting outcomes');
     await new Promise((r) => setTimeout(r, 5));
 
     const empty = (): Outcomes => ({ created: 0, updated: 0, unchanged: 0, deferred: 0, failed: 0 });

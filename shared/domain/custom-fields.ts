@@ -20,6 +20,14 @@ export const fieldDefinitionSchema = z.looseObject({
 });
 export type FieldDefinition = z.infer<typeof fieldDefinitionSchema>;
 
+/** The definitions of a field list as Pipedrive answers it; one it cannot read is left out. */
+export function parseFieldList(raw: readonly unknown[]): FieldDefinition[] {
+  return raw.flatMap((f) => {
+    const parsed = fieldDefinitionSchema.safeParse(f);
+    return parsed.success ? [parsed.data] : [];
+  });
+}
+
 /** A QAD value before it meets a field type. `null` / '' clear the field. */
 export type SourceValue = string | number | boolean | null | readonly string[] | { amount: number; currency: string };
 

@@ -4,6 +4,7 @@ import {
   checkFieldsExist,
   describeProblems,
   fieldDefinitionSchema,
+  parseFieldList,
   readMappedValues,
   resolveFields,
   type FieldDefinition,
@@ -108,11 +109,7 @@ export async function fieldDefinitions(
   }
   const generation = ++reads;
   const load = (async (): Promise<Cached> => {
-    const raw = await pipedrive.listFields(entity);
-    const defs = raw.flatMap((f) => {
-      const parsed = fieldDefinitionSchema.safeParse(f);
-      return parsed.success ? [parsed.data] : [];
-    });
+    const defs = parseFieldList(await pipedrive.listFields(entity));
     return { defs, at: now(), generation };
   })();
   cache.set(key, load);

@@ -1,7 +1,7 @@
 import { PIPEDRIVE_OAUTH_TOKEN_URL, type StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import { missingScopes } from '../domain/pipedrive-scopes.ts';
-import { checkFieldsExist, fieldDefinitionSchema, findField } from '../domain/custom-fields.ts';
+import { checkFieldsExist, parseFieldList, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
 import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
 import type { AuditLog, TenantClients } from '../ports/index.ts';
@@ -16,10 +16,7 @@ async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, fie
   const entries = mappedEntries(tenant, fieldEntity);
   const check = `Pipedrive mapped ${fieldEntity} fields`;
   if (entries.length === 0) return { check, ok: true, detail: 'none mapped' };
-  const defs = (await pipedrive.listFields(fieldEntity)).flatMap((f) => {
-    const parsed = fieldDefinitionSchema.safeParse(f);
-    return parsed.success ? [parsed.data] : [];
-  });
+  const defs = parseFieldList(await pipedrive.listFields(fieldEntity));
   const problems = checkFieldsExist(
     defs,
     entries.map((e) => e.pipedrive),
@@ -123,6 +120,8 @@ export interface CheckRow {
   check: string;
   ok: boolean;
   detail: string;
+  /** Not checked: what it needs failed first (no Swagger to check paths against after a failed QAD login). */
+  skipped?: true;
 }
 
 /**
@@ -135,10 +134,13 @@ export async function checkTenant(
   tenant: StoredTenant,
   registry: EntityRegistry = entityRegistry,
   audit?: Pick<AuditLog, 'history'>,
+  /** Told each step as it starts: a check of a slow instance shows what it waits for. */
+  onStep: (check: string) => void = () => undefined,
 ): Promise<CheckRow[]> {
   const rows: CheckRow[] = [];
   const { qad } = tenant.config;
   const step = async (check: string, run: () => Promise<string>) => {
+    onStep(check);
     try {
       rows.push({ check, ok: true, detail: await run() });
     } catch (error) {
@@ -146,17 +148,21 @@ export async function checkTenant(
     }
   };
 
-  let swagger: QadSwagger = { paths: {}, browseIds: {} };
+  let swagger: QadSwagger | undefined;
   await step('QAD login and Swagger', async () => {
     swagger = await (await clients.qad(tenant)).swagger(qad.swaggerPath);
     return `${qad.baseUrl}: ${Object.keys(swagger.paths).length} paths`;
   });
-  for (const row of qadPathRows(tenant.config, swagger)) rows.push(row);
+  const paths = qadPathRows(tenant.config, swagger ?? { paths: {}, browseIds: {} });
+  // Without the Swagger there is nothing to check the paths against: one failure, not one per path.
+  const unchecked = (r: CheckRow): CheckRow => ({ check: r.check, ok: false, skipped: true, detail: 'skipped: the QAD login failed' });
+  rows.push(...(swagger ? paths : paths.map(unchecked)));
 
   if (tenant.config.pipedrive.auth === 'oauth') rows.push(tokenUrlRow(tenant.config.pipedrive.oauthTokenUrl));
   await step(tenant.config.pipedrive.auth === 'oauth' ? 'Pipedrive OAuth' : 'Pipedrive API token', async () => {
     const pipedrive = await clients.pipedrive(tenant);
     const missing: string[] = [];
+    onStep('Pipedrive connector fields');
     for (const flow of registry.flows) {
       const name = flow.keyFieldName(tenant.config);
       if (name && !(await pipedrive.listFields(flow.fieldEntity)).some((f) => f.field_name === name))
@@ -168,7 +174,10 @@ export async function checkTenant(
       detail: missing.length ? `missing, created on first use: ${missing.join(', ')}` : 'all present',
     });
     if (tenant.config.pipedrive.auth === 'oauth') rows.push(scopesRow(await pipedrive.grantedScopes()));
-    for (const flow of registry.flows) rows.push(await checkMapped(pipedrive, tenant, flow.fieldEntity));
+    for (const flow of registry.flows) {
+      onStep(`Pipedrive mapped ${flow.fieldEntity} fields`);
+      rows.push(await checkMapped(pipedrive, tenant, flow.fieldEntity));
+    }
     const limits = pipedrive.rateLimits();
     const budget =
       limits.dailyLimit !== undefined

@@ -39,18 +39,19 @@ export async function queueStatus(sqs: SQSClient, queues: Record<string, { queue
   return out;
 }
 
-/** Watermarks per poll, and the last day's failures, per tenant. */
+/** Watermarks per poll, and the failures since `since` (the last day unless given), per tenant. */
 export async function tenantStatus(
   deps: { tenants: TenantStore; pollState: PollStateStore; audit: AuditLog; holds: TenantHolds; keyMap: Pick<KeyMap, 'listMapped'> },
   now = Date.now(),
   registry: EntityRegistry = entityRegistry,
+  since = new Date(now - 86_400_000).toISOString(),
 ): Promise<TenantStatus[]> {
   const out: TenantStatus[] = [];
   for (const tenant of await deps.tenants.list()) {
     const { tenantId } = tenant.config;
     const polls = [];
     for (const flow of registry.flows) polls.push({ scope: flow.entity, ...(await deps.pollState.get(tenantId, flow.entity)) });
-    const recent = await deps.audit.byTenant(tenantId, new Date(now - 86_400_000).toISOString(), new Date(now + 1).toISOString());
+    const recent = await deps.audit.byTenant(tenantId, since, new Date(now + 1).toISOString());
     const hold = await deps.holds.current(tenantId, now);
     out.push({
       tenantId,
@@ -106,8 +107,14 @@ async function arnOf(sqs: SQSClient, url: string): Promise<string> {
  * destination is named: messages the writers dead-lettered at once were sent to the DLQ directly
  * and have no "original source" SQS could find by itself.
  */
-export async function redrive(sqs: SQSClient, queues: { queue: string; dlq: string }): Promise<{ taskHandle: string; dlqArn: string }> {
+export async function redrive(
+  sqs: SQSClient,
+  queues: { queue: string; dlq: string },
+): Promise<{ deadLetters: number; taskHandle?: string; dlqArn: string }> {
   const dlqArn = await arnOf(sqs, queues.dlq);
+  const { visible, inFlight } = await depth(sqs, queues.dlq);
+  // An empty DLQ moves nothing: no task is started, so none is announced.
+  if (visible + inFlight === 0) return { deadLetters: 0, dlqArn };
   const res = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: dlqArn, DestinationArn: await arnOf(sqs, queues.queue) }));
-  return { taskHandle: res.TaskHandle ?? '', dlqArn };
+  return { deadLetters: visible + inFlight, taskHandle: res.TaskHandle ?? '', dlqArn };
 }

@@ -1,12 +1,14 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import type { RemoteRecord } from '../clients/pipedrive-client.ts';
-import type { RecordMessage, RecordQueue } from '../ports/index.ts';
+import type { MessageControl, RecordMessage, RecordQueue } from '../ports/index.ts';
 import type { SyncEntity } from '../flows/entities/entity.ts';
 import { findFieldCode } from '../flows/key-fields.ts';
-import { describeProblems, fieldDefinitionSchema, resolveFields, withMappedFields, type NamedValue } from '../domain/custom-fields.ts';
+import { describeProblems, parseFieldList, resolveFields, withMappedFields, type NamedValue } from '../domain/custom-fields.ts';
 import { pollEntity, type PollDeps } from '../flows/poll.ts';
-import { decideMatch, evidenceFromListing, writeRecord, type WriterDeps } from '../flows/write-record.ts';
+import { decideMatch, evidenceFromListing, type WriterDeps } from '../flows/write-record.ts';
+import type { WriterBatchDeps } from '../flows/writer-batch.ts';
+import { override, writeInProcess, type Disposition } from './sync-writers.ts';
 import { addToListing, emptyListing } from '../flows/listing.ts';
 import { listPages } from '../flows/pipedrive-pages.ts';
 
@@ -18,13 +20,14 @@ export interface FieldChange {
 
 export interface PlanRow {
   key: string;
-  action: 'create' | 'update' | 'skip' | 'wait' | 'reject';
+  /** A plan's: create, update, skip, wait, reject; a sync's: create, update, skip, held, queued (for the writers), failed. */
+  action: 'create' | 'update' | 'skip' | 'wait' | 'reject' | 'held' | 'queued' | 'failed';
   pipedriveId?: number;
   reason: string;
   changes: FieldChange[];
 }
 
-/** A queue that keeps the poll's messages in memory: `sync` runs in-process, without SQS. */
+/** A queue that keeps the poll's messages in memory: `sync` writes them itself, or plans them. */
 class MemoryQueue implements RecordQueue {
   readonly messages: RecordMessage[] = [];
   async sendAll(messages: readonly RecordMessage[]): Promise<void> {
@@ -32,16 +35,23 @@ class MemoryQueue implements RecordQueue {
   }
 }
 
-/** Reads what a poll would send, without advancing anything: the watermark and key map stay as they are. */
-async function pollOnce<R, Ctx>(
-  deps: PollDeps,
-  entity: SyncEntity<R, Ctx>,
-  tenantId: string,
-  write: boolean,
-): Promise<{ messages: RecordMessage[]; unchanged: number }> {
+/** A poll whose watermark waits: it moves only once every message it read has ended (see `syncEntity`). */
+interface HeldPoll {
+  messages: RecordMessage[];
+  unchanged: number;
+  /** Moves the watermark as the poll would have; undefined when the poll moved nothing (held back, tenant on hold). */
+  finish?: () => Promise<void>;
+  /** Releases the poll lease without moving the watermark. */
+  release?: () => Promise<void>;
+}
+
+/**
+ * Reads what a poll would send for one tenant. Writing: the lease is taken and kept, and the watermark is moved
+ * only by `finish`; a dry run advances nothing (watermark, key map, audit and listing stay as they are).
+ */
+async function pollOnce<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, tenantId: string, write: boolean): Promise<HeldPoll> {
   const queue = new MemoryQueue();
-  // Overrides keep each adapter's other methods (and its `this`) by inheriting from it.
-  const override = <T extends object>(base: T, methods: Partial<T>): T => Object.assign(Object.create(base) as T, methods);
+  const held: Pick<HeldPoll, 'finish' | 'release'> = {};
   const only: PollDeps = {
     ...deps,
     queueFor: () => queue,
@@ -51,7 +61,15 @@ async function pollOnce<R, Ctx>(
     }),
   };
   const readOnly: PollDeps = write
-    ? only
+    ? {
+        ...only,
+        pollState: override(deps.pollState, {
+          finish: async (...args) => {
+            held.finish = () => deps.pollState.finish(...args);
+            held.release = () => deps.pollState.release(args[0], args[1], args[2]);
+          },
+        }),
+      }
     : {
         ...only,
         pollState: override(deps.pollState, { acquire: async () => true, finish: async () => undefined, release: async () => undefined }),
@@ -61,41 +79,64 @@ async function pollOnce<R, Ctx>(
       };
   const [summary] = await pollEntity(readOnly, entity, { force: true });
   if (summary?.outcome === 'failed') throw new Error(`poll failed: ${summary.error ?? 'unknown'}`);
-  return { messages: queue.messages, unchanged: summary?.unchanged ?? 0 };
+  // Nothing was read: say why, rather than report an empty sync.
+  if (summary?.outcome === 'busy')
+    throw new Error(`another poll of ${tenantId}'s ${entity.poll} is running (it holds the poll lease); try again when it ends`);
+  if (summary?.outcome === 'tenant-on-hold')
+    throw new Error(`tenant ${tenantId} is on hold (parked, or its daily budget gate is closed); see "connector status"`);
+  return { messages: queue.messages, unchanged: summary?.unchanged ?? 0, ...held };
 }
 
 /**
- * One poll-and-write cycle for one tenant and entity, in this process. With `dryRun` nothing is
- * written anywhere: the plan says per record what would be created, updated or skipped, with the
- * fields that would change. Matching uses one listing of Pipedrive (no searches, no field creation).
+ * One poll-and-write cycle for one tenant and entity, in this process. Written with the writers' semantics
+ * (`writeInProcess`): waits and retries due within `waitSeconds` are done here, later ones go on the work queue for
+ * the stack's writers; the watermark moves only once every record is written, held, failed or queued. With
+ * `dryRun` nothing is written anywhere: the plan says per record what would be created, updated or skipped, with
+ * the fields that would change. Matching uses one listing of Pipedrive (no searches, no field creation).
  */
 export async function syncEntity<R, Ctx>(
-  deps: PollDeps & WriterDeps,
+  deps: PollDeps & WriterBatchDeps,
   tenant: StoredTenant,
   entity: SyncEntity<R, Ctx>,
-  options: { dryRun: boolean; onProgress?: (done: number, total: number) => void },
+  options: {
+    dryRun: boolean;
+    onProgress?: (done: number, total: number) => void;
+    /** Told what it does next: a long plan or write shows what it waits for. */
+    onStep?: (step: string) => void;
+    /** The entity's real work queue, for what waits longer than this run. */
+    workQueue?: Pick<MessageControl, 'requeue'>;
+    waitSeconds?: number;
+  },
 ): Promise<{ rows: PlanRow[]; unchanged: number }> {
-  const { messages, unchanged } = await pollOnce(deps, entity, tenant.config.tenantId, !options.dryRun);
-  if (!options.dryRun) {
-    const rows: PlanRow[] = [];
-    for (const [i, m] of messages.entries()) {
-      try {
-        const out = await writeRecord(deps, entity, tenant, m, { messageId: `cli-${Date.now()}-${i}`, attempt: 1 });
-        rows.push({
-          key: m.key,
-          action: out.action === 'created' ? 'create' : out.action === 'updated' ? 'update' : 'skip',
-          pipedriveId: out.pipedriveId,
-          reason: out.via ?? out.action,
-          changes: [],
-        });
-      } catch (error) {
-        rows.push({ key: m.key, action: 'reject', reason: errorMessage(error), changes: [] });
-      }
-      options.onProgress?.(i + 1, messages.length);
-    }
-    return { rows, unchanged };
+  const poll = await pollOnce(deps, entity, tenant.config.tenantId, !options.dryRun);
+  const { messages, unchanged } = poll;
+  const step = options.onStep ?? (() => undefined);
+  if (options.dryRun) {
+    step(`${messages.length} changed, ${unchanged} unchanged; listing Pipedrive's ${entity.collection} to plan against`);
+    return { rows: await planMessages(deps, tenant, entity, messages), unchanged };
   }
-  return { rows: await planMessages(deps, tenant, entity, messages), unchanged };
+  step(`${messages.length} changed, ${unchanged} unchanged; writing`);
+  try {
+    const ends = await writeInProcess({ ...deps, queue: entity.queue }, options.workQueue ?? deps.messages, messages, {
+      waitUntilMs: deps.clock.now() + (options.waitSeconds ?? 60) * 1000,
+      ...(options.onProgress && { onProgress: options.onProgress }),
+    });
+    await poll.finish?.();
+    return { rows: ends.map(rowOf), unchanged };
+  } catch (error) {
+    // Not every record ended: the watermark stays, so the next poll reads them again.
+    await poll.release?.();
+    throw error;
+  }
+}
+
+/** A record's end as a row of the report. */
+function rowOf({ key, entry, end }: Disposition): PlanRow {
+  const why = [entry?.reason, entry?.error].filter(Boolean).join(': ');
+  if (end !== 'written')
+    return { key, action: end, ...(entry?.pipedriveId !== undefined && { pipedriveId: entry.pipedriveId }), reason: why, changes: [] };
+  const action = entry?.action === 'created' ? 'create' : entry?.action === 'updated' ? 'update' : 'skip';
+  return { key, action, ...(entry?.pipedriveId !== undefined && { pipedriveId: entry.pipedriveId }), reason: why, changes: [] };
 }
 
 async function planMessages<R, Ctx>(
@@ -119,13 +160,7 @@ async function planMessages<R, Ctx>(
 
   // Mapped fields by name, as the writer would resolve them; a missing field the writer may create shows as "(new field ...)".
   const mappedEntries = tenant.config.mapping.fields[entity.fieldEntity];
-  const defs =
-    mappedEntries.length === 0
-      ? []
-      : (await pipedrive.listFields(entity.fieldEntity)).flatMap((f) => {
-          const parsed = fieldDefinitionSchema.safeParse(f);
-          return parsed.success ? [parsed.data] : [];
-        });
+  const defs = mappedEntries.length === 0 ? [] : parseFieldList(await pipedrive.listFields(entity.fieldEntity));
   for (const e of mappedEntries) {
     if (e.create && !defs.some((d) => d.field_name === e.pipedrive))
       defs.push({

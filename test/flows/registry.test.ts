@@ -158,8 +158,8 @@ describe('the entity registry is the only list', () => {
     const deps = w.handlerDeps() as unknown as Dependencies;
     assert.equal(await runCli(['--help'], io, deps, testRegistry), 0);
     const help = lines.join('\n');
-    assert.match(help, /sync <id> --entity customers\|contacts\|items\|ship-tos/u);
-    assert.match(help, /entity: organization\|person\|product\|salesOrder\|shipTo/u);
+    assert.match(help, /sync <tenant> --entity customers\|contacts\|items\|ship-tos/u);
+    assert.match(help, /audit <tenant> organization\|person\|product\|salesOrder\|shipTo <key>/u);
     assert.match(help, /--queue records\|products\|orders\|ship-tos/u);
 
     lines.length = 0;
@@ -172,6 +172,6 @@ describe('the entity registry is the only list', () => {
 
     lines.length = 0;
     assert.equal(await runCli(['audit', TENANT, 'shipTo', 'S-C3'], io, deps, entityRegistry), 2, 'the shipped CLI does not know it');
-    assert.match(lines.join('\n'), /entity must be one of organization, person, product, salesOrder/u);
+    assert.match(lines.join('\n'), /<entity> must be one of organization, person, product, salesOrder \(got "shipTo"\)/u);
   });
 });

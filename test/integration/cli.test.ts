@@ -1,36 +1,15 @@
 import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { ListMessageMoveTasksCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { environmentFromOutputs, runCli, type Io } from '../../scripts/cli/run.ts';
-import { API_TOKEN, contactRow, customerRow, QAD_PASSWORD, startHarness, type Harness } from './harness.ts';
+import { GetQueueAttributesCommand, ListMessageMoveTasksCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { environmentFromOutputs } from '../../scripts/cli/run.ts';
+import { API_TOKEN, cli, contactRow, customerRow, QAD_PASSWORD, runWriters, startHarness, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-/** Runs the CLI in-process and keeps what it printed. */
-async function cli(
-  harness: Harness,
-  argv: string[],
-  files: Record<string, string> = {},
-): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: Io = {
-    out: (l) => out.push(l),
-    err: (l) => err.push(l),
-    readFile: (path) => {
-      const content = files[path];
-      if (content === undefined) throw new Error(`ENOENT: ${path}`);
-      return content;
-    },
-  };
-  const code = await runCli(argv, io, harness.cliDeps());
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 // Changed today, so a second poll re-reads them inside its overlap.
 const today = new Date().toISOString().slice(0, 10);
@@ -254,5 +233,73 @@ describe('the operator CLI', () => {
     const unknown = await cli(h, ['frobnicate']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /unknown command "frobnicate"/u);
+  });
+});
+
+describe('connector sync writes as the writers do', () => {
+  const contacts = [contactRow('P1', 'C1', 'Ingrid Halvorsen'), contactRow('P2', 'C2', 'Tomas Berg')];
+
+  test('contacts before their customers are queued for the writers, never rejected; the watermark moves once all are queued', async () => {
+    h = await startHarness({ customers, contacts });
+    const run = await cli(h, ['sync', 'acme', '--entity', 'contacts', '--wait', '0s']);
+    assert.equal(run.code, 0, run.err);
+    assert.doesNotMatch(run.out, /reject|failed [1-9]/u);
+    assert.match(run.out, /P1\s+queued\s+will retry in 60s: .*organization/u);
+    assert.match(run.out, /create 0, update 0, .*queued for the records writers 2, failed 0/u);
+    assert.equal(h.pd.persons().length, 0);
+    const attributes = await h.aws.sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: h.aws.queueUrl, AttributeNames: ['ApproximateNumberOfMessagesDelayed'] }),
+    );
+    assert.equal(
+      attributes.Attributes?.ApproximateNumberOfMessagesDelayed,
+      '2',
+      'both wait on the work queue, as a scheduled poll leaves them',
+    );
+    assert.ok((await h.deps.pollState.get('acme', 'person')).watermark, 'the watermark moved: every record is on the queue');
+    assert.equal((await cli(h, ['sync', 'acme', '--entity', 'contacts', '--wait', '0s'])).code, 0, 'the lease was released');
+    // A scheduled poll holding the lease: nothing is read, and the operator is told so rather than shown an empty sync.
+    assert.ok(await h.deps.pollState.acquire('acme', 'person', 'a-scheduled-poll', 60_000, h.clock.now()));
+    const busy = await cli(h, ['sync', 'acme', '--entity', 'contacts']);
+    assert.equal(busy.code, 1);
+    assert.match(busy.err, /^connector sync: another poll of acme's contacts is running/mu);
+  });
+
+  test('a failed attempt is retried here after its backoff; a permanent error goes to its writer, which dead-letters it', async () => {
+    h = await startHarness({ customers, contacts });
+    const harness = h;
+    // The backoff is waited on the harness clock, not in real time.
+    const deps = { ...h.cliDeps(), clock: { now: () => harness.clock.ms, sleep: async (ms: number) => void (harness.clock.ms += ms) } };
+    const sync = (argv: string[]) => cli(harness, argv, {}, deps);
+    assert.equal((await sync(['sync', 'acme', '--entity', 'customers'])).code, 0);
+    let failures = 2;
+    h.pd.setFault((req) => (req.method === 'POST' && req.path === '/api/v2/persons' && failures-- > 0 ? { status: 503 } : undefined));
+    const retried = await sync(['sync', 'acme', '--entity', 'contacts', '--wait', '5m']);
+    assert.equal(retried.code, 0, retried.err);
+    assert.match(retried.out, /create 2, update 0, .*queued for the records writers 0, failed 0/u);
+    assert.equal(h.pd.persons().length, 2);
+    for (const key of ['P1', 'P2']) {
+      const history = await h.deps.audit.history('acme', 'person', key);
+      assert.equal(history[0]?.action, 'created', `${key} written in the end`);
+      assert.ok(
+        history.some((e) => e.action === 'failed' && /HTTP 503/u.test(e.error ?? '')),
+        `${key}: its failed attempt is audited`,
+      );
+    }
+
+    harness.qadTenant.upsertContact(contactRow('P3', 'C1', 'Nora Lind'));
+    h.pd.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v2/persons' ? { status: 400, body: '{"success":false,"error":"bad"}' } : undefined,
+    );
+    const dead = await sync(['sync', 'acme', '--entity', 'contacts']);
+    assert.equal(dead.code, 1);
+    assert.match(dead.out, /P3\s+failed\s+permanent error: dead-lettered, no retries: POST \/api\/v2\/persons: HTTP 400/u);
+    assert.match(dead.err, /^connector sync: 1 records failed for good \(their writer dead-letters them\)/mu);
+    // The operator may not send to a DLQ (only its writer may): the writer takes it, and dead-letters it at once.
+    assert.equal((await h.dlqMessages()).length, 0);
+    await runWriters(harness);
+    assert.deepEqual(
+      (await h.dlqMessages()).map((m) => (JSON.parse(m.Body ?? '{}') as { key: string }).key),
+      ['P3'],
+    );
   });
 });

@@ -25,6 +25,7 @@ import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
 import type { Dependencies } from '../../shared/runtime/dependencies.ts';
 import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';
+import { runCli, type Io } from '../../scripts/cli/run.ts';
 import { startPipedriveSim, type PipedriveSim, type PipedriveSimOptions } from '../../scripts/simulators/pipedrive/index.ts';
 import {
   startQadSim,
@@ -348,4 +349,33 @@ export async function enqueueBodies(harness: Harness, bodies: string[]): Promise
       Entries: bodies.map((MessageBody, i) => ({ Id: String(i), MessageBody })),
     }),
   );
+}
+
+/** What one CLI run printed, and its exit code. */
+export interface CliRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs the operator CLI in-process against the harness's stack. */
+export function cli(harness: Harness, argv: string[], files: Record<string, string> = {}, deps = harness.cliDeps()): Promise<CliRun> {
+  return runCliWith(argv, files, deps);
+}
+
+/** Runs the operator CLI in-process with `files` as the only files it can read; without `deps`, as an operator runs it. */
+export async function runCliWith(argv: string[], files: Record<string, string>, deps?: Dependencies): Promise<CliRun> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    readFile: (path) => {
+      const content = files[path];
+      if (content === undefined) throw new Error(`ENOENT: ${path}`);
+      return content;
+    },
+  };
+  const code = await runCli(argv, io, deps);
+  return { code, out: out.join('\n'), err: err.join('\n') };
 }

@@ -99,8 +99,8 @@ test('--version with the local run, and with a file that is not there', async ()
   assert.equal(await runCli(['--version', '--local', '.local/connection.json'], local), 0);
   assert.deepEqual(local.lines, [`connector ${manifest.version}`, 'stack: the local run of npm start (.local/connection.json)']);
   const missing = io();
-  assert.equal(await runCli(['--version', '--outputs', 'gone.json'], missing), 1);
-  assert.deepEqual(missing.lines, ['ERR connector --version: ENOENT: gone.json']);
+  assert.equal(await runCli(['--version', '--outputs', 'gone.json'], missing), 2);
+  assert.deepEqual(missing.lines, ['ERR connector --version: --outputs gone.json: cannot read it (ENOENT: gone.json)']);
   const empty = io({ 'o.json': '{}' });
   assert.equal(await runCli(['--version', '--outputs', 'o.json'], empty), 2);
   assert.deepEqual(empty.lines, ['ERR connector --version: the outputs file holds no connector stack']);
