@@ -1,6 +1,8 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import {
+  ambiguousCause,
   errorMessage,
+  possibleDuplicateCause,
   PermanentError,
   PipedriveGoneError,
   PipedriveNotFoundError,
@@ -15,7 +17,7 @@ import {
   type MatchResult,
   type NameCandidate,
 } from '../domain/upsert-decision.ts';
-import type { PipedriveClient, RemoteRecord } from '../ports/pipedrive.ts';
+import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../ports/pipedrive.ts';
 import type {
   AuditLog,
   Clock,
@@ -27,6 +29,7 @@ import type {
   Telemetry,
   TenantHolds,
   AuditAction,
+  HoldCandidate,
 } from '../ports/index.ts';
 import { hashWithDependency, type MappedLookup, type PipedriveBody, type SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
@@ -35,7 +38,7 @@ import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { listPages, pipedriveTime } from './pipedrive-pages.ts';
-import { parseRecordMessage } from './record-message.ts';
+import { holdRecord } from './tenant-holds.ts';
 import { addToListing, emptyListing } from './listing.ts';
 
 export type { DeliveryInfo } from './claim.ts';
@@ -56,9 +59,6 @@ export interface WriterDeps {
 
 /** `held`: kept for a person (a possible duplicate of `pipedriveId`) under the cause `via`, not written. */
 export type WriteOutcome = { action: 'created' | 'updated' | 'unchanged' | 'held'; pipedriveId: number; via?: string };
-
-/** The hold cause of a record whose only match is a near-identical Pipedrive record. */
-export const possibleDuplicateCause = (entity: string): string => `possible-duplicate:${entity}`;
 
 /** How long a first-sync listing stands in for searches. After that, new records are searched. */
 const LISTING_TRUST_MS = 6 * 3_600_000;
@@ -118,6 +118,7 @@ export async function writeRecord<R, Ctx>(
     const fields = await resolveFields(job, pipedrive, context);
     const found = await findTarget(job, pipedrive, step, fields.keyField, context);
     if (found?.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, found);
+    if (found?.kind === 'ambiguous') return holdAmbiguous(job, pipedrive, found);
     return upsert(job, pipedrive, fields, found, (gone, error) => replaceGone(job, pipedrive, fields, context, gone, error));
   });
 }
@@ -188,7 +189,7 @@ async function findTarget<R, Ctx>(
   step: FirstStep,
   keyField: string | undefined,
   context: Ctx,
-): Promise<Target | Extract<MatchResult, { kind: 'possibleDuplicate' }> | undefined> {
+): Promise<Target | ForAPerson | undefined> {
   const { deps, entity, key } = job;
   const { tenantId } = job.tenant.config;
   if (step.kind === 'update') return { kind: 'target', id: step.pipedriveId, via: 'key map' };
@@ -204,7 +205,7 @@ async function findTarget<R, Ctx>(
   const recorded = await adoptRecordedId(job, pipedrive, keyField);
   if (recorded) return recorded;
   const match = await matchRecord({ deps, entity, tenantId, pipedrive, keyField, record: job.record, context });
-  if (match.kind === 'ambiguous') throw ambiguous(job, match);
+  if (match.kind === 'ambiguous') return match;
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
   if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key)
     return { kind: 'target', id: match.pipedriveId, via: `matched by ${match.via}` };
@@ -212,6 +213,8 @@ async function findTarget<R, Ctx>(
 }
 
 type Target = { kind: 'target'; id: number; via: string };
+/** A match a person must settle: two equally good candidates, or only a near-identical one. */
+type ForAPerson = Extract<MatchResult, { kind: 'ambiguous' | 'possibleDuplicate' }>;
 
 /**
  * Someone linked the QAD record to a Pipedrive record before (the id in the customer's write-back
@@ -237,15 +240,6 @@ async function adoptRecordedId<R, Ctx>(
   if (carried !== null && carried !== key) return undefined;
   if ((await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, id, key)).owner !== key) return undefined;
   return { kind: 'target', id, via: 'the Pipedrive id recorded in QAD' };
-}
-
-function ambiguous<R, Ctx>(job: Job<R, Ctx>, match: Extract<MatchResult, { kind: 'ambiguous' }>): PermanentError {
-  const ids = match.ids.join(' and ');
-  return new PermanentError(
-    `ambiguous match: Pipedrive ${job.entity.collection} ${ids} all match ${job.entity.label} ${job.key} by ${match.via}; ` +
-      'link one by setting its QAD key and remove the other',
-    { ids: match.ids },
-  );
 }
 
 /**
@@ -276,15 +270,15 @@ async function replaceGone<R, Ctx>(
     notGone(byKey),
     evidence.map((g) => ({ ...g, candidates: g.candidates.filter((c) => c.id !== gone.id) })),
   );
-  if (match.kind === 'ambiguous') throw ambiguous(job, match);
+  if (match.kind === 'ambiguous') return holdAmbiguous(job, pipedrive, match);
   if (match.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, match);
   const adopt =
     match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key;
   // Held, the mapping stays: the next poll sees the record unchanged and does not send it again.
   if (!adopt && tenant.config.mapping.deletedInPipedrive === 'hold' && !(error instanceof PipedriveGoneError)) {
     const cause = `deleted-in-pipedrive:${entity.entity}`;
-    if (await holdOnce(job, cause))
-      await audit(job, 'deferred', gone.id, `${how}; deletions in Pipedrive are final for this tenant: held (${cause}) for a person`);
+    const reason = `${how}; deletions in Pipedrive are final for this tenant: held (${cause}) for a person`;
+    if (await holdRecord(deps.holds, job.message, cause, { reason })) await audit(job, 'deferred', gone.id, reason);
     await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
     return { action: 'held', pipedriveId: gone.id, via: cause };
   }
@@ -296,19 +290,43 @@ async function replaceGone<R, Ctx>(
 }
 
 /**
- * Holds the message for a person, one per record and cause: a newer message of the record takes the
- * place of the one held before. Answers whether the record was not held for this cause before.
+ * Two or more Pipedrive records match equally well (two carry this QAD key, or share its name): we do not
+ * guess. Held once for a person with the candidates' ids and names (read once, a GET each, so an operator page
+ * can link them); a record sent again while still ambiguous neither adds a hold nor an audit entry. Settled by
+ * a person typing this QAD key into one (or removing the other): the next look matches it, the write clears the hold.
  */
-async function holdOnce<R, Ctx>(job: Job<R, Ctx>, cause: string): Promise<boolean> {
-  const { holds } = job.deps;
+async function holdAmbiguous<R, Ctx>(
+  job: Job<R, Ctx>,
+  pipedrive: PipedriveClient,
+  match: Extract<MatchResult, { kind: 'ambiguous' }>,
+): Promise<WriteOutcome> {
+  const { deps, entity, key } = job;
   const { tenantId } = job.tenant.config;
-  const before = (await holds.held(tenantId, cause)).filter((h) => {
-    const held = parseRecordMessage(h.body);
-    return held.ok && held.value.entity === job.entity.entity && held.value.key === job.key;
-  });
-  await holds.hold(tenantId, job.delivery.messageId, JSON.stringify(job.message), cause);
-  for (const h of before) if (h.messageId !== job.delivery.messageId) await holds.release(tenantId, h.messageId);
-  return before.length === 0;
+  const cause = ambiguousCause(entity.entity);
+  const before = (await deps.holds.heldRecord(tenantId, entity.entity, key)).find((h) => h.cause === cause);
+  const same = before?.candidates !== undefined && before.candidates.map((c) => c.id).join() === match.ids.join();
+  const candidates = same && before.candidates ? before.candidates : await candidatesOf(pipedrive, entity.collection, match.ids);
+  const reason =
+    `ambiguous match: Pipedrive ${entity.collection} ${match.ids.join(' and ')} all match ${entity.label} ${key} by ${match.via}; ` +
+    `set the QAD key on the one that is this ${entity.label} (and remove or merge the other)`;
+  const first = await holdRecord(deps.holds, job.message, cause, { reason, candidates });
+  if (first || !same) await audit(job, 'deferred', match.ids[0], `${reason}; held (${cause}) for a person`);
+  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
+  return { action: 'held', pipedriveId: match.ids[0]!, via: cause };
+}
+
+/** The candidates' names, read once per ambiguity; one gone meanwhile means the match may be settled: look again. */
+async function candidatesOf(pipedrive: PipedriveClient, collection: PipedriveCollection, ids: readonly number[]): Promise<HoldCandidate[]> {
+  const out: HoldCandidate[] = [];
+  for (const id of ids) {
+    const remote = await pipedrive.get(collection, id).catch((error: unknown) => {
+      if (error instanceof PipedriveNotFoundError) return undefined;
+      throw error;
+    });
+    if (!remote) throw new RetryLaterError(`Pipedrive ${collection} ${id}, a candidate of an ambiguous match, is gone; matching again`, 5);
+    out.push({ id, name: remote.name });
+  }
+  return out;
 }
 
 /**
@@ -322,15 +340,11 @@ async function holdPossibleDuplicate<R, Ctx>(
   const { deps, entity, key } = job;
   const { tenantId } = job.tenant.config;
   const cause = possibleDuplicateCause(entity.entity);
-  await holdOnce(job, cause);
   const ids = found.ids.join(' and ');
-  await audit(
-    job,
-    'deferred',
-    found.ids[0],
+  const reason =
     `possible duplicate: ${entity.label} ${key} and Pipedrive ${entity.collection} ${ids} differ only by ${found.via}; ` +
-      `held (${cause}) until a person sets the QAD key on the one that is this ${entity.label}, or renames it`,
-  );
+    `held (${cause}) until a person sets the QAD key on the one that is this ${entity.label}, or renames it`;
+  if (await holdRecord(deps.holds, job.message, cause, { reason })) await audit(job, 'deferred', found.ids[0], reason);
   await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
   return { action: 'held', pipedriveId: found.ids[0]!, via: cause };
 }
