@@ -519,17 +519,38 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
 
 /**
  * Matches against what changed in Pipedrive since the listing was read: records typed by hand (or
- * renamed) on go-live day. Listing by update time is consistent, unlike search, and costs a page.
+ * renamed) on go-live day. Listing by update time is consistent, unlike search, and costs a page. The
+ * container keeps what it read (the latest version of each record), so the next record reads only what
+ * changed since (less a slack for clocks): a sync that creates a thousand records does not read them all again
+ * for each one.
  */
 async function matchChangedSince<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string): Promise<MatchResult> {
   const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
-  const changed = emptyListing();
-  const updatedSince = pipedriveTime(Date.parse(listedAt) - RECOVERY_SLACK_MS);
+  const memo = changedSinceListing(tenantId, entity.entity, listedAt);
+  // From the newest update Pipedrive showed (its clock, not ours), less the slack.
+  const updatedSince = pipedriveTime(Math.max(Date.parse(listedAt), memo.newestMs) - RECOVERY_SLACK_MS);
   for await (const items of listPages(pipedrive, entity.collection, { updatedSince }))
-    for (const remote of items) addToListing(changed, entity, keyField, remote);
+    for (const remote of items) {
+      memo.records.set(remote.id, remote);
+      const updated = Date.parse(remote.update_time ?? '');
+      if (updated > memo.newestMs) memo.newestMs = updated;
+    }
+  const changed = emptyListing();
+  for (const remote of memo.records.values()) addToListing(changed, entity, keyField, remote);
   const key = entity.key(record);
   const evidence = evidenceFromListing(entity, record, context, (t) => changed.byToken.get(t) ?? []);
   return decideMatch(deps.keyMap, entity, tenantId, key, changed.byKey.get(key) ?? [], evidence);
+}
+
+/** Per container, per tenant and entity: the records changed since its listing, as last read, and when. */
+const changedSinceListings = new Map<string, { listedAt: string; newestMs: number; records: Map<number, RemoteRecord> }>();
+
+function changedSinceListing(tenantId: string, entity: string, listedAt: string) {
+  const id = `${tenantId}|${entity}`;
+  let memo = changedSinceListings.get(id);
+  // A new listing (a new first sync, another deployment's run in this process) starts afresh.
+  if (memo?.listedAt !== listedAt) changedSinceListings.set(id, (memo = { listedAt, newestMs: 0, records: new Map() }));
+  return memo;
 }
 
 /** The record's evidence groups (name; email within the organization ...) with the listed candidates of each. */
