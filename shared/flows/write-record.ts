@@ -31,6 +31,7 @@ import type {
   TenantHolds,
   AuditAction,
   HoldCandidate,
+  ListingLookup,
 } from '../ports/index.ts';
 import { hashWithDependency, type MappedLookup, type PipedriveBody, type SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
@@ -507,10 +508,12 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
     const found = await deps.listing.lookup(tenantId, entity.entity, key, tokens);
     const evidence = evidenceFromListing(entity, record, context, (t) => found.byToken.get(t) ?? []);
     const fromListing = await decideMatch(deps.keyMap, entity, tenantId, key, found.byKey, evidence);
-    // A miss in the listing is not "not in Pipedrive": a person may have typed it since it was read.
-    if (fromListing.kind === 'notFound') return matchChangedSince(input, listing.listedAt);
-    // The listing cannot decide between two candidates, and a person may have settled it since: ask Pipedrive.
-    if (fromListing.kind !== 'ambiguous') return fromListing;
+    if (fromListing.kind === 'matched' || fromListing.kind === 'possibleDuplicate') return fromListing;
+    // A miss, or two candidates: a person may have typed, keyed or renamed records since the listing was read.
+    // Decide on the listing as it is now (a record changed since counts as it is now): consistent, unlike a
+    // search, which lags behind edits. Only two candidates still there ask Pipedrive's search (a deletion).
+    const now = await listingAsItIsNow(input, listing.listedAt, found);
+    if (now.kind !== 'ambiguous') return now;
   }
   // Search errors propagate as "try later": a search that did not answer is not "not found".
   const { byKey, evidence } = await entity.search(pipedrive, record, context, keyField);
@@ -518,13 +521,13 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
 }
 
 /**
- * Matches against what changed in Pipedrive since the listing was read: records typed by hand (or
- * renamed) on go-live day. Listing by update time is consistent, unlike search, and costs a page. The
- * container keeps what it read (the latest version of each record), so the next record reads only what
- * changed since (less a slack for clocks): a sync that creates a thousand records does not read them all again
- * for each one.
+ * The listing's candidates for this record with what changed in Pipedrive since it was read: records typed by
+ * hand (or renamed, or given this QAD key) on go-live day and after. Listing by update time is consistent and
+ * costs a page. The container keeps what it read (the latest version of each record), so the next record reads
+ * only what changed since (less a slack for clocks): a sync that creates a thousand records does not read them
+ * all again for each one.
  */
-async function matchChangedSince<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string): Promise<MatchResult> {
+async function listingAsItIsNow<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string, listed: ListingLookup): Promise<MatchResult> {
   const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
   const memo = changedSinceListing(tenantId, entity.entity, listedAt);
   // From the newest update Pipedrive showed (its clock, not ours), less the slack.
@@ -537,9 +540,14 @@ async function matchChangedSince<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: st
     }
   const changed = emptyListing();
   for (const remote of memo.records.values()) addToListing(changed, entity, keyField, remote);
+  const unchanged = <T>(items: readonly T[], id: (item: T) => number) => items.filter((item) => !memo.records.has(id(item)));
   const key = entity.key(record);
-  const evidence = evidenceFromListing(entity, record, context, (t) => changed.byToken.get(t) ?? []);
-  return decideMatch(deps.keyMap, entity, tenantId, key, changed.byKey.get(key) ?? [], evidence);
+  const byKey = [...unchanged(listed.byKey, (id) => id), ...(changed.byKey.get(key) ?? [])];
+  const evidence = evidenceFromListing(entity, record, context, (t) => [
+    ...unchanged(listed.byToken.get(t) ?? [], (c) => c.id),
+    ...(changed.byToken.get(t) ?? []),
+  ]);
+  return decideMatch(deps.keyMap, entity, tenantId, key, byKey, evidence);
 }
 
 /** Per container, per tenant and entity: the records changed since its listing, as last read, and when. */
