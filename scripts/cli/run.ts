@@ -385,7 +385,17 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
               io,
               t.polls.map((p) => ({ sync: p.scope, watermark: p.watermark ?? '(never)', lastPoll: p.lastPolledAt ?? '' })),
             );
-            if (t.held.length) table(io, t.held);
+            if (t.held.length)
+              table(
+                io,
+                t.held.map(({ candidates, ...h }) => ({
+                  entity: h.entity,
+                  key: h.key,
+                  cause: h.cause,
+                  candidates: candidates?.map((c) => `${c.id} ${c.name}`).join('; ') ?? '',
+                  reason: h.reason,
+                })),
+              );
             if (t.recentFailures.length) table(io, t.recentFailures);
             if (t.deletedAfterOrder.length) {
               io.out('won deals deleted in Pipedrive after their QAD order (the orders stand):');
