@@ -302,29 +302,36 @@ async function holdAmbiguous<R, Ctx>(
   pipedrive: PipedriveClient,
   match: Extract<MatchResult, { kind: 'ambiguous' }>,
 ): Promise<WriteOutcome> {
-  const { deps, entity, key } = job;
-  const { tenantId } = job.tenant.config;
+  const { entity, key } = job;
   const cause = ambiguousCause(entity.entity);
-  const { candidates, same } = await heldCandidates(job, pipedrive, cause, match.ids);
   const reason =
     `ambiguous match: Pipedrive ${entity.collection} ${match.ids.join(' and ')} all match ${entity.label} ${key} by ${match.via}; ` +
     `set the QAD key on the one that is this ${entity.label} (and remove or merge the other)`;
-  const first = await holdRecord(deps.holds, job.message, cause, { reason, candidates });
-  if (first || !same) await audit(job, 'deferred', match.ids[0], `${reason}; held (${cause}) for a person`);
-  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
-  return { action: 'held', pipedriveId: match.ids[0]!, via: cause };
+  return holdForChoice(job, pipedrive, cause, match.ids, reason, `${reason}; held (${cause}) for a person`);
 }
 
-/** The candidates of a record held for a person's choice: those held before when they are the same ids, else read. */
-async function heldCandidates<R, Ctx>(
+/**
+ * Holds the record for a person's choice between the Pipedrive records `ids`, once per record and cause, with the
+ * candidates' names (those held before when the ids are the same, else read); audited when the hold is new or its
+ * candidates changed.
+ */
+async function holdForChoice<R, Ctx>(
   job: Job<R, Ctx>,
   pipedrive: PipedriveClient,
   cause: string,
   ids: readonly number[],
-): Promise<{ candidates: HoldCandidate[]; same: boolean }> {
-  const before = (await job.deps.holds.heldRecord(job.tenant.config.tenantId, job.entity.entity, job.key)).find((h) => h.cause === cause);
+  reason: string,
+  audited = reason,
+): Promise<WriteOutcome> {
+  const { deps, entity, key } = job;
+  const { tenantId } = job.tenant.config;
+  const before = (await deps.holds.heldRecord(tenantId, entity.entity, key)).find((h) => h.cause === cause);
   const same = before?.candidates !== undefined && before.candidates.map((c) => c.id).join() === ids.join();
-  return { candidates: same && before.candidates ? before.candidates : await candidatesOf(pipedrive, job.entity.collection, ids), same };
+  const candidates = same && before.candidates ? before.candidates : await candidatesOf(pipedrive, entity.collection, ids);
+  const first = await holdRecord(deps.holds, job.message, cause, { reason, candidates });
+  if (first || !same) await audit(job, 'deferred', ids[0], audited);
+  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
+  return { action: 'held', pipedriveId: ids[0]!, via: cause };
 }
 
 /** The candidates' names, read once per choice; one gone meanwhile means the match may be settled: look again. */
@@ -350,17 +357,13 @@ async function holdPossibleDuplicate<R, Ctx>(
   pipedrive: PipedriveClient,
   found: Extract<MatchResult, { kind: 'possibleDuplicate' }>,
 ): Promise<WriteOutcome> {
-  const { deps, entity, key } = job;
-  const { tenantId } = job.tenant.config;
+  const { entity, key } = job;
   const cause = possibleDuplicateCause(entity.entity);
   const ids = found.ids.join(' and ');
   const reason =
     `possible duplicate: ${entity.label} ${key} and Pipedrive ${entity.collection} ${ids} differ only by ${found.via}; ` +
     `held (${cause}) until a person sets the QAD key on the one that is this ${entity.label}, or renames it`;
-  const { candidates } = await heldCandidates(job, pipedrive, cause, found.ids);
-  if (await holdRecord(deps.holds, job.message, cause, { reason, candidates })) await audit(job, 'deferred', found.ids[0], reason);
-  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
-  return { action: 'held', pipedriveId: found.ids[0]!, via: cause };
+  return holdForChoice(job, pipedrive, cause, found.ids, reason);
 }
 
 /** PATCH the target or POST a new record, then record the id and hash (which releases the claim). */
