@@ -183,9 +183,9 @@ class Console {
           <td>${c.reason}</td>
           <td>
             ${c.candidates.map(
-              (id) =>
+              ({ id, name }) =>
                 html`<div>
-                  ${this.pipedriveLink(tenant, c.entity, id)}
+                  ${this.pipedriveLink(tenant, c.entity, id)} "${name}"
                   <a
                     class="choose"
                     href="${this.confirmLink('settle', { tenant: tenantId, entity: c.entity, key: c.key, pipedriveId: id })}"
@@ -408,7 +408,7 @@ class Console {
     const entity = this.registry.byEntity(String(p.entity ?? 'organization')).entity;
     if (action === 'settle') {
       const s = await settleChoice(d, tenant, { entity, key: String(p.key), pipedriveId: Number(p.pipedriveId) }, this.registry);
-      return `Our key is on Pipedrive record ${s.pipedriveId}; ${s.released} held message released; ${s.key} replayed.`;
+      return `Our key is on Pipedrive record ${s.pipedriveId}; ${s.key} replayed: the hold clears once the writer has written it.`;
     }
     if (action === 'erase') {
       const deadLettersOf = (queue: string) => new SqsDeadLetters(d.sqs, d.queueUrls[queue]!.dlq);

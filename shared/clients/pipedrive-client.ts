@@ -1,5 +1,12 @@
 import * as z from 'zod';
-import { PermanentError, PipedriveGoneError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import {
+  ClaimHeldError,
+  PermanentError,
+  PipedriveGoneError,
+  PipedriveNotFoundError,
+  RateLimitedError,
+  RetryLaterError,
+} from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
 import { BurstPacer } from './burst-pacer.ts';
@@ -85,7 +92,7 @@ export function createPipedriveClient(
     path: string,
     template: string,
     schema: z.ZodType<T>,
-    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {},
+    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; sendBy?: number } = {},
   ): Promise<T> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, String(v));
@@ -101,6 +108,8 @@ export function createPipedriveClient(
         );
       const credentials = await auth.credentials();
       await pacer.beforeCall(template.endsWith('/search'));
+      if (opts.sendBy !== undefined && now() > opts.sendBy)
+        throw new ClaimHeldError(`${endpoint}: not sent, the wait for a burst slot outlasted the time the record's claim allows`, 1);
       const started = now();
       let res: HttpResponse;
       try {
@@ -183,9 +192,9 @@ export function createPipedriveClient(
       } while (cursor);
       return lines;
     },
-    async create(collection, body) {
+    async create(collection, body, createOptions = {}) {
       const path = `/${collection}`;
-      return (await call('POST', path, path, envelope(remoteRecordSchema), { body })).data;
+      return (await call('POST', path, path, envelope(remoteRecordSchema), { body, ...createOptions })).data;
     },
     async update(collection, id, body) {
       return (await call('PATCH', `/${collection}/${id}`, `/${collection}/{id}`, envelope(remoteRecordSchema), { body })).data;

@@ -122,6 +122,14 @@ export const MAX_DEPENDENCY_WAITS = 10;
 /** The hold cause of a record that waits for another record of its tenant. */
 export const waitingCause = (entity: string): string => `waiting:${entity}`;
 
+/** The hold cause of a parked tenant's messages: `connector authorize` puts them back on their queues. */
+export const PARKED_CAUSE = 'parked';
+
+/** The hold cause of a record whose only match is a near-identical Pipedrive record: a person says if it is this one. */
+export const possibleDuplicateCause = (entity: string): string => `possible-duplicate:${entity}`;
+/** The hold cause of a record that two or more Pipedrive records match equally well: a person picks one. */
+export const ambiguousCause = (entity: string): string => `ambiguous:${entity}`;
+
 /** The hold cause of messages of a disabled tenant: `tenant enable` puts them back on their queues. */
 export const DISABLED_CAUSE = 'disabled';
 
@@ -148,6 +156,8 @@ export interface ErrorOutcome {
   deadLetter?: DeadLetterCause;
   /** Kept in DynamoDB under this cause and acknowledged, until something releases it ('parked', 'drift:<entity>', 'budget'). */
   hold?: string;
+  /** The hold is the record's, not the message's: one per record and cause, audited once (it waits on another record). */
+  holdPerRecord?: true;
   /** The whole tenant waits: parked until a person re-authorises, or its daily budget gate closed until `untilMs`. */
   tenantHold?: TenantHoldDecision;
   /** The tenant's other records in this batch wait this long too, without calling anyone. */
@@ -193,7 +203,7 @@ export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
 
   const tenantHold = tenantHoldOf(error, ctx.nowMs);
   if (tenantHold?.kind === 'parked')
-    return { action: 'deferred', reason: 'tenant parked: message held until Pipedrive is re-authorised', hold: 'parked', tenantHold };
+    return { action: 'deferred', reason: 'tenant parked: message held until Pipedrive is re-authorised', hold: PARKED_CAUSE, tenantHold };
   if (error instanceof FieldDriftError) {
     return {
       action: 'deferred',
@@ -214,7 +224,12 @@ export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
   // A record waiting for another (a person for its organization) waits a few backoff steps at once.
   if (error instanceof WaitForDependency) {
     if ((ctx.dependencyWaits ?? 0) + 1 >= MAX_DEPENDENCY_WAITS)
-      return { action: 'deferred', reason: 'still waiting for another record: held until the next poll', hold: waitingCause(ctx.entity) };
+      return {
+        action: 'deferred',
+        reason: 'still waiting for another record: held until it is written',
+        hold: waitingCause(ctx.entity),
+        holdPerRecord: true,
+      };
     return { ...deferred(ctx.retryBaseSeconds * 6), dependencyWait: true };
   }
   if (error instanceof ClaimHeldError) return deferred(error.delaySeconds ?? ctx.retryBaseSeconds);

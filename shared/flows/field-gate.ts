@@ -3,8 +3,8 @@ import type { StoredTenant } from '../config/tenant.ts';
 import type { FieldProblem } from '../domain/custom-fields.ts';
 import type { PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import { driftCause } from '../domain/errors.ts';
-import type { TenantClients, EntityName, RecordQueue, TenantHolds } from '../ports/index.ts';
-import { parseRecordMessage } from './record-message.ts';
+import type { TenantClients, EntityName } from '../ports/index.ts';
+import { releaseHeld, type ReleaseDeps } from './tenant-holds.ts';
 import { checkMappedFields, reportHeld, type FieldResolverDeps } from './field-resolver.ts';
 
 /** What a poll asks before it enqueues: may this entity's records flow, or is a mapped field drifted? */
@@ -30,7 +30,7 @@ type FlowFields = { entity: EntityName; fieldEntity: PipedriveFieldEntity };
  * still missing) is simply held again by its writer. Answers how many went back.
  */
 export async function releaseDriftHeld(
-  deps: FieldResolverDeps & { clients: TenantClients; holds: TenantHolds; queueFor(entity: EntityName): RecordQueue },
+  deps: FieldResolverDeps & ReleaseDeps & { clients: TenantClients },
   tenant: StoredTenant,
   flow: FlowFields,
 ): Promise<number> {
@@ -48,16 +48,7 @@ export async function releaseDriftHeld(
     deps.clock.now(),
   );
   if (problems.length > 0) return 0;
-  let released = 0;
-  for (const { messageId, body } of held) {
-    const message = parseRecordMessage(body);
-    // Sent before the hold is dropped: a crash in between sends it twice, which the writers' claims absorb.
-    if (message.ok) {
-      await deps.queueFor(entity).sendAll([message.value]);
-      released++;
-    }
-    await deps.holds.release(tenantId, messageId);
-  }
+  const released = await releaseHeld(deps, tenantId, driftCause(entity));
   await deps.audit.record({
     tenantId,
     entity,

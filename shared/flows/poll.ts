@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fieldNames } from '../domain/redact.ts';
 import type { StoredTenant } from '../config/tenant.ts';
 import { contentHash } from '../domain/content-hash.ts';
-import { errorMessage, waitingCause } from '../domain/errors.ts';
+import { ambiguousCause, errorMessage, possibleDuplicateCause, waitingCause } from '../domain/errors.ts';
 import { changedSinceDate, isDue, utcDate } from '../domain/schedule.ts';
 import type {
   AuditLog,
@@ -164,6 +164,7 @@ export async function pollEntityTenant<R, Ctx>(
   return runTenantPoll(deps, tenant, entity, force, summary, async ({ pollId, state, now, finish, holdBack }) => {
     if (!(await deps.listing.meta(tenantId, entity.entity))) await buildListing(deps, tenant, entity);
     summary.released = await releaseDriftHeld(deps, tenant, entity);
+    await recheckHeldRecords(deps, entity, tenantId, now);
     const client = await deps.clients.qad(tenant);
     const sinceFull = state.fullReadAt ? now - Date.parse(state.fullReadAt) : Number.POSITIVE_INFINITY;
     summary.full =
@@ -202,6 +203,30 @@ export async function pollEntityTenant<R, Ctx>(
   });
 }
 
+/**
+ * Records held for a person or for another record are looked at again once their cause may be fixed: those
+ * waiting for another record when it has been written (its Pipedrive id is in the key map), the ambiguous
+ * matches and possible duplicates at most once per RECONCILE_EVERY_MS (a person may have typed the key; a
+ * search each). Each stays held, shown once, until a write of the record clears it: no new hold, no new entry.
+ */
+async function recheckHeldRecords<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, tenantId: string, now: number): Promise<void> {
+  const { dependency } = entity;
+  if (dependency)
+    await releaseHeld(deps, tenantId, waitingCause(entity.entity), {
+      recheck: true,
+      async when(message) {
+        const record = entity.recordSchema.safeParse(message.record);
+        // A record that no longer reads goes to its writer, which dead-letters it with the reason.
+        if (!record.success) return true;
+        const on = dependency.key(record.data);
+        return (await deps.keyMap.getMany(tenantId, dependency.entity, [on])).get(on)?.pipedriveId !== undefined;
+      },
+    });
+  if (!(await deps.pollState.acquire(tenantId, `recheck:${entity.entity}`, 'recheck', RECONCILE_EVERY_MS, now))) return;
+  for (const cause of [ambiguousCause(entity.entity), possibleDuplicateCause(entity.entity)])
+    await releaseHeld(deps, tenantId, cause, { recheck: true });
+}
+
 /** What a poll's body may do with its lease. */
 export interface PollRun {
   pollId: string;
@@ -232,10 +257,8 @@ export async function runTenantPoll<S extends { outcome: PollSummary['outcome'];
   const state = await deps.pollState.get(tenantId, flow.entity);
   if (!force && !isDue(state.lastPolledAt, scheduleOf(tenant, flow), now)) return { ...summary, outcome: 'not-due' };
   if (await skipHeldTenant(deps, tenantId, flow.entity)) return { ...summary, outcome: 'tenant-on-hold' };
-  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue; so do this
-  // entity's records that waited too long for another (held again, once, if they still must wait).
+  // The gate is open: what waited in DynamoDB for a reset hours away goes back on its queue.
   await releaseBudgetHeld(deps, tenantId, flow.entity);
-  await releaseHeld(deps, tenantId, waitingCause(flow.entity));
   const pollId = randomUUID();
   if (!(await deps.pollState.acquire(tenantId, flow.entity, pollId, POLL_LEASE_MS, now))) return { ...summary, outcome: 'busy' };
   const audit = (action: 'polled' | 'failed', reason: string, error?: string) =>

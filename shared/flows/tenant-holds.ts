@@ -1,5 +1,17 @@
-import { BUDGET_CAUSE, gateOutcome, tenantHoldOf, type ErrorOutcome } from '../domain/errors.ts';
-import type { AuditLog, Clock, EntityName, RecordQueue, Telemetry, TenantHold, TenantHolds } from '../ports/index.ts';
+import { BUDGET_CAUSE, gateOutcome, PARKED_CAUSE, tenantHoldOf, type ErrorOutcome } from '../domain/errors.ts';
+import {
+  recordHoldId,
+  type AuditLog,
+  type Clock,
+  type EntityName,
+  type HeldMessage,
+  type HoldDetail,
+  type RecordMessage,
+  type RecordQueue,
+  type Telemetry,
+  type TenantHold,
+  type TenantHolds,
+} from '../ports/index.ts';
 import { parseRecordMessage } from './record-message.ts';
 
 export interface HoldDeps {
@@ -62,7 +74,7 @@ export async function recordTenantHold(
 /** What a message does while its tenant is held: a parked tenant's is kept in DynamoDB; a gated one waits for the reset. */
 export function waitOutcome(hold: TenantHold, nowMs: number): ErrorOutcome {
   if (hold.kind === 'parked')
-    return { action: 'deferred', reason: 'tenant parked: message held until Pipedrive is re-authorised', hold: 'parked' };
+    return { action: 'deferred', reason: 'tenant parked: message held until Pipedrive is re-authorised', hold: PARKED_CAUSE };
   return gateOutcome(hold.untilMs, nowMs);
 }
 
@@ -88,37 +100,81 @@ export async function skipHeldTenant(deps: HoldDeps, tenantId: string, entity: E
   return true;
 }
 
+/** What releasing held messages needs: the holds, the queues, and the audit for a held body that no longer reads. */
+export type ReleaseDeps = Pick<HoldDeps, 'holds' | 'audit'> & { queueFor(entity: EntityName): RecordQueue };
+
+export interface ReleaseOptions {
+  /** Only the messages this answers true for (their cause is fixed); the others stay held. */
+  when?: (message: RecordMessage) => Promise<boolean>;
+  /**
+   * A record held for a person is sent again to be looked at afresh but its hold stays: a write of the record
+   * clears it (clearRecordHolds), and a record still waiting is held again under the same id, so neither a second
+   * hold nor a second audit entry. Holds of the tenant or a field (many messages each) are always dropped.
+   */
+  recheck?: boolean;
+}
+
 /**
- * Puts back on their queues the messages held in DynamoDB for `cause` (all of them without one). Sent
- * before the hold is dropped: a crash in between sends one twice, which the writers' claims absorb; a
- * message whose cause is still there is simply held again by its writer. Answers how many went back.
+ * The one way held messages go back on their queues: those held for `cause` (all of them without one). Sent
+ * before the hold is dropped: a crash in between sends one twice, which the writers' claims absorb; a message
+ * whose cause is still there is simply held again by its writer. A held body that no longer reads (a newer
+ * release wrote it, or it was damaged) cannot be sent: audited once with its reason and dropped (the daily full
+ * read sends a record whose write never completed again). Answers how many went back.
  */
-export async function releaseHeld(
-  deps: Pick<HoldDeps, 'holds'> & { queueFor(entity: EntityName): RecordQueue },
-  tenantId: string,
-  cause?: string,
-): Promise<number> {
+export async function releaseHeld(deps: ReleaseDeps, tenantId: string, cause?: string, options: ReleaseOptions = {}): Promise<number> {
   let released = 0;
-  for (const { messageId, body } of await deps.holds.held(tenantId, cause)) {
-    const message = parseRecordMessage(body);
-    if (message.ok) {
-      await deps.queueFor(message.value.entity).sendAll([message.value]);
-      released++;
+  for (const held of await deps.holds.held(tenantId, cause)) {
+    const message = parseRecordMessage(held.body);
+    if (!message.ok) {
+      await auditUnreadable(deps, tenantId, held, message.reason);
+      await deps.holds.release(tenantId, held.messageId);
+      continue;
     }
-    await deps.holds.release(tenantId, messageId);
+    if (options.when && !(await options.when(message.value))) continue;
+    await deps.queueFor(message.value.entity).sendAll([message.value]);
+    released++;
+    const { entity, key } = message.value;
+    if (!options.recheck || held.messageId !== recordHoldId(entity, key, held.cause)) await deps.holds.release(tenantId, held.messageId);
   }
   return released;
+}
+
+/** A held message that cannot be sent again: what it was held for and why it does not read, never its content. */
+function auditUnreadable(deps: Pick<HoldDeps, 'audit'>, tenantId: string, held: HeldMessage, why: string): Promise<void> {
+  return deps.audit.record({
+    tenantId,
+    entity: '_held',
+    key: held.messageId,
+    action: 'failed',
+    reason: `a message held for ${held.cause} cannot be read, so it was not sent again and its hold was dropped`,
+    error: why,
+  });
+}
+
+/**
+ * Holds a record for a person (or another record) under `cause`, once per record and cause: a newer message of
+ * the record takes the place of the one held before. Answers true when it was not held for this cause before,
+ * so the caller audits the problem once.
+ */
+export function holdRecord(holds: TenantHolds, message: RecordMessage, cause: string, detail?: HoldDetail): Promise<boolean> {
+  return holds.hold(message.tenantId, recordHoldId(message.entity, message.key, cause), JSON.stringify(message), cause, detail);
+}
+
+/**
+ * The record was written: whatever it was held for is settled (a person typed the key, the customer synced, a
+ * replay after a fix). Every hold of the record goes; one query when there are none.
+ */
+export async function clearRecordHolds(holds: TenantHolds, tenantId: string, entity: EntityName, key: string): Promise<number> {
+  const held = await holds.heldRecord(tenantId, entity, key);
+  for (const h of held) await holds.release(tenantId, h.messageId);
+  return held.length;
 }
 
 /**
  * Puts back on their queues the messages writers held because the tenant's budget gate was further away
  * than SQS can delay a message; a poll calls it once the gate is open.
  */
-export async function releaseBudgetHeld(
-  deps: HoldDeps & { queueFor(entity: EntityName): RecordQueue },
-  tenantId: string,
-  entity: EntityName,
-): Promise<number> {
+export async function releaseBudgetHeld(deps: HoldDeps & ReleaseDeps, tenantId: string, entity: EntityName): Promise<number> {
   const released = await releaseHeld(deps, tenantId, BUDGET_CAUSE);
   if (released > 0)
     await deps.audit.record({

@@ -1,6 +1,9 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import {
+  ambiguousCause,
+  ClaimHeldError,
   errorMessage,
+  possibleDuplicateCause,
   PermanentError,
   PipedriveGoneError,
   PipedriveNotFoundError,
@@ -15,7 +18,7 @@ import {
   type MatchResult,
   type NameCandidate,
 } from '../domain/upsert-decision.ts';
-import type { PipedriveClient, RemoteRecord } from '../ports/pipedrive.ts';
+import type { PipedriveClient, PipedriveCollection, RemoteRecord } from '../ports/pipedrive.ts';
 import type {
   AuditLog,
   Clock,
@@ -27,7 +30,8 @@ import type {
   Telemetry,
   TenantHolds,
   AuditAction,
-  AuditDetail,
+  HoldCandidate,
+  ListingLookup,
 } from '../ports/index.ts';
 import { hashWithDependency, type MappedLookup, type PipedriveBody, type SyncEntity } from './entities/entity.ts';
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
@@ -36,7 +40,7 @@ import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { listPages, pipedriveTime } from './pipedrive-pages.ts';
-import { parseRecordMessage } from './record-message.ts';
+import { holdRecord } from './tenant-holds.ts';
 import { addToListing, emptyListing } from './listing.ts';
 
 export type { DeliveryInfo } from './claim.ts';
@@ -57,11 +61,6 @@ export interface WriterDeps {
 
 /** `held`: kept for a person (a possible duplicate of `pipedriveId`) under the cause `via`, not written. */
 export type WriteOutcome = { action: 'created' | 'updated' | 'unchanged' | 'held'; pipedriveId: number; via?: string };
-
-/** The hold cause of a record whose only match is a near-identical Pipedrive record. */
-export const possibleDuplicateCause = (entity: string): string => `possible-duplicate:${entity}`;
-/** The audit detail naming the Pipedrive records a person chooses between (ids, comma-separated). */
-export const CANDIDATES_DETAIL = 'candidates';
 
 /** How long a first-sync listing stands in for searches. After that, new records are searched. */
 const LISTING_TRUST_MS = 6 * 3_600_000;
@@ -120,7 +119,8 @@ export async function writeRecord<R, Ctx>(
     const pipedrive = await deps.clients.pipedrive(tenant);
     const fields = await resolveFields(job, pipedrive, context);
     const found = await findTarget(job, pipedrive, step, fields.keyField, context);
-    if (found?.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, found);
+    if (found?.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, pipedrive, found);
+    if (found?.kind === 'ambiguous') return holdAmbiguous(job, pipedrive, found);
     return upsert(job, pipedrive, fields, found, (gone, error) => replaceGone(job, pipedrive, fields, context, gone, error));
   });
 }
@@ -132,7 +132,6 @@ function audit<R, Ctx>(
   pipedriveId: number | undefined,
   reason: string,
   written?: PipedriveBody,
-  detail?: AuditDetail,
 ): Promise<void> {
   const { tenantId } = job.tenant.config;
   const { attempt, messageId } = job.delivery;
@@ -147,7 +146,6 @@ function audit<R, Ctx>(
     messageId,
     contentHash: job.message.hash,
     ...(written && { fields: fieldNames(written) }),
-    ...(detail && { detail }),
   });
 }
 
@@ -193,7 +191,7 @@ async function findTarget<R, Ctx>(
   step: FirstStep,
   keyField: string | undefined,
   context: Ctx,
-): Promise<Target | Extract<MatchResult, { kind: 'possibleDuplicate' }> | undefined> {
+): Promise<Target | ForAPerson | undefined> {
   const { deps, entity, key } = job;
   const { tenantId } = job.tenant.config;
   if (step.kind === 'update') return { kind: 'target', id: step.pipedriveId, via: 'key map' };
@@ -209,7 +207,7 @@ async function findTarget<R, Ctx>(
   const recorded = await adoptRecordedId(job, pipedrive, keyField);
   if (recorded) return recorded;
   const match = await matchRecord({ deps, entity, tenantId, pipedrive, keyField, record: job.record, context });
-  if (match.kind === 'ambiguous') throw ambiguous(job, match);
+  if (match.kind === 'ambiguous') return match;
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
   if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key)
     return { kind: 'target', id: match.pipedriveId, via: `matched by ${match.via}` };
@@ -217,6 +215,8 @@ async function findTarget<R, Ctx>(
 }
 
 type Target = { kind: 'target'; id: number; via: string };
+/** A match a person must settle: two equally good candidates, or only a near-identical one. */
+type ForAPerson = Extract<MatchResult, { kind: 'ambiguous' | 'possibleDuplicate' }>;
 
 /**
  * Someone linked the QAD record to a Pipedrive record before (the id in the customer's write-back
@@ -242,15 +242,6 @@ async function adoptRecordedId<R, Ctx>(
   if (carried !== null && carried !== key) return undefined;
   if ((await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, id, key)).owner !== key) return undefined;
   return { kind: 'target', id, via: 'the Pipedrive id recorded in QAD' };
-}
-
-function ambiguous<R, Ctx>(job: Job<R, Ctx>, match: Extract<MatchResult, { kind: 'ambiguous' }>): PermanentError {
-  const ids = match.ids.join(' and ');
-  return new PermanentError(
-    `ambiguous match: Pipedrive ${job.entity.collection} ${ids} all match ${job.entity.label} ${job.key} by ${match.via}; ` +
-      'link one by setting its QAD key and remove the other',
-    { ids: match.ids },
-  );
 }
 
 /**
@@ -281,15 +272,15 @@ async function replaceGone<R, Ctx>(
     notGone(byKey),
     evidence.map((g) => ({ ...g, candidates: g.candidates.filter((c) => c.id !== gone.id) })),
   );
-  if (match.kind === 'ambiguous') throw ambiguous(job, match);
-  if (match.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, match);
+  if (match.kind === 'ambiguous') return holdAmbiguous(job, pipedrive, match);
+  if (match.kind === 'possibleDuplicate') return holdPossibleDuplicate(job, pipedrive, match);
   const adopt =
     match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key;
   // Held, the mapping stays: the next poll sees the record unchanged and does not send it again.
   if (!adopt && tenant.config.mapping.deletedInPipedrive === 'hold' && !(error instanceof PipedriveGoneError)) {
     const cause = `deleted-in-pipedrive:${entity.entity}`;
-    if (await holdOnce(job, cause))
-      await audit(job, 'deferred', gone.id, `${how}; deletions in Pipedrive are final for this tenant: held (${cause}) for a person`);
+    const reason = `${how}; deletions in Pipedrive are final for this tenant: held (${cause}) for a person`;
+    if (await holdRecord(deps.holds, job.message, cause, { reason })) await audit(job, 'deferred', gone.id, reason);
     await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
     return { action: 'held', pipedriveId: gone.id, via: cause };
   }
@@ -301,19 +292,60 @@ async function replaceGone<R, Ctx>(
 }
 
 /**
- * Holds the message for a person, one per record and cause: a newer message of the record takes the
- * place of the one held before. Answers whether the record was not held for this cause before.
+ * Two or more Pipedrive records match equally well (two carry this QAD key, or share its name): we do not
+ * guess. Held once for a person with the candidates' ids and names (read once, a GET each, so an operator page
+ * can link them); a record sent again while still ambiguous neither adds a hold nor an audit entry. Settled by
+ * a person typing this QAD key into one (or removing the other): the next look matches it, the write clears the hold.
  */
-async function holdOnce<R, Ctx>(job: Job<R, Ctx>, cause: string): Promise<boolean> {
-  const { holds } = job.deps;
+async function holdAmbiguous<R, Ctx>(
+  job: Job<R, Ctx>,
+  pipedrive: PipedriveClient,
+  match: Extract<MatchResult, { kind: 'ambiguous' }>,
+): Promise<WriteOutcome> {
+  const { entity, key } = job;
+  const cause = ambiguousCause(entity.entity);
+  const reason =
+    `ambiguous match: Pipedrive ${entity.collection} ${match.ids.join(' and ')} all match ${entity.label} ${key} by ${match.via}; ` +
+    `set the QAD key on the one that is this ${entity.label} (and remove or merge the other)`;
+  return holdForChoice(job, pipedrive, cause, match.ids, reason, `${reason}; held (${cause}) for a person`);
+}
+
+/**
+ * Holds the record for a person's choice between the Pipedrive records `ids`, once per record and cause, with the
+ * candidates' names (those held before when the ids are the same, else read); audited when the hold is new or its
+ * candidates changed.
+ */
+async function holdForChoice<R, Ctx>(
+  job: Job<R, Ctx>,
+  pipedrive: PipedriveClient,
+  cause: string,
+  ids: readonly number[],
+  reason: string,
+  audited = reason,
+): Promise<WriteOutcome> {
+  const { deps, entity, key } = job;
   const { tenantId } = job.tenant.config;
-  const before = (await holds.held(tenantId, cause)).filter((h) => {
-    const held = parseRecordMessage(h.body);
-    return held.ok && held.value.entity === job.entity.entity && held.value.key === job.key;
-  });
-  await holds.hold(tenantId, job.delivery.messageId, JSON.stringify(job.message), cause);
-  for (const h of before) if (h.messageId !== job.delivery.messageId) await holds.release(tenantId, h.messageId);
-  return before.length === 0;
+  const before = (await deps.holds.heldRecord(tenantId, entity.entity, key)).find((h) => h.cause === cause);
+  const same = before?.candidates !== undefined && before.candidates.map((c) => c.id).join() === ids.join();
+  const candidates = same && before.candidates ? before.candidates : await candidatesOf(pipedrive, entity.collection, ids);
+  const first = await holdRecord(deps.holds, job.message, cause, { reason, candidates });
+  if (first || !same) await audit(job, 'deferred', ids[0], audited);
+  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
+  return { action: 'held', pipedriveId: ids[0]!, via: cause };
+}
+
+/** The candidates' names, read once per choice; one gone meanwhile means the match may be settled: look again. */
+async function candidatesOf(pipedrive: PipedriveClient, collection: PipedriveCollection, ids: readonly number[]): Promise<HoldCandidate[]> {
+  const out: HoldCandidate[] = [];
+  for (const id of ids) {
+    const remote = await pipedrive.get(collection, id).catch((error: unknown) => {
+      if (error instanceof PipedriveNotFoundError) return undefined;
+      throw error;
+    });
+    if (!remote) throw new RetryLaterError(`Pipedrive ${collection} ${id}, a candidate for a person's choice, is gone; matching again`, 5);
+    out.push({ id, name: remote.name });
+  }
+  return out;
 }
 
 /**
@@ -322,24 +354,16 @@ async function holdOnce<R, Ctx>(job: Job<R, Ctx>, cause: string): Promise<boolea
  */
 async function holdPossibleDuplicate<R, Ctx>(
   job: Job<R, Ctx>,
+  pipedrive: PipedriveClient,
   found: Extract<MatchResult, { kind: 'possibleDuplicate' }>,
 ): Promise<WriteOutcome> {
-  const { deps, entity, key } = job;
-  const { tenantId } = job.tenant.config;
+  const { entity, key } = job;
   const cause = possibleDuplicateCause(entity.entity);
-  await holdOnce(job, cause);
   const ids = found.ids.join(' and ');
-  await audit(
-    job,
-    'deferred',
-    found.ids[0],
+  const reason =
     `possible duplicate: ${entity.label} ${key} and Pipedrive ${entity.collection} ${ids} differ only by ${found.via}; ` +
-      `held (${cause}) until a person sets the QAD key on the one that is this ${entity.label}, or renames it`,
-    undefined,
-    { [CANDIDATES_DETAIL]: found.ids.join(',') },
-  );
-  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
-  return { action: 'held', pipedriveId: found.ids[0]!, via: cause };
+    `held (${cause}) until a person sets the QAD key on the one that is this ${entity.label}, or renames it`;
+  return holdForChoice(job, pipedrive, cause, found.ids, reason);
 }
 
 /** PATCH the target or POST a new record, then record the id and hash (which releases the claim). */
@@ -372,15 +396,19 @@ async function upsert<R, Ctx>(
     return { action: 'updated', pipedriveId: target.id, via: target.via };
   }
 
-  await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, new Date(deps.clock.now()).toISOString());
+  const markedAt = deps.clock.now();
+  await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, new Date(markedAt).toISOString());
+  // Another delivery takes the record over a lease after the marker (waitForUnknownOutcome): the POST goes out in
+  // the first half of that lease or not at all, so the second half covers the call itself and no create comes late.
+  const sendBy = markedAt + deps.claimLeaseMs / 2;
   let created: { id: number };
   try {
     // A refused POST created nothing: sending it again without the refused part cannot duplicate.
-    created = await sendLeavingOutRefused(job, fields.payload, (body) => pipedrive.create(entity.collection, body));
+    created = await sendLeavingOutRefused(job, fields.payload, (body) => pipedrive.create(entity.collection, body, { sendBy }));
   } catch (error) {
-    // A 429 or a 4xx is Pipedrive saying no: nothing was created, so the retry need not look for it.
+    // A 429, a 4xx or a create not sent in time is nothing created, so the retry need not look for it.
     // Timeouts, resets and 5xx leave the marker: the create may have happened.
-    if (error instanceof RateLimitedError || error instanceof PermanentError)
+    if (error instanceof RateLimitedError || error instanceof PermanentError || error instanceof ClaimHeldError)
       await deps.keyMap.clearPendingCreate(tenantId, name, key, claim.owner);
     if (fields.staleFields(error)) throw retryWithFreshFields(job, error);
     throw error;
@@ -495,15 +523,13 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
     const found = await deps.listing.lookup(tenantId, entity.entity, key, tokens);
     const evidence = evidenceFromListing(entity, record, context, (t) => found.byToken.get(t) ?? []);
     const fromListing = await decideMatch(deps.keyMap, entity, tenantId, key, found.byKey, evidence);
-    // A miss in the listing is not "not in Pipedrive": a person may have typed it since it was read.
-    if (fromListing.kind === 'notFound') return matchChangedSince(input, listing.listedAt);
-    // A person may have settled a near-identical match since (our key set on one, or a name fixed): only a match counts.
-    if (fromListing.kind === 'possibleDuplicate') {
-      const since = await matchChangedSince(input, listing.listedAt);
-      return since.kind === 'matched' ? since : fromListing;
-    }
-    // The listing cannot decide between two candidates, and a person may have settled it since: ask Pipedrive.
-    if (fromListing.kind !== 'ambiguous') return fromListing;
+    if (fromListing.kind === 'matched') return fromListing;
+    // A miss, two candidates or a near-identical one: a person may have typed, keyed or renamed records since the
+    // listing was read (the operator console settles a possible duplicate by writing our key into the one chosen).
+    // Decide on the listing as it is now (a record changed since counts as it is now): consistent, unlike a
+    // search, which lags behind edits. Only two candidates still there ask Pipedrive's search (a deletion).
+    const now = await listingAsItIsNow(input, listing.listedAt, found);
+    if (now.kind !== 'ambiguous') return now;
   }
   // Search errors propagate as "try later": a search that did not answer is not "not found".
   const { byKey, evidence } = await entity.search(pipedrive, record, context, keyField);
@@ -511,18 +537,44 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
 }
 
 /**
- * Matches against what changed in Pipedrive since the listing was read: records typed by hand (or
- * renamed) on go-live day. Listing by update time is consistent, unlike search, and costs a page.
+ * The listing's candidates for this record with what changed in Pipedrive since it was read: records typed by
+ * hand (or renamed, or given this QAD key) on go-live day and after. Listing by update time is consistent and
+ * costs a page. The container keeps what it read (the latest version of each record), so the next record reads
+ * only what changed since (less a slack for clocks): a sync that creates a thousand records does not read them
+ * all again for each one.
  */
-async function matchChangedSince<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string): Promise<MatchResult> {
+async function listingAsItIsNow<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string, listed: ListingLookup): Promise<MatchResult> {
   const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
-  const changed = emptyListing();
-  const updatedSince = pipedriveTime(Date.parse(listedAt) - RECOVERY_SLACK_MS);
+  const memo = changedSinceListing(tenantId, entity.entity, listedAt);
+  // From the newest update Pipedrive showed (its clock, not ours), less the slack.
+  const updatedSince = pipedriveTime(Math.max(Date.parse(listedAt), memo.newestMs) - RECOVERY_SLACK_MS);
   for await (const items of listPages(pipedrive, entity.collection, { updatedSince }))
-    for (const remote of items) addToListing(changed, entity, keyField, remote);
+    for (const remote of items) {
+      memo.records.set(remote.id, remote);
+      const updated = Date.parse(remote.update_time ?? '');
+      if (updated > memo.newestMs) memo.newestMs = updated;
+    }
+  const changed = emptyListing();
+  for (const remote of memo.records.values()) addToListing(changed, entity, keyField, remote);
+  const unchanged = <T>(items: readonly T[], id: (item: T) => number) => items.filter((item) => !memo.records.has(id(item)));
   const key = entity.key(record);
-  const evidence = evidenceFromListing(entity, record, context, (t) => changed.byToken.get(t) ?? []);
-  return decideMatch(deps.keyMap, entity, tenantId, key, changed.byKey.get(key) ?? [], evidence);
+  const byKey = [...unchanged(listed.byKey, (id) => id), ...(changed.byKey.get(key) ?? [])];
+  const evidence = evidenceFromListing(entity, record, context, (t) => [
+    ...unchanged(listed.byToken.get(t) ?? [], (c) => c.id),
+    ...(changed.byToken.get(t) ?? []),
+  ]);
+  return decideMatch(deps.keyMap, entity, tenantId, key, byKey, evidence);
+}
+
+/** Per container, per tenant and entity: the records changed since its listing, as last read, and when. */
+const changedSinceListings = new Map<string, { listedAt: string; newestMs: number; records: Map<number, RemoteRecord> }>();
+
+function changedSinceListing(tenantId: string, entity: string, listedAt: string) {
+  const id = `${tenantId}|${entity}`;
+  let memo = changedSinceListings.get(id);
+  // A new listing (a new first sync, another deployment's run in this process) starts afresh.
+  if (memo?.listedAt !== listedAt) changedSinceListings.set(id, (memo = { listedAt, newestMs: 0, records: new Map() }));
+  return memo;
 }
 
 /** The record's evidence groups (name; email within the organization ...) with the listed candidates of each. */

@@ -11,7 +11,7 @@ import {
 } from '../domain/sales-order.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
 import type { QadClient } from '../ports/qad.ts';
-import type { RecordMessage } from '../ports/index.ts';
+import type { AuditEntry, RecordMessage } from '../ports/index.ts';
 import { organizations } from './entities/organizations.ts';
 import { products } from './entities/products.ts';
 import { resolveKeyField } from './key-fields.ts';
@@ -142,15 +142,27 @@ export async function writeSalesOrder(
     await deps.keyMap.complete(tenantId, ENTITY, key, owner, { pipedriveId: deal.id, contentHash: message.hash, ref: orderNumber });
     return { action: 'created', pipedriveId: deal.id, ref: orderNumber };
 
-    /** Audited with its reason, kept out of the retry loop; the deal poll rechecks it later. */
+    /**
+     * Audited with its reason, kept out of the retry loop; the deal poll rechecks it later. One problem, one
+     * entry: a recheck that finds the same content rejected for the same reason adds no entry and no alarm count.
+     */
     async function reject(reason: string): Promise<OrderOutcome> {
-      await audit('rejected', reason);
-      deps.telemetry.dealRejected(tenantId);
+      const before = await lastRejection(deps, tenantId, key);
+      if (before?.reason !== reason || before.contentHash !== message.hash) {
+        await audit('rejected', reason);
+        deps.telemetry.dealRejected(tenantId);
+      }
       await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
       await deps.keyMap.release(tenantId, ENTITY, key, owner);
       return { action: 'rejected', pipedriveId: deal.id, reason };
     }
   });
+}
+
+/** The deal's last rejection, as audited (with its reason and the content it was for). */
+async function lastRejection(deps: WriterDeps, tenantId: string, key: string): Promise<AuditEntry | undefined> {
+  const rejections = (await deps.audit.history(tenantId, ENTITY, key)).filter((e) => e.action === 'rejected');
+  return rejections.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
 }
 
 /**

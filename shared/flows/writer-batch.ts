@@ -13,7 +13,7 @@ import {
 import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
-import { recordTenantHold, waitOutcome } from './tenant-holds.ts';
+import { clearRecordHolds, holdRecord, recordTenantHold, waitOutcome } from './tenant-holds.ts';
 import type { WriterDeps } from './write-record.ts';
 
 export interface WriterBatchDeps extends WriterDeps {
@@ -124,6 +124,8 @@ export async function handleWriterBatch(
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
 
       const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt });
+      // Written: whatever held the record for a person or another record is settled (a replay after a fix too).
+      if (SETTLED.has(written.action)) await clearRecordHolds(deps.holds, m.tenantId, m.entity, m.key);
       deps.telemetry.recordOutcome(m.tenantId, m.entity, written.action);
       deps.telemetry.info('record written', {
         tenantId: m.tenantId,
@@ -147,8 +149,11 @@ export async function handleWriterBatch(
       holds.set(tenantId, Promise.resolve(await recordTenantHold(deps, tenantId, entity, outcome.tenantHold)));
     }
     if (outcome.pauseTenantSeconds !== undefined) paused.set(tenantId, outcome.pauseTenantSeconds);
-    // Kept in DynamoDB, not cycled through the queue towards the DLQ, until its cause is fixed.
-    if (outcome.hold) await deps.holds.hold(tenantId, record.messageId, record.body, outcome.hold);
+    // Kept in DynamoDB, not cycled through the queue towards the DLQ, until its cause is fixed; a record's own
+    // hold once per record (a message bringing it again replaces the one held), audited when it begins.
+    if (outcome.hold && outcome.holdPerRecord && h.message) {
+      if (!(await holdRecord(deps.holds, h.message, outcome.hold, { reason: outcome.reason }))) return;
+    } else if (outcome.hold) await deps.holds.hold(tenantId, record.messageId, record.body, outcome.hold);
     const requeued = outcome.retryInSeconds !== undefined && (await requeue(h, outcome.retryInSeconds, outcome));
     if (outcome.retryInSeconds !== undefined && !requeued) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);
     const cause = error === undefined ? undefined : errorMessage(error);
@@ -198,6 +203,9 @@ export async function handleWriterBatch(
   const processor = new BatchProcessor(EventType.SQS);
   return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: false });
 }
+
+/** Outcomes that mean the record is in the other system as QAD has it: nothing left to hold it for. */
+const SETTLED: ReadonlySet<string> = new Set(['created', 'updated', 'unchanged']);
 
 /** A count a message carries (sent again by a writer); a message fresh from a poll has none. */
 function countOf(record: SQSRecord, attribute: string): number {

@@ -1,21 +1,21 @@
 import { exchangeAuthorizationCode, sealTokens } from '../clients/pipedrive-auth.ts';
 import type { HttpClient } from '../clients/http.ts';
-import type { Cipher, EntityName, OAuthTokenStore, RecordQueue, TenantStore } from '../ports/index.ts';
-import { parseRecordMessage } from '../flows/record-message.ts';
-import { ACCESS_KEY, type HoldDeps } from '../flows/tenant-holds.ts';
+import { PARKED_CAUSE } from '../domain/errors.ts';
+import type { Cipher, OAuthTokenStore, TenantStore } from '../ports/index.ts';
+import { ACCESS_KEY, releaseHeld, type HoldDeps, type ReleaseDeps } from '../flows/tenant-holds.ts';
 
 /**
  * `connector authorize`: exchanges a person's authorisation code for the first tokens, stores them
- * encrypted, unparks the tenant and puts every message held while it was parked back on its queue.
+ * encrypted, unparks the tenant and puts the messages held because it was parked back on their queues.
  */
 export async function authorizeTenant(
-  deps: HoldDeps & {
-    tenants: TenantStore;
-    oauthTokens: OAuthTokenStore;
-    cipher: Cipher;
-    http: HttpClient;
-    queueFor(entity: EntityName): RecordQueue;
-  },
+  deps: HoldDeps &
+    ReleaseDeps & {
+      tenants: TenantStore;
+      oauthTokens: OAuthTokenStore;
+      cipher: Cipher;
+      http: HttpClient;
+    },
   tenantId: string,
   grant: { code: string; redirectUri: string },
 ): Promise<{ apiDomain: string; released: number }> {
@@ -43,15 +43,8 @@ export async function authorizeTenant(
     if (attempt >= 5) throw new Error(`could not store the new tokens of tenant ${tenantId}: the stored token kept changing`);
   }
   await deps.holds.unpark(tenantId);
-  let released = 0;
-  for (const { messageId, body } of await deps.holds.held(tenantId)) {
-    const message = parseRecordMessage(body);
-    if (message.ok) {
-      await deps.queueFor(message.value.entity).sendAll([message.value]);
-      released++;
-    }
-    await deps.holds.release(tenantId, messageId);
-  }
+  // Only what waited for the re-authorisation: a drift or a disabled tenant's messages wait for their own cause.
+  const released = await releaseHeld(deps, tenantId, PARKED_CAUSE);
   await deps.audit.record({
     tenantId,
     entity: 'organization',

@@ -59,7 +59,7 @@ export function activityByHour(entries: ReadonlyArray<AuditEntry & { at: string 
 
 /** What needs a person: held records (a choice first), rejected won deals, and this tenant's dead letters by cause. */
 export async function attentionFor(
-  deps: Pick<SettleDeps, 'holds' | 'audit'> & { deadLettersOf(queue: string): DeadLetters },
+  deps: Pick<SettleDeps, 'holds'> & { deadLettersOf(queue: string): DeadLetters },
   tenant: StoredTenant,
   status: TenantStatus,
   recent: ReadonlyArray<AuditEntry & { at: string }>,

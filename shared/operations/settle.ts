@@ -2,19 +2,19 @@ import type { StoredTenant } from '../config/tenant.ts';
 import { findFieldCode } from '../flows/key-fields.ts';
 import { parseRecordMessage } from '../flows/record-message.ts';
 import { entityRegistry, type EntityRegistry, type RereadDeps } from '../flows/registry.ts';
-import { CANDIDATES_DETAIL, possibleDuplicateCause } from '../flows/write-record.ts';
-import type { AuditLog, EntityName, HeldMessage, RecordQueue, TenantHolds } from '../ports/index.ts';
+import { ambiguousCause, possibleDuplicateCause } from '../domain/errors.ts';
+import type { AuditLog, EntityName, HoldCandidate, RecordQueue, TenantHolds } from '../ports/index.ts';
 import { replay, type ReplayResult } from './replay.ts';
 
 /** The holds a person settles by choosing the Pipedrive record: a near-identical match, or several that match alike. */
-export const choiceCauses = (entity: string): string[] => [possibleDuplicateCause(entity), `ambiguous:${entity}`];
+export const choiceCauses = (entity: string): string[] => [possibleDuplicateCause(entity), ambiguousCause(entity)];
 
 export interface ChoiceHold {
   entity: EntityName;
   key: string;
   cause: string;
-  /** The Pipedrive records to choose from, as the writer audited them when it held the record. */
-  candidates: number[];
+  /** The Pipedrive records to choose from, as the writer read them when it held the record. */
+  candidates: HoldCandidate[];
   reason: string;
 }
 
@@ -24,48 +24,36 @@ export type SettleDeps = RereadDeps & {
   queueFor(entity: EntityName): RecordQueue;
 };
 
-/** The records held for a person's choice, one per record, with their candidates from the writer's audit entry. */
+/** The records held for a person's choice, one per record and cause, with their candidates. */
 export async function choiceHolds(
-  deps: Pick<SettleDeps, 'holds' | 'audit'>,
+  deps: Pick<SettleDeps, 'holds'>,
   tenant: StoredTenant,
   registry: EntityRegistry = entityRegistry,
 ): Promise<ChoiceHold[]> {
   const { tenantId } = tenant.config;
-  const out = new Map<string, ChoiceHold>();
+  const out: ChoiceHold[] = [];
   for (const flow of registry.flows)
     for (const cause of choiceCauses(flow.entity))
-      for (const { key } of heldFor(await deps.holds.held(tenantId, cause), tenantId, flow.entity)) {
-        const held = (await deps.audit.history(tenantId, flow.entity, key)).find((e) => e.detail?.[CANDIDATES_DETAIL] !== undefined);
-        const candidates = String(held?.detail?.[CANDIDATES_DETAIL] ?? '')
-          .split(',')
-          .filter((id) => id !== '')
-          .map(Number);
-        out.set(`${flow.entity}|${key}`, { entity: flow.entity, key, cause, candidates, reason: held?.reason ?? cause });
+      for (const h of await deps.holds.held(tenantId, cause)) {
+        const message = parseRecordMessage(h.body);
+        if (!message.ok || message.value.tenantId !== tenantId || message.value.entity !== flow.entity) continue;
+        out.push({ entity: flow.entity, key: message.value.key, cause, candidates: h.candidates ?? [], reason: h.reason ?? cause });
       }
-  return [...out.values()];
-}
-
-function heldFor(held: HeldMessage[], tenantId: string, entity: EntityName, key?: string): Array<HeldMessage & { key: string }> {
-  return held.flatMap((h) => {
-    const message = parseRecordMessage(h.body);
-    const ours = message.ok && message.value.tenantId === tenantId && message.value.entity === entity;
-    return ours && (key === undefined || message.value.key === key) ? [{ ...h, key: message.value.key }] : [];
-  });
+  return out;
 }
 
 export interface Settlement {
   entity: EntityName;
   key: string;
   pipedriveId: number;
-  released: number;
   replayed: ReplayResult[];
 }
 
 /**
  * Settles a record held for a person's choice: writes our QAD key into the Pipedrive record the person chose
  * (through the tenant's Pipedrive client), then replays the record so the writer finds it by key and writes it
- * as any delivery would (claim, key map, audit). Refuses a record that is not held, a choice outside the candidates, and a record
- * that carries another QAD key.
+ * as any delivery would (claim, key map, audit), which clears the hold. Refuses a record that is not held, a
+ * choice outside the candidates, and a record that carries another QAD key.
  */
 export async function settleChoice(
   deps: SettleDeps,
@@ -78,10 +66,9 @@ export async function settleChoice(
   const flow = registry.byEntity(entity);
   const hold = (await choiceHolds(deps, tenant, registry)).find((h) => h.entity === entity && h.key === key);
   if (!hold) throw new Error(`${flow.label} ${key} is not held for a choice of its Pipedrive record`);
-  if (hold.candidates.length > 0 && !hold.candidates.includes(pipedriveId))
-    throw new Error(
-      `Pipedrive ${flow.collection} ${pipedriveId} is not one of ${flow.label} ${key}'s candidates (${hold.candidates.join(', ')})`,
-    );
+  const ids = hold.candidates.map((c) => c.id);
+  if (ids.length > 0 && !ids.includes(pipedriveId))
+    throw new Error(`Pipedrive ${flow.collection} ${pipedriveId} is not one of ${flow.label} ${key}'s candidates: ${ids.join(', ')}`);
   const keyFieldName = flow.keyFieldName(tenant.config);
   const definition = flow.definition;
   if (keyFieldName === undefined || !definition)
@@ -99,12 +86,6 @@ export async function settleChoice(
     throw new Error(`Pipedrive ${flow.collection} ${pipedriveId} already carries the QAD key ${carried}; choose another`);
   await pipedrive.update(flow.collection, pipedriveId, { custom_fields: { [code]: key } });
 
-  let released = 0;
-  for (const cause of choiceCauses(entity))
-    for (const h of heldFor(await deps.holds.held(tenantId, cause), tenantId, entity, key)) {
-      await deps.holds.release(tenantId, h.messageId);
-      released++;
-    }
   await deps.audit.record({
     tenantId,
     entity,
@@ -114,5 +95,6 @@ export async function settleChoice(
     reason: `settled by an operator: Pipedrive ${flow.collection} ${pipedriveId} is this ${flow.label}; our key written into it, replayed`,
   });
   const replayed = await replay(deps, tenant, { entity, key }, registry);
-  return { entity, key, pipedriveId, released, replayed };
+  // The hold stays until the writer writes the record (a write clears its holds): a failed write leaves it in view.
+  return { entity, key, pipedriveId, replayed };
 }

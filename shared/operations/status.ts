@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, StartMessageMoveTaskCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { AuditLog, KeyMap, PollStateStore, TenantHolds, TenantStore } from '../ports/index.ts';
+import type { AuditLog, HoldCandidate, KeyMap, PollStateStore, TenantHolds, TenantStore } from '../ports/index.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
 import { parseRecordMessage } from '../flows/record-message.ts';
 
@@ -17,8 +17,11 @@ export interface TenantStatus {
   /** Why its Pipedrive work waits, if it does: parked (re-authorise) or the daily budget gate. */
   hold?: string;
   polls: Array<{ scope: string; watermark?: string; lastPolledAt?: string }>;
-  /** Records held in DynamoDB, each once (one problem, one entry), with what it waits for. */
-  held: Array<{ entity: string; key: string; cause: string }>;
+  /**
+   * Records held in DynamoDB, each once (one problem, one entry): the cause as stored ('ambiguous:organization',
+   * 'waiting:person' ...), why in an operator's words, and for a choice between Pipedrive records their ids and names.
+   */
+  held: Array<{ entity: string; key: string; cause: string; reason: string; candidates?: HoldCandidate[] }>;
   recentFailures: Array<{ at: string; entity: string; key: string; reason: string }>;
   /** Won deals deleted in Pipedrive after their QAD order was made: the orders stand, a person decides. */
   deletedAfterOrder: Array<{ deal: string; order: string; noticedAt: string }>;
@@ -79,10 +82,11 @@ export async function tenantStatus(
 /** What is held for a tenant, one line per record: a record held twice (a duplicate delivery) shows once. */
 async function heldRecords(holds: TenantHolds, tenantId: string): Promise<TenantStatus['held']> {
   const out = new Map<string, TenantStatus['held'][number]>();
-  for (const { body, cause } of await holds.held(tenantId)) {
+  for (const { body, cause, reason, candidates } of await holds.held(tenantId)) {
     const message = parseRecordMessage(body);
     const [entity, key] = message.ok ? [message.value.entity, message.value.key] : ['?', '(unreadable message)'];
-    out.set(JSON.stringify([entity, key, cause]), { entity, key, cause: HOLD_CAUSES[cause.split(':')[0] ?? ''] ?? cause });
+    const why = reason ?? HOLD_CAUSES[cause.split(':')[0] ?? ''] ?? cause;
+    out.set(JSON.stringify([entity, key, cause]), { entity, key, cause, reason: why, ...(candidates && { candidates }) });
   }
   return [...out.values()];
 }
@@ -93,7 +97,10 @@ const HOLD_CAUSES: Record<string, string> = {
   drift: 'a mapped field drifted: fix the field or the mapping',
   budget: 'daily token budget spent: released once the gate opens',
   disabled: 'tenant disabled: released by "tenant enable"',
-  waiting: 'waits for another record (a person for its organization): retried at each poll',
+  waiting: 'waits for another record (a person for its organization): sent again once that is written',
+  ambiguous: 'two or more Pipedrive records match: set the QAD key on the right one',
+  'possible-duplicate': 'only a near-identical Pipedrive record matches: set the QAD key on it, or rename it',
+  'deleted-in-pipedrive': 'deleted in Pipedrive, where deletions are final for this tenant: a person decides',
 };
 
 async function arnOf(sqs: SQSClient, url: string): Promise<string> {

@@ -81,9 +81,10 @@ export async function writeInProcess(
     },
   };
   const holds = override<TenantHolds>(deps.holds, {
-    hold: async (tenantId, messageId, body, cause) => {
-      await deps.holds.hold(tenantId, messageId, body, cause);
+    hold: async (tenantId, messageId, body, cause, detail) => {
+      const first = await deps.holds.hold(tenantId, messageId, body, cause, detail);
       end(body, 'held');
+      return first;
     },
   });
   const audit = override(deps.audit, {

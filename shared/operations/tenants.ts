@@ -1,7 +1,7 @@
 import { parseTenantConfig, type StoredTenant } from '../config/tenant.ts';
 import { DISABLED_CAUSE } from '../domain/errors.ts';
-import { releaseHeld } from '../flows/tenant-holds.ts';
-import type { Cipher, EntityName, RecordQueue, TenantClients, TenantHolds, TenantStore } from '../ports/index.ts';
+import { releaseHeld, type ReleaseDeps } from '../flows/tenant-holds.ts';
+import type { Cipher, TenantClients, TenantStore } from '../ports/index.ts';
 import { registerTenant } from './register-tenant.ts';
 import { verifyQadPaths } from './check.ts';
 
@@ -28,7 +28,7 @@ export async function addTenant(
  * enabling it again puts those back on their queues, so it resumes where it stopped.
  */
 export async function setTenantEnabled(
-  deps: { tenants: TenantStore; holds: TenantHolds; queueFor(entity: EntityName): RecordQueue },
+  deps: ReleaseDeps & { tenants: TenantStore },
   tenantId: string,
   enabled: boolean,
 ): Promise<StoredTenant & { released: number }> {

@@ -287,11 +287,33 @@ export interface OAuthTokenStore {
 /** Why a tenant's Pipedrive work waits: a person must re-authorise, or the daily token budget is spent until a reset. */
 export type TenantHold = { kind: 'parked'; reason: string; since: string } | { kind: 'budget'; untilMs: number; reason: string };
 
-export interface HeldMessage {
+/** A Pipedrive record a person chooses between (an ambiguous match, a possible duplicate): its id and name, for a link. */
+export interface HoldCandidate {
+  id: number;
+  name: string;
+}
+
+/** What a hold for a person says beside its cause: why in words, and the Pipedrive records it is about. */
+export interface HoldDetail {
+  reason: string;
+  candidates?: HoldCandidate[];
+}
+
+/**
+ * A message kept in DynamoDB instead of on its queue. `messageId` is the hold's id: the message's own for a
+ * hold of the tenant or a field (many messages, released by their cause), or `recordHoldId(...)` for a record
+ * held for a person (one per record and cause, whatever message brought it).
+ */
+export interface HeldMessage extends Partial<HoldDetail> {
   messageId: string;
   body: string;
   cause: string;
 }
+
+/** The hold id of a record held for a person under `cause`: one per record and cause. */
+export const recordHoldId = (entity: EntityName, key: string, cause: string): string => `${recordHoldPrefix(entity, key)}${cause}`;
+/** What every hold id of one record held for a person starts with (the key encoded: it may contain '#'). */
+export const recordHoldPrefix = (entity: EntityName, key: string): string => `r#${entity}#${encodeURIComponent(key)}#`;
 
 export interface TenantHolds {
   /** The hold in force now, if any (parked wins over a budget gate). */
@@ -301,10 +323,13 @@ export interface TenantHolds {
   unpark(tenantId: string): Promise<void>;
   closeBudgetGate(tenantId: string, untilMs: number, reason: string): Promise<void>;
   /**
-   * Keeps a message body until release instead of on the queue; keyed by message id, so a redelivery
-   * overwrites. `cause` says what it waits for ('parked', or 'drift:<entity>' for a drifted mapped field).
+   * Keeps a message body until release instead of on the queue, under the hold id `messageId` (see HeldMessage);
+   * the same id again overwrites. `cause` says what it waits for ('parked', 'drift:<entity>', 'ambiguous:<entity>'
+   * ...). Answers true when nothing was held under that id before (so the caller audits a problem once).
    */
-  hold(tenantId: string, messageId: string, body: string, cause?: string): Promise<void>;
+  hold(tenantId: string, messageId: string, body: string, cause?: string, detail?: HoldDetail): Promise<boolean>;
+  /** The holds of one record held for a person (hold ids starting with recordHoldPrefix), whatever their cause. */
+  heldRecord(tenantId: string, entity: EntityName, key: string): Promise<HeldMessage[]>;
   /** Held messages, all of them or only those held for one cause. */
   held(tenantId: string, cause?: string): Promise<HeldMessage[]>;
   release(tenantId: string, messageId: string): Promise<void>;

@@ -68,7 +68,11 @@ export interface PipedriveClient {
   get(collection: PipedriveCollection, id: number): Promise<RemoteRecord>;
   /** Lines of up to 100 deals in one call (10 tokens), following the cursor. */
   dealProducts(dealIds: readonly number[]): Promise<unknown[]>;
-  create(collection: PipedriveCollection, body: unknown): Promise<RemoteRecord>;
+  /**
+   * `sendBy` (ms epoch): not sent after then (a ClaimHeldError, nothing created) when waiting for a burst slot took
+   * that long: a create sent once the caller's claim may have lapsed could be made twice.
+   */
+  create(collection: PipedriveCollection, body: unknown, options?: { sendBy?: number }): Promise<RemoteRecord>;
   update(collection: PipedriveCollection, id: number, body: unknown): Promise<RemoteRecord>;
   /** Search, every page of hits: exact (whole value, case-insensitive) unless `exactMatch` is false. */
   search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;

@@ -11,6 +11,7 @@ import { createMemoryAdapters } from '../../shared/adapters/memory/index.ts';
 import { parseTenantConfig, type StoredTenant } from '../../shared/config/tenant.ts';
 import { ClaimHeldError, RetryLaterError } from '../../shared/domain/errors.ts';
 import type { NameCandidate } from '../../shared/domain/upsert-decision.ts';
+import { recordHoldId } from '../../shared/ports/index.ts';
 import type {
   AuditLog,
   EntityName,
@@ -548,6 +549,30 @@ for (const implementation of implementations) {
         );
         assert.deepEqual(await p.holds.held(newTenant()), []);
         assert.equal(await p.holds.current(t, T0), undefined, 'holding a message does not hold the tenant');
+      });
+      test("a record's hold: one per record and cause, says whether it is new, keeps reason and candidates, listed by record", async () => {
+        const t = newTenant();
+        const ambiguous = recordHoldId('organization', 'C#1', 'ambiguous:organization');
+        const detail = {
+          reason: 'two match',
+          candidates: [
+            { id: 7, name: 'Gamma' },
+            { id: 9, name: 'Gamma (2)' },
+          ],
+        };
+        assert.equal(await p.holds.hold(t, ambiguous, 'body-1', 'ambiguous:organization', detail), true);
+        assert.equal(await p.holds.hold(t, ambiguous, 'body-2', 'ambiguous:organization', detail), false, 'held before');
+        await p.holds.hold(t, recordHoldId('organization', 'C#1', 'waiting:organization'), 'body-3', 'waiting:organization');
+        await p.holds.hold(t, recordHoldId('organization', 'C#10', 'ambiguous:organization'), 'body-4', 'ambiguous:organization');
+        await p.holds.hold(t, 'm1', 'body-5', 'parked');
+        assert.deepEqual(await p.holds.heldRecord(t, 'organization', 'C#1'), [
+          { messageId: ambiguous, body: 'body-2', cause: 'ambiguous:organization', ...detail },
+          { messageId: recordHoldId('organization', 'C#1', 'waiting:organization'), body: 'body-3', cause: 'waiting:organization' },
+        ]);
+        assert.deepEqual(await p.holds.heldRecord(t, 'person', 'C#1'), []);
+        assert.equal((await p.holds.held(t)).length, 4);
+        await p.holds.release(t, ambiguous);
+        assert.equal(await p.holds.hold(t, ambiguous, 'body-6', 'ambiguous:organization'), true, 'new again once released');
       });
     });
 

@@ -35,6 +35,12 @@ describe('a record that waits on a person is one held entry, not a message on ev
       const held = await w.adapters.holds.held(TENANT, waitingCause('person'));
       assert.deepEqual(held.map((m) => (JSON.parse(m.body) as { key: string }).key).sort(), ['Q1', 'Q2'], `poll ${poll}: each held once`);
       assert.deepEqual(w.adapters.queue('records').deadLetters, [], 'never dead-lettered: nothing for a person to redrive');
+      // Held, they are not sent again while their customer is still missing: no new waits, no new entries.
+      if (poll > 1) assert.equal(deliveries, 0, `poll ${poll}: nothing sent for records still waiting`);
+      for (const key of ['Q1', 'Q2']) {
+        const history = await w.adapters.audit.history(TENANT, 'person', key);
+        assert.equal(history.filter((e) => /still waiting/u.test(e.reason ?? '')).length, 1, `poll ${poll}: ${key}'s hold audited once`);
+      }
     }
     const [status] = await tenantStatus(w.handlerDeps(), w.clock.now());
     assert.deepEqual(
@@ -44,7 +50,8 @@ describe('a record that waits on a person is one held entry, not a message on ev
         ['person', 'Q2'],
       ],
     );
-    assert.match(status?.held[0]?.cause ?? '', /waits for another record/u);
+    assert.equal(status?.held[0]?.cause, waitingCause('person'));
+    assert.match(status?.held[0]?.reason ?? '', /waiting for another record/u);
 
     // The cause is fixed (the customer syncs): the next contacts poll releases them and they land, once each.
     await w.poll('customers');

@@ -212,12 +212,23 @@ describe('Pipedrive OAuth', () => {
 
     assert.match((await cli(h, ['status'])).out, /tenant acme \(enabled\): PARKED since \S+: .*invalid_grant/u);
 
-    // A person re-authorises: the tenant is unparked and its held records go back on the queue and through.
+    // Held for other causes meanwhile: a drifted field's message, and one whose body no longer reads.
+    await h.deps.holds.hold(TENANT, 'drift-1', organizationMessageBody('C9', 'Drift GmbH'), 'drift:organization');
+    await h.deps.holds.hold(TENANT, 'broken-1', '{"v":2,"tenantId":"acme"}', 'parked');
+
+    // A person re-authorises: the tenant is unparked and what it held goes back on the queue and through.
     const released = await authorize(h);
     assert.equal(released.code, 0, released.err);
     assert.match(released.out, /3 held records back on their queues/u);
     assert.equal(await h.deps.holds.current(TENANT, Date.now()), undefined);
-    assert.deepEqual(await h.deps.holds.held(TENANT), []);
+    assert.deepEqual(
+      (await h.deps.holds.held(TENANT)).map((m) => m.messageId),
+      ['drift-1'],
+      'the drifted one waits for its field, not for the authorisation',
+    );
+    const [unreadable] = await h.deps.audit.history(TENANT, '_held', 'broken-1');
+    assert.equal(unreadable?.action, 'failed', 'a held body that does not read is audited, not dropped silently');
+    assert.match(unreadable?.error ?? '', /not a record message/u);
     assert.deepEqual((await handleWriterBatch(h.deps, await h.receiveEvent())).batchItemFailures, []);
     assert.deepEqual(
       h.pd

@@ -2,7 +2,6 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { parseContactRow, personContentHash, type Contact } from '../../shared/domain/contact.ts';
-import { PermanentError } from '../../shared/domain/errors.ts';
 import { parseItemRow, parsePriceRow, productContentHash, type Item } from '../../shared/domain/item.ts';
 import type { StoredTenant } from '../../shared/config/tenant.ts';
 import { organizations } from '../../shared/flows/entities/organizations.ts';
@@ -153,13 +152,21 @@ describe('contacts become persons in their organization', () => {
 });
 
 describe('items become products with every price', () => {
-  test('two products with one code are an ambiguous match, left for a person', async () => {
+  test('two products with one code are an ambiguous match, held for a person', async () => {
     h = await startHarness();
     const a = h.pd.seedProduct({ name: 'Bolt', code: '10-001' });
     const b = h.pd.seedProduct({ name: 'Bolt (copy)', code: '10-001' });
-    await assert.rejects(
-      writeRecord(h.deps, products, h.tenant, productMessage(item('10-001', 'Bolt M8', [['EUR', 1]]), h.tenant), delivery('m1')),
-      (e) => e instanceof PermanentError && e.message.includes(`${a} and ${b}`),
+    const outcome = await writeRecord(
+      h.deps,
+      products,
+      h.tenant,
+      productMessage(item('10-001', 'Bolt M8', [['EUR', 1]]), h.tenant),
+      delivery('m1'),
+    );
+    assert.equal(outcome.action, 'held');
+    assert.deepEqual(
+      (await h.deps.holds.held(TENANT, 'ambiguous:product'))[0]?.candidates?.map((c) => c.id),
+      [a, b],
     );
     assert.equal(h.pd.products().length, 2);
   });

@@ -179,6 +179,16 @@ describe('won deals become QAD sales orders', () => {
     assert.equal(outcomes.get(cases.unlinked), 'created');
     assert.equal(outcomes.get(cases.noItem), 'rejected');
     assert.equal(h.qadTenant.salesOrders().length, 1);
+
+    // Still unmappable for the same reasons at every later recheck: one entry per problem, not one per recheck.
+    const harness = h;
+    harness.clock.ms += 61 * 60_000;
+    for (const m of await pollMessages(harness)) await writeSalesOrder(harness.deps, harness.tenant, m, delivery(`again-${m.key}`));
+    for (const id of [cases.noItem, cases.currency, cases.noLines]) {
+      const history = await harness.deps.audit.history(TENANT, 'salesOrder', String(id));
+      assert.equal(history.filter((e) => e.action === 'rejected').length, 1, `deal ${id}: rejected once however often it is rechecked`);
+    }
+    assert.equal((await harness.dlqMessages()).length, 0);
   });
 
   test('two deliveries of one deal at the same time make one order', async () => {

@@ -2,7 +2,7 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { parseCustomerRow, type Customer } from '../../shared/domain/customer.ts';
-import { PermanentError, RateLimitedError, RetryLaterError } from '../../shared/domain/errors.ts';
+import { RateLimitedError, RetryLaterError } from '../../shared/domain/errors.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
 import { organizations } from '../../shared/flows/entities/organizations.ts';
 import { writeRecord } from '../../shared/flows/write-record.ts';
@@ -173,15 +173,30 @@ describe('writing a customer as an organization', () => {
     assert.equal(h.pd.organizations().length, 1);
   });
 
-  test('two organizations carrying one QAD code is an ambiguous match for a person, not a guess', async () => {
+  test('two organizations carrying one QAD code is an ambiguous match held for a person (in DynamoDB), not a guess', async () => {
     h = await startHarness();
     const code = h.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
     const a = h.pd.seedOrganization({ name: 'Gamma 1', custom_fields: { [code]: 'C800' } });
     const b = h.pd.seedOrganization({ name: 'Gamma 2', custom_fields: { [code]: 'C800' } });
-    await assert.rejects(
-      writeOrganization(h.deps, h.tenant, message(customer('C800', 'Gamma')), delivery('m1')),
-      (e) => e instanceof PermanentError && e.message.includes(`${a} and ${b}`),
+    for (const id of ['m1', 'm2']) {
+      const outcome = await writeOrganization(h.deps, h.tenant, message(customer('C800', 'Gamma')), delivery(id));
+      assert.deepEqual(outcome, { action: 'held', pipedriveId: a, via: 'ambiguous:organization' });
+    }
+    const held = await h.deps.holds.held(TENANT);
+    assert.deepEqual(
+      held.map((m) => [m.cause, m.candidates]),
+      [
+        [
+          'ambiguous:organization',
+          [
+            { id: a, name: 'Gamma 1' },
+            { id: b, name: 'Gamma 2' },
+          ],
+        ],
+      ],
+      'one hold for two messages, with what an operator page links to',
     );
+    assert.match(held[0]?.reason ?? '', new RegExp(`${a} and ${b} all match customer C800 by key`, 'u'));
     assert.equal(h.pd.organizations().length, 2);
   });
 });

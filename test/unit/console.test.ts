@@ -79,14 +79,12 @@ describe('a tenant at a glance, from the audit', () => {
     };
     const message = (tenantId: string, entity: string, key: string) =>
       JSON.stringify({ v: 1, tenantId, entity, key, pollId: 'p', hash: 'h', record: {}, enqueuedAt: '2026-03-01T00:00:00Z' });
-    await ports.holds.hold('t1', 'm1', message('t1', 'organization', 'C1'), 'possible-duplicate:organization');
-    await ports.audit.record({
-      tenantId: 't1',
-      entity: 'organization',
-      key: 'C1',
-      action: 'deferred',
+    await ports.holds.hold('t1', 'm1', message('t1', 'organization', 'C1'), 'possible-duplicate:organization', {
       reason: 'possible duplicate',
-      detail: { candidates: '4,9' },
+      candidates: [
+        { id: 4, name: 'ACME' },
+        { id: 9, name: 'Acme <b>' },
+      ],
     });
     const records = ports.queue('records');
     await records.deadLetter(message('t1', 'person', 'P1'), 'Pipedrive refused: bad email', 'permanent');
@@ -106,8 +104,8 @@ describe('a tenant at a glance, from the audit', () => {
     ];
     const attention = await attentionFor({ ...ports, deadLettersOf: (q) => ports.queue(q).deadLetterStore }, tenant, status, recent);
     assert.deepEqual(
-      attention.choices.map((c) => [c.entity, c.key, c.candidates]),
-      [['organization', 'C1', [4, 9]]],
+      attention.choices.map((c) => [c.entity, c.key, c.reason, c.candidates.map((x) => x.id)]),
+      [['organization', 'C1', 'possible duplicate', [4, 9]]],
     );
     assert.deepEqual(attention.held, [{ entity: 'person', key: 'P5', cause: 'waits for another record' }]);
     assert.deepEqual(attention.rejectedDeals, [{ deal: '18', at: '2026-03-01T11:00:00Z', reason: 'item SERVICE-1 does not exist' }]);

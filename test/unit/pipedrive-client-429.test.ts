@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createPipedriveClient, PERSISTENT_429_COUNT, PERSISTENT_429_MS } from '../../shared/clients/pipedrive-client.ts';
 import type { HttpClient, HttpResponse } from '../../shared/clients/http.ts';
-import { RateLimitedError } from '../../shared/domain/errors.ts';
+import { ClaimHeldError, RateLimitedError } from '../../shared/domain/errors.ts';
 
 const ok: HttpResponse = { status: 200, headers: {}, body: JSON.stringify({ success: true, data: { id: 1, name: 'Acme' } }) };
 const limited: HttpResponse = {
@@ -61,4 +61,26 @@ test('a 429 is a burst until nothing but 429s, and many of them, has come back f
   answer = limited;
   clock.ms += PERSISTENT_429_MS;
   assert.equal((await rejection(() => pipedrive.get('organizations', 1))).dailyBudgetSpent, false);
+});
+
+test('a create whose wait for a burst slot outlasts its send-by time is not sent: nothing created, a deferral', async () => {
+  const clock = { ms: 1_000_000 };
+  const sent: string[] = [];
+  const http: HttpClient = {
+    send: async (req) => {
+      sent.push(req.method);
+      return { status: 200, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '3' }, body: ok.body };
+    },
+  };
+  const sleep = async (ms: number) => {
+    clock.ms += ms;
+  };
+  const pipedrive = createPipedriveClient({ apiBaseUrl: 'https://acme.pipedrive.com', apiToken: 't', http, now: () => clock.ms, sleep });
+  await pipedrive.get('organizations', 1);
+  await assert.rejects(
+    pipedrive.create('organizations', { name: 'Acme' }, { sendBy: clock.ms + 1_000 }),
+    (e) => e instanceof ClaimHeldError && /not sent/u.test(e.message),
+  );
+  assert.deepEqual(sent, ['GET'], 'the POST never went out');
+  assert.equal((await pipedrive.create('organizations', { name: 'Acme' }, { sendBy: clock.ms + 10_000 })).id, 1, 'in time, it is sent');
 });

@@ -31,8 +31,9 @@ function fakes(nowMs: number) {
     closeBudgetGate: async (_t, untilMs) => {
       gateUntil = untilMs;
     },
-    hold: async () => undefined,
+    hold: async () => true,
     held: async () => [],
+    heldRecord: async () => [],
     release: async () => undefined,
   };
   const telemetry = recordingTelemetry();

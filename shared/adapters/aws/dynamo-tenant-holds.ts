@@ -1,6 +1,13 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
 import { heldUntil, TABLES } from '../../config/tables.ts';
-import type { HeldMessage, TenantHold, TenantHolds } from '../../ports/index.ts';
+import {
+  recordHoldPrefix,
+  type EntityName,
+  type HeldMessage,
+  type HoldDetail,
+  type TenantHold,
+  type TenantHolds,
+} from '../../ports/index.ts';
 import { isConditionFailed, n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
 
 /** Hold items; their versions: ItemShape in dynamo-items.ts (a held message's body has its own). */
@@ -13,6 +20,8 @@ const HOLD_ITEM: ItemShape = { name: 'hold', version: 2 };
  *   held#<msgId>  a message kept here instead of on the queue (no receive loop, no DLQ), with its cause:
  *                 'parked' or 'drift:<entity>' (a mapped field drifted), for HELD_MESSAGE_DAYS (TTL on
  *                 expiresAt; reads skip an expired one, since DynamoDB removes it only some time later)
+ *   held#r#<entity>#<key>#<cause>  a record held for a person (ambiguous, possible duplicate, waiting ...), once
+ *                 per record and cause, with `reason` and `candidates` ([{id, name}]) for an operator
  */
 export class DynamoTenantHolds implements TenantHolds {
   constructor(
@@ -73,8 +82,8 @@ export class DynamoTenantHolds implements TenantHolds {
     );
   }
 
-  async hold(tenantId: string, messageId: string, body: string, cause = 'parked'): Promise<void> {
-    await this.client.send(
+  async hold(tenantId: string, messageId: string, body: string, cause = 'parked', detail?: HoldDetail): Promise<boolean> {
+    const res = await this.client.send(
       new PutItemCommand({
         TableName: this.table,
         Item: {
@@ -82,14 +91,32 @@ export class DynamoTenantHolds implements TenantHolds {
           sk: s(`held#${messageId}`),
           body: s(body),
           cause: s(cause),
+          ...(detail && { reason: s(detail.reason) }),
+          ...(detail?.candidates && { candidates: { L: detail.candidates.map((c) => ({ M: { id: n(c.id), name: s(c.name) } })) } }),
           [TABLES.syncState.ttlAttribute]: n(heldUntil(this.now())),
           v: versionOf(HOLD_ITEM),
         },
+        ReturnValues: 'ALL_OLD',
       }),
     );
+    return !res.Attributes || !this.live(res.Attributes);
   }
 
   async held(tenantId: string, cause?: string): Promise<HeldMessage[]> {
+    return this.query(tenantId, 'held#', cause);
+  }
+
+  async heldRecord(tenantId: string, entity: EntityName, key: string): Promise<HeldMessage[]> {
+    return this.query(tenantId, `held#${recordHoldPrefix(entity, key)}`);
+  }
+
+  /** DynamoDB removes an expired item only some time after its TTL: reads skip it. */
+  private live(item: Item): boolean {
+    const expiresAt = num(item, TABLES.syncState.ttlAttribute);
+    return expiresAt === undefined || expiresAt > this.now() / 1000;
+  }
+
+  private async query(tenantId: string, prefix: string, cause?: string): Promise<HeldMessage[]> {
     const out: HeldMessage[] = [];
     let start: Item | undefined;
     do {
@@ -97,7 +124,7 @@ export class DynamoTenantHolds implements TenantHolds {
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-          ExpressionAttributeValues: { ':pk': this.pk(tenantId), ':p': s('held#'), ...(cause !== undefined && { ':c': s(cause) }) },
+          ExpressionAttributeValues: { ':pk': this.pk(tenantId), ':p': s(prefix), ...(cause !== undefined && { ':c': s(cause) }) },
           ...(cause !== undefined && { FilterExpression: 'cause = :c' }),
           ConsistentRead: true,
           ExclusiveStartKey: start,
@@ -105,9 +132,7 @@ export class DynamoTenantHolds implements TenantHolds {
       );
       for (const item of res.Items ?? []) {
         readableVersion(item, HOLD_ITEM);
-        const expiresAt = num(item, TABLES.syncState.ttlAttribute);
-        if (expiresAt === undefined || expiresAt > this.now() / 1000)
-          out.push({ messageId: (str(item, 'sk') ?? '').slice(5), body: str(item, 'body') ?? '', cause: str(item, 'cause') ?? 'parked' });
+        if (this.live(item)) out.push(heldMessageOf(item));
       }
       start = res.LastEvaluatedKey;
     } while (start);
@@ -117,4 +142,16 @@ export class DynamoTenantHolds implements TenantHolds {
   async release(tenantId: string, messageId: string): Promise<void> {
     await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: this.pk(tenantId), sk: s(`held#${messageId}`) } }));
   }
+}
+
+function heldMessageOf(item: Item): HeldMessage {
+  const reason = str(item, 'reason');
+  const candidates = item.candidates?.L?.map((c) => ({ id: Number(c.M?.id?.N ?? '0'), name: c.M?.name?.S ?? '' }));
+  return {
+    messageId: (str(item, 'sk') ?? '').slice('held#'.length),
+    body: str(item, 'body') ?? '',
+    cause: str(item, 'cause') ?? 'parked',
+    ...(reason !== undefined && { reason }),
+    ...(candidates && { candidates }),
+  };
 }

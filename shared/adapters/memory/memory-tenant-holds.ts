@@ -1,11 +1,19 @@
 import { heldUntil } from '../../config/tables.ts';
-import type { Clock, HeldMessage, TenantHold, TenantHolds } from '../../ports/index.ts';
+import {
+  recordHoldPrefix,
+  type Clock,
+  type EntityName,
+  type HeldMessage,
+  type HoldDetail,
+  type TenantHold,
+  type TenantHolds,
+} from '../../ports/index.ts';
 import { compareSortKeys } from './sort-key.ts';
 
 interface Holds {
   parked?: { reason: string; since: string };
   budget?: { untilMs: number; reason: string };
-  held: Map<string, { body: string; cause: string; expiresAt: number }>;
+  held: Map<string, { body: string; cause: string; expiresAt: number; detail?: HoldDetail }>;
 }
 
 /**
@@ -46,14 +54,29 @@ export class MemoryTenantHolds implements TenantHolds {
     this.of(tenantId).budget = { untilMs, reason };
   }
 
-  async hold(tenantId: string, messageId: string, body: string, cause = 'parked'): Promise<void> {
-    this.of(tenantId).held.set(messageId, { body, cause, expiresAt: heldUntil(this.clock.now()) });
+  async hold(tenantId: string, messageId: string, body: string, cause = 'parked', detail?: HoldDetail): Promise<boolean> {
+    const { held } = this.of(tenantId);
+    const before = held.get(messageId);
+    held.set(messageId, { body, cause, expiresAt: heldUntil(this.clock.now()), ...(detail && { detail }) });
+    return !before || !this.live(before);
   }
 
   async held(tenantId: string, cause?: string): Promise<HeldMessage[]> {
+    return this.list(tenantId, (_, h) => cause === undefined || h.cause === cause);
+  }
+
+  async heldRecord(tenantId: string, entity: EntityName, key: string): Promise<HeldMessage[]> {
+    return this.list(tenantId, (id) => id.startsWith(recordHoldPrefix(entity, key)));
+  }
+
+  private live(h: { expiresAt: number }): boolean {
+    return h.expiresAt > this.clock.now() / 1000;
+  }
+
+  private list(tenantId: string, pick: (id: string, h: { cause: string }) => boolean): HeldMessage[] {
     return [...this.of(tenantId).held]
-      .filter(([, h]) => (cause === undefined || h.cause === cause) && h.expiresAt > this.clock.now() / 1000)
-      .map(([messageId, h]) => ({ messageId, body: h.body, cause: h.cause }))
+      .filter(([id, h]) => pick(id, h) && this.live(h))
+      .map(([messageId, h]) => ({ messageId, body: h.body, cause: h.cause, ...h.detail }))
       .sort((a, b) => compareSortKeys(a.messageId, b.messageId));
   }
 
