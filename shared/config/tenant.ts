@@ -94,6 +94,8 @@ export const tenantConfigSchema = z.object({
       oauthTokenUrl: baseUrl.default(PIPEDRIVE_OAUTH_TOKEN_URL),
       /** The token URL receives the client secret: another than Pipedrive's only when the operator says so here. */
       allowOtherOAuthTokenUrl: z.boolean().default(false),
+      /** The Pipedrive company (`company_id`): a webhook delivery for another company is refused. Set by `webhook install`. */
+      companyId: z.number().int().positive().optional(),
     })
     .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, {
       path: ['oauthClientId'],
@@ -159,12 +161,16 @@ export const tenantSecretsSchema = z.object({
 });
 export type TenantSecrets = z.infer<typeof tenantSecretsSchema>;
 
-export type SecretSystem = 'qad' | 'pipedrive';
+/** The systems whose clients a tenant has; each secret's KMS encryption context `system`. */
+export type ClientSystem = 'qad' | 'pipedrive';
+/** `webhook`: the Basic pair Pipedrive sends with webhook deliveries, decrypted only by the webhook endpoint. */
+export type SecretSystem = ClientSystem | 'webhook';
 
 /** A tenant as stored: config in clear, each system's secret encrypted under its own context. */
 export interface StoredTenant {
   config: TenantConfig;
-  encryptedSecrets: Record<SecretSystem, string>;
+  /** `webhook` only once `connector webhook install` has run. */
+  encryptedSecrets: Record<ClientSystem, string> & { webhook?: string };
   updatedAt: string;
 }
 

@@ -57,6 +57,8 @@ export class DynamoTenantStore implements TenantStore {
           config: s(JSON.stringify(tenant.config)),
           qadSecret: s(tenant.encryptedSecrets.qad),
           pipedriveSecret: s(tenant.encryptedSecrets.pipedrive),
+          // Optional, so the item version stays: a release without webhooks reads the item as before.
+          ...(tenant.encryptedSecrets.webhook !== undefined && { webhookSecret: s(tenant.encryptedSecrets.webhook) }),
           updatedAt: s(tenant.updatedAt),
           v: versionOf(TENANT_ITEM),
         },
@@ -68,9 +70,14 @@ export class DynamoTenantStore implements TenantStore {
 /** A stored config is validated again on read: an item edited by hand cannot slip past the schema. */
 function fromItem(item: Item): StoredTenant {
   readableVersion(item, TENANT_ITEM);
+  const webhook = str(item, 'webhookSecret');
   return {
     config: parseTenantConfig(JSON.parse(str(item, 'config') ?? '{}')),
-    encryptedSecrets: { qad: str(item, 'qadSecret') ?? '', pipedrive: str(item, 'pipedriveSecret') ?? '' },
+    encryptedSecrets: {
+      qad: str(item, 'qadSecret') ?? '',
+      pipedrive: str(item, 'pipedriveSecret') ?? '',
+      ...(webhook !== undefined && { webhook }),
+    },
     updatedAt: str(item, 'updatedAt') ?? '',
   };
 }
