@@ -16,6 +16,7 @@ import { authorizeTenant } from '../../shared/operations/authorize.ts';
 import { addTenant, describeTenant, requireTenant, setTenantEnabled } from '../../shared/operations/tenants.ts';
 import type { AuditAction } from '../../shared/ports/index.ts';
 import { buildDependencies, useLocalCipher, type Dependencies } from '../../shared/runtime/dependencies.ts';
+import { WEBHOOK_USAGE, webhookCommand } from './webhook.ts';
 
 export interface Io {
   out(line: string): void;
@@ -50,6 +51,7 @@ export function usage(registry: EntityRegistry = entityRegistry): string {
                                               held messages, first-sync listing entries and dead letters
   redrive [--queue ${queues}]   move the DLQ's messages back to their queue
   status                                      watermarks, queue and DLQ depths, the last day's failures
+${WEBHOOK_USAGE}
   --version                                   this release, and the stack it talks to (with --outputs or --local)
 
 Options: --json (machine-readable output)
@@ -100,6 +102,8 @@ export function environmentFromOutputs(file: unknown, registry: EntityRegistry =
     ...Object.fromEntries(queues),
     KMS_KEY_ID: get('CredentialsKeyArn'),
     CREDENTIALS_CIPHER: 'kms',
+    // Only a stack deployed with -c webhooks=true has it.
+    ...(outputs.WebhookUrlPrefix && { WEBHOOK_URL_PREFIX: outputs.WebhookUrlPrefix }),
   };
 }
 
@@ -186,6 +190,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
       to: { type: 'string' },
       outcome: { type: 'string' },
       queue: { type: 'string' },
+      'url-prefix': { type: 'string' },
       help: { type: 'boolean', default: false },
       version: { type: 'boolean', default: false },
     },
@@ -390,6 +395,8 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
         });
         return 0;
       }
+      case 'webhook':
+        return await webhookCommand(rest, { urlPrefix: values['url-prefix'], json: values.json }, d, io);
       default:
         throw new UsageError(`unknown command "${command}"; see "connector --help"`);
     }

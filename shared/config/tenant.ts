@@ -94,8 +94,6 @@ export const tenantConfigSchema = z.object({
       oauthTokenUrl: baseUrl.default(PIPEDRIVE_OAUTH_TOKEN_URL),
       /** The token URL receives the client secret: another than Pipedrive's only when the operator says so here. */
       allowOtherOAuthTokenUrl: z.boolean().default(false),
-      /** The Pipedrive company (`company_id`): a webhook delivery for another company is refused. Set by `webhook install`. */
-      companyId: z.number().int().positive().optional(),
     })
     .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, {
       path: ['oauthClientId'],
@@ -166,11 +164,26 @@ export type ClientSystem = 'qad' | 'pipedrive';
 /** `webhook`: the Basic pair Pipedrive sends with webhook deliveries, decrypted only by the webhook endpoint. */
 export type SecretSystem = ClientSystem | 'webhook';
 
+/** Where the tenant's Pipedrive webhook posts, for which company, and its Basic pair (ciphertext, context `webhook`). */
+export interface WebhookInstallation {
+  url: string;
+  /** Pipedrive's `company_id` of the tenant: a delivery naming another company is refused. */
+  companyId: number;
+  secret: string;
+}
+
+export const webhookInstallationSchema: z.ZodType<WebhookInstallation> = z.object({
+  url: z.string().url(),
+  companyId: z.number().int().positive(),
+  secret: z.string().min(1),
+});
+
 /** A tenant as stored: config in clear, each system's secret encrypted under its own context. */
 export interface StoredTenant {
   config: TenantConfig;
-  /** `webhook` only once `connector webhook install` has run. */
-  encryptedSecrets: Record<ClientSystem, string> & { webhook?: string };
+  encryptedSecrets: Record<ClientSystem, string>;
+  /** Set by `connector webhook install` (not part of the operator's config, and kept when the tenant is added again). */
+  webhook?: WebhookInstallation;
   updatedAt: string;
 }
 

@@ -72,10 +72,9 @@ export type DeliveryVerdict =
 
 /**
  * A deal that became won, for this tenant's company. Only the id is taken from the body: the writer reads the
- * deal and its lines from the API, so a delivery can at most make the connector look at a deal sooner. A tenant
- * without a company id (webhooks never installed) takes no delivery.
+ * deal and its lines from the API, so a delivery can at most make the connector look at a deal sooner.
  */
-export function judgeDelivery(body: unknown, companyId: number | undefined): DeliveryVerdict {
+export function judgeDelivery(body: unknown, companyId: number): DeliveryVerdict {
   const parsed = webhookDeliverySchema.safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

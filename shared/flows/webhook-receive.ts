@@ -64,8 +64,8 @@ export function webhookReceiver(deps: WebhookDeps): (request: WebhookRequest) =>
   return async ({ tenantId, authorization, body }) => {
     if (Buffer.byteLength(body, 'utf8') > WEBHOOK_BODY_LIMIT_BYTES) return answer(413, 'too large');
     const tenant = tenantIdSchema.safeParse(tenantId).success ? await deps.tenants.get(tenantId) : undefined;
-    const ciphertext = tenant?.encryptedSecrets.webhook;
-    if (!tenant || ciphertext === undefined || !basicAuthMatches(authorization, await credentialsOf(tenantId, ciphertext))) {
+    const installed = tenant?.webhook;
+    if (!tenant || !installed || !basicAuthMatches(authorization, await credentialsOf(tenantId, installed.secret))) {
       deps.telemetry.warn('webhook delivery refused: wrong or missing credentials', { path: tenantId.slice(0, 40) });
       return answer(401, 'unauthorized');
     }
@@ -75,7 +75,7 @@ export function webhookReceiver(deps: WebhookDeps): (request: WebhookRequest) =>
     } catch {
       return answer(400, 'not JSON', tenantId);
     }
-    const verdict = judgeDelivery(json, tenant.config.pipedrive.companyId);
+    const verdict = judgeDelivery(json, installed.companyId);
     if (verdict.kind === 'refuse') {
       deps.telemetry.warn('webhook delivery refused', { tenantId, status: verdict.status, reason: verdict.reason });
       return answer(verdict.status, 'refused', tenantId);

@@ -22,10 +22,10 @@ async function webhookWorld() {
   const tenant = (await world.adapters.tenants.get(TENANT))!;
   await world.adapters.tenants.put({
     ...tenant,
-    config: { ...tenant.config, pipedrive: { ...tenant.config.pipedrive, companyId: COMPANY } },
-    encryptedSecrets: {
-      ...tenant.encryptedSecrets,
-      webhook: await world.cipher.encrypt(JSON.stringify(CREDENTIALS), { tenantId: TENANT, system: 'webhook' }),
+    webhook: {
+      url: `https://hooks.example.com/webhooks/${TENANT}`,
+      companyId: COMPANY,
+      secret: await world.cipher.encrypt(JSON.stringify(CREDENTIALS), { tenantId: TENANT, system: 'webhook' }),
     },
   });
   const code = world.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });

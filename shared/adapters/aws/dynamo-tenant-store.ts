@@ -1,5 +1,5 @@
 import { GetItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
+import { parseTenantConfig, webhookInstallationSchema, type StoredTenant } from '../../config/tenant.ts';
 import { errorMessage } from '../../domain/errors.ts';
 import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
 import { readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
@@ -58,7 +58,7 @@ export class DynamoTenantStore implements TenantStore {
           qadSecret: s(tenant.encryptedSecrets.qad),
           pipedriveSecret: s(tenant.encryptedSecrets.pipedrive),
           // Optional, so the item version stays: a release without webhooks reads the item as before.
-          ...(tenant.encryptedSecrets.webhook !== undefined && { webhookSecret: s(tenant.encryptedSecrets.webhook) }),
+          ...(tenant.webhook && { webhook: s(JSON.stringify(tenant.webhook)) }),
           updatedAt: s(tenant.updatedAt),
           v: versionOf(TENANT_ITEM),
         },
@@ -70,14 +70,14 @@ export class DynamoTenantStore implements TenantStore {
 /** A stored config is validated again on read: an item edited by hand cannot slip past the schema. */
 function fromItem(item: Item): StoredTenant {
   readableVersion(item, TENANT_ITEM);
-  const webhook = str(item, 'webhookSecret');
+  const webhook = str(item, 'webhook');
   return {
     config: parseTenantConfig(JSON.parse(str(item, 'config') ?? '{}')),
     encryptedSecrets: {
       qad: str(item, 'qadSecret') ?? '',
       pipedrive: str(item, 'pipedriveSecret') ?? '',
-      ...(webhook !== undefined && { webhook }),
     },
+    ...(webhook !== undefined && { webhook: webhookInstallationSchema.parse(JSON.parse(webhook)) }),
     updatedAt: str(item, 'updatedAt') ?? '',
   };
 }
