@@ -3,7 +3,8 @@
  * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
  *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve
  *          --chaos [--fault-rate F] --auth token|oauth --token-ttl SECONDS --seats N --mapping FILE --drift --source
- *          --typed-during-sync N --pipedrive-edits --webhooks [--webhook-drop-rate F --webhook-duplicate-rate F]
+ *          --typed-during-sync N --pipedrive-edits --webhooks [--webhook-drop-rate F --webhook-duplicate-rate F
+ *          --win-interval-ms MS]
  * By default the functions run from the bundles `cdk synth` writes (cached in .local/synth, rebuilt when the sources,
  * lock file or context change), with the template's settings and IAM enforced; --source runs the TypeScript handlers
  * in this process instead (faster to start, no IAM).
@@ -43,6 +44,7 @@ const argsSchema = z.object({
   webhooks: z.boolean(),
   'webhook-drop-rate': z.coerce.number().min(0).max(1),
   'webhook-duplicate-rate': z.coerce.number().min(0).max(1),
+  'win-interval-ms': z.coerce.number().int().min(0).max(60_000),
 });
 
 function readArgs() {
@@ -75,6 +77,7 @@ function readArgs() {
       webhooks: { type: 'boolean', default: false },
       'webhook-drop-rate': { type: 'string', default: '0.05' },
       'webhook-duplicate-rate': { type: 'string', default: '0.1' },
+      'win-interval-ms': { type: 'string', default: '250' },
     },
   });
   const parsed = argsSchema.safeParse(values);
@@ -151,14 +154,19 @@ const pipeline = await LocalPipeline.start({
   seats: args.seats,
   typedDuringSync: args['typed-during-sync'],
   ...(args.webhooks && {
-    webhooks: { dropRate: args['webhook-drop-rate'], duplicateRate: args['webhook-duplicate-rate'], maxDelayMs: 500 },
+    webhooks: {
+      dropRate: args['webhook-drop-rate'],
+      duplicateRate: args['webhook-duplicate-rate'],
+      maxDelayMs: 500,
+      winIntervalMs: args['win-interval-ms'],
+    },
   }),
 });
 if (args.webhooks)
   say(
     `  Webhooks: the stack's HTTP API and its function run here; the demo tenant's webhook is installed. Pipedrive drops `,
     `${Math.round(args['webhook-drop-rate'] * 100)}% of deliveries, doubles ${Math.round(args['webhook-duplicate-rate'] * 100)}%, `,
-    'delays each up to 0.5 s; the deal poll runs after the wins.',
+    `delays each up to 0.5 s; a deal is won every ${args['win-interval-ms']} ms; the deal poll runs after the wins.`,
   );
 if (args.chaos)
   say(
@@ -211,7 +219,7 @@ try {
     if (pushed)
       say(
         `  webhooks: ${pushed.deals} deals won; ordered ${pushed.orderedByWebhook} by webhook, ${pushed.orderedByPoll} by the poll `,
-        `(deliveries lost), ${pushed.notOrdered} not mappable; win to order p50 ${(pushed.latencyMs.p50 / 1000).toFixed(2)} s, `,
+        `(deliveries lost), ${pushed.notOrdered} not mappable; pushed win to order p50 ${(pushed.latencyMs.p50 / 1000).toFixed(2)} s, `,
         `p95 ${(pushed.latencyMs.p95 / 1000).toFixed(2)} s, max ${(pushed.latencyMs.max / 1000).toFixed(2)} s; deliveries `,
         `${pushed.deliveries.posts} posted (${pushed.deliveries.duplicated} doubled, ${pushed.deliveries.dropped} dropped, `,
         `${pushed.deliveries.retried} retried), endpoint ${JSON.stringify(pushed.endpoint.byStatus)}`,

@@ -85,7 +85,7 @@ export interface PipelineOptions {
    * webhook is installed through the operator's code, and round 1's deals become won one by one, each pushed by the
    * simulator (with these drops, duplicates and delays), the deal poll running afterwards as the safety net.
    */
-  webhooks?: { dropRate: number; duplicateRate: number; maxDelayMs: number };
+  webhooks?: { dropRate: number; duplicateRate: number; maxDelayMs: number; winIntervalMs: number };
 }
 
 /** What round 1 measured of won deals pushed by webhooks: win-to-order latency and who ordered each deal. */
@@ -96,6 +96,7 @@ export interface WebhookReport {
   orderedByPoll: number;
   /** Deals that cannot map (rejected, audited): no order is expected. */
   notOrdered: number;
+  /** Win to order of the deals ordered by webhook; the poll's catches wait for the poll (its schedule in AWS). */
   latencyMs: { p50: number; p95: number; max: number };
   deliveries: ReturnType<PipedriveSim['webhooks']['stats']>;
   endpoint: ReturnType<LocalWebhookEndpoint['stats']>;
@@ -379,7 +380,8 @@ export class LocalPipeline {
       const tenants = new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE);
       const clients = createTenantClients({ cipher, http: createHttpClient({ defaultTimeoutMs: 15_000 }) });
       await installWebhook({ tenants, cipher, clients }, TENANT_ID, pipeline.webhookEndpoint.urlPrefix);
-      pipedrive.webhooks.setChaos({ ...options.webhooks, retryDelaysMs: [1_000, 5_000, 20_000] });
+      const { winIntervalMs: _pace, ...chaos } = options.webhooks;
+      pipedrive.webhooks.setChaos({ ...chaos, retryDelaysMs: [1_000, 5_000, 20_000] });
     }
     // Faults start once the data is seeded: the run's writes and reads take them, not the setup.
     if (chaos) {
@@ -637,7 +639,7 @@ export class LocalPipeline {
   private wins = { wonAt: new Map<number, number>(), orderedAt: new Map<string, number>() };
 
   /**
-   * Sales people win deals one by one (about 16 a second, within the stage's throttle); the simulator pushes each
+   * Sales people win deals one by one (`winIntervalMs` apart); the simulator pushes each
    * change to the endpoint while the orders writer works its queue, as the event source does. A watcher notes when
    * each QAD order appears. Returns once every delivery (and its retries) is done and the queue is empty.
    */
@@ -659,7 +661,7 @@ export class LocalPipeline {
       for (const id of ids) {
         this.pipedrive.updateDeal(id, { status: 'won' });
         this.wins.wonAt.set(id, Date.now());
-        await new Promise((r) => setTimeout(r, 60));
+        await new Promise((r) => setTimeout(r, this.options.webhooks?.winIntervalMs ?? 250));
       }
       await this.pipedrive.webhooks.idle();
     } finally {
@@ -676,22 +678,21 @@ export class LocalPipeline {
     const tenant = this.qad.tenant(this.qadBasePath);
     for (const order of tenant.salesOrders()) if (!this.wins.orderedAt.has(order.so_po)) this.wins.orderedAt.set(order.so_po, Date.now());
     const latencies: number[] = [];
-    let byWebhook = 0;
     let byPoll = 0;
     for (const [id, wonAt] of this.wins.wonAt) {
       const orderedAt = this.wins.orderedAt.get(demoOrderPo(id));
       if (orderedAt === undefined) continue;
-      latencies.push(orderedAt - wonAt);
-      if (orderedAt < pollStartedMs) byWebhook++;
+      if (orderedAt < pollStartedMs) latencies.push(orderedAt - wonAt);
       else byPoll++;
     }
     latencies.sort((a, b) => a - b);
+    const byWebhook = latencies.length;
     const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)] ?? 0;
     return {
       deals: this.wins.wonAt.size,
       orderedByWebhook: byWebhook,
       orderedByPoll: byPoll,
-      notOrdered: this.wins.wonAt.size - latencies.length,
+      notOrdered: this.wins.wonAt.size - byWebhook - byPoll,
       latencyMs: { p50: at(0.5), p95: at(0.95), max: latencies.at(-1) ?? 0 },
       deliveries: this.pipedrive.webhooks.stats(),
       endpoint: this.webhookEndpoint?.stats() ?? { requests: 0, throttled: 0, byStatus: {} },
