@@ -215,14 +215,14 @@ try {
     );
     if (r === 1 && pipeline.typedDuringSync > 0)
       say(`  typed into Pipedrive by hand while the round ran: ${pipeline.typedDuringSync} organizations, persons and products`);
-    const pushed = r === 1 ? pipeline.webhookReport : undefined;
-    if (pushed)
+    const pushed = r === 1 ? pipeline.winReport : undefined;
+    if (pushed?.deliveries)
       say(
         `  webhooks: ${pushed.deals} deals won; ordered ${pushed.orderedByWebhook} by webhook, ${pushed.orderedByPoll} by the poll `,
         `(deliveries lost), ${pushed.notOrdered} not mappable; pushed win to order p50 ${(pushed.latencyMs.p50 / 1000).toFixed(2)} s, `,
         `p95 ${(pushed.latencyMs.p95 / 1000).toFixed(2)} s, max ${(pushed.latencyMs.max / 1000).toFixed(2)} s; deliveries `,
         `${pushed.deliveries.posts} posted (${pushed.deliveries.duplicated} doubled, ${pushed.deliveries.dropped} dropped, `,
-        `${pushed.deliveries.retried} retried), endpoint ${JSON.stringify(pushed.endpoint.byStatus)}`,
+        `${pushed.deliveries.retried} retried), endpoint ${JSON.stringify(pushed.endpoint?.byStatus ?? {})}`,
       );
     const byCause = round.deadLettersByCause;
     say(
@@ -317,7 +317,7 @@ try {
           auth,
           typedDuringSync: pipeline.typedDuringSync,
           pipedriveEdits: edits,
-          webhooks: pipeline.webhookReport ?? null,
+          wins: pipeline.winReport ?? null,
           iam: iam ?? null,
           fields: { ...fieldReport, values: fieldValues, keysBothWays },
           ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }),

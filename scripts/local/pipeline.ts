@@ -88,18 +88,37 @@ export interface PipelineOptions {
   webhooks?: { dropRate: number; duplicateRate: number; maxDelayMs: number; winIntervalMs: number };
 }
 
-/** What round 1 measured of won deals pushed by webhooks: win-to-order latency and who ordered each deal. */
-export interface WebhookReport {
+/** What round 1 measured of its won deals: win-to-order latency and who ordered each deal. */
+export interface WinReport {
   deals: number;
   /** Deals that became an order before the deal poll ran (pushed), and after it (the poll caught a lost delivery). */
   orderedByWebhook: number;
   orderedByPoll: number;
   /** Deals that cannot map (rejected, audited): no order is expected. */
   notOrdered: number;
-  /** Win to order of the deals ordered by webhook; the poll's catches wait for the poll (its schedule in AWS). */
-  latencyMs: { p50: number; p95: number; max: number };
-  deliveries: ReturnType<PipedriveSim['webhooks']['stats']>;
-  endpoint: ReturnType<LocalWebhookEndpoint['stats']>;
+  /** Win to order of the deals ordered by webhook (none without webhooks). */
+  latencyMs: Quantiles;
+  /**
+   * From the deal poll's start to the order, for the deals the poll ordered: with the poll alone a deal also waits for
+   * the poll's next tick (up to its schedule's interval, 5 minutes in the stack), which the local run does not wait.
+   */
+  afterPollMs: Quantiles;
+  /** With webhooks: what the simulator sent and what the endpoint answered. */
+  deliveries?: ReturnType<PipedriveSim['webhooks']['stats']>;
+  endpoint?: ReturnType<LocalWebhookEndpoint['stats']>;
+}
+
+export interface Quantiles {
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+/** The p50, p95 and maximum of some durations (nearest rank); zeros for none. */
+export function quantiles(values: readonly number[]): Quantiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  return { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 };
 }
 
 /** How Lambda's SQS event source feeds one writer: the template's settings in artifact mode. */
@@ -201,7 +220,7 @@ export class LocalPipeline {
   /** The stack's HTTP API stand-in, with webhooks on. */
   private webhookEndpoint: LocalWebhookEndpoint | undefined;
   /** Round 1's measurement of pushed won deals, with webhooks on. */
-  webhookReport: WebhookReport | undefined;
+  winReport: WinReport | undefined;
 
   /** What `connector --local FILE` needs to reach this run: the stand-ins' endpoints and the local cipher key. */
   connectionFile(): { env: Record<string, string>; cipherKey: string } {
@@ -543,13 +562,15 @@ export class LocalPipeline {
     unchanged.persons = await this.poll('contacts');
     if (this.round === 1) this.typePersons();
     const persons = await this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress);
-    const pushed = this.round === 1 && this.webhookEndpoint !== undefined && (this.options.wonDeals ?? 0) > 0;
-    if (pushed) await this.winDealsPushed(this.options.wonDeals ?? 0, deadline, progress);
-    else if (this.round === 1 && (this.options.wonDeals ?? 0) > 0) this.seedWonDeals(this.options.wonDeals ?? 0, 'won');
+    const winning = this.round === 1 && (this.options.wonDeals ?? 0) > 0;
+    const watcher = winning ? setInterval(() => this.noteOrders(), 20) : undefined;
+    if (winning && this.webhookEndpoint) await this.winDealsPushed(this.options.wonDeals ?? 0, deadline, progress);
+    else if (winning) for (const id of this.seedWonDeals(this.options.wonDeals ?? 0, 'won')) this.wins.wonAt.set(id, Date.now());
     const pollStartedMs = Date.now();
     await this.poll('deals');
     const orders = await this.drain(this.aws.queue('orders'), this.writers.orders!, deadline, progress);
-    if (pushed) this.webhookReport = this.measureWins(pollStartedMs);
+    clearInterval(watcher);
+    if (winning) this.winReport = this.measureWins(pollStartedMs);
     await new Promise((r) => setTimeout(r, 5));
 
     const empty = (): Outcomes => ({ created: 0, updated: 0, unchanged: 0, deferred: 0, failed: 0 });
@@ -645,11 +666,6 @@ export class LocalPipeline {
    */
   private async winDealsPushed(count: number, deadlineMs: number, progress: (b: { received: number; failed: number }) => void) {
     const ids = this.seedWonDeals(count, 'open');
-    const tenant = this.qad.tenant(this.qadBasePath);
-    const watch = () => {
-      for (const order of tenant.salesOrders()) if (!this.wins.orderedAt.has(order.so_po)) this.wins.orderedAt.set(order.so_po, Date.now());
-    };
-    const watcher = setInterval(watch, 20);
     let winning = true;
     const writer = (async () => {
       while (winning && Date.now() < deadlineMs) {
@@ -669,33 +685,33 @@ export class LocalPipeline {
       await writer;
     }
     await this.drain(this.aws.queue('orders'), this.writers.orders!, deadlineMs, progress);
-    watch();
-    clearInterval(watcher);
   }
 
-  /** Win-to-order latency of the pushed deals; an order first seen after the poll started is the poll's. */
-  private measureWins(pollStartedMs: number): WebhookReport {
-    const tenant = this.qad.tenant(this.qadBasePath);
-    for (const order of tenant.salesOrders()) if (!this.wins.orderedAt.has(order.so_po)) this.wins.orderedAt.set(order.so_po, Date.now());
-    const latencies: number[] = [];
-    let byPoll = 0;
+  /** Notes when each QAD order is first seen (by customer PO). */
+  private noteOrders(): void {
+    for (const order of this.qad.tenant(this.qadBasePath).salesOrders())
+      if (!this.wins.orderedAt.has(order.so_po)) this.wins.orderedAt.set(order.so_po, Date.now());
+  }
+
+  /** Win-to-order latency; an order first seen after the deal poll started is the poll's. */
+  private measureWins(pollStartedMs: number): WinReport {
+    this.noteOrders();
+    const pushed: number[] = [];
+    const afterPoll: number[] = [];
     for (const [id, wonAt] of this.wins.wonAt) {
       const orderedAt = this.wins.orderedAt.get(demoOrderPo(id));
       if (orderedAt === undefined) continue;
-      if (orderedAt < pollStartedMs) latencies.push(orderedAt - wonAt);
-      else byPoll++;
+      if (orderedAt < pollStartedMs) pushed.push(orderedAt - wonAt);
+      else afterPoll.push(orderedAt - pollStartedMs);
     }
-    latencies.sort((a, b) => a - b);
-    const byWebhook = latencies.length;
-    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)] ?? 0;
     return {
       deals: this.wins.wonAt.size,
-      orderedByWebhook: byWebhook,
-      orderedByPoll: byPoll,
-      notOrdered: this.wins.wonAt.size - byWebhook - byPoll,
-      latencyMs: { p50: at(0.5), p95: at(0.95), max: latencies.at(-1) ?? 0 },
-      deliveries: this.pipedrive.webhooks.stats(),
-      endpoint: this.webhookEndpoint?.stats() ?? { requests: 0, throttled: 0, byStatus: {} },
+      orderedByWebhook: pushed.length,
+      orderedByPoll: afterPoll.length,
+      notOrdered: this.wins.wonAt.size - pushed.length - afterPoll.length,
+      latencyMs: quantiles(pushed),
+      afterPollMs: quantiles(afterPoll),
+      ...(this.webhookEndpoint && { deliveries: this.pipedrive.webhooks.stats(), endpoint: this.webhookEndpoint.stats() }),
     };
   }
 
