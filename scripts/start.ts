@@ -222,7 +222,8 @@ try {
         `(deliveries lost), ${pushed.notOrdered} not mappable; pushed win to order p50 ${(pushed.latencyMs.p50 / 1000).toFixed(2)} s, `,
         `p95 ${(pushed.latencyMs.p95 / 1000).toFixed(2)} s, max ${(pushed.latencyMs.max / 1000).toFixed(2)} s; deliveries `,
         `${pushed.deliveries.posts} posted (${pushed.deliveries.duplicated} doubled, ${pushed.deliveries.dropped} dropped, `,
-        `${pushed.deliveries.retried} retried), endpoint ${JSON.stringify(pushed.endpoint?.byStatus ?? {})}`,
+        `${pushed.deliveries.retried} retried), endpoint ${JSON.stringify(pushed.endpoint?.byStatus ?? {})} `,
+        `answered in p95 ${pushed.endpoint?.answerMs.p95 ?? 0} ms`,
       );
     const byCause = round.deadLettersByCause;
     say(

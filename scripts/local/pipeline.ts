@@ -105,7 +105,7 @@ export interface WinReport {
   afterPollMs: Quantiles;
   /** With webhooks: what the simulator sent and what the endpoint answered. */
   deliveries?: ReturnType<PipedriveSim['webhooks']['stats']>;
-  endpoint?: ReturnType<LocalWebhookEndpoint['stats']>;
+  endpoint?: ReturnType<LocalWebhookEndpoint['stats']> & { answerMs: Quantiles };
 }
 
 export interface Quantiles {
@@ -711,7 +711,10 @@ export class LocalPipeline {
       notOrdered: this.wins.wonAt.size - pushed.length - afterPoll.length,
       latencyMs: quantiles(pushed),
       afterPollMs: quantiles(afterPoll),
-      ...(this.webhookEndpoint && { deliveries: this.pipedrive.webhooks.stats(), endpoint: this.webhookEndpoint.stats() }),
+      ...(this.webhookEndpoint && {
+        deliveries: this.pipedrive.webhooks.stats(),
+        endpoint: { ...this.webhookEndpoint.stats(), answerMs: quantiles(this.webhookEndpoint.answerTimes()) },
+      }),
     };
   }
 

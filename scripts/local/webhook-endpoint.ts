@@ -15,6 +15,8 @@ export interface LocalWebhookEndpoint {
   /** `http://127.0.0.1:<port>/webhooks/`: what the stack's output WebhookUrlPrefix is in AWS. */
   urlPrefix: string;
   stats(): { requests: number; throttled: number; byStatus: Record<string, number> };
+  /** How long each answer took, in ms (Pipedrive retries a slow one). */
+  answerTimes(): number[];
   close(): Promise<void>;
 }
 
@@ -25,6 +27,7 @@ export interface LocalWebhookEndpoint {
  */
 export async function startWebhookEndpoint(handler: HttpApiHandler, throttle: { rateLimit: number; burstLimit: number }) {
   const stats = { requests: 0, throttled: 0, byStatus: {} as Record<string, number> };
+  const answerTimes: number[] = [];
   let tokens = throttle.burstLimit;
   let refilledAt = Date.now();
   const admit = (): boolean => {
@@ -38,12 +41,14 @@ export async function startWebhookEndpoint(handler: HttpApiHandler, throttle: { 
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     stats.requests++;
+    const started = Date.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const tenantId = /^\/webhooks\/([^/]+)$/u.exec(url.pathname)?.[1];
     const answer = (status: number, body: string, headers: Record<string, string> = {}) => {
       stats.byStatus[String(status)] = (stats.byStatus[String(status)] ?? 0) + 1;
+      answerTimes.push(Date.now() - started);
       res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
     };
     if (req.method !== 'POST' || tenantId === undefined) return answer(404, '{"message":"Not Found"}');
@@ -79,6 +84,7 @@ export async function startWebhookEndpoint(handler: HttpApiHandler, throttle: { 
   const endpoint: LocalWebhookEndpoint = {
     urlPrefix: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/`,
     stats: () => structuredClone(stats),
+    answerTimes: () => [...answerTimes],
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
