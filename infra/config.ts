@@ -24,6 +24,11 @@ export interface ConnectorConfig {
   readonly alarmEmail: string | undefined;
   /** A second (third ...) stack in the same account and region, e.g. `staging`: it names the stack and its resources. */
   readonly stage: string | undefined;
+  /**
+   * Context `webhooks=true`: an HTTPS endpoint for Pipedrive's won-deal webhooks, throttled at `webhookRateLimit`
+   * requests per second (burst `webhookBurstLimit`). Off: the stack accepts no inbound connection at all.
+   */
+  readonly webhooks: { readonly rateLimit: number; readonly burstLimit: number } | undefined;
 }
 
 export const CONTEXT_DEFAULTS = {
@@ -34,6 +39,8 @@ export const CONTEXT_DEFAULTS = {
   // One per registered flow, from the entity registry; context `schedules` overrides any of them.
   schedules: DEFAULT_SCHEDULES,
   logRetentionDays: 30,
+  webhookRateLimit: 20,
+  webhookBurstLimit: 40,
 } as const;
 
 export class ConfigError extends Error {
@@ -58,7 +65,20 @@ export function readConfig(scope: Construct): ConnectorConfig {
     logRetentionDays: retention(get('logRetentionDays')),
     alarmEmail: email(get('alarmEmail')),
     stage: readStage(scope),
+    webhooks: flag('webhooks', get('webhooks'))
+      ? {
+          rateLimit: integer('webhookRateLimit', get('webhookRateLimit'), CONTEXT_DEFAULTS.webhookRateLimit, 1, 10_000),
+          burstLimit: integer('webhookBurstLimit', get('webhookBurstLimit'), CONTEXT_DEFAULTS.webhookBurstLimit, 1, 5_000),
+        }
+      : undefined,
   };
+}
+
+/** A yes/no context key: `-c key=true` arrives as a string, cdk.json may hold a boolean; absent is false. */
+function flag(key: string, raw: unknown): boolean {
+  if (raw === undefined || raw === null || raw === '' || raw === false || raw === 'false') return false;
+  if (raw === true || raw === 'true') return true;
+  throw new ConfigError(`context ${key} must be true or false, got ${JSON.stringify(raw)}`);
 }
 
 /** Context `stage`: lowercase letters, digits and dashes, short enough for every resource name it prefixes. */

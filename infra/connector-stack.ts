@@ -20,11 +20,13 @@ import { ConnectorFunction, POWERTOOLS_ENV } from './constructs/connector-functi
 import { Monitoring } from './constructs/monitoring.ts';
 import { ConnectorTables } from './constructs/tables.ts';
 import { WorkQueue } from './constructs/work-queue.ts';
+import { WebhookEndpoint } from './constructs/webhook-endpoint.ts';
 import { acknowledgeDeadLetterQueue, acknowledgePinnedRuntime, acknowledgeSchedulerInvoke } from './nag.ts';
 import {
   POLLERS,
   VISIBILITY_TIMEOUT_FACTOR,
   WORK_QUEUES,
+  WEBHOOK_RECEIVER,
   WRITERS,
   type CredentialSystem,
   type FunctionSpec,
@@ -62,6 +64,8 @@ export class ConnectorStack extends Stack {
   readonly queues: ReadonlyMap<WorkQueueName, WorkQueue>;
   readonly functions: ReadonlyMap<string, ConnectorFunction>;
   readonly monitoring: Monitoring;
+  /** With context `webhooks=true` only. */
+  readonly webhookEndpoint: WebhookEndpoint | undefined;
 
   constructor(scope: Construct, id: string, props: ConnectorStackProps = {}) {
     super(scope, id, {
@@ -124,7 +128,7 @@ export class ConnectorStack extends Stack {
     }
 
     const functions = new Map<string, ConnectorFunction>();
-    const makeFunction = (spec: FunctionSpec, retryAttempts?: number): ConnectorFunction => {
+    const newFunction = (spec: FunctionSpec, retryAttempts?: number): ConnectorFunction => {
       const f = new ConnectorFunction(this, spec.id, {
         entry: resolve(functionsDir, spec.entry),
         projectRoot,
@@ -135,9 +139,13 @@ export class ConnectorStack extends Stack {
         logRetention: this.config.logRetentionDays,
         ...(retryAttempts === undefined ? {} : { retryAttempts }),
       });
-      this.grantCommon(f, spec.decrypts);
       acknowledgePinnedRuntime(f.fn);
       functions.set(spec.id, f);
+      return f;
+    };
+    const makeFunction = (spec: FunctionSpec, retryAttempts?: number): ConnectorFunction => {
+      const f = newFunction(spec, retryAttempts);
+      this.grantCommon(f, spec.decrypts);
       return f;
     };
 
@@ -191,6 +199,18 @@ export class ConnectorStack extends Stack {
       // Permanent failures (4xx other than 429, invalid data) are dead-lettered at once, not retried.
       q.deadLetterQueue.grant(f.fn, 'sqs:SendMessage');
     }
+    // Only on request: without it nothing in the stack accepts a connection from outside.
+    const webhookSenders: iam.IRole[] = [];
+    if (this.config.webhooks) {
+      const receiver = newFunction(WEBHOOK_RECEIVER);
+      this.grantWebhookReceiver(receiver, queue(WEBHOOK_RECEIVER.sendsTo));
+      webhookSenders.push(receiver.role);
+      this.webhookEndpoint = new WebhookEndpoint(this, 'WebhookEndpoint', {
+        handler: receiver.fn,
+        ...this.config.webhooks,
+        logRetention: this.config.logRetentionDays,
+      });
+    }
     this.functions = functions;
 
     // ---- Operator role and who may send where ----------------------------------------------------------
@@ -203,7 +223,8 @@ export class ConnectorStack extends Stack {
       const senders = pollers.filter((p) => p.sendsTo === name).map((p) => fn(functions, p.id).role);
       const writer = fn(functions, writers.find((w) => w.consumes === name)!.id).role;
       // Its writer sends too: a wait or a retry goes back on the queue as a new message.
-      onlySendersMaySend(q.queue, [...senders, writer, this.operatorRole]);
+      const webhook = name === WEBHOOK_RECEIVER.sendsTo ? webhookSenders : [];
+      onlySendersMaySend(q.queue, [...senders, ...webhook, writer, this.operatorRole]);
       onlySendersMaySend(q.deadLetterQueue, [writer]);
     }
 
@@ -221,6 +242,7 @@ export class ConnectorStack extends Stack {
         { name: 'audit', table: this.tables.audit },
       ],
       scheduleDeadLetters,
+      webhooks: this.webhookEndpoint !== undefined,
     });
 
     // ---- Outputs -----------------------------------------------------------------------------------
@@ -232,6 +254,11 @@ export class ConnectorStack extends Stack {
       new CfnOutput(this, `${pascal(name)}DlqUrl`, { value: q.deadLetterQueue.queueUrl });
       new CfnOutput(this, `${pascal(name)}DlqArn`, { value: q.deadLetterQueue.queueArn });
     }
+    if (this.webhookEndpoint)
+      new CfnOutput(this, 'WebhookUrlPrefix', {
+        value: this.webhookEndpoint.urlPrefix,
+        description: 'Pipedrive webhook URL of a tenant: this prefix and the tenant id (connector webhook install --url-prefix)',
+      });
     new CfnOutput(this, 'CredentialsKeyArn', { value: this.credentialsKey.keyArn });
     new CfnOutput(this, 'OperatorRoleArn', { value: this.operatorRole.roleArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
@@ -275,6 +302,29 @@ export class ConnectorStack extends Stack {
         'sqs:ListMessageMoveTasks',
       );
     }
+  }
+
+  /**
+   * The webhook receiver's whole reach: read a tenant's connection item, decrypt only secrets under the `webhook`
+   * context, send to the orders queue. No sync state, no audit, no other secret.
+   */
+  private grantWebhookReceiver(f: ConnectorFunction, orders: WorkQueue): void {
+    f.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadConnections',
+        actions: ['dynamodb:GetItem'],
+        resources: [this.tables.connections.tableArn],
+      }),
+    );
+    f.fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'DecryptOnlyWebhookCredentials',
+        actions: ['kms:Decrypt'],
+        resources: [this.credentialsKey.keyArn],
+        conditions: { StringEquals: { 'kms:EncryptionContext:system': 'webhook' } },
+      }),
+    );
+    orders.queue.grant(f.fn, 'sqs:SendMessage');
   }
 
   /** Grants every function needs: its tenant's connection, sync state, the audit trail, its own secret. */

@@ -75,6 +75,19 @@ export const WRITERS: readonly WriterSpec[] = entityRegistry.queues.map((queue) 
   batchSize: 10,
 }));
 
+/** With context `webhooks=true`: the function behind the webhook endpoint, queueing won deals for the QAD writer. */
+export const WEBHOOK_RECEIVER: FunctionSpec & { readonly sendsTo: WorkQueueName } = {
+  id: 'ReceiveWebhooks',
+  entry: 'webhook.ts',
+  description: 'Authenticates Pipedrive webhook deliveries and queues deals that became won for the QAD writer',
+  // Pipedrive retries a slow answer: the work is a read, a decrypt (cached) and a send, well under a second warm.
+  timeout: Duration.seconds(10),
+  memorySize: 512,
+  decrypts: ['webhook'],
+  environment: {},
+  sendsTo: entityRegistry.byEntity('salesOrder').queue,
+};
+
 /** SQS guidance: visibility timeout at least six times the consuming function's timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 

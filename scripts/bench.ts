@@ -4,7 +4,9 @@
  *          --plan P (default premium), --concurrency C (writers per queue, default: the stack's
  *          writerMaxConcurrency in cdk.json), --seed S,
  *          --no-bundles / --no-sync (skip a part while working on the other),
- *          --keep DIR (keep each case's raw counts there).
+ *          --keep DIR (keep each case's raw counts there), --no-latency (skip the win-to-order case).
+ * The win-to-order case (issue 20): 200 deals won 250 ms apart, pushed by webhooks (5% of deliveries dropped, 10%
+ * doubled) and with the deal poll alone; p50 and p95 from won in Pipedrive to the order in QAD.
  * Exits non-zero when a target fails.
  */
 import { execFileSync } from 'node:child_process';
@@ -28,6 +30,7 @@ const argsSchema = z.object({
   'no-bundles': z.boolean(),
   'no-sync': z.boolean(),
   keep: z.string().min(1).optional(),
+  'no-latency': z.boolean(),
 });
 const { values } = parseArgs({
   options: {
@@ -49,6 +52,7 @@ const { values } = parseArgs({
     'no-bundles': { type: 'boolean', default: false },
     'no-sync': { type: 'boolean', default: false },
     keep: { type: 'string' },
+    'no-latency': { type: 'boolean', default: false },
   },
 });
 const parsed = argsSchema.safeParse(values);
@@ -128,6 +132,9 @@ if (!args['no-sync']) {
   }
 }
 
+// ---- win to order (webhooks and the poll alone) ----
+const winLatency = args['no-latency'] ? undefined : measureWinLatency();
+
 // ---- targets ----
 const targets: Target[] = [];
 for (const f of figures) {
@@ -142,6 +149,10 @@ for (const f of figures) {
   for (const r of f.rounds) targets.push(target(`${f.name}: ${r.label}: 429 share of calls`, round3(r.share429), 'max', 0.01));
   targets.push(target(`${f.name}: nothing lost or duplicated`, f.problems, 'max', 0));
 }
+if (winLatency) {
+  targets.push(target('won deal to QAD order, webhooks: p95 seconds', round3(winLatency.webhooks.latencyMs.p95 / 1000), 'max', 10));
+  targets.push(target('won deals ordered once, with webhooks and with the poll alone', winLatency.problems, 'max', 0));
+}
 for (const b of bundles) {
   targets.push(target(`bundle ${b.function}: bytes`, b.bytes, 'max', 1_000_000));
   targets.push(target(`bundle ${b.function}: module load ms (median)`, Math.round(b.loadMs), 'max', 150));
@@ -151,14 +162,72 @@ for (const b of bundles) {
 const { renderReport } = await import('./bench/report.ts');
 say();
 say(renderReport({ plan: args.plan, concurrency: args.concurrency, figures, bundles, targets, prices: AWS_PRICES }));
+if (winLatency) {
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const w = winLatency.webhooks;
+  say(`\nWon deal to QAD order (${w.deals} deals, ${w.notOrdered} not mappable):`);
+  say(
+    `  webhooks    p50 ${s(w.latencyMs.p50)}, p95 ${s(w.latencyMs.p95)} (${w.orderedByWebhook} pushed; ${w.orderedByPoll} ` +
+      `lost deliveries ordered by the poll)`,
+  );
+  say(
+    `  poll alone  p50 ${s(winLatency.pollAloneMs.p50)}, p95 ${s(winLatency.pollAloneMs.p95)} (the wait for the next poll of ` +
+      `${s(winLatency.intervalMs)}, then p50 ${s(winLatency.pollAfterPollMs.p50)}, p95 ${s(winLatency.pollAfterPollMs.p95)} after it)`,
+  );
+}
 say(`\nBench wall time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
 
 if (args.json) {
-  writeFileSync(args.json, `${JSON.stringify({ options: args, prices: AWS_PRICES, cases: figures, bundles, targets }, null, 2)}\n`);
+  const json = { options: args, prices: AWS_PRICES, cases: figures, bundles, winLatency, targets };
+  writeFileSync(args.json, `${JSON.stringify(json, null, 2)}\n`);
   say(`JSON written to ${args.json}`);
 }
 const failed = targets.filter((t) => !t.pass);
 process.exitCode = failed.length === 0 ? 0 : 1;
+
+/** The win-to-order case in its own process (scripts/bench/win-latency.ts). */
+function measureWinLatency() {
+  say('Win to order: 200 deals won 250 ms apart, with webhooks and with the deal poll alone ...');
+  const scratch = mkdtempSync(join(tmpdir(), 'connector-bench-'));
+  try {
+    const out = join(scratch, 'win-latency.json');
+    execFileSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'scripts/bench/win-latency.ts'),
+        '--won-deals',
+        '200',
+        '--win-interval-ms',
+        '250',
+        '--seed',
+        String(args.seed),
+        '--out',
+        out,
+      ],
+      { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const q = z.object({ p50: z.number(), p95: z.number() });
+    return z
+      .object({
+        webhooks: z.object({
+          deals: z.number(),
+          notOrdered: z.number(),
+          orderedByWebhook: z.number(),
+          orderedByPoll: z.number(),
+          latencyMs: q,
+        }),
+        pollAfterPollMs: q,
+        pollAloneMs: q,
+        intervalMs: z.number(),
+        problems: z.number(),
+      })
+      .parse(JSON.parse(readFileSync(out, 'utf8')));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
 
 function round3(n: number): number {
   return Math.round(n * 1000) / 1000;

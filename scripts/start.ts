@@ -3,7 +3,8 @@
  * Options: --customers N --contacts-per-customer N --items N --currencies EUR,USD --won-deals N --seed S
  *          --preexisting F --rounds R --change-rate F --plan P --concurrency C --report FILE --verbose --serve [--poll-seconds S]
  *          --chaos [--fault-rate F] --auth token|oauth --token-ttl SECONDS --seats N --mapping FILE --drift --source
- *          --typed-during-sync N --pipedrive-edits
+ *          --typed-during-sync N --pipedrive-edits --webhooks [--webhook-drop-rate F --webhook-duplicate-rate F
+ *          --win-interval-ms MS]
  * By default the functions run from the bundles `cdk synth` writes (cached in .local/synth, rebuilt when the sources,
  * lock file or context change), with the template's settings and IAM enforced; --source runs the TypeScript handlers
  * in this process instead (faster to start, no IAM).
@@ -41,6 +42,10 @@ const argsSchema = z.object({
   'typed-during-sync': z.coerce.number().int().min(0).max(10_000),
   'pipedrive-edits': z.boolean(),
   source: z.boolean(),
+  webhooks: z.boolean(),
+  'webhook-drop-rate': z.coerce.number().min(0).max(1),
+  'webhook-duplicate-rate': z.coerce.number().min(0).max(1),
+  'win-interval-ms': z.coerce.number().int().min(0).max(60_000),
 });
 
 function readArgs() {
@@ -71,6 +76,10 @@ function readArgs() {
       'typed-during-sync': { type: 'string', default: '0' },
       'pipedrive-edits': { type: 'boolean', default: false },
       source: { type: 'boolean', default: false },
+      webhooks: { type: 'boolean', default: false },
+      'webhook-drop-rate': { type: 'string', default: '0.05' },
+      'webhook-duplicate-rate': { type: 'string', default: '0.1' },
+      'win-interval-ms': { type: 'string', default: '250' },
     },
   });
   const parsed = argsSchema.safeParse(values);
@@ -131,7 +140,10 @@ let artifacts: { cdkOut: string; stackName: string } | undefined;
 if (!args.source) {
   const { synthesized } = await import('./local/artifacts/synth.ts');
   const { STACK_NAME } = await import('../infra/names.ts');
-  const synth = await synthesized(process.cwd(), {}, () => say('  Synthesizing the stack (cdk synth); the next start reuses it...'));
+  // The stack as deployed with -c webhooks=true when the run pushes won deals: the endpoint's function is in it.
+  const synth = await synthesized(process.cwd(), args.webhooks ? { webhooks: 'true' } : {}, () =>
+    say('  Synthesizing the stack (cdk synth); the next start reuses it...'),
+  );
   say(`  Functions from the synthesized bundles (${synth.cached ? 'cached ' : ''}.local/synth/${synth.key}), the template's IAM enforced.`);
   artifacts = { cdkOut: synth.dir, stackName: STACK_NAME };
 } else say('  Functions from the TypeScript sources in this process (--source): no bundles, no IAM.');
@@ -152,7 +164,21 @@ const pipeline = await LocalPipeline.start({
   tokenTtlSeconds: args['token-ttl'],
   seats: args.seats,
   typedDuringSync: args['typed-during-sync'],
+  ...(args.webhooks && {
+    webhooks: {
+      dropRate: args['webhook-drop-rate'],
+      duplicateRate: args['webhook-duplicate-rate'],
+      maxDelayMs: 500,
+      winIntervalMs: args['win-interval-ms'],
+    },
+  }),
 });
+if (args.webhooks)
+  say(
+    `  Webhooks: the stack's HTTP API and its function run here; the demo tenant's webhook is installed. Pipedrive drops `,
+    `${Math.round(args['webhook-drop-rate'] * 100)}% of deliveries, doubles ${Math.round(args['webhook-duplicate-rate'] * 100)}%, `,
+    `delays each up to 0.5 s; a deal is won every ${args['win-interval-ms']} ms; the deal poll runs after the wins.`,
+  );
 if (args.chaos)
   say(
     `  Chaos: faults injected into ${Math.round(args['fault-rate'] * 100)}% of calls to QAD and Pipedrive, `,
@@ -203,6 +229,16 @@ try {
     );
     if (r === 1 && pipeline.typedDuringSync > 0)
       say(`  typed into Pipedrive by hand while the round ran: ${pipeline.typedDuringSync} organizations, persons and products`);
+    const pushed = r === 1 ? pipeline.winReport : undefined;
+    if (pushed?.deliveries)
+      say(
+        `  webhooks: ${pushed.deals} deals won; ordered ${pushed.orderedByWebhook} by webhook, ${pushed.orderedByPoll} by the poll `,
+        `(deliveries lost), ${pushed.notOrdered} not mappable; pushed win to order p50 ${(pushed.latencyMs.p50 / 1000).toFixed(2)} s, `,
+        `p95 ${(pushed.latencyMs.p95 / 1000).toFixed(2)} s, max ${(pushed.latencyMs.max / 1000).toFixed(2)} s; deliveries `,
+        `${pushed.deliveries.posts} posted (${pushed.deliveries.duplicated} doubled, ${pushed.deliveries.dropped} dropped, `,
+        `${pushed.deliveries.retried} retried), endpoint ${JSON.stringify(pushed.endpoint?.byStatus ?? {})} `,
+        `answered in p95 ${pushed.endpoint?.answerMs.p95 ?? 0} ms`,
+      );
     const byCause = round.deadLettersByCause;
     say(
       `  dead letters: ${round.deadLetters} (permanent ${byCause.permanent}, retry budget ${byCause.retryBudget}, `,
@@ -296,6 +332,7 @@ try {
           auth,
           typedDuringSync: pipeline.typedDuringSync,
           pipedriveEdits: edits,
+          wins: pipeline.winReport ?? null,
           iam: iam ?? null,
           fields: { ...fieldReport, values: fieldValues, keysBothWays },
           ...(faults && { faults: { injected: faults, searchLagMs: CHAOS_SEARCH_LAG_MS, pollRetries: pipeline.pollRetries } }),

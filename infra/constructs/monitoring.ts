@@ -39,6 +39,8 @@ export interface MonitoringProps {
   readonly tables: ReadonlyArray<{ readonly name: string; readonly table: dynamodb.ITable }>;
   /** Where EventBridge Scheduler puts an invocation of a poll it could not deliver. */
   readonly scheduleDeadLetters: sqs.IQueue;
+  /** The stack has the webhook endpoint: alarm on a burst of refused credentials. */
+  readonly webhooks?: boolean;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -60,6 +62,9 @@ const TABLE_OPERATIONS = [
  * The topic has its own customer-managed key: CloudWatch cannot publish to a topic encrypted with the
  * AWS-managed aws/sns key, and the credentials key must not be opened to another service principal.
  */
+/** Refused webhook credentials in one period that make a burst (a stray retry of an old webhook is not one). */
+export const WEBHOOK_UNAUTHORIZED_BURST = 20;
+
 export class Monitoring extends Construct {
   readonly topic: sns.Topic;
   readonly topicKey: kms.Key;
@@ -173,6 +178,23 @@ export class Monitoring extends Construct {
       "A tenant's Pipedrive daily token budget is spent: its writes wait (no calls, not dead-lettered) until Pipedrive's reset. " +
         'The tenant dimension says which; "connector status" shows until when. Persistent: raise the plan or seats, or poll less often.',
     );
+
+    if (props.webhooks)
+      alarm('WebhookUnauthorized', {
+        alarmDescription:
+          `${WEBHOOK_UNAUTHORIZED_BURST} or more webhook deliveries with wrong or missing credentials in five minutes: someone is ` +
+          'guessing, or a tenant\'s webhook in Pipedrive holds old credentials ("connector check" says which; ' +
+          '"connector webhook install <tenant>" renews them). Nothing was queued for them.',
+        metric: new cloudwatch.Metric({
+          namespace: props.metricsNamespace,
+          metricName: 'WebhookUnauthorized',
+          dimensionsMap: { service: props.serviceName },
+          statistic: 'Sum',
+          period: PERIOD,
+        }),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: WEBHOOK_UNAUTHORIZED_BURST,
+      });
 
     alarm('ScheduleDeadLettersNotEmpty', {
       alarmDescription:

@@ -6,6 +6,8 @@ import { queueEnvName } from '../../shared/config/environment.ts';
 import { CONNECTOR_VERSION } from '../../shared/config/version.ts';
 import { pascal, STACK_NAME, stackNameFor } from '../../infra/names.ts';
 import { runConsole } from './console.ts';
+import { describeWebhook } from './webhook.ts';
+import { installWebhook, removeWebhook } from '../../shared/operations/webhook.ts';
 import { checkTenant, type CheckRow } from '../../shared/operations/check.ts';
 import { errorMessage } from '../../shared/domain/errors.ts';
 import { replay } from '../../shared/operations/replay.ts';
@@ -80,6 +82,8 @@ export function environmentFromOutputs(file: unknown, registry: EntityRegistry =
     ...Object.fromEntries(queues),
     KMS_KEY_ID: get('CredentialsKeyArn'),
     CREDENTIALS_CIPHER: 'kms',
+    // Only a stack deployed with -c webhooks=true has it.
+    ...(outputs.WebhookUrlPrefix && { WEBHOOK_URL_PREFIX: outputs.WebhookUrlPrefix }),
   };
 }
 
@@ -352,6 +356,37 @@ export const COMMANDS: ReadonlyArray<CommandSpec<Ctx>> = [
     options: { since: { type: 'string', value: 'TIME', time: true, help: 'failures since (default 24h): ISO, or a time ago (30m, 7d)' } },
     stack: true,
     run: runStatus,
+  },
+  {
+    name: 'webhook install',
+    args: [tenantArg],
+    summary: "create the tenant's Pipedrive webhook, so won deals reach QAD at once (a stack deployed with -c webhooks=true)",
+    details: "The URL prefix is the stack's output WebhookUrlPrefix, read from --outputs unless --url-prefix gives it.",
+    options: { 'url-prefix': { type: 'string', value: 'URL', help: "the stack's WebhookUrlPrefix output (default: from --outputs)" } },
+    stack: true,
+    async run(c, { args, options }) {
+      const prefix = string(options['url-prefix']) ?? process.env.WEBHOOK_URL_PREFIX;
+      if (!prefix)
+        throw new UsageError(
+          'no webhook URL: deploy with -c webhooks=true and pass --outputs FILE, or give --url-prefix URL',
+          '--url-prefix',
+        );
+      const report = await installWebhook(c.deps(), (await c.tenant(args[0]!)).config.tenantId, prefix);
+      c.print(report, () => c.io.out(describeWebhook(report)));
+      return 0;
+    },
+  },
+  {
+    name: 'webhook remove',
+    args: [tenantArg],
+    summary: "delete the tenant's webhook in Pipedrive and forget its credentials; won deals wait for the deal poll again",
+    options: {},
+    stack: true,
+    async run(c, { args }) {
+      const report = await removeWebhook(c.deps(), (await c.tenant(args[0]!)).config.tenantId);
+      c.print(report, () => c.io.out(describeWebhook(report)));
+      return 0;
+    },
   },
   {
     name: 'console',

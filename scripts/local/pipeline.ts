@@ -13,7 +13,7 @@ import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import type { EntityName } from '../../shared/ports/index.ts';
 import { DEAD_LETTER_CAUSE_ATTRIBUTE, type DeadLetterCause } from '../../shared/domain/errors.ts';
 import { useLocalCipher } from '../../shared/runtime/dependencies.ts';
-import { pollHandler, writerHandler } from '../../shared/runtime/handlers.ts';
+import { pollHandler, webhookHandler, writerHandler } from '../../shared/runtime/handlers.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
 import { clearFieldDefinitions } from '../../shared/flows/field-resolver.ts';
@@ -41,6 +41,11 @@ import type { ArtifactFunction } from './artifacts/template.ts';
 import type { IamReport } from './iam/identities.ts';
 import type { Statement } from './iam/policy.ts';
 import * as z from 'zod';
+import { startWebhookEndpoint, type LocalWebhookEndpoint } from './webhook-endpoint.ts';
+import { installWebhook } from '../../shared/operations/webhook.ts';
+import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
+import { createHttpClient } from '../../shared/clients/http.ts';
+import { CONTEXT_DEFAULTS } from '../../infra/config.ts';
 
 export interface PipelineOptions {
   customers: number;
@@ -75,6 +80,45 @@ export interface PipelineOptions {
    * handlers run from the TypeScript sources in this process (the fast source mode).
    */
   artifacts?: { cdkOut: string; stackName: string; editStatements?: (fn: ArtifactFunction) => Statement[] };
+  /**
+   * Webhooks on (the stack synthesized with `-c webhooks=true` in artifact mode): the endpoint runs, the tenant's
+   * webhook is installed through the operator's code, and round 1's deals become won one by one, each pushed by the
+   * simulator (with these drops, duplicates and delays), the deal poll running afterwards as the safety net.
+   */
+  webhooks?: { dropRate: number; duplicateRate: number; maxDelayMs: number; winIntervalMs: number };
+}
+
+/** What round 1 measured of its won deals: win-to-order latency and who ordered each deal. */
+export interface WinReport {
+  deals: number;
+  /** Deals that became an order before the deal poll ran (pushed), and after it (the poll caught a lost delivery). */
+  orderedByWebhook: number;
+  orderedByPoll: number;
+  /** Deals that cannot map (rejected, audited): no order is expected. */
+  notOrdered: number;
+  /** Win to order of the deals ordered by webhook (none without webhooks). */
+  latencyMs: Quantiles;
+  /**
+   * From the deal poll's start to the order, for the deals the poll ordered: with the poll alone a deal also waits for
+   * the poll's next tick (up to its schedule's interval, 5 minutes in the stack), which the local run does not wait.
+   */
+  afterPollMs: Quantiles;
+  /** With webhooks: what the simulator sent and what the endpoint answered. */
+  deliveries?: ReturnType<PipedriveSim['webhooks']['stats']>;
+  endpoint?: ReturnType<LocalWebhookEndpoint['stats']> & { answerMs: Quantiles };
+}
+
+export interface Quantiles {
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+/** The p50, p95 and maximum of some durations (nearest rank); zeros for none. */
+export function quantiles(values: readonly number[]): Quantiles {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
+  return { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 };
 }
 
 /** How Lambda's SQS event source feeds one writer: the template's settings in artifact mode. */
@@ -173,6 +217,10 @@ export class LocalPipeline {
   ) {}
 
   private drains: RoundReport['drains'] = [];
+  /** The stack's HTTP API stand-in, with webhooks on. */
+  private webhookEndpoint: LocalWebhookEndpoint | undefined;
+  /** Round 1's measurement of pushed won deals, with webhooks on. */
+  winReport: WinReport | undefined;
 
   /** What `connector --local FILE` needs to reach this run: the stand-ins' endpoints and the local cipher key. */
   connectionFile(): { env: Record<string, string>; cipherKey: string } {
@@ -257,7 +305,8 @@ export class LocalPipeline {
     const aws = await startLocalAws({ maxReceiveCount: options.maxReceiveCount ?? 10, visibilityTimeoutSeconds: 30 });
     // The local run's clock runs fast: short leases and backoffs so retries happen within a round.
     const fastClock = {
-      CLAIM_LEASE_SECONDS: String(options.claimLeaseSeconds ?? (chaos ? 5 : 90)),
+      // Short with chaos or webhooks: a duplicate delivery waits out a concurrent writer's lease.
+      CLAIM_LEASE_SECONDS: String(options.claimLeaseSeconds ?? (chaos || options.webhooks ? 5 : 90)),
       RETRY_BASE_SECONDS: chaos ? '1' : '10',
       HTTP_TIMEOUT_MS: String(chaos ? CHAOS_HTTP_TIMEOUT_MS : 15_000),
     };
@@ -337,6 +386,23 @@ export class LocalPipeline {
       runtime,
     );
     if (typing) pipeline.typing = { ...typing, typed: 0 };
+    if (options.webhooks) {
+      const fn = runtime?.webhookFunction();
+      if (runtime && !fn) throw new Error('the synthesized stack has no webhook function: synthesize it with -c webhooks=true');
+      const handler = fn
+        ? lambda.wrap(kebab(fn.fn.name), (event: unknown) => fn.container.invoke(event))
+        : lambda.wrap('receive-webhooks', webhookHandler());
+      pipeline.webhookEndpoint = await startWebhookEndpoint(handler, {
+        rateLimit: CONTEXT_DEFAULTS.webhookRateLimit,
+        burstLimit: CONTEXT_DEFAULTS.webhookBurstLimit,
+      });
+      // As an operator would: `connector webhook install demo` with the stack's URL.
+      const tenants = new DynamoTenantStore(aws.dynamo, aws.env.CONNECTIONS_TABLE);
+      const clients = createTenantClients({ cipher, http: createHttpClient({ defaultTimeoutMs: 15_000 }) });
+      await installWebhook({ tenants, cipher, clients }, TENANT_ID, pipeline.webhookEndpoint.urlPrefix);
+      const { winIntervalMs: _pace, ...chaos } = options.webhooks;
+      pipedrive.webhooks.setChaos({ ...chaos, retryDelaysMs: [1_000, 5_000, 20_000] });
+    }
     // Faults start once the data is seeded: the run's writes and reads take them, not the setup.
     if (chaos) {
       pipedrive.setFault(chaos.pipedriveHook);
@@ -503,11 +569,17 @@ export class LocalPipeline {
     if (this.round === 1) this.typePersons();
     step('writing persons');
     const persons = await this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress);
-    if (this.round === 1 && (this.options.wonDeals ?? 0) > 0) this.seedWonDeals(this.options.wonDeals ?? 0);
+    const winning = this.round === 1 && (this.options.wonDeals ?? 0) > 0;
+    const watcher = winning ? setInterval(() => this.noteOrders(), 20) : undefined;
+    if (winning && this.webhookEndpoint) await this.winDealsPushed(this.options.wonDeals ?? 0, deadline, progress);
+    else if (winning) for (const id of this.seedWonDeals(this.options.wonDeals ?? 0, 'won')) this.wins.wonAt.set(id, Date.now());
+    const pollStartedMs = Date.now();
     step('polling won deals');
     await this.poll('deals');
     step('writing sales orders');
     const orders = await this.drain(this.aws.queue('orders'), this.writers.orders!, deadline, progress);
+    clearInterval(watcher);
+    if (winning) this.winReport = this.measureWins(pollStartedMs);
     step('counting outcomes');
     await new Promise((r) => setTimeout(r, 5));
 
@@ -551,7 +623,8 @@ export class LocalPipeline {
    * (some with discounts), and a share that cannot become an order: an organization no QAD customer
    * is linked to, a product QAD does not have, no lines at all.
    */
-  private seedWonDeals(count: number): void {
+  private seedWonDeals(count: number, status: 'won' | 'open'): number[] {
+    const ids: number[] = [];
     const orgField = this.pipedrive.customFields('organization').find((f) => f.field_name === KEY_FIELDS.organization)?.field_code ?? '';
     const orgs = this.pipedrive.organizations().filter((o) => typeof o.custom_fields[orgField] === 'string');
     const currencyOf = new Map(
@@ -580,15 +653,79 @@ export class LocalPipeline {
         ...(j === 1 && { discount: 5 + next(10), discount_type: 'percentage' as const }),
         tax: 0,
       }));
-      this.pipedrive.seedDeal({
+      const id = this.pipedrive.seedDeal({
         title: `Deal ${i + 1}`,
         currency,
-        status: 'won',
+        status,
         org_id: kind === 9 ? strayOrg : org.id,
         ...(kind === 7 ? { lines: [], value: 1000 } : { lines }),
         custom_fields: demoDealFields(this.pipedrive, i, new Date().toISOString().slice(0, 10)),
       });
+      ids.push(id);
     }
+    return ids;
+  }
+
+  /** When each deal became won, and when its QAD order was first seen (by customer PO), in round 1 with webhooks. */
+  private wins = { wonAt: new Map<number, number>(), orderedAt: new Map<string, number>() };
+
+  /**
+   * Sales people win deals one by one (`winIntervalMs` apart); the simulator pushes each
+   * change to the endpoint while the orders writer works its queue, as the event source does. A watcher notes when
+   * each QAD order appears. Returns once every delivery (and its retries) is done and the queue is empty.
+   */
+  private async winDealsPushed(count: number, deadlineMs: number, progress: (b: { received: number; failed: number }) => void) {
+    const ids = this.seedWonDeals(count, 'open');
+    let winning = true;
+    const writer = (async () => {
+      while (winning && Date.now() < deadlineMs) {
+        await this.drain(this.aws.queue('orders'), this.writers.orders!, deadlineMs, progress);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    try {
+      for (const id of ids) {
+        this.pipedrive.updateDeal(id, { status: 'won' });
+        this.wins.wonAt.set(id, Date.now());
+        await new Promise((r) => setTimeout(r, this.options.webhooks?.winIntervalMs ?? 250));
+      }
+      await this.pipedrive.webhooks.idle();
+    } finally {
+      winning = false;
+      await writer;
+    }
+    await this.drain(this.aws.queue('orders'), this.writers.orders!, deadlineMs, progress);
+  }
+
+  /** Notes when each QAD order is first seen (by customer PO). */
+  private noteOrders(): void {
+    for (const order of this.qad.tenant(this.qadBasePath).salesOrders())
+      if (!this.wins.orderedAt.has(order.so_po)) this.wins.orderedAt.set(order.so_po, Date.now());
+  }
+
+  /** Win-to-order latency; an order first seen after the deal poll started is the poll's. */
+  private measureWins(pollStartedMs: number): WinReport {
+    this.noteOrders();
+    const pushed: number[] = [];
+    const afterPoll: number[] = [];
+    for (const [id, wonAt] of this.wins.wonAt) {
+      const orderedAt = this.wins.orderedAt.get(demoOrderPo(id));
+      if (orderedAt === undefined) continue;
+      if (orderedAt < pollStartedMs) pushed.push(orderedAt - wonAt);
+      else afterPoll.push(orderedAt - pollStartedMs);
+    }
+    return {
+      deals: this.wins.wonAt.size,
+      orderedByWebhook: pushed.length,
+      orderedByPoll: afterPoll.length,
+      notOrdered: this.wins.wonAt.size - pushed.length - afterPoll.length,
+      latencyMs: quantiles(pushed),
+      afterPollMs: quantiles(afterPoll),
+      ...(this.webhookEndpoint && {
+        deliveries: this.pipedrive.webhooks.stats(),
+        endpoint: { ...this.webhookEndpoint.stats(), answerMs: quantiles(this.webhookEndpoint.answerTimes()) },
+      }),
+    };
   }
 
   private async unexplainedDeals(ids: number[]): Promise<number> {
@@ -794,6 +931,7 @@ export class LocalPipeline {
   }
 
   async close(): Promise<void> {
+    await this.webhookEndpoint?.close();
     await this.runtime?.close();
     await this.pipedrive.close();
     await this.qad.close();

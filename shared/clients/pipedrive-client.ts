@@ -43,6 +43,15 @@ const fieldSchema = z.looseObject({
   is_custom_field: z.boolean().optional(),
 });
 
+const webhookSchema = z.looseObject({
+  id: z.number().int(),
+  subscription_url: z.string(),
+  event_action: z.string(),
+  event_object: z.string(),
+  version: z.string().nullish(),
+  http_auth_user: z.string().nullish(),
+});
+
 const searchItemSchema = z.looseObject({
   item: z.looseObject({ id: z.number().int(), name: z.string().nullish(), custom_fields: z.array(z.unknown()).nullish() }),
 });
@@ -88,15 +97,17 @@ export function createPipedriveClient(
   let limited: { since: number; count: number } | undefined;
 
   async function call<T>(
-    method: 'GET' | 'POST' | 'PATCH',
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     path: string,
     template: string,
     schema: z.ZodType<T>,
-    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; sendBy?: number } = {},
+    /** `v1`: webhooks and the current user, which have no v2 endpoint. */
+    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; sendBy?: number; api?: 'v1' | 'v2' } = {},
   ): Promise<T> {
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, String(v));
-    const endpoint = `${method} /api/v2${template}`;
+    const api = `/api/${opts.api ?? 'v2'}`;
+    const endpoint = `${method} ${api}${template}`;
     const retries = method === 'POST' ? 0 : 2;
     let reauthorised = false;
     for (let attempt = 0; ; attempt++) {
@@ -115,7 +126,7 @@ export function createPipedriveClient(
       try {
         res = await options.http.send({
           method,
-          url: `${credentials.baseUrl}/api/v2${path}${query.size > 0 ? `?${query}` : ''}`,
+          url: `${credentials.baseUrl}${api}${path}${query.size > 0 ? `?${query}` : ''}`,
           headers: {
             ...credentials.headers,
             accept: 'application/json',
@@ -225,6 +236,19 @@ export function createPipedriveClient(
         customFieldValues: (item.custom_fields ?? []).filter((v): v is string => typeof v === 'string'),
         item,
       }));
+    },
+    async companyId() {
+      return (await call('GET', '/users/me', '/users/me', envelope(z.looseObject({ company_id: z.number().int() })), { api: 'v1' })).data
+        .company_id;
+    },
+    async listWebhooks() {
+      return (await call('GET', '/webhooks', '/webhooks', envelope(z.array(webhookSchema).nullable()), { api: 'v1' })).data ?? [];
+    },
+    async createWebhook(def) {
+      return (await call('POST', '/webhooks', '/webhooks', envelope(webhookSchema), { api: 'v1', body: def })).data;
+    },
+    async deleteWebhook(id) {
+      await call('DELETE', `/webhooks/${id}`, '/webhooks/{id}', z.looseObject({ success: z.literal(true) }), { api: 'v1' });
     },
     rateLimits: () => ({ ...pacer.last }),
     grantedScopes: () => auth.grantedScopes(),

@@ -159,12 +159,31 @@ export const tenantSecretsSchema = z.object({
 });
 export type TenantSecrets = z.infer<typeof tenantSecretsSchema>;
 
-export type SecretSystem = 'qad' | 'pipedrive';
+/** The systems whose clients a tenant has; each secret's KMS encryption context `system`. */
+export type ClientSystem = 'qad' | 'pipedrive';
+/** `webhook`: the Basic pair Pipedrive sends with webhook deliveries, decrypted only by the webhook endpoint. */
+export type SecretSystem = ClientSystem | 'webhook';
+
+/** Where the tenant's Pipedrive webhook posts, for which company, and its Basic pair (ciphertext, context `webhook`). */
+export interface WebhookInstallation {
+  url: string;
+  /** Pipedrive's `company_id` of the tenant: a delivery naming another company is refused. */
+  companyId: number;
+  secret: string;
+}
+
+export const webhookInstallationSchema: z.ZodType<WebhookInstallation> = z.object({
+  url: z.string().url(),
+  companyId: z.number().int().positive(),
+  secret: z.string().min(1),
+});
 
 /** A tenant as stored: config in clear, each system's secret encrypted under its own context. */
 export interface StoredTenant {
   config: TenantConfig;
-  encryptedSecrets: Record<SecretSystem, string>;
+  encryptedSecrets: Record<ClientSystem, string>;
+  /** Set by `connector webhook install` (not part of the operator's config, and kept when the tenant is added again). */
+  webhook?: WebhookInstallation;
   updatedAt: string;
 }
 

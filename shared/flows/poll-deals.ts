@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
-import { dealContentHash, dealLineSchema, type DealLine, type WonDeal } from '../domain/sales-order.ts';
+import { dealContentHash } from '../domain/sales-order.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
 import type { EntityFlow } from './registry.ts';
 import { writeSalesOrder } from './write-sales-order.ts';
@@ -10,6 +10,7 @@ import { PipedriveNotFoundError } from '../domain/errors.ts';
 import { pollEnabledTenants, runTenantPoll, type PollDeps } from './poll.ts';
 import { fieldGate, releaseDriftHeld } from './field-gate.ts';
 import { newRecordMessage } from './record-message.ts';
+import { dealSchema, rereadWonDeals, withLines } from './won-deal-reads.ts';
 
 export interface DealPollSummary {
   tenantId: string;
@@ -34,17 +35,6 @@ const DEAL_FIELDS = { entity: ENTITY, fieldEntity: 'deal' } as const;
 const OVERLAP_MS = 10 * 60_000;
 /** How often ordered deals are looked for in Pipedrive (deleted ones are reported). */
 const ORDERED_CHECK_EVERY_MS = 24 * 3_600_000;
-
-const dealSchema = z.looseObject({
-  id: z.number().int(),
-  title: z.string().nullish(),
-  value: z.number().nullish(),
-  currency: z.string(),
-  status: z.string(),
-  won_time: z.string().nullish(),
-  org_id: z.union([z.number(), z.looseObject({ value: z.number() }).transform((o) => o.value)]).nullish(),
-  custom_fields: z.record(z.string(), z.unknown()).nullish(),
-});
 
 /**
  * Won deals for every enabled tenant that is due:
@@ -170,31 +160,6 @@ async function isDeleted(pipedrive: PipedriveClient, dealId: number): Promise<bo
   }
 }
 
-/** Deals as the QAD writer takes them: each with its lines, read in bulk (one call per 100 deals). */
-async function withLines(pipedrive: PipedriveClient, deals: ReadonlyArray<z.infer<typeof dealSchema>>, now: number): Promise<WonDeal[]> {
-  const lines = new Map<number, DealLine[]>();
-  for (let i = 0; i < deals.length; i += 100) {
-    for (const raw of await pipedrive.dealProducts(deals.slice(i, i + 100).map((d) => d.id))) {
-      const line = dealLineSchema.safeParse(raw);
-      if (!line.success)
-        throw new Error(
-          `malformed deal line from Pipedrive: ${line.error.issues[0]?.path.join('.') ?? ''} ${line.error.issues[0]?.message ?? ''}`,
-        );
-      lines.set(line.data.deal_id, [...(lines.get(line.data.deal_id) ?? []), line.data]);
-    }
-  }
-  return deals.map((d) => ({
-    id: d.id,
-    title: d.title ?? '',
-    value: d.value ?? 0,
-    currency: d.currency,
-    wonTime: d.won_time ?? new Date(now).toISOString(),
-    orgId: d.org_id ?? null,
-    lines: lines.get(d.id) ?? [],
-    customFields: d.custom_fields ?? {},
-  }));
-}
-
 /** Won deals -> QAD sales orders: the registry's flow in the other direction. */
 export const wonDeals: EntityFlow = {
   entity: ENTITY,
@@ -209,16 +174,5 @@ export const wonDeals: EntityFlow = {
   keyFieldName: (config) => config.mapping.deal.orderFieldName,
   pollTenant: pollWonDealsTenant,
   write: writeSalesOrder,
-  async reread(deps, tenant, keys) {
-    const pipedrive = await deps.clients.pipedrive(tenant);
-    const ids = keys.map(Number).filter((id) => Number.isInteger(id));
-    const won: Array<z.infer<typeof dealSchema>> = [];
-    for (let i = 0; i < ids.length; i += 100)
-      for (const remote of await listAll(pipedrive, 'deals', { ids: ids.slice(i, i + 100) })) {
-        const deal = dealSchema.safeParse(remote);
-        if (deal.success && deal.data.status === 'won') won.push(deal.data);
-      }
-    const deals = await withLines(pipedrive, won, deps.clock.now());
-    return new Map(deals.map((d) => [String(d.id), { record: d, hash: dealContentHash(d) }]));
-  },
+  reread: (deps, tenant, keys) => rereadWonDeals(deps, tenant, keys),
 };

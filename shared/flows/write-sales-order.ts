@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
 import { PermanentError } from '../domain/errors.ts';
 import {
@@ -19,9 +20,10 @@ import { readDealFields } from './field-resolver.ts';
 import { dealEntries } from './field-gate.ts';
 import { waitForUnknownOutcome, type WriterDeps } from './write-record.ts';
 import { recordOf, withClaim, type DeliveryInfo } from './claim.ts';
+import { REREAD_HASH, rereadWonDeals } from './won-deal-reads.ts';
 
 export type OrderOutcome = {
-  action: 'created' | 'unchanged' | 'rejected' | 'conflict';
+  action: 'created' | 'unchanged' | 'rejected' | 'conflict' | 'skipped';
   pipedriveId: number;
   ref?: string;
   reason?: string;
@@ -47,6 +49,7 @@ export async function writeSalesOrder(
   message: RecordMessage,
   delivery: DeliveryInfo,
 ): Promise<OrderOutcome> {
+  if (message.hash === REREAD_HASH) return writeRereadDeal(deps, tenant, message, delivery);
   const { tenantId } = tenant.config;
   const deal = recordOf(wonDealSchema, message, 'won deal', (d) => String(d.id));
   const key = String(deal.id);
@@ -164,6 +167,40 @@ async function lastRejection(deps: WriterDeps, tenantId: string, key: string): P
   const rejections = (await deps.audit.history(tenantId, ENTITY, key)).filter((e) => e.action === 'rejected');
   return rejections.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
 }
+
+/**
+ * A message naming a deal only (a webhook's): an ordered deal is done without a call (the poll reconciles any
+ * later change); otherwise the deal and its lines are read from Pipedrive and written as the poll's message
+ * would be. A deal no longer won is skipped, audited.
+ */
+async function writeRereadDeal(deps: WriterDeps, tenant: StoredTenant, message: RecordMessage, delivery: DeliveryInfo) {
+  const { tenantId } = tenant.config;
+  const dealId = recordOf(dealRefSchema, message, 'deal reference', (d) => String(d.id)).id;
+  const audit = (action: OrderOutcome['action'], reason: string) =>
+    deps.audit.record({
+      tenantId,
+      entity: ENTITY,
+      key: message.key,
+      action,
+      pipedriveId: dealId,
+      reason,
+      attempt: delivery.attempt,
+      messageId: delivery.messageId,
+    });
+  const entry = (await deps.keyMap.getMany(tenantId, ENTITY, [message.key])).get(message.key);
+  if (entry?.ref) {
+    await audit('unchanged', `already ordered (QAD order ${entry.ref}); the webhook's delivery changes nothing`);
+    return { action: 'unchanged', pipedriveId: dealId, ref: entry.ref } satisfies OrderOutcome;
+  }
+  const fresh = (await rereadWonDeals(deps, tenant, [message.key])).get(message.key);
+  if (!fresh) {
+    await audit('skipped', `deal ${dealId} is not won in Pipedrive (any more): nothing to order`);
+    return { action: 'skipped', pipedriveId: dealId } satisfies OrderOutcome;
+  }
+  return writeSalesOrder(deps, tenant, { ...message, record: fresh.record, hash: fresh.hash }, delivery);
+}
+
+const dealRefSchema = z.object({ id: z.number().int().positive() });
 
 /**
  * The order already made for this deal, if any: under the tenant's customer PO, else under the tenant-less

@@ -10,6 +10,7 @@ import { templateOf } from '../clients/qad-client.ts';
 import { LEFT_OUT_KEY } from '../flows/write-record.ts';
 import { mappedEntries } from '../flows/field-gate.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
+import { webhookCheckRow } from './webhook.ts';
 
 /** The tenant's mapped fields of one entity, by name -> code; a missing one is created on first use only if its entry allows it. */
 async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, fieldEntity: PipedriveFieldEntity): Promise<CheckRow> {
@@ -184,6 +185,8 @@ export async function checkTenant(
         ? `; daily token budget ${limits.dailyRemaining ?? '?'} of ${limits.dailyLimit} left`
         : '; daily budget not reported';
     if (audit) rows.push(await leftOutRow(audit, tenant, registry));
+    const webhook = await webhookCheckRow(pipedrive, tenant);
+    if (webhook) rows.push(webhook);
     return `${tenant.config.pipedrive.apiBaseUrl}: burst limit ${limits.burstLimit ?? '?'} requests per 2 s${budget}`;
   });
   return rows;

@@ -38,6 +38,9 @@ export async function registerTenant(
     },
     updatedAt: new Date((deps.now ?? Date.now)()).toISOString(),
   };
+  // A webhook installed earlier stays: Pipedrive still posts with its pair (`webhook remove` is how it goes).
+  const installed = (await deps.tenants.get(tenantId))?.webhook;
+  if (installed) stored.webhook = installed;
   await verify?.(stored);
   await deps.tenants.put(stored);
   return stored;

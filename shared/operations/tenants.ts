@@ -7,7 +7,9 @@ import { verifyQadPaths } from './check.ts';
 
 /** What an operator may see of a tenant: the config, and only that secrets exist. */
 export function describeTenant(tenant: StoredTenant): Record<string, unknown> {
-  return { ...tenant.config, secrets: { qad: '[encrypted]', pipedrive: '[encrypted]' }, updatedAt: tenant.updatedAt };
+  const webhook = tenant.webhook && { url: tenant.webhook.url, companyId: tenant.webhook.companyId, credentials: '[encrypted]' };
+  const secrets = { qad: '[encrypted]', pipedrive: '[encrypted]' };
+  return { ...tenant.config, secrets, ...(webhook && { webhook }), updatedAt: tenant.updatedAt };
 }
 
 /**

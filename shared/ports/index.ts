@@ -258,6 +258,8 @@ export interface Telemetry {
   budgetGateClosed(tenantId: string): void;
   /** A won deal could not become a QAD order (a person must act on its reason). */
   dealRejected(tenantId: string): void;
+  /** The webhook endpoint's answer; a 401 is counted without the (caller-chosen) tenant, and alarmed on a burst. */
+  webhookAnswered(status: number, tenantId?: string): void;
   info(message: string, attributes?: Record<string, unknown>): void;
   warn(message: string, attributes?: Record<string, unknown>): void;
 }

@@ -60,6 +60,27 @@ export interface RateLimitInfo {
   dailyRemaining?: number;
 }
 
+/** A webhook as `GET /v1/webhooks` lists it (Pipedrive never returns the Basic password). */
+export interface PipedriveWebhook {
+  id: number;
+  subscription_url: string;
+  event_action: string;
+  event_object: string;
+  version?: string | null | undefined;
+  http_auth_user?: string | null | undefined;
+  [attribute: string]: unknown;
+}
+
+/** What `POST /v1/webhooks` takes to create a webhooks v2 subscription. */
+export interface NewWebhook {
+  subscription_url: string;
+  event_action: string;
+  event_object: string;
+  version: '2.0';
+  http_auth_user: string;
+  http_auth_password: string;
+}
+
 export interface PipedriveClient {
   list(
     collection: PipedriveCollection,
@@ -81,6 +102,12 @@ export interface PipedriveClient {
     entity: PipedriveFieldEntity,
     def: { field_name: string; field_type: string; options?: Array<{ label: string }> },
   ): Promise<PipedriveField>;
+  /** The Pipedrive company of the credentials' user (`GET /v1/users/me`). */
+  companyId(): Promise<number>;
+  /** The company's webhooks the user may see (`GET /v1/webhooks`; admin scope with OAuth). */
+  listWebhooks(): Promise<PipedriveWebhook[]>;
+  createWebhook(def: NewWebhook): Promise<PipedriveWebhook>;
+  deleteWebhook(id: number): Promise<void>;
   /** The company's limits as the last answer reported them. */
   rateLimits(): RateLimitInfo;
   /** The OAuth scopes the tenant's authorisation granted; undefined with an API token (a user's own rights). */

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { readEnvironment, readQueueUrls } from '../config/environment.ts';
+import { readEnvironment, readQueueUrls, type Environment } from '../config/environment.ts';
 import { createHttpClient, sleep, type HttpClient } from '../clients/http.ts';
 import { DynamoAuditLog } from '../adapters/aws/dynamo-audit-log.ts';
 import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../adapters/aws/dynamo-sync-state.ts';
@@ -14,6 +14,7 @@ import type { Cipher, Clock, OAuthTokenStore } from '../ports/index.ts';
 import type { PollDeps } from '../flows/poll.ts';
 import type { WriterBatchDeps } from '../flows/writer-batch.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
+import type { WebhookDeps } from '../flows/webhook-receive.ts';
 import { createTenantClients } from './tenant-clients.ts';
 import { countPipedriveCall, countQadCall, powertoolsTelemetry } from './observability.ts';
 import { observeAwsClient, observeCipher, runtimeProbe } from './probe.ts';
@@ -40,6 +41,39 @@ export type Dependencies = PollDeps &
     http: HttpClient;
   };
 
+/**
+ * The webhook function's dependencies: the connections table, the cipher (webhook secrets only, by its IAM) and
+ * the queue won deals go to. Nothing else is built, so nothing else can be reached by mistake.
+ */
+export function buildWebhookDependencies(registry: EntityRegistry = entityRegistry): WebhookDeps {
+  const env = readEnvironment();
+  const orders = registry.byEntity('salesOrder').queue;
+  const dynamo = new DynamoDBClient({});
+  const sqs = new SQSClient({});
+  const queue = new SqsRecordQueue(sqs, readQueueUrls([orders])[orders]!.queue);
+  return {
+    tenants: new DynamoTenantStore(dynamo, env.CONNECTIONS_TABLE),
+    cipher: cipherOf(env),
+    queueFor: (entity) => {
+      if (registry.byEntity(entity).queue !== orders) throw new Error(`the webhook function sends to the ${orders} queue only`);
+      return queue;
+    },
+    clock: systemClock,
+    telemetry: powertoolsTelemetry,
+  };
+}
+
+/** The credentials cipher: KMS in AWS, the local run's own in-memory one. */
+function cipherOf(env: Environment): Cipher {
+  if (env.CREDENTIALS_CIPHER === 'local') {
+    if (!localCipher) throw new Error('CREDENTIALS_CIPHER=local is only for the local run, which installs its cipher first');
+    return observeCipher(localCipher);
+  }
+  const kms = new KMSClient({});
+  observeAwsClient('kms', kms);
+  return new KmsCipher(kms, env.KMS_KEY_ID!);
+}
+
 export function buildDependencies(consumes?: string, registry: EntityRegistry = entityRegistry): Dependencies {
   const env = readEnvironment();
   const queueNames = registry.queues.map((q) => q.name);
@@ -50,15 +84,7 @@ export function buildDependencies(consumes?: string, registry: EntityRegistry = 
   const sqs = new SQSClient({});
   observeAwsClient('dynamodb', dynamo);
   observeAwsClient('sqs', sqs);
-  let cipher: Cipher;
-  if (env.CREDENTIALS_CIPHER === 'local') {
-    if (!localCipher) throw new Error('CREDENTIALS_CIPHER=local is only for the local run, which installs its cipher first');
-    cipher = observeCipher(localCipher);
-  } else {
-    const kms = new KMSClient({});
-    observeAwsClient('kms', kms);
-    cipher = new KmsCipher(kms, env.KMS_KEY_ID!);
-  }
+  const cipher = cipherOf(env);
   const oauthTokens = new DynamoOAuthTokenStore(dynamo, env.SYNC_STATE_TABLE);
   const http = createHttpClient({ defaultTimeoutMs: env.HTTP_TIMEOUT_MS });
   const queues = new Map(queueNames.map((name) => [name, new SqsRecordQueue(sqs, urls[name]!.queue)]));

@@ -1,9 +1,10 @@
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { pollEnabledTenants, type PollDeps } from '../flows/poll.ts';
 import { entityRegistry, type EntityRegistry, type FlowPollSummary } from '../flows/registry.ts';
 import { handleWriterBatch, type WriterBatchDeps } from '../flows/writer-batch.ts';
-import { buildDependencies } from './dependencies.ts';
+import { webhookReceiver, type WebhookDeps } from '../flows/webhook-receive.ts';
+import { buildDependencies, buildWebhookDependencies } from './dependencies.ts';
 import { logger, publishMetrics } from './observability.ts';
 
 /** What a handler hands its flow. */
@@ -44,6 +45,35 @@ export function writerHandler(queue: string, registry: EntityRegistry = entityRe
     deps ??= build(queue, registry);
     try {
       return await handleWriterBatch(deps, event, remainingOf(context));
+    } finally {
+      publishMetrics();
+    }
+  };
+}
+
+/** What the webhook function reads of API Gateway's HTTP API event (payload format 2.0); header names arrive lowercased. */
+const httpEventSchema = z.object({
+  pathParameters: z.object({ tenantId: z.string() }).partial().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  body: z.string().optional(),
+  isBase64Encoded: z.boolean().optional(),
+});
+
+/** The webhook endpoint's function: one HTTP API request in, the receiver's answer out. */
+export function webhookHandler(build: () => WebhookDeps = buildWebhookDependencies) {
+  let receive: ReturnType<typeof webhookReceiver> | undefined;
+  return async (event: unknown, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+    if (context) logger.addContext(context);
+    receive ??= webhookReceiver(build());
+    const request = httpEventSchema.parse(event);
+    const raw = request.body ?? '';
+    try {
+      const answer = await receive({
+        tenantId: request.pathParameters?.tenantId ?? '',
+        authorization: request.headers?.['authorization'],
+        body: request.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw,
+      });
+      return { statusCode: answer.status, headers: { 'content-type': 'application/json' }, body: answer.body };
     } finally {
       publishMetrics();
     }

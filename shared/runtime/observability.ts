@@ -93,6 +93,17 @@ export function countTenantParked(tenantId: string): void {
   logger.warn('tenant parked: Pipedrive must be re-authorised', { tenantId });
 }
 
+/**
+ * The webhook endpoint's answers by status; only an authenticated delivery is counted per tenant, since the path of a
+ * refused one is the caller's choice. `WebhookUnauthorized` (a total) is what the burst alarm watches.
+ */
+export function countWebhookAnswer(status: number, tenantId?: string): void {
+  const m = metrics.singleMetric();
+  m.addDimensions({ status: String(status), ...(tenantId && { tenant: tenantId }) });
+  m.addMetric('WebhookDeliveries', MetricUnit.Count, 1);
+  if (status === 401) metrics.singleMetric().addMetric('WebhookUnauthorized', MetricUnit.Count, 1);
+}
+
 /** The flows' Telemetry port, on Powertools: EMF metrics and structured logs. */
 export const powertoolsTelemetry: Telemetry = {
   recordOutcome: countRecord,
@@ -102,6 +113,7 @@ export const powertoolsTelemetry: Telemetry = {
   pollFailed: (tenantId, entity) => countAlarmed('PollFailures', { tenant: tenantId, entity }),
   budgetGateClosed: (tenantId) => countAlarmed('BudgetGateClosed', { tenant: tenantId }),
   dealRejected: (tenantId) => countPerTenant('DealsRejected', tenantId),
+  webhookAnswered: countWebhookAnswer,
   info: (message, attributes) => logger.info(message, { ...attributes }),
   warn: (message, attributes) => logger.warn(message, { ...attributes }),
 };

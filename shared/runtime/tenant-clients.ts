@@ -1,4 +1,4 @@
-import type { SecretSystem, StoredTenant } from '../config/tenant.ts';
+import type { ClientSystem, StoredTenant } from '../config/tenant.ts';
 import { createPipedriveClient, type PipedriveCallInfo, type PipedriveClient } from '../clients/pipedrive-client.ts';
 import { apiTokenAuth, oauthAuth } from '../clients/pipedrive-auth.ts';
 import { createQadClient, type QadClient } from '../clients/qad-client.ts';
@@ -31,10 +31,10 @@ export function createTenantClients(deps: {
   const maxAgeMs = deps.maxAgeMs ?? CLIENT_MAX_AGE_MS;
   const clients = new Map<string, { version: string; builtAt: number; client: Promise<QadClient | PipedriveClient> }>();
 
-  const secret = (tenant: StoredTenant, system: SecretSystem) =>
+  const secret = (tenant: StoredTenant, system: ClientSystem) =>
     deps.cipher.decrypt(tenant.encryptedSecrets[system], { tenantId: tenant.config.tenantId, system });
 
-  function cached<T extends QadClient | PipedriveClient>(tenant: StoredTenant, system: SecretSystem, build: () => Promise<T>): Promise<T> {
+  function cached<T extends QadClient | PipedriveClient>(tenant: StoredTenant, system: ClientSystem, build: () => Promise<T>): Promise<T> {
     const key = `${system}|${tenant.config.tenantId}`;
     const version = `${tenant.updatedAt}|${tenant.encryptedSecrets[system]}`;
     const entry = clients.get(key);

@@ -640,6 +640,15 @@ for (const implementation of implementations) {
         assert.deepEqual(ids(await p.tenants.list()), ['store-one', 'store-two']);
       });
 
+      test('a webhook installation is kept with the tenant, and a put without one drops it', async () => {
+        const webhook = { url: 'https://hooks.example.com/webhooks/store-hook', companyId: 4711, secret: 'ciphertext' };
+        const hooked = { ...tenant('store-hook', true, iso(T0)), webhook };
+        await p.tenants.put(hooked);
+        assert.deepEqual(await p.tenants.get('store-hook'), hooked);
+        await p.tenants.put(tenant('store-hook', true, iso(T0 + 1)));
+        assert.equal((await p.tenants.get('store-hook'))?.webhook, undefined);
+      });
+
       test('what get returns is a copy: changing it changes nothing stored', async () => {
         await p.tenants.put(tenant('store-three', true, iso(T0)));
         const got = await p.tenants.get('store-three');

@@ -76,6 +76,8 @@ export interface MemoryWorld {
   qadTenant: QadSimTenant;
   pd: PipedriveSim;
   tenant: StoredTenant;
+  /** The cipher the tenant's secrets are stored under. */
+  cipher: LocalCipher;
   /** Runs one QAD poll (customers, contacts, items) for the tenant now, due or not. */
   poll(pollName: string): Promise<PollSummary>;
   /**
@@ -192,6 +194,7 @@ export async function startMemoryWorld(
     qadTenant: qad.tenant(BASE_PATH),
     pd,
     tenant,
+    cipher,
     async poll(pollName) {
       const flow = registry.byPoll(pollName);
       if (!flow) throw new Error(`no poll named ${pollName}`);

@@ -1071,3 +1071,101 @@ test('adding a poll entity is a topology entry plus a schedule', () => {
   );
   b.app.synth(); // still passes cdk-nag
 });
+
+// ---- Webhooks (opt-in) -----------------------------------------------------------------------------
+
+/** Resource types through which anything outside could reach the stack; none without `webhooks=true`. */
+const INBOUND_TYPES = [
+  'AWS::Lambda::Url',
+  'AWS::ApiGatewayV2::Api',
+  'AWS::ApiGateway::RestApi',
+  'AWS::AppSync::GraphQLApi',
+  'AWS::ElasticLoadBalancingV2::LoadBalancer',
+  'AWS::CloudFront::Distribution',
+  'AWS::Lambda::Permission',
+];
+const inbound = (b: Built) =>
+  Object.values(b.template.toJSON().Resources as Record<string, Resource>).filter((r) => INBOUND_TYPES.includes(r.Type));
+
+test('webhooks off (the default): the template has no function URL, HTTP or REST API, or any other inbound endpoint', () => {
+  assert.deepEqual(inbound(base), []);
+  assert.deepEqual(inbound(build({ webhooks: 'false' })), []);
+  assert.equal(base.stack.functions.has('ReceiveWebhooks'), false);
+  assert.ok(!JSON.stringify(base.template.toJSON()).includes('execute-api'));
+});
+
+const hooked = build({ webhooks: 'true', webhookRateLimit: '7', webhookBurstLimit: '9' });
+
+test('webhooks on: one throttled, logged HTTP API route POST /webhooks/{tenantId} to the webhook function, and no function URL', () => {
+  assert.deepEqual(
+    inbound(hooked)
+      .map((r) => r.Type)
+      .sort(),
+    ['AWS::ApiGatewayV2::Api', 'AWS::Lambda::Permission'],
+  );
+  hooked.template.resourceCountIs('AWS::Lambda::Url', 0);
+  hooked.template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/{tenantId}' });
+  hooked.template.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+  hooked.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+    StageName: '$default',
+    DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 9 },
+    AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+  });
+  const receiver = fnParts(hooked, 'ReceiveWebhooks');
+  hooked.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+    IntegrationUri: getAtt(receiver.fn),
+    PayloadFormatVersion: '2.0',
+  });
+  // Only API Gateway may invoke it, and only through this API.
+  hooked.template.hasResourceProperties('AWS::Lambda::Permission', {
+    FunctionName: getAtt(receiver.fn),
+    Principal: 'apigateway.amazonaws.com',
+    SourceArn: Match.anyValue(),
+  });
+  assert.ok(hooked.template.findOutputs('WebhookUrlPrefix'));
+});
+
+test('webhooks on: the function reads connections, decrypts webhook secrets only, sends to the orders queue only', () => {
+  const statements = statementsOfRole(hooked, fnParts(hooked, 'ReceiveWebhooks').role).filter((s) => s.Sid !== 'WriteOwnLogs');
+  const keyArn = getAtt(logicalId(hooked, hooked.stack.credentialsKey));
+  const connections = getAtt(logicalId(hooked, hooked.stack.tables.connections));
+  assert.deepEqual(
+    statements.map((s) => [actionsOf(s), s.Resource, s.Condition]),
+    [
+      [['dynamodb:GetItem'], connections, undefined],
+      [['kms:Decrypt'], keyArn, { StringEquals: { 'kms:EncryptionContext:system': 'webhook' } }],
+      [['sqs:SendMessage'], getAtt(orders(hooked).queue), undefined],
+    ],
+  );
+  // No other function may decrypt a webhook secret.
+  for (const spec of FUNCTIONS)
+    for (const s of decryptStatements(statementsOfRole(hooked, fnParts(hooked, spec.id).role)))
+      assert.ok(!JSON.stringify(s.Condition).includes('webhook'), `${spec.id} cannot decrypt webhook secrets`);
+  // The orders queue's own policy lets it send; the others' do not.
+  const role = getAtt(fnParts(hooked, 'ReceiveWebhooks').role);
+  const senders = (queue: string) =>
+    JSON.stringify(
+      Object.values(hooked.template.findResources('AWS::SQS::QueuePolicy') as Record<string, Resource>).filter(
+        (p) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: queue }]),
+      ),
+    );
+  assert.ok(senders(orders(hooked).queue).includes(JSON.stringify(role)));
+  assert.ok(!senders(records(hooked).queue).includes(JSON.stringify(role)));
+});
+
+test('webhooks on: a burst of refused credentials raises an alarm; cdk-nag passes', () => {
+  hooked.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+    MetricName: 'WebhookUnauthorized',
+    Threshold: 20,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+  });
+  base.template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'WebhookUnauthorized' }, 0);
+  assert.deepEqual(
+    new AwsSolutionsChecks().validateScope(hooked.app).violations.map((v) => `${v.severity} ${v.ruleName}`),
+    [],
+  );
+});
+
+test('context webhooks takes only true or false', () => {
+  assert.throws(() => build({ webhooks: 'yes' }), /context webhooks must be true or false/u);
+});

@@ -94,3 +94,37 @@ test('records typed during the first sync, organizations deleted and merged in P
     await pipeline.close();
   }
 });
+
+test('webhooks dropping, doubling and delaying deliveries: each mappable deal ordered once, the poll catches the lost', async () => {
+  const pipeline = await LocalPipeline.start({
+    customers: 12,
+    contactsPerCustomer: 0,
+    items: 12,
+    currencies: ['EUR'],
+    seed: 23,
+    preexisting: 0,
+    plan: 'ultimate',
+    writerConcurrency: 3,
+    wonDeals: 30,
+    // A third of deliveries lost and a third doubled: far worse than Pipedrive, so every path is taken.
+    webhooks: { dropRate: 0.3, duplicateRate: 0.3, maxDelayMs: 200, winIntervalMs: 20 },
+  });
+  try {
+    await pipeline.runRound();
+    const wins = pipeline.winReport;
+    assert.ok(wins?.deliveries && wins.endpoint);
+    assert.equal(wins.deals, 30);
+    assert.ok(wins.deliveries.dropped > 0 && wins.deliveries.duplicated > 0, JSON.stringify(wins.deliveries));
+    assert.ok(wins.orderedByWebhook > 0, 'deals were ordered from their deliveries');
+    const state = await pipeline.state();
+    assert.equal(state.qad.salesOrders, wins.orderedByWebhook + wins.orderedByPoll);
+    assert.equal(wins.notOrdered, 9, 'the three kinds of unmappable deal, one in ten each, are rejected, not ordered');
+    assert.deepEqual(
+      [state.duplicates.salesOrders, state.missing.salesOrders, state.mismatched.salesOrders],
+      [0, 0, 0],
+      'every mappable deal ordered exactly once, as its deal says',
+    );
+  } finally {
+    await pipeline.close();
+  }
+});

@@ -7,6 +7,7 @@ import type { Statement } from '../iam/policy.ts';
 import { startLocalKms } from '../kms-stand-in.ts';
 import { FunctionContainer } from './containers.ts';
 import { readArtifactStack, type ArtifactFunction } from './template.ts';
+import { WEBHOOK_RECEIVER } from '../../../infra/topology.ts';
 
 export const LOCAL_ACCOUNT = '000000000000';
 
@@ -20,6 +21,8 @@ export interface ArtifactRuntime {
   /** The function whose environment names this poll (POLL_NAME) or work queue (WORK_QUEUE). */
   pollFunction(poll: string): { fn: ArtifactFunction; container: FunctionContainer };
   writerFunction(queue: string): { fn: ArtifactFunction; container: FunctionContainer };
+  /** The webhook endpoint's function, in a stack synthesized with `-c webhooks=true`. */
+  webhookFunction(): { fn: ArtifactFunction; container: FunctionContainer } | undefined;
   close(): Promise<void>;
 }
 
@@ -110,6 +113,7 @@ export async function startArtifactRuntime(options: {
     functions,
     pollFunction: (poll) => byEnv('POLL_NAME', poll),
     writerFunction: (queue) => byEnv('WORK_QUEUE', queue),
+    webhookFunction: () => functions.find((f) => f.fn.logicalId.startsWith(WEBHOOK_RECEIVER.id)),
     async close() {
       await Promise.all(functions.map((f) => f.container.close()));
       operatorKms.destroy();

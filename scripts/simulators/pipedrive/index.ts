@@ -61,6 +61,7 @@ import {
   type ParsedParams,
 } from './spec.ts';
 import { EntityStore, FieldRegistry, type FieldOption, type StoredRecord } from './store.ts';
+import { SimWebhooks } from './webhooks.ts';
 
 export type { PipedrivePlan } from './rate-limit.ts';
 export type { PipedriveOAuthOptions, OAuthStats } from './oauth.ts';
@@ -76,6 +77,7 @@ export type {
   DealStatus,
 } from './entities.ts';
 export type { SimDealProduct, SimDealLineInput, DiscountType, TaxMethod } from './deal-products.ts';
+export type { SimWebhooks, WebhookChaos, WebhookStats } from './webhooks.ts';
 export { lineSum } from './deal-products.ts';
 
 export interface SeedContact {
@@ -153,6 +155,8 @@ export interface PipedriveSimOptions {
   currencies?: string[];
   /** serve OAuth2 (POST /oauth/token, Bearer tokens on the API) with the OAuth app's burst limits */
   oauth?: PipedriveOAuthOptions;
+  /** the company's id (`company_id` of GET /v1/users/me and of webhook deliveries); default 7001 */
+  companyId?: number;
 }
 
 export interface EndpointStats {
@@ -236,6 +240,8 @@ export interface PipedriveSim {
   setDailyTokenBudget(tokens: number): void;
   /** with the `oauth` option: authorisation codes, revocation, token expiry and refresh counts */
   oauth: SimOAuth | undefined;
+  /** /v1/webhooks and the v2 deliveries of deal changes (chaos, stats, idle) */
+  webhooks: SimWebhooks;
   /** The "METHOD /path" templates the simulator serves. */
   simulatedOperations(): string[];
   /** Every success answer so far whose status or body the spec does not document for its operation. */
@@ -329,6 +335,24 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     ['GET /deals/products', ({ params }) => listDealsProducts(dealLines, deals, params)],
   ]);
 
+  const webhooks = new SimWebhooks(options.companyId ?? 7001, 'acme.pipedrive.com', now);
+  /** A deal as the API shows it now, to tell a webhook what changed. */
+  const dealView = (id: number): Record<string, unknown> | undefined => {
+    const record = deals.store.get(id);
+    return record && { ...deals.def.toApi(record, deals.fields.customCodes()) };
+  };
+  /** The v1 endpoints served: the current user and webhooks (not in the v2 spec extract), with their token costs. */
+  const V1: Record<string, { tokens: number; scope: string; run(id: number | undefined, body: unknown): unknown }> = {
+    'GET /users/me': { tokens: 1, scope: 'base', run: () => ({ id: 1, company_id: webhooks.companyId, name: 'Connector' }) },
+    'GET /webhooks': { tokens: 10, scope: 'admin', run: () => webhooks.list() },
+    'POST /webhooks': {
+      tokens: 10,
+      scope: 'admin',
+      run: (_id, body) => webhooks.create(typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {}),
+    },
+    'DELETE /webhooks/{id}': { tokens: 3, scope: 'admin', run: (id) => void webhooks.delete(id ?? 0) },
+  };
+
   let stats = emptyStats();
   const responseProblems: string[] = [];
   let fault: FaultHook | undefined;
@@ -400,6 +424,44 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       return;
     }
 
+    if (url.pathname.startsWith('/api/v1/')) {
+      const v1Path = url.pathname.slice('/api/v1'.length);
+      const id = /^\/webhooks\/(\d+)$/u.exec(v1Path)?.[1];
+      const key = `${method} ${id === undefined ? v1Path : '/webhooks/{id}'}`;
+      const operation = V1[key];
+      const v1Endpoint = `${method} /api/v1${id === undefined ? v1Path : '/webhooks/{id}'}`;
+      if (!operation) {
+        count(v1Endpoint, 404, 0);
+        send(res, 404, { success: false, error: 'Unknown route', code: 'ERR_NOT_FOUND' });
+        return;
+      }
+      if (bearer?.status === 'ok' && !bearer.scopes.includes(operation.scope) && !bearer.scopes.includes('admin')) {
+        count(v1Endpoint, 403, 0);
+        send(res, 403, MISSING_SCOPE_BODY);
+        return;
+      }
+      const v1Admission = limiter.admit(false);
+      if (!v1Admission.ok) {
+        count(v1Endpoint, 429, 0);
+        send(res, 429, OVER_LIMIT_BODY, v1Admission.headers);
+        return;
+      }
+      let v1Status = method === 'POST' ? 201 : 200;
+      let v1Body: unknown;
+      try {
+        const data = operation.run(id === undefined ? undefined : Number(id), rawBody ? (JSON.parse(rawBody) as unknown) : {});
+        v1Body = { success: true, data: data ?? { id: Number(id) } };
+      } catch (err) {
+        if (!(err instanceof SimHttpError)) throw err;
+        v1Status = err.status;
+        v1Body = err.body;
+      }
+      limiter.charge(operation.tokens);
+      count(v1Endpoint, v1Status, operation.tokens);
+      send(res, v1Status, v1Body, limiter.headers(now(), false));
+      return;
+    }
+
     const handler = match === undefined ? undefined : handlers.get(`${method} ${match.operation.path}`);
     if (match === undefined || handler === undefined) {
       count(endpoint, 404, 0);
@@ -424,7 +486,10 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     try {
       const params = validateParams(match.operation, match.pathParams, url.searchParams);
       const parsedBody = method === 'POST' || method === 'PATCH' || method === 'PUT' ? validateBody(match.operation, rawBody) : {};
+      const changedDeal = method === 'PATCH' && match.operation.path === '/deals/{id}' ? Number(params['id']) : undefined;
+      const before = changedDeal === undefined ? undefined : dealView(changedDeal);
       body = handler({ params, body: parsedBody, ctx: { nowMs: now(), searchLagMs } });
+      if (before && changedDeal !== undefined) webhooks.dealChanged(before, dealView(changedDeal) ?? before);
     } catch (err) {
       if (!(err instanceof SimHttpError)) throw err;
       status = err.status;
@@ -537,7 +602,9 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       );
       deals.def.checkAttrs(attrs, false);
       const nowMs = now();
+      const before = dealView(id);
       deals.store.update(record, deals.def.prepareAttrs?.(attrs, record.attrs, nowMs) ?? attrs, custom, nowMs);
+      if (before) webhooks.dealChanged(before, dealView(id) ?? before);
     },
     deleteRecord: (entity, id) => runtime(entity).store.remove(id),
     mergeRecords: (entity, id, survivorId) => {
@@ -578,5 +645,6 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       limiter.budget = tokens;
     },
     oauth,
+    webhooks,
   };
 }

@@ -1,5 +1,5 @@
 import { GetItemCommand, PutItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
+import { parseTenantConfig, webhookInstallationSchema, type StoredTenant } from '../../config/tenant.ts';
 import { errorMessage } from '../../domain/errors.ts';
 import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
 import { readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
@@ -57,6 +57,8 @@ export class DynamoTenantStore implements TenantStore {
           config: s(JSON.stringify(tenant.config)),
           qadSecret: s(tenant.encryptedSecrets.qad),
           pipedriveSecret: s(tenant.encryptedSecrets.pipedrive),
+          // Optional, so the item version stays: a release without webhooks reads the item as before.
+          ...(tenant.webhook && { webhook: s(JSON.stringify(tenant.webhook)) }),
           updatedAt: s(tenant.updatedAt),
           v: versionOf(TENANT_ITEM),
         },
@@ -68,9 +70,14 @@ export class DynamoTenantStore implements TenantStore {
 /** A stored config is validated again on read: an item edited by hand cannot slip past the schema. */
 function fromItem(item: Item): StoredTenant {
   readableVersion(item, TENANT_ITEM);
+  const webhook = str(item, 'webhook');
   return {
     config: parseTenantConfig(JSON.parse(str(item, 'config') ?? '{}')),
-    encryptedSecrets: { qad: str(item, 'qadSecret') ?? '', pipedrive: str(item, 'pipedriveSecret') ?? '' },
+    encryptedSecrets: {
+      qad: str(item, 'qadSecret') ?? '',
+      pipedrive: str(item, 'pipedriveSecret') ?? '',
+    },
+    ...(webhook !== undefined && { webhook: webhookInstallationSchema.parse(JSON.parse(webhook)) }),
     updatedAt: str(item, 'updatedAt') ?? '',
   };
 }

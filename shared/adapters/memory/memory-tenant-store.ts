@@ -1,4 +1,4 @@
-import { parseTenantConfig, type StoredTenant } from '../../config/tenant.ts';
+import { parseTenantConfig, webhookInstallationSchema, type StoredTenant } from '../../config/tenant.ts';
 import { errorMessage } from '../../domain/errors.ts';
 import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
 
@@ -6,11 +6,16 @@ import type { InvalidTenantItem, TenantStore } from '../../ports/index.ts';
  * The connections table in memory: one item per tenant, replaced whole by `put`. The config is kept
  * as JSON and validated again on every read, as DynamoTenantStore does.
  */
-type TenantItem = { config: string; encryptedSecrets: StoredTenant['encryptedSecrets']; updatedAt: string };
+type TenantItem = { config: string; encryptedSecrets: StoredTenant['encryptedSecrets']; updatedAt: string; webhook?: string };
 
 /** A stored config is validated again on read: an item edited by hand cannot slip past the schema. */
 function fromItem(item: TenantItem): StoredTenant {
-  return { config: parseTenantConfig(JSON.parse(item.config)), encryptedSecrets: { ...item.encryptedSecrets }, updatedAt: item.updatedAt };
+  return {
+    config: parseTenantConfig(JSON.parse(item.config)),
+    encryptedSecrets: { ...item.encryptedSecrets },
+    updatedAt: item.updatedAt,
+    ...(item.webhook !== undefined && { webhook: webhookInstallationSchema.parse(JSON.parse(item.webhook)) }),
+  };
 }
 
 export class MemoryTenantStore implements TenantStore {
@@ -56,6 +61,7 @@ export class MemoryTenantStore implements TenantStore {
       config: JSON.stringify(tenant.config),
       encryptedSecrets: { ...tenant.encryptedSecrets },
       updatedAt: tenant.updatedAt,
+      ...(tenant.webhook && { webhook: JSON.stringify(tenant.webhook) }),
     });
   }
 }

@@ -17,6 +17,7 @@ export function recordingTelemetry(): RecordedTelemetry {
     pollFailed: (tenantId, entity) => void events.push({ kind: 'poll-failed', tenantId, entity }),
     budgetGateClosed: (tenantId) => void events.push({ kind: 'budget-gate-closed', tenantId }),
     dealRejected: (tenantId) => void events.push({ kind: 'deal-rejected', tenantId }),
+    webhookAnswered: (status, tenantId) => void events.push({ kind: 'webhook', detail: String(status), ...(tenantId && { tenantId }) }),
     info: (message) => void events.push({ kind: 'info', detail: message }),
     warn: (message) => void events.push({ kind: 'warn', detail: message }),
     count: (kind, detail) => events.filter((e) => e.kind === kind && (detail === undefined || e.detail === detail)).length,
