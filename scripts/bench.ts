@@ -4,7 +4,8 @@
  *          --plan P (default premium), --concurrency C (writers per queue, default: the stack's
  *          writerMaxConcurrency in cdk.json), --seed S,
  *          --no-bundles / --no-sync (skip a part while working on the other),
- *          --keep DIR (keep each case's raw counts there).
+ *          --keep DIR (keep each case's raw counts there),
+ *          --latency realistic|off (default realistic: Pipedrive 250 ± 100 ms, QAD 150 ± 50, DynamoDB and SQS 8 ± 2).
  * Exits non-zero when a target fails.
  */
 import { execFileSync } from 'node:child_process';
@@ -28,6 +29,7 @@ const argsSchema = z.object({
   'no-bundles': z.boolean(),
   'no-sync': z.boolean(),
   keep: z.string().min(1).optional(),
+  latency: z.enum(['realistic', 'off']),
 });
 const { values } = parseArgs({
   options: {
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     'no-bundles': { type: 'boolean', default: false },
     'no-sync': { type: 'boolean', default: false },
     keep: { type: 'string' },
+    latency: { type: 'string', default: 'realistic' },
   },
 });
 const parsed = argsSchema.safeParse(values);
@@ -88,7 +91,8 @@ if (!args['no-sync']) {
       const seats = seatsFor(c.customers * 3 + c.items + c.wonDeals, args.plan);
       say(
         `Case ${c.name}: ${c.customers} customers x 2 contacts, ${c.items} items in EUR and USD, ${c.wonDeals} won deals, ` +
-          `20% already in Pipedrive; plan ${args.plan} with ${seats} seat(s), ${args.concurrency} writers per queue ...`,
+          `20% already in Pipedrive; plan ${args.plan} with ${seats} seat(s), ${args.concurrency} writers per queue, ` +
+          `latency ${args.latency} ...`,
       );
       const out = join(scratch, `${c.name}.json`);
       const t0 = Date.now();
@@ -114,6 +118,8 @@ if (!args['no-sync']) {
           '0.01',
           '--seed',
           String(args.seed),
+          '--latency',
+          args.latency,
           '--out',
           out,
         ],

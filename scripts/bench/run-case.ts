@@ -17,6 +17,7 @@ const argsSchema = z.object({
   'change-rate': z.coerce.number().min(0).max(1),
   seats: z.coerce.number().int().min(1),
   seed: z.coerce.number().int(),
+  latency: z.enum(['realistic', 'off']).default('realistic'),
   out: z.string().min(1),
 });
 const { values } = parseArgs({
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     'change-rate': { type: 'string' },
     seats: { type: 'string' },
     seed: { type: 'string' },
+    latency: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -39,6 +41,7 @@ process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const { LocalPipeline } = await import('../local/pipeline.ts');
+const { LATENCY_PRESETS } = await import('../simulators/latency.ts');
 const { installRuntimeProbe } = await import('../../shared/runtime/probe.ts');
 const { pipedriveTokenCost } = await import('../../shared/runtime/observability.ts');
 const { dynamoUnits } = await import('./metrics.ts');
@@ -99,6 +102,7 @@ const pipeline = await LocalPipeline.start({
   seats: args.seats,
   writerConcurrency: args.concurrency,
   wonDeals: args['won-deals'],
+  latency: LATENCY_PRESETS[args.latency],
 });
 currentFunction = () => pipeline.lambda.current() ?? 'local run';
 auditTable = pipeline.aws.env.AUDIT_TABLE;

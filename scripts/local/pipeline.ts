@@ -29,6 +29,7 @@ import {
 } from '../simulators/dataset.ts';
 import { startPipedriveSim, type PipedrivePlan, type PipedriveSim, type PipedriveSimStats } from '../simulators/pipedrive/index.ts';
 import { startQadSim, type QadSim } from '../simulators/qad/index.ts';
+import type { LatencyModel } from '../simulators/latency.ts';
 import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
 import { drainQueue, queueDepth } from './sqs-event-source.ts';
 import { Chaos, CHAOS_HTTP_TIMEOUT_MS, CHAOS_SEARCH_LAG_MS } from './chaos.ts';
@@ -67,6 +68,8 @@ export interface PipelineOptions {
   tokenTtlSeconds?: number;
   /** Seats of the Pipedrive company: its daily token budget is 30,000 x plan multiplier x seats (default 1). */
   seats?: number;
+  /** What each remote service takes to answer (simulators and AWS stand-ins; default: at once). */
+  latency?: LatencyModel;
   /** Records people type into Pipedrive while round 1 runs (after the first-sync listings were read), a third of each entity. */
   typedDuringSync?: number;
   /**
@@ -194,6 +197,7 @@ export class LocalPipeline {
     const prices = generatePrices(items, options.currencies, options.seed);
     const qadBasePath = '/demo/clouderp';
     const qad = await startQadSim({
+      ...(options.latency && { latency: options.latency.qad }),
       tenants: [
         {
           basePath: qadBasePath,
@@ -213,6 +217,7 @@ export class LocalPipeline {
       apiToken: API_TOKEN,
       plan: options.plan,
       seats: options.seats ?? 1,
+      ...(options.latency && { latency: options.latency.pipedrive }),
       ...simulatorOAuth(options.auth ?? 'token', options.tokenTtlSeconds ?? 3600),
       searchLagMs: options.searchLagMs ?? (chaos ? CHAOS_SEARCH_LAG_MS : 0),
       currencies:
@@ -253,7 +258,11 @@ export class LocalPipeline {
         )
       : undefined;
 
-    const aws = await startLocalAws({ maxReceiveCount: options.maxReceiveCount ?? 10, visibilityTimeoutSeconds: 30 });
+    const aws = await startLocalAws({
+      maxReceiveCount: options.maxReceiveCount ?? 10,
+      visibilityTimeoutSeconds: 30,
+      ...(options.latency && { latency: options.latency }),
+    });
     // The local run's clock runs fast: short leases and backoffs so retries happen within a round.
     const fastClock = {
       CLAIM_LEASE_SECONDS: String(options.claimLeaseSeconds ?? (chaos ? 5 : 90)),

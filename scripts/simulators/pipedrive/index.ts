@@ -60,6 +60,7 @@ import {
   validateParams,
   type ParsedParams,
 } from './spec.ts';
+import { delayRequests, type Latency } from '../latency.ts';
 import { EntityStore, FieldRegistry, type FieldOption, type StoredRecord } from './store.ts';
 
 export type { PipedrivePlan } from './rate-limit.ts';
@@ -153,6 +154,8 @@ export interface PipedriveSimOptions {
   currencies?: string[];
   /** serve OAuth2 (POST /oauth/token, Bearer tokens on the API) with the OAuth app's burst limits */
   oauth?: PipedriveOAuthOptions;
+  /** Answer time of every request (default none: at once). */
+  latency?: Latency;
 }
 
 export interface EndpointStats {
@@ -447,6 +450,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       else res.destroy();
     });
   });
+  delayRequests(server, options.latency);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
 
