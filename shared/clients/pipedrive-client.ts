@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { PermanentError, PipedriveGoneError, PipedriveNotFoundError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
-import { BurstPacer } from './burst-pacer.ts';
+import { BurstPacer, waitInline } from './burst-pacer.ts';
 
 import type { PipedriveCallInfo, PipedriveClient, PipedriveFieldEntity, RemoteRecord } from '../ports/pipedrive.ts';
 
@@ -69,6 +69,8 @@ export function createPipedriveClient(
     /** How it waits for a burst slot and between retries (a timer unless a test passes its own, with a matching `now`). */
     sleep?: Sleep;
     onCall?: (info: PipedriveCallInfo) => void;
+    /** The tenant's burst wait shared with every other container (see BurstPauses); none: this client's own pacing only. */
+    sharedPause?: { until(): Promise<number>; pause(untilMs: number): Promise<void> };
   },
 ): PipedriveClient {
   const now = options.now ?? Date.now;
@@ -79,6 +81,16 @@ export function createPipedriveClient(
   let dailySpentUntil = 0;
   /** The current unbroken run of 429 answers: when it began and how many (undefined after any other answer). */
   let limited: { since: number; count: number } | undefined;
+
+  /**
+   * After a 429 anywhere in the company, no call before the reset it named. Asked before each call unless
+   * this client's fresh figures show the window half empty (then no one can just have been refused).
+   */
+  async function awaitSharedPause(): Promise<void> {
+    if (!options.sharedPause || pacer.roomy()) return;
+    const wait = (await options.sharedPause.until()) - now();
+    if (wait > 0) await waitInline(wait, sleep, 'Pipedrive burst window spent: another writer of this tenant was refused');
+  }
 
   async function call<T>(
     method: 'GET' | 'POST' | 'PATCH',
@@ -100,6 +112,7 @@ export function createPipedriveClient(
           true,
         );
       const credentials = await auth.credentials();
+      await awaitSharedPause();
       await pacer.beforeCall(template.endsWith('/search'));
       const started = now();
       let res: HttpResponse;
@@ -137,7 +150,16 @@ export function createPipedriveClient(
         await sleep(200 * 4 ** attempt);
         continue;
       }
-      throw classify(res, endpoint, limited === undefined ? { ms: 0, count: 0 } : { ms: now() - limited.since, count: limited.count });
+      const error = classify(
+        res,
+        endpoint,
+        limited === undefined ? { ms: 0, count: 0 } : { ms: now() - limited.since, count: limited.count },
+      );
+      // A burst 429 stops every container of the tenant until its reset (a spent daily budget closes the tenant's gate instead).
+      // Not recording it only costs the others a 429 of their own: this record's outcome stays the 429.
+      if (error instanceof RateLimitedError && !error.dailyBudgetSpent)
+        await options.sharedPause?.pause(now() + error.resetSeconds * 1000).catch(() => undefined);
+      throw error;
     }
   }
 
