@@ -67,7 +67,7 @@ const say = (line = '') => process.stdout.write(`${line}\n`);
 
 // The topology names the functions and their memory; it is read without synthesizing anything.
 const { POLLERS, WRITERS } = await import('../infra/topology.ts');
-const functions = [...POLLERS, ...WRITERS].map((f) => ({ id: f.id, entry: f.entry, memorySize: f.memorySize }));
+const functions = [...POLLERS, ...WRITERS].map((f) => ({ id: f.id, entry: f.entry, memorySize: f.memorySize, environment: f.environment }));
 const memoryMb = Math.max(...functions.map((f) => f.memorySize));
 
 const CASES = [

@@ -15,7 +15,7 @@ export interface BundleFigure {
   /** Median of `runs` fresh `node` processes importing the bundle, with the functions' NODE_OPTIONS. */
   loadMs: number;
   loadRunsMs: number[];
-  /** Median load of the reference bundle (REFERENCE_IMPORT alone) in the same runs. */
+  /** Median load of the reference (REFERENCE_IMPORT alone) in the same runs. */
   referenceMs: number;
   /** Median over the runs of this bundle's load / the reference's load in the same run. */
   loadRatio: number;
@@ -32,27 +32,24 @@ function owner(input: string): string {
   return name.startsWith('@') ? `${name}/${parts[at + 2] ?? ''}` : name;
 }
 
-/** What every function's load is measured against: the DynamoDB client alone, bundled the same way. */
+/** What every function's load is measured against: the DynamoDB client alone, the one package every function needs. */
 export const REFERENCE_IMPORT = '@aws-sdk/client-dynamodb';
 
 /**
  * Builds every function as the CDK does (infra/bundling.ts) into a scratch folder outside the
  * project (so nothing can resolve from node_modules), weighs it, and times its cold module load.
- * The machine is shared, so a load time alone says little: each run times the reference bundle
- * (REFERENCE_IMPORT alone) and then every function, alternating, and `loadRatio` is the median of
- * each run's function / reference pair.
+ * The machine is shared, so a load time alone says little: each run times the reference (REFERENCE_IMPORT
+ * alone, as installed in node_modules) and then every function, alternating, and `loadRatio` is the
+ * median of each run's function / reference pair.
  */
 export async function measureBundles(opts: {
   root: string;
-  functions: Array<{ id: string; entry: string }>;
+  /** `environment`: the function's own variables (POLL_NAME, WORK_QUEUE), which its module reads as it loads. */
+  functions: Array<{ id: string; entry: string; environment?: Readonly<Record<string, string>> }>;
   runs: number;
 }): Promise<BundleFigure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'connector-bundles-'));
   try {
-    const reference = join(dir, '_reference', 'index.mjs');
-    // Built from stdin, resolved from the project, with the functions' settings otherwise.
-    const { entryPoints: _none, ...settings } = esbuildOptions('', reference, join(opts.root, 'tsconfig.json'));
-    await build({ ...settings, stdin: { contents: `export * from '${REFERENCE_IMPORT}';`, resolveDir: opts.root, loader: 'js' } });
     const built = [];
     for (const fn of opts.functions) {
       const outfile = join(dir, fn.id, 'index.mjs');
@@ -66,10 +63,10 @@ export async function measureBundles(opts: {
     }
     const referenceRunsMs: number[] = [];
     for (let i = 0; i < opts.runs; i++) {
-      const referenceMs = loadTime(reference, dir);
+      const referenceMs = loadTime(REFERENCE_IMPORT, opts.root);
       referenceRunsMs.push(referenceMs);
       for (const b of built) {
-        const ms = loadTime(b.outfile, dir);
+        const ms = loadTime(b.outfile, dir, b.fn.environment);
         b.loadRunsMs.push(ms);
         b.ratios.push(ms / referenceMs);
       }
@@ -93,14 +90,18 @@ export async function measureBundles(opts: {
   }
 }
 
-/** A fresh `node` process importing the bundle with the functions' NODE_OPTIONS: ms from import to loaded. */
-function loadTime(bundle: string, cwd: string): number {
+/**
+ * A fresh `node` process importing a bundle (a path) or a package (a name, resolved from `cwd`) with the
+ * functions' NODE_OPTIONS: ms from import to loaded.
+ */
+function loadTime(bundle: string, cwd: string, environment: Readonly<Record<string, string>> = {}): number {
+  const specifier = bundle.startsWith('/') ? pathToFileURL(bundle).href : bundle;
   const probe =
-    `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(bundle).href)}); ` +
-    `process.stdout.write(String(performance.now() - t));`;
+    `const t = performance.now(); await import(${JSON.stringify(specifier)}); ` + `process.stdout.write(String(performance.now() - t));`;
   const out = execFileSync(process.execPath, [...LAMBDA_BUNDLING.nodeOptions.split(' '), '--input-type=module', '-e', probe], {
     cwd,
     env: {
+      ...environment,
       PATH: process.env.PATH ?? '',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       AWS_REGION: 'us-east-1',
