@@ -11,7 +11,7 @@ import { replay } from '../../shared/operations/replay.ts';
 import { eraseRecord } from '../../shared/operations/erase.ts';
 import { SqsDeadLetters } from '../../shared/adapters/aws/sqs-queue.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
-import { syncEntity, type PlanRow } from '../../shared/operations/sync.ts';
+import { budgetPlanLine, syncEntity, type PlanRow } from '../../shared/operations/sync.ts';
 import { authorizeTenant } from '../../shared/operations/authorize.ts';
 import { addTenant, describeTenant, requireTenant, setTenantEnabled } from '../../shared/operations/tenants.ts';
 import type { AuditAction } from '../../shared/ports/index.ts';
@@ -306,6 +306,8 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
           dryRun: values['dry-run'],
           onProgress: (done, total) => (done % 50 === 0 || done === total ? io.err(`  ${done}/${total} written`) : undefined),
         });
+        const writes = rows.filter((r) => r.action === 'create' || r.action === 'update').length;
+        const budget = values['dry-run'] ? await budgetPlanLine(d.clients, tenant, writes, Date.now()) : undefined;
         print({ rows, unchanged }, () => {
           const changes = (r: PlanRow) => r.changes.map((c) => `${c.field}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`);
           const plan = rows.map((r) => ({ ...r, changes: changes(r).join('; ') }));
@@ -316,6 +318,7 @@ export async function runCli(argv: string[], io: Io, deps?: Dependencies, regist
               `skip ${count('skip') + unchanged} (${unchanged} unchanged since the last write), ` +
               `wait ${count('wait')}, reject ${count('reject')}${values['dry-run'] ? ' (dry run: nothing was written)' : ''}`,
           );
+          if (budget) io.out(budget);
         });
         return 0;
       }

@@ -69,6 +69,8 @@ export function createPipedriveClient(
     /** How it waits for a burst slot and between retries (a timer unless a test passes its own, with a matching `now`). */
     sleep?: Sleep;
     onCall?: (info: PipedriveCallInfo) => void;
+    /** The share of the company's daily token budget this client may spend (default 1: all of it). */
+    dailyBudgetShare?: number;
     /** The tenant's burst wait shared with every other container (see BurstPauses); none: this client's own pacing only. */
     sharedPause?: { until(): Promise<number>; pause(untilMs: number): Promise<void> };
   },
@@ -76,6 +78,7 @@ export function createPipedriveClient(
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? realSleep;
   const pacer = new BurstPacer(now, sleep);
+  const dailyShare = options.dailyBudgetShare ?? 1;
   const auth = 'auth' in options ? options.auth : apiTokenAuth(options.apiBaseUrl, options.apiToken);
   /** When the daily budget Pipedrive reported spent resets (ms epoch); no call goes out before then. */
   let dailySpentUntil = 0;
@@ -107,7 +110,8 @@ export function createPipedriveClient(
     for (let attempt = 0; ; attempt++) {
       if (dailySpentUntil > now())
         throw new RateLimitedError(
-          `${endpoint}: not sent, Pipedrive reported the daily token budget spent`,
+          `${endpoint}: not sent, ${dailyShare < 1 ? `the connector's ${Math.round(dailyShare * 100)}% share of ` : ''}` +
+            "the company's daily token budget is spent",
           Math.ceil((dailySpentUntil - now()) / 1000),
           true,
         );
@@ -137,7 +141,7 @@ export function createPipedriveClient(
       }
       options.onCall?.({ endpoint, status: res.status, ms: now() - started });
       pacer.observe(res.headers, started);
-      dailySpentUntil = dailyBudgetSpentUntil(res, now()) ?? dailySpentUntil;
+      dailySpentUntil = dailyBudgetSpentUntil(res, now(), dailyShare) ?? dailySpentUntil;
       limited = res.status === 429 ? { since: limited?.since ?? started, count: (limited?.count ?? 0) + 1 } : undefined;
       // One refresh per 401; the retry does not count as an attempt (a refused token is not a fault).
       if (res.status === 401 && !reauthorised && (await auth.refused(credentials))) {
@@ -256,10 +260,15 @@ const DAILY_RECHECK_SECONDS = 3_600;
 
 /**
  * When the daily budget the answer reports spent resets (its x-daily-ratelimit-* headers, which Pipedrive
- * does not document: read if sent), or undefined while budget is left.
+ * does not document: read if sent), or undefined while budget is left. Spent, for a connector that may use
+ * `share` of it: the company has no more than the other apps' part (1 - share) of its limit left.
  */
-function dailyBudgetSpentUntil(res: HttpResponse, nowMs: number): number | undefined {
-  if (res.headers['x-daily-ratelimit-remaining'] !== '0') return undefined;
+function dailyBudgetSpentUntil(res: HttpResponse, nowMs: number, share: number): number | undefined {
+  const read = (name: string) => (res.headers[name] ? Number(res.headers[name]) : Number.NaN);
+  const remaining = read('x-daily-ratelimit-remaining');
+  const limit = read('x-daily-ratelimit-limit');
+  const othersPart = Number.isFinite(limit) && limit > 0 ? limit * (1 - share) : 0;
+  if (!(Number.isFinite(remaining) && remaining <= othersPart)) return undefined;
   const reset = Number(res.headers['x-daily-ratelimit-reset']);
   return nowMs + (Number.isFinite(reset) && reset > 0 ? reset : DAILY_RECHECK_SECONDS) * 1000;
 }

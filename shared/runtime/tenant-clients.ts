@@ -89,6 +89,7 @@ export function createTenantClients(deps: {
         return createPipedriveClient({
           auth,
           http: deps.http,
+          dailyBudgetShare: pipedrive.dailyBudgetShare,
           ...(deps.now && { now: deps.now }),
           ...(deps.sleep && { sleep: deps.sleep }),
           ...(deps.onPipedriveCall && { onCall: (info) => deps.onPipedriveCall!(tenantId, info) }),
