@@ -147,6 +147,8 @@ const KEY_FIELDS = { organization: 'QAD Customer Code', person: 'QAD Contact ID'
 
 type PollHandler = (event: unknown) => Promise<{ summaries: Array<{ unchanged?: number; outcome: string; error?: string }> }>;
 type WriteHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+/** A writer function's instance for each concurrent poller of its event source. */
+type WriterInstances = (slot: number) => WriteHandler;
 
 /**
  * The whole connector on this machine: both simulators seeded with a synthetic dataset, AWS
@@ -164,7 +166,7 @@ export class LocalPipeline {
     readonly aws: LocalAws,
     readonly qadBasePath: string,
     private readonly polls: Record<string, PollHandler>,
-    private readonly writers: Record<string, WriteHandler>,
+    private readonly writers: Record<string, WriterInstances>,
     /** The local cipher's key: handed to the operator CLI through `connectionFile()` in --serve mode. */
     private readonly cipherKey: Buffer,
     readonly chaos: Chaos | undefined,
@@ -308,7 +310,7 @@ export class LocalPipeline {
     // The handlers functions/poll.ts and functions/write.ts build, one per function; they read the environment on their first invocation.
     const lambda = new LambdaStandIn();
     const polls: Record<string, PollHandler> = {};
-    const writers: Record<string, WriteHandler> = {};
+    const writers: Record<string, WriterInstances> = {};
     const eventSources: Record<string, EventSourceSettings> = {};
     for (const f of entityRegistry.flows) {
       const fn = runtime?.pollFunction(f.poll);
@@ -320,9 +322,20 @@ export class LocalPipeline {
       const fn = runtime?.writerFunction(q.name);
       const source = fn?.fn.eventSource;
       if (fn && !source) throw new Error(`${fn.fn.name} has no SQS event source in the template`);
-      writers[q.name] = fn
-        ? lambda.wrap(kebab(fn.fn.name), async (event: SQSEvent) => batchResponseSchema.parse(await fn.container.invoke(event)))
-        : lambda.wrap(kebab(q.writer), writerHandler(q.name));
+      if (fn) {
+        const handler = lambda.wrap(kebab(fn.fn.name), async (event: SQSEvent) =>
+          batchResponseSchema.parse(await fn.container.invoke(event)),
+        );
+        writers[q.name] = () => handler;
+      } else {
+        // One handler per concurrent writer, each building its own dependencies (clients, pacer) as a container of its own does.
+        const instances = new Map<number, WriteHandler>();
+        writers[q.name] = (slot) => {
+          let handler = instances.get(slot);
+          if (!handler) instances.set(slot, (handler = lambda.wrap(kebab(q.writer), writerHandler(q.name))));
+          return handler;
+        };
+      }
       eventSources[q.name] = {
         batchSize: source?.batchSize ?? 10,
         // The local --concurrency, capped by the template's MaximumConcurrency as Lambda caps it.
@@ -450,7 +463,7 @@ export class LocalPipeline {
 
   private async drain(
     queue: LocalQueue,
-    handler: WriteHandler,
+    handler: WriterInstances,
     deadlineMs: number,
     onProgress: (batch: { received: number; failed: number }) => void,
   ) {
@@ -461,7 +474,7 @@ export class LocalPipeline {
       sqs: this.aws.sqs,
       queueUrl: queue.url,
       queueArn: queue.arn,
-      handler,
+      handlerFor: handler,
       concurrency: source.concurrency,
       batchSize: source.batchSize,
       reportBatchItemFailures: source.reportBatchItemFailures,
