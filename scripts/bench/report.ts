@@ -137,7 +137,8 @@ export function renderReport(r: {
     out.push(
       '',
       'Lambda bundles (infra/bundling.ts; load = fresh node process importing the bundle, --enable-source-maps as in Lambda, ' +
-        'median of 5; x reference = median of paired runs of this bundle / @aws-sdk/client-dynamodb alone from node_modules, timed alternately)',
+        'median of 5; x reference = median of paired runs of this bundle / @aws-sdk/client-dynamodb alone ' +
+        'from node_modules, timed alternately)',
     );
     out.push(
       table(
