@@ -11,6 +11,7 @@ import {
   type ErrorOutcome,
 } from '../domain/errors.ts';
 import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
+import type { PipedriveClient } from '../ports/pipedrive.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
 import { recordTenantHold, waitOutcome } from './tenant-holds.ts';
@@ -115,6 +116,7 @@ export async function handleWriterBatch(
         reason: 'handed back unstarted: the invocation is near its time limit',
         retryInSeconds: 0,
       });
+    let pipedrive: PipedriveClient | undefined;
     const waitFor = paused.get(m.tenantId);
     if (waitFor !== undefined)
       return applyOutcome(h, {
@@ -138,15 +140,8 @@ export async function handleWriterBatch(
         throw new PermanentError(`a ${m.entity} message reached the ${deps.queue} queue: it belongs on the ${flow.queue} queue`);
       const hold = await once(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
-      const pipedrive = await deps.clients.pipedrive(tenant);
-      let written: Awaited<ReturnType<typeof flow.write>>;
-      try {
-        written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt });
-      } finally {
-        // A tenant's first record of the batch goes alone; once it has been answered (a 429 pauses the rest, see
-        // `paused`) the others follow as many at a time as the burst limit its client has seen warrants.
-        slots.setLimit(m.tenantId, recordsInFlight(pipedrive.rateLimits().burstLimit, event.Records.length));
-      }
+      pipedrive = await deps.clients.pipedrive(tenant);
+      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt });
       deps.telemetry.recordOutcome(m.tenantId, m.entity, written.action);
       deps.telemetry.info('record written', {
         tenantId: m.tenantId,
@@ -158,7 +153,11 @@ export async function handleWriterBatch(
     } catch (error) {
       const nowMs = deps.clock.now();
       const outcome = outcomeOf(error, { entity: m.entity, attempt, dependencyWaits, retryBaseSeconds: deps.retryBaseSeconds, nowMs });
-      return applyOutcome(h, outcome, error);
+      return await applyOutcome(h, outcome, error);
+    } finally {
+      // A tenant's first record of the batch goes alone; once its outcome is known (a 429 pauses the rest, a park or
+      // a closed gate holds them) the others follow as many at a time as the burst limit its client has seen warrants.
+      if (pipedrive) slots.setLimit(m.tenantId, recordsInFlight(pipedrive.rateLimits().burstLimit, event.Records.length));
     }
   }
 
