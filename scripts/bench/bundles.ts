@@ -15,6 +15,10 @@ export interface BundleFigure {
   /** Median of `runs` fresh `node` processes importing the bundle, with the functions' NODE_OPTIONS. */
   loadMs: number;
   loadRunsMs: number[];
+  /** Median load of the reference (REFERENCE_IMPORT alone) in the same runs. */
+  referenceMs: number;
+  /** Median over the runs of this bundle's load / the reference's load in the same run. */
+  loadRatio: number;
   /** Largest inputs by bytes in the output, for reading where the size goes. */
   largest: Array<{ input: string; bytes: number }>;
 }
@@ -28,18 +32,25 @@ function owner(input: string): string {
   return name.startsWith('@') ? `${name}/${parts[at + 2] ?? ''}` : name;
 }
 
+/** What every function's load is measured against: the DynamoDB client alone, the one package every function needs. */
+export const REFERENCE_IMPORT = '@aws-sdk/client-dynamodb';
+
 /**
  * Builds every function as the CDK does (infra/bundling.ts) into a scratch folder outside the
  * project (so nothing can resolve from node_modules), weighs it, and times its cold module load.
+ * The machine is shared, so a load time alone says little: each run times the reference (REFERENCE_IMPORT
+ * alone, as installed in node_modules) and then every function, alternating, and `loadRatio` is the
+ * median of each run's function / reference pair.
  */
 export async function measureBundles(opts: {
   root: string;
-  functions: Array<{ id: string; entry: string }>;
+  /** `environment`: the function's own variables (POLL_NAME, WORK_QUEUE), which its module reads as it loads. */
+  functions: Array<{ id: string; entry: string; environment?: Readonly<Record<string, string>> }>;
   runs: number;
 }): Promise<BundleFigure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'connector-bundles-'));
-  const figures: BundleFigure[] = [];
   try {
+    const built = [];
     for (const fn of opts.functions) {
       const outfile = join(dir, fn.id, 'index.mjs');
       const result = await build(esbuildOptions(join(opts.root, 'functions', fn.entry), outfile, join(opts.root, 'tsconfig.json')));
@@ -48,38 +59,55 @@ export async function measureBundles(opts: {
         for (const [input, info] of Object.entries(output.inputs))
           byOwner.set(owner(input), (byOwner.get(owner(input)) ?? 0) + info.bytesInOutput);
       }
-      const loadRunsMs: number[] = [];
-      const probe =
-        `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(outfile).href)}); ` +
-        `process.stdout.write(String(performance.now() - t));`;
-      for (let i = 0; i < opts.runs; i++) {
-        const out = execFileSync(process.execPath, [...LAMBDA_BUNDLING.nodeOptions.split(' '), '--input-type=module', '-e', probe], {
-          cwd: dir,
-          env: {
-            PATH: process.env.PATH ?? '',
-            POWERTOOLS_LOG_LEVEL: 'SILENT',
-            AWS_REGION: 'us-east-1',
-            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-          },
-          encoding: 'utf8',
-        });
-        loadRunsMs.push(Number(out));
-      }
-      figures.push({
-        function: fn.id,
-        entry: fn.entry,
-        bytes: statSync(outfile).size,
-        mapBytes: statSync(`${outfile}.map`).size,
-        loadMs: median(loadRunsMs),
-        loadRunsMs,
-        largest: [...byOwner]
-          .sort((a, b) => b[1] - a[1])
-          .slice(0, 5)
-          .map(([input, bytes]) => ({ input, bytes })),
-      });
+      built.push({ fn, outfile, byOwner, loadRunsMs: [] as number[], ratios: [] as number[] });
     }
+    const referenceRunsMs: number[] = [];
+    for (let i = 0; i < opts.runs; i++) {
+      const referenceMs = loadTime(REFERENCE_IMPORT, opts.root);
+      referenceRunsMs.push(referenceMs);
+      for (const b of built) {
+        const ms = loadTime(b.outfile, dir, b.fn.environment);
+        b.loadRunsMs.push(ms);
+        b.ratios.push(ms / referenceMs);
+      }
+    }
+    return built.map((b) => ({
+      function: b.fn.id,
+      entry: b.fn.entry,
+      bytes: statSync(b.outfile).size,
+      mapBytes: statSync(`${b.outfile}.map`).size,
+      loadMs: median(b.loadRunsMs),
+      loadRunsMs: b.loadRunsMs,
+      referenceMs: median(referenceRunsMs),
+      loadRatio: median(b.ratios),
+      largest: [...b.byOwner]
+        .sort((a, c) => c[1] - a[1])
+        .slice(0, 5)
+        .map(([input, bytes]) => ({ input, bytes })),
+    }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return figures;
+}
+
+/**
+ * A fresh `node` process importing a bundle (a path) or a package (a name, resolved from `cwd`) with the
+ * functions' NODE_OPTIONS: ms from import to loaded.
+ */
+function loadTime(bundle: string, cwd: string, environment: Readonly<Record<string, string>> = {}): number {
+  const specifier = bundle.startsWith('/') ? pathToFileURL(bundle).href : bundle;
+  const probe =
+    `const t = performance.now(); await import(${JSON.stringify(specifier)}); ` + `process.stdout.write(String(performance.now() - t));`;
+  const out = execFileSync(process.execPath, [...LAMBDA_BUNDLING.nodeOptions.split(' '), '--input-type=module', '-e', probe], {
+    cwd,
+    env: {
+      ...environment,
+      PATH: process.env.PATH ?? '',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+      AWS_REGION: 'us-east-1',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+    encoding: 'utf8',
+  });
+  return Number(out);
 }

@@ -17,6 +17,8 @@ export interface RoundCounters {
   peakRssBytes: number;
   /** Share of the round the local run's one event loop was busy (simulators, stand-ins and functions share it). */
   eventLoopUtilization: number;
+  /** The 99th percentile of how late the event loop ran a timer (ms): high when the host starves this process. */
+  loopDelayP99Ms?: number;
 }
 
 /** What scripts/bench/run-case.ts writes. */
@@ -62,6 +64,10 @@ export interface RoundFigures {
   peakRssMb: number;
   invocations: Record<string, { invocations: number; ms: number }>;
   aws: RoundCounters['aws'];
+  /** DynamoDB requests the functions made (every command, whatever its units). */
+  dynamoRequests: number;
+  eventLoopUtilization: number;
+  loopDelayP99Ms: number;
   cost: CostEstimate;
 }
 
@@ -129,6 +135,11 @@ export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: n
       peakRssMb: counters.peakRssBytes / 2 ** 20,
       invocations: report.lambda,
       aws: counters.aws,
+      dynamoRequests: Object.entries(counters.aws.byCommand)
+        .filter(([command]) => command.startsWith('dynamodb '))
+        .reduce((sum, [, count]) => sum + count, 0),
+      eventLoopUtilization: counters.eventLoopUtilization,
+      loopDelayP99Ms: counters.loopDelayP99Ms ?? 0,
       cost: estimateCost(
         {
           invocations,

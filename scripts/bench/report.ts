@@ -46,6 +46,8 @@ export function renderReport(r: {
           'of allowed',
           'wall s',
           'peak RSS',
+          'event loop busy',
+          'timers late p99',
         ],
         r.figures.flatMap((f) =>
           f.rounds.map((x) => [
@@ -65,6 +67,8 @@ export function renderReport(r: {
             pct(x.writesPerSecond / x.allowedPerSecond, 0),
             fixed(x.wallSeconds),
             `${fixed(x.peakRssMb, 0)} MB`,
+            pct(x.eventLoopUtilization, 0),
+            `${fixed(x.loopDelayP99Ms, 0)} ms`,
           ]),
         ),
       ),
@@ -106,6 +110,7 @@ export function renderReport(r: {
           'SQS requests',
           'DynamoDB writes',
           'DynamoDB reads',
+          'DynamoDB requests per record written',
           'KMS calls',
           'USD',
           'USD per million records',
@@ -119,6 +124,7 @@ export function renderReport(r: {
             x.aws.sqsRequests,
             x.aws.dynamoWrites,
             x.aws.dynamoReads,
+            x.writes > 0 ? fixed(x.dynamoRequests / x.writes, 2) : '-',
             x.aws.kmsRequests,
             fixed(x.cost.usd.total, 4),
             fixed(x.cost.perMillionRecordsUsd, 2),
@@ -130,16 +136,20 @@ export function renderReport(r: {
   if (r.bundles.length > 0) {
     out.push(
       '',
-      'Lambda bundles (infra/bundling.ts; load = fresh node process importing the bundle, --enable-source-maps as in Lambda, median of 5)',
+      'Lambda bundles (infra/bundling.ts; load = fresh node process importing the bundle, --enable-source-maps as in Lambda, ' +
+        'median of 5; x reference = median of paired runs of this bundle / @aws-sdk/client-dynamodb alone ' +
+        'from node_modules, timed alternately)',
     );
     out.push(
       table(
-        ['function', 'bundle', 'source map', 'module load ms', 'runs ms', 'largest inputs'],
+        ['function', 'bundle', 'source map', 'module load ms', 'x reference', 'reference ms', 'runs ms', 'largest inputs'],
         r.bundles.map((b) => [
           b.function,
           kb(b.bytes),
           kb(b.mapBytes),
           fixed(b.loadMs, 0),
+          fixed(b.loadRatio, 2),
+          fixed(b.referenceMs, 0),
           b.loadRunsMs.map((m) => fixed(m, 0)).join(' '),
           b.largest
             .slice(0, 3)

@@ -5,6 +5,7 @@
  * BENCH_DIAGNOSE=1 also prints, per round, the time each function spent waiting on each service.
  */
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as z from 'zod';
 
@@ -17,6 +18,7 @@ const argsSchema = z.object({
   'change-rate': z.coerce.number().min(0).max(1),
   seats: z.coerce.number().int().min(1),
   seed: z.coerce.number().int(),
+  latency: z.enum(['realistic', 'off']).default('realistic'),
   out: z.string().min(1),
 });
 const { values } = parseArgs({
@@ -29,6 +31,7 @@ const { values } = parseArgs({
     'change-rate': { type: 'string' },
     seats: { type: 'string' },
     seed: { type: 'string' },
+    latency: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -39,6 +42,7 @@ process.env.POWERTOOLS_METRICS_DISABLED = 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const { LocalPipeline } = await import('../local/pipeline.ts');
+const { LATENCY_PRESETS } = await import('../simulators/latency.ts');
 const { installRuntimeProbe } = await import('../../shared/runtime/probe.ts');
 const { pipedriveTokenCost } = await import('../../shared/runtime/observability.ts');
 const { dynamoUnits } = await import('./metrics.ts');
@@ -99,6 +103,7 @@ const pipeline = await LocalPipeline.start({
   seats: args.seats,
   writerConcurrency: args.concurrency,
   wonDeals: args['won-deals'],
+  latency: LATENCY_PRESETS[args.latency],
 });
 currentFunction = () => pipeline.lambda.current() ?? 'local run';
 auditTable = pipeline.aws.env.AUDIT_TABLE;
@@ -137,6 +142,8 @@ async function round(label: string): Promise<{ label: string; report: RoundRepor
   counters = fresh();
   timeByFunction = {};
   const elu = performance.eventLoopUtilization();
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
   const before = pipedriveContent();
   const ordersBefore = qadOrders();
   const started = Date.now();
@@ -156,7 +163,8 @@ async function round(label: string): Promise<{ label: string; report: RoundRepor
     process.stdout.write(
       `    ${label}: ${report.pipedrive.tokens} tokens, ${report.pipedrive.calls} calls, ${report.pipedrive.status429} x 429, ` +
         `${(report.elapsedMs / 1000).toFixed(1)} s, ` +
-        `event loop busy ${Math.round(performance.eventLoopUtilization(elu).utilization * 100)}%` +
+        `event loop busy ${Math.round(performance.eventLoopUtilization(elu).utilization * 100)}%, ` +
+        `timers late by ${Math.round(loopDelay.percentile(99) / 1e6)} ms (p99)` +
         `${report.drained ? '' : ', queues NOT drained'}\n`,
     );
     counters.peakRssBytes = Math.max(counters.peakRssBytes, process.memoryUsage.rss());
@@ -164,6 +172,7 @@ async function round(label: string): Promise<{ label: string; report: RoundRepor
     let recordsChanged = qadOrders() - ordersBefore;
     for (const [key, value] of pipedriveContent()) if (before.get(key) !== value) recordsChanged++;
     counters.eventLoopUtilization = performance.eventLoopUtilization(elu).utilization;
+    counters.loopDelayP99Ms = loopDelay.percentile(99) / 1e6;
     if (process.env.BENCH_DIAGNOSE) {
       const seconds = (ms: number) => Math.round(ms / 1000);
       const waiting = Object.fromEntries(
@@ -177,6 +186,7 @@ async function round(label: string): Promise<{ label: string; report: RoundRepor
     return { label, report, counters, recordsChanged };
   } finally {
     clearInterval(sampler);
+    loopDelay.disable();
   }
 }
 

@@ -15,7 +15,7 @@ import { discover } from '../../shared/operations/discover.ts';
 import { eraseRecord } from '../../shared/operations/erase.ts';
 import { SqsDeadLetters, SqsMessageControl } from '../../shared/adapters/aws/sqs-queue.ts';
 import { queueStatus, redrive, tenantStatus } from '../../shared/operations/status.ts';
-import { syncEntity, type PlanRow } from '../../shared/operations/sync.ts';
+import { budgetPlanLine, syncEntity, type PlanRow } from '../../shared/operations/sync.ts';
 import { authorizeTenant } from '../../shared/operations/authorize.ts';
 import { addTenant, describeTenant, requireTenant, setTenantEnabled } from '../../shared/operations/tenants.ts';
 import type { AuditAction, EntityName } from '../../shared/ports/index.ts';
@@ -414,6 +414,8 @@ async function runSync(c: Ctx, { args, options }: Parsed): Promise<number> {
     onProgress: (done, total) => (done % 50 === 0 || done === total ? c.progress(`  ${done}/${total} written`) : undefined),
   });
   const count = (a: PlanRow['action']) => rows.filter((r) => r.action === a).length;
+  // A dry run also says what the writes would cost of the tenant's share of its daily budget, and when they would end.
+  const budget = dryRun ? await budgetPlanLine(d.clients, tenant, count('create') + count('update'), c.now) : undefined;
   c.print({ rows, unchanged }, () => {
     const changes = (r: PlanRow) => r.changes.map((ch) => `${ch.field}: ${JSON.stringify(ch.from)} -> ${JSON.stringify(ch.to)}`);
     c.table(
@@ -428,6 +430,7 @@ async function runSync(c: Ctx, { args, options }: Parsed): Promise<number> {
         : `create ${count('create')}, update ${count('update')}, ${skipped}, held ${count('held')}, ` +
             `queued for the ${flow.queue} writers ${count('queued')}, failed ${count('failed')}`,
     );
+    if (budget) c.io.out(budget);
   });
   const dead = count('failed');
   if (dead === 0) return 0;

@@ -9,6 +9,7 @@ import { MAX_VISIBILITY_SECONDS } from '../../shared/domain/errors.ts';
 import { TABLES } from '../../shared/config/tables.ts';
 import { queueEnvName } from '../../shared/config/environment.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
+import { delayRequests, type Latency } from '../simulators/latency.ts';
 
 export interface LocalAwsEnv {
   AWS_REGION: string;
@@ -104,13 +105,20 @@ function tableInputs(prefix: string): CreateTableCommandInput[] {
  * the same keys and redrive policy as the stack. `env` is what the functions' environment holds.
  */
 export async function startLocalAws(
-  options: { maxReceiveCount?: number; visibilityTimeoutSeconds?: number; prefix?: string } = {},
+  options: {
+    maxReceiveCount?: number;
+    visibilityTimeoutSeconds?: number;
+    prefix?: string;
+    /** Answer time of each DynamoDB and SQS request (default: at once). */
+    latency?: { dynamo: Latency; sqs: Latency };
+  } = {},
 ): Promise<LocalAws> {
   const prefix = options.prefix ?? 'connector';
   const dynaliteServer = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  delayRequests(dynaliteServer, options.latency?.dynamo);
   await new Promise<void>((resolve) => dynaliteServer.listen(0, '127.0.0.1', () => resolve()));
   const dynamoEndpoint = `http://127.0.0.1:${(dynaliteServer.address() as AddressInfo).port}`;
-  const sqsServer = await startSqsServer();
+  const sqsServer = await startSqsServer(options.latency?.sqs);
   const sqsEndpoint = `http://127.0.0.1:${(sqsServer.address() as AddressInfo).port}`;
 
   const dynamo = new DynamoDBClient({ endpoint: dynamoEndpoint, region: REGION, credentials: CREDENTIALS });
@@ -186,7 +194,7 @@ export async function startLocalAws(
  * local-aws-sqs on loopback, refusing what AWS refuses and it does not: a ChangeMessageVisibility that
  * would keep a message invisible past 12 hours from its receipt (AWS rejects it; it does not clamp).
  */
-async function startSqsServer(): Promise<Server> {
+async function startSqsServer(latency: Latency | undefined): Promise<Server> {
   const { requestHandler, service } = createRequestHandler({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
   const server = createServer((req, res) => {
     void (async () => {
@@ -207,6 +215,7 @@ async function startSqsServer(): Promise<Server> {
       return requestHandler(replay as unknown as IncomingMessage, res);
     })();
   });
+  delayRequests(server, latency);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   // Queue URLs carry the port, as createSqsServer sets it once listening.
   service.PORT = (server.address() as AddressInfo).port;

@@ -29,6 +29,7 @@ import {
 } from '../simulators/dataset.ts';
 import { startPipedriveSim, type PipedrivePlan, type PipedriveSim, type PipedriveSimStats } from '../simulators/pipedrive/index.ts';
 import { startQadSim, type QadSim } from '../simulators/qad/index.ts';
+import type { LatencyModel } from '../simulators/latency.ts';
 import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
 import { drainQueue, queueDepth } from './sqs-event-source.ts';
 import { Chaos, CHAOS_HTTP_TIMEOUT_MS, CHAOS_SEARCH_LAG_MS } from './chaos.ts';
@@ -72,6 +73,8 @@ export interface PipelineOptions {
   tokenTtlSeconds?: number;
   /** Seats of the Pipedrive company: its daily token budget is 30,000 x plan multiplier x seats (default 1). */
   seats?: number;
+  /** What each remote service takes to answer (simulators and AWS stand-ins; default: at once). */
+  latency?: LatencyModel;
   /** Records people type into Pipedrive while round 1 runs (after the first-sync listings were read), a third of each entity. */
   typedDuringSync?: number;
   /**
@@ -188,6 +191,8 @@ const KEY_FIELDS = { organization: 'QAD Customer Code', person: 'QAD Contact ID'
 
 type PollHandler = (event: unknown) => Promise<{ summaries: Array<{ unchanged?: number; outcome: string; error?: string }> }>;
 type WriteHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+/** A writer function's instance for each concurrent poller of its event source. */
+type WriterInstances = (slot: number) => WriteHandler;
 
 /**
  * The whole connector on this machine: both simulators seeded with a synthetic dataset, AWS
@@ -205,7 +210,7 @@ export class LocalPipeline {
     readonly aws: LocalAws,
     readonly qadBasePath: string,
     private readonly polls: Record<string, PollHandler>,
-    private readonly writers: Record<string, WriteHandler>,
+    private readonly writers: Record<string, WriterInstances>,
     /** The local cipher's key: handed to the operator CLI through `connectionFile()` in --serve mode. */
     private readonly cipherKey: Buffer,
     readonly chaos: Chaos | undefined,
@@ -243,6 +248,7 @@ export class LocalPipeline {
     const prices = generatePrices(items, options.currencies, options.seed);
     const qadBasePath = '/demo/clouderp';
     const qad = await startQadSim({
+      ...(options.latency && { latency: options.latency.qad }),
       tenants: [
         {
           basePath: qadBasePath,
@@ -262,6 +268,7 @@ export class LocalPipeline {
       apiToken: API_TOKEN,
       plan: options.plan,
       seats: options.seats ?? 1,
+      ...(options.latency && { latency: options.latency.pipedrive }),
       ...simulatorOAuth(options.auth ?? 'token', options.tokenTtlSeconds ?? 3600),
       searchLagMs: options.searchLagMs ?? (chaos ? CHAOS_SEARCH_LAG_MS : 0),
       currencies:
@@ -302,7 +309,11 @@ export class LocalPipeline {
         )
       : undefined;
 
-    const aws = await startLocalAws({ maxReceiveCount: options.maxReceiveCount ?? 10, visibilityTimeoutSeconds: 30 });
+    const aws = await startLocalAws({
+      maxReceiveCount: options.maxReceiveCount ?? 10,
+      visibilityTimeoutSeconds: 30,
+      ...(options.latency && { latency: options.latency }),
+    });
     // The local run's clock runs fast: short leases and backoffs so retries happen within a round.
     const fastClock = {
       // Short with chaos or webhooks: a duplicate delivery waits out a concurrent writer's lease.
@@ -349,7 +360,7 @@ export class LocalPipeline {
     // The handlers functions/poll.ts and functions/write.ts build, one per function; they read the environment on their first invocation.
     const lambda = new LambdaStandIn();
     const polls: Record<string, PollHandler> = {};
-    const writers: Record<string, WriteHandler> = {};
+    const writers: Record<string, WriterInstances> = {};
     const eventSources: Record<string, EventSourceSettings> = {};
     for (const f of entityRegistry.flows) {
       const fn = runtime?.pollFunction(f.poll);
@@ -361,9 +372,20 @@ export class LocalPipeline {
       const fn = runtime?.writerFunction(q.name);
       const source = fn?.fn.eventSource;
       if (fn && !source) throw new Error(`${fn.fn.name} has no SQS event source in the template`);
-      writers[q.name] = fn
-        ? lambda.wrap(kebab(fn.fn.name), async (event: SQSEvent) => batchResponseSchema.parse(await fn.container.invoke(event)))
-        : lambda.wrap(kebab(q.writer), writerHandler(q.name));
+      if (fn) {
+        const handler = lambda.wrap(kebab(fn.fn.name), async (event: SQSEvent) =>
+          batchResponseSchema.parse(await fn.container.invoke(event)),
+        );
+        writers[q.name] = () => handler;
+      } else {
+        // One handler per concurrent writer, each building its own dependencies (clients, pacer) as a container of its own does.
+        const instances = new Map<number, WriteHandler>();
+        writers[q.name] = (slot) => {
+          let handler = instances.get(slot);
+          if (!handler) instances.set(slot, (handler = lambda.wrap(kebab(q.writer), writerHandler(q.name))));
+          return handler;
+        };
+      }
       eventSources[q.name] = {
         batchSize: source?.batchSize ?? 10,
         // The local --concurrency, capped by the template's MaximumConcurrency as Lambda caps it.
@@ -508,7 +530,7 @@ export class LocalPipeline {
 
   private async drain(
     queue: LocalQueue,
-    handler: WriteHandler,
+    handler: WriterInstances,
     deadlineMs: number,
     onProgress: (batch: { received: number; failed: number }) => void,
     until?: AbortSignal,
@@ -520,7 +542,7 @@ export class LocalPipeline {
       sqs: this.aws.sqs,
       queueUrl: queue.url,
       queueArn: queue.arn,
-      handler,
+      handlerFor: handler,
       concurrency: source.concurrency,
       batchSize: source.batchSize,
       reportBatchItemFailures: source.reportBatchItemFailures,

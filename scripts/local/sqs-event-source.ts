@@ -55,7 +55,11 @@ export async function drainQueue(options: {
   sqs: SQSClient;
   queueUrl: string;
   queueArn: string;
-  handler: SqsHandler;
+  /**
+   * The function instance each concurrent poller (0 .. concurrency - 1) invokes: Lambda runs one container per
+   * concurrent batch, each with its own module state, clients and pacer.
+   */
+  handlerFor: (poller: number) => SqsHandler;
   concurrency: number;
   /** The event source's BatchSize (SQS hands out at most 10 per receive; larger batches take several). */
   batchSize?: number;
@@ -71,7 +75,8 @@ export async function drainQueue(options: {
   const totals = { batches: 0, received: 0, failed: 0 };
   let done = false;
 
-  async function poller(): Promise<void> {
+  async function poller(index: number): Promise<void> {
+    const handler = options.handlerFor(index);
     while (!done && Date.now() < options.deadlineMs) {
       const messages: Message[] = [];
       for (let wanted = options.batchSize ?? 10; wanted > 0;) {
@@ -95,7 +100,7 @@ export async function drainQueue(options: {
       const records = messages.map((m) => toRecord(m, options.queueArn));
       const invoke = async (): Promise<Set<string>> => {
         try {
-          const response = await options.handler({ Records: records });
+          const response = await handler({ Records: records });
           if (options.reportBatchItemFailures === false) return new Set<string>();
           return new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
         } catch {
@@ -137,7 +142,7 @@ export async function drainQueue(options: {
     done = true;
   }
 
-  await Promise.all([watcher(), ...Array.from({ length: options.concurrency }, poller)]);
+  await Promise.all([watcher(), ...Array.from({ length: options.concurrency }, (_, i) => poller(i))]);
   const depth = await queueDepth(options.sqs, options.queueUrl);
   return { ...totals, drained: depth.visible + depth.inFlight + depth.delayed === 0 };
 }

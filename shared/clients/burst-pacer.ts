@@ -93,13 +93,23 @@ export class BurstPacer {
     return Number.isFinite(wait) ? Math.max(1, wait) : 0;
   }
 
+  /**
+   * Whether the company's window, by fresh figures, has more than half its room left after this client's calls
+   * since: then no other client of the company can just have been refused (a 429 needs a full window).
+   */
+  roomy(now: number = this.now()): boolean {
+    const limit = this.last.burstLimit;
+    if (this.remaining === undefined || limit === undefined || now - this.observedCallAt > BURST_WINDOW_MS) return false;
+    const sentSince = this.calls.filter((t) => t > this.observedCallAt).length;
+    return this.remaining + this.freed - sentSince > limit / 2;
+  }
+
   /** Waits for a slot (throws RateLimitedError when that is longer than is worth waiting in-process). */
   async beforeCall(isSearch: boolean): Promise<void> {
     for (;;) {
       const wait = this.waitMs();
       if (wait <= 0) break;
-      if (wait > MAX_INLINE_WAIT_MS) throw new RateLimitedError('Pipedrive burst window spent', Math.ceil(wait / 1000));
-      await this.sleep(wait);
+      await waitInline(wait, this.sleep, 'Pipedrive burst window spent');
     }
     if (isSearch) {
       for (;;) {
@@ -112,6 +122,12 @@ export class BurstPacer {
     }
     this.calls.push(this.now());
   }
+}
+
+/** Sleeps `ms`, or throws RateLimitedError when that is longer than is worth waiting in-process (the record goes back to the queue). */
+export async function waitInline(ms: number, sleep: Sleep, what: string): Promise<void> {
+  if (ms > MAX_INLINE_WAIT_MS) throw new RateLimitedError(what, Math.ceil(ms / 1000));
+  await sleep(ms);
 }
 
 function prune(times: number[], cutoff: number): void {

@@ -9,7 +9,7 @@ import {
 } from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
-import { BurstPacer } from './burst-pacer.ts';
+import { BurstPacer, waitInline } from './burst-pacer.ts';
 
 import type { PipedriveCallInfo, PipedriveClient, PipedriveFieldEntity, RemoteRecord } from '../ports/pipedrive.ts';
 
@@ -85,16 +85,31 @@ export function createPipedriveClient(
     /** How it waits for a burst slot and between retries (a timer unless a test passes its own, with a matching `now`). */
     sleep?: Sleep;
     onCall?: (info: PipedriveCallInfo) => void;
+    /** The share of the company's daily token budget this client may spend (default 1: all of it). */
+    dailyBudgetShare?: number;
+    /** The tenant's burst wait shared with every other container (see BurstPauses); none: this client's own pacing only. */
+    sharedPause?: { until(): Promise<number>; pause(untilMs: number): Promise<void> };
   },
 ): PipedriveClient {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? realSleep;
   const pacer = new BurstPacer(now, sleep);
+  const dailyShare = options.dailyBudgetShare ?? 1;
   const auth = 'auth' in options ? options.auth : apiTokenAuth(options.apiBaseUrl, options.apiToken);
   /** When the daily budget Pipedrive reported spent resets (ms epoch); no call goes out before then. */
   let dailySpentUntil = 0;
   /** The current unbroken run of 429 answers: when it began and how many (undefined after any other answer). */
   let limited: { since: number; count: number } | undefined;
+
+  /**
+   * After a 429 anywhere in the company, no call before the reset it named. Asked before each call unless
+   * this client's fresh figures show the window half empty (then no one can just have been refused).
+   */
+  async function awaitSharedPause(): Promise<void> {
+    if (!options.sharedPause || pacer.roomy()) return;
+    const wait = (await options.sharedPause.until()) - now();
+    if (wait > 0) await waitInline(wait, sleep, 'Pipedrive burst window spent: another writer of this tenant was refused');
+  }
 
   async function call<T>(
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
@@ -113,11 +128,13 @@ export function createPipedriveClient(
     for (let attempt = 0; ; attempt++) {
       if (dailySpentUntil > now())
         throw new RateLimitedError(
-          `${endpoint}: not sent, Pipedrive reported the daily token budget spent`,
+          `${endpoint}: not sent, ${dailyShare < 1 ? `the connector's ${Math.round(dailyShare * 100)}% share of ` : ''}` +
+            "the company's daily token budget is spent",
           Math.ceil((dailySpentUntil - now()) / 1000),
           true,
         );
       const credentials = await auth.credentials();
+      await awaitSharedPause();
       await pacer.beforeCall(template.endsWith('/search'));
       if (opts.sendBy !== undefined && now() > opts.sendBy)
         throw new ClaimHeldError(`${endpoint}: not sent, the wait for a burst slot outlasted the time the record's claim allows`, 1);
@@ -144,7 +161,7 @@ export function createPipedriveClient(
       }
       options.onCall?.({ endpoint, status: res.status, ms: now() - started });
       pacer.observe(res.headers, started);
-      dailySpentUntil = dailyBudgetSpentUntil(res, now()) ?? dailySpentUntil;
+      dailySpentUntil = dailyBudgetSpentUntil(res, now(), dailyShare) ?? dailySpentUntil;
       limited = res.status === 429 ? { since: limited?.since ?? started, count: (limited?.count ?? 0) + 1 } : undefined;
       // One refresh per 401; the retry does not count as an attempt (a refused token is not a fault).
       if (res.status === 401 && !reauthorised && (await auth.refused(credentials))) {
@@ -157,7 +174,16 @@ export function createPipedriveClient(
         await sleep(200 * 4 ** attempt);
         continue;
       }
-      throw classify(res, endpoint, limited === undefined ? { ms: 0, count: 0 } : { ms: now() - limited.since, count: limited.count });
+      const error = classify(
+        res,
+        endpoint,
+        limited === undefined ? { ms: 0, count: 0 } : { ms: now() - limited.since, count: limited.count },
+      );
+      // A burst 429 stops every container of the tenant until its reset (a spent daily budget closes the tenant's gate instead).
+      // Not recording it only costs the others a 429 of their own: this record's outcome stays the 429.
+      if (error instanceof RateLimitedError && !error.dailyBudgetSpent)
+        await options.sharedPause?.pause(now() + error.resetSeconds * 1000).catch(() => undefined);
+      throw error;
     }
   }
 
@@ -267,10 +293,15 @@ const DAILY_RECHECK_SECONDS = 3_600;
 
 /**
  * When the daily budget the answer reports spent resets (its x-daily-ratelimit-* headers, which Pipedrive
- * does not document: read if sent), or undefined while budget is left.
+ * does not document: read if sent), or undefined while budget is left. Spent, for a connector that may use
+ * `share` of it: the company has no more than the other apps' part (1 - share) of its limit left.
  */
-function dailyBudgetSpentUntil(res: HttpResponse, nowMs: number): number | undefined {
-  if (res.headers['x-daily-ratelimit-remaining'] !== '0') return undefined;
+function dailyBudgetSpentUntil(res: HttpResponse, nowMs: number, share: number): number | undefined {
+  const read = (name: string) => (res.headers[name] ? Number(res.headers[name]) : Number.NaN);
+  const remaining = read('x-daily-ratelimit-remaining');
+  const limit = read('x-daily-ratelimit-limit');
+  const othersPart = Number.isFinite(limit) && limit > 0 ? limit * (1 - share) : 0;
+  if (!(Number.isFinite(remaining) && remaining <= othersPart)) return undefined;
   const reset = Number(res.headers['x-daily-ratelimit-reset']);
   return nowMs + (Number.isFinite(reset) && reset > 0 ? reset : DAILY_RECHECK_SECONDS) * 1000;
 }

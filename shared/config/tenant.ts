@@ -94,6 +94,12 @@ export const tenantConfigSchema = z.object({
       oauthTokenUrl: baseUrl.default(PIPEDRIVE_OAUTH_TOKEN_URL),
       /** The token URL receives the client secret: another than Pipedrive's only when the operator says so here. */
       allowOtherOAuthTokenUrl: z.boolean().default(false),
+      /**
+       * The share of the company's daily token budget the connector may spend: the budget is shared with the
+       * company's other apps, so the tenant's gate closes until Pipedrive's daily reset once the company has
+       * less than the rest left (default 0.6: 40% of every day stays for the others).
+       */
+      dailyBudgetShare: z.number().gt(0).max(1).default(0.6),
     })
     .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, {
       path: ['oauthClientId'],

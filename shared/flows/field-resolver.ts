@@ -1,5 +1,5 @@
 import type { FieldMappingEntry, QadSource } from '../config/field-mapping.ts';
-import { FieldDriftError } from '../domain/errors.ts';
+import { ClaimHeldError, FieldDriftError } from '../domain/errors.ts';
 import {
   checkFieldsExist,
   describeProblems,
@@ -71,6 +71,11 @@ export async function addToCache(tenantId: string, entity: PipedriveFieldEntity,
   const cached = await hit.catch(() => undefined);
   if (!cached || cached.defs.some((d) => d.field_code === parsed.data.field_code)) return;
   cache.set(key, Promise.resolve({ ...cached, defs: [...cached.defs, parsed.data] }));
+}
+
+/** What this container has cached of the entity's definitions, without reading anything ([] when nothing). */
+async function cachedDefinitions(tenantId: string, entity: PipedriveFieldEntity): Promise<FieldDefinition[]> {
+  return (await cache.get(`${tenantId}|${entity}`)?.catch(() => undefined))?.defs ?? [];
 }
 
 /** Forget a tenant's cached definitions of one entity: the next resolution reads them again. */
@@ -186,15 +191,17 @@ async function createNeverSeen(
     if (!entry?.create) continue;
     const create = entry.create;
     const scope = scopeOf(entity, entry.pipedrive);
-    for (let attempt = 0; attempt < 10; attempt++) {
+    const named = (defs: FieldDefinition[]) =>
+      defs.find((d) => d.field_name === entry.pipedrive && d.is_custom_field !== false)?.field_code;
+    let settled = false;
+    for (let attempt = 0; attempt < 10 && !settled; attempt++) {
       const owner = `field-${process.pid}-${deps.clock.now()}-${Math.random()}`;
       if (await deps.pollState.acquire(tenantId, scope, owner, LEASE_MS, deps.clock.now())) {
+        settled = true;
         let code: string | undefined;
         try {
           // Under the lease: this container's cache first (a writer here may just have made it), then a fresh read
           // (a writer elsewhere may have).
-          const named = (defs: FieldDefinition[]) =>
-            defs.find((d) => d.field_name === entry.pipedrive && d.is_custom_field !== false)?.field_code;
           code =
             named((await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now())).defs) ??
             named((await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now(), true)).defs);
@@ -229,7 +236,12 @@ async function createNeverSeen(
         break;
       }
       await deps.clock.sleep(300);
+      // Another writer holds the lease: once one of this container made the field, it is in the cache (no call needed).
+      if (named(await cachedDefinitions(tenantId, entity))) settled = again = true;
     }
+    // Still being created elsewhere: that is a wait, never drift (a held record would wait for a person for nothing).
+    if (!settled)
+      throw new ClaimHeldError(`the ${entity} field "${entry.pipedrive}" is being created by another writer`, LEASE_MS / 10_000);
   }
   return again || created;
 }

@@ -11,9 +11,11 @@ import {
   type ErrorOutcome,
 } from '../domain/errors.ts';
 import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
+import type { PipedriveClient } from '../ports/pipedrive.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
 import { clearRecordHolds, holdRecord, recordTenantHold, waitOutcome } from './tenant-holds.ts';
+import { recordsInFlight, TenantSlots } from './tenant-slots.ts';
 import type { WriterDeps } from './write-record.ts';
 
 export interface WriterBatchDeps extends WriterDeps {
@@ -48,7 +50,9 @@ interface Handling {
 
 /**
  * One SQS batch for a writer: Pipedrive (organizations, persons, products) or QAD (sales orders).
- * Records are handled one by one, so that a 429 stops the tenant's calls at once:
+ * Records are handled several at a time per tenant (tenant-slots.ts: as many as its burst limit
+ * warrants); a 429 stops the tenant's calls in every container (the client's shared burst wait), and
+ * records not yet started wait for the reset without calling:
  * 1. read the message (a broken one is dead-lettered with its reason);
  * 2. find its tenant (missing: dead-lettered; disabled: held) and any hold on it (parked, budget gate);
  * 3. hand it to its entity's flow from the registry;
@@ -76,6 +80,9 @@ export async function handleWriterBatch(
   const holds = new Map<string, Promise<TenantHold | undefined>>();
   /** Tenants rate-limited earlier in this batch, with how long their other records wait. */
   const paused = new Map<string, number>();
+  const slots = new TenantSlots(1);
+  /** The last record of each key started in this batch. */
+  const inBatch = new Map<string, Promise<void>>();
   const fallbackEntity = deps.registry.flows.find((f) => f.queue === deps.queue)?.entity ?? deps.queue;
   const once = <T>(cache: Map<string, Promise<T>>, id: string, read: () => Promise<T>): Promise<T> => {
     let value = cache.get(id);
@@ -92,6 +99,16 @@ export async function handleWriterBatch(
       return applyOutcome(h, { action: 'failed', reason: parsed.reason, deadLetter: 'permanent' });
     }
     const m = parsed.value;
+    // Copies of one record in a batch go one after the other: the second finds the first's work done, not its claim held.
+    const same = `${m.tenantId}|${m.entity}|${m.key}`;
+    const turn = (inBatch.get(same) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => slots.run(m.tenantId, () => handleMessage(record, m, attempt, dependencyWaits)));
+    inBatch.set(same, turn);
+    return turn;
+  }
+
+  async function handleMessage(record: SQSRecord, m: RecordMessage, attempt: number, dependencyWaits: number): Promise<void> {
     const h: Handling = { record, attempt, dependencyWaits, tenantId: m.tenantId, entity: m.entity, key: m.key, message: m };
     if (remainingMs() < WRITER_TIME_RESERVE_MS)
       return applyOutcome(h, {
@@ -99,6 +116,7 @@ export async function handleWriterBatch(
         reason: 'handed back unstarted: the invocation is near its time limit',
         retryInSeconds: 0,
       });
+    let pipedrive: PipedriveClient | undefined;
     const waitFor = paused.get(m.tenantId);
     if (waitFor !== undefined)
       return applyOutcome(h, {
@@ -122,7 +140,7 @@ export async function handleWriterBatch(
         throw new PermanentError(`a ${m.entity} message reached the ${deps.queue} queue: it belongs on the ${flow.queue} queue`);
       const hold = await once(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
-
+      pipedrive = await deps.clients.pipedrive(tenant);
       const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt });
       // Written: whatever held the record for a person or another record is settled (a replay after a fix too).
       if (SETTLED.has(written.action)) await clearRecordHolds(deps.holds, m.tenantId, m.entity, m.key);
@@ -137,7 +155,11 @@ export async function handleWriterBatch(
     } catch (error) {
       const nowMs = deps.clock.now();
       const outcome = outcomeOf(error, { entity: m.entity, attempt, dependencyWaits, retryBaseSeconds: deps.retryBaseSeconds, nowMs });
-      return applyOutcome(h, outcome, error);
+      return await applyOutcome(h, outcome, error);
+    } finally {
+      // A tenant's first record of the batch goes alone; once its outcome is known (a 429 pauses the rest, a park or
+      // a closed gate holds them) the others follow as many at a time as the burst limit its client has seen warrants.
+      if (pipedrive) slots.setLimit(m.tenantId, recordsInFlight(pipedrive.rateLimits().burstLimit, event.Records.length));
     }
   }
 
@@ -201,7 +223,7 @@ export async function handleWriterBatch(
   }
 
   const processor = new BatchProcessor(EventType.SQS);
-  return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: false });
+  return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: true });
 }
 
 /** Outcomes that mean the record is in the other system as QAD has it: nothing left to hold it for. */

@@ -182,7 +182,8 @@ export async function checkTenant(
     const limits = pipedrive.rateLimits();
     const budget =
       limits.dailyLimit !== undefined
-        ? `; daily token budget ${limits.dailyRemaining ?? '?'} of ${limits.dailyLimit} left`
+        ? `; daily token budget ${limits.dailyRemaining ?? '?'} of ${limits.dailyLimit} left, of which the connector may spend ` +
+          `${Math.round(tenant.config.pipedrive.dailyBudgetShare * 100)}% a day (pipedrive.dailyBudgetShare)`
         : '; daily budget not reported';
     if (audit) rows.push(await leftOutRow(audit, tenant, registry));
     const webhook = await webhookCheckRow(pipedrive, tenant);

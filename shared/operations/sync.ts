@@ -1,7 +1,8 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import type { RemoteRecord } from '../clients/pipedrive-client.ts';
-import type { MessageControl, RecordMessage, RecordQueue } from '../ports/index.ts';
+import type { MessageControl, RecordMessage, RecordQueue, TenantClients } from '../ports/index.ts';
+import { planFirstSync, TOKENS_PER_WRITE } from '../domain/daily-budget.ts';
 import type { SyncEntity } from '../flows/entities/entity.ts';
 import { findFieldCode } from '../flows/key-fields.ts';
 import { describeProblems, parseFieldList, resolveFields, withMappedFields, type NamedValue } from '../domain/custom-fields.ts';
@@ -269,4 +270,29 @@ export function diff(payload: Record<string, unknown>, current: RemoteRecord | u
     if (comparable(from, to) !== comparable(to, to)) changes.push({ field, from, to });
   }
   return changes;
+}
+
+/** The share of the plan's burst rate a first sync keeps up (the bench's target): the ETA's write rate. */
+const PLANNED_SHARE_OF_BURST_RATE = 0.85;
+
+/**
+ * What writing `writes` records costs of the tenant's daily budget share, in tokens and days, and when it is
+ * done: from the limits the tenant's Pipedrive client has read (a dry run has made calls by then).
+ */
+export async function budgetPlanLine(clients: TenantClients, tenant: StoredTenant, writes: number, nowMs: number): Promise<string> {
+  const limits = (await clients.pipedrive(tenant)).rateLimits();
+  const share = tenant.config.pipedrive.dailyBudgetShare;
+  if (limits.dailyLimit === undefined) return `budget: ${writes * TOKENS_PER_WRITE} tokens; Pipedrive did not report the daily budget`;
+  const plan = planFirstSync({
+    records: writes,
+    dailyLimit: limits.dailyLimit,
+    share,
+    writesPerSecond: ((limits.burstLimit ?? 20) / 2) * PLANNED_SHARE_OF_BURST_RATE,
+    nowMs,
+    remainingToday: (limits.dailyRemaining ?? limits.dailyLimit) - limits.dailyLimit * (1 - share),
+  });
+  return (
+    `budget: ${plan.tokens} tokens at ${Math.round(share * 100)}% of ${limits.dailyLimit} a day (${plan.tokensPerDay}): ` +
+    `${plan.days} day(s), done about ${new Date(plan.etaMs).toISOString()}`
+  );
 }

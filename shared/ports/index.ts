@@ -286,6 +286,17 @@ export interface OAuthTokenStore {
   save(tenantId: string, expectedVersion: number | undefined, ciphertext: string): Promise<boolean>;
 }
 
+/**
+ * A tenant-wide wait after a Pipedrive 429 of the burst window, shared by every container: Pipedrive counts
+ * the company's calls, not one container's, so after a 429 none of them calls before the reset it named.
+ */
+export interface BurstPauses {
+  /** Until when (epoch ms) the tenant's Pipedrive calls wait; 0 when nothing was recorded. */
+  until(tenantId: string): Promise<number>;
+  /** Records a wait until `untilMs`; a later one already recorded stays. */
+  pause(tenantId: string, untilMs: number): Promise<void>;
+}
+
 /** Why a tenant's Pipedrive work waits: a person must re-authorise, or the daily token budget is spent until a reset. */
 export type TenantHold = { kind: 'parked'; reason: string; since: string } | { kind: 'budget'; untilMs: number; reason: string };
 

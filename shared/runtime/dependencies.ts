@@ -8,6 +8,7 @@ import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../adapt
 import { DynamoTenantStore } from '../adapters/aws/dynamo-tenant-store.ts';
 import { DynamoOAuthTokenStore } from '../adapters/aws/dynamo-oauth-tokens.ts';
 import { DynamoTenantHolds } from '../adapters/aws/dynamo-tenant-holds.ts';
+import { DynamoBurstPauses } from '../adapters/aws/dynamo-burst-pauses.ts';
 import { KmsCipher } from '../adapters/aws/kms-cipher.ts';
 import { SqsMessageControl, SqsRecordQueue } from '../adapters/aws/sqs-queue.ts';
 import type { Cipher, Clock, OAuthTokenStore } from '../ports/index.ts';
@@ -103,6 +104,7 @@ export function buildDependencies(consumes?: string, registry: EntityRegistry = 
       cipher,
       http,
       oauthTokens,
+      burstPauses: new DynamoBurstPauses(dynamo, env.SYNC_STATE_TABLE),
       onPipedriveCall: (t, c) => {
         countPipedriveCall(t, c.endpoint, c.status, c.ms);
         runtimeProbe().pipedriveCall?.(t, c);

@@ -3,7 +3,7 @@ import { createPipedriveClient, type PipedriveCallInfo, type PipedriveClient } f
 import { apiTokenAuth, oauthAuth } from '../clients/pipedrive-auth.ts';
 import { createQadClient, type QadClient } from '../clients/qad-client.ts';
 import type { HttpClient, Sleep } from '../clients/http.ts';
-import type { Cipher, TenantClients, OAuthTokenStore } from '../ports/index.ts';
+import type { BurstPauses, Cipher, TenantClients, OAuthTokenStore } from '../ports/index.ts';
 
 /** How long a warm container keeps a tenant's decrypted clients before it decrypts again. */
 export const CLIENT_MAX_AGE_MS = 15 * 60_000;
@@ -25,6 +25,8 @@ export function createTenantClients(deps: {
   /** Where OAuth tenants' tokens live (needed only for tenants with pipedrive.auth "oauth"). */
   oauthTokens?: OAuthTokenStore;
   onPipedriveRefresh?: (tenantId: string) => void;
+  /** Each tenant's burst wait after a 429, shared across containers. */
+  burstPauses?: BurstPauses;
   maxAgeMs?: number;
 }): TenantClients {
   const now = deps.now ?? Date.now;
@@ -87,9 +89,16 @@ export function createTenantClients(deps: {
         return createPipedriveClient({
           auth,
           http: deps.http,
+          dailyBudgetShare: pipedrive.dailyBudgetShare,
           ...(deps.now && { now: deps.now }),
           ...(deps.sleep && { sleep: deps.sleep }),
           ...(deps.onPipedriveCall && { onCall: (info) => deps.onPipedriveCall!(tenantId, info) }),
+          ...(deps.burstPauses && {
+            sharedPause: {
+              until: () => deps.burstPauses!.until(tenantId),
+              pause: (untilMs: number) => deps.burstPauses!.pause(tenantId, untilMs),
+            },
+          }),
         });
       });
     },

@@ -6,6 +6,7 @@ import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoOAuthTokenStore } from '../../shared/adapters/aws/dynamo-oauth-tokens.ts';
 import { DynamoKeyMap, DynamoListingIndex, DynamoPollStateStore } from '../../shared/adapters/aws/dynamo-sync-state.ts';
 import { DynamoTenantHolds } from '../../shared/adapters/aws/dynamo-tenant-holds.ts';
+import { DynamoBurstPauses } from '../../shared/adapters/aws/dynamo-burst-pauses.ts';
 import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
 import { createMemoryAdapters } from '../../shared/adapters/memory/index.ts';
 import { parseTenantConfig, type StoredTenant } from '../../shared/config/tenant.ts';
@@ -14,6 +15,7 @@ import type { NameCandidate } from '../../shared/domain/upsert-decision.ts';
 import { recordHoldId } from '../../shared/ports/index.ts';
 import type {
   AuditLog,
+  BurstPauses,
   EntityName,
   KeyMap,
   ListingIndex,
@@ -35,6 +37,7 @@ interface Ports {
   pollState: PollStateStore;
   audit: AuditLog;
   holds: TenantHolds;
+  burstPauses: BurstPauses;
   oauthTokens: OAuthTokenStore;
   /** The time the audit log and the key map stamp entries with. */
   clock: { ms: number; now(): number };
@@ -75,6 +78,7 @@ const implementations: Array<{ name: string; start(): Promise<Ports> }> = [
         pollState: new DynamoPollStateStore(aws.dynamo, table),
         audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 30, () => clock.now()),
         holds: new DynamoTenantHolds(aws.dynamo, table, () => clock.now()),
+        burstPauses: new DynamoBurstPauses(aws.dynamo, table),
         oauthTokens: new DynamoOAuthTokenStore(aws.dynamo, table),
         clock,
         close: () => aws.close(),
@@ -573,6 +577,20 @@ for (const implementation of implementations) {
         assert.equal((await p.holds.held(t)).length, 4);
         await p.holds.release(t, ambiguous);
         assert.equal(await p.holds.hold(t, ambiguous, 'body-6', 'ambiguous:organization'), true, 'new again once released');
+      });
+    });
+
+    describe('BurstPauses', () => {
+      test('a tenant without a wait reads 0; a wait only ever moves later, and belongs to one tenant', async () => {
+        const t = newTenant();
+        const other = newTenant();
+        assert.equal(await p.burstPauses.until(t), 0);
+        await p.burstPauses.pause(t, T0 + 2_000);
+        await p.burstPauses.pause(t, T0 + 1_000);
+        assert.equal(await p.burstPauses.until(t), T0 + 2_000);
+        await p.burstPauses.pause(t, T0 + 3_000);
+        assert.equal(await p.burstPauses.until(t), T0 + 3_000);
+        assert.equal(await p.burstPauses.until(other), 0);
       });
     });
 

@@ -155,7 +155,12 @@ export async function startMemoryWorld(
   const { queue, ...ports } = adapters;
   const base = {
     ...ports,
-    clients: createTenantClients({ cipher, http: createHttpClient({ defaultTimeoutMs: 5_000 }), oauthTokens: adapters.oauthTokens }),
+    clients: createTenantClients({
+      cipher,
+      http: createHttpClient({ defaultTimeoutMs: 5_000 }),
+      oauthTokens: adapters.oauthTokens,
+      burstPauses: adapters.burstPauses,
+    }),
     clock,
     telemetry,
     claimLeaseMs: options.claimLeaseMs ?? 60_000,

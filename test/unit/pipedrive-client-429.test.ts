@@ -84,3 +84,53 @@ test('a create whose wait for a burst slot outlasts its send-by time is not sent
   assert.deepEqual(sent, ['GET'], 'the POST never went out');
   assert.equal((await pipedrive.create('organizations', { name: 'Acme' }, { sendBy: clock.ms + 10_000 })).id, 1, 'in time, it is sent');
 });
+
+test("the connector's share of the daily budget: with only the other apps' part left, nothing is sent until the reset", async () => {
+  const clock = { ms: 1_000_000 };
+  let remaining = 500;
+  let sent = 0;
+  const http: HttpClient = {
+    send: async () => {
+      sent++;
+      return {
+        ...ok,
+        headers: { 'x-daily-ratelimit-limit': '1000', 'x-daily-ratelimit-remaining': String(remaining), 'x-daily-ratelimit-reset': '3600' },
+      };
+    },
+  };
+  const pipedrive = createPipedriveClient({
+    apiBaseUrl: 'https://acme.pipedrive.com',
+    apiToken: 't',
+    http,
+    now: () => clock.ms,
+    dailyBudgetShare: 0.6,
+  });
+  await pipedrive.get('organizations', 1);
+  remaining = 401;
+  await pipedrive.get('organizations', 1);
+  await pipedrive.get('organizations', 1);
+  assert.equal(sent, 3, 'above 40% left: the connector still has its share');
+  remaining = 400;
+  await pipedrive.get('organizations', 1);
+  const gated = await rejection(() => pipedrive.get('organizations', 1));
+  assert.equal(sent, 4, 'the call after the answer that reached the cap is not sent');
+  assert.deepEqual([gated.dailyBudgetSpent, gated.resetSeconds], [true, 3600]);
+  assert.match(gated.message, /60% share of the company's daily token budget is spent/u);
+  clock.ms += 3_600_000;
+  remaining = 1000;
+  await pipedrive.get('organizations', 1);
+  assert.equal(sent, 5, 'after the reset the calls go again');
+});
+
+test('without a share the whole daily budget may be spent: the gate closes only at 0 left', async () => {
+  let remaining = 1;
+  const http: HttpClient = {
+    send: async () => ({ ...ok, headers: { 'x-daily-ratelimit-limit': '1000', 'x-daily-ratelimit-remaining': String(remaining) } }),
+  };
+  const pipedrive = createPipedriveClient({ apiBaseUrl: 'https://acme.pipedrive.com', apiToken: 't', http, now: () => 1_000 });
+  await pipedrive.get('organizations', 1);
+  await pipedrive.get('organizations', 1);
+  remaining = 0;
+  await pipedrive.get('organizations', 1);
+  assert.equal((await rejection(() => pipedrive.get('organizations', 1))).dailyBudgetSpent, true);
+});

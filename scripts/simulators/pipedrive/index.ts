@@ -60,6 +60,7 @@ import {
   validateParams,
   type ParsedParams,
 } from './spec.ts';
+import { delayRequests, type Latency } from '../latency.ts';
 import { EntityStore, FieldRegistry, type FieldOption, type StoredRecord } from './store.ts';
 import { SimWebhooks } from './webhooks.ts';
 
@@ -157,6 +158,8 @@ export interface PipedriveSimOptions {
   oauth?: PipedriveOAuthOptions;
   /** the company's id (`company_id` of GET /v1/users/me and of webhook deliveries); default 7001 */
   companyId?: number;
+  /** Answer time of every request (default none: at once). */
+  latency?: Latency;
 }
 
 export interface EndpointStats {
@@ -512,6 +515,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       else res.destroy();
     });
   });
+  delayRequests(server, options.latency);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
 

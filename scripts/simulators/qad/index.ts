@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { delayRequests } from '../latency.ts';
 import { qadErrorBody, readBody, send, SimHttpError } from './http.ts';
 import { TenantState, normaliseBasePath } from './tenant.ts';
 import type { FaultAction, FaultHook, QadSim, QadSimOptions } from './types.ts';
@@ -151,6 +152,7 @@ export async function startQadSim(options: QadSimOptions): Promise<QadSim> {
       }
     });
   });
+  delayRequests(server, options.latency);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

@@ -2,6 +2,7 @@
  * Public types of the QAD simulator (see index.ts for the server).
  * Field names follow QAD's `table.field` convention as served by the browse API.
  */
+import type { Latency } from '../latency.ts';
 
 /** One row of the customer browse (`urn:browse:mfg:customers`); keys are QAD `table.field` names. */
 export interface QadCustomerRow {
@@ -175,6 +176,8 @@ export interface QadSimOptions {
   today?: () => string; // YYYY-MM-DD, default the UTC date
   /** Clock for token expiry, epoch milliseconds; default Date.now. */
   now?: () => number;
+  /** Answer time of every request (default none: at once). */
+  latency?: Latency;
 }
 
 export type FaultAction =

@@ -1,5 +1,6 @@
 import type { Clock } from '../../ports/index.ts';
 import { MemoryAuditLog } from './memory-audit-log.ts';
+import { MemoryBurstPauses } from './memory-burst-pauses.ts';
 import { MemoryOAuthTokenStore } from './memory-oauth-tokens.ts';
 import { MemoryQueue } from './memory-queue.ts';
 import { MemoryKeyMap, MemoryListingIndex, MemoryPollStateStore } from './memory-sync-state.ts';
@@ -7,6 +8,7 @@ import { MemoryTenantHolds } from './memory-tenant-holds.ts';
 import { MemoryTenantStore } from './memory-tenant-store.ts';
 
 export { MemoryAuditLog } from './memory-audit-log.ts';
+export { MemoryBurstPauses } from './memory-burst-pauses.ts';
 export { MemoryOAuthTokenStore } from './memory-oauth-tokens.ts';
 export { MemoryQueue, type SentMessage } from './memory-queue.ts';
 export { MemoryKeyMap, MemoryListingIndex, MemoryPollStateStore } from './memory-sync-state.ts';
@@ -20,6 +22,7 @@ export interface MemoryAdapters {
   pollState: MemoryPollStateStore;
   audit: MemoryAuditLog;
   holds: MemoryTenantHolds;
+  burstPauses: MemoryBurstPauses;
   oauthTokens: MemoryOAuthTokenStore;
   /** A work queue by name (records, products, orders ...), made on first use; it is also its writer's MessageControl. */
   queue(name: string): MemoryQueue;
@@ -39,6 +42,7 @@ export function createMemoryAdapters(clock: Pick<Clock, 'now'>): MemoryAdapters 
     pollState: new MemoryPollStateStore(),
     audit: new MemoryAuditLog(clock),
     holds: new MemoryTenantHolds(clock),
+    burstPauses: new MemoryBurstPauses(),
     oauthTokens: new MemoryOAuthTokenStore(),
     queue(name) {
       let queue = queues.get(name);

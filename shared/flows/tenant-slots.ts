@@ -1,0 +1,51 @@
+/**
+ * How many records of one batch a writer works on at once for one tenant. At Pipedrive's latency a
+ * record waits about 250 ms per call, so one at a time keeps a writer far below its plan's rate; the
+ * pacer, the shared burst wait and the claims keep the records in flight within the company's window
+ * and apart from each other. The number follows the tenant's burst limit (from the rate-limit headers):
+ * a twentieth of the calls its 2-second window allows (premium 100 -> 5, ultimate 120 -> 6; an OAuth app
+ * of ultimate, 480, is capped by the batch), and 2 until the headers were seen.
+ */
+const RECORDS_IN_FLIGHT_BEFORE_HEADERS = 2;
+const BURST_LIMIT_PER_RECORD_IN_FLIGHT = 20;
+
+export function recordsInFlight(burstLimit: number | undefined, batchSize: number): number {
+  if (burstLimit === undefined || !(burstLimit > 0)) return Math.min(RECORDS_IN_FLIGHT_BEFORE_HEADERS, batchSize);
+  return Math.max(1, Math.min(batchSize, Math.floor(burstLimit / BURST_LIMIT_PER_RECORD_IN_FLIGHT)));
+}
+
+/** A slot limit per tenant: work beyond the tenant's limit waits its turn, in arrival order. */
+export class TenantSlots {
+  private readonly tenants = new Map<string, { active: number; limit: number; waiting: Array<() => void> }>();
+
+  constructor(private readonly initialLimit: number) {}
+
+  private of(tenantId: string) {
+    let state = this.tenants.get(tenantId);
+    if (!state) this.tenants.set(tenantId, (state = { active: 0, limit: this.initialLimit, waiting: [] }));
+    return state;
+  }
+
+  /** Changes a tenant's limit (the burst limit became known); waiting work starts if there is room now. */
+  setLimit(tenantId: string, limit: number): void {
+    const state = this.of(tenantId);
+    state.limit = Math.max(1, limit);
+    while (state.active < state.limit && state.waiting.length > 0) {
+      state.active++;
+      state.waiting.shift()!();
+    }
+  }
+
+  async run<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+    const state = this.of(tenantId);
+    if (state.active < state.limit) state.active++;
+    else await new Promise<void>((resolve) => state.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = state.active <= state.limit ? state.waiting.shift() : undefined;
+      if (next) next();
+      else state.active--;
+    }
+  }
+}

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { recordsInFlight, TenantSlots } from '../../shared/flows/tenant-slots.ts';
+
+describe('records in flight per tenant', () => {
+  test('follow the burst limit from the headers, capped by the batch; few before any headers', () => {
+    assert.equal(recordsInFlight(undefined, 10), 2);
+    assert.equal(recordsInFlight(100, 10), 5);
+    assert.equal(recordsInFlight(120, 10), 6);
+    assert.equal(recordsInFlight(480, 10), 10);
+    assert.equal(recordsInFlight(20, 10), 1);
+    assert.equal(recordsInFlight(100, 3), 3);
+  });
+
+  test('no more than the limit run at once per tenant, others tenants apart; a raised limit starts waiting work', async () => {
+    const slots = new TenantSlots(1);
+    let running = 0;
+    let most = 0;
+    const gates: Array<() => void> = [];
+    const work = () =>
+      new Promise<void>((resolve) => {
+        running++;
+        most = Math.max(most, running);
+        gates.push(() => {
+          running--;
+          resolve();
+        });
+      });
+    const done = [slots.run('a', work), slots.run('a', work), slots.run('a', work), slots.run('b', work)];
+    await new Promise((r) => setImmediate(r));
+    assert.equal(running, 2, "one of tenant a's and tenant b's");
+    slots.setLimit('a', 2);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(running, 3);
+    while (gates.length > 0) {
+      gates.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(done);
+    assert.equal(running, 0);
+    assert.equal(most, 3);
+  });
+});
