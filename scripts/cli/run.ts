@@ -25,8 +25,9 @@ export interface Io {
 
 /** The help text; entity, poll and queue names come from the registry. */
 export function usage(registry: EntityRegistry = entityRegistry): string {
+  // The flows `connector sync` can run in-process: the QAD-to-Pipedrive syncs.
   const polls = registry.flows
-    .filter((f) => f.source === 'qad')
+    .filter((f) => f.definition)
     .map((f) => f.poll)
     .join('|');
   const entities = registry.flows.map((f) => f.entity).join('|');

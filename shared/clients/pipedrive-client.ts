@@ -85,11 +85,13 @@ export function createPipedriveClient(
     path: string,
     template: string,
     schema: z.ZodType<T>,
-    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown } = {},
+    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; api?: 'v1' | 'v2' } = {},
   ): Promise<T> {
+    // Notes exist only in v1; everything else is v2.
+    const api = `/api/${opts.api ?? 'v2'}`;
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, String(v));
-    const endpoint = `${method} /api/v2${template}`;
+    const endpoint = `${method} ${api}${template}`;
     const retries = method === 'POST' ? 0 : 2;
     let reauthorised = false;
     for (let attempt = 0; ; attempt++) {
@@ -106,7 +108,7 @@ export function createPipedriveClient(
       try {
         res = await options.http.send({
           method,
-          url: `${credentials.baseUrl}/api/v2${path}${query.size > 0 ? `?${query}` : ''}`,
+          url: `${credentials.baseUrl}${api}${path}${query.size > 0 ? `?${query}` : ''}`,
           headers: {
             ...credentials.headers,
             accept: 'application/json',
@@ -216,6 +218,10 @@ export function createPipedriveClient(
         customFieldValues: (item.custom_fields ?? []).filter((v): v is string => typeof v === 'string'),
         item,
       }));
+    },
+    async addNote(note) {
+      const body = { content: note.content, deal_id: note.dealId };
+      return (await call('POST', '/notes', '/notes', envelope(z.looseObject({ id: z.number().int() })), { body, api: 'v1' })).data;
     },
     rateLimits: () => ({ ...pacer.last }),
     grantedScopes: () => auth.grantedScopes(),

@@ -1,5 +1,17 @@
 import type { StoredTenant } from '../config/tenant.ts';
-import { PermanentError } from '../domain/errors.ts';
+import * as z from 'zod';
+import { FieldDriftError, PermanentError } from '../domain/errors.ts';
+import {
+  ADVICE,
+  adviceForQadErrors,
+  adviceHash,
+  conflictNote,
+  newOrderState,
+  qadSubmitErrorSchema,
+  rejectedStatus,
+  rejectionNote,
+} from '../domain/deal-outcome.ts';
+import { orderLifeFields, recordNewOrderStatus } from './order-status.ts';
 import {
   legacyCustomerPo,
   mapDealToOrder,
@@ -74,6 +86,7 @@ export async function writeSalesOrder(
       const reason =
         `the deal's value, currency, organization or lines changed after QAD order ${entry.ref} was created; ` +
         'not applied, settle it by hand';
+      await noteOnce(ADVICE.changedAfterOrder(entry.ref), conflictNote(ADVICE.changedAfterOrder(entry.ref)));
       await audit('conflict', reason, entry.ref);
       await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
       await deps.keyMap.release(tenantId, ENTITY, key, owner);
@@ -109,7 +122,7 @@ export async function writeSalesOrder(
       defaults,
       fields,
     });
-    if (!mapping.ok) return await reject(mapping.reason);
+    if (!mapping.ok) return await reject(mapping.reason, mapping.advice);
 
     const po = mapping.order.so_po;
     let orderNumber = await orderMadeFor(qad, salesOrders.path, deal.id, mapping.order);
@@ -123,14 +136,17 @@ export async function writeSalesOrder(
         // QAD's own validation (a currency not allowed for the customer, an unknown item): nothing was created.
         if (error instanceof PermanentError) {
           await deps.keyMap.clearPendingCreate(tenantId, ENTITY, key, owner);
-          return await reject(error.message);
+          const qadErrors = z.array(qadSubmitErrorSchema).safeParse(error.details?.['qadErrors']).data ?? [];
+          return await reject(error.message, adviceForQadErrors(qadErrors, error.message));
         }
         throw error;
       }
     }
 
     const orderField = await resolveKeyField(deps, tenantId, pipedrive, 'deal', tenant.config.mapping.deal.orderFieldName);
-    await pipedrive.update('deals', deal.id, { custom_fields: { [orderField!]: orderNumber } });
+    // The order's life starts on the deal in the same PATCH ("Ordered <number>"); a drifted status field never holds an order.
+    const life = await lenient(() => orderLifeFields(deps, tenant, pipedrive, { order: newOrderState(orderNumber) }));
+    await pipedrive.update('deals', deal.id, { custom_fields: { [orderField!]: orderNumber, ...life } });
     await audit(
       'created',
       adopted
@@ -140,17 +156,68 @@ export async function writeSalesOrder(
       orderNumber,
     );
     await deps.keyMap.complete(tenantId, ENTITY, key, owner, { pipedriveId: deal.id, contentHash: message.hash, ref: orderNumber });
+    if (life) await recordNewOrderStatus(deps, tenant, deal.id, newOrderState(orderNumber));
     return { action: 'created', pipedriveId: deal.id, ref: orderNumber };
 
-    /** Audited with its reason, kept out of the retry loop; the deal poll rechecks it later. */
-    async function reject(reason: string): Promise<OrderOutcome> {
+    /** Audited with its reason, told on the deal, kept out of the retry loop; the deal poll rechecks it later. */
+    async function reject(reason: string, advice: string): Promise<OrderOutcome> {
+      const recheck = tenant.config.mapping.deal.recheckRejectedAfterMinutes;
+      await noteOnce(advice, rejectionNote(advice, recheck), rejectedStatus(advice));
       await audit('rejected', reason);
       deps.telemetry.dealRejected(tenantId);
       await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
       await deps.keyMap.release(tenantId, ENTITY, key, owner);
       return { action: 'rejected', pipedriveId: deal.id, reason };
     }
+
+    /**
+     * The salesperson sees why on the deal: a note, and the status field if one is mapped, once per distinct reason
+     * (retries, duplicate deliveries and rechecks of the same reason add nothing). A deal gone from Pipedrive takes no
+     * note (audited); a failure that may pass (429, 5xx) is raised, so the message comes back and notes then.
+     */
+    async function noteOnce(advice: string, content: string, status?: string): Promise<void> {
+      const hash = adviceHash(advice);
+      if ((await deps.keyMap.getMany(tenantId, ENTITY, [key])).get(key)?.noted?.includes(hash)) return;
+      const pipedrive = await deps.clients.pipedrive(tenant);
+      try {
+        const life = status === undefined ? undefined : await lenient(() => orderLifeFields(deps, tenant, pipedrive, { status }));
+        if (life) await pipedrive.update('deals', deal.id, { custom_fields: life });
+        await pipedrive.addNote({ dealId: deal.id, content });
+      } catch (error) {
+        if (!(error instanceof PermanentError)) throw error;
+        await deps.audit.record({
+          tenantId,
+          entity: ENTITY,
+          key,
+          action: 'failed',
+          pipedriveId: deal.id,
+          reason: `no note left on the deal: ${error.message}`,
+        });
+        return;
+      }
+      await deps.keyMap.markNoted(tenantId, ENTITY, key, hash);
+      await deps.audit.record({
+        tenantId,
+        entity: ENTITY,
+        key,
+        action: 'noted',
+        pipedriveId: deal.id,
+        reason: `note left on the deal for the salesperson: ${advice}`,
+        attempt: delivery.attempt,
+        messageId: delivery.messageId,
+      });
+    }
   });
+}
+
+/** The order's life fields, or undefined when a mapped status field drifted (audited by the resolver): never holds an order. */
+async function lenient<T>(resolve: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await resolve();
+  } catch (error) {
+    if (error instanceof FieldDriftError) return undefined;
+    throw error;
+  }
 }
 
 /**

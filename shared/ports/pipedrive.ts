@@ -77,6 +77,8 @@ export interface PipedriveClient {
     entity: PipedriveFieldEntity,
     def: { field_name: string; field_type: string; options?: Array<{ label: string }> },
   ): Promise<PipedriveField>;
+  /** Adds a note (HTML) to a deal: v1 `POST /notes`, 10 tokens (Pipedrive has no v2 notes endpoint); answers its id. */
+  addNote(note: { dealId: number; content: string }): Promise<{ id: number }>;
   /** The company's limits as the last answer reported them. */
   rateLimits(): RateLimitInfo;
   /** The OAuth scopes the tenant's authorisation granted; undefined with an API token (a user's own rights). */
