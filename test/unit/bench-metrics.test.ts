@@ -138,6 +138,7 @@ describe('benchmark cases', () => {
     qad: { calls: 0 },
     lambda: { 'poll-customers': { invocations: 1, ms: 100 }, 'write-pipedrive': { invocations: 9, ms: 900 } },
     drains: drains.map((d) => ({ queue: 'records', ...d })),
+    ordersChangedInQad: 0,
     deadLetters: 0,
     deadLettersByCause: { permanent: 0, retryBudget: 0, maxReceiveCount: 0 },
     drained: true,
@@ -150,9 +151,10 @@ describe('benchmark cases', () => {
     state: {
       pipedrive: { organizations: 1001, persons: 1848, products: 501, wonDeals: 50 },
       qad: { customers: 1000, qualifyingContacts: 1848, items: 500, salesOrders: 35 },
-      duplicates: { organizations: 0, persons: 0, products: 0, salesOrders: 0 },
-      missing: { organizations: 0, persons: 0, products: 0, salesOrders: 0 },
-      mismatched: { persons: 0, products: 0, salesOrders: 0 },
+      duplicates: { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 },
+      missing: { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 },
+      mismatched: { persons: 0, products: 0, salesOrders: 0, orderStatuses: 0 },
+      deals: { rejected: 15, notes: 15, withStatus: 50, statusByKind: { Ordered: 35, Rejected: 15 } },
     },
     changedCustomers: 10,
     rounds: [
