@@ -76,6 +76,8 @@ export interface PipelineOptions {
   seats?: number;
   /** Records people type into Pipedrive while round 1 runs (after the first-sync listings were read), a third of each entity. */
   typedDuringSync?: number;
+  /** The QAD order desk moves orders on before each round's order-status poll (default true; the bench does it itself). */
+  orderDesk?: boolean;
   /**
    * Run the synthesized stack (`cdk synth` output in `cdkOut`): each function from its bundle in its own
    * container, with the template's environment, event-source settings and IAM enforced. Without it the
@@ -523,7 +525,7 @@ export class LocalPipeline {
     if (this.round === 1 && (this.options.wonDeals ?? 0) > 0) this.seedWonDeals(this.options.wonDeals ?? 0);
     await this.poll('deals');
     const orders = await this.drain(this.aws.queue('orders'), this.writers.orders!, deadline, progress);
-    const ordersChangedInQad = this.round > 1 ? this.orderDeskWorks() : 0;
+    const ordersChangedInQad = this.round > 1 && this.options.orderDesk !== false ? this.orderDeskWorks() : 0;
     unchanged.orderStatuses = await this.poll('order-status');
     const statuses = await this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress);
     await new Promise((r) => setTimeout(r, 5));
@@ -618,7 +620,7 @@ export class LocalPipeline {
    * part of it shipped, all of it, an invoice, the invoice posted); one order is cancelled and one deleted.
    * Answers how many orders changed.
    */
-  private orderDeskWorks(): number {
+  orderDeskWorks(): number {
     const qad = this.qad.tenant(this.qadBasePath);
     const orders = qad.salesOrders().filter((o) => o.so_stat === '' && !o.so_invoiced);
     let changed = 0;

@@ -18,6 +18,7 @@ describe('benchmark arithmetic', () => {
   test('the floor is 5 tokens per record that must change plus 10 per list page of 500', () => {
     assert.equal(tokenFloor(1000, 3), 5030);
     assert.equal(tokenFloor(0, 0), 0);
+    assert.equal(tokenFloor(40, 2, 5), 40 * 5 + 2 * 10 + 5 * 10, 'a note on a deal costs 10 (v1 POST /notes)');
     assert.equal(listPages(0), 1, 'a listing of nothing still reads one page');
     assert.equal(listPages(500), 1);
     assert.equal(listPages(501), 2);
@@ -182,9 +183,13 @@ describe('benchmark cases', () => {
 
   test('the first sync must write what it changed and read the listings, the field definitions and the deal poll', () => {
     // pages: 1 + 1 + 1 listings, 3 field lists, 1 deals page + 1 lines call
-    assert.deepEqual(floorInputs(output, 0), { recordsToChange: 3383, pages: 8 });
-    assert.deepEqual(floorInputs(output, 1), { recordsToChange: 0, pages: 2 });
-    assert.deepEqual(floorInputs(output, 2), { recordsToChange: 10, pages: 3 }, 'changed customers: the organization fields once');
+    assert.deepEqual(floorInputs(output, 0), { recordsToChange: 3383, pages: 8, notes: 0 });
+    assert.deepEqual(floorInputs(output, 1), { recordsToChange: 0, pages: 2, notes: 0 });
+    assert.deepEqual(
+      floorInputs(output, 2),
+      { recordsToChange: 10, pages: 3, notes: 0 },
+      'changed customers: the organization fields once',
+    );
   });
 
   test("a case is summarised against the floor, the plan's rate, and by direction", () => {
