@@ -38,6 +38,11 @@ function dealField(world: MemoryWorld, dealId: number, name: string): unknown {
   return code === undefined ? undefined : world.pd.deals().find((d) => d.id === dealId)?.custom_fields[code];
 }
 
+type Line = { product_id: number; item_price: number; quantity: number };
+/** A won deal in EUR with these lines, on this organization (or none). */
+const wonDeal = (world: MemoryWorld, title: string, orgId: number | null, lines: Line[]) =>
+  world.pd.seedDeal({ title, currency: 'EUR', status: 'won', org_id: orgId, lines });
+
 const notesOf = (world: MemoryWorld, dealId: number) => world.pd.notes().filter((n) => n.deal_id === dealId);
 
 /** Polls won deals and lets the order writer take everything queued, twice at once (an at-least-once delivery). */
@@ -60,29 +65,12 @@ async function drain(world: MemoryWorld, queue: string, duplicate = false) {
 describe('a rejected won deal says why on the deal', () => {
   test('one note per distinct reason across duplicate deliveries, rechecks and polls; the status field follows', async () => {
     const { world, org, pump, install, gadget } = await setup();
-    const qadRefuses = world.pd.seedDeal({
-      title: 'Pumps and install',
-      currency: 'EUR',
-      status: 'won',
-      org_id: org,
-      lines: [
-        { product_id: pump, item_price: 100, quantity: 2 },
-        { product_id: install, item_price: 50, quantity: 1 },
-      ],
-    });
-    const unmapped = world.pd.seedDeal({
-      title: 'Gadgets',
-      currency: 'EUR',
-      status: 'won',
-      org_id: org,
-      lines: [{ product_id: gadget, item_price: 5, quantity: 3 }],
-    });
-    const noOrg = world.pd.seedDeal({
-      title: 'Walk-in',
-      currency: 'EUR',
-      status: 'won',
-      lines: [{ product_id: pump, item_price: 9, quantity: 1 }],
-    });
+    const qadRefuses = wonDeal(world, 'Pumps and install', org, [
+      { product_id: pump, item_price: 100, quantity: 2 },
+      { product_id: install, item_price: 50, quantity: 1 },
+    ]);
+    const unmapped = wonDeal(world, 'Gadgets', org, [{ product_id: gadget, item_price: 5, quantity: 3 }]);
+    const noOrg = wonDeal(world, 'Walk-in', null, [{ product_id: pump, item_price: 9, quantity: 1 }]);
 
     await round(world);
     assert.equal(world.qadTenant.salesOrders().length, 0);
@@ -133,13 +121,7 @@ describe('a rejected won deal says why on the deal', () => {
 describe("the order's life on the deal", () => {
   test('a status change in QAD shows on the deal at the next round; nothing changed costs no token', async () => {
     const { world, org, pump } = await setup();
-    const deal = world.pd.seedDeal({
-      title: 'Pumps',
-      currency: 'EUR',
-      status: 'won',
-      org_id: org,
-      lines: [{ product_id: pump, item_price: 100, quantity: 4 }],
-    });
+    const deal = wonDeal(world, 'Pumps', org, [{ product_id: pump, item_price: 100, quantity: 4 }]);
     await round(world);
     const nbr = world.qadTenant.salesOrders()[0]!.so_nbr;
     assert.equal(dealField(world, deal, 'QAD order status'), `Ordered ${nbr}`);
@@ -176,15 +158,7 @@ describe("the order's life on the deal", () => {
 
   test('a cancelled order says so, and so does one deleted in QAD; a hold reads as a hold', async () => {
     const { world, org, pump } = await setup();
-    const deals = [1, 2, 3].map((n) =>
-      world.pd.seedDeal({
-        title: `Order ${n}`,
-        currency: 'EUR',
-        status: 'won',
-        org_id: org,
-        lines: [{ product_id: pump, item_price: 10, quantity: n }],
-      }),
-    );
+    const deals = [1, 2, 3].map((n) => wonDeal(world, `Order ${n}`, org, [{ product_id: pump, item_price: 10, quantity: n }]));
     await round(world);
     const orders = world.qadTenant.salesOrders();
     const nbrOf = (deal: number) => orders.find((o) => o.so_po.endsWith(`-${deal}`))!.so_nbr;
