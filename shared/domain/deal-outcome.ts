@@ -153,6 +153,8 @@ export function ordersFromRows(rows: readonly unknown[]): { orders: Map<string, 
     order.shipped += r['sod_det.sod_qty_ship'];
     orders.set(nbr, order);
   }
+  // An order with an unreadable line is not told by half: its status waits until every line reads.
+  for (const b of bad) orders.delete(b.key);
   return { orders, bad };
 }
 
