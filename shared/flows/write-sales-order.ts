@@ -47,11 +47,13 @@ const ENTITY = 'salesOrder';
  * 2. already ordered: unchanged -> done; changed lines or value -> a conflict for a person, never applied;
  * 3. map: sold-to from the organization's QAD customer, lines from the products' QAD items,
  *    currency, won date, tenant defaults; a deal that cannot map is rejected with its reason
- *    (audited, not retried in a loop; the deal poll looks at it again later);
+ *    (audited, not retried in a loop; the deal poll looks at it again later) and the deal says why
+ *    in a note, once per distinct reason, and in its status field;
  * 4. look the order up by customer PO (the tenant's deal reference, then the older tenant-less one) before
  *    creating, so a retry after a crash adopts the order it made instead of making a second; only an order
  *    with exactly that PO and sold-to is adopted, and an answer that cannot be read stops the deal (never a create);
- * 5. write the order number back to the deal, then record it and release the claim.
+ * 5. write the order number (and "Ordered <number>" in the status field) back to the deal, then record it and
+ *    release the claim.
  */
 export async function writeSalesOrder(
   deps: WriterDeps,
