@@ -52,11 +52,11 @@ test('the local run drives the synthesized functions end to end: first sync matc
     assert.deepEqual([state.pipedrive.organizations, state.duplicates.organizations, state.missing.organizations], [150, 0, 0]);
     assert.equal(state.pipedrive.products, 120);
     assert.equal(persons.created + persons.updated, state.qad.qualifyingContacts);
-    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
-    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
+    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 });
+    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 });
     assert.deepEqual(
       state.mismatched,
-      { persons: 0, products: 0, salesOrders: 0 },
+      { persons: 0, products: 0, salesOrders: 0, orderStatuses: 0 },
       "persons in their customer's organization; products with every QAD price",
     );
   } finally {
@@ -87,9 +87,13 @@ test('records typed during the first sync, organizations deleted and merged in P
     const second = await pipeline.runRound();
     assert.equal(second.entities.organizations.created, 2, 'the deleted ones written again; the merged ones follow their survivor');
     const state = await pipeline.state();
-    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
-    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
-    assert.deepEqual(state.mismatched, { persons: 0, products: 0, salesOrders: 0 }, 'persons followed their organization');
+    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 });
+    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 });
+    assert.deepEqual(
+      state.mismatched,
+      { persons: 0, products: 0, salesOrders: 0, orderStatuses: 0 },
+      'persons followed their organization',
+    );
   } finally {
     await pipeline.close();
   }
