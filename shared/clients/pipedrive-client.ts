@@ -223,6 +223,19 @@ export function createPipedriveClient(
       const body = { content: note.content, deal_id: note.dealId };
       return (await call('POST', '/notes', '/notes', envelope(z.looseObject({ id: z.number().int() })), { body, api: 'v1' })).data;
     },
+    async dealNotes(dealId) {
+      const note = z.looseObject({
+        id: z.number().int(),
+        content: z
+          .string()
+          .nullish()
+          .transform((c) => c ?? ''),
+      });
+      // v1 answers `data: null` for a deal without notes; a deal carries few, one page of 500 holds them.
+      const query = { deal_id: dealId, start: 0, limit: PAGE_LIMIT };
+      const page = await call('GET', '/notes', '/notes', envelope(z.array(note).nullable()), { query, api: 'v1' });
+      return (page.data ?? []).map(({ id, content }) => ({ id, content }));
+    },
     rateLimits: () => ({ ...pacer.last }),
     grantedScopes: () => auth.grantedScopes(),
     listFields(entity) {

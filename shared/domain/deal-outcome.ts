@@ -61,6 +61,9 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>]/gu, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/** Whether a note's content (as Pipedrive keeps it) says this advice: a note whose answer was lost is found by it. */
+export const noteSays = (content: string, advice: string): boolean => content.includes(escapeHtml(advice));
+
 /** The note on a deal that made no order: what happened, why, and that the connector looks again by itself. */
 export function rejectionNote(advice: string, recheckMinutes: number): string {
   return (

@@ -7,6 +7,7 @@ import {
   adviceHash,
   conflictNote,
   newOrderState,
+  noteSays,
   qadSubmitErrorSchema,
   rejectedStatus,
   rejectionNote,
@@ -179,12 +180,19 @@ export async function writeSalesOrder(
      */
     async function noteOnce(advice: string, content: string, status?: string): Promise<void> {
       const hash = adviceHash(advice);
-      if ((await deps.keyMap.getMany(tenantId, ENTITY, [key])).get(key)?.noted?.includes(hash)) return;
+      const noted = (await deps.keyMap.getMany(tenantId, ENTITY, [key])).get(key)?.noted ?? [];
+      if (noted.includes(hash)) return;
       const pipedrive = await deps.clients.pipedrive(tenant);
       try {
         const life = status === undefined ? undefined : await lenient(() => orderLifeFields(deps, tenant, pipedrive, { status }));
         if (life) await pipedrive.update('deals', deal.id, { custom_fields: life });
-        await pipedrive.addNote({ dealId: deal.id, content });
+        // A note sent before whose answer was lost (POST has no idempotency key) is looked for, never sent twice.
+        const sentBefore =
+          noted.includes(`pending:${hash}`) && (await pipedrive.dealNotes(deal.id)).some((n) => noteSays(n.content, advice));
+        if (!sentBefore) {
+          await deps.keyMap.markNoted(tenantId, ENTITY, key, `pending:${hash}`);
+          await pipedrive.addNote({ dealId: deal.id, content });
+        }
       } catch (error) {
         if (!(error instanceof PermanentError)) throw error;
         await deps.audit.record({

@@ -118,6 +118,21 @@ describe('a rejected won deal says why on the deal', () => {
   });
 });
 
+describe('a note whose answer was lost', () => {
+  test('is looked for on the deal before it is sent again: one note, however the answer was lost', async () => {
+    const { world, org, install } = await setup();
+    const deal = wonDeal(world, 'Install only', org, [{ product_id: install, item_price: 80, quantity: 1 }]);
+    let lost = 0;
+    world.pd.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v1/notes' && lost++ === 0 ? { kind: 'lose-response' } : undefined,
+    );
+    await round(world);
+    assert.equal(lost, 1, 'the note was sent once, its answer lost');
+    assert.equal(notesOf(world, deal).length, 1);
+    assert.equal(world.pd.stats().byEndpoint['GET /api/v1/notes']?.calls, 1, "the retry read the deal's notes once");
+  });
+});
+
 describe("the order's life on the deal", () => {
   test('a status change in QAD shows on the deal at the next round; nothing changed costs no token', async () => {
     const { world, org, pump } = await setup();

@@ -65,6 +65,7 @@ function exercise(sim: PipedriveSim): Record<string, () => [string, string, unkn
     'GET /dealFields': () => ['GET', '/dealFields'],
     'POST /dealFields': () => ['POST', '/dealFields', field(4)],
     'POST /notes': () => ['POST', '/notes', { content: '<p>No order: ask the order desk</p>', deal_id: deal }],
+    'GET /notes': () => ['GET', `/notes?deal_id=${deal}&start=0&limit=500`],
   };
 }
 

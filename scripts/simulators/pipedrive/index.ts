@@ -340,6 +340,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     ['GET /deals/{id}/products', ({ params }) => listDealProducts(dealLines, deals, params)],
     ['GET /deals/products', ({ params }) => listDealsProducts(dealLines, deals, params)],
     ['POST /notes', ({ body, ctx }) => notes.add(body, deals, ctx)],
+    ['GET /notes', ({ params }) => notes.list(params)],
   ]);
 
   let stats = emptyStats();

@@ -42,8 +42,20 @@ export const ADD_NOTE: ExtractOperation = {
   },
 };
 
+const int = (name: string) => ({ name, in: 'query', required: false, commaSeparated: false, schema: { type: 'integer' } });
+
+export const GET_NOTES: ExtractOperation = {
+  method: 'GET',
+  path: '/notes',
+  operationId: 'getNotes',
+  tokenCost: 20,
+  scopes: ['deals:read', 'deals:full', 'contacts:read', 'contacts:full'],
+  parameters: [int('deal_id'), int('org_id'), int('person_id'), int('start'), int('limit')],
+  responses: { '200': { type: 'object', properties: { success: { type: 'boolean' }, data: { type: ['array', 'null'] } } } },
+};
+
 /** The v1 operations the simulator serves, by "METHOD /path" relative to /api/v1. */
-export const V1_OPERATIONS: readonly ExtractOperation[] = [ADD_NOTE];
+export const V1_OPERATIONS: readonly ExtractOperation[] = [ADD_NOTE, GET_NOTES];
 
 export interface SimNote {
   id: number;
@@ -61,6 +73,23 @@ export class NoteStore {
 
   all(): SimNote[] {
     return this.notes.map((n) => ({ ...n }));
+  }
+
+  /** `GET /v1/notes`: filtered by deal, organization or person; `data` is null when there are none, as v1 answers. */
+  list(params: Record<string, unknown>): Envelope {
+    const matching = this.notes.filter((n) =>
+      (['deal_id', 'org_id', 'person_id'] as const).every((f) => params[f] === undefined || n[f] === params[f]),
+    );
+    const start = typeof params['start'] === 'number' ? params['start'] : 0;
+    const limit = typeof params['limit'] === 'number' ? params['limit'] : 100;
+    if (limit < 1 || limit > 500) throw validationError('limit must be between 1 and 500');
+    const page = matching.slice(start, start + limit).map((n) => ({ ...n }));
+    const more = start + limit < matching.length;
+    return {
+      success: true,
+      data: page.length > 0 ? page : null,
+      additional_data: { pagination: { start, limit, more_items_in_collection: more, ...(more && { next_start: start + limit }) } },
+    };
   }
 
   /** `POST /v1/notes`: content and one record to attach it to, which must exist. */
