@@ -223,6 +223,8 @@ try {
       );
       for (const [reason, n] of Object.entries(o.reasons ?? {})) say(`                  ${n} x ${reason}`);
     }
+    if (round.ordersChangedInQad > 0)
+      say(`  order desk: ${round.ordersChangedInQad} QAD orders moved on (confirmed, shipped, invoiced, cancelled)`);
     say(
       `  Pipedrive: ${round.pipedrive.calls} calls, ${round.pipedrive.tokens} tokens, ${round.pipedrive.status429} x 429   `,
       `QAD: ${round.qad.calls} calls`,
@@ -264,6 +266,16 @@ try {
   say(
     `  sales orders  ${state.qad.salesOrders} for ${state.pipedrive.wonDeals} won deals; duplicates ${state.duplicates.salesOrders}, `,
     `unexplained ${state.missing.salesOrders}, differing from their deal ${state.mismatched.salesOrders}`,
+  );
+  say(`On the deals:`);
+  say(
+    `  notes         ${state.deals.notes} on ${state.deals.rejected} rejected deals; a reason said twice ${state.duplicates.notes}, `,
+    `rejected deals without a note ${state.missing.notes}`,
+  );
+  say(
+    `  order status  ${Object.entries(state.deals.statusByKind)
+      .map(([kind, n]) => `${kind} ${n}`)
+      .join(', ')}; differing from QAD ${state.mismatched.orderStatuses}`,
   );
   const fieldValues = fields.checkMappedValues(
     pipeline.pipedrive,

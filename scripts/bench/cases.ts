@@ -37,11 +37,13 @@ export interface CaseOutput {
   preexistingOrganizations: number;
   state: StateReport;
   changedCustomers: number;
+  /** Orders the bench's QAD order desk moved on before its last round. */
+  ordersMoved?: number;
   /**
-   * recordsChanged: Pipedrive organizations, persons and products new or different after the round,
-   * plus order numbers written back to deals.
+   * recordsChanged: Pipedrive organizations, persons, products and deals new or different after the round (a
+   * deal: its order number, order status or rejection written back); notesAdded: notes left on rejected deals.
    */
-  rounds: Array<{ label: string; report: RoundReport; counters: RoundCounters; recordsChanged: number }>;
+  rounds: Array<{ label: string; report: RoundReport; counters: RoundCounters; recordsChanged: number; notesAdded?: number }>;
 }
 
 export interface RoundFigures {
@@ -93,23 +95,24 @@ export interface CaseFigures {
  * changes the bench makes), one page of organization field definitions: a writer cannot send the key
  * field without its hash, and a Lambda container that wrote nothing lately has not read it.
  */
-export function floorInputs(out: CaseOutput, roundIndex: number): { recordsToChange: number; pages: number } {
+export function floorInputs(out: CaseOutput, roundIndex: number): { recordsToChange: number; pages: number; notes: number } {
   const won = out.state.pipedrive.wonDeals;
   const dealPoll = listPages(won) + Math.ceil(won / DEALS_PER_LINES_CALL);
   const recordsToChange = out.rounds[roundIndex]?.recordsChanged ?? 0;
+  const notes = out.rounds[roundIndex]?.notesAdded ?? 0;
   if (roundIndex === 0) {
     const pre = out.preexistingOrganizations;
     const preProducts = Math.round(out.options.items * 0.2);
-    return { recordsToChange, pages: listPages(pre) + listPages(pre) + listPages(preProducts) + 3 + dealPoll };
+    return { recordsToChange, notes, pages: listPages(pre) + listPages(pre) + listPages(preProducts) + 3 + dealPoll };
   }
-  return { recordsToChange, pages: dealPoll + (recordsToChange > 0 ? 1 : 0) };
+  return { recordsToChange, notes, pages: dealPoll + (recordsToChange > 0 ? 1 : 0) };
 }
 
 export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: number; prices: AwsPrices }): CaseFigures {
   const allowedPerSecond = BURST_PER_2S[out.options.plan] / 2;
   const records = out.state.qad.customers + out.state.qad.qualifyingContacts + out.state.qad.items + out.state.pipedrive.wonDeals;
   const rounds = out.rounds.map(({ label, report, counters }, i): RoundFigures => {
-    const { recordsToChange, pages } = floorInputs(out, i);
+    const { recordsToChange, pages, notes } = floorInputs(out, i);
     const phase = writePhase(counters.writes, report.drains);
     const invocations = Object.values(report.lambda).reduce((n, s) => n + s.invocations, 0);
     const polls = Object.entries(report.lambda)
@@ -121,7 +124,7 @@ export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: n
       records,
       recordsToChange,
       listPages: pages,
-      floor: tokenFloor(recordsToChange, pages),
+      floor: tokenFloor(recordsToChange, pages, notes),
       tokens: report.pipedrive.tokens,
       syncTokens: SYNC_FUNCTIONS.reduce((n, fn) => n + (counters.tokensByFunction[fn] ?? 0), 0),
       calls: report.pipedrive.calls,

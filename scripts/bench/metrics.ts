@@ -34,9 +34,12 @@ export function listPages(count: number, pageSize = LIST_PAGE_SIZE): number {
   return Math.max(1, Math.ceil(count / pageSize));
 }
 
-/** The floor of any sync: 5 tokens per record that must change plus 10 per list page. */
-export function tokenFloor(recordsToChange: number, pages: number): number {
-  return WRITE_TOKENS * recordsToChange + LIST_PAGE_TOKENS * pages;
+/** A note on a deal: v1 POST /notes. */
+export const NOTE_TOKENS = 10;
+
+/** The floor of any sync: 5 tokens per record that must change plus 10 per list page, and 10 per note left on a deal. */
+export function tokenFloor(recordsToChange: number, pages: number, notes = 0): number {
+  return WRITE_TOKENS * recordsToChange + LIST_PAGE_TOKENS * pages + NOTE_TOKENS * notes;
 }
 
 export interface Interval {

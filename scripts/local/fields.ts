@@ -179,9 +179,10 @@ export function fieldsReport(
   mapping: FieldMapping,
   audit: Array<AuditEntry & { at: string }>,
 ): FieldsReport {
-  const mapped = entityRegistry.flows.flatMap(({ fieldEntity: entity }) =>
-    mapping[entity].map((e) => {
-      const found = findField(definitionsOf(pipedrive, entity), e.pipedrive);
+  const mapped = entityRegistry.flows.flatMap(({ fieldEntity, mappedFields }) =>
+    mapping[mappedFields ?? fieldEntity].map((e) => {
+      const entity = mappedFields ?? fieldEntity;
+      const found = findField(definitionsOf(pipedrive, fieldEntity), e.pipedrive);
       return { tenant, entity, name: e.pipedrive, qad: e.qad, code: 'field' in found ? found.field.field_code : null };
     }),
   );

@@ -5,7 +5,6 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
-import type { TenantConfigInput } from '../../shared/config/tenant.ts';
 import { contactExclusion, parseContactRow } from '../../shared/domain/contact.ts';
 import { customerPo, poPrefixOf } from '../../shared/domain/sales-order.ts';
 import { normaliseName } from '../../shared/domain/text.ts';
@@ -27,13 +26,21 @@ import {
   preexistingOrganizationNames,
   typedDuringSync,
 } from '../simulators/dataset.ts';
-import { startPipedriveSim, type PipedrivePlan, type PipedriveSim, type PipedriveSimStats } from '../simulators/pipedrive/index.ts';
+import {
+  startPipedriveSim,
+  type PipedrivePlan,
+  type PipedriveSim,
+  type PipedriveSimStats,
+  type SimDeal,
+} from '../simulators/pipedrive/index.ts';
 import { startQadSim, type QadSim } from '../simulators/qad/index.ts';
 import type { LatencyModel } from '../simulators/latency.ts';
 import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
 import { drainQueue, queueDepth } from './sqs-event-source.ts';
 import { Chaos, CHAOS_HTTP_TIMEOUT_MS, CHAOS_SEARCH_LAG_MS } from './chaos.ts';
 import type { FieldMappingInput } from '../../shared/config/field-mapping.ts';
+import { tenantConfigSchema, type TenantConfigInput } from '../../shared/config/tenant.ts';
+import { goneOrderState, newOrderState, statusText } from '../../shared/domain/deal-outcome.ts';
 import { demoDealFields, effectiveMapping, seedCompanyFields } from './fields.ts';
 import { authorizeDemoTenant, authReport, simulatorOAuth, tenantPipedrive, type AuthReport, type LocalAuth } from './oauth.ts';
 import { LambdaStandIn, type InvocationStats } from './lambda-stand-in.ts';
@@ -77,6 +84,8 @@ export interface PipelineOptions {
   latency?: LatencyModel;
   /** Records people type into Pipedrive while round 1 runs (after the first-sync listings were read), a third of each entity. */
   typedDuringSync?: number;
+  /** The QAD order desk moves orders on before each round's order-status poll (default true; the bench does it itself). */
+  orderDesk?: boolean;
   /**
    * Run the synthesized stack (`cdk synth` output in `cdkOut`): each function from its bundle in its own
    * container, with the template's environment, event-source settings and IAM enforced. Without it the
@@ -141,12 +150,16 @@ export type Outcomes = Record<'created' | 'updated' | 'unchanged' | 'deferred' |
   conflict?: number;
   reasons?: Record<string, number>;
 };
-type ReportEntity = 'organizations' | 'persons' | 'products' | 'salesOrders';
+/** What the state report checks for loss and duplicates. */
+type StateEntity = 'organizations' | 'persons' | 'products' | 'salesOrders';
+/** What a round reports outcomes of: those, and the order statuses written back to deals. */
+type ReportEntity = StateEntity | 'orderStatuses';
 const REPORT_NAME: Partial<Record<EntityName, ReportEntity>> = {
   organization: 'organizations',
   person: 'persons',
   product: 'products',
   salesOrder: 'salesOrders',
+  orderStatus: 'orderStatuses',
 };
 
 export interface RoundReport {
@@ -158,6 +171,8 @@ export interface RoundReport {
   lambda: Record<string, InvocationStats>;
   /** When each queue was being drained (epoch ms): the write phases. */
   drains: Array<{ queue: string; startMs: number; endMs: number }>;
+  /** Orders the QAD order desk moved on (confirmed, shipped, invoiced, cancelled, deleted) before this round. */
+  ordersChangedInQad: number;
   deadLetters: number;
   /** Dead letters by why they are there: a writer's permanent error or spent retry budget, or SQS's maxReceiveCount. */
   deadLettersByCause: DeadLettersByCause;
@@ -172,16 +187,26 @@ export type DeadLettersByCause = Record<DeadLetterCause | 'maxReceiveCount', num
 export interface StateReport {
   pipedrive: Record<'organizations' | 'persons' | 'products' | 'wonDeals', number>;
   qad: { customers: number; qualifyingContacts: number; items: number; salesOrders: number };
-  duplicates: Record<ReportEntity, number>;
-  missing: Record<ReportEntity, number>;
+  /** Notes on deals saying the same thing twice: one note per distinct reason. */
+  duplicates: Record<StateEntity | 'notes', number>;
+  /** Rejected deals without a note saying why. */
+  missing: Record<StateEntity | 'notes', number>;
   /**
    * Persons in another organization than their customer's; products whose prices differ from QAD's;
-   * orders whose value or lines differ from their deal, or whose number is not on the deal.
+   * orders whose value or lines differ from their deal, or whose number is not on the deal; deals whose status
+   * field does not say what QAD says of their order.
    */
-  mismatched: { persons: number; products: number; salesOrders: number };
+  mismatched: { persons: number; products: number; salesOrders: number; orderStatuses: number };
+  /** What the salesperson sees on the deals. */
+  deals: { rejected: number; notes: number; withStatus: number; statusByKind: Record<string, number> };
 }
 
 export const TENANT_ID = 'demo';
+
+/** The demo tenant sets no so_stat codes of its own: the config's defaults. */
+const DEMO_STATUS_CODES = ((qad) => ({ cancelled: qad.cancelledStatuses, onHold: qad.onHoldStatuses }))(
+  tenantConfigSchema.shape.qad.shape.orderStatus.parse(undefined),
+);
 
 /** The customer PO the demo tenant's orders carry for a deal (the default per-tenant reference). */
 export const demoOrderPo = (dealId: number): string => customerPo(poPrefixOf(TENANT_ID, undefined), dealId);
@@ -579,7 +604,13 @@ export class LocalPipeline {
     step('polling customers');
     const organizations = await this.poll('customers');
     step('polling items');
-    const unchanged: Record<ReportEntity, number> = { organizations, persons: 0, products: await this.poll('items'), salesOrders: 0 };
+    const unchanged: Record<ReportEntity, number> = {
+      organizations,
+      persons: 0,
+      products: await this.poll('items'),
+      salesOrders: 0,
+      orderStatuses: 0,
+    };
     if (this.round === 1) this.typeOrganizationsAndProducts();
     step('writing organizations and products');
     const [records, products] = await Promise.all([
@@ -602,6 +633,11 @@ export class LocalPipeline {
     const orders = await this.drain(this.aws.queue('orders'), this.writers.orders!, deadline, progress);
     clearInterval(watcher);
     if (winning) this.winReport = this.measureWins(pollStartedMs);
+    const ordersChangedInQad = this.round > 1 && this.options.orderDesk !== false ? this.orderDeskWorks() : 0;
+    step('polling order statuses');
+    unchanged.orderStatuses = await this.poll('order-status');
+    step('writing order statuses');
+    const statuses = await this.drain(this.aws.queue('records'), this.writers.records!, deadline, progress);
     step('counting outcomes');
     await new Promise((r) => setTimeout(r, 5));
 
@@ -611,6 +647,7 @@ export class LocalPipeline {
       persons: empty(),
       products: empty(),
       salesOrders: { ...empty(), rejected: 0, conflict: 0, reasons: {} },
+      orderStatuses: empty(),
     };
     for (const name of Object.keys(entities) as ReportEntity[]) entities[name].unchanged += unchanged[name];
     for (const entry of await this.auditLog().byTenant(TENANT_ID, from, new Date(Date.now() + 1).toISOString())) {
@@ -632,9 +669,10 @@ export class LocalPipeline {
       qad: { calls: this.qad.stats().calls },
       lambda: this.lambda.invocations(),
       drains: this.drains,
+      ordersChangedInQad,
       deadLetters: await this.deadLetterCount(),
       deadLettersByCause: await this.deadLettersByCause(),
-      drained: records.drained && products.drained && persons.drained && orders.drained,
+      drained: records.drained && products.drained && persons.drained && orders.drained && statuses.drained,
       settled: await this.settled(),
       elapsedMs: Date.now() - started,
     };
@@ -747,6 +785,87 @@ export class LocalPipeline {
         deliveries: this.pipedrive.webhooks.stats(),
         endpoint: { ...this.webhookEndpoint.stats(), answerMs: quantiles(this.webhookEndpoint.answerTimes()) },
       }),
+    };
+  }
+
+  /** Orders deleted in QAD by the order desk, by customer PO: their deals were ordered, and must say the order is gone. */
+  private readonly deletedOrders = new Map<string, string>();
+
+  /**
+   * The order desk at work between rounds: a quarter of the open orders move one step on (a confirmed ship date,
+   * part of it shipped, all of it, an invoice, the invoice posted); one order is cancelled and one deleted.
+   * Answers how many orders changed.
+   */
+  orderDeskWorks(): number {
+    const qad = this.qad.tenant(this.qadBasePath);
+    const orders = qad.salesOrders().filter((o) => o.so_stat === '' && !o.so_invoiced);
+    let changed = 0;
+    for (const [i, o] of orders.entries()) {
+      if ((i + this.round) % 4 !== 0) continue;
+      const shippedAll = Object.fromEntries(o.lines.map((l) => [l.sod_line, l.sod_qty_ord]));
+      const shipped = o.lines.reduce((n, l) => n + l.sod_qty_ship, 0);
+      if (!o.so_conf_date) qad.changeSalesOrder(o.so_nbr, { so_conf_date: o.so_due_date });
+      else if (shipped === 0)
+        qad.changeSalesOrder(o.so_nbr, { shipped: { [o.lines[0]!.sod_line]: Math.ceil(o.lines[0]!.sod_qty_ord / 2) } });
+      else if (!o.so_inv_nbr) qad.changeSalesOrder(o.so_nbr, { shipped: shippedAll, so_inv_nbr: `INV-${o.so_nbr.slice(1)}` });
+      else qad.changeSalesOrder(o.so_nbr, { so_invoiced: true });
+      changed++;
+    }
+    const [cancel, remove] = orders.filter((_, i) => (i + this.round) % 4 === 2);
+    if (cancel) qad.changeSalesOrder(cancel.so_nbr, { so_stat: 'X' });
+    if (remove && qad.removeSalesOrder(remove.so_nbr)) this.deletedOrders.set(remove.so_po, remove.so_nbr);
+    return changed + (cancel ? 1 : 0) + (remove ? 1 : 0);
+  }
+
+  /**
+   * What the salesperson sees on the deals: each rejected deal has a note, no deal one reason twice, and each
+   * ordered deal's status field says what QAD says of its order now (as the connector's own words put it).
+   */
+  private dealOutcomes(deals: SimDeal[], orderedOnce: ReadonlySet<string>) {
+    const notes = this.pipedrive.notes();
+    const notesOf = (id: number) => notes.filter((n) => n.deal_id === id).map((n) => n.content);
+    const rejected = deals.filter((d) => !orderedOnce.has(demoOrderPo(d.id)));
+    const duplicateNotes = deals.reduce((n, d) => n + notesOf(d.id).length - new Set(notesOf(d.id)).size, 0);
+    const entry = effectiveMapping(this.options.fields).orderStatus.find((e) => e.qad === 'status');
+    const statusField = this.pipedrive.customFields('deal').find((f) => f.field_name === entry?.pipedrive)?.field_code;
+    const codes = DEMO_STATUS_CODES;
+    const orders = new Map(
+      this.qad
+        .tenant(this.qadBasePath)
+        .salesOrders()
+        .map((o) => [o.so_po, o]),
+    );
+    const statusByKind: Record<string, number> = {};
+    let differing = 0;
+    let withStatus = 0;
+    for (const deal of deals) {
+      const shown = statusField ? deal.custom_fields[statusField] : undefined;
+      if (typeof shown === 'string') {
+        withStatus++;
+        const kind = shown.startsWith('Ordered ') ? 'Ordered' : shown.replace(/ \(.*$|:.*$/u, '');
+        statusByKind[kind] = (statusByKind[kind] ?? 0) + 1;
+      }
+      const order = orders.get(demoOrderPo(deal.id));
+      const number = order?.so_nbr ?? this.deletedOrders.get(demoOrderPo(deal.id));
+      if (!entry || number === undefined) continue;
+      const state = order
+        ? {
+            ...newOrderState(order.so_nbr),
+            statusCode: order.so_stat,
+            confirmedShipDate: order.so_conf_date,
+            ordered: order.lines.reduce((n, l) => n + l.sod_qty_ord, 0),
+            shipped: order.lines.reduce((n, l) => n + l.sod_qty_ship, 0),
+            invoiceNumber: order.so_inv_nbr,
+            invoicePosted: order.so_invoiced,
+          }
+        : goneOrderState(number);
+      if (shown !== statusText(state, codes)) differing++;
+    }
+    return {
+      report: { rejected: rejected.length, notes: notes.length, withStatus, statusByKind },
+      withoutNote: rejected.filter((d) => notesOf(d.id).length === 0).length,
+      duplicateNotes,
+      differing,
     };
   }
 
@@ -903,6 +1022,8 @@ export class LocalPipeline {
     const orders = qadTenant.salesOrders();
     const ordersByPo = new Map<string, number>();
     for (const o of orders) ordersByPo.set(o.so_po, (ordersByPo.get(o.so_po) ?? 0) + 1);
+    // Ordered, and deleted in QAD afterwards by the order desk: not lost (its deal says so, checked below).
+    const orderedOnce = new Set([...ordersByPo.keys(), ...this.deletedOrders.keys()]);
     const orderField = this.pipedrive.customFields('deal').find((f) => f.field_name === KEY_FIELDS.deal)?.field_code;
     const orderValue = (o: (typeof orders)[number]) =>
       Math.round(o.lines.reduce((sum, l) => sum + l.sod_qty_ord * l.sod_price * (1 - l.sod_disc_pct / 100), 0) * 100);
@@ -911,6 +1032,7 @@ export class LocalPipeline {
       return !deal || orderValue(o) !== Math.round(deal.value * 100) || !orderField || deal.custom_fields[orderField] !== o.so_nbr;
     }).length;
 
+    const outcomes = this.dealOutcomes(deals, orderedOnce);
     const priceKey = (list: Array<{ currency: string; price: number }>) =>
       list
         .map((p) => `${p.currency}:${Number(p.price).toFixed(2)}`)
@@ -926,13 +1048,15 @@ export class LocalPipeline {
           persons.filter((p) => !keyedPerson(p) && p.emails.some((e) => contactEmails.has(e.value.toLowerCase()))).length,
         products: extra(productByCode),
         salesOrders: [...ordersByPo.values()].reduce((sum, n) => sum + n - 1, 0),
+        notes: outcomes.duplicateNotes,
       },
       missing: {
         organizations: customers.filter((c) => !orgByCode.has(c['cm_mstr.cm_addr'])).length,
         persons: contacts.filter((c) => !personById.has(c.id)).length,
         products: items.filter((i) => !productByCode.has(i['pt_mstr.pt_part'])).length,
         // Won deals that neither became an order nor were rejected with a reason are lost.
-        salesOrders: await this.unexplainedDeals(deals.filter((d) => !ordersByPo.has(demoOrderPo(d.id))).map((d) => d.id)),
+        salesOrders: await this.unexplainedDeals(deals.filter((d) => !orderedOnce.has(demoOrderPo(d.id))).map((d) => d.id)),
+        notes: outcomes.withoutNote,
       },
       mismatched: {
         persons: contacts.filter((c) => {
@@ -948,7 +1072,9 @@ export class LocalPipeline {
           return product !== undefined && priceKey(product.prices) !== priceKey(expected);
         }).length,
         salesOrders: misOrdered,
+        orderStatuses: outcomes.differing,
       },
+      deals: outcomes.report,
     };
   }
 

@@ -119,9 +119,10 @@ export function createPipedriveClient(
     /** `v1`: webhooks and the current user, which have no v2 endpoint. */
     opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; sendBy?: number; api?: 'v1' | 'v2' } = {},
   ): Promise<T> {
+    // Notes exist only in v1; everything else is v2.
+    const api = `/api/${opts.api ?? 'v2'}`;
     const query = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) query.set(k, String(v));
-    const api = `/api/${opts.api ?? 'v2'}`;
     const endpoint = `${method} ${api}${template}`;
     const retries = method === 'POST' ? 0 : 2;
     let reauthorised = false;
@@ -275,6 +276,23 @@ export function createPipedriveClient(
     },
     async deleteWebhook(id) {
       await call('DELETE', `/webhooks/${id}`, '/webhooks/{id}', z.looseObject({ success: z.literal(true) }), { api: 'v1' });
+    },
+    async addNote(note) {
+      const body = { content: note.content, deal_id: note.dealId };
+      return (await call('POST', '/notes', '/notes', envelope(z.looseObject({ id: z.number().int() })), { body, api: 'v1' })).data;
+    },
+    async dealNotes(dealId) {
+      const note = z.looseObject({
+        id: z.number().int(),
+        content: z
+          .string()
+          .nullish()
+          .transform((c) => c ?? ''),
+      });
+      // v1 answers `data: null` for a deal without notes; a deal carries few, one page of 500 holds them.
+      const query = { deal_id: dealId, start: 0, limit: PAGE_LIMIT };
+      const page = await call('GET', '/notes', '/notes', envelope(z.array(note).nullable()), { query, api: 'v1' });
+      return (page.data ?? []).map(({ id, content }) => ({ id, content }));
     },
     rateLimits: () => ({ ...pacer.last }),
     grantedScopes: () => auth.grantedScopes(),

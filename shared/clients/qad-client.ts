@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { PermanentError, QadAuthError, RateLimitedError, RetryLaterError } from '../domain/errors.ts';
+import { qadSubmitErrorSchema, type QadSubmitError } from '../domain/deal-outcome.ts';
 import { errorText, parseJsonBody, type HttpClient, type HttpResponse } from './http.ts';
 
 import type { QadClient, QadSwagger } from '../ports/qad.ts';
@@ -204,23 +205,22 @@ function classify(res: HttpResponse, endpoint: string, tenantId: string): Error 
     return new RateLimitedError(where, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 30);
   }
   if (res.status === 401) return new QadAuthError(`${where}; the session was refused after a fresh login`);
-  if (res.status === 400 || res.status === 422)
-    return new PermanentError(`QAD rejected ${endpoint} for tenant ${tenantId}: ${submitErrors(res.body)}`);
+  if (res.status === 400 || res.status === 422) {
+    const errors = submitErrorList(res.body);
+    const text = errors ? errors.map((e) => (e.fieldName ? `${e.fieldName}: ${e.message}` : e.message)).join('; ') : errorText(res.body);
+    // The errors travel on, so the deal can say why in a salesperson's words (shared/domain/deal-outcome.ts).
+    return new PermanentError(`QAD rejected ${endpoint} for tenant ${tenantId}: ${text}`, { qadErrors: errors ?? [] });
+  }
   if (res.status >= 500) return new RetryLaterError(where);
   // A success QAD does not document for this call: not taken as done, and not as refused (a create may exist).
   if (res.status >= 200 && res.status < 300) return new RetryLaterError(`${where}: not an answer this call documents`);
   return new PermanentError(where);
 }
 
-/** QAD's validation answer as one readable line: "so_curr: Currency USD is not allowed ...". */
-function submitErrors(body: string): string {
-  const parsed = z
-    .looseObject({
-      submitResult: z.looseObject({ errors: z.array(z.looseObject({ fieldName: z.string().optional(), message: z.string() })) }),
-    })
-    .safeParse(safeJson(body));
-  if (!parsed.success) return errorText(body);
-  return parsed.data.submitResult.errors.map((e) => (e.fieldName ? `${e.fieldName}: ${e.message}` : e.message)).join('; ');
+/** QAD's validation answer (`submitResult.errors`), or undefined when the body is not one. */
+function submitErrorList(body: string): QadSubmitError[] | undefined {
+  return z.looseObject({ submitResult: z.looseObject({ errors: z.array(qadSubmitErrorSchema) }) }).safeParse(safeJson(body)).data
+    ?.submitResult.errors;
 }
 
 function safeJson(body: string): unknown {

@@ -13,6 +13,11 @@ export const QAD_SOURCES = {
   product: ['productLine', 'status', 'description2', 'unit'],
   /** The other direction: deal field -> sales order field. */
   deal: ['dueDate', 'remarks', 'site'],
+  /**
+   * The order's life, back on its deal (deal fields): what became of the won deal in words (rejected, ordered,
+   * shipped, invoiced, cancelled), the confirmed ship date, shipped quantities, the invoice number and status.
+   */
+  orderStatus: ['status', 'shipDate', 'shipped', 'invoice'],
 } as const;
 
 export type MappedEntity = keyof typeof QAD_SOURCES;
@@ -71,6 +76,11 @@ export const DEFAULT_FIELD_MAPPING: { [E in MappedEntity]: Array<FieldMappingEnt
     { qad: 'remarks', pipedrive: 'Customer PO', create: { type: 'varchar' } },
     { qad: 'site', pipedrive: 'Site', create: { type: 'varchar' } },
   ],
+  orderStatus: [
+    { qad: 'status', pipedrive: 'QAD order status', create: { type: 'varchar' } },
+    { qad: 'shipDate', pipedrive: 'Ship date', create: { type: 'date' } },
+    { qad: 'invoice', pipedrive: 'Invoice', create: { type: 'varchar' } },
+  ],
 };
 
 const noDuplicates = (entries: Array<{ pipedrive: string; qad: string }>, ctx: z.RefinementCtx) => {
@@ -93,6 +103,7 @@ export const fieldMappingSchema = z.object({
   person: entityList('person'),
   product: entityList('product'),
   deal: entityList('deal'),
+  orderStatus: entityList('orderStatus'),
   /** Keys both ways: the Pipedrive organization id written into a QAD customer field (off by default). */
   writeBack: z
     .object({
@@ -117,7 +128,7 @@ export function parseFieldMapping(input: unknown): FieldMapping {
 }
 
 /** An empty mapping: only the connector's own key fields. */
-export const NO_MAPPED_FIELDS: FieldMappingInput = { organization: [], person: [], product: [], deal: [] };
+export const NO_MAPPED_FIELDS: FieldMappingInput = { organization: [], person: [], product: [], deal: [], orderStatus: [] };
 
 /**
  * The deal entries in force: `mapping.deal.requestedShipDateFieldName` (the older setting) names the

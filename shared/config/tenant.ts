@@ -31,6 +31,13 @@ const browseShape = (browseId: string, modDateField: string) => ({
 const browse = (browseId: string, modDateField: string, keyField: string) =>
   z.object({ ...browseShape(browseId, modDateField), keyField: z.string().min(1).nullable().default(keyField) }).prefault({});
 
+/** A list of QAD status codes, compared in upper case. */
+const upperCodes = (defaults: string[]) =>
+  z
+    .array(z.string().trim().min(1))
+    .default(defaults)
+    .transform((codes) => codes.map((c) => c.toUpperCase()));
+
 export const PIPEDRIVE_OAUTH_TOKEN_URL = 'https://oauth.pipedrive.com/oauth/token';
 
 /** An EventBridge-style rate expression: the cadence of one entity's poll for one tenant. */
@@ -80,6 +87,21 @@ export const tenantConfigSchema = z.object({
         site: z.string().min(1).default('10-100'),
         /** A won deal without product lines: reject it, or order one line of this item for the deal value. */
         noLines: z.union([z.literal('reject'), z.object({ item: z.string().min(1) })]).default('reject'),
+      })
+      .prefault({}),
+    /**
+     * The order's life, read back for the deals' fields: a browse of the connector's orders, one row per line
+     * (so_mstr with sod_det). so_mstr has no modification date: every order of the tenant's customer PO prefix is
+     * read each time and compared by content hash. Read by page number: the order number is not unique per row.
+     */
+    orderStatus: z
+      .object({
+        browsePath: z.string().startsWith('/').default('/api/qracore/browses'),
+        browseId: z.string().default('urn:browse:mfg:sales-order-lines'),
+        pageSize: z.number().int().min(1).max(1000).default(500),
+        /** so_stat codes that mean the order was cancelled, or is on hold, on this instance (blank: open). */
+        cancelledStatuses: upperCodes(['X', 'CN']),
+        onHoldStatuses: upperCodes(['HD']),
       })
       .prefault({}),
     /** QAD mod dates are days: re-read this many days before the watermark and drop what did not change. */

@@ -7,7 +7,7 @@
 export const SCOPE_NEEDS: ReadonlyArray<{ need: string; anyOf: readonly string[] }> = [
   { need: 'organizations and persons (read, search, create, update)', anyOf: ['contacts:full'] },
   { need: 'products (read, search, create, update)', anyOf: ['products:full'] },
-  { need: 'won deals and their lines, the order number written back', anyOf: ['deals:full'] },
+  { need: 'won deals and their lines, the order and its status written back, notes on rejected deals', anyOf: ['deals:full'] },
   { need: 'organization and person fields (the key fields, mapped fields)', anyOf: ['contact-fields:full', 'admin'] },
   { need: 'deal fields (the order number field)', anyOf: ['deal-fields:full', 'admin'] },
   { need: 'product fields (mapped fields)', anyOf: ['products:full', 'product-fields:full'] },

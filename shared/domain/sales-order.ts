@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { contentHash } from './content-hash.ts';
+import { ADVICE } from './deal-outcome.ts';
 
 /** A deal line as Pipedrive returns it from /deals/products. */
 export const dealLineSchema = z.looseObject({
@@ -79,7 +80,8 @@ export interface OrderDefaults {
   noLines: { kind: 'reject' } | { kind: 'item'; part: string };
 }
 
-export type OrderMapping = { ok: true; order: SalesOrder; value: number } | { ok: false; reason: string };
+/** A refusal carries its reason for the audit and the same in a salesperson's words for the deal (`advice`). */
+export type OrderMapping = { ok: true; order: SalesOrder; value: number } | { ok: false; reason: string; advice: string };
 
 /**
  * Whole cents, rounding half up as decimal arithmetic does: 0.575 is stored as 0.57499999…, so it
@@ -174,12 +176,13 @@ export function mapDealToOrder(
     return {
       ok: false,
       reason: deal.orgId === null ? 'the deal has no organization' : `organization ${deal.orgId} is not linked to a QAD customer`,
+      advice: deal.orgId === null ? ADVICE.noOrganization : ADVICE.organizationNotInQad,
     };
   const enabled = deal.lines.filter((l) => l.is_enabled);
   const due = ctx.fields?.dueDate ?? (ctx.dueDateField === undefined ? undefined : deal.customFields[ctx.dueDateField]);
   const remarks = ctx.fields?.remarks?.slice(0, 255);
   if (due !== undefined && due !== null && (typeof due !== 'string' || !/^\d{4}-\d{2}-\d{2}$/u.test(due)))
-    return { ok: false, reason: `the requested ship date ${JSON.stringify(due)} is not a date` };
+    return { ok: false, reason: `the requested ship date ${JSON.stringify(due)} is not a date`, advice: ADVICE.badShipDate };
   const base = {
     so_cust: ctx.customerCode,
     so_po: customerPo(ctx.poPrefix, deal.id),
@@ -190,7 +193,7 @@ export function mapDealToOrder(
     ...(remarks && { so_rmks: remarks }),
   };
   if (enabled.length === 0) {
-    if (ctx.defaults.noLines.kind === 'reject') return { ok: false, reason: 'the deal has no product lines' };
+    if (ctx.defaults.noLines.kind === 'reject') return { ok: false, reason: 'the deal has no product lines', advice: ADVICE.noLines };
     return {
       ok: true,
       value: deal.value,
@@ -200,8 +203,13 @@ export function mapDealToOrder(
       },
     };
   }
-  const unmapped = enabled.filter((l) => !ctx.partOf.has(l.product_id)).map((l) => l.product_id);
-  if (unmapped.length > 0) return { ok: false, reason: `product ${[...new Set(unmapped)].join(', ')} has no QAD item` };
+  const unmapped = enabled.filter((l) => !ctx.partOf.has(l.product_id));
+  if (unmapped.length > 0)
+    return {
+      ok: false,
+      reason: `product ${[...new Set(unmapped.map((l) => l.product_id))].join(', ')} has no QAD item`,
+      advice: ADVICE.productsNotInQad(unmapped.map((l) => l.name ?? `#${l.product_id}`)),
+    };
 
   const lines: SalesOrderLine[] = [];
   let total = 0;
@@ -215,10 +223,15 @@ export function mapDealToOrder(
           `line ${i + 1} carries ${l.tax} % exclusive tax: the QAD order would be ${toMoney(lineNet(l)).toFixed(2)} net for ` +
           `${toMoney(l.sum).toFixed(2)} ${deal.currency} in the deal, and QAD applies its own taxes; ` +
           'enter the line without exclusive tax (QAD adds the tax) or order the deal by hand',
+        advice: ADVICE.exclusiveTax(i + 1),
       };
     const ours = pipedriveLineSum(l);
     if (cents(ours) !== cents(l.sum))
-      return { ok: false, reason: `line ${i + 1}: Pipedrive's sum ${l.sum} differs from quantity, price, discount and tax (${ours})` };
+      return {
+        ok: false,
+        reason: `line ${i + 1}: Pipedrive's sum ${l.sum} differs from quantity, price, discount and tax (${ours})`,
+        advice: ADVICE.linesDoNotAddUp,
+      };
     const gross = l.item_price * l.quantity;
     const discPct = l.discount_type === 'percentage' ? l.discount : gross === 0 ? 0 : (l.discount / gross) * 100;
     const line = {
@@ -236,6 +249,7 @@ export function mapDealToOrder(
         reason:
           `line ${i + 1}: QAD would compute ${toMoney(qadNet).toFixed(2)} from the discount as a percentage, ` +
           `Pipedrive ${toMoney(lineNet(l)).toFixed(2)}`,
+        advice: ADVICE.linesDoNotAddUp,
       };
     lines.push(line);
     total += ours;
@@ -244,6 +258,7 @@ export function mapDealToOrder(
     return {
       ok: false,
       reason: `order value ${(cents(total) / 100).toFixed(2)} does not match the deal value ${deal.value.toFixed(2)} ${deal.currency}`,
+      advice: ADVICE.linesDoNotAddUp,
     };
   return { ok: true, value: cents(total) / 100, order: { ...base, lines } };
 }

@@ -1,4 +1,4 @@
-import { dealFieldEntries, type FieldMappingEntry } from '../config/field-mapping.ts';
+import { dealFieldEntries, type FieldMappingEntry, type MappedEntity } from '../config/field-mapping.ts';
 import type { StoredTenant } from '../config/tenant.ts';
 import type { FieldProblem } from '../domain/custom-fields.ts';
 import type { PipedriveFieldEntity } from '../ports/pipedrive.ts';
@@ -20,8 +20,11 @@ export interface FieldGate {
   report(): Promise<void>;
 }
 
-/** The flow a gate or release is about: its entity name and Pipedrive's field entity. */
-type FlowFields = { entity: EntityName; fieldEntity: PipedriveFieldEntity };
+/**
+ * The flow a gate or release is about: its entity name, Pipedrive's field entity, and which list of
+ * `mapping.fields` it writes when that is not the field entity's own (the order's life on deals: `orderStatus`).
+ */
+export type FlowFields = { entity: EntityName; fieldEntity: PipedriveFieldEntity; mappedFields?: MappedEntity };
 
 /**
  * Puts back on the queue the messages writers held for a drifted field of this entity, once the
@@ -39,14 +42,7 @@ export async function releaseDriftHeld(
   const held = await deps.holds.held(tenantId, driftCause(entity));
   if (held.length === 0) return 0;
   const pipedrive = await deps.clients.pipedrive(tenant);
-  const problems = await checkMappedFields(
-    deps,
-    tenantId,
-    pipedrive,
-    flow.fieldEntity,
-    mappedEntries(tenant, flow.fieldEntity),
-    deps.clock.now(),
-  );
+  const problems = await checkMappedFields(deps, tenantId, pipedrive, flow.fieldEntity, mappedEntries(tenant, flow), deps.clock.now());
   if (problems.length > 0) return 0;
   const released = await releaseHeld(deps, tenantId, driftCause(entity));
   await deps.audit.record({
@@ -59,9 +55,10 @@ export async function releaseDriftHeld(
   return released;
 }
 
-/** The mapped entries in force for a field entity (deals fold in the older `requestedShipDateFieldName`). */
-export function mappedEntries(tenant: StoredTenant, fieldEntity: PipedriveFieldEntity): FieldMappingEntry[] {
-  return fieldEntity === 'deal' ? dealEntries(tenant) : tenant.config.mapping.fields[fieldEntity];
+/** The mapped entries in force for a flow (deals fold in the older `requestedShipDateFieldName`). */
+export function mappedEntries(tenant: StoredTenant, flow: Pick<FlowFields, 'fieldEntity' | 'mappedFields'>): FieldMappingEntry[] {
+  if (flow.mappedFields !== undefined && flow.mappedFields !== flow.fieldEntity) return tenant.config.mapping.fields[flow.mappedFields];
+  return flow.fieldEntity === 'deal' ? dealEntries(tenant) : tenant.config.mapping.fields[flow.fieldEntity];
 }
 
 export function dealEntries(tenant: StoredTenant): Array<FieldMappingEntry<'deal'>> {
@@ -79,7 +76,7 @@ export function fieldGate(
   pollStartedMs: number,
 ): FieldGate {
   const { fieldEntity } = flow;
-  const entries = mappedEntries(tenant, fieldEntity);
+  const entries = mappedEntries(tenant, flow);
   let checked: Promise<FieldProblem[]> | undefined;
   let problems: FieldProblem[] = [];
   let held = 0;

@@ -1,4 +1,5 @@
 import type { SecretSystem, StoredTenant, TenantConfig } from '../config/tenant.ts';
+import type { MappedEntity } from '../config/field-mapping.ts';
 import type { PipedriveCollection, PipedriveFieldEntity } from '../ports/pipedrive.ts';
 import { PermanentError } from '../domain/errors.ts';
 import type { Clock, EntityName, KeyMap, RecordMessage, TenantClients } from '../ports/index.ts';
@@ -8,6 +9,7 @@ import { persons } from './entities/persons.ts';
 import { products } from './entities/products.ts';
 import { pollEntityTenant, type PollDeps, type PollSummary } from './poll.ts';
 import { wonDeals, type DealPollSummary } from './poll-deals.ts';
+import { orderStatus, type OrderStatusPollSummary } from './order-status.ts';
 import { writeRecord, type DeliveryInfo, type WriterDeps } from './write-record.ts';
 
 /**
@@ -61,6 +63,8 @@ export interface EntityFlow extends EntityNames {
   write(deps: WriterDeps, tenant: StoredTenant, message: RecordMessage, delivery: DeliveryInfo): Promise<WriteResult>;
   /** The QAD-to-Pipedrive definition it is built from (what `connector sync` runs in-process); none for won deals. */
   definition?: SyncEntity<unknown, unknown>;
+  /** Which list of `mapping.fields` it writes, where not its field entity's own (the order's life: `orderStatus`). */
+  mappedFields?: MappedEntity;
   /** The Pipedrive custom field that holds the other side's key (the order number on a deal), if any. */
   keyFieldName(config: TenantConfig): string | undefined;
   /**
@@ -71,8 +75,8 @@ export interface EntityFlow extends EntityNames {
   reread(deps: RereadDeps, tenant: StoredTenant, keys: readonly string[]): Promise<Map<string, { record: unknown; hash: string }>>;
 }
 
-/** What one tenant's poll did: a QAD source's summary, or the won-deal poll's. */
-export type FlowPollSummary = PollSummary | DealPollSummary;
+/** What one tenant's poll did: a QAD source's summary, the won-deal poll's, or the order-status poll's. */
+export type FlowPollSummary = PollSummary | DealPollSummary | OrderStatusPollSummary;
 
 export interface WriteResult {
   action: string;
@@ -166,6 +170,6 @@ export const WORK_QUEUES: readonly WorkQueueSpec[] = [
   { name: 'orders', writer: 'WriteQad', decrypts: ['qad', 'pipedrive'], description: 'won deals into QAD sales orders, exactly once' },
 ];
 
-export const FLOWS: readonly EntityFlow[] = [syncFlow(organizations), syncFlow(persons), syncFlow(products), wonDeals];
+export const FLOWS: readonly EntityFlow[] = [syncFlow(organizations), syncFlow(persons), syncFlow(products), wonDeals, orderStatus];
 
 export const entityRegistry: EntityRegistry = createRegistry(WORK_QUEUES, FLOWS);

@@ -1,6 +1,18 @@
 import * as z from 'zod';
 import type { StoredTenant } from '../config/tenant.ts';
-import { PermanentError } from '../domain/errors.ts';
+import { FieldDriftError, PermanentError } from '../domain/errors.ts';
+import {
+  ADVICE,
+  adviceForQadErrors,
+  adviceHash,
+  conflictNote,
+  newOrderState,
+  noteSays,
+  qadSubmitErrorSchema,
+  rejectedStatus,
+  rejectionNote,
+} from '../domain/deal-outcome.ts';
+import { orderLifeFields, recordNewOrderStatus } from './order-status.ts';
 import {
   legacyCustomerPo,
   mapDealToOrder,
@@ -37,11 +49,13 @@ const ENTITY = 'salesOrder';
  * 2. already ordered: unchanged -> done; changed lines or value -> a conflict for a person, never applied;
  * 3. map: sold-to from the organization's QAD customer, lines from the products' QAD items,
  *    currency, won date, tenant defaults; a deal that cannot map is rejected with its reason
- *    (audited, not retried in a loop; the deal poll looks at it again later);
+ *    (audited, not retried in a loop; the deal poll looks at it again later) and the deal says why
+ *    in a note, once per distinct reason, and in its status field;
  * 4. look the order up by customer PO (the tenant's deal reference, then the older tenant-less one) before
  *    creating, so a retry after a crash adopts the order it made instead of making a second; only an order
  *    with exactly that PO and sold-to is adopted, and an answer that cannot be read stops the deal (never a create);
- * 5. write the order number back to the deal, then record it and release the claim.
+ * 5. write the order number (and "Ordered <number>" in the status field) back to the deal, then record it and
+ *    release the claim.
  */
 export async function writeSalesOrder(
   deps: WriterDeps,
@@ -77,6 +91,7 @@ export async function writeSalesOrder(
       const reason =
         `the deal's value, currency, organization or lines changed after QAD order ${entry.ref} was created; ` +
         'not applied, settle it by hand';
+      await noteOnce(ADVICE.changedAfterOrder(entry.ref), conflictNote(ADVICE.changedAfterOrder(entry.ref)));
       await audit('conflict', reason, entry.ref);
       await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
       await deps.keyMap.release(tenantId, ENTITY, key, owner);
@@ -112,7 +127,7 @@ export async function writeSalesOrder(
       defaults,
       fields,
     });
-    if (!mapping.ok) return await reject(mapping.reason);
+    if (!mapping.ok) return await reject(mapping.reason, mapping.advice);
 
     const po = mapping.order.so_po;
     let orderNumber = await orderMadeFor(qad, salesOrders.path, deal.id, mapping.order);
@@ -126,14 +141,17 @@ export async function writeSalesOrder(
         // QAD's own validation (a currency not allowed for the customer, an unknown item): nothing was created.
         if (error instanceof PermanentError) {
           await deps.keyMap.clearPendingCreate(tenantId, ENTITY, key, owner);
-          return await reject(error.message);
+          const qadErrors = z.array(qadSubmitErrorSchema).safeParse(error.details?.['qadErrors']).data ?? [];
+          return await reject(error.message, adviceForQadErrors(qadErrors, error.message));
         }
         throw error;
       }
     }
 
     const orderField = await resolveKeyField(deps, tenantId, pipedrive, 'deal', tenant.config.mapping.deal.orderFieldName);
-    await pipedrive.update('deals', deal.id, { custom_fields: { [orderField!]: orderNumber } });
+    // The order's life starts on the deal in the same PATCH ("Ordered <number>"); a drifted status field never holds an order.
+    const life = await lenient(() => orderLifeFields(deps, tenant, pipedrive, { order: newOrderState(orderNumber) }));
+    await pipedrive.update('deals', deal.id, { custom_fields: { [orderField!]: orderNumber, ...life } });
     await audit(
       'created',
       adopted
@@ -143,13 +161,17 @@ export async function writeSalesOrder(
       orderNumber,
     );
     await deps.keyMap.complete(tenantId, ENTITY, key, owner, { pipedriveId: deal.id, contentHash: message.hash, ref: orderNumber });
+    if (life) await recordNewOrderStatus(deps, tenant, deal.id, newOrderState(orderNumber));
     return { action: 'created', pipedriveId: deal.id, ref: orderNumber };
 
     /**
-     * Audited with its reason, kept out of the retry loop; the deal poll rechecks it later. One problem, one
-     * entry: a recheck that finds the same content rejected for the same reason adds no entry and no alarm count.
+     * Audited with its reason, told on the deal, kept out of the retry loop; the deal poll rechecks it later. One
+     * problem, one entry: a recheck that finds the same content rejected for the same reason adds no entry and no
+     * alarm count (and the note is left once per distinct reason).
      */
-    async function reject(reason: string): Promise<OrderOutcome> {
+    async function reject(reason: string, advice: string): Promise<OrderOutcome> {
+      const recheck = tenant.config.mapping.deal.recheckRejectedAfterMinutes;
+      await noteOnce(advice, rejectionNote(advice, recheck), rejectedStatus(advice));
       const before = await lastRejection(deps, tenantId, key);
       if (before?.reason !== reason || before.contentHash !== message.hash) {
         await audit('rejected', reason);
@@ -158,6 +180,51 @@ export async function writeSalesOrder(
       await deps.keyMap.markRejected(tenantId, ENTITY, key, message.hash, new Date(deps.clock.now()).toISOString());
       await deps.keyMap.release(tenantId, ENTITY, key, owner);
       return { action: 'rejected', pipedriveId: deal.id, reason };
+    }
+
+    /**
+     * The salesperson sees why on the deal: a note, and the status field if one is mapped, once per distinct reason
+     * (retries, duplicate deliveries and rechecks of the same reason add nothing). A deal gone from Pipedrive takes no
+     * note (audited); a failure that may pass (429, 5xx) is raised, so the message comes back and notes then.
+     */
+    async function noteOnce(advice: string, content: string, status?: string): Promise<void> {
+      const hash = adviceHash(advice);
+      const noted = (await deps.keyMap.getMany(tenantId, ENTITY, [key])).get(key)?.noted ?? [];
+      if (noted.includes(hash)) return;
+      const pipedrive = await deps.clients.pipedrive(tenant);
+      try {
+        const life = status === undefined ? undefined : await lenient(() => orderLifeFields(deps, tenant, pipedrive, { status }));
+        if (life) await pipedrive.update('deals', deal.id, { custom_fields: life });
+        // A note sent before whose answer was lost (POST has no idempotency key) is looked for, never sent twice.
+        const sentBefore =
+          noted.includes(`pending:${hash}`) && (await pipedrive.dealNotes(deal.id)).some((n) => noteSays(n.content, advice));
+        if (!sentBefore) {
+          await deps.keyMap.markNoted(tenantId, ENTITY, key, `pending:${hash}`);
+          await pipedrive.addNote({ dealId: deal.id, content });
+        }
+      } catch (error) {
+        if (!(error instanceof PermanentError)) throw error;
+        await deps.audit.record({
+          tenantId,
+          entity: ENTITY,
+          key,
+          action: 'failed',
+          pipedriveId: deal.id,
+          reason: `no note left on the deal: ${error.message}`,
+        });
+        return;
+      }
+      await deps.keyMap.markNoted(tenantId, ENTITY, key, hash);
+      await deps.audit.record({
+        tenantId,
+        entity: ENTITY,
+        key,
+        action: 'noted',
+        pipedriveId: deal.id,
+        reason: `note left on the deal for the salesperson: ${advice}`,
+        attempt: delivery.attempt,
+        messageId: delivery.messageId,
+      });
     }
   });
 }
@@ -201,6 +268,16 @@ async function writeRereadDeal(deps: WriterDeps, tenant: StoredTenant, message: 
 }
 
 const dealRefSchema = z.object({ id: z.number().int().positive() });
+
+/** The order's life fields, or undefined when a mapped status field drifted (audited by the resolver): never holds an order. */
+async function lenient<T>(resolve: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await resolve();
+  } catch (error) {
+    if (error instanceof FieldDriftError) return undefined;
+    throw error;
+  }
+}
 
 /**
  * The order already made for this deal, if any: under the tenant's customer PO, else under the tenant-less

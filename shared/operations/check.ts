@@ -3,19 +3,19 @@ import { errorMessage } from '../domain/errors.ts';
 import { missingScopes } from '../domain/pipedrive-scopes.ts';
 import { checkFieldsExist, parseFieldList, findField } from '../domain/custom-fields.ts';
 import type { PipedriveClient } from '../clients/pipedrive-client.ts';
-import type { PipedriveFieldEntity } from '../clients/pipedrive-client.ts';
 import type { AuditLog, TenantClients } from '../ports/index.ts';
 import type { QadSwagger } from '../ports/qad.ts';
 import { templateOf } from '../clients/qad-client.ts';
 import { LEFT_OUT_KEY } from '../flows/write-record.ts';
-import { mappedEntries } from '../flows/field-gate.ts';
+import { mappedEntries, type FlowFields } from '../flows/field-gate.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
 import { webhookCheckRow } from './webhook.ts';
 
 /** The tenant's mapped fields of one entity, by name -> code; a missing one is created on first use only if its entry allows it. */
-async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, fieldEntity: PipedriveFieldEntity): Promise<CheckRow> {
-  const entries = mappedEntries(tenant, fieldEntity);
-  const check = `Pipedrive mapped ${fieldEntity} fields`;
+async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, flow: FlowFields): Promise<CheckRow> {
+  const { fieldEntity } = flow;
+  const entries = mappedEntries(tenant, flow);
+  const check = `Pipedrive mapped ${flow.mappedFields ?? fieldEntity} fields`;
   if (entries.length === 0) return { check, ok: true, detail: 'none mapped' };
   const defs = parseFieldList(await pipedrive.listFields(fieldEntity));
   const problems = checkFieldsExist(
@@ -35,7 +35,7 @@ async function checkMapped(pipedrive: PipedriveClient, tenant: StoredTenant, fie
 /**
  * Every QAD path and method the connector can call for this tenant, each as a check row against the Swagger:
  * the four browses (and their browse ids, where the Swagger enumerates them), the order lookup and create,
- * and the customer write-back when it is on.
+ * the customer write-back when it is on, and the order-status browse while its deal fields are mapped.
  */
 function qadPathRows(config: StoredTenant['config'], swagger: QadSwagger): CheckRow[] {
   const { qad } = config;
@@ -48,6 +48,10 @@ function qadPathRows(config: StoredTenant['config'], swagger: QadSwagger): Check
     { label: 'sales orders (lookup)', path: qad.salesOrders.path, method: 'GET' },
     { label: 'sales orders (create)', path: qad.salesOrders.path, method: 'POST' },
     ...(writeBack.enabled ? [{ label: 'customer write-back', path: writeBack.path, method: 'PUT' }] : []),
+    // Read only while deal fields are mapped for the order's life.
+    ...(config.mapping.fields.orderStatus.length > 0
+      ? [{ label: 'order status browse', path: qad.orderStatus.browsePath, method: 'GET', browseId: qad.orderStatus.browseId }]
+      : []),
   ];
   return required.map(({ label, path, method, browseId }) => {
     const served = swagger.paths[templateOf(path)];
@@ -177,7 +181,7 @@ export async function checkTenant(
     if (tenant.config.pipedrive.auth === 'oauth') rows.push(scopesRow(await pipedrive.grantedScopes()));
     for (const flow of registry.flows) {
       onStep(`Pipedrive mapped ${flow.fieldEntity} fields`);
-      rows.push(await checkMapped(pipedrive, tenant, flow.fieldEntity));
+      rows.push(await checkMapped(pipedrive, tenant, flow));
     }
     const limits = pipedrive.rateLimits();
     const budget =

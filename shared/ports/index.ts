@@ -45,6 +45,8 @@ export interface KeyMapEntry extends KeyMapState {
   /** The other side's reference where it is not a Pipedrive id: a QAD sales order number. */
   ref?: string;
   rejectedAt?: string;
+  /** Fingerprints of the notes already left on the Pipedrive record (a rejected deal's reasons): each is left once. */
+  noted?: string[];
 }
 
 /** What a completed write records: the Pipedrive id, the content hash written, and the other side's reference. */
@@ -85,6 +87,8 @@ export interface KeyMap {
   /** Every mapped record of an entity, for the full-read reconciliation. */
   listMapped(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]>;
   markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void>;
+  /** Remembers that a note with this fingerprint was left on the record (`noted`); kept through later writes. */
+  markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string): Promise<void>;
 }
 
 /** Matches by QAD key and by match token, as a listing of Pipedrive records yields them. */
@@ -148,6 +152,7 @@ export type AuditAction =
   | 'drift'
   | 'drift-cleared'
   | 'written-back'
+  | 'noted'
   | 'erased';
 
 export interface AuditEntry {

@@ -108,6 +108,10 @@ export interface PipedriveClient {
   listWebhooks(): Promise<PipedriveWebhook[]>;
   createWebhook(def: NewWebhook): Promise<PipedriveWebhook>;
   deleteWebhook(id: number): Promise<void>;
+  /** Adds a note (HTML) to a deal: v1 `POST /notes`, 10 tokens (Pipedrive has no v2 notes endpoint); answers its id. */
+  addNote(note: { dealId: number; content: string }): Promise<{ id: number }>;
+  /** A deal's notes (v1 `GET /notes?deal_id=`, 20 tokens): only to settle a note whose answer was lost. */
+  dealNotes(dealId: number): Promise<Array<{ id: number; content: string }>>;
   /** The company's limits as the last answer reported them. */
   rateLimits(): RateLimitInfo;
   /** The OAuth scopes the tenant's authorisation granted; undefined with an API token (a user's own rights). */

@@ -230,6 +230,17 @@ for (const implementation of implementations) {
         assert.deepEqual(await entryOf(t, 'C3'), { qadKey: 'C3', goneAt: iso(T0) }, 'marking a key never seen creates its entry');
       });
 
+      test('markNoted keeps each note fingerprint once, needs no claim, and survives a completed write', async () => {
+        const t = newTenant();
+        await p.keyMap.markNoted(t, ORG, 'D1', 'reason-b');
+        await p.keyMap.markNoted(t, ORG, 'D1', 'reason-a');
+        await p.keyMap.markNoted(t, ORG, 'D1', 'reason-b');
+        assert.deepEqual(await entryOf(t, 'D1'), { qadKey: 'D1', noted: ['reason-a', 'reason-b'] });
+        await claim(t, 'D1', 'a', T0);
+        await p.keyMap.complete(t, ORG, 'D1', 'a', { pipedriveId: 4, contentHash: 'h4', ref: 'S1' });
+        assert.deepEqual((await entryOf(t, 'D1'))?.noted, ['reason-a', 'reason-b']);
+      });
+
       test('listMapped lists the mapped records of one tenant and entity, in key order, gone ones with their mark', async () => {
         const t = newTenant();
         for (const [key, id] of [

@@ -39,6 +39,8 @@ function company() {
     listWebhooks: unused,
     createWebhook: unused,
     deleteWebhook: unused,
+    addNote: unused,
+    dealNotes: unused,
     rateLimits: () => ({}),
     grantedScopes: () => Promise.resolve(undefined),
     async listFields() {

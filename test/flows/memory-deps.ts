@@ -5,13 +5,13 @@ import { createMemoryAdapters, type MemoryAdapters } from '../../shared/adapters
 import { recordingTelemetry, type RecordedTelemetry } from '../../shared/adapters/memory/recording-telemetry.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
 import { clearQadSessions } from '../../shared/clients/qad-client.ts';
-import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
+import { NO_MAPPED_FIELDS, type FieldMappingInput } from '../../shared/config/field-mapping.ts';
 import type { StoredTenant } from '../../shared/config/tenant.ts';
 import { DEPENDENCY_WAITS_ATTRIBUTE, FAILED_ATTEMPTS_ATTRIBUTE } from '../../shared/domain/errors.ts';
 import { clearFieldDefinitions } from '../../shared/flows/field-resolver.ts';
 import { clearFieldCache } from '../../shared/flows/key-fields.ts';
 import type { PollDeps, PollSummary } from '../../shared/flows/poll.ts';
-import { entityRegistry, type EntityRegistry } from '../../shared/flows/registry.ts';
+import { entityRegistry, type EntityRegistry, type FlowPollSummary } from '../../shared/flows/registry.ts';
 import { handleWriterBatch, type WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
 import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
@@ -80,6 +80,8 @@ export interface MemoryWorld {
   cipher: LocalCipher;
   /** Runs one QAD poll (customers, contacts, items) for the tenant now, due or not. */
   poll(pollName: string): Promise<PollSummary>;
+  /** Runs any registered poll (deals, order-status ...) for the tenant now, due or not. */
+  pollFlow(pollName: string): Promise<FlowPollSummary>;
   /**
    * Hands what a work queue would deliver now to its writer as one SQS batch: messages sent since,
    * and those a writer reported for retry whose visibility (the one it set, on the clock) has run out.
@@ -103,6 +105,8 @@ export async function startMemoryWorld(
     currencies?: string[];
     claimLeaseMs?: number;
     registry?: EntityRegistry;
+    /** Mapped fields beyond none (e.g. `orderStatus`), as in a tenant config's `mapping.fields`. */
+    fields?: Partial<FieldMappingInput>;
   } = {},
 ): Promise<MemoryWorld> {
   // Module-level caches keyed by tenant id outlive a test; every world starts without them.
@@ -147,7 +151,7 @@ export async function startMemoryWorld(
       tenantId: TENANT,
       qad: { baseUrl: qad.tenant(BASE_PATH).baseUrl, clientId: 'connector', username: 'sync', workspaceId: '10USA_10USACO' },
       pipedrive: { apiBaseUrl: pd.url },
-      mapping: { fields: NO_MAPPED_FIELDS },
+      mapping: { fields: { ...NO_MAPPED_FIELDS, ...options.fields } },
     },
     { qadPassword: QAD_PASSWORD, pipedriveApiToken: API_TOKEN },
   );
@@ -200,13 +204,19 @@ export async function startMemoryWorld(
     pd,
     tenant,
     cipher,
+    async pollFlow(pollName) {
+      const flow = registry.byPoll(pollName);
+      const stored = await adapters.tenants.get(TENANT);
+      if (!flow || !stored) throw new Error(`no poll named ${pollName}, or no tenant`);
+      return flow.pollTenant(pollDeps, stored, true);
+    },
     async poll(pollName) {
       const flow = registry.byPoll(pollName);
       if (!flow) throw new Error(`no poll named ${pollName}`);
       const stored = await adapters.tenants.get(TENANT);
       if (!stored) throw new Error(`tenant ${TENANT} is not registered`);
       const summary = await flow.pollTenant(pollDeps, stored, true);
-      if (!('unchanged' in summary)) throw new Error(`${pollName} is not a QAD poll`);
+      if (!('pages' in summary)) throw new Error(`${pollName} is not a QAD entity poll`);
       return summary;
     },
     async deliver(name = 'records', deliverOptions = {}) {

@@ -141,7 +141,7 @@ describe('the entity registry is the only list', () => {
     assert.deepEqual((await shipped(refused)).batchItemFailures, []);
     const [entry] = await w.adapters.audit.history(TENANT, 'shipTo', 'S-C7');
     assert.equal(entry?.action, 'failed');
-    assert.match(entry?.error ?? '', /unknown entity "shipTo" \(known: organization, person, product, salesOrder\)/u);
+    assert.match(entry?.error ?? '', /unknown entity "shipTo" \(known: organization, person, product, salesOrder, orderStatus\)/u);
     assert.equal(w.adapters.queue('records').deadLetters.length, 1);
     assert.equal(w.pd.organizations().length, 1, 'nothing more was written');
   });
@@ -159,7 +159,7 @@ describe('the entity registry is the only list', () => {
     assert.equal(await runCli(['--help'], io, deps, testRegistry), 0);
     const help = lines.join('\n');
     assert.match(help, /sync <tenant> --entity customers\|contacts\|items\|ship-tos/u);
-    assert.match(help, /audit <tenant> organization\|person\|product\|salesOrder\|shipTo <key>/u);
+    assert.match(help, /audit <tenant> organization\|person\|product\|salesOrder\|orderStatus\|shipTo <key>/u);
     assert.match(help, /--queue records\|products\|orders\|ship-tos/u);
 
     lines.length = 0;
@@ -172,6 +172,6 @@ describe('the entity registry is the only list', () => {
 
     lines.length = 0;
     assert.equal(await runCli(['audit', TENANT, 'shipTo', 'S-C3'], io, deps, entityRegistry), 2, 'the shipped CLI does not know it');
-    assert.match(lines.join('\n'), /<entity> must be one of organization, person, product, salesOrder \(got "shipTo"\)/u);
+    assert.match(lines.join('\n'), /<entity> must be one of organization, person, product, salesOrder, orderStatus \(got "shipTo"\)/u);
   });
 });

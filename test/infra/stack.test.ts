@@ -123,6 +123,7 @@ test('topology: customers and contacts feed records, items feed products, deals 
       ['PollContacts', 'contacts', 'poll.ts', 'records', { POLL_NAME: 'contacts' }],
       ['PollItems', 'items', 'poll.ts', 'products', { POLL_NAME: 'items' }],
       ['PollDeals', 'deals', 'poll.ts', 'orders', { POLL_NAME: 'deals' }],
+      ['PollOrderStatus', 'order-status', 'poll.ts', 'records', { POLL_NAME: 'order-status' }],
     ],
   );
   assert.deepEqual(
@@ -141,7 +142,7 @@ test('topology: customers and contacts feed records, items feed products, deals 
   );
   assert.deepEqual([...base.stack.queues.keys()], [...WORK_QUEUES]);
   base.template.resourceCountIs('AWS::Lambda::Function', FUNCTIONS.length);
-  base.template.resourceCountIs('AWS::Lambda::Function', 7);
+  base.template.resourceCountIs('AWS::Lambda::Function', 8);
 });
 
 // ---- Queues ----------------------------------------------------------------------------------------
@@ -262,6 +263,7 @@ test('functions: nodejs22.x on arm64, own log group with retention, timeouts, me
     PollContacts: { timeout: 300, memory: 512 },
     PollItems: { timeout: 300, memory: 512 },
     PollDeals: { timeout: 300, memory: 512 },
+    PollOrderStatus: { timeout: 300, memory: 512 },
     WritePipedrive: { timeout: 60, memory: 512 },
     WriteProducts: { timeout: 60, memory: 512 },
     WriteQad: { timeout: 60, memory: 512 },
@@ -321,7 +323,7 @@ test('functions: nodejs22.x on arm64, own log group with retention, timeouts, me
   // A poller's failures are retried by the next scheduled run, not by Lambda's async retries; writers keep
   // Lambda's defaults (they are invoked synchronously by the event source mapping anyway).
   base.template.resourceCountIs('AWS::Lambda::EventInvokeConfig', POLLERS.length);
-  base.template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 4);
+  base.template.resourceCountIs('AWS::Lambda::EventInvokeConfig', 5);
   for (const spec of POLLERS) {
     base.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: { Ref: fnParts(base, spec.id).fn },
@@ -398,13 +400,14 @@ test('writer event sources: each writer its own queue, batch 10, ReportBatchItem
 test('schedules: one per poll entity, its own expression from context, input {"entity":<entity>}, few retries', () => {
   const schedules = Object.values(base.template.findResources('AWS::Scheduler::Schedule') as Record<string, Resource>);
   assert.equal(schedules.length, POLLERS.length);
-  assert.equal(schedules.length, 4);
-  // Concretely what the registry asks for; customers, contacts and deals every 5 minutes, items every 15.
+  assert.equal(schedules.length, 5);
+  // Concretely what the registry asks for; customers, contacts and deals every 5 minutes, items and order statuses every 15.
   const expected: Record<string, string> = {
     customers: 'rate(5 minutes)',
     contacts: 'rate(5 minutes)',
     items: 'rate(15 minutes)',
     deals: 'rate(5 minutes)',
+    'order-status': 'rate(15 minutes)',
   };
   assert.deepEqual(cdkSchedules, expected);
   const groups = Object.values(base.template.findResources('AWS::Scheduler::ScheduleGroup') as Record<string, Resource>);
@@ -480,6 +483,8 @@ test('IAM: each function may kms:Decrypt only under the encryption context syste
     PollContacts: ['qad', 'pipedrive'],
     PollItems: ['qad', 'pipedrive'],
     PollDeals: 'pipedrive',
+    // Reads QAD's orders; checks the mapped deal fields in Pipedrive before it sends changes.
+    PollOrderStatus: ['qad', 'pipedrive'],
     WritePipedrive: ['pipedrive', 'qad'],
     WriteProducts: 'pipedrive',
     WriteQad: ['qad', 'pipedrive'],
@@ -773,7 +778,7 @@ test(alarmsTitle, () => {
   // Per work queue: DLQ depth, oldest age; per function: errors, throttles; per table: throttles, system errors;
   // the schedule DLQ; QAD logins, parked tenants, field drift, poll failures, budget gates. Nothing else.
   assert.equal(Object.keys(alarms).length, 2 * WORK_QUEUES.length + 2 * FUNCTIONS.length + 2 * 3 + 1 + 5);
-  assert.equal(Object.keys(alarms).length, 32);
+  assert.equal(Object.keys(alarms).length, 34);
   for (const a of Object.values(alarms)) {
     assert.deepEqual(a.Properties.AlarmActions, [topic]);
     assert.equal(a.Properties.TreatMissingData, 'notBreaching');
@@ -947,6 +952,7 @@ test('context overrides (CLI strings included): receives, concurrency, schedules
     contacts: 'rate(30 minutes)',
     items: 'rate(2 hours)',
     deals: 'rate(10 minutes)',
+    'order-status': 'rate(30 minutes)',
   };
   const b = build({
     maxReceiveCount: '3',

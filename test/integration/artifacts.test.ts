@@ -49,6 +49,7 @@ describe('the synthesized stack, run locally with its IAM enforced', () => {
         'PollCustomers',
         'PollDeals',
         'PollItems',
+        'PollOrderStatus',
         'WritePipedrive',
         'WriteProducts',
         'WriteQad',
@@ -56,8 +57,8 @@ describe('the synthesized stack, run locally with its IAM enforced', () => {
       const keys = keysWrittenBack(pipeline);
       assert.equal(keys.holdingTheirOrganizationId, 12, 'the records writer decrypted the QAD password and wrote every key back');
       const state = await pipeline.state();
-      assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
-      assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
+      assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 });
+      assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 });
     } finally {
       await pipeline.close();
     }

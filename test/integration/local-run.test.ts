@@ -2,7 +2,7 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { synthesized } from '../../scripts/local/artifacts/synth.ts';
-import { LocalPipeline } from '../../scripts/local/pipeline.ts';
+import { LocalPipeline, type StateReport } from '../../scripts/local/pipeline.ts';
 import { STACK_NAME } from '../../infra/names.ts';
 
 test('the local run drives the synthesized functions end to end: first sync matches and creates, the rerun writes nothing', async () => {
@@ -52,13 +52,7 @@ test('the local run drives the synthesized functions end to end: first sync matc
     assert.deepEqual([state.pipedrive.organizations, state.duplicates.organizations, state.missing.organizations], [150, 0, 0]);
     assert.equal(state.pipedrive.products, 120);
     assert.equal(persons.created + persons.updated, state.qad.qualifyingContacts);
-    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
-    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
-    assert.deepEqual(
-      state.mismatched,
-      { persons: 0, products: 0, salesOrders: 0 },
-      "persons in their customer's organization; products with every QAD price",
-    );
+    nothingLostOrDoubled(state, "persons in their customer's organization; products with every QAD price");
   } finally {
     await pipeline.close();
   }
@@ -87,9 +81,7 @@ test('records typed during the first sync, organizations deleted and merged in P
     const second = await pipeline.runRound();
     assert.equal(second.entities.organizations.created, 2, 'the deleted ones written again; the merged ones follow their survivor');
     const state = await pipeline.state();
-    assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
-    assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0 });
-    assert.deepEqual(state.mismatched, { persons: 0, products: 0, salesOrders: 0 }, 'persons followed their organization');
+    nothingLostOrDoubled(state, 'persons followed their organization');
   } finally {
     await pipeline.close();
   }
@@ -128,3 +120,10 @@ test('webhooks dropping, doubling and delaying deliveries: each mappable deal or
     await pipeline.close();
   }
 });
+
+/** No record duplicated or missing, nothing mismatched (notes on deals and order statuses included). */
+function nothingLostOrDoubled(state: StateReport, mismatchedMessage: string): void {
+  assert.deepEqual(state.duplicates, { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 });
+  assert.deepEqual(state.missing, { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 });
+  assert.deepEqual(state.mismatched, { persons: 0, products: 0, salesOrders: 0, orderStatuses: 0 }, mismatchedMessage);
+}

@@ -4,6 +4,7 @@ import type { PipedriveSim, PipedriveSimOptions } from '../../scripts/simulators
 import { withPipedriveSim } from './with-pipedrive-sim.ts';
 import { DEFAULT_GRANT } from '../../scripts/simulators/pipedrive/oauth.ts';
 import { findOperation, scopeAllows, successStatus } from '../../scripts/simulators/pipedrive/spec.ts';
+import { V1_OPERATIONS } from '../../scripts/simulators/pipedrive/notes.ts';
 import { APP_SCOPES, missingScopes } from '../../shared/domain/pipedrive-scopes.ts';
 
 const TOKEN = 'api-token-1';
@@ -15,7 +16,9 @@ const withSim = (options: Partial<PipedriveSimOptions>, fn: (sim: PipedriveSim) 
 
 async function call(sim: PipedriveSim, method: string, path: string, auth: Record<string, string>, body?: unknown) {
   const headers: Record<string, string> = { ...auth, ...(body !== undefined && { 'content-type': 'application/json' }) };
-  const res = await fetch(`${sim.url}/api/v2${path}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
+  // Notes exist in v1 only.
+  const api = V1_OPERATIONS.some((op) => op.method === method && path.startsWith(op.path)) ? 'v1' : 'v2';
+  const res = await fetch(`${sim.url}/api/${api}${path}`, { method, headers, ...(body !== undefined && { body: JSON.stringify(body) }) });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -61,6 +64,8 @@ function exercise(sim: PipedriveSim): Record<string, () => [string, string, unkn
     'GET /deals/{id}/products': () => ['GET', `/deals/${deal}/products`],
     'GET /dealFields': () => ['GET', '/dealFields'],
     'POST /dealFields': () => ['POST', '/dealFields', field(4)],
+    'POST /notes': () => ['POST', '/notes', { content: '<p>No order: ask the order desk</p>', deal_id: deal }],
+    'GET /notes': () => ['GET', `/notes?deal_id=${deal}&start=0&limit=500`],
   };
 }
 

@@ -379,7 +379,43 @@ describe('QAD simulator: sales orders and customer PUT', () => {
     assert.deepEqual(Object.keys(doc.paths['/api/erp/customerV2s/{code}'] ?? {}), ['put']);
     assert.ok(doc.paths['/api/erp/customerV2s/{code}']?.['put']?.parameters.some((p) => p.name === 'code' && p.in === 'path'));
     const browseId = doc.paths['/api/qracore/browses']?.['get']?.parameters.find((p) => p.name === 'browseId');
-    assert.deepEqual(browseId?.schema.enum, [CONTACTS, 'urn:browse:mfg:customers', ITEMS, PRICES]);
+    assert.deepEqual(browseId?.schema.enum, [CONTACTS, 'urn:browse:mfg:customers', ITEMS, PRICES, 'urn:browse:mfg:sales-order-lines']);
+  });
+
+  test("the order-line browse: a row per line with its header, filtered by customer PO; the order desk's changes show", async () => {
+    const made = (await c.send('POST', '/api/erp/salesOrderHeaders', order({ so_po: 'PD-LINES-7' }))).body as QadSalesOrder;
+    await c.send('POST', '/api/erp/salesOrderHeaders', order({ so_po: 'OTHER-1' }));
+    const browse = async () => {
+      const query = new URLSearchParams({ browseId: 'urn:browse:mfg:sales-order-lines', filter: 'so_mstr.so_po,sw,PD-LINES-,literal' });
+      const res = await c.get('/api/qracore/browses', query);
+      assert.equal(res.status, 200);
+      return (res.body as { data: Array<Record<string, unknown>> }).data;
+    };
+    const rows = await browse();
+    assert.deepEqual(
+      rows.map((r) => [
+        r['so_mstr.so_nbr'],
+        r['sod_det.sod_line'],
+        r['sod_det.sod_qty_ord'],
+        r['sod_det.sod_qty_ship'],
+        r['so_mstr.so_stat'],
+      ]),
+      [
+        [made.so_nbr, 1, 4, 0, ''],
+        [made.so_nbr, 2, 1, 0, ''],
+      ],
+    );
+    const tenant = sim.tenant(ACME.basePath);
+    tenant.changeSalesOrder(made.so_nbr, { so_stat: 'HD', so_conf_date: '2025-07-04', so_inv_nbr: 'I-9', shipped: { 2: 1 } });
+    const [first, second] = await browse();
+    assert.deepEqual(
+      [first?.['so_mstr.so_stat'], first?.['so_mstr.so_conf_date'], first?.['so_mstr.so_inv_nbr']],
+      ['HD', '2025-07-04', 'I-9'],
+    );
+    assert.equal(second?.['sod_det.sod_qty_ship'], 1);
+    assert.throws(() => tenant.changeSalesOrder(made.so_nbr, { shipped: { 9: 1 } }), /has no line 9/u);
+    assert.equal(tenant.removeSalesOrder(made.so_nbr), true);
+    assert.deepEqual(await browse(), []);
   });
 });
 

@@ -18,6 +18,7 @@ describe('benchmark arithmetic', () => {
   test('the floor is 5 tokens per record that must change plus 10 per list page of 500', () => {
     assert.equal(tokenFloor(1000, 3), 5030);
     assert.equal(tokenFloor(0, 0), 0);
+    assert.equal(tokenFloor(40, 2, 5), 40 * 5 + 2 * 10 + 5 * 10, 'a note on a deal costs 10 (v1 POST /notes)');
     assert.equal(listPages(0), 1, 'a listing of nothing still reads one page');
     assert.equal(listPages(500), 1);
     assert.equal(listPages(501), 2);
@@ -138,6 +139,7 @@ describe('benchmark cases', () => {
     qad: { calls: 0 },
     lambda: { 'poll-customers': { invocations: 1, ms: 100 }, 'write-pipedrive': { invocations: 9, ms: 900 } },
     drains: drains.map((d) => ({ queue: 'records', ...d })),
+    ordersChangedInQad: 0,
     deadLetters: 0,
     deadLettersByCause: { permanent: 0, retryBudget: 0, maxReceiveCount: 0 },
     drained: true,
@@ -150,9 +152,10 @@ describe('benchmark cases', () => {
     state: {
       pipedrive: { organizations: 1001, persons: 1848, products: 501, wonDeals: 50 },
       qad: { customers: 1000, qualifyingContacts: 1848, items: 500, salesOrders: 35 },
-      duplicates: { organizations: 0, persons: 0, products: 0, salesOrders: 0 },
-      missing: { organizations: 0, persons: 0, products: 0, salesOrders: 0 },
-      mismatched: { persons: 0, products: 0, salesOrders: 0 },
+      duplicates: { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 },
+      missing: { organizations: 0, persons: 0, products: 0, salesOrders: 0, notes: 0 },
+      mismatched: { persons: 0, products: 0, salesOrders: 0, orderStatuses: 0 },
+      deals: { rejected: 15, notes: 15, withStatus: 50, statusByKind: { Ordered: 35, Rejected: 15 } },
     },
     changedCustomers: 10,
     rounds: [
@@ -180,9 +183,13 @@ describe('benchmark cases', () => {
 
   test('the first sync must write what it changed and read the listings, the field definitions and the deal poll', () => {
     // pages: 1 + 1 + 1 listings, 3 field lists, 1 deals page + 1 lines call
-    assert.deepEqual(floorInputs(output, 0), { recordsToChange: 3383, pages: 8 });
-    assert.deepEqual(floorInputs(output, 1), { recordsToChange: 0, pages: 2 });
-    assert.deepEqual(floorInputs(output, 2), { recordsToChange: 10, pages: 3 }, 'changed customers: the organization fields once');
+    assert.deepEqual(floorInputs(output, 0), { recordsToChange: 3383, pages: 8, notes: 0 });
+    assert.deepEqual(floorInputs(output, 1), { recordsToChange: 0, pages: 2, notes: 0 });
+    assert.deepEqual(
+      floorInputs(output, 2),
+      { recordsToChange: 10, pages: 3, notes: 0 },
+      'changed customers: the organization fields once',
+    );
   });
 
   test("a case is summarised against the floor, the plan's rate, and by direction", () => {

@@ -85,6 +85,14 @@ describe('parseTenantConfig: defaults', () => {
       contacts: 'rate(15 minutes)',
       items: 'rate(1 hour)',
       deals: 'rate(15 minutes)',
+      'order-status': 'rate(1 hour)',
+    });
+    assert.deepEqual(c.qad.orderStatus, {
+      browsePath: '/api/qracore/browses',
+      browseId: 'urn:browse:mfg:sales-order-lines',
+      pageSize: 500,
+      cancelledStatuses: ['X', 'CN'],
+      onHoldStatuses: ['HD'],
     });
     assert.deepEqual(c.qad.salesOrders, { path: '/api/erp/salesOrderHeaders', site: '10-100', noLines: 'reject' });
     assert.deepEqual(c.mapping, {

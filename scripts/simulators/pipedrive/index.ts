@@ -4,7 +4,7 @@
  * keeps records, charges token costs and enforces burst and daily limits.
  *
  * Served: organizations and persons and products (list, get, create, patch, search), deals (list, get,
- * patch), deal products (per deal and bulk), and the four *Fields collections (list, create).
+ * patch), deal products (per deal and bulk), the four *Fields collections (list, create), and v1 notes (add).
  * Other entities: add a definition in entities.ts and register it in ENTITY_DEFS / entityDefsFor.
  *
  * With `oauth`: POST /oauth/token (oauth.ts) and Bearer tokens, 401 once expired, OAuth burst limits.
@@ -59,10 +59,12 @@ import {
   validateBody,
   validateParams,
   type ParsedParams,
+  type RouteMatch,
 } from './spec.ts';
 import { delayRequests, type Latency } from '../latency.ts';
 import { EntityStore, FieldRegistry, type FieldOption, type StoredRecord } from './store.ts';
 import { SimWebhooks } from './webhooks.ts';
+import { NoteStore, V1_OPERATIONS, type SimNote } from './notes.ts';
 
 export type { PipedrivePlan } from './rate-limit.ts';
 export type { PipedriveOAuthOptions, OAuthStats } from './oauth.ts';
@@ -79,6 +81,7 @@ export type {
 } from './entities.ts';
 export type { SimDealProduct, SimDealLineInput, DiscountType, TaxMethod } from './deal-products.ts';
 export type { SimWebhooks, WebhookChaos, WebhookStats } from './webhooks.ts';
+export type { SimNote } from './notes.ts';
 export { lineSum } from './deal-products.ts';
 
 export interface SeedContact {
@@ -173,7 +176,7 @@ export interface PipedriveSimStats {
   /** tokens charged: served requests (2xx and 4xx other than 401/429) */
   tokens: number;
   status429: number;
-  /** key "METHOD /api/v2/template", e.g. "PATCH /api/v2/organizations/{id}" */
+  /** key "METHOD /api/v2/template", e.g. "PATCH /api/v2/organizations/{id}" (v1 notes: "POST /api/v1/notes") */
   byEndpoint: Record<string, EndpointStats>;
   /** responses by HTTP status ("200", "400", "429", ...); a reset fault counts as "reset" */
   byStatus: Record<string, number>;
@@ -215,6 +218,8 @@ export interface PipedriveSim {
   /** adds a deal (and its product lines) without token cost */
   seedDeal(deal: SeedDeal): number;
   deals(): SimDeal[];
+  /** every note added through `POST /api/v1/notes` */
+  notes(): SimNote[];
   /** the product lines of a deal, as GET /deals/{id}/products returns them */
   dealProducts(dealId: number): SimDealProduct[];
   /** changes a deal without token cost (bumps update_time; status changes stamp won/lost times) */
@@ -273,6 +278,12 @@ function routesFor<T extends object>(rt: EntityRuntime<T>): Array<[string, Handl
   ];
 }
 
+/** The few v1 operations served (notes), matched like the v2 ones. */
+function v1Route(method: string, pathname: string): RouteMatch | undefined {
+  const operation = V1_OPERATIONS.find((op) => op.method === method && `/api/v1${op.path}` === pathname);
+  return operation && { operation, endpoint: `${method} /api/v1${operation.path}`, pathParams: {} };
+}
+
 function withoutUndefined(values: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
 }
@@ -326,6 +337,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
   const products = runtimeFor(defs.product, allocateOptionId, companySalt);
   const deals = runtimeFor(defs.deal, allocateOptionId, companySalt);
   const dealLines = new DealLineStore();
+  const notes = new NoteStore();
   const runtimes: Record<EntityKind, EntityRuntime<object>> = {
     organization: organizations,
     person: persons,
@@ -336,6 +348,8 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     ...Object.values(runtimes).flatMap((rt) => routesFor(rt)),
     ['GET /deals/{id}/products', ({ params }) => listDealProducts(dealLines, deals, params)],
     ['GET /deals/products', ({ params }) => listDealsProducts(dealLines, deals, params)],
+    ['POST /notes', ({ body, ctx }) => notes.add(body, deals, ctx)],
+    ['GET /notes', ({ params }) => notes.list(params)],
   ]);
 
   const webhooks = new SimWebhooks(options.companyId ?? 7001, 'acme.pipedrive.com', now);
@@ -385,7 +399,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const apiPath = url.pathname.startsWith('/api/v2/') ? url.pathname.slice('/api/v2'.length) : undefined;
-    const match = apiPath === undefined ? undefined : matchRoute(method, apiPath);
+    const match = apiPath === undefined ? v1Route(method, url.pathname) : matchRoute(method, apiPath);
     const endpoint = match?.endpoint ?? `${method} ${url.pathname}`;
     const rawBody = await readBody(req);
 
@@ -593,6 +607,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       return record.id;
     },
     deals: () => apiOf(deals),
+    notes: () => notes.all(),
     dealProducts: (dealId) => {
       const currency = deals.store.get(dealId)?.attrs['currency'];
       return dealLines.forDeals([dealId]).map((l) => dealLines.toApi(l, typeof currency === 'string' ? currency : 'EUR'));

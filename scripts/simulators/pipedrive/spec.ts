@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction, type ErrorObject } from 'ajv';
 import { validationError } from './http.ts';
+import { V1_OPERATIONS } from './notes.ts';
 
 export interface ExtractParameter {
   name: string;
@@ -273,6 +274,7 @@ export function tokenCost(operation: ExtractOperation): number {
   return operation.tokenCost ?? 0;
 }
 
+/** A v2 operation of the extract, or one of the few v1 operations served (notes). */
 export function findOperation(method: string, path: string): ExtractOperation | undefined {
-  return extract.operations.find((op) => op.method === method && op.path === path);
+  return [...extract.operations, ...V1_OPERATIONS].find((op) => op.method === method && op.path === path);
 }

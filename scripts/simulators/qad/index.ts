@@ -3,7 +3,7 @@
  * serving several tenants, each at its own base path (e.g. `/acme/clouderp`, `/globex/qad-central`).
  *
  * Implemented: `POST {base}/oauth/token`, `GET {base}/api/swagger.json`,
- * `GET {base}/api/qracore/browses?browseId=` customers, customer-contacts, items and price-lists,
+ * `GET {base}/api/qracore/browses?browseId=` customers, customer-contacts, items, price-lists and sales-order-lines,
  * `POST/GET {base}/api/erp/salesOrderHeaders` and `PUT {base}/api/erp/customerV2s/{code}`.
  * Extension points: TenantState.addBrowse / addRoute (see tenant.ts).
  */
@@ -27,6 +27,7 @@ export type {
   QadPriceRow,
   QadSalesOrder,
   QadSalesOrderLine,
+  SalesOrderChange,
   QadSim,
   QadSimOptions,
   QadSimStats,
@@ -38,7 +39,13 @@ export { QAD_CONTACT_COLUMNS, QAD_CUSTOMER_COLUMNS, QAD_ITEM_COLUMNS, QAD_PRICE_
 export { CUSTOMER_BROWSE_ID } from './customers.ts';
 export { CONTACT_BROWSE_ID } from './contacts.ts';
 export { ITEM_BROWSE_ID, PRICE_LIST_BROWSE_ID } from './items.ts';
-export { CUSTOMER_DOCUMENT_PATH, QAD_SALES_ORDER_COLUMNS, SALES_ORDERS_PATH } from './orders.ts';
+export {
+  CUSTOMER_DOCUMENT_PATH,
+  QAD_SALES_ORDER_COLUMNS,
+  QAD_SALES_ORDER_LINE_COLUMNS,
+  SALES_ORDER_LINES_BROWSE_ID,
+  SALES_ORDERS_PATH,
+} from './orders.ts';
 export { FILTER_OPS, type BrowseDefinition, type FilterOp } from './browse.ts';
 export type { Access, Route, RouteContext } from './tenant.ts';
 

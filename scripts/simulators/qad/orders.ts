@@ -6,7 +6,7 @@ import type { SalesOrder, SalesOrderLine } from '../../../shared/domain/sales-or
 import { parseBrowseQuery, runBrowse, type BrowseDefinition } from './browse.ts';
 import { matchPath, parseJsonObject, qadError, validationError, type ValidationErrorItem } from './http.ts';
 import type { TenantState } from './tenant.ts';
-import { QAD_CUSTOMER_COLUMNS, type QadCustomerRow, type QadSalesOrder, type QadSalesOrderLine } from './types.ts';
+import { QAD_CUSTOMER_COLUMNS, type QadCustomerRow, type QadSalesOrder, type QadSalesOrderLine, type SalesOrderChange } from './types.ts';
 
 export const SALES_ORDERS_PATH = '/api/erp/salesOrderHeaders';
 export const CUSTOMER_DOCUMENT_PATH = '/api/erp/customerV2s/{code}';
@@ -23,6 +23,18 @@ export const QAD_SALES_ORDER_COLUMNS = [
   'so_mstr.so_curr',
   'so_mstr.so_site',
   'so_mstr.so_domain',
+] as const;
+
+export const SALES_ORDER_LINES_BROWSE_ID = 'urn:browse:mfg:sales-order-lines';
+
+/** Fields that may be filtered on in the order-line browse. */
+export const QAD_SALES_ORDER_LINE_COLUMNS = [
+  'so_mstr.so_nbr',
+  'so_mstr.so_po',
+  'so_mstr.so_cust',
+  'so_mstr.so_ord_date',
+  'so_mstr.so_stat',
+  'sod_det.sod_part',
 ] as const;
 
 export class SalesOrderStore {
@@ -53,6 +65,54 @@ export class SalesOrderStore {
           return row;
         }),
     };
+  }
+
+  /**
+   * `urn:browse:mfg:sales-order-lines`: one row per order line, the header's fields beside the line's
+   * (so_mstr joined with sod_det, as QAD browses join tables), sorted by order number.
+   */
+  linesBrowse(): BrowseDefinition {
+    return {
+      id: SALES_ORDER_LINES_BROWSE_ID,
+      columns: QAD_SALES_ORDER_LINE_COLUMNS,
+      keyField: 'so_mstr.so_nbr',
+      rows: () =>
+        this.orders.flatMap((o) =>
+          o.lines.map((l) => ({
+            'so_mstr.so_nbr': o.so_nbr,
+            'so_mstr.so_po': o.so_po,
+            'so_mstr.so_cust': o.so_cust,
+            'so_mstr.so_ord_date': o.so_ord_date,
+            'so_mstr.so_stat': o.so_stat,
+            'so_mstr.so_conf_date': o.so_conf_date,
+            'so_mstr.so_inv_nbr': o.so_inv_nbr,
+            'so_mstr.so_invoiced': o.so_invoiced,
+            'sod_det.sod_line': l.sod_line,
+            'sod_det.sod_part': l.sod_part,
+            'sod_det.sod_qty_ord': l.sod_qty_ord,
+            'sod_det.sod_qty_ship': l.sod_qty_ship,
+          })),
+        ),
+    };
+  }
+
+  change(nbr: string, change: SalesOrderChange): void {
+    const order = this.orders.find((o) => o.so_nbr === nbr);
+    if (order === undefined) throw new Error(`QAD sim: no sales order ${nbr}`);
+    const { shipped, ...header } = change;
+    Object.assign(order, header);
+    for (const [line, qty] of Object.entries(shipped ?? {})) {
+      const l = order.lines.find((x) => x.sod_line === Number(line));
+      if (l === undefined) throw new Error(`QAD sim: order ${nbr} has no line ${line}`);
+      l.sod_qty_ship = qty;
+    }
+  }
+
+  remove(nbr: string): boolean {
+    const i = this.orders.findIndex((o) => o.so_nbr === nbr);
+    if (i < 0) return false;
+    this.orders.splice(i, 1);
+    return true;
   }
 
   byNumber(nbr: string): QadSalesOrder | undefined {
@@ -214,6 +274,7 @@ function createOrder(t: TenantState, body: Record<string, unknown>): QadSalesOrd
       sod_um: l.sod_um ?? item?.['pt_mstr.pt_um'] ?? 'EA',
       sod_site: parsed.so_site,
       sod_due_date: l.sod_due_date ?? dueDate,
+      sod_qty_ship: 0,
     };
   });
   return t.orders.add({
@@ -227,6 +288,10 @@ function createOrder(t: TenantState, body: Record<string, unknown>): QadSalesOrd
     so_site: parsed.so_site,
     so_domain: customer['cm_mstr.cm_domain'],
     ...(parsed.so_rmks !== undefined && { so_rmks: parsed.so_rmks }),
+    so_stat: '',
+    so_conf_date: null,
+    so_inv_nbr: '',
+    so_invoiced: false,
     lines,
   });
 }

@@ -85,6 +85,7 @@ export class TenantState {
     this.addBrowse(this.contacts.browse());
     this.addBrowse(this.items.browse());
     this.addBrowse(this.prices.browse());
+    this.addBrowse(this.orders.linesBrowse());
   }
 
   addRoute(route: Route): void {
@@ -162,6 +163,8 @@ export class TenantState {
       setPrice: (list, part, currency, price) => this.prices.set(list, part, currency, price),
       prices: () => this.prices.list(),
       salesOrders: () => this.orders.list(),
+      changeSalesOrder: (nbr, change) => this.orders.change(nbr, change),
+      removeSalesOrder: (nbr) => this.orders.remove(nbr),
     };
   }
 }

@@ -129,6 +129,8 @@ export interface QadSalesOrderLine {
   sod_um: string;
   sod_site: string;
   sod_due_date: string;
+  /** Shipped so far (0 at entry). */
+  sod_qty_ship: number;
 }
 
 /** A sales order (`so_mstr` with its lines) as stored and returned by `salesOrderHeaders`. */
@@ -145,7 +147,24 @@ export interface QadSalesOrder {
   so_domain: string;
   /** Remarks (free text), e.g. the customer's own PO text; absent when not sent. */
   so_rmks?: string;
+  /** Order status code: blank while open; the instance's codes for a hold (HD) or a cancellation (X). */
+  so_stat: string;
+  /** The confirmed ship date, once the order desk confirms one (null until then). */
+  so_conf_date: string | null;
+  /** The invoice number once invoiced (blank until then), and whether the invoice is posted. */
+  so_inv_nbr: string;
+  so_invoiced: boolean;
   lines: QadSalesOrderLine[];
+}
+
+/** What happens to an order in QAD after it was entered (a test's or the local run's order desk). */
+export interface SalesOrderChange {
+  so_stat?: string;
+  so_conf_date?: string | null;
+  so_inv_nbr?: string;
+  so_invoiced?: boolean;
+  /** Shipped quantity per line number. */
+  shipped?: Record<number, number>;
 }
 
 export type HttpVerb = 'get' | 'put' | 'post' | 'patch' | 'delete';
@@ -227,6 +246,10 @@ export interface QadSimTenant {
   prices(): QadPriceRow[];
   /** Copies of the sales orders created so far, sorted by so_nbr. */
   salesOrders(): QadSalesOrder[];
+  /** The order desk at work: status, confirmed ship date, shipments, invoice. Throws for an unknown order. */
+  changeSalesOrder(nbr: string, change: SalesOrderChange): void;
+  /** Deletes an order (as a person may in QAD); true when it existed. */
+  removeSalesOrder(nbr: string): boolean;
 }
 
 export interface QadSimStats {

@@ -65,6 +65,8 @@ function toEntry(item: Item): KeyMapEntry {
     const value = str(item, field);
     if (value !== undefined) entry[field] = value;
   }
+  const noted = item['noted'];
+  if (noted && 'SS' in noted && noted.SS) entry.noted = [...noted.SS].sort();
   return entry;
 }
 
@@ -264,6 +266,18 @@ export class DynamoKeyMap implements KeyMap {
         Key: this.key(tenantId, entity, qadKey),
         UpdateExpression: 'SET goneAt = :at, v = if_not_exists(v, :v)',
         ExpressionAttributeValues: { ':at': s(at), ':v': versionOf(KEY_MAP_ITEM) },
+      }),
+    );
+  }
+
+  async markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(tenantId, entity, qadKey),
+        // A string set: adding a fingerprint twice keeps one.
+        UpdateExpression: 'ADD noted :h SET qadKey = :k, v = if_not_exists(v, :v)',
+        ExpressionAttributeValues: { ':h': { SS: [noteHash] }, ':k': s(qadKey), ':v': versionOf(KEY_MAP_ITEM) },
       }),
     );
   }

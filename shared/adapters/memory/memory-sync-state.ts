@@ -99,6 +99,12 @@ export class MemoryKeyMap implements KeyMap {
     this.upsert(tenantId, entity, qadKey, { goneAt: at });
   }
 
+  async markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string): Promise<void> {
+    const noted = this.items.get(id(tenantId, entity, qadKey))?.noted ?? [];
+    // A set, as DynamoDB keeps it; listed in order.
+    this.upsert(tenantId, entity, qadKey, { noted: [...new Set([...noted, noteHash])].sort() });
+  }
+
   /** An unconditional update: creates the item when there is none, as DynamoDB's UpdateItem does. */
   private upsert(tenantId: string, entity: EntityName, qadKey: string, fields: Partial<KeyMapEntry>): void {
     const key = id(tenantId, entity, qadKey);

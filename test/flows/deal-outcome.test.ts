@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { DEFAULT_FIELD_MAPPING } from '../../shared/config/field-mapping.ts';
+import { customerRow, itemRow, TENANT } from '../integration/harness.ts';
+import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
+
+/**
+ * What the salesperson sees on a won deal: why it made no order (a note per distinct reason, the status field),
+ * and afterwards the order's life in QAD (status, confirmed ship date, invoice), written only when it changes.
+ */
+
+let w: MemoryWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const HOUR = 3_600_000;
+
+/** QAD knows customer K9 and item P-1; Pipedrive has K9's organization (keyed) and three products, one QAD lacks. */
+async function setup() {
+  w = await startMemoryWorld({
+    customers: [customerRow('K9', 'Norrland AB', '2026-11-02')],
+    items: [itemRow('P-1', 'Pump')],
+    fields: { orderStatus: DEFAULT_FIELD_MAPPING.orderStatus },
+  });
+  const key = w.pd.addCustomField('organization', { field_name: 'QAD Customer Code', field_type: 'varchar' });
+  const org = w.pd.seedOrganization({ name: 'Norrland AB', custom_fields: { [key]: 'K9' } });
+  const pump = w.pd.seedProduct({ name: 'Pump', code: 'P-1' });
+  const install = w.pd.seedProduct({ name: 'Installation', code: 'INSTALL-2' });
+  const gadget = w.pd.seedProduct({ name: 'Gadget' });
+  return { world: w, org, pump, install, gadget };
+}
+
+/** A deal field's value by the field's name. */
+function dealField(world: MemoryWorld, dealId: number, name: string): unknown {
+  const code = world.pd.customFields('deal').find((f) => f.field_name === name)?.field_code;
+  return code === undefined ? undefined : world.pd.deals().find((d) => d.id === dealId)?.custom_fields[code];
+}
+
+type Line = { product_id: number; item_price: number; quantity: number };
+/** A won deal in EUR with these lines, on this organization (or none). */
+const wonDeal = (world: MemoryWorld, title: string, orgId: number | null, lines: Line[]) =>
+  world.pd.seedDeal({ title, currency: 'EUR', status: 'won', org_id: orgId, lines });
+
+const notesOf = (world: MemoryWorld, dealId: number) => world.pd.notes().filter((n) => n.deal_id === dealId);
+
+/** Polls won deals and lets the order writer take everything queued, twice at once (an at-least-once delivery). */
+async function round(world: MemoryWorld) {
+  const summary = await world.pollFlow('deals');
+  assert.equal(summary.outcome, 'polled', summary.error);
+  await drain(world, 'orders', true);
+}
+
+/** Delivers a queue until it is empty, letting the clock run to each message's visibility; a bounded number of times. */
+async function drain(world: MemoryWorld, queue: string, duplicate = false) {
+  for (let i = 0; world.waiting(queue) > 0; i++) {
+    assert.ok(i < 50, `${queue} does not drain`);
+    // The first delivery twice at once; what the losing writer sent back comes once (or it would race itself forever).
+    const { keys } = await world.deliver(queue, { duplicate: duplicate && i === 0 });
+    if (keys.length === 0) world.clock.ms += 30_000;
+  }
+}
+
+describe('a rejected won deal says why on the deal', () => {
+  test('one note per distinct reason across duplicate deliveries, rechecks and polls; the status field follows', async () => {
+    const { world, org, pump, install, gadget } = await setup();
+    const qadRefuses = wonDeal(world, 'Pumps and install', org, [
+      { product_id: pump, item_price: 100, quantity: 2 },
+      { product_id: install, item_price: 50, quantity: 1 },
+    ]);
+    const unmapped = wonDeal(world, 'Gadgets', org, [{ product_id: gadget, item_price: 5, quantity: 3 }]);
+    const noOrg = wonDeal(world, 'Walk-in', null, [{ product_id: pump, item_price: 9, quantity: 1 }]);
+
+    await round(world);
+    assert.equal(world.qadTenant.salesOrders().length, 0);
+    const [refusedNote] = notesOf(world, qadRefuses);
+    assert.equal(notesOf(world, qadRefuses).length, 1);
+    assert.match(refusedNote!.content, /product INSTALL-2 is not in QAD's catalogue: ask the order desk/u);
+    assert.equal(
+      dealField(world, qadRefuses, 'QAD order status'),
+      "Rejected: product INSTALL-2 is not in QAD's catalogue: ask the order desk",
+    );
+    assert.match(notesOf(world, unmapped)[0]?.content ?? '', /product Gadget is not in QAD's catalogue/u);
+    assert.match(notesOf(world, noOrg)[0]?.content ?? '', /the deal has no organization/u);
+    assert.equal(world.pd.notes().length, 3, 'one note per deal, though every message was delivered twice at once');
+
+    // The recheck looks at them again an hour later (and QAD refuses again): nothing new to say.
+    world.clock.ms += HOUR + 60_000;
+    await round(world);
+    await round(world);
+    assert.equal(world.pd.notes().length, 3);
+
+    // Another reason is another note; back to the first reason, already said, is none.
+    world.pd.updateDeal(qadRefuses, { org_id: null });
+    world.clock.ms += HOUR + 60_000;
+    await round(world);
+    assert.equal(notesOf(world, qadRefuses).length, 2);
+    assert.equal(
+      dealField(world, qadRefuses, 'QAD order status'),
+      "Rejected: the deal has no organization: link the customer's organization to the deal",
+    );
+    world.pd.updateDeal(qadRefuses, { org_id: org });
+    world.clock.ms += HOUR + 60_000;
+    await round(world);
+    assert.equal(notesOf(world, qadRefuses).length, 2);
+    const noted = (await world.adapters.audit.history(TENANT, 'salesOrder', String(qadRefuses))).filter((e) => e.action === 'noted');
+    assert.equal(noted.length, 2, 'each note is audited');
+
+    // Fixed in QAD: ordered at the next recheck, and the field says so.
+    world.qadTenant.upsertItem(itemRow('INSTALL-2', 'Installation'));
+    world.clock.ms += HOUR + 60_000;
+    await round(world);
+    const [order] = world.qadTenant.salesOrders();
+    assert.equal(dealField(world, qadRefuses, 'QAD order status'), `Ordered ${order?.so_nbr}`);
+    assert.equal(dealField(world, qadRefuses, 'QAD Sales Order'), order?.so_nbr);
+    assert.equal(world.pd.notes().length, 4);
+  });
+});
+
+describe('a note whose answer was lost', () => {
+  test('is looked for on the deal before it is sent again: one note, however the answer was lost', async () => {
+    const { world, org, install } = await setup();
+    const deal = wonDeal(world, 'Install only', org, [{ product_id: install, item_price: 80, quantity: 1 }]);
+    let lost = 0;
+    world.pd.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v1/notes' && lost++ === 0 ? { kind: 'lose-response' } : undefined,
+    );
+    await round(world);
+    assert.equal(lost, 1, 'the note was sent once, its answer lost');
+    assert.equal(notesOf(world, deal).length, 1);
+    assert.equal(world.pd.stats().byEndpoint['GET /api/v1/notes']?.calls, 1, "the retry read the deal's notes once");
+  });
+});
+
+describe("the order's life on the deal", () => {
+  test('a status change in QAD shows on the deal at the next round; nothing changed costs no token', async () => {
+    const { world, org, pump } = await setup();
+    const deal = wonDeal(world, 'Pumps', org, [{ product_id: pump, item_price: 100, quantity: 4 }]);
+    await round(world);
+    const nbr = world.qadTenant.salesOrders()[0]!.so_nbr;
+    assert.equal(dealField(world, deal, 'QAD order status'), `Ordered ${nbr}`);
+
+    /** One round of the order-status poll and the writer of its queue; answers what it spent in Pipedrive tokens. */
+    const statusRound = async () => {
+      const before = world.pd.stats().tokens;
+      const summary = await world.pollFlow('order-status');
+      assert.equal(summary.outcome, 'polled', summary.error);
+      await drain(world, 'records');
+      return { summary, tokens: world.pd.stats().tokens - before };
+    };
+
+    // The writer recorded what it wrote: the first look at an untouched order costs nothing.
+    assert.equal((await statusRound()).tokens, 0);
+
+    world.qadTenant.changeSalesOrder(nbr, { so_conf_date: '2026-12-18', shipped: { 1: 1 } });
+    const partly = await statusRound();
+    assert.equal('enqueued' in partly.summary && partly.summary.enqueued, 1);
+    assert.equal(dealField(world, deal, 'QAD order status'), `Partly shipped (order ${nbr})`);
+    assert.equal(dealField(world, deal, 'Ship date'), '2026-12-18');
+    assert.equal((await statusRound()).tokens, 0, 'a rerun with nothing changed spends no token');
+
+    world.qadTenant.changeSalesOrder(nbr, { shipped: { 1: 4 }, so_inv_nbr: 'INV-5512', so_invoiced: false });
+    await statusRound();
+    assert.equal(dealField(world, deal, 'QAD order status'), `Shipped (order ${nbr})`);
+    assert.equal(dealField(world, deal, 'Invoice'), 'INV-5512 (not posted yet)');
+    world.qadTenant.changeSalesOrder(nbr, { so_invoiced: true });
+    await statusRound();
+    assert.equal(dealField(world, deal, 'QAD order status'), `Invoiced (order ${nbr})`);
+    assert.equal(dealField(world, deal, 'Invoice'), 'INV-5512 (posted)');
+    assert.equal((await statusRound()).tokens, 0);
+  });
+
+  test('a cancelled order says so, and so does one deleted in QAD; a hold reads as a hold', async () => {
+    const { world, org, pump } = await setup();
+    const deals = [1, 2, 3].map((n) => wonDeal(world, `Order ${n}`, org, [{ product_id: pump, item_price: 10, quantity: n }]));
+    await round(world);
+    const orders = world.qadTenant.salesOrders();
+    const nbrOf = (deal: number) => orders.find((o) => o.so_po.endsWith(`-${deal}`))!.so_nbr;
+    world.qadTenant.changeSalesOrder(nbrOf(deals[0]!), { so_stat: 'x' });
+    world.qadTenant.changeSalesOrder(nbrOf(deals[1]!), { so_stat: 'HD' });
+    world.qadTenant.removeSalesOrder(nbrOf(deals[2]!));
+    const summary = await world.pollFlow('order-status');
+    assert.deepEqual('gone' in summary && [summary.enqueued, summary.gone], [3, 1]);
+    await drain(world, 'records');
+    assert.equal(dealField(world, deals[0]!, 'QAD order status'), `Cancelled in QAD (order ${nbrOf(deals[0]!)})`);
+    assert.equal(dealField(world, deals[1]!, 'QAD order status'), `On hold in QAD (order ${nbrOf(deals[1]!)}, status HD)`);
+    assert.equal(dealField(world, deals[2]!, 'QAD order status'), `Cancelled: order ${nbrOf(deals[2]!)} was deleted in QAD`);
+  });
+});
