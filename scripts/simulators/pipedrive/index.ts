@@ -441,17 +441,13 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
       return;
     }
 
-    if (url.pathname.startsWith('/api/v1/')) {
-      const v1Path = url.pathname.slice('/api/v1'.length);
-      const id = /^\/webhooks\/(\d+)$/u.exec(v1Path)?.[1];
-      const key = `${method} ${id === undefined ? v1Path : '/webhooks/{id}'}`;
-      const operation = V1[key];
+    // The current user and webhooks are served here; v1 notes, matched like the v2 operations, below.
+    const v1Path = url.pathname.startsWith('/api/v1/') ? url.pathname.slice('/api/v1'.length) : undefined;
+    const v1Id = v1Path === undefined ? undefined : /^\/webhooks\/(\d+)$/u.exec(v1Path)?.[1];
+    const operation = v1Path === undefined ? undefined : V1[`${method} ${v1Id === undefined ? v1Path : '/webhooks/{id}'}`];
+    if (v1Path !== undefined && operation) {
+      const id = v1Id;
       const v1Endpoint = `${method} /api/v1${id === undefined ? v1Path : '/webhooks/{id}'}`;
-      if (!operation) {
-        count(v1Endpoint, 404, 0);
-        send(res, 404, { success: false, error: 'Unknown route', code: 'ERR_NOT_FOUND' });
-        return;
-      }
       if (bearer?.status === 'ok' && !bearer.scopes.includes(operation.scope) && !bearer.scopes.includes('admin')) {
         count(v1Endpoint, 403, 0);
         send(res, 403, MISSING_SCOPE_BODY);
