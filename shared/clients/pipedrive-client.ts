@@ -230,9 +230,10 @@ export function createPipedriveClient(
       } while (cursor);
       return lines;
     },
-    async create(collection, body, createOptions = {}) {
+    async create(collection, body, { sendWithinMs } = {}) {
       const path = `/${collection}`;
-      return (await call('POST', path, path, envelope(remoteRecordSchema), { body, ...createOptions })).data;
+      const sendBy = sendWithinMs === undefined ? undefined : now() + sendWithinMs;
+      return (await call('POST', path, path, envelope(remoteRecordSchema), { body, ...(sendBy !== undefined && { sendBy }) })).data;
     },
     async update(collection, id, body) {
       return (await call('PATCH', `/${collection}/${id}`, `/${collection}/{id}`, envelope(remoteRecordSchema), { body })).data;

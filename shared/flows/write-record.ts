@@ -396,15 +396,14 @@ async function upsert<R, Ctx>(
     return { action: 'updated', pipedriveId: target.id, via: target.via };
   }
 
-  const markedAt = deps.clock.now();
-  await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, new Date(markedAt).toISOString());
+  await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, new Date(deps.clock.now()).toISOString());
   // Another delivery takes the record over a lease after the marker (waitForUnknownOutcome): the POST goes out in
   // the first half of that lease or not at all, so the second half covers the call itself and no create comes late.
-  const sendBy = markedAt + deps.claimLeaseMs / 2;
+  const sendWithinMs = deps.claimLeaseMs / 2;
   let created: { id: number };
   try {
     // A refused POST created nothing: sending it again without the refused part cannot duplicate.
-    created = await sendLeavingOutRefused(job, fields.payload, (body) => pipedrive.create(entity.collection, body, { sendBy }));
+    created = await sendLeavingOutRefused(job, fields.payload, (body) => pipedrive.create(entity.collection, body, { sendWithinMs }));
   } catch (error) {
     // A 429, a 4xx or a create not sent in time is nothing created, so the retry need not look for it.
     // Timeouts, resets and 5xx leave the marker: the create may have happened.

@@ -90,10 +90,10 @@ export interface PipedriveClient {
   /** Lines of up to 100 deals in one call (10 tokens), following the cursor. */
   dealProducts(dealIds: readonly number[]): Promise<unknown[]>;
   /**
-   * `sendBy` (ms epoch): not sent after then (a ClaimHeldError, nothing created) when waiting for a burst slot took
-   * that long: a create sent once the caller's claim may have lapsed could be made twice.
+   * `sendWithinMs`: not sent (a ClaimHeldError, nothing created) when waiting for a burst slot took longer than that
+   * from this call: a create sent once the caller's claim may have lapsed could be made twice.
    */
-  create(collection: PipedriveCollection, body: unknown, options?: { sendBy?: number }): Promise<RemoteRecord>;
+  create(collection: PipedriveCollection, body: unknown, options?: { sendWithinMs?: number }): Promise<RemoteRecord>;
   update(collection: PipedriveCollection, id: number, body: unknown): Promise<RemoteRecord>;
   /** Search, every page of hits: exact (whole value, case-insensitive) unless `exactMatch` is false. */
   search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;

@@ -63,7 +63,7 @@ test('a 429 is a burst until nothing but 429s, and many of them, has come back f
   assert.equal((await rejection(() => pipedrive.get('organizations', 1))).dailyBudgetSpent, false);
 });
 
-test('a create whose wait for a burst slot outlasts its send-by time is not sent: nothing created, a deferral', async () => {
+test('a create whose wait for a burst slot outlasts the time it may take to be sent is not sent: nothing created, a deferral', async () => {
   const clock = { ms: 1_000_000 };
   const sent: string[] = [];
   const http: HttpClient = {
@@ -78,11 +78,11 @@ test('a create whose wait for a burst slot outlasts its send-by time is not sent
   const pipedrive = createPipedriveClient({ apiBaseUrl: 'https://acme.pipedrive.com', apiToken: 't', http, now: () => clock.ms, sleep });
   await pipedrive.get('organizations', 1);
   await assert.rejects(
-    pipedrive.create('organizations', { name: 'Acme' }, { sendBy: clock.ms + 1_000 }),
+    pipedrive.create('organizations', { name: 'Acme' }, { sendWithinMs: 1_000 }),
     (e) => e instanceof ClaimHeldError && /not sent/u.test(e.message),
   );
   assert.deepEqual(sent, ['GET'], 'the POST never went out');
-  assert.equal((await pipedrive.create('organizations', { name: 'Acme' }, { sendBy: clock.ms + 10_000 })).id, 1, 'in time, it is sent');
+  assert.equal((await pipedrive.create('organizations', { name: 'Acme' }, { sendWithinMs: 10_000 })).id, 1, 'in time, it is sent');
 });
 
 test("the connector's share of the daily budget: with only the other apps' part left, nothing is sent until the reset", async () => {
