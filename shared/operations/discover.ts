@@ -76,7 +76,9 @@ export async function discover(
   const pipedrive = await clients.pipedrive(tenant);
   const entities: DiscoveredEntity[] = [];
   const mapping: Record<string, FieldMappingEntry[]> = {};
-  for (const flow of registry.flows) {
+  // One section per Pipedrive field entity: a second flow on the same entity (won deals' order status) adds no fields.
+  const flows = registry.flows.filter((f, i, all) => all.findIndex((g) => g.fieldEntity === f.fieldEntity) === i);
+  for (const flow of flows) {
     const fieldEntity = flow.fieldEntity;
     const sources: readonly string[] = fieldEntity in QAD_SOURCES ? QAD_SOURCES[fieldEntity as MappedEntity] : [];
     onStep(`reading Pipedrive's ${fieldEntity} fields`);
