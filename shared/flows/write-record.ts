@@ -34,9 +34,8 @@ import { withMappedFields } from '../domain/custom-fields.ts';
 import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
-import { listPages, pipedriveTime } from './pipedrive-pages.ts';
+import { changesSince } from './pipedrive-changes.ts';
 import { parseRecordMessage } from './record-message.ts';
-import { addToListing, emptyListing } from './listing.ts';
 
 export type { DeliveryInfo } from './claim.ts';
 
@@ -64,6 +63,12 @@ export const possibleDuplicateCause = (entity: string): string => `possible-dupl
 const LISTING_TRUST_MS = 6 * 3_600_000;
 /** How far before a pending create we look for it: clocks and update_time seconds differ a little. */
 const RECOVERY_SLACK_MS = 5 * 60_000;
+/**
+ * How old a read of Pipedrive's changes may be for a listing miss: no older than Pipedrive's own search
+ * index may be. Our own creates need no read (the key map and pending creates cover them); this is
+ * for records people type by hand meanwhile.
+ */
+const CHANGES_FRESH_MS = 30_000;
 
 /** One record's write, as the steps below pass it along. */
 interface Job<R, Ctx> {
@@ -193,13 +198,12 @@ async function findTarget<R, Ctx>(
   const { tenantId } = job.tenant.config;
   if (step.kind === 'update') return { kind: 'target', id: step.pipedriveId, via: 'key map' };
   if (step.kind === 'recover') {
-    const id = await findRecentlyCreated(pipedrive, entity, keyField, key, Date.parse(step.since) - RECOVERY_SLACK_MS);
+    const id = await findRecentlyCreated(job, pipedrive, keyField, step.since);
     if (id !== undefined) {
       // The record we made carries our key; record that it is ours, as a create would have.
       await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, id, key);
       return { kind: 'target', id, via: 'recovered pending create' };
     }
-    await waitForUnknownOutcome(deps, step.since, `${entity.label} ${key}`);
   }
   const recorded = await adoptRecordedId(job, pipedrive, keyField);
   if (recorded) return recorded;
@@ -451,21 +455,24 @@ function mappedLookup(keyMap: KeyMap, tenantId: string): MappedLookup {
 
 /**
  * After a crash between POST and the key-map write, the record exists but search may not show it
- * yet. Listing by update time (newest first) is consistent, so look there, never in search.
+ * yet. Listing by update time is consistent, so look there, never in search. "Not there" is an
+ * answer only from a read that began once the create had settled: one begun before may have missed
+ * a create the server carried out while it read.
  */
 async function findRecentlyCreated<R, Ctx>(
+  job: Job<R, Ctx>,
   pipedrive: PipedriveClient,
-  entity: SyncEntity<R, Ctx>,
   keyField: string | undefined,
-  key: string,
-  sinceMs: number,
+  since: string,
 ): Promise<number | undefined> {
-  const updatedSince = pipedriveTime(sinceMs);
-  for await (const items of listPages(pipedrive, entity.collection, { updatedSince, newestFirst: true })) {
-    const found = items.find((remote) => entity.keyValueOf(remote, keyField) === key);
-    if (found) return found.id;
-  }
-  return undefined;
+  const { deps, entity, key } = job;
+  const sinceMs = Date.parse(since) - RECOVERY_SLACK_MS;
+  const settledAt = Date.parse(since) + deps.claimLeaseMs;
+  const nowMs = deps.clock.now();
+  const scannedAfterMs = Math.min(settledAt, nowMs);
+  const found = (await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs, nowMs })).byKey.get(key)?.[0];
+  if (found === undefined && scannedAfterMs < settledAt) await waitForUnknownOutcome(deps, since, `${entity.label} ${key}`);
+  return found;
 }
 
 /** What matching one record needs. */
@@ -500,14 +507,14 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
 
 /**
  * Matches against what changed in Pipedrive since the listing was read: records typed by hand (or
- * renamed) on go-live day. Listing by update time is consistent, unlike search, and costs a page.
+ * renamed) on go-live day. Listing by update time is consistent, unlike search; one read serves the
+ * writer's misses for CHANGES_FRESH_MS, then it is extended by what changed since.
  */
 async function matchChangedSince<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string): Promise<MatchResult> {
   const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
-  const changed = emptyListing();
-  const updatedSince = pipedriveTime(Date.parse(listedAt) - RECOVERY_SLACK_MS);
-  for await (const items of listPages(pipedrive, entity.collection, { updatedSince }))
-    for (const remote of items) addToListing(changed, entity, keyField, remote);
+  const nowMs = deps.clock.now();
+  const sinceMs = Date.parse(listedAt) - RECOVERY_SLACK_MS;
+  const changed = await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs: nowMs - CHANGES_FRESH_MS, nowMs });
   const key = entity.key(record);
   const evidence = evidenceFromListing(entity, record, context, (t) => changed.byToken.get(t) ?? []);
   return decideMatch(deps.keyMap, entity, tenantId, key, changed.byKey.get(key) ?? [], evidence);
