@@ -149,7 +149,7 @@ export async function handleWriterBatch(
     if (outcome.pauseTenantSeconds !== undefined) paused.set(tenantId, outcome.pauseTenantSeconds);
     // Kept in DynamoDB, not cycled through the queue towards the DLQ, until its cause is fixed.
     if (outcome.hold) await deps.holds.hold(tenantId, record.messageId, record.body, outcome.hold);
-    const requeued = outcome.retryInSeconds !== undefined && (await requeue(h, outcome.retryInSeconds, outcome));
+    const requeued = outcome.retryInSeconds !== undefined && !outcome.keepReceive && (await requeue(h, outcome.retryInSeconds, outcome));
     if (outcome.retryInSeconds !== undefined && !requeued) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);
     const cause = error === undefined ? undefined : errorMessage(error);
     await deps.audit.record({

@@ -63,26 +63,42 @@ describe('customers to organizations, in memory', () => {
     const twice = await w.deliver('records', { duplicate: true });
     assert.deepEqual(
       twice.responses.map((r) => r.batchItemFailures.length),
-      [0, 0],
-      'one writer writes it, the other finds it claimed and sends it again to wait: no receive is spent',
+      [0, 1],
+      'one writer writes it; the other finds it claimed by its twin and leaves it to that one, sending no second copy',
     );
-    assert.deepEqual(twice.retried, ['C1']);
+    assert.deepEqual([twice.retried, w.waiting('records')], [[], 0], 'the twin that wrote it deleted the message');
     const entries = await w.adapters.audit.history(TENANT, 'organization', 'C1');
     assert.deepEqual(
       entries.map((e) => e.action),
       ['created', 'deferred'],
       'the second writer was turned away while the first was still writing',
     );
-    assert.match(entries[1]?.error ?? '', /being written by another delivery/u);
+    assert.match(entries[1]?.error ?? '', /being written by another delivery of this same message/u);
     assert.equal(writes(w), 1);
 
-    // The copy that waited, and the same message sent again (a poll that re-sent it, a lost delete): nothing to write.
+    // The same message sent again (a poll that re-sent it, a lost delete): nothing to write.
     await w.adapters.queue('records').sendAll([JSON.parse(sent.body) as RecordMessage]);
     w.clock.ms += 60_000;
     const again = await w.deliver('records');
-    assert.deepEqual([again.keys, again.retried], [['C1', 'C1'], []]);
+    assert.deepEqual([again.keys, again.retried], [['C1'], []]);
     assert.equal((await actions(w, 'C1'))[0], 'unchanged');
     assert.equal(writes(w), 1);
     assert.equal(w.pd.organizations().length, 1);
+  });
+
+  test('a message delivered twice whose write fails comes back once, not once per delivery', async () => {
+    w = await startMemoryWorld({ customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today())] });
+    await w.poll('customers');
+    w.pd.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v2/organizations' ? { status: 503, body: '<html>down</html>' } : undefined,
+    );
+    const twice = await w.deliver('records', { duplicate: true });
+    w.pd.setFault(undefined);
+    assert.deepEqual(twice.retried.sort(), ['C1', 'C2']);
+    // Two copies would each do the record's work again, and double again on every duplicate delivery that fails.
+    assert.equal(w.waiting('records'), 2, 'one retry per record');
+    w.clock.ms += 15 * 60_000;
+    await w.deliver('records');
+    assert.equal(w.pd.organizations().length, 2);
   });
 });
