@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import type { RecordMessage } from '../../shared/ports/index.ts';
-import { customerRow, TENANT } from '../integration/harness.ts';
+import { customerRow, sqsRecord, TENANT } from '../integration/harness.ts';
+import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
 
 let w: MemoryWorld | undefined;
@@ -84,6 +85,40 @@ describe('customers to organizations, in memory', () => {
     assert.equal((await actions(w, 'C1'))[0], 'unchanged');
     assert.equal(writes(w), 1);
     assert.equal(w.pd.organizations().length, 1);
+  });
+
+  test('a create whose answer was lost is looked for in a read of Pipedrive begun after it settled, never in an older one', async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today())],
+      claimLeaseMs: 5_000,
+    });
+    await w.poll('customers');
+    const sent = new Map(
+      w.adapters
+        .queue('records')
+        .takeSent()
+        .map((m) => [(JSON.parse(m.body) as RecordMessage).key, m]),
+    );
+    const deliver = (key: string) => {
+      const m = sent.get(key)!;
+      return handleWriterBatch(deps, {
+        Records: [sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 })],
+      });
+    };
+    const deps = w.handlerDeps('records');
+    // C1's create went out and its answer was lost: the key map says a create is pending since now.
+    const { keyMap } = w.adapters;
+    await keyMap.claim(TENANT, 'organization', 'C1', 'lost#1', 5_000, w.clock.now());
+    await keyMap.markPendingCreate(TENANT, 'organization', 'C1', 'lost#1', new Date(w.clock.now()).toISOString());
+    await keyMap.release(TENANT, 'organization', 'C1', 'lost#1');
+    // C2 misses the listing: Pipedrive's changes are read now, before C1's create has landed.
+    await deliver('C2');
+    const keyField = w.pd.customFields('organization').find((f) => f.field_name === 'QAD Customer Code')!.field_code;
+    const landed = w.pd.seedOrganization({ name: 'Alpha GmbH', custom_fields: { [keyField]: 'C1' } });
+    w.clock.ms += 6_000;
+    await deliver('C1');
+    assert.equal((await w.adapters.keyMap.getMany(TENANT, 'organization', ['C1'])).get('C1')?.pipedriveId, landed, 'recovered');
+    assert.equal(w.pd.organizations().length, 2, 'not created twice');
   });
 
   test('a message delivered twice whose write fails comes back once, not once per delivery', async () => {
