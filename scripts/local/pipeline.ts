@@ -726,9 +726,7 @@ export class LocalPipeline {
       pipedrive: { organizations: orgs.length, persons: persons.length, products: products.length, wonDeals: deals.length },
       qad: { customers: customers.length, qualifyingContacts: contacts.length, items: items.length, salesOrders: orders.length },
       duplicates: {
-        organizations:
-          extra(orgByCode) +
-          customers.filter((c) => orgByCode.has(c['cm_mstr.cm_addr']) && unlinkedNames.has(normaliseName(c['ad_mstr.ad_name']))).length,
+        organizations: extra(orgByCode) + customers.filter((c) => unlinkedNames.has(normaliseName(c['ad_mstr.ad_name']))).length,
         persons:
           extra(personById) +
           persons.filter((p) => !keyedPerson(p) && p.emails.some((e) => syncedEmails.has(e.value.toLowerCase()))).length,

@@ -6,6 +6,8 @@ import type { Clock, EntityName, KeyMap, KeyMapEntry } from '../ports/index.ts';
 export interface DeliveryInfo {
   messageId: string;
   attempt: number;
+  /** When the writer batch carrying it began: reads of Pipedrive made since then serve the whole batch. */
+  batchStartedAt?: number;
 }
 
 /** The record a writer holds: its key-map entry as the claim found it, and the claim's owner. */

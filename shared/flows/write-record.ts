@@ -63,12 +63,6 @@ export const possibleDuplicateCause = (entity: string): string => `possible-dupl
 const LISTING_TRUST_MS = 6 * 3_600_000;
 /** How far before a pending create we look for it: clocks and update_time seconds differ a little. */
 const RECOVERY_SLACK_MS = 5 * 60_000;
-/**
- * How old a read of Pipedrive's changes may be for a listing miss: no older than Pipedrive's own search
- * index may be. Our own creates need no read (the key map and pending creates cover them); this is
- * for records people type by hand meanwhile.
- */
-const CHANGES_FRESH_MS = 30_000;
 
 /** One record's write, as the steps below pass it along. */
 interface Job<R, Ctx> {
@@ -207,7 +201,7 @@ async function findTarget<R, Ctx>(
   }
   const recorded = await adoptRecordedId(job, pipedrive, keyField);
   if (recorded) return recorded;
-  const match = await matchRecord({ deps, entity, tenantId, pipedrive, keyField, record: job.record, context });
+  const match = await matchRecord({ deps, entity, tenantId, pipedrive, keyField, record: job.record, context, delivery: job.delivery });
   if (match.kind === 'ambiguous') throw ambiguous(job, match);
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
   if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key)
@@ -484,6 +478,7 @@ interface MatchInput<R, Ctx> {
   keyField: string | undefined;
   record: R;
   context: Ctx;
+  delivery: DeliveryInfo;
 }
 
 async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResult> {
@@ -506,15 +501,16 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
 }
 
 /**
- * Matches against what changed in Pipedrive since the listing was read: records typed by hand (or
- * renamed) on go-live day. Listing by update time is consistent, unlike search; one read serves the
- * writer's misses for CHANGES_FRESH_MS, then it is extended by what changed since.
+ * Matches against what changed in Pipedrive since the listing was read: records typed, merged or keyed by hand
+ * on go-live day. Listing by update time is consistent, unlike search. One read serves a writer batch's misses
+ * (a record people change while the batch runs is seen by the next one), extended by what changed since.
+ * Our own creates need no read: the key map and pending creates cover them.
  */
 async function matchChangedSince<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string): Promise<MatchResult> {
-  const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
+  const { deps, entity, tenantId, pipedrive, keyField, record, context, delivery } = input;
   const nowMs = deps.clock.now();
   const sinceMs = Date.parse(listedAt) - RECOVERY_SLACK_MS;
-  const changed = await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs: nowMs - CHANGES_FRESH_MS, nowMs });
+  const changed = await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs: delivery.batchStartedAt ?? nowMs, nowMs });
   const key = entity.key(record);
   const evidence = evidenceFromListing(entity, record, context, (t) => changed.byToken.get(t) ?? []);
   return decideMatch(deps.keyMap, entity, tenantId, key, changed.byKey.get(key) ?? [], evidence);

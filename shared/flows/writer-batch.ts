@@ -72,6 +72,7 @@ export async function handleWriterBatch(
   /** The invocation's time left (Lambda's context.getRemainingTimeInMillis); unbounded without one. */
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
 ): Promise<SQSBatchResponse> {
+  const batchStartedAt = deps.clock.now();
   const tenants = new Map<string, Promise<StoredTenant | undefined>>();
   const holds = new Map<string, Promise<TenantHold | undefined>>();
   /** Tenants rate-limited earlier in this batch, with how long their other records wait. */
@@ -123,7 +124,7 @@ export async function handleWriterBatch(
       const hold = await once(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
 
-      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt });
+      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt });
       deps.telemetry.recordOutcome(m.tenantId, m.entity, written.action);
       deps.telemetry.info('record written', {
         tenantId: m.tenantId,
