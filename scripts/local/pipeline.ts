@@ -1013,8 +1013,9 @@ export class LocalPipeline {
     const personById = keyed(persons, field('person'));
     const personCode = field('person');
     const keyedPerson = (p: (typeof persons)[number]) => personCode !== undefined && typeof p.custom_fields[personCode] === 'string';
-    // A hand-made person with a qualifying contact's email that no contact adopted is a duplicate of it.
-    const contactEmails = new Set(contacts.flatMap((c) => (c.email ? [c.email.toLowerCase()] : [])));
+    // A hand-made person left unadopted beside the keyed person of a qualifying contact with its email is a duplicate of it;
+    // beside a contact not in Pipedrive at all it is that contact's missing person, counted once, as missing.
+    const syncedEmails = new Set(contacts.flatMap((c) => (c.email && personById.has(c.id) ? [c.email.toLowerCase()] : [])));
     const products = this.pipedrive.products();
     const productByCode = keyed(products, undefined, (p) => p.code);
 
@@ -1045,7 +1046,7 @@ export class LocalPipeline {
         organizations: extra(orgByCode) + customers.filter((c) => unlinkedNames.has(normaliseName(c['ad_mstr.ad_name']))).length,
         persons:
           extra(personById) +
-          persons.filter((p) => !keyedPerson(p) && p.emails.some((e) => contactEmails.has(e.value.toLowerCase()))).length,
+          persons.filter((p) => !keyedPerson(p) && p.emails.some((e) => syncedEmails.has(e.value.toLowerCase()))).length,
         products: extra(productByCode),
         salesOrders: [...ordersByPo.values()].reduce((sum, n) => sum + n - 1, 0),
         notes: outcomes.duplicateNotes,

@@ -29,11 +29,20 @@ export class RateLimitedError extends RetryLaterError {
 /** Another delivery of the same record holds the claim: not a failure, come back when its lease ends. */
 export class ClaimHeldError extends RetryLaterError {
   override readonly name: string = 'ClaimHeldError';
+  constructor(
+    message: string,
+    delaySeconds?: number,
+    /** The holder is another delivery of this same SQS message: it completes, re-sends or dead-letters it. */
+    readonly bySameMessage = false,
+  ) {
+    super(message, delaySeconds);
+  }
 }
 
-/** The claim on `what` is held by another delivery for `waitMs` more. */
-export function claimHeld(what: string, waitMs: number): ClaimHeldError {
-  return new ClaimHeldError(`${what} is being written by another delivery`, Math.max(1, Math.ceil(waitMs / 1000)));
+/** The claim on `what` is held by another delivery (of this same message, or of another) for `waitMs` more. */
+export function claimHeld(what: string, waitMs: number, bySameMessage = false): ClaimHeldError {
+  const by = bySameMessage ? 'another delivery of this same message' : 'another delivery';
+  return new ClaimHeldError(`${what} is being written by ${by}`, Math.max(1, Math.ceil(waitMs / 1000)), bySameMessage);
 }
 
 /** The record depends on another that is not in Pipedrive yet (a person's organization): deferred, audited, retried. */
@@ -164,6 +173,12 @@ export interface ErrorOutcome {
   pauseTenantSeconds?: number;
   /** The record waits for another record (counted apart from failed attempts: see MAX_DEPENDENCY_WAITS). */
   dependencyWait?: true;
+  /**
+   * Waits on this receive (its visibility) instead of as a new message: a duplicate delivery whose twin holds the
+   * claim. The twin deletes the message when done or sends it again itself; this receive comes back only if the
+   * twin crashed. A new message here would be a second copy, doing the record's work again on every retry.
+   */
+  keepReceive?: true;
 }
 
 export interface OutcomeContext {
@@ -232,6 +247,8 @@ export function outcomeOf(error: unknown, ctx: OutcomeContext): ErrorOutcome {
       };
     return { ...deferred(ctx.retryBaseSeconds * 6), dependencyWait: true };
   }
+  if (error instanceof ClaimHeldError && error.bySameMessage)
+    return { ...deferred(error.delaySeconds ?? ctx.retryBaseSeconds), reason: 'duplicate delivery: left to its twin', keepReceive: true };
   if (error instanceof ClaimHeldError) return deferred(error.delaySeconds ?? ctx.retryBaseSeconds);
   if (ctx.attempt >= MAX_FAILED_ATTEMPTS)
     return {

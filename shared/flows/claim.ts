@@ -6,6 +6,8 @@ import type { Clock, EntityName, KeyMap, KeyMapEntry } from '../ports/index.ts';
 export interface DeliveryInfo {
   messageId: string;
   attempt: number;
+  /** When the writer batch carrying it began: reads of Pipedrive made since then serve the whole batch. */
+  batchStartedAt?: number;
 }
 
 /** The record a writer holds: its key-map entry as the claim found it, and the claim's owner. */
@@ -29,7 +31,8 @@ export async function withClaim<T>(
   // Unique per processing, not per message: SQS may deliver one message (one MessageId) twice at once.
   const owner = `${delivery.messageId}#${randomUUID()}`;
   const claim = await deps.keyMap.claim(tenantId, entity, key, owner, deps.claimLeaseMs, deps.clock.now());
-  if (claim.held) throw claimHeld(target.what, claim.until - deps.clock.now());
+  // Held by another delivery of this very message (SQS delivered it twice at once): that one answers for it.
+  if (claim.held) throw claimHeld(target.what, claim.until - deps.clock.now(), claim.owner?.startsWith(`${delivery.messageId}#`) === true);
   try {
     return await work({ entry: claim.entry, owner });
   } catch (error) {

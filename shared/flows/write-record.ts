@@ -39,9 +39,8 @@ import { withMappedFields } from '../domain/custom-fields.ts';
 import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
-import { listPages, pipedriveTime } from './pipedrive-pages.ts';
 import { holdRecord } from './tenant-holds.ts';
-import { addToListing, emptyListing } from './listing.ts';
+import { changesSince } from './pipedrive-changes.ts';
 
 export type { DeliveryInfo } from './claim.ts';
 
@@ -196,17 +195,16 @@ async function findTarget<R, Ctx>(
   const { tenantId } = job.tenant.config;
   if (step.kind === 'update') return { kind: 'target', id: step.pipedriveId, via: 'key map' };
   if (step.kind === 'recover') {
-    const id = await findRecentlyCreated(pipedrive, entity, keyField, key, Date.parse(step.since) - RECOVERY_SLACK_MS);
+    const id = await findRecentlyCreated(job, pipedrive, keyField, step.since);
     if (id !== undefined) {
       // The record we made carries our key; record that it is ours, as a create would have.
       await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, id, key);
       return { kind: 'target', id, via: 'recovered pending create' };
     }
-    await waitForUnknownOutcome(deps, step.since, `${entity.label} ${key}`);
   }
   const recorded = await adoptRecordedId(job, pipedrive, keyField);
   if (recorded) return recorded;
-  const match = await matchRecord({ deps, entity, tenantId, pipedrive, keyField, record: job.record, context });
+  const match = await matchRecord({ deps, entity, tenantId, pipedrive, keyField, record: job.record, context, delivery: job.delivery });
   if (match.kind === 'ambiguous') return match;
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
   if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key)
@@ -485,21 +483,24 @@ function mappedLookup(keyMap: KeyMap, tenantId: string): MappedLookup {
 
 /**
  * After a crash between POST and the key-map write, the record exists but search may not show it
- * yet. Listing by update time (newest first) is consistent, so look there, never in search.
+ * yet. Listing by update time is consistent, so look there, never in search. "Not there" is an
+ * answer only from a read that began once the create had settled: one begun before may have missed
+ * a create the server carried out while it read.
  */
 async function findRecentlyCreated<R, Ctx>(
+  job: Job<R, Ctx>,
   pipedrive: PipedriveClient,
-  entity: SyncEntity<R, Ctx>,
   keyField: string | undefined,
-  key: string,
-  sinceMs: number,
+  since: string,
 ): Promise<number | undefined> {
-  const updatedSince = pipedriveTime(sinceMs);
-  for await (const items of listPages(pipedrive, entity.collection, { updatedSince, newestFirst: true })) {
-    const found = items.find((remote) => entity.keyValueOf(remote, keyField) === key);
-    if (found) return found.id;
-  }
-  return undefined;
+  const { deps, entity, key } = job;
+  const sinceMs = Date.parse(since) - RECOVERY_SLACK_MS;
+  const settledAt = Date.parse(since) + deps.claimLeaseMs;
+  const nowMs = deps.clock.now();
+  const scannedAfterMs = Math.min(settledAt, nowMs);
+  const found = (await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs, nowMs })).byKey.get(key)?.[0];
+  if (found === undefined && scannedAfterMs < settledAt) await waitForUnknownOutcome(deps, since, `${entity.label} ${key}`);
+  return found;
 }
 
 /** What matching one record needs. */
@@ -511,6 +512,7 @@ interface MatchInput<R, Ctx> {
   keyField: string | undefined;
   record: R;
   context: Ctx;
+  delivery: DeliveryInfo;
 }
 
 async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResult> {
@@ -537,25 +539,17 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
 
 /**
  * The listing's candidates for this record with what changed in Pipedrive since it was read: records typed by
- * hand (or renamed, or given this QAD key) on go-live day and after. Listing by update time is consistent and
- * costs a page. The container keeps what it read (the latest version of each record), so the next record reads
- * only what changed since (less a slack for clocks): a sync that creates a thousand records does not read them
- * all again for each one.
+ * hand (or renamed, merged, or given this QAD key) on go-live day and after. Listing by update time is consistent,
+ * unlike search. One read serves a writer batch's misses (a record people change while the batch runs is seen by
+ * the next one), extended by what changed since; a record changed since the listing counts as it is now.
  */
 async function listingAsItIsNow<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string, listed: ListingLookup): Promise<MatchResult> {
-  const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
-  const memo = changedSinceListing(tenantId, entity.entity, listedAt);
-  // From the newest update Pipedrive showed (its clock, not ours), less the slack.
-  const updatedSince = pipedriveTime(Math.max(Date.parse(listedAt), memo.newestMs) - RECOVERY_SLACK_MS);
-  for await (const items of listPages(pipedrive, entity.collection, { updatedSince }))
-    for (const remote of items) {
-      memo.records.set(remote.id, remote);
-      const updated = Date.parse(remote.update_time ?? '');
-      if (updated > memo.newestMs) memo.newestMs = updated;
-    }
-  const changed = emptyListing();
-  for (const remote of memo.records.values()) addToListing(changed, entity, keyField, remote);
-  const unchanged = <T>(items: readonly T[], id: (item: T) => number) => items.filter((item) => !memo.records.has(id(item)));
+  const { deps, entity, tenantId, pipedrive, keyField, record, context, delivery } = input;
+  const nowMs = deps.clock.now();
+  const sinceMs = Date.parse(listedAt) - RECOVERY_SLACK_MS;
+  const changed = await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs: delivery.batchStartedAt ?? nowMs, nowMs });
+  const changedIds = new Set([...[...changed.byKey.values()].flat(), ...[...changed.byToken.values()].flat().map((c) => c.id)]);
+  const unchanged = <T>(items: readonly T[], id: (item: T) => number) => items.filter((item) => !changedIds.has(id(item)));
   const key = entity.key(record);
   const byKey = [...unchanged(listed.byKey, (id) => id), ...(changed.byKey.get(key) ?? [])];
   const evidence = evidenceFromListing(entity, record, context, (t) => [
@@ -563,17 +557,6 @@ async function listingAsItIsNow<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: str
     ...(changed.byToken.get(t) ?? []),
   ]);
   return decideMatch(deps.keyMap, entity, tenantId, key, byKey, evidence);
-}
-
-/** Per container, per tenant and entity: the records changed since its listing, as last read, and when. */
-const changedSinceListings = new Map<string, { listedAt: string; newestMs: number; records: Map<number, RemoteRecord> }>();
-
-function changedSinceListing(tenantId: string, entity: string, listedAt: string) {
-  const id = `${tenantId}|${entity}`;
-  let memo = changedSinceListings.get(id);
-  // A new listing (a new first sync, another deployment's run in this process) starts afresh.
-  if (memo?.listedAt !== listedAt) changedSinceListings.set(id, (memo = { listedAt, newestMs: 0, records: new Map() }));
-  return memo;
 }
 
 /** The record's evidence groups (name; email within the organization ...) with the listed candidates of each. */

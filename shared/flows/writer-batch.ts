@@ -76,6 +76,7 @@ export async function handleWriterBatch(
   /** The invocation's time left (Lambda's context.getRemainingTimeInMillis); unbounded without one. */
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
 ): Promise<SQSBatchResponse> {
+  const batchStartedAt = deps.clock.now();
   const tenants = new Map<string, Promise<StoredTenant | undefined>>();
   const holds = new Map<string, Promise<TenantHold | undefined>>();
   /** Tenants rate-limited earlier in this batch, with how long their other records wait. */
@@ -141,7 +142,7 @@ export async function handleWriterBatch(
       const hold = await once(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
       pipedrive = await deps.clients.pipedrive(tenant);
-      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt });
+      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt });
       // Written: whatever held the record for a person or another record is settled (a replay after a fix too).
       if (SETTLED.has(written.action)) await clearRecordHolds(deps.holds, m.tenantId, m.entity, m.key);
       deps.telemetry.recordOutcome(m.tenantId, m.entity, written.action);
@@ -176,7 +177,7 @@ export async function handleWriterBatch(
     if (outcome.hold && outcome.holdPerRecord && h.message) {
       if (!(await holdRecord(deps.holds, h.message, outcome.hold, { reason: outcome.reason }))) return;
     } else if (outcome.hold) await deps.holds.hold(tenantId, record.messageId, record.body, outcome.hold);
-    const requeued = outcome.retryInSeconds !== undefined && (await requeue(h, outcome.retryInSeconds, outcome));
+    const requeued = outcome.retryInSeconds !== undefined && !outcome.keepReceive && (await requeue(h, outcome.retryInSeconds, outcome));
     if (outcome.retryInSeconds !== undefined && !requeued) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);
     const cause = error === undefined ? undefined : errorMessage(error);
     await deps.audit.record({

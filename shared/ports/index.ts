@@ -56,7 +56,8 @@ export interface WrittenState {
   ref?: string;
 }
 
-export type ClaimOutcome = { held: false; entry: KeyMapEntry | undefined } | { held: true; until: number };
+/** Held: until when, and by whom (the holder's owner string, when known). */
+export type ClaimOutcome = { held: false; entry: KeyMapEntry | undefined } | { held: true; until: number; owner?: string };
 
 /** Tenant + entity + QAD key -> Pipedrive id and content hash, with a per-record claim. */
 export interface KeyMap {

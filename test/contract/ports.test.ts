@@ -113,10 +113,10 @@ for (const implementation of implementations) {
       test('another owner is held until the lease has run out (its last millisecond included); the holder may claim again', async () => {
         const t = newTenant();
         await claim(t, 'C1', 'a', T0);
-        assert.deepEqual(await claim(t, 'C1', 'b', T0 + 1), { held: true, until: T0 + LEASE });
-        assert.deepEqual(await claim(t, 'C1', 'b', T0 + LEASE), { held: true, until: T0 + LEASE });
+        assert.deepEqual(await claim(t, 'C1', 'b', T0 + 1), { held: true, until: T0 + LEASE, owner: 'a' }, 'and says by whom');
+        assert.deepEqual(await claim(t, 'C1', 'b', T0 + LEASE), { held: true, until: T0 + LEASE, owner: 'a' });
         assert.deepEqual(await claim(t, 'C1', 'a', T0 + 10), { held: false, entry: undefined }, 'the holder extends its lease');
-        assert.deepEqual(await claim(t, 'C1', 'b', T0 + LEASE + 1), { held: true, until: T0 + 10 + LEASE });
+        assert.deepEqual(await claim(t, 'C1', 'b', T0 + LEASE + 1), { held: true, until: T0 + 10 + LEASE, owner: 'a' });
         assert.deepEqual(await claim(t, 'C1', 'b', T0 + 11 + LEASE), { held: false, entry: undefined });
       });
 
@@ -151,7 +151,11 @@ for (const implementation of implementations) {
         });
         await assert.rejects(p.keyMap.complete(t, ORG, 'C1', 'a', { pipedriveId: 1, contentHash: 'h' }), ClaimHeldError);
         await p.keyMap.release(t, ORG, 'C1', 'a');
-        assert.deepEqual(await claim(t, 'C1', 'c', T0 + LEASE + 2), { held: true, until: T0 + 2 * LEASE + 1 }, 'b still holds it');
+        assert.deepEqual(
+          await claim(t, 'C1', 'c', T0 + LEASE + 2),
+          { held: true, until: T0 + 2 * LEASE + 1, owner: 'b' },
+          'b still holds it',
+        );
       });
 
       test('release frees the record at once, and only the holder can release it', async () => {

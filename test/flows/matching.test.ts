@@ -157,6 +157,32 @@ describe('records typed by hand in Pipedrive after the first-sync listing was re
   });
 });
 
+describe('what a listing miss costs: Pipedrive\u2019s changes are read once per writer batch, not once per record', () => {
+  const lists = (world: MemoryWorld) => world.pd.stats().byEndpoint['GET /api/v2/organizations']?.calls ?? 0;
+
+  test('a batch of new customers reads the changes since the listing once, and a name typed meanwhile is still adopted', async () => {
+    const names = ['Amsel', 'Buche', 'Dohle', 'Eibe', 'Fink', 'Gerste', 'Hasel', 'Iltis', 'Jasmin', 'Kiefer', 'Linde', 'Meise'];
+    w = await startMemoryWorld({ customers: names.map((n, i) => customerRow(`M${i}`, `${n} Handel`, today())) });
+    await w.poll('customers');
+    const listed = lists(w);
+    await w.deliver();
+    assert.equal(lists(w) - listed, 1, 'ten misses, one read of the changes');
+    assert.equal(w.pd.organizations().length, 10);
+
+    // Typed by hand after that read: the next batch extends it by what changed since, and adopts it.
+    const mapped = await mappedIds(w, 'organization');
+    const [waiting, other] = names.map((n, i) => [`M${i}`, n] as const).filter(([code]) => !mapped.has(code));
+    const typed = w.pd.seedOrganization({ name: `${waiting![1].toUpperCase()}  handel` });
+    w.clock.ms += 60_000;
+    await w.deliver();
+    assert.equal(lists(w) - listed, 2);
+    const after = await mappedIds(w, 'organization');
+    assert.equal(after.get(waiting![0]), typed, 'adopted');
+    assert.ok(after.has(other![0]), 'created');
+    assert.equal(w.pd.organizations().length, 12);
+  });
+});
+
 describe('a Pipedrive id already recorded in QAD (the write-back field)', () => {
   test('is adopted when it exists and is no other customer’s; the field is never overwritten with a new id', async () => {
     w = await startMemoryWorld({ customers: [] });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import type { RecordMessage } from '../../shared/ports/index.ts';
-import { customerRow, TENANT } from '../integration/harness.ts';
+import { customerRow, sqsRecord, TENANT } from '../integration/harness.ts';
+import { handleWriterBatch } from '../../shared/flows/writer-batch.ts';
 import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
 
 let w: MemoryWorld | undefined;
@@ -63,26 +64,76 @@ describe('customers to organizations, in memory', () => {
     const twice = await w.deliver('records', { duplicate: true });
     assert.deepEqual(
       twice.responses.map((r) => r.batchItemFailures.length),
-      [0, 0],
-      'one writer writes it, the other finds it claimed and sends it again to wait: no receive is spent',
+      [0, 1],
+      'one writer writes it; the other finds it claimed by its twin and leaves it to that one, sending no second copy',
     );
-    assert.deepEqual(twice.retried, ['C1']);
+    assert.deepEqual([twice.retried, w.waiting('records')], [[], 0], 'the twin that wrote it deleted the message');
     const entries = await w.adapters.audit.history(TENANT, 'organization', 'C1');
     assert.deepEqual(
       entries.map((e) => e.action),
       ['created', 'deferred'],
       'the second writer was turned away while the first was still writing',
     );
-    assert.match(entries[1]?.error ?? '', /being written by another delivery/u);
+    assert.match(entries[1]?.error ?? '', /being written by another delivery of this same message/u);
     assert.equal(writes(w), 1);
 
-    // The copy that waited, and the same message sent again (a poll that re-sent it, a lost delete): nothing to write.
+    // The same message sent again (a poll that re-sent it, a lost delete): nothing to write.
     await w.adapters.queue('records').sendAll([JSON.parse(sent.body) as RecordMessage]);
     w.clock.ms += 60_000;
     const again = await w.deliver('records');
-    assert.deepEqual([again.keys, again.retried], [['C1', 'C1'], []]);
+    assert.deepEqual([again.keys, again.retried], [['C1'], []]);
     assert.equal((await actions(w, 'C1'))[0], 'unchanged');
     assert.equal(writes(w), 1);
     assert.equal(w.pd.organizations().length, 1);
+  });
+
+  test('a create whose answer was lost is looked for in a read of Pipedrive begun after it settled, never in an older one', async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today())],
+      claimLeaseMs: 5_000,
+    });
+    await w.poll('customers');
+    const sent = new Map(
+      w.adapters
+        .queue('records')
+        .takeSent()
+        .map((m) => [(JSON.parse(m.body) as RecordMessage).key, m]),
+    );
+    const deliver = (key: string) => {
+      const m = sent.get(key)!;
+      return handleWriterBatch(deps, {
+        Records: [sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 })],
+      });
+    };
+    const deps = w.handlerDeps('records');
+    // C1's create went out and its answer was lost: the key map says a create is pending since now.
+    const { keyMap } = w.adapters;
+    await keyMap.claim(TENANT, 'organization', 'C1', 'lost#1', 5_000, w.clock.now());
+    await keyMap.markPendingCreate(TENANT, 'organization', 'C1', 'lost#1', new Date(w.clock.now()).toISOString());
+    await keyMap.release(TENANT, 'organization', 'C1', 'lost#1');
+    // C2 misses the listing: Pipedrive's changes are read now, before C1's create has landed.
+    await deliver('C2');
+    const keyField = w.pd.customFields('organization').find((f) => f.field_name === 'QAD Customer Code')!.field_code;
+    const landed = w.pd.seedOrganization({ name: 'Alpha GmbH', custom_fields: { [keyField]: 'C1' } });
+    w.clock.ms += 6_000;
+    await deliver('C1');
+    assert.equal((await w.adapters.keyMap.getMany(TENANT, 'organization', ['C1'])).get('C1')?.pipedriveId, landed, 'recovered');
+    assert.equal(w.pd.organizations().length, 2, 'not created twice');
+  });
+
+  test('a message delivered twice whose write fails comes back once, not once per delivery', async () => {
+    w = await startMemoryWorld({ customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today())] });
+    await w.poll('customers');
+    w.pd.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v2/organizations' ? { status: 503, body: '<html>down</html>' } : undefined,
+    );
+    const twice = await w.deliver('records', { duplicate: true });
+    w.pd.setFault(undefined);
+    assert.deepEqual(twice.retried.sort(), ['C1', 'C2']);
+    // Two copies would each do the record's work again, and double again on every duplicate delivery that fails.
+    assert.equal(w.waiting('records'), 2, 'one retry per record');
+    w.clock.ms += 15 * 60_000;
+    await w.deliver('records');
+    assert.equal(w.pd.organizations().length, 2);
   });
 });

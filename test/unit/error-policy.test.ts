@@ -16,6 +16,7 @@ describe('the error policy', () => {
   test('waits are deferrals at any attempt: never dead-lettered, never longer than SQS can delay a message', () => {
     const waits = [
       new ClaimHeldError('held by another delivery', 5),
+      new ClaimHeldError('held by another delivery of this same message', 5, true),
       new WaitForDependency('organization not in Pipedrive yet'),
       new RateLimitedError('burst', 2),
       new RateLimitedError('a long window', 7_200),
@@ -27,6 +28,13 @@ describe('the error policy', () => {
         assert.equal(outcome.deadLetter, undefined);
         assert.ok(outcome.retryInSeconds! >= 1 && outcome.retryInSeconds! <= MAX_DELAY_SECONDS, String(outcome.retryInSeconds));
       }
+  });
+
+  test('a claim held by a twin delivery of the same message waits on this receive; any other waits as a new message', () => {
+    const twin = outcomeOf(new ClaimHeldError('held by another delivery of this same message', 5, true), ctx(1));
+    assert.deepEqual([twin.keepReceive, twin.retryInSeconds], [true, 5]);
+    assert.equal(outcomeOf(new ClaimHeldError('held by another delivery', 5), ctx(1)).keepReceive, undefined);
+    assert.equal(outcomeOf(new RateLimitedError('burst', 2), ctx(1)).keepReceive, undefined);
   });
 
   test('real failed attempts back off up to a cap and spend the retry budget; the last one is dead-lettered', () => {

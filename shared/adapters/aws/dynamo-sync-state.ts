@@ -124,7 +124,8 @@ export class DynamoKeyMap implements KeyMap {
         new GetItemCommand({ TableName: this.table, Key: this.key(tenantId, entity, qadKey), ConsistentRead: true }),
       );
       if (current.Item) readableVersion(current.Item, KEY_MAP_ITEM);
-      return { held: true, until: num(current.Item, 'leaseUntil') ?? nowMs + leaseMs };
+      const holder = str(current.Item, 'leaseOwner');
+      return { held: true, until: num(current.Item, 'leaseUntil') ?? nowMs + leaseMs, ...(holder !== undefined && { owner: holder }) };
     }
   }
 

@@ -41,7 +41,7 @@ export class MemoryKeyMap implements KeyMap {
     const item = this.items.get(id(tenantId, entity, qadKey));
     // Held while the lease has not run out (until < now frees it), unless we are the holder.
     if (item?.leaseUntil !== undefined && !(item.leaseUntil < nowMs) && item.leaseOwner !== owner)
-      return { held: true, until: item.leaseUntil };
+      return { held: true, until: item.leaseUntil, ...(item.leaseOwner !== undefined && { owner: item.leaseOwner }) };
     const next: KeyItem = { ...item, qadKey, leaseOwner: owner, leaseUntil: nowMs + leaseMs };
     this.items.set(id(tenantId, entity, qadKey), next);
     const known = next.pipedriveId !== undefined || next.pendingCreateAt !== undefined || next.contentHash !== undefined;
