@@ -24,7 +24,7 @@ import {
 } from '../domain/sales-order.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
 import type { QadClient } from '../ports/qad.ts';
-import type { AuditEntry, RecordMessage } from '../ports/index.ts';
+import type { RecordMessage } from '../ports/index.ts';
 import { organizations } from './entities/organizations.ts';
 import { products } from './entities/products.ts';
 import { resolveKeyField } from './key-fields.ts';
@@ -171,9 +171,11 @@ export async function writeSalesOrder(
      */
     async function reject(reason: string, advice: string): Promise<OrderOutcome> {
       const recheck = tenant.config.mapping.deal.recheckRejectedAfterMinutes;
+      // From the key map, read before this rejection is noted: the writer appends to the audit, never reads it.
+      const before = (await deps.keyMap.getMany(tenantId, ENTITY, [key])).get(key);
+      const sameAgain = before?.rejectedHash === message.hash && (before.noted ?? []).includes(adviceHash(advice));
       await noteOnce(advice, rejectionNote(advice, recheck), rejectedStatus(advice));
-      const before = await lastRejection(deps, tenantId, key);
-      if (before?.reason !== reason || before.contentHash !== message.hash) {
+      if (!sameAgain) {
         await audit('rejected', reason);
         deps.telemetry.dealRejected(tenantId);
       }
@@ -227,12 +229,6 @@ export async function writeSalesOrder(
       });
     }
   });
-}
-
-/** The deal's last rejection, as audited (with its reason and the content it was for). */
-async function lastRejection(deps: WriterDeps, tenantId: string, key: string): Promise<AuditEntry | undefined> {
-  const rejections = (await deps.audit.history(tenantId, ENTITY, key)).filter((e) => e.action === 'rejected');
-  return rejections.sort((a, b) => a.at.localeCompare(b.at)).at(-1);
 }
 
 /**
