@@ -16,8 +16,11 @@ interface Scan {
   /** When the newest read began: every change before it (after fromMs) is in `records`. */
   scannedAt: number;
   records: Map<number, RemoteRecord>;
-  index: ListingMatches;
+  index: ChangedRecords;
 }
+
+/** The changed records indexed as the listing is, and the ids of all of them (what the listing shows is older). */
+export type ChangedRecords = ListingMatches & { ids: ReadonlySet<number> };
 
 /** Per client, so two tenants (or two test worlds) never see each other's records; per collection and key field. */
 const scans = new WeakMap<PipedriveClient, Map<string, Scan>>();
@@ -33,20 +36,27 @@ export async function changesSince<R, Ctx>(
   entity: SyncEntity<R, Ctx>,
   keyField: string | undefined,
   want: { sinceMs: number; scannedAfterMs: number; nowMs: number },
-): Promise<ListingMatches> {
+): Promise<ChangedRecords> {
   let byCollection = scans.get(pipedrive);
   if (!byCollection) scans.set(pipedrive, (byCollection = new Map()));
   const id = `${entity.collection}|${keyField ?? ''}`;
   const cached = byCollection.get(id);
   if (cached && cached.fromMs <= want.sinceMs && cached.scannedAt >= want.scannedAfterMs) return cached.index;
   const extend = cached && cached.fromMs <= want.sinceMs;
-  const scan: Scan = extend ? cached : { fromMs: want.sinceMs, scannedAt: want.nowMs, records: new Map(), index: emptyListing() };
+  const fresh = (): Scan => ({
+    fromMs: want.sinceMs,
+    scannedAt: want.nowMs,
+    records: new Map(),
+    index: { ...emptyListing(), ids: new Set() },
+  });
+  const scan: Scan = extend ? cached : fresh();
   const updatedSince = pipedriveTime(extend ? cached.scannedAt - OVERLAP_MS : want.sinceMs);
   for await (const items of listPages(pipedrive, entity.collection, { updatedSince }))
     for (const remote of items) scan.records.set(remote.id, remote);
   // A record listed again replaces its older self (its name or key may have changed): index anew.
-  const index = emptyListing();
-  for (const remote of scan.records.values()) addToListing(index, entity, keyField, remote);
+  const listed = emptyListing();
+  for (const remote of scan.records.values()) addToListing(listed, entity, keyField, remote);
+  const index: ChangedRecords = { ...listed, ids: new Set(scan.records.keys()) };
   scan.index = index;
   scan.scannedAt = Math.max(scan.scannedAt, want.nowMs);
   byCollection.set(id, scan);

@@ -548,8 +548,7 @@ async function listingAsItIsNow<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: str
   const nowMs = deps.clock.now();
   const sinceMs = Date.parse(listedAt) - RECOVERY_SLACK_MS;
   const changed = await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs: delivery.batchStartedAt ?? nowMs, nowMs });
-  const changedIds = new Set([...[...changed.byKey.values()].flat(), ...[...changed.byToken.values()].flat().map((c) => c.id)]);
-  const unchanged = <T>(items: readonly T[], id: (item: T) => number) => items.filter((item) => !changedIds.has(id(item)));
+  const unchanged = <T>(items: readonly T[], id: (item: T) => number) => items.filter((item) => !changed.ids.has(id(item)));
   const key = entity.key(record);
   const byKey = [...unchanged(listed.byKey, (id) => id), ...(changed.byKey.get(key) ?? [])];
   const evidence = evidenceFromListing(entity, record, context, (t) => [

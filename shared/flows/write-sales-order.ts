@@ -174,7 +174,7 @@ export async function writeSalesOrder(
       // From the key map, read before this rejection is noted: the writer appends to the audit, never reads it.
       const before = (await deps.keyMap.getMany(tenantId, ENTITY, [key])).get(key);
       const sameAgain = before?.rejectedHash === message.hash && (before.noted ?? []).includes(adviceHash(advice));
-      await noteOnce(advice, rejectionNote(advice, recheck), rejectedStatus(advice));
+      await noteOnce(advice, rejectionNote(advice, recheck), rejectedStatus(advice), before?.noted ?? []);
       if (!sameAgain) {
         await audit('rejected', reason);
         deps.telemetry.dealRejected(tenantId);
@@ -189,9 +189,10 @@ export async function writeSalesOrder(
      * (retries, duplicate deliveries and rechecks of the same reason add nothing). A deal gone from Pipedrive takes no
      * note (audited); a failure that may pass (429, 5xx) is raised, so the message comes back and notes then.
      */
-    async function noteOnce(advice: string, content: string, status?: string): Promise<void> {
+    async function noteOnce(advice: string, content: string, status?: string, known?: readonly string[]): Promise<void> {
       const hash = adviceHash(advice);
-      const noted = (await deps.keyMap.getMany(tenantId, ENTITY, [key])).get(key)?.noted ?? [];
+      // What was noted before: as the caller read it already, else one read of the key map.
+      const noted = known ?? (await deps.keyMap.getMany(tenantId, ENTITY, [key])).get(key)?.noted ?? [];
       if (noted.includes(hash)) return;
       const pipedrive = await deps.clients.pipedrive(tenant);
       try {
