@@ -12,6 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import type { Unsettled } from './local/pipeline.ts';
 
 const argsSchema = z.object({
   customers: z.coerce.number().int().min(1).max(100_000),
@@ -247,6 +248,7 @@ try {
       `maxReceiveCount ${byCause.maxReceiveCount})   queue drained: ${round.drained ? 'yes' : 'NO'}   `,
       `settled: ${round.settled ? 'yes' : 'NO'}   ${(round.elapsedMs / 1000).toFixed(1)} s`,
     );
+    if (!round.settled) say(`  not settled: ${describeUnsettled(round.unsettled)}`);
   }
   const state = await pipeline.state();
   say(`\nIn Pipedrive now:`);
@@ -381,4 +383,14 @@ try {
   }
 } finally {
   await pipeline.close();
+}
+
+/** What kept a round from settling, in one line: queued messages, holds by cause, pending creates. */
+function describeUnsettled(left: Unsettled): string {
+  const parts = [
+    ...(left.queued > 0 ? [`${left.queued} on the queues`] : []),
+    ...Object.entries(left.held).map(([cause, n]) => `${n} held (${cause})`),
+    ...(left.pendingCreates > 0 ? [`${left.pendingCreates} creates pending`] : []),
+  ];
+  return parts.join(', ');
 }

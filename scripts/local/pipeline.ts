@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ScanCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
@@ -179,7 +179,16 @@ export interface RoundReport {
   drained: boolean;
   /** At the end of the round nothing was on a queue (waiting or retrying), held in DynamoDB, or pending a create. */
   settled: boolean;
+  /** When not settled, what was left: see Pipeline.unsettled. */
+  unsettled: Unsettled;
   elapsedMs: number;
+}
+
+/** Messages on the work queues (waiting, in flight or delayed), records held by cause, creates pending in the key map. */
+export interface Unsettled {
+  queued: number;
+  held: Record<string, number>;
+  pendingCreates: number;
 }
 
 export type DeadLettersByCause = Record<DeadLetterCause | 'maxReceiveCount', number>;
@@ -673,7 +682,7 @@ export class LocalPipeline {
       deadLetters: await this.deadLetterCount(),
       deadLettersByCause: await this.deadLettersByCause(),
       drained: records.drained && products.drained && persons.drained && orders.drained && statuses.drained,
-      settled: await this.settled(),
+      ...(await this.settlement()),
       elapsedMs: Date.now() - started,
     };
   }
@@ -962,19 +971,46 @@ export class LocalPipeline {
 
   /** Nothing waiting or retrying on a work queue, nothing held in DynamoDB, no create left pending in the key map. */
   async settled(): Promise<boolean> {
+    return (await this.settlement()).settled;
+  }
+
+  private async settlement(): Promise<{ settled: boolean; unsettled: Unsettled }> {
+    const unsettled = await this.unsettled();
+    const settled = unsettled.queued === 0 && unsettled.pendingCreates === 0 && Object.keys(unsettled.held).length === 0;
+    return { settled, unsettled };
+  }
+
+  /** What keeps a round from settling: messages on the work queues, holds by cause, creates pending in the key map. */
+  async unsettled(): Promise<Unsettled> {
+    let queued = 0;
     for (const q of Object.values(this.aws.queues)) {
       const depth = await queueDepth(this.aws.sqs, q.url);
-      if (depth.visible + depth.inFlight + depth.delayed > 0) return false;
+      queued += depth.visible + depth.inFlight + depth.delayed;
     }
-    const scan = await this.aws.dynamo.send(
-      new ScanCommand({
-        TableName: this.aws.env.SYNC_STATE_TABLE,
-        FilterExpression: 'begins_with(sk, :held) OR attribute_exists(pendingCreateAt)',
-        ExpressionAttributeValues: { ':held': { S: 'held#' } },
-        Select: 'COUNT',
-      }),
-    );
-    return (scan.Count ?? 0) === 0;
+    const held: Record<string, number> = {};
+    let pendingCreates = 0;
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.aws.dynamo.send(
+        new ScanCommand({
+          TableName: this.aws.env.SYNC_STATE_TABLE,
+          FilterExpression: 'begins_with(sk, :held) OR attribute_exists(pendingCreateAt)',
+          ExpressionAttributeValues: { ':held': { S: 'held#' } },
+          ProjectionExpression: 'sk, #cause',
+          ExpressionAttributeNames: { '#cause': 'cause' },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (!item.sk?.S?.startsWith('held#')) pendingCreates++;
+        else {
+          const cause = item.cause?.S ?? 'parked';
+          held[cause] = (held[cause] ?? 0) + 1;
+        }
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return { queued, held, pendingCreates };
   }
 
   /** What ended up in Pipedrive, read back from the simulators and compared with QAD. */
