@@ -53,4 +53,14 @@ describe('the error policy', () => {
     assert.deepEqual([last.action, last.deadLetter, last.retryInSeconds], ['failed', 'retryBudget', undefined]);
     assert.match(last.reason, /retry budget spent/u);
   });
+
+  test('the retry budget outlasts a transient outage: its attempts span three hours before a record is dead-lettered', () => {
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      const outcome = outcomeOf(new RetryLaterError('HTTP 503'), { ...ctx(attempt), random: () => 0 });
+      if (outcome.deadLetter) break;
+      waited += outcome.retryInSeconds!;
+    }
+    assert.ok(waited >= 3 * 3600, `dead-lettered after ${waited} s of retries`);
+  });
 });
