@@ -7,7 +7,7 @@ import { writeSalesOrder } from './write-sales-order.ts';
 import { listAll, pipedriveTime } from './pipedrive-pages.ts';
 import type { RecordMessage } from '../ports/index.ts';
 import { PipedriveNotFoundError } from '../domain/errors.ts';
-import { pollEnabledTenants, runTenantPoll, type PollDeps } from './poll.ts';
+import { pollEnabledTenants, RECONCILE_EVERY_MS, runTenantPoll, type PollDeps } from './poll.ts';
 import { fieldGate, releaseDriftHeld } from './field-gate.ts';
 import { newRecordMessage } from './record-message.ts';
 import { dealSchema, rereadWonDeals, withLines } from './won-deal-reads.ts';
@@ -20,6 +20,8 @@ export interface DealPollSummary {
   rechecked: number;
   enqueued: number;
   handled: number;
+  /** Deals whose order was left incomplete in the key map (pending create), read again by id: at most hourly. */
+  reconciled?: number;
   /** Once a day: ordered deals found deleted in Pipedrive (audited once; their orders are left alone). */
   deletedAfterOrder?: number;
   /** Deals kept back because a mapped deal field drifted (not enqueued; the watermark stays). */
@@ -39,7 +41,8 @@ const ORDERED_CHECK_EVERY_MS = 24 * 3_600_000;
 /**
  * Won deals for every enabled tenant that is due:
  * 1. list deals with status=won updated since the watermark (minus an overlap), 500 a page;
- * 2. add deals rejected earlier whose recheck is due (their cause may be fixed by now);
+ * 2. add deals rejected earlier whose recheck is due (their cause may be fixed by now), and, hourly, deals whose order
+ *    the key map says was left pending (its message gone);
  * 3. read their lines in bulk, 100 deals a call; never one call per deal;
  * 4. enqueue the deals whose value, currency, organization or lines are not already handled;
  * 5. once a day, report ordered deals a person deleted in Pipedrive (the orders are left alone);
@@ -78,14 +81,20 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
     const due = (await deps.keyMap.listRejected(tenantId, ENTITY))
       .filter((e) => !e.ref && (!e.rejectedAt || now - Date.parse(e.rejectedAt) >= recheckMs))
       .map((e) => Number(e.qadKey));
-    const recheck = due.filter((id) => !deals.has(id));
+    // Reconciliation: an order left pending whose message is gone (a crash, a dead letter redriven never) is found in
+    // the key map and its deal read again, at most hourly, whether or not the deal changed since.
+    const reconcile = (await deps.pollState.acquire(tenantId, `reconcile:${ENTITY}`, 'reconcile', RECONCILE_EVERY_MS, now))
+      ? (await deps.keyMap.listIncomplete(tenantId, ENTITY, now)).map((e) => Number(e.qadKey))
+      : [];
+    summary.reconciled = reconcile.filter((id) => !deals.has(id)).length;
+    const recheck = [...new Set([...due, ...reconcile])].filter((id) => !deals.has(id));
     for (let i = 0; i < recheck.length; i += 100) {
       for (const remote of await listAll(pipedrive, 'deals', { ids: recheck.slice(i, i + 100) })) {
         const deal = dealSchema.safeParse(remote);
         if (deal.success && deal.data.status === 'won') deals.set(deal.data.id, deal.data);
       }
     }
-    summary.rechecked = recheck.length;
+    summary.rechecked = recheck.length - summary.reconciled;
 
     const entries = await deps.keyMap.getMany(tenantId, ENTITY, [...deals.keys()].map(String));
     const recheckSet = new Set(due);
@@ -114,7 +123,8 @@ export async function pollWonDealsTenant(deps: PollDeps, tenant: StoredTenant, f
     await finish(
       new Date(now).toISOString(),
       `read ${summary.read} won deals ${updatedSince ? `updated since ${updatedSince}` : '(first poll)'}, ` +
-        `rechecked ${summary.rechecked} rejected; enqueued ${summary.enqueued}, already handled ${summary.handled}` +
+        `rechecked ${summary.rechecked} rejected, ${summary.reconciled} left incomplete; ` +
+        `enqueued ${summary.enqueued}, already handled ${summary.handled}` +
         (checkOrdered ? `; ${summary.deletedAfterOrder} ordered deals found deleted` : ''),
       checkOrdered,
     );
