@@ -2,14 +2,16 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { API_TOKEN, LocalPipeline } from '../../scripts/local/pipeline.ts';
 import { queueDepth } from '../../scripts/local/sqs-event-source.ts';
 import { runCli } from '../../scripts/cli/run.ts';
 import { DynamoTenantHolds } from '../../shared/adapters/aws/dynamo-tenant-holds.ts';
 import { redrive } from '../../shared/operations/status.ts';
+import type { EntityName } from '../../shared/ports/index.ts';
 
 /**
- * The whole pipeline under injected faults at 10% of calls (5xx pages, timeouts, resets, 429s, slow
+ * The whole pipeline under injected faults at 30% of calls (5xx pages, timeouts, resets, 429s, slow
  * answers, lost answers after writes, search lag, duplicate concurrent deliveries). After it converges,
  * nothing is lost or doubled, nothing is stuck, the DLQ holds only what a person must fix (nothing moved
  * by maxReceiveCount), and the audit has an entry for every retry.
@@ -25,7 +27,7 @@ test('under injected faults every record lands exactly once and every retry is a
     plan: 'ultimate',
     writerConcurrency: 4,
     wonDeals: 20,
-    chaos: 0.1,
+    chaos: 0.3,
   });
   // One problem for a person among the transient ones: two hand-made organizations with a customer's exact name.
   const twin = pipeline.qad.tenant(pipeline.qadBasePath).customers()[3]!;
@@ -48,7 +50,11 @@ test('under injected faults every record lands exactly once and every retry is a
 
     // Nothing in a DLQ: every fault was transient, and the ambiguous twin waits for a person in DynamoDB, held once
     // with both candidates named; its contacts, waiting for it, are held once each.
-    assert.deepEqual(rounds[1]!.deadLettersByCause, { permanent: 0, retryBudget: 0, maxReceiveCount: 0 });
+    assert.deepEqual(
+      rounds[1]!.deadLettersByCause,
+      { permanent: 0, retryBudget: 0, maxReceiveCount: 0 },
+      `dead letters and their histories: ${await deadLetterHistories(pipeline)}`,
+    );
     const code = twin['cm_mstr.cm_addr'];
     const holds = new DynamoTenantHolds(pipeline.aws.dynamo, pipeline.aws.env.SYNC_STATE_TABLE);
     const held = await holds.held('demo');
@@ -112,3 +118,20 @@ test('under injected faults every record lands exactly once and every retry is a
     await pipeline.close();
   }
 });
+
+/** Each dead letter's record and what its audit says happened to it, for a failure message a person can act on. */
+async function deadLetterHistories(pipeline: LocalPipeline): Promise<string> {
+  const out: string[] = [];
+  for (const name of ['records', 'products', 'orders'] as const) {
+    const queue = pipeline.aws.queue(name);
+    const res = await pipeline.aws.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queue.dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }),
+    );
+    for (const m of res.Messages ?? []) {
+      const { entity, key } = JSON.parse(m.Body ?? '{}') as { entity: EntityName; key: string };
+      const history = await pipeline.auditLog().history('demo', entity, key);
+      out.push(`${entity} ${key}: ${history.map((e) => `${e.action} (${e.error ?? e.reason ?? ''})`).join('; ')}`);
+    }
+  }
+  return out.join('\n');
+}
