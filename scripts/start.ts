@@ -390,7 +390,7 @@ function describeUnsettled(left: Unsettled): string {
   const parts = [
     ...(left.queued > 0 ? [`${left.queued} on the queues`] : []),
     ...Object.entries(left.held).map(([cause, n]) => `${n} held (${cause})`),
-    ...(left.pendingCreates > 0 ? [`${left.pendingCreates} creates pending`] : []),
+    ...(left.pendingCreates > 0 ? [`${left.pendingCreates} creates pending (${left.pendingKeys.join(', ')})`] : []),
   ];
   return parts.join(', ');
 }

@@ -33,6 +33,7 @@ import {
   type PipedriveSimStats,
   type SimDeal,
 } from '../simulators/pipedrive/index.ts';
+import { BURST_LIMIT } from '../simulators/pipedrive/rate-limit.ts';
 import { startQadSim, type QadSim } from '../simulators/qad/index.ts';
 import type { LatencyModel } from '../simulators/latency.ts';
 import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
@@ -162,6 +163,9 @@ const REPORT_NAME: Partial<Record<EntityName, ReportEntity>> = {
   orderStatus: 'orderStatuses',
 };
 
+/** How long a round may take at premium's rate before its queues are left undrained (the next round goes on with them). */
+const ROUND_DEADLINE_MS = 20 * 60_000;
+
 export interface RoundReport {
   round: number;
   entities: Record<ReportEntity, Outcomes>;
@@ -189,6 +193,8 @@ export interface Unsettled {
   queued: number;
   held: Record<string, number>;
   pendingCreates: number;
+  /** The first few key-map entries left pending (`<entity> <key>`), to look their histories up in the audit. */
+  pendingKeys: string[];
 }
 
 export type DeadLettersByCause = Record<DeadLetterCause | 'maxReceiveCount', number>;
@@ -604,7 +610,9 @@ export class LocalPipeline {
     this.drains = [];
     const from = new Date().toISOString();
     const started = Date.now();
-    const deadline = Date.now() + (opts.deadlineMs ?? 20 * 60_000);
+    // A guard against a hang, not a target: a slower plan's burst limit stretches a round (lite's 10 calls/s: 5x premium's).
+    const slower = Math.max(1, BURST_LIMIT.premium / BURST_LIMIT[this.options.plan]);
+    const deadline = Date.now() + (opts.deadlineMs ?? ROUND_DEADLINE_MS * slower);
     let done = 0;
     const progress = ({ received, failed }: { received: number; failed: number }) => {
       done += received - failed;
@@ -989,6 +997,7 @@ export class LocalPipeline {
     }
     const held: Record<string, number> = {};
     let pendingCreates = 0;
+    const pendingKeys: string[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.aws.dynamo.send(
@@ -996,21 +1005,24 @@ export class LocalPipeline {
           TableName: this.aws.env.SYNC_STATE_TABLE,
           FilterExpression: 'begins_with(sk, :held) OR attribute_exists(pendingCreateAt)',
           ExpressionAttributeValues: { ':held': { S: 'held#' } },
-          ProjectionExpression: 'sk, #cause',
+          ProjectionExpression: 'pk, sk, #cause',
           ExpressionAttributeNames: { '#cause': 'cause' },
           ExclusiveStartKey: start,
         }),
       );
       for (const item of page.Items ?? []) {
-        if (!item.sk?.S?.startsWith('held#')) pendingCreates++;
-        else {
+        if (!item.sk?.S?.startsWith('held#')) {
+          pendingCreates++;
+          // Key-map items: pk T#<tenant>#<entity>, sk key#<qad key>.
+          if (pendingKeys.length < 20) pendingKeys.push(`${item.pk?.S?.split('#').at(-1)} ${item.sk?.S?.slice('key#'.length)}`);
+        } else {
           const cause = item.cause?.S ?? 'parked';
           held[cause] = (held[cause] ?? 0) + 1;
         }
       }
       start = page.LastEvaluatedKey;
     } while (start);
-    return { queued, held, pendingCreates };
+    return { queued, held, pendingCreates, pendingKeys };
   }
 
   /** What ended up in Pipedrive, read back from the simulators and compared with QAD. */

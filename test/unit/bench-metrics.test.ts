@@ -144,7 +144,7 @@ describe('benchmark cases', () => {
     deadLettersByCause: { permanent: 0, retryBudget: 0, maxReceiveCount: 0 },
     drained: true,
     settled: true,
-    unsettled: { queued: 0, held: {}, pendingCreates: 0 },
+    unsettled: { queued: 0, held: {}, pendingCreates: 0, pendingKeys: [] },
     elapsedMs: 5_000,
   });
   const output: CaseOutput = {
