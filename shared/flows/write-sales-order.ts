@@ -99,9 +99,11 @@ export async function writeSalesOrder(
     }
 
     // Rejected for this very content a moment ago (another delivery of the message): the recheck, not
-    // every duplicate, looks at it again.
+    // every duplicate, looks at it again. Not while a create is pending: an attempt since may have made the order.
     const recheckMs = tenant.config.mapping.deal.recheckRejectedAfterMinutes * 60_000;
-    if (entry?.rejectedHash === message.hash && entry.rejectedAt && deps.clock.now() - Date.parse(entry.rejectedAt) < recheckMs) {
+    const rejectedRecently =
+      entry?.rejectedHash === message.hash && entry.rejectedAt && deps.clock.now() - Date.parse(entry.rejectedAt) < recheckMs;
+    if (rejectedRecently && !entry.pendingCreateAt) {
       await audit(
         'unchanged',
         `already rejected at ${entry.rejectedAt} for the same content; ` +

@@ -56,6 +56,19 @@ export interface WrittenState {
   ref?: string;
 }
 
+/**
+ * The entry a claim hands its writer: undefined for a key that holds nothing but leases. A rejection counts: the
+ * writer of a rejected deal must see it, or every copy of the message sends QAD the order again.
+ */
+export function knownEntry(entry: KeyMapEntry): KeyMapEntry | undefined {
+  const known =
+    entry.pipedriveId !== undefined ||
+    entry.pendingCreateAt !== undefined ||
+    entry.contentHash !== undefined ||
+    entry.rejectedHash !== undefined;
+  return known ? entry : undefined;
+}
+
 /** Held: until when, and by whom (the holder's owner string, when known). */
 export type ClaimOutcome = { held: false; entry: KeyMapEntry | undefined } | { held: true; until: number; owner?: string };
 

@@ -207,7 +207,7 @@ for (const implementation of implementations) {
         assert.deepEqual(await incomplete(T0 + 3_600_000), ['P1'], 'a claim alone (in flight, held or dead-lettered) is not listed');
       });
 
-      test('markRejected and markGone need no claim; a rejected record is not "known"; complete clears both marks', async () => {
+      test('markRejected and markGone need no claim; a claim hands over the rejection; complete clears both marks', async () => {
         const t = newTenant();
         await p.keyMap.markRejected(t, ORG, 'C1', 'bad-hash', iso(T0));
         p.clock.ms = T0 + 7;
@@ -221,7 +221,11 @@ for (const implementation of implementations) {
             ['C2', 'bad-2'],
           ],
         );
-        assert.deepEqual(await claim(t, 'C1', 'a', T0), { held: false, entry: undefined });
+        // The writer of a rejected deal must see the rejection, or every copy of its message asks QAD again.
+        assert.deepEqual(await claim(t, 'C1', 'a', T0), {
+          held: false,
+          entry: { qadKey: 'C1', rejectedHash: 'bad-hash', rejectedAt: iso(T0) },
+        });
         await p.keyMap.markGone(t, ORG, 'C1', iso(T0 + 1));
         assert.equal((await entryOf(t, 'C1'))?.goneAt, iso(T0 + 1));
         await p.keyMap.complete(t, ORG, 'C1', 'a', { pipedriveId: 3, contentHash: 'h3' });

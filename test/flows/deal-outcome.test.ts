@@ -118,6 +118,36 @@ describe('a rejected won deal says why on the deal', () => {
   });
 });
 
+describe('a deal QAD refuses, under faults and duplicate deliveries', () => {
+  test('every copy of the message after the refusal sees it: rejected once, no order, no create left pending', async () => {
+    const { world, org, install } = await setup();
+    const deals = Array.from({ length: 10 }, (_, n) =>
+      wonDeal(world, `Install ${n}`, org, [{ product_id: install, item_price: 80, quantity: 1 }]),
+    );
+    assert.equal((await world.pollFlow('deals')).enqueued, 10);
+    // A seeded sequence: the same faults every run. QAD's answers lost, reset, failed or slow; Pipedrive failing too.
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const faults = [{ kind: 'lose-response' }, { kind: 'reset' }, { kind: 'status', status: 500 }, { kind: 'delay', ms: 20 }] as const;
+    world.qad.setFault(() => (random() < 0.4 ? faults[Math.floor(random() * faults.length)] : undefined));
+    world.pd.setFault(() => (random() < 0.3 ? { kind: 'status', status: 503 } : undefined));
+    for (let i = 0; world.waiting('orders') > 0; i++) {
+      assert.ok(i < 400, 'the orders queue drains');
+      const { keys } = await world.deliver('orders', { duplicate: random() < 0.3 });
+      if (keys.length === 0) world.clock.ms += 30_000;
+    }
+    world.qad.setFault(undefined);
+    world.pd.setFault(undefined);
+    assert.deepEqual(world.qadTenant.salesOrders(), []);
+    for (const deal of deals) {
+      const entry = (await world.adapters.keyMap.getMany(TENANT, 'salesOrder', [String(deal)])).get(String(deal));
+      const history = await world.adapters.audit.history(TENANT, 'salesOrder', String(deal));
+      assert.equal(entry?.pendingCreateAt, undefined, `deal ${deal}: no create left pending`);
+      assert.equal(history.filter((e) => e.action === 'rejected').length, 1, `deal ${deal}: one rejection`);
+    }
+  });
+});
+
 describe('a note whose answer was lost', () => {
   test('is looked for on the deal before it is sent again: one note, however the answer was lost', async () => {
     const { world, org, install } = await setup();

@@ -22,6 +22,7 @@ import type {
   ListingLookup,
   FinishedPoll,
 } from '../../ports/index.ts';
+import { knownEntry } from '../../ports/index.ts';
 import { isErased } from '../../domain/erasure.ts';
 import {
   batchDelete,
@@ -116,8 +117,7 @@ export class DynamoKeyMap implements KeyMap {
         }),
       );
       const entry = toEntry(res.Attributes ?? {});
-      const known = entry.pipedriveId !== undefined || entry.pendingCreateAt !== undefined || entry.contentHash !== undefined;
-      return { held: false, entry: known ? entry : undefined };
+      return { held: false, entry: knownEntry(entry) };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       const current = await this.client.send(

@@ -1,7 +1,15 @@
 import { isErased } from '../../domain/erasure.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
-import type { ClaimOutcome, Clock, EntityName, FinishedPoll, KeyMap, KeyMapEntry } from '../../ports/index.ts';
+import {
+  knownEntry,
+  type ClaimOutcome,
+  type Clock,
+  type EntityName,
+  type FinishedPoll,
+  type KeyMap,
+  type KeyMapEntry,
+} from '../../ports/index.ts';
 import type { ListingIndex, ListingLookup, ListingMatches, PollState, PollStateStore, WrittenState } from '../../ports/index.ts';
 import { compareSortKeys } from './sort-key.ts';
 
@@ -44,8 +52,7 @@ export class MemoryKeyMap implements KeyMap {
       return { held: true, until: item.leaseUntil, ...(item.leaseOwner !== undefined && { owner: item.leaseOwner }) };
     const next: KeyItem = { ...item, qadKey, leaseOwner: owner, leaseUntil: nowMs + leaseMs };
     this.items.set(id(tenantId, entity, qadKey), next);
-    const known = next.pipedriveId !== undefined || next.pendingCreateAt !== undefined || next.contentHash !== undefined;
-    return { held: false, entry: known ? toEntry(next) : undefined };
+    return { held: false, entry: knownEntry(toEntry(next)) };
   }
 
   /** Every write after the claim requires still holding it (by owner; an expired lease nobody took is still ours). */
