@@ -41,6 +41,7 @@ import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields
 import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { holdRecord } from './tenant-holds.ts';
 import { changesSince } from './pipedrive-changes.ts';
+import { readOnce } from './read-once.ts';
 
 export type { DeliveryInfo } from './claim.ts';
 
@@ -473,11 +474,12 @@ export async function waitForUnknownOutcome(deps: Pick<WriterDeps, 'clock' | 'cl
     );
 }
 
+/** One record's look-ups of the records it depends on: its context and its hash ask for the same one, read once. */
 function mappedLookup(keyMap: KeyMap, tenantId: string): MappedLookup {
+  const read = new Map<string, Promise<number | undefined>>();
   return {
-    async pipedriveId(entity, qadKey) {
-      return (await keyMap.getMany(tenantId, entity, [qadKey])).get(qadKey)?.pipedriveId;
-    },
+    pipedriveId: (entity, qadKey) =>
+      readOnce(read, `${entity}|${qadKey}`, async () => (await keyMap.getMany(tenantId, entity, [qadKey])).get(qadKey)?.pipedriveId),
   };
 }
 

@@ -10,8 +10,18 @@ import {
   PermanentError,
   type ErrorOutcome,
 } from '../domain/errors.ts';
-import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
+import type {
+  AuditLog,
+  EntityName,
+  ListingIndex,
+  MessageControl,
+  RecordMessage,
+  TenantHold,
+  TenantHolds,
+  TenantStore,
+} from '../ports/index.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
+import { readOnce } from './read-once.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
 import { clearRecordHolds, holdRecord, recordTenantHold, waitOutcome } from './tenant-holds.ts';
@@ -85,11 +95,8 @@ export async function handleWriterBatch(
   /** The last record of each key started in this batch. */
   const inBatch = new Map<string, Promise<void>>();
   const fallbackEntity = deps.registry.flows.find((f) => f.queue === deps.queue)?.entity ?? deps.queue;
-  const once = <T>(cache: Map<string, Promise<T>>, id: string, read: () => Promise<T>): Promise<T> => {
-    let value = cache.get(id);
-    if (!value) cache.set(id, (value = read()));
-    return value;
-  };
+  // What the batch's records write with: the listing's marker read once per batch (it changes once per first sync).
+  const batchDeps: WriterBatchDeps = { ...deps, listing: listingMetaOncePer(deps.listing) };
 
   async function handleRecord(record: SQSRecord): Promise<void> {
     const attempt = countOf(record, FAILED_ATTEMPTS_ATTRIBUTE) + 1;
@@ -127,7 +134,7 @@ export async function handleWriterBatch(
       });
 
     try {
-      const tenant = await once(tenants, m.tenantId, () => deps.tenants.get(m.tenantId));
+      const tenant = await readOnce(tenants, m.tenantId, () => deps.tenants.get(m.tenantId));
       if (!tenant) throw new PermanentError(`tenant ${m.tenantId} does not exist`);
       // Disabled while its messages were in flight: kept, not dead-lettered, so enabling it resumes where it stopped.
       if (!tenant.config.enabled)
@@ -139,10 +146,10 @@ export async function handleWriterBatch(
       const flow = deps.registry.byEntity(m.entity);
       if (flow.queue !== deps.queue)
         throw new PermanentError(`a ${m.entity} message reached the ${deps.queue} queue: it belongs on the ${flow.queue} queue`);
-      const hold = await once(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
+      const hold = await readOnce(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
       pipedrive = await deps.clients.pipedrive(tenant);
-      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt });
+      const written = await flow.write(batchDeps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt });
       // Written: whatever held the record for a person or another record is settled (a replay after a fix too).
       if (SETTLED.has(written.action)) await clearRecordHolds(deps.holds, m.tenantId, m.entity, m.key);
       deps.telemetry.recordOutcome(m.tenantId, m.entity, written.action);
@@ -225,6 +232,17 @@ export async function handleWriterBatch(
 
   const processor = new BatchProcessor(EventType.SQS);
   return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: true });
+}
+
+/** The listing as the batch sees it: when it was taken is read once, the rest as it is. */
+function listingMetaOncePer(listing: ListingIndex): ListingIndex {
+  const metas = new Map<string, ReturnType<ListingIndex['meta']>>();
+  return {
+    meta: (tenantId, entity) => readOnce(metas, `${tenantId}|${entity}`, () => listing.meta(tenantId, entity)),
+    save: (...args) => listing.save(...args),
+    lookup: (...args) => listing.lookup(...args),
+    erase: (...args) => listing.erase(...args),
+  };
 }
 
 /** Outcomes that mean the record is in the other system as QAD has it: nothing left to hold it for. */
