@@ -10,17 +10,9 @@ import {
   PermanentError,
   type ErrorOutcome,
 } from '../domain/errors.ts';
-import type {
-  AuditLog,
-  EntityName,
-  ListingIndex,
-  MessageControl,
-  RecordMessage,
-  TenantHold,
-  TenantHolds,
-  TenantStore,
-} from '../ports/index.ts';
+import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
+import { BatchAudit, listingMetaOncePer } from './batch-scope.ts';
 import { readOnce } from './read-once.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
@@ -81,11 +73,15 @@ interface Handling {
 export const WRITER_TIME_RESERVE_MS = 20_000;
 
 export async function handleWriterBatch(
-  deps: WriterBatchDeps,
+  given: WriterBatchDeps,
   event: SQSEvent,
   /** The invocation's time left (Lambda's context.getRemainingTimeInMillis); unbounded without one. */
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
 ): Promise<SQSBatchResponse> {
+  // The batch's decisions are audited in one write before it is acknowledged (a crash before that redelivers the
+  // batch, whose records then decide and audit again), and the listing's marker is read once per batch.
+  const audit = new BatchAudit(given.audit, given.clock);
+  const deps: WriterBatchDeps = { ...given, audit, listing: listingMetaOncePer(given.listing) };
   const batchStartedAt = deps.clock.now();
   const tenants = new Map<string, Promise<StoredTenant | undefined>>();
   const holds = new Map<string, Promise<TenantHold | undefined>>();
@@ -95,8 +91,6 @@ export async function handleWriterBatch(
   /** The last record of each key started in this batch. */
   const inBatch = new Map<string, Promise<void>>();
   const fallbackEntity = deps.registry.flows.find((f) => f.queue === deps.queue)?.entity ?? deps.queue;
-  // What the batch's records write with: the listing's marker read once per batch (it changes once per first sync).
-  const batchDeps: WriterBatchDeps = { ...deps, listing: listingMetaOncePer(deps.listing) };
 
   async function handleRecord(record: SQSRecord): Promise<void> {
     const attempt = countOf(record, FAILED_ATTEMPTS_ATTRIBUTE) + 1;
@@ -149,7 +143,7 @@ export async function handleWriterBatch(
       const hold = await readOnce(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
       pipedrive = await deps.clients.pipedrive(tenant);
-      const written = await flow.write(batchDeps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt });
+      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt });
       // Written: whatever held the record for a person or another record is settled (a replay after a fix too).
       if (SETTLED.has(written.action)) await clearRecordHolds(deps.holds, m.tenantId, m.entity, m.key);
       deps.telemetry.recordOutcome(m.tenantId, m.entity, written.action);
@@ -231,18 +225,13 @@ export async function handleWriterBatch(
   }
 
   const processor = new BatchProcessor(EventType.SQS);
-  return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: true });
-}
-
-/** The listing as the batch sees it: when it was taken is read once, the rest as it is. */
-function listingMetaOncePer(listing: ListingIndex): ListingIndex {
-  const metas = new Map<string, ReturnType<ListingIndex['meta']>>();
-  return {
-    meta: (tenantId, entity) => readOnce(metas, `${tenantId}|${entity}`, () => listing.meta(tenantId, entity)),
-    save: (...args) => listing.save(...args),
-    lookup: (...args) => listing.lookup(...args),
-    erase: (...args) => listing.erase(...args),
-  };
+  const response = await processPartialResponse(event, handleRecord, processor, {
+    throwOnFullBatchFailure: false,
+    processInParallel: true,
+  });
+  // Not written: the invocation fails and the whole batch comes back, to be decided and audited again.
+  await audit.flush();
+  return response;
 }
 
 /** Outcomes that mean the record is in the other system as QAD has it: nothing left to hold it for. */

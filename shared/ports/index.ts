@@ -180,11 +180,16 @@ export interface AuditEntry {
  */
 export type AuditDetail = Record<string, string | number | boolean>;
 
+/** An entry with the time it was decided (ISO), for entries written later than they were decided. */
+export type TimedAuditEntry = AuditEntry & { at: string };
+
 export interface AuditLog {
   record(entry: AuditEntry): Promise<void>;
-  history(tenantId: string, entity: EntityName, key: string): Promise<Array<AuditEntry & { at: string }>>;
+  /** Entries decided earlier, each at its own time, in as few requests as the store allows (a writer's batch at its end). */
+  recordAll(entries: readonly TimedAuditEntry[]): Promise<void>;
+  history(tenantId: string, entity: EntityName, key: string): Promise<TimedAuditEntry[]>;
   /** A tenant's entries in [from, to), oldest first (ISO times). */
-  byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>>;
+  byTenant(tenantId: string, from: string, to: string): Promise<TimedAuditEntry[]>;
   /**
    * Deletes a record's history (an erasure request), all but the entries of earlier erasures, which hold no
    * data and show that it was done; answers how many entries went.

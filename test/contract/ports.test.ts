@@ -458,6 +458,28 @@ for (const implementation of implementations) {
         );
       });
 
+      test('entries written together keep the time each was decided, read back as entries written one by one', async () => {
+        const t = newTenant();
+        p.clock.ms = T0 + 9_000;
+        // 30: more than one BatchWriteItem takes.
+        const decided = Array.from({ length: 30 }, (_, i) => ({ ...entry(t, `B${i % 3}`, 'updated'), at: iso(T0 + i * 10) }));
+        await p.audit.recordAll([...decided, { ...entry(t, 'B0', 'created', PERSON), reason: 'r'.repeat(2_100), at: iso(T0) }]);
+        await p.audit.recordAll([]);
+        await p.audit.record(entry(t, 'B0', 'unchanged'));
+        assert.deepEqual(
+          (await p.audit.history(t, ORG, 'B0')).map((e) => [e.action, e.at]),
+          [
+            ['unchanged', iso(T0 + 9_000)],
+            ...decided
+              .filter((e) => e.key === 'B0')
+              .map((e) => [e.action, e.at] as const)
+              .reverse(),
+          ],
+        );
+        assert.equal((await p.audit.history(t, PERSON, 'B0'))[0]?.reason, 'r'.repeat(2_000));
+        assert.equal((await p.audit.byTenant(t, iso(T0), iso(T0 + 150))).length, 16);
+      });
+
       test('an entry keeps its fields; reason and error are cut at 2,000 characters; 200 field names; detail secrets masked', async () => {
         const t = newTenant();
         p.clock.ms = T0;

@@ -155,4 +155,49 @@ describe('the writer batch, in memory', () => {
       ['deferred', 'handed back unstarted: the invocation is near its time limit'],
     );
   });
+
+  test("a batch's decisions reach the audit in one write, each at its own time, before the batch is answered", async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today()), customerRow('C3', 'Gamma Oy', today())],
+      contacts: [contactRow('P1', 'C9', 'Anna Berg')],
+    });
+    await w.poll('customers');
+    await w.poll('contacts');
+    const records = w.adapters
+      .queue('records')
+      .takeSent()
+      .map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 }));
+    const deps = w.handlerDeps('records');
+    const clock = w.clock;
+    const writes: number[] = [];
+    const singles: string[] = [];
+    const audit = deps.audit;
+    const counted = Object.assign(Object.create(audit) as typeof audit, {
+      record: async (e: Parameters<typeof audit.record>[0]) => void singles.push(e.key),
+      recordAll: async (entries: Parameters<typeof audit.recordAll>[0]) => {
+        writes.push(entries.length);
+        // Time passes while it is written: each entry keeps the time of its decision.
+        clock.ms += 5_000;
+        return audit.recordAll(entries);
+      },
+    });
+    clock.ms += 1_000;
+    const startedAt = new Date(clock.ms).toISOString();
+    await handleWriterBatch({ ...deps, audit: counted }, { Records: records });
+    assert.deepEqual([writes, singles], [[4], []], 'three created and one waiting, in one write');
+    const entries = await w.adapters.audit.byTenant(TENANT, startedAt, new Date(clock.ms + 1).toISOString());
+    assert.deepEqual(entries.map((e) => [e.key, e.action]).sort(), [
+      ['C1', 'created'],
+      ['C2', 'created'],
+      ['C3', 'created'],
+      ['P1', 'deferred'],
+    ]);
+    assert.ok(entries.every((e) => e.at < new Date(clock.ms - 4_000).toISOString()));
+
+    // Not written, the batch fails as a whole: SQS delivers it again and its records decide (and audit) again.
+    const failing = Object.assign(Object.create(audit) as typeof audit, {
+      recordAll: async () => Promise.reject(new Error('throttled')),
+    });
+    await assert.rejects(handleWriterBatch({ ...deps, audit: failing }, { Records: records }), /throttled/u);
+  });
 });
