@@ -8,6 +8,8 @@ export interface DeliveryInfo {
   attempt: number;
   /** When the writer batch carrying it began: reads of Pipedrive made since then serve the whole batch. */
   batchStartedAt?: number;
+  /** Told what the claim found of holds for a person on the record (ClaimOutcome's holdMarks), for its writer to clear. */
+  onClaimed?: (holdMarks: number | undefined) => void;
 }
 
 /** The record a writer holds: its key-map entry as the claim found it, and the claim's owner. */
@@ -33,6 +35,7 @@ export async function withClaim<T>(
   const claim = await deps.keyMap.claim(tenantId, entity, key, owner, deps.claimLeaseMs, deps.clock.now());
   // Held by another delivery of this very message (SQS delivered it twice at once): that one answers for it.
   if (claim.held) throw claimHeld(target.what, claim.until - deps.clock.now(), claim.owner?.startsWith(`${delivery.messageId}#`) === true);
+  delivery.onClaimed?.(claim.holdMarks);
   try {
     return await work({ entry: claim.entry, owner });
   } catch (error) {

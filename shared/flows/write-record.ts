@@ -279,7 +279,7 @@ async function replaceGone<R, Ctx>(
   if (!adopt && tenant.config.mapping.deletedInPipedrive === 'hold' && !(error instanceof PipedriveGoneError)) {
     const cause = `deleted-in-pipedrive:${entity.entity}`;
     const reason = `${how}; deletions in Pipedrive are final for this tenant: held (${cause}) for a person`;
-    if (await holdRecord(deps.holds, job.message, cause, { reason })) await audit(job, 'deferred', gone.id, reason);
+    if (await holdRecord(deps, job.message, cause, { reason })) await audit(job, 'deferred', gone.id, reason);
     await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
     return { action: 'held', pipedriveId: gone.id, via: cause };
   }
@@ -327,7 +327,7 @@ async function holdForChoice<R, Ctx>(
   const before = (await deps.holds.heldRecord(tenantId, entity.entity, key)).find((h) => h.cause === cause);
   const same = before?.candidates !== undefined && before.candidates.map((c) => c.id).join() === ids.join();
   const candidates = same && before.candidates ? before.candidates : await candidatesOf(pipedrive, entity.collection, ids);
-  const first = await holdRecord(deps.holds, job.message, cause, { reason, candidates });
+  const first = await holdRecord(deps, job.message, cause, { reason, candidates });
   if (first || !same) await audit(job, 'deferred', ids[0], audited);
   await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
   return { action: 'held', pipedriveId: ids[0]!, via: cause };

@@ -143,9 +143,11 @@ export async function handleWriterBatch(
       const hold = await readOnce(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
       pipedrive = await deps.clients.pipedrive(tenant);
-      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt });
+      let holdMarks: number | undefined;
+      const onClaimed = (marks: number | undefined) => void (holdMarks = marks);
+      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt, onClaimed });
       // Written: whatever held the record for a person or another record is settled (a replay after a fix too).
-      if (SETTLED.has(written.action)) await clearRecordHolds(deps.holds, m.tenantId, m.entity, m.key);
+      if (SETTLED.has(written.action) && holdMarks !== undefined) await clearRecordHolds(deps, m, holdMarks);
       deps.telemetry.recordOutcome(m.tenantId, m.entity, written.action);
       deps.telemetry.info('record written', {
         tenantId: m.tenantId,
@@ -176,7 +178,7 @@ export async function handleWriterBatch(
     // Kept in DynamoDB, not cycled through the queue towards the DLQ, until its cause is fixed; a record's own
     // hold once per record (a message bringing it again replaces the one held), audited when it begins.
     if (outcome.hold && outcome.holdPerRecord && h.message) {
-      if (!(await holdRecord(deps.holds, h.message, outcome.hold, { reason: outcome.reason }))) return;
+      if (!(await holdRecord(deps, h.message, outcome.hold, { reason: outcome.reason }))) return;
     } else if (outcome.hold) await deps.holds.hold(tenantId, record.messageId, record.body, outcome.hold);
     const requeued = outcome.retryInSeconds !== undefined && !outcome.keepReceive && (await requeue(h, outcome.retryInSeconds, outcome));
     if (outcome.retryInSeconds !== undefined && !requeued) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);

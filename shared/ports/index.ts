@@ -56,8 +56,12 @@ export interface WrittenState {
   ref?: string;
 }
 
-/** Held: until when, and by whom (the holder's owner string, when known). */
-export type ClaimOutcome = { held: false; entry: KeyMapEntry | undefined } | { held: true; until: number; owner?: string };
+/**
+ * Held: until when, and by whom (the holder's owner string, when known). Claimed: the entry, and `holdMarks` when
+ * the record was held for a person (markHeld): its writer then clears those holds once it is written.
+ */
+export type ClaimOutcome =
+  { held: false; entry: KeyMapEntry | undefined; holdMarks?: number } | { held: true; until: number; owner?: string };
 
 /** Tenant + entity + QAD key -> Pipedrive id and content hash, with a per-record claim. */
 export interface KeyMap {
@@ -90,6 +94,10 @@ export interface KeyMap {
   markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void>;
   /** Remembers that a note with this fingerprint was left on the record (`noted`); kept through later writes. */
   markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string): Promise<void>;
+  /** Counts a hold of the record for a person (after the hold is stored): its claims answer the count (holdMarks). */
+  markHeld(tenantId: string, entity: EntityName, qadKey: string): Promise<void>;
+  /** The record's holds are cleared: forgets the count, unless it moved on from `seen` (held again meanwhile). */
+  clearHeld(tenantId: string, entity: EntityName, qadKey: string, seen: number): Promise<void>;
 }
 
 /** Matches by QAD key and by match token, as a listing of Pipedrive records yields them. */

@@ -245,6 +245,23 @@ for (const implementation of implementations) {
         assert.deepEqual((await entryOf(t, 'D1'))?.noted, ['reason-a', 'reason-b']);
       });
 
+      test('markHeld counts holds for a person; a claim answers the count; clearHeld forgets it only as it was seen', async () => {
+        const t = newTenant();
+        await p.keyMap.markHeld(t, ORG, 'H1');
+        assert.deepEqual(await claim(t, 'H1', 'a', T0), { held: false, entry: undefined, holdMarks: 1 }, 'marking creates the entry');
+        await p.keyMap.markHeld(t, ORG, 'H1');
+        await p.keyMap.complete(t, ORG, 'H1', 'a', { pipedriveId: 5, contentHash: 'h5' });
+        const mapped = { qadKey: 'H1', pipedriveId: 5, contentHash: 'h5' };
+        assert.deepEqual(await entryOf(t, 'H1'), mapped, 'not part of the entry');
+        await p.keyMap.clearHeld(t, ORG, 'H1', 1);
+        assert.deepEqual(await claim(t, 'H1', 'b', T0), { held: false, entry: mapped, holdMarks: 2 }, 'held again since 1 was seen');
+        await p.keyMap.clearHeld(t, ORG, 'H1', 2);
+        await p.keyMap.release(t, ORG, 'H1', 'b');
+        assert.deepEqual(await claim(t, 'H1', 'c', T0), { held: false, entry: mapped });
+        await p.keyMap.clearHeld(t, ORG, 'H9', 1);
+        assert.equal(await entryOf(t, 'H9'), undefined, 'clearing a record never marked creates nothing');
+      });
+
       test('listMapped lists the mapped records of one tenant and entity, in key order, gone ones with their mark', async () => {
         const t = newTenant();
         for (const [key, id] of [

@@ -117,7 +117,8 @@ export class DynamoKeyMap implements KeyMap {
       );
       const entry = toEntry(res.Attributes ?? {});
       const known = entry.pipedriveId !== undefined || entry.pendingCreateAt !== undefined || entry.contentHash !== undefined;
-      return { held: false, entry: known ? entry : undefined };
+      const holdMarks = num(res.Attributes, 'holdMarks');
+      return { held: false, entry: known ? entry : undefined, ...(holdMarks !== undefined && { holdMarks }) };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       const current = await this.client.send(
@@ -281,6 +282,28 @@ export class DynamoKeyMap implements KeyMap {
         ExpressionAttributeValues: { ':h': { SS: [noteHash] }, ':k': s(qadKey), ':v': versionOf(KEY_MAP_ITEM) },
       }),
     );
+  }
+
+  async markHeld(tenantId: string, entity: EntityName, qadKey: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(tenantId, entity, qadKey),
+        UpdateExpression: 'ADD holdMarks :one SET qadKey = :k, v = if_not_exists(v, :v)',
+        ExpressionAttributeValues: { ':one': n(1), ':k': s(qadKey), ':v': versionOf(KEY_MAP_ITEM) },
+      }),
+    );
+  }
+
+  async clearHeld(tenantId: string, entity: EntityName, qadKey: string, seen: number): Promise<void> {
+    // Held again since `seen` was read: the count stays, and the next write looks at the holds again.
+    await updateIf(this.client, {
+      table: this.table,
+      key: this.key(tenantId, entity, qadKey),
+      update: 'REMOVE holdMarks',
+      condition: 'holdMarks = :seen',
+      values: { ':seen': n(seen) },
+    });
   }
 
   async ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>> {

@@ -15,9 +15,10 @@ const id = (...parts: string[]) => JSON.stringify(parts);
 interface KeyItem extends KeyMapEntry {
   leaseOwner?: string;
   leaseUntil?: number;
+  holdMarks?: number;
 }
 
-function toEntry({ leaseOwner: _owner, leaseUntil: _until, ...entry }: KeyItem): KeyMapEntry {
+function toEntry({ leaseOwner: _owner, leaseUntil: _until, holdMarks: _marks, ...entry }: KeyItem): KeyMapEntry {
   return { ...entry };
 }
 
@@ -45,7 +46,18 @@ export class MemoryKeyMap implements KeyMap {
     const next: KeyItem = { ...item, qadKey, leaseOwner: owner, leaseUntil: nowMs + leaseMs };
     this.items.set(id(tenantId, entity, qadKey), next);
     const known = next.pipedriveId !== undefined || next.pendingCreateAt !== undefined || next.contentHash !== undefined;
-    return { held: false, entry: known ? toEntry(next) : undefined };
+    return { held: false, entry: known ? toEntry(next) : undefined, ...(next.holdMarks !== undefined && { holdMarks: next.holdMarks }) };
+  }
+
+  async markHeld(tenantId: string, entity: EntityName, qadKey: string): Promise<void> {
+    const key = id(tenantId, entity, qadKey);
+    const item = this.items.get(key);
+    this.items.set(key, { ...item, qadKey, holdMarks: (item?.holdMarks ?? 0) + 1 });
+  }
+
+  async clearHeld(tenantId: string, entity: EntityName, qadKey: string, seen: number): Promise<void> {
+    const item = this.items.get(id(tenantId, entity, qadKey));
+    if (item?.holdMarks === seen) delete item.holdMarks;
   }
 
   /** Every write after the claim requires still holding it (by owner; an expired lease nobody took is still ours). */
