@@ -42,6 +42,7 @@ import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { holdRecord } from './tenant-holds.ts';
 import { changesSince } from './pipedrive-changes.ts';
 import { readOnce } from './read-once.ts';
+import type { BatchReads } from './batch-scope.ts';
 
 export type { DeliveryInfo } from './claim.ts';
 
@@ -57,6 +58,8 @@ export interface WriterDeps {
   holds: TenantHolds;
   /** How long a claim protects a record from a concurrent delivery; longer than one invocation. */
   claimLeaseMs: number;
+  /** What a writer batch read for all its records at its start (batch-scope.ts): asked first, a miss read at the time. */
+  batchReads?: BatchReads;
 }
 
 /** `held`: kept for a person (a possible duplicate of `pipedriveId`) under the cause `via`, not written. */
@@ -64,6 +67,16 @@ export type WriteOutcome = { action: 'created' | 'updated' | 'unchanged' | 'held
 
 /** How long a first-sync listing stands in for searches. After that, new records are searched. */
 const LISTING_TRUST_MS = 6 * 3_600_000;
+
+/** Whether the first-sync listing taken at `meta` still stands in for searches. */
+export function listingTrusted(meta: { listedAt: string } | undefined, nowMs: number): meta is { listedAt: string } {
+  return meta !== undefined && nowMs - Date.parse(meta.listedAt) < LISTING_TRUST_MS;
+}
+
+/** What a record asks the listing for: the tokens of all its evidence. */
+export function listingTokensOf<R, Ctx>(entity: SyncEntity<R, Ctx>, record: R, context: Ctx): string[] {
+  return entity.evidence(record, context).flatMap((g) => g.tokens);
+}
 /** How far before a pending create we look for it: clocks and update_time seconds differ a little. */
 const RECOVERY_SLACK_MS = 5 * 60_000;
 
@@ -110,7 +123,7 @@ export async function writeRecord<R, Ctx>(
       await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
       return { action: 'unchanged', pipedriveId: step.pipedriveId };
     }
-    const lookup = mappedLookup(deps.keyMap, tenantId);
+    const lookup = mappedLookup(deps, tenantId);
     const context = await entity.context(record, lookup);
     if (entity.dependency) {
       const { entity: on, key: keyOf } = entity.dependency;
@@ -475,11 +488,17 @@ export async function waitForUnknownOutcome(deps: Pick<WriterDeps, 'clock' | 'cl
 }
 
 /** One record's look-ups of the records it depends on: its context and its hash ask for the same one, read once. */
-function mappedLookup(keyMap: KeyMap, tenantId: string): MappedLookup {
+function mappedLookup(deps: Pick<WriterDeps, 'keyMap' | 'batchReads'>, tenantId: string): MappedLookup {
   const read = new Map<string, Promise<number | undefined>>();
   return {
     pipedriveId: (entity, qadKey) =>
-      readOnce(read, `${entity}|${qadKey}`, async () => (await keyMap.getMany(tenantId, entity, [qadKey])).get(qadKey)?.pipedriveId),
+      readOnce(
+        read,
+        `${entity}|${qadKey}`,
+        async () =>
+          deps.batchReads?.mappedId(tenantId, entity, qadKey) ??
+          (await deps.keyMap.getMany(tenantId, entity, [qadKey])).get(qadKey)?.pipedriveId,
+      ),
   };
 }
 
@@ -521,9 +540,10 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
   const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
   const key = entity.key(record);
   const listing = await deps.listing.meta(tenantId, entity.entity);
-  if (listing && deps.clock.now() - Date.parse(listing.listedAt) < LISTING_TRUST_MS) {
-    const tokens = entity.evidence(record, context).flatMap((g) => g.tokens);
-    const found = await deps.listing.lookup(tenantId, entity.entity, key, tokens);
+  if (listingTrusted(listing, deps.clock.now())) {
+    const tokens = listingTokensOf(entity, record, context);
+    const found =
+      deps.batchReads?.listing(tenantId, entity.entity, key, tokens) ?? (await deps.listing.lookup(tenantId, entity.entity, key, tokens));
     const evidence = evidenceFromListing(entity, record, context, (t) => found.byToken.get(t) ?? []);
     const fromListing = await decideMatch(deps.keyMap, entity, tenantId, key, found.byKey, evidence);
     if (fromListing.kind === 'matched') return fromListing;

@@ -12,7 +12,7 @@ import {
 } from '../domain/errors.ts';
 import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
-import { BatchAudit, listingMetaOncePer } from './batch-scope.ts';
+import { BatchAudit, listingMetaOncePer, readForBatch, type BatchReads, type BatchRecord } from './batch-scope.ts';
 import { readOnce } from './read-once.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
@@ -81,9 +81,11 @@ export async function handleWriterBatch(
   // The batch's decisions are audited in one write before it is acknowledged (a crash before that redelivers the
   // batch, whose records then decide and audit again), and the listing's marker is read once per batch.
   const audit = new BatchAudit(given.audit, given.clock);
-  const deps: WriterBatchDeps = { ...given, audit, listing: listingMetaOncePer(given.listing) };
-  const batchStartedAt = deps.clock.now();
+  const scope: WriterBatchDeps = { ...given, audit, listing: listingMetaOncePer(given.listing) };
+  const batchStartedAt = scope.clock.now();
   const tenants = new Map<string, Promise<StoredTenant | undefined>>();
+  const tenantOf = (tenantId: string) => readOnce(tenants, tenantId, () => scope.tenants.get(tenantId));
+  const deps: WriterBatchDeps = { ...scope, ...(await readForAll(scope, event, tenantOf)) };
   const holds = new Map<string, Promise<TenantHold | undefined>>();
   /** Tenants rate-limited earlier in this batch, with how long their other records wait. */
   const paused = new Map<string, number>();
@@ -128,7 +130,7 @@ export async function handleWriterBatch(
       });
 
     try {
-      const tenant = await readOnce(tenants, m.tenantId, () => deps.tenants.get(m.tenantId));
+      const tenant = await tenantOf(m.tenantId);
       if (!tenant) throw new PermanentError(`tenant ${m.tenantId} does not exist`);
       // Disabled while its messages were in flight: kept, not dead-lettered, so enabling it resumes where it stopped.
       if (!tenant.config.enabled)
@@ -234,6 +236,28 @@ export async function handleWriterBatch(
   // Not written: the invocation fails and the whole batch comes back, to be decided and audited again.
   await audit.flush();
   return response;
+}
+
+/** The batch's reads for all its records (readForBatch), or none when they fail: then each record reads for itself. */
+async function readForAll(
+  deps: WriterBatchDeps,
+  event: SQSEvent,
+  tenantOf: (tenantId: string) => Promise<StoredTenant | undefined>,
+): Promise<{ batchReads?: BatchReads }> {
+  try {
+    const records: BatchRecord[] = [];
+    for (const record of event.Records) {
+      const parsed = parseRecordMessage(record.body);
+      const flow = parsed.ok ? deps.registry.flows.find((f) => f.entity === parsed.value.entity) : undefined;
+      if (!parsed.ok || !flow?.definition || flow.queue !== deps.queue) continue;
+      const tenant = await tenantOf(parsed.value.tenantId);
+      if (tenant?.config.enabled) records.push({ tenant, entity: flow.definition, message: parsed.value });
+    }
+    return { batchReads: await readForBatch(deps, records) };
+  } catch (error) {
+    deps.telemetry.warn('could not read ahead for the batch; each record reads for itself', { error: errorMessage(error) });
+    return {};
+  }
 }
 
 /** Outcomes that mean the record is in the other system as QAD has it: nothing left to hold it for. */

@@ -112,6 +112,12 @@ export interface ListingLookup {
   byToken: Map<string, NameCandidate[]>;
 }
 
+/** One record's question to the listing: its QAD key and its match tokens. */
+export interface ListingQuery {
+  qadKey: string;
+  tokens: readonly string[];
+}
+
 /** A poll's end state: the watermark it reached and when it ran. */
 export type FinishedPoll = PollState & { watermark: string; lastPolledAt: string };
 
@@ -123,6 +129,8 @@ export interface ListingIndex {
   meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined>;
   save(tenantId: string, entity: EntityName, listing: ListingMatches, listedAt: string): Promise<void>;
   lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup>;
+  /** `lookup` for several records at once (a writer batch's), in as few requests as the store allows; by QAD key. */
+  lookupMany(tenantId: string, entity: EntityName, queries: readonly ListingQuery[]): Promise<Map<string, ListingLookup>>;
   /**
    * Forgets one record (an erasure request): its QAD key's entry and every candidate that is it (by key value
    * or by its Pipedrive ids). Answers how many entries went.

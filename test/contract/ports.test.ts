@@ -329,6 +329,26 @@ for (const implementation of implementations) {
         assert.equal(await p.listing.meta(newTenant(), ORG), undefined, 'per tenant');
       });
 
+      test("lookupMany answers each record's lookup, shared tokens and all, beyond one request's 100 keys", async () => {
+        const t = newTenant();
+        const byKey = new Map(Array.from({ length: 70 }, (_, i) => [`K${i}`, [i]]));
+        const byToken = new Map(Array.from({ length: 70 }, (_, i) => [`name:${i}`, candidates([i, null], [1000 + i, 'X'])]));
+        await p.listing.save(t, ORG, { byKey, byToken }, iso(T0));
+        const queries = Array.from({ length: 70 }, (_, i) => ({ qadKey: `K${i}`, tokens: [`name:${i}`, 'name:0', 'unknown'] }));
+        const many = await p.listing.lookupMany(t, ORG, [...queries, { qadKey: 'K99', tokens: [] }]);
+        assert.equal(many.size, 71);
+        for (const q of queries) assert.deepEqual(many.get(q.qadKey), await p.listing.lookup(t, ORG, q.qadKey, q.tokens), q.qadKey);
+        assert.deepEqual(many.get('K5'), {
+          byKey: [5],
+          byToken: new Map([
+            ['name:5', candidates([5, null], [1005, 'X'])],
+            ['name:0', candidates([0, null], [1000, 'X'])],
+          ]),
+        });
+        assert.deepEqual(many.get('K99'), { byKey: [], byToken: new Map() });
+        assert.deepEqual(await p.listing.lookupMany(t, ORG, []), new Map());
+      });
+
       test('a second save adds to the first (nothing is deleted) and its meta counts only its own records', async () => {
         const t = newTenant();
         await p.listing.save(t, ORG, { byKey: new Map([['C1', [1]]]), byToken: new Map([['acme', candidates([1, 'C1'])]]) }, iso(T0));

@@ -200,4 +200,56 @@ describe('the writer batch, in memory', () => {
     });
     await assert.rejects(handleWriterBatch({ ...deps, audit: failing }, { Records: records }), /throttled/u);
   });
+
+  test("a batch reads its persons' organizations and their listing matches once, not per record", async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today())],
+      contacts: [contactRow('P1', 'C1', 'Jonas Berg'), contactRow('P2', 'C2', 'Anna Lind'), contactRow('P3', 'C9', 'Ida Kron')],
+    });
+    await w.poll('customers');
+    await w.deliver('records');
+    const beta = (await w.adapters.keyMap.getMany(TENANT, 'organization', ['C2'])).get('C2')?.pipedriveId;
+    const typed = w.pd.seedPerson({ name: 'anna  LIND', org_id: beta });
+    await w.poll('contacts');
+    const records = w.adapters
+      .queue('records')
+      .takeSent()
+      .map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 }));
+    const deps = w.handlerDeps('records');
+    const asked: string[] = [];
+    const { keyMap, listing } = deps;
+    const counted = {
+      keyMap: Object.assign(Object.create(keyMap) as typeof keyMap, {
+        getMany: (t: string, entity: string, keys: readonly string[]) => {
+          asked.push(`getMany ${entity} ${[...keys].sort().join(',')}`);
+          return keyMap.getMany(t, entity, keys);
+        },
+      }),
+      listing: Object.assign(Object.create(listing) as typeof listing, {
+        lookup: (...args: Parameters<typeof listing.lookup>) => {
+          asked.push(`lookup ${args[2]}`);
+          return listing.lookup(...args);
+        },
+        lookupMany: (...args: Parameters<typeof listing.lookupMany>) => {
+          asked.push(`lookupMany ${args[2].map((q) => q.qadKey).join(',')}`);
+          return listing.lookupMany(...args);
+        },
+      }),
+    };
+    const res = await handleWriterBatch({ ...deps, ...counted }, { Records: records });
+    assert.deepEqual(res.batchItemFailures, []);
+    assert.deepEqual(
+      asked.filter((a) => !a.startsWith('getMany person')),
+      [
+        'getMany organization C1,C2,C9',
+        'lookupMany P1,P2',
+        // P3's organization was not found at the batch's start: read again at its write, in case it came meanwhile.
+        'getMany organization C9',
+      ],
+    );
+    const people = new Map((await w.adapters.keyMap.listMapped(TENANT, 'person')).map((e) => [e.qadKey, e.pipedriveId]));
+    assert.equal(people.get('P2'), typed, 'matched through the listing the batch read');
+    assert.equal(w.pd.persons().find((p) => p.id === people.get('P1'))?.name, 'Jonas Berg');
+    assert.equal(people.has('P3'), false, 'waits for its organization');
+  });
 });

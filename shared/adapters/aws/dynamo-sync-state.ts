@@ -20,6 +20,7 @@ import type {
   WrittenState,
   ListingMatches,
   ListingLookup,
+  ListingQuery,
   FinishedPoll,
 } from '../../ports/index.ts';
 import { isErased } from '../../domain/erasure.ts';
@@ -398,22 +399,31 @@ export class DynamoListingIndex implements ListingIndex {
   }
 
   async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup> {
+    return (await this.lookupMany(tenantId, entity, [{ qadKey, tokens }])).get(qadKey)!;
+  }
+
+  async lookupMany(tenantId: string, entity: EntityName, queries: readonly ListingQuery[]): Promise<Map<string, ListingLookup>> {
     const pk = s(`${partition(tenantId, entity)}#listing`);
-    const hashes = new Map(tokens.map((t) => [`tok#${contentHash(t)}`, t]));
+    const tokenSk = (token: string) => `tok#${contentHash(token)}`;
+    const sks = new Set(queries.flatMap((q) => [`key#${q.qadKey}`, ...q.tokens.map(tokenSk)]));
     const items = await batchGet(
       this.client,
       this.table,
-      [{ pk, sk: s(`key#${qadKey}`) }, ...[...hashes.keys()].map((sk) => ({ pk, sk: s(sk) }))],
+      [...sks].map((sk) => ({ pk, sk: s(sk) })),
       this.time,
     );
-    const byToken = new Map<string, NameCandidate[]>();
-    let byKey: number[] = [];
-    for (const item of items) {
-      const sk = str(item, 'sk')!;
-      if (sk.startsWith('key#')) byKey = JSON.parse(str(item, 'ids') ?? '[]') as number[];
-      else byToken.set(hashes.get(sk)!, JSON.parse(str(item, 'candidates') ?? '[]') as NameCandidate[]);
+    const bySk = new Map(items.map((item) => [str(item, 'sk')!, item]));
+    const out = new Map<string, ListingLookup>();
+    for (const { qadKey, tokens } of queries) {
+      const keyItem = bySk.get(`key#${qadKey}`);
+      const byToken = new Map<string, NameCandidate[]>();
+      for (const token of tokens) {
+        const item = bySk.get(tokenSk(token));
+        if (item) byToken.set(token, JSON.parse(str(item, 'candidates') ?? '[]') as NameCandidate[]);
+      }
+      out.set(qadKey, { byKey: keyItem ? (JSON.parse(str(keyItem, 'ids') ?? '[]') as number[]) : [], byToken });
     }
-    return { byKey, byToken };
+    return out;
   }
 }
 

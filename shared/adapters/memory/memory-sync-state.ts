@@ -2,7 +2,15 @@ import { isErased } from '../../domain/erasure.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
 import type { ClaimOutcome, Clock, EntityName, FinishedPoll, KeyMap, KeyMapEntry } from '../../ports/index.ts';
-import type { ListingIndex, ListingLookup, ListingMatches, PollState, PollStateStore, WrittenState } from '../../ports/index.ts';
+import type {
+  ListingIndex,
+  ListingLookup,
+  ListingMatches,
+  ListingQuery,
+  PollState,
+  PollStateStore,
+  WrittenState,
+} from '../../ports/index.ts';
 import { compareSortKeys } from './sort-key.ts';
 
 /**
@@ -215,17 +223,25 @@ export class MemoryListingIndex implements ListingIndex {
   }
 
   async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup> {
+    return (await this.lookupMany(tenantId, entity, [{ qadKey, tokens }])).get(qadKey)!;
+  }
+
+  async lookupMany(tenantId: string, entity: EntityName, queries: readonly ListingQuery[]): Promise<Map<string, ListingLookup>> {
     const stored = this.listings.get(id(tenantId, entity));
-    const byToken = new Map<string, NameCandidate[]>();
-    for (const token of tokens) {
-      const candidates = stored?.byToken.get(token);
-      if (candidates)
-        byToken.set(
-          token,
-          candidates.map((c) => ({ ...c })),
-        );
+    const out = new Map<string, ListingLookup>();
+    for (const { qadKey, tokens } of queries) {
+      const byToken = new Map<string, NameCandidate[]>();
+      for (const token of tokens) {
+        const candidates = stored?.byToken.get(token);
+        if (candidates)
+          byToken.set(
+            token,
+            candidates.map((c) => ({ ...c })),
+          );
+      }
+      out.set(qadKey, { byKey: [...(stored?.byKey.get(qadKey) ?? [])], byToken });
     }
-    return { byKey: [...(stored?.byKey.get(qadKey) ?? [])], byToken };
+    return out;
   }
 }
 
