@@ -15,6 +15,12 @@ afterEach(async () => {
 
 const today = () => new Date().toISOString().slice(0, 10);
 const history = (world: MemoryWorld, entity: EntityName, key: string) => world.adapters.audit.history(TENANT, entity, key);
+/** What the polls sent to the records queue, as one SQS batch a writer is handed directly. */
+const sentAsBatch = (world: MemoryWorld) =>
+  world.adapters
+    .queue('records')
+    .takeSent()
+    .map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 }));
 
 describe('the writer batch, in memory', () => {
   test('a contact whose organization is not in Pipedrive yet waits, then lands in it', async () => {
@@ -127,9 +133,7 @@ describe('the writer batch, in memory', () => {
     });
     await w.poll('customers');
     const queue = w.adapters.queue('records');
-    const records = queue
-      .takeSent()
-      .map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 }));
+    const records = sentAsBatch(w);
     // 25 s left for the first record, then less than the reserve.
     let left = WRITER_TIME_RESERVE_MS + 5_000;
     const res = await handleWriterBatch(w.handlerDeps('records'), { Records: records }, () => {
@@ -163,10 +167,7 @@ describe('the writer batch, in memory', () => {
     });
     await w.poll('customers');
     await w.poll('contacts');
-    const records = w.adapters
-      .queue('records')
-      .takeSent()
-      .map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 }));
+    const records = sentAsBatch(w);
     const deps = w.handlerDeps('records');
     const clock = w.clock;
     const writes: number[] = [];
@@ -211,10 +212,7 @@ describe('the writer batch, in memory', () => {
     const beta = (await w.adapters.keyMap.getMany(TENANT, 'organization', ['C2'])).get('C2')?.pipedriveId;
     const typed = w.pd.seedPerson({ name: 'anna  LIND', org_id: beta });
     await w.poll('contacts');
-    const records = w.adapters
-      .queue('records')
-      .takeSent()
-      .map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 }));
+    const records = sentAsBatch(w);
     const deps = w.handlerDeps('records');
     const asked: string[] = [];
     const { keyMap, listing } = deps;
