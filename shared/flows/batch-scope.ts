@@ -68,13 +68,15 @@ export function listingMetaOncePer(listing: ListingIndex): ListingIndex {
 }
 
 /**
- * What a writer batch read for all its records before writing any: the Pipedrive ids of the records they depend on
- * (a person's organization) and their first-sync listing matches, in a request or two per tenant and entity instead of
+ * What a writer batch read for all its records before writing any: their key map and that of the records they depend
+ * on (a person's organization), and their first-sync listing matches, in a request or two per tenant and entity instead of
  * one or two per record. Only what was found is answered: a miss (an organization written later in the batch, tokens
  * that changed since) is read at the time, as without it.
  */
 export interface BatchReads {
   mappedId(tenantId: string, entity: EntityName, qadKey: string): number | undefined;
+  /** A record of the batch the key map had neither a Pipedrive id nor a pending create for: its writer expects to create it. */
+  isNew(tenantId: string, entity: EntityName, qadKey: string): boolean;
   /** The listing's matches for the record, if looked up at the batch's start for exactly these tokens. */
   listing(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): ListingLookup | undefined;
 }
@@ -99,21 +101,28 @@ export async function readForBatch(
       : [];
   });
 
+  // The key map of the batch's records and of the records they depend on: one getMany per tenant and entity.
   const mapped = new Map<string, number>();
-  const dependencies = groupBy(
-    records.flatMap(({ tenantId, entity, record }) =>
-      entity.dependency ? [{ tenantId, on: entity.dependency.entity, key: entity.dependency.key(record) }] : [],
-    ),
-    (d) => id(d.tenantId, d.on),
+  const fresh = new Set<string>();
+  const wanted = groupBy(
+    records.flatMap(({ tenantId, entity, record }) => [
+      { tenantId, entity: entity.entity, key: entity.key(record), own: true },
+      ...(entity.dependency ? [{ tenantId, entity: entity.dependency.entity, key: entity.dependency.key(record), own: false }] : []),
+    ]),
+    (w) => id(w.tenantId, w.entity),
   );
-  for (const group of dependencies.values()) {
-    const { tenantId, on } = group[0]!;
-    for (const [key, entry] of await deps.keyMap.getMany(
+  for (const group of wanted.values()) {
+    const { tenantId, entity } = group[0]!;
+    const entries = await deps.keyMap.getMany(
       tenantId,
-      on,
-      group.map((d) => d.key),
-    ))
-      if (entry.pipedriveId !== undefined) mapped.set(id(tenantId, on, key), entry.pipedriveId);
+      entity,
+      group.map((w) => w.key),
+    );
+    for (const [key, entry] of entries) if (entry.pipedriveId !== undefined) mapped.set(id(tenantId, entity, key), entry.pipedriveId);
+    for (const w of group) {
+      const entry = entries.get(w.key);
+      if (w.own && entry?.pipedriveId === undefined && entry?.pendingCreateAt === undefined) fresh.add(id(tenantId, entity, w.key));
+    }
   }
   const mappedId = (tenantId: string, entity: EntityName, qadKey: string) => mapped.get(id(tenantId, entity, qadKey));
 
@@ -136,6 +145,7 @@ export async function readForBatch(
 
   return {
     mappedId,
+    isNew: (tenantId, entity, qadKey) => fresh.has(id(tenantId, entity, qadKey)),
     listing(tenantId, entity, qadKey, tokens) {
       const read = listed.get(id(tenantId, entity, qadKey));
       return read?.tokens === JSON.stringify(tokens) ? read.lookup : undefined;

@@ -38,7 +38,7 @@ import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
 import { withMappedFields } from '../domain/custom-fields.ts';
 import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
-import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
+import { recordOf, releaseOptions, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { holdRecord } from './tenant-holds.ts';
 import { changesSince } from './pipedrive-changes.ts';
 import { readOnce } from './read-once.ts';
@@ -114,13 +114,14 @@ export async function writeRecord<R, Ctx>(
   const { tenantId } = tenant.config;
   const record = recordOf(entity.recordSchema, message, entity.label, (r) => entity.key(r));
   const key = entity.key(record);
-  const target = { tenantId, entity: entity.entity, key, what: `${entity.label} ${key}` };
+  const asCreate = deps.batchReads?.isNew(tenantId, entity.entity, key) === true;
+  const target = { tenantId, entity: entity.entity, key, what: `${entity.label} ${key}`, asCreate };
   return withClaim(deps, target, delivery, async (claim) => {
     const job: Job<R, Ctx> = { deps, entity, tenant, message, delivery, record, key, claim, hash: message.hash };
     const step = decideFirstStep(claim.entry, message.hash);
     if (step.kind === 'unchanged') {
       await audit(job, 'unchanged', step.pipedriveId, 'content hash unchanged since the last write');
-      await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
+      await deps.keyMap.release(tenantId, entity.entity, key, claim.owner, releaseOptions(claim));
       return { action: 'unchanged', pipedriveId: step.pipedriveId };
     }
     const lookup = mappedLookup(deps, tenantId);
@@ -293,7 +294,7 @@ async function replaceGone<R, Ctx>(
     const cause = `deleted-in-pipedrive:${entity.entity}`;
     const reason = `${how}; deletions in Pipedrive are final for this tenant: held (${cause}) for a person`;
     if (await holdRecord(deps, job.message, cause, { reason })) await audit(job, 'deferred', gone.id, reason);
-    await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
+    await deps.keyMap.release(tenantId, entity.entity, key, claim.owner, releaseOptions(claim));
     return { action: 'held', pipedriveId: gone.id, via: cause };
   }
   // Forgotten before writing elsewhere: a create whose answer is lost must be recovered, not the gone id retried.
@@ -342,7 +343,7 @@ async function holdForChoice<R, Ctx>(
   const candidates = same && before.candidates ? before.candidates : await candidatesOf(pipedrive, entity.collection, ids);
   const first = await holdRecord(deps, job.message, cause, { reason, candidates });
   if (first || !same) await audit(job, 'deferred', ids[0], audited);
-  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
+  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner, releaseOptions(job.claim));
   return { action: 'held', pipedriveId: ids[0]!, via: cause };
 }
 
@@ -408,10 +409,16 @@ async function upsert<R, Ctx>(
     return { action: 'updated', pipedriveId: target.id, via: target.via };
   }
 
-  await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, new Date(deps.clock.now()).toISOString());
   // Another delivery takes the record over a lease after the marker (waitForUnknownOutcome): the POST goes out in
   // the first half of that lease or not at all, so the second half covers the call itself and no create comes late.
-  const sendWithinMs = deps.claimLeaseMs / 2;
+  // The claim's own marker serves while most of that half is left; else the create is marked pending anew.
+  let markedAt = claim.pendingSince;
+  if (markedAt === undefined || deps.clock.now() - Date.parse(markedAt) > deps.claimLeaseMs / 4) {
+    markedAt = new Date(deps.clock.now()).toISOString();
+    await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, markedAt);
+  }
+  const sendWithinMs = Date.parse(markedAt) + deps.claimLeaseMs / 2 - deps.clock.now();
+  claim.createSent = true;
   let created: { id: number };
   try {
     // A refused POST created nothing: sending it again without the refused part cannot duplicate.

@@ -61,13 +61,31 @@ export interface WrittenState {
  * the record was held for a person (markHeld): its writer then clears those holds once it is written.
  */
 export type ClaimOutcome =
-  { held: false; entry: KeyMapEntry | undefined; holdMarks?: number } | { held: true; until: number; owner?: string };
+  | { held: false; entry: KeyMapEntry | undefined; holdMarks?: number; pendingSince?: string }
+  | { held: true; until: number; owner?: string };
+
+/**
+ * A claim of a record its writer expects to create: `pendingCreateAt` marks the create pending in the claim's own
+ * write when the record has neither a Pipedrive id nor a pending create (then ClaimOutcome's `pendingSince` says so,
+ * and `entry` is the record as it was before); otherwise it is an ordinary claim.
+ */
+export interface ClaimOptions {
+  pendingCreateAt?: string;
+}
 
 /** Tenant + entity + QAD key -> Pipedrive id and content hash, with a per-record claim. */
 export interface KeyMap {
   getMany(tenantId: string, entity: EntityName, qadKeys: readonly string[]): Promise<Map<string, KeyMapEntry>>;
   /** Conditional write: succeeds when nobody holds the record, or the holder's lease ran out. */
-  claim(tenantId: string, entity: EntityName, qadKey: string, owner: string, leaseMs: number, nowMs: number): Promise<ClaimOutcome>;
+  claim(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    leaseMs: number,
+    nowMs: number,
+    options?: ClaimOptions,
+  ): Promise<ClaimOutcome>;
   markPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string, at: string): Promise<void>;
   /** Pipedrive refused the create outright (429, 4xx): there is nothing to recover. */
   clearPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
@@ -75,7 +93,8 @@ export interface KeyMap {
   complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: WrittenState): Promise<void>;
   /** Forgets a Pipedrive id that no longer exists there. */
   forgetPipedriveId(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
-  release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
+  /** Ends the owner's claim; `pendingCreate`: also the pending create its claim marked and never sent. */
+  release(tenantId: string, entity: EntityName, qadKey: string, owner: string, options?: { pendingCreate?: boolean }): Promise<void>;
   markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string, at?: string): Promise<void>;
   /** Records rejected with a reason that may be fixed later (for a deal: an unlinked organization). */
   listRejected(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]>;

@@ -245,6 +245,32 @@ for (const implementation of implementations) {
         assert.deepEqual((await entryOf(t, 'D1'))?.noted, ['reason-a', 'reason-b']);
       });
 
+      test('a claim as a create marks it pending in the same write, only on a record with neither id nor pending create', async () => {
+        const t = newTenant();
+        const asCreate = (key: string, owner: string, nowMs: number) =>
+          p.keyMap.claim(t, ORG, key, owner, LEASE, nowMs, { pendingCreateAt: iso(nowMs) });
+        assert.deepEqual(await asCreate('N1', 'a', T0), { held: false, entry: undefined, pendingSince: iso(T0) });
+        assert.deepEqual(await entryOf(t, 'N1'), { qadKey: 'N1', pendingCreateAt: iso(T0) });
+        assert.deepEqual(await asCreate('N1', 'b', T0 + 1), { held: true, until: T0 + LEASE, owner: 'a' });
+        // Never sent: the release takes the marker with it; sent (a lost answer): an ordinary release keeps it.
+        await p.keyMap.release(t, ORG, 'N1', 'a', { pendingCreate: true });
+        assert.deepEqual(await entryOf(t, 'N1'), { qadKey: 'N1' });
+        await asCreate('N1', 'c', T0 + 2);
+        await p.keyMap.release(t, ORG, 'N1', 'c');
+        const pending = { qadKey: 'N1', pendingCreateAt: iso(T0 + 2) };
+        assert.deepEqual(
+          await asCreate('N1', 'd', T0 + 3),
+          { held: false, entry: pending },
+          'pending: an ordinary claim, the first marker kept',
+        );
+        await p.keyMap.complete(t, ORG, 'N1', 'd', { pipedriveId: 9, contentHash: 'h9' });
+        const mapped = { qadKey: 'N1', pipedriveId: 9, contentHash: 'h9' };
+        assert.deepEqual(await asCreate('N1', 'e', T0 + 4), { held: false, entry: mapped }, 'mapped: an ordinary claim');
+        assert.deepEqual(await entryOf(t, 'N1'), mapped);
+        await p.keyMap.markHeld(t, ORG, 'N2');
+        assert.deepEqual(await asCreate('N2', 'a', T0), { held: false, entry: undefined, holdMarks: 1, pendingSince: iso(T0) });
+      });
+
       test('markHeld counts holds for a person; a claim answers the count; clearHeld forgets it only as it was seen', async () => {
         const t = newTenant();
         await p.keyMap.markHeld(t, ORG, 'H1');

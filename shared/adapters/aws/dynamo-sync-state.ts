@@ -10,6 +10,7 @@ import { contentHash } from '../../domain/content-hash.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
 import type {
+  ClaimOptions,
   ClaimOutcome,
   EntityName,
   KeyMap,
@@ -96,30 +97,47 @@ export class DynamoKeyMap implements KeyMap {
     return new Map(items.map((item) => [toEntry(item).qadKey, toEntry(item)]));
   }
 
-  async claim(tenantId: string, entity: EntityName, qadKey: string, owner: string, leaseMs: number, nowMs: number): Promise<ClaimOutcome> {
+  async claim(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    leaseMs: number,
+    nowMs: number,
+    options: ClaimOptions = {},
+  ): Promise<ClaimOutcome> {
+    const { pendingCreateAt } = options;
     try {
       const res = await this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: this.key(tenantId, entity, qadKey),
           // The claim stamps the current version; it never stamps an item a newer release wrote (read below, refused).
-          UpdateExpression: 'SET leaseOwner = :o, leaseUntil = :u, qadKey = :k, v = :v',
+          UpdateExpression: `SET leaseOwner = :o, leaseUntil = :u, qadKey = :k, v = :v${pendingCreateAt ? ', pendingCreateAt = :p' : ''}`,
           ConditionExpression:
-            '(attribute_not_exists(v) OR v <= :v) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :o)',
+            '(attribute_not_exists(v) OR v <= :v) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :o)' +
+            (pendingCreateAt ? ' AND attribute_not_exists(pipedriveId) AND attribute_not_exists(pendingCreateAt)' : ''),
           ExpressionAttributeValues: {
             ':o': s(owner),
             ':u': n(nowMs + leaseMs),
             ':now': n(nowMs),
             ':k': s(qadKey),
             ':v': versionOf(KEY_MAP_ITEM),
+            ...(pendingCreateAt && { ':p': s(pendingCreateAt) }),
           },
-          ReturnValues: 'ALL_NEW',
+          // The record as it was: the claim changes only its lease (and its own pending marker, answered apart).
+          ReturnValues: 'ALL_OLD',
         }),
       );
-      const entry = toEntry(res.Attributes ?? {});
-      const known = entry.pipedriveId !== undefined || entry.pendingCreateAt !== undefined || entry.contentHash !== undefined;
+      const entry = res.Attributes ? toEntry(res.Attributes) : undefined;
+      const known = entry && (entry.pipedriveId !== undefined || entry.pendingCreateAt !== undefined || entry.contentHash !== undefined);
       const holdMarks = num(res.Attributes, 'holdMarks');
-      return { held: false, entry: known ? entry : undefined, ...(holdMarks !== undefined && { holdMarks }) };
+      return {
+        held: false,
+        entry: known ? entry : undefined,
+        ...(holdMarks !== undefined && { holdMarks }),
+        ...(pendingCreateAt && { pendingSince: pendingCreateAt }),
+      };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       const current = await this.client.send(
@@ -127,7 +145,11 @@ export class DynamoKeyMap implements KeyMap {
       );
       if (current.Item) readableVersion(current.Item, KEY_MAP_ITEM);
       const holder = str(current.Item, 'leaseOwner');
-      return { held: true, until: num(current.Item, 'leaseUntil') ?? nowMs + leaseMs, ...(holder !== undefined && { owner: holder }) };
+      const until = num(current.Item, 'leaseUntil');
+      // Mapped or pending since the batch looked, and nobody's claim running: an ordinary claim.
+      if (pendingCreateAt && (until === undefined || until < nowMs || holder === owner))
+        return this.claim(tenantId, entity, qadKey, owner, leaseMs, nowMs);
+      return { held: true, until: until ?? nowMs + leaseMs, ...(holder !== undefined && { owner: holder }) };
     }
   }
 
@@ -182,12 +204,18 @@ export class DynamoKeyMap implements KeyMap {
     return this.ownedUpdate(tenantId, entity, qadKey, owner, 'REMOVE pipedriveId, contentHash', {});
   }
 
-  async release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void> {
+  async release(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    options: { pendingCreate?: boolean } = {},
+  ): Promise<void> {
     // Not ours any more means someone else holds it now: nothing of ours to release.
     await updateIf(this.client, {
       table: this.table,
       key: this.key(tenantId, entity, qadKey),
-      update: 'REMOVE leaseOwner, leaseUntil',
+      update: `REMOVE leaseOwner, leaseUntil${options.pendingCreate ? ', pendingCreateAt' : ''}`,
       condition: 'leaseOwner = :o',
       values: { ':o': s(owner) },
     });

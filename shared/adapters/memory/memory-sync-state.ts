@@ -1,7 +1,7 @@
 import { isErased } from '../../domain/erasure.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
-import type { ClaimOutcome, Clock, EntityName, FinishedPoll, KeyMap, KeyMapEntry } from '../../ports/index.ts';
+import type { ClaimOptions, ClaimOutcome, Clock, EntityName, FinishedPoll, KeyMap, KeyMapEntry } from '../../ports/index.ts';
 import type {
   ListingIndex,
   ListingLookup,
@@ -46,15 +46,31 @@ export class MemoryKeyMap implements KeyMap {
     return out;
   }
 
-  async claim(tenantId: string, entity: EntityName, qadKey: string, owner: string, leaseMs: number, nowMs: number): Promise<ClaimOutcome> {
+  async claim(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    leaseMs: number,
+    nowMs: number,
+    options: ClaimOptions = {},
+  ): Promise<ClaimOutcome> {
     const item = this.items.get(id(tenantId, entity, qadKey));
     // Held while the lease has not run out (until < now frees it), unless we are the holder.
     if (item?.leaseUntil !== undefined && !(item.leaseUntil < nowMs) && item.leaseOwner !== owner)
       return { held: true, until: item.leaseUntil, ...(item.leaseOwner !== undefined && { owner: item.leaseOwner }) };
-    const next: KeyItem = { ...item, qadKey, leaseOwner: owner, leaseUntil: nowMs + leaseMs };
+    // Mapped or pending already: an ordinary claim.
+    const pendingCreateAt = item?.pipedriveId === undefined && item?.pendingCreateAt === undefined ? options.pendingCreateAt : undefined;
+    const before = item && toEntry(item);
+    const next: KeyItem = { ...item, qadKey, leaseOwner: owner, leaseUntil: nowMs + leaseMs, ...(pendingCreateAt && { pendingCreateAt }) };
     this.items.set(id(tenantId, entity, qadKey), next);
-    const known = next.pipedriveId !== undefined || next.pendingCreateAt !== undefined || next.contentHash !== undefined;
-    return { held: false, entry: known ? toEntry(next) : undefined, ...(next.holdMarks !== undefined && { holdMarks: next.holdMarks }) };
+    const known = before && (before.pipedriveId !== undefined || before.pendingCreateAt !== undefined || before.contentHash !== undefined);
+    return {
+      held: false,
+      entry: known ? before : undefined,
+      ...(next.holdMarks !== undefined && { holdMarks: next.holdMarks }),
+      ...(pendingCreateAt && { pendingSince: pendingCreateAt }),
+    };
   }
 
   async markHeld(tenantId: string, entity: EntityName, qadKey: string): Promise<void> {
@@ -104,11 +120,18 @@ export class MemoryKeyMap implements KeyMap {
     });
   }
 
-  async release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void> {
+  async release(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    options: { pendingCreate?: boolean } = {},
+  ): Promise<void> {
     const item = this.items.get(id(tenantId, entity, qadKey));
     if (item?.leaseOwner !== owner) return;
     delete item.leaseOwner;
     delete item.leaseUntil;
+    if (options.pendingCreate) delete item.pendingCreateAt;
   }
 
   async markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string, at?: string): Promise<void> {
