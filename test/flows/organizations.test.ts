@@ -166,13 +166,7 @@ describe('customers to organizations, in memory', () => {
     );
     w.pd.setFault(undefined);
     await handleWriterBatch({ ...deps, keyMap: counted }, batch);
-    assert.deepEqual(
-      w.pd
-        .organizations()
-        .map((o) => o.name)
-        .sort(),
-      ['Alpha GmbH', 'Beta AG'],
-    );
+    assert.deepEqual(new Set(w.pd.organizations().map((o) => o.name)), new Set(['Alpha GmbH', 'Beta AG']));
     assert.equal(writes(w), 2, 'each created once, with no look for an earlier create');
     assert.equal(marks, 0, 'marked pending by their claims');
   });
