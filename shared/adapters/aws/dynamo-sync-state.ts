@@ -354,12 +354,20 @@ export class DynamoListingIndex implements ListingIndex {
     private readonly time: Pick<AdapterTime, 'sleep'> = {},
   ) {}
 
+  /** Listing markers this container has read or written: a poll writes one when there is none, and never again. */
+  private readonly metas = new Map<string, { listedAt: string; records: number }>();
+
   async meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined> {
+    const known = this.metas.get(partition(tenantId, entity));
+    if (known) return { ...known };
     const res = await this.client.send(
       new GetItemCommand({ TableName: this.table, Key: { pk: s(partition(tenantId, entity)), sk: s('listing') }, ConsistentRead: true }),
     );
     const listedAt = str(res.Item, 'listedAt');
-    return listedAt ? { listedAt, records: num(res.Item, 'records') ?? 0 } : undefined;
+    if (!listedAt) return undefined;
+    const meta = { listedAt, records: num(res.Item, 'records') ?? 0 };
+    this.metas.set(partition(tenantId, entity), meta);
+    return { ...meta };
   }
 
   async save(tenantId: string, entity: EntityName, listing: ListingMatches, listedAt: string): Promise<void> {
@@ -387,6 +395,7 @@ export class DynamoListingIndex implements ListingIndex {
       [{ pk: s(partition(tenantId, entity)), sk: s('listing'), listedAt: s(listedAt), records: n(records) }],
       this.time,
     );
+    this.metas.set(partition(tenantId, entity), { listedAt, records });
   }
 
   async erase(tenantId: string, entity: EntityName, qadKey: string, pipedriveIds: readonly number[]): Promise<number> {
