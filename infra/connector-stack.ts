@@ -198,6 +198,15 @@ export class ConnectorStack extends Stack {
       q.queue.grant(f.fn, 'sqs:SendMessage', 'sqs:ChangeMessageVisibility');
       // Permanent failures (4xx other than 429, invalid data) are dead-lettered at once, not retried.
       q.deadLetterQueue.grant(f.fn, 'sqs:SendMessage');
+      // A batch's audit entries go in one request (shared/flows/batch-scope.ts). IAM cannot tell BatchWriteItem's puts
+      // from its deletes, so a writer could delete audit entries through it; its code only puts (DynamoAuditLog.recordAll).
+      f.fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          sid: 'AppendAuditInBatches',
+          actions: ['dynamodb:BatchWriteItem'],
+          resources: [this.tables.audit.tableArn],
+        }),
+      );
     }
     // Only on request: without it nothing in the stack accepts a connection from outside.
     const webhookSenders: iam.IRole[] = [];

@@ -65,6 +65,13 @@ const envelope = <T extends z.ZodType>(data: T) =>
 
 export { PipedriveNotFoundError };
 
+/**
+ * How long one read of the tenant's shared burst wait answers for a client's calls. A 429 in another container
+ * reaches this one's calls within it (plus the read's round trip): a few calls at most, against a reset of whole
+ * seconds; a read per call cost a DynamoDB request per Pipedrive call once the window was busy (issue 19, point 6).
+ */
+export const SHARED_PAUSE_FRESH_MS = 100;
+
 const FIELD_PATHS: Record<PipedriveFieldEntity, string> = {
   organization: 'organizationFields',
   person: 'personFields',
@@ -101,13 +108,28 @@ export function createPipedriveClient(
   /** The current unbroken run of 429 answers: when it began and how many (undefined after any other answer). */
   let limited: { since: number; count: number } | undefined;
 
+  /** The last read of the shared burst wait: when it was asked, and its answer (`known` once it came). */
+  let pauseRead: { at: number; until: Promise<number>; known?: number } | undefined;
+
   /**
-   * After a 429 anywhere in the company, no call before the reset it named. Asked before each call unless
-   * this client's fresh figures show the window half empty (then no one can just have been refused).
+   * After a 429 anywhere in the company, no call before the reset it named. Asked before a call unless this
+   * client's fresh figures show the window half empty (then no one can just have been refused); one read serves
+   * the calls of the next SHARED_PAUSE_FRESH_MS (concurrent records' calls share it), or until the wait it found
+   * is over (another can only move it later, and is read then); this client's own 429 replaces it at once.
    */
   async function awaitSharedPause(): Promise<void> {
     if (!options.sharedPause || pacer.roomy()) return;
-    const wait = (await options.sharedPause.until()) - now();
+    const at = now();
+    if (!pauseRead || (at - pauseRead.at > SHARED_PAUSE_FRESH_MS && (pauseRead.known ?? 0) <= at)) {
+      const read: NonNullable<typeof pauseRead> = { at, until: options.sharedPause.until() };
+      pauseRead = read;
+      // A failed read is not kept: the next call asks again.
+      read.until.then(
+        (until) => void (read.known = until),
+        () => pauseRead === read && (pauseRead = undefined),
+      );
+    }
+    const wait = (await pauseRead.until) - now();
     if (wait > 0) await waitInline(wait, sleep, 'Pipedrive burst window spent: another writer of this tenant was refused');
   }
 
@@ -182,8 +204,11 @@ export function createPipedriveClient(
       );
       // A burst 429 stops every container of the tenant until its reset (a spent daily budget closes the tenant's gate instead).
       // Not recording it only costs the others a 429 of their own: this record's outcome stays the 429.
-      if (error instanceof RateLimitedError && !error.dailyBudgetSpent)
-        await options.sharedPause?.pause(now() + error.resetSeconds * 1000).catch(() => undefined);
+      if (error instanceof RateLimitedError && !error.dailyBudgetSpent && options.sharedPause) {
+        const until = now() + error.resetSeconds * 1000;
+        pauseRead = { at: now(), until: Promise.resolve(until), known: until };
+        await options.sharedPause.pause(until).catch(() => undefined);
+      }
       throw error;
     }
   }

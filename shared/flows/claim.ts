@@ -8,12 +8,18 @@ export interface DeliveryInfo {
   attempt: number;
   /** When the writer batch carrying it began: reads of Pipedrive made since then serve the whole batch. */
   batchStartedAt?: number;
+  /** Told what the claim found of holds for a person on the record (ClaimOutcome's holdMarks), for its writer to clear. */
+  onClaimed?: (holdMarks: number | undefined) => void;
 }
 
 /** The record a writer holds: its key-map entry as the claim found it, and the claim's owner. */
 export interface Claim {
   entry: KeyMapEntry | undefined;
   owner: string;
+  /** When the claim itself marked a create pending (claimed `asCreate`, and the record was new). */
+  pendingSince?: string;
+  /** Set by the writer as it sends the create: from then on only the key map's own writes end the marker. */
+  createSent?: boolean;
 }
 
 /**
@@ -23,22 +29,33 @@ export interface Claim {
  */
 export async function withClaim<T>(
   deps: { keyMap: KeyMap; clock: Clock; claimLeaseMs: number },
-  target: { tenantId: string; entity: EntityName; key: string; what: string },
+  target: { tenantId: string; entity: EntityName; key: string; what: string; asCreate?: boolean },
   delivery: DeliveryInfo,
   work: (claim: Claim) => Promise<T>,
 ): Promise<T> {
   const { tenantId, entity, key } = target;
   // Unique per processing, not per message: SQS may deliver one message (one MessageId) twice at once.
   const owner = `${delivery.messageId}#${randomUUID()}`;
-  const claim = await deps.keyMap.claim(tenantId, entity, key, owner, deps.claimLeaseMs, deps.clock.now());
+  const now = deps.clock.now();
+  // A record expected to be new is claimed with its create marked pending, in the same write (see upsert).
+  const options = target.asCreate ? { pendingCreateAt: new Date(now).toISOString() } : {};
+  const claimed = await deps.keyMap.claim(tenantId, entity, key, owner, deps.claimLeaseMs, now, options);
   // Held by another delivery of this very message (SQS delivered it twice at once): that one answers for it.
-  if (claim.held) throw claimHeld(target.what, claim.until - deps.clock.now(), claim.owner?.startsWith(`${delivery.messageId}#`) === true);
+  if (claimed.held)
+    throw claimHeld(target.what, claimed.until - deps.clock.now(), claimed.owner?.startsWith(`${delivery.messageId}#`) === true);
+  delivery.onClaimed?.(claimed.holdMarks);
+  const claim: Claim = { entry: claimed.entry, owner, ...(claimed.pendingSince && { pendingSince: claimed.pendingSince }) };
   try {
-    return await work({ entry: claim.entry, owner });
+    return await work(claim);
   } catch (error) {
-    await deps.keyMap.release(tenantId, entity, key, owner).catch(() => undefined);
+    await deps.keyMap.release(tenantId, entity, key, owner, releaseOptions(claim)).catch(() => undefined);
     throw error;
   }
+}
+
+/** How a claim ends without a write: a create its claim marked pending and nobody sent is no create to recover. */
+export function releaseOptions(claim: Claim): { pendingCreate?: boolean } {
+  return claim.pendingSince !== undefined && !claim.createSent ? { pendingCreate: true } : {};
 }
 
 /**

@@ -213,7 +213,7 @@ async function recheckHeldRecords<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, 
   const { dependency } = entity;
   if (dependency)
     await releaseHeld(deps, tenantId, waitingCause(entity.entity), {
-      recheck: true,
+      recheck: deps,
       async when(message) {
         const record = entity.recordSchema.safeParse(message.record);
         // A record that no longer reads goes to its writer, which dead-letters it with the reason.
@@ -224,7 +224,7 @@ async function recheckHeldRecords<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, 
     });
   if (!(await deps.pollState.acquire(tenantId, `recheck:${entity.entity}`, 'recheck', RECONCILE_EVERY_MS, now))) return;
   for (const cause of [ambiguousCause(entity.entity), possibleDuplicateCause(entity.entity)])
-    await releaseHeld(deps, tenantId, cause, { recheck: true });
+    await releaseHeld(deps, tenantId, cause, { recheck: deps });
 }
 
 /** What a poll's body may do with its lease. */

@@ -6,6 +6,7 @@ import {
   type EntityName,
   type HeldMessage,
   type HoldDetail,
+  type KeyMap,
   type RecordMessage,
   type RecordQueue,
   type Telemetry,
@@ -109,9 +110,11 @@ export interface ReleaseOptions {
   /**
    * A record held for a person is sent again to be looked at afresh but its hold stays: a write of the record
    * clears it (clearRecordHolds), and a record still waiting is held again under the same id, so neither a second
-   * hold nor a second audit entry. Holds of the tenant or a field (many messages each) are always dropped.
+   * hold nor a second audit entry. Holds of the tenant or a field (many messages each) are always dropped. The
+   * record is marked held again in the key map, so its write clears the hold even if the mark was lost (a crash
+   * between hold and mark) or never made (a hold from before the mark existed).
    */
-  recheck?: boolean;
+  recheck?: { keyMap: Pick<KeyMap, 'markHeld'> };
 }
 
 /**
@@ -131,10 +134,12 @@ export async function releaseHeld(deps: ReleaseDeps, tenantId: string, cause?: s
       continue;
     }
     if (options.when && !(await options.when(message.value))) continue;
-    await deps.queueFor(message.value.entity).sendAll([message.value]);
-    released++;
     const { entity, key } = message.value;
-    if (!options.recheck || held.messageId !== recordHoldId(entity, key, held.cause)) await deps.holds.release(tenantId, held.messageId);
+    const stays = options.recheck !== undefined && held.messageId === recordHoldId(entity, key, held.cause);
+    if (stays) await markHeld(options.recheck!.keyMap, message.value);
+    await deps.queueFor(entity).sendAll([message.value]);
+    released++;
+    if (!stays) await deps.holds.release(tenantId, held.messageId);
   }
   return released;
 }
@@ -156,17 +161,38 @@ function auditUnreadable(deps: Pick<HoldDeps, 'audit'>, tenantId: string, held: 
  * the record takes the place of the one held before. Answers true when it was not held for this cause before,
  * so the caller audits the problem once.
  */
-export function holdRecord(holds: TenantHolds, message: RecordMessage, cause: string, detail?: HoldDetail): Promise<boolean> {
-  return holds.hold(message.tenantId, recordHoldId(message.entity, message.key, cause), JSON.stringify(message), cause, detail);
+export async function holdRecord(deps: RecordHoldDeps, message: RecordMessage, cause: string, detail?: HoldDetail): Promise<boolean> {
+  const { tenantId, entity, key } = message;
+  const first = await deps.holds.hold(tenantId, recordHoldId(entity, key, cause), JSON.stringify(message), cause, detail);
+  // Marked after the hold is stored: a write that saw the mark before it finds the hold; one that did not keeps the mark.
+  await markHeld(deps.keyMap, message);
+  return first;
+}
+
+/** What holding a record for a person touches: the hold, and the mark on its key-map entry that its write looks at. */
+export interface RecordHoldDeps {
+  holds: TenantHolds;
+  keyMap: Pick<KeyMap, 'markHeld' | 'clearHeld'>;
+}
+
+function markHeld(keyMap: Pick<KeyMap, 'markHeld'>, message: RecordMessage): Promise<void> {
+  return keyMap.markHeld(message.tenantId, message.entity, message.key);
 }
 
 /**
  * The record was written: whatever it was held for is settled (a person typed the key, the customer synced, a
- * replay after a fix). Every hold of the record goes; one query when there are none.
+ * replay after a fix). Asked only of a record its claim found marked held (`holdMarks`, as seen then): every hold
+ * of the record goes, then the mark, unless the record was held again meanwhile.
  */
-export async function clearRecordHolds(holds: TenantHolds, tenantId: string, entity: EntityName, key: string): Promise<number> {
-  const held = await holds.heldRecord(tenantId, entity, key);
-  for (const h of held) await holds.release(tenantId, h.messageId);
+export async function clearRecordHolds(
+  deps: RecordHoldDeps,
+  record: { tenantId: string; entity: EntityName; key: string },
+  holdMarks: number,
+): Promise<number> {
+  const { tenantId, entity, key } = record;
+  const held = await deps.holds.heldRecord(tenantId, entity, key);
+  for (const h of held) await deps.holds.release(tenantId, h.messageId);
+  await deps.keyMap.clearHeld(tenantId, entity, key, holdMarks);
   return held.length;
 }
 

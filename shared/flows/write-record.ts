@@ -38,9 +38,11 @@ import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
 import { withMappedFields } from '../domain/custom-fields.ts';
 import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
-import { recordOf, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
+import { recordOf, releaseOptions, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { holdRecord } from './tenant-holds.ts';
 import { changesSince } from './pipedrive-changes.ts';
+import { readOnce } from './read-once.ts';
+import type { BatchReads } from './batch-scope.ts';
 
 export type { DeliveryInfo } from './claim.ts';
 
@@ -56,6 +58,8 @@ export interface WriterDeps {
   holds: TenantHolds;
   /** How long a claim protects a record from a concurrent delivery; longer than one invocation. */
   claimLeaseMs: number;
+  /** What a writer batch read for all its records at its start (batch-scope.ts): asked first, a miss read at the time. */
+  batchReads?: BatchReads;
 }
 
 /** `held`: kept for a person (a possible duplicate of `pipedriveId`) under the cause `via`, not written. */
@@ -63,6 +67,16 @@ export type WriteOutcome = { action: 'created' | 'updated' | 'unchanged' | 'held
 
 /** How long a first-sync listing stands in for searches. After that, new records are searched. */
 const LISTING_TRUST_MS = 6 * 3_600_000;
+
+/** Whether the first-sync listing taken at `meta` still stands in for searches. */
+export function listingTrusted(meta: { listedAt: string } | undefined, nowMs: number): meta is { listedAt: string } {
+  return meta !== undefined && nowMs - Date.parse(meta.listedAt) < LISTING_TRUST_MS;
+}
+
+/** What a record asks the listing for: the tokens of all its evidence. */
+export function listingTokensOf<R, Ctx>(entity: SyncEntity<R, Ctx>, record: R, context: Ctx): string[] {
+  return entity.evidence(record, context).flatMap((g) => g.tokens);
+}
 /** How far before a pending create we look for it: clocks and update_time seconds differ a little. */
 const RECOVERY_SLACK_MS = 5 * 60_000;
 
@@ -100,16 +114,17 @@ export async function writeRecord<R, Ctx>(
   const { tenantId } = tenant.config;
   const record = recordOf(entity.recordSchema, message, entity.label, (r) => entity.key(r));
   const key = entity.key(record);
-  const target = { tenantId, entity: entity.entity, key, what: `${entity.label} ${key}` };
+  const asCreate = deps.batchReads?.isNew(tenantId, entity.entity, key) === true;
+  const target = { tenantId, entity: entity.entity, key, what: `${entity.label} ${key}`, asCreate };
   return withClaim(deps, target, delivery, async (claim) => {
     const job: Job<R, Ctx> = { deps, entity, tenant, message, delivery, record, key, claim, hash: message.hash };
     const step = decideFirstStep(claim.entry, message.hash);
     if (step.kind === 'unchanged') {
       await audit(job, 'unchanged', step.pipedriveId, 'content hash unchanged since the last write');
-      await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
+      await deps.keyMap.release(tenantId, entity.entity, key, claim.owner, releaseOptions(claim));
       return { action: 'unchanged', pipedriveId: step.pipedriveId };
     }
-    const lookup = mappedLookup(deps.keyMap, tenantId);
+    const lookup = mappedLookup(deps, tenantId);
     const context = await entity.context(record, lookup);
     if (entity.dependency) {
       const { entity: on, key: keyOf } = entity.dependency;
@@ -278,8 +293,8 @@ async function replaceGone<R, Ctx>(
   if (!adopt && tenant.config.mapping.deletedInPipedrive === 'hold' && !(error instanceof PipedriveGoneError)) {
     const cause = `deleted-in-pipedrive:${entity.entity}`;
     const reason = `${how}; deletions in Pipedrive are final for this tenant: held (${cause}) for a person`;
-    if (await holdRecord(deps.holds, job.message, cause, { reason })) await audit(job, 'deferred', gone.id, reason);
-    await deps.keyMap.release(tenantId, entity.entity, key, claim.owner);
+    if (await holdRecord(deps, job.message, cause, { reason })) await audit(job, 'deferred', gone.id, reason);
+    await deps.keyMap.release(tenantId, entity.entity, key, claim.owner, releaseOptions(claim));
     return { action: 'held', pipedriveId: gone.id, via: cause };
   }
   // Forgotten before writing elsewhere: a create whose answer is lost must be recovered, not the gone id retried.
@@ -326,9 +341,9 @@ async function holdForChoice<R, Ctx>(
   const before = (await deps.holds.heldRecord(tenantId, entity.entity, key)).find((h) => h.cause === cause);
   const same = before?.candidates !== undefined && before.candidates.map((c) => c.id).join() === ids.join();
   const candidates = same && before.candidates ? before.candidates : await candidatesOf(pipedrive, entity.collection, ids);
-  const first = await holdRecord(deps.holds, job.message, cause, { reason, candidates });
+  const first = await holdRecord(deps, job.message, cause, { reason, candidates });
   if (first || !same) await audit(job, 'deferred', ids[0], audited);
-  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner);
+  await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner, releaseOptions(job.claim));
   return { action: 'held', pipedriveId: ids[0]!, via: cause };
 }
 
@@ -394,10 +409,16 @@ async function upsert<R, Ctx>(
     return { action: 'updated', pipedriveId: target.id, via: target.via };
   }
 
-  await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, new Date(deps.clock.now()).toISOString());
   // Another delivery takes the record over a lease after the marker (waitForUnknownOutcome): the POST goes out in
   // the first half of that lease or not at all, so the second half covers the call itself and no create comes late.
-  const sendWithinMs = deps.claimLeaseMs / 2;
+  // The claim's own marker serves while most of that half is left; else the create is marked pending anew.
+  let markedAt = claim.pendingSince;
+  if (markedAt === undefined || deps.clock.now() - Date.parse(markedAt) > deps.claimLeaseMs / 4) {
+    markedAt = new Date(deps.clock.now()).toISOString();
+    await deps.keyMap.markPendingCreate(tenantId, name, key, claim.owner, markedAt);
+  }
+  const sendWithinMs = Date.parse(markedAt) + deps.claimLeaseMs / 2 - deps.clock.now();
+  claim.createSent = true;
   let created: { id: number };
   try {
     // A refused POST created nothing: sending it again without the refused part cannot duplicate.
@@ -473,11 +494,18 @@ export async function waitForUnknownOutcome(deps: Pick<WriterDeps, 'clock' | 'cl
     );
 }
 
-function mappedLookup(keyMap: KeyMap, tenantId: string): MappedLookup {
+/** One record's look-ups of the records it depends on: its context and its hash ask for the same one, read once. */
+function mappedLookup(deps: Pick<WriterDeps, 'keyMap' | 'batchReads'>, tenantId: string): MappedLookup {
+  const read = new Map<string, Promise<number | undefined>>();
   return {
-    async pipedriveId(entity, qadKey) {
-      return (await keyMap.getMany(tenantId, entity, [qadKey])).get(qadKey)?.pipedriveId;
-    },
+    pipedriveId: (entity, qadKey) =>
+      readOnce(
+        read,
+        `${entity}|${qadKey}`,
+        async () =>
+          deps.batchReads?.mappedId(tenantId, entity, qadKey) ??
+          (await deps.keyMap.getMany(tenantId, entity, [qadKey])).get(qadKey)?.pipedriveId,
+      ),
   };
 }
 
@@ -519,9 +547,10 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
   const { deps, entity, tenantId, pipedrive, keyField, record, context } = input;
   const key = entity.key(record);
   const listing = await deps.listing.meta(tenantId, entity.entity);
-  if (listing && deps.clock.now() - Date.parse(listing.listedAt) < LISTING_TRUST_MS) {
-    const tokens = entity.evidence(record, context).flatMap((g) => g.tokens);
-    const found = await deps.listing.lookup(tenantId, entity.entity, key, tokens);
+  if (listingTrusted(listing, deps.clock.now())) {
+    const tokens = listingTokensOf(entity, record, context);
+    const found =
+      deps.batchReads?.listing(tenantId, entity.entity, key, tokens) ?? (await deps.listing.lookup(tenantId, entity.entity, key, tokens));
     const evidence = evidenceFromListing(entity, record, context, (t) => found.byToken.get(t) ?? []);
     const fromListing = await decideMatch(deps.keyMap, entity, tenantId, key, found.byKey, evidence);
     if (fromListing.kind === 'matched') return fromListing;

@@ -12,6 +12,8 @@ import {
 } from '../domain/errors.ts';
 import type { AuditLog, EntityName, MessageControl, RecordMessage, TenantHold, TenantHolds, TenantStore } from '../ports/index.ts';
 import type { PipedriveClient } from '../ports/pipedrive.ts';
+import { BatchAudit, listingMetaOncePer, readForBatch, type BatchReads, type BatchRecord } from './batch-scope.ts';
+import { readOnce } from './read-once.ts';
 import { parseRecordMessage } from './record-message.ts';
 import type { EntityRegistry } from './registry.ts';
 import { clearRecordHolds, holdRecord, recordTenantHold, waitOutcome } from './tenant-holds.ts';
@@ -71,13 +73,19 @@ interface Handling {
 export const WRITER_TIME_RESERVE_MS = 20_000;
 
 export async function handleWriterBatch(
-  deps: WriterBatchDeps,
+  given: WriterBatchDeps,
   event: SQSEvent,
   /** The invocation's time left (Lambda's context.getRemainingTimeInMillis); unbounded without one. */
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
 ): Promise<SQSBatchResponse> {
-  const batchStartedAt = deps.clock.now();
+  // The batch's decisions are audited in one write before it is acknowledged (a crash before that redelivers the
+  // batch, whose records then decide and audit again), and the listing's marker is read once per batch.
+  const audit = new BatchAudit(given.audit, given.clock);
+  const scope: WriterBatchDeps = { ...given, audit, listing: listingMetaOncePer(given.listing) };
+  const batchStartedAt = scope.clock.now();
   const tenants = new Map<string, Promise<StoredTenant | undefined>>();
+  const tenantOf = (tenantId: string) => readOnce(tenants, tenantId, () => scope.tenants.get(tenantId));
+  const deps: WriterBatchDeps = { ...scope, ...(await readForAll(scope, event, tenantOf)) };
   const holds = new Map<string, Promise<TenantHold | undefined>>();
   /** Tenants rate-limited earlier in this batch, with how long their other records wait. */
   const paused = new Map<string, number>();
@@ -85,11 +93,6 @@ export async function handleWriterBatch(
   /** The last record of each key started in this batch. */
   const inBatch = new Map<string, Promise<void>>();
   const fallbackEntity = deps.registry.flows.find((f) => f.queue === deps.queue)?.entity ?? deps.queue;
-  const once = <T>(cache: Map<string, Promise<T>>, id: string, read: () => Promise<T>): Promise<T> => {
-    let value = cache.get(id);
-    if (!value) cache.set(id, (value = read()));
-    return value;
-  };
 
   async function handleRecord(record: SQSRecord): Promise<void> {
     const attempt = countOf(record, FAILED_ATTEMPTS_ATTRIBUTE) + 1;
@@ -127,7 +130,7 @@ export async function handleWriterBatch(
       });
 
     try {
-      const tenant = await once(tenants, m.tenantId, () => deps.tenants.get(m.tenantId));
+      const tenant = await tenantOf(m.tenantId);
       if (!tenant) throw new PermanentError(`tenant ${m.tenantId} does not exist`);
       // Disabled while its messages were in flight: kept, not dead-lettered, so enabling it resumes where it stopped.
       if (!tenant.config.enabled)
@@ -139,12 +142,14 @@ export async function handleWriterBatch(
       const flow = deps.registry.byEntity(m.entity);
       if (flow.queue !== deps.queue)
         throw new PermanentError(`a ${m.entity} message reached the ${deps.queue} queue: it belongs on the ${flow.queue} queue`);
-      const hold = await once(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
+      const hold = await readOnce(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
       pipedrive = await deps.clients.pipedrive(tenant);
-      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt });
+      let holdMarks: number | undefined;
+      const onClaimed = (marks: number | undefined) => void (holdMarks = marks);
+      const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt, onClaimed });
       // Written: whatever held the record for a person or another record is settled (a replay after a fix too).
-      if (SETTLED.has(written.action)) await clearRecordHolds(deps.holds, m.tenantId, m.entity, m.key);
+      if (SETTLED.has(written.action) && holdMarks !== undefined) await clearRecordHolds(deps, m, holdMarks);
       deps.telemetry.recordOutcome(m.tenantId, m.entity, written.action);
       deps.telemetry.info('record written', {
         tenantId: m.tenantId,
@@ -175,7 +180,7 @@ export async function handleWriterBatch(
     // Kept in DynamoDB, not cycled through the queue towards the DLQ, until its cause is fixed; a record's own
     // hold once per record (a message bringing it again replaces the one held), audited when it begins.
     if (outcome.hold && outcome.holdPerRecord && h.message) {
-      if (!(await holdRecord(deps.holds, h.message, outcome.hold, { reason: outcome.reason }))) return;
+      if (!(await holdRecord(deps, h.message, outcome.hold, { reason: outcome.reason }))) return;
     } else if (outcome.hold) await deps.holds.hold(tenantId, record.messageId, record.body, outcome.hold);
     const requeued = outcome.retryInSeconds !== undefined && !outcome.keepReceive && (await requeue(h, outcome.retryInSeconds, outcome));
     if (outcome.retryInSeconds !== undefined && !requeued) await deps.messages.setVisibility(record.receiptHandle, outcome.retryInSeconds);
@@ -224,7 +229,35 @@ export async function handleWriterBatch(
   }
 
   const processor = new BatchProcessor(EventType.SQS);
-  return processPartialResponse(event, handleRecord, processor, { throwOnFullBatchFailure: false, processInParallel: true });
+  const response = await processPartialResponse(event, handleRecord, processor, {
+    throwOnFullBatchFailure: false,
+    processInParallel: true,
+  });
+  // Not written: the invocation fails and the whole batch comes back, to be decided and audited again.
+  await audit.flush();
+  return response;
+}
+
+/** The batch's reads for all its records (readForBatch), or none when they fail: then each record reads for itself. */
+async function readForAll(
+  deps: WriterBatchDeps,
+  event: SQSEvent,
+  tenantOf: (tenantId: string) => Promise<StoredTenant | undefined>,
+): Promise<{ batchReads?: BatchReads }> {
+  try {
+    const records: BatchRecord[] = [];
+    for (const record of event.Records) {
+      const parsed = parseRecordMessage(record.body);
+      const flow = parsed.ok ? deps.registry.flows.find((f) => f.entity === parsed.value.entity) : undefined;
+      if (!parsed.ok || !flow?.definition || flow.queue !== deps.queue) continue;
+      const tenant = await tenantOf(parsed.value.tenantId);
+      if (tenant?.config.enabled) records.push({ tenant, entity: flow.definition, message: parsed.value });
+    }
+    return { batchReads: await readForBatch(deps, records) };
+  } catch (error) {
+    deps.telemetry.warn('could not read ahead for the batch; each record reads for itself', { error: errorMessage(error) });
+    return {};
+  }
 }
 
 /** Outcomes that mean the record is in the other system as QAD has it: nothing left to hold it for. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
 import { DEPENDENCY_WAITS_ATTRIBUTE, FAILED_ATTEMPTS_ATTRIBUTE, MAX_FAILED_ATTEMPTS } from '../domain/errors.ts';
-import type { AuditEntry, MessageControl, RecordMessage, RetryCounts, TenantHolds } from '../ports/index.ts';
+import type { AuditEntry, MessageControl, RecordMessage, RetryCounts, TenantHolds, TimedAuditEntry } from '../ports/index.ts';
 import { handleWriterBatch, type WriterBatchDeps } from '../flows/writer-batch.ts';
 
 /** A message the in-process writer has yet to deliver: when, with the counts a requeue carries. */
@@ -87,11 +87,19 @@ export async function writeInProcess(
       return first;
     },
   });
+  const note = (entry: AuditEntry) => {
+    const result = entry.key.startsWith('_') ? undefined : results.get(entry.key);
+    if (result && entry.entity === messages[0]?.entity) result.entry = entry;
+  };
+  // The writer batch writes its entries together at its end (recordAll); anything else one by one.
   const audit = override(deps.audit, {
     record: async (entry: AuditEntry) => {
       await deps.audit.record(entry);
-      const result = entry.key.startsWith('_') ? undefined : results.get(entry.key);
-      if (result && entry.entity === messages[0]?.entity) result.entry = entry;
+      note(entry);
+    },
+    recordAll: async (entries: readonly TimedAuditEntry[]) => {
+      await deps.audit.recordAll(entries);
+      entries.forEach(note);
     },
   });
   const writer: WriterBatchDeps = { ...deps, messages: control, holds, audit };

@@ -69,14 +69,36 @@ export function knownEntry(entry: KeyMapEntry): KeyMapEntry | undefined {
   return known ? entry : undefined;
 }
 
-/** Held: until when, and by whom (the holder's owner string, when known). */
-export type ClaimOutcome = { held: false; entry: KeyMapEntry | undefined } | { held: true; until: number; owner?: string };
+/**
+ * Held: until when, and by whom (the holder's owner string, when known). Claimed: the entry, and `holdMarks` when
+ * the record was held for a person (markHeld): its writer then clears those holds once it is written.
+ */
+export type ClaimOutcome =
+  | { held: false; entry: KeyMapEntry | undefined; holdMarks?: number; pendingSince?: string }
+  | { held: true; until: number; owner?: string };
+
+/**
+ * A claim of a record its writer expects to create: `pendingCreateAt` marks the create pending in the claim's own
+ * write when the record has neither a Pipedrive id nor a pending create (then ClaimOutcome's `pendingSince` says so,
+ * and `entry` is the record as it was before); otherwise it is an ordinary claim.
+ */
+export interface ClaimOptions {
+  pendingCreateAt?: string;
+}
 
 /** Tenant + entity + QAD key -> Pipedrive id and content hash, with a per-record claim. */
 export interface KeyMap {
   getMany(tenantId: string, entity: EntityName, qadKeys: readonly string[]): Promise<Map<string, KeyMapEntry>>;
   /** Conditional write: succeeds when nobody holds the record, or the holder's lease ran out. */
-  claim(tenantId: string, entity: EntityName, qadKey: string, owner: string, leaseMs: number, nowMs: number): Promise<ClaimOutcome>;
+  claim(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    leaseMs: number,
+    nowMs: number,
+    options?: ClaimOptions,
+  ): Promise<ClaimOutcome>;
   markPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string, at: string): Promise<void>;
   /** Pipedrive refused the create outright (429, 4xx): there is nothing to recover. */
   clearPendingCreate(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
@@ -84,7 +106,8 @@ export interface KeyMap {
   complete(tenantId: string, entity: EntityName, qadKey: string, owner: string, state: WrittenState): Promise<void>;
   /** Forgets a Pipedrive id that no longer exists there. */
   forgetPipedriveId(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
-  release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void>;
+  /** Ends the owner's claim; `pendingCreate`: also the pending create its claim marked and never sent. */
+  release(tenantId: string, entity: EntityName, qadKey: string, owner: string, options?: { pendingCreate?: boolean }): Promise<void>;
   markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string, at?: string): Promise<void>;
   /** Records rejected with a reason that may be fixed later (for a deal: an unlinked organization). */
   listRejected(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]>;
@@ -103,6 +126,10 @@ export interface KeyMap {
   markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void>;
   /** Remembers that a note with this fingerprint was left on the record (`noted`); kept through later writes. */
   markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string): Promise<void>;
+  /** Counts a hold of the record for a person (after the hold is stored): its claims answer the count (holdMarks). */
+  markHeld(tenantId: string, entity: EntityName, qadKey: string): Promise<void>;
+  /** The record's holds are cleared: forgets the count, unless it moved on from `seen` (held again meanwhile). */
+  clearHeld(tenantId: string, entity: EntityName, qadKey: string, seen: number): Promise<void>;
 }
 
 /** Matches by QAD key and by match token, as a listing of Pipedrive records yields them. */
@@ -117,6 +144,12 @@ export interface ListingLookup {
   byToken: Map<string, NameCandidate[]>;
 }
 
+/** One record's question to the listing: its QAD key and its match tokens. */
+export interface ListingQuery {
+  qadKey: string;
+  tokens: readonly string[];
+}
+
 /** A poll's end state: the watermark it reached and when it ran. */
 export type FinishedPoll = PollState & { watermark: string; lastPolledAt: string };
 
@@ -128,6 +161,8 @@ export interface ListingIndex {
   meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined>;
   save(tenantId: string, entity: EntityName, listing: ListingMatches, listedAt: string): Promise<void>;
   lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup>;
+  /** `lookup` for several records at once (a writer batch's), in as few requests as the store allows; by QAD key. */
+  lookupMany(tenantId: string, entity: EntityName, queries: readonly ListingQuery[]): Promise<Map<string, ListingLookup>>;
   /**
    * Forgets one record (an erasure request): its QAD key's entry and every candidate that is it (by key value
    * or by its Pipedrive ids). Answers how many entries went.
@@ -193,11 +228,16 @@ export interface AuditEntry {
  */
 export type AuditDetail = Record<string, string | number | boolean>;
 
+/** An entry with the time it was decided (ISO), for entries written later than they were decided. */
+export type TimedAuditEntry = AuditEntry & { at: string };
+
 export interface AuditLog {
   record(entry: AuditEntry): Promise<void>;
-  history(tenantId: string, entity: EntityName, key: string): Promise<Array<AuditEntry & { at: string }>>;
+  /** Entries decided earlier, each at its own time, in as few requests as the store allows (a writer's batch at its end). */
+  recordAll(entries: readonly TimedAuditEntry[]): Promise<void>;
+  history(tenantId: string, entity: EntityName, key: string): Promise<TimedAuditEntry[]>;
   /** A tenant's entries in [from, to), oldest first (ISO times). */
-  byTenant(tenantId: string, from: string, to: string): Promise<Array<AuditEntry & { at: string }>>;
+  byTenant(tenantId: string, from: string, to: string): Promise<TimedAuditEntry[]>;
   /**
    * Deletes a record's history (an erasure request), all but the entries of earlier erasures, which hold no
    * data and show that it was done; answers how many entries went.

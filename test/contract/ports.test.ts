@@ -249,6 +249,49 @@ for (const implementation of implementations) {
         assert.deepEqual((await entryOf(t, 'D1'))?.noted, ['reason-a', 'reason-b']);
       });
 
+      test('a claim as a create marks it pending in the same write, only on a record with neither id nor pending create', async () => {
+        const t = newTenant();
+        const asCreate = (key: string, owner: string, nowMs: number) =>
+          p.keyMap.claim(t, ORG, key, owner, LEASE, nowMs, { pendingCreateAt: iso(nowMs) });
+        assert.deepEqual(await asCreate('N1', 'a', T0), { held: false, entry: undefined, pendingSince: iso(T0) });
+        assert.deepEqual(await entryOf(t, 'N1'), { qadKey: 'N1', pendingCreateAt: iso(T0) });
+        assert.deepEqual(await asCreate('N1', 'b', T0 + 1), { held: true, until: T0 + LEASE, owner: 'a' });
+        // Never sent: the release takes the marker with it; sent (a lost answer): an ordinary release keeps it.
+        await p.keyMap.release(t, ORG, 'N1', 'a', { pendingCreate: true });
+        assert.deepEqual(await entryOf(t, 'N1'), { qadKey: 'N1' });
+        await asCreate('N1', 'c', T0 + 2);
+        await p.keyMap.release(t, ORG, 'N1', 'c');
+        const pending = { qadKey: 'N1', pendingCreateAt: iso(T0 + 2) };
+        assert.deepEqual(
+          await asCreate('N1', 'd', T0 + 3),
+          { held: false, entry: pending },
+          'pending: an ordinary claim, the first marker kept',
+        );
+        await p.keyMap.complete(t, ORG, 'N1', 'd', { pipedriveId: 9, contentHash: 'h9' });
+        const mapped = { qadKey: 'N1', pipedriveId: 9, contentHash: 'h9' };
+        assert.deepEqual(await asCreate('N1', 'e', T0 + 4), { held: false, entry: mapped }, 'mapped: an ordinary claim');
+        assert.deepEqual(await entryOf(t, 'N1'), mapped);
+        await p.keyMap.markHeld(t, ORG, 'N2');
+        assert.deepEqual(await asCreate('N2', 'a', T0), { held: false, entry: undefined, holdMarks: 1, pendingSince: iso(T0) });
+      });
+
+      test('markHeld counts holds for a person; a claim answers the count; clearHeld forgets it only as it was seen', async () => {
+        const t = newTenant();
+        await p.keyMap.markHeld(t, ORG, 'H1');
+        assert.deepEqual(await claim(t, 'H1', 'a', T0), { held: false, entry: undefined, holdMarks: 1 }, 'marking creates the entry');
+        await p.keyMap.markHeld(t, ORG, 'H1');
+        await p.keyMap.complete(t, ORG, 'H1', 'a', { pipedriveId: 5, contentHash: 'h5' });
+        const mapped = { qadKey: 'H1', pipedriveId: 5, contentHash: 'h5' };
+        assert.deepEqual(await entryOf(t, 'H1'), mapped, 'not part of the entry');
+        await p.keyMap.clearHeld(t, ORG, 'H1', 1);
+        assert.deepEqual(await claim(t, 'H1', 'b', T0), { held: false, entry: mapped, holdMarks: 2 }, 'held again since 1 was seen');
+        await p.keyMap.clearHeld(t, ORG, 'H1', 2);
+        await p.keyMap.release(t, ORG, 'H1', 'b');
+        assert.deepEqual(await claim(t, 'H1', 'c', T0), { held: false, entry: mapped });
+        await p.keyMap.clearHeld(t, ORG, 'H9', 1);
+        assert.equal(await entryOf(t, 'H9'), undefined, 'clearing a record never marked creates nothing');
+      });
+
       test('listMapped lists the mapped records of one tenant and entity, in key order, gone ones with their mark', async () => {
         const t = newTenant();
         for (const [key, id] of [
@@ -314,6 +357,26 @@ for (const implementation of implementations) {
         });
         assert.equal(await p.listing.meta(t, PERSON), undefined, 'per entity');
         assert.equal(await p.listing.meta(newTenant(), ORG), undefined, 'per tenant');
+      });
+
+      test("lookupMany answers each record's lookup, shared tokens and all, beyond one request's 100 keys", async () => {
+        const t = newTenant();
+        const byKey = new Map(Array.from({ length: 70 }, (_, i) => [`K${i}`, [i]]));
+        const byToken = new Map(Array.from({ length: 70 }, (_, i) => [`name:${i}`, candidates([i, null], [1000 + i, 'X'])]));
+        await p.listing.save(t, ORG, { byKey, byToken }, iso(T0));
+        const queries = Array.from({ length: 70 }, (_, i) => ({ qadKey: `K${i}`, tokens: [`name:${i}`, 'name:0', 'unknown'] }));
+        const many = await p.listing.lookupMany(t, ORG, [...queries, { qadKey: 'K99', tokens: [] }]);
+        assert.equal(many.size, 71);
+        for (const q of queries) assert.deepEqual(many.get(q.qadKey), await p.listing.lookup(t, ORG, q.qadKey, q.tokens), q.qadKey);
+        assert.deepEqual(many.get('K5'), {
+          byKey: [5],
+          byToken: new Map([
+            ['name:5', candidates([5, null], [1005, 'X'])],
+            ['name:0', candidates([0, null], [1000, 'X'])],
+          ]),
+        });
+        assert.deepEqual(many.get('K99'), { byKey: [], byToken: new Map() });
+        assert.deepEqual(await p.listing.lookupMany(t, ORG, []), new Map());
       });
 
       test('a second save adds to the first (nothing is deleted) and its meta counts only its own records', async () => {
@@ -460,6 +523,28 @@ for (const implementation of implementations) {
           (await keys(T0, T0 + 3_001)).map(([k]) => k),
           ['K0', 'K1', 'K2', 'K3'],
         );
+      });
+
+      test('entries written together keep the time each was decided, read back as entries written one by one', async () => {
+        const t = newTenant();
+        p.clock.ms = T0 + 9_000;
+        // 30: more than one BatchWriteItem takes.
+        const decided = Array.from({ length: 30 }, (_, i) => ({ ...entry(t, `B${i % 3}`, 'updated'), at: iso(T0 + i * 10) }));
+        await p.audit.recordAll([...decided, { ...entry(t, 'B0', 'created', PERSON), reason: 'r'.repeat(2_100), at: iso(T0) }]);
+        await p.audit.recordAll([]);
+        await p.audit.record(entry(t, 'B0', 'unchanged'));
+        assert.deepEqual(
+          (await p.audit.history(t, ORG, 'B0')).map((e) => [e.action, e.at]),
+          [
+            ['unchanged', iso(T0 + 9_000)],
+            ...decided
+              .filter((e) => e.key === 'B0')
+              .map((e) => [e.action, e.at] as const)
+              .reverse(),
+          ],
+        );
+        assert.equal((await p.audit.history(t, PERSON, 'B0'))[0]?.reason, 'r'.repeat(2_000));
+        assert.equal((await p.audit.byTenant(t, iso(T0), iso(T0 + 150))).length, 16);
       });
 
       test('an entry keeps its fields; reason and error are cut at 2,000 characters; 200 field names; detail secrets masked', async () => {

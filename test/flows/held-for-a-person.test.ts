@@ -117,6 +117,43 @@ describe('an ambiguous match is one hold for a person, not a dead letter on ever
     assert.deepEqual(await world.adapters.holds.held(TENANT), [], 'written, so no longer held');
   });
 
+  test('a hold its key-map mark does not show (lost in a crash, or older than marks) is cleared by the write after a recheck', async () => {
+    const { world, twins } = await ambiguousWorld();
+    const keyMap = world.adapters.keyMap;
+    const seen = await keyMap.claim(TENANT, 'organization', 'AM1', 'crash', 1, world.clock.now());
+    assert.ok(!seen.held && seen.holdMarks !== undefined, 'holding the record marked it');
+    await keyMap.clearHeld(TENANT, 'organization', 'AM1', seen.holdMarks);
+    await edit(world, 'organizations', twins[1]!, { custom_fields: { [keyFieldCode(world)]: 'AM1' } });
+    await sendAgain(world);
+    assert.equal((await keyMap.getMany(TENANT, 'organization', ['AM1'])).get('AM1')?.pipedriveId, twins[1]);
+    assert.deepEqual(await world.adapters.holds.held(TENANT), []);
+  });
+
+  test('a record never held costs its write no look at the holds; one held, one look, then none', async () => {
+    const { world, twins } = await ambiguousWorld();
+    const holds = world.adapters.holds;
+    const looked: string[] = [];
+    const heldRecord = holds.heldRecord.bind(holds);
+    holds.heldRecord = (tenantId, entity, key) => {
+      looked.push(key);
+      return heldRecord(tenantId, entity, key);
+    };
+    await edit(world, 'organizations', twins[1]!, { custom_fields: { [keyFieldCode(world)]: 'AM1' } });
+    world.qadTenant.upsertCustomer(customerRow('AM1', 'Atlas Getriebe GmbH', today()));
+    world.qadTenant.upsertCustomer(customerRow('AM2', 'Brandt Ventile GmbH', today()));
+    world.clock.ms += 10 * 60_000;
+    await world.poll('customers');
+    await drain(world);
+    assert.deepEqual(looked, ['AM1'], 'AM2 was never held');
+    assert.deepEqual(await holds.held(TENANT), []);
+    world.qadTenant.upsertCustomer(customerRow('AM1', 'Atlas Getriebe AG', today()));
+    world.clock.ms += 10 * 60_000;
+    await world.poll('customers');
+    await drain(world);
+    assert.deepEqual(looked, ['AM1'], 'its holds cleared, the mark went with them');
+    assert.equal(world.pd.organizations().find((o) => o.id === twins[1])?.name, 'Atlas Getriebe AG');
+  });
+
   test('products: two carrying one item code are held once with both named', async () => {
     w = await startMemoryWorld({ items: [itemRow('77-100', 'Flansch DN50')], prices: [priceRow('77-100', 'EUR', 12)] });
     const twins = [w.pd.seedProduct({ name: 'Flansch', code: '77-100' }), w.pd.seedProduct({ name: 'Flansch (alt)', code: '77-100' })];

@@ -136,4 +136,38 @@ describe('customers to organizations, in memory', () => {
     await w.deliver('records');
     assert.equal(w.pd.organizations().length, 2);
   });
+
+  test("a new record's claim marks its create pending: no write of its own, and none left behind when nothing was sent", async () => {
+    w = await startMemoryWorld({ customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today())] });
+    await w.poll('customers');
+    const deps = w.handlerDeps('records');
+    const { keyMap } = deps;
+    let marks = 0;
+    const counted = Object.assign(Object.create(keyMap) as typeof keyMap, {
+      markPendingCreate: (...args: Parameters<typeof keyMap.markPendingCreate>) => {
+        marks++;
+        return keyMap.markPendingCreate(...args);
+      },
+    });
+    const sent = w.adapters.queue('records').takeSent();
+    const batch = {
+      Records: sent.map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 })),
+    };
+    // Pipedrive's changes cannot be read: the records fail before their creates are sent.
+    w.pd.setFault((req) => (req.method === 'GET' && req.path === '/api/v2/organizations' ? { status: 503, body: 'down' } : undefined));
+    const failed = await handleWriterBatch({ ...deps, keyMap: counted }, batch);
+    assert.deepEqual(failed.batchItemFailures, []);
+    assert.equal(writes(w), 0);
+    const entries = await keyMap.getMany(TENANT, 'organization', ['C1', 'C2']);
+    assert.deepEqual(
+      [...entries.values()].map((e) => e.pendingCreateAt),
+      [undefined, undefined],
+      'no create to look for',
+    );
+    w.pd.setFault(undefined);
+    await handleWriterBatch({ ...deps, keyMap: counted }, batch);
+    assert.deepEqual(new Set(w.pd.organizations().map((o) => o.name)), new Set(['Alpha GmbH', 'Beta AG']));
+    assert.equal(writes(w), 2, 'each created once, with no look for an earlier create');
+    assert.equal(marks, 0, 'marked pending by their claims');
+  });
 });

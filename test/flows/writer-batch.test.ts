@@ -15,6 +15,12 @@ afterEach(async () => {
 
 const today = () => new Date().toISOString().slice(0, 10);
 const history = (world: MemoryWorld, entity: EntityName, key: string) => world.adapters.audit.history(TENANT, entity, key);
+/** What the polls sent to the records queue, as one SQS batch a writer is handed directly. */
+const sentAsBatch = (world: MemoryWorld) =>
+  world.adapters
+    .queue('records')
+    .takeSent()
+    .map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 }));
 
 describe('the writer batch, in memory', () => {
   test('a contact whose organization is not in Pipedrive yet waits, then lands in it', async () => {
@@ -127,9 +133,7 @@ describe('the writer batch, in memory', () => {
     });
     await w.poll('customers');
     const queue = w.adapters.queue('records');
-    const records = queue
-      .takeSent()
-      .map((m) => sqsRecord({ messageId: m.messageId, receiptHandle: m.messageId, body: m.body, receiveCount: 1 }));
+    const records = sentAsBatch(w);
     // 25 s left for the first record, then less than the reserve.
     let left = WRITER_TIME_RESERVE_MS + 5_000;
     const res = await handleWriterBatch(w.handlerDeps('records'), { Records: records }, () => {
@@ -154,5 +158,96 @@ describe('the writer batch, in memory', () => {
       [handedBack?.action, handedBack?.reason],
       ['deferred', 'handed back unstarted: the invocation is near its time limit'],
     );
+  });
+
+  test("a batch's decisions reach the audit in one write, each at its own time, before the batch is answered", async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today()), customerRow('C3', 'Gamma Oy', today())],
+      contacts: [contactRow('P1', 'C9', 'Anna Berg')],
+    });
+    await w.poll('customers');
+    await w.poll('contacts');
+    const records = sentAsBatch(w);
+    const deps = w.handlerDeps('records');
+    const clock = w.clock;
+    const writes: number[] = [];
+    const singles: string[] = [];
+    const audit = deps.audit;
+    const counted = Object.assign(Object.create(audit) as typeof audit, {
+      record: async (e: Parameters<typeof audit.record>[0]) => void singles.push(e.key),
+      recordAll: async (entries: Parameters<typeof audit.recordAll>[0]) => {
+        writes.push(entries.length);
+        // Time passes while it is written: each entry keeps the time of its decision.
+        clock.ms += 5_000;
+        return audit.recordAll(entries);
+      },
+    });
+    clock.ms += 1_000;
+    const startedAt = new Date(clock.ms).toISOString();
+    await handleWriterBatch({ ...deps, audit: counted }, { Records: records });
+    assert.deepEqual([writes, singles], [[4], []], 'three created and one waiting, in one write');
+    const entries = await w.adapters.audit.byTenant(TENANT, startedAt, new Date(clock.ms + 1).toISOString());
+    assert.deepEqual(entries.map((e) => [e.key, e.action]).sort(), [
+      ['C1', 'created'],
+      ['C2', 'created'],
+      ['C3', 'created'],
+      ['P1', 'deferred'],
+    ]);
+    assert.ok(entries.every((e) => e.at < new Date(clock.ms - 4_000).toISOString()));
+
+    // Not written, the batch fails as a whole: SQS delivers it again and its records decide (and audit) again.
+    const failing = Object.assign(Object.create(audit) as typeof audit, {
+      recordAll: async () => Promise.reject(new Error('throttled')),
+    });
+    await assert.rejects(handleWriterBatch({ ...deps, audit: failing }, { Records: records }), /throttled/u);
+  });
+
+  test("a batch reads its persons' organizations and their listing matches once, not per record", async () => {
+    w = await startMemoryWorld({
+      customers: [customerRow('C1', 'Alpha GmbH', today()), customerRow('C2', 'Beta AG', today())],
+      contacts: [contactRow('P1', 'C1', 'Jonas Berg'), contactRow('P2', 'C2', 'Anna Lind'), contactRow('P3', 'C9', 'Ida Kron')],
+    });
+    await w.poll('customers');
+    await w.deliver('records');
+    const beta = (await w.adapters.keyMap.getMany(TENANT, 'organization', ['C2'])).get('C2')?.pipedriveId;
+    const typed = w.pd.seedPerson({ name: 'anna  LIND', org_id: beta });
+    await w.poll('contacts');
+    const records = sentAsBatch(w);
+    const deps = w.handlerDeps('records');
+    const asked: string[] = [];
+    const { keyMap, listing } = deps;
+    const counted = {
+      keyMap: Object.assign(Object.create(keyMap) as typeof keyMap, {
+        getMany: (t: string, entity: string, keys: readonly string[]) => {
+          asked.push(`getMany ${entity} ${[...keys].sort().join(',')}`);
+          return keyMap.getMany(t, entity, keys);
+        },
+      }),
+      listing: Object.assign(Object.create(listing) as typeof listing, {
+        lookup: (...args: Parameters<typeof listing.lookup>) => {
+          asked.push(`lookup ${args[2]}`);
+          return listing.lookup(...args);
+        },
+        lookupMany: (...args: Parameters<typeof listing.lookupMany>) => {
+          asked.push(`lookupMany ${args[2].map((q) => q.qadKey).join(',')}`);
+          return listing.lookupMany(...args);
+        },
+      }),
+    };
+    const res = await handleWriterBatch({ ...deps, ...counted }, { Records: records });
+    assert.deepEqual(res.batchItemFailures, []);
+    assert.deepEqual(
+      asked.filter((a) => !a.startsWith('getMany person')),
+      [
+        'getMany organization C1,C2,C9',
+        'lookupMany P1,P2',
+        // P3's organization was not found at the batch's start: read again at its write, in case it came meanwhile.
+        'getMany organization C9',
+      ],
+    );
+    const people = new Map((await w.adapters.keyMap.listMapped(TENANT, 'person')).map((e) => [e.qadKey, e.pipedriveId]));
+    assert.equal(people.get('P2'), typed, 'matched through the listing the batch read');
+    assert.equal(w.pd.persons().find((p) => p.id === people.get('P1'))?.name, 'Jonas Berg');
+    assert.equal(people.has('P3'), false, 'waits for its organization');
   });
 });

@@ -532,6 +532,7 @@ test('IAM: pollers read connections, write sync state, append audit, send to the
     assert.ok(grants(st, 'dynamodb:UpdateItem', getAtt(logicalId(base, tables.syncState))), spec.id);
     assert.ok(grants(st, 'dynamodb:PutItem', getAtt(logicalId(base, tables.audit))), spec.id);
     assert.ok(!grants(st, 'dynamodb:DeleteItem', getAtt(logicalId(base, tables.audit))), spec.id);
+    assert.ok(!grants(st, 'dynamodb:BatchWriteItem', getAtt(logicalId(base, tables.audit))), spec.id);
     for (const name of WORK_QUEUES) {
       const { queue, dlq } = queueParts(base, name);
       const own = name === spec.sendsTo;
@@ -582,6 +583,9 @@ test('IAM: each writer consumes its queue, may send to it again and ChangeMessag
       }
     }
     assert.ok(grants(st, 'dynamodb:PutItem', getAtt(logicalId(base, base.stack.tables.audit))), spec.id);
+    // A batch's audit entries in one request; still no single delete.
+    assert.ok(grants(st, 'dynamodb:BatchWriteItem', getAtt(logicalId(base, base.stack.tables.audit))), spec.id);
+    assert.ok(!grants(st, 'dynamodb:DeleteItem', getAtt(logicalId(base, base.stack.tables.audit))), spec.id);
   }
   // Concretely: the products writer can defer (ChangeMessageVisibility) on products and dead-letter to its DLQ.
   const wp = statementsOfRole(base, fnParts(base, 'WriteProducts').role);

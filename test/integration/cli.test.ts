@@ -136,6 +136,9 @@ describe('the operator CLI', () => {
     const real = await cli(h, ['sync', 'acme', '--entity', 'customers']);
     assert.equal(real.code, 0, real.err);
     assert.match(real.out, /create 1, update 1/u);
+    // Each row says what its writer did, from the audit entry it wrote.
+    assert.match(real.out, /C1\s+create/u);
+    assert.match(real.out, new RegExp(`C2\\s+update\\s+${borg}`, 'u'));
     assert.equal(h.pd.organizations().length, 2);
     const again = await cli(h, ['sync', 'acme', '--entity', 'customers', '--dry-run']);
     assert.match(again.out, /would create 0, update 0, skip 2 \(2 unchanged since the last write\)/u);

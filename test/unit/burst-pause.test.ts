@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MemoryBurstPauses } from '../../shared/adapters/memory/memory-burst-pauses.ts';
-import { createPipedriveClient } from '../../shared/clients/pipedrive-client.ts';
+import { createPipedriveClient, SHARED_PAUSE_FRESH_MS } from '../../shared/clients/pipedrive-client.ts';
 import type { HttpClient, HttpResponse } from '../../shared/clients/http.ts';
 import { RateLimitedError } from '../../shared/domain/errors.ts';
 
@@ -110,12 +110,45 @@ describe('a 429 stops the tenant in every container', () => {
     const afterFirst = w.reads();
     for (let i = 0; i < 5; i++) await b.get('organizations', 1);
     assert.equal(w.reads(), afterFirst);
-    // A window nearly full: every call asks again.
+    // A window nearly full: a call asks again once the last read is older than SHARED_PAUSE_FRESH_MS; those in
+    // between, and concurrent ones, share it.
     const crowded = w.container('c', () => ok(10));
     await crowded.get('organizations', 1);
     const before = w.reads();
+    w.clock.ms += SHARED_PAUSE_FRESH_MS + 1;
     await crowded.get('organizations', 1);
+    await Promise.all([crowded.get('organizations', 1), crowded.get('persons', 2)]);
+    assert.equal(w.reads(), before + 1);
+    w.clock.ms += SHARED_PAUSE_FRESH_MS + 1;
     await crowded.get('organizations', 1);
     assert.equal(w.reads(), before + 2);
+  });
+
+  test('a 429 elsewhere reaches a container that just read the wait within SHARED_PAUSE_FRESH_MS, before its reset', async () => {
+    const w = tenantWorld();
+    let answer = ok(5);
+    const a = w.container('a', () => answer);
+    const b = w.container('b', () => ok(5));
+    await b.get('organizations', 1);
+    await b.get('organizations', 1);
+    answer = refused(2);
+    await refusal(() => a.get('organizations', 1));
+    w.clock.ms += SHARED_PAUSE_FRESH_MS + 1;
+    await b.get('organizations', 1);
+    const last = w.sent.b?.at(-1) ?? 0;
+    assert.ok(last >= T0 + 2_000, `b called at +${last - T0} ms, inside the reset a's 429 named`);
+  });
+
+  test('the refused container waits out its own 429 without asking again: it is its latest read', async () => {
+    const w = tenantWorld();
+    let answer = refused(2);
+    const a = w.container('a', () => answer);
+    await refusal(() => a.get('organizations', 1));
+    const reads = w.reads();
+    answer = ok(5);
+    w.clock.ms += SHARED_PAUSE_FRESH_MS + 1;
+    await a.get('organizations', 1);
+    assert.ok((w.sent.a?.at(-1) ?? 0) >= T0 + 2_000);
+    assert.equal(w.reads(), reads);
   });
 });

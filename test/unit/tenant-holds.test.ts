@@ -13,6 +13,7 @@ function fakes(nowMs: number) {
   let gateUntil: number | undefined;
   const audit: AuditLog = {
     record: async (e) => void entries.push(e),
+    recordAll: async (es) => void entries.push(...es),
     history: async () => [],
     byTenant: async () => [],
     erase: async () => 0,

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { PutItemCommand, QueryCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import { MAX_FIELDS, redact } from '../../domain/redact.ts';
-import type { AuditDetail, AuditEntry, AuditLog, EntityName } from '../../ports/index.ts';
+import type { AuditDetail, AuditEntry, AuditLog, EntityName, TimedAuditEntry } from '../../ports/index.ts';
 import { TABLES } from '../../config/tables.ts';
-import { batchDelete, n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
+import { batchDelete, batchPut, n, num, readableVersion, s, str, versionOf, type Item, type ItemShape } from './dynamo-items.ts';
 
 /** Audit items; their versions: ItemShape in dynamo-items.ts. */
 const AUDIT_ITEM: ItemShape = { name: 'audit', version: 2 };
@@ -25,7 +25,18 @@ export class DynamoAuditLog implements AuditLog {
   ) {}
 
   async record(entry: AuditEntry): Promise<void> {
-    const at = new Date(this.now()).toISOString();
+    await this.client.send(new PutItemCommand({ TableName: this.table, Item: this.itemOf(entry, new Date(this.now()).toISOString()) }));
+  }
+
+  async recordAll(entries: readonly TimedAuditEntry[]): Promise<void> {
+    await batchPut(
+      this.client,
+      this.table,
+      entries.map((e) => this.itemOf(e, e.at)),
+    );
+  }
+
+  private itemOf(entry: AuditEntry, at: string): Item {
     const item: Item = {
       pk: s(`${entry.tenantId}#${entry.entity}#${entry.key}`),
       sk: s(`${at}#${String(sequence++ % 1e6).padStart(6, '0')}#${randomUUID()}`),
@@ -45,7 +56,7 @@ export class DynamoAuditLog implements AuditLog {
     if (entry.contentHash) item.contentHash = s(entry.contentHash);
     if (entry.fields?.length) item.fields = s(JSON.stringify(entry.fields.slice(0, MAX_FIELDS)));
     if (entry.detail !== undefined) item.detail = s(JSON.stringify(redact(entry.detail)));
-    await this.client.send(new PutItemCommand({ TableName: this.table, Item: item }));
+    return item;
   }
 
   history(tenantId: string, entity: EntityName, key: string): Promise<Array<AuditEntry & { at: string }>> {

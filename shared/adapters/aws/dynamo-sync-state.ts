@@ -10,6 +10,7 @@ import { contentHash } from '../../domain/content-hash.ts';
 import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
 import type {
+  ClaimOptions,
   ClaimOutcome,
   EntityName,
   KeyMap,
@@ -20,6 +21,7 @@ import type {
   WrittenState,
   ListingMatches,
   ListingLookup,
+  ListingQuery,
   FinishedPoll,
 } from '../../ports/index.ts';
 import { knownEntry } from '../../ports/index.ts';
@@ -96,28 +98,46 @@ export class DynamoKeyMap implements KeyMap {
     return new Map(items.map((item) => [toEntry(item).qadKey, toEntry(item)]));
   }
 
-  async claim(tenantId: string, entity: EntityName, qadKey: string, owner: string, leaseMs: number, nowMs: number): Promise<ClaimOutcome> {
+  async claim(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    leaseMs: number,
+    nowMs: number,
+    options: ClaimOptions = {},
+  ): Promise<ClaimOutcome> {
+    const { pendingCreateAt } = options;
     try {
       const res = await this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: this.key(tenantId, entity, qadKey),
           // The claim stamps the current version; it never stamps an item a newer release wrote (read below, refused).
-          UpdateExpression: 'SET leaseOwner = :o, leaseUntil = :u, qadKey = :k, v = :v',
+          UpdateExpression: `SET leaseOwner = :o, leaseUntil = :u, qadKey = :k, v = :v${pendingCreateAt ? ', pendingCreateAt = :p' : ''}`,
           ConditionExpression:
-            '(attribute_not_exists(v) OR v <= :v) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :o)',
+            '(attribute_not_exists(v) OR v <= :v) AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now OR leaseOwner = :o)' +
+            (pendingCreateAt ? ' AND attribute_not_exists(pipedriveId) AND attribute_not_exists(pendingCreateAt)' : ''),
           ExpressionAttributeValues: {
             ':o': s(owner),
             ':u': n(nowMs + leaseMs),
             ':now': n(nowMs),
             ':k': s(qadKey),
             ':v': versionOf(KEY_MAP_ITEM),
+            ...(pendingCreateAt && { ':p': s(pendingCreateAt) }),
           },
-          ReturnValues: 'ALL_NEW',
+          // The record as it was: the claim changes only its lease (and its own pending marker, answered apart).
+          ReturnValues: 'ALL_OLD',
         }),
       );
-      const entry = toEntry(res.Attributes ?? {});
-      return { held: false, entry: knownEntry(entry) };
+      const entry = res.Attributes ? toEntry(res.Attributes) : undefined;
+      const holdMarks = num(res.Attributes, 'holdMarks');
+      return {
+        held: false,
+        entry: entry && knownEntry(entry),
+        ...(holdMarks !== undefined && { holdMarks }),
+        ...(pendingCreateAt && { pendingSince: pendingCreateAt }),
+      };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
       const current = await this.client.send(
@@ -125,7 +145,11 @@ export class DynamoKeyMap implements KeyMap {
       );
       if (current.Item) readableVersion(current.Item, KEY_MAP_ITEM);
       const holder = str(current.Item, 'leaseOwner');
-      return { held: true, until: num(current.Item, 'leaseUntil') ?? nowMs + leaseMs, ...(holder !== undefined && { owner: holder }) };
+      const until = num(current.Item, 'leaseUntil');
+      // Mapped or pending since the batch looked, and nobody's claim running: an ordinary claim.
+      if (pendingCreateAt && (until === undefined || until < nowMs || holder === owner))
+        return this.claim(tenantId, entity, qadKey, owner, leaseMs, nowMs);
+      return { held: true, until: until ?? nowMs + leaseMs, ...(holder !== undefined && { owner: holder }) };
     }
   }
 
@@ -180,12 +204,18 @@ export class DynamoKeyMap implements KeyMap {
     return this.ownedUpdate(tenantId, entity, qadKey, owner, 'REMOVE pipedriveId, contentHash', {});
   }
 
-  async release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void> {
+  async release(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    options: { pendingCreate?: boolean } = {},
+  ): Promise<void> {
     // Not ours any more means someone else holds it now: nothing of ours to release.
     await updateIf(this.client, {
       table: this.table,
       key: this.key(tenantId, entity, qadKey),
-      update: 'REMOVE leaseOwner, leaseUntil',
+      update: `REMOVE leaseOwner, leaseUntil${options.pendingCreate ? ', pendingCreateAt' : ''}`,
       condition: 'leaseOwner = :o',
       values: { ':o': s(owner) },
     });
@@ -283,6 +313,28 @@ export class DynamoKeyMap implements KeyMap {
     );
   }
 
+  async markHeld(tenantId: string, entity: EntityName, qadKey: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.table,
+        Key: this.key(tenantId, entity, qadKey),
+        UpdateExpression: 'ADD holdMarks :one SET qadKey = :k, v = if_not_exists(v, :v)',
+        ExpressionAttributeValues: { ':one': n(1), ':k': s(qadKey), ':v': versionOf(KEY_MAP_ITEM) },
+      }),
+    );
+  }
+
+  async clearHeld(tenantId: string, entity: EntityName, qadKey: string, seen: number): Promise<void> {
+    // Held again since `seen` was read: the count stays, and the next write looks at the holds again.
+    await updateIf(this.client, {
+      table: this.table,
+      key: this.key(tenantId, entity, qadKey),
+      update: 'REMOVE holdMarks',
+      condition: 'holdMarks = :seen',
+      values: { ':seen': n(seen) },
+    });
+  }
+
   async ownersOf(tenantId: string, entity: EntityName, pipedriveIds: readonly number[]): Promise<Map<number, string>> {
     const items = await batchGet(
       this.client,
@@ -302,12 +354,20 @@ export class DynamoListingIndex implements ListingIndex {
     private readonly time: Pick<AdapterTime, 'sleep'> = {},
   ) {}
 
+  /** Listing markers this container has read or written: a poll writes one when there is none, and never again. */
+  private readonly metas = new Map<string, { listedAt: string; records: number }>();
+
   async meta(tenantId: string, entity: EntityName): Promise<{ listedAt: string; records: number } | undefined> {
+    const known = this.metas.get(partition(tenantId, entity));
+    if (known) return { ...known };
     const res = await this.client.send(
       new GetItemCommand({ TableName: this.table, Key: { pk: s(partition(tenantId, entity)), sk: s('listing') }, ConsistentRead: true }),
     );
     const listedAt = str(res.Item, 'listedAt');
-    return listedAt ? { listedAt, records: num(res.Item, 'records') ?? 0 } : undefined;
+    if (!listedAt) return undefined;
+    const meta = { listedAt, records: num(res.Item, 'records') ?? 0 };
+    this.metas.set(partition(tenantId, entity), meta);
+    return { ...meta };
   }
 
   async save(tenantId: string, entity: EntityName, listing: ListingMatches, listedAt: string): Promise<void> {
@@ -335,6 +395,7 @@ export class DynamoListingIndex implements ListingIndex {
       [{ pk: s(partition(tenantId, entity)), sk: s('listing'), listedAt: s(listedAt), records: n(records) }],
       this.time,
     );
+    this.metas.set(partition(tenantId, entity), { listedAt, records });
   }
 
   async erase(tenantId: string, entity: EntityName, qadKey: string, pipedriveIds: readonly number[]): Promise<number> {
@@ -375,22 +436,31 @@ export class DynamoListingIndex implements ListingIndex {
   }
 
   async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup> {
+    return (await this.lookupMany(tenantId, entity, [{ qadKey, tokens }])).get(qadKey)!;
+  }
+
+  async lookupMany(tenantId: string, entity: EntityName, queries: readonly ListingQuery[]): Promise<Map<string, ListingLookup>> {
     const pk = s(`${partition(tenantId, entity)}#listing`);
-    const hashes = new Map(tokens.map((t) => [`tok#${contentHash(t)}`, t]));
+    const tokenSk = (token: string) => `tok#${contentHash(token)}`;
+    const sks = new Set(queries.flatMap((q) => [`key#${q.qadKey}`, ...q.tokens.map(tokenSk)]));
     const items = await batchGet(
       this.client,
       this.table,
-      [{ pk, sk: s(`key#${qadKey}`) }, ...[...hashes.keys()].map((sk) => ({ pk, sk: s(sk) }))],
+      [...sks].map((sk) => ({ pk, sk: s(sk) })),
       this.time,
     );
-    const byToken = new Map<string, NameCandidate[]>();
-    let byKey: number[] = [];
-    for (const item of items) {
-      const sk = str(item, 'sk')!;
-      if (sk.startsWith('key#')) byKey = JSON.parse(str(item, 'ids') ?? '[]') as number[];
-      else byToken.set(hashes.get(sk)!, JSON.parse(str(item, 'candidates') ?? '[]') as NameCandidate[]);
+    const bySk = new Map(items.map((item) => [str(item, 'sk')!, item]));
+    const out = new Map<string, ListingLookup>();
+    for (const { qadKey, tokens } of queries) {
+      const keyItem = bySk.get(`key#${qadKey}`);
+      const byToken = new Map<string, NameCandidate[]>();
+      for (const token of tokens) {
+        const item = bySk.get(tokenSk(token));
+        if (item) byToken.set(token, JSON.parse(str(item, 'candidates') ?? '[]') as NameCandidate[]);
+      }
+      out.set(qadKey, { byKey: keyItem ? (JSON.parse(str(keyItem, 'ids') ?? '[]') as number[]) : [], byToken });
     }
-    return { byKey, byToken };
+    return out;
   }
 }
 

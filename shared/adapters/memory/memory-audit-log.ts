@@ -1,7 +1,7 @@
 import { MAX_FIELDS, redact } from '../../domain/redact.ts';
-import type { AuditDetail, AuditEntry, AuditLog, Clock, EntityName } from '../../ports/index.ts';
+import type { AuditDetail, AuditEntry, AuditLog, Clock, EntityName, TimedAuditEntry } from '../../ports/index.ts';
 
-type Stored = AuditEntry & { at: string };
+type Stored = TimedAuditEntry;
 
 /**
  * The audit table in memory, as DynamoAuditLog stores it: the time from the clock, reason and error
@@ -14,13 +14,15 @@ export class MemoryAuditLog implements AuditLog {
   constructor(private readonly clock: Pick<Clock, 'now'>) {}
 
   async record(entry: AuditEntry): Promise<void> {
-    const stored: Stored = {
-      tenantId: entry.tenantId,
-      entity: entry.entity,
-      key: entry.key,
-      action: entry.action,
-      at: new Date(this.clock.now()).toISOString(),
-    };
+    this.store(entry, new Date(this.clock.now()).toISOString());
+  }
+
+  async recordAll(entries: readonly TimedAuditEntry[]): Promise<void> {
+    for (const entry of entries) this.store(entry, entry.at);
+  }
+
+  private store(entry: AuditEntry, at: string): void {
+    const stored: Stored = { tenantId: entry.tenantId, entity: entry.entity, key: entry.key, action: entry.action, at };
     if (entry.reason) stored.reason = entry.reason.slice(0, 2000);
     if (entry.error) stored.error = entry.error.slice(0, 2000);
     if (entry.pipedriveId !== undefined) stored.pipedriveId = entry.pipedriveId;

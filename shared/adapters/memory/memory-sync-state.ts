@@ -3,6 +3,7 @@ import { ClaimHeldError, RetryLaterError } from '../../domain/errors.ts';
 import type { NameCandidate } from '../../domain/upsert-decision.ts';
 import {
   knownEntry,
+  type ClaimOptions,
   type ClaimOutcome,
   type Clock,
   type EntityName,
@@ -10,7 +11,15 @@ import {
   type KeyMap,
   type KeyMapEntry,
 } from '../../ports/index.ts';
-import type { ListingIndex, ListingLookup, ListingMatches, PollState, PollStateStore, WrittenState } from '../../ports/index.ts';
+import type {
+  ListingIndex,
+  ListingLookup,
+  ListingMatches,
+  ListingQuery,
+  PollState,
+  PollStateStore,
+  WrittenState,
+} from '../../ports/index.ts';
 import { compareSortKeys } from './sort-key.ts';
 
 /**
@@ -23,9 +32,10 @@ const id = (...parts: string[]) => JSON.stringify(parts);
 interface KeyItem extends KeyMapEntry {
   leaseOwner?: string;
   leaseUntil?: number;
+  holdMarks?: number;
 }
 
-function toEntry({ leaseOwner: _owner, leaseUntil: _until, ...entry }: KeyItem): KeyMapEntry {
+function toEntry({ leaseOwner: _owner, leaseUntil: _until, holdMarks: _marks, ...entry }: KeyItem): KeyMapEntry {
   return { ...entry };
 }
 
@@ -45,14 +55,41 @@ export class MemoryKeyMap implements KeyMap {
     return out;
   }
 
-  async claim(tenantId: string, entity: EntityName, qadKey: string, owner: string, leaseMs: number, nowMs: number): Promise<ClaimOutcome> {
+  async claim(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    leaseMs: number,
+    nowMs: number,
+    options: ClaimOptions = {},
+  ): Promise<ClaimOutcome> {
     const item = this.items.get(id(tenantId, entity, qadKey));
     // Held while the lease has not run out (until < now frees it), unless we are the holder.
     if (item?.leaseUntil !== undefined && !(item.leaseUntil < nowMs) && item.leaseOwner !== owner)
       return { held: true, until: item.leaseUntil, ...(item.leaseOwner !== undefined && { owner: item.leaseOwner }) };
-    const next: KeyItem = { ...item, qadKey, leaseOwner: owner, leaseUntil: nowMs + leaseMs };
+    // Mapped or pending already: an ordinary claim.
+    const pendingCreateAt = item?.pipedriveId === undefined && item?.pendingCreateAt === undefined ? options.pendingCreateAt : undefined;
+    const before = item && toEntry(item);
+    const next: KeyItem = { ...item, qadKey, leaseOwner: owner, leaseUntil: nowMs + leaseMs, ...(pendingCreateAt && { pendingCreateAt }) };
     this.items.set(id(tenantId, entity, qadKey), next);
-    return { held: false, entry: knownEntry(toEntry(next)) };
+    return {
+      held: false,
+      entry: before && knownEntry(before),
+      ...(next.holdMarks !== undefined && { holdMarks: next.holdMarks }),
+      ...(pendingCreateAt && { pendingSince: pendingCreateAt }),
+    };
+  }
+
+  async markHeld(tenantId: string, entity: EntityName, qadKey: string): Promise<void> {
+    const key = id(tenantId, entity, qadKey);
+    const item = this.items.get(key);
+    this.items.set(key, { ...item, qadKey, holdMarks: (item?.holdMarks ?? 0) + 1 });
+  }
+
+  async clearHeld(tenantId: string, entity: EntityName, qadKey: string, seen: number): Promise<void> {
+    const item = this.items.get(id(tenantId, entity, qadKey));
+    if (item?.holdMarks === seen) delete item.holdMarks;
   }
 
   /** Every write after the claim requires still holding it (by owner; an expired lease nobody took is still ours). */
@@ -91,11 +128,18 @@ export class MemoryKeyMap implements KeyMap {
     });
   }
 
-  async release(tenantId: string, entity: EntityName, qadKey: string, owner: string): Promise<void> {
+  async release(
+    tenantId: string,
+    entity: EntityName,
+    qadKey: string,
+    owner: string,
+    options: { pendingCreate?: boolean } = {},
+  ): Promise<void> {
     const item = this.items.get(id(tenantId, entity, qadKey));
     if (item?.leaseOwner !== owner) return;
     delete item.leaseOwner;
     delete item.leaseUntil;
+    if (options.pendingCreate) delete item.pendingCreateAt;
   }
 
   async markRejected(tenantId: string, entity: EntityName, qadKey: string, hash: string, at?: string): Promise<void> {
@@ -210,17 +254,25 @@ export class MemoryListingIndex implements ListingIndex {
   }
 
   async lookup(tenantId: string, entity: EntityName, qadKey: string, tokens: readonly string[]): Promise<ListingLookup> {
+    return (await this.lookupMany(tenantId, entity, [{ qadKey, tokens }])).get(qadKey)!;
+  }
+
+  async lookupMany(tenantId: string, entity: EntityName, queries: readonly ListingQuery[]): Promise<Map<string, ListingLookup>> {
     const stored = this.listings.get(id(tenantId, entity));
-    const byToken = new Map<string, NameCandidate[]>();
-    for (const token of tokens) {
-      const candidates = stored?.byToken.get(token);
-      if (candidates)
-        byToken.set(
-          token,
-          candidates.map((c) => ({ ...c })),
-        );
+    const out = new Map<string, ListingLookup>();
+    for (const { qadKey, tokens } of queries) {
+      const byToken = new Map<string, NameCandidate[]>();
+      for (const token of tokens) {
+        const candidates = stored?.byToken.get(token);
+        if (candidates)
+          byToken.set(
+            token,
+            candidates.map((c) => ({ ...c })),
+          );
+      }
+      out.set(qadKey, { byKey: [...(stored?.byKey.get(qadKey) ?? [])], byToken });
     }
-    return { byKey: [...(stored?.byKey.get(qadKey) ?? [])], byToken };
+    return out;
   }
 }
 
