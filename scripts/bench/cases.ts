@@ -36,6 +36,8 @@ export interface CaseOutput {
   dailyTokens?: { used: number; budget: number };
   preexistingOrganizations: number;
   state: StateReport;
+  /** Pipedrive records standing for one QAD record twice after the first sync, counted as the naive peer's are. */
+  doubledAfterFirstSync?: number;
   changedCustomers: number;
   /** Orders the bench's QAD order desk moved on before its last round. */
   ordersMoved?: number;
@@ -82,6 +84,8 @@ export interface CaseFigures {
   dailyTokens?: { used: number; budget: number };
   /** Missing, duplicated or mismatched records after the first sync: must be 0 for the figures to count. */
   problems: number;
+  /** Records doubled in Pipedrive after the first sync (scripts/bench/peers.ts), the naive peer's measure. */
+  doubled: number;
   rounds: RoundFigures[];
 }
 
@@ -172,6 +176,7 @@ export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: n
     seats: out.options.seats ?? 1,
     ...(out.dailyTokens && { dailyTokens: out.dailyTokens }),
     problems,
+    doubled: out.doubledAfterFirstSync ?? 0,
     rounds,
   };
 }

@@ -46,6 +46,8 @@ const { LATENCY_PRESETS } = await import('../simulators/latency.ts');
 const { installRuntimeProbe } = await import('../../shared/runtime/probe.ts');
 const { pipedriveTokenCost } = await import('../../shared/runtime/observability.ts');
 const { dynamoUnits } = await import('./metrics.ts');
+const { pipedriveDoubles } = await import('./peers.ts');
+const { normaliseName } = await import('../../shared/domain/text.ts');
 type RoundReport = import('../local/pipeline.ts').RoundReport;
 type Counters = import('./cases.ts').RoundCounters;
 
@@ -140,6 +142,19 @@ function pipedriveContent(): Map<string, string> {
   add('deal', pipeline.pipedrive.deals());
   return content;
 }
+/** Records doubled in Pipedrive, counted as the naive peer's are (scripts/bench/peers.ts). */
+function doubledInPipedrive() {
+  const qad = pipeline.qad.tenant(pipeline.qadBasePath);
+  return pipedriveDoubles(
+    { organizations: pipeline.pipedrive.organizations(), persons: pipeline.pipedrive.persons(), products: pipeline.pipedrive.products() },
+    {
+      names: new Set(qad.customers().map((c) => normaliseName(c['ad_mstr.ad_name']))),
+      emails: new Set(qad.contacts().flatMap((c) => (c['ct_mstr.ct_email'] ? [c['ct_mstr.ct_email'].toLowerCase()] : []))),
+      codes: new Set(qad.items().map((i) => i['pt_mstr.pt_part'])),
+    },
+  ).total;
+}
+
 async function round(
   label: string,
 ): Promise<{ label: string; report: RoundReport; counters: Counters; recordsChanged: number; notesAdded: number }> {
@@ -197,6 +212,7 @@ async function round(
 try {
   const first = await round('first sync');
   const state = await pipeline.state();
+  const doubledAfterFirstSync = doubledInPipedrive();
   const unchanged = await round('rerun, nothing changed');
   const changed = pipeline.changeQad(args['change-rate']);
   const rerun = await round(`rerun, ${args['change-rate'] * 100}% changed`);
@@ -209,6 +225,7 @@ try {
       options: args,
       preexistingOrganizations: Math.round(args.customers * 0.2),
       state,
+      doubledAfterFirstSync,
       changedCustomers: changed,
       ordersMoved,
       rounds: [first, unchanged, rerun, statuses],

@@ -122,6 +122,35 @@ test("the connector's share of the daily budget: with only the other apps' part 
   assert.equal(sent, 5, 'after the reset the calls go again');
 });
 
+test('a share keeps one burst window of writes in reserve: calls in flight elsewhere stay within it', async () => {
+  let remaining = 1000;
+  let sent = 0;
+  const limits = { 'x-daily-ratelimit-limit': '2000', 'x-ratelimit-limit': '40', 'x-ratelimit-remaining': '39' };
+  const http: HttpClient = {
+    send: async () => {
+      sent++;
+      return { ...ok, headers: { ...limits, 'x-daily-ratelimit-remaining': String(remaining), 'x-daily-ratelimit-reset': '60' } };
+    },
+  };
+  const pipedrive = createPipedriveClient({
+    apiBaseUrl: 'https://acme.pipedrive.com',
+    apiToken: 't',
+    http,
+    now: () => 1_000,
+    dailyBudgetShare: 0.7,
+  });
+  await pipedrive.get('organizations', 1);
+  remaining = 801;
+  await pipedrive.get('organizations', 1);
+  await pipedrive.get('organizations', 1);
+  assert.equal(sent, 3, 'the other apps keep 600 of 2000 and the reserve is 40 writes (200): 801 left is above both');
+  remaining = 800;
+  await pipedrive.get('organizations', 1);
+  const gated = await rejection(() => pipedrive.get('organizations', 1));
+  assert.equal(sent, 4, 'once what is left is the others part and one window of writes, no more calls');
+  assert.equal(gated.dailyBudgetSpent, true);
+});
+
 test('without a share the whole daily budget may be spent: the gate closes only at 0 left', async () => {
   let remaining = 1;
   const http: HttpClient = {
