@@ -117,6 +117,7 @@ try {
     JSON.stringify({
       options: args,
       writes,
+      startedAtMs: startMs,
       budget,
       cap,
       plan: plan && { ...plan, line: planLine },

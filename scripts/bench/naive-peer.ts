@@ -56,7 +56,9 @@ sim.resetStats();
 
 const mine = customers.slice(0, args.subset);
 const codes = new Set(mine.map((c) => c['cm_mstr.cm_addr']));
-const myContacts = contacts.filter((c) => codes.has(c['ct_mstr.ct_cust']) && c['ct_mstr.ct_active'] && (c['ct_mstr.ct_email'] || c['ct_mstr.ct_phone']));
+const myContacts = contacts.filter(
+  (c) => codes.has(c['ct_mstr.ct_cust']) && c['ct_mstr.ct_active'] && (c['ct_mstr.ct_email'] || c['ct_mstr.ct_phone']),
+);
 const step = Math.max(1, Math.round(args.customers / args.subset));
 const myItems = items.filter((_, i) => i % step === 0);
 
@@ -118,7 +120,11 @@ for (const item of myItems) {
   await upsert(
     'products',
     { term: code, field: 'code' },
-    { name: item['pt_mstr.pt_desc1'], code, prices: list.map((p) => ({ currency: p['pi_mstr.pi_curr'], price: p['pi_mstr.pi_list_price'] })) },
+    {
+      name: item['pt_mstr.pt_desc1'],
+      code,
+      prices: list.map((p) => ({ currency: p['pi_mstr.pi_curr'], price: p['pi_mstr.pi_list_price'] })),
+    },
   );
 }
 for (const c of myContacts) {

@@ -3,6 +3,7 @@
  * Pipedrive, the naive peer against the connector, and a first sync spread over days by the daily budget.
  */
 
+import * as z from 'zod';
 import { normaliseName } from '../../shared/domain/text.ts';
 
 const DAY_MS = 86_400_000;
@@ -110,3 +111,49 @@ export function syncDays(
     finishedAtMs: lastDayStart + (days[last]?.elapsedMs ?? 0),
   };
 }
+
+const doubledSchema = z.object({ organizations: z.number(), persons: z.number(), products: z.number(), total: z.number() });
+
+/** What scripts/bench/naive-peer.ts writes. */
+export const naiveRunSchema = z.object({
+  records: z.object({ organizations: z.number(), persons: z.number(), products: z.number(), total: z.number() }),
+  tokens: z.number(),
+  calls: z.number(),
+  status429: z.number(),
+  seconds: z.number(),
+  doubled: doubledSchema,
+  failed: z.number(),
+  errors: z.record(z.string(), z.number()),
+  byEndpoint: z.record(z.string(), z.object({ calls: z.number(), tokens: z.number() })),
+});
+export type NaiveRun = z.infer<typeof naiveRunSchema>;
+
+/** What scripts/bench/budget-days.ts writes. */
+export const budgetDaysSchema = z.object({
+  writes: z.number(),
+  budget: z.number(),
+  cap: z.number(),
+  plan: z.object({ tokens: z.number(), tokensPerDay: z.number(), days: z.number(), etaMs: z.number(), line: z.string() }).optional(),
+  days: z.array(
+    z.object({
+      day: z.number(),
+      tokens: z.number(),
+      elapsedMs: z.number(),
+      written: z.number(),
+      rounds: z.number(),
+      gateClosed: z.boolean(),
+    }),
+  ),
+  summary: z.object({
+    days: z.number(),
+    tokensPerDay: z.array(z.number()),
+    daysOverCap: z.number(),
+    maxShareOfCap: z.number(),
+    finishedAtMs: z.number(),
+  }),
+  settled: z.boolean(),
+  problems: z.number(),
+  deadLetters: z.number(),
+  startedAtMs: z.number().optional(),
+});
+export type BudgetDays = z.infer<typeof budgetDaysSchema>;
