@@ -78,13 +78,28 @@ try {
   const planLine = await budgetPlanLine(clients, tenant, writes, startMs);
   say(`plan for ${writes} writes: ${planLine}`);
 
-  const days: Array<{ day: number; tokens: number; elapsedMs: number; written: number; rounds: number; gateClosed: boolean }> = [];
-  let today = { started: Date.now(), written: 0, rounds: 0 };
+  type Calls = Record<string, { calls: number; tokens: number }>;
+  const days: Array<{
+    day: number;
+    tokens: number;
+    elapsedMs: number;
+    written: number;
+    rounds: number;
+    gateClosed: boolean;
+    byEndpoint: Calls;
+  }> = [];
+  const fresh = () => ({ started: Date.now(), written: 0, rounds: 0, byEndpoint: {} as Calls });
+  let today = fresh();
   let settled = false;
   for (let round = 1; round <= args['max-rounds'] && !settled; round++) {
     const report = await pipeline.runRound({ deadlineMs: 3 * 3_600_000 });
     const written = Object.values(report.entities).reduce((n, o) => n + o.created + o.updated, 0);
     today = { ...today, written: today.written + written, rounds: today.rounds + 1 };
+    for (const [endpoint, c] of Object.entries(report.pipedrive.byEndpoint)) {
+      const sum = (today.byEndpoint[endpoint] ??= { calls: 0, tokens: 0 });
+      sum.calls += c.calls;
+      sum.tokens += c.tokens;
+    }
     settled = report.settled;
     const gateClosed = await pipeline.budgetGateClosed();
     say(
@@ -102,7 +117,7 @@ try {
     });
     if (gateClosed && !settled) {
       await pipeline.midnight();
-      today = { started: Date.now(), written: 0, rounds: 0 };
+      today = fresh();
     }
   }
   const state = await pipeline.state();

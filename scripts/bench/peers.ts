@@ -142,6 +142,8 @@ export const budgetDaysSchema = z.object({
       written: z.number(),
       rounds: z.number(),
       gateClosed: z.boolean(),
+      /** Pipedrive calls and tokens of the day by endpoint (absent in runs before it was recorded). */
+      byEndpoint: z.record(z.string(), z.object({ calls: z.number(), tokens: z.number() })).optional(),
     }),
   ),
   summary: z.object({
