@@ -100,22 +100,25 @@ try {
       sum.calls += c.calls;
       sum.tokens += c.tokens;
     }
-    settled = report.settled;
     const gateClosed = await pipeline.budgetGateClosed();
+    // Done once nothing waits anywhere and every poll ran: a closed gate skips the polls, which read on the next day.
+    settled = report.settled && !gateClosed;
     say(
       `day ${days.length + 1}, round ${round}: ${written} written, ${pipeline.pipedrive.dailyTokens().used} tokens today, ` +
         `${(report.elapsedMs / 1000).toFixed(0)} s${gateClosed ? ', budget gate closed' : ''}${settled ? ', settled' : ''}`,
     );
-    // A round that ends unsettled with the gate open left records waiting for others: the next round's polls release them.
+    // Records waiting for others with the gate open: the next round's polls release them, the same day.
     if (!settled && !gateClosed) continue;
-    days.push({
-      day: days.length + 1,
-      tokens: pipeline.pipedrive.dailyTokens().used,
-      elapsedMs: Date.now() - today.started,
-      ...today,
-      gateClosed,
-    });
-    if (gateClosed && !settled) {
+    // A day after midnight that found nothing left to write is not a day of the sync.
+    if (!(settled && today.written === 0 && days.length > 0))
+      days.push({
+        day: days.length + 1,
+        tokens: pipeline.pipedrive.dailyTokens().used,
+        elapsedMs: Date.now() - today.started,
+        ...today,
+        gateClosed,
+      });
+    if (gateClosed) {
       await pipeline.midnight();
       today = fresh();
     }
