@@ -16,7 +16,7 @@ import { LATENCY_PRESETS } from '../simulators/latency.ts';
 import { startPipedriveSim } from '../simulators/pipedrive/index.ts';
 import { seedTypedByHand } from '../local/pipeline.ts';
 import { normaliseName } from '../../shared/domain/text.ts';
-import { pipedriveDoubles } from './peers.ts';
+import { keyCounts, pipedriveDoubles } from './peers.ts';
 
 const args = z
   .object({
@@ -143,9 +143,9 @@ const stats = sim.stats();
 const doubles = pipedriveDoubles(
   { organizations: sim.organizations(), persons: sim.persons(), products: sim.products() },
   {
-    names: new Set(mine.map((c) => normaliseName(c['ad_mstr.ad_name']))),
-    emails: new Set(myContacts.flatMap((c) => (c['ct_mstr.ct_email'] ? [c['ct_mstr.ct_email'].toLowerCase()] : []))),
-    codes: new Set(myItems.map((i) => i['pt_mstr.pt_part'])),
+    names: keyCounts(mine.map((c) => normaliseName(c['ad_mstr.ad_name']))),
+    emails: keyCounts(myContacts.flatMap((c) => (c['ct_mstr.ct_email'] ? [c['ct_mstr.ct_email'].toLowerCase()] : []))),
+    codes: keyCounts(myItems.map((i) => i['pt_mstr.pt_part'])),
   },
 );
 const records = { organizations: mine.length, persons: myContacts.length, products: myItems.length };

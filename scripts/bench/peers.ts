@@ -8,17 +8,26 @@ import { normaliseName } from '../../shared/domain/text.ts';
 
 const DAY_MS = 86_400_000;
 
-/** Records beyond the first under each key: a key seen three times is two records doubled. */
-export function doubled(keys: Iterable<string>): number {
-  const seen = new Map<string, number>();
-  for (const key of keys) seen.set(key, (seen.get(key) ?? 0) + 1);
-  return [...seen.values()].reduce((n, count) => n + count - 1, 0);
+/**
+ * Records beyond those expected under each key: a key seen three times where one is expected is two records doubled.
+ * Without `expected` one record per key is; a key QAD itself has twice (two contacts with one email) expects two.
+ */
+export function doubled(keys: Iterable<string>, expected?: ReadonlyMap<string, number>): number {
+  return [...keyCounts(keys)].reduce((n, [key, count]) => n + Math.max(0, count - (expected?.get(key) ?? 1)), 0);
+}
+
+/** How many records of a dataset have each key. */
+export function keyCounts(keys: Iterable<string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  return counts;
 }
 
 /**
  * Pipedrive records that stand for one QAD record twice or more: organizations with the same name as a reader
- * sees it (`normaliseName`), persons with the same email, products with the same code; only those of the dataset
- * (`ofDataset`: its names normalised, emails in lower case, codes), so that unrelated records never count.
+ * sees it (`normaliseName`), persons with the same email, products with the same code, beyond as many as the
+ * dataset has under that key (`ofDataset`: how many of its records have each name normalised, email in lower
+ * case, code); keys not in the dataset never count.
  */
 export function pipedriveDoubles(
   pipedrive: {
@@ -26,13 +35,20 @@ export function pipedriveDoubles(
     persons: ReadonlyArray<{ emails: ReadonlyArray<{ value: string }> }>;
     products: ReadonlyArray<{ code?: string | null }>;
   },
-  ofDataset: { names: ReadonlySet<string>; emails: ReadonlySet<string>; codes: ReadonlySet<string> },
+  ofDataset: { names: ReadonlyMap<string, number>; emails: ReadonlyMap<string, number>; codes: ReadonlyMap<string, number> },
 ): { organizations: number; persons: number; products: number; total: number } {
-  const organizations = doubled(pipedrive.organizations.map((o) => normaliseName(o.name)).filter((k) => ofDataset.names.has(k)));
+  const organizations = doubled(
+    pipedrive.organizations.map((o) => normaliseName(o.name)).filter((k) => ofDataset.names.has(k)),
+    ofDataset.names,
+  );
   const persons = doubled(
     pipedrive.persons.flatMap((p) => [...new Set(p.emails.map((e) => e.value.toLowerCase()))].filter((e) => ofDataset.emails.has(e))),
+    ofDataset.emails,
   );
-  const products = doubled(pipedrive.products.flatMap((p) => (p.code && ofDataset.codes.has(p.code) ? [p.code] : [])));
+  const products = doubled(
+    pipedrive.products.flatMap((p) => (p.code && ofDataset.codes.has(p.code) ? [p.code] : [])),
+    ofDataset.codes,
+  );
   return { organizations, persons, products, total: organizations + persons + products };
 }
 

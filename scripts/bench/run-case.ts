@@ -46,7 +46,7 @@ const { LATENCY_PRESETS } = await import('../simulators/latency.ts');
 const { installRuntimeProbe } = await import('../../shared/runtime/probe.ts');
 const { pipedriveTokenCost } = await import('../../shared/runtime/observability.ts');
 const { dynamoUnits } = await import('./metrics.ts');
-const { pipedriveDoubles } = await import('./peers.ts');
+const { keyCounts, pipedriveDoubles } = await import('./peers.ts');
 const { normaliseName } = await import('../../shared/domain/text.ts');
 type RoundReport = import('../local/pipeline.ts').RoundReport;
 type Counters = import('./cases.ts').RoundCounters;
@@ -145,12 +145,14 @@ function pipedriveContent(): Map<string, string> {
 /** Records doubled in Pipedrive, counted as the naive peer's are (scripts/bench/peers.ts). */
 function doubledInPipedrive() {
   const qad = pipeline.qad.tenant(pipeline.qadBasePath);
+  // The contacts both sides sync: active, with an email or a phone.
+  const qualifying = qad.contacts().filter((c) => c['ct_mstr.ct_active'] && (c['ct_mstr.ct_email'] || c['ct_mstr.ct_phone']));
   return pipedriveDoubles(
     { organizations: pipeline.pipedrive.organizations(), persons: pipeline.pipedrive.persons(), products: pipeline.pipedrive.products() },
     {
-      names: new Set(qad.customers().map((c) => normaliseName(c['ad_mstr.ad_name']))),
-      emails: new Set(qad.contacts().flatMap((c) => (c['ct_mstr.ct_email'] ? [c['ct_mstr.ct_email'].toLowerCase()] : []))),
-      codes: new Set(qad.items().map((i) => i['pt_mstr.pt_part'])),
+      names: keyCounts(qad.customers().map((c) => normaliseName(c['ad_mstr.ad_name']))),
+      emails: keyCounts(qualifying.flatMap((c) => (c['ct_mstr.ct_email'] ? [c['ct_mstr.ct_email'].toLowerCase()] : []))),
+      codes: keyCounts(qad.items().map((i) => i['pt_mstr.pt_part'])),
     },
   ).total;
 }

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { comparePeers, doubled, pipedriveDoubles, syncDays } from '../../scripts/bench/peers.ts';
+import { comparePeers, doubled, keyCounts, pipedriveDoubles, syncDays } from '../../scripts/bench/peers.ts';
 
 const DAY = 86_400_000;
 
@@ -9,6 +9,12 @@ describe('bench comparisons', () => {
     assert.equal(doubled([]), 0);
     assert.equal(doubled(['a', 'b', 'c']), 0);
     assert.equal(doubled(['a', 'b', 'a', 'a', 'c', 'c']), 3, 'a three times is two extra, c twice is one');
+    assert.equal(
+      doubled(['a', 'a', 'a', 'c', 'c'], keyCounts(['a', 'a', 'c'])),
+      2,
+      'QAD has a twice: two persons of one email are not doubled',
+    );
+    assert.equal(doubled(['a'], keyCounts(['a', 'a'])), 0, 'fewer than QAD has is no double (it is a loss, counted elsewhere)');
   });
 
   test('Pipedrive doubles: a name typed with other case or spacing is the same organization, only dataset records count', () => {
@@ -30,9 +36,14 @@ describe('bench comparisons', () => {
         ],
         products: [{ code: 'P-1' }, { code: 'P-1' }, { code: null }, { code: null }, { code: 'P-2' }],
       },
-      { names: new Set(['brauerei nord gmbh', 'molino sur']), emails: new Set(['ana@molino.es']), codes: new Set(['P-1', 'P-2']) },
+      { names: keyCounts(['brauerei nord gmbh', 'molino sur']), emails: keyCounts(['ana@molino.es']), codes: keyCounts(['P-1', 'P-2']) },
     );
     assert.deepEqual(counted, { organizations: 2, persons: 1, products: 1, total: 4 });
+    const shared = pipedriveDoubles(
+      { organizations: [], persons: [{ emails: [{ value: 'info@molino.es' }] }, { emails: [{ value: 'INFO@molino.es' }] }], products: [] },
+      { names: new Map(), emails: keyCounts(['info@molino.es', 'info@molino.es']), codes: new Map() },
+    );
+    assert.equal(shared.persons, 0, 'two QAD contacts with one email are two persons');
   });
 
   test('naive against connector: per record, so a peer run on part of the dataset compares; a 0 of the connector gives no ratio', () => {
