@@ -47,20 +47,9 @@ const { createTenantClients } = await import('../../shared/runtime/tenant-client
 const { createHttpClient } = await import('../../shared/clients/http.ts');
 const { budgetPlan, budgetPlanLine } = await import('../../shared/operations/sync.ts');
 const { syncDays } = await import('./peers.ts');
+const { casePipeline } = await import('./cases.ts');
 
-const pipeline = await LocalPipeline.start({
-  customers: args.customers,
-  contactsPerCustomer: 2,
-  items: args.items,
-  currencies: ['EUR', 'USD'],
-  seed: args.seed,
-  preexisting: 0.2,
-  plan: args.plan,
-  seats: args.seats,
-  writerConcurrency: args.concurrency,
-  latency: LATENCY_PRESETS[args.latency],
-  orderDesk: false,
-});
+const pipeline = await LocalPipeline.start(casePipeline({ ...args, latency: LATENCY_PRESETS[args.latency] }));
 const say = (line: string) => process.stdout.write(`    ${line}\n`);
 try {
   if (args['daily-budget'] !== undefined) pipeline.pipedrive.setDailyTokenBudget(args['daily-budget']);

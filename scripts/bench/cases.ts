@@ -1,4 +1,5 @@
-import type { RoundReport, StateReport } from '../local/pipeline.ts';
+import type { PipelineOptions, RoundReport, StateReport } from '../local/pipeline.ts';
+import type { LatencyModel } from '../simulators/latency.ts';
 import type { AwsPrices } from './aws-prices.ts';
 import { DEALS_PER_LINES_CALL, estimateCost, listPages, tokenFloor, writePhase, type CostEstimate } from './metrics.ts';
 
@@ -19,6 +20,36 @@ export interface RoundCounters {
   eventLoopUtilization: number;
   /** The 99th percentile of how late the event loop ran a timer (ms): high when the host starves this process. */
   loopDelayP99Ms?: number;
+}
+
+/**
+ * The local pipeline of a bench case: the dataset every case shares (2 contacts a customer, prices in EUR and USD,
+ * 20% typed into Pipedrive by hand); the bench moves orders on in QAD itself, only before its own round for that.
+ */
+export function casePipeline(c: {
+  customers: number;
+  items: number;
+  plan: Plan;
+  seats: number;
+  concurrency: number;
+  seed: number;
+  latency: LatencyModel | undefined;
+  wonDeals?: number;
+}): PipelineOptions {
+  return {
+    customers: c.customers,
+    contactsPerCustomer: 2,
+    items: c.items,
+    currencies: ['EUR', 'USD'],
+    seed: c.seed,
+    preexisting: 0.2,
+    plan: c.plan,
+    seats: c.seats,
+    writerConcurrency: c.concurrency,
+    ...(c.wonDeals !== undefined && { wonDeals: c.wonDeals }),
+    ...(c.latency && { latency: c.latency }),
+    orderDesk: false,
+  };
 }
 
 /** What scripts/bench/run-case.ts writes. */

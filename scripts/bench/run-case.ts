@@ -47,6 +47,7 @@ const { installRuntimeProbe } = await import('../../shared/runtime/probe.ts');
 const { pipedriveTokenCost } = await import('../../shared/runtime/observability.ts');
 const { dynamoUnits } = await import('./metrics.ts');
 const { keyCounts, pipedriveDoubles } = await import('./peers.ts');
+const { casePipeline } = await import('./cases.ts');
 const { normaliseName } = await import('../../shared/domain/text.ts');
 type RoundReport = import('../local/pipeline.ts').RoundReport;
 type Counters = import('./cases.ts').RoundCounters;
@@ -94,21 +95,7 @@ installRuntimeProbe({
   },
 });
 
-const pipeline = await LocalPipeline.start({
-  customers: args.customers,
-  contactsPerCustomer: 2,
-  items: args.items,
-  currencies: ['EUR', 'USD'],
-  seed: args.seed,
-  preexisting: 0.2,
-  plan: args.plan,
-  seats: args.seats,
-  writerConcurrency: args.concurrency,
-  wonDeals: args['won-deals'],
-  latency: LATENCY_PRESETS[args.latency],
-  // The bench moves orders on in QAD only before its own round for that, so the other reruns change nothing.
-  orderDesk: false,
-});
+const pipeline = await LocalPipeline.start(casePipeline({ ...args, wonDeals: args['won-deals'], latency: LATENCY_PRESETS[args.latency] }));
 currentFunction = () => pipeline.lambda.current() ?? 'local run';
 auditTable = pipeline.aws.env.AUDIT_TABLE;
 
