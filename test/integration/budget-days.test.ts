@@ -2,20 +2,15 @@ import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LocalPipeline } from '../../scripts/local/pipeline.ts';
+import { casePipeline } from '../../scripts/bench/cases.ts';
 
 test('a first sync larger than the daily share stops at the cap, waits for midnight, and ends with nothing lost or doubled', async () => {
-  const pipeline = await LocalPipeline.start({
-    customers: 30,
-    contactsPerCustomer: 2,
-    items: 12,
-    currencies: ['EUR', 'USD'],
-    seed: 3,
-    preexisting: 0.2,
-    // Lite: a burst window of 20 calls, so the share's reserve for calls in flight (20 writes, 100 tokens) stays small.
-    plan: 'lite',
-    writerConcurrency: 2,
-    orderDesk: false,
-  });
+  // The bench's case in small; lite: a burst window of 20 calls, so the share's reserve for calls in flight (20 writes,
+  // 100 tokens) stays small.
+  const pipeline = await LocalPipeline.start(
+    casePipeline({ customers: 30, items: 12, plan: 'lite', seats: 1, concurrency: 2, seed: 3, latency: undefined }),
+  );
+
   try {
     // 1,000 tokens a day, 600 of them the connector's: about half of what this first sync needs.
     pipeline.pipedrive.setDailyTokenBudget(1_000);
