@@ -319,7 +319,7 @@ const WRITE_TOKENS = 5;
  * `share` of it: the company has no more than the other apps' part (1 - share) of its limit left, plus what
  * one burst window of writes costs: that many calls of the tenant's containers may be under way when an
  * answer shows the share spent, and they must not eat into the other apps' part (measured: 1.5% over the
- * share without it, in the bench's two-day first sync).
+ * share without it, in a small run of the bench's first sync over days).
  */
 function dailyBudgetSpentUntil(res: HttpResponse, nowMs: number, share: number): number | undefined {
   const read = (name: string) => (res.headers[name] ? Number(res.headers[name]) : Number.NaN);
