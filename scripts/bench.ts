@@ -5,7 +5,12 @@
  *          writerMaxConcurrency in cdk.json), --seed S,
  *          --no-bundles / --no-sync (skip a part while working on the other),
  *          --keep DIR (keep each case's raw counts there), --no-win-latency (skip the win-to-order case),
- *          --latency realistic|off (default realistic: Pipedrive 250 ± 100 ms, QAD 150 ± 50, DynamoDB and SQS 8 ± 2).
+ *          --latency realistic|off (default realistic: Pipedrive 250 ± 100 ms, QAD 150 ± 50, DynamoDB and SQS 8 ± 2),
+ *          --no-naive, --naive-customers N (the naive peer: N customers of the 1k case's dataset; default 250, 50 with --quick),
+ *          --no-budget-days, --budget-latency realistic|off (the 10k first sync on one premium seat over two days at the
+ *          60% cap; not in --quick; default off: its figures are tokens and days, not rates).
+ * The naive peer (scripts/bench/naive-peer.ts): search then upsert, one record at a time, on the same simulator and
+ * dataset; the bench prints its tokens, time and doubled records per record against the connector's 1k first sync.
  * The win-to-order case (issue 20): 200 deals won 250 ms apart, pushed by webhooks (5% of deliveries dropped, 10%
  * doubled) and with the deal poll alone; p50 and p95 from won in Pipedrive to the order in QAD.
  * Exits non-zero when a target fails.
@@ -21,6 +26,7 @@ import { AWS_PRICES } from './bench/aws-prices.ts';
 import { measureBundles, REFERENCE_IMPORT, type BundleFigure } from './bench/bundles.ts';
 import { summariseCase, type CaseFigures, type CaseOutput } from './bench/cases.ts';
 import { seatsFor, target, type Target } from './bench/metrics.ts';
+import { budgetDaysSchema, comparePeers, naiveRunSchema } from './bench/peers.ts';
 
 const argsSchema = z.object({
   quick: z.boolean(),
@@ -33,6 +39,10 @@ const argsSchema = z.object({
   keep: z.string().min(1).optional(),
   'no-win-latency': z.boolean(),
   latency: z.enum(['realistic', 'off']),
+  'no-naive': z.boolean(),
+  'naive-customers': z.coerce.number().int().min(1).optional(),
+  'no-budget-days': z.boolean(),
+  'budget-latency': z.enum(['realistic', 'off']),
 });
 const { values } = parseArgs({
   options: {
@@ -56,6 +66,10 @@ const { values } = parseArgs({
     keep: { type: 'string' },
     'no-win-latency': { type: 'boolean', default: false },
     latency: { type: 'string', default: 'realistic' },
+    'no-naive': { type: 'boolean', default: false },
+    'naive-customers': { type: 'string' },
+    'no-budget-days': { type: 'boolean', default: false },
+    'budget-latency': { type: 'string', default: 'off' },
   },
 });
 const parsed = argsSchema.safeParse(values);
@@ -143,6 +157,12 @@ if (!args['no-sync']) {
 // ---- win to order (webhooks and the poll alone) ----
 const winLatency = args['no-win-latency'] ? undefined : measureWinLatency();
 
+// ---- the naive peer beside the connector's 1k first sync; the first sync over two days at the budget cap ----
+const firstCase = CASES[0]!;
+const connector1k = figures.find((f) => f.name === firstCase.name);
+const naive = args['no-naive'] || !connector1k ? undefined : measureNaivePeer(connector1k);
+const budgetDays = args.quick || args['no-budget-days'] ? undefined : measureBudgetDays();
+
 // ---- targets ----
 const targets: Target[] = [];
 for (const f of figures) {
@@ -181,6 +201,16 @@ if (winLatency) {
   targets.push(target('won deal to QAD order, webhooks: p95 seconds', round3(winLatency.webhooks.latencyMs.p95 / 1000), 'max', 10));
   targets.push(target('won deals ordered once, with webhooks and with the poll alone', winLatency.problems, 'max', 0));
 }
+if (budgetDays) {
+  const b = budgetDays;
+  targets.push(
+    target(`budget cap: tokens of the busiest day / the connector's share (${b.cap})`, round3(b.summary.maxShareOfCap), 'max', 1),
+  );
+  targets.push(target(`budget cap: days the ${b.writes}-write first sync took (plan: ${b.plan?.days ?? '-'})`, b.summary.days, 'max', 2));
+  targets.push(
+    target('budget cap: records lost, doubled, mismatched or dead-lettered', b.problems + b.deadLetters + (b.settled ? 0 : 1), 'max', 0),
+  );
+}
 for (const b of bundles) {
   targets.push(target(`bundle ${b.function}: bytes`, b.bytes, 'max', 1_000_000));
   targets.push(
@@ -189,7 +219,7 @@ for (const b of bundles) {
 }
 
 // ---- the table ----
-const { renderReport } = await import('./bench/report.ts');
+const { renderReport, renderNaivePeer, renderBudgetDays } = await import('./bench/report.ts');
 say();
 say(renderReport({ plan: args.plan, concurrency: args.concurrency, figures, bundles, targets, prices: AWS_PRICES }));
 if (winLatency) {
@@ -205,10 +235,12 @@ if (winLatency) {
       `${s(winLatency.intervalMs)}, then p50 ${s(winLatency.pollAfterPollMs.p50)}, p95 ${s(winLatency.pollAfterPollMs.p95)} after it)`,
   );
 }
+if (naive) say(`\n${renderNaivePeer(naive.comparison, naive.run)}`);
+if (budgetDays) say(`\n${renderBudgetDays(budgetDays)}`);
 say(`\nBench wall time ${((Date.now() - started) / 1000).toFixed(0)} s.`);
 
 if (args.json) {
-  const json = { options: args, prices: AWS_PRICES, cases: figures, bundles, winLatency, targets };
+  const json = { options: args, prices: AWS_PRICES, cases: figures, bundles, winLatency, naivePeer: naive, budgetDays, targets };
   writeFileSync(args.json, `${JSON.stringify(json, null, 2)}\n`);
   say(`JSON written to ${args.json}`);
 }
@@ -218,45 +250,78 @@ process.exitCode = failed.length === 0 ? 0 : 1;
 /** The win-to-order case in its own process (scripts/bench/win-latency.ts). */
 function measureWinLatency() {
   say('Win to order: 200 deals won 250 ms apart, with webhooks and with the deal poll alone ...');
+  const q = z.object({ p50: z.number(), p95: z.number() });
+  return z
+    .object({
+      webhooks: z.object({
+        deals: z.number(),
+        notOrdered: z.number(),
+        orderedByWebhook: z.number(),
+        orderedByPoll: z.number(),
+        latencyMs: q,
+      }),
+      pollAfterPollMs: q,
+      pollAloneMs: q,
+      intervalMs: z.number(),
+      problems: z.number(),
+    })
+    .parse(runChild('scripts/bench/win-latency.ts', { 'won-deals': 200, 'win-interval-ms': 250, seed: args.seed }));
+}
+
+/** The child's JSON, in its own scratch folder: one process per measurement, so that its memory and event loop are its own. */
+function runChild(script: string, options: Record<string, string | number>): unknown {
   const scratch = mkdtempSync(join(tmpdir(), 'connector-bench-'));
   try {
-    const out = join(scratch, 'win-latency.json');
-    execFileSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'scripts/bench/win-latency.ts'),
-        '--won-deals',
-        '200',
-        '--win-interval-ms',
-        '250',
-        '--seed',
-        String(args.seed),
-        '--out',
-        out,
-      ],
-      { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] },
-    );
-    const q = z.object({ p50: z.number(), p95: z.number() });
-    return z
-      .object({
-        webhooks: z.object({
-          deals: z.number(),
-          notOrdered: z.number(),
-          orderedByWebhook: z.number(),
-          orderedByPoll: z.number(),
-          latencyMs: q,
-        }),
-        pollAfterPollMs: q,
-        pollAloneMs: q,
-        intervalMs: z.number(),
-        problems: z.number(),
-      })
-      .parse(JSON.parse(readFileSync(out, 'utf8')));
+    const out = join(scratch, 'out.json');
+    const argv = Object.entries({ ...options, out }).flatMap(([k, v]) => [`--${k}`, String(v)]);
+    execFileSync(process.execPath, ['--import', 'tsx', join(root, script), ...argv], {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    return JSON.parse(readFileSync(out, 'utf8')) as unknown;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** The naive peer on part of the 1k case's dataset, at the same plan, seats and latency, against the connector's first sync. */
+function measureNaivePeer(connector: CaseFigures) {
+  const subset = args['naive-customers'] ?? (args.quick ? 50 : 250);
+  say(`Naive peer: search then upsert, one record at a time, ${subset} customers of the ${firstCase.name} case's dataset ...`);
+  const run = naiveRunSchema.parse(
+    runChild('scripts/bench/naive-peer.ts', {
+      customers: firstCase.customers,
+      items: firstCase.items,
+      subset,
+      plan: args.plan,
+      seats: connector.seats,
+      seed: args.seed,
+      latency: args.latency,
+    }),
+  );
+  const first = connector.rounds[0]!;
+  const comparison = comparePeers(
+    { records: run.records.total, tokens: run.tokens, seconds: run.seconds, doubled: run.doubled.total },
+    { records: first.records - connector.wonDeals, tokens: first.syncTokens, seconds: first.wallSeconds, doubled: connector.doubled },
+  );
+  return { run, comparison };
+}
+
+/** The 10k case's first sync on one premium seat, at the default 60% share, over as many days as it takes. */
+function measureBudgetDays() {
+  const c = CASES[1]!;
+  say(`Budget cap: ${c.customers} customers, ${c.items} items on 1 premium seat (150,000 tokens a day, 60% for the connector) ...`);
+  return budgetDaysSchema.parse(
+    runChild('scripts/bench/budget-days.ts', {
+      customers: c.customers,
+      items: c.items,
+      plan: 'premium',
+      seats: 1,
+      concurrency: args.concurrency,
+      seed: args.seed,
+      latency: args['budget-latency'],
+    }),
+  );
 }
 
 function round3(n: number): number {

@@ -1,4 +1,5 @@
-import type { RoundReport, StateReport } from '../local/pipeline.ts';
+import type { PipelineOptions, RoundReport, StateReport } from '../local/pipeline.ts';
+import type { LatencyModel } from '../simulators/latency.ts';
 import type { AwsPrices } from './aws-prices.ts';
 import { DEALS_PER_LINES_CALL, estimateCost, listPages, tokenFloor, writePhase, type CostEstimate } from './metrics.ts';
 
@@ -21,6 +22,36 @@ export interface RoundCounters {
   loopDelayP99Ms?: number;
 }
 
+/**
+ * The local pipeline of a bench case: the dataset every case shares (2 contacts a customer, prices in EUR and USD,
+ * 20% typed into Pipedrive by hand); the bench moves orders on in QAD itself, only before its own round for that.
+ */
+export function casePipeline(c: {
+  customers: number;
+  items: number;
+  plan: Plan;
+  seats: number;
+  concurrency: number;
+  seed: number;
+  latency: LatencyModel | undefined;
+  wonDeals?: number;
+}): PipelineOptions {
+  return {
+    customers: c.customers,
+    contactsPerCustomer: 2,
+    items: c.items,
+    currencies: ['EUR', 'USD'],
+    seed: c.seed,
+    preexisting: 0.2,
+    plan: c.plan,
+    seats: c.seats,
+    writerConcurrency: c.concurrency,
+    ...(c.wonDeals !== undefined && { wonDeals: c.wonDeals }),
+    ...(c.latency && { latency: c.latency }),
+    orderDesk: false,
+  };
+}
+
 /** What scripts/bench/run-case.ts writes. */
 export interface CaseOutput {
   options: {
@@ -36,6 +67,8 @@ export interface CaseOutput {
   dailyTokens?: { used: number; budget: number };
   preexistingOrganizations: number;
   state: StateReport;
+  /** Pipedrive records standing for one QAD record twice after the first sync, counted as the naive peer's are. */
+  doubledAfterFirstSync?: number;
   changedCustomers: number;
   /** Orders the bench's QAD order desk moved on before its last round. */
   ordersMoved?: number;
@@ -82,6 +115,8 @@ export interface CaseFigures {
   dailyTokens?: { used: number; budget: number };
   /** Missing, duplicated or mismatched records after the first sync: must be 0 for the figures to count. */
   problems: number;
+  /** Records doubled in Pipedrive after the first sync (scripts/bench/peers.ts), the naive peer's measure. */
+  doubled: number;
   rounds: RoundFigures[];
 }
 
@@ -172,6 +207,7 @@ export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: n
     seats: out.options.seats ?? 1,
     ...(out.dailyTokens && { dailyTokens: out.dailyTokens }),
     problems,
+    doubled: out.doubledAfterFirstSync ?? 0,
     rounds,
   };
 }

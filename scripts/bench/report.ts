@@ -2,6 +2,7 @@ import type { AwsPrices } from './aws-prices.ts';
 import type { BundleFigure } from './bundles.ts';
 import type { CaseFigures } from './cases.ts';
 import type { Target } from './metrics.ts';
+import type { BudgetDays, NaiveRun, PeerComparison } from './peers.ts';
 
 /** A Markdown table, so the output pastes into the README as it is. */
 export function table(header: string[], rows: Array<Array<string | number>>): string {
@@ -167,4 +168,56 @@ export function renderReport(r: {
     ),
   );
   return out.join('\n');
+}
+
+/** The naive peer beside the connector: per record, and naive / connector. */
+export function renderNaivePeer(c: PeerComparison, run: NaiveRun): string {
+  const ratio = (r: number | null, naive: number, connector: number, digits: number) =>
+    r === null ? `${fixed(naive, digits)} vs ${fixed(connector, digits)}` : `${fixed(r, 1)}x`;
+  const r = run.records;
+  return [
+    `Naive peer (search then upsert, one record at a time, sleeping on x-ratelimit-reset; ${r.total} records: ` +
+      `${r.organizations} organizations, ${r.persons} persons, ${r.products} products; ${run.calls} calls, ${run.status429} x 429, ` +
+      `${run.failed} refused) against the connector's first sync`,
+    table(
+      ['', 'tokens per record', 'records per second', 'records doubled per 1,000'],
+      [
+        ['naive', fixed(c.naive.tokensPerRecord, 2), fixed(c.naive.recordsPerSecond, 2), fixed(c.naive.doubledPer1000, 1)],
+        ['connector', fixed(c.connector.tokensPerRecord, 2), fixed(c.connector.recordsPerSecond, 2), fixed(c.connector.doubledPer1000, 1)],
+        [
+          'naive / connector',
+          ratio(c.ratios.tokensPerRecord, c.naive.tokensPerRecord, c.connector.tokensPerRecord, 2),
+          `${ratio(c.ratios.secondsPerRecord, c.naive.secondsPerRecord, c.connector.secondsPerRecord, 3)} the time`,
+          ratio(c.ratios.doubledPer1000, c.naive.doubledPer1000, c.connector.doubledPer1000, 1),
+        ],
+      ],
+    ),
+    `doubled by the naive peer: ${run.doubled.organizations} organizations, ${run.doubled.persons} persons, ` +
+      `${run.doubled.products} products`,
+  ].join('\n');
+}
+
+/** The first sync held back by the daily budget, day by day, and the plan's prediction. */
+export function renderBudgetDays(b: BudgetDays): string {
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/u, 'Z');
+  return [
+    `First sync of ${b.writes} records on a company budget of ${b.budget} tokens a day, the connector's share ${b.cap}`,
+    table(
+      ['day', 'tokens', 'of the share', 'records written', 'rounds', 'run time s', 'ended with'],
+      b.days.map((d) => [
+        d.day,
+        d.tokens,
+        pct(d.tokens / b.cap, 1),
+        d.written,
+        d.rounds,
+        fixed(d.elapsedMs / 1000, 0),
+        d.gateClosed ? 'budget gate closed: midnight UTC' : 'nothing left to write',
+      ]),
+    ),
+    `predicted: ${b.plan ? `${b.plan.days} day(s), ${b.plan.tokens} tokens, done about ${iso(b.plan.etaMs)}` : 'no plan'}; ` +
+      `happened: ${b.summary.days} day(s), ${b.summary.tokensPerDay.reduce((a, t) => a + t, 0)} tokens, ` +
+      `done ${iso(b.summary.finishedAtMs)} ` +
+      `(days after the first start at midnight UTC); lost, doubled or mismatched ${b.problems}, dead letters ${b.deadLetters}` +
+      `${b.settled ? '' : ', NOT settled'}`,
+  ].join('\n');
 }

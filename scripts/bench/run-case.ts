@@ -46,6 +46,9 @@ const { LATENCY_PRESETS } = await import('../simulators/latency.ts');
 const { installRuntimeProbe } = await import('../../shared/runtime/probe.ts');
 const { pipedriveTokenCost } = await import('../../shared/runtime/observability.ts');
 const { dynamoUnits } = await import('./metrics.ts');
+const { keyCounts, pipedriveDoubles } = await import('./peers.ts');
+const { casePipeline } = await import('./cases.ts');
+const { normaliseName } = await import('../../shared/domain/text.ts');
 type RoundReport = import('../local/pipeline.ts').RoundReport;
 type Counters = import('./cases.ts').RoundCounters;
 
@@ -92,21 +95,7 @@ installRuntimeProbe({
   },
 });
 
-const pipeline = await LocalPipeline.start({
-  customers: args.customers,
-  contactsPerCustomer: 2,
-  items: args.items,
-  currencies: ['EUR', 'USD'],
-  seed: args.seed,
-  preexisting: 0.2,
-  plan: args.plan,
-  seats: args.seats,
-  writerConcurrency: args.concurrency,
-  wonDeals: args['won-deals'],
-  latency: LATENCY_PRESETS[args.latency],
-  // The bench moves orders on in QAD only before its own round for that, so the other reruns change nothing.
-  orderDesk: false,
-});
+const pipeline = await LocalPipeline.start(casePipeline({ ...args, wonDeals: args['won-deals'], latency: LATENCY_PRESETS[args.latency] }));
 currentFunction = () => pipeline.lambda.current() ?? 'local run';
 auditTable = pipeline.aws.env.AUDIT_TABLE;
 
@@ -140,6 +129,21 @@ function pipedriveContent(): Map<string, string> {
   add('deal', pipeline.pipedrive.deals());
   return content;
 }
+/** Records doubled in Pipedrive, counted as the naive peer's are (scripts/bench/peers.ts). */
+function doubledInPipedrive() {
+  const qad = pipeline.qad.tenant(pipeline.qadBasePath);
+  // The contacts both sides sync: active, with an email or a phone.
+  const qualifying = qad.contacts().filter((c) => c['ct_mstr.ct_active'] && (c['ct_mstr.ct_email'] || c['ct_mstr.ct_phone']));
+  return pipedriveDoubles(
+    { organizations: pipeline.pipedrive.organizations(), persons: pipeline.pipedrive.persons(), products: pipeline.pipedrive.products() },
+    {
+      names: keyCounts(qad.customers().map((c) => normaliseName(c['ad_mstr.ad_name']))),
+      emails: keyCounts(qualifying.flatMap((c) => (c['ct_mstr.ct_email'] ? [c['ct_mstr.ct_email'].toLowerCase()] : []))),
+      codes: keyCounts(qad.items().map((i) => i['pt_mstr.pt_part'])),
+    },
+  ).total;
+}
+
 async function round(
   label: string,
 ): Promise<{ label: string; report: RoundReport; counters: Counters; recordsChanged: number; notesAdded: number }> {
@@ -197,6 +201,7 @@ async function round(
 try {
   const first = await round('first sync');
   const state = await pipeline.state();
+  const doubledAfterFirstSync = doubledInPipedrive();
   const unchanged = await round('rerun, nothing changed');
   const changed = pipeline.changeQad(args['change-rate']);
   const rerun = await round(`rerun, ${args['change-rate'] * 100}% changed`);
@@ -209,6 +214,7 @@ try {
       options: args,
       preexistingOrganizations: Math.round(args.customers * 0.2),
       state,
+      doubledAfterFirstSync,
       changedCustomers: changed,
       ordersMoved,
       rounds: [first, unchanged, rerun, statuses],

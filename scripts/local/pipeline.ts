@@ -4,6 +4,7 @@ import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, type Message } f
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { DynamoAuditLog } from '../../shared/adapters/aws/dynamo-audit-log.ts';
 import { DynamoTenantStore } from '../../shared/adapters/aws/dynamo-tenant-store.ts';
+import { DynamoTenantHolds } from '../../shared/adapters/aws/dynamo-tenant-holds.ts';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import { contactExclusion, parseContactRow } from '../../shared/domain/contact.ts';
 import { customerPo, poPrefixOf } from '../../shared/domain/sales-order.ts';
@@ -36,6 +37,7 @@ import {
 import { BURST_LIMIT } from '../simulators/pipedrive/rate-limit.ts';
 import { startQadSim, type QadSim } from '../simulators/qad/index.ts';
 import type { LatencyModel } from '../simulators/latency.ts';
+import type { QadContactRow, QadCustomerRow, QadItemRow } from '../simulators/qad/types.ts';
 import { startLocalAws, type LocalAws, type LocalQueue } from './aws-stand-ins.ts';
 import { drainQueue, queueDepth } from './sqs-event-source.ts';
 import { Chaos, CHAOS_HTTP_TIMEOUT_MS, CHAOS_SEARCH_LAG_MS } from './chaos.ts';
@@ -318,21 +320,7 @@ export class LocalPipeline {
     // The fields the demo company made by hand (dropdowns, deal fields); the connector creates the other mapped ones.
     seedCompanyFields(pipedrive, effectiveMapping(options.fields));
 
-    // What people already typed into Pipedrive by hand: organizations (some with other case or
-    // spacing), a person with the same email inside each, and products with the item's code.
-    for (const { code, name } of preexistingOrganizationNames(customers, options.preexisting, options.seed)) {
-      const orgId = pipedrive.seedOrganization({ name });
-      const contact = contacts.find((c) => c['ct_mstr.ct_cust'] === code && c['ct_mstr.ct_email'] && c['ct_mstr.ct_active']);
-      if (contact)
-        pipedrive.seedPerson({
-          name: contact['ct_mstr.ct_name'],
-          org_id: orgId,
-          emails: [{ value: contact['ct_mstr.ct_email'], primary: true }],
-        });
-    }
-    const preexistingItems = Math.round(items.length * options.preexisting);
-    for (const item of items.slice(0, preexistingItems))
-      pipedrive.seedProduct({ name: item['pt_mstr.pt_desc1'], code: item['pt_mstr.pt_part'] });
+    const preexistingItems = seedTypedByHand(pipedrive, { customers, contacts, items }, options.preexisting, options.seed);
     // Typed later, during round 1: matches of QAD records nobody had typed before.
     const handMade = new Set(preexistingOrganizationNames(customers, options.preexisting, options.seed).map((o) => o.code));
     const fresh = customers.filter((c) => !handMade.has(c['cm_mstr.cm_addr']));
@@ -406,7 +394,7 @@ export class LocalPipeline {
       const fn = runtime?.pollFunction(f.poll);
       polls[f.poll] = fn
         ? lambda.wrap(kebab(fn.fn.name), async (event: unknown) => pollResultSchema.parse(await fn.container.invoke(event)))
-        : lambda.wrap(`poll-${f.poll}`, pollHandler(f.poll));
+        : sourcePoll(lambda, f.poll);
     }
     for (const q of entityRegistry.queues) {
       const fn = runtime?.writerFunction(q.name);
@@ -417,15 +405,7 @@ export class LocalPipeline {
           batchResponseSchema.parse(await fn.container.invoke(event)),
         );
         writers[q.name] = () => handler;
-      } else {
-        // One handler per concurrent writer, each building its own dependencies (clients, pacer) as a container of its own does.
-        const instances = new Map<number, WriteHandler>();
-        writers[q.name] = (slot) => {
-          let handler = instances.get(slot);
-          if (!handler) instances.set(slot, (handler = lambda.wrap(kebab(q.writer), writerHandler(q.name))));
-          return handler;
-        };
-      }
+      } else writers[q.name] = sourceWriter(lambda, q);
       eventSources[q.name] = {
         batchSize: source?.batchSize ?? 10,
         // The local --concurrency, capped by the template's MaximumConcurrency as Lambda caps it.
@@ -897,6 +877,38 @@ export class LocalPipeline {
     return n;
   }
 
+  /**
+   * Midnight UTC without waiting for it (the bench's first sync over several days): Pipedrive's daily token count starts
+   * again, the tenant's budget gate has reached its time, and every function runs in a new container. A warm container's
+   * client would stop believing the budget spent at midnight too (the reset time Pipedrive named); a new one has no such
+   * memory. Source mode only: the synthesized functions' containers are worker threads this run cannot renew.
+   */
+  async midnight(): Promise<void> {
+    if (this.runtime) throw new Error('midnight() runs the functions from the sources: start the pipeline without artifacts');
+    this.pipedrive.startNewDay();
+    await this.aws.dynamo
+      .send(
+        new UpdateItemCommand({
+          TableName: this.aws.env.SYNC_STATE_TABLE,
+          Key: { pk: { S: `T#${TENANT_ID}#holds` }, sk: { S: 'budget' } },
+          UpdateExpression: 'SET untilMs = :now',
+          ConditionExpression: 'attribute_exists(untilMs)',
+          ExpressionAttributeValues: { ':now': { N: String(Date.now()) } },
+        }),
+      )
+      .catch((error: unknown) => {
+        if (!(error instanceof Error && error.name === 'ConditionalCheckFailedException')) throw error;
+      });
+    for (const f of entityRegistry.flows) this.polls[f.poll] = sourcePoll(this.lambda, f.poll);
+    for (const q of entityRegistry.queues) this.writers[q.name] = sourceWriter(this.lambda, q);
+  }
+
+  /** Whether the tenant's daily budget gate is closed now (its writers hold what they receive until it opens). */
+  async budgetGateClosed(): Promise<boolean> {
+    const hold = await new DynamoTenantHolds(this.aws.dynamo, this.aws.env.SYNC_STATE_TABLE).current(TENANT_ID, Date.now());
+    return hold?.kind === 'budget';
+  }
+
   /** Lets every writer work its queue until it is empty, as the event sources would between schedules. */
   async drainAll(deadlineMs = Date.now() + 5 * 60_000): Promise<boolean> {
     const results = await Promise.all([
@@ -1134,6 +1146,47 @@ export class LocalPipeline {
     await this.qad.close();
     await this.aws.close();
   }
+}
+
+/**
+ * What people already typed into Pipedrive by hand, a `share` of the dataset: organizations (some with other case or
+ * spacing), a person with the same email inside each, and products with the item's code. Answers how many items.
+ */
+export function seedTypedByHand(
+  pipedrive: PipedriveSim,
+  data: { customers: QadCustomerRow[]; contacts: QadContactRow[]; items: QadItemRow[] },
+  share: number,
+  seed: number,
+): number {
+  for (const { code, name } of preexistingOrganizationNames(data.customers, share, seed)) {
+    const orgId = pipedrive.seedOrganization({ name });
+    const contact = data.contacts.find((c) => c['ct_mstr.ct_cust'] === code && c['ct_mstr.ct_email'] && c['ct_mstr.ct_active']);
+    if (contact)
+      pipedrive.seedPerson({
+        name: contact['ct_mstr.ct_name'],
+        org_id: orgId,
+        emails: [{ value: contact['ct_mstr.ct_email'], primary: true }],
+      });
+  }
+  const preexistingItems = Math.round(data.items.length * share);
+  for (const item of data.items.slice(0, preexistingItems))
+    pipedrive.seedProduct({ name: item['pt_mstr.pt_desc1'], code: item['pt_mstr.pt_part'] });
+  return preexistingItems;
+}
+
+/** A poll function from the TypeScript sources: its dependencies are built on its first invocation, as a new container's. */
+function sourcePoll(lambda: LambdaStandIn, poll: string): PollHandler {
+  return lambda.wrap(`poll-${poll}`, pollHandler(poll));
+}
+
+/** One handler per concurrent writer, each building its own dependencies (clients, pacer) as a container of its own does. */
+function sourceWriter(lambda: LambdaStandIn, queue: { name: string; writer: string }): WriterInstances {
+  const instances = new Map<number, WriteHandler>();
+  return (slot) => {
+    let handler = instances.get(slot);
+    if (!handler) instances.set(slot, (handler = lambda.wrap(kebab(queue.writer), writerHandler(queue.name))));
+    return handler;
+  };
 }
 
 /** `WritePipedrive` -> `write-pipedrive`: a function's name as the stack and the reports call it. */

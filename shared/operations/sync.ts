@@ -2,7 +2,7 @@ import type { StoredTenant } from '../config/tenant.ts';
 import { errorMessage } from '../domain/errors.ts';
 import type { RemoteRecord } from '../clients/pipedrive-client.ts';
 import type { MessageControl, RecordMessage, RecordQueue, TenantClients } from '../ports/index.ts';
-import { planFirstSync, TOKENS_PER_WRITE } from '../domain/daily-budget.ts';
+import { planFirstSync, TOKENS_PER_WRITE, type FirstSyncPlan } from '../domain/daily-budget.ts';
 import type { SyncEntity } from '../flows/entities/entity.ts';
 import { findFieldCode } from '../flows/key-fields.ts';
 import { describeProblems, parseFieldList, resolveFields, withMappedFields, type NamedValue } from '../domain/custom-fields.ts';
@@ -277,12 +277,18 @@ const PLANNED_SHARE_OF_BURST_RATE = 0.85;
 
 /**
  * What writing `writes` records costs of the tenant's daily budget share, in tokens and days, and when it is
- * done: from the limits the tenant's Pipedrive client has read (a dry run has made calls by then).
+ * done: from the limits the tenant's Pipedrive client has read (a dry run has made calls by then). Undefined
+ * when Pipedrive did not report its daily budget.
  */
-export async function budgetPlanLine(clients: TenantClients, tenant: StoredTenant, writes: number, nowMs: number): Promise<string> {
+export async function budgetPlan(
+  clients: TenantClients,
+  tenant: StoredTenant,
+  writes: number,
+  nowMs: number,
+): Promise<(FirstSyncPlan & { share: number; dailyLimit: number }) | undefined> {
   const limits = (await clients.pipedrive(tenant)).rateLimits();
   const share = tenant.config.pipedrive.dailyBudgetShare;
-  if (limits.dailyLimit === undefined) return `budget: ${writes * TOKENS_PER_WRITE} tokens; Pipedrive did not report the daily budget`;
+  if (limits.dailyLimit === undefined) return undefined;
   const plan = planFirstSync({
     records: writes,
     dailyLimit: limits.dailyLimit,
@@ -291,8 +297,15 @@ export async function budgetPlanLine(clients: TenantClients, tenant: StoredTenan
     nowMs,
     remainingToday: (limits.dailyRemaining ?? limits.dailyLimit) - limits.dailyLimit * (1 - share),
   });
+  return { ...plan, share, dailyLimit: limits.dailyLimit };
+}
+
+/** The plan as `connector sync --dry-run` prints it. */
+export async function budgetPlanLine(clients: TenantClients, tenant: StoredTenant, writes: number, nowMs: number): Promise<string> {
+  const plan = await budgetPlan(clients, tenant, writes, nowMs);
+  if (!plan) return `budget: ${writes * TOKENS_PER_WRITE} tokens; Pipedrive did not report the daily budget`;
   return (
-    `budget: ${plan.tokens} tokens at ${Math.round(share * 100)}% of ${limits.dailyLimit} a day (${plan.tokensPerDay}): ` +
+    `budget: ${plan.tokens} tokens at ${Math.round(plan.share * 100)}% of ${plan.dailyLimit} a day (${plan.tokensPerDay}): ` +
     `${plan.days} day(s), done about ${new Date(plan.etaMs).toISOString()}`
   );
 }

@@ -504,6 +504,21 @@ describe('rate limits', () => {
       assert.equal(next.headers.get('x-daily-ratelimit-remaining'), '20');
     });
   });
+
+  test('daily budget: startNewDay is midnight without waiting for it, the spent budget serves again', async () => {
+    const c = clock(Date.parse('2026-09-01T09:00:00Z'));
+    await withSim({ now: c.now, dailyTokenBudget: 20 }, async (sim) => {
+      assert.equal((await call(sim, 'GET', '/organizations')).status, 200);
+      assert.equal((await call(sim, 'GET', '/organizations')).status, 200);
+      c.advance(3_000);
+      assert.equal((await call(sim, 'GET', '/organizations')).status, 429);
+      sim.startNewDay();
+      assert.deepEqual(sim.dailyTokens(), { used: 0, budget: 20 });
+      const next = await call(sim, 'GET', '/organizations');
+      assert.equal(next.status, 200);
+      assert.equal(next.headers.get('x-daily-ratelimit-remaining'), '10');
+    });
+  });
 });
 
 describe('fault hook', () => {

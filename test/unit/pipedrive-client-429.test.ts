@@ -85,41 +85,62 @@ test('a create whose wait for a burst slot outlasts the time it may take to be s
   assert.equal((await pipedrive.create('organizations', { name: 'Acme' }, { sendWithinMs: 10_000 })).id, 1, 'in time, it is sent');
 });
 
-test("the connector's share of the daily budget: with only the other apps' part left, nothing is sent until the reset", async () => {
-  const clock = { ms: 1_000_000 };
-  let remaining = 500;
-  let sent = 0;
+/** A client at `share` whose every answer carries `limits` and the daily budget left now (`state.remaining`). */
+function budgetedClient(limits: Record<string, string>, share: number, now: () => number) {
+  const state = { remaining: 0, sent: 0 };
   const http: HttpClient = {
     send: async () => {
-      sent++;
-      return {
-        ...ok,
-        headers: { 'x-daily-ratelimit-limit': '1000', 'x-daily-ratelimit-remaining': String(remaining), 'x-daily-ratelimit-reset': '3600' },
-      };
+      state.sent++;
+      return { ...ok, headers: { ...limits, 'x-daily-ratelimit-remaining': String(state.remaining) } };
     },
   };
-  const pipedrive = createPipedriveClient({
-    apiBaseUrl: 'https://acme.pipedrive.com',
-    apiToken: 't',
-    http,
-    now: () => clock.ms,
-    dailyBudgetShare: 0.6,
-  });
+  const pipedrive = createPipedriveClient({ apiBaseUrl: 'https://acme.pipedrive.com', apiToken: 't', http, now, dailyBudgetShare: share });
+  return { pipedrive, state };
+}
+
+/**
+ * Calls on while the answers show `above` left, then one answer shows `at` left: that call goes, the next is not sent.
+ * Answers the refusal.
+ */
+async function spendToCap(client: ReturnType<typeof budgetedClient>, above: number, at: number, why: string) {
+  const { pipedrive, state } = client;
+  state.remaining = above;
   await pipedrive.get('organizations', 1);
-  remaining = 401;
   await pipedrive.get('organizations', 1);
-  await pipedrive.get('organizations', 1);
-  assert.equal(sent, 3, 'above 40% left: the connector still has its share');
-  remaining = 400;
+  assert.equal(state.sent, 2, `${above} left: ${why}`);
+  state.remaining = at;
   await pipedrive.get('organizations', 1);
   const gated = await rejection(() => pipedrive.get('organizations', 1));
-  assert.equal(sent, 4, 'the call after the answer that reached the cap is not sent');
-  assert.deepEqual([gated.dailyBudgetSpent, gated.resetSeconds], [true, 3600]);
+  assert.equal(state.sent, 3, `the call after the answer showing ${at} left is not sent`);
+  assert.equal(gated.dailyBudgetSpent, true);
+  return gated;
+}
+
+test("the connector's share of the daily budget: with only the other apps' part left, nothing is sent until the reset", async () => {
+  const clock = { ms: 1_000_000 };
+  const client = budgetedClient({ 'x-daily-ratelimit-limit': '1000', 'x-daily-ratelimit-reset': '3600' }, 0.6, () => clock.ms);
+  const gated = await spendToCap(client, 401, 400, 'above 40% left, the connector still has its share');
+  assert.equal(gated.resetSeconds, 3600);
   assert.match(gated.message, /60% share of the company's daily token budget is spent/u);
   clock.ms += 3_600_000;
-  remaining = 1000;
-  await pipedrive.get('organizations', 1);
-  assert.equal(sent, 5, 'after the reset the calls go again');
+  client.state.remaining = 1000;
+  await client.pipedrive.get('organizations', 1);
+  assert.equal(client.state.sent, 4, 'after the reset the calls go again');
+});
+
+test('a share keeps one burst window of writes in reserve: calls in flight elsewhere stay within it', async () => {
+  const limits = {
+    'x-daily-ratelimit-limit': '2000',
+    'x-daily-ratelimit-reset': '60',
+    'x-ratelimit-limit': '40',
+    'x-ratelimit-remaining': '39',
+  };
+  await spendToCap(
+    budgetedClient(limits, 0.7, () => 1_000),
+    801,
+    800,
+    'the other apps keep 600 of 2000 and the reserve is 40 writes (200)',
+  );
 });
 
 test('without a share the whole daily budget may be spent: the gate closes only at 0 left', async () => {

@@ -246,6 +246,8 @@ export interface PipedriveSim {
   dailyTokens(): { used: number; budget: number };
   /** changes the daily token budget from now on */
   setDailyTokenBudget(tokens: number): void;
+  /** test hook: midnight UTC passes (a multi-day run without waiting for it): the tokens used today start again from 0 */
+  startNewDay(): void;
   /** with the `oauth` option: authorisation codes, revocation, token expiry and refresh counts */
   oauth: SimOAuth | undefined;
   /** /v1/webhooks and the v2 deliveries of deal changes (chaos, stats, idle) */
@@ -659,6 +661,7 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
     setDailyTokenBudget: (tokens) => {
       limiter.budget = tokens;
     },
+    startNewDay: () => limiter.startNewDay(),
     oauth,
     webhooks,
   };

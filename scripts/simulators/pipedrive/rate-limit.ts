@@ -56,6 +56,12 @@ export class RateLimiter {
     this.used += tokens;
   }
 
+  /** Midnight UTC without waiting for it (a multi-day local run): today's tokens start again from 0. */
+  startNewDay(): void {
+    this.rollDay(this.now());
+    this.used = 0;
+  }
+
   dailyUsed(): number {
     this.rollDay(this.now());
     return this.used;
