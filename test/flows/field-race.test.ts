@@ -5,7 +5,8 @@ import { MemoryPollStateStore } from '../../shared/adapters/memory/memory-sync-s
 import { recordingTelemetry } from '../../shared/adapters/memory/recording-telemetry.ts';
 import type { FieldMappingEntry } from '../../shared/config/field-mapping.ts';
 import { ClaimHeldError, FieldDriftError } from '../../shared/domain/errors.ts';
-import type { PipedriveClient, PipedriveField } from '../../shared/ports/pipedrive.ts';
+import type { PipedriveField } from '../../shared/ports/pipedrive.ts';
+import { pipedriveClientWith } from './fake-pipedrive.ts';
 import * as containerA from '../../shared/flows/field-resolver.ts';
 
 /**
@@ -27,34 +28,22 @@ function company() {
   let release: () => void = () => undefined;
   const created = new Promise<void>((resolve) => (release = resolve));
   const calls = { listFields: 0, createField: 0 };
-  const unused = () => Promise.reject(new Error('not used by field resolution'));
-  const client: PipedriveClient = {
-    list: unused,
-    get: unused,
-    dealProducts: unused,
-    create: unused,
-    update: unused,
-    search: unused,
-    companyId: unused,
-    listWebhooks: unused,
-    createWebhook: unused,
-    deleteWebhook: unused,
-    addNote: unused,
-    dealNotes: unused,
-    rateLimits: () => ({}),
-    grantedScopes: () => Promise.resolve(undefined),
-    async listFields() {
-      calls.listFields++;
-      return fields.map((f) => ({ ...f }));
+  const client = pipedriveClientWith(
+    {
+      async listFields() {
+        calls.listFields++;
+        return fields.map((f) => ({ ...f }));
+      },
+      async createField(_entity, def) {
+        calls.createField++;
+        await created;
+        const field = { field_code: 'a'.repeat(40), field_name: def.field_name, field_type: def.field_type, is_custom_field: true };
+        fields.push(field);
+        return field;
+      },
     },
-    async createField(_entity, def) {
-      calls.createField++;
-      await created;
-      const field = { field_code: 'a'.repeat(40), field_name: def.field_name, field_type: def.field_type, is_custom_field: true };
-      fields.push(field);
-      return field;
-    },
-  };
+    'field resolution',
+  );
   return { client, calls, release };
 }
 

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { organizations } from '../../shared/flows/entities/organizations.ts';
 import { changesSince, VISIBILITY_MARGIN_MS } from '../../shared/flows/pipedrive-changes.ts';
 import type { PipedriveClient, RemoteRecord } from '../../shared/ports/pipedrive.ts';
+import { pipedriveClientWith } from '../flows/fake-pipedrive.ts';
 
 /**
  * Issue 19: the writers' reads of what changed in Pipedrive since the listing start from Pipedrive's own clock (the
@@ -40,43 +41,30 @@ function pipedriveAt(nowMs: number) {
     },
     failNextRead: () => void (failNext = true),
   };
-  const unused = () => Promise.reject(new Error('not used by changesSince'));
   const asListed = (r: Stored): RemoteRecord => ({
     id: r.id,
     name: r.name,
     update_time: new Date(Math.floor(r.stampedMs / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
     custom_fields: {},
   });
-  const client: PipedriveClient = {
-    async list(_collection, opts) {
-      reads.push(opts?.updatedSince ?? '');
-      if (failNext) {
-        failNext = false;
-        throw new Error('503 from Pipedrive');
-      }
-      assert.equal(opts?.newestFirst, true, 'read newest first');
-      const sinceMs = Date.parse(opts?.updatedSince ?? '1970-01-01T00:00:00Z');
-      const listed = stored
-        .filter((r) => r.visibleMs <= company.nowMs && Math.floor(r.stampedMs / 1000) * 1000 >= sinceMs)
-        .sort((a, b) => b.stampedMs - a.stampedMs);
-      return { items: listed.map(asListed), nextCursor: undefined };
+  const client = pipedriveClientWith(
+    {
+      async list(_collection, opts) {
+        reads.push(opts?.updatedSince ?? '');
+        if (failNext) {
+          failNext = false;
+          throw new Error('503 from Pipedrive');
+        }
+        assert.equal(opts?.newestFirst, true, 'read newest first');
+        const sinceMs = Date.parse(opts?.updatedSince ?? '1970-01-01T00:00:00Z');
+        const listed = stored
+          .filter((r) => r.visibleMs <= company.nowMs && Math.floor(r.stampedMs / 1000) * 1000 >= sinceMs)
+          .sort((a, b) => b.stampedMs - a.stampedMs);
+        return { items: listed.map(asListed), nextCursor: undefined };
+      },
     },
-    get: unused,
-    dealProducts: unused,
-    create: unused,
-    update: unused,
-    search: unused,
-    companyId: unused,
-    listWebhooks: unused,
-    createWebhook: unused,
-    deleteWebhook: unused,
-    addNote: unused,
-    dealNotes: unused,
-    rateLimits: () => ({}),
-    grantedScopes: () => Promise.resolve(undefined),
-    listFields: unused,
-    createField: unused,
-  };
+    'changesSince',
+  );
   return { client, company };
 }
 
