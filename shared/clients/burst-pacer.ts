@@ -51,6 +51,9 @@ export class BurstPacer {
   private freed = 0;
   /** This client's share of the company's calls in the window when `remaining` was read (1: it was alone). */
   private share = 1;
+  /** Calls sent and not answered yet; whether the last answer came without burst figures (then none are awaited). */
+  private unanswered = 0;
+  private blind = false;
   private searches: number[] = [];
   last: RateLimitInfo = {};
 
@@ -76,6 +79,8 @@ export class BurstPacer {
     };
     const remaining = read('x-ratelimit-remaining');
     const reset = read('x-ratelimit-reset');
+    this.unanswered = Math.max(0, this.unanswered - 1);
+    this.blind = remaining === undefined;
     // An older answer arriving late says less than the one already read.
     if (remaining === undefined || sentAt < this.observedCallAt) return;
     this.remaining = remaining;
@@ -99,7 +104,7 @@ export class BurstPacer {
     }
     const sentSince = this.calls.filter((t) => t > this.observedCallAt).length;
     // Nothing fresh is known (the first calls, or after a pause): a few calls find out, the rest wait for their answers.
-    if (!this.fresh(now)) return sentSince < PROBES_WITHOUT_FIGURES ? 0 : PROBE_POLL_MS;
+    if (!this.fresh(now)) return this.blind || this.unanswered < PROBES_WITHOUT_FIGURES ? 0 : PROBE_POLL_MS;
     const room = Math.floor(Math.max(0, (this.remaining ?? 0) - RESERVE) * this.share);
     if (room + this.freed - sentSince > 0) return 0;
     const oldest = this.calls[0];
@@ -143,6 +148,7 @@ export class BurstPacer {
       this.searches.push(this.now());
     }
     this.calls.push(this.now());
+    this.unanswered++;
   }
 }
 

@@ -145,10 +145,6 @@ export async function handleWriterBatch(
       const hold = await readOnce(holds, m.tenantId, () => deps.holds.current(m.tenantId, deps.clock.now()));
       if (hold) return await applyOutcome({ ...h, knownHold: true }, waitOutcome(hold, deps.clock.now()));
       pipedrive = await deps.clients.pipedrive(tenant);
-      // A client with fresh burst figures (an earlier batch of this container) paces the records by them: the rest of
-      // the batch need not wait for this record's outcome. Waiting for it cost a record's round trip per batch.
-      const limits = pipedrive.rateLimits();
-      if (limits.burstFresh) slots.setLimit(m.tenantId, recordsInFlight(limits.burstLimit, event.Records.length));
       let holdMarks: number | undefined;
       const onClaimed = (marks: number | undefined) => void (holdMarks = marks);
       const written = await flow.write(deps, tenant, m, { messageId: record.messageId, attempt, batchStartedAt, onClaimed });
