@@ -58,8 +58,6 @@ export interface RateLimitInfo {
   burstRemaining?: number;
   dailyLimit?: number;
   dailyRemaining?: number;
-  /** Whether the burst figures come from an answer within the last 2-second window: the client paces by them. */
-  burstFresh?: boolean;
 }
 
 /** A webhook as `GET /v1/webhooks` lists it (Pipedrive never returns the Basic password). */
