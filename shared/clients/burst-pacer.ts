@@ -102,6 +102,8 @@ export class BurstPacer {
       const left = this.calls.shift()!;
       if (left <= this.observedCallAt && left > this.observedCallAt - BURST_WINDOW_MS) this.freed++;
     }
+    // A call not sent after all (its claim ran out) or never answered stops counting once it would have left the window.
+    this.unanswered = Math.min(this.unanswered, this.calls.length);
     const sentSince = this.calls.filter((t) => t > this.observedCallAt).length;
     // Nothing fresh is known (the first calls, or after a pause): a few calls find out, the rest wait for their answers.
     if (!this.fresh(now)) return this.blind || this.unanswered < PROBES_WITHOUT_FIGURES ? 0 : PROBE_POLL_MS;

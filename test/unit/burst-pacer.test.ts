@@ -33,6 +33,17 @@ describe('BurstPacer', () => {
     assert.equal(pacer.waitMs(), 0, 'the figures went stale and our calls left the window: probes again');
   });
 
+  test('a probe never answered (not sent after all, or lost) stops holding the others once it has left the window', async () => {
+    let now = 1_000;
+    const pacer = new BurstPacer(() => now);
+    await pacer.beforeCall(false);
+    await pacer.beforeCall(false);
+    now += 1_999;
+    assert.ok(pacer.waitMs() > 0);
+    now += 2;
+    assert.equal(pacer.waitMs(), 0);
+  });
+
   test('counts its own calls sent since the answer it read: the window is full before any answer says so', async () => {
     let now = 1_000;
     const pacer = new BurstPacer(() => now);
