@@ -15,6 +15,10 @@ const MAX_INLINE_WAIT_MS = 2_500;
 const RESERVE = 2;
 /** A slot is free on Pipedrive's side a little after our clock says so (the request's way there). */
 const SLOT_MARGIN_MS = 15;
+/** Calls sent unanswered while this client knows nothing fresh of the window (at start, after a pause): a probe, not a burst. */
+const PROBES_WITHOUT_FIGURES = 2;
+/** How often a client that probed without figures looks again for an answer. */
+const PROBE_POLL_MS = 20;
 
 export type { RateLimitInfo };
 
@@ -23,13 +27,17 @@ export type { RateLimitInfo };
  * whole window without 429 storms:
  * - the last answer says how many calls the window had left (`remaining`) when that call was
  *   served; every call this client started since then is not in that figure, so it is subtracted;
- * - while more than a small reserve is left, calls go at once (a burst costs nothing);
+ * - each Lambda container has its own pacer and cannot see the others' calls in flight, so it takes only its share
+ *   of the room left: its own calls in the window over all the company's (`limit - remaining`) when it was read. A
+ *   container alone takes it all; five equally busy ones a fifth each. Each reuses the slots its own calls free;
+ * - while its share of the room beyond a small reserve is not spent, calls go at once (a burst costs nothing);
+ * - knowing nothing fresh (its first calls, or none for a window), it sends two probes and holds the rest until an
+ *   answer says how full the window is: containers resuming together after a 429 wait do not refill it blindly;
  * - when the window is full, the next call waits until a slot frees: the moment this client's own
  *   oldest call in the window leaves it (known to the millisecond from its own log; each one that
  *   leaves is a slot the last `remaining` did not count), or, if it has none there, Pipedrive's
  *   reset. That clocks the calls at the window's rate instead of sending a burst, sleeping out a
  *   whole rounded-up reset and bursting again;
- * - information older than a window is stale: the next answer brings fresh figures;
  * - searches keep to their own 10 per 2 s, counted locally.
  */
 export class BurstPacer {
@@ -41,6 +49,11 @@ export class BurstPacer {
   private calls: number[] = [];
   /** This client's calls that were in Pipedrive's window when `remaining` was read and have left it since: slots freed. */
   private freed = 0;
+  /** This client's share of the company's calls in the window when `remaining` was read (1: it was alone). */
+  private share = 1;
+  /** Calls sent and not answered yet; whether the last answer came without burst figures (then none are awaited). */
+  private unanswered = 0;
+  private blind = false;
   private searches: number[] = [];
   last: RateLimitInfo = {};
 
@@ -66,11 +79,18 @@ export class BurstPacer {
     };
     const remaining = read('x-ratelimit-remaining');
     const reset = read('x-ratelimit-reset');
+    this.unanswered = Math.max(0, this.unanswered - 1);
+    this.blind = remaining === undefined;
     // An older answer arriving late says less than the one already read.
     if (remaining === undefined || sentAt < this.observedCallAt) return;
     this.remaining = remaining;
     this.observedCallAt = sentAt;
     this.freed = 0;
+    // The window held `limit - remaining` calls of the company's clients, ours among them: the other containers of the
+    // tenant, which this one cannot see, are as busy as that share says, and each takes its part of the room left.
+    const limit = read('x-ratelimit-limit') ?? this.last.burstLimit;
+    const ours = this.calls.filter((t) => t <= sentAt && t > sentAt - BURST_WINDOW_MS).length;
+    this.share = limit === undefined ? 1 : Math.min(1, (ours + 1) / Math.max(1, limit - remaining + 1));
     if (reset !== undefined) this.resetAt = this.now() + reset * 1000;
   }
 
@@ -82,9 +102,13 @@ export class BurstPacer {
       const left = this.calls.shift()!;
       if (left <= this.observedCallAt && left > this.observedCallAt - BURST_WINDOW_MS) this.freed++;
     }
-    if (this.remaining === undefined || now - this.observedCallAt > BURST_WINDOW_MS) return 0;
+    // A call not sent after all (its claim ran out) or never answered stops counting once it would have left the window.
+    this.unanswered = Math.min(this.unanswered, this.calls.length);
     const sentSince = this.calls.filter((t) => t > this.observedCallAt).length;
-    if (this.remaining + this.freed - sentSince > RESERVE) return 0;
+    // Nothing fresh is known (the first calls, or after a pause): a few calls find out, the rest wait for their answers.
+    if (!this.fresh(now)) return this.blind || this.unanswered < PROBES_WITHOUT_FIGURES ? 0 : PROBE_POLL_MS;
+    const room = Math.floor(Math.max(0, (this.remaining ?? 0) - RESERVE) * this.share);
+    if (room + this.freed - sentSince > 0) return 0;
     const oldest = this.calls[0];
     const ownSlot = oldest === undefined ? Number.POSITIVE_INFINITY : oldest + BURST_WINDOW_MS + SLOT_MARGIN_MS - now;
     const reset = this.resetAt > now ? this.resetAt - now : Number.POSITIVE_INFINITY;
@@ -93,15 +117,20 @@ export class BurstPacer {
     return Number.isFinite(wait) ? Math.max(1, wait) : 0;
   }
 
+  /** Whether the last answer's figures still describe the window (read within the last 2 s). */
+  fresh(now: number = this.now()): boolean {
+    return this.remaining !== undefined && now - this.observedCallAt <= BURST_WINDOW_MS;
+  }
+
   /**
    * Whether the company's window, by fresh figures, has more than half its room left after this client's calls
    * since: then no other client of the company can just have been refused (a 429 needs a full window).
    */
   roomy(now: number = this.now()): boolean {
     const limit = this.last.burstLimit;
-    if (this.remaining === undefined || limit === undefined || now - this.observedCallAt > BURST_WINDOW_MS) return false;
+    if (limit === undefined || !this.fresh(now)) return false;
     const sentSince = this.calls.filter((t) => t > this.observedCallAt).length;
-    return this.remaining + this.freed - sentSince > limit / 2;
+    return (this.remaining ?? 0) + this.freed - sentSince > limit / 2;
   }
 
   /** Waits for a slot (throws RateLimitedError when that is longer than is worth waiting in-process). */
@@ -121,6 +150,7 @@ export class BurstPacer {
       this.searches.push(this.now());
     }
     this.calls.push(this.now());
+    this.unanswered++;
   }
 }
 

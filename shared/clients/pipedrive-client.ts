@@ -176,6 +176,7 @@ export function createPipedriveClient(
         });
       } catch (error) {
         options.onCall?.({ endpoint, status: 0, ms: now() - started });
+        pacer.observe({}, started);
         if (error instanceof RetryLaterError && attempt < retries) {
           await sleep(200 * 4 ** attempt);
           continue;

@@ -20,21 +20,68 @@ describe('BurstPacer', () => {
     assert.equal(pacer.last.burstLimit, 100);
   });
 
+  test('knowing nothing fresh of the window, sends two probes and holds the rest until an answer says there is room', async () => {
+    let now = 1_000;
+    const pacer = new BurstPacer(() => now);
+    await pacer.beforeCall(false);
+    await pacer.beforeCall(false);
+    assert.ok(pacer.waitMs() > 0, 'a third call waits for an answer');
+    now += 250;
+    pacer.observe(headers(98, 1), 1_000);
+    assert.equal(pacer.waitMs(), 0, 'the answer shows the window empty but for our two');
+    now += 2_500;
+    assert.equal(pacer.waitMs(), 0, 'the figures went stale and our calls left the window: probes again');
+  });
+
+  test('a probe never answered (not sent after all, or lost) stops holding the others once it has left the window', async () => {
+    let now = 1_000;
+    const pacer = new BurstPacer(() => now);
+    await pacer.beforeCall(false);
+    await pacer.beforeCall(false);
+    now += 1_999;
+    assert.ok(pacer.waitMs() > 0);
+    now += 2;
+    assert.equal(pacer.waitMs(), 0);
+  });
+
   test('counts its own calls sent since the answer it read: the window is full before any answer says so', async () => {
     let now = 1_000;
     const pacer = new BurstPacer(() => now);
-    for (let i = 0; i < 4; i++) {
-      now += 1;
-      await pacer.beforeCall(false); // sent at 1 001 .. 1 004
-    }
+    const limit10 = (remaining: number) => ({ ...headers(remaining, 2), 'x-ratelimit-limit': '10' });
+    await pacer.beforeCall(false); // 1 000
+    now = 1_001;
+    await pacer.beforeCall(false); // 1 001
     now = 1_100;
-    pacer.observe(headers(6, 2), 1_001); // the answer to the first: 6 left when it was served
-    assert.equal(pacer.waitMs(), 0, '6 left, 3 sent since: room beyond the 2 kept for others');
-    await pacer.beforeCall(false);
-    now += 2;
-    // 6 left, 4 sent since, 2 kept for others: full. Our oldest (1 001) leaves the window at 3 001,
+    pacer.observe(limit10(9), 1_000); // alone in the window: 9 left when our first was served
+    for (let i = 0; i < 6; i++) {
+      assert.equal(pacer.waitMs(), 0, `9 left, ${i + 1} sent since: room beyond the 2 kept for others`);
+      await pacer.beforeCall(false);
+    }
+    // 9 left, 7 sent since, 2 kept for others: full. Our oldest (1 000) leaves the window at 3 000,
     // before the reset the header rounds up to whole seconds (3 100).
-    assert.equal(pacer.waitMs(), 1_001 + 2_000 + 15 - now);
+    assert.equal(pacer.waitMs(), 1_000 + 2_000 + 15 - now);
+  });
+
+  test('takes only its share of the room the window has left: other containers, unseen, are as busy as the answer shows', async () => {
+    let now = 0;
+    const pacer = new BurstPacer(() => now);
+    await pacer.beforeCall(false);
+    pacer.observe(headers(99, 1), 0);
+    for (let i = 1; i < 5; i++) {
+      now = i * 10;
+      await pacer.beforeCall(false); // 10 .. 40
+    }
+    now = 300;
+    // 50 calls in the window when our fifth was served, five of them ours: about a tenth of the company's traffic.
+    pacer.observe(headers(50, 2), 40);
+    const sent: number[] = [];
+    while (pacer.waitMs() === 0 && sent.length < 50) {
+      await pacer.beforeCall(false);
+      sent.push(now);
+    }
+    // (50 - 2 kept) x 6/51 = 5 of the 48 free slots; a lone client reading the same figure would have taken all 48.
+    assert.equal(sent.length, 5);
+    assert.equal(pacer.waitMs(), 0 + 2_000 + 15 - now, 'then it waits for its own oldest call to leave the window');
   });
 
   test('when full, waits until its own oldest call leaves the 2 s window, to the millisecond', async () => {
@@ -51,7 +98,9 @@ describe('BurstPacer', () => {
   test('each of its calls that leaves the window frees a slot the last answer did not show: it paces, it does not stall', async () => {
     let now = 0;
     const pacer = new BurstPacer(() => now);
-    for (let i = 0; i < 5; i++) {
+    await pacer.beforeCall(false);
+    pacer.observe(headers(99, 2), 0);
+    for (let i = 1; i < 5; i++) {
       now = i * 100;
       await pacer.beforeCall(false); // sent at 0, 100, .. 400
     }
@@ -87,8 +136,10 @@ describe('BurstPacer', () => {
         now += ms;
       },
     );
+    await pacer.beforeCall(true);
+    pacer.observe(headers(99, 1), now);
     const started = now;
-    for (let i = 0; i < 10; i++) await pacer.beforeCall(true);
+    for (let i = 1; i < 10; i++) await pacer.beforeCall(true);
     assert.ok(now - started < 500, 'ten searches go at once');
     assert.deepEqual(slept, []);
     await pacer.beforeCall(true);
