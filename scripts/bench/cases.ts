@@ -1,11 +1,16 @@
 import type { PipelineOptions, RoundReport, StateReport } from '../local/pipeline.ts';
 import type { LatencyModel } from '../simulators/latency.ts';
+import { BURST_LIMIT, OAUTH_BURST_LIMIT, type PipedrivePlan } from '../simulators/pipedrive/rate-limit.ts';
+import type { LocalAuth } from '../local/oauth.ts';
 import type { AwsPrices } from './aws-prices.ts';
 import { DEALS_PER_LINES_CALL, estimateCost, listPages, tokenFloor, writePhase, type CostEstimate } from './metrics.ts';
 
-/** Burst limit per 2 s for an API token, per plan (Pipedrive's published figures). */
-export const BURST_PER_2S = { lite: 20, growth: 40, premium: 100, ultimate: 120 } as const;
-export type Plan = keyof typeof BURST_PER_2S;
+export type Plan = PipedrivePlan;
+
+/** The plan's allowed write rate: its burst limit per 2 s (an API token's, or an OAuth app's: four times that) / 2. */
+export function allowedPerSecond(plan: Plan, auth: LocalAuth = 'token'): number {
+  return (auth === 'oauth' ? OAUTH_BURST_LIMIT : BURST_LIMIT)[plan] / 2;
+}
 
 /** Functions of the QAD -> Pipedrive direction; the deal poll and the QAD writer are the other one. */
 export const SYNC_FUNCTIONS = ['poll-customers', 'poll-contacts', 'poll-items', 'write-pipedrive', 'write-products'] as const;
@@ -35,6 +40,7 @@ export function casePipeline(c: {
   seed: number;
   latency: LatencyModel | undefined;
   wonDeals?: number;
+  auth?: LocalAuth;
 }): PipelineOptions {
   return {
     customers: c.customers,
@@ -48,6 +54,7 @@ export function casePipeline(c: {
     writerConcurrency: c.concurrency,
     ...(c.wonDeals !== undefined && { wonDeals: c.wonDeals }),
     ...(c.latency && { latency: c.latency }),
+    ...(c.auth && { auth: c.auth }),
     orderDesk: false,
   };
 }
@@ -62,6 +69,7 @@ export interface CaseOutput {
     concurrency: number;
     'change-rate': number;
     seats?: number;
+    auth?: LocalAuth;
   };
   /** The company's day so far: tokens used by the three runs and its budget. */
   dailyTokens?: { used: number; budget: number };
@@ -144,7 +152,7 @@ export function floorInputs(out: CaseOutput, roundIndex: number): { recordsToCha
 }
 
 export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: number; prices: AwsPrices }): CaseFigures {
-  const allowedPerSecond = BURST_PER_2S[out.options.plan] / 2;
+  const allowed = allowedPerSecond(out.options.plan, out.options.auth);
   const records = out.state.qad.customers + out.state.qad.qualifyingContacts + out.state.qad.items + out.state.pipedrive.wonDeals;
   const rounds = out.rounds.map(({ label, report, counters }, i): RoundFigures => {
     const { recordsToChange, pages, notes } = floorInputs(out, i);
@@ -168,7 +176,7 @@ export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: n
       writes: phase.writes,
       writePhaseSeconds: phase.seconds,
       writesPerSecond: phase.seconds > 0 ? phase.writes / phase.seconds : 0,
-      allowedPerSecond,
+      allowedPerSecond: allowed,
       wallSeconds: report.elapsedMs / 1000,
       peakRssMb: counters.peakRssBytes / 2 ** 20,
       invocations: report.lambda,

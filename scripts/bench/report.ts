@@ -19,11 +19,50 @@ export function renderReport(r: {
   plan: string;
   concurrency: number;
   figures: CaseFigures[];
+  /** The first sync alone on further plans (--rate-plans). */
+  rateFigures?: CaseFigures[];
   bundles: BundleFigure[];
   targets: Target[];
   prices: AwsPrices;
 }): string {
   const out: string[] = [];
+  const rates = r.rateFigures ?? [];
+  if (rates.length > 0) {
+    out.push(`Write rate on further plans (first sync alone, ${r.concurrency} writers per queue)`);
+    out.push(
+      table(
+        [
+          'case',
+          'writes/s (write phase)',
+          'allowed/s',
+          'of allowed',
+          'calls',
+          '429s',
+          'tokens',
+          'event loop busy',
+          'timers late p99',
+          'lost, doubled',
+        ],
+        rates.flatMap((f) =>
+          f.rounds
+            .slice(0, 1)
+            .map((x) => [
+              f.name,
+              `${fixed(x.writesPerSecond)} (${x.writes} in ${fixed(x.writePhaseSeconds)} s)`,
+              fixed(x.allowedPerSecond, 0),
+              pct(x.writesPerSecond / x.allowedPerSecond, 0),
+              x.calls,
+              pct(x.share429, 2),
+              x.tokens,
+              pct(x.eventLoopUtilization, 0),
+              `${fixed(x.loopDelayP99Ms, 0)} ms`,
+              f.problems,
+            ]),
+        ),
+      ),
+      '',
+    );
+  }
   if (r.figures.length > 0) {
     out.push(
       `Pipedrive (plan ${r.plan}, ${r.concurrency} writers per queue; floor = 5 tokens x records that must change + 10 x list pages)`,

@@ -19,6 +19,12 @@ const argsSchema = z.object({
   seats: z.coerce.number().int().min(1),
   seed: z.coerce.number().int(),
   latency: z.enum(['realistic', 'off']).default('realistic'),
+  auth: z.enum(['token', 'oauth']).default('token'),
+  /** 1: the first sync only (a plan's write rate); 4: it and the three reruns. */
+  rounds: z.coerce
+    .number()
+    .pipe(z.union([z.literal(1), z.literal(4)]))
+    .default(4),
   out: z.string().min(1),
 });
 const { values } = parseArgs({
@@ -32,6 +38,8 @@ const { values } = parseArgs({
     seats: { type: 'string' },
     seed: { type: 'string' },
     latency: { type: 'string' },
+    auth: { type: 'string' },
+    rounds: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -66,6 +74,8 @@ let currentFunction: () => string = () => 'setup';
 /** Diagnostics: time each function spent waiting on each service (ms, summed over concurrent calls). */
 let timeByFunction: Record<string, Record<string, number>> = {};
 let auditTable = '';
+/** Diagnostics: every Pipedrive call's send time and status, for the calls per second the round reached. */
+let callTimes: Array<{ sentMs: number; status: number }> = [];
 
 installRuntimeProbe({
   awsCall(service, command, input) {
@@ -90,6 +100,7 @@ installRuntimeProbe({
     counters.callsByFunction[fn] = (counters.callsByFunction[fn] ?? 0) + 1;
     counters.tokensByFunction[fn] = (counters.tokensByFunction[fn] ?? 0) + pipedriveTokenCost(info.endpoint, info.status);
     const endMs = Date.now();
+    if (process.env.BENCH_DIAGNOSE) callTimes.push({ sentMs: endMs - info.ms, status: info.status });
     if (/^(POST|PATCH) /u.test(info.endpoint) && info.status >= 200 && info.status < 300)
       counters.writes.push({ startMs: endMs - info.ms, endMs });
   },
@@ -149,6 +160,7 @@ async function round(
 ): Promise<{ label: string; report: RoundReport; counters: Counters; recordsChanged: number; notesAdded: number }> {
   counters = fresh();
   timeByFunction = {};
+  callTimes = [];
   const elu = performance.eventLoopUtilization();
   const loopDelay = monitorEventLoopDelay({ resolution: 20 });
   loopDelay.enable();
@@ -190,6 +202,18 @@ async function round(
       process.stdout.write(
         `    time waiting, by function and service (s): ${JSON.stringify(waiting)}; invocations ${JSON.stringify(invocations)}\n`,
       );
+      const t0 = Math.min(...callTimes.map((c) => c.sentMs));
+      const perBucket = new Map<number, { calls: number; refused: number }>();
+      for (const c of callTimes) {
+        const b = perBucket.get(Math.floor((c.sentMs - t0) / 5000)) ?? { calls: 0, refused: 0 };
+        b.calls++;
+        if (c.status === 429) b.refused++;
+        perBucket.set(Math.floor((c.sentMs - t0) / 5000), b);
+      }
+      const buckets = [...perBucket]
+        .sort(([a], [b]) => a - b)
+        .map(([b, n]) => `${b * 5}s ${n.calls / 5}/s${n.refused ? ` (${n.refused} x 429)` : ''}`);
+      process.stdout.write(`    Pipedrive calls sent per second, by 5 s: ${buckets.join(', ')}\n`);
     }
     return { label, report, counters, recordsChanged, notesAdded: pipeline.pipedrive.notes().length - notesBefore };
   } finally {
@@ -202,11 +226,7 @@ try {
   const first = await round('first sync');
   const state = await pipeline.state();
   const doubledAfterFirstSync = doubledInPipedrive();
-  const unchanged = await round('rerun, nothing changed');
-  const changed = pipeline.changeQad(args['change-rate']);
-  const rerun = await round(`rerun, ${args['change-rate'] * 100}% changed`);
-  const ordersMoved = pipeline.orderDeskWorks();
-  const statuses = await round('rerun, orders moved on in QAD');
+  const reruns = args.rounds === 4 ? await rerunRounds() : { rounds: [], changed: 0, ordersMoved: 0 };
   const lambdaMemoryMb = 512;
   writeFileSync(
     args.out,
@@ -215,9 +235,9 @@ try {
       preexistingOrganizations: Math.round(args.customers * 0.2),
       state,
       doubledAfterFirstSync,
-      changedCustomers: changed,
-      ordersMoved,
-      rounds: [first, unchanged, rerun, statuses],
+      changedCustomers: reruns.changed,
+      ordersMoved: reruns.ordersMoved,
+      rounds: [first, ...reruns.rounds],
       lambdaMemoryMb,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       dailyTokens: pipeline.pipedrive.dailyTokens(),
@@ -225,4 +245,14 @@ try {
   );
 } finally {
   await pipeline.close();
+}
+
+/** A rerun with nothing changed, one after a share of customers changed, one after QAD's order desk moved orders on. */
+async function rerunRounds() {
+  const unchanged = await round('rerun, nothing changed');
+  const changed = pipeline.changeQad(args['change-rate']);
+  const rerun = await round(`rerun, ${args['change-rate'] * 100}% changed`);
+  const ordersMoved = pipeline.orderDeskWorks();
+  const statuses = await round('rerun, orders moved on in QAD');
+  return { rounds: [unchanged, rerun, statuses], changed, ordersMoved };
 }
