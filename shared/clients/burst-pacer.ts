@@ -7,12 +7,13 @@ export const BURST_WINDOW_MS = 2_000;
 /** Search: 10 requests per rolling 2 s on every plan. */
 const SEARCH_PER_WINDOW = 10;
 /** Longest we wait in-process for a slot; anything longer goes back to the queue. */
-const MAX_INLINE_WAIT_MS = 2_500;
+export const MAX_INLINE_WAIT_MS = 2_500;
 /**
- * Slots left to the others sharing the company's window (other writers, other apps) when this
- * client believes the window full: they cannot see our calls in flight, nor we theirs.
+ * Slots left to the others sharing the company's window (other writers, other apps) when this client believes the
+ * window full: a twentieth of the limit, at least 2. They cannot see our calls in flight, nor we theirs, and a 429
+ * stops every writer of the tenant until its reset (whole seconds): a slot kept free is cheaper than a refusal.
  */
-const RESERVE = 2;
+const reserveOf = (limit: number | undefined) => Math.max(2, Math.ceil((limit ?? 0) / 20));
 /** A slot is free on Pipedrive's side a little after our clock says so (the request's way there). */
 const SLOT_MARGIN_MS = 15;
 /** Calls sent unanswered while this client knows nothing fresh of the window (at start, after a pause): a probe, not a burst. */
@@ -45,12 +46,14 @@ export class BurstPacer {
   /** When the call whose answer gave `remaining` was sent (its answer may arrive after later ones). */
   private observedCallAt = Number.NEGATIVE_INFINITY;
   private resetAt = 0;
-  /** Start times of this client's calls within the last window, oldest first. */
+  /** Start times of this client's calls in the window now or in the one `remaining` described, oldest first. */
   private calls: number[] = [];
-  /** This client's calls that were in Pipedrive's window when `remaining` was read and have left it since: slots freed. */
-  private freed = 0;
-  /** This client's share of the company's calls in the window when `remaining` was read (1: it was alone). */
-  private share = 1;
+  /**
+   * The calls this client may add to the window beyond its own slots, from the last `remaining`: its share of the room
+   * beyond the reserve, rounded at random to a whole call (up with the fraction's chance). Rounded down, ten containers
+   * each entitled to 0.9 of a call would all wait, and the company's window would settle a tenth below its limit.
+   */
+  private room = 0;
   /** Calls sent and not answered yet; whether the last answer came without burst figures (then none are awaited). */
   private unanswered = 0;
   private blind = false;
@@ -60,6 +63,8 @@ export class BurstPacer {
   constructor(
     private readonly now: () => number,
     private readonly sleep: Sleep = realSleep,
+    /** Rounds a fractional share of the room (tests pass a fixed one). */
+    private readonly random: () => number = Math.random,
   ) {}
 
   /** Reads the headers of an answer to a call sent at `sentAt`. */
@@ -85,36 +90,43 @@ export class BurstPacer {
     if (remaining === undefined || sentAt < this.observedCallAt) return;
     this.remaining = remaining;
     this.observedCallAt = sentAt;
-    this.freed = 0;
     // The window held `limit - remaining` calls of the company's clients, ours among them: the other containers of the
     // tenant, which this one cannot see, are as busy as that share says, and each takes its part of the room left.
     const limit = read('x-ratelimit-limit') ?? this.last.burstLimit;
     const ours = this.calls.filter((t) => t <= sentAt && t > sentAt - BURST_WINDOW_MS).length;
-    this.share = limit === undefined ? 1 : Math.min(1, (ours + 1) / Math.max(1, limit - remaining + 1));
+    const share = limit === undefined ? 1 : Math.min(1, (ours + 1) / Math.max(1, limit - remaining + 1));
+    const room = Math.max(0, remaining - reserveOf(limit)) * share;
+    this.room = Math.floor(room) + (this.random() < room - Math.floor(room) ? 1 : 0);
     if (reset !== undefined) this.resetAt = this.now() + reset * 1000;
   }
 
   /** How long the next call should wait, by what the headers and this client's own calls say (0: go). */
   waitMs(now: number = this.now()): number {
-    // Our calls leaving the window free slots; those counted in `remaining` (sent before the call it
-    // came with, within the window then) free a slot that figure does not show yet.
-    while (this.calls.length > 0 && this.calls[0]! <= now - BURST_WINDOW_MS) {
-      const left = this.calls.shift()!;
-      if (left <= this.observedCallAt && left > this.observedCallAt - BURST_WINDOW_MS) this.freed++;
-    }
+    // Calls kept until they are in neither the window now nor the one the last answer described: those counted in
+    // `remaining` (sent within the window before the call it came with) that have left the window since free a slot
+    // that figure does not show. Forgotten as soon as they left the window, the ones leaving while that answer was on
+    // its way back would be lost, and the company's window would settle a round trip's calls below its limit.
+    const horizon = Math.min(now, Number.isFinite(this.observedCallAt) ? this.observedCallAt : now) - BURST_WINDOW_MS;
+    while (this.calls.length > 0 && this.calls[0]! <= horizon) this.calls.shift();
+    const inWindow = this.calls.filter((t) => t > now - BURST_WINDOW_MS);
     // A call not sent after all (its claim ran out) or never answered stops counting once it would have left the window.
-    this.unanswered = Math.min(this.unanswered, this.calls.length);
+    this.unanswered = Math.min(this.unanswered, inWindow.length);
     const sentSince = this.calls.filter((t) => t > this.observedCallAt).length;
     // Nothing fresh is known (the first calls, or after a pause): a few calls find out, the rest wait for their answers.
     if (!this.fresh(now)) return this.blind || this.unanswered < PROBES_WITHOUT_FIGURES ? 0 : PROBE_POLL_MS;
-    const room = Math.floor(Math.max(0, (this.remaining ?? 0) - RESERVE) * this.share);
-    if (room + this.freed - sentSince > 0) return 0;
-    const oldest = this.calls[0];
+    if (this.room + this.freed(now) - sentSince > 0) return 0;
+    const oldest = inWindow[0];
     const ownSlot = oldest === undefined ? Number.POSITIVE_INFINITY : oldest + BURST_WINDOW_MS + SLOT_MARGIN_MS - now;
     const reset = this.resetAt > now ? this.resetAt - now : Number.POSITIVE_INFINITY;
     const wait = Math.min(ownSlot, reset);
     // Nothing says when a slot frees (no call of ours in the window, reset passed): ask again.
     return Number.isFinite(wait) ? Math.max(1, wait) : 0;
+  }
+
+  /** This client's calls that were in Pipedrive's window when `remaining` was read and have left it since: slots freed. */
+  private freed(now: number): number {
+    const window = this.observedCallAt - BURST_WINDOW_MS;
+    return this.calls.filter((t) => t > window && t <= Math.min(now - BURST_WINDOW_MS, this.observedCallAt)).length;
   }
 
   /** Whether the last answer's figures still describe the window (read within the last 2 s). */
@@ -130,7 +142,7 @@ export class BurstPacer {
     const limit = this.last.burstLimit;
     if (limit === undefined || !this.fresh(now)) return false;
     const sentSince = this.calls.filter((t) => t > this.observedCallAt).length;
-    return (this.remaining ?? 0) + this.freed - sentSince > limit / 2;
+    return (this.remaining ?? 0) + this.freed(now) - sentSince > limit / 2;
   }
 
   /** Waits for a slot (throws RateLimitedError when that is longer than is worth waiting in-process). */

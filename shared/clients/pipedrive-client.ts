@@ -9,7 +9,7 @@ import {
 } from '../domain/errors.ts';
 import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type HttpResponse, type Sleep } from './http.ts';
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
-import { BurstPacer, waitInline } from './burst-pacer.ts';
+import { BurstPacer, MAX_INLINE_WAIT_MS, waitInline } from './burst-pacer.ts';
 
 import type { PipedriveCallInfo, PipedriveClient, PipedriveFieldEntity, RemoteRecord } from '../ports/pipedrive.ts';
 
@@ -71,6 +71,8 @@ export { PipedriveNotFoundError };
  * seconds; a read per call cost a DynamoDB request per Pipedrive call once the window was busy (issue 19, point 6).
  */
 export const SHARED_PAUSE_FRESH_MS = 100;
+/** Burst 429s a call waits out in-process before its record goes back to the queue. */
+const BURST_RETRIES = 2;
 
 const FIELD_PATHS: Record<PipedriveFieldEntity, string> = {
   organization: 'organizationFields',
@@ -148,6 +150,7 @@ export function createPipedriveClient(
     const endpoint = `${method} ${api}${template}`;
     const retries = method === 'POST' ? 0 : 2;
     let reauthorised = false;
+    let burstRetries = 0;
     for (let attempt = 0; ; attempt++) {
       if (dailySpentUntil > now())
         throw new RateLimitedError(
@@ -205,10 +208,20 @@ export function createPipedriveClient(
       );
       // A burst 429 stops every container of the tenant until its reset (a spent daily budget closes the tenant's gate instead).
       // Not recording it only costs the others a 429 of their own: this record's outcome stays the 429.
-      if (error instanceof RateLimitedError && !error.dailyBudgetSpent && options.sharedPause) {
+      if (error instanceof RateLimitedError && !error.dailyBudgetSpent) {
         const until = now() + error.resetSeconds * 1000;
-        pauseRead = { at: now(), until: Promise.resolve(until), known: until };
-        await options.sharedPause.pause(until).catch(() => undefined);
+        if (options.sharedPause) {
+          pauseRead = { at: now(), until: Promise.resolve(until), known: until };
+          await options.sharedPause.pause(until).catch(() => undefined);
+        }
+        // Refused, so not carried out (a POST too): sent again once the reset has passed, when that is soon and within
+        // the record's claim. Thrown, the record would go back to the queue and its batch's others wait their turn there.
+        if (burstRetries < BURST_RETRIES && until - now() <= MAX_INLINE_WAIT_MS && (opts.sendBy === undefined || until < opts.sendBy)) {
+          burstRetries++;
+          attempt--;
+          await sleep(until - now());
+          continue;
+        }
       }
       throw error;
     }

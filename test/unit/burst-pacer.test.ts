@@ -64,7 +64,12 @@ describe('BurstPacer', () => {
 
   test('takes only its share of the room the window has left: other containers, unseen, are as busy as the answer shows', async () => {
     let now = 0;
-    const pacer = new BurstPacer(() => now);
+    // The share's fraction (0.65 of a call) rounds down with this draw.
+    const pacer = new BurstPacer(
+      () => now,
+      undefined,
+      () => 0.9,
+    );
     await pacer.beforeCall(false);
     pacer.observe(headers(99, 1), 0);
     for (let i = 1; i < 5; i++) {
@@ -79,9 +84,49 @@ describe('BurstPacer', () => {
       await pacer.beforeCall(false);
       sent.push(now);
     }
-    // (50 - 2 kept) x 6/51 = 5 of the 48 free slots; a lone client reading the same figure would have taken all 48.
+    // (50 - 5 kept) x 6/51 = 5.3 of the 45 free slots; a lone client reading the same figure would have taken all 45.
     assert.equal(sent.length, 5);
     assert.equal(pacer.waitMs(), 0 + 2_000 + 15 - now, 'then it waits for its own oldest call to leave the window');
+  });
+
+  test('ten containers each entitled to 0.79 of a call take eight between them, not none: the window fills to its limit', async () => {
+    let taken = 0;
+    for (let i = 0; i < 10; i++) {
+      let now = 0;
+      // Each container draws its own chance; these ten draws spread evenly over [0, 1).
+      const pacer = new BurstPacer(
+        () => now,
+        undefined,
+        () => i / 10,
+      );
+      for (let j = 0; j < 9; j++) {
+        await pacer.beforeCall(false);
+        pacer.observe(headers(50, 2), 0);
+      }
+      // 12 left in a window of 100 when ours were served, 9 of the 88 ours: (12 - 5 kept) x 10/89 = 0.79 of a call each.
+      pacer.observe(headers(12, 2), 0);
+      now = 100;
+      if (pacer.waitMs() === 0) taken++;
+    }
+    assert.equal(taken, 8);
+  });
+
+  test('a call of ours that left the window while an answer was on its way back frees a slot that answer did not show', async () => {
+    const limit10 = (remaining: number) => ({ ...headers(remaining, 1), 'x-ratelimit-limit': '10' });
+    let now = 0;
+    const pacer = new BurstPacer(() => now);
+    await pacer.beforeCall(false); // sent at 0
+    pacer.observe(limit10(9), 0);
+    now = 1_900;
+    await pacer.beforeCall(false); // sent at 1 900, answered at 2 200
+    now = 2_100;
+    pacer.waitMs(); // our call of 0 has left the window by now
+    now = 2_200;
+    // The window was full (2 left, both kept for others) when our call of 1 900 was served, our call of 0 still in it.
+    pacer.observe(limit10(2), 1_900);
+    assert.equal(pacer.waitMs(), 0, 'the slot our call of 0 held is free');
+    await pacer.beforeCall(false);
+    assert.ok(pacer.waitMs() > 0, 'and only that one');
   });
 
   test('when full, waits until its own oldest call leaves the 2 s window, to the millisecond', async () => {

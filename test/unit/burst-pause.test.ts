@@ -75,23 +75,24 @@ const refusal = async (run: () => Promise<unknown>): Promise<RateLimitedError> =
 describe('a 429 stops the tenant in every container', () => {
   test('after one container is refused, the others call no earlier than the reset it named', async () => {
     const w = tenantWorld();
-    const a = w.container('a', () => refused(2));
+    // A reset longer than a call waits out in-process (a shorter one: the refused call itself waits and goes again).
+    const a = w.container('a', () => refused(3));
     const b = w.container('b', () => ok(50));
     await refusal(() => a.get('organizations', 1));
-    const pausedUntil = T0 + 2_000;
+    const pausedUntil = T0 + 3_000;
     assert.equal(await w.pauses.until('acme'), pausedUntil);
-    w.clock.ms += 100;
+    w.clock.ms += 1_000;
     await Promise.all([b.get('organizations', 1), b.update('organizations', 1, { name: 'x' }), b.get('persons', 2)]);
     assert.equal(w.sent.b?.length, 3);
-    for (const at of w.sent.b ?? []) assert.ok(at >= pausedUntil, `a call went out at +${at - T0} ms, before the reset at +2000 ms`);
+    for (const at of w.sent.b ?? []) assert.ok(at >= pausedUntil, `a call went out at +${at - T0} ms, before the reset at +3000 ms`);
   });
 
   test('without the shared wait another container would have called inside the window (what the test guards)', async () => {
     const w = tenantWorld();
-    await refusal(() => w.container('a', () => refused(2), false).get('organizations', 1));
+    await refusal(() => w.container('a', () => refused(3), false).get('organizations', 1));
     w.clock.ms += 100;
     await w.container('b', () => ok(50), false).get('organizations', 1);
-    assert.ok((w.sent.b?.[0] ?? 0) < T0 + 2_000);
+    assert.ok((w.sent.b?.[0] ?? 0) < T0 + 3_000);
   });
 
   test('a reset further off than is worth waiting in-process sends nothing: the record goes back to its queue', async () => {

@@ -5,9 +5,10 @@ import type { HttpClient, HttpResponse } from '../../shared/clients/http.ts';
 import { ClaimHeldError, RateLimitedError } from '../../shared/domain/errors.ts';
 
 const ok: HttpResponse = { status: 200, headers: {}, body: JSON.stringify({ success: true, data: { id: 1, name: 'Acme' } }) };
+// A reset longer than a call waits out in-process: each 429 reaches the caller.
 const limited: HttpResponse = {
   status: 429,
-  headers: { 'x-ratelimit-reset': '2' },
+  headers: { 'x-ratelimit-reset': '3' },
   body: '{"success":false,"error":"Request over limit"}',
 };
 
@@ -31,10 +32,10 @@ const rejection = async (run: () => Promise<unknown>): Promise<RateLimitedError>
 };
 
 test('burst 429s spread over a minute are still bursts: they close no gate', async () => {
-  const { clock, pipedrive } = client(() => ({ ...limited, headers: { 'x-ratelimit-reset': '1' } }));
+  const { clock, pipedrive } = client(() => limited);
   for (let i = 0; i < 3; i++) {
     const burst = await rejection(() => pipedrive.get('organizations', 1));
-    assert.deepEqual([burst.dailyBudgetSpent, burst.resetSeconds], [false, 1], `429 number ${i + 1}`);
+    assert.deepEqual([burst.dailyBudgetSpent, burst.resetSeconds], [false, 3], `429 number ${i + 1}`);
     clock.ms += PERSISTENT_429_MS / 2;
   }
 });
@@ -43,7 +44,7 @@ test('a 429 is a burst until nothing but 429s, and many of them, has come back f
   let answer = limited;
   const { clock, pipedrive } = client(() => answer);
   const first = await rejection(() => pipedrive.get('organizations', 1));
-  assert.deepEqual([first.dailyBudgetSpent, first.resetSeconds], [false, 2]);
+  assert.deepEqual([first.dailyBudgetSpent, first.resetSeconds], [false, 3]);
   for (let i = 2; i < PERSISTENT_429_COUNT; i++) {
     clock.ms += 5_000;
     assert.equal((await rejection(() => pipedrive.get('organizations', 1))).dailyBudgetSpent, false, `429 number ${i}`);
@@ -61,6 +62,31 @@ test('a 429 is a burst until nothing but 429s, and many of them, has come back f
   answer = limited;
   clock.ms += PERSISTENT_429_MS;
   assert.equal((await rejection(() => pipedrive.get('organizations', 1))).dailyBudgetSpent, false);
+});
+
+test('a burst 429 with a reset soon is waited out and the call sent again, a create too; the tenant pauses meanwhile', async () => {
+  const clock = { ms: 1_000_000 };
+  const answers = [{ ...limited, headers: { 'x-ratelimit-reset': '1' } }, ok];
+  const sent: number[] = [];
+  const pauses: number[] = [];
+  const http: HttpClient = {
+    send: async () => {
+      sent.push(clock.ms);
+      return answers.shift() ?? ok;
+    },
+  };
+  const pipedrive = createPipedriveClient({
+    apiBaseUrl: 'https://acme.pipedrive.com',
+    apiToken: 't',
+    http,
+    now: () => clock.ms,
+    sleep: async (ms) => void (clock.ms += ms),
+    sharedPause: { until: async () => Math.max(0, ...pauses), pause: async (until) => void pauses.push(until) },
+  });
+  const created = await pipedrive.create('organizations', { name: 'Acme' });
+  assert.equal(created.id, 1);
+  assert.deepEqual(pauses, [1_001_000], 'the other writers of the tenant wait for the reset too');
+  assert.deepEqual(sent, [1_000_000, 1_001_000], 'sent again once the reset had passed, not before');
 });
 
 test('a create whose wait for a burst slot outlasts the time it may take to be sent is not sent: nothing created, a deferral', async () => {
