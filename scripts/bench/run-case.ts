@@ -74,6 +74,16 @@ let currentFunction: () => string = () => 'setup';
 /** Diagnostics: time each function spent waiting on each service (ms, summed over concurrent calls). */
 let timeByFunction: Record<string, Record<string, number>> = {};
 let auditTable = '';
+/** Diagnostics: DynamoDB requests by command, table and item kind (the key's prefix). */
+let dynamoByKind: Record<string, number> = {};
+/** What a DynamoDB request is about: its table and the prefix of its (first) key, `T#<tenant>#` left out. */
+function dynamoItemKind(input: unknown): string {
+  const text = JSON.stringify(input);
+  const table = /"TableName":"([^"]+)"/u.exec(text)?.[1] ?? /"RequestItems":\{"([^"]+)"/u.exec(text)?.[1] ?? '?';
+  const pk = /"pk":\{"S":"([^"]+)"/u.exec(text)?.[1] ?? '';
+  const sk = /"sk":\{"S":"([^"#:]+)/u.exec(text)?.[1] ?? '';
+  return `${table.replace(/^.*-/u, '')} ${pk.replace(/^T#[^#]+#?/u, '').replace(/[#:].*$/u, '')}/${sk}`;
+}
 /** Diagnostics: every Pipedrive call's send time and status, for the calls per second the round reached. */
 let callTimes: Array<{ sentMs: number; status: number }> = [];
 
@@ -81,6 +91,10 @@ installRuntimeProbe({
   awsCall(service, command, input) {
     const key = `${service} ${command.replace(/Command$/u, '')}`;
     counters.aws.byCommand[key] = (counters.aws.byCommand[key] ?? 0) + 1;
+    if (process.env.BENCH_DIAGNOSE && service === 'dynamodb') {
+      const detail = `${key} ${dynamoItemKind(input)}`;
+      dynamoByKind[detail] = (dynamoByKind[detail] ?? 0) + 1;
+    }
     if (service === 'sqs') counters.aws.sqsRequests++;
     else if (service === 'kms') counters.aws.kmsRequests++;
     else {
@@ -161,6 +175,7 @@ async function round(
   counters = fresh();
   timeByFunction = {};
   callTimes = [];
+  dynamoByKind = {};
   const elu = performance.eventLoopUtilization();
   const loopDelay = monitorEventLoopDelay({ resolution: 20 });
   loopDelay.enable();
@@ -214,6 +229,8 @@ async function round(
         .sort(([a], [b]) => a - b)
         .map(([b, n]) => `${b * 5}s ${n.calls / 5}/s${n.refused ? ` (${n.refused} x 429)` : ''}`);
       process.stdout.write(`    Pipedrive calls sent per second, by 5 s: ${buckets.join(', ')}\n`);
+      const kinds = Object.entries(dynamoByKind).sort(([, a], [, b]) => b - a);
+      process.stdout.write(`    DynamoDB requests by kind: ${kinds.map(([k, n]) => `${k} ${n}`).join(', ')}\n`);
     }
     return { label, report, counters, recordsChanged, notesAdded: pipeline.pipedrive.notes().length - notesBefore };
   } finally {
