@@ -20,8 +20,6 @@ export interface Claim {
   pendingSince?: string;
   /** Set by the writer as it sends the create: from then on only the key map's own writes end the marker. */
   createSent?: boolean;
-  /** The record was held for a person (the claim found hold marks): it comes back settled, or replayed after a fix. */
-  heldForAPerson?: boolean;
 }
 
 /**
@@ -46,12 +44,7 @@ export async function withClaim<T>(
   if (claimed.held)
     throw claimHeld(target.what, claimed.until - deps.clock.now(), claimed.owner?.startsWith(`${delivery.messageId}#`) === true);
   delivery.onClaimed?.(claimed.holdMarks);
-  const claim: Claim = {
-    entry: claimed.entry,
-    owner,
-    ...(claimed.pendingSince && { pendingSince: claimed.pendingSince }),
-    ...((claimed.holdMarks ?? 0) > 0 && { heldForAPerson: true }),
-  };
+  const claim: Claim = { entry: claimed.entry, owner, ...(claimed.pendingSince && { pendingSince: claimed.pendingSince }) };
   try {
     return await work(claim);
   } catch (error) {

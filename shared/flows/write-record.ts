@@ -206,7 +206,7 @@ async function findTarget<R, Ctx>(
   keyField: string | undefined,
   context: Ctx,
 ): Promise<Target | ForAPerson | undefined> {
-  const { deps, entity, key, record, delivery, claim } = job;
+  const { deps, entity, key, record, delivery, message } = job;
   const { tenantId } = job.tenant.config;
   if (step.kind === 'update') return { kind: 'target', id: step.pipedriveId, via: 'key map' };
   if (step.kind === 'recover') {
@@ -228,7 +228,7 @@ async function findTarget<R, Ctx>(
     record,
     context,
     delivery,
-    heldBefore: claim.heldForAPerson === true,
+    rematch: message.rematch === true,
   });
   if (match.kind === 'ambiguous') return match;
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
@@ -551,8 +551,8 @@ interface MatchInput<R, Ctx> {
   record: R;
   context: Ctx;
   delivery: DeliveryInfo;
-  /** Held for a person before: it may come back because someone settled it in Pipedrive moments ago. */
-  heldBefore: boolean;
+  /** Sent because Pipedrive changed under it (`RecordMessage.rematch`). */
+  rematch: boolean;
 }
 
 async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResult> {
@@ -588,9 +588,9 @@ async function listingAsItIsNow<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: str
   const { deps, entity, tenantId, pipedrive, keyField, record, context, delivery } = input;
   const nowMs = deps.clock.now();
   const sinceMs = Date.parse(listedAt) - RECOVERY_SLACK_MS;
-  // A record held for a person comes back when one settled it (the console writes our key into the chosen record):
+  // Sent because Pipedrive changed moments ago (a merge's survivor took our key, the console keyed the chosen record):
   // only a read begun after its batch shows that.
-  const scannedAfterMs = (delivery.batchStartedAt ?? nowMs) - (input.heldBefore ? 0 : CHANGES_MAX_AGE_MS);
+  const scannedAfterMs = (delivery.batchStartedAt ?? nowMs) - (input.rematch ? 0 : CHANGES_MAX_AGE_MS);
   const changed = await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs, nowMs });
   const unchanged = <T>(items: readonly T[], id: (item: T) => number) => items.filter((item) => !changed.ids.has(id(item)));
   const key = entity.key(record);
