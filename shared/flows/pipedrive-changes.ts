@@ -15,6 +15,15 @@ import { listPages, pipedriveTime } from './pipedrive-pages.ts';
  */
 export const VISIBILITY_MARGIN_MS = 5_000;
 
+/**
+ * How long before a writer batch began a read of the changes may have begun and still serve its listing misses
+ * (our clock on both sides). A record typed by hand in that window, just before we create the same one, is doubled:
+ * the race a batch's own length always left open, made this much longer. In exchange a container reads a collection
+ * once a minute at most, not once a batch: during a first sync every read pages through all our creates since the
+ * last one. 60 s: docs/performance.md, "The changed-since reads". A record sent because Pipedrive changed reads afresh.
+ */
+export const CHANGES_MAX_AGE_MS = 60_000;
+
 /** What one client has read of one collection's changes (per warm container): since when, and up to when. */
 interface Scan {
   fromMs: number;

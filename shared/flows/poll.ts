@@ -371,17 +371,15 @@ async function enqueuePage<R, Ctx>(deps: PollDeps, entity: SyncEntity<R, Ctx>, t
     seen.add(key);
     const entry = entries.get(key);
     const goneFromPipedrive = entry?.pipedriveId !== undefined && inPipedrive !== undefined && !inPipedrive.has(entry.pipedriveId);
-    if (
-      goneFromPipedrive &&
-      tenant.config.mapping.deletedInPipedrive === 'recreate' &&
-      (await restoreGone(deps, entity, tenant, key, page))
-    )
-      summary.restored = (summary.restored ?? 0) + 1;
+    const restored =
+      goneFromPipedrive && tenant.config.mapping.deletedInPipedrive === 'recreate' && (await restoreGone(deps, entity, tenant, key, page));
+    if (restored) summary.restored = (summary.restored ?? 0) + 1;
     else if (entry?.contentHash === hash) {
       summary.unchanged++;
       continue;
     }
-    messages.push(newRecordMessage({ tenantId, entity: entity.entity, key, hash, record, pollId }, deps.clock.now()));
+    const message = { tenantId, entity: entity.entity, key, hash, record, pollId, ...(restored && { rematch: true as const }) };
+    messages.push(newRecordMessage(message, deps.clock.now()));
   }
   // A drifted mapped field holds the entity's records: never sent without the field's value.
   if (!(await gate.holds(messages.length))) {

@@ -19,7 +19,11 @@ const v1Schema = z.object({
   pollId: z.string(),
 });
 // Without `queuedAt` when 0.1.0 queued it and it comes round again upgraded (a held message released).
-const v2Schema = v1Schema.extend({ v: z.literal(RECORD_MESSAGE_VERSION), queuedAt: z.iso.datetime().optional() });
+const v2Schema = v1Schema.extend({
+  v: z.literal(RECORD_MESSAGE_VERSION),
+  queuedAt: z.iso.datetime().optional(),
+  rematch: z.literal(true).optional(),
+});
 
 const recordMessageSchema: z.ZodType<RecordMessage> = z.discriminatedUnion('v', [
   v2Schema,

@@ -40,7 +40,7 @@ import { fieldNames } from '../domain/redact.ts';
 import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
 import { recordOf, releaseOptions, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { holdRecord } from './tenant-holds.ts';
-import { changesSince } from './pipedrive-changes.ts';
+import { CHANGES_MAX_AGE_MS, changesSince } from './pipedrive-changes.ts';
 import { readOnce } from './read-once.ts';
 import type { BatchReads } from './batch-scope.ts';
 
@@ -206,7 +206,7 @@ async function findTarget<R, Ctx>(
   keyField: string | undefined,
   context: Ctx,
 ): Promise<Target | ForAPerson | undefined> {
-  const { deps, entity, key } = job;
+  const { deps, entity, key, record, delivery, message } = job;
   const { tenantId } = job.tenant.config;
   if (step.kind === 'update') return { kind: 'target', id: step.pipedriveId, via: 'key map' };
   if (step.kind === 'recover') {
@@ -219,7 +219,17 @@ async function findTarget<R, Ctx>(
   }
   const recorded = await adoptRecordedId(job, pipedrive, keyField);
   if (recorded) return recorded;
-  const match = await matchRecord({ deps, entity, tenantId, pipedrive, keyField, record: job.record, context, delivery: job.delivery });
+  const match = await matchRecord({
+    deps,
+    entity,
+    tenantId,
+    pipedrive,
+    keyField,
+    record,
+    context,
+    delivery,
+    rematch: message.rematch === true,
+  });
   if (match.kind === 'ambiguous') return match;
   // Two QAD records must not share one Pipedrive record: the first to claim it wins.
   if (match.kind === 'matched' && (await deps.keyMap.claimPipedriveRecord(tenantId, entity.entity, match.pipedriveId, key)).owner === key)
@@ -541,6 +551,8 @@ interface MatchInput<R, Ctx> {
   record: R;
   context: Ctx;
   delivery: DeliveryInfo;
+  /** Sent because Pipedrive changed under it (`RecordMessage.rematch`). */
+  rematch: boolean;
 }
 
 async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResult> {
@@ -569,14 +581,17 @@ async function matchRecord<R, Ctx>(input: MatchInput<R, Ctx>): Promise<MatchResu
 /**
  * The listing's candidates for this record with what changed in Pipedrive since it was read: records typed by
  * hand (or renamed, merged, or given this QAD key) on go-live day and after. Listing by update time is consistent,
- * unlike search. One read serves a writer batch's misses (a record people change while the batch runs is seen by
- * the next one), extended by what changed since; a record changed since the listing counts as it is now.
+ * unlike search. A read begun up to `CHANGES_MAX_AGE_MS` before the batch serves its misses (a record people change
+ * later is seen by a later read), extended by what changed since; a record changed since the listing counts as it is now.
  */
 async function listingAsItIsNow<R, Ctx>(input: MatchInput<R, Ctx>, listedAt: string, listed: ListingLookup): Promise<MatchResult> {
   const { deps, entity, tenantId, pipedrive, keyField, record, context, delivery } = input;
   const nowMs = deps.clock.now();
   const sinceMs = Date.parse(listedAt) - RECOVERY_SLACK_MS;
-  const changed = await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs: delivery.batchStartedAt ?? nowMs, nowMs });
+  // Sent because Pipedrive changed moments ago (a merge's survivor took our key, the console keyed the chosen record):
+  // only a read begun after its batch shows that.
+  const scannedAfterMs = (delivery.batchStartedAt ?? nowMs) - (input.rematch ? 0 : CHANGES_MAX_AGE_MS);
+  const changed = await changesSince(pipedrive, entity, keyField, { sinceMs, scannedAfterMs, nowMs });
   const unchanged = <T>(items: readonly T[], id: (item: T) => number) => items.filter((item) => !changed.ids.has(id(item)));
   const key = entity.key(record);
   const byKey = [...unchanged(listed.byKey, (id) => id), ...(changed.byKey.get(key) ?? [])];

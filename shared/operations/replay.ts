@@ -45,7 +45,9 @@ export async function replay(
       const audited = (await deps.audit.history(tenantId, entity, key)).find((e) => e.contentHash !== undefined)?.contentHash;
       const content = audited === undefined ? undefined : audited === found.hash ? 'as audited' : 'changed since';
       const now = deps.clock.now();
-      await deps.queueFor(entity).sendAll([newRecordMessage({ tenantId, entity, key, pollId: `replay-${now}`, ...found }, now)]);
+      await deps
+        .queueFor(entity)
+        .sendAll([newRecordMessage({ tenantId, entity, key, pollId: `replay-${now}`, ...found, rematch: true }, now)]);
       await deps.audit.record({
         tenantId,
         entity,

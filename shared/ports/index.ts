@@ -256,6 +256,11 @@ export interface RecordMessage {
   pollId: string;
   /** When it was first queued (ISO); absent on messages a release before 0.2.0 queued. */
   queuedAt?: string;
+  /**
+   * Sent because someone changed Pipedrive under it (its record deleted or merged there, an operator's replay or
+   * settled choice): matched against Pipedrive's changes read after its batch began, not a read up to a minute old.
+   */
+  rematch?: true;
 }
 
 export interface RecordQueue {

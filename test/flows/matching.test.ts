@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { customerRow, contactRow, itemRow, priceRow, TENANT } from '../integration/harness.ts';
+import { CHANGES_MAX_AGE_MS } from '../../shared/flows/pipedrive-changes.ts';
 import { choiceHolds, settleChoice } from '../../shared/operations/settle.ts';
 import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
 
@@ -157,29 +158,46 @@ describe('records typed by hand in Pipedrive after the first-sync listing was re
   });
 });
 
-describe('what a listing miss costs: Pipedrive\u2019s changes are read once per writer batch, not once per record', () => {
+describe('what a listing miss costs: Pipedrive\u2019s changes are read at most once a CHANGES_MAX_AGE_MS per container', () => {
   const lists = (world: MemoryWorld) => world.pd.stats().byEndpoint['GET /api/v2/organizations']?.calls ?? 0;
+  const customers = (names: string[]) => names.map((n, i) => customerRow(`M${i}`, `${n} Handel`, today()));
 
-  test('a batch of new customers reads the changes since the listing once, and a name typed meanwhile is still adopted', async () => {
+  test('a batch of new customers reads the changes since the listing once, and a name typed before a later read is adopted', async () => {
     const names = ['Amsel', 'Buche', 'Dohle', 'Eibe', 'Fink', 'Gerste', 'Hasel', 'Iltis', 'Jasmin', 'Kiefer', 'Linde', 'Meise'];
-    w = await startMemoryWorld({ customers: names.map((n, i) => customerRow(`M${i}`, `${n} Handel`, today())) });
+    w = await startMemoryWorld({ customers: customers(names) });
     await w.poll('customers');
     const listed = lists(w);
     await w.deliver();
     assert.equal(lists(w) - listed, 1, 'ten misses, one read of the changes');
     assert.equal(w.pd.organizations().length, 10);
 
-    // Typed by hand after that read: the next batch extends it by what changed since, and adopts it.
+    // Typed by hand after that read: a batch begun more than CHANGES_MAX_AGE_MS later extends it and adopts it.
     const mapped = await mappedIds(w, 'organization');
     const [waiting, other] = names.map((n, i) => [`M${i}`, n] as const).filter(([code]) => !mapped.has(code));
     const typed = w.pd.seedOrganization({ name: `${waiting![1].toUpperCase()}  handel` });
-    w.clock.ms += 60_000;
+    w.clock.ms += CHANGES_MAX_AGE_MS + 1_000;
     await w.deliver();
     assert.equal(lists(w) - listed, 2);
     const after = await mappedIds(w, 'organization');
     assert.equal(after.get(waiting![0]), typed, 'adopted');
     assert.ok(after.has(other![0]), 'created');
     assert.equal(w.pd.organizations().length, 12);
+  });
+
+  test('a batch begun within CHANGES_MAX_AGE_MS of the last read is served by it; the first batch after reads again', async () => {
+    const names = ['Ahorn', 'Birke', 'Dachs', 'Erle', 'Falke', 'Ginster', 'Hirsch', 'Igel', 'Kranich', 'Lerche'];
+    w = await startMemoryWorld({ customers: customers([...names, ...names.map((n) => `${n} Nord`), ...names.map((n) => `${n} Süd`)]) });
+    await w.poll('customers');
+    const listed = lists(w);
+    await w.deliver();
+    assert.equal(lists(w) - listed, 1);
+    w.clock.ms += CHANGES_MAX_AGE_MS - 1_000;
+    await w.deliver();
+    assert.equal(lists(w) - listed, 1, 'ten more misses, no read: the last one is recent enough');
+    w.clock.ms += 2_000;
+    await w.deliver();
+    assert.equal(lists(w) - listed, 2, 'begun more than CHANGES_MAX_AGE_MS after the last read: read again');
+    assert.equal(w.pd.organizations().length, 30);
   });
 });
 
@@ -282,6 +300,24 @@ describe('settling a possible duplicate by choosing the Pipedrive record', () =>
       await assert.rejects(settleChoice(deps, w.tenant, { entity: 'organization', key: 'Z1', pipedriveId: second }), /not held/u);
     });
   }
+
+  test('settled moments after its writer last read the changes: the replay reads again and adopts the chosen record', async () => {
+    w = await startMemoryWorld({ customers: [customerRow('Z3', 'Blau Optik', today())] });
+    const optik = w.pd.seedOrganization({ name: '\uff22\uff4c\uff41\uff55 Optik' });
+    await w.poll('customers');
+    await w.deliver();
+    assert.deepEqual(
+      (await choiceHolds(w.handlerDeps(), w.tenant)).map((h) => h.key),
+      ['Z3'],
+    );
+    await settleChoice(w.handlerDeps(), w.tenant, { entity: 'organization', key: 'Z3', pipedriveId: optik });
+    // Well within CHANGES_MAX_AGE_MS of the read that found the near-identical name: that read must not serve it.
+    w.clock.ms += 1_000;
+    await w.deliver();
+    assert.equal(w.pd.organizations().length, 1, 'no organization created');
+    assert.equal((await mappedIds(w, 'organization')).get('Z3'), optik);
+    assert.deepEqual(await choiceHolds(w.handlerDeps(), w.tenant), [], 'not held again');
+  });
 
   test('a person: the chosen record must not carry another QAD key', async () => {
     w = await startMemoryWorld({

@@ -106,6 +106,23 @@ describe('records changed in Pipedrive by a person', () => {
     assert.match((await lastAudit(w, 'organization', 'R1'))?.reason ?? '', new RegExp(`${ours} .*merged away.*key map moved`));
   });
 
+  test('merged just after the writers last read Pipedrive’s changes: the restored record reads again, adopts the survivor', async () => {
+    w = await synced();
+    const ours = (await mapped(w, 'organization', 'R2'))!;
+    const handMade = w.pd.seedOrganization({ name: 'Brandt (typed)' });
+    w.pd.mergeRecords('organization', ours, handMade);
+    // The daily full read is due, the first-sync listing still trusted, the writers' last read seconds old.
+    const nowMs = w.clock.now();
+    assert.ok(await w.adapters.pollState.acquire(TENANT, 'organization', 'test', 1_000, nowMs));
+    const dayAgo = new Date(nowMs - A_DAY_MS).toISOString();
+    await w.adapters.pollState.finish(TENANT, 'organization', 'test', { watermark: dayAgo, lastPolledAt: dayAgo, fullReadAt: dayAgo });
+    w.clock.ms += 1_000;
+    assert.equal((await w.poll('customers')).restored, 1);
+    await w.deliver();
+    assert.equal(await mapped(w, 'organization', 'R2'), handMade);
+    assert.equal(carrying(w, 'R2').length, 1, 'not created again');
+  });
+
   for (const edit of ['deleted', 'merged'] as const) {
     test(`${edit} while QAD did not change: the daily full read restores it at list-page cost`, async () => {
       w = await synced();
