@@ -89,7 +89,7 @@ export interface BatchRecord {
 }
 
 export async function readForBatch(
-  deps: { keyMap: Pick<KeyMap, 'getMany'>; listing: Pick<ListingIndex, 'meta' | 'lookupMany'>; clock: Pick<Clock, 'now'> },
+  deps: { keyMap: Pick<KeyMap, 'getAcross'>; listing: Pick<ListingIndex, 'meta' | 'lookupMany'>; clock: Pick<Clock, 'now'> },
   batch: readonly BatchRecord[],
 ): Promise<BatchReads> {
   const id = (...parts: string[]) => parts.join('|');
@@ -101,28 +101,28 @@ export async function readForBatch(
       : [];
   });
 
-  // The key map of the batch's records and of the records they depend on: one getMany per tenant and entity.
+  // The key map of the batch's records and of the records they depend on: one read per tenant.
   const mapped = new Map<string, number>();
   const fresh = new Set<string>();
-  const wanted = groupBy(
-    records.flatMap(({ tenantId, entity, record }) => [
-      { tenantId, entity: entity.entity, key: entity.key(record), own: true },
-      ...(entity.dependency ? [{ tenantId, entity: entity.dependency.entity, key: entity.dependency.key(record), own: false }] : []),
-    ]),
-    (w) => id(w.tenantId, w.entity),
-  );
-  for (const group of wanted.values()) {
-    const { tenantId, entity } = group[0]!;
-    const entries = await deps.keyMap.getMany(
+  const wanted = records.flatMap(({ tenantId, entity, record }) => [
+    { tenantId, entity: entity.entity, key: entity.key(record), own: true },
+    ...(entity.dependency ? [{ tenantId, entity: entity.dependency.entity, key: entity.dependency.key(record), own: false }] : []),
+  ]);
+  for (const [tenantId, ofTenant] of groupBy(wanted, (w) => w.tenantId)) {
+    const byEntity = [...groupBy(ofTenant, (w) => w.entity).values()];
+    const read = await deps.keyMap.getAcross(
       tenantId,
-      entity,
-      group.map((w) => w.key),
+      byEntity.map((group) => ({ entity: group[0]!.entity, qadKeys: group.map((w) => w.key) })),
     );
-    for (const [key, entry] of entries) if (entry.pipedriveId !== undefined) mapped.set(id(tenantId, entity, key), entry.pipedriveId);
-    for (const w of group) {
-      const entry = entries.get(w.key);
-      if (w.own && entry?.pipedriveId === undefined && entry?.pendingCreateAt === undefined) fresh.add(id(tenantId, entity, w.key));
-    }
+    byEntity.forEach((group, i) => {
+      const entries = read[i]!;
+      const { entity } = group[0]!;
+      for (const [key, entry] of entries) if (entry.pipedriveId !== undefined) mapped.set(id(tenantId, entity, key), entry.pipedriveId);
+      for (const w of group) {
+        const entry = entries.get(w.key);
+        if (w.own && entry?.pipedriveId === undefined && entry?.pendingCreateAt === undefined) fresh.add(id(tenantId, entity, w.key));
+      }
+    });
   }
   const mappedId = (tenantId: string, entity: EntityName, qadKey: string) => mapped.get(id(tenantId, entity, qadKey));
 

@@ -89,6 +89,11 @@ export interface ClaimOptions {
 /** Tenant + entity + QAD key -> Pipedrive id and content hash, with a per-record claim. */
 export interface KeyMap {
   getMany(tenantId: string, entity: EntityName, qadKeys: readonly string[]): Promise<Map<string, KeyMapEntry>>;
+  /** getMany for several entities in one read (a writer batch's records and the organizations its persons need): one answer per want. */
+  getAcross(
+    tenantId: string,
+    wants: ReadonlyArray<{ entity: EntityName; qadKeys: readonly string[] }>,
+  ): Promise<Array<Map<string, KeyMapEntry>>>;
   /** Conditional write: succeeds when nobody holds the record, or the holder's lease ran out. */
   claim(
     tenantId: string,

@@ -110,6 +110,21 @@ for (const implementation of implementations) {
         assert.deepEqual(await p.keyMap.getMany(t, PERSON, ['C1']), new Map(), 'entities do not share keys');
       });
 
+      test('getAcross reads several entities at once, each answer its own entity’s, the same key apart', async () => {
+        const t = newTenant();
+        await claim(t, 'C1', 'a', T0);
+        await p.keyMap.complete(t, ORG, 'C1', 'a', { pipedriveId: 7, contentHash: 'h1' });
+        await p.keyMap.claim(t, PERSON, 'C1', 'a', LEASE, T0);
+        const [orgs, persons, none] = await p.keyMap.getAcross(t, [
+          { entity: ORG, qadKeys: ['C1', 'C2'] },
+          { entity: PERSON, qadKeys: ['C1'] },
+          { entity: PERSON, qadKeys: [] },
+        ]);
+        assert.deepEqual([...orgs!], [['C1', { qadKey: 'C1', pipedriveId: 7, contentHash: 'h1' }]]);
+        assert.deepEqual([...persons!], [['C1', { qadKey: 'C1' }]]);
+        assert.deepEqual(none, new Map());
+      });
+
       test('another owner is held until the lease has run out (its last millisecond included); the holder may claim again', async () => {
         const t = newTenant();
         await claim(t, 'C1', 'a', T0);

@@ -5,10 +5,13 @@ import { recordsInFlight, TenantSlots } from '../../shared/flows/tenant-slots.ts
 describe('records in flight per tenant', () => {
   test('follow the burst limit from the headers, capped by the batch; few before any headers', () => {
     assert.equal(recordsInFlight(undefined, 10), 2);
-    assert.equal(recordsInFlight(100, 10), 5);
-    assert.equal(recordsInFlight(120, 10), 6);
+    assert.equal(recordsInFlight(40, 10), 4);
+    assert.equal(recordsInFlight(80, 10), 8);
+    assert.equal(recordsInFlight(100, 10), 10);
+    assert.equal(recordsInFlight(120, 10), 10);
     assert.equal(recordsInFlight(480, 10), 10);
-    assert.equal(recordsInFlight(20, 10), 1);
+    assert.equal(recordsInFlight(20, 10), 2);
+    assert.equal(recordsInFlight(5, 10), 1);
     assert.equal(recordsInFlight(100, 3), 3);
   });
 

@@ -89,13 +89,27 @@ export class DynamoKeyMap implements KeyMap {
   }
 
   async getMany(tenantId: string, entity: EntityName, qadKeys: readonly string[]): Promise<Map<string, KeyMapEntry>> {
-    const items = await batchGet(
-      this.client,
-      this.table,
-      [...new Set(qadKeys)].map((k) => this.key(tenantId, entity, k)),
-      this.time,
-    );
-    return new Map(items.map((item) => [toEntry(item).qadKey, toEntry(item)]));
+    return (await this.getAcross(tenantId, [{ entity, qadKeys }]))[0]!;
+  }
+
+  async getAcross(
+    tenantId: string,
+    wants: ReadonlyArray<{ entity: EntityName; qadKeys: readonly string[] }>,
+  ): Promise<Array<Map<string, KeyMapEntry>>> {
+    const keys = new Map<string, Item>();
+    for (const { entity, qadKeys } of wants) for (const k of qadKeys) keys.set(JSON.stringify([entity, k]), this.key(tenantId, entity, k));
+    const items = await batchGet(this.client, this.table, [...keys.values()], this.time);
+    // An item's partition names its entity.
+    const byPartition = new Map<string, Map<string, KeyMapEntry>>();
+    for (const item of items) {
+      const entry = toEntry(item);
+      const pk = str(item, 'pk')!;
+      byPartition.set(pk, (byPartition.get(pk) ?? new Map<string, KeyMapEntry>()).set(entry.qadKey, entry));
+    }
+    return wants.map(({ entity, qadKeys }) => {
+      const found = byPartition.get(partition(tenantId, entity));
+      return new Map(qadKeys.flatMap((k) => (found?.has(k) ? [[k, found.get(k)!] as const] : [])));
+    });
   }
 
   async claim(

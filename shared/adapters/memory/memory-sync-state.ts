@@ -47,12 +47,21 @@ export class MemoryKeyMap implements KeyMap {
   constructor(private readonly clock: Pick<Clock, 'now'>) {}
 
   async getMany(tenantId: string, entity: EntityName, qadKeys: readonly string[]): Promise<Map<string, KeyMapEntry>> {
-    const out = new Map<string, KeyMapEntry>();
-    for (const qadKey of qadKeys) {
-      const item = this.items.get(id(tenantId, entity, qadKey));
-      if (item) out.set(qadKey, toEntry(item));
-    }
-    return out;
+    return (await this.getAcross(tenantId, [{ entity, qadKeys }]))[0]!;
+  }
+
+  async getAcross(
+    tenantId: string,
+    wants: ReadonlyArray<{ entity: EntityName; qadKeys: readonly string[] }>,
+  ): Promise<Array<Map<string, KeyMapEntry>>> {
+    return wants.map(({ entity, qadKeys }) => {
+      const out = new Map<string, KeyMapEntry>();
+      for (const qadKey of qadKeys) {
+        const item = this.items.get(id(tenantId, entity, qadKey));
+        if (item) out.set(qadKey, toEntry(item));
+      }
+      return out;
+    });
   }
 
   async claim(
