@@ -15,9 +15,6 @@ import { DEAD_LETTER_CAUSE_ATTRIBUTE, type DeadLetterCause } from '../../shared/
 import { useLocalCipher } from '../../shared/runtime/dependencies.ts';
 import { pollHandler, webhookHandler, writerHandler } from '../../shared/runtime/handlers.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
-import { clearFieldCache } from '../../shared/flows/key-fields.ts';
-import { clearFieldDefinitions } from '../../shared/flows/field-resolver.ts';
-import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import {
   generateContacts,
   generateCustomers,
@@ -279,10 +276,6 @@ export class LocalPipeline {
   }
 
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
-    // A new deployment: nothing a container cached for the tenant id of an earlier run in this process (field codes, sessions).
-    clearFieldCache();
-    clearFieldDefinitions();
-    clearQadSessions();
     const today = new Date().toISOString().slice(0, 10);
     const customers = generateCustomers({ count: options.customers, seed: options.seed, today });
     const contacts = generateContacts(customers, options.contactsPerCustomer, options.seed);

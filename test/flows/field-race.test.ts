@@ -7,17 +7,13 @@ import type { FieldMappingEntry } from '../../shared/config/field-mapping.ts';
 import { ClaimHeldError, FieldDriftError } from '../../shared/domain/errors.ts';
 import type { PipedriveField } from '../../shared/ports/pipedrive.ts';
 import { pipedriveClientWith } from './fake-pipedrive.ts';
-import * as containerA from '../../shared/flows/field-resolver.ts';
+import { createFieldCache, resolveMappedFields, type FieldCache } from '../../shared/flows/field-resolver.ts';
 
 /**
  * Issue 19's field race: with many writers, a mapped field one writer is creating was reported as drift by
  * the others and their records held. Each writer here resolves a record's mapped values while the first one
  * is still creating the field (its create call answers only when the test lets it).
  */
-
-/** A second Lambda container: the same module loaded again has its own field cache, as another instance has. */
-const secondContainer: string = '../../shared/flows/field-resolver.ts?container=b';
-const containerB = (await import(secondContainer)) as typeof containerA;
 
 const TENANT = 'race';
 const entries: FieldMappingEntry[] = [{ qad: 'title', pipedrive: 'Customer tier', create: { type: 'varchar' } }];
@@ -61,6 +57,9 @@ function deps() {
   return { pollState: new MemoryPollStateStore(), audit: new MemoryAuditLog(clock), clock, telemetry: recordingTelemetry() };
 }
 
+/** A Lambda container's view: the shared stores, and its own field cache, as another instance has. */
+const inContainer = (d: ReturnType<typeof deps>, fields: FieldCache = createFieldCache()) => ({ ...d, fields });
+
 async function outcome(run: Promise<unknown>): Promise<'resolved' | 'wait' | 'drift'> {
   try {
     await run;
@@ -74,11 +73,11 @@ async function outcome(run: Promise<unknown>): Promise<'resolved' | 'wait' | 'dr
 
 describe('a field being created while other writers resolve it', () => {
   test('writers of the same and of another container wait for it instead of holding their records, and it is made once', async () => {
-    containerA.clearFieldDefinitions();
-    containerB.clearFieldDefinitions();
     const pd = company();
     const d = deps();
-    const resolve = (resolver: typeof containerA) => resolver.resolveMappedFields(d, TENANT, pd.client, 'person', entries, values);
+    const containerA = inContainer(d);
+    const containerB = inContainer(d);
+    const resolve = (container: typeof containerA) => resolveMappedFields(container, TENANT, pd.client, 'person', entries, values);
     const creator = resolve(containerA);
     // Let the creator take the lease and reach its create call.
     while (pd.calls.createField === 0) await new Promise((r) => setImmediate(r));
@@ -106,13 +105,12 @@ describe('a field being created while other writers resolve it', () => {
   });
 
   test('a field that existed and is gone is still drift (the wait does not hide a real problem)', async () => {
-    containerA.clearFieldDefinitions();
     const pd = company();
     const d = deps();
     // Seen once under this code, then deleted in Pipedrive.
     await d.pollState.acquire(TENANT, 'field:person:Customer tier', 'earlier', 30_000, d.clock.now());
     await d.pollState.finish(TENANT, 'field:person:Customer tier', 'earlier', { watermark: 'b'.repeat(40), lastPolledAt: '' });
-    assert.equal(await outcome(containerA.resolveMappedFields(d, TENANT, pd.client, 'person', entries, values)), 'drift');
+    assert.equal(await outcome(resolveMappedFields(inContainer(d), TENANT, pd.client, 'person', entries, values)), 'drift');
     assert.equal(pd.calls.createField, 0);
   });
 });
