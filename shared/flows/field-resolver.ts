@@ -1,5 +1,5 @@
 import type { FieldMappingEntry, QadSource } from '../config/field-mapping.ts';
-import { ClaimHeldError, FieldDriftError } from '../domain/errors.ts';
+import { ClaimHeldError, FieldDriftError, PermanentError } from '../domain/errors.ts';
 import {
   checkFieldsExist,
   describeProblems,
@@ -145,6 +145,13 @@ export async function fieldDefinitions(
 
 const scopeOf = (entity: PipedriveFieldEntity, name: string) => `field:${entity}:${name}`;
 
+/**
+ * Whether a create that failed may still land (a timeout, a lost answer, a 5xx: anything but a refusal). Its lease is
+ * then left to expire instead of released: a writer taking it at once would not find the field in the list yet and
+ * would make a second one.
+ */
+export const createMayStillLand = (error: unknown): boolean => !(error instanceof PermanentError);
+
 /** The code this tenant's field of that name had when the connector last saw it, if ever. */
 async function rememberedCode(
   deps: FieldResolverDeps,
@@ -209,6 +216,7 @@ async function createNeverSeen(
       if (await deps.pollState.acquire(tenantId, scope, owner, LEASE_MS, deps.clock.now())) {
         settled = true;
         let code: string | undefined;
+        let creating = false;
         try {
           // Under the lease: this container's cache first (a writer here may just have made it), then a fresh read
           // (a writer elsewhere may have).
@@ -221,11 +229,13 @@ async function createNeverSeen(
             await deps.pollState.release(tenantId, scope, owner);
             break;
           } else {
+            creating = true;
             const made = await pipedrive.createField(entity, {
               field_name: entry.pipedrive,
               field_type: create.type,
               ...(create.options && { options: create.options.map((label) => ({ label })) }),
             });
+            creating = false;
             code = made.field_code;
             await addToCache(deps.fields, tenantId, entity, made);
             await deps.audit.record({
@@ -239,7 +249,7 @@ async function createNeverSeen(
             again = true;
           }
         } catch (error) {
-          await deps.pollState.release(tenantId, scope, owner);
+          if (!creating || !createMayStillLand(error)) await deps.pollState.release(tenantId, scope, owner);
           throw error;
         }
         await deps.pollState.finish(tenantId, scope, owner, { watermark: code, lastPolledAt: new Date(deps.clock.now()).toISOString() });

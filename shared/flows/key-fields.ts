@@ -1,6 +1,6 @@
 import { RetryLaterError } from '../domain/errors.ts';
 import type { PipedriveClient, PipedriveFieldEntity } from '../ports/pipedrive.ts';
-import { addToCache, fieldDefinitions, type FieldCache, type FieldResolverDeps } from './field-resolver.ts';
+import { addToCache, createMayStillLand, fieldDefinitions, type FieldCache, type FieldResolverDeps } from './field-resolver.ts';
 
 /** Forget a tenant's cached key-field codes of one entity (a 400 said a field is unknown): the next write resolves them again. */
 export function forgetKeyFields(fields: FieldCache, tenantId: string, entity: PipedriveFieldEntity): void {
@@ -63,11 +63,15 @@ export async function resolveKeyField(
     }
     const owner = `field-${process.pid}-${deps.clock.now()}-${Math.random()}`;
     if (await deps.pollState.acquire(tenantId, lockName, owner, 30_000, deps.clock.now())) {
+      let keepLease = false;
       try {
         const again = (await find(false)) ?? (await find(true));
         let code = again;
         if (!code) {
-          const made = await pipedrive.createField(entity, { field_name: fieldName, field_type: 'varchar' });
+          const made = await pipedrive.createField(entity, { field_name: fieldName, field_type: 'varchar' }).catch((error: unknown) => {
+            keepLease = createMayStillLand(error);
+            throw error;
+          });
           await addToCache(deps.fields, tenantId, entity, made);
           code = made.field_code;
         }
@@ -82,7 +86,7 @@ export async function resolveKeyField(
         cache.set(cacheKey, code);
         return code;
       } finally {
-        await deps.pollState.release(tenantId, lockName, owner);
+        if (!keepLease) await deps.pollState.release(tenantId, lockName, owner);
       }
     }
     await deps.clock.sleep(500);

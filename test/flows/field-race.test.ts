@@ -4,7 +4,7 @@ import { MemoryAuditLog } from '../../shared/adapters/memory/memory-audit-log.ts
 import { MemoryPollStateStore } from '../../shared/adapters/memory/memory-sync-state.ts';
 import { recordingTelemetry } from '../../shared/adapters/memory/recording-telemetry.ts';
 import type { FieldMappingEntry } from '../../shared/config/field-mapping.ts';
-import { ClaimHeldError, FieldDriftError } from '../../shared/domain/errors.ts';
+import { ClaimHeldError, FieldDriftError, RetryLaterError } from '../../shared/domain/errors.ts';
 import type { PipedriveField } from '../../shared/ports/pipedrive.ts';
 import { pipedriveClientWith } from './fake-pipedrive.ts';
 import { createFieldCache, resolveMappedFields, type FieldCache } from '../../shared/flows/field-resolver.ts';
@@ -112,5 +112,33 @@ describe('a field being created while other writers resolve it', () => {
     await d.pollState.finish(TENANT, 'field:person:Customer tier', 'earlier', { watermark: 'b'.repeat(40), lastPolledAt: '' });
     assert.equal(await outcome(resolveMappedFields(inContainer(d), TENANT, pd.client, 'person', entries, values)), 'drift');
     assert.equal(pd.calls.createField, 0);
+  });
+
+  test('a create whose answer never came is not made again by another writer before its lease runs out', async () => {
+    const fields: PipedriveField[] = [{ field_code: 'name', field_name: 'Name', field_type: 'varchar', is_custom_field: false }];
+    let creates = 0;
+    const late = { field_code: 'a'.repeat(40), field_name: 'Customer tier', field_type: 'varchar', is_custom_field: true };
+    const client = pipedriveClientWith(
+      {
+        listFields: async () => fields.map((f) => ({ ...f })),
+        // The first create times out on our side and lands in Pipedrive later; a second one would make a twin.
+        async createField(_entity, def) {
+          creates++;
+          if (creates === 1) throw new RetryLaterError('POST /v1/personFields: network error (no progress for 15000 ms)');
+          const field = { ...late, field_code: 'b'.repeat(40), field_name: def.field_name };
+          fields.push(field);
+          return field;
+        },
+      },
+      'a lost create',
+    );
+    const d = deps();
+    const resolve = () => outcome(resolveMappedFields(inContainer(d), TENANT, client, 'person', entries, values));
+    await assert.rejects(resolveMappedFields(inContainer(d), TENANT, client, 'person', entries, values), RetryLaterError);
+    assert.equal(await resolve(), 'wait', 'another container waits while the first create may still land');
+    fields.push(late);
+    d.clock.ms += 30_000;
+    assert.equal(await resolve(), 'resolved');
+    assert.equal(creates, 1, 'one field, never a twin');
   });
 });
