@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { BuildOptions } from 'esbuild';
 
 /**
@@ -10,8 +11,8 @@ import type { BuildOptions } from 'esbuild';
  * - Nothing is external. The nodejs22.x runtime does carry the AWS SDK v3, and externalizing it is common,
  *   but bundled it is the exact version pinned in package-lock.json and tested, it loads from one file
  *   instead of hundreds (the faster cold start), and it costs about 300 KB of the 1 MB budget.
- * - HTTP goes through undici's agent and request API only (shared/clients/http.ts), zod is imported as a namespace
- *   (`import * as z`), which lets esbuild drop its locales and JSON-schema code.
+ * - HTTP goes through Node's own client (shared/clients/http.ts), which the AWS SDK loads anyway, and zod is imported
+ *   as a namespace (`import * as z`), which lets esbuild drop its locales and JSON-schema code.
  */
 export const LAMBDA_BUNDLING = {
   format: 'esm',
@@ -28,6 +29,11 @@ export const LAMBDA_BUNDLING = {
   banner:
     "import { createRequire as __connectorCreateRequire } from 'node:module'; const require = __connectorCreateRequire(import.meta.url);",
   externalModules: [] as string[],
+  /**
+   * Imports replaced in the bundle, resolved from the project root. The SDK clients' default credential chain
+   * becomes the environment-only one Lambda needs (shared/runtime/lambda-credentials.ts says why).
+   */
+  alias: { '@aws-sdk/credential-provider-node': './shared/runtime/lambda-credentials.ts' } as Readonly<Record<string, string>>,
   /** What the functions' environment sets: stack traces map back to the TypeScript sources. */
   nodeOptions: '--enable-source-maps',
 } as const;
@@ -47,6 +53,9 @@ export function esbuildOptions(entry: string, outfile: string, tsconfig: string)
     mainFields: [...LAMBDA_BUNDLING.mainFields],
     banner: { js: LAMBDA_BUNDLING.banner },
     external: [...LAMBDA_BUNDLING.externalModules],
+    alias: { ...LAMBDA_BUNDLING.alias },
+    // Where the CDK runs esbuild, so that the aliases resolve alike.
+    absWorkingDir: dirname(tsconfig),
     tsconfig,
     metafile: true,
     logLevel: 'warning',

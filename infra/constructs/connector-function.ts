@@ -90,6 +90,8 @@ export class ConnectorFunction extends Construct {
         banner: LAMBDA_BUNDLING.banner,
         bundleAwsSDK: true,
         externalModules: [...LAMBDA_BUNDLING.externalModules],
+        // esbuild runs in the project root, which the aliases are relative to.
+        esbuildArgs: { '--alias': Object.entries(LAMBDA_BUNDLING.alias).map(([from, to]) => `${from}=${to}`) },
         tsconfig: `${props.projectRoot}/tsconfig.json`,
       },
     });

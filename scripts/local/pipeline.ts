@@ -15,9 +15,6 @@ import { DEAD_LETTER_CAUSE_ATTRIBUTE, type DeadLetterCause } from '../../shared/
 import { useLocalCipher } from '../../shared/runtime/dependencies.ts';
 import { pollHandler, webhookHandler, writerHandler } from '../../shared/runtime/handlers.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
-import { clearFieldCache } from '../../shared/flows/key-fields.ts';
-import { clearFieldDefinitions } from '../../shared/flows/field-resolver.ts';
-import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import {
   generateContacts,
   generateCustomers,
@@ -279,10 +276,6 @@ export class LocalPipeline {
   }
 
   static async start(options: PipelineOptions): Promise<LocalPipeline> {
-    // A new deployment: nothing a container cached for the tenant id of an earlier run in this process (field codes, sessions).
-    clearFieldCache();
-    clearFieldDefinitions();
-    clearQadSessions();
     const today = new Date().toISOString().slice(0, 10);
     const customers = generateCustomers({ count: options.customers, seed: options.seed, today });
     const contacts = generateContacts(customers, options.contactsPerCustomer, options.seed);
@@ -393,19 +386,18 @@ export class LocalPipeline {
     for (const f of entityRegistry.flows) {
       const fn = runtime?.pollFunction(f.poll);
       polls[f.poll] = fn
-        ? lambda.wrap(kebab(fn.fn.name), async (event: unknown) => pollResultSchema.parse(await fn.container.invoke(event)))
+        ? lambda.wrap(kebab(fn.fn.name), async (event: unknown) => pollResultSchema.parse(await fn.container(0).invoke(event)))
         : sourcePoll(lambda, f.poll);
     }
     for (const q of entityRegistry.queues) {
       const fn = runtime?.writerFunction(q.name);
       const source = fn?.fn.eventSource;
       if (fn && !source) throw new Error(`${fn.fn.name} has no SQS event source in the template`);
-      if (fn) {
-        const handler = lambda.wrap(kebab(fn.fn.name), async (event: SQSEvent) =>
-          batchResponseSchema.parse(await fn.container.invoke(event)),
-        );
-        writers[q.name] = () => handler;
-      } else writers[q.name] = sourceWriter(lambda, q);
+      writers[q.name] = fn
+        ? perSlot((slot) =>
+            lambda.wrap(kebab(fn.fn.name), async (event: SQSEvent) => batchResponseSchema.parse(await fn.container(slot).invoke(event))),
+          )
+        : sourceWriter(lambda, q);
       eventSources[q.name] = {
         batchSize: source?.batchSize ?? 10,
         // The local --concurrency, capped by the template's MaximumConcurrency as Lambda caps it.
@@ -432,7 +424,7 @@ export class LocalPipeline {
       const fn = runtime?.webhookFunction();
       if (runtime && !fn) throw new Error('the synthesized stack has no webhook function: synthesize it with -c webhooks=true');
       const handler = fn
-        ? lambda.wrap(kebab(fn.fn.name), (event: unknown) => fn.container.invoke(event))
+        ? lambda.wrap(kebab(fn.fn.name), (event: unknown) => fn.container(0).invoke(event))
         : lambda.wrap('receive-webhooks', webhookHandler());
       pipeline.webhookEndpoint = await startWebhookEndpoint(handler, {
         rateLimit: CONTEXT_DEFAULTS.webhookRateLimit,
@@ -546,6 +538,11 @@ export class LocalPipeline {
   /** The local IAM's count of the functions' AWS calls (artifact mode only; the source mode enforces none). */
   iam(): IamReport | undefined {
     return this.runtime?.iam.stats();
+  }
+
+  /** In artifact mode, how many containers each function of the stack has: one per concurrent slot it was invoked from. */
+  containers(): Record<string, number> | undefined {
+    return this.runtime && Object.fromEntries(this.runtime.functions.map((f) => [f.fn.name, f.containers()]));
   }
 
   private async drain(
@@ -1179,14 +1176,22 @@ function sourcePoll(lambda: LambdaStandIn, poll: string): PollHandler {
   return lambda.wrap(`poll-${poll}`, pollHandler(poll));
 }
 
-/** One handler per concurrent writer, each building its own dependencies (clients, pacer) as a container of its own does. */
-function sourceWriter(lambda: LambdaStandIn, queue: { name: string; writer: string }): WriterInstances {
+/** A writer instance per concurrent slot of its event source, made on the slot's first batch, as Lambda starts instances. */
+function perSlot(instance: (slot: number) => WriteHandler): WriterInstances {
   const instances = new Map<number, WriteHandler>();
   return (slot) => {
     let handler = instances.get(slot);
-    if (!handler) instances.set(slot, (handler = lambda.wrap(kebab(queue.writer), writerHandler(queue.name))));
+    if (!handler) instances.set(slot, (handler = instance(slot)));
     return handler;
   };
+}
+
+/**
+ * From source, each slot's handler builds its own dependencies (clients, pacer, field cache, QAD sessions) as a container
+ * of its own does.
+ */
+function sourceWriter(lambda: LambdaStandIn, queue: { name: string; writer: string }): WriterInstances {
+  return perSlot(() => lambda.wrap(kebab(queue.writer), writerHandler(queue.name)));
 }
 
 /** `WritePipedrive` -> `write-pipedrive`: a function's name as the stack and the reports call it. */

@@ -28,13 +28,12 @@ interface Session {
   expiresAt: number;
 }
 
-/** Sessions outlive one invocation: a warm container reuses its login until shortly before expiry. */
-const sessions = new Map<string, Session>();
-
-/** Test hook: forget cached sessions (a cold start). */
-export function clearQadSessions(): void {
-  sessions.clear();
-}
+/**
+ * One container's QAD logins by tenant, base URL and user. They outlive one invocation (a warm container reuses its
+ * login until shortly before expiry) and a tenant's rebuilt client, but never the container: createTenantClients
+ * holds them, so another container logs in for itself, as another Lambda instance does.
+ */
+export type QadSessions = Map<string, Session>;
 
 /**
  * QAD for one tenant at its full base URL: session login (`POST {base}/oauth/token`), the bearer
@@ -48,10 +47,13 @@ export function createQadClient(options: {
   password: string;
   workspaceId: string;
   http: HttpClient;
+  /** The container's logins; this client's own when not given. */
+  sessions?: QadSessions;
   now?: () => number;
   onCall?: (info: { endpoint: string; status: number; ms: number }) => void;
 }): QadClient {
   const now = options.now ?? Date.now;
+  const sessions: QadSessions = options.sessions ?? new Map();
   const sessionKey = `${options.tenantId}|${options.baseUrl}|${options.username}`;
 
   async function login(): Promise<string> {

@@ -1,5 +1,5 @@
 import type { FieldMappingEntry, QadSource } from '../config/field-mapping.ts';
-import { ClaimHeldError, FieldDriftError } from '../domain/errors.ts';
+import { ClaimHeldError, FieldDriftError, PermanentError } from '../domain/errors.ts';
 import {
   checkFieldsExist,
   describeProblems,
@@ -25,8 +25,9 @@ import type { AuditLog, Clock, EntityName, PollStateStore, Telemetry } from '../
  * entity are held (FieldDriftError), audited once and counted; never sent without the value.
  */
 
-/** What resolving fields needs: leases and marks in sync state, the audit, the clock, and the drift metric. */
+/** What resolving fields needs: this container's field cache, leases and marks in sync state, the audit, the clock, the drift metric. */
 export interface FieldResolverDeps {
+  fields: FieldCache;
   pollState: PollStateStore;
   audit: AuditLog;
   clock: Clock;
@@ -43,50 +44,57 @@ interface Cached {
   generation: number;
 }
 
-let reads = 0;
-/** The number of field lists this container has read so far. */
-export const fieldReadGeneration = (): number => reads;
-
-const cache = new Map<string, Promise<Cached>>();
-/** tenant|entity -> the problems last reported, so a drift is audited once per container, not per record. */
-const drifted = new Map<string, string>();
-/** Fields whose code is already remembered in DynamoDB (see `remember`). */
-const remembered = new Set<string>();
-
-export function clearFieldDefinitions(): void {
-  cache.clear();
-  drifted.clear();
-  remembered.clear();
+/**
+ * One container's field state, built with its dependencies (never a module global): another container of the
+ * same tenant, in Lambda or in the local run, reads the definitions and learns of a drift for itself.
+ */
+export interface FieldCache {
+  /** The number of field lists this container has read so far. */
+  reads: number;
+  /** tenant|entity -> the definitions, or the read that will give them. */
+  readonly definitions: Map<string, Promise<Cached>>;
+  /** Reads in flight per tenant|entity: concurrent refreshes on a miss share one read. */
+  readonly inflight: Map<string, Promise<Cached>>;
+  /** tenant|entity -> the problems last reported, so a drift is audited once per container, not per record. */
+  readonly drifted: Map<string, string>;
+  /** Fields whose code is already remembered in DynamoDB (see `remember`). */
+  readonly remembered: Set<string>;
+  /** tenant|entity|name -> the key field's code (key-fields.ts). */
+  readonly keyCodes: Map<string, string>;
 }
+
+export function createFieldCache(): FieldCache {
+  return { reads: 0, definitions: new Map(), inflight: new Map(), drifted: new Map(), remembered: new Set(), keyCodes: new Map() };
+}
+
+/** The number of field lists this container has read so far. */
+export const fieldReadGeneration = (fields: FieldCache): number => fields.reads;
 
 /**
  * A field this container just created (or saw created) joins the cached definitions, so the other
  * writers of this container find it without another 10-token read.
  */
-export async function addToCache(tenantId: string, entity: PipedriveFieldEntity, field: unknown): Promise<void> {
+export async function addToCache(fields: FieldCache, tenantId: string, entity: PipedriveFieldEntity, field: unknown): Promise<void> {
   const parsed = fieldDefinitionSchema.safeParse(field);
   const key = `${tenantId}|${entity}`;
-  const hit = cache.get(key);
+  const hit = fields.definitions.get(key);
   if (!parsed.success || !hit) return;
   const cached = await hit.catch(() => undefined);
   if (!cached || cached.defs.some((d) => d.field_code === parsed.data.field_code)) return;
-  cache.set(key, Promise.resolve({ ...cached, defs: [...cached.defs, parsed.data] }));
+  fields.definitions.set(key, Promise.resolve({ ...cached, defs: [...cached.defs, parsed.data] }));
 }
 
 /** What this container has cached of the entity's definitions, without reading anything ([] when nothing). */
-async function cachedDefinitions(tenantId: string, entity: PipedriveFieldEntity): Promise<FieldDefinition[]> {
-  return (await cache.get(`${tenantId}|${entity}`)?.catch(() => undefined))?.defs ?? [];
+async function cachedDefinitions(fields: FieldCache, tenantId: string, entity: PipedriveFieldEntity): Promise<FieldDefinition[]> {
+  return (await fields.definitions.get(`${tenantId}|${entity}`)?.catch(() => undefined))?.defs ?? [];
 }
 
 /** Forget a tenant's cached definitions of one entity: the next resolution reads them again. */
-export function invalidateFields(tenantId: string, entity: PipedriveFieldEntity): void {
-  cache.delete(`${tenantId}|${entity}`);
+export function invalidateFields(fields: FieldCache, tenantId: string, entity: PipedriveFieldEntity): void {
+  fields.definitions.delete(`${tenantId}|${entity}`);
 }
 
 const auditEntity = (entity: PipedriveFieldEntity): EntityName => (entity === 'deal' ? 'salesOrder' : entity);
-
-/** Reads in flight per tenant|entity: concurrent refreshes on a miss share one read. */
-const inflight = new Map<string, Promise<Cached>>();
 
 /**
  * The entity's field definitions, from the cache unless `fresh` or too old; `fetched` says whether
@@ -94,6 +102,7 @@ const inflight = new Map<string, Promise<Cached>>();
  * `fresh: true` always starts one (under a lease, where only a read begun now will do).
  */
 export async function fieldDefinitions(
+  fields: FieldCache,
   tenantId: string,
   pipedrive: PipedriveClient,
   entity: PipedriveFieldEntity,
@@ -101,6 +110,7 @@ export async function fieldDefinitions(
   fresh: boolean | 'shared' = false,
 ): Promise<{ defs: FieldDefinition[]; fetched: boolean; at: number; generation: number }> {
   const key = `${tenantId}|${entity}`;
+  const { definitions: cache, inflight } = fields;
   const running = inflight.get(key);
   if (fresh === 'shared' && running) {
     const joined = await running;
@@ -112,7 +122,7 @@ export async function fieldDefinitions(
     if (cached && now() - cached.at < MAX_AGE_MS)
       return { defs: cached.defs, fetched: false, at: cached.at, generation: cached.generation };
   }
-  const generation = ++reads;
+  const generation = ++fields.reads;
   const load = (async (): Promise<Cached> => {
     const defs = parseFieldList(await pipedrive.listFields(entity));
     return { defs, at: now(), generation };
@@ -135,6 +145,13 @@ export async function fieldDefinitions(
 
 const scopeOf = (entity: PipedriveFieldEntity, name: string) => `field:${entity}:${name}`;
 
+/**
+ * Whether a create that failed may still land (a timeout, a lost answer, a 5xx: anything but a refusal). Its lease is
+ * then left to expire instead of released: a writer taking it at once would not find the field in the list yet and
+ * would make a second one.
+ */
+export const createMayStillLand = (error: unknown): boolean => !(error instanceof PermanentError);
+
 /** The code this tenant's field of that name had when the connector last saw it, if ever. */
 async function rememberedCode(
   deps: FieldResolverDeps,
@@ -154,7 +171,7 @@ async function remember(
 ): Promise<void> {
   for (const [name, code] of Object.entries(codes)) {
     const key = `${tenantId}|${entity}|${name}|${code}`;
-    if (remembered.has(key)) continue;
+    if (deps.fields.remembered.has(key)) continue;
     if ((await rememberedCode(deps, tenantId, entity, name)) !== code) {
       const owner = `remember-${deps.clock.now()}-${Math.random()}`;
       if (await deps.pollState.acquire(tenantId, scopeOf(entity, name), owner, LEASE_MS, deps.clock.now())) {
@@ -164,7 +181,7 @@ async function remember(
         });
       } else continue;
     }
-    remembered.add(key);
+    deps.fields.remembered.add(key);
   }
 }
 
@@ -199,25 +216,28 @@ async function createNeverSeen(
       if (await deps.pollState.acquire(tenantId, scope, owner, LEASE_MS, deps.clock.now())) {
         settled = true;
         let code: string | undefined;
+        let creating = false;
         try {
           // Under the lease: this container's cache first (a writer here may just have made it), then a fresh read
           // (a writer elsewhere may have).
           code =
-            named((await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now())).defs) ??
-            named((await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now(), true)).defs);
+            named((await fieldDefinitions(deps.fields, tenantId, pipedrive, entity, () => deps.clock.now())).defs) ??
+            named((await fieldDefinitions(deps.fields, tenantId, pipedrive, entity, () => deps.clock.now(), true)).defs);
           if (code) again = true;
           else if ((await rememberedCode(deps, tenantId, entity, entry.pipedrive)) !== undefined) {
             // It existed and is gone or renamed: drift, for a person to fix; never a second field.
             await deps.pollState.release(tenantId, scope, owner);
             break;
           } else {
+            creating = true;
             const made = await pipedrive.createField(entity, {
               field_name: entry.pipedrive,
               field_type: create.type,
               ...(create.options && { options: create.options.map((label) => ({ label })) }),
             });
+            creating = false;
             code = made.field_code;
-            await addToCache(tenantId, entity, made);
+            await addToCache(deps.fields, tenantId, entity, made);
             await deps.audit.record({
               tenantId,
               entity: auditEntity(entity),
@@ -229,7 +249,7 @@ async function createNeverSeen(
             again = true;
           }
         } catch (error) {
-          await deps.pollState.release(tenantId, scope, owner);
+          if (!creating || !createMayStillLand(error)) await deps.pollState.release(tenantId, scope, owner);
           throw error;
         }
         await deps.pollState.finish(tenantId, scope, owner, { watermark: code, lastPolledAt: new Date(deps.clock.now()).toISOString() });
@@ -237,7 +257,7 @@ async function createNeverSeen(
       }
       await deps.clock.sleep(300);
       // Another writer holds the lease: once one of this container made the field, it is in the cache (no call needed).
-      if (named(await cachedDefinitions(tenantId, entity))) settled = again = true;
+      if (named(await cachedDefinitions(deps.fields, tenantId, entity))) settled = again = true;
     }
     // Still being created elsewhere: that is a wait, never drift (a held record would wait for a person for nothing).
     if (!settled)
@@ -256,8 +276,8 @@ async function reportDrift(
 ): Promise<void> {
   const signature = problems.map((p) => `${p.kind}:${p.field}:${p.message}`).join('|');
   const key = `${tenantId}|${entity}`;
-  if (drifted.get(key) === signature && held === undefined) return;
-  drifted.set(key, signature);
+  if (deps.fields.drifted.get(key) === signature && held === undefined) return;
+  deps.fields.drifted.set(key, signature);
   deps.telemetry.fieldDrift(tenantId, entity);
   for (const p of problems) {
     await deps.audit.record({
@@ -276,8 +296,8 @@ async function reportDrift(
 
 async function reportCleared(deps: FieldResolverDeps, tenantId: string, entity: PipedriveFieldEntity): Promise<void> {
   const key = `${tenantId}|${entity}`;
-  if (!drifted.has(key)) return;
-  drifted.delete(key);
+  if (!deps.fields.drifted.has(key)) return;
+  deps.fields.drifted.delete(key);
   await deps.audit.record({
     tenantId,
     entity: auditEntity(entity),
@@ -303,15 +323,15 @@ export async function resolveMappedFields(
 ): Promise<{ fields: ResolvedFields; fetched: boolean; generation: number }> {
   const empty: ResolvedFields = { custom: {}, standard: {}, codes: {} };
   if (values.length === 0) return { fields: empty, fetched: false, generation: 0 };
-  let { defs, fetched, generation } = await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now());
+  let { defs, fetched, generation } = await fieldDefinitions(deps.fields, tenantId, pipedrive, entity, () => deps.clock.now());
   fetched ||= generation > freshAfterGeneration;
   let result = resolveFields(defs, values);
   if (!result.ok && !fetched) {
-    ({ defs, fetched, generation } = await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now(), 'shared'));
+    ({ defs, fetched, generation } = await fieldDefinitions(deps.fields, tenantId, pipedrive, entity, () => deps.clock.now(), 'shared'));
     result = resolveFields(defs, values);
   }
   if (!result.ok && (await createNeverSeen(deps, tenantId, pipedrive, entity, result.problems, entries))) {
-    ({ defs, generation } = await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now()));
+    ({ defs, generation } = await fieldDefinitions(deps.fields, tenantId, pipedrive, entity, () => deps.clock.now()));
     result = resolveFields(defs, values);
   }
   if (!result.ok) {
@@ -341,11 +361,11 @@ export async function checkMappedFields(
 ): Promise<FieldProblem[]> {
   if (entries.length === 0) return [];
   const names = entries.map((e) => e.pipedrive);
-  const cached = await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now());
+  const cached = await fieldDefinitions(deps.fields, tenantId, pipedrive, entity, () => deps.clock.now());
   const { defs } =
     cached.fetched || cached.at >= readSinceMs
       ? cached
-      : await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now(), 'shared');
+      : await fieldDefinitions(deps.fields, tenantId, pipedrive, entity, () => deps.clock.now(), 'shared');
   const problems: FieldProblem[] = [];
   for (const problem of checkFieldsExist(defs, names)) {
     const entry = entries.find((e) => e.pipedrive === problem.field);
@@ -388,16 +408,16 @@ export async function readDealFields(
   customFields: Record<string, unknown>,
 ): Promise<Partial<Record<QadSource<'deal'>, string>>> {
   if (entries.length === 0) return {};
-  const first = await fieldDefinitions(tenantId, pipedrive, 'deal', () => deps.clock.now());
+  const first = await fieldDefinitions(deps.fields, tenantId, pipedrive, 'deal', () => deps.clock.now());
   let { defs } = first;
   const { fetched } = first;
   let read = readMappedValues(defs, customFields, entries);
   if (!read.ok && !fetched) {
-    ({ defs } = await fieldDefinitions(tenantId, pipedrive, 'deal', () => deps.clock.now(), 'shared'));
+    ({ defs } = await fieldDefinitions(deps.fields, tenantId, pipedrive, 'deal', () => deps.clock.now(), 'shared'));
     read = readMappedValues(defs, customFields, entries);
   }
   if (!read.ok && (await createNeverSeen(deps, tenantId, pipedrive, 'deal', read.problems, entries))) {
-    ({ defs } = await fieldDefinitions(tenantId, pipedrive, 'deal', () => deps.clock.now()));
+    ({ defs } = await fieldDefinitions(deps.fields, tenantId, pipedrive, 'deal', () => deps.clock.now()));
     read = readMappedValues(defs, customFields, entries);
   }
   if (!read.ok) {

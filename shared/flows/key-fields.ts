@@ -1,36 +1,28 @@
 import { RetryLaterError } from '../domain/errors.ts';
 import type { PipedriveClient, PipedriveFieldEntity } from '../ports/pipedrive.ts';
-import type { FieldResolverDeps } from './field-resolver.ts';
-import { addToCache, clearFieldDefinitions, fieldDefinitions } from './field-resolver.ts';
-
-/** Field hashes per tenant, per warm container: the fields list costs 10 tokens, so read it once. */
-const cache = new Map<string, string>();
-
-export function clearFieldCache(): void {
-  cache.clear();
-  clearFieldDefinitions();
-}
+import { addToCache, createMayStillLand, fieldDefinitions, type FieldCache, type FieldResolverDeps } from './field-resolver.ts';
 
 /** Forget a tenant's cached key-field codes of one entity (a 400 said a field is unknown): the next write resolves them again. */
-export function forgetKeyFields(tenantId: string, entity: PipedriveFieldEntity): void {
-  for (const key of [...cache.keys()]) if (key.startsWith(`${tenantId}|${entity}|`)) cache.delete(key);
+export function forgetKeyFields(fields: FieldCache, tenantId: string, entity: PipedriveFieldEntity): void {
+  for (const key of [...fields.keyCodes.keys()]) if (key.startsWith(`${tenantId}|${entity}|`)) fields.keyCodes.delete(key);
 }
 
 /** The hash of an existing field by its name (a mapped field the connector must not create), or undefined. */
 export async function findFieldCode(
+  fields: FieldCache,
   tenantId: string,
   pipedrive: PipedriveClient,
   entity: PipedriveFieldEntity,
   fieldName: string,
 ): Promise<string | undefined> {
   const cacheKey = `${tenantId}|${entity}|${fieldName}`;
-  const hit = cache.get(cacheKey);
+  const hit = fields.keyCodes.get(cacheKey);
   if (hit) return hit;
-  const code = (await fieldDefinitions(tenantId, pipedrive, entity, Date.now)).defs
+  const code = (await fieldDefinitions(fields, tenantId, pipedrive, entity, Date.now)).defs
     .filter((f) => f.field_name === fieldName)
     .map((f) => f.field_code)
     .sort()[0];
-  if (code) cache.set(cacheKey, code);
+  if (code) fields.keyCodes.set(cacheKey, code);
   return code;
 }
 
@@ -48,13 +40,14 @@ export async function resolveKeyField(
 ): Promise<string | undefined> {
   // Entities keyed by a standard field (a product's code) have no custom key field.
   if (fieldName === undefined) return undefined;
+  const cache = deps.fields.keyCodes;
   const cacheKey = `${tenantId}|${entity}|${fieldName}`;
   const hit = cache.get(cacheKey);
   if (hit) return hit;
 
   // The definitions the mapped fields use too (one fields list per entity per container); fresh under the lease.
   const find = async (fresh: boolean) => {
-    const matches = (await fieldDefinitions(tenantId, pipedrive, entity, () => deps.clock.now(), fresh)).defs
+    const matches = (await fieldDefinitions(deps.fields, tenantId, pipedrive, entity, () => deps.clock.now(), fresh)).defs
       .filter((f) => f.is_custom_field !== false && f.field_name === fieldName)
       .sort((a, b) => a.field_code.localeCompare(b.field_code));
     return matches[0]?.field_code;
@@ -70,12 +63,16 @@ export async function resolveKeyField(
     }
     const owner = `field-${process.pid}-${deps.clock.now()}-${Math.random()}`;
     if (await deps.pollState.acquire(tenantId, lockName, owner, 30_000, deps.clock.now())) {
+      let keepLease = false;
       try {
         const again = (await find(false)) ?? (await find(true));
         let code = again;
         if (!code) {
-          const made = await pipedrive.createField(entity, { field_name: fieldName, field_type: 'varchar' });
-          await addToCache(tenantId, entity, made);
+          const made = await pipedrive.createField(entity, { field_name: fieldName, field_type: 'varchar' }).catch((error: unknown) => {
+            keepLease = createMayStillLand(error);
+            throw error;
+          });
+          await addToCache(deps.fields, tenantId, entity, made);
           code = made.field_code;
         }
         if (!again)
@@ -89,7 +86,7 @@ export async function resolveKeyField(
         cache.set(cacheKey, code);
         return code;
       } finally {
-        await deps.pollState.release(tenantId, lockName, owner);
+        if (!keepLease) await deps.pollState.release(tenantId, lockName, owner);
       }
     }
     await deps.clock.sleep(500);

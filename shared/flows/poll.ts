@@ -25,10 +25,13 @@ import { listPages } from './pipedrive-pages.ts';
 import { fieldGate, releaseDriftHeld, type FieldGate } from './field-gate.ts';
 import { holdFromError, releaseBudgetHeld, releaseHeld, skipHeldTenant } from './tenant-holds.ts';
 import { newRecordMessage } from './record-message.ts';
+import type { FieldCache } from './field-resolver.ts';
 
 export interface PollDeps {
   tenants: TenantStore;
   pollState: PollStateStore;
+  /** This container's field definitions (field-resolver.ts): the poll's field gate reads and warms them. */
+  fields: FieldCache;
   keyMap: KeyMap;
   listing: ListingIndex;
   /** Products have their own queue, so a backlog of items never holds up customers. */

@@ -37,7 +37,7 @@ import { hashWithDependency, type MappedLookup, type PipedriveBody, type SyncEnt
 import { forgetKeyFields, resolveKeyField } from './key-fields.ts';
 import { withMappedFields } from '../domain/custom-fields.ts';
 import { fieldNames } from '../domain/redact.ts';
-import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields } from './field-resolver.ts';
+import { fieldReadGeneration, invalidateFields, namesAField, resolveMappedFields, type FieldCache } from './field-resolver.ts';
 import { recordOf, releaseOptions, withClaim, type Claim, type DeliveryInfo } from './claim.ts';
 import { holdRecord } from './tenant-holds.ts';
 import { CHANGES_MAX_AGE_MS, changesSince } from './pipedrive-changes.ts';
@@ -50,6 +50,8 @@ export interface WriterDeps {
   keyMap: KeyMap;
   listing: ListingIndex;
   pollState: PollStateStore;
+  /** This container's field definitions and key-field codes (field-resolver.ts). */
+  fields: FieldCache;
   audit: AuditLog;
   clients: TenantClients;
   clock: Clock;
@@ -174,7 +176,7 @@ interface ResolvedFields {
 async function resolveFields<R, Ctx>(job: Job<R, Ctx>, pipedrive: PipedriveClient, context: Ctx): Promise<ResolvedFields> {
   const { deps, entity, tenant, record } = job;
   const { tenantId } = tenant.config;
-  const readsBefore = fieldReadGeneration();
+  const readsBefore = fieldReadGeneration(deps.fields);
   const keyField = await resolveKeyField(deps, tenantId, pipedrive, entity.fieldEntity, entity.keyFieldName(tenant.config));
   const entries = tenant.config.mapping.fields[entity.fieldEntity];
   const values = entity.mappedValues(record, tenant.config);
@@ -186,14 +188,14 @@ async function resolveFields<R, Ctx>(job: Job<R, Ctx>, pipedrive: PipedriveClien
     staleFields: (error): error is PermanentError =>
       error instanceof PermanentError &&
       !(error instanceof PipedriveNotFoundError) &&
-      fieldReadGeneration() === readsBefore &&
+      fieldReadGeneration(deps.fields) === readsBefore &&
       namesAField(error.message),
   };
 }
 
 function retryWithFreshFields<R, Ctx>(job: Job<R, Ctx>, error: PermanentError): RetryLaterError {
-  invalidateFields(job.tenant.config.tenantId, job.entity.fieldEntity);
-  forgetKeyFields(job.tenant.config.tenantId, job.entity.fieldEntity);
+  invalidateFields(job.deps.fields, job.tenant.config.tenantId, job.entity.fieldEntity);
+  forgetKeyFields(job.deps.fields, job.tenant.config.tenantId, job.entity.fieldEntity);
   const why = `Pipedrive refused a field value and the field definitions may be stale; read again and retried: ${error.message}`;
   return new RetryLaterError(why, 5);
 }

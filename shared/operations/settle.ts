@@ -1,5 +1,6 @@
 import type { StoredTenant } from '../config/tenant.ts';
 import { findFieldCode } from '../flows/key-fields.ts';
+import type { FieldCache } from '../flows/field-resolver.ts';
 import { parseRecordMessage } from '../flows/record-message.ts';
 import { entityRegistry, type EntityRegistry, type RereadDeps } from '../flows/registry.ts';
 import { ambiguousCause, possibleDuplicateCause } from '../domain/errors.ts';
@@ -19,6 +20,8 @@ export interface ChoiceHold {
 }
 
 export type SettleDeps = RereadDeps & {
+  /** The process's field cache (a CLI or console run is one container). */
+  fields: FieldCache;
   audit: AuditLog;
   holds: TenantHolds;
   queueFor(entity: EntityName): RecordQueue;
@@ -75,7 +78,7 @@ export async function settleChoice(
     throw new Error(`${flow.label} records are matched by a standard field; set ${key} on the chosen record in Pipedrive`);
 
   const pipedrive = await deps.clients.pipedrive(tenant);
-  const code = await findFieldCode(tenantId, pipedrive, flow.fieldEntity, keyFieldName);
+  const code = await findFieldCode(deps.fields, tenantId, pipedrive, flow.fieldEntity, keyFieldName);
   if (code === undefined) throw new Error(`the Pipedrive ${flow.fieldEntity} field "${keyFieldName}" does not exist yet`);
   // Another QAD record's, by its key field or by the key map: the writer would not adopt it, and would create instead.
   const carried =

@@ -149,7 +149,7 @@ async function planMessages<R, Ctx>(
   const { tenantId } = tenant.config;
   const pipedrive = await deps.clients.pipedrive(tenant);
   const keyFieldName = entity.keyFieldName(tenant.config);
-  const keyField = keyFieldName ? await findFieldCode(tenantId, pipedrive, entity.fieldEntity, keyFieldName) : undefined;
+  const keyField = keyFieldName ? await findFieldCode(deps.fields, tenantId, pipedrive, entity.fieldEntity, keyFieldName) : undefined;
   const remote = new Map<number, RemoteRecord>();
   const listing = emptyListing();
   for await (const items of listPages(pipedrive, entity.collection)) {

@@ -15,6 +15,7 @@ import type { Cipher, Clock, OAuthTokenStore } from '../ports/index.ts';
 import type { PollDeps } from '../flows/poll.ts';
 import type { WriterBatchDeps } from '../flows/writer-batch.ts';
 import { entityRegistry, type EntityRegistry } from '../flows/registry.ts';
+import { createFieldCache } from '../flows/field-resolver.ts';
 import type { WebhookDeps } from '../flows/webhook-receive.ts';
 import { createTenantClients } from './tenant-clients.ts';
 import { countPipedriveCall, countQadCall, powertoolsTelemetry } from './observability.ts';
@@ -96,6 +97,7 @@ export function buildDependencies(consumes?: string, registry: EntityRegistry = 
     keyMap: new DynamoKeyMap(dynamo, env.SYNC_STATE_TABLE),
     listing: new DynamoListingIndex(dynamo, env.SYNC_STATE_TABLE),
     pollState: new DynamoPollStateStore(dynamo, env.SYNC_STATE_TABLE),
+    fields: createFieldCache(),
     audit: new DynamoAuditLog(dynamo, env.AUDIT_TABLE, env.AUDIT_RETENTION_DAYS),
     queueFor: (entity) => queues.get(registry.byEntity(entity).queue)!,
     messages: new SqsMessageControl(sqs, urls[queue]!.queue, urls[queue]!.dlq),

@@ -1,7 +1,7 @@
 import type { ClientSystem, StoredTenant } from '../config/tenant.ts';
 import { createPipedriveClient, type PipedriveCallInfo, type PipedriveClient } from '../clients/pipedrive-client.ts';
 import { apiTokenAuth, oauthAuth } from '../clients/pipedrive-auth.ts';
-import { createQadClient, type QadClient } from '../clients/qad-client.ts';
+import { createQadClient, type QadClient, type QadSessions } from '../clients/qad-client.ts';
 import type { HttpClient, Sleep } from '../clients/http.ts';
 import type { BurstPauses, Cipher, TenantClients, OAuthTokenStore } from '../ports/index.ts';
 
@@ -32,6 +32,7 @@ export function createTenantClients(deps: {
   const now = deps.now ?? Date.now;
   const maxAgeMs = deps.maxAgeMs ?? CLIENT_MAX_AGE_MS;
   const clients = new Map<string, { version: string; builtAt: number; client: Promise<QadClient | PipedriveClient> }>();
+  const qadSessions: QadSessions = new Map();
 
   const secret = (tenant: StoredTenant, system: ClientSystem) =>
     deps.cipher.decrypt(tenant.encryptedSecrets[system], { tenantId: tenant.config.tenantId, system });
@@ -60,6 +61,7 @@ export function createTenantClients(deps: {
           password: await secret(tenant, 'qad'),
           workspaceId: qad.workspaceId,
           http: deps.http,
+          sessions: qadSessions,
           ...(deps.now && { now: deps.now }),
           ...(deps.onQadCall && { onCall: (info) => deps.onQadCall!(tenantId, info) }),
         });

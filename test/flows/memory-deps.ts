@@ -4,12 +4,10 @@ import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import { createMemoryAdapters, type MemoryAdapters } from '../../shared/adapters/memory/index.ts';
 import { recordingTelemetry, type RecordedTelemetry } from '../../shared/adapters/memory/recording-telemetry.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
-import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import { NO_MAPPED_FIELDS, type FieldMappingInput } from '../../shared/config/field-mapping.ts';
 import type { StoredTenant } from '../../shared/config/tenant.ts';
 import { DEPENDENCY_WAITS_ATTRIBUTE, FAILED_ATTEMPTS_ATTRIBUTE } from '../../shared/domain/errors.ts';
-import { clearFieldDefinitions } from '../../shared/flows/field-resolver.ts';
-import { clearFieldCache } from '../../shared/flows/key-fields.ts';
+import { createFieldCache } from '../../shared/flows/field-resolver.ts';
 import type { PollDeps, PollSummary } from '../../shared/flows/poll.ts';
 import { entityRegistry, type EntityRegistry, type FlowPollSummary } from '../../shared/flows/registry.ts';
 import { handleWriterBatch, type WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
@@ -109,10 +107,6 @@ export async function startMemoryWorld(
     fields?: Partial<FieldMappingInput>;
   } = {},
 ): Promise<MemoryWorld> {
-  // Module-level caches keyed by tenant id outlive a test; every world starts without them.
-  clearQadSessions();
-  clearFieldCache();
-  clearFieldDefinitions();
   const clock: TestClock = {
     ms: Date.now(),
     now() {
@@ -165,6 +159,7 @@ export async function startMemoryWorld(
       oauthTokens: adapters.oauthTokens,
       burstPauses: adapters.burstPauses,
     }),
+    fields: createFieldCache(),
     clock,
     telemetry,
     claimLeaseMs: options.claimLeaseMs ?? 60_000,

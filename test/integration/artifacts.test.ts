@@ -54,6 +54,13 @@ describe('the synthesized stack, run locally with its IAM enforced', () => {
         'WriteProducts',
         'WriteQad',
       ]);
+      // As Lambda runs them: a container per concurrent poller of a writer's event source that had a batch (the records
+      // queue keeps both of writerConcurrency 2 busy), made on its first one; one per poll.
+      const containers = pipeline.containers() ?? {};
+      assert.equal(containers.WritePipedrive, 2, JSON.stringify(containers));
+      for (const writer of ['WriteProducts', 'WriteQad']) assert.ok([1, 2].includes(containers[writer] ?? 0), JSON.stringify(containers));
+      for (const poll of ['PollContacts', 'PollCustomers', 'PollDeals', 'PollItems', 'PollOrderStatus'])
+        assert.equal(containers[poll], 1, poll);
       const keys = keysWrittenBack(pipeline);
       assert.equal(keys.holdingTheirOrganizationId, 12, 'the records writer decrypted the QAD password and wrote every key back');
       const state = await pipeline.state();

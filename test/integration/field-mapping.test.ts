@@ -8,7 +8,7 @@ import { persons } from '../../shared/flows/entities/persons.ts';
 import { products } from '../../shared/flows/entities/products.ts';
 import type { SyncEntity } from '../../shared/flows/entities/entity.ts';
 import { FieldDriftError } from '../../shared/domain/errors.ts';
-import { clearFieldCache } from '../../shared/flows/key-fields.ts';
+import { createFieldCache } from '../../shared/flows/field-resolver.ts';
 import { pollWonDeals } from '../../shared/flows/poll-deals.ts';
 import { pollEntity } from '../../shared/flows/poll.ts';
 import { writeRecord } from '../../shared/flows/write-record.ts';
@@ -270,7 +270,7 @@ describe('field mapping by name', () => {
     assert.equal((await pollEntity(h.deps, organizations, { force: true }))[0]?.enqueued, 1);
     // The field is renamed while the message waits; a cold container reads the definitions afresh.
     h.pd.renameField('organization', 'Currency', 'Währung');
-    clearFieldCache();
+    h.deps.fields = createFieldCache();
     assert.deepEqual(
       (await handleWriterBatch(h.deps, await h.receiveEvent())).batchItemFailures,
       [],
@@ -318,7 +318,7 @@ describe('field mapping by name', () => {
     const [m] = await h.drainMessages('orders');
     h.pd.deleteField('deal', 'Customer PO');
     // A container that reads the definitions now (a cold start) holds the deal: neither ordered nor rejected.
-    clearFieldCache();
+    h.deps.fields = createFieldCache();
     await assert.rejects(writeSalesOrder(h.deps, h.tenant, m!, delivery('d1')), FieldDriftError);
     assert.equal(h.qadTenant.salesOrders().length, 0, 'no order without the mapped value');
     assert.equal(

@@ -10,7 +10,6 @@ import { DynamoTenantHolds } from '../../shared/adapters/aws/dynamo-tenant-holds
 import { SqsMessageControl, SqsRecordQueue } from '../../shared/adapters/aws/sqs-queue.ts';
 import { LocalCipher } from '../../shared/adapters/local/local-cipher.ts';
 import { createHttpClient, sleep } from '../../shared/clients/http.ts';
-import { clearQadSessions } from '../../shared/clients/qad-client.ts';
 import type { StoredTenant, TenantConfigInput } from '../../shared/config/tenant.ts';
 import { parseCustomerRow } from '../../shared/domain/customer.ts';
 import { organizationContentHash } from '../../shared/domain/organization.ts';
@@ -18,7 +17,7 @@ import { NO_MAPPED_FIELDS } from '../../shared/config/field-mapping.ts';
 import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
 import { powertoolsTelemetry } from '../../shared/runtime/observability.ts';
 import { entityRegistry } from '../../shared/flows/registry.ts';
-import { clearFieldCache } from '../../shared/flows/key-fields.ts';
+import { createFieldCache } from '../../shared/flows/field-resolver.ts';
 import type { PollDeps } from '../../shared/flows/poll.ts';
 import { handleWriterBatch, type WriterBatchDeps } from '../../shared/flows/writer-batch.ts';
 import { registerTenant } from '../../shared/operations/register-tenant.ts';
@@ -79,8 +78,6 @@ export async function startHarness(
     claimLeaseMs?: number;
   } = {},
 ): Promise<Harness> {
-  clearQadSessions();
-  clearFieldCache();
   const clock = {
     ms: Date.now(),
     now() {
@@ -134,6 +131,7 @@ export async function startHarness(
   const deps: PollDeps & WriterBatchDeps = {
     tenants,
     pollState,
+    fields: createFieldCache(),
     keyMap: new DynamoKeyMap(aws.dynamo, aws.env.SYNC_STATE_TABLE),
     listing: new DynamoListingIndex(aws.dynamo, aws.env.SYNC_STATE_TABLE),
     audit: new DynamoAuditLog(aws.dynamo, aws.env.AUDIT_TABLE, 30, () => clock.now()),

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, test } from 'node:test';
 import { createHttpClient } from '../../shared/clients/http.ts';
-import { clearQadSessions, createQadClient } from '../../shared/clients/qad-client.ts';
+import { createQadClient } from '../../shared/clients/qad-client.ts';
 import { PermanentError } from '../../shared/domain/errors.ts';
 import { checkTenant } from '../../shared/operations/check.ts';
 import { startHarness, type Harness } from './harness.ts';
@@ -37,7 +37,6 @@ describe('tenant URL safety', () => {
       res.writeHead(302, { location: `${elsewhere.url}/oauth/token` });
       res.end();
     });
-    clearQadSessions();
     const qad = createQadClient({
       tenantId: 'acme',
       baseUrl: tenant.url,

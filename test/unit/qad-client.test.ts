@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { HttpClient, HttpRequest, HttpResponse } from '../../shared/clients/http.ts';
-import { clearQadSessions, createQadClient } from '../../shared/clients/qad-client.ts';
+import { createQadClient } from '../../shared/clients/qad-client.ts';
 import { PermanentError, RetryLaterError } from '../../shared/domain/errors.ts';
 
 /** QAD answering the login with a token and every other call with `answer`. */
@@ -28,8 +28,6 @@ const answer = (status: number, body: unknown = undefined): HttpResponse => ({
   headers: {},
   body: body === undefined ? '' : JSON.stringify(body),
 });
-
-beforeEach(() => clearQadSessions());
 
 describe('QAD client: the 2xx answers each call documents', () => {
   for (const status of [200, 201]) {

@@ -36,14 +36,11 @@ export class InvocationError extends Error {
 }
 
 /**
- * One Lambda function's container, from the synthesized bundle: a worker thread with the function's own
+ * One Lambda instance of a function, from the synthesized bundle: a worker thread with the function's own
  * environment (the template's variables plus the local endpoints and its own access key), its own module
  * state and the template's memory as its heap limit. Invocations past the template's timeout fail with
- * `Task timed out` and the container is replaced, as Lambda does.
- *
- * One container serves the function's concurrent invocations (interleaved on its event loop) instead of
- * one container each: on a shared two-core machine a worker per concurrent invocation costs more than
- * it proves, and the handlers keep no per-invocation module state.
+ * `Task timed out` and the container is replaced, as Lambda does. The runtime starts one per concurrent
+ * slot (runtime.ts), so no two concurrent writers share clients, pacer or caches.
  */
 export class FunctionContainer {
   private worker: Worker | undefined;

@@ -11,18 +11,30 @@ import { WEBHOOK_RECEIVER } from '../../../infra/topology.ts';
 
 export const LOCAL_ACCOUNT = '000000000000';
 
+/** A function of the stack and its containers, one per concurrent invocation slot. */
+export interface DeployedFunction {
+  fn: ArtifactFunction;
+  /**
+   * The container that serves concurrent slot `slot` (0 for a scheduled poll), made on the slot's first use: Lambda runs
+   * each concurrent invocation in an instance of its own, with its own module state, clients and caches.
+   */
+  container(slot: number): FunctionContainer;
+  /** How many containers it has so far. */
+  containers(): number;
+}
+
 export interface ArtifactRuntime {
   iam: LocalIam;
   /** The operator's cipher (tenant registration): KMS through the stand-in, as `connector tenant add` uses it. */
   cipher: KmsCipher;
   /** What the operator CLI needs on top of the stand-ins' environment to use the local KMS. */
   operatorEnv: Record<string, string>;
-  functions: Array<{ fn: ArtifactFunction; container: FunctionContainer }>;
+  functions: DeployedFunction[];
   /** The function whose environment names this poll (POLL_NAME) or work queue (WORK_QUEUE). */
-  pollFunction(poll: string): { fn: ArtifactFunction; container: FunctionContainer };
-  writerFunction(queue: string): { fn: ArtifactFunction; container: FunctionContainer };
+  pollFunction(poll: string): DeployedFunction;
+  writerFunction(queue: string): DeployedFunction;
   /** The webhook endpoint's function, in a stack synthesized with `-c webhooks=true`. */
-  webhookFunction(): { fn: ArtifactFunction; container: FunctionContainer } | undefined;
+  webhookFunction(): DeployedFunction | undefined;
   close(): Promise<void>;
 }
 
@@ -74,7 +86,8 @@ export async function startArtifactRuntime(options: {
   const stack = readArtifactStack(options.cdkOut, options.stackName, { region, account: LOCAL_ACCOUNT, values });
   keyPolicy = stack.keyPolicy;
 
-  const functions = stack.functions.map((fn) => {
+  const started: FunctionContainer[] = [];
+  const functions = stack.functions.map((fn): DeployedFunction => {
     const accessKeyId = `LOCAL${fn.logicalId.toUpperCase()}`;
     iam.register(accessKeyId, {
       name: fn.name,
@@ -82,7 +95,7 @@ export async function startArtifactRuntime(options: {
       statements: options.editStatements?.(fn) ?? fn.statements,
       counted: true,
     });
-    const container = new FunctionContainer(fn, {
+    const env = {
       ...fn.environment,
       ...options.overrides,
       AWS_REGION: region,
@@ -93,8 +106,20 @@ export async function startArtifactRuntime(options: {
       AWS_ENDPOINT_URL_KMS: kms.url,
       AWS_LAMBDA_FUNCTION_NAME: fn.name,
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
-    });
-    return { fn, container };
+    };
+    const slots = new Map<number, FunctionContainer>();
+    return {
+      fn,
+      container(slot) {
+        let container = slots.get(slot);
+        if (!container) {
+          slots.set(slot, (container = new FunctionContainer(fn, env)));
+          started.push(container);
+        }
+        return container;
+      },
+      containers: () => slots.size,
+    };
   });
   const byEnv = (variable: string, value: string) => {
     const found = functions.find((f) => f.fn.environment[variable] === value);
@@ -115,7 +140,7 @@ export async function startArtifactRuntime(options: {
     writerFunction: (queue) => byEnv('WORK_QUEUE', queue),
     webhookFunction: () => functions.find((f) => f.fn.logicalId.startsWith(WEBHOOK_RECEIVER.id)),
     async close() {
-      await Promise.all(functions.map((f) => f.container.close()));
+      await Promise.all(started.map((c) => c.close()));
       operatorKms.destroy();
       await Promise.all([kms.close(), dynamo.close(), sqs.close()]);
     },
