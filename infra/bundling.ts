@@ -11,8 +11,8 @@ import type { BuildOptions } from 'esbuild';
  * - Nothing is external. The nodejs22.x runtime does carry the AWS SDK v3, and externalizing it is common,
  *   but bundled it is the exact version pinned in package-lock.json and tested, it loads from one file
  *   instead of hundreds (the faster cold start), and it costs about 300 KB of the 1 MB budget.
- * - HTTP goes through Node's own client (shared/clients/http.ts), which the AWS SDK loads anyway, and zod is imported
- *   as a namespace (`import * as z`), which lets esbuild drop its locales and JSON-schema code.
+ * - HTTP goes through undici's agent and request API only (shared/clients/http.ts), zod is imported as a namespace
+ *   (`import * as z`), which lets esbuild drop its locales and JSON-schema code.
  */
 export const LAMBDA_BUNDLING = {
   format: 'esm',

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import Agent from 'undici/lib/dispatcher/agent.js';
+import request from 'undici/lib/api/api-request.js';
 import type { z } from 'zod';
 import { addressProblem, isLoopbackHost } from '../config/tenant-url.ts';
 import { allowLoopbackHttp } from '../config/tenant.ts';
@@ -58,19 +58,17 @@ function checkedLookup(resolve: Lookup, allowLoopback: boolean): Lookup {
 }
 
 /**
- * Node's own HTTP client with keep-alive: one agent per scheme per container, reused across invocations, up to 32
- * connections per origin, idle ones closed after 30 s. Node's client is what the AWS SDK loads anyway; undici, which
- * this was before, added about 290 KB and a sixth of every bundle's load time. Redirects are never followed (Node's
- * request does not), so a tenant URL cannot bounce us to another host. Every connection's address is checked where
- * it is made (an IP literal before the request, a name in the lookup hook); loopback only when the local run
- * allows it (CONNECTOR_ALLOW_LOOPBACK_HTTP). A request gives up after `timeout` ms without progress (connecting,
- * headers, or between body chunks). Network faults become RetryLaterError naming the method and path only.
+ * undici with keep-alive: one agent per container, reused across invocations. Redirects are never
+ * followed (undici's request does not), so a tenant URL cannot bounce us to another host. Every
+ * connection's address is checked where it is made (an IP literal before the request, a name in the
+ * lookup hook); loopback only when the local run allows it (CONNECTOR_ALLOW_LOOPBACK_HTTP).
+ * Network faults become RetryLaterError naming the method and path only. Only the agent and the
+ * request API are imported (types/undici-request.d.ts says why).
  */
 export function createHttpClient(options: { defaultTimeoutMs?: number; allowLoopback?: boolean; lookup?: Lookup } = {}): HttpClient {
   const allowLoopback = options.allowLoopback ?? allowLoopbackHttp();
   const lookup = checkedLookup(options.lookup ?? (dnsLookup as Lookup), allowLoopback);
-  const agentOptions = { keepAlive: true, maxSockets: 32, timeout: 30_000, lookup };
-  const agents = { https: new HttpsAgent(agentOptions), http: new HttpAgent(agentOptions) };
+  const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 32, connect: { lookup } });
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 15_000;
   return {
     async send(req) {
@@ -81,46 +79,37 @@ export function createHttpClient(options: { defaultTimeoutMs?: number; allowLoop
       if (literal) throw new PermanentError(`${where}: refused to connect to ${url.host} (${literal})`);
       if (url.protocol !== 'https:' && !(allowLoopback && isLoopbackHost(url.hostname)))
         throw new PermanentError(`${where}: refused plain ${url.protocol.replace(':', '')} to ${url.host}`);
-      const headers = { ...req.headers, ...(req.body !== undefined && { 'content-length': String(Buffer.byteLength(req.body)) }) };
-      const https = url.protocol === 'https:';
-      const request = (https ? httpsRequest : httpRequest)(url, { method: req.method, headers, agent: https ? agents.https : agents.http });
-      let timedOut = false;
-      const idle = setTimeout(() => {
-        timedOut = true;
-        request.destroy();
-      }, timeout);
       try {
-        const res = await new Promise<IncomingMessage>((resolve, reject) => {
-          // Every error of the request rejects (a later one, mid-body, also reaches the body's reader).
-          request.once('response', resolve).on('error', reject);
-          request.end(req.body);
+        const res = await request.call(agent, {
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
+          method: req.method,
+          headers: req.headers,
+          body: req.body,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
         });
-        idle.refresh();
         const chunks: Buffer[] = [];
         let size = 0;
-        for await (const chunk of res) {
-          idle.refresh();
+        for await (const chunk of res.body) {
           size += (chunk as Buffer).length;
           if (size > MAX_BODY_BYTES) {
-            res.destroy();
+            res.body.destroy();
             throw new PermanentError(`${where}: response larger than ${MAX_BODY_BYTES} bytes`);
           }
           chunks.push(chunk as Buffer);
         }
-        const responseHeaders: Record<string, string> = {};
+        const headers: Record<string, string> = {};
         for (const [name, value] of Object.entries(res.headers)) {
-          if (typeof value === 'string') responseHeaders[name] = value;
-          else if (Array.isArray(value)) responseHeaders[name] = value.join(', ');
+          if (typeof value === 'string') headers[name] = value;
+          else if (Array.isArray(value)) headers[name] = value.join(', ');
         }
-        return { status: res.statusCode ?? 0, headers: responseHeaders, body: Buffer.concat(chunks).toString('utf8') };
+        return { status: res.statusCode, headers, body: Buffer.concat(chunks).toString('utf8') };
       } catch (error) {
-        request.destroy();
         if (error instanceof PermanentError) throw error;
         if (error instanceof RefusedAddressError) throw new PermanentError(`${where}: refused to connect, ${error.message}`);
-        const code = timedOut ? `no progress for ${timeout} ms` : ((error as { code?: string }).code ?? (error as Error).name);
+        const code = (error as { code?: string }).code ?? (error as Error).name;
         throw new RetryLaterError(`${where}: network error (${code})`);
-      } finally {
-        clearTimeout(idle);
       }
     },
   };
