@@ -222,6 +222,10 @@ describe('the writer batch, in memory', () => {
           asked.push(`getMany ${entity} ${[...keys].sort().join(',')}`);
           return keyMap.getMany(t, entity, keys);
         },
+        getAcross: (t: string, wants: Parameters<typeof keyMap.getAcross>[1]) => {
+          asked.push(`getAcross ${wants.map((x) => `${x.entity} ${[...new Set(x.qadKeys)].sort().join(',')}`).join('; ')}`);
+          return keyMap.getAcross(t, wants);
+        },
       }),
       listing: Object.assign(Object.create(listing) as typeof listing, {
         lookup: (...args: Parameters<typeof listing.lookup>) => {
@@ -239,7 +243,8 @@ describe('the writer batch, in memory', () => {
     assert.deepEqual(
       asked.filter((a) => !a.startsWith('getMany person')),
       [
-        'getMany organization C1,C2,C9',
+        // The batch's persons and their organizations in one read.
+        'getAcross person P1,P2,P3; organization C1,C2,C9',
         'lookupMany P1,P2',
         // P3's organization was not found at the batch's start: read again at its write, in case it came meanwhile.
         'getMany organization C9',
