@@ -2,6 +2,8 @@
  * The benchmark's arithmetic, free of I/O so that it is unit-tested: the token floor, the write
  * phase and its rate, targets, and the AWS cost estimate.
  */
+import { DEFAULT_DAILY_BUDGET_SHARE } from '../../shared/config/tenant.ts';
+import { dailyBudget, type PipedrivePlan } from '../simulators/pipedrive/rate-limit.ts';
 import type { AwsPrices } from './aws-prices.ts';
 
 /** Pipedrive's costs the floor counts: a write 5 tokens, a list page (up to 500) 10. */
@@ -12,14 +14,13 @@ export const LIST_PAGE_SIZE = 500;
 export const DEALS_PER_LINES_CALL = 100;
 
 /** Pipedrive's daily token budget: 30,000 x plan multiplier x seats, shared by every app of the company. */
-export const PLAN_MULTIPLIER = { lite: 1, growth: 2, premium: 5, ultimate: 7 } as const;
 
 /**
- * Seats a company needs for a case to fit in one day's token budget, with room to spare: a first sync
- * writes every customer, contact, item and deal once (5 tokens), and half as much again is kept free.
+ * Seats a company needs for a case to fit in the connector's share of one day's token budget, with room to spare: a
+ * first sync writes every customer, contact, item and deal once (5 tokens), and half as much again is kept free.
  */
-export function seatsFor(records: number, plan: keyof typeof PLAN_MULTIPLIER): number {
-  return Math.max(1, Math.ceil((WRITE_TOKENS * records * 1.5) / (30_000 * PLAN_MULTIPLIER[plan])));
+export function seatsFor(records: number, plan: PipedrivePlan): number {
+  return Math.max(1, Math.ceil((WRITE_TOKENS * records * 1.5) / (dailyBudget(plan, 1) * DEFAULT_DAILY_BUDGET_SHARE)));
 }
 
 export function median(values: readonly number[]): number {

@@ -4,6 +4,9 @@ import { fieldMappingSchema } from './field-mapping.ts';
 import { scheduleExpressionProblem } from '../domain/schedule-expression.ts';
 
 /** Whether this process may talk plain http to loopback (the local run and tests only). */
+/** The connector's default share of the company's daily token budget: 40% of every day stays for the company's other apps. */
+export const DEFAULT_DAILY_BUDGET_SHARE = 0.6;
+
 export function allowLoopbackHttp(): boolean {
   return process.env.CONNECTOR_ALLOW_LOOPBACK_HTTP === 'true';
 }
@@ -121,7 +124,7 @@ export const tenantConfigSchema = z.object({
        * company's other apps, so the tenant's gate closes until Pipedrive's daily reset once the company has
        * less than the rest left (default 0.6: 40% of every day stays for the others).
        */
-      dailyBudgetShare: z.number().gt(0).max(1).default(0.6),
+      dailyBudgetShare: z.number().gt(0).max(1).default(DEFAULT_DAILY_BUDGET_SHARE),
     })
     .refine((p) => p.auth !== 'oauth' || p.oauthClientId !== undefined, {
       path: ['oauthClientId'],
