@@ -106,7 +106,10 @@ export class BurstPacer {
     // `remaining` (sent within the window before the call it came with) that have left the window since free a slot
     // that figure does not show. Forgotten as soon as they left the window, the ones leaving while that answer was on
     // its way back would be lost, and the company's window would settle a round trip's calls below its limit.
-    const horizon = Math.min(now, Number.isFinite(this.observedCallAt) ? this.observedCallAt : now) - BURST_WINDOW_MS;
+    // Figures older than a window are not fresh and free nothing, so nothing older than two windows is ever asked
+    // for: the log stays bounded when answers stop bringing figures (errors, a proxy that drops the headers).
+    const described = Math.max(this.observedCallAt, now - BURST_WINDOW_MS);
+    const horizon = Math.min(now, described) - BURST_WINDOW_MS;
     while (this.calls.length > 0 && this.calls[0]! <= horizon) this.calls.shift();
     const inWindow = this.calls.filter((t) => t > now - BURST_WINDOW_MS);
     // A call not sent after all (its claim ran out) or never answered stops counting once it would have left the window.
