@@ -100,6 +100,7 @@ export class ConnectorStack extends Stack {
           queueName: `${this.stackName}-${name}`,
           consumerTimeout: writer.timeout,
           visibilityFactor: VISIBILITY_TIMEOUT_FACTOR,
+          batchingWindow: writer.maxBatchingWindow,
           maxReceiveCount: this.config.maxReceiveCount,
         }),
       );
@@ -188,6 +189,7 @@ export class ConnectorStack extends Stack {
       f.fn.addEventSource(
         new eventSources.SqsEventSource(q.queue, {
           batchSize: spec.batchSize,
+          maxBatchingWindow: spec.maxBatchingWindow,
           reportBatchItemFailures: true,
           maxConcurrency: this.config.writerMaxConcurrency,
         }),

@@ -4,9 +4,11 @@ import { Construct } from 'constructs';
 export interface WorkQueueProps {
   /** Physical name stem; the queues are `<stem>` and `<stem>-dlq`. */
   readonly queueName: string;
-  /** The consuming function's timeout; the visibility timeout is this times `visibilityFactor`. */
+  /** The consuming function's timeout; the visibility timeout is this times `visibilityFactor`, plus the batching window. */
   readonly consumerTimeout: Duration;
   readonly visibilityFactor: number;
+  /** The event source's batching window: a message received at its start waits that long before the invocation. */
+  readonly batchingWindow: Duration;
   /** Receives before a message is moved to the DLQ. */
   readonly maxReceiveCount: number;
 }
@@ -41,7 +43,7 @@ export class WorkQueue extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: WorkQueue.RETENTION,
-      visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * props.visibilityFactor),
+      visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * props.visibilityFactor + props.batchingWindow.toSeconds()),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
   }

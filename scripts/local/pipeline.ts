@@ -54,6 +54,7 @@ import { installWebhook } from '../../shared/operations/webhook.ts';
 import { createTenantClients } from '../../shared/runtime/tenant-clients.ts';
 import { createHttpClient } from '../../shared/clients/http.ts';
 import { CONTEXT_DEFAULTS } from '../../infra/config.ts';
+import { WRITERS } from '../../infra/topology.ts';
 
 export interface PipelineOptions {
   customers: number;
@@ -133,9 +134,10 @@ export function quantiles(values: readonly number[]): Quantiles {
   return { p50: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0 };
 }
 
-/** How Lambda's SQS event source feeds one writer: the template's settings in artifact mode. */
+/** How Lambda's SQS event source feeds one writer: the template's settings in artifact mode, the stack's spec from sources. */
 interface EventSourceSettings {
   batchSize: number;
+  batchingWindowSeconds: number;
   concurrency: number;
   reportBatchItemFailures: boolean;
 }
@@ -398,8 +400,10 @@ export class LocalPipeline {
             lambda.wrap(kebab(fn.fn.name), async (event: SQSEvent) => batchResponseSchema.parse(await fn.container(slot).invoke(event))),
           )
         : sourceWriter(lambda, q);
+      const spec = WRITERS.find((w) => w.consumes === q.name);
       eventSources[q.name] = {
-        batchSize: source?.batchSize ?? 10,
+        batchSize: source?.batchSize ?? spec?.batchSize ?? 10,
+        batchingWindowSeconds: source?.batchingWindowSeconds ?? spec?.maxBatchingWindow.toSeconds() ?? 0,
         // The local --concurrency, capped by the template's MaximumConcurrency as Lambda caps it.
         concurrency: Math.min(options.writerConcurrency, source?.maximumConcurrency ?? options.writerConcurrency),
         reportBatchItemFailures: source?.reportBatchItemFailures ?? true,
@@ -554,7 +558,8 @@ export class LocalPipeline {
   ) {
     const startMs = Date.now();
     const name = Object.entries(this.aws.queues).find(([, q]) => q === queue)?.[0] ?? '';
-    const source = this.eventSources[name] ?? { batchSize: 10, concurrency: this.options.writerConcurrency, reportBatchItemFailures: true };
+    const source = this.eventSources[name];
+    if (!source) throw new Error(`no event source for queue ${name}`);
     const result = await drainQueue({
       sqs: this.aws.sqs,
       queueUrl: queue.url,
@@ -562,6 +567,7 @@ export class LocalPipeline {
       handlerFor: handler,
       concurrency: source.concurrency,
       batchSize: source.batchSize,
+      batchingWindowMs: source.batchingWindowSeconds * 1000,
       reportBatchItemFailures: source.reportBatchItemFailures,
       deadlineMs,
       onBatch: onProgress,

@@ -45,9 +45,12 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ vi
   };
 }
 
+/** How often a poller gathering a batch asks the queue again while its window is open. */
+const WINDOW_POLL_MS = 100;
+
 /**
- * What Lambda's SQS event source does, on loopback: up to `concurrency` pollers receive batches of
- * up to 10, invoke the handler, delete what succeeded and leave the reported failures to come back
+ * What Lambda's SQS event source does, on loopback: up to `concurrency` pollers gather batches of
+ * up to `batchSize` (for up to the batching window), invoke the handler, delete what succeeded and leave the reported failures to come back
  * after their visibility timeout (or to the DLQ once maxReceiveCount is spent). Runs until the
  * queue is empty, nothing is in flight, or `deadlineMs` passes.
  */
@@ -63,6 +66,8 @@ export async function drainQueue(options: {
   concurrency: number;
   /** The event source's BatchSize (SQS hands out at most 10 per receive; larger batches take several). */
   batchSize?: number;
+  /** The event source's MaximumBatchingWindowInSeconds, in ms: how long a batch is gathered before it is handed on. */
+  batchingWindowMs?: number;
   /** Without ReportBatchItemFailures Lambda ignores the response: a batch that returns is wholly done. */
   reportBatchItemFailures?: boolean;
   deadlineMs: number;
@@ -75,24 +80,42 @@ export async function drainQueue(options: {
   const totals = { batches: 0, received: 0, failed: 0 };
   let done = false;
 
+  /**
+   * One batch, as Lambda gathers it: receives of up to 10 until the batch is full; without a window the first short
+   * receive ends it, with one the poller keeps receiving until the window that began with its first message closes.
+   */
+  async function gather(): Promise<Message[]> {
+    const batchSize = options.batchSize ?? 10;
+    const windowMs = options.batchingWindowMs ?? 0;
+    const messages: Message[] = [];
+    let closesAt: number | undefined;
+    while (messages.length < batchSize && !done) {
+      const wanted = Math.min(10, batchSize - messages.length);
+      const res = await options.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: options.queueUrl,
+          MaxNumberOfMessages: wanted,
+          AttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+          WaitTimeSeconds: 0,
+        }),
+      );
+      const got = res.Messages ?? [];
+      messages.push(...got);
+      if (got.length === wanted) continue;
+      if (messages.length === 0 || windowMs === 0) break;
+      closesAt ??= Date.now() + windowMs;
+      const left = closesAt - Date.now();
+      if (left <= 0) break;
+      await new Promise((r) => setTimeout(r, Math.min(WINDOW_POLL_MS, left)));
+    }
+    return messages;
+  }
+
   async function poller(index: number): Promise<void> {
     const handler = options.handlerFor(index);
     while (!done && Date.now() < options.deadlineMs) {
-      const messages: Message[] = [];
-      for (let wanted = options.batchSize ?? 10; wanted > 0;) {
-        const res = await options.sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: options.queueUrl,
-            MaxNumberOfMessages: Math.min(10, wanted),
-            AttributeNames: ['All'],
-            MessageAttributeNames: ['All'],
-            WaitTimeSeconds: 0,
-          }),
-        );
-        const got = res.Messages ?? [];
-        messages.push(...got);
-        wanted = got.length < Math.min(10, wanted) ? 0 : wanted - got.length;
-      }
+      const messages = await gather();
       if (messages.length === 0) {
         await new Promise((r) => setTimeout(r, options.until ? 1000 : 200));
         continue;

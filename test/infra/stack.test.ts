@@ -147,15 +147,20 @@ test('topology: customers and contacts feed records, items feed products, deals 
 
 // ---- Queues ----------------------------------------------------------------------------------------
 
-test('work queues: each redrives to its own DLQ after maxReceiveCount (8), visibility = 6 x its writer timeout, TLS only', () => {
+test('work queues: each redrives to its own DLQ after maxReceiveCount (8), visibility = 6 x its writer timeout + window, TLS only', () => {
   const resources = base.template.toJSON().Resources as Record<string, Resource>;
   for (const name of WORK_QUEUES) {
     const { queue, dlq } = queueParts(base, name);
     const q = resources[queue];
     assert.ok(q, `${name} queue resource`);
     assert.deepEqual(q.Properties.RedrivePolicy, { deadLetterTargetArn: getAtt(dlq), maxReceiveCount: 8 }, `${name} redrive`);
-    assert.equal(q.Properties.VisibilityTimeout, VISIBILITY_TIMEOUT_FACTOR * writerOf(name).timeout.toSeconds(), `${name} visibility`);
-    assert.equal(q.Properties.VisibilityTimeout, 6 * 60, `${name} visibility`);
+    const writer = writerOf(name);
+    assert.equal(
+      q.Properties.VisibilityTimeout,
+      VISIBILITY_TIMEOUT_FACTOR * writer.timeout.toSeconds() + writer.maxBatchingWindow.toSeconds(),
+      `${name} visibility`,
+    );
+    assert.equal(q.Properties.VisibilityTimeout, 6 * 60 + 1, `${name} visibility`);
     assert.equal(q.Properties.QueueName, `QadPipedriveConnector-${name}`);
     assert.equal(resources[dlq]?.Properties.QueueName, `QadPipedriveConnector-${name}-dlq`);
     assert.equal(resources[dlq]?.Properties.RedrivePolicy, undefined, `${name} DLQ is the end of the line`);
@@ -332,7 +337,7 @@ test('functions: nodejs22.x on arm64, own log group with retention, timeouts, me
   }
 });
 
-test('writer event sources: each writer its own queue, batch 10, ReportBatchItemFailures, maxConcurrency 5', () => {
+test('writer event sources: each writer its own queue, batch 50 gathered for up to 1 s, ReportBatchItemFailures, maxConcurrency 5', () => {
   const mappings = Object.values(base.template.findResources('AWS::Lambda::EventSourceMapping') as Record<string, Resource>);
   assert.equal(mappings.length, WRITERS.length);
   assert.equal(mappings.length, 3);
@@ -346,6 +351,7 @@ test('writer event sources: each writer its own queue, batch 10, ReportBatchItem
         EventSourceArn: getAtt(queueParts(base, spec.consumes).queue),
         FunctionName: fn,
         BatchSize: spec.batchSize,
+        MaximumBatchingWindowInSeconds: spec.maxBatchingWindow.toSeconds(),
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         ScalingConfig: { MaximumConcurrency: 5 },
       },
@@ -356,21 +362,24 @@ test('writer event sources: each writer its own queue, batch 10, ReportBatchItem
   base.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
     EventSourceArn: getAtt(products(base).queue),
     FunctionName: { Ref: fnParts(base, 'WriteProducts').fn },
-    BatchSize: 10,
+    BatchSize: 50,
+    MaximumBatchingWindowInSeconds: 1,
     FunctionResponseTypes: ['ReportBatchItemFailures'],
     ScalingConfig: { MaximumConcurrency: 5 },
   });
   base.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
     EventSourceArn: getAtt(records(base).queue),
     FunctionName: { Ref: fnParts(base, 'WritePipedrive').fn },
-    BatchSize: 10,
+    BatchSize: 50,
+    MaximumBatchingWindowInSeconds: 1,
     FunctionResponseTypes: ['ReportBatchItemFailures'],
     ScalingConfig: { MaximumConcurrency: 5 },
   });
   base.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
     EventSourceArn: getAtt(orders(base).queue),
     FunctionName: { Ref: fnParts(base, 'WriteQad').fn },
-    BatchSize: 10,
+    BatchSize: 50,
+    MaximumBatchingWindowInSeconds: 1,
     FunctionResponseTypes: ['ReportBatchItemFailures'],
     ScalingConfig: { MaximumConcurrency: 5 },
   });

@@ -1,8 +1,9 @@
 import './quiet-env.ts';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { startLocalAws, type LocalAws } from '../../scripts/local/aws-stand-ins.ts';
+import { drainQueue } from '../../scripts/local/sqs-event-source.ts';
 import { SqsDeadLetters, SqsMessageControl } from '../../shared/adapters/aws/sqs-queue.ts';
 
 let aws: LocalAws;
@@ -47,4 +48,38 @@ test('dead letters are read with their reason and cause and left where they were
   assert.deepEqual(await byBody(), expected);
   assert.deepEqual(await byBody(), expected, 'a read takes nothing away');
   assert.equal(await letters.erase(() => true), 3);
+});
+
+test('the local event source gathers a batch as Lambda does: without a window the first short receive ends it, with one it waits', async () => {
+  const { url, arn } = aws.queue('products');
+  const send = (count: number, from: number) =>
+    aws.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: Array.from({ length: count }, (_, i) => ({ Id: String(i), MessageBody: JSON.stringify({ n: from + i }) })),
+      }),
+    );
+  /** 5 messages queued, 10 more 150 ms after the event source starts: the batch sizes its handler saw. */
+  async function batchesWith(batchingWindowMs: number): Promise<number[]> {
+    const sizes: number[] = [];
+    await send(5, 0);
+    const later = new Promise<void>((resolve) => setTimeout(() => void send(10, 5).then(() => resolve()), 150));
+    await drainQueue({
+      sqs: aws.sqs,
+      queueUrl: url,
+      queueArn: arn,
+      handlerFor: () => async (event) => {
+        sizes.push(event.Records.length);
+        return { batchItemFailures: [] };
+      },
+      concurrency: 1,
+      batchSize: 25,
+      batchingWindowMs,
+      deadlineMs: Date.now() + 20_000,
+    });
+    await later;
+    return sizes;
+  }
+  assert.deepEqual(await batchesWith(0), [5, 10]);
+  assert.deepEqual(await batchesWith(600), [15]);
 });

@@ -64,6 +64,7 @@ function stack(change: (resources: Record<string, { Type: string; Properties: Re
         FunctionName: { Ref: 'SettleFn6' },
         EventSourceArn: { 'Fn::GetAtt': ['Inbox2', 'Arn'] },
         BatchSize: 25,
+        MaximumBatchingWindowInSeconds: 2,
         ScalingConfig: { MaximumConcurrency: 3 },
       },
     },
@@ -94,6 +95,7 @@ describe('reading a synthesized stack for the local run', () => {
       queueArn: 'arn:aws:sqs:eu-central-1:123456789012:local-inbox',
       queueUrl: WORLD.values.INBOX_QUEUE_URL,
       batchSize: 25,
+      batchingWindowSeconds: 2,
       maximumConcurrency: 3,
       reportBatchItemFailures: false,
     });
@@ -115,5 +117,17 @@ describe('reading a synthesized stack for the local run', () => {
       };
     });
     assert.throws(() => readArtifactStack(notAction, 'Ledger', WORLD), /NotAction/u);
+  });
+
+  it('refuses what Lambda refuses: a batch over 10 from a standard queue without a batching window', () => {
+    const noWindow = stack((r) => {
+      delete r.Mapping7!.Properties.MaximumBatchingWindowInSeconds;
+    });
+    assert.throws(() => readArtifactStack(noWindow, 'Ledger', WORLD), /BatchSize 25 needs MaximumBatchingWindowInSeconds >= 1/u);
+    const ten = stack((r) => {
+      r.Mapping7!.Properties.BatchSize = 10;
+      delete r.Mapping7!.Properties.MaximumBatchingWindowInSeconds;
+    });
+    assert.equal(readArtifactStack(ten, 'Ledger', WORLD).functions[0]?.eventSource?.batchingWindowSeconds, 0);
   });
 });

@@ -29,7 +29,14 @@ export interface ArtifactFunction {
   principal: string;
   /** Every statement of every policy attached to the function's role. */
   statements: Statement[];
-  eventSource?: { queueArn: string; queueUrl: string; batchSize: number; maximumConcurrency?: number; reportBatchItemFailures: boolean };
+  eventSource?: {
+    queueArn: string;
+    queueUrl: string;
+    batchSize: number;
+    batchingWindowSeconds: number;
+    maximumConcurrency?: number;
+    reportBatchItemFailures: boolean;
+  };
 }
 
 export interface ArtifactStack {
@@ -57,6 +64,7 @@ const mappingSchema = z.object({
   EventSourceArn: z.unknown(),
   FunctionName: z.object({ Ref: z.string() }),
   BatchSize: z.number().int().default(10),
+  MaximumBatchingWindowInSeconds: z.number().int().min(0).max(300).default(0),
   FunctionResponseTypes: z.array(z.string()).default([]),
   ScalingConfig: z.object({ MaximumConcurrency: z.number().int() }).optional(),
   Enabled: z.boolean().default(true),
@@ -168,7 +176,13 @@ export function readArtifactStack(cdkOut: string, stackName: string, world: Loca
 
   const mappings = Object.values(resources)
     .filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping')
-    .map((r) => mappingSchema.parse(r.Properties));
+    .map((r) => mappingSchema.parse(r.Properties))
+    .map((m) => {
+      // Lambda refuses a standard queue's batch over 10 without a batching window of at least a second.
+      if (m.BatchSize > 10 && m.MaximumBatchingWindowInSeconds < 1)
+        throw new Error(`event source of ${m.FunctionName.Ref}: BatchSize ${m.BatchSize} needs MaximumBatchingWindowInSeconds >= 1`);
+      return m;
+    });
   const functions = Object.entries(resources)
     .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
     .map(([id, r]): ArtifactFunction => {
@@ -202,6 +216,7 @@ export function readArtifactStack(cdkOut: string, stackName: string, world: Loca
               queueArn,
               queueUrl: refOf(queueId),
               batchSize: mapping.BatchSize,
+              batchingWindowSeconds: mapping.MaximumBatchingWindowInSeconds,
               ...(mapping.ScalingConfig && { maximumConcurrency: mapping.ScalingConfig.MaximumConcurrency }),
               reportBatchItemFailures: mapping.FunctionResponseTypes.includes('ReportBatchItemFailures'),
             },
