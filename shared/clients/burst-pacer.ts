@@ -15,7 +15,10 @@ export const MAX_INLINE_WAIT_MS = 2_500;
  */
 const reserveOf = (limit: number | undefined) => Math.max(2, Math.ceil((limit ?? 0) / 20));
 /** A slot is free on Pipedrive's side a little after our clock says so (the request's way there). */
-const SLOT_MARGIN_MS = 15;
+const SLOT_MARGIN_MS = Number(process.env.SLOT_MARGIN_MS ?? 15);
+/** Answer times kept to judge how much later than another a call may reach Pipedrive; the longest way there counted. */
+const ROUND_TRIPS_KEPT = 32;
+const MAX_TRANSIT_SPREAD_MS = BURST_WINDOW_MS / 8;
 /** Calls sent unanswered while this client knows nothing fresh of the window (at start, after a pause): a probe, not a burst. */
 const PROBES_WITHOUT_FIGURES = 2;
 /** How often a client that probed without figures looks again for an answer. */
@@ -58,6 +61,8 @@ export class BurstPacer {
   private unanswered = 0;
   private blind = false;
   private searches: number[] = [];
+  /** The last answers' round trips, newest last. */
+  private roundTrips: number[] = [];
   last: RateLimitInfo = {};
 
   constructor(
@@ -86,6 +91,10 @@ export class BurstPacer {
     const reset = read('x-ratelimit-reset');
     this.unanswered = Math.max(0, this.unanswered - 1);
     this.blind = remaining === undefined;
+    if (remaining !== undefined) {
+      this.roundTrips.push(this.now() - sentAt);
+      if (this.roundTrips.length > ROUND_TRIPS_KEPT) this.roundTrips.shift();
+    }
     // An older answer arriving late says less than the one already read.
     if (remaining === undefined || sentAt < this.observedCallAt) return;
     this.remaining = remaining;
@@ -95,7 +104,13 @@ export class BurstPacer {
     const limit = read('x-ratelimit-limit') ?? this.last.burstLimit;
     const ours = this.calls.filter((t) => t <= sentAt && t > sentAt - BURST_WINDOW_MS).length;
     const share = limit === undefined ? 1 : Math.min(1, (ours + 1) / Math.max(1, limit - remaining + 1));
-    const room = Math.max(0, remaining - reserveOf(limit)) * share;
+    // Our calls sent just before this one may have reached Pipedrive after it (a slower way there): not in `remaining`,
+    // nor sent since. They come off the room granted, never off the slots our own calls free, which they do not touch.
+    // How much later a call can arrive is the spread of the answer times, halved (the way there is half the trip).
+    const spread = this.roundTrips.length < 2 ? 0 : (Math.max(...this.roundTrips) - Math.min(...this.roundTrips)) / 2;
+    const mayArriveAfter = Math.min(MAX_TRANSIT_SPREAD_MS, spread);
+    const inTransit = this.calls.filter((t) => t < sentAt && t >= sentAt - mayArriveAfter).length;
+    const room = Math.max(0, Math.max(0, remaining - reserveOf(limit)) * share - inTransit);
     this.room = Math.floor(room) + (this.random() < room - Math.floor(room) ? 1 : 0);
     if (reset !== undefined) this.resetAt = this.now() + reset * 1000;
   }

@@ -76,9 +76,11 @@ describe('BurstPacer', () => {
       now = i * 10;
       await pacer.beforeCall(false); // 10 .. 40
     }
-    now = 300;
+    // Answered as fast as the first (no spread in the answer times: none of ours can have arrived after the fifth).
+    now = 40;
     // 50 calls in the window when our fifth was served, five of them ours: about a tenth of the company's traffic.
     pacer.observe(headers(50, 2), 40);
+    now = 300;
     const sent: number[] = [];
     while (pacer.waitMs() === 0 && sent.length < 50) {
       await pacer.beforeCall(false);
@@ -87,6 +89,41 @@ describe('BurstPacer', () => {
     // (50 - 5 kept) x 6/51 = 5.3 of the 45 free slots; a lone client reading the same figure would have taken all 45.
     assert.equal(sent.length, 5);
     assert.equal(pacer.waitMs(), 0 + 2_000 + 15 - now, 'then it waits for its own oldest call to leave the window');
+  });
+
+  test('its calls sent just before the answered one may have reached Pipedrive after it: off the room, not off freed slots', async () => {
+    /** Two calls 60 ms apart, the later one answered with 98 left (both ours); answers so far took `trips` ms. */
+    async function grantedAfter(trips: number[]): Promise<{ pacer: BurstPacer; granted: number; at: (ms: number) => void }> {
+      let now = 0;
+      const pacer = new BurstPacer(() => now);
+      for (const trip of trips) {
+        await pacer.beforeCall(false);
+        now += trip;
+        pacer.observe(headers(99, 1), now - trip);
+      }
+      now = 10_000;
+      await pacer.beforeCall(false);
+      now = 10_060;
+      await pacer.beforeCall(false);
+      now = 10_300;
+      pacer.observe(headers(98, 1), 10_060);
+      let granted = 0;
+      while (pacer.waitMs() === 0 && granted < 200) {
+        await pacer.beforeCall(false);
+        granted++;
+      }
+      return { pacer, granted, at: (ms) => void (now = ms) };
+    }
+    // Answers always 240 ms: the call of 10 000 reached Pipedrive before the one of 10 060. Room: 98 - 5 kept for others.
+    assert.equal((await grantedAfter([240, 240])).granted, 93);
+    // Answers took 150 to 350 ms: a call can arrive up to 100 ms after one sent with it, so the one of 10 000 may be missing.
+    const jittery = await grantedAfter([150, 350]);
+    assert.equal(jittery.granted, 92);
+    // The slot its own call of 10 000 frees on leaving the window is reused at once all the same.
+    jittery.at(11_999);
+    assert.ok(jittery.pacer.waitMs() > 0);
+    jittery.at(12_000);
+    assert.equal(jittery.pacer.waitMs(), 0);
   });
 
   test('ten containers each entitled to 0.79 of a call take eight between them, not none: the window fills to its limit', async () => {
