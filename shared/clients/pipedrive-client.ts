@@ -11,7 +11,7 @@ import { errorText, parseJsonBody, sleep as realSleep, type HttpClient, type Htt
 import { apiTokenAuth, type PipedriveAuth } from './pipedrive-auth.ts';
 import { BurstPacer, MAX_INLINE_WAIT_MS, waitInline } from './burst-pacer.ts';
 
-import type { PipedriveCallInfo, PipedriveClient, PipedriveFieldEntity, RemoteRecord } from '../ports/pipedrive.ts';
+import type { PipedriveCallInfo, PipedriveClient, PipedriveFieldEntity, RemoteRecord, SendWithin } from '../ports/pipedrive.ts';
 
 export type * from '../ports/pipedrive.ts';
 
@@ -227,6 +227,11 @@ export function createPipedriveClient(
     }
   }
 
+  /** The latest time a POST may go out (call's `sendBy`), from the caller's SendWithin. */
+  function sendByOf(options: SendWithin = {}): { sendBy?: number } {
+    return options.sendWithinMs === undefined ? {} : { sendBy: now() + options.sendWithinMs };
+  }
+
   async function listAll<T>(path: string, schema: z.ZodType<T>): Promise<T[]> {
     const all: T[] = [];
     let cursor: string | undefined;
@@ -269,10 +274,9 @@ export function createPipedriveClient(
       } while (cursor);
       return lines;
     },
-    async create(collection, body, { sendWithinMs } = {}) {
+    async create(collection, body, options) {
       const path = `/${collection}`;
-      const sendBy = sendWithinMs === undefined ? undefined : now() + sendWithinMs;
-      return (await call('POST', path, path, envelope(remoteRecordSchema), { body, ...(sendBy !== undefined && { sendBy }) })).data;
+      return (await call('POST', path, path, envelope(remoteRecordSchema), { body, ...sendByOf(options) })).data;
     },
     async update(collection, id, body) {
       return (await call('PATCH', `/${collection}/${id}`, `/${collection}/{id}`, envelope(remoteRecordSchema), { body })).data;
@@ -317,9 +321,10 @@ export function createPipedriveClient(
     async deleteWebhook(id) {
       await call('DELETE', `/webhooks/${id}`, '/webhooks/{id}', z.looseObject({ success: z.literal(true) }), { api: 'v1' });
     },
-    async addNote(note) {
+    async addNote(note, options) {
       const body = { content: note.content, deal_id: note.dealId };
-      return (await call('POST', '/notes', '/notes', envelope(z.looseObject({ id: z.number().int() })), { body, api: 'v1' })).data;
+      const answer = envelope(z.looseObject({ id: z.number().int() }));
+      return (await call('POST', '/notes', '/notes', answer, { body, api: 'v1', ...sendByOf(options) })).data;
     },
     async dealNotes(dealId) {
       const note = z.looseObject({

@@ -56,6 +56,30 @@ export const ADVICE = {
 /** The note's fingerprint: one note per distinct reason, however often the deal is retried or polled. */
 export const adviceHash = (advice: string): string => contentHash({ note: advice });
 
+/**
+ * The key-map mark of a note about to be sent (`noted`), with when: if its answer is lost, the POST may still be
+ * carried out late, so a retry looks for the note only once that has surely happened or never will.
+ */
+export const pendingNoteMark = (hash: string, at: string): string => `pending:${hash}@${at}`;
+
+/**
+ * Whether a note with this fingerprint was sent without a known outcome, and since when (its latest mark). An older
+ * release's mark carries no time (`pending:<hash>`), nor does one whose time does not read: `since` is undefined.
+ */
+export function pendingNote(noted: readonly string[], hash: string): { since?: string } | undefined {
+  const untimed = `pending:${hash}`;
+  let latest: { since?: string } | undefined;
+  for (const mark of noted) {
+    if (mark === untimed) latest ??= {};
+    if (!mark.startsWith(`${untimed}@`)) continue;
+    const since = mark.slice(untimed.length + 1);
+    const at = Date.parse(since);
+    if (Number.isNaN(at)) latest ??= {};
+    else if (latest?.since === undefined || at > Date.parse(latest.since)) latest = { since };
+  }
+  return latest;
+}
+
 /** Pipedrive notes are HTML: the advice is text (quotes need no escaping outside attributes). */
 function escapeHtml(text: string): string {
   return text.replace(/[&<>]/gu, (c) => `&#${c.charCodeAt(0)};`);

@@ -354,7 +354,9 @@ async function holdForChoice<R, Ctx>(
   const same = before?.candidates !== undefined && before.candidates.map((c) => c.id).join() === ids.join();
   const candidates = same && before.candidates ? before.candidates : await candidatesOf(pipedrive, entity.collection, ids);
   const first = await holdRecord(deps, job.message, cause, { reason, candidates });
-  if (first || !same) await audit(job, 'deferred', ids[0], audited);
+  // Once per problem: by the delivery whose put stored the hold (two that both found none race to it), or by one
+  // that found other candidates held.
+  if (first || (before !== undefined && !same)) await audit(job, 'deferred', ids[0], audited);
   await deps.keyMap.release(tenantId, entity.entity, key, job.claim.owner, releaseOptions(job.claim));
   return { action: 'held', pipedriveId: ids[0]!, via: cause };
 }

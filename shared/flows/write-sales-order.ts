@@ -8,6 +8,8 @@ import {
   conflictNote,
   newOrderState,
   noteSays,
+  pendingNote,
+  pendingNoteMark,
   qadSubmitErrorSchema,
   rejectedStatus,
   rejectionNote,
@@ -196,16 +198,19 @@ export async function writeSalesOrder(
       // What was noted before: as the caller read it already, else one read of the key map.
       const noted = known ?? (await deps.keyMap.getMany(tenantId, ENTITY, [key])).get(key)?.noted ?? [];
       if (noted.includes(hash)) return;
+      // A note sent before whose answer was lost (POST has no idempotency key) is looked for, never sent twice; but not
+      // before a lease has passed since it was sent, as a POST answered by a timeout may still be carried out late.
+      const pending = pendingNote(noted, hash);
+      if (pending?.since !== undefined) await waitForUnknownOutcome(deps, pending.since, `the note on deal ${key}`);
       const pipedrive = await deps.clients.pipedrive(tenant);
       try {
         const life = status === undefined ? undefined : await lenient(() => orderLifeFields(deps, tenant, pipedrive, { status }));
         if (life) await pipedrive.update('deals', deal.id, { custom_fields: life });
-        // A note sent before whose answer was lost (POST has no idempotency key) is looked for, never sent twice.
-        const sentBefore =
-          noted.includes(`pending:${hash}`) && (await pipedrive.dealNotes(deal.id)).some((n) => noteSays(n.content, advice));
+        const sentBefore = pending !== undefined && (await pipedrive.dealNotes(deal.id)).some((n) => noteSays(n.content, advice));
         if (!sentBefore) {
-          await deps.keyMap.markNoted(tenantId, ENTITY, key, `pending:${hash}`);
-          await pipedrive.addNote({ dealId: deal.id, content });
+          await deps.keyMap.markNoted(tenantId, ENTITY, key, pendingNoteMark(hash, new Date(deps.clock.now()).toISOString()));
+          // Sent in the lease's first half or not at all (nothing sent): the lease a retry waits out covers the call.
+          await pipedrive.addNote({ dealId: deal.id, content }, { sendWithinMs: deps.claimLeaseMs / 2 });
         }
       } catch (error) {
         if (!(error instanceof PermanentError)) throw error;

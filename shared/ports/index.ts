@@ -45,7 +45,10 @@ export interface KeyMapEntry extends KeyMapState {
   /** The other side's reference where it is not a Pipedrive id: a QAD sales order number. */
   ref?: string;
   rejectedAt?: string;
-  /** Fingerprints of the notes already left on the Pipedrive record (a rejected deal's reasons): each is left once. */
+  /**
+   * Fingerprints of the notes already left on the Pipedrive record (a rejected deal's reasons): each is left once. Also
+   * the marks of notes sent whose answer has not come (`pendingNoteMark`): never a fingerprint, so never read as one.
+   */
   noted?: string[];
 }
 

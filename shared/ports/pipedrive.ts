@@ -81,6 +81,14 @@ export interface NewWebhook {
   http_auth_password: string;
 }
 
+/**
+ * A POST the caller's claim covers: not sent (a ClaimHeldError, nothing created) when waiting for a burst slot took
+ * longer than `sendWithinMs` from the call, since one sent once the claim may have lapsed could be carried out twice.
+ */
+export interface SendWithin {
+  sendWithinMs?: number;
+}
+
 export interface PipedriveClient {
   list(
     collection: PipedriveCollection,
@@ -89,11 +97,8 @@ export interface PipedriveClient {
   get(collection: PipedriveCollection, id: number): Promise<RemoteRecord>;
   /** Lines of up to 100 deals in one call (10 tokens), following the cursor. */
   dealProducts(dealIds: readonly number[]): Promise<unknown[]>;
-  /**
-   * `sendWithinMs`: not sent (a ClaimHeldError, nothing created) when waiting for a burst slot took longer than that
-   * from this call: a create sent once the caller's claim may have lapsed could be made twice.
-   */
-  create(collection: PipedriveCollection, body: unknown, options?: { sendWithinMs?: number }): Promise<RemoteRecord>;
+  /** `sendWithinMs`: see SendWithin. */
+  create(collection: PipedriveCollection, body: unknown, options?: SendWithin): Promise<RemoteRecord>;
   update(collection: PipedriveCollection, id: number, body: unknown): Promise<RemoteRecord>;
   /** Search, every page of hits: exact (whole value, case-insensitive) unless `exactMatch` is false. */
   search(collection: PipedriveCollection, query: SearchQuery): Promise<SearchHit[]>;
@@ -108,8 +113,11 @@ export interface PipedriveClient {
   listWebhooks(): Promise<PipedriveWebhook[]>;
   createWebhook(def: NewWebhook): Promise<PipedriveWebhook>;
   deleteWebhook(id: number): Promise<void>;
-  /** Adds a note (HTML) to a deal: v1 `POST /notes`, 10 tokens (Pipedrive has no v2 notes endpoint); answers its id. */
-  addNote(note: { dealId: number; content: string }): Promise<{ id: number }>;
+  /**
+   * Adds a note (HTML) to a deal: v1 `POST /notes`, 10 tokens (Pipedrive has no v2 notes endpoint); answers its id.
+   * `sendWithinMs`: see SendWithin.
+   */
+  addNote(note: { dealId: number; content: string }, options?: SendWithin): Promise<{ id: number }>;
   /** A deal's notes (v1 `GET /notes?deal_id=`, 20 tokens): only to settle a note whose answer was lost. */
   dealNotes(dealId: number): Promise<Array<{ id: number; content: string }>>;
   /** The company's limits as the last answer reported them. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { DEFAULT_FIELD_MAPPING } from '../../shared/config/field-mapping.ts';
 import type { RecordMessage } from '../../shared/ports/index.ts';
-import { customerRow, itemRow, TENANT } from '../integration/harness.ts';
+import { adviceHash } from '../../shared/domain/deal-outcome.ts';
+import { API_TOKEN, customerRow, itemRow, TENANT } from '../integration/harness.ts';
 import { startMemoryWorld, type MemoryWorld } from './memory-deps.ts';
 
 /**
@@ -17,6 +18,8 @@ afterEach(async () => {
 });
 
 const HOUR = 3_600_000;
+/** The memory world's claim lease (its default). */
+const CLAIM_LEASE_MS = 60_000;
 
 /** QAD knows customer K9 and item P-1; Pipedrive has K9's organization (keyed) and three products, one QAD lacks. */
 async function setup() {
@@ -190,6 +193,58 @@ describe('a note whose answer was lost', () => {
     assert.equal(lost, 1, 'the note was sent once, its answer lost');
     assert.equal(notesOf(world, deal).length, 1);
     assert.equal(world.pd.stats().byEndpoint['GET /api/v1/notes']?.calls, 1, "the retry read the deal's notes once");
+  });
+
+  test('and carried out late is not sent again by a retry that came before it was: one note', async () => {
+    const { world, org, install } = await setup();
+    const deal = wonDeal(world, 'Install only', org, [{ product_id: install, item_price: 80, quantity: 1 }]);
+    let carryOut = (): void => undefined;
+    const carriedOut = new Promise<void>((resolve) => (carryOut = resolve));
+    let posts = 0;
+    world.pd.setFault((req) =>
+      req.method === 'POST' && req.path === '/api/v1/notes' && posts++ === 0 ? { kind: 'late', after: carriedOut } : undefined,
+    );
+    assert.equal((await world.pollFlow('deals')).enqueued, 1);
+    const sentAt = world.clock.now();
+    assert.deepEqual((await world.deliver('orders')).retried, [String(deal)], 'the note was sent, no answer came');
+    // The message comes back while Pipedrive may still be carrying the note out (within the claim's lease).
+    for (let retries = 0; retries === 0;) {
+      world.clock.ms += 10_000;
+      retries = (await world.deliver('orders')).keys.length;
+    }
+    assert.ok(world.clock.now() - sentAt < CLAIM_LEASE_MS, 'the retry came within the lease');
+    carryOut();
+    for (let i = 0; notesOf(world, deal).length === 0; i++) {
+      assert.ok(i < 1_000, 'the late note is carried out');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await drain(world, 'orders');
+    assert.equal(notesOf(world, deal).length, 1);
+    assert.equal(posts, 1, 'the note was sent once');
+    assert.equal(world.pd.stats().byEndpoint['GET /api/v1/notes']?.calls, 1, "the deal's notes were read once, after the lease");
+  });
+
+  test("an older release's mark of a note sent (no time) is looked for at once: no second note", async () => {
+    const { world, org, install } = await setup();
+    const deal = wonDeal(world, 'Install only', org, [{ product_id: install, item_price: 80, quantity: 1 }]);
+    // As an earlier build left a note whose answer was lost: on the deal, and marked pending without a time.
+    const advice = "product INSTALL-2 is not in QAD's catalogue: ask the order desk";
+    const sent = await fetch(`${world.pd.url}/api/v1/notes`, {
+      method: 'POST',
+      headers: { 'x-api-token': API_TOKEN, 'content-type': 'application/json' },
+      body: JSON.stringify({ content: `<p>Why: ${advice}.</p>`, deal_id: deal }),
+    });
+    assert.equal(sent.status, 200);
+    await world.adapters.keyMap.markNoted(TENANT, 'salesOrder', String(deal), `pending:${adviceHash(advice)}`);
+    world.pd.resetStats();
+
+    assert.equal((await world.pollFlow('deals')).enqueued, 1);
+    assert.deepEqual((await world.deliver('orders')).retried, [], 'settled at the first delivery, no wait');
+    assert.equal(notesOf(world, deal).length, 1);
+    assert.equal(world.pd.stats().byEndpoint['POST /api/v1/notes']?.calls, undefined, 'not sent again');
+    assert.equal(world.pd.stats().byEndpoint['GET /api/v1/notes']?.calls, 1, "the deal's notes were read");
+    const entry = (await world.adapters.keyMap.getMany(TENANT, 'salesOrder', [String(deal)])).get(String(deal));
+    assert.ok(entry?.noted?.includes(adviceHash(advice)), 'noted as left');
   });
 });
 

@@ -14,6 +14,8 @@ afterEach(async () => {
 const today = () => new Date().toISOString().slice(0, 10);
 const HOUR = 3_600_000;
 const LONG_AGO = '2026-01-15';
+/** The memory world's claim lease (its default). */
+const CLAIM_LEASE_MS = 60_000;
 
 async function drain(world: MemoryWorld, queue = 'records'): Promise<void> {
   for (let round = 0; round < 30 && world.waiting(queue) > 0; round++) {
@@ -81,6 +83,32 @@ describe('an ambiguous match is one hold for a person, not a dead letter on ever
       await sendAgain(world);
     }
     assert.equal(world.pd.organizations().length, 3, 'the other customer created, none for the ambiguous one');
+  });
+
+  test('two deliveries that both found it not held yet (a lease ran out meanwhile): one hold, one audit entry', async () => {
+    w = await startMemoryWorld({ customers: [customerRow('AM1', 'Atlas Getriebe', LONG_AGO)] });
+    const world = w;
+    world.pd.seedOrganization({ name: 'Atlas Getriebe' });
+    world.pd.seedOrganization({ name: 'ATLAS  getriebe' });
+    await world.poll('customers');
+    const holds = world.adapters.holds;
+    const hold = holds.hold.bind(holds);
+    let overtaken = false;
+    holds.hold = async (...args: Parameters<typeof hold>) => {
+      if (!overtaken) {
+        overtaken = true;
+        // This delivery's lease runs out before its hold is stored: SQS delivers the message again, which holds it first.
+        world.clock.ms += CLAIM_LEASE_MS + 1_000;
+        await world.deliver('records');
+      }
+      return hold(...args);
+    };
+    await world.deliver('records');
+    assert.ok(overtaken, 'the record was held by a delivery that overtook the first');
+    holds.hold = hold;
+    await drain(world);
+    assert.equal((await holds.held(TENANT, ambiguousCause('organization'))).length, 1);
+    assert.equal((await ambiguityEntries(world, 'organization', 'AM1')).length, 1, 'one problem, one audit entry');
   });
 
   test('released once a person types the QAD key into one candidate: adopted, the hold gone, nothing created', async () => {

@@ -7,6 +7,8 @@ import {
   newOrderState,
   orderStatusValue,
   ordersFromRows,
+  pendingNote,
+  pendingNoteMark,
   rejectedStatus,
   rejectionNote,
   statusText,
@@ -49,6 +51,15 @@ describe("QAD's refusals in a salesperson's words", () => {
     assert.equal(rejectedStatus('x'.repeat(400)).length, 255);
     assert.equal(adviceHash('a reason'), adviceHash('a reason'));
     assert.notEqual(adviceHash('a reason'), adviceHash('another reason'));
+  });
+
+  test("a note sent without a known outcome: since its latest mark; an older release's mark or an unreadable time has none", () => {
+    const at = (minute: number) => `2026-11-30T10:${String(minute).padStart(2, '0')}:00.000Z`;
+    assert.equal(pendingNote(['h1', 'pending:h2'], 'h1'), undefined, 'left, or another reason pending: nothing pending');
+    assert.deepEqual(pendingNote(['pending:h1'], 'h1'), {});
+    assert.deepEqual(pendingNote(['pending:h1@not a time'], 'h1'), {});
+    assert.deepEqual(pendingNote([pendingNoteMark('h1', at(9)), 'pending:h1', pendingNoteMark('h1', at(3))], 'h1'), { since: at(9) });
+    assert.deepEqual(pendingNote([pendingNoteMark('h10', at(5))], 'h1'), undefined, 'a fingerprint only by its whole');
   });
 });
 

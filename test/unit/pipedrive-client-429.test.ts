@@ -89,7 +89,7 @@ test('a burst 429 with a reset soon is waited out and the call sent again, a cre
   assert.deepEqual(sent, [1_000_000, 1_001_000], 'sent again once the reset had passed, not before');
 });
 
-test('a create whose wait for a burst slot outlasts the time it may take to be sent is not sent: nothing created, a deferral', async () => {
+test('a create or a note whose wait for a burst slot outlasts the time it may take to be sent is not sent: a deferral', async () => {
   const clock = { ms: 1_000_000 };
   const sent: string[] = [];
   const http: HttpClient = {
@@ -109,6 +109,11 @@ test('a create whose wait for a burst slot outlasts the time it may take to be s
   );
   assert.deepEqual(sent, ['GET'], 'the POST never went out');
   assert.equal((await pipedrive.create('organizations', { name: 'Acme' }, { sendWithinMs: 10_000 })).id, 1, 'in time, it is sent');
+  await assert.rejects(
+    pipedrive.addNote({ dealId: 1, content: '<p>Why</p>' }, { sendWithinMs: 1_000 }),
+    (e) => e instanceof ClaimHeldError && /POST \/api\/v1\/notes: not sent/u.test(e.message),
+  );
+  assert.deepEqual(sent, ['GET', 'POST'], 'nor did the note');
 });
 
 /** A client at `share` whose every answer carries `limits` and the daily budget left now (`state.remaining`). */

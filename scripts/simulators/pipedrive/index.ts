@@ -182,12 +182,17 @@ export interface PipedriveSimStats {
   byStatus: Record<string, number>;
 }
 
-/** `lose-response`: the request is carried out, then the connection drops before the answer (a crash or timeout after the write). */
+/**
+ * `lose-response`: the request is carried out, then the connection drops before the answer (a crash or timeout after
+ * the write). `late`: the connection drops at once, and the request is carried out only once `after` settles (one the
+ * server took on after the client gave up on it, as a timeout's is), deterministically.
+ */
 export type FaultAction =
   | { status: number; body?: string; headers?: Record<string, string> }
   | { kind: 'reset' }
   | { kind: 'delay'; ms: number }
-  | { kind: 'lose-response' };
+  | { kind: 'lose-response' }
+  | { kind: 'late'; after: Promise<unknown> };
 export type FaultHook = (req: { method: string; path: string }) => FaultAction | undefined;
 
 export interface SimCustomField {
@@ -412,8 +417,12 @@ export async function startPipedriveSim(options: PipedriveSimOptions): Promise<P
         req.socket.destroy();
         return;
       }
-      if ('kind' in action && action.kind === 'lose-response') {
+      if ('kind' in action && (action.kind === 'lose-response' || action.kind === 'late')) {
         loseResponse(req, res);
+        if (action.kind === 'late') {
+          req.socket.destroy();
+          await action.after;
+        }
       } else if ('kind' in action && action.kind === 'delay') {
         await new Promise((resolve) => setTimeout(resolve, action.ms));
       } else if ('status' in action) {
