@@ -15,7 +15,7 @@ export const MAX_INLINE_WAIT_MS = 2_500;
  */
 const reserveOf = (limit: number | undefined) => Math.max(2, Math.ceil((limit ?? 0) / 20));
 /** A slot is free on Pipedrive's side a little after our clock says so (the request's way there). */
-const SLOT_MARGIN_MS = Number(process.env.SLOT_MARGIN_MS ?? 15);
+const SLOT_MARGIN_MS = 15;
 /** Answer times kept to judge how much later than another a call may reach Pipedrive; the longest way there counted. */
 const ROUND_TRIPS_KEPT = 32;
 const MAX_TRANSIT_SPREAD_MS = BURST_WINDOW_MS / 8;
@@ -63,6 +63,7 @@ export class BurstPacer {
   private searches: number[] = [];
   /** The last answers' round trips, newest last. */
   private roundTrips: number[] = [];
+  private arrivalSpreadMs = 0;
   last: RateLimitInfo = {};
 
   constructor(
@@ -94,6 +95,10 @@ export class BurstPacer {
     if (remaining !== undefined) {
       this.roundTrips.push(this.now() - sentAt);
       if (this.roundTrips.length > ROUND_TRIPS_KEPT) this.roundTrips.shift();
+      // How much later than another a call can reach Pipedrive: the spread of the answer times, halved (the way there
+      // is half the trip).
+      const spread = (Math.max(...this.roundTrips) - Math.min(...this.roundTrips)) / 2;
+      this.arrivalSpreadMs = Math.min(MAX_TRANSIT_SPREAD_MS, spread);
     }
     // An older answer arriving late says less than the one already read.
     if (remaining === undefined || sentAt < this.observedCallAt) return;
@@ -103,13 +108,11 @@ export class BurstPacer {
     // tenant, which this one cannot see, are as busy as that share says, and each takes its part of the room left.
     const limit = read('x-ratelimit-limit') ?? this.last.burstLimit;
     const ours = this.calls.filter((t) => t <= sentAt && t > sentAt - BURST_WINDOW_MS).length;
-    const share = limit === undefined ? 1 : Math.min(1, (ours + 1) / Math.max(1, limit - remaining + 1));
+    const company = limit === undefined ? 0 : limit - remaining;
+    const share = company <= 0 ? 1 : Math.min(1, Math.max(ours, 1) / company);
     // Our calls sent just before this one may have reached Pipedrive after it (a slower way there): not in `remaining`,
     // nor sent since. They come off the room granted, never off the slots our own calls free, which they do not touch.
-    // How much later a call can arrive is the spread of the answer times, halved (the way there is half the trip).
-    const spread = this.roundTrips.length < 2 ? 0 : (Math.max(...this.roundTrips) - Math.min(...this.roundTrips)) / 2;
-    const mayArriveAfter = Math.min(MAX_TRANSIT_SPREAD_MS, spread);
-    const inTransit = this.calls.filter((t) => t < sentAt && t >= sentAt - mayArriveAfter).length;
+    const inTransit = this.calls.filter((t) => t < sentAt && t >= sentAt - this.arrivalSpreadMs).length;
     const room = Math.max(0, Math.max(0, remaining - reserveOf(limit)) * share - inTransit);
     this.room = Math.floor(room) + (this.random() < room - Math.floor(room) ? 1 : 0);
     if (reset !== undefined) this.resetAt = this.now() + reset * 1000;
@@ -134,7 +137,7 @@ export class BurstPacer {
     if (!this.fresh(now)) return this.blind || this.unanswered < PROBES_WITHOUT_FIGURES ? 0 : PROBE_POLL_MS;
     if (this.room + this.freed(now) - sentSince > 0) return 0;
     const oldest = inWindow[0];
-    const ownSlot = oldest === undefined ? Number.POSITIVE_INFINITY : oldest + BURST_WINDOW_MS + SLOT_MARGIN_MS - now;
+    const ownSlot = oldest === undefined ? Number.POSITIVE_INFINITY : oldest + BURST_WINDOW_MS + this.slotMarginMs() - now;
     const reset = this.resetAt > now ? this.resetAt - now : Number.POSITIVE_INFINITY;
     const wait = Math.min(ownSlot, reset);
     // Nothing says when a slot frees (no call of ours in the window, reset passed): ask again.
@@ -144,7 +147,15 @@ export class BurstPacer {
   /** This client's calls that were in Pipedrive's window when `remaining` was read and have left it since: slots freed. */
   private freed(now: number): number {
     const window = this.observedCallAt - BURST_WINDOW_MS;
-    return this.calls.filter((t) => t > window && t <= Math.min(now - BURST_WINDOW_MS, this.observedCallAt)).length;
+    return this.calls.filter((t) => t > window && t <= Math.min(now - BURST_WINDOW_MS - this.slotMarginMs(), this.observedCallAt)).length;
+  }
+
+  /**
+   * How long after our call's slot on our clock the next call may take it: the new call can reach Pipedrive sooner
+   * than the old one did by the spread of the ways there, and a call sent into a full window is refused.
+   */
+  private slotMarginMs(): number {
+    return Math.max(SLOT_MARGIN_MS, this.arrivalSpreadMs);
   }
 
   /** Whether the last answer's figures still describe the window (read within the last 2 s). */
