@@ -1,3 +1,5 @@
+import type { RateLimitInfo } from '../ports/pipedrive.ts';
+
 /**
  * How many records of one batch a writer works on at once for one tenant. At Pipedrive's latency a record takes
  * about half a second to a second (its calls, its DynamoDB steps, its wait for a burst slot), so one at a time keeps
@@ -12,9 +14,13 @@
 const RECORDS_IN_FLIGHT_BEFORE_HEADERS = 2;
 const BURST_LIMIT_PER_RECORD_IN_FLIGHT = 10;
 
-export function recordsInFlight(burstLimit: number | undefined, batchSize: number): number {
+export function recordsInFlight(limits: RateLimitInfo, batchSize: number): number {
+  const { burstLimit } = limits;
   if (burstLimit === undefined || !(burstLimit > 0)) return Math.min(RECORDS_IN_FLIGHT_BEFORE_HEADERS, batchSize);
-  return Math.max(1, Math.min(batchSize, Math.floor(burstLimit / BURST_LIMIT_PER_RECORD_IN_FLIGHT)));
+  // Twice as many while the company's window is more than half free: the other writers are idle (a queue's last
+  // batches, a drain's start), and one container alone would otherwise leave the rest of the window unused.
+  const perRecord = limits.burstHalfFree ? BURST_LIMIT_PER_RECORD_IN_FLIGHT / 2 : BURST_LIMIT_PER_RECORD_IN_FLIGHT;
+  return Math.max(1, Math.min(batchSize, Math.floor(burstLimit / perRecord)));
 }
 
 /** A slot limit per tenant: work beyond the tenant's limit waits its turn, in arrival order. */

@@ -165,7 +165,7 @@ export async function handleWriterBatch(
     } finally {
       // A tenant's first record of the batch goes alone; once its outcome is known (a 429 pauses the rest, a park or
       // a closed gate holds them) the others follow as many at a time as the burst limit its client has seen warrants.
-      if (pipedrive) slots.setLimit(m.tenantId, recordsInFlight(pipedrive.rateLimits().burstLimit, event.Records.length));
+      if (pipedrive) slots.setLimit(m.tenantId, recordsInFlight(pipedrive.rateLimits(), event.Records.length));
     }
   }
 

@@ -56,6 +56,8 @@ export interface PipedriveCallInfo {
 export interface RateLimitInfo {
   burstLimit?: number;
   burstRemaining?: number;
+  /** By fresh figures, more than half the company's burst window is free after this client's calls since. */
+  burstHalfFree?: boolean;
   dailyLimit?: number;
   dailyRemaining?: number;
 }

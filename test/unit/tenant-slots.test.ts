@@ -4,15 +4,22 @@ import { recordsInFlight, TenantSlots } from '../../shared/flows/tenant-slots.ts
 
 describe('records in flight per tenant', () => {
   test('follow the burst limit from the headers, capped by the batch; few before any headers', () => {
-    assert.equal(recordsInFlight(undefined, 10), 2);
-    assert.equal(recordsInFlight(40, 10), 4);
-    assert.equal(recordsInFlight(80, 10), 8);
-    assert.equal(recordsInFlight(100, 10), 10);
-    assert.equal(recordsInFlight(120, 10), 10);
-    assert.equal(recordsInFlight(480, 10), 10);
-    assert.equal(recordsInFlight(20, 10), 2);
-    assert.equal(recordsInFlight(5, 10), 1);
-    assert.equal(recordsInFlight(100, 3), 3);
+    assert.equal(recordsInFlight({}, 10), 2);
+    assert.equal(recordsInFlight({ burstLimit: 40 }, 10), 4);
+    assert.equal(recordsInFlight({ burstLimit: 80 }, 10), 8);
+    assert.equal(recordsInFlight({ burstLimit: 100 }, 10), 10);
+    assert.equal(recordsInFlight({ burstLimit: 120 }, 10), 10);
+    assert.equal(recordsInFlight({ burstLimit: 480 }, 10), 10);
+    assert.equal(recordsInFlight({ burstLimit: 20 }, 10), 2);
+    assert.equal(recordsInFlight({ burstLimit: 5 }, 10), 1);
+    assert.equal(recordsInFlight({ burstLimit: 100 }, 3), 3);
+  });
+
+  test('twice as many while the company window is more than half free (the other writers idle), still capped by the batch', () => {
+    assert.equal(recordsInFlight({ burstLimit: 100, burstHalfFree: true }, 50), 20);
+    assert.equal(recordsInFlight({ burstLimit: 100, burstHalfFree: false }, 50), 10);
+    assert.equal(recordsInFlight({ burstLimit: 480, burstHalfFree: true }, 50), 50);
+    assert.equal(recordsInFlight({ burstHalfFree: true }, 50), 2);
   });
 
   test('no more than the limit run at once per tenant, others tenants apart; a raised limit starts waiting work', async () => {
