@@ -50,7 +50,7 @@ test('dead letters are read with their reason and cause and left where they were
   assert.equal(await letters.erase(() => true), 3);
 });
 
-test('the local event source gathers a batch as Lambda does: without a window the first short receive ends it, with one it waits', async () => {
+test('the local event source gathers a batch as Lambda does: without a window a short receive ends it, with one it waits', async () => {
   const { url, arn } = aws.queue('products');
   const send = (count: number, from: number) =>
     aws.sqs.send(
