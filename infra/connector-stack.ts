@@ -100,7 +100,7 @@ export class ConnectorStack extends Stack {
           queueName: `${this.stackName}-${name}`,
           consumerTimeout: writer.timeout,
           visibilityFactor: VISIBILITY_TIMEOUT_FACTOR,
-          batchingWindow: writer.maxBatchingWindow,
+          ...(writer.maxBatchingWindow && { batchingWindow: writer.maxBatchingWindow }),
           maxReceiveCount: this.config.maxReceiveCount,
         }),
       );
@@ -189,7 +189,7 @@ export class ConnectorStack extends Stack {
       f.fn.addEventSource(
         new eventSources.SqsEventSource(q.queue, {
           batchSize: spec.batchSize,
-          maxBatchingWindow: spec.maxBatchingWindow,
+          ...(spec.maxBatchingWindow && { maxBatchingWindow: spec.maxBatchingWindow }),
           reportBatchItemFailures: true,
           maxConcurrency: this.config.writerMaxConcurrency,
         }),

@@ -45,8 +45,9 @@ export interface WriterSpec extends FunctionSpec {
   /** The queue it consumes. One writer per queue. */
   readonly consumes: WorkQueueName;
   readonly batchSize: number;
-  /** How long the event source gathers records for one batch; Lambda requires at least 1 s for a batch over 10. */
-  readonly maxBatchingWindow: Duration;
+  /** How long the event source gathers records for one batch (none: hands on what one receive got); Lambda requires at
+   * least 1 s for a batch over 10. */
+  readonly maxBatchingWindow?: Duration;
 }
 
 export const POLLERS: readonly PollerSpec[] = entityRegistry.flows.map((flow) => ({
@@ -66,13 +67,16 @@ export const POLLERS: readonly PollerSpec[] = entityRegistry.flows.map((flow) =>
 }));
 
 /**
- * Records per writer invocation. A writer keeps up to a tenth of its tenant's burst limit in flight (shared/flows/
- * tenant-slots.ts); a batch of 10 capped that at 10 and its slowest record held the next receive, so premium and
- * ultimate stayed near 0.8 of their rate at Pipedrive's latency. Fifty keeps the slots full for most of the batch
- * and spreads each batch's own DynamoDB reads and audit write over five times the records. A batch over 10 needs a
- * batching window, so a queue holding fewer waits up to that second before its writer starts.
+ * Records per writer invocation of a bulk queue. A writer keeps up to a tenth of its tenant's burst limit in flight
+ * (shared/flows/tenant-slots.ts); a batch of 10 capped that at 10 and its slowest record held the next receive, so
+ * premium and ultimate stayed near 0.8 of their rate at Pipedrive's latency. Fifty keeps the slots full for most of
+ * the batch and spreads each batch's own DynamoDB reads and audit write over five times the records. A batch over 10
+ * needs a batching window, so a queue holding fewer waits up to that second before its writer starts: a prompt queue
+ * (won deals) keeps batches of 10 handed on at once, where a second would only delay each order and put all of a
+ * few dozen deals into one container.
  */
-export const WRITER_BATCH_SIZE = 50;
+export const BULK_BATCH_SIZE = 50;
+const PROMPT_BATCH_SIZE = 10;
 
 export const WRITERS: readonly WriterSpec[] = entityRegistry.queues.map((queue) => ({
   id: queue.writer,
@@ -83,8 +87,7 @@ export const WRITERS: readonly WriterSpec[] = entityRegistry.queues.map((queue) 
   decrypts: queue.decrypts,
   environment: { WORK_QUEUE: queue.name },
   consumes: queue.name,
-  batchSize: WRITER_BATCH_SIZE,
-  maxBatchingWindow: Duration.seconds(1),
+  ...(queue.traffic === 'bulk' ? { batchSize: BULK_BATCH_SIZE, maxBatchingWindow: Duration.seconds(1) } : { batchSize: PROMPT_BATCH_SIZE }),
 }));
 
 /** With context `webhooks=true`: the function behind the webhook endpoint, queueing won deals for the QAD writer. */

@@ -8,7 +8,7 @@ export interface WorkQueueProps {
   readonly consumerTimeout: Duration;
   readonly visibilityFactor: number;
   /** The event source's batching window: a message received at its start waits that long before the invocation. */
-  readonly batchingWindow: Duration;
+  readonly batchingWindow?: Duration;
   /** Receives before a message is moved to the DLQ. */
   readonly maxReceiveCount: number;
 }
@@ -43,7 +43,9 @@ export class WorkQueue extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: WorkQueue.RETENTION,
-      visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * props.visibilityFactor + props.batchingWindow.toSeconds()),
+      visibilityTimeout: Duration.seconds(
+        props.consumerTimeout.toSeconds() * props.visibilityFactor + (props.batchingWindow?.toSeconds() ?? 0),
+      ),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
     });
   }

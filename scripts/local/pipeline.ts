@@ -403,7 +403,7 @@ export class LocalPipeline {
       const spec = WRITERS.find((w) => w.consumes === q.name);
       eventSources[q.name] = {
         batchSize: source?.batchSize ?? spec?.batchSize ?? 10,
-        batchingWindowSeconds: source?.batchingWindowSeconds ?? spec?.maxBatchingWindow.toSeconds() ?? 0,
+        batchingWindowSeconds: source?.batchingWindowSeconds ?? spec?.maxBatchingWindow?.toSeconds() ?? 0,
         // The local --concurrency, capped by the template's MaximumConcurrency as Lambda caps it.
         concurrency: Math.min(options.writerConcurrency, source?.maximumConcurrency ?? options.writerConcurrency),
         reportBatchItemFailures: source?.reportBatchItemFailures ?? true,

@@ -26,6 +26,11 @@ export interface WorkQueueSpec {
   /** Whose credentials its writer decrypts (the KMS encryption context `system` it is held to). */
   readonly decrypts: readonly SecretSystem[];
   readonly description: string;
+  /**
+   * `bulk`: thousands at a time (a first sync), taken in large batches gathered for a second so each writer keeps its
+   * share of the burst window busy; `prompt`: a few as they happen (won deals), handed on at once in small batches.
+   */
+  readonly traffic: 'bulk' | 'prompt';
 }
 
 /** The names one flow goes by; see the glossary in the README. */
@@ -163,11 +168,23 @@ export function createRegistry(queues: readonly WorkQueueSpec[], flows: readonly
 
 export const WORK_QUEUES: readonly WorkQueueSpec[] = [
   // Write-back (keys both ways) puts the organization id into QAD, so this writer may decrypt QAD's secret too.
-  { name: 'records', writer: 'WritePipedrive', decrypts: ['pipedrive', 'qad'], description: 'customers and contacts into Pipedrive' },
+  {
+    name: 'records',
+    writer: 'WritePipedrive',
+    decrypts: ['pipedrive', 'qad'],
+    description: 'customers and contacts into Pipedrive',
+    traffic: 'bulk',
+  },
   // Items on their own queue, so a backlog of items never holds up customers.
-  { name: 'products', writer: 'WriteProducts', decrypts: ['pipedrive'], description: 'items into Pipedrive as products' },
+  { name: 'products', writer: 'WriteProducts', decrypts: ['pipedrive'], description: 'items into Pipedrive as products', traffic: 'bulk' },
   // QAD to create the order; Pipedrive to resolve the deal's organization and products and write the order number back.
-  { name: 'orders', writer: 'WriteQad', decrypts: ['qad', 'pipedrive'], description: 'won deals into QAD sales orders, exactly once' },
+  {
+    name: 'orders',
+    writer: 'WriteQad',
+    decrypts: ['qad', 'pipedrive'],
+    description: 'won deals into QAD sales orders, exactly once',
+    traffic: 'prompt',
+  },
 ];
 
 export const FLOWS: readonly EntityFlow[] = [syncFlow(organizations), syncFlow(persons), syncFlow(products), wonDeals, orderStatus];

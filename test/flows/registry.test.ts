@@ -64,7 +64,10 @@ const shipTos: SyncEntity<ShipTo, Record<string, never>> = {
 };
 
 const testRegistry = createRegistry(
-  [...WORK_QUEUES, { name: 'ship-tos', writer: 'WriteShipTos', decrypts: ['pipedrive'], description: 'ship-tos into Pipedrive' }],
+  [
+    ...WORK_QUEUES,
+    { name: 'ship-tos', writer: 'WriteShipTos', decrypts: ['pipedrive'], description: 'ship-tos into Pipedrive', traffic: 'bulk' },
+  ],
   [...FLOWS, syncFlow(shipTos)],
 );
 
