@@ -208,7 +208,9 @@ export async function writeSalesOrder(
         if (life) await pipedrive.update('deals', deal.id, { custom_fields: life });
         const sentBefore = pending !== undefined && (await pipedrive.dealNotes(deal.id)).some((n) => noteSays(n.content, advice));
         if (!sentBefore) {
-          await deps.keyMap.markNoted(tenantId, ENTITY, key, pendingNoteMark(hash, new Date(deps.clock.now()).toISOString()));
+          // Only while this delivery holds the claim: one that outlived its lease and lost the deal to another sends nothing.
+          const mark = pendingNoteMark(hash, new Date(deps.clock.now()).toISOString());
+          await deps.keyMap.markNoted(tenantId, ENTITY, key, mark, owner);
           // Sent in the lease's first half or not at all (nothing sent): the lease a retry waits out covers the call.
           await pipedrive.addNote({ dealId: deal.id, content }, { sendWithinMs: deps.claimLeaseMs / 2 });
         }

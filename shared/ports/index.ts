@@ -132,8 +132,11 @@ export interface KeyMap {
   /** Every mapped record of an entity, for the full-read reconciliation. */
   listMapped(tenantId: string, entity: EntityName): Promise<KeyMapEntry[]>;
   markGone(tenantId: string, entity: EntityName, qadKey: string, at: string): Promise<void>;
-  /** Remembers that a note with this fingerprint was left on the record (`noted`); kept through later writes. */
-  markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string): Promise<void>;
+  /**
+   * Remembers that a note with this fingerprint was left on the record (`noted`); kept through later writes. With
+   * `owner`, only while that delivery still holds the record's claim (ClaimHeldError once another took it over).
+   */
+  markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string, owner?: string): Promise<void>;
   /** Counts a hold of the record for a person (after the hold is stored): its claims answer the count (holdMarks). */
   markHeld(tenantId: string, entity: EntityName, qadKey: string): Promise<void>;
   /** The record's holds are cleared: forgets the count, unless it moved on from `seen` (held again meanwhile). */

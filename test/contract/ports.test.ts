@@ -264,6 +264,17 @@ for (const implementation of implementations) {
         assert.deepEqual((await entryOf(t, 'D1'))?.noted, ['reason-a', 'reason-b']);
       });
 
+      test('markNoted with an owner marks only while that delivery holds the claim: one that lost it to another is refused', async () => {
+        const t = newTenant();
+        await claim(t, 'D2', 'a', T0);
+        await p.keyMap.markNoted(t, ORG, 'D2', 'pending:x', 'a');
+        // The lease ran out and another delivery took the record over: the first may no longer mark (nor send).
+        await claim(t, 'D2', 'b', T0 + LEASE + 1);
+        await assert.rejects(p.keyMap.markNoted(t, ORG, 'D2', 'pending:y', 'a'), ClaimHeldError);
+        await p.keyMap.markNoted(t, ORG, 'D2', 'pending:z', 'b');
+        assert.deepEqual((await entryOf(t, 'D2'))?.noted, ['pending:x', 'pending:z']);
+      });
+
       test('a claim as a create marks it pending in the same write, only on a record with neither id nor pending create', async () => {
         const t = newTenant();
         const asCreate = (key: string, owner: string, nowMs: number) =>

@@ -315,7 +315,13 @@ export class DynamoKeyMap implements KeyMap {
     );
   }
 
-  async markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string): Promise<void> {
+  async markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string, owner?: string): Promise<void> {
+    if (owner !== undefined)
+      return this.ownedUpdate(tenantId, entity, qadKey, owner, 'ADD noted :h SET qadKey = :k, v = if_not_exists(v, :v)', {
+        ':h': { SS: [noteHash] },
+        ':k': s(qadKey),
+        ':v': versionOf(KEY_MAP_ITEM),
+      });
     await this.client.send(
       new UpdateItemCommand({
         TableName: this.table,

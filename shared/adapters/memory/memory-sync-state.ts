@@ -159,7 +159,8 @@ export class MemoryKeyMap implements KeyMap {
     this.upsert(tenantId, entity, qadKey, { goneAt: at });
   }
 
-  async markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string): Promise<void> {
+  async markNoted(tenantId: string, entity: EntityName, qadKey: string, noteHash: string, owner?: string): Promise<void> {
+    if (owner !== undefined) this.owned(tenantId, entity, qadKey, owner, () => undefined);
     const noted = this.items.get(id(tenantId, entity, qadKey))?.noted ?? [];
     // A set, as DynamoDB keeps it; listed in order.
     this.upsert(tenantId, entity, qadKey, { noted: [...new Set([...noted, noteHash])].sort() });
