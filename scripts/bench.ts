@@ -106,7 +106,7 @@ const started = Date.now();
 let bundles: BundleFigure[] = [];
 if (!args['no-bundles']) {
   say('Bundling every function as the CDK does (infra/bundling.ts) and timing its cold module load ...');
-  bundles = await measureBundles({ root, functions, runs: 5 });
+  bundles = await measureBundles({ root, functions, runs: 7 });
 }
 
 const figures: CaseFigures[] = [];

@@ -39,8 +39,8 @@ export const REFERENCE_IMPORT = '@aws-sdk/client-dynamodb';
  * Builds every function as the CDK does (infra/bundling.ts) into a scratch folder outside the
  * project (so nothing can resolve from node_modules), weighs it, and times its cold module load.
  * The machine is shared, so a load time alone says little: each run times the reference (REFERENCE_IMPORT
- * alone, as installed in node_modules) and then every function, alternating, and `loadRatio` is the
- * median of each run's function / reference pair.
+ * alone, as installed in node_modules) just before each function, alternating, and `loadRatio` is the
+ * median of each function / reference pair.
  */
 export async function measureBundles(opts: {
   root: string;
@@ -63,9 +63,10 @@ export async function measureBundles(opts: {
     }
     const referenceRunsMs: number[] = [];
     for (let i = 0; i < opts.runs; i++) {
-      const referenceMs = loadTime(REFERENCE_IMPORT, opts.root);
-      referenceRunsMs.push(referenceMs);
       for (const b of built) {
+        // Each function against a reference load timed just before it: the host's pace drifts within a run of eight.
+        const referenceMs = loadTime(REFERENCE_IMPORT, opts.root);
+        referenceRunsMs.push(referenceMs);
         const ms = loadTime(b.outfile, dir, b.fn.environment);
         b.loadRunsMs.push(ms);
         b.ratios.push(ms / referenceMs);
