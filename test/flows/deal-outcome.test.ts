@@ -224,6 +224,26 @@ describe('a note whose answer was lost', () => {
     assert.equal(world.pd.stats().byEndpoint['GET /api/v1/notes']?.calls, 1, "the deal's notes were read once, after the lease");
   });
 
+  test('a delivery that lost the deal to another while it worked sends no note: only the claim holder does', async () => {
+    const { world, org, install } = await setup();
+    const deal = wonDeal(world, 'Install only', org, [{ product_id: install, item_price: 80, quantity: 1 }]);
+    assert.equal((await world.pollFlow('deals')).enqueued, 1);
+    // As the first delivery sets the deal's status field, just before its note, its lease has run out and a redelivery
+    // has taken the deal over (it has not got as far as the note yet).
+    let takenOver: Promise<unknown> | undefined;
+    world.pd.setFault((req) => {
+      if (takenOver || req.method !== 'PATCH' || !req.path.startsWith('/api/v2/deals/')) return undefined;
+      const later = world.clock.now() + CLAIM_LEASE_MS + 1;
+      takenOver = world.adapters.keyMap.claim(TENANT, 'salesOrder', String(deal), 'redelivery', CLAIM_LEASE_MS, later);
+      return { kind: 'delay', ms: 20 };
+    });
+    const first = await world.deliver('orders');
+    assert.ok(takenOver, 'the status field was set before the note');
+    assert.deepEqual(first.retried, [String(deal)], 'the first delivery gave the deal up');
+    assert.equal(notesOf(world, deal).length, 0, 'and sent no note');
+    assert.equal(world.pd.stats().byEndpoint['POST /api/v1/notes']?.calls, undefined);
+  });
+
   test("an older release's mark of a note sent (no time) is looked for at once: no second note", async () => {
     const { world, org, install } = await setup();
     const deal = wonDeal(world, 'Install only', org, [{ product_id: install, item_price: 80, quantity: 1 }]);
