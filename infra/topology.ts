@@ -45,8 +45,10 @@ export interface WriterSpec extends FunctionSpec {
   /** The queue it consumes. One writer per queue. */
   readonly consumes: WorkQueueName;
   readonly batchSize: number;
-  /** How long the event source gathers records for one batch (none: hands on what one receive got); Lambda requires at
-   * least 1 s for a batch over 10. */
+  /**
+   * How long the event source gathers records for one batch (none: it hands on what one receive got). Lambda requires
+   * at least 1 s for a batch over 10.
+   */
   readonly maxBatchingWindow?: Duration;
 }
 

@@ -401,9 +401,10 @@ export class LocalPipeline {
           )
         : sourceWriter(lambda, q);
       const spec = WRITERS.find((w) => w.consumes === q.name);
+      if (!spec) throw new Error(`the stack has no writer for the ${q.name} queue`);
       eventSources[q.name] = {
-        batchSize: source?.batchSize ?? spec?.batchSize ?? 10,
-        batchingWindowSeconds: source?.batchingWindowSeconds ?? spec?.maxBatchingWindow?.toSeconds() ?? 0,
+        batchSize: source?.batchSize ?? spec.batchSize,
+        batchingWindowSeconds: source?.batchingWindowSeconds ?? spec.maxBatchingWindow?.toSeconds() ?? 0,
         // The local --concurrency, capped by the template's MaximumConcurrency as Lambda caps it.
         concurrency: Math.min(options.writerConcurrency, source?.maximumConcurrency ?? options.writerConcurrency),
         reportBatchItemFailures: source?.reportBatchItemFailures ?? true,

@@ -49,10 +49,10 @@ export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ vi
 const WINDOW_POLL_MS = 100;
 
 /**
- * What Lambda's SQS event source does, on loopback: up to `concurrency` pollers gather batches of
- * up to `batchSize` (for up to the batching window), invoke the handler, delete what succeeded and leave the reported failures to come back
- * after their visibility timeout (or to the DLQ once maxReceiveCount is spent). Runs until the
- * queue is empty, nothing is in flight, or `deadlineMs` passes.
+ * What Lambda's SQS event source does, on loopback: up to `concurrency` pollers gather batches of up to `batchSize`
+ * (for up to the batching window), invoke the handler, delete what succeeded and leave the reported failures to come
+ * back after their visibility timeout (or to the DLQ once maxReceiveCount is spent). Runs until the queue is empty,
+ * nothing is in flight, or `deadlineMs` passes.
  */
 export async function drainQueue(options: {
   sqs: SQSClient;
