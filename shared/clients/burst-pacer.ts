@@ -10,10 +10,12 @@ const SEARCH_PER_WINDOW = 10;
 export const MAX_INLINE_WAIT_MS = 2_500;
 /**
  * Slots left to the others sharing the company's window (other writers, other apps) when this client believes the
- * window full: a twentieth of the limit, at least 2. They cannot see our calls in flight, nor we theirs, and a 429
- * stops every writer of the tenant until its reset (whole seconds): a slot kept free is cheaper than a refusal.
+ * window full: a fortieth of the limit, at least 3. They cannot see our calls in flight, nor we theirs, and a 429
+ * stops every writer of the tenant until its reset (whole seconds): a slot kept free is cheaper than a refusal. A
+ * twentieth was needed while a freed slot waited the whole spread of the ways there; with each call's own lateness
+ * (slotFreeAt) a fortieth kept 429s under 0.7% on the 1k first sync (docs/performance.md).
  */
-const reserveOf = (limit: number | undefined) => Math.max(2, Math.ceil((limit ?? 0) / 20));
+const reserveOf = (limit: number | undefined) => Math.max(3, Math.ceil((limit ?? 0) / 40));
 /** A slot is free on Pipedrive's side a little after our clock says so (the request's way there). */
 const SLOT_MARGIN_MS = 15;
 /** Answer times kept to judge how much later than another a call may reach Pipedrive; the longest way there counted. */
@@ -25,6 +27,11 @@ const PROBES_WITHOUT_FIGURES = 2;
 const PROBE_POLL_MS = 20;
 
 export type { RateLimitInfo };
+
+interface SentCall {
+  at: number;
+  roundTripMs?: number;
+}
 
 /**
  * Paces one client to the company's burst limit from the x-ratelimit-* headers, so that it uses the
@@ -49,8 +56,11 @@ export class BurstPacer {
   /** When the call whose answer gave `remaining` was sent (its answer may arrive after later ones). */
   private observedCallAt = Number.NEGATIVE_INFINITY;
   private resetAt = 0;
-  /** Start times of this client's calls in the window now or in the one `remaining` described, oldest first. */
-  private calls: number[] = [];
+  /**
+   * This client's calls in the window now or in the one `remaining` described, oldest first: when each was sent, and
+   * its round trip once answered (how late it may have reached Pipedrive).
+   */
+  private calls: SentCall[] = [];
   /**
    * The calls this client may add to the window beyond its own slots, from the last `remaining`: its share of the room
    * beyond the reserve, rounded at random to a whole call (up with the fraction's chance). Rounded down, ten containers
@@ -64,6 +74,7 @@ export class BurstPacer {
   /** The last answers' round trips, newest last. */
   private roundTrips: number[] = [];
   private arrivalSpreadMs = 0;
+  private quickestRoundTripMs = 0;
   last: RateLimitInfo = {};
 
   constructor(
@@ -93,11 +104,14 @@ export class BurstPacer {
     this.unanswered = Math.max(0, this.unanswered - 1);
     this.blind = remaining === undefined;
     if (remaining !== undefined) {
+      const answered = this.calls.find((c) => c.at === sentAt && c.roundTripMs === undefined);
+      if (answered) answered.roundTripMs = this.now() - sentAt;
       this.roundTrips.push(this.now() - sentAt);
       if (this.roundTrips.length > ROUND_TRIPS_KEPT) this.roundTrips.shift();
       // How much later than another a call can reach Pipedrive: the spread of the answer times, halved (the way there
       // is half the trip).
-      const spread = (Math.max(...this.roundTrips) - Math.min(...this.roundTrips)) / 2;
+      this.quickestRoundTripMs = Math.min(...this.roundTrips);
+      const spread = (Math.max(...this.roundTrips) - this.quickestRoundTripMs) / 2;
       this.arrivalSpreadMs = Math.min(MAX_TRANSIT_SPREAD_MS, spread);
     }
     // An older answer arriving late says less than the one already read.
@@ -107,12 +121,12 @@ export class BurstPacer {
     // The window held `limit - remaining` calls of the company's clients, ours among them: the other containers of the
     // tenant, which this one cannot see, are as busy as that share says, and each takes its part of the room left.
     const limit = read('x-ratelimit-limit') ?? this.last.burstLimit;
-    const ours = this.calls.filter((t) => t <= sentAt && t > sentAt - BURST_WINDOW_MS).length;
+    const ours = this.calls.filter(({ at }) => at <= sentAt && at > sentAt - BURST_WINDOW_MS).length;
     const company = limit === undefined ? 0 : limit - remaining;
     const share = company <= 0 ? 1 : Math.min(1, Math.max(ours, 1) / company);
     // Our calls sent just before this one may have reached Pipedrive after it (a slower way there): not in `remaining`,
     // nor sent since. They come off the room granted, never off the slots our own calls free, which they do not touch.
-    const inTransit = this.calls.filter((t) => t < sentAt && t >= sentAt - this.arrivalSpreadMs).length;
+    const inTransit = this.calls.filter(({ at }) => at < sentAt && at >= sentAt - this.arrivalSpreadMs).length;
     const room = Math.max(0, Math.max(0, remaining - reserveOf(limit)) * share - inTransit);
     this.room = Math.floor(room) + (this.random() < room - Math.floor(room) ? 1 : 0);
     if (reset !== undefined) this.resetAt = this.now() + reset * 1000;
@@ -128,16 +142,16 @@ export class BurstPacer {
     // for: the log stays bounded when answers stop bringing figures (errors, a proxy that drops the headers).
     const described = Math.max(this.observedCallAt, now - BURST_WINDOW_MS);
     const horizon = Math.min(now, described) - BURST_WINDOW_MS;
-    while (this.calls.length > 0 && this.calls[0]! <= horizon) this.calls.shift();
-    const inWindow = this.calls.filter((t) => t > now - BURST_WINDOW_MS);
+    while (this.calls.length > 0 && this.calls[0]!.at <= horizon) this.calls.shift();
+    const inWindow = this.calls.filter(({ at }) => at > now - BURST_WINDOW_MS);
     // A call not sent after all (its claim ran out) or never answered stops counting once it would have left the window.
     this.unanswered = Math.min(this.unanswered, inWindow.length);
-    const sentSince = this.calls.filter((t) => t > this.observedCallAt).length;
+    const sentSince = this.calls.filter(({ at }) => at > this.observedCallAt).length;
     // Nothing fresh is known (the first calls, or after a pause): a few calls find out, the rest wait for their answers.
     if (!this.fresh(now)) return this.blind || this.unanswered < PROBES_WITHOUT_FIGURES ? 0 : PROBE_POLL_MS;
     if (this.room + this.freed(now) - sentSince > 0) return 0;
-    const oldest = inWindow[0];
-    const ownSlot = oldest === undefined ? Number.POSITIVE_INFINITY : oldest + BURST_WINDOW_MS + this.slotMarginMs() - now;
+    // The first of our calls to free its slot on Pipedrive's side (one that left our window may not have left theirs yet).
+    const ownSlot = Math.min(...this.calls.map((c) => this.slotFreeAt(c) - now).filter((ms) => ms > 0));
     const reset = this.resetAt > now ? this.resetAt - now : Number.POSITIVE_INFINITY;
     const wait = Math.min(ownSlot, reset);
     // Nothing says when a slot frees (no call of ours in the window, reset passed): ask again.
@@ -147,15 +161,22 @@ export class BurstPacer {
   /** This client's calls that were in Pipedrive's window when `remaining` was read and have left it since: slots freed. */
   private freed(now: number): number {
     const window = this.observedCallAt - BURST_WINDOW_MS;
-    return this.calls.filter((t) => t > window && t <= Math.min(now - BURST_WINDOW_MS - this.slotMarginMs(), this.observedCallAt)).length;
+    return this.calls.filter((c) => c.at > window && c.at <= this.observedCallAt && this.slotFreeAt(c) <= now).length;
   }
 
   /**
-   * How long after our call's slot on our clock the next call may take it: the new call can reach Pipedrive sooner
-   * than the old one did by the spread of the ways there, and a call sent into a full window is refused.
+   * When the slot our call took is free for the next call, on our clock: a window after it was sent, and later by how
+   * much later than the quickest way there it may have reached Pipedrive (a new call may take the quickest, and a call
+   * sent into a full window is refused). Answered, that is half what its round trip took over the quickest one's (the
+   * way there is half the trip, and a slower answer may be slow on the way back only: the bound errs late); not yet
+   * answered, the spread of the ways there.
    */
-  private slotMarginMs(): number {
-    return Math.max(SLOT_MARGIN_MS, this.arrivalSpreadMs);
+  private slotFreeAt(call: SentCall): number {
+    const lateBy =
+      call.roundTripMs === undefined
+        ? this.arrivalSpreadMs
+        : Math.min(MAX_TRANSIT_SPREAD_MS, (call.roundTripMs - this.quickestRoundTripMs) / 2);
+    return call.at + BURST_WINDOW_MS + Math.max(SLOT_MARGIN_MS, lateBy);
   }
 
   /** Whether the last answer's figures still describe the window (read within the last 2 s). */
@@ -170,7 +191,7 @@ export class BurstPacer {
   roomy(now: number = this.now()): boolean {
     const limit = this.last.burstLimit;
     if (limit === undefined || !this.fresh(now)) return false;
-    const sentSince = this.calls.filter((t) => t > this.observedCallAt).length;
+    const sentSince = this.calls.filter(({ at }) => at > this.observedCallAt).length;
     return (this.remaining ?? 0) + this.freed(now) - sentSince > limit / 2;
   }
 
@@ -190,7 +211,7 @@ export class BurstPacer {
       }
       this.searches.push(this.now());
     }
-    this.calls.push(this.now());
+    this.calls.push({ at: this.now() });
     this.unanswered++;
   }
 }
