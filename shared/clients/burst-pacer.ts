@@ -21,6 +21,13 @@ const SLOT_MARGIN_MS = 15;
 /** Answer times kept to judge how much later than another a call may reach Pipedrive; the longest way there counted. */
 const ROUND_TRIPS_KEPT = 32;
 const MAX_TRANSIT_SPREAD_MS = BURST_WINDOW_MS / 8;
+/**
+ * This client is alone in the company's window when its calls were at least three quarters of the company's by the
+ * last figures, and at least a tenth of the limit: a container starting with a probe or two is not (the others may be
+ * probing too); the last container of a drain, still busy, is.
+ */
+const ALONE_SHARE = 0.75;
+const ALONE_OWN_CALLS = 0.1;
 /** Calls sent unanswered while this client knows nothing fresh of the window (at start, after a pause): a probe, not a burst. */
 const PROBES_WITHOUT_FIGURES = 2;
 /** How often a client that probed without figures looks again for an answer. */
@@ -75,6 +82,8 @@ export class BurstPacer {
   private roundTrips: number[] = [];
   private arrivalSpreadMs = 0;
   private quickestRoundTripMs = 0;
+  /** By the last figures, this client made nearly all the company's calls in the window, and many (see alone()). */
+  private busyAlone = false;
   last: RateLimitInfo = {};
 
   constructor(
@@ -124,6 +133,7 @@ export class BurstPacer {
     const ours = this.calls.filter(({ at }) => at <= sentAt && at > sentAt - BURST_WINDOW_MS).length;
     const company = limit === undefined ? 0 : limit - remaining;
     const share = company <= 0 ? 1 : Math.min(1, Math.max(ours, 1) / company);
+    this.busyAlone = limit !== undefined && ours >= limit * ALONE_OWN_CALLS && share >= ALONE_SHARE;
     // Our calls sent just before this one may have reached Pipedrive after it (a slower way there): not in `remaining`,
     // nor sent since. They come off the room granted, never off the slots our own calls free, which they do not touch.
     const inTransit = this.calls.filter(({ at }) => at < sentAt && at >= sentAt - this.arrivalSpreadMs).length;
@@ -193,6 +203,11 @@ export class BurstPacer {
     if (limit === undefined || !this.fresh(now)) return false;
     const sentSince = this.calls.filter(({ at }) => at > this.observedCallAt).length;
     return (this.remaining ?? 0) + this.freed(now) - sentSince > limit / 2;
+  }
+
+  /** Whether, by fresh figures, this client is alone in the company's window and busy (ALONE_SHARE): the others are idle. */
+  alone(now: number = this.now()): boolean {
+    return this.busyAlone && this.fresh(now);
   }
 
   /** Waits for a slot (throws RateLimitedError when that is longer than is worth waiting in-process). */

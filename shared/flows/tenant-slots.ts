@@ -17,9 +17,14 @@ const BURST_LIMIT_PER_RECORD_IN_FLIGHT = 10;
 export function recordsInFlight(limits: RateLimitInfo, batchSize: number): number {
   const { burstLimit } = limits;
   if (burstLimit === undefined || !(burstLimit > 0)) return Math.min(RECORDS_IN_FLIGHT_BEFORE_HEADERS, batchSize);
-  // Twice as many while the company's window is more than half free: the other writers are idle (a queue's last
-  // batches, a drain's start), and one container alone would otherwise leave the rest of the window unused.
-  const perRecord = limits.burstHalfFree ? BURST_LIMIT_PER_RECORD_IN_FLIGHT / 2 : BURST_LIMIT_PER_RECORD_IN_FLIGHT;
+  // Twice as many while the company's window is more than half free, three times while this container is alone in it
+  // and busy: the other writers are idle (a queue's last batches, a drain's start), and one container would otherwise
+  // leave the rest of the window unused. Alone, its pacer's share is the whole room: no one else's calls to overrun.
+  const perRecord = limits.burstAlone
+    ? BURST_LIMIT_PER_RECORD_IN_FLIGHT / 3
+    : limits.burstHalfFree
+      ? BURST_LIMIT_PER_RECORD_IN_FLIGHT / 2
+      : BURST_LIMIT_PER_RECORD_IN_FLIGHT;
   return Math.max(1, Math.min(batchSize, Math.floor(burstLimit / perRecord)));
 }
 

@@ -229,6 +229,27 @@ describe('BurstPacer', () => {
     assert.equal(pacer.waitMs(), 0, 'a figure older than the window is stale');
   });
 
+  test("is alone in the window when its calls were nearly all the company's and many; two probes alone are not", async () => {
+    let now = 0;
+    const pacer = new BurstPacer(() => now);
+    await pacer.beforeCall(false);
+    await pacer.beforeCall(false);
+    now = 250;
+    pacer.observe(headers(98, 2), 0); // our two probes were all the window held: too few to tell the others are idle
+    assert.equal(pacer.alone(), false);
+    for (let i = 0; i < 38; i++) await pacer.beforeCall(false);
+    now = 500;
+    pacer.observe(headers(55, 2), 250); // 45 in the window, 40 ours
+    assert.equal(pacer.alone(), true);
+    now = 700;
+    pacer.observe(headers(30, 2), 450); // 70 in the window, still 40 ours: others are busy
+    assert.equal(pacer.alone(), false);
+    now = 750;
+    pacer.observe(headers(55, 2), 500);
+    now = 500 + 2_001;
+    assert.equal(pacer.alone(), false, 'figures older than a window say nothing');
+  });
+
   test('keeps to 10 searches per 2 s', async () => {
     // A fake clock that only the pacer's own sleeps move: the test passes two seconds without waiting them.
     let now = 50_000;

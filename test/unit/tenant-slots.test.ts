@@ -22,6 +22,13 @@ describe('records in flight per tenant', () => {
     assert.equal(recordsInFlight({ burstHalfFree: true }, 50), 2);
   });
 
+  test('three times as many while its container is alone in the window and busy (the last of a drain)', () => {
+    assert.equal(recordsInFlight({ burstLimit: 100, burstAlone: true }, 50), 30);
+    assert.equal(recordsInFlight({ burstLimit: 100, burstAlone: true, burstHalfFree: true }, 50), 30);
+    assert.equal(recordsInFlight({ burstLimit: 100, burstAlone: false, burstHalfFree: true }, 50), 20);
+    assert.equal(recordsInFlight({ burstLimit: 100, burstAlone: true }, 10), 10);
+  });
+
   test('no more than the limit run at once per tenant, others tenants apart; a raised limit starts waiting work', async () => {
     const slots = new TenantSlots(1);
     let running = 0;
