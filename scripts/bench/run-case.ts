@@ -116,7 +116,7 @@ installRuntimeProbe({
     const endMs = Date.now();
     if (process.env.BENCH_DIAGNOSE) callTimes.push({ sentMs: endMs - info.ms, status: info.status });
     if (/^(POST|PATCH) /u.test(info.endpoint) && info.status >= 200 && info.status < 300)
-      counters.writes.push({ startMs: endMs - info.ms, endMs });
+      counters.writes.push({ startMs: endMs - info.ms, endMs, fn });
   },
 });
 

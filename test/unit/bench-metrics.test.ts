@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AWS_PRICES } from '../../scripts/bench/aws-prices.ts';
-import { floorInputs, summariseCase, type CaseOutput } from '../../scripts/bench/cases.ts';
+import { firstSyncWrites, floorInputs, summariseCase, type CaseOutput, type RoundCounters } from '../../scripts/bench/cases.ts';
 import {
   dynamoUnits,
   estimateCost,
@@ -74,6 +74,24 @@ describe('benchmark arithmetic', () => {
     );
   });
 
+  test("the first sync's write rate counts the QAD -> Pipedrive writers' writes, not a won deal's order number written back", () => {
+    const writes = [
+      { startMs: 1_000, endMs: 1_010, fn: 'write-pipedrive' },
+      { startMs: 1_500, endMs: 1_510, fn: 'write-products' },
+      { startMs: 6_000, endMs: 6_010, fn: 'write-qad' },
+    ];
+    assert.deepEqual(
+      firstSyncWrites(writes).map((w) => w.fn),
+      ['write-pipedrive', 'write-products'],
+    );
+    // The orders' drain after the sync's adds neither writes nor seconds.
+    const windows = [
+      { startMs: 0, endMs: 5_000 },
+      { startMs: 5_500, endMs: 7_000 },
+    ];
+    assert.deepEqual(writePhase(firstSyncWrites(writes), windows), { writes: 2, seconds: 0.51 });
+  });
+
   test('targets pass at their limit and fail past it, or on a value that is not a number', () => {
     assert.equal(target('t', 1.15, 'max', 1.15).pass, true);
     assert.equal(target('t', 1.16, 'max', 1.15).pass, false);
@@ -125,7 +143,7 @@ describe('benchmark arithmetic', () => {
 });
 
 describe('benchmark cases', () => {
-  const counters = (writes: Array<{ startMs: number; endMs: number }>, tokensByFunction: Record<string, number>) => ({
+  const counters = (writes: RoundCounters['writes'], tokensByFunction: Record<string, number>) => ({
     writes,
     tokensByFunction,
     callsByFunction: {},
@@ -166,8 +184,10 @@ describe('benchmark cases', () => {
         report: report(17_100, 3_400, 17, [{ startMs: 0, endMs: 100_000 }]),
         counters: counters(
           [
-            { startMs: 1_000, endMs: 1_010 },
-            { startMs: 2_000, endMs: 3_000 },
+            { startMs: 1_000, endMs: 1_010, fn: 'write-pipedrive' },
+            { startMs: 2_000, endMs: 3_000, fn: 'write-products' },
+            // a won deal's order number written back: not the first sync's
+            { startMs: 9_000, endMs: 9_300, fn: 'write-qad' },
           ],
           { 'write-pipedrive': 17_000, 'poll-deals': 100 },
         ),
@@ -177,7 +197,7 @@ describe('benchmark cases', () => {
       {
         label: 'rerun, 1% changed',
         report: report(70, 12, 0, [{ startMs: 0, endMs: 10_000 }]),
-        counters: counters([{ startMs: 1_000, endMs: 2_000 }], { 'write-pipedrive': 50, 'poll-deals': 20 }),
+        counters: counters([{ startMs: 1_000, endMs: 2_000, fn: 'write-pipedrive' }], { 'write-pipedrive': 50, 'poll-deals': 20 }),
         recordsChanged: 10,
       },
     ],
