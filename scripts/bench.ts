@@ -169,7 +169,7 @@ for (const f of figures) {
   targets.push(
     target(
       `${f.name}: first sync DynamoDB requests per record written`,
-      round3(first.dynamoRequests / Math.max(1, first.writes)),
+      round3(first.dynamoRequests / Math.max(1, first.recordsWritten)),
       'max',
       4,
     ),

@@ -109,7 +109,10 @@ export interface RoundFigures {
   calls: number;
   share429: number;
   byEndpoint: Record<string, { calls: number; tokens: number }>;
+  /** The first sync's writes in its write phase (firstSyncWrites): what the write rate counts. */
   writes: number;
+  /** Every write of the round, in both directions: what DynamoDB requests per record written divides by. */
+  recordsWritten: number;
   writePhaseSeconds: number;
   writesPerSecond: number;
   allowedPerSecond: number;
@@ -184,6 +187,7 @@ export function summariseCase(name: string, out: CaseOutput, opts: { memoryMb: n
       share429: report.pipedrive.calls > 0 ? report.pipedrive.status429 / report.pipedrive.calls : 0,
       byEndpoint: report.pipedrive.byEndpoint,
       writes: phase.writes,
+      recordsWritten: counters.writes.length,
       writePhaseSeconds: phase.seconds,
       writesPerSecond: phase.seconds > 0 ? phase.writes / phase.seconds : 0,
       allowedPerSecond: allowed,

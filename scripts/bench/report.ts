@@ -164,7 +164,7 @@ export function renderReport(r: {
             x.aws.sqsRequests,
             x.aws.dynamoWrites,
             x.aws.dynamoReads,
-            x.writes > 0 ? fixed(x.dynamoRequests / x.writes, 2) : '-',
+            x.recordsWritten > 0 ? fixed(x.dynamoRequests / x.recordsWritten, 2) : '-',
             x.aws.kmsRequests,
             fixed(x.cost.usd.total, 4),
             fixed(x.cost.perMillionRecordsUsd, 2),

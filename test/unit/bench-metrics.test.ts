@@ -222,6 +222,7 @@ describe('benchmark cases', () => {
     assert.equal(first!.share429, 0.005);
     assert.equal(first!.allowedPerSecond, 50);
     assert.equal(first!.writes, 2);
+    assert.equal(first!.recordsWritten, 3, 'DynamoDB requests per record written count the order written back too');
     assert.equal(first!.writePhaseSeconds, 2);
     assert.equal(unchanged!.syncTokens, 0, 'the deal poll reads Pipedrive on its own: not the QAD -> Pipedrive sync');
     assert.equal(unchanged!.tokens, 20);
