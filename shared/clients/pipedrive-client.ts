@@ -339,7 +339,7 @@ export function createPipedriveClient(
       const page = await call('GET', '/notes', '/notes', envelope(z.array(note).nullable()), { query, api: 'v1' });
       return (page.data ?? []).map(({ id, content }) => ({ id, content }));
     },
-    rateLimits: () => ({ ...pacer.last, burstHalfFree: pacer.roomy(), burstAlone: pacer.alone() }),
+    rateLimits: () => ({ ...pacer.last, burstAlone: pacer.alone() }),
     grantedScopes: () => auth.grantedScopes(),
     listFields(entity) {
       return listAll(`/${FIELD_PATHS[entity]}`, fieldSchema);

@@ -17,14 +17,11 @@ const BURST_LIMIT_PER_RECORD_IN_FLIGHT = 10;
 export function recordsInFlight(limits: RateLimitInfo, batchSize: number): number {
   const { burstLimit } = limits;
   if (burstLimit === undefined || !(burstLimit > 0)) return Math.min(RECORDS_IN_FLIGHT_BEFORE_HEADERS, batchSize);
-  // Twice as many while the company's window is more than half free, three times while this container is alone in it
-  // and busy: the other writers are idle (a queue's last batches, a drain's start), and one container would otherwise
-  // leave the rest of the window unused. Alone, its pacer's share is the whole room: no one else's calls to overrun.
-  const perRecord = limits.burstAlone
-    ? BURST_LIMIT_PER_RECORD_IN_FLIGHT / 3
-    : limits.burstHalfFree
-      ? BURST_LIMIT_PER_RECORD_IN_FLIGHT / 2
-      : BURST_LIMIT_PER_RECORD_IN_FLIGHT;
+  // Three times as many while this container is alone in the window and busy: the other writers are idle (a queue's
+  // last batches), and the last container would otherwise leave most of the window unused. Alone, its pacer's share is
+  // the whole room: no one else's calls to overrun. Not while the window merely looks half free: at a drain's start
+  // every container's first figures do, and ten containers doubling at once overran the window (429s at 6 s).
+  const perRecord = limits.burstAlone ? BURST_LIMIT_PER_RECORD_IN_FLIGHT / 3 : BURST_LIMIT_PER_RECORD_IN_FLIGHT;
   return Math.max(1, Math.min(batchSize, Math.floor(burstLimit / perRecord)));
 }
 

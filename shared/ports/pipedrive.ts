@@ -56,8 +56,6 @@ export interface PipedriveCallInfo {
 export interface RateLimitInfo {
   burstLimit?: number;
   burstRemaining?: number;
-  /** By fresh figures, more than half the company's burst window is free after this client's calls since. */
-  burstHalfFree?: boolean;
   /** By fresh figures, this client's calls were nearly all the company's in the window, and many: the others are idle. */
   burstAlone?: boolean;
   dailyLimit?: number;

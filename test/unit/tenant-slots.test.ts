@@ -15,17 +15,9 @@ describe('records in flight per tenant', () => {
     assert.equal(recordsInFlight({ burstLimit: 100 }, 3), 3);
   });
 
-  test('twice as many while the company window is more than half free (the other writers idle), still capped by the batch', () => {
-    assert.equal(recordsInFlight({ burstLimit: 100, burstHalfFree: true }, 50), 20);
-    assert.equal(recordsInFlight({ burstLimit: 100, burstHalfFree: false }, 50), 10);
-    assert.equal(recordsInFlight({ burstLimit: 480, burstHalfFree: true }, 50), 50);
-    assert.equal(recordsInFlight({ burstHalfFree: true }, 50), 2);
-  });
-
   test('three times as many while its container is alone in the window and busy (the last of a drain)', () => {
     assert.equal(recordsInFlight({ burstLimit: 100, burstAlone: true }, 50), 30);
-    assert.equal(recordsInFlight({ burstLimit: 100, burstAlone: true, burstHalfFree: true }, 50), 30);
-    assert.equal(recordsInFlight({ burstLimit: 100, burstAlone: false, burstHalfFree: true }, 50), 20);
+    assert.equal(recordsInFlight({ burstLimit: 100, burstAlone: false, burstRemaining: 90 }, 50), 10, 'a window merely empty');
     assert.equal(recordsInFlight({ burstLimit: 100, burstAlone: true }, 10), 10);
   });
 
