@@ -29,6 +29,8 @@ export interface ConnectorConfig {
    * requests per second (burst `webhookBurstLimit`). Off: the stack accepts no inbound connection at all.
    */
   readonly webhooks: { readonly rateLimit: number; readonly burstLimit: number } | undefined;
+  /** Context `sourceMaps=true`: the functions map stack traces to the TypeScript sources (a slower cold start). */
+  readonly sourceMaps: boolean;
 }
 
 export const CONTEXT_DEFAULTS = {
@@ -71,6 +73,7 @@ export function readConfig(scope: Construct): ConnectorConfig {
           burstLimit: integer('webhookBurstLimit', get('webhookBurstLimit'), CONTEXT_DEFAULTS.webhookBurstLimit, 1, 5_000),
         }
       : undefined,
+    sourceMaps: flag('sourceMaps', get('sourceMaps')),
   };
 }
 

@@ -138,6 +138,7 @@ export class ConnectorStack extends Stack {
         memorySize: spec.memorySize,
         environment: { ...environment, ...spec.environment },
         logRetention: this.config.logRetentionDays,
+        sourceMaps: this.config.sourceMaps,
         ...(retryAttempts === undefined ? {} : { retryAttempts }),
       });
       acknowledgePinnedRuntime(f.fn);

@@ -14,6 +14,8 @@ export interface ConnectorFunctionProps {
   readonly logRetention: logs.RetentionDays;
   /** Lambda's own retries of asynchronous invocations (0 to 2). Default: Lambda's default (2). */
   readonly retryAttempts?: number;
+  /** Map stack traces in the minified bundle back to the TypeScript sources (context `sourceMaps`). */
+  readonly sourceMaps?: boolean;
 }
 
 /**
@@ -76,8 +78,7 @@ export class ConnectorFunction extends Construct {
       logGroup: this.logGroup,
       environment: {
         ...POWERTOOLS_ENV,
-        // Map stack traces in the minified bundle back to the TypeScript sources.
-        NODE_OPTIONS: LAMBDA_BUNDLING.nodeOptions,
+        ...(props.sourceMaps && { NODE_OPTIONS: LAMBDA_BUNDLING.sourceMapsNodeOptions }),
         ...props.environment,
       },
       bundling: {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { esbuildOptions, LAMBDA_BUNDLING } from '../../infra/bundling.ts';
+import { esbuildOptions } from '../../infra/bundling.ts';
 import { median } from './metrics.ts';
 
 export interface BundleFigure {
@@ -12,7 +12,7 @@ export interface BundleFigure {
   entry: string;
   bytes: number;
   mapBytes: number;
-  /** Median of `runs` fresh `node` processes importing the bundle, with the functions' NODE_OPTIONS. */
+  /** Median of `runs` fresh `node` processes importing the bundle, as a function loads it by default. */
   loadMs: number;
   loadRunsMs: number[];
   /** Median load of the reference (REFERENCE_IMPORT alone) in the same runs. */
@@ -92,14 +92,14 @@ export async function measureBundles(opts: {
 }
 
 /**
- * A fresh `node` process importing a bundle (a path) or a package (a name, resolved from `cwd`) with the
- * functions' NODE_OPTIONS: ms from import to loaded.
+ * A fresh `node` process importing a bundle (a path) or a package (a name, resolved from `cwd`) as a function loads it
+ * by default (no NODE_OPTIONS: source maps only with context `sourceMaps=true`): ms from import to loaded.
  */
 function loadTime(bundle: string, cwd: string, environment: Readonly<Record<string, string>> = {}): number {
   const specifier = bundle.startsWith('/') ? pathToFileURL(bundle).href : bundle;
   const probe =
     `const t = performance.now(); await import(${JSON.stringify(specifier)}); ` + `process.stdout.write(String(performance.now() - t));`;
-  const out = execFileSync(process.execPath, [...LAMBDA_BUNDLING.nodeOptions.split(' '), '--input-type=module', '-e', probe], {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', probe], {
     cwd,
     env: {
       ...environment,

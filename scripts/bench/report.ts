@@ -176,8 +176,8 @@ export function renderReport(r: {
   if (r.bundles.length > 0) {
     out.push(
       '',
-      'Lambda bundles (infra/bundling.ts; load = fresh node process importing the bundle, --enable-source-maps as in Lambda, ' +
-        'median of 5; x reference = median of paired runs of this bundle / @aws-sdk/client-dynamodb alone ' +
+      'Lambda bundles (infra/bundling.ts; load = fresh node process importing the bundle, as a function loads it by default ' +
+        '(no source maps), median of 5; x reference = median of paired runs of this bundle / @aws-sdk/client-dynamodb alone ' +
         'from node_modules, timed alternately)',
     );
     out.push(

@@ -304,7 +304,6 @@ test('functions: nodejs22.x on arm64, own log group with retention, timeouts, me
         POWERTOOLS_SERVICE_NAME: 'qad-pipedrive-connector',
         POWERTOOLS_METRICS_NAMESPACE: 'QadPipedriveConnector',
         LOG_LEVEL: 'INFO',
-        NODE_OPTIONS: '--enable-source-maps',
         CONNECTIONS_TABLE: { Ref: logicalId(base, base.stack.tables.connections) },
         SYNC_STATE_TABLE: { Ref: logicalId(base, base.stack.tables.syncState) },
         AUDIT_TABLE: { Ref: logicalId(base, base.stack.tables.audit) },
@@ -1186,4 +1185,22 @@ test('webhooks on: a burst of refused credentials raises an alarm; cdk-nag passe
 
 test('context webhooks takes only true or false', () => {
   assert.throws(() => build({ webhooks: 'yes' }), /context webhooks must be true or false/u);
+});
+
+test('source maps: off by default (a faster cold start); context sourceMaps=true turns them on in every function', () => {
+  const nodeOptions = (template: Template) =>
+    FUNCTIONS.map((spec) => {
+      const [fn] = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Description: spec.description } }));
+      return (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables.NODE_OPTIONS;
+    });
+  assert.deepEqual(
+    nodeOptions(base.template),
+    FUNCTIONS.map(() => undefined),
+    'no function parses its source map as it loads',
+  );
+  assert.deepEqual(
+    nodeOptions(build({ sourceMaps: 'true' }).template),
+    FUNCTIONS.map(() => '--enable-source-maps'),
+  );
+  assert.throws(() => build({ sourceMaps: 'on' }), /context sourceMaps must be true or false/u);
 });
