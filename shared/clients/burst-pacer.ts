@@ -210,8 +210,11 @@ export class BurstPacer {
     return this.busyAlone && this.fresh(now);
   }
 
-  /** Waits for a slot (throws RateLimitedError when that is longer than is worth waiting in-process). */
-  async beforeCall(isSearch: boolean): Promise<void> {
+  /**
+   * Waits for a slot (throws RateLimitedError when that is longer than is worth waiting in-process). Returns the time
+   * the call is logged as sent: what `observe` is given with its answer, so that the answer finds its call.
+   */
+  async beforeCall(isSearch: boolean): Promise<number> {
     for (;;) {
       const wait = this.waitMs();
       if (wait <= 0) break;
@@ -226,8 +229,10 @@ export class BurstPacer {
       }
       this.searches.push(this.now());
     }
-    this.calls.push({ at: this.now() });
+    const at = this.now();
+    this.calls.push({ at });
     this.unanswered++;
+    return at;
   }
 }
 

@@ -161,10 +161,10 @@ export function createPipedriveClient(
         );
       const credentials = await auth.credentials();
       await awaitSharedPause();
-      await pacer.beforeCall(template.endsWith('/search'));
+      // The pacer's own record of the send: its answer is matched to the call by it.
+      const started = await pacer.beforeCall(template.endsWith('/search'));
       if (opts.sendBy !== undefined && now() > opts.sendBy)
         throw new ClaimHeldError(`${endpoint}: not sent, the wait for a burst slot outlasted the time the record's claim allows`, 1);
-      const started = now();
       let res: HttpResponse;
       try {
         res = await options.http.send({

@@ -186,13 +186,14 @@ describe('BurstPacer', () => {
   test('a call answered slowly frees its slot later than one answered at the quickest: it may have reached Pipedrive late', async () => {
     let now = 10_000;
     const pacer = new BurstPacer(() => now);
-    await pacer.beforeCall(false); // sent at 10 000, answered in 150 ms: the quickest way there
+    const quick = await pacer.beforeCall(false); // sent at 10 000, answered in 150 ms: the quickest way there
+    assert.equal(quick, 10_000, 'the send time its answer is matched by');
     now = 10_150;
-    pacer.observe(headers(90, 1), 10_000);
+    pacer.observe(headers(90, 1), quick);
     now = 10_200;
-    await pacer.beforeCall(false); // sent at 10 200, answered in 350 ms: it may have arrived 100 ms later
+    const slow = await pacer.beforeCall(false); // sent at 10 200, answered in 350 ms: it may have arrived 100 ms later
     now = 10_550;
-    pacer.observe(headers(0, 1), 10_200); // the window is full
+    pacer.observe(headers(0, 1), slow); // the window is full
     now = 12_016;
     assert.equal(pacer.waitMs(), 0, 'the quick call has surely left the window: its slot is free');
     await pacer.beforeCall(false);
